@@ -1,0 +1,74 @@
+//! `junction.yaml`: what a user writes, and the validated configuration the rest of Junction runs on.
+//!
+//! Loading happens in three steps, and runtime code only ever sees the result of the last:
+//! 1. [`yaml`] parses the file into a JSON value plus a map from every node to its line and column,
+//!    expanding `${VAR}` / `${VAR:-default}` in scalar values (never in keys, never as text, so an
+//!    environment value cannot change the document's structure);
+//! 2. each section is deserialized into the [`raw`] types (`deny_unknown_fields` everywhere), one
+//!    section or map entry at a time so that one mistake does not hide the next;
+//! 3. [`resolve`] turns raw values into the [`resolved`] types (addresses, URLs, sizes) and checks
+//!    what serde cannot.
+//!
+//! Every problem becomes a [`ConfigError`] naming file, line, column and field, with a hint.
+#![forbid(unsafe_code)]
+
+mod error;
+mod interpolate;
+pub mod raw;
+mod resolve;
+pub mod resolved;
+pub mod units;
+mod yaml;
+
+use std::path::Path;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use resolved::*;
+
+/// Values given on the command line or in `JUNCTION_*` environment variables; they win over the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `JUNCTION_DATABASE_URL`
+    pub database_url: Option<String>,
+    /// `--listen` / `JUNCTION_LISTEN`
+    pub listen: Option<String>,
+    /// `--log-format`
+    pub log_format: Option<LogFormat>,
+}
+
+/// Loads and validates the config file at `path`, reading `${VAR}`s from the process environment.
+pub fn load(path: &Path, overrides: &Overrides) -> Result<Config, ConfigErrors> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors::one(ConfigError::whole_file(
+            &name,
+            format!("cannot read the config file: {e}"),
+            "pass an existing file with --config or JUNCTION_CONFIG",
+        ))
+    })?;
+    let mut config = load_str(&text, &name, overrides, &|var| std::env::var(var).ok())?;
+    config.path = Some(path.to_path_buf());
+    Ok(config)
+}
+
+/// The configuration used when no file exists: every default, plus the overrides.
+pub fn defaults(overrides: &Overrides) -> Result<Config, ConfigErrors> {
+    load_str("{}", "(defaults)", overrides, &|_| None)
+}
+
+/// Loads and validates config text. `env` looks up `${VAR}`s, so tests need not touch the process environment.
+pub fn load_str(
+    text: &str,
+    file: &str,
+    overrides: &Overrides,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let doc = yaml::parse(text, file, env)?;
+    resolve::resolve(&doc, overrides)
+}
+
+/// The JSON Schema (2020-12) of `junction.yaml`, for editors and CI checks.
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(raw::RawConfig);
+    serde_json::to_value(schema).unwrap_or_default()
+}

@@ -1,0 +1,169 @@
+//! The configuration file exactly as written. These structs are the documentation of
+//! `junction.yaml`: their doc comments become the JSON Schema that `junction config schema` prints.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::units::{ByteSize, HumanDuration};
+
+/// `junction.yaml`: one file describing the hub and every integration it runs.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// The HTTP server.
+    #[serde(default)]
+    pub server: RawServer,
+    /// Where events, deliveries and attempts are stored.
+    #[serde(default)]
+    pub store: RawStore,
+    /// Logs, traces and metrics.
+    #[serde(default)]
+    pub telemetry: RawTelemetry,
+    /// Third-party APIs Junction calls. Not supported yet in this version.
+    #[serde(default)]
+    pub connectors: Unsupported,
+    /// Where events come from (webhook endpoints, schedules). Not supported yet in this version.
+    #[serde(default)]
+    pub sources: Unsupported,
+    /// Source (+ filter) → mappings → destinations. Not supported yet in this version.
+    #[serde(default)]
+    pub routes: Unsupported,
+    /// Where routes deliver events. Not supported yet in this version.
+    #[serde(default)]
+    pub destinations: Unsupported,
+    /// Canonical models (`customer@2`) as JSON Schema files. Not supported yet in this version.
+    #[serde(default)]
+    pub models: Unsupported,
+    /// jq programs from one shape to another. Not supported yet in this version.
+    #[serde(default)]
+    pub mappings: Unsupported,
+}
+
+/// A section this version of Junction declares but does not run yet: any entry in it is an error.
+pub type Unsupported = BTreeMap<String, serde_json::Value>;
+
+/// The HTTP server.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    /// Address and port to listen on. `--listen` and `JUNCTION_LISTEN` override it.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Largest request body accepted; larger ones are answered 413.
+    #[serde(default = "default_body_limit")]
+    pub body_limit: ByteSize,
+    /// How long one request may take before it is answered 503.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: HumanDuration,
+    /// On SIGTERM/SIGINT: how long in-flight requests and work may take to finish.
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace: HumanDuration,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            body_limit: default_body_limit(),
+            request_timeout: default_request_timeout(),
+            shutdown_grace: default_shutdown_grace(),
+        }
+    }
+}
+
+/// The store: the only queue. Events, deliveries and attempts are written in one transaction.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    /// `sqlite://PATH` (embedded, the default) or `postgres://USER@HOST:PORT/DB`.
+    /// `JUNCTION_DATABASE_URL` overrides it.
+    #[serde(default = "default_store_url")]
+    pub url: String,
+    /// Most connections Junction opens to PostgreSQL (SQLite uses one writer and a few readers).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// How long to wait for the database when connecting.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: HumanDuration,
+}
+
+impl Default for RawStore {
+    fn default() -> Self {
+        Self {
+            url: default_store_url(),
+            max_connections: default_max_connections(),
+            connect_timeout: default_connect_timeout(),
+        }
+    }
+}
+
+/// Logs, traces and metrics.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTelemetry {
+    /// `json` (one object per line), `pretty` (for people), or `auto`: pretty on a terminal, json otherwise.
+    #[serde(default)]
+    pub log_format: crate::LogFormat,
+    /// Log filter, e.g. `info` or `info,junction_store=debug`. `JUNCTION_LOG` overrides it.
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
+    /// Export traces over OTLP/HTTP when set.
+    #[serde(default)]
+    pub otlp: Option<RawOtlp>,
+}
+
+/// OpenTelemetry trace export over OTLP/HTTP (protobuf).
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawOtlp {
+    /// Collector URL, e.g. `http://127.0.0.1:4318` (`/v1/traces` is added when missing).
+    pub endpoint: String,
+    /// `service.name` of the exported spans.
+    #[serde(default = "default_service_name")]
+    pub service_name: String,
+    /// Fraction of new traces sampled (0.0 to 1.0); a sampled parent is always followed.
+    #[serde(default = "default_sample_ratio")]
+    pub sample_ratio: f64,
+    /// Extra headers sent to the collector (e.g. an API key: use `${VAR}`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Timeout of one export.
+    #[serde(default = "default_export_timeout")]
+    pub timeout: HumanDuration,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_body_limit() -> ByteSize {
+    ByteSize(1 << 20)
+}
+fn default_request_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30))
+}
+fn default_shutdown_grace() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30))
+}
+fn default_store_url() -> String {
+    "sqlite://./data/junction.db".into()
+}
+fn default_max_connections() -> u32 {
+    16
+}
+fn default_connect_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(5))
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+fn default_service_name() -> String {
+    "junction".into()
+}
+fn default_sample_ratio() -> f64 {
+    1.0
+}
+fn default_export_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(10))
+}

@@ -1,0 +1,113 @@
+//! The validated configuration. Runtime code only sees these types: every value here has been
+//! parsed and checked, and every default applied.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The whole, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from, if any.
+    pub path: Option<PathBuf>,
+    pub server: Server,
+    pub store: Store,
+    pub telemetry: Telemetry,
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub listen: SocketAddr,
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    pub shutdown_grace: Duration,
+}
+
+/// The store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub url: DatabaseUrl,
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+}
+
+/// Which database, and where. `Debug` and `Display` never show a password.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// An SQLite file (created with its folder if missing), or `:memory:`.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// The URL with any password masked, for logs and messages.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
+            DatabaseUrl::Postgres(u) => match url::Url::parse(u) {
+                Ok(mut url) if url.password().is_some() => {
+                    let _ = url.set_password(Some("***"));
+                    url.to_string()
+                }
+                _ => u.clone(),
+            },
+        }
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            DatabaseUrl::Sqlite(_) => "sqlite",
+            DatabaseUrl::Postgres(_) => "postgres",
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Logs and traces.
+#[derive(Debug, Clone)]
+pub struct Telemetry {
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub otlp: Option<Otlp>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Pretty on a terminal, JSON otherwise.
+    #[default]
+    Auto,
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// OTLP/HTTP trace export.
+#[derive(Debug, Clone)]
+pub struct Otlp {
+    /// Full traces endpoint, ending in `/v1/traces`.
+    pub endpoint: url::Url,
+    pub service_name: String,
+    pub sample_ratio: f64,
+    pub headers: Vec<(String, String)>,
+    pub timeout: Duration,
+}

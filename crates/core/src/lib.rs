@@ -1,0 +1,9 @@
+//! The vocabulary every Junction crate shares: the classified [`Error`], the secret [`mask`], and
+//! wall-clock helpers. This crate stays small and dependency-light so every other crate can use it.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod mask;
+pub mod time;
+
+pub use error::{Code, Error, Origin};
