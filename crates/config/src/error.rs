@@ -93,7 +93,10 @@ impl fmt::Display for ConfigErrors {
 impl std::error::Error for ConfigErrors {}
 
 /// The nearest of `candidates` to `word`, if it is close enough to be what the user meant.
-pub(crate) fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn nearest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (c, strsim::jaro_winkler(word, c)))
@@ -109,7 +112,10 @@ mod tests {
     #[test]
     fn suggests_close_keys_only() {
         assert_eq!(nearest("lisen", ["listen", "body_limit"]), Some("listen"));
-        assert_eq!(nearest("bodylimit", ["listen", "body_limit"]), Some("body_limit"));
+        assert_eq!(
+            nearest("bodylimit", ["listen", "body_limit"]),
+            Some("body_limit")
+        );
         assert_eq!(nearest("zzz", ["listen", "body_limit"]), None);
     }
 }

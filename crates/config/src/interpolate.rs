@@ -35,11 +35,7 @@ pub(crate) fn interpolate(
                 Some((n, d)) => (n, Some(d)),
                 None => (body, None),
             };
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(Problem::BadName(body.to_owned()));
             }
             match (env(name).filter(|v| !v.is_empty()), default) {
@@ -77,7 +73,10 @@ mod tests {
         let r = interpolate("pg://${HOST}:${PORT:-5432}/x", &env).unwrap();
         assert_eq!(r.text, "pg://db.internal:5432/x");
         assert_eq!(interpolate("${EMPTY:-d}", &env).unwrap().text, "d");
-        assert_eq!(interpolate("a$b $${HOST}", &env).unwrap().text, "a$b ${HOST}");
+        assert_eq!(
+            interpolate("a$b $${HOST}", &env).unwrap().text,
+            "a$b ${HOST}"
+        );
     }
 
     #[test]
@@ -86,7 +85,10 @@ mod tests {
             interpolate("${NOPE}", &env).err(),
             Some(Problem::Unset("NOPE".into()))
         );
-        assert_eq!(interpolate("${HOST", &env).err(), Some(Problem::Unterminated));
+        assert_eq!(
+            interpolate("${HOST", &env).err(),
+            Some(Problem::Unterminated)
+        );
         assert_eq!(
             interpolate("${A B}", &env).err(),
             Some(Problem::BadName("A B".into()))

@@ -14,7 +14,14 @@ use crate::yaml::{push, Document};
 use crate::Overrides;
 
 /// Sections that are declared (so a typo is caught) but whose behaviour does not exist yet.
-const NOT_YET: &[&str] = &["connectors", "sources", "routes", "destinations", "models", "mappings"];
+const NOT_YET: &[&str] = &[
+    "connectors",
+    "sources",
+    "routes",
+    "destinations",
+    "models",
+    "mappings",
+];
 
 pub(crate) fn resolve(doc: &Document, overrides: &Overrides) -> Result<Config, ConfigErrors> {
     let mut errs = Vec::new();
@@ -27,7 +34,11 @@ pub(crate) fn resolve(doc: &Document, overrides: &Overrides) -> Result<Config, C
     for (key, value) in &root {
         let ptr = push("", key);
         if !sections.contains(&key.as_str()) {
-            errs.push(doc.error_at_key(&ptr, format!("unknown section `{key}`"), Some(suggest(key, &sections))));
+            errs.push(doc.error_at_key(
+                &ptr,
+                format!("unknown section `{key}`"),
+                Some(suggest(key, &sections)),
+            ));
         } else if NOT_YET.contains(&key.as_str()) {
             not_yet(doc, key, value, &mut errs);
         }
@@ -42,7 +53,12 @@ pub(crate) fn resolve(doc: &Document, overrides: &Overrides) -> Result<Config, C
     let telemetry = resolve_telemetry(doc, telemetry, overrides, &mut errs);
 
     match (server, store, telemetry) {
-        (Some(server), Some(store), Some(telemetry)) if errs.is_empty() => Ok(Config { path: None, server, store, telemetry }),
+        (Some(server), Some(store), Some(telemetry)) if errs.is_empty() => Ok(Config {
+            path: None,
+            server,
+            store,
+            telemetry,
+        }),
         _ => {
             errs.sort_by_key(|e| (e.file != doc.file, e.line, e.col));
             Err(ConfigErrors(errs))
@@ -52,28 +68,46 @@ pub(crate) fn resolve(doc: &Document, overrides: &Overrides) -> Result<Config, C
 
 fn suggest(word: &str, candidates: &[&str]) -> String {
     match nearest(word, candidates.iter().copied()) {
-        Some(near) => format!("did you mean `{near}`? valid keys here: {}", candidates.join(", ")),
+        Some(near) => format!(
+            "did you mean `{near}`? valid keys here: {}",
+            candidates.join(", ")
+        ),
         None => format!("valid keys here: {}", candidates.join(", ")),
     }
 }
 
 fn not_yet(doc: &Document, section: &str, value: &Value, errs: &mut Vec<ConfigError>) {
-    let entries: Vec<&String> = value.as_object().map(|m| m.keys().collect()).unwrap_or_default();
+    let entries: Vec<&String> = value
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
     let hint = Some(format!(
         "this version of Junction declares `{section}` but does not run it yet; remove the entry (an empty `{section}: {{}}` is fine)"
     ));
     if entries.is_empty() && !value.is_null() && !value.as_object().is_some_and(|m| m.is_empty()) {
-        errs.push(doc.error_at(&push("", section), format!("`{section}` is not supported yet"), hint));
+        errs.push(doc.error_at(
+            &push("", section),
+            format!("`{section}` is not supported yet"),
+            hint,
+        ));
         return;
     }
     for name in entries {
         let ptr = push(&push("", section), name);
-        errs.push(doc.error_at_key(&ptr, format!("`{section}` is not supported yet"), hint.clone()));
+        errs.push(doc.error_at_key(
+            &ptr,
+            format!("`{section}` is not supported yet"),
+            hint.clone(),
+        ));
     }
 }
 
 /// Deserializes one top-level section, turning serde's error into a located one.
-fn section<T: DeserializeOwned>(doc: &Document, name: &str, errs: &mut Vec<ConfigError>) -> Option<T> {
+fn section<T: DeserializeOwned>(
+    doc: &Document,
+    name: &str,
+    errs: &mut Vec<ConfigError>,
+) -> Option<T> {
     let value = doc.value.get(name)?;
     if value.is_null() {
         return None;
@@ -85,7 +119,9 @@ fn section<T: DeserializeOwned>(doc: &Document, name: &str, errs: &mut Vec<Confi
             for seg in e.path().iter() {
                 match seg {
                     serde_path_to_error::Segment::Map { key } => ptr = push(&ptr, key),
-                    serde_path_to_error::Segment::Seq { index } => ptr = push(&ptr, &index.to_string()),
+                    serde_path_to_error::Segment::Seq { index } => {
+                        ptr = push(&ptr, &index.to_string())
+                    }
                     _ => {}
                 }
             }
@@ -106,7 +142,11 @@ fn serde_error(doc: &Document, mut ptr: String, msg: &str) -> ConfigError {
         if !ptr.ends_with(&format!("/{field}")) {
             ptr = push(&ptr, field);
         }
-        let hint = if expected.is_empty() { "this mapping takes no fields".to_owned() } else { suggest(field, &expected) };
+        let hint = if expected.is_empty() {
+            "this mapping takes no fields".to_owned()
+        } else {
+            suggest(field, &expected)
+        };
         return doc.error_at_key(&ptr, format!("unknown field `{field}`"), Some(hint));
     }
     if let (Some(variant), true) = (quoted.first(), msg.starts_with("unknown variant")) {
@@ -117,7 +157,11 @@ fn serde_error(doc: &Document, mut ptr: String, msg: &str) -> ConfigError {
         return doc.error_at(&ptr, format!("unknown value `{variant}`"), Some(hint));
     }
     if let (Some(field), true) = (quoted.first(), msg.starts_with("missing field")) {
-        return doc.error_at(&ptr, format!("missing field `{field}`"), Some(format!("add `{field}:` here")));
+        return doc.error_at(
+            &ptr,
+            format!("missing field `{field}`"),
+            Some(format!("add `{field}:` here")),
+        );
     }
     if msg.starts_with("invalid type") {
         return doc.error_at(&ptr, msg.to_owned(), None);
@@ -130,26 +174,58 @@ fn serde_error(doc: &Document, mut ptr: String, msg: &str) -> ConfigError {
 
 /// Where an overridden value came from, so its errors point there instead of the file.
 fn override_error(from: &str, field: &str, message: String, hint: &str) -> ConfigError {
-    ConfigError { file: from.to_owned(), line: None, col: None, field: field.to_owned(), message, hint: Some(hint.to_owned()) }
+    ConfigError {
+        file: from.to_owned(),
+        line: None,
+        col: None,
+        field: field.to_owned(),
+        message,
+        hint: Some(hint.to_owned()),
+    }
 }
 
-fn resolve_server(doc: &Document, raw: RawServer, o: &Overrides, errs: &mut Vec<ConfigError>) -> Option<Server> {
+fn resolve_server(
+    doc: &Document,
+    raw: RawServer,
+    o: &Overrides,
+    errs: &mut Vec<ConfigError>,
+) -> Option<Server> {
     let listen = match &o.listen {
         Some(l) => l.parse::<SocketAddr>().map_err(|e| {
-            override_error("--listen / JUNCTION_LISTEN", "server.listen", format!("invalid address `{l}`: {e}"), "write HOST:PORT, e.g. 127.0.0.1:8080")
+            override_error(
+                "--listen / JUNCTION_LISTEN",
+                "server.listen",
+                format!("invalid address `{l}`: {e}"),
+                "write HOST:PORT, e.g. 127.0.0.1:8080",
+            )
         }),
         None => raw.listen.parse::<SocketAddr>().map_err(|e| {
-            doc.error_at("/server/listen", format!("invalid address `{}`: {e}", raw.listen), Some("write IP:PORT, e.g. 127.0.0.1:8080 or 0.0.0.0:8080".into()))
+            doc.error_at(
+                "/server/listen",
+                format!("invalid address `{}`: {e}", raw.listen),
+                Some("write IP:PORT, e.g. 127.0.0.1:8080 or 0.0.0.0:8080".into()),
+            )
         }),
     };
     let listen = listen.map_err(|e| errs.push(e)).ok();
     let limit = raw.body_limit.0;
     if limit == 0 || limit > 1 << 30 {
-        errs.push(doc.error_at("/server/body_limit", format!("body_limit must be between 1B and 1GiB, got {limit} bytes"), Some("the default is 1MiB".into())));
+        errs.push(doc.error_at(
+            "/server/body_limit",
+            format!("body_limit must be between 1B and 1GiB, got {limit} bytes"),
+            Some("the default is 1MiB".into()),
+        ));
     }
-    for (field, d) in [("request_timeout", raw.request_timeout.0), ("shutdown_grace", raw.shutdown_grace.0)] {
+    for (field, d) in [
+        ("request_timeout", raw.request_timeout.0),
+        ("shutdown_grace", raw.shutdown_grace.0),
+    ] {
         if d.is_zero() {
-            errs.push(doc.error_at(&format!("/server/{field}"), format!("{field} must be greater than zero"), None));
+            errs.push(doc.error_at(
+                &format!("/server/{field}"),
+                format!("{field} must be greater than zero"),
+                None,
+            ));
         }
     }
     Some(Server {
@@ -162,7 +238,8 @@ fn resolve_server(doc: &Document, raw: RawServer, o: &Overrides, errs: &mut Vec<
 
 /// Parses `sqlite://PATH`, `sqlite::memory:` or `postgres://…`.
 pub(crate) fn parse_database_url(url: &str) -> Result<DatabaseUrl, (String, &'static str)> {
-    const HINT: &str = "use sqlite://PATH (e.g. sqlite://./data/junction.db) or postgres://USER@HOST:PORT/DB";
+    const HINT: &str =
+        "use sqlite://PATH (e.g. sqlite://./data/junction.db) or postgres://USER@HOST:PORT/DB";
     if let Some(rest) = url.strip_prefix("sqlite:") {
         let rest = rest.strip_prefix("//").unwrap_or(rest);
         let path = rest.split('?').next().unwrap_or_default();
@@ -172,13 +249,18 @@ pub(crate) fn parse_database_url(url: &str) -> Result<DatabaseUrl, (String, &'st
         return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let parsed = url::Url::parse(url).map_err(|e| (format!("invalid PostgreSQL URL: {e}"), HINT))?;
+        let parsed =
+            url::Url::parse(url).map_err(|e| (format!("invalid PostgreSQL URL: {e}"), HINT))?;
         if parsed.host_str().is_none_or(str::is_empty) {
             return Err(("the PostgreSQL URL names no host".into(), HINT));
         }
         if let Some(pw) = parsed.password() {
             junction_core::mask::register(pw);
-            if let Ok(decoded) = url::form_urlencoded::parse(format!("p={pw}").as_bytes()).next().map(|(_, v)| v.into_owned()).ok_or(()) {
+            if let Ok(decoded) = url::form_urlencoded::parse(format!("p={pw}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .ok_or(())
+            {
                 junction_core::mask::register(&decoded);
             }
         }
@@ -188,27 +270,60 @@ pub(crate) fn parse_database_url(url: &str) -> Result<DatabaseUrl, (String, &'st
     Err((format!("unsupported database `{scheme}`"), HINT))
 }
 
-fn resolve_store(doc: &Document, raw: RawStore, o: &Overrides, errs: &mut Vec<ConfigError>) -> Option<Store> {
+fn resolve_store(
+    doc: &Document,
+    raw: RawStore,
+    o: &Overrides,
+    errs: &mut Vec<ConfigError>,
+) -> Option<Store> {
     let url = match &o.database_url {
-        Some(u) => parse_database_url(u).map_err(|(m, h)| override_error("env JUNCTION_DATABASE_URL", "store.url", m, h)),
-        None => parse_database_url(&raw.url).map_err(|(m, h)| doc.error_at("/store/url", m, Some(h.into()))),
+        Some(u) => parse_database_url(u)
+            .map_err(|(m, h)| override_error("env JUNCTION_DATABASE_URL", "store.url", m, h)),
+        None => parse_database_url(&raw.url)
+            .map_err(|(m, h)| doc.error_at("/store/url", m, Some(h.into()))),
     };
     let url = url.map_err(|e| errs.push(e)).ok();
     if raw.max_connections == 0 {
-        errs.push(doc.error_at("/store/max_connections", "max_connections must be at least 1", None));
+        errs.push(doc.error_at(
+            "/store/max_connections",
+            "max_connections must be at least 1",
+            None,
+        ));
     }
-    Some(Store { url: url?, max_connections: raw.max_connections.max(1), connect_timeout: raw.connect_timeout.0 })
+    Some(Store {
+        url: url?,
+        max_connections: raw.max_connections.max(1),
+        connect_timeout: raw.connect_timeout.0,
+    })
 }
 
-fn resolve_telemetry(doc: &Document, raw: RawTelemetry, o: &Overrides, errs: &mut Vec<ConfigError>) -> Option<Telemetry> {
+fn resolve_telemetry(
+    doc: &Document,
+    raw: RawTelemetry,
+    o: &Overrides,
+    errs: &mut Vec<ConfigError>,
+) -> Option<Telemetry> {
     if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&raw.log_level) {
-        errs.push(doc.error_at("/telemetry/log_level", format!("invalid log filter `{}`: {e}", raw.log_level), Some("write a level (info, debug) or directives such as info,junction_store=debug".into())));
+        errs.push(
+            doc.error_at(
+                "/telemetry/log_level",
+                format!("invalid log filter `{}`: {e}", raw.log_level),
+                Some(
+                    "write a level (info, debug) or directives such as info,junction_store=debug"
+                        .into(),
+                ),
+            ),
+        );
     }
     let otlp = match raw.otlp {
         Some(otlp) => Some(resolve_otlp(doc, otlp, errs)?),
         None => None,
     };
-    Some(Telemetry { log_format: o.log_format.unwrap_or(raw.log_format), log_level: raw.log_level, otlp })
+    Some(Telemetry {
+        log_format: o.log_format.unwrap_or(raw.log_format),
+        log_level: raw.log_level,
+        otlp,
+    })
 }
 
 fn resolve_otlp(doc: &Document, raw: RawOtlp, errs: &mut Vec<ConfigError>) -> Option<Otlp> {
@@ -222,16 +337,31 @@ fn resolve_otlp(doc: &Document, raw: RawOtlp, errs: &mut Vec<ConfigError>) -> Op
             Some(u)
         }
         Ok(u) => {
-            errs.push(doc.error_at("/telemetry/otlp/endpoint", format!("unsupported scheme `{}`", u.scheme()), Some("OTLP/HTTP needs http:// or https://, e.g. http://127.0.0.1:4318".into())));
+            errs.push(doc.error_at(
+                "/telemetry/otlp/endpoint",
+                format!("unsupported scheme `{}`", u.scheme()),
+                Some("OTLP/HTTP needs http:// or https://, e.g. http://127.0.0.1:4318".into()),
+            ));
             None
         }
         Err(e) => {
-            errs.push(doc.error_at("/telemetry/otlp/endpoint", format!("invalid URL `{}`: {e}", raw.endpoint), Some("e.g. http://127.0.0.1:4318".into())));
+            errs.push(doc.error_at(
+                "/telemetry/otlp/endpoint",
+                format!("invalid URL `{}`: {e}", raw.endpoint),
+                Some("e.g. http://127.0.0.1:4318".into()),
+            ));
             None
         }
     };
     if !(0.0..=1.0).contains(&raw.sample_ratio) {
-        errs.push(doc.error_at("/telemetry/otlp/sample_ratio", format!("sample_ratio must be between 0.0 and 1.0, got {}", raw.sample_ratio), None));
+        errs.push(doc.error_at(
+            "/telemetry/otlp/sample_ratio",
+            format!(
+                "sample_ratio must be between 0.0 and 1.0, got {}",
+                raw.sample_ratio
+            ),
+            None,
+        ));
     }
     Some(Otlp {
         endpoint: endpoint?,

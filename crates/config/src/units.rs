@@ -31,7 +31,9 @@ impl<'de> Deserialize<'de> for HumanDuration {
                 Err(E::custom(format!("`{n}` has no unit; write {n}s or {n}ms")))
             }
             fn visit_f64<E: de::Error>(self, n: f64) -> Result<HumanDuration, E> {
-                Err(E::custom(format!("`{n}` has no unit; write a duration such as 1500ms")))
+                Err(E::custom(format!(
+                    "`{n}` has no unit; write a duration such as 1500ms"
+                )))
             }
         }
         d.deserialize_any(V)

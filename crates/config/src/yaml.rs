@@ -58,16 +58,32 @@ impl Document {
     }
 
     /// An error at the value of `ptr`.
-    pub fn error_at(&self, ptr: &str, message: impl Into<String>, hint: Option<String>) -> ConfigError {
+    pub fn error_at(
+        &self,
+        ptr: &str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> ConfigError {
         self.error(self.value_loc(ptr), ptr, message, hint)
     }
 
     /// An error at the key of `ptr`.
-    pub fn error_at_key(&self, ptr: &str, message: impl Into<String>, hint: Option<String>) -> ConfigError {
+    pub fn error_at_key(
+        &self,
+        ptr: &str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> ConfigError {
         self.error(self.key_loc(ptr), ptr, message, hint)
     }
 
-    fn error(&self, loc: Option<Loc>, ptr: &str, message: impl Into<String>, hint: Option<String>) -> ConfigError {
+    fn error(
+        &self,
+        loc: Option<Loc>,
+        ptr: &str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> ConfigError {
         ConfigError {
             file: self.file.clone(),
             line: loc.map(|l| l.line),
@@ -102,7 +118,11 @@ pub(crate) fn dotted(ptr: &str) -> String {
 }
 
 /// Parses `text`; `env` supplies `${VAR}`s. All interpolation problems are reported together.
-pub(crate) fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Document, ConfigErrors> {
+pub(crate) fn parse(
+    text: &str,
+    file: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Document, ConfigErrors> {
     let mut b = Builder {
         file,
         env,
@@ -123,7 +143,11 @@ pub(crate) fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>
     if !b.problems.is_empty() {
         return Err(ConfigErrors(b.problems));
     }
-    let value = if value.is_null() { Value::Object(Map::new()) } else { value };
+    let value = if value.is_null() {
+        Value::Object(Map::new())
+    } else {
+        value
+    };
     if !value.is_object() {
         return Err(ConfigErrors::one(ConfigError {
             file: file.to_owned(),
@@ -134,7 +158,12 @@ pub(crate) fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>
             hint: Some("start from examples/quickstart.yaml".into()),
         }));
     }
-    Ok(Document { file: file.to_owned(), value, values: b.values, keys: b.keys })
+    Ok(Document {
+        file: file.to_owned(),
+        value,
+        values: b.values,
+        keys: b.keys,
+    })
 }
 
 struct Builder<'a, 'i> {
@@ -164,7 +193,13 @@ impl<'i> Builder<'_, 'i> {
         }
     }
 
-    fn at(&self, loc: Option<Loc>, ptr: &str, message: String, hint: Option<String>) -> ConfigError {
+    fn at(
+        &self,
+        loc: Option<Loc>,
+        ptr: &str,
+        message: String,
+        hint: Option<String>,
+    ) -> ConfigError {
         ConfigError {
             file: self.file.to_owned(),
             line: loc.map(|l| l.line),
@@ -185,8 +220,12 @@ impl<'i> Builder<'_, 'i> {
                 Event::DocumentStart(_) => {
                     docs += 1;
                     if docs > 1 {
-                        return Err(self.at(Some(span.into()), "", "the config holds more than one YAML document".into(),
-                            Some("keep one document per file: remove the extra `---`".into())));
+                        return Err(self.at(
+                            Some(span.into()),
+                            "",
+                            "the config holds more than one YAML document".into(),
+                            Some("keep one document per file: remove the extra `---`".into()),
+                        ));
                     }
                 }
                 Event::StreamEnd => return Ok(value),
@@ -198,15 +237,33 @@ impl<'i> Builder<'_, 'i> {
     fn count(&mut self, span: Span, n: usize) -> Result<(), ConfigError> {
         self.nodes += n;
         if self.nodes > MAX_NODES {
-            return Err(self.at(Some(span.into()), "", format!("the document expands to more than {MAX_NODES} nodes"),
-                Some("aliases that repeat large anchors multiply the document; write the values out".into())));
+            return Err(self.at(
+                Some(span.into()),
+                "",
+                format!("the document expands to more than {MAX_NODES} nodes"),
+                Some(
+                    "aliases that repeat large anchors multiply the document; write the values out"
+                        .into(),
+                ),
+            ));
         }
         Ok(())
     }
 
-    fn node(&mut self, ev: Event<'i>, span: Span, ptr: &str, depth: usize) -> Result<Value, ConfigError> {
+    fn node(
+        &mut self,
+        ev: Event<'i>,
+        span: Span,
+        ptr: &str,
+        depth: usize,
+    ) -> Result<Value, ConfigError> {
         if depth > MAX_DEPTH {
-            return Err(self.at(Some(span.into()), ptr, format!("nesting deeper than {MAX_DEPTH} levels"), None));
+            return Err(self.at(
+                Some(span.into()),
+                ptr,
+                format!("nesting deeper than {MAX_DEPTH} levels"),
+                None,
+            ));
         }
         self.count(span, 1)?;
         self.values.insert(ptr.to_owned(), span.into());
@@ -217,7 +274,12 @@ impl<'i> Builder<'_, 'i> {
             }
             Event::Alias(id) => {
                 let v = self.anchors.get(&id).cloned().ok_or_else(|| {
-                    self.at(Some(span.into()), ptr, "alias to an unknown anchor".into(), None)
+                    self.at(
+                        Some(span.into()),
+                        ptr,
+                        "alias to an unknown anchor".into(),
+                        None,
+                    )
                 })?;
                 let size = size_of(&v);
                 self.count(span, size)?;
@@ -237,7 +299,12 @@ impl<'i> Builder<'_, 'i> {
             }
             Event::MappingStart(anchor, _) => (Value::Object(self.mapping(ptr, depth)?), anchor),
             other => {
-                return Err(self.at(Some(span.into()), ptr, format!("unexpected YAML event {other:?}"), None));
+                return Err(self.at(
+                    Some(span.into()),
+                    ptr,
+                    format!("unexpected YAML event {other:?}"),
+                    None,
+                ));
             }
         };
         if anchor > 0 {
@@ -254,13 +321,22 @@ impl<'i> Builder<'_, 'i> {
                 Event::MappingEnd => return Ok(map),
                 Event::Scalar(text, ..) => text.into_owned(),
                 _ => {
-                    return Err(self.at(Some(span.into()), ptr, "mapping keys must be plain strings".into(), None));
+                    return Err(self.at(
+                        Some(span.into()),
+                        ptr,
+                        "mapping keys must be plain strings".into(),
+                        None,
+                    ));
                 }
             };
             let child = push(ptr, &key);
             if map.contains_key(&key) {
-                return Err(self.at(Some(span.into()), &child, format!("duplicate key `{key}`"),
-                    Some("each key may appear once in a mapping; merge the two entries".into())));
+                return Err(self.at(
+                    Some(span.into()),
+                    &child,
+                    format!("duplicate key `{key}`"),
+                    Some("each key may appear once in a mapping; merge the two entries".into()),
+                ));
             }
             self.keys.insert(child.clone(), span.into());
             let (ev, vspan) = self.next()?;
@@ -271,7 +347,11 @@ impl<'i> Builder<'_, 'i> {
 
     fn scalar(&mut self, text: &str, quoted: bool, span: Span, ptr: &str) -> Value {
         if !text.contains('$') {
-            return if quoted { Value::String(text.to_owned()) } else { plain(text) };
+            return if quoted {
+                Value::String(text.to_owned())
+            } else {
+                plain(text)
+            };
         }
         match interpolate(text, self.env) {
             Ok(done) => {
@@ -280,7 +360,11 @@ impl<'i> Builder<'_, 'i> {
                         junction_core::mask::register(value);
                     }
                 }
-                if quoted { Value::String(done.text) } else { plain(&done.text) }
+                if quoted {
+                    Value::String(done.text)
+                } else {
+                    plain(&done.text)
+                }
             }
             Err(problem) => {
                 let (message, hint) = match problem {
@@ -288,10 +372,14 @@ impl<'i> Builder<'_, 'i> {
                         format!("environment variable `{var}` is not set"),
                         format!("set {var}, or give a default: ${{{var}:-value}}"),
                     ),
-                    Problem::Unterminated => ("`${` without a closing `}`".into(), "write ${NAME} or ${NAME:-default}; $${ writes a literal ${".into()),
+                    Problem::Unterminated => (
+                        "`${` without a closing `}`".into(),
+                        "write ${NAME} or ${NAME:-default}; $${ writes a literal ${".into(),
+                    ),
                     Problem::BadName(body) => (
                         format!("`${{{body}}}` is not a variable reference"),
-                        "variable names are letters, digits and `_`: ${NAME} or ${NAME:-default}".into(),
+                        "variable names are letters, digits and `_`: ${NAME} or ${NAME:-default}"
+                            .into(),
                     ),
                 };
                 let e = self.at(Some(span.into()), ptr, message, Some(hint));
@@ -304,9 +392,17 @@ impl<'i> Builder<'_, 'i> {
 
 fn looks_like_credential(name: &str) -> bool {
     let n = name.to_ascii_uppercase();
-    ["SECRET", "TOKEN", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "DATABASE_URL"]
-        .iter()
-        .any(|w| n.contains(w))
+    [
+        "SECRET",
+        "TOKEN",
+        "PASSWORD",
+        "PASSWD",
+        "KEY",
+        "CREDENTIAL",
+        "DATABASE_URL",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
 }
 
 fn size_of(v: &Value) -> usize {
@@ -341,7 +437,9 @@ fn plain(s: &str) -> Value {
             return Value::Number(i.into());
         }
     }
-    let float_chars = body.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
+    let float_chars = body
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
     if float_chars && body.bytes().any(|b| b.is_ascii_digit()) {
         if let Some(n) = s.parse::<f64>().ok().and_then(Number::from_f64) {
             return Value::Number(n);
@@ -360,15 +458,31 @@ mod tests {
 
     #[test]
     fn records_positions_of_values_and_keys() {
-        let doc = parse("server:\n  listen: 1.2.3.4:80\n  body_limit: 2MiB\n", "f.yaml", &no_env).unwrap();
-        assert_eq!(doc.value_loc("/server/listen"), Some(Loc { line: 2, col: 11 }));
-        assert_eq!(doc.key_loc("/server/body_limit"), Some(Loc { line: 3, col: 3 }));
+        let doc = parse(
+            "server:\n  listen: 1.2.3.4:80\n  body_limit: 2MiB\n",
+            "f.yaml",
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(
+            doc.value_loc("/server/listen"),
+            Some(Loc { line: 2, col: 11 })
+        );
+        assert_eq!(
+            doc.key_loc("/server/body_limit"),
+            Some(Loc { line: 3, col: 3 })
+        );
         assert_eq!(doc.value["server"]["listen"], "1.2.3.4:80");
     }
 
     #[test]
     fn types_plain_scalars_and_keeps_quoted_ones_strings() {
-        let doc = parse("a: 12\nb: '12'\nc: true\nd: 1.5\ne: ~\nf: 1.2.3\n", "f", &no_env).unwrap();
+        let doc = parse(
+            "a: 12\nb: '12'\nc: true\nd: 1.5\ne: ~\nf: 1.2.3\n",
+            "f",
+            &no_env,
+        )
+        .unwrap();
         assert_eq!(doc.value["a"], 12);
         assert_eq!(doc.value["b"], "12");
         assert_eq!(doc.value["c"], true);

@@ -31,105 +31,135 @@ const CASES: &[Case] = &[
     Case {
         name: "unknown field with a suggestion",
         yaml: "server:\n  lisen: 127.0.0.1:8080\n",
-        line: 2, col: 3, field: "server.lisen",
+        line: 2,
+        col: 3,
+        field: "server.lisen",
         message: "unknown field `lisen`",
         hint: Some("did you mean `listen`?"),
     },
     Case {
         name: "unknown section with a suggestion",
         yaml: "servr:\n  listen: 127.0.0.1:8080\n",
-        line: 1, col: 1, field: "servr",
+        line: 1,
+        col: 1,
+        field: "servr",
         message: "unknown section `servr`",
         hint: Some("did you mean `server`?"),
     },
     Case {
         name: "wrong type",
         yaml: "store:\n  max_connections: lots\n",
-        line: 2, col: 20, field: "store.max_connections",
+        line: 2,
+        col: 20,
+        field: "store.max_connections",
         message: "invalid type: string \"lots\", expected u32",
         hint: None,
     },
     Case {
         name: "bad duration",
         yaml: "server:\n  request_timeout: 30 parsecs\n",
-        line: 2, col: 20, field: "server.request_timeout",
+        line: 2,
+        col: 20,
+        field: "server.request_timeout",
         message: "invalid duration `30 parsecs`",
         hint: Some("write a number with a unit"),
     },
     Case {
         name: "duration without a unit",
         yaml: "server:\n  shutdown_grace: 30\n",
-        line: 2, col: 19, field: "server.shutdown_grace",
+        line: 2,
+        col: 19,
+        field: "server.shutdown_grace",
         message: "`30` has no unit",
         hint: Some("write 30s or 30ms"),
     },
     Case {
         name: "bad size",
         yaml: "server:\n  body_limit: 1 parsec\n",
-        line: 2, col: 15, field: "server.body_limit",
+        line: 2,
+        col: 15,
+        field: "server.body_limit",
         message: "invalid size unit `parsec` in `1 parsec`",
         hint: None,
     },
     Case {
         name: "bad URL",
         yaml: "telemetry:\n  otlp:\n    endpoint: \"http://[::1\"\n",
-        line: 3, col: 15, field: "telemetry.otlp.endpoint",
+        line: 3,
+        col: 15,
+        field: "telemetry.otlp.endpoint",
         message: "invalid URL `http://[::1`",
         hint: Some("e.g. http://127.0.0.1:4318"),
     },
     Case {
         name: "unsupported database",
         yaml: "store:\n  url: mysql://root@localhost/x\n",
-        line: 2, col: 8, field: "store.url",
+        line: 2,
+        col: 8,
+        field: "store.url",
         message: "unsupported database `mysql`",
         hint: Some("use sqlite://PATH"),
     },
     Case {
         name: "bad listen address",
         yaml: "server:\n  listen: localhost:80:80\n",
-        line: 2, col: 11, field: "server.listen",
+        line: 2,
+        col: 11,
+        field: "server.listen",
         message: "invalid address `localhost:80:80`",
         hint: Some("write IP:PORT"),
     },
     Case {
         name: "missing environment variable",
         yaml: "store:\n  url: ${JUNCTION_TEST_UNSET_DB}\n",
-        line: 2, col: 8, field: "store.url",
+        line: 2,
+        col: 8,
+        field: "store.url",
         message: "environment variable `JUNCTION_TEST_UNSET_DB` is not set",
         hint: Some("${JUNCTION_TEST_UNSET_DB:-value}"),
     },
     Case {
         name: "field not supported yet",
         yaml: "server: {}\nconnectors:\n  crm:\n    base_url: https://api.example.com\n",
-        line: 3, col: 3, field: "connectors.crm",
+        line: 3,
+        col: 3,
+        field: "connectors.crm",
         message: "`connectors` is not supported yet",
         hint: Some("does not run it yet"),
     },
     Case {
         name: "unknown enum value with a suggestion",
         yaml: "telemetry:\n  log_format: jsn\n",
-        line: 2, col: 15, field: "telemetry.log_format",
+        line: 2,
+        col: 15,
+        field: "telemetry.log_format",
         message: "unknown value `jsn`",
         hint: Some("did you mean `json`?"),
     },
     Case {
         name: "missing required field",
         yaml: "telemetry:\n  otlp:\n    service_name: x\n",
-        line: 3, col: 5, field: "telemetry.otlp",
+        line: 3,
+        col: 5,
+        field: "telemetry.otlp",
         message: "missing field `endpoint`",
         hint: Some("add `endpoint:`"),
     },
     Case {
         name: "invalid YAML",
         yaml: "server:\n  listen: [1, 2\n",
-        line: 3, col: 1, field: "",
+        line: 3,
+        col: 1,
+        field: "",
         message: "invalid YAML",
         hint: Some("indentation"),
     },
     Case {
         name: "out of range",
         yaml: "telemetry:\n  otlp: { endpoint: \"http://127.0.0.1:4318\", sample_ratio: 2.5 }\n",
-        line: 2, col: 60, field: "telemetry.otlp.sample_ratio",
+        line: 2,
+        col: 60,
+        field: "telemetry.otlp.sample_ratio",
         message: "sample_ratio must be between 0.0 and 1.0",
         hint: None,
     },
@@ -150,15 +180,23 @@ fn each_broken_config_gives_its_exact_error() {
             None => {}
         }
         let rendered = e.to_string();
-        assert!(rendered.starts_with(&format!("junction.yaml:{}:{}", case.line, case.col)), "{ctx}");
+        assert!(
+            rendered.starts_with(&format!("junction.yaml:{}:{}", case.line, case.col)),
+            "{ctx}"
+        );
     }
 }
 
 #[test]
 fn all_errors_are_reported_at_once_in_file_order() {
-    let errs = errors("servr: {}\nserver:\n  lisen: x\nstore:\n  url: mysql://x\ntelemetry:\n  log_format: jsn\n");
+    let errs = errors(
+        "servr: {}\nserver:\n  lisen: x\nstore:\n  url: mysql://x\ntelemetry:\n  log_format: jsn\n",
+    );
     let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
-    assert_eq!(fields, ["servr", "server.lisen", "store.url", "telemetry.log_format"]);
+    assert_eq!(
+        fields,
+        ["servr", "server.lisen", "store.url", "telemetry.log_format"]
+    );
 }
 
 #[test]
@@ -172,7 +210,10 @@ fn a_valid_config_resolves_with_interpolation_and_defaults() {
     .unwrap();
     assert_eq!(cfg.server.listen.port(), 9090);
     assert_eq!(cfg.server.body_limit, 2 << 20);
-    assert_eq!(cfg.server.shutdown_grace, std::time::Duration::from_secs(30));
+    assert_eq!(
+        cfg.server.shutdown_grace,
+        std::time::Duration::from_secs(30)
+    );
     let shown = format!("{:?}", cfg.store.url);
     assert!(!shown.contains("canary-db-pa55"), "{shown}");
     assert_eq!(junction_core::mask::mask("x canary-db-pa55 y"), "x *** y");
@@ -180,12 +221,25 @@ fn a_valid_config_resolves_with_interpolation_and_defaults() {
 
 #[test]
 fn overrides_win_over_the_file_and_their_errors_name_their_origin() {
-    let o = Overrides { database_url: Some("sqlite://./elsewhere.db".into()), listen: Some("0.0.0.0:1234".into()), ..Default::default() };
-    let cfg = load_str("server:\n  listen: 127.0.0.1:1\n", "junction.yaml", &o, &env).unwrap();
+    let o = Overrides {
+        database_url: Some("sqlite://./elsewhere.db".into()),
+        listen: Some("0.0.0.0:1234".into()),
+        ..Default::default()
+    };
+    let cfg = load_str(
+        "server:\n  listen: 127.0.0.1:1\n",
+        "junction.yaml",
+        &o,
+        &env,
+    )
+    .unwrap();
     assert_eq!(cfg.server.listen.port(), 1234);
     assert_eq!(cfg.store.url.backend(), "sqlite");
 
-    let bad = Overrides { database_url: Some("redis://x".into()), ..Default::default() };
+    let bad = Overrides {
+        database_url: Some("redis://x".into()),
+        ..Default::default()
+    };
     let errs = load_str("{}", "junction.yaml", &bad, &env).unwrap_err();
     assert_eq!(errs.0[0].file, "env JUNCTION_DATABASE_URL");
     assert_eq!(errs.0[0].field, "store.url");
@@ -196,16 +250,32 @@ fn empty_file_means_all_defaults() {
     let cfg = load_str("", "junction.yaml", &Overrides::default(), &env).unwrap();
     assert_eq!(cfg.server.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(cfg.server.body_limit, 1 << 20);
-    assert_eq!(cfg.store.url, junction_config::DatabaseUrl::Sqlite("./data/junction.db".into()));
+    assert_eq!(
+        cfg.store.url,
+        junction_config::DatabaseUrl::Sqlite("./data/junction.db".into())
+    );
 }
 
 #[test]
 fn the_schema_describes_every_section_and_rejects_unknown_fields() {
     let schema = junction_config::json_schema();
-    for s in ["server", "store", "telemetry", "connectors", "sources", "routes", "destinations", "models", "mappings"] {
+    for s in [
+        "server",
+        "store",
+        "telemetry",
+        "connectors",
+        "sources",
+        "routes",
+        "destinations",
+        "models",
+        "mappings",
+    ] {
         assert!(schema["properties"][s].is_object(), "schema lacks {s}");
     }
     assert_eq!(schema["additionalProperties"], false);
     let text = schema.to_string();
-    assert!(text.contains("Address and port to listen on"), "field docs become descriptions");
+    assert!(
+        text.contains("Address and port to listen on"),
+        "field docs become descriptions"
+    );
 }

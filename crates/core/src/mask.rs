@@ -92,10 +92,7 @@ pub fn register(value: &str) {
 
 /// Masks registered secret values and credential-named fields in `text`.
 pub fn mask(text: &str) -> Cow<'_, str> {
-    let registry = registry()
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
+    let registry = registry().read().unwrap_or_else(|p| p.into_inner()).clone();
     let mut out: Cow<'_, str> = Cow::Borrowed(text);
     if let Some(m) = &registry.matcher {
         if m.is_match(text) {
@@ -149,10 +146,7 @@ mod tests {
             mask("uri=/x?api_key=s3cr3t&page=2"),
             "uri=/x?api_key=***&page=2"
         );
-        assert_eq!(
-            mask("Authorization: Bearer abc.def"),
-            "Authorization: ***"
-        );
+        assert_eq!(mask("Authorization: Bearer abc.def"), "Authorization: ***");
         assert_eq!(
             mask("postgres://junction:pa55word@db:5432/x"),
             "postgres://junction:***@db:5432/x"

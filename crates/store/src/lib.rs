@@ -1,1 +1,175 @@
+//! The Store: Junction's only queue.
+//!
+//! Events, their deliveries and every attempt live in one database and are written together
+//! (a transactional outbox): an event is never stored without its deliveries, a delivery never
+//! without its event, and nothing is acknowledged before it is committed.
+//!
+//! Invariants every backend keeps (proved by `tests/conformance.rs` on SQLite and PostgreSQL):
+//! - `(source, external_id)` is unique; a repeat appends nothing and reports the first copy.
+//! - A claim leases due deliveries to one owner; no two live leases cover the same delivery.
+//!   A claim raises the delivery's lease epoch, so a worker whose lease expired is fenced off:
+//!   its completion, failure or extension is refused with [`StoreError::LeaseLost`].
+//! - An expired lease makes the delivery due again (crash recovery needs no sweeper).
+//! - A delivery ends `delivered` or `dead`; a dead one keeps its reason and last response.
+//! - Writes are group-committed: many appends and finishes share one transaction and one fsync.
 #![forbid(unsafe_code)]
+
+mod batch;
+mod error;
+mod migrate;
+mod model;
+mod postgres;
+mod rows;
+mod sqlite;
+mod writes;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use junction_config::DatabaseUrl;
+
+pub use error::{StoreError, RETRY_AFTER};
+pub use model::*;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// The operations Junction needs from its database. Both backends implement all of them with the
+/// same guarantees; see the crate documentation.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Succeeds when the database answers a trivial query.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Appends an event with its deliveries in one transaction, or reports a duplicate.
+    /// Returns only once the write is durably committed.
+    async fn append(&self, event: NewEvent) -> Result<Appended, StoreError>;
+
+    /// Leases up to `claim.limit` due deliveries, oldest due first.
+    async fn claim(&self, claim: &Claim) -> Result<Vec<Claimed>, StoreError>;
+
+    /// Pushes a held lease's expiry to `until`. `Err(LeaseLost)` if it is no longer held.
+    async fn extend_lease(&self, lease: Lease, until: i64) -> Result<(), StoreError>;
+
+    /// Records an attempt and its outcome (delivered, retry later, dead). Group-committed.
+    /// `Err(LeaseLost)` if the lease is no longer held: nothing is recorded.
+    async fn finish(&self, finish: Finish) -> Result<(), StoreError>;
+
+    /// Gives back every lease `owner` holds, so the deliveries are due at once (graceful shutdown).
+    /// The interrupted attempts do not count. Returns how many were released.
+    async fn release(&self, owner: &str, now: i64) -> Result<u64, StoreError>;
+
+    async fn event(&self, id: i64) -> Result<Option<StoredEvent>, StoreError>;
+    async fn delivery(&self, id: i64) -> Result<Option<DeliveryRecord>, StoreError>;
+    /// The deliveries of one event.
+    async fn deliveries_of(&self, event_id: i64) -> Result<Vec<DeliveryRecord>, StoreError>;
+    async fn attempts(&self, delivery_id: i64) -> Result<Vec<AttemptRecord>, StoreError>;
+    async fn queue_stats(&self, now: i64) -> Result<QueueStats, StoreError>;
+}
+
+/// Convenience forms of [`Store::finish`].
+impl dyn Store {
+    /// The destination accepted the delivery.
+    pub async fn complete(
+        &self,
+        lease: Lease,
+        attempt: Attempt,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.finish(Finish {
+            lease,
+            attempt,
+            outcome: Outcome::Delivered,
+            now,
+        })
+        .await
+    }
+
+    /// The attempt failed; try again at `next_at`.
+    pub async fn fail(
+        &self,
+        lease: Lease,
+        attempt: Attempt,
+        next_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.finish(Finish {
+            lease,
+            attempt,
+            outcome: Outcome::Retry { next_at },
+            now,
+        })
+        .await
+    }
+
+    /// No more attempts: the delivery is dead-lettered with `reason`.
+    pub async fn dead_letter(
+        &self,
+        lease: Lease,
+        attempt: Attempt,
+        reason: impl Into<String>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.finish(Finish {
+            lease,
+            attempt,
+            outcome: Outcome::Dead {
+                reason: reason.into(),
+            },
+            now,
+        })
+        .await
+    }
+}
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub url: DatabaseUrl,
+    /// Most connections (PostgreSQL).
+    pub max_connections: u32,
+    /// How long to wait for a connection.
+    pub connect_timeout: std::time::Duration,
+}
+
+impl From<&junction_config::Store> for Options {
+    fn from(c: &junction_config::Store) -> Self {
+        Self {
+            url: c.url.clone(),
+            max_connections: c.max_connections,
+            connect_timeout: c.connect_timeout,
+        }
+    }
+}
+
+/// Opens the store named by `options`, applying migrations. Fails when the database cannot be
+/// reached within the connect timeout.
+pub async fn open(options: &Options) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match &options.url {
+        DatabaseUrl::Sqlite(_) => Arc::new(SqliteStore::open(options).await?),
+        DatabaseUrl::Postgres(_) => Arc::new(PgStore::open(options).await?),
+    })
+}
+
+/// Records how long a store operation took.
+pub(crate) fn observe(backend: Backend, op: &'static str, started: std::time::Instant) {
+    metrics::histogram!("junction_store_op_seconds", "backend" => backend.as_str(), "op" => op)
+        .record(started.elapsed().as_secs_f64());
+}

@@ -1,0 +1,72 @@
+//! Store errors, classified by whether waiting can help.
+
+use std::time::Duration;
+
+/// How long callers are told to wait when the store is unavailable.
+pub const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or is overloaded; nothing was written. Retry later.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// The lease was lost (expired and claimed by another worker, or released): the result of
+    /// this attempt was not recorded.
+    #[error("the lease on delivery {0} was lost")]
+    LeaseLost(i64),
+    /// The schema is newer than this binary, or a migration failed.
+    #[error("store migration failed: {0}")]
+    Migration(String),
+    /// Anything else: a bug or corrupt data.
+    #[error("store error: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        use sqlx::Error as E;
+        let text = junction_core::mask::mask(&e.to_string()).into_owned();
+        match &e {
+            E::Io(_)
+            | E::Tls(_)
+            | E::PoolTimedOut
+            | E::PoolClosed
+            | E::WorkerCrashed
+            | E::Protocol(_) => StoreError::Unavailable(text),
+            E::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                // PostgreSQL: 08xxx connection exceptions, 57P0x shutdown, 53xxx resources,
+                // 40001/40P01 serialization/deadlock. SQLite: 5 BUSY, 6 LOCKED, 13 FULL, 10 IOERR.
+                let transient = code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code.starts_with("53")
+                    || code == "40001"
+                    || code == "40P01"
+                    || matches!(code.as_ref(), "5" | "6" | "13" | "10" | "261" | "517");
+                if transient {
+                    StoreError::Unavailable(text)
+                } else {
+                    StoreError::Internal(text)
+                }
+            }
+            _ => StoreError::Internal(text),
+        }
+    }
+}
+
+impl From<StoreError> for junction_core::Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => {
+                junction_core::Error::store_unavailable(RETRY_AFTER).with_cause(e)
+            }
+            other => junction_core::Error::internal(other.to_string()).with_cause(other),
+        }
+    }
+}

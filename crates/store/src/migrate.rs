@@ -1,0 +1,43 @@
+//! Schema migrations, embedded in the binary and applied at start-up.
+//!
+//! Each backend has an ordered list of SQL scripts. Applying them takes a lock first
+//! (PostgreSQL: a transaction-scoped advisory lock; SQLite: the single writer), so several
+//! processes starting at once apply each migration exactly once. A database whose schema is
+//! newer than this binary is refused rather than guessed at.
+
+/// One migration: a version and the SQL that brings the schema to it.
+pub(crate) struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub(crate) const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    name: "events, deliveries, attempts",
+    sql: include_str!("../migrations/sqlite/0001_init.sql"),
+}];
+
+pub(crate) const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    name: "events, deliveries, attempts",
+    sql: include_str!("../migrations/postgres/0001_init.sql"),
+}];
+
+/// The table that records applied migrations, in SQL both backends accept.
+pub(crate) const HISTORY_TABLE: &str = "CREATE TABLE IF NOT EXISTS junction_migrations (
+    version BIGINT PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at BIGINT NOT NULL
+)";
+
+/// Checks that the database is not ahead of this binary.
+pub(crate) fn check_not_newer(applied: i64, known: &[Migration]) -> Result<(), crate::StoreError> {
+    let newest = known.last().map(|m| m.version).unwrap_or(0);
+    if applied > newest {
+        return Err(crate::StoreError::Migration(format!(
+            "the database schema is at version {applied}, newer than this junction binary knows ({newest}); upgrade junction"
+        )));
+    }
+    Ok(())
+}

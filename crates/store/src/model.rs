@@ -1,0 +1,209 @@
+//! What the store holds: events, deliveries and attempts, and the requests that change them.
+//!
+//! Times are milliseconds since the Unix epoch (`i64`), given by the caller, so every decision
+//! about due-ness and lease expiry is testable without waiting. Nodes sharing one database
+//! must keep their clocks in sync (NTP); leases are tens of seconds, far above clock skew.
+
+use std::time::Duration;
+
+/// An inbound event with the deliveries its routes matched: appended in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// The source it came from (`stripe`).
+    pub source: String,
+    /// The id the source gave it; `(source, external_id)` is unique, a repeat is a duplicate.
+    pub external_id: String,
+    /// Its type (`customer.updated`).
+    pub event_type: String,
+    /// The entity it is about, for ordering (`cus_123`).
+    pub entity_key: Option<String>,
+    /// Its position among the entity's events (a sequence number or timestamp), for ordering.
+    pub sequence: Option<i64>,
+    /// When Junction received it.
+    pub received_at: i64,
+    /// The body, as received.
+    pub payload: Vec<u8>,
+    /// One delivery per matched route and destination.
+    pub deliveries: Vec<NewDelivery>,
+}
+
+/// One delivery of an event to one destination, due at `due_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub route: String,
+    pub destination: String,
+    pub due_at: i64,
+}
+
+/// What appending an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// The event is new: it and its deliveries are durably committed.
+    Created { event_id: i64, deliveries: usize },
+    /// The source already sent this id: nothing was written; `event_id` is the first copy's.
+    Duplicate { event_id: i64 },
+}
+
+impl Appended {
+    pub fn event_id(&self) -> i64 {
+        match self {
+            Appended::Created { event_id, .. } | Appended::Duplicate { event_id } => *event_id,
+        }
+    }
+
+    pub fn is_duplicate(&self) -> bool {
+        matches!(self, Appended::Duplicate { .. })
+    }
+}
+
+/// A request to claim due deliveries for one worker.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// Who claims (node and worker); recorded on the rows for operators.
+    pub owner: String,
+    /// Most deliveries to claim.
+    pub limit: usize,
+    /// How long the claim holds before the deliveries become claimable again.
+    pub lease: Duration,
+    /// Now, in ms.
+    pub now: i64,
+}
+
+/// Proof of holding a delivery. A newer claim of the same delivery raises the epoch, so a worker
+/// whose lease expired can no longer complete, fail or extend it (fencing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    pub delivery_id: i64,
+    pub epoch: i64,
+}
+
+/// A claimed delivery with its event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claimed {
+    pub lease: Lease,
+    pub route: String,
+    pub destination: String,
+    /// The number of this attempt (1 for the first). Raised by every claim, so a delivery whose
+    /// worker keeps crashing still runs out of attempts.
+    pub attempt: i32,
+    pub event: StoredEvent,
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub source: String,
+    pub external_id: String,
+    pub event_type: String,
+    pub entity_key: Option<String>,
+    pub sequence: Option<i64>,
+    pub received_at: i64,
+    pub payload: Vec<u8>,
+}
+
+/// What happened on one attempt, recorded with its outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attempt {
+    pub started_at: i64,
+    pub duration_ms: i64,
+    /// The destination's HTTP status, if it answered.
+    pub status: Option<i32>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// A masked excerpt of the response body.
+    pub response_excerpt: Option<String>,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The destination accepted it: the delivery is `delivered`.
+    Delivered,
+    /// Try again at `next_at`.
+    Retry { next_at: i64 },
+    /// No more attempts: the delivery is `dead` with this reason.
+    Dead { reason: String },
+}
+
+/// The end of one attempt: which lease, what happened, what next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finish {
+    pub lease: Lease,
+    pub attempt: Attempt,
+    pub outcome: Outcome,
+    /// When the outcome is recorded.
+    pub now: i64,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Waiting for its next attempt, or being attempted under a lease.
+    Pending,
+    Delivered,
+    /// Dead-lettered: kept with its reason and last response, replayable.
+    Dead,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(DeliveryState::Pending),
+            "delivered" => Some(DeliveryState::Delivered),
+            "dead" => Some(DeliveryState::Dead),
+            _ => None,
+        }
+    }
+}
+
+/// A delivery as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub id: i64,
+    pub event_id: i64,
+    pub route: String,
+    pub destination: String,
+    pub state: DeliveryState,
+    /// Attempts started so far.
+    pub attempts: i32,
+    /// When it is next due (or, while leased, when the lease expires).
+    pub next_attempt_at: i64,
+    pub lease_owner: Option<String>,
+    pub lease_epoch: i64,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub dead_reason: Option<String>,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+/// One recorded attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    pub delivery_id: i64,
+    pub attempt: i32,
+    pub outcome: String,
+    pub record: Attempt,
+}
+
+/// Queue depth, for metrics and readiness.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Pending deliveries (due, waiting or leased).
+    pub pending: i64,
+    /// Pending and due now (not leased).
+    pub due: i64,
+    /// Dead-lettered deliveries waiting for an operator.
+    pub dead: i64,
+    /// When the oldest due delivery became due, if any.
+    pub oldest_due_at: Option<i64>,
+}

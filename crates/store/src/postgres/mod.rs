@@ -1,0 +1,267 @@
+//! PostgreSQL: for more than one machine. Several `junction serve` processes share one database:
+//! claims take rows with `FOR UPDATE SKIP LOCKED` in one short statement and stamp a lease, the
+//! delivery itself happens outside any transaction, and finishes are group-committed as one
+//! statement per batch (arrays through `UNNEST`), so a batch costs one round trip, not one per row.
+
+mod write;
+
+use std::str::FromStr;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use junction_config::DatabaseUrl;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Row;
+
+use crate::batch::GroupCommit;
+use crate::rows::{
+    attempt_from_row, delivery_from_row, event_from_row, ATTEMPT_COLUMNS, DELIVERY_COLUMNS,
+    EVENT_COLUMNS,
+};
+use crate::writes::{Write, Written};
+use crate::*;
+
+/// Most writes in one transaction.
+const MAX_BATCH: usize = 256;
+/// Committers working in parallel: PostgreSQL overlaps their commits (and their fsyncs).
+const COMMITTERS: usize = 4;
+/// Key of the advisory lock that serialises migrations across processes.
+const MIGRATION_LOCK: i64 = 0x6a756e6374_i64;
+
+pub struct PgStore {
+    pool: PgPool,
+    commits: GroupCommit<Write, Written>,
+}
+
+impl PgStore {
+    pub async fn open(options: &Options) -> Result<Self, StoreError> {
+        let DatabaseUrl::Postgres(url) = &options.url else {
+            return Err(StoreError::Internal("not a PostgreSQL URL".into()));
+        };
+        let connect = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Internal(format!("invalid PostgreSQL URL: {e}")))?
+            .application_name("junction");
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(COMMITTERS as u32 + 2))
+            .min_connections(0)
+            .acquire_timeout(options.connect_timeout)
+            .test_before_acquire(true)
+            .connect_with(connect)
+            .await
+            .map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "cannot reach PostgreSQL at {}: {}",
+                    options.url.redacted(),
+                    junction_core::mask::mask(&e.to_string())
+                ))
+            })?;
+        migrate(&pool).await?;
+        let commit_pool = pool.clone();
+        let commits = GroupCommit::spawn("postgres", COMMITTERS, MAX_BATCH, move |batch| {
+            let pool = commit_pool.clone();
+            async move { write::commit(&pool, batch).await }
+        });
+        Ok(Self { pool, commits })
+    }
+}
+
+async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(migrate::HISTORY_TABLE)
+        .execute(&mut *tx)
+        .await?;
+    let applied: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0)::BIGINT FROM junction_migrations")
+            .fetch_one(&mut *tx)
+            .await?;
+    migrate::check_not_newer(applied, migrate::POSTGRES)?;
+    for m in migrate::POSTGRES.iter().filter(|m| m.version > applied) {
+        sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(|e| {
+            StoreError::Migration(format!("migration {} ({}): {e}", m.version, m.name))
+        })?;
+        sqlx::query(
+            "INSERT INTO junction_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(junction_core::time::now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applied store migration"
+        );
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn append(&self, event: NewEvent) -> Result<Appended, StoreError> {
+        let started = Instant::now();
+        let r = self.commits.submit(Write::Append(event)).await;
+        observe(Backend::Postgres, "append", started);
+        match r? {
+            Written::Appended(a) => Ok(a),
+            Written::Finished => Err(StoreError::Internal("append answered as a finish".into())),
+        }
+    }
+
+    async fn claim(&self, claim: &Claim) -> Result<Vec<Claimed>, StoreError> {
+        let started = Instant::now();
+        let until = claim
+            .now
+            .saturating_add(junction_core::time::ms(claim.lease));
+        let rows = sqlx::query(
+            "WITH due AS (
+               SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= $3
+               ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED
+             ), leased AS (
+               UPDATE deliveries d SET lease_owner = $1, lease_epoch = d.lease_epoch + 1,
+                      attempts = d.attempts + 1, next_attempt_at = $2
+               FROM due WHERE d.id = due.id
+               RETURNING d.id, d.event_id, d.route, d.destination, d.attempts, d.lease_epoch
+             )
+             SELECT l.id, l.route, l.destination, l.attempts, l.lease_epoch,
+                    e.id AS event_id, e.source, e.external_id, e.event_type, e.entity_key, e.sequence, e.received_at, e.payload
+             FROM leased l JOIN events e ON e.id = l.event_id ORDER BY l.id",
+        )
+        .bind(&claim.owner)
+        .bind(until)
+        .bind(claim.now)
+        .bind(claim.limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for r in &rows {
+            claimed.push(Claimed {
+                lease: Lease {
+                    delivery_id: r.try_get("id")?,
+                    epoch: r.try_get("lease_epoch")?,
+                },
+                route: r.try_get("route")?,
+                destination: r.try_get("destination")?,
+                attempt: r.try_get("attempts")?,
+                event: event_from_row!(r),
+            });
+        }
+        observe(Backend::Postgres, "claim", started);
+        Ok(claimed)
+    }
+
+    async fn extend_lease(&self, lease: Lease, until: i64) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let done = sqlx::query(
+            "UPDATE deliveries SET next_attempt_at = $1 WHERE id = $2 AND lease_epoch = $3 AND state = 'pending' AND lease_owner IS NOT NULL",
+        )
+        .bind(until)
+        .bind(lease.delivery_id)
+        .bind(lease.epoch)
+        .execute(&self.pool)
+        .await?;
+        observe(Backend::Postgres, "extend_lease", started);
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::LeaseLost(lease.delivery_id))
+        }
+    }
+
+    async fn finish(&self, finish: Finish) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let r = self.commits.submit(Write::Finish(finish)).await;
+        observe(Backend::Postgres, "finish", started);
+        r.map(|_| ())
+    }
+
+    async fn release(&self, owner: &str, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET next_attempt_at = $1, lease_owner = NULL, lease_epoch = lease_epoch + 1,
+                    attempts = GREATEST(attempts - 1, 0)
+             WHERE lease_owner = $2 AND state = 'pending' AND next_attempt_at > $1",
+        )
+        .bind(now)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn event(&self, id: i64) -> Result<Option<StoredEvent>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => Some(event_from_row!(&r)),
+            None => None,
+        })
+    }
+
+    async fn delivery(&self, id: i64) -> Result<Option<DeliveryRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => Some(delivery_from_row!(&r)),
+            None => None,
+        })
+    }
+
+    async fn deliveries_of(&self, event_id: i64) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id = $1 ORDER BY id"
+        ))
+        .bind(event_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(delivery_from_row!(r))).collect()
+    }
+
+    async fn attempts(&self, delivery_id: i64) -> Result<Vec<AttemptRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id = $1 ORDER BY attempt, id"
+        ))
+        .bind(delivery_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(attempt_from_row!(r))).collect()
+    }
+
+    async fn queue_stats(&self, now: i64) -> Result<QueueStats, StoreError> {
+        let r = sqlx::query(
+            "SELECT
+               (SELECT COUNT(*) FROM deliveries WHERE state = 'pending') AS pending,
+               (SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND next_attempt_at <= $1) AS due,
+               (SELECT COUNT(*) FROM deliveries WHERE state = 'dead') AS dead,
+               (SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending' AND next_attempt_at <= $1) AS oldest",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(QueueStats {
+            pending: r.try_get("pending")?,
+            due: r.try_get("due")?,
+            dead: r.try_get("dead")?,
+            oldest_due_at: r.try_get("oldest")?,
+        })
+    }
+}

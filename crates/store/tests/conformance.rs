@@ -1,0 +1,487 @@
+//! The store conformance suite: every test runs against SQLite and against a real PostgreSQL.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use junction_config::DatabaseUrl;
+use junction_store::*;
+use junction_testkit::postgres::TestDb;
+
+const T0: i64 = 1_700_000_000_000;
+
+fn options(url: DatabaseUrl) -> Options {
+    Options {
+        url,
+        max_connections: 16,
+        connect_timeout: Duration::from_secs(5),
+    }
+}
+
+async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&options(DatabaseUrl::Sqlite(dir.path().join("j.db"))))
+        .await
+        .unwrap();
+    (store, dir)
+}
+
+async fn postgres() -> Option<(Arc<dyn Store>, TestDb)> {
+    let db = TestDb::create().await?;
+    let store = open(&options(DatabaseUrl::Postgres(db.url.clone())))
+        .await
+        .unwrap();
+    Some((store, db))
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, _dir) = super::sqlite().await;
+                    super::$name(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some((store, _db)) = super::postgres().await else { return };
+                    super::$name(store).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    append_commits_event_with_its_deliveries,
+    duplicate_event_creates_no_deliveries,
+    concurrent_duplicates_create_one_event,
+    claim_then_complete,
+    work_is_not_claimed_before_it_is_due,
+    lease_expiry_makes_work_claimable_again,
+    expired_lease_holder_is_fenced_off,
+    failed_attempt_is_retried_at_next_attempt_time,
+    dead_letter_keeps_reason_and_last_response,
+    release_returns_leases_without_counting_the_attempt,
+    concurrent_claimers_take_each_delivery_exactly_once,
+);
+
+fn event(id: &str, routes: usize, due_at: i64) -> NewEvent {
+    NewEvent {
+        source: "stripe".into(),
+        external_id: id.into(),
+        event_type: "customer.updated".into(),
+        entity_key: Some("cus_1".into()),
+        sequence: Some(7),
+        received_at: T0,
+        payload: format!("{{\"id\":\"{id}\"}}").into_bytes(),
+        deliveries: (0..routes)
+            .map(|i| NewDelivery {
+                route: format!("r{i}"),
+                destination: format!("d{i}"),
+                due_at,
+            })
+            .collect(),
+    }
+}
+
+fn claim(owner: &str, limit: usize, now: i64) -> Claim {
+    Claim {
+        owner: owner.into(),
+        limit,
+        lease: Duration::from_secs(30),
+        now,
+    }
+}
+
+fn attempt(status: i32) -> Attempt {
+    Attempt {
+        started_at: T0,
+        duration_ms: 12,
+        status: Some(status),
+        error: None,
+        response_excerpt: None,
+    }
+}
+
+async fn append_commits_event_with_its_deliveries(store: Arc<dyn Store>) {
+    let a = store.append(event("evt_1", 2, T0)).await.unwrap();
+    let Appended::Created {
+        event_id,
+        deliveries,
+    } = a
+    else {
+        panic!("{a:?}")
+    };
+    assert_eq!(deliveries, 2);
+    let stored = store.event(event_id).await.unwrap().unwrap();
+    assert_eq!(stored.payload, b"{\"id\":\"evt_1\"}");
+    assert_eq!(stored.entity_key.as_deref(), Some("cus_1"));
+    assert_eq!(stored.sequence, Some(7));
+    let ds = store.deliveries_of(event_id).await.unwrap();
+    assert_eq!(ds.len(), 2);
+    assert!(ds
+        .iter()
+        .all(|d| d.state == DeliveryState::Pending && d.attempts == 0));
+}
+
+async fn duplicate_event_creates_no_deliveries(store: Arc<dyn Store>) {
+    let first = store.append(event("evt_1", 2, T0)).await.unwrap();
+    let again = store.append(event("evt_1", 2, T0)).await.unwrap();
+    assert_eq!(
+        again,
+        Appended::Duplicate {
+            event_id: first.event_id()
+        }
+    );
+    assert_eq!(
+        store.deliveries_of(first.event_id()).await.unwrap().len(),
+        2
+    );
+    let stats = store.queue_stats(T0).await.unwrap();
+    assert_eq!(stats.pending, 2, "the duplicate added no delivery");
+    // The same id from another source is another event.
+    let mut other = event("evt_1", 1, T0);
+    other.source = "github".into();
+    assert!(!store.append(other).await.unwrap().is_duplicate());
+}
+
+async fn concurrent_duplicates_create_one_event(store: Arc<dyn Store>) {
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.append(event("evt_same", 1, T0)).await.unwrap() })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    assert_eq!(
+        results.iter().filter(|r| !r.is_duplicate()).count(),
+        1,
+        "{results:?}"
+    );
+    let id = results[0].event_id();
+    assert!(results.iter().all(|r| r.event_id() == id));
+    assert_eq!(store.queue_stats(T0).await.unwrap().pending, 1);
+}
+
+async fn claim_then_complete(store: Arc<dyn Store>) {
+    let id = store
+        .append(event("evt_1", 1, T0))
+        .await
+        .unwrap()
+        .event_id();
+    let got = store.claim(&claim("w1", 10, T0)).await.unwrap();
+    assert_eq!(got.len(), 1);
+    let c = &got[0];
+    assert_eq!((c.attempt, c.event.id, c.route.as_str()), (1, id, "r0"));
+    assert_eq!(c.event.payload, b"{\"id\":\"evt_1\"}");
+    store.complete(c.lease, attempt(200), T0 + 5).await.unwrap();
+    let d = store.delivery(c.lease.delivery_id).await.unwrap().unwrap();
+    assert_eq!(
+        (d.state, d.attempts, d.last_status, d.finished_at),
+        (DeliveryState::Delivered, 1, Some(200), Some(T0 + 5))
+    );
+    let attempts = store.attempts(d.id).await.unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(
+        (attempts[0].attempt, attempts[0].outcome.as_str()),
+        (1, "delivered")
+    );
+    assert!(store
+        .claim(&claim("w1", 10, T0 + 3_600_000))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn work_is_not_claimed_before_it_is_due(store: Arc<dyn Store>) {
+    store.append(event("evt_1", 1, T0 + 1_000)).await.unwrap();
+    assert!(store.claim(&claim("w1", 10, T0)).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .claim(&claim("w1", 10, T0 + 1_000))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn lease_expiry_makes_work_claimable_again(store: Arc<dyn Store>) {
+    store.append(event("evt_1", 1, T0)).await.unwrap();
+    let first = store.claim(&claim("crashed", 10, T0)).await.unwrap();
+    assert_eq!(first.len(), 1);
+    // While the lease holds, nobody else gets it.
+    assert!(store
+        .claim(&claim("w2", 10, T0 + 29_000))
+        .await
+        .unwrap()
+        .is_empty());
+    // The holder crashed: once the lease expires, the delivery is due again.
+    let again = store.claim(&claim("w2", 10, T0 + 30_000)).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].lease.delivery_id, first[0].lease.delivery_id);
+    assert_eq!(again[0].attempt, 2, "a crashed attempt still counts");
+    assert!(again[0].lease.epoch > first[0].lease.epoch);
+    store
+        .complete(again[0].lease, attempt(200), T0 + 31_000)
+        .await
+        .unwrap();
+}
+
+async fn expired_lease_holder_is_fenced_off(store: Arc<dyn Store>) {
+    store.append(event("evt_1", 1, T0)).await.unwrap();
+    let old = store.claim(&claim("slow", 10, T0)).await.unwrap().remove(0);
+    let new = store
+        .claim(&claim("w2", 10, T0 + 31_000))
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(matches!(
+        store.extend_lease(old.lease, T0 + 90_000).await,
+        Err(StoreError::LeaseLost(_))
+    ));
+    assert!(matches!(
+        store.complete(old.lease, attempt(200), T0 + 32_000).await,
+        Err(StoreError::LeaseLost(_))
+    ));
+    store.extend_lease(new.lease, T0 + 90_000).await.unwrap();
+    store
+        .complete(new.lease, attempt(200), T0 + 33_000)
+        .await
+        .unwrap();
+    let attempts = store.attempts(new.lease.delivery_id).await.unwrap();
+    assert_eq!(
+        attempts.len(),
+        1,
+        "the fenced-off attempt was not recorded: {attempts:?}"
+    );
+    assert_eq!(attempts[0].attempt, 2);
+}
+
+async fn failed_attempt_is_retried_at_next_attempt_time(store: Arc<dyn Store>) {
+    store.append(event("evt_1", 1, T0)).await.unwrap();
+    let c = store.claim(&claim("w1", 10, T0)).await.unwrap().remove(0);
+    let mut a = attempt(503);
+    a.error = Some("service unavailable".into());
+    store.fail(c.lease, a, T0 + 5_000, T0 + 10).await.unwrap();
+    let d = store.delivery(c.lease.delivery_id).await.unwrap().unwrap();
+    assert_eq!(
+        (d.state, d.last_status, d.next_attempt_at),
+        (DeliveryState::Pending, Some(503), T0 + 5_000)
+    );
+    assert_eq!(d.last_error.as_deref(), Some("service unavailable"));
+    assert!(store
+        .claim(&claim("w1", 10, T0 + 4_999))
+        .await
+        .unwrap()
+        .is_empty());
+    let retry = store.claim(&claim("w1", 10, T0 + 5_000)).await.unwrap();
+    assert_eq!(retry[0].attempt, 2);
+}
+
+async fn dead_letter_keeps_reason_and_last_response(store: Arc<dyn Store>) {
+    store.append(event("evt_1", 1, T0)).await.unwrap();
+    let c = store.claim(&claim("w1", 10, T0)).await.unwrap().remove(0);
+    let a = Attempt {
+        started_at: T0,
+        duration_ms: 40,
+        status: Some(422),
+        error: Some("unprocessable entity".into()),
+        response_excerpt: Some("{\"error\":\"bad customer\"}".into()),
+    };
+    store
+        .dead_letter(
+            c.lease,
+            a,
+            "permanent failure: 422 from destination",
+            T0 + 50,
+        )
+        .await
+        .unwrap();
+    let d = store.delivery(c.lease.delivery_id).await.unwrap().unwrap();
+    assert_eq!(d.state, DeliveryState::Dead);
+    assert_eq!(
+        d.dead_reason.as_deref(),
+        Some("permanent failure: 422 from destination")
+    );
+    assert_eq!(d.last_status, Some(422));
+    let attempts = store.attempts(d.id).await.unwrap();
+    assert_eq!(attempts[0].outcome, "dead");
+    assert_eq!(
+        attempts[0].record.response_excerpt.as_deref(),
+        Some("{\"error\":\"bad customer\"}")
+    );
+    assert!(
+        store
+            .claim(&claim("w1", 10, T0 + 86_400_000))
+            .await
+            .unwrap()
+            .is_empty(),
+        "dead work is never claimed"
+    );
+    assert_eq!(store.queue_stats(T0).await.unwrap().dead, 1);
+}
+
+async fn release_returns_leases_without_counting_the_attempt(store: Arc<dyn Store>) {
+    store.append(event("evt_1", 3, T0)).await.unwrap();
+    let held = store.claim(&claim("node-a", 10, T0)).await.unwrap();
+    assert_eq!(held.len(), 3);
+    assert_eq!(store.release("node-a", T0 + 100).await.unwrap(), 3);
+    let again = store.claim(&claim("node-b", 10, T0 + 100)).await.unwrap();
+    assert_eq!(again.len(), 3);
+    assert!(
+        again.iter().all(|c| c.attempt == 1),
+        "the released attempt did not count"
+    );
+    assert!(matches!(
+        store.complete(held[0].lease, attempt(200), T0 + 200).await,
+        Err(StoreError::LeaseLost(_))
+    ));
+}
+
+/// Appends `n` events of one delivery each, 64 at a time.
+async fn fill(store: &Arc<dyn Store>, n: usize) {
+    let tasks: Vec<_> = (0..64)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in (w..n).step_by(64) {
+                    store
+                        .append(event(&format!("evt_{i}"), 1, T0))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+/// `claimers` workers over the given stores claim and complete until nothing is due.
+async fn drain(stores: Vec<Arc<dyn Store>>, claimers: usize) -> HashMap<i64, usize> {
+    let mut tasks = Vec::new();
+    for w in 0..claimers {
+        let store = stores[w % stores.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = store
+                    .claim(&claim(&format!("w{w}"), 100, T0))
+                    .await
+                    .unwrap();
+                if got.is_empty() {
+                    return mine;
+                }
+                // Finish the claimed work concurrently, as a worker does: the finishes share commits.
+                let done = futures_util::future::join_all(
+                    got.iter()
+                        .map(|c| store.complete(c.lease, attempt(200), T0)),
+                )
+                .await;
+                for (c, r) in got.iter().zip(done) {
+                    r.unwrap();
+                    mine.push(c.lease.delivery_id);
+                }
+            }
+        }));
+    }
+    let mut seen: HashMap<i64, usize> = HashMap::new();
+    for t in tasks {
+        for id in t.await.unwrap() {
+            *seen.entry(id).or_default() += 1;
+        }
+    }
+    seen
+}
+
+async fn concurrent_claimers_take_each_delivery_exactly_once(store: Arc<dyn Store>) {
+    fill(&store, 10_000).await;
+    let seen = drain(vec![store.clone()], 4).await;
+    assert_eq!(seen.len(), 10_000, "every delivery was claimed");
+    assert!(
+        seen.values().all(|n| *n == 1),
+        "no delivery was claimed twice"
+    );
+    let stats = store.queue_stats(T0).await.unwrap();
+    assert_eq!(stats.pending, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_clients_take_each_delivery_exactly_once() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let a = open(&options(DatabaseUrl::Postgres(db.url.clone())))
+        .await
+        .unwrap();
+    let b = open(&options(DatabaseUrl::Postgres(db.url.clone())))
+        .await
+        .unwrap();
+    fill(&a, 10_000).await;
+    let seen = drain(vec![a.clone(), b.clone()], 4).await;
+    assert_eq!(seen.len(), 10_000);
+    assert!(
+        seen.values().all(|n| *n == 1),
+        "no delivery was claimed twice"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_store_recovers_when_the_database_returns() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let proxy = junction_testkit::proxy::Proxy::start(db.server_addr()).await;
+    let mut opts = options(DatabaseUrl::Postgres(db.url_via(proxy.port)));
+    opts.connect_timeout = Duration::from_secs(1);
+    let store = open(&opts).await.unwrap();
+    store.append(event("before", 1, T0)).await.unwrap();
+
+    proxy.cut();
+    let err = store.append(event("during", 1, T0)).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(store.ping().await.unwrap_err().is_unavailable());
+
+    proxy.restore();
+    let mut recovered = false;
+    for _ in 0..50 {
+        if store.append(event("after", 1, T0)).await.is_ok() {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "the store recovered without a restart");
+    assert_eq!(
+        store.queue_stats(T0).await.unwrap().pending,
+        2,
+        "the failed append wrote nothing"
+    );
+}
+
+#[tokio::test]
+async fn unreachable_database_fails_to_open_with_a_clear_error() {
+    let mut opts = options(DatabaseUrl::Postgres(
+        "postgres://junction:pw-canary-9@127.0.0.1:1/none".into(),
+    ));
+    opts.connect_timeout = Duration::from_millis(500);
+    let err = open(&opts).await.err().expect("must fail");
+    let text = err.to_string();
+    assert!(err.is_unavailable(), "{text}");
+    assert!(
+        text.contains("cannot reach PostgreSQL at postgres://junction:***@127.0.0.1:1/none"),
+        "{text}"
+    );
+    assert!(!text.contains("pw-canary-9"), "{text}");
+}
