@@ -1,1 +1,19 @@
+//! Junction's HTTP server (axum).
+//!
+//! Every request passes, outermost first: [`observe`] (request id, trace context, span, metrics,
+//! one log line), panic catching, [`errors::normalize`] (every error answer is the JSON body
+//! `{"error":{"code","message","hint"}}`), the request timeout and the body-size limit.
+//!
+//! Routes now: `/healthz` (the process is alive), `/readyz` (config loaded, store reachable, not
+//! shutting down), `/metrics` (Prometheus text).
 #![forbid(unsafe_code)]
+
+pub mod errors;
+mod health;
+mod observe;
+mod run;
+mod state;
+
+pub use errors::ApiError;
+pub use run::{router, serve, shutdown_signal};
+pub use state::{AppState, Health};

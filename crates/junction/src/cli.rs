@@ -1,0 +1,99 @@
+//! The command line. Flags name their environment variable; flags win over the environment,
+//! which wins over the config file.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "junction", version, about = "Junction: a self-hosted API integration hub", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the hub: the HTTP server and its workers.
+    Serve(ServeArgs),
+    /// Validate the config file, print every error, exit non-zero if there is one.
+    Check(ConfigArgs),
+    /// Print the version.
+    Version,
+    /// Config helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Run a benchmark scenario; its figures are printed as one JSON object on the last line.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ConfigArgs {
+    /// The config file.
+    #[arg(
+        long,
+        short = 'c',
+        env = "JUNCTION_CONFIG",
+        default_value = "junction.yaml"
+    )]
+    pub config: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Address to listen on (overrides server.listen).
+    #[arg(long, env = "JUNCTION_LISTEN")]
+    pub listen: Option<String>,
+    /// Log format (overrides telemetry.log_format).
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormatArg>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum LogFormatArg {
+    Json,
+    Pretty,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Print the JSON Schema of junction.yaml (for editors and CI).
+    Schema,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// The scenario to run.
+    #[arg(value_enum)]
+    pub scenario: Scenario,
+    /// Events to append.
+    #[arg(long, default_value_t = 200_000)]
+    pub events: usize,
+    /// Concurrent appenders.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Payload size in bytes.
+    #[arg(long, default_value_t = 1024)]
+    pub payload: usize,
+    /// Which backends to measure. PostgreSQL uses JUNCTION_BENCH_POSTGRES_URL (default: a
+    /// database `junction_bench` on postgres://postgres@127.0.0.1:5432, created if missing).
+    #[arg(long, value_enum, default_values_t = [BackendArg::Sqlite, BackendArg::Postgres], value_delimiter = ',')]
+    pub backends: Vec<BackendArg>,
+    /// Folder for the SQLite database (default: a temporary folder).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// Append-with-delivery and claim→complete throughput of the store.
+    Store,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendArg {
+    Sqlite,
+    Postgres,
+}

@@ -1,0 +1,37 @@
+//! One module per sub-command. Exit codes: 0 success, 1 runtime failure, 2 invalid config,
+//! 3 the store could not be opened.
+
+mod check;
+mod serve;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command, ConfigCommand};
+
+pub const EXIT_FAILURE: u8 = 1;
+pub const EXIT_CONFIG: u8 = 2;
+pub const EXIT_STORE: u8 = 3;
+
+pub async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Check(args) => check::run(&args),
+        Command::Version => {
+            println!("junction {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Config(ConfigCommand::Schema) => {
+            match serde_json::to_string_pretty(&junction_config::json_schema()) {
+                Ok(s) => {
+                    println!("{s}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_FAILURE)
+                }
+            }
+        }
+        Command::Bench(args) => crate::bench::run(args).await,
+    }
+}

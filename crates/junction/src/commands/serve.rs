@@ -1,0 +1,90 @@
+//! `junction serve`: load the config, open the store, serve until SIGTERM/SIGINT.
+
+use std::process::ExitCode;
+
+use junction_config::{Config, LogFormat, Overrides};
+
+use crate::cli::{LogFormatArg, ServeArgs};
+
+/// Overrides that come from the environment alone.
+pub fn env_overrides() -> Overrides {
+    Overrides {
+        database_url: std::env::var("JUNCTION_DATABASE_URL")
+            .ok()
+            .filter(|s| !s.is_empty()),
+        ..Default::default()
+    }
+}
+
+/// Loads the config; a missing default file means "all defaults", a missing named file is an error.
+fn load(args: &ServeArgs, overrides: &Overrides) -> Result<Config, String> {
+    let path = &args.config.config;
+    let explicit =
+        std::env::var_os("JUNCTION_CONFIG").is_some() || path.as_os_str() != "junction.yaml";
+    if !path.exists() && !explicit {
+        return junction_config::defaults(overrides).map_err(|e| e.to_string());
+    }
+    junction_config::load(path, overrides).map_err(|e| e.to_string())
+}
+
+pub async fn run(args: ServeArgs) -> ExitCode {
+    let mut overrides = env_overrides();
+    overrides.listen = args.listen.clone();
+    overrides.log_format = args.log_format.map(|f| match f {
+        LogFormatArg::Json => LogFormat::Json,
+        LogFormatArg::Pretty => LogFormat::Pretty,
+    });
+    let config = match load(&args, &overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("junction: the config is invalid; nothing was started (run `junction check` to see every error)");
+            return ExitCode::from(super::EXIT_CONFIG);
+        }
+    };
+    let _telemetry = match junction_telemetry::init(&config.telemetry, std::io::stderr) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(super::EXIT_CONFIG);
+        }
+    };
+    junction_telemetry::metrics::handle();
+    match &config.path {
+        Some(p) => tracing::info!(config = %p.display(), "loaded config"),
+        None => tracing::warn!("no junction.yaml here; running with defaults (pass --config FILE)"),
+    }
+    let store = match junction_store::open(&(&config.store).into()).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(store = %config.store.url, error = %e, "cannot open the store");
+            eprintln!("error: cannot open the store {}: {e}", config.store.url);
+            eprintln!("hint: check that the database is running and JUNCTION_DATABASE_URL / store.url is right");
+            return ExitCode::from(super::EXIT_STORE);
+        }
+    };
+    let listen = config.server.listen;
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(%listen, error = %e, "cannot listen");
+            eprintln!("error: cannot listen on {listen}: {e}");
+            return ExitCode::from(super::EXIT_FAILURE);
+        }
+    };
+    let state = junction_server::AppState::new(config, store);
+    tracing::info!(
+        %listen,
+        store = %state.config.store.url,
+        node = %state.node_id,
+        version = env!("CARGO_PKG_VERSION"),
+        "junction is serving"
+    );
+    match junction_server::serve(listener, state, None, junction_server::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "the server failed");
+            ExitCode::from(super::EXIT_FAILURE)
+        }
+    }
+}

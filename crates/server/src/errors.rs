@@ -1,0 +1,130 @@
+//! Errors over HTTP: one JSON shape, a status from the error's code, `Retry-After` when waiting
+//! helps, and nothing internal or secret in the body.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderValue, StatusCode};
+use junction_core::{Code, Error};
+
+/// A handler error, rendered as `{"error":{"code","message","hint"}}`.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        Self(e)
+    }
+}
+
+impl From<junction_store::StoreError> for ApiError {
+    fn from(e: junction_store::StoreError) -> Self {
+        Self(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        if e.code() == Code::Internal {
+            tracing::error!(error = %e, "internal error");
+        }
+        let status = StatusCode::from_u16(e.code().http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut res = (status, axum::Json(e.to_body())).into_response();
+        if let Some(after) = e.retry_after() {
+            let secs = after.as_secs().max(1).to_string();
+            if let Ok(v) = HeaderValue::from_str(&secs) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        res
+    }
+}
+
+/// Turns every error answer that is not already our JSON (axum's 404/405, the body limit's 413,
+/// a caught panic) into the JSON error body, keeping its status and headers.
+pub async fn normalize(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let (code, message, hint): (Code, String, Option<&str>) = match status {
+        StatusCode::NOT_FOUND => (
+            Code::NotFound,
+            format!("no route for {method} {path}"),
+            Some("see the README for Junction's HTTP endpoints"),
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            Code::MethodNotAllowed,
+            format!("{method} is not allowed on {path}"),
+            None,
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            Code::BodyTooLarge,
+            "the request body is larger than the server accepts".into(),
+            Some("send a smaller body, or raise server.body_limit"),
+        ),
+        StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => {
+            (Code::Timeout, "the request took too long".into(), None)
+        }
+        s if s.is_server_error() => (Code::Internal, "internal error".into(), None),
+        _ => (
+            Code::BadRequest,
+            status
+                .canonical_reason()
+                .unwrap_or("bad request")
+                .to_lowercase(),
+            None,
+        ),
+    };
+    let mut e = Error::new(code, junction_core::Origin::Downstream, message);
+    if let Some(h) = hint {
+        e = e.with_hint(h);
+    }
+    let (mut parts, _) = res.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(e.to_body().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn store_unavailable_renders_503_with_retry_after() {
+        let res = ApiError(Error::store_unavailable(Duration::from_secs(2))).into_response();
+        assert_eq!(res.status(), 503);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "2");
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "store_unavailable");
+        assert!(v["error"]["hint"].as_str().unwrap().contains("Retry later"));
+    }
+
+    #[tokio::test]
+    async fn internal_errors_hide_their_cause() {
+        let res = ApiError(Error::internal("secret table layout")).into_response();
+        assert_eq!(res.status(), 500);
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&body).contains("table layout"));
+    }
+}

@@ -1,0 +1,79 @@
+//! The outermost middleware: request id, trace context, span, metrics and one log line per request.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use http::{HeaderName, HeaderValue};
+use junction_telemetry::TraceParent;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+pub(crate) static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A request id we keep as given: 1 to 128 visible ASCII characters. Anything else is replaced.
+fn valid_request_id(v: &HeaderValue) -> bool {
+    let b = v.as_bytes();
+    !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic())
+}
+
+/// Routes whose successful answers are logged at debug, not info: probes and scrapes are noise.
+fn quiet(route: &str) -> bool {
+    matches!(route, "/healthz" | "/readyz" | "/metrics")
+}
+
+pub(crate) async fn observe(mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = match req.headers().get(&REQUEST_ID) {
+        Some(v) if valid_request_id(v) => v.clone(),
+        _ => {
+            let id = HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
+                .unwrap_or(HeaderValue::from_static("invalid"));
+            req.headers_mut().insert(REQUEST_ID.clone(), id.clone());
+            id
+        }
+    };
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().clone();
+    let incoming = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceParent::parse);
+    let span = tracing::info_span!(
+        "request",
+        method = %method,
+        route = %route,
+        path = %req.uri().path(),
+        request_id = %request_id.to_str().unwrap_or_default(),
+        trace_id = tracing::field::Empty,
+    );
+    if let Some(tp) = &incoming {
+        span.record("trace_id", tp.trace_id.as_str());
+        let _ = span.set_parent(junction_telemetry::parent_context(req.headers()));
+    }
+    let mut res = next.run(req).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    let status = res.status().as_u16();
+    res.headers_mut().insert(REQUEST_ID.clone(), request_id);
+    metrics::counter!("junction_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!("junction_http_request_duration_seconds", "method" => method.to_string(), "route" => route.clone())
+        .record(elapsed.as_secs_f64());
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::warn!(status, latency_ms, "request failed");
+        } else if quiet(&route) && status < 400 {
+            tracing::debug!(status, latency_ms, "request");
+        } else {
+            tracing::info!(status, latency_ms, "request");
+        }
+    });
+    res
+}

@@ -1,0 +1,140 @@
+//! Building the router and running it until a shutdown signal, then stopping gracefully:
+//! readiness turns 503, no new connections are accepted, in-flight requests get the grace period
+//! to finish, and every lease this process holds is released so other nodes can take the work.
+
+use std::future::{Future, IntoFuture};
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::{health, observe, AppState};
+
+/// The full application: Junction's routes plus `extra` (merged before the middleware, so it gets
+/// all of it), with every layer applied.
+pub fn router(state: AppState, extra: Option<Router<AppState>>) -> Router {
+    let limit = state.config.server.body_limit;
+    let timeout = state.config.server.request_timeout;
+    let mut routes = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics));
+    if let Some(extra) = extra {
+        routes = routes.merge(extra);
+    }
+    routes
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            with_timeout(timeout, req, next)
+        }))
+        .layer(axum::middleware::from_fn(crate::errors::normalize))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a request handler panicked");
+            http::Response::builder()
+                .status(500)
+                .body(axum::body::Body::empty())
+                .unwrap_or_default()
+        }))
+        .layer(axum::middleware::from_fn(observe::observe))
+}
+
+async fn with_timeout(
+    limit: Duration,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            use axum::response::IntoResponse;
+            crate::ApiError(
+                junction_core::Error::new(
+                    junction_core::Code::Timeout,
+                    junction_core::Origin::Internal,
+                    "the request took too long",
+                )
+                .with_hint("raise server.request_timeout if this request is expected to be slow"),
+            )
+            .into_response()
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// Serves on `listener` until `shutdown` resolves, then stops gracefully within the configured grace.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    extra: Option<Router<AppState>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let grace = state.config.server.shutdown_grace;
+    let app = router(state.clone(), extra);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    health::spawn_monitor(state.clone(), stop_rx.clone());
+    let mut server_stop = stop_rx.clone();
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = server_stop.changed().await;
+        })
+        .into_future();
+    let mut server = tokio::spawn(server);
+    tokio::select! {
+        r = &mut server => {
+            return r.map_err(std::io::Error::other)?;
+        }
+        _ = shutdown => {}
+    }
+    state.health.begin_shutdown();
+    tracing::info!(
+        grace_s = grace.as_secs_f64(),
+        "shutting down: refusing new connections, finishing in-flight requests"
+    );
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(grace, &mut server).await {
+        Ok(r) => r.map_err(std::io::Error::other)??,
+        Err(_) => {
+            tracing::warn!(
+                grace_s = grace.as_secs_f64(),
+                "in-flight requests did not finish within the grace period; closing them"
+            );
+            server.abort();
+        }
+    }
+    match state
+        .store
+        .release(&state.node_id, junction_core::time::now_ms())
+        .await
+    {
+        Ok(n) => tracing::info!(released = n, "released leases"),
+        Err(e) => tracing::warn!(error = %e, "could not release leases; they expire by themselves"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! What every handler can reach.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use junction_config::Config;
+use junction_store::Store;
+
+/// Shared state of one running server.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    /// This process's identity in leases and logs: `host-pid-random`.
+    pub node_id: Arc<str>,
+    pub health: Arc<Health>,
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "junction".into());
+        let node_id = format!(
+            "{host}-{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        Self {
+            config: Arc::new(config),
+            store,
+            node_id: node_id.into(),
+            health: Arc::new(Health::default()),
+        }
+    }
+}
+
+/// What readiness knows: whether the store answered last time, and whether we are stopping.
+#[derive(Debug)]
+pub struct Health {
+    store_up: AtomicBool,
+    store_error: Mutex<Option<String>>,
+    shutting_down: AtomicBool,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            store_up: AtomicBool::new(true),
+            store_error: Mutex::new(None),
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Health {
+    /// Records a store check; logs only when the state changes.
+    pub fn record_store(&self, result: Result<(), String>) {
+        let up = result.is_ok();
+        let was = self.store_up.swap(up, Ordering::SeqCst);
+        metrics::gauge!("junction_store_up").set(if up { 1.0 } else { 0.0 });
+        match (&result, was) {
+            (Err(e), true) => {
+                tracing::error!(error = %e, "the store is unreachable; write paths answer 503 until it returns")
+            }
+            (Ok(()), false) => tracing::info!("the store is reachable again"),
+            _ => {}
+        }
+        *self.store_error.lock().unwrap_or_else(|p| p.into_inner()) = result.err();
+    }
+
+    pub fn store_up(&self) -> bool {
+        self.store_up.load(Ordering::SeqCst)
+    }
+
+    pub fn store_error(&self) -> Option<String> {
+        self.store_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    pub fn shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,360 @@
+//! The server over real HTTP on 127.0.0.1, with a real store.
+
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use junction_config::Overrides;
+use junction_server::AppState;
+use junction_testkit::postgres::TestDb;
+use tokio::sync::oneshot;
+
+struct Running {
+    base: String,
+    state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Running {
+    async fn stop(mut self) -> std::io::Result<()> {
+        let _ = self.stop.take().map(|s| s.send(()));
+        self.task.await.unwrap()
+    }
+}
+
+async fn start_with(
+    yaml: &str,
+    database_url: Option<String>,
+    extra: Option<Router<AppState>>,
+) -> Running {
+    let (url, dir) = match database_url {
+        Some(u) => (u, None),
+        None => {
+            let (u, d) = junction_testkit::sqlite_url();
+            (u, Some(d))
+        }
+    };
+    let overrides = Overrides {
+        database_url: Some(url),
+        ..Default::default()
+    };
+    let config = junction_config::load_str(yaml, "test.yaml", &overrides, &|_| None).unwrap();
+    let store = junction_store::open(&(&config.store).into()).await.unwrap();
+    let state = AppState::new(config, store);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(junction_server::serve(
+        listener,
+        state.clone(),
+        extra,
+        async {
+            let _ = rx.await;
+        },
+    ));
+    Running {
+        base,
+        state,
+        stop: Some(tx),
+        task,
+        _dir: dir,
+    }
+}
+
+async fn start() -> Running {
+    start_with("{}", None, None).await
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+async fn json(res: reqwest::Response) -> serde_json::Value {
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    assert!(ct.starts_with("application/json"), "content-type {ct}");
+    res.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_ready_and_metrics_answer() {
+    let s = start().await;
+    let c = client();
+    let res = c.get(format!("{}/healthz", s.base)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(json(res).await["status"], "ok");
+
+    let res = c.get(format!("{}/readyz", s.base)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body = json(res).await;
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["checks"]["store"], "ok");
+    assert_eq!(body["backend"], "sqlite");
+
+    // A store operation, so its latency shows up.
+    s.state.store.queue_stats(0).await.unwrap();
+    s.state
+        .store
+        .append(junction_store::NewEvent {
+            source: "s".into(),
+            external_id: "e".into(),
+            event_type: "t".into(),
+            entity_key: None,
+            sequence: None,
+            received_at: 0,
+            payload: vec![],
+            deliveries: vec![],
+        })
+        .await
+        .unwrap();
+    let res = c.get(format!("{}/metrics", s.base)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = res.text().await.unwrap();
+    assert!(text.contains("junction_build_info{version=\""), "{text}");
+    assert!(
+        text.contains(
+            "junction_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"}"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "junction_http_request_duration_seconds_bucket{method=\"GET\",route=\"/readyz\""
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("junction_store_op_seconds_bucket{backend=\"sqlite\",op=\"append\""),
+        "{text}"
+    );
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_over_the_limit_is_answered_413_with_a_json_error() {
+    let s = start_with("server:\n  body_limit: 64KiB\n", None, None).await;
+    let res = client()
+        .post(format!("{}/webhooks/stripe", s.base))
+        .body(vec![b'x'; 65 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    let body = json(res).await;
+    assert_eq!(body["error"]["code"], "body_too_large");
+    assert!(body["error"]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("server.body_limit"));
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_id_is_kept_or_generated() {
+    let s = start().await;
+    let c = client();
+    let res = c
+        .get(format!("{}/healthz", s.base))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "abc-123");
+    let res = c.get(format!("{}/healthz", s.base)).send().await.unwrap();
+    let generated = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(generated.len(), 36, "a UUID: {generated}");
+    let res = c
+        .get(format!("{}/healthz", s.base))
+        .header("x-request-id", "x".repeat(500))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["x-request-id"].len(),
+        36,
+        "an oversized id is replaced"
+    );
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_routes_and_methods_get_json_errors() {
+    let s = start().await;
+    let c = client();
+    let res = c.get(format!("{}/nope", s.base)).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(json(res).await["error"]["code"], "not_found");
+    let res = c.post(format!("{}/healthz", s.base)).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    assert!(res.headers().contains_key("allow"));
+    assert_eq!(json(res).await["error"]["code"], "method_not_allowed");
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_requests_time_out_with_a_json_error() {
+    let slow = Router::new().route(
+        "/slow",
+        get(|| async { tokio::time::sleep(Duration::from_secs(5)).await }),
+    );
+    let s = start_with("server:\n  request_timeout: 200ms\n", None, Some(slow)).await;
+    let res = client()
+        .get(format!("{}/slow", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 504);
+    assert_eq!(json(res).await["error"]["code"], "timeout");
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_in_flight_requests_and_releases_leases() {
+    let slow = Router::new().route(
+        "/slow",
+        get(|| async {
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            "done"
+        }),
+    );
+    let s = start_with("server:\n  shutdown_grace: 5s\n", None, Some(slow)).await;
+    // This process holds a lease when the signal comes.
+    let now = junction_core::time::now_ms();
+    s.state
+        .store
+        .append(junction_store::NewEvent {
+            source: "s".into(),
+            external_id: "e1".into(),
+            event_type: "t".into(),
+            entity_key: None,
+            sequence: None,
+            received_at: now,
+            payload: b"{}".to_vec(),
+            deliveries: vec![junction_store::NewDelivery {
+                route: "r".into(),
+                destination: "d".into(),
+                due_at: now,
+            }],
+        })
+        .await
+        .unwrap();
+    let claim = junction_store::Claim {
+        owner: s.state.node_id.to_string(),
+        limit: 10,
+        lease: Duration::from_secs(300),
+        now,
+    };
+    assert_eq!(s.state.store.claim(&claim).await.unwrap().len(), 1);
+
+    let url = format!("{}/slow", s.base);
+    let in_flight = tokio::spawn(async move { client().get(url).send().await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let store = s.state.store.clone();
+    let base = s.base.clone();
+    let stopped = tokio::spawn(s.stop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // New connections are refused while the in-flight one finishes.
+    assert!(
+        client()
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "no new connections after the signal"
+    );
+    let res = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request completed");
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "done");
+    stopped.await.unwrap().unwrap();
+    let again = junction_store::Claim {
+        owner: "other-node".into(),
+        limit: 10,
+        lease: Duration::from_secs(30),
+        now: junction_core::time::now_ms(),
+    };
+    assert_eq!(
+        store.claim(&again).await.unwrap().len(),
+        1,
+        "the lease was released at shutdown"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_the_database_going_away_and_coming_back() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let proxy = junction_testkit::proxy::Proxy::start(db.server_addr()).await;
+    let s = start_with(
+        "store:\n  connect_timeout: 1s\n",
+        Some(db.url_via(proxy.port)),
+        None,
+    )
+    .await;
+    let c = client();
+    assert_eq!(
+        c.get(format!("{}/readyz", s.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    proxy.cut();
+    let res = c.get(format!("{}/readyz", s.base)).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "2");
+    let body = json(res).await;
+    assert_eq!(body["status"], "not_ready");
+    assert_eq!(body["error"]["code"], "store_unavailable");
+    assert!(
+        body["checks"]["store"]
+            .as_str()
+            .unwrap()
+            .starts_with("unavailable"),
+        "{body}"
+    );
+    assert_eq!(
+        c.get(format!("{}/healthz", s.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "alive all along"
+    );
+
+    proxy.restore();
+    let mut ready = false;
+    for _ in 0..50 {
+        if c.get(format!("{}/readyz", s.base))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "ready again without a restart");
+    s.stop().await.unwrap();
+}

@@ -1,0 +1,122 @@
+//! W3C trace context and OTLP/HTTP export.
+
+use std::collections::HashMap;
+
+use junction_config::Otlp;
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use opentelemetry_sdk::Resource;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+/// The layer that turns `tracing` spans into exported OpenTelemetry spans.
+pub(crate) fn layer<S>(
+    cfg: &Otlp,
+) -> Result<(Box<dyn Layer<S> + Send + Sync>, SdkTracerProvider), String>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+{
+    let headers: HashMap<String, String> = cfg.headers.iter().cloned().collect();
+    for value in headers.values() {
+        junction_core::mask::register(value);
+    }
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(cfg.endpoint.as_str())
+        .with_timeout(cfg.timeout)
+        .with_headers(headers)
+        .build()
+        .map_err(|e| format!("cannot build the OTLP exporter: {e}"))?;
+    let provider = SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+            cfg.sample_ratio,
+        ))))
+        .with_resource(
+            Resource::builder()
+                .with_service_name(cfg.service_name.clone())
+                .build(),
+        )
+        .build();
+    let tracer = provider.tracer("junction");
+    let layer = tracing_opentelemetry::layer().with_tracer(tracer).boxed();
+    Ok((layer, provider))
+}
+
+/// A parsed W3C `traceparent` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceParent {
+    pub trace_id: String,
+    pub parent_id: String,
+    pub sampled: bool,
+}
+
+impl TraceParent {
+    /// Parses `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`; anything else is ignored.
+    pub fn parse(header: &str) -> Option<Self> {
+        let mut parts = header.trim().split('-');
+        let (version, trace, parent, flags) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let hex = |s: &str, n: usize| {
+            s.len() == n
+                && s.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        };
+        if version == "ff"
+            || !hex(version, 2)
+            || !hex(trace, 32)
+            || !hex(parent, 16)
+            || !hex(flags, 2)
+        {
+            return None;
+        }
+        if trace.bytes().all(|b| b == b'0') || parent.bytes().all(|b| b == b'0') {
+            return None;
+        }
+        let flags = u8::from_str_radix(flags, 16).ok()?;
+        Some(Self {
+            trace_id: trace.to_owned(),
+            parent_id: parent.to_owned(),
+            sampled: flags & 1 == 1,
+        })
+    }
+}
+
+struct HeaderMapExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderMapExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// The OpenTelemetry context carried by a request's `traceparent`/`tracestate` headers.
+pub fn parent_context(headers: &http::HeaderMap) -> opentelemetry::Context {
+    TraceContextPropagator::new().extract(&HeaderMapExtractor(headers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TraceParent;
+
+    #[test]
+    fn parses_valid_traceparent_only() {
+        let t =
+            TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        assert_eq!(t.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert!(t.sampled);
+        assert!(
+            TraceParent::parse("00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_none()
+        );
+        assert!(TraceParent::parse("garbage").is_none());
+        assert!(
+            TraceParent::parse("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01").is_none()
+        );
+    }
+}
