@@ -1,0 +1,122 @@
+//! Running the real `junction` binary as a child process.
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_junction"))
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `junction serve` with its output captured.
+pub struct Served {
+    pub child: Child,
+    pub base: String,
+    pub output: Arc<Mutex<String>>,
+}
+
+fn capture(mut r: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = r.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            into.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+}
+
+impl Served {
+    /// Starts `junction serve --config CONFIG` with `env`, and waits until `/healthz` answers.
+    pub fn start(config: &Path, env: &[(&str, &str)]) -> Served {
+        let port = free_port();
+        let mut cmd = bin();
+        cmd.args(["serve", "--config"])
+            .arg(config)
+            .args(["--listen", &format!("127.0.0.1:{port}")]);
+        cmd.env_remove("JUNCTION_DATABASE_URL")
+            .env_remove("JUNCTION_LOG");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let output = Arc::new(Mutex::new(String::new()));
+        capture(child.stdout.take().unwrap(), output.clone());
+        capture(child.stderr.take().unwrap(), output.clone());
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "junction exited early with {status}:\n{}",
+                    output.lock().unwrap()
+                );
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "junction did not start:\n{}",
+                output.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Served {
+            child,
+            base,
+            output,
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the exit code and everything it printed.
+    pub fn terminate(mut self) -> (Option<i32>, String) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let code = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "junction did not stop after SIGTERM:\n{}",
+                    self.output.lock().unwrap()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let out = self.output.lock().unwrap().clone();
+        (code, out)
+    }
+}
+
+pub fn write_config(dir: &Path, yaml: &str) -> std::path::PathBuf {
+    let path = dir.join("junction.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
