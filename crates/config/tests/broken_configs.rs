@@ -175,9 +175,8 @@ fn each_broken_config_gives_its_exact_error() {
         assert_eq!((e.line, e.col), (Some(case.line), Some(case.col)), "{ctx}");
         assert_eq!(e.field, case.field, "{ctx}");
         assert!(e.message.starts_with(case.message), "{ctx}");
-        match case.hint {
-            Some(h) => assert!(e.hint.as_deref().unwrap_or_default().contains(h), "{ctx}"),
-            None => {}
+        if let Some(h) = case.hint {
+            assert!(e.hint.as_deref().unwrap_or_default().contains(h), "{ctx}");
         }
         let rendered = e.to_string();
         assert!(

@@ -27,6 +27,7 @@ const NAME_WORDS: &str = r"password|passwd|secret|token|api[_-]?key|apikey|autho
 
 struct Patterns {
     json_field: Regex,
+    escaped_json_field: Regex,
     key_value: Regex,
     header: Regex,
     url_userinfo: Regex,
@@ -37,11 +38,11 @@ fn patterns() -> &'static Patterns {
     P.get_or_init(|| {
         let name = format!(r"[A-Za-z0-9_.\-]*(?i:{NAME_WORDS})[A-Za-z0-9_.\-]*");
         Patterns {
-            // "client_secret":"abc" (also inside an escaped JSON string: \"token\":\"abc\")
-            json_field: Regex::new(&format!(
-                r#"(\\?"{name}\\?"\s*:\s*)\\?"(?:[^"\\]|\\[^"]|\\"[^,}}\]])*?\\?""#
-            ))
-            .expect("valid regex"),
+            // "client_secret":"abc"
+            json_field: Regex::new(&format!(r#"("{name}"\s*:\s*)"(?:[^"\\]|\\.)*""#)).expect("valid regex"),
+            // the same inside a JSON string: \"token\":\"abc\"
+            escaped_json_field: Regex::new(&format!(r#"(\\"{name}\\"\s*:\s*)\\"(?:[^"\\]|\\[^"])*?\\""#))
+                .expect("valid regex"),
             // password=abc, api_key=abc&x=1, token="a b"
             key_value: Regex::new(&format!(r#"(\b{name}=)(?:"(?:[^"\\]|\\.)*"|[^\s&",;}}\]]+)"#))
                 .expect("valid regex"),
@@ -101,6 +102,7 @@ pub fn mask(text: &str) -> Cow<'_, str> {
     }
     let p = patterns();
     out = replace(out, &p.json_field, &format!("${{1}}\"{MASK}\""));
+    out = replace(out, &p.escaped_json_field, &format!("${{1}}\\\"{MASK}\\\""));
     out = replace(out, &p.key_value, &format!("${{1}}{MASK}"));
     out = replace(out, &p.header, &format!("${{1}}${{2}}{MASK}"));
     out = replace(out, &p.url_userinfo, &format!("${{1}}{MASK}@"));

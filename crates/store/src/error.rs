@@ -70,3 +70,21 @@ impl From<StoreError> for junction_core::Error {
         }
     }
 }
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode as C;
+        let text = junction_core::mask::mask(&e.to_string()).into_owned();
+        match e.sqlite_error_code() {
+            Some(
+                C::DatabaseBusy
+                | C::DatabaseLocked
+                | C::DiskFull
+                | C::SystemIoFailure
+                | C::CannotOpen
+                | C::OutOfMemory,
+            ) => StoreError::Unavailable(text),
+            _ => StoreError::Internal(text),
+        }
+    }
+}

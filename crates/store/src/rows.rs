@@ -64,6 +64,17 @@ macro_rules! attempt_from_row {
 
 pub(crate) use {attempt_from_row, delivery_from_row, event_from_row};
 
+/// `try_get` by column name on SQLite rows, so the macros above read both backends' rows.
+pub(crate) trait SqliteRowExt {
+    fn try_get<T: rusqlite::types::FromSql>(&self, column: &str) -> rusqlite::Result<T>;
+}
+
+impl SqliteRowExt for rusqlite::Row<'_> {
+    fn try_get<T: rusqlite::types::FromSql>(&self, column: &str) -> rusqlite::Result<T> {
+        self.get(column)
+    }
+}
+
 pub(crate) const DELIVERY_COLUMNS: &str = "id, event_id, route, destination, state, attempts, next_attempt_at, lease_owner, lease_epoch, last_status, last_error, dead_reason, created_at, finished_at";
 pub(crate) const EVENT_COLUMNS: &str =
     "id AS event_id, source, external_id, event_type, entity_key, sequence, received_at, payload";
