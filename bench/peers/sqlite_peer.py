@@ -18,7 +18,7 @@ CREATE TABLE deliveries (id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL REFER
   attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, lease_owner TEXT,
   lease_epoch INTEGER NOT NULL DEFAULT 0, last_status INTEGER, last_error TEXT, dead_reason TEXT,
   created_at INTEGER NOT NULL, finished_at INTEGER);
-CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX deliveries_event ON deliveries (event_id);
 """
 

@@ -28,7 +28,7 @@ CREATE TABLE deliveries (
     created_at      BIGINT  NOT NULL,
     finished_at     BIGINT
 );
-CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX deliveries_event ON deliveries (event_id);
 CREATE INDEX deliveries_dead ON deliveries (destination, finished_at) WHERE state = 'dead';
 
