@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{bin, write_config, Served};
+use support::{bin, run_with_config, write_config, Served};
 
 const CANARY: &str = "canary-7f3e9a1c-secret";
 
@@ -135,15 +135,8 @@ fn an_unreachable_database_at_start_up_is_a_clear_error_and_a_non_zero_exit() {
 
 #[test]
 fn an_invalid_config_stops_serve_before_anything_starts() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), "server:\n  listn: 127.0.0.1:1\n");
-    let out = bin()
-        .args(["serve", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = run_with_config("serve", "server:\n  listn: 127.0.0.1:1\n");
+    assert_eq!(code, Some(2));
     assert!(
         stderr.contains("junction.yaml:2:3: `server.listn`: unknown field `listn`"),
         "{stderr}"
@@ -152,18 +145,11 @@ fn an_invalid_config_stops_serve_before_anything_starts() {
 
 #[test]
 fn check_prints_every_error_with_its_place() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
+    let (code, stderr) = run_with_config(
+        "check",
         "server:\n  body_limit: 1 parsec\nstore:\n  url: mysql://x\nroutes:\n  r1: {}\n",
     );
-    let out = bin()
-        .args(["check", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code, Some(2));
     assert!(
         stderr.contains("junction.yaml:2:15: `server.body_limit`"),
         "{stderr}"

@@ -16,6 +16,8 @@ use crate::{health, observe, AppState};
 /// The full application: Junction's routes plus `extra` (merged before the middleware, so it gets
 /// all of it), with every layer applied.
 pub fn router(state: AppState, extra: Option<Router<AppState>>) -> Router {
+    // Install the recorder before the first request, or that request's metrics are lost.
+    junction_telemetry::metrics::handle();
     let limit = state.config.server.body_limit;
     let timeout = state.config.server.request_timeout;
     let mut routes = Router::new()

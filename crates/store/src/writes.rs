@@ -17,6 +17,16 @@ pub(crate) enum Written {
     Finished,
 }
 
+impl Written {
+    /// The result of an append (an append is never answered as a finish).
+    pub fn into_appended(self) -> Result<Appended, StoreError> {
+        match self {
+            Written::Appended(a) => Ok(a),
+            Written::Finished => Err(StoreError::Internal("append answered as a finish".into())),
+        }
+    }
+}
+
 pub(crate) type Key = (String, String);
 
 /// The appends of one batch, split into the first occurrence of each `(source, external_id)`

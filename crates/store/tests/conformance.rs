@@ -485,3 +485,13 @@ async fn unreachable_database_fails_to_open_with_a_clear_error() {
     );
     assert!(!text.contains("pw-canary-9"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_in_memory_store_serves_reads_and_writes() {
+    let store = open(&options(DatabaseUrl::Sqlite(":memory:".into())))
+        .await
+        .unwrap();
+    claim_then_complete(store.clone()).await;
+    assert_eq!(store.queue_stats(T0).await.unwrap().pending, 0);
+    store.ping().await.unwrap();
+}

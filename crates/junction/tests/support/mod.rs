@@ -120,3 +120,18 @@ pub fn write_config(dir: &Path, yaml: &str) -> std::path::PathBuf {
     std::fs::write(&path, yaml).unwrap();
     path
 }
+
+/// Runs `junction SUBCOMMAND --config FILE` on a config holding `yaml`; returns the exit code and stderr.
+pub fn run_with_config(subcommand: &str, yaml: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), yaml);
+    let out = bin()
+        .args([subcommand, "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -116,10 +116,7 @@ impl Store for PgStore {
         let started = Instant::now();
         let r = self.commits.submit(Write::Append(event)).await;
         observe(Backend::Postgres, "append", started);
-        match r? {
-            Written::Appended(a) => Ok(a),
-            Written::Finished => Err(StoreError::Internal("append answered as a finish".into())),
-        }
+        r?.into_appended()
     }
 
     async fn claim(&self, claim: &Claim) -> Result<Vec<Claimed>, StoreError> {

@@ -39,18 +39,14 @@ impl SqliteStore {
             let target = conn::Target::new(&path)?;
             let mut write_conn = target.open_writer(busy)?;
             conn::migrate(&mut write_conn)?;
-            let reads = if target.is_memory() {
-                read::Readers::Writer
-            } else {
-                read::Readers::pool(target.clone(), busy)
-            };
             let checkpointer = (!target.is_memory())
                 .then(|| conn::Checkpointer::start(&target, busy))
                 .transpose()?;
             let writer = writer::Handle::spawn(write_conn)?;
-            let reads = match reads {
-                read::Readers::Writer => read::Readers::Via(writer.clone()),
-                other => other,
+            let reads = if target.is_memory() {
+                read::Readers::Via(writer.clone())
+            } else {
+                read::Readers::pool(target, busy)
             };
             Ok(SqliteStore {
                 writer,
@@ -95,10 +91,7 @@ impl Store for SqliteStore {
         let started = Instant::now();
         let r = self.write(Write::Append(event)).await;
         observe(Backend::Sqlite, "append", started);
-        match r? {
-            Written::Appended(a) => Ok(a),
-            Written::Finished => Err(StoreError::Internal("append answered as a finish".into())),
-        }
+        r?.into_appended()
     }
 
     async fn claim(&self, claim: &Claim) -> Result<Vec<Claimed>, StoreError> {

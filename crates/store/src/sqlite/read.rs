@@ -25,8 +25,6 @@ pub(super) enum Readers {
     },
     /// `:memory:` has one connection: reads run on the writer thread.
     Via(writer::Handle),
-    /// Placeholder while opening an in-memory store.
-    Writer,
 }
 
 impl Readers {
@@ -62,7 +60,6 @@ impl Readers {
                 .map_err(|e| StoreError::Internal(format!("a read failed: {e}")))?
             }
             Readers::Via(w) => w.run(move |c| f(c)).await,
-            Readers::Writer => Err(StoreError::Internal("the store is still opening".into())),
         }
     }
 }
