@@ -67,11 +67,31 @@ impl Handle {
 }
 
 fn run(mut conn: Connection, rx: mpsc::Receiver<Job>) {
+    // A panic in one job must not take the writer (and every later write) down with it: that
+    // job's callers get an error (their replies are dropped) and the thread goes on.
+    loop {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve_jobs(&mut conn, &rx)))
+        {
+            Ok(()) => return,
+            Err(_) => {
+                tracing::error!(
+                    "the SQLite writer recovered from a panic; the work that caused it failed"
+                );
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+            }
+        }
+    }
+}
+
+/// Serves jobs until every handle is dropped.
+fn serve_jobs(conn: &mut Connection, rx: &mpsc::Receiver<Job>) {
     let mut deferred: Vec<Task> = Vec::new();
     while let Ok(job) = rx.recv() {
         let (first, reply) = match job {
             Job::Run(task) => {
-                task(&mut conn);
+                task(conn);
                 continue;
             }
             Job::Write(w, reply) => (w, reply),
@@ -86,9 +106,9 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Job>) {
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        commit(&mut conn, batch);
+        commit(conn, batch);
         for task in deferred.drain(..) {
-            task(&mut conn);
+            task(conn);
         }
     }
 }
@@ -244,4 +264,22 @@ pub(super) fn claim(conn: &mut Connection, claim: &Claim) -> Result<Vec<Claimed>
     tx.commit()?;
     claimed.sort_by_key(|c| c.lease.delivery_id);
     Ok(claimed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_writer_survives_a_panicking_job() {
+        let handle = Handle::spawn(Connection::open_in_memory().unwrap()).unwrap();
+        let failed = handle
+            .run(|_| -> Result<(), StoreError> { panic!("boom") })
+            .await;
+        assert!(failed.is_err());
+        let ok = handle
+            .run(|c| Ok(c.query_row("SELECT 41 + 1", [], |r| r.get::<_, i64>(0))?))
+            .await;
+        assert_eq!(ok.unwrap(), 42);
+    }
 }
