@@ -1,10 +1,11 @@
 //! Group commit: many writers, one transaction.
 //!
 //! Callers submit a write and wait for its result. A committer task takes the first waiting write,
-//! drains whatever else is already queued (up to `max_batch`), and commits them all in one
-//! transaction, so throughput is not one fsync per event. Under no load a write commits at once
-//! (no timer delays it); under load the batch grows by itself. Several committers may share one
-//! queue (PostgreSQL); SQLite uses one, its single writer.
+//! drains whatever else is queued — yielding a few times while writers answered by the last
+//! commit are still submitting — up to `max_batch`, and commits them all in one transaction, so
+//! throughput is not one round trip and one fsync per event. Under no load a write commits at once
+//! (no timer delays it). Several committers share one queue, so commits overlap. Used by the
+//! PostgreSQL backend; SQLite has its own writer thread (`sqlite::writer`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,6 +14,9 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::StoreError;
+
+/// How many times a committer yields to let writers catch up before it commits what it has.
+const GATHER_YIELDS: usize = 8;
 
 struct Item<Req, Resp> {
     req: Req,
@@ -52,11 +56,21 @@ impl<Req: Send + 'static, Resp: Send + 'static> GroupCommit<Req, Resp> {
                             Some(first) => items.push(first),
                             None => return,
                         }
-                        while items.len() < max_batch {
-                            match rx.try_recv() {
-                                Ok(item) => items.push(item),
-                                Err(_) => break,
+                        // Writers answered a moment ago are submitting again: yield while that
+                        // brings more, so a batch does not leave with one write and the rest
+                        // queue behind it for another round trip.
+                        for _ in 0..GATHER_YIELDS {
+                            let before = items.len();
+                            while items.len() < max_batch {
+                                match rx.try_recv() {
+                                    Ok(item) => items.push(item),
+                                    Err(_) => break,
+                                }
                             }
+                            if items.len() >= max_batch || (items.len() == before && before > 1) {
+                                break;
+                            }
+                            tokio::task::yield_now().await;
                         }
                     }
                     let (reqs, replies): (Vec<Req>, Vec<_>) =
