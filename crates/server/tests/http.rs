@@ -67,6 +67,28 @@ async fn start() -> Running {
     start_with("{}", None, None).await
 }
 
+/// An event with one delivery per destination in `to`, due now.
+fn event(id: &str, to: &[&str]) -> junction_store::NewEvent {
+    let now = junction_core::time::now_ms();
+    junction_store::NewEvent {
+        source: "s".into(),
+        external_id: id.into(),
+        event_type: "t".into(),
+        entity_key: None,
+        sequence: None,
+        received_at: now,
+        payload: b"{}".to_vec(),
+        deliveries: to
+            .iter()
+            .map(|d| junction_store::NewDelivery {
+                route: "r".into(),
+                destination: (*d).into(),
+                due_at: now,
+            })
+            .collect(),
+    }
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -101,20 +123,7 @@ async fn health_ready_and_metrics_answer() {
 
     // A store operation, so its latency shows up.
     s.state.store.queue_stats(0).await.unwrap();
-    s.state
-        .store
-        .append(junction_store::NewEvent {
-            source: "s".into(),
-            external_id: "e".into(),
-            event_type: "t".into(),
-            entity_key: None,
-            sequence: None,
-            received_at: 0,
-            payload: vec![],
-            deliveries: vec![],
-        })
-        .await
-        .unwrap();
+    s.state.store.append(event("e", &[])).await.unwrap();
     let res = c.get(format!("{}/metrics", s.base)).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.headers()["content-type"]
@@ -231,25 +240,8 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_releases_leases() {
     );
     let s = start_with("server:\n  shutdown_grace: 5s\n", None, Some(slow)).await;
     // This process holds a lease when the signal comes.
+    s.state.store.append(event("e1", &["d"])).await.unwrap();
     let now = junction_core::time::now_ms();
-    s.state
-        .store
-        .append(junction_store::NewEvent {
-            source: "s".into(),
-            external_id: "e1".into(),
-            event_type: "t".into(),
-            entity_key: None,
-            sequence: None,
-            received_at: now,
-            payload: b"{}".to_vec(),
-            deliveries: vec![junction_store::NewDelivery {
-                route: "r".into(),
-                destination: "d".into(),
-                due_at: now,
-            }],
-        })
-        .await
-        .unwrap();
     let claim = junction_store::Claim {
         owner: s.state.node_id.to_string(),
         limit: 10,
