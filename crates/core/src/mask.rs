@@ -100,6 +100,9 @@ pub fn mask(text: &str) -> Cow<'_, str> {
             out = Cow::Owned(m.replace_all(text, &vec![MASK; registry.values.len()]));
         }
     }
+    if !might_hold_credentials(&out) {
+        return out;
+    }
     let p = patterns();
     out = replace(out, &p.json_field, &format!("${{1}}\"{MASK}\""));
     out = replace(out, &p.escaped_json_field, &format!("${{1}}\\\"{MASK}\\\""));
@@ -107,6 +110,30 @@ pub fn mask(text: &str) -> Cow<'_, str> {
     out = replace(out, &p.header, &format!("${{1}}${{2}}{MASK}"));
     out = replace(out, &p.url_userinfo, &format!("${{1}}{MASK}@"));
     out
+}
+
+/// A cheap first look: text without any of these words (or a URL password's `@`) has no
+/// credential-named field, so the regular expressions need not run. Most log lines take this path.
+fn might_hold_credentials(text: &str) -> bool {
+    static WORDS: OnceLock<AhoCorasick> = OnceLock::new();
+    WORDS
+        .get_or_init(|| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build([
+                    "pass",
+                    "secret",
+                    "token",
+                    "key",
+                    "auth",
+                    "cookie",
+                    "credential",
+                    "signature",
+                    "@",
+                ])
+                .expect("valid needles")
+        })
+        .is_match(text)
 }
 
 fn replace<'a>(text: Cow<'a, str>, re: &Regex, with: &str) -> Cow<'a, str> {
