@@ -25,6 +25,21 @@ pub enum Command {
     Config(ConfigCommand),
     /// Run a benchmark scenario; its figures are printed as one JSON object on the last line.
     Bench(BenchArgs),
+    /// Run the mock provider: a fake third-party API to test integrations against.
+    Mock(MockArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MockArgs {
+    /// Address to listen on.
+    #[arg(long, env = "JUNCTION_MOCK_LISTEN", default_value = "127.0.0.1:9090")]
+    pub listen: std::net::SocketAddr,
+    /// Seed of the generated data set (the same seed gives the same data).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Customers to generate.
+    #[arg(long, default_value_t = 10_000)]
+    pub customers: usize,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -2,6 +2,7 @@
 //! 3 the store could not be opened.
 
 mod check;
+mod mock;
 mod serve;
 
 use std::process::ExitCode;
@@ -33,5 +34,6 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
         }
         Command::Bench(args) => crate::bench::run(args).await,
+        Command::Mock(args) => mock::run(args).await,
     }
 }

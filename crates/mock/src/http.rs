@@ -1,0 +1,381 @@
+//! The mock's routes. Resources under `/v1`, `/v2` and unversioned (pinned by `API-Version`);
+//! inspection under `/_mock`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use axum::extract::{Path, Query, Request, State as AxState};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde_json::{json, Value};
+
+use crate::data::{Customer, Dataset};
+use crate::record::{Log, Recorded};
+use crate::versions::{self, Version};
+use crate::{pagination, MockConfig};
+
+/// Shared state of one mock.
+pub struct State {
+    pub config: MockConfig,
+    pub data: RwLock<Dataset>,
+    pub log: Log,
+    started: Instant,
+}
+
+impl State {
+    pub fn new(config: MockConfig) -> Self {
+        let data = Dataset::generate(config.seed, config.customers);
+        Self {
+            log: Log::new(config.record_limit),
+            data: RwLock::new(data),
+            config,
+            started: Instant::now(),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Dataset> {
+        self.data.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Dataset> {
+        self.data.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+type St = AxState<Arc<State>>;
+
+/// How a route picks its version.
+#[derive(Clone, Copy)]
+enum Pin {
+    Path(Version),
+    Header,
+}
+
+impl Pin {
+    fn resolve(self, headers: &HeaderMap) -> Version {
+        match self {
+            Pin::Path(v) => v,
+            Pin::Header => {
+                Version::from_header(headers.get("api-version").and_then(|v| v.to_str().ok()))
+            }
+        }
+    }
+}
+
+pub fn router(state: Arc<State>) -> Router {
+    let resources = || {
+        Router::new()
+            .route("/customers", get(list_customers).post(create_customer))
+            .route(
+                "/customers/{id}",
+                get(get_customer)
+                    .patch(update_customer)
+                    .delete(delete_customer),
+            )
+            .route("/orders", get(list_orders))
+    };
+    Router::new()
+        .nest("/v1", resources().layer(Extension(Pin::Path(Version::V1))))
+        .nest("/v2", resources().layer(Extension(Pin::Path(Version::V2))))
+        .merge(resources().layer(Extension(Pin::Header)))
+        .route("/_mock/requests", get(requests))
+        .route("/_mock/reset", post(reset))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "resource_missing", "no such route") })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), record))
+        .with_state(state)
+}
+
+/// Records every request on arrival, before it is answered.
+async fn record(AxState(state): St, req: Request, next: Next) -> Response {
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    if !req.uri().path().starts_with("/_mock/") {
+        state.log.push(Recorded {
+            at_ms,
+            at_us: state.started.elapsed().as_micros() as u64,
+            method: req.method().to_string(),
+            path: req.uri().path().to_owned(),
+            query: req.uri().query().map(str::to_owned),
+            headers,
+        });
+    }
+    next.run(req).await
+}
+
+fn error(status: StatusCode, kind: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({ "error": { "type": kind, "message": message } })),
+    )
+        .into_response()
+}
+
+/// A JSON answer in `version`, with v1's deprecation headers.
+fn answer(version: Version, status: StatusCode, body: Value, link: Option<String>) -> Response {
+    let mut res = (status, Json(body)).into_response();
+    let h = res.headers_mut();
+    if version == Version::V1 {
+        h.insert(
+            "deprecation",
+            HeaderValue::from_str(&format!("@{}", versions::V1_DEPRECATED_AT)).expect("ascii"),
+        );
+        h.insert("sunset", HeaderValue::from_static(versions::V1_SUNSET));
+    }
+    let mut links: Vec<String> = link.into_iter().collect();
+    if version == Version::V1 {
+        links.push("</v2/customers>; rel=\"successor-version\"".into());
+    }
+    if !links.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&links.join(", ")) {
+            h.insert("link", v);
+        }
+    }
+    res
+}
+
+/// `updated_since`: unix seconds or an ISO 8601 time.
+fn updated_since(q: &BTreeMap<String, String>) -> Result<Option<i64>, String> {
+    let Some(v) = q.get("updated_since") else {
+        return Ok(None);
+    };
+    if let Ok(n) = v.parse::<i64>() {
+        return Ok(Some(n));
+    }
+    humantime::parse_rfc3339(v)
+        .map(|t| {
+            Some(
+                t.duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0),
+            )
+        })
+        .map_err(|_| format!("`updated_since` must be unix seconds or ISO 8601, got `{v}`"))
+}
+
+async fn list_customers(
+    AxState(state): St,
+    Extension(pin): Extension<Pin>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let v = pin.resolve(&headers);
+    let since = match updated_since(&q) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_request_error", &e),
+    };
+    let data = state.read();
+    let items: Vec<&Customer> = data
+        .customers
+        .iter()
+        .filter(|c| since.is_none_or(|s| c.updated >= s))
+        .collect();
+    let ids: Vec<&str> = items.iter().map(|c| c.id.as_str()).collect();
+    match pagination::page(&ids, &q, uri.path()) {
+        Ok(p) => {
+            let mut body = p.fields;
+            body["object"] = json!("list");
+            body["data"] = Value::Array(
+                items[p.range]
+                    .iter()
+                    .map(|c| versions::customer(c, v))
+                    .collect(),
+            );
+            answer(v, StatusCode::OK, body, p.link)
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, "invalid_request_error", &e),
+    }
+}
+
+async fn list_orders(
+    AxState(state): St,
+    Extension(pin): Extension<Pin>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let v = pin.resolve(&headers);
+    let since = match updated_since(&q) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_request_error", &e),
+    };
+    let data = state.read();
+    let customer = q.get("customer");
+    let items: Vec<_> = data
+        .orders
+        .iter()
+        .filter(|o| {
+            since.is_none_or(|s| o.updated >= s) && customer.is_none_or(|c| &o.customer_id == c)
+        })
+        .collect();
+    let ids: Vec<&str> = items.iter().map(|o| o.id.as_str()).collect();
+    match pagination::page(&ids, &q, uri.path()) {
+        Ok(p) => {
+            let mut body = p.fields;
+            body["object"] = json!("list");
+            body["data"] = Value::Array(
+                items[p.range]
+                    .iter()
+                    .map(|o| versions::order(o, v))
+                    .collect(),
+            );
+            answer(v, StatusCode::OK, body, p.link)
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, "invalid_request_error", &e),
+    }
+}
+
+async fn get_customer(
+    AxState(state): St,
+    Extension(pin): Extension<Pin>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let v = pin.resolve(&headers);
+    match state.read().customer(&id) {
+        Some(c) => answer(v, StatusCode::OK, versions::customer(c, v), None),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "resource_missing",
+            &format!("no customer `{id}`"),
+        ),
+    }
+}
+
+fn parse_body(body: &[u8]) -> Result<Value, String> {
+    serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))
+}
+
+async fn create_customer(
+    AxState(state): St,
+    Extension(pin): Extension<Pin>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let v = pin.resolve(&headers);
+    let body = match parse_body(&body) {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_request_error", &e),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let mut c = Customer {
+        id: String::new(),
+        name: String::new(),
+        email: String::new(),
+        status: "active".into(),
+        created: now,
+        updated: now,
+        line1: String::new(),
+        city: String::new(),
+        postcode: String::new(),
+        country: String::new(),
+    };
+    if let Err(e) = versions::apply(&mut c, &body, v) {
+        return error(StatusCode::BAD_REQUEST, "invalid_request_error", &e);
+    }
+    if c.email.is_empty() {
+        let field = if v == Version::V1 {
+            "email"
+        } else {
+            "email_address"
+        };
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            &format!("`{field}` is required"),
+        );
+    }
+    let mut data = state.write();
+    let created = data.insert(c);
+    answer(v, StatusCode::CREATED, versions::customer(created, v), None)
+}
+
+async fn update_customer(
+    AxState(state): St,
+    Extension(pin): Extension<Pin>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let v = pin.resolve(&headers);
+    let body = match parse_body(&body) {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_request_error", &e),
+    };
+    let mut data = state.write();
+    let Some(c) = data.customer_mut(&id) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "resource_missing",
+            &format!("no customer `{id}`"),
+        );
+    };
+    let mut updated = c.clone();
+    if let Err(e) = versions::apply(&mut updated, &body, v) {
+        return error(StatusCode::BAD_REQUEST, "invalid_request_error", &e);
+    }
+    updated.updated = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    *c = updated;
+    answer(v, StatusCode::OK, versions::customer(c, v), None)
+}
+
+async fn delete_customer(
+    AxState(state): St,
+    Extension(pin): Extension<Pin>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let v = pin.resolve(&headers);
+    if state.write().remove(&id) {
+        answer(
+            v,
+            StatusCode::OK,
+            json!({ "id": id, "object": "customer", "deleted": true }),
+            None,
+        )
+    } else {
+        error(
+            StatusCode::NOT_FOUND,
+            "resource_missing",
+            &format!("no customer `{id}`"),
+        )
+    }
+}
+
+/// `GET /_mock/requests`: what the mock received (`?path=` filters by path prefix).
+async fn requests(AxState(state): St, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    let (total, mut kept) = state.log.snapshot();
+    if let Some(prefix) = q.get("path") {
+        kept.retain(|r| r.path.starts_with(prefix.as_str()));
+    }
+    Json(json!({ "total": total, "requests": kept })).into_response()
+}
+
+/// `POST /_mock/reset`: forget recorded requests and restore the seeded data.
+async fn reset(AxState(state): St) -> Response {
+    state.log.clear();
+    *state.write() = Dataset::generate(state.config.seed, state.config.customers);
+    Json(json!({ "reset": true })).into_response()
+}
