@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 
+use crate::auth::{Denied, Tokens};
 use crate::data::{Customer, Dataset};
 use crate::record::{Log, Recorded};
 use crate::versions::{self, Version};
@@ -23,6 +24,7 @@ pub struct State {
     pub config: MockConfig,
     pub data: RwLock<Dataset>,
     pub log: Log,
+    pub tokens: Tokens,
     started: Instant,
 }
 
@@ -32,6 +34,7 @@ impl State {
         Self {
             log: Log::new(config.record_limit),
             data: RwLock::new(data),
+            tokens: Tokens::default(),
             config,
             started: Instant::now(),
         }
@@ -77,12 +80,19 @@ pub fn router(state: Arc<State>) -> Router {
                     .delete(delete_customer),
             )
             .route("/orders", get(list_orders))
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                authenticate,
+            ))
     };
     Router::new()
         .nest("/v1", resources().layer(Extension(Pin::Path(Version::V1))))
         .nest("/v2", resources().layer(Extension(Pin::Path(Version::V2))))
         .merge(resources().layer(Extension(Pin::Header)))
+        .route("/oauth/token", post(token))
+        .route("/oauth/authorize", get(authorize))
         .route("/_mock/requests", get(requests))
+        .route("/_mock/tokens", get(tokens))
         .route("/_mock/reset", post(reset))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "resource_missing", "no such route") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), record))
@@ -364,6 +374,90 @@ async fn delete_customer(
     }
 }
 
+/// The scope a resource request needs.
+fn scope_for(method: &http::Method, path: &str) -> &'static str {
+    if path.contains("/orders") {
+        "orders:read"
+    } else if method == http::Method::GET {
+        "customers:read"
+    } else {
+        "customers:write"
+    }
+}
+
+/// Refuses requests without valid credentials (401) or without the route's scope (403).
+async fn authenticate(AxState(state): St, req: Request, next: Next) -> Response {
+    let scope = scope_for(req.method(), req.uri().path());
+    match state
+        .tokens
+        .check(&state.config.auth, req.headers(), req.uri().query(), scope)
+    {
+        Ok(()) => next.run(req).await,
+        Err(Denied::Unauthenticated(why)) => {
+            let mut res = error(StatusCode::UNAUTHORIZED, "authentication_error", why);
+            let challenge = format!(
+                "Bearer realm=\"mock\", error=\"invalid_token\", error_description=\"{why}\""
+            );
+            if let Ok(v) = HeaderValue::from_str(&challenge) {
+                res.headers_mut().insert("www-authenticate", v);
+            }
+            res
+        }
+        Err(Denied::Forbidden(why)) => {
+            let mut res = error(StatusCode::FORBIDDEN, "permission_error", &why);
+            let challenge =
+                format!("Bearer realm=\"mock\", error=\"insufficient_scope\", scope=\"{scope}\"");
+            if let Ok(v) = HeaderValue::from_str(&challenge) {
+                res.headers_mut().insert("www-authenticate", v);
+            }
+            res
+        }
+    }
+}
+
+/// `POST /oauth/token` (form body; client credentials in HTTP basic or the body).
+async fn token(AxState(state): St, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(&body).into_owned().collect();
+    let basic = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
+        .and_then(|d| String::from_utf8(d).ok())
+        .and_then(|d| d.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned())));
+    let (status, body) = state.tokens.token(&state.config.auth, &form, basic);
+    let mut res = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        Json(body),
+    )
+        .into_response();
+    res.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    res
+}
+
+/// `GET /oauth/authorize`: approves at once and redirects with a code.
+async fn authorize(
+    AxState(state): St,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    match state.tokens.authorize(&state.config.auth, &q) {
+        Ok(location) => (StatusCode::FOUND, [("location", location)]).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, "invalid_request", &e),
+    }
+}
+
+/// `GET /_mock/tokens`: every token response issued, in order.
+async fn tokens(AxState(state): St) -> Response {
+    Json(json!({ "issued": state.tokens.issued() })).into_response()
+}
+
 /// `GET /_mock/requests`: what the mock received (`?path=` filters by path prefix).
 async fn requests(AxState(state): St, Query(q): Query<BTreeMap<String, String>>) -> Response {
     let (total, mut kept) = state.log.snapshot();
@@ -376,6 +470,7 @@ async fn requests(AxState(state): St, Query(q): Query<BTreeMap<String, String>>)
 /// `POST /_mock/reset`: forget recorded requests and restore the seeded data.
 async fn reset(AxState(state): St) -> Response {
     state.log.clear();
+    state.tokens.clear();
     *state.write() = Dataset::generate(state.config.seed, state.config.customers);
     Json(json!({ "reset": true })).into_response()
 }

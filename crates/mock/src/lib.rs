@@ -9,6 +9,7 @@
 //! its arrival time before it is answered; `/v1` answers carry `Deprecation` and `Sunset` headers.
 #![forbid(unsafe_code)]
 
+mod auth;
 mod data;
 mod http;
 mod pagination;
@@ -18,6 +19,7 @@ mod versions;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub use auth::{pkce_challenge, AuthConfig, OAuthClient, ALL_SCOPES};
 pub use data::{Customer, Dataset, Order};
 pub use record::Recorded;
 
@@ -30,6 +32,8 @@ pub struct MockConfig {
     pub customers: usize,
     /// Requests kept by `/_mock/requests` (the oldest are dropped beyond this).
     pub record_limit: usize,
+    /// Which credentials are accepted, and whether any are required.
+    pub auth: AuthConfig,
 }
 
 impl Default for MockConfig {
@@ -38,6 +42,7 @@ impl Default for MockConfig {
             seed: 42,
             customers: 10_000,
             record_limit: 100_000,
+            auth: AuthConfig::default(),
         }
     }
 }
