@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use crate::auth::{Denied, Tokens};
 use crate::data::{Customer, Dataset};
+use crate::quota::Quotas;
 use crate::record::{Log, Recorded};
 use crate::versions::{self, Version};
 use crate::{pagination, MockConfig};
@@ -25,6 +26,7 @@ pub struct State {
     pub data: RwLock<Dataset>,
     pub log: Log,
     pub tokens: Tokens,
+    pub quotas: Quotas,
     started: Instant,
 }
 
@@ -35,6 +37,7 @@ impl State {
             log: Log::new(config.record_limit),
             data: RwLock::new(data),
             tokens: Tokens::default(),
+            quotas: Quotas::default(),
             config,
             started: Instant::now(),
         }
@@ -83,6 +86,10 @@ pub fn router(state: Arc<State>) -> Router {
             .route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 authenticate,
+            ))
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                rate_limit,
             ))
     };
     Router::new()
@@ -374,6 +381,42 @@ async fn delete_customer(
     }
 }
 
+/// Counts the request against the quotas (per credential: the API key or Authorization value);
+/// over a limit → 429 with `Retry-After`. Every answer advertises the limit closest to running out.
+async fn rate_limit(AxState(state): St, req: Request, next: Next) -> Response {
+    let key = req
+        .headers()
+        .get("x-api-key")
+        .or_else(|| req.headers().get("authorization"))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("anonymous")
+        .to_owned();
+    let decision = state.quotas.admit(&state.config.quotas, &key);
+    let mut res = match decision.retry_after {
+        Some(wait) => {
+            let mut res = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                "too many requests",
+            );
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            res.headers_mut()
+                .insert("retry-after", HeaderValue::from(secs));
+            res
+        }
+        None => next.run(req).await,
+    };
+    for (name, value) in decision.headers {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::try_from(name),
+            HeaderValue::from_str(&value),
+        ) {
+            res.headers_mut().insert(n, v);
+        }
+    }
+    res
+}
+
 /// The scope a resource request needs.
 fn scope_for(method: &http::Method, path: &str) -> &'static str {
     if path.contains("/orders") {
@@ -471,6 +514,7 @@ async fn requests(AxState(state): St, Query(q): Query<BTreeMap<String, String>>)
 async fn reset(AxState(state): St) -> Response {
     state.log.clear();
     state.tokens.clear();
+    state.quotas.clear();
     *state.write() = Dataset::generate(state.config.seed, state.config.customers);
     Json(json!({ "reset": true })).into_response()
 }

@@ -13,6 +13,7 @@ mod auth;
 mod data;
 mod http;
 mod pagination;
+mod quota;
 mod record;
 mod versions;
 
@@ -21,6 +22,7 @@ use std::sync::Arc;
 
 pub use auth::{pkce_challenge, AuthConfig, OAuthClient, ALL_SCOPES};
 pub use data::{Customer, Dataset, Order};
+pub use quota::{HeaderStyle, Limit, QuotaConfig};
 pub use record::Recorded;
 
 /// How the mock is set up.
@@ -34,6 +36,8 @@ pub struct MockConfig {
     pub record_limit: usize,
     /// Which credentials are accepted, and whether any are required.
     pub auth: AuthConfig,
+    /// Rate limits on the resource routes (none by default).
+    pub quotas: QuotaConfig,
 }
 
 impl Default for MockConfig {
@@ -43,6 +47,7 @@ impl Default for MockConfig {
             customers: 10_000,
             record_limit: 100_000,
             auth: AuthConfig::default(),
+            quotas: QuotaConfig::default(),
         }
     }
 }

@@ -319,3 +319,77 @@ async fn every_request_is_recorded_and_reset_restores_the_seed() {
     );
     mock.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn quotas_answer_429_with_headers_at_exactly_the_limit() {
+    use junction_mock::{HeaderStyle, Limit, QuotaConfig};
+    for style in [HeaderStyle::Draft, HeaderStyle::XRateLimit] {
+        let quotas = QuotaConfig {
+            limits: vec![Limit {
+                limit: 5,
+                window: std::time::Duration::from_secs(3600),
+                per_key: true,
+            }],
+            headers: style,
+        };
+        let config = MockConfig {
+            customers: 5,
+            quotas,
+            ..Default::default()
+        };
+        let mock = Mock::start(config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let c = reqwest::Client::new();
+        let url = format!("{}/v1/customers/cus_000001", mock.url());
+        for remaining in (0..5).rev() {
+            let res = c.get(&url).header("x-api-key", "k1").send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            let h = res.headers();
+            match style {
+                HeaderStyle::Draft => {
+                    assert_eq!(h["ratelimit-policy"], "\"3600s\";q=5;w=3600");
+                    assert!(h["ratelimit"]
+                        .to_str()
+                        .unwrap()
+                        .starts_with(&format!("\"3600s\";r={remaining};t=")));
+                }
+                _ => {
+                    assert_eq!(h["x-ratelimit-limit"], "5");
+                    assert_eq!(h["x-ratelimit-remaining"], remaining.to_string().as_str());
+                    assert!(
+                        h["x-ratelimit-reset"]
+                            .to_str()
+                            .unwrap()
+                            .parse::<u64>()
+                            .unwrap()
+                            > 1_700_000_000
+                    );
+                }
+            }
+        }
+        let res = c.get(&url).header("x-api-key", "k1").send().await.unwrap();
+        assert_eq!(res.status(), 429);
+        let wait: u64 = res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((3500..=3600).contains(&wait), "{wait}");
+        assert_eq!(
+            res.json::<Value>().await.unwrap()["error"]["type"],
+            "rate_limit_error"
+        );
+        // Per key: another credential still has its budget.
+        assert_eq!(
+            c.get(&url)
+                .header("x-api-key", "k2")
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        mock.stop().await.unwrap();
+    }
+}

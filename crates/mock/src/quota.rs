@@ -1,0 +1,209 @@
+//! Rate limits the way providers enforce them: fixed windows (per second, minute, day…), per
+//! credential or global, answered with 429 and `Retry-After`, and advertised on every answer in
+//! the IETF draft format (`RateLimit-Policy` / `RateLimit`) or the `X-RateLimit-*` one.
+//! Windows are aligned to the mock's start on its clock (tokio time, so tests can pause it).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// One limit: `limit` requests per `window`, counted per credential or for everyone.
+#[derive(Debug, Clone)]
+pub struct Limit {
+    pub limit: u32,
+    pub window: Duration,
+    pub per_key: bool,
+}
+
+/// Which rate-limit headers answers carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HeaderStyle {
+    /// `RateLimit-Policy: "60s";q=100;w=60` and `RateLimit: "60s";r=42;t=17`.
+    #[default]
+    Draft,
+    /// `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (unix seconds).
+    XRateLimit,
+    /// No headers: the client must discover limits from 429s alone.
+    None,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QuotaConfig {
+    pub limits: Vec<Limit>,
+    pub headers: HeaderStyle,
+}
+
+/// The outcome of counting one request.
+pub struct Decision {
+    /// `Some(wait)` when the request is over a limit.
+    pub retry_after: Option<Duration>,
+    pub headers: Vec<(String, String)>,
+}
+
+pub struct Quotas {
+    started: Instant,
+    /// (limit index, key) → (window number, count).
+    counts: Mutex<HashMap<(usize, String), (u64, u32)>>,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            counts: Mutex::default(),
+        }
+    }
+}
+
+impl Quotas {
+    pub fn clear(&self) {
+        self.counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// Counts a request from `key` against every limit; refuses it (without counting) if any is spent.
+    pub fn admit(&self, cfg: &QuotaConfig, key: &str) -> Decision {
+        if cfg.limits.is_empty() {
+            return Decision {
+                retry_after: None,
+                headers: Vec::new(),
+            };
+        }
+        let elapsed = Instant::now().duration_since(self.started);
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        // (limit, used after this request, time to reset)
+        let mut state = Vec::with_capacity(cfg.limits.len());
+        let mut over: Option<Duration> = None;
+        for (i, l) in cfg.limits.iter().enumerate() {
+            let window_ms = l.window.as_millis().max(1) as u64;
+            let now_ms = elapsed.as_millis() as u64;
+            let window = now_ms / window_ms;
+            let reset = Duration::from_millis((window + 1) * window_ms - now_ms);
+            let slot_key = (
+                i,
+                if l.per_key {
+                    key.to_owned()
+                } else {
+                    String::new()
+                },
+            );
+            let used = match counts.get(&slot_key) {
+                Some((w, n)) if *w == window => *n,
+                _ => 0,
+            };
+            if used >= l.limit {
+                over = Some(over.map_or(reset, |o| o.max(reset)));
+            }
+            state.push((i, slot_key, window, used, reset));
+        }
+        if over.is_none() {
+            for (_, slot_key, window, used, _) in &state {
+                counts.insert(slot_key.clone(), (*window, used + 1));
+            }
+        }
+        let counted = if over.is_none() { 1 } else { 0 };
+        // Advertise the limit closest to running out.
+        let (i, _, _, used, reset) = state
+            .iter()
+            .min_by_key(|(i, _, _, used, _)| cfg.limits[*i].limit.saturating_sub(*used + counted))
+            .cloned()
+            .expect("at least one limit");
+        let limit = &cfg.limits[i];
+        let remaining = limit.limit.saturating_sub(used + counted);
+        let reset_s = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
+        let headers = match cfg.headers {
+            HeaderStyle::Draft => {
+                let policy: Vec<String> = cfg
+                    .limits
+                    .iter()
+                    .map(|l| {
+                        format!(
+                            "\"{}s\";q={};w={}",
+                            l.window.as_secs(),
+                            l.limit,
+                            l.window.as_secs()
+                        )
+                    })
+                    .collect();
+                vec![
+                    ("ratelimit-policy".into(), policy.join(", ")),
+                    (
+                        "ratelimit".into(),
+                        format!("\"{}s\";r={remaining};t={reset_s}", limit.window.as_secs()),
+                    ),
+                ]
+            }
+            HeaderStyle::XRateLimit => {
+                let epoch = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                vec![
+                    ("x-ratelimit-limit".into(), limit.limit.to_string()),
+                    ("x-ratelimit-remaining".into(), remaining.to_string()),
+                    ("x-ratelimit-reset".into(), (epoch + reset_s).to_string()),
+                ]
+            }
+            HeaderStyle::None => Vec::new(),
+        };
+        Decision {
+            retry_after: over,
+            headers,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> QuotaConfig {
+        QuotaConfig {
+            limits: vec![
+                Limit {
+                    limit: 3,
+                    window: Duration::from_secs(1),
+                    per_key: true,
+                },
+                Limit {
+                    limit: 5,
+                    window: Duration::from_secs(60),
+                    per_key: false,
+                },
+            ],
+            headers: HeaderStyle::Draft,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_request_at_the_limit_passes_and_the_next_is_refused_until_the_window_resets() {
+        let q = Quotas::default();
+        let cfg = cfg();
+        for expected_remaining in [2, 1, 0] {
+            let d = q.admit(&cfg, "a");
+            assert!(d.retry_after.is_none());
+            assert!(
+                d.headers[1].1.contains(&format!("r={expected_remaining};")),
+                "{:?}",
+                d.headers
+            );
+        }
+        let refused = q.admit(&cfg, "a");
+        assert_eq!(refused.retry_after, Some(Duration::from_secs(1)));
+        // Another key has its own per-second budget, but shares the global one.
+        assert!(q.admit(&cfg, "b").retry_after.is_none());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(
+            q.admit(&cfg, "a").retry_after.is_none(),
+            "a new second, a new budget"
+        );
+        // Global: 5 per minute were used (3 + 1 + 1); the next is refused until the minute ends.
+        let d = q.admit(&cfg, "b");
+        assert_eq!(d.retry_after, Some(Duration::from_secs(59)));
+        assert!(d.headers[0].1.contains("\"60s\";q=5;w=60"));
+    }
+}
