@@ -14,6 +14,7 @@ use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 
 use crate::auth::{Denied, Tokens};
+use crate::chaos::{ChaosState, Fate};
 use crate::data::{Customer, Dataset};
 use crate::quota::Quotas;
 use crate::record::{Log, Recorded};
@@ -27,6 +28,7 @@ pub struct State {
     pub log: Log,
     pub tokens: Tokens,
     pub quotas: Quotas,
+    pub chaos: ChaosState,
     started: Instant,
 }
 
@@ -38,6 +40,7 @@ impl State {
             data: RwLock::new(data),
             tokens: Tokens::default(),
             quotas: Quotas::default(),
+            chaos: ChaosState::default(),
             config,
             started: Instant::now(),
         }
@@ -91,6 +94,7 @@ pub fn router(state: Arc<State>) -> Router {
                 state.clone(),
                 rate_limit,
             ))
+            .route_layer(axum::middleware::from_fn_with_state(state.clone(), chaos))
     };
     Router::new()
         .nest("/v1", resources().layer(Extension(Pin::Path(Version::V1))))
@@ -100,6 +104,10 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/oauth/authorize", get(authorize))
         .route("/_mock/requests", get(requests))
         .route("/_mock/tokens", get(tokens))
+        .route(
+            "/_mock/chaos",
+            get(get_chaos).put(put_chaos).delete(delete_chaos),
+        )
         .route("/_mock/reset", post(reset))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "resource_missing", "no such route") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), record))
@@ -381,6 +389,90 @@ async fn delete_customer(
     }
 }
 
+/// Applies the chaos setting to a resource request: latency, an injected error, a hang, a dropped
+/// connection, or a 200 whose body is malformed or drifted.
+async fn chaos(AxState(state): St, req: Request, next: Next) -> Response {
+    let (fate, latency) = state.chaos.next();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match fate {
+        Fate::Normal => next.run(req).await,
+        Fate::Error(status) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            error(status, "api_error", "injected failure (chaos)")
+        }
+        Fate::Hang => {
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            error(StatusCode::GATEWAY_TIMEOUT, "api_error", "hung (chaos)")
+        }
+        Fate::Reset => {
+            let body = axum::body::Body::from_stream(futures_util::stream::once(async {
+                Err::<axum::body::Bytes, std::io::Error>(std::io::Error::other(
+                    "connection reset (chaos)",
+                ))
+            }));
+            let mut res = Response::new(body);
+            res.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
+            res
+        }
+        Fate::Malformed | Fate::Drift(_) => {
+            let res = next.run(req).await;
+            if res.status() != StatusCode::OK {
+                return res;
+            }
+            let (mut parts, body) = res.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, 16 << 20).await else {
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "api_error",
+                    "body too large",
+                );
+            };
+            let bytes = match fate {
+                Fate::Drift(pick) => match serde_json::from_slice::<Value>(&bytes) {
+                    Ok(mut v) => {
+                        crate::chaos::drift(&mut v, pick);
+                        serde_json::to_vec(&v).unwrap_or_else(|_| bytes.to_vec())
+                    }
+                    Err(_) => bytes.to_vec(),
+                },
+                _ => bytes[..bytes.len() / 2].to_vec(),
+            };
+            parts.headers.remove("content-length");
+            Response::from_parts(parts, axum::body::Body::from(bytes))
+        }
+    }
+}
+
+async fn get_chaos(AxState(state): St) -> Response {
+    Json(state.chaos.get()).into_response()
+}
+
+/// `PUT /_mock/chaos`: replace the setting (and restart its deterministic sequence).
+async fn put_chaos(AxState(state): St, body: axum::body::Bytes) -> Response {
+    let chaos: crate::Chaos = match serde_json::from_slice(&body) {
+        Ok(c) => c,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                &format!("invalid chaos setting: {e}"),
+            )
+        }
+    };
+    match state.chaos.set(chaos) {
+        Ok(()) => Json(state.chaos.get()).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, "invalid_request_error", &e),
+    }
+}
+
+async fn delete_chaos(AxState(state): St) -> Response {
+    let _ = state.chaos.set(crate::Chaos::default());
+    Json(state.chaos.get()).into_response()
+}
+
 /// Counts the request against the quotas (per credential: the API key or Authorization value);
 /// over a limit → 429 with `Retry-After`. Every answer advertises the limit closest to running out.
 async fn rate_limit(AxState(state): St, req: Request, next: Next) -> Response {
@@ -515,6 +607,7 @@ async fn reset(AxState(state): St) -> Response {
     state.log.clear();
     state.tokens.clear();
     state.quotas.clear();
+    let _ = state.chaos.set(crate::Chaos::default());
     *state.write() = Dataset::generate(state.config.seed, state.config.customers);
     Json(json!({ "reset": true })).into_response()
 }

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod chaos;
 mod data;
 mod http;
 mod pagination;
@@ -21,6 +22,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use auth::{pkce_challenge, AuthConfig, OAuthClient, ALL_SCOPES};
+pub use chaos::Chaos;
 pub use data::{Customer, Dataset, Order};
 pub use quota::{HeaderStyle, Limit, QuotaConfig};
 pub use record::Recorded;
