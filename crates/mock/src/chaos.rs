@@ -5,7 +5,7 @@
 //! Deterministic: the fate of the n-th request after a chaos setting is a function of the seed
 //! and n alone, so a failing test replays exactly.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::RwLock;
 use std::time::Duration;
 
@@ -45,6 +45,8 @@ pub enum Fate {
 /// The current setting and the request counter.
 #[derive(Default)]
 pub struct ChaosState {
+    /// False while the setting is the default (no chaos): the common case costs one load.
+    active: AtomicBool,
     setting: RwLock<Chaos>,
     counter: AtomicU64,
 }
@@ -83,6 +85,8 @@ impl ChaosState {
         if let Some(&(status, _)) = chaos.errors.iter().find(|(s, _)| !(400..=599).contains(s)) {
             return Err(format!("error status {status} is not 4xx or 5xx"));
         }
+        self.active
+            .store(chaos != Chaos::default(), Ordering::SeqCst);
         *self.setting.write().unwrap_or_else(|p| p.into_inner()) = chaos;
         self.counter.store(0, Ordering::SeqCst);
         Ok(())
@@ -90,10 +94,10 @@ impl ChaosState {
 
     /// Draws the next request's fate and its added latency.
     pub fn next(&self) -> (Fate, Duration) {
-        let c = self.setting.read().unwrap_or_else(|p| p.into_inner());
-        if *c == Chaos::default() {
+        if !self.active.load(Ordering::Relaxed) {
             return (Fate::Normal, Duration::ZERO);
         }
+        let c = self.setting.read().unwrap_or_else(|p| p.into_inner());
         let n = self.counter.fetch_add(1, Ordering::SeqCst);
         let latency = c.latency_ms.map_or(Duration::ZERO, |(fixed, jitter)| {
             Duration::from_millis(fixed + (unit(c.seed, n, 1) * jitter as f64) as u64)

@@ -86,15 +86,7 @@ pub fn router(state: Arc<State>) -> Router {
                     .delete(delete_customer),
             )
             .route("/orders", get(list_orders))
-            .route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                authenticate,
-            ))
-            .route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                rate_limit,
-            ))
-            .route_layer(axum::middleware::from_fn_with_state(state.clone(), chaos))
+            .route_layer(axum::middleware::from_fn_with_state(state.clone(), gate))
     };
     Router::new()
         .nest("/v1", resources().layer(Extension(Pin::Path(Version::V1))))
@@ -152,7 +144,12 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
 }
 
 /// A JSON answer in `version`, with v1's deprecation headers.
-fn answer(version: Version, status: StatusCode, body: Value, link: Option<String>) -> Response {
+fn answer(
+    version: Version,
+    status: StatusCode,
+    body: impl serde::Serialize,
+    link: Option<String>,
+) -> Response {
     let mut res = (status, Json(body)).into_response();
     let h = res.headers_mut();
     if version == Version::V1 {
@@ -219,7 +216,7 @@ async fn list_customers(
             body["data"] = Value::Array(
                 items[p.range]
                     .iter()
-                    .map(|c| versions::customer(c, v))
+                    .map(|c| serde_json::to_value(versions::customer(c, v)).unwrap_or_default())
                     .collect(),
             );
             answer(v, StatusCode::OK, body, p.link)
@@ -389,22 +386,56 @@ async fn delete_customer(
     }
 }
 
-/// Applies the chaos setting to a resource request: latency, an injected error, a hang, a dropped
-/// connection, or a 200 whose body is malformed or drifted.
-async fn chaos(AxState(state): St, req: Request, next: Next) -> Response {
+/// Every resource request passes here, in the order a real provider's edge would apply them:
+/// chaos (latency, injected failures), then the quota, then credentials; chaos may then spoil a
+/// 200's body, and the quota headers go on every answer.
+async fn gate(AxState(state): St, req: Request, next: Next) -> Response {
     let (fate, latency) = state.chaos.next();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    if let Some(res) = chaos_instead(&fate).await {
+        return res;
+    }
+    let quota = (!state.config.quotas.limits.is_empty()).then(|| {
+        let key = req
+            .headers()
+            .get("x-api-key")
+            .or_else(|| req.headers().get("authorization"))
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("anonymous");
+        state.quotas.admit(&state.config.quotas, key)
+    });
+    let mut res = match (&quota, authenticate(&state, &req)) {
+        (Some(q), _) if q.retry_after.is_some() => too_many(q.retry_after.unwrap_or_default()),
+        (_, Some(denied)) => denied,
+        _ => chaos_after(&fate, next.run(req).await).await,
+    };
+    for (name, value) in quota.map(|q| q.headers).unwrap_or_default() {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::try_from(name),
+            HeaderValue::from_str(&value),
+        ) {
+            res.headers_mut().insert(n, v);
+        }
+    }
+    res
+}
+
+/// The answers chaos gives instead of the real one: an error, a hang, a dropped connection.
+async fn chaos_instead(fate: &Fate) -> Option<Response> {
     match fate {
-        Fate::Normal => next.run(req).await,
         Fate::Error(status) => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            error(status, "api_error", "injected failure (chaos)")
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            Some(error(status, "api_error", "injected failure (chaos)"))
         }
         Fate::Hang => {
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-            error(StatusCode::GATEWAY_TIMEOUT, "api_error", "hung (chaos)")
+            Some(error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "api_error",
+                "hung (chaos)",
+            ))
         }
         Fate::Reset => {
             let body = axum::body::Body::from_stream(futures_util::stream::once(async {
@@ -415,35 +446,49 @@ async fn chaos(AxState(state): St, req: Request, next: Next) -> Response {
             let mut res = Response::new(body);
             res.headers_mut()
                 .insert("content-type", HeaderValue::from_static("application/json"));
-            res
+            Some(res)
         }
-        Fate::Malformed | Fate::Drift(_) => {
-            let res = next.run(req).await;
-            if res.status() != StatusCode::OK {
-                return res;
-            }
-            let (mut parts, body) = res.into_parts();
-            let Ok(bytes) = axum::body::to_bytes(body, 16 << 20).await else {
-                return error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "api_error",
-                    "body too large",
-                );
-            };
-            let bytes = match fate {
-                Fate::Drift(pick) => match serde_json::from_slice::<Value>(&bytes) {
-                    Ok(mut v) => {
-                        crate::chaos::drift(&mut v, pick);
-                        serde_json::to_vec(&v).unwrap_or_else(|_| bytes.to_vec())
-                    }
-                    Err(_) => bytes.to_vec(),
-                },
-                _ => bytes[..bytes.len() / 2].to_vec(),
-            };
-            parts.headers.remove("content-length");
-            Response::from_parts(parts, axum::body::Body::from(bytes))
-        }
+        _ => None,
     }
+}
+
+/// Spoils a 200's body when chaos says so: truncated (malformed) or one field drifted.
+async fn chaos_after(fate: &Fate, res: Response) -> Response {
+    if !matches!(fate, Fate::Malformed | Fate::Drift(_)) || res.status() != StatusCode::OK {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 16 << 20).await else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "api_error",
+            "body too large",
+        );
+    };
+    let bytes = match fate {
+        Fate::Drift(pick) => match serde_json::from_slice::<Value>(&bytes) {
+            Ok(mut v) => {
+                crate::chaos::drift(&mut v, *pick);
+                serde_json::to_vec(&v).unwrap_or_else(|_| bytes.to_vec())
+            }
+            Err(_) => bytes.to_vec(),
+        },
+        _ => bytes[..bytes.len() / 2].to_vec(),
+    };
+    parts.headers.remove("content-length");
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+fn too_many(wait: std::time::Duration) -> Response {
+    let mut res = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_error",
+        "too many requests",
+    );
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    res.headers_mut()
+        .insert("retry-after", HeaderValue::from(secs));
+    res
 }
 
 async fn get_chaos(AxState(state): St) -> Response {
@@ -473,42 +518,6 @@ async fn delete_chaos(AxState(state): St) -> Response {
     Json(state.chaos.get()).into_response()
 }
 
-/// Counts the request against the quotas (per credential: the API key or Authorization value);
-/// over a limit → 429 with `Retry-After`. Every answer advertises the limit closest to running out.
-async fn rate_limit(AxState(state): St, req: Request, next: Next) -> Response {
-    let key = req
-        .headers()
-        .get("x-api-key")
-        .or_else(|| req.headers().get("authorization"))
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("anonymous")
-        .to_owned();
-    let decision = state.quotas.admit(&state.config.quotas, &key);
-    let mut res = match decision.retry_after {
-        Some(wait) => {
-            let mut res = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limit_error",
-                "too many requests",
-            );
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            res.headers_mut()
-                .insert("retry-after", HeaderValue::from(secs));
-            res
-        }
-        None => next.run(req).await,
-    };
-    for (name, value) in decision.headers {
-        if let (Ok(n), Ok(v)) = (
-            http::HeaderName::try_from(name),
-            HeaderValue::from_str(&value),
-        ) {
-            res.headers_mut().insert(n, v);
-        }
-    }
-    res
-}
-
 /// The scope a resource request needs.
 fn scope_for(method: &http::Method, path: &str) -> &'static str {
     if path.contains("/orders") {
@@ -520,34 +529,35 @@ fn scope_for(method: &http::Method, path: &str) -> &'static str {
     }
 }
 
-/// Refuses requests without valid credentials (401) or without the route's scope (403).
-async fn authenticate(AxState(state): St, req: Request, next: Next) -> Response {
+/// `Some(401 or 403)` when the request lacks valid credentials or the route's scope.
+fn authenticate(state: &State, req: &Request) -> Option<Response> {
     let scope = scope_for(req.method(), req.uri().path());
-    match state
-        .tokens
-        .check(&state.config.auth, req.headers(), req.uri().query(), scope)
-    {
-        Ok(()) => next.run(req).await,
-        Err(Denied::Unauthenticated(why)) => {
-            let mut res = error(StatusCode::UNAUTHORIZED, "authentication_error", why);
-            let challenge = format!(
-                "Bearer realm=\"mock\", error=\"invalid_token\", error_description=\"{why}\""
-            );
-            if let Ok(v) = HeaderValue::from_str(&challenge) {
-                res.headers_mut().insert("www-authenticate", v);
-            }
-            res
-        }
-        Err(Denied::Forbidden(why)) => {
-            let mut res = error(StatusCode::FORBIDDEN, "permission_error", &why);
-            let challenge =
-                format!("Bearer realm=\"mock\", error=\"insufficient_scope\", scope=\"{scope}\"");
-            if let Ok(v) = HeaderValue::from_str(&challenge) {
-                res.headers_mut().insert("www-authenticate", v);
-            }
-            res
-        }
+    let (status, kind, why, challenge) =
+        match state
+            .tokens
+            .check(&state.config.auth, req.headers(), req.uri().query(), scope)
+        {
+            Ok(()) => return None,
+            Err(Denied::Unauthenticated(why)) => (
+                StatusCode::UNAUTHORIZED,
+                "authentication_error",
+                why.to_owned(),
+                format!(
+                    "Bearer realm=\"mock\", error=\"invalid_token\", error_description=\"{why}\""
+                ),
+            ),
+            Err(Denied::Forbidden(why)) => (
+                StatusCode::FORBIDDEN,
+                "permission_error",
+                why,
+                format!("Bearer realm=\"mock\", error=\"insufficient_scope\", scope=\"{scope}\""),
+            ),
+        };
+    let mut res = error(status, kind, &why);
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        res.headers_mut().insert("www-authenticate", v);
     }
+    Some(res)
 }
 
 /// `POST /oauth/token` (form body; client credentials in HTTP basic or the body).

@@ -10,6 +10,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::data::{Customer, Order};
@@ -42,18 +43,74 @@ pub fn iso(unix: i64) -> String {
         .to_string()
 }
 
-pub fn customer(c: &Customer, v: Version) -> Value {
+/// A customer as one version renders it. Serialized straight from the data, with no
+/// intermediate JSON tree: reading one customer is the mock's hottest path.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum CustomerView<'a> {
+    V1 {
+        id: &'a str,
+        object: &'static str,
+        name: &'a str,
+        email: &'a str,
+        status: &'a str,
+        created: i64,
+        updated: i64,
+        address_line1: &'a str,
+        city: &'a str,
+        postcode: &'a str,
+        country: &'a str,
+    },
+    V2 {
+        id: &'a str,
+        object: &'static str,
+        name: &'a str,
+        email_address: &'a str,
+        status: &'a str,
+        created: String,
+        updated: String,
+        address: Address<'a>,
+    },
+}
+
+#[derive(Serialize)]
+pub struct Address<'a> {
+    line1: &'a str,
+    city: &'a str,
+    postcode: &'a str,
+    country: &'a str,
+}
+
+pub fn customer(c: &Customer, v: Version) -> CustomerView<'_> {
     match v {
-        Version::V1 => json!({
-            "id": c.id, "object": "customer", "name": c.name, "email": c.email, "status": c.status,
-            "created": c.created, "updated": c.updated,
-            "address_line1": c.line1, "city": c.city, "postcode": c.postcode, "country": c.country,
-        }),
-        Version::V2 => json!({
-            "id": c.id, "object": "customer", "name": c.name, "email_address": c.email, "status": c.status,
-            "created": iso(c.created), "updated": iso(c.updated),
-            "address": { "line1": c.line1, "city": c.city, "postcode": c.postcode, "country": c.country },
-        }),
+        Version::V1 => CustomerView::V1 {
+            id: &c.id,
+            object: "customer",
+            name: &c.name,
+            email: &c.email,
+            status: &c.status,
+            created: c.created,
+            updated: c.updated,
+            address_line1: &c.line1,
+            city: &c.city,
+            postcode: &c.postcode,
+            country: &c.country,
+        },
+        Version::V2 => CustomerView::V2 {
+            id: &c.id,
+            object: "customer",
+            name: &c.name,
+            email_address: &c.email,
+            status: &c.status,
+            created: iso(c.created),
+            updated: iso(c.updated),
+            address: Address {
+                line1: &c.line1,
+                city: &c.city,
+                postcode: &c.postcode,
+                country: &c.country,
+            },
+        },
     }
 }
 
