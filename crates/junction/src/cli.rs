@@ -40,6 +40,33 @@ pub struct MockArgs {
     /// Customers to generate.
     #[arg(long, default_value_t = 10_000)]
     pub customers: usize,
+    /// Require credentials: API key `mock_key_1`, basic `mock_user:mock_pass`, or an OAuth2 token
+    /// from `/oauth/token` (client `mock_client` / `mock_secret`).
+    #[arg(long)]
+    pub require_auth: bool,
+    /// Access-token lifetime, e.g. `1h`, `90s`.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub token_ttl: std::time::Duration,
+    /// Leave `expires_in` out of token responses (tokens still expire), as some providers do.
+    #[arg(long)]
+    pub no_expires_in: bool,
+    /// A rate limit, repeatable: `200/s`, `1000/min`, `50000/day`; add `:global` to count all
+    /// callers together instead of per credential.
+    #[arg(long = "quota", value_name = "LIMIT/WINDOW[:global]")]
+    pub quotas: Vec<String>,
+    /// Rate-limit headers on answers.
+    #[arg(long, value_enum, default_value = "draft")]
+    pub rate_limit_headers: RateLimitHeaders,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum RateLimitHeaders {
+    /// `RateLimit-Policy` and `RateLimit` (IETF draft).
+    Draft,
+    /// `X-RateLimit-Limit`, `-Remaining`, `-Reset`.
+    X,
+    /// None: limits show only as 429s.
+    None,
 }
 
 #[derive(Args, Debug, Clone)]
