@@ -190,6 +190,27 @@ fn updated_since(q: &BTreeMap<String, String>) -> Result<Option<i64>, String> {
         .map_err(|_| format!("`updated_since` must be unix seconds or ISO 8601, got `{v}`"))
 }
 
+/// One page of a list answer: `items` (already filtered) paginated by the query, each rendered.
+fn list<T>(
+    v: Version,
+    items: &[&T],
+    id: impl Fn(&T) -> &str,
+    render: impl Fn(&T) -> Value,
+    q: &BTreeMap<String, String>,
+    path: &str,
+) -> Response {
+    let ids: Vec<&str> = items.iter().map(|t| id(t)).collect();
+    match pagination::page(&ids, q, path) {
+        Ok(p) => {
+            let mut body = p.fields;
+            body["object"] = json!("list");
+            body["data"] = Value::Array(items[p.range].iter().map(|t| render(t)).collect());
+            answer(v, StatusCode::OK, body, p.link)
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, "invalid_request_error", &e),
+    }
+}
+
 async fn list_customers(
     AxState(state): St,
     Extension(pin): Extension<Pin>,
@@ -208,21 +229,8 @@ async fn list_customers(
         .iter()
         .filter(|c| since.is_none_or(|s| c.updated >= s))
         .collect();
-    let ids: Vec<&str> = items.iter().map(|c| c.id.as_str()).collect();
-    match pagination::page(&ids, &q, uri.path()) {
-        Ok(p) => {
-            let mut body = p.fields;
-            body["object"] = json!("list");
-            body["data"] = Value::Array(
-                items[p.range]
-                    .iter()
-                    .map(|c| serde_json::to_value(versions::customer(c, v)).unwrap_or_default())
-                    .collect(),
-            );
-            answer(v, StatusCode::OK, body, p.link)
-        }
-        Err(e) => error(StatusCode::BAD_REQUEST, "invalid_request_error", &e),
-    }
+    let render = |c: &Customer| serde_json::to_value(versions::customer(c, v)).unwrap_or_default();
+    list(v, &items, |c| &c.id, render, &q, uri.path())
 }
 
 async fn list_orders(
@@ -246,21 +254,14 @@ async fn list_orders(
             since.is_none_or(|s| o.updated >= s) && customer.is_none_or(|c| &o.customer_id == c)
         })
         .collect();
-    let ids: Vec<&str> = items.iter().map(|o| o.id.as_str()).collect();
-    match pagination::page(&ids, &q, uri.path()) {
-        Ok(p) => {
-            let mut body = p.fields;
-            body["object"] = json!("list");
-            body["data"] = Value::Array(
-                items[p.range]
-                    .iter()
-                    .map(|o| versions::order(o, v))
-                    .collect(),
-            );
-            answer(v, StatusCode::OK, body, p.link)
-        }
-        Err(e) => error(StatusCode::BAD_REQUEST, "invalid_request_error", &e),
-    }
+    list(
+        v,
+        &items,
+        |o| &o.id,
+        |o| versions::order(o, v),
+        &q,
+        uri.path(),
+    )
 }
 
 async fn get_customer(
