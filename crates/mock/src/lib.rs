@@ -16,6 +16,7 @@ mod http;
 mod pagination;
 mod quota;
 mod record;
+mod sink;
 mod versions;
 
 use std::net::SocketAddr;
@@ -26,6 +27,7 @@ pub use chaos::Chaos;
 pub use data::{Customer, Dataset, Order};
 pub use quota::{HeaderStyle, Limit, QuotaConfig};
 pub use record::Recorded;
+pub use sink::Delivery;
 
 /// How the mock is set up.
 #[derive(Debug, Clone)]

@@ -1,0 +1,196 @@
+//! OAuth endpoints, the sink, and the `/_mock/` control and inspection endpoints.
+
+use super::*;
+
+/// `POST|PUT /sink/{path}`: record the delivery, then answer as the sink setting says.
+pub(super) async fn sink(
+    AxState(state): St,
+    method: http::Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let (fate, latency) = state.sink_chaos.next();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let answered = match &fate {
+        Fate::Error(s) => *s,
+        Fate::Hang | Fate::Reset => 0,
+        _ => 200,
+    };
+    state.received.push(Delivery {
+        at_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0),
+        at_us: state.started.elapsed().as_micros() as u64,
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: String::from_utf8_lossy(&body).into_owned(),
+        idempotency_key: header("idempotency-key").or_else(|| header("webhook-id")),
+        answered,
+    });
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match chaos_instead(&fate).await {
+        Some(mut res) => {
+            if res.status() == StatusCode::TOO_MANY_REQUESTS {
+                res.headers_mut()
+                    .insert("retry-after", HeaderValue::from_static("1"));
+            }
+            res
+        }
+        None => Json(json!({ "received": true })).into_response(),
+    }
+}
+
+pub(super) async fn get_sink(AxState(state): St) -> Response {
+    Json(state.sink_chaos.get()).into_response()
+}
+
+/// `PUT /_mock/sink`: how the sink answers, in the chaos format (e.g. `{"errors":[[410,1.0]]}`).
+pub(super) async fn put_sink(AxState(state): St, body: axum::body::Bytes) -> Response {
+    let chaos: crate::Chaos = match serde_json::from_slice(&body) {
+        Ok(c) => c,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                &format!("invalid sink setting: {e}"),
+            )
+        }
+    };
+    match state.sink_chaos.set(chaos) {
+        Ok(()) => Json(state.sink_chaos.get()).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, "invalid_request_error", &e),
+    }
+}
+
+pub(super) async fn delete_sink(AxState(state): St) -> Response {
+    let _ = state.sink_chaos.set(crate::Chaos::default());
+    Json(state.sink_chaos.get()).into_response()
+}
+
+/// `GET /_mock/deliveries-received`: what the sink received (`?path=` filters by prefix).
+pub(super) async fn deliveries_received(
+    AxState(state): St,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let (total, mut kept) = state.received.snapshot();
+    if let Some(prefix) = q.get("path") {
+        kept.retain(|d| d.path.starts_with(prefix.as_str()));
+    }
+    Json(json!({ "total": total, "deliveries": kept })).into_response()
+}
+
+pub(super) async fn get_chaos(AxState(state): St) -> Response {
+    Json(state.chaos.get()).into_response()
+}
+
+/// `PUT /_mock/chaos`: replace the setting (and restart its deterministic sequence).
+pub(super) async fn put_chaos(AxState(state): St, body: axum::body::Bytes) -> Response {
+    let chaos: crate::Chaos = match serde_json::from_slice(&body) {
+        Ok(c) => c,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                &format!("invalid chaos setting: {e}"),
+            )
+        }
+    };
+    match state.chaos.set(chaos) {
+        Ok(()) => Json(state.chaos.get()).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, "invalid_request_error", &e),
+    }
+}
+
+pub(super) async fn delete_chaos(AxState(state): St) -> Response {
+    let _ = state.chaos.set(crate::Chaos::default());
+    Json(state.chaos.get()).into_response()
+}
+
+/// `POST /oauth/token` (form body; client credentials in HTTP basic or the body).
+pub(super) async fn token(
+    AxState(state): St,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(&body).into_owned().collect();
+    let basic = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
+        .and_then(|d| String::from_utf8(d).ok())
+        .and_then(|d| d.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned())));
+    let (status, body) = state.tokens.token(&state.config.auth, &form, basic);
+    let mut res = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        Json(body),
+    )
+        .into_response();
+    res.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    res
+}
+
+/// `GET /oauth/authorize`: approves at once and redirects with a code.
+pub(super) async fn authorize(
+    AxState(state): St,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    match state.tokens.authorize(&state.config.auth, &q) {
+        Ok(location) => (StatusCode::FOUND, [("location", location)]).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, "invalid_request", &e),
+    }
+}
+
+/// `GET /_mock/tokens`: every token response issued, in order.
+pub(super) async fn tokens(AxState(state): St) -> Response {
+    Json(json!({ "issued": state.tokens.issued() })).into_response()
+}
+
+/// `GET /_mock/requests`: what the mock received (`?path=` filters by path prefix).
+pub(super) async fn requests(
+    AxState(state): St,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let (total, mut kept) = state.log.snapshot();
+    if let Some(prefix) = q.get("path") {
+        kept.retain(|r| r.path.starts_with(prefix.as_str()));
+    }
+    Json(json!({ "total": total, "requests": kept })).into_response()
+}
+
+/// `POST /_mock/reset`: forget recorded requests and restore the seeded data.
+pub(super) async fn reset(AxState(state): St) -> Response {
+    state.log.clear();
+    state.tokens.clear();
+    state.quotas.clear();
+    let _ = state.chaos.set(crate::Chaos::default());
+    let _ = state.sink_chaos.set(crate::Chaos::default());
+    state.received.clear();
+    *state.write() = Dataset::generate(state.config.seed, state.config.customers);
+    Json(json!({ "reset": true })).into_response()
+}
