@@ -16,6 +16,7 @@ mod http;
 mod pagination;
 mod quota;
 mod record;
+mod sign;
 mod sink;
 mod versions;
 
@@ -27,6 +28,7 @@ pub use chaos::Chaos;
 pub use data::{Customer, Dataset, Order};
 pub use quota::{HeaderStyle, Limit, QuotaConfig};
 pub use record::Recorded;
+pub use sign::{sign, Scheme};
 pub use sink::Delivery;
 
 /// How the mock is set up.
