@@ -7,7 +7,8 @@
 //! - Shopify: `X-Shopify-Hmac-Sha256: <base64>` over the body;
 //! - Slack: `X-Slack-Signature: v0=<hex>` over `v0:{ts}:{body}`, with `X-Slack-Request-Timestamp`;
 //! - generic HMAC: a header, a prefix, hex or base64, and a signed-content template.
-//! All HMAC-SHA256.
+//!
+//! All are HMAC-SHA256.
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
