@@ -12,6 +12,7 @@
 mod auth;
 mod chaos;
 mod data;
+mod emit;
 mod http;
 mod pagination;
 mod quota;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 pub use auth::{pkce_challenge, AuthConfig, OAuthClient, ALL_SCOPES};
 pub use chaos::Chaos;
 pub use data::{Customer, Dataset, Order};
+pub use emit::{SendRequest, Sent};
 pub use quota::{HeaderStyle, Limit, QuotaConfig};
 pub use record::Recorded;
 pub use sign::{sign, Scheme};

@@ -191,6 +191,32 @@ pub(super) async fn reset(AxState(state): St) -> Response {
     let _ = state.chaos.set(crate::Chaos::default());
     let _ = state.sink_chaos.set(crate::Chaos::default());
     state.received.clear();
+    state.sent.clear();
     *state.write() = Dataset::generate(state.config.seed, state.config.customers);
     Json(json!({ "reset": true })).into_response()
+}
+
+/// `POST /_mock/webhooks/send`: send signed events to a target (see `emit::SendRequest`);
+/// answers when every attempt is done, with how many there were.
+pub(super) async fn send_webhooks(AxState(state): St, body: axum::body::Bytes) -> Response {
+    let req: crate::SendRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                &format!("invalid send request: {e}"),
+            )
+        }
+    };
+    match crate::emit::send(req, &state.sent).await {
+        Ok(attempts) => Json(json!({ "attempts": attempts })).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, "invalid_request_error", &e),
+    }
+}
+
+/// `GET /_mock/webhooks-sent`: every attempt the mock made, in order.
+pub(super) async fn webhooks_sent(AxState(state): St) -> Response {
+    let (total, sent) = state.sent.snapshot();
+    Json(json!({ "total": total, "sent": sent })).into_response()
 }

@@ -24,6 +24,7 @@ use serde_json::{json, Value};
 use crate::auth::{Denied, Tokens};
 use crate::chaos::{ChaosState, Fate};
 use crate::data::{Customer, Dataset};
+use crate::emit::SentLog;
 use crate::quota::Quotas;
 use crate::record::{Log, Recorded};
 use crate::sink::{Delivery, Received};
@@ -41,6 +42,7 @@ pub struct State {
     /// How the sink misbehaves (its own setting, so the provider API can stay healthy).
     pub sink_chaos: ChaosState,
     pub received: Received,
+    pub sent: SentLog,
     started: Instant,
 }
 
@@ -55,6 +57,7 @@ impl State {
             chaos: ChaosState::default(),
             sink_chaos: ChaosState::default(),
             received: Received::new(config.record_limit),
+            sent: SentLog::new(config.record_limit),
             config,
             started: Instant::now(),
         }
@@ -114,6 +117,8 @@ pub fn router(state: Arc<State>) -> Router {
             get(get_sink).put(put_sink).delete(delete_sink),
         )
         .route("/_mock/deliveries-received", get(deliveries_received))
+        .route("/_mock/webhooks/send", post(send_webhooks))
+        .route("/_mock/webhooks-sent", get(webhooks_sent))
         .route("/_mock/requests", get(requests))
         .route("/_mock/tokens", get(tokens))
         .route(

@@ -1,0 +1,229 @@
+//! Webhooks out: the mock sends signed events to a target URL the way providers do — with
+//! duplicates, out-of-order arrival, its own retries, and bursts — and records every attempt as
+//! ground truth (`/_mock/webhooks-sent`). Deterministic under a seed.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::sign::{sign, Scheme};
+
+/// What to send (`POST /_mock/webhooks/send` takes this as JSON).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    /// Where to send, e.g. `http://127.0.0.1:8080/webhooks/crm`.
+    pub target: String,
+    pub scheme: Scheme,
+    pub secret: String,
+    /// How many distinct events.
+    pub count: usize,
+    /// Event type, e.g. `customer.updated`.
+    #[serde(default = "default_type")]
+    pub event_type: String,
+    /// Entity keys cycle over this many customers (`cus_000001`…), so events share keys.
+    #[serde(default = "default_keys")]
+    pub keys: usize,
+    /// Share of events sent twice (same id and body).
+    #[serde(default)]
+    pub duplicates: f64,
+    /// Share of adjacent pairs sent in swapped order.
+    #[serde(default)]
+    pub out_of_order: f64,
+    /// Attempts per event while the target does not answer 2xx (the provider's own retries).
+    #[serde(default = "default_attempts")]
+    pub attempts: u32,
+    /// Events in flight at once (a burst when high).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn default_type() -> String {
+    "customer.updated".into()
+}
+fn default_keys() -> usize {
+    10
+}
+fn default_attempts() -> u32 {
+    1
+}
+fn default_concurrency() -> usize {
+    1
+}
+
+/// One attempt to send one event.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sent {
+    pub id: String,
+    pub event_type: String,
+    pub key: String,
+    pub sequence: u64,
+    pub attempt: u32,
+    /// The target's status (0: no answer).
+    pub status: u16,
+    pub at_ms: i64,
+}
+
+/// Every attempt, newest last (bounded).
+pub struct SentLog {
+    limit: usize,
+    inner: Mutex<(u64, VecDeque<Sent>)>,
+}
+
+impl SentLog {
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            inner: Mutex::new((0, VecDeque::new())),
+        }
+    }
+    fn push(&self, s: Sent) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.0 += 1;
+        if g.1.len() >= self.limit {
+            g.1.pop_front();
+        }
+        g.1.push_back(s);
+    }
+    pub fn snapshot(&self) -> (u64, Vec<Sent>) {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        (g.0, g.1.iter().cloned().collect())
+    }
+    pub fn clear(&self) {
+        *self.inner.lock().unwrap_or_else(|p| p.into_inner()) = (0, VecDeque::new());
+    }
+}
+
+fn unit(seed: u64, n: u64) -> f64 {
+    let mut z = seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The order events go out in: `(sequence, is_duplicate)`; swaps and duplicates by the seed.
+fn plan(req: &SendRequest) -> Vec<u64> {
+    let mut order: Vec<u64> = (1..=req.count as u64).collect();
+    let mut i = 0;
+    while i + 1 < order.len() {
+        if unit(req.seed, 2 * i as u64) < req.out_of_order {
+            order.swap(i, i + 1);
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    let mut out = Vec::with_capacity(order.len());
+    for (i, seq) in order.into_iter().enumerate() {
+        out.push(seq);
+        if unit(req.seed ^ 0xD0D0, i as u64) < req.duplicates {
+            out.push(seq);
+        }
+    }
+    out
+}
+
+/// Sends everything in `req`; returns how many attempts were made.
+pub async fn send(req: SendRequest, log: &SentLog) -> Result<usize, String> {
+    if req.count == 0 || req.count > 1_000_000 || req.concurrency == 0 || req.attempts == 0 {
+        return Err("count must be 1..=1000000, concurrency and attempts at least 1".into());
+    }
+    sign(&req.scheme, &req.secret, "probe", 0, b"{}")?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let plan = plan(&req);
+    let req = std::sync::Arc::new(req);
+    let mut attempts = 0usize;
+    for chunk in plan.chunks(req.concurrency) {
+        let sends = chunk.iter().map(|seq| deliver(&client, &req, *seq, log));
+        for n in futures_util::future::join_all(sends).await {
+            attempts += n;
+        }
+    }
+    Ok(attempts)
+}
+
+async fn deliver(client: &reqwest::Client, req: &SendRequest, seq: u64, log: &SentLog) -> usize {
+    let id = format!("evt_{seq:08}");
+    let key = format!("cus_{:06}", 1 + (seq as usize - 1) % req.keys.max(1));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let body = json!({ "id": id, "type": req.event_type, "created": now, "sequence": seq, "data": { "object": { "id": key, "sequence": seq } } })
+        .to_string();
+    for attempt in 1..=req.attempts {
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let mut r = client
+            .post(&req.target)
+            .header("content-type", "application/json")
+            .body(body.clone());
+        if let Ok(headers) = sign(&req.scheme, &req.secret, &id, ts, body.as_bytes()) {
+            for (k, v) in headers {
+                r = r.header(k, v);
+            }
+        }
+        let status = r.send().await.map(|res| res.status().as_u16()).unwrap_or(0);
+        log.push(Sent {
+            id: id.clone(),
+            event_type: req.event_type.clone(),
+            key: key.clone(),
+            sequence: seq,
+            attempt,
+            status,
+            at_ms: ts * 1000,
+        });
+        if (200..300).contains(&status) {
+            return attempt as usize;
+        }
+        tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+    }
+    req.attempts as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(duplicates: f64, out_of_order: f64) -> SendRequest {
+        SendRequest {
+            target: String::new(),
+            scheme: Scheme::Github,
+            secret: "s".into(),
+            count: 1000,
+            event_type: default_type(),
+            keys: 10,
+            duplicates,
+            out_of_order,
+            attempts: 1,
+            concurrency: 1,
+            seed: 4,
+        }
+    }
+
+    #[test]
+    fn plans_duplicates_and_swaps_by_the_seed() {
+        let plain = plan(&req(0.0, 0.0));
+        assert_eq!(plain, (1..=1000).collect::<Vec<_>>());
+        let p = plan(&req(0.1, 0.2));
+        assert_eq!(p, plan(&req(0.1, 0.2)), "deterministic");
+        let dups = p.len() - 1000;
+        assert!((60..=140).contains(&dups), "{dups}");
+        let swapped = p.windows(2).filter(|w| w[0] > w[1]).count();
+        assert!(swapped > 50, "{swapped}");
+        let mut unique = p.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 1000, "every event is sent");
+    }
+}
