@@ -20,6 +20,7 @@ mod record;
 mod sign;
 mod sink;
 mod versions;
+mod xml;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

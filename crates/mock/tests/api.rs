@@ -393,3 +393,53 @@ async fn quotas_answer_429_with_headers_at_exactly_the_limit() {
         mock.stop().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn resources_come_as_xml_when_asked() {
+    let mock = start(5).await;
+    let c = reqwest::Client::new();
+    let res = c
+        .get(format!("{}/v2/customers/cus_000002", mock.url()))
+        .header("accept", "application/xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/xml"));
+    assert!(res.headers().contains_key("content-type"));
+    let text = res.text().await.unwrap();
+    assert!(
+        text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<customer>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("<id>cus_000002</id>") && text.contains("<address><city>"),
+        "{text}"
+    );
+
+    let text = c
+        .get(format!("{}/v1/customers?limit=2&format=xml", mock.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("<list>") && text.matches("<item>").count() == 2,
+        "{text}"
+    );
+    let missing = c
+        .get(format!("{}/v1/customers/nope?format=xml", mock.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(
+        missing.text().await.unwrap().contains("<error><message>"),
+        "errors come as XML too"
+    );
+}

@@ -22,11 +22,15 @@ pub(super) async fn gate(AxState(state): St, req: Request, next: Next) -> Respon
             .unwrap_or("anonymous");
         state.quotas.admit(&state.config.quotas, key)
     });
+    let xml = wants_xml(&req);
     let mut res = match (&quota, authenticate(&state, &req)) {
         (Some(q), _) if q.retry_after.is_some() => too_many(q.retry_after.unwrap_or_default()),
         (_, Some(denied)) => denied,
         _ => chaos_after(&fate, next.run(req).await).await,
     };
+    if xml {
+        res = as_xml(res).await;
+    }
     for (name, value) in quota.map(|q| q.headers).unwrap_or_default() {
         if let (Ok(n), Ok(v)) = (
             http::HeaderName::try_from(name),
@@ -147,4 +151,50 @@ pub(super) fn authenticate(state: &State, req: &Request) -> Option<Response> {
         res.headers_mut().insert("www-authenticate", v);
     }
     Some(res)
+}
+
+/// The client asked for XML: `Accept: application/xml` (or `text/xml`) or `?format=xml`.
+fn wants_xml(req: &Request) -> bool {
+    let accept = req
+        .headers()
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    accept.contains("application/xml")
+        || accept.contains("text/xml")
+        || req
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p == "format=xml"))
+}
+
+/// Re-renders a JSON answer as XML (errors too), keeping status and headers.
+async fn as_xml(res: Response) -> Response {
+    let is_json = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 16 << 20).await else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "api_error",
+            "body too large",
+        );
+    };
+    let text = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(v) => crate::xml::to_xml(&v),
+        // A body chaos already spoiled stays spoiled.
+        Err(_) => return Response::from_parts(parts, axum::body::Body::from(bytes)),
+    };
+    parts.headers.remove("content-length");
+    parts.headers.insert(
+        "content-type",
+        HeaderValue::from_static("application/xml; charset=utf-8"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(text))
 }
