@@ -19,6 +19,7 @@ mod quota;
 mod record;
 mod sign;
 mod sink;
+mod soap;
 mod versions;
 mod xml;
 

@@ -220,3 +220,37 @@ pub(super) async fn webhooks_sent(AxState(state): St) -> Response {
     let (total, sent) = state.sent.snapshot();
     Json(json!({ "total": total, "sent": sent })).into_response()
 }
+
+/// `POST /soap`: the SOAP 1.1 service; faults are HTTP 500 with a `soap:Fault` body.
+pub(super) async fn soap(AxState(state): St, body: axum::body::Bytes) -> Response {
+    let xml_answer = |status: StatusCode, text: String| {
+        let mut res = (status, text).into_response();
+        res.headers_mut().insert(
+            "content-type",
+            HeaderValue::from_static("text/xml; charset=utf-8"),
+        );
+        res
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return xml_answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            crate::soap::fault(true, "the request is not UTF-8"),
+        );
+    };
+    let call = match crate::soap::parse(text) {
+        Ok(c) => c,
+        Err(e) => {
+            return xml_answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                crate::soap::fault(true, &e),
+            )
+        }
+    };
+    match crate::soap::run(&call, &state.read()) {
+        Ok(xml) => xml_answer(StatusCode::OK, xml),
+        Err((client, message)) => xml_answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            crate::soap::fault(client, &message),
+        ),
+    }
+}

@@ -117,6 +117,11 @@ pub fn router(state: Arc<State>) -> Router {
             get(get_sink).put(put_sink).delete(delete_sink),
         )
         .route("/_mock/deliveries-received", get(deliveries_received))
+        .merge(
+            Router::new()
+                .route("/soap", post(soap))
+                .route_layer(axum::middleware::from_fn_with_state(state.clone(), gate)),
+        )
         .route("/_mock/webhooks/send", post(send_webhooks))
         .route("/_mock/webhooks-sent", get(webhooks_sent))
         .route("/_mock/requests", get(requests))
