@@ -115,7 +115,7 @@ pub(super) fn too_many(wait: std::time::Duration) -> Response {
 pub(super) fn scope_for(method: &http::Method, path: &str) -> &'static str {
     if path.contains("/orders") {
         "orders:read"
-    } else if method == http::Method::GET {
+    } else if method == http::Method::GET || path == "/soap" {
         "customers:read"
     } else {
         "customers:write"
