@@ -11,6 +11,8 @@
 //!
 //! Every problem becomes a [`ConfigError`] naming file, line, column and field, with a hint.
 #![forbid(unsafe_code)]
+// Config errors are built once per load, never on a hot path: their size does not matter.
+#![allow(clippy::result_large_err)]
 
 mod error;
 mod interpolate;
@@ -65,6 +67,21 @@ pub fn load_str(
 ) -> Result<Config, ConfigErrors> {
     let doc = yaml::parse(text, file, env)?;
     resolve::resolve(&doc, overrides)
+}
+
+/// Loads another YAML file (such as the mock provider's `mock.yaml`) into `T`, with the same
+/// `${VAR}` interpolation and file:line:col errors as `junction.yaml`.
+pub fn load_as<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigErrors> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors::one(ConfigError::whole_file(
+            &name,
+            format!("cannot read the file: {e}"),
+            "pass an existing file with --config",
+        ))
+    })?;
+    let doc = yaml::parse(&text, &name, &|var| std::env::var(var).ok())?;
+    resolve::whole(&doc)
 }
 
 /// The JSON Schema (2020-12) of `junction.yaml`, for editors and CI checks.

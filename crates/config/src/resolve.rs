@@ -112,23 +112,33 @@ fn section<T: DeserializeOwned>(
     if value.is_null() {
         return None;
     }
-    match serde_path_to_error::deserialize::<_, T>(value) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            let mut ptr = push("", name);
-            for seg in e.path().iter() {
-                match seg {
-                    serde_path_to_error::Segment::Map { key } => ptr = push(&ptr, key),
-                    serde_path_to_error::Segment::Seq { index } => {
-                        ptr = push(&ptr, &index.to_string())
-                    }
-                    _ => {}
-                }
+    located(doc, &push("", name), value)
+        .map_err(|e| errs.push(e))
+        .ok()
+}
+
+/// Deserializes `value` (found at JSON pointer `base`), with serde's error located in the file.
+fn located<T: DeserializeOwned>(
+    doc: &Document,
+    base: &str,
+    value: &Value,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let mut ptr = base.to_owned();
+        for seg in e.path().iter() {
+            match seg {
+                serde_path_to_error::Segment::Map { key } => ptr = push(&ptr, key),
+                serde_path_to_error::Segment::Seq { index } => ptr = push(&ptr, &index.to_string()),
+                _ => {}
             }
-            errs.push(serde_error(doc, ptr, &e.into_inner().to_string()));
-            None
         }
-    }
+        serde_error(doc, ptr, &e.into_inner().to_string())
+    })
+}
+
+/// Deserializes a whole document into `T`: other YAML files (the mock's) get the same located errors.
+pub(crate) fn whole<T: DeserializeOwned>(doc: &Document) -> Result<T, ConfigErrors> {
+    located(doc, "", &doc.value).map_err(ConfigErrors::one)
 }
 
 /// Makes serde's messages about unknown fields, variants and missing fields located and helpful.

@@ -4,9 +4,6 @@
 //! (an alias bomb is an error, not an out-of-memory); `${VAR}`s are expanded inside scalar values
 //! only, and a plain scalar is typed after expansion (`port: ${PORT}` is a number).
 
-// Config errors are built once per load, never on a hot path: their size does not matter.
-#![allow(clippy::result_large_err)]
-
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};

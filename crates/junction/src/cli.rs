@@ -31,22 +31,25 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct MockArgs {
-    /// Address to listen on.
-    #[arg(long, env = "JUNCTION_MOCK_LISTEN", default_value = "127.0.0.1:9090")]
-    pub listen: std::net::SocketAddr,
-    /// Seed of the generated data set (the same seed gives the same data).
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// Customers to generate.
-    #[arg(long, default_value_t = 10_000)]
-    pub customers: usize,
+    /// A `mock.yaml` with the mock's settings; the flags below win over it.
+    #[arg(long, short = 'c')]
+    pub config: Option<std::path::PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:9090].
+    #[arg(long, env = "JUNCTION_MOCK_LISTEN")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Seed of the generated data set (the same seed gives the same data) [default: 42].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Customers to generate [default: 10000].
+    #[arg(long)]
+    pub customers: Option<usize>,
     /// Require credentials: API key `mock_key_1`, basic `mock_user:mock_pass`, or an OAuth2 token
     /// from `/oauth/token` (client `mock_client` / `mock_secret`).
     #[arg(long)]
     pub require_auth: bool,
-    /// Access-token lifetime, e.g. `1h`, `90s`.
-    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
-    pub token_ttl: std::time::Duration,
+    /// Access-token lifetime, e.g. `1h`, `90s` [default: 1h].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub token_ttl: Option<std::time::Duration>,
     /// Leave `expires_in` out of token responses (tokens still expire), as some providers do.
     #[arg(long)]
     pub no_expires_in: bool,
@@ -54,9 +57,9 @@ pub struct MockArgs {
     /// callers together instead of per credential.
     #[arg(long = "quota", value_name = "LIMIT/WINDOW[:global]")]
     pub quotas: Vec<String>,
-    /// Rate-limit headers on answers.
-    #[arg(long, value_enum, default_value = "draft")]
-    pub rate_limit_headers: RateLimitHeaders,
+    /// Rate-limit headers on answers [default: draft].
+    #[arg(long, value_enum)]
+    pub rate_limit_headers: Option<RateLimitHeaders>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy)]

@@ -31,6 +31,25 @@ pub struct Chaos {
     pub drift: f64,
 }
 
+impl Chaos {
+    /// Every rate in [0, 1], together at most 1; injected statuses are 4xx or 5xx.
+    pub fn validate(&self) -> Result<(), String> {
+        let rates = self.errors.iter().map(|e| e.1).chain([
+            self.hang,
+            self.reset,
+            self.malformed,
+            self.drift,
+        ]);
+        if rates.clone().any(|r| !(0.0..=1.0).contains(&r)) || rates.sum::<f64>() > 1.0 + 1e-9 {
+            return Err("every rate must be in [0, 1] and together at most 1".into());
+        }
+        if let Some(&(status, _)) = self.errors.iter().find(|(s, _)| !(400..=599).contains(s)) {
+            return Err(format!("error status {status} is not 4xx or 5xx"));
+        }
+        Ok(())
+    }
+}
+
 /// What happens to one request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fate {
@@ -73,18 +92,7 @@ impl ChaosState {
 
     /// Replaces the setting and restarts the request count (so the sequence replays).
     pub fn set(&self, chaos: Chaos) -> Result<(), String> {
-        let rates = chaos.errors.iter().map(|e| e.1).chain([
-            chaos.hang,
-            chaos.reset,
-            chaos.malformed,
-            chaos.drift,
-        ]);
-        if rates.clone().any(|r| !(0.0..=1.0).contains(&r)) || rates.sum::<f64>() > 1.0 + 1e-9 {
-            return Err("every rate must be in [0, 1] and together at most 1".into());
-        }
-        if let Some(&(status, _)) = chaos.errors.iter().find(|(s, _)| !(400..=599).contains(s)) {
-            return Err(format!("error status {status} is not 4xx or 5xx"));
-        }
+        chaos.validate()?;
         self.active
             .store(chaos != Chaos::default(), Ordering::SeqCst);
         *self.setting.write().unwrap_or_else(|p| p.into_inner()) = chaos;

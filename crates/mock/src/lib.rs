@@ -13,6 +13,7 @@ mod auth;
 mod chaos;
 mod data;
 mod emit;
+mod file;
 mod http;
 mod pagination;
 mod quota;
@@ -30,6 +31,7 @@ pub use auth::{pkce_challenge, AuthConfig, OAuthClient, ALL_SCOPES};
 pub use chaos::Chaos;
 pub use data::{Customer, Dataset, Order};
 pub use emit::{SendRequest, Sent};
+pub use file::MockFile;
 pub use quota::{HeaderStyle, Limit, QuotaConfig};
 pub use record::Recorded;
 pub use sign::{sign, Scheme};
@@ -48,6 +50,10 @@ pub struct MockConfig {
     pub auth: AuthConfig,
     /// Rate limits on the resource routes (none by default).
     pub quotas: QuotaConfig,
+    /// Chaos on the provider API at start (changeable at `/_mock/chaos`).
+    pub chaos: Chaos,
+    /// How the sink misbehaves at start (changeable at `/_mock/sink`).
+    pub sink: Chaos,
 }
 
 impl Default for MockConfig {
@@ -58,6 +64,8 @@ impl Default for MockConfig {
             record_limit: 100_000,
             auth: AuthConfig::default(),
             quotas: QuotaConfig::default(),
+            chaos: Chaos::default(),
+            sink: Chaos::default(),
         }
     }
 }

@@ -17,6 +17,41 @@ pub struct Limit {
     pub per_key: bool,
 }
 
+impl Limit {
+    /// Parses `200/s`, `1000/min`, `50000/day`, `10/5s`, with an optional `:global`.
+    pub fn parse(text: &str) -> Result<Limit, String> {
+        let (spec, global) = match text.strip_suffix(":global") {
+            Some(s) => (s, true),
+            None => (text, false),
+        };
+        let (limit, window) = spec
+            .split_once('/')
+            .ok_or(format!("`{text}`: write LIMIT/WINDOW, e.g. 200/s"))?;
+        let limit: u32 = limit
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{text}`: the limit must be a whole number"))?;
+        let window = match window.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            "day" | "d" => Duration::from_secs(86_400),
+            other => humantime::parse_duration(other)
+                .map_err(|e| format!("`{text}`: bad window `{other}`: {e}"))?,
+        };
+        if limit == 0 || window.is_zero() {
+            return Err(format!(
+                "`{text}`: the limit and the window must be above zero"
+            ));
+        }
+        Ok(Limit {
+            limit,
+            window,
+            per_key: !global,
+        })
+    }
+}
+
 /// Which rate-limit headers answers carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum HeaderStyle {
@@ -205,5 +240,32 @@ mod tests {
         let d = q.admit(&cfg, "b");
         assert_eq!(d.retry_after, Some(Duration::from_secs(59)));
         assert!(d.headers[0].1.contains("\"60s\";q=5;w=60"));
+    }
+}
+
+#[cfg(test)]
+mod parse {
+    use super::Limit;
+    use std::time::Duration;
+
+    #[test]
+    fn limits_parse_as_written() {
+        let q = Limit::parse("200/s").unwrap();
+        assert_eq!(
+            (q.limit, q.window, q.per_key),
+            (200, Duration::from_secs(1), true)
+        );
+        let q = Limit::parse("50000/day:global").unwrap();
+        assert_eq!(
+            (q.limit, q.window, q.per_key),
+            (50_000, Duration::from_secs(86_400), false)
+        );
+        assert_eq!(
+            Limit::parse("10/5s").unwrap().window,
+            Duration::from_secs(5)
+        );
+        assert!(Limit::parse("ten/s").is_err());
+        assert!(Limit::parse("0/s").is_err());
+        assert!(Limit::parse("200").is_err());
     }
 }

@@ -183,13 +183,14 @@ pub(super) async fn requests(
     Json(json!({ "total": total, "requests": kept })).into_response()
 }
 
-/// `POST /_mock/reset`: forget recorded requests and restore the seeded data.
+/// `POST /_mock/reset`: forget what was recorded and return to the configured start: seeded data,
+/// chaos and sink settings as configured.
 pub(super) async fn reset(AxState(state): St) -> Response {
     state.log.clear();
     state.tokens.clear();
     state.quotas.clear();
-    let _ = state.chaos.set(crate::Chaos::default());
-    let _ = state.sink_chaos.set(crate::Chaos::default());
+    let _ = state.chaos.set(state.config.chaos.clone());
+    let _ = state.sink_chaos.set(state.config.sink.clone());
     state.received.clear();
     state.sent.clear();
     *state.write() = Dataset::generate(state.config.seed, state.config.customers);

@@ -49,7 +49,7 @@ pub struct State {
 impl State {
     pub fn new(config: MockConfig) -> Self {
         let data = Dataset::generate(config.seed, config.customers);
-        Self {
+        let state = Self {
             log: Log::new(config.record_limit),
             data: RwLock::new(data),
             tokens: Tokens::default(),
@@ -60,7 +60,11 @@ impl State {
             sent: SentLog::new(config.record_limit),
             config,
             started: Instant::now(),
-        }
+        };
+        // Validated when the config was built; an invalid setting here is simply not applied.
+        let _ = state.chaos.set(state.config.chaos.clone());
+        let _ = state.sink_chaos.set(state.config.sink.clone());
+        state
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Dataset> {
