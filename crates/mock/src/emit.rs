@@ -3,7 +3,7 @@
 //! ground truth (`/_mock/webhooks-sent`). Deterministic under a seed.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,13 @@ pub struct SendRequest {
     pub concurrency: usize,
     #[serde(default)]
     pub seed: u64,
+    /// Start events at this rate (events per second), each in its own task, instead of in
+    /// batches of `concurrency`: a steady stream for end-to-end and crash tests.
+    #[serde(default)]
+    pub rate_per_s: Option<f64>,
+    /// Answer 202 at once and send in the background (watch `/_mock/webhooks-sent`).
+    #[serde(default)]
+    pub background: bool,
 }
 
 fn default_type() -> String {
@@ -128,21 +135,48 @@ fn plan(req: &SendRequest) -> Vec<u64> {
     out
 }
 
-/// Sends everything in `req`; returns how many attempts were made.
-pub async fn send(req: SendRequest, log: &SentLog) -> Result<usize, String> {
+/// Checks a request before anything is sent.
+pub fn check(req: &SendRequest) -> Result<(), String> {
     if req.count == 0 || req.count > 1_000_000 || req.concurrency == 0 || req.attempts == 0 {
         return Err("count must be 1..=1000000, concurrency and attempts at least 1".into());
     }
-    sign(&req.scheme, &req.secret, "probe", 0, b"{}")?;
+    if req
+        .rate_per_s
+        .is_some_and(|r| !(r > 0.0 && r <= 1_000_000.0))
+    {
+        return Err("rate_per_s must be above 0 and at most 1000000".into());
+    }
+    sign(&req.scheme, &req.secret, "probe", 0, b"{}").map(|_| ())
+}
+
+/// Sends everything in `req`; returns how many attempts were made.
+pub async fn send(req: SendRequest, log: Arc<SentLog>) -> Result<usize, String> {
+    check(&req)?;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| e.to_string())?;
     let plan = plan(&req);
-    let req = std::sync::Arc::new(req);
+    let req = Arc::new(req);
     let mut attempts = 0usize;
+    if let Some(rate) = req.rate_per_s {
+        let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut tasks = Vec::with_capacity(plan.len());
+        for seq in plan {
+            tick.tick().await;
+            let (client, req, log) = (client.clone(), req.clone(), log.clone());
+            tasks.push(tokio::spawn(async move {
+                deliver(&client, &req, seq, &log).await
+            }));
+        }
+        for t in tasks {
+            attempts += t.await.unwrap_or(0);
+        }
+        return Ok(attempts);
+    }
     for chunk in plan.chunks(req.concurrency) {
-        let sends = chunk.iter().map(|seq| deliver(&client, &req, *seq, log));
+        let sends = chunk.iter().map(|seq| deliver(&client, &req, *seq, &log));
         for n in futures_util::future::join_all(sends).await {
             attempts += n;
         }
@@ -208,6 +242,8 @@ mod tests {
             attempts: 1,
             concurrency: 1,
             seed: 4,
+            rate_per_s: None,
+            background: false,
         }
     }
 

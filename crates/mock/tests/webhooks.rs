@@ -139,3 +139,49 @@ async fn the_provider_retries_what_the_target_refuses() {
     }
     assert!(per_event.values().all(|n| *n == 3), "{per_event:?}");
 }
+
+#[tokio::test]
+async fn a_paced_background_stream_arrives_at_its_rate() {
+    let mock = start().await;
+    let req = json!({ "target": format!("{}/sink/stream", mock.url()), "scheme": { "kind": "stripe" }, "secret": "s",
+                      "count": 40, "rate_per_s": 200.0, "background": true });
+    let started = std::time::Instant::now();
+    let res = reqwest::Client::new()
+        .post(format!("{}/_mock/webhooks/send", mock.url()))
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202, "answered before sending");
+    let mut total = 0;
+    for _ in 0..100 {
+        let got: Value = reqwest::get(format!("{}/_mock/deliveries-received", mock.url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        total = got["total"].as_u64().unwrap();
+        if total == 40 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(total, 40);
+    // 40 events at 200/s take at least 39 intervals of 5 ms.
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(190),
+        "{:?}",
+        started.elapsed()
+    );
+    let got: Value = reqwest::get(format!("{}/_mock/deliveries-received", mock.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(got["deliveries"][0]["headers"]["stripe-signature"]
+        .as_str()
+        .unwrap()
+        .starts_with("t="));
+}

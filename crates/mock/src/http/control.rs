@@ -210,7 +210,19 @@ pub(super) async fn send_webhooks(AxState(state): St, body: axum::body::Bytes) -
             )
         }
     };
-    match crate::emit::send(req, &state.sent).await {
+    if let Err(e) = crate::emit::check(&req) {
+        return error(StatusCode::BAD_REQUEST, "invalid_request_error", &e);
+    }
+    if req.background {
+        let log = state.sent.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::emit::send(req, log).await {
+                tracing::warn!(error = %e, "background webhook sending failed");
+            }
+        });
+        return (StatusCode::ACCEPTED, Json(json!({ "started": true }))).into_response();
+    }
+    match crate::emit::send(req, state.sent.clone()).await {
         Ok(attempts) => Json(json!({ "attempts": attempts })).into_response(),
         Err(e) => error(StatusCode::BAD_REQUEST, "invalid_request_error", &e),
     }

@@ -42,7 +42,7 @@ pub struct State {
     /// How the sink misbehaves (its own setting, so the provider API can stay healthy).
     pub sink_chaos: ChaosState,
     pub received: Received,
-    pub sent: SentLog,
+    pub sent: Arc<SentLog>,
     started: Instant,
 }
 
@@ -57,7 +57,7 @@ impl State {
             chaos: ChaosState::default(),
             sink_chaos: ChaosState::default(),
             received: Received::new(config.record_limit),
-            sent: SentLog::new(config.record_limit),
+            sent: Arc::new(SentLog::new(config.record_limit)),
             config,
             started: Instant::now(),
         };
