@@ -58,31 +58,35 @@ pub(super) async fn sink(
     }
 }
 
+/// Replaces a chaos setting from a JSON body; answers the setting now in force.
+fn put_setting(target: &crate::chaos::ChaosState, body: &[u8]) -> Response {
+    let chaos: crate::Chaos = match serde_json::from_slice(body) {
+        Ok(c) => c,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                &format!("invalid setting: {e}"),
+            )
+        }
+    };
+    match target.set(chaos) {
+        Ok(()) => Json(target.get()).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, "invalid_request_error", &e),
+    }
+}
+
 pub(super) async fn get_sink(AxState(state): St) -> Response {
     Json(state.sink_chaos.get()).into_response()
 }
 
 /// `PUT /_mock/sink`: how the sink answers, in the chaos format (e.g. `{"errors":[[410,1.0]]}`).
 pub(super) async fn put_sink(AxState(state): St, body: axum::body::Bytes) -> Response {
-    let chaos: crate::Chaos = match serde_json::from_slice(&body) {
-        Ok(c) => c,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                &format!("invalid sink setting: {e}"),
-            )
-        }
-    };
-    match state.sink_chaos.set(chaos) {
-        Ok(()) => Json(state.sink_chaos.get()).into_response(),
-        Err(e) => error(StatusCode::BAD_REQUEST, "invalid_request_error", &e),
-    }
+    put_setting(&state.sink_chaos, &body)
 }
 
 pub(super) async fn delete_sink(AxState(state): St) -> Response {
-    let _ = state.sink_chaos.set(crate::Chaos::default());
-    Json(state.sink_chaos.get()).into_response()
+    put_setting(&state.sink_chaos, b"{}")
 }
 
 /// `GET /_mock/deliveries-received`: what the sink received (`?path=` filters by prefix).
@@ -103,25 +107,11 @@ pub(super) async fn get_chaos(AxState(state): St) -> Response {
 
 /// `PUT /_mock/chaos`: replace the setting (and restart its deterministic sequence).
 pub(super) async fn put_chaos(AxState(state): St, body: axum::body::Bytes) -> Response {
-    let chaos: crate::Chaos = match serde_json::from_slice(&body) {
-        Ok(c) => c,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                &format!("invalid chaos setting: {e}"),
-            )
-        }
-    };
-    match state.chaos.set(chaos) {
-        Ok(()) => Json(state.chaos.get()).into_response(),
-        Err(e) => error(StatusCode::BAD_REQUEST, "invalid_request_error", &e),
-    }
+    put_setting(&state.chaos, &body)
 }
 
 pub(super) async fn delete_chaos(AxState(state): St) -> Response {
-    let _ = state.chaos.set(crate::Chaos::default());
-    Json(state.chaos.get()).into_response()
+    put_setting(&state.chaos, b"{}")
 }
 
 /// `POST /oauth/token` (form body; client credentials in HTTP basic or the body).
