@@ -47,6 +47,22 @@ async fn token(mock: &Mock, form: &[(&str, &str)]) -> (u16, Value) {
     (res.status().as_u16(), res.json().await.unwrap())
 }
 
+/// A client-credentials token request.
+async fn client_credentials(
+    mock: &Mock,
+    id: &str,
+    secret: &str,
+    scope: Option<&str>,
+) -> (u16, Value) {
+    let mut form = vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", id),
+        ("client_secret", secret),
+    ];
+    form.extend(scope.map(|s| ("scope", s)));
+    token(mock, &form).await
+}
+
 #[tokio::test]
 async fn api_keys_and_basic_credentials_are_checked() {
     let mock = start(required()).await;
@@ -116,15 +132,7 @@ async fn api_keys_and_basic_credentials_are_checked() {
 #[tokio::test]
 async fn client_credentials_tokens_carry_their_scopes() {
     let mock = start(required()).await;
-    let (status, t) = token(
-        &mock,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", "mock_client"),
-            ("client_secret", "mock_secret"),
-        ],
-    )
-    .await;
+    let (status, t) = client_credentials(&mock, "mock_client", "mock_secret", None).await;
     assert_eq!(status, 200);
     assert_eq!(t["token_type"], "Bearer");
     assert_eq!(t["expires_in"], 3600);
@@ -139,15 +147,7 @@ async fn client_credentials_tokens_carry_their_scopes() {
     assert_eq!(res.status(), 200);
 
     // A narrower token: orders only.
-    let (_, narrow) = token(
-        &mock,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", "reader"),
-            ("client_secret", "reader_secret"),
-        ],
-    )
-    .await;
+    let (_, narrow) = client_credentials(&mock, "reader", "reader_secret", None).await;
     let at = narrow["access_token"].as_str().unwrap();
     assert_eq!(
         c.get(format!("{}/v2/orders", mock.url()))
@@ -170,29 +170,13 @@ async fn client_credentials_tokens_carry_their_scopes() {
         .unwrap()
         .contains("insufficient_scope"));
 
-    let (status, err) = token(
-        &mock,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", "reader"),
-            ("client_secret", "reader_secret"),
-            ("scope", "customers:write"),
-        ],
-    )
-    .await;
+    let (status, err) =
+        client_credentials(&mock, "reader", "reader_secret", Some("customers:write")).await;
     assert_eq!(
         (status, err["error"].as_str()),
         (400, Some("invalid_scope"))
     );
-    let (status, err) = token(
-        &mock,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", "mock_client"),
-            ("client_secret", "wrong"),
-        ],
-    )
-    .await;
+    let (status, err) = client_credentials(&mock, "mock_client", "wrong", None).await;
     assert_eq!(
         (status, err["error"].as_str()),
         (401, Some("invalid_client"))
@@ -202,15 +186,7 @@ async fn client_credentials_tokens_carry_their_scopes() {
 #[tokio::test]
 async fn refresh_tokens_rotate_and_work_once() {
     let mock = start(required()).await;
-    let (_, first) = token(
-        &mock,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", "mock_client"),
-            ("client_secret", "mock_secret"),
-        ],
-    )
-    .await;
+    let (_, first) = client_credentials(&mock, "mock_client", "mock_secret", None).await;
     let rt1 = first["refresh_token"].as_str().unwrap().to_owned();
     let refresh = |rt: String| {
         let mock = &mock;
@@ -256,17 +232,47 @@ async fn expires_in_can_be_omitted_like_some_providers_do() {
         ..Default::default()
     })
     .await;
-    let (_, t) = token(
-        &mock,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", "mock_client"),
-            ("client_secret", "mock_secret"),
-        ],
-    )
-    .await;
+    let (_, t) = client_credentials(&mock, "mock_client", "mock_secret", None).await;
     assert!(t["access_token"].is_string());
     assert!(t.get("expires_in").is_none());
+}
+
+/// Asks `/oauth/authorize` for a code (PKCE S256) and returns the redirect's query parameters.
+async fn authorize(
+    mock: &Mock,
+    challenge: &str,
+    redirect: &str,
+    extra: &[(&str, &str)],
+) -> HashMap<String, String> {
+    let mut query = vec![
+        ("response_type", "code"),
+        ("client_id", "mock_client"),
+        ("redirect_uri", redirect),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ];
+    query.extend_from_slice(extra);
+    let res = client()
+        .get(format!("{}/oauth/authorize", mock.url()))
+        .query(&query)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    let location = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+    location.query_pairs().into_owned().collect()
+}
+
+/// Exchanges an authorization code with its PKCE verifier.
+async fn exchange(mock: &Mock, code: &str, redirect: &str, verifier: &str) -> (u16, Value) {
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect),
+        ("client_id", "mock_client"),
+        ("code_verifier", verifier),
+    ];
+    token(mock, &form).await
 }
 
 #[tokio::test]
@@ -274,91 +280,38 @@ async fn authorization_code_with_pkce() {
     let mock = start(required()).await;
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     let challenge = junction_mock::pkce_challenge(verifier);
-    let c = client();
-    let res = c
-        .get(format!("{}/oauth/authorize", mock.url()))
-        .query(&[
-            ("response_type", "code"),
-            ("client_id", "mock_client"),
-            ("redirect_uri", "http://127.0.0.1:1/callback"),
-            ("scope", "customers:read"),
-            ("state", "s-123"),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", "S256"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 302);
-    let location = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
-    let q: HashMap<_, _> = location.query_pairs().into_owned().collect();
+    let callback = "http://127.0.0.1:1/callback";
+    let q = authorize(
+        &mock,
+        &challenge,
+        callback,
+        &[("scope", "customers:read"), ("state", "s-123")],
+    )
+    .await;
     assert_eq!(q["state"], "s-123");
-    let code = q["code"].clone();
-    let exchange = |verifier: &'static str, code: String| {
-        let mock = &mock;
-        async move {
-            token(
-                mock,
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", "http://127.0.0.1:1/callback"),
-                    ("client_id", "mock_client"),
-                    ("code_verifier", verifier),
-                ],
-            )
-            .await
-        }
-    };
-    let (status, err) =
-        exchange("wrong-verifier-wrong-verifier-wrong-verifier", code.clone()).await;
+    let (status, err) = exchange(
+        &mock,
+        &q["code"],
+        callback,
+        "wrong-verifier-wrong-verifier-wrong-verifier",
+    )
+    .await;
     assert_eq!(
         (status, err["error"].as_str()),
         (400, Some("invalid_grant"))
     );
     // A failed exchange burns the code, as providers do.
-    let (status, _) = exchange(verifier, code).await;
-    assert_eq!(status, 400);
+    assert_eq!(exchange(&mock, &q["code"], callback, verifier).await.0, 400);
 
-    let res = c
-        .get(format!("{}/oauth/authorize", mock.url()))
-        .query(&[
-            ("response_type", "code"),
-            ("client_id", "mock_client"),
-            ("redirect_uri", "http://127.0.0.1:1/cb"),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", "S256"),
-        ])
+    let q = authorize(&mock, &challenge, "http://127.0.0.1:1/cb", &[]).await;
+    let (status, t) = exchange(&mock, &q["code"], "http://127.0.0.1:1/cb", verifier).await;
+    assert_eq!(status, 200, "{t}");
+    let at = t["access_token"].as_str().unwrap();
+    let res = client()
+        .get(format!("{}/v1/customers", mock.url()))
+        .bearer_auth(at)
         .send()
         .await
         .unwrap();
-    let location = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
-    let (status, t) = token(
-        &mock,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", "http://127.0.0.1:1/cb"),
-            ("client_id", "mock_client"),
-            ("code_verifier", verifier),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200, "{t}");
-    let at = t["access_token"].as_str().unwrap();
-    assert_eq!(
-        c.get(format!("{}/v1/customers", mock.url()))
-            .bearer_auth(at)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(res.status(), 200);
 }

@@ -22,15 +22,29 @@ async fn start() -> Mock {
     .unwrap()
 }
 
-async fn send(mock: &Mock, req: Value) -> Value {
-    let res = reqwest::Client::new()
+/// Posts a send request to the mock.
+async fn post_send(mock: &Mock, req: &Value) -> reqwest::Response {
+    reqwest::Client::new()
         .post(format!("{}/_mock/webhooks/send", mock.url()))
-        .json(&req)
+        .json(req)
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn send(mock: &Mock, req: Value) -> Value {
+    let res = post_send(mock, &req).await;
     assert_eq!(res.status(), 200);
     res.json().await.unwrap()
+}
+
+async fn get_json(mock: &Mock, path: &str) -> Value {
+    reqwest::get(format!("{}{path}", mock.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// Verifies a Standard Webhooks signature from its definition, independently of the mock's signer.
@@ -63,12 +77,7 @@ async fn signed_events_arrive_with_duplicates_and_out_of_order() {
     let req = json!({ "target": target, "scheme": { "kind": "standard_webhooks" }, "secret": SECRET,
                       "count": 60, "duplicates": 0.2, "out_of_order": 0.3, "seed": 11, "concurrency": 4 });
     let done = send(&mock, req).await;
-    let got: Value = reqwest::get(format!("{}/_mock/deliveries-received", mock.url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = get_json(&mock, "/_mock/deliveries-received").await;
     let deliveries = got["deliveries"].as_array().unwrap();
     assert_eq!(done["attempts"].as_u64().unwrap(), deliveries.len() as u64);
     assert!(
@@ -99,12 +108,7 @@ async fn signed_events_arrive_with_duplicates_and_out_of_order() {
         sequences.windows(2).any(|w| w[0] > w[1]),
         "some arrived out of order"
     );
-    let sent: Value = reqwest::get(format!("{}/_mock/webhooks-sent", mock.url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sent: Value = get_json(&mock, "/_mock/webhooks-sent").await;
     assert_eq!(
         sent["total"].as_u64().unwrap(),
         deliveries.len() as u64,
@@ -124,12 +128,7 @@ async fn the_provider_retries_what_the_target_refuses() {
     let req = json!({ "target": format!("{}/sink/down", mock.url()), "scheme": { "kind": "github" }, "secret": "s",
                       "count": 5, "attempts": 3 });
     assert_eq!(send(&mock, req).await["attempts"], 15);
-    let sent: Value = reqwest::get(format!("{}/_mock/webhooks-sent", mock.url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sent: Value = get_json(&mock, "/_mock/webhooks-sent").await;
     let mut per_event: HashMap<String, u64> = HashMap::new();
     for s in sent["sent"].as_array().unwrap() {
         assert_eq!(s["status"], 503);
@@ -146,21 +145,11 @@ async fn a_paced_background_stream_arrives_at_its_rate() {
     let req = json!({ "target": format!("{}/sink/stream", mock.url()), "scheme": { "kind": "stripe" }, "secret": "s",
                       "count": 40, "rate_per_s": 200.0, "background": true });
     let started = std::time::Instant::now();
-    let res = reqwest::Client::new()
-        .post(format!("{}/_mock/webhooks/send", mock.url()))
-        .json(&req)
-        .send()
-        .await
-        .unwrap();
+    let res = post_send(&mock, &req).await;
     assert_eq!(res.status(), 202, "answered before sending");
     let mut total = 0;
     for _ in 0..100 {
-        let got: Value = reqwest::get(format!("{}/_mock/deliveries-received", mock.url()))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let got: Value = get_json(&mock, "/_mock/deliveries-received").await;
         total = got["total"].as_u64().unwrap();
         if total == 40 {
             break;
@@ -174,12 +163,7 @@ async fn a_paced_background_stream_arrives_at_its_rate() {
         "{:?}",
         started.elapsed()
     );
-    let got: Value = reqwest::get(format!("{}/_mock/deliveries-received", mock.url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = get_json(&mock, "/_mock/deliveries-received").await;
     assert!(got["deliveries"][0]["headers"]["stripe-signature"]
         .as_str()
         .unwrap()
