@@ -84,6 +84,7 @@ fn event(id: &str, to: &[&str]) -> junction_store::NewEvent {
                 route: "r".into(),
                 destination: (*d).into(),
                 due_at: now,
+                ordering: Default::default(),
             })
             .collect(),
     }
@@ -247,6 +248,7 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_releases_leases() {
         limit: 10,
         lease: Duration::from_secs(300),
         now,
+        destination: None,
     };
     assert_eq!(s.state.store.claim(&claim).await.unwrap().len(), 1);
 
@@ -278,6 +280,7 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_releases_leases() {
         limit: 10,
         lease: Duration::from_secs(30),
         now: junction_core::time::now_ms(),
+        destination: None,
     };
     assert_eq!(
         store.claim(&again).await.unwrap().len(),

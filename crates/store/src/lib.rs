@@ -16,6 +16,7 @@
 
 mod batch;
 mod error;
+mod filter;
 mod migrate;
 mod model;
 mod postgres;
@@ -82,6 +83,41 @@ pub trait Store: Send + Sync + 'static {
     async fn deliveries_of(&self, event_id: i64) -> Result<Vec<DeliveryRecord>, StoreError>;
     async fn attempts(&self, delivery_id: i64) -> Result<Vec<AttemptRecord>, StoreError>;
     async fn queue_stats(&self, now: i64) -> Result<QueueStats, StoreError>;
+
+    /// Queue depth per destination (destinations with pending or dead deliveries).
+    async fn destination_stats(&self, now: i64) -> Result<Vec<DestinationStats>, StoreError>;
+
+    /// Makes every waiting (not leased) delivery of `destination` due now: a recovered
+    /// destination's backlog drains at once instead of waiting out its backoff.
+    async fn wake(&self, destination: &str, now: i64) -> Result<u64, StoreError>;
+
+    /// Dead letters matching `filter`, oldest first, after delivery id `after` (paging).
+    async fn dead_letters(
+        &self,
+        filter: &DeadFilter,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, StoreError>;
+
+    /// Puts up to `limit` dead letters matching `filter` back in the queue, due now, with a fresh
+    /// attempt count (their attempt history is kept). Returns the ids replayed.
+    async fn replay(
+        &self,
+        filter: &DeadFilter,
+        limit: usize,
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError>;
+
+    /// Disables (`Some(reason)`) or re-enables (`None`) a destination.
+    async fn set_disabled(
+        &self,
+        destination: &str,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Destinations currently disabled.
+    async fn disabled(&self) -> Result<Vec<DisabledDestination>, StoreError>;
 }
 
 /// Convenience forms of [`Store::finish`].

@@ -12,17 +12,31 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
-pub(crate) const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "events, deliveries, attempts",
-    sql: include_str!("../migrations/sqlite/0001_init.sql"),
-}];
+pub(crate) const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "events, deliveries, attempts",
+        sql: include_str!("../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "ordering lanes, stale deliveries, destination state",
+        sql: include_str!("../migrations/sqlite/0002_ordering_replay.sql"),
+    },
+];
 
-pub(crate) const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "events, deliveries, attempts",
-    sql: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+pub(crate) const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "events, deliveries, attempts",
+        sql: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "ordering lanes, stale deliveries, destination state",
+        sql: include_str!("../migrations/postgres/0002_ordering_replay.sql"),
+    },
+];
 
 /// The table that records applied migrations, in SQL both backends accept.
 pub(crate) const HISTORY_TABLE: &str = "CREATE TABLE IF NOT EXISTS junction_migrations (

@@ -33,6 +33,42 @@ pub struct NewDelivery {
     pub route: String,
     pub destination: String,
     pub due_at: i64,
+    /// The route's ordering. Ordered deliveries of events with an entity key form a lane per
+    /// (route, destination, key), taken in sequence order (the event's sequence, else its
+    /// received-at time; ties by arrival).
+    pub ordering: Ordering,
+}
+
+/// How a route orders the deliveries of one entity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Ordering {
+    /// In parallel, no order.
+    #[default]
+    None,
+    /// Strictly in sequence order per key: a delivery waits until every earlier one of its key is
+    /// delivered. A dead-lettered one blocks its key until it is replayed.
+    Fifo,
+    /// One at a time per key in sequence order; a delivery older than the newest delivered for
+    /// its key ends `stale` instead of being sent.
+    Latest,
+}
+
+impl Ordering {
+    pub(crate) fn code(self) -> i32 {
+        match self {
+            Ordering::None => 0,
+            Ordering::Fifo => 1,
+            Ordering::Latest => 2,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ordering::None => "none",
+            Ordering::Fifo => "fifo",
+            Ordering::Latest => "latest",
+        }
+    }
 }
 
 /// What appending an event did.
@@ -67,6 +103,8 @@ pub struct Claim {
     pub lease: Duration,
     /// Now, in ms.
     pub now: i64,
+    /// Only this destination's deliveries (each destination's dispatcher claims its own).
+    pub destination: Option<String>,
 }
 
 /// Proof of holding a delivery. A newer claim of the same delivery raises the epoch, so a worker
@@ -144,6 +182,8 @@ pub enum DeliveryState {
     Delivered,
     /// Dead-lettered: kept with its reason and last response, replayable.
     Dead,
+    /// Not sent: a newer event of its key was already delivered (`latest` ordering).
+    Stale,
 }
 
 impl DeliveryState {
@@ -152,6 +192,7 @@ impl DeliveryState {
             DeliveryState::Pending => "pending",
             DeliveryState::Delivered => "delivered",
             DeliveryState::Dead => "dead",
+            DeliveryState::Stale => "stale",
         }
     }
 
@@ -160,6 +201,7 @@ impl DeliveryState {
             "pending" => Some(DeliveryState::Pending),
             "delivered" => Some(DeliveryState::Delivered),
             "dead" => Some(DeliveryState::Dead),
+            "stale" => Some(DeliveryState::Stale),
             _ => None,
         }
     }
@@ -206,4 +248,50 @@ pub struct QueueStats {
     pub dead: i64,
     /// When the oldest due delivery became due, if any.
     pub oldest_due_at: Option<i64>,
+}
+
+/// Which dead letters to list or replay. Every field narrows; an empty filter matches all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeadFilter {
+    /// These deliveries only.
+    pub ids: Vec<i64>,
+    pub source: Option<String>,
+    pub destination: Option<String>,
+    pub route: Option<String>,
+    pub event_type: Option<String>,
+    /// Dead-lettered at or after (ms).
+    pub since: Option<i64>,
+    /// Dead-lettered before (ms).
+    pub until: Option<i64>,
+    /// The reason or last error contains this text.
+    pub error: Option<String>,
+}
+
+/// One dead letter with what an operator needs to decide about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub delivery: DeliveryRecord,
+    pub source: String,
+    pub external_id: String,
+    pub event_type: String,
+    pub entity_key: Option<String>,
+    pub received_at: i64,
+}
+
+/// Queue depth of one destination.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DestinationStats {
+    pub destination: String,
+    pub pending: i64,
+    pub due: i64,
+    pub dead: i64,
+    pub oldest_due_at: Option<i64>,
+}
+
+/// A destination switched off (by a 410 Gone or an operator) until re-enabled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisabledDestination {
+    pub name: String,
+    pub disabled_at: i64,
+    pub reason: String,
 }

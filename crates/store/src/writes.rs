@@ -117,3 +117,28 @@ pub(crate) fn outcome_name(f: &Finish) -> &'static str {
         crate::Outcome::Dead { .. } => "dead",
     }
 }
+
+/// True for a pending delivery `d` that may be attempted now as far as ordering goes: unordered,
+/// or the head of its lane (no earlier delivery of the lane is pending; under `fifo`, none is
+/// dead either). Same SQL on both backends.
+pub(crate) const LANE_HEAD: &str = "(d.lane IS NULL OR NOT EXISTS (
+    SELECT 1 FROM deliveries p
+    WHERE p.route = d.route AND p.destination = d.destination AND p.lane = d.lane
+      AND p.lane IS NOT NULL AND p.state IN ('pending', 'dead')
+      AND (p.seq < d.seq OR (p.seq = d.seq AND p.id < d.id))
+      AND (p.state = 'pending' OR d.ordering = 1)))";
+
+/// Why a delivery ended `stale`.
+pub(crate) const STALE_REASON: &str = "stale: a newer event of this key was already delivered";
+
+/// The event's lane and position for an ordered delivery (none for unordered ones or events
+/// without an entity key).
+pub(crate) fn lane_of<'a>(
+    e: &'a crate::NewEvent,
+    d: &crate::NewDelivery,
+) -> (Option<&'a str>, Option<i64>) {
+    match (d.ordering, &e.entity_key) {
+        (crate::Ordering::None, _) | (_, None) => (None, None),
+        (_, Some(key)) => (Some(key), Some(e.sequence.unwrap_or(e.received_at))),
+    }
+}

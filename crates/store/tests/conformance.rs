@@ -69,7 +69,47 @@ conformance!(
     dead_letter_keeps_reason_and_last_response,
     release_returns_leases_without_counting_the_attempt,
     concurrent_claimers_take_each_delivery_exactly_once,
+    claim_takes_only_the_named_destination,
+    fifo_lane_delivers_in_sequence_order_one_at_a_time,
+    fifo_stuck_key_blocks_only_itself,
+    fifo_dead_head_blocks_its_key_until_replayed,
+    latest_marks_older_than_delivered_stale,
+    wake_makes_a_destinations_backlog_due_now,
+    dead_letters_are_listed_by_filter_and_replayed,
+    destinations_are_disabled_and_enabled,
 );
+
+fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -> NewEvent {
+    NewEvent {
+        source: "crm".into(),
+        external_id: id.into(),
+        event_type: "customer.updated".into(),
+        entity_key: Some(key.into()),
+        sequence: Some(seq),
+        received_at: T0,
+        payload: b"{}".to_vec(),
+        deliveries: vec![NewDelivery {
+            route: "r".into(),
+            destination: destination.into(),
+            due_at: T0,
+            ordering,
+        }],
+    }
+}
+
+fn claim_for(destination: &str, limit: usize, now: i64) -> Claim {
+    Claim {
+        destination: Some(destination.into()),
+        ..claim("w", limit, now)
+    }
+}
+
+fn ids(claimed: &[Claimed]) -> Vec<&str> {
+    claimed
+        .iter()
+        .map(|c| c.event.external_id.as_str())
+        .collect()
+}
 
 fn event(id: &str, routes: usize, due_at: i64) -> NewEvent {
     NewEvent {
@@ -85,6 +125,7 @@ fn event(id: &str, routes: usize, due_at: i64) -> NewEvent {
                 route: format!("r{i}"),
                 destination: format!("d{i}"),
                 due_at,
+                ordering: Ordering::None,
             })
             .collect(),
     }
@@ -96,6 +137,7 @@ fn claim(owner: &str, limit: usize, now: i64) -> Claim {
         limit,
         lease: Duration::from_secs(30),
         now,
+        destination: None,
     }
 }
 
@@ -494,4 +536,283 @@ async fn sqlite_in_memory_store_serves_reads_and_writes() {
     claim_then_complete(store.clone()).await;
     assert_eq!(store.queue_stats(T0).await.unwrap().pending, 0);
     store.ping().await.unwrap();
+}
+
+async fn claim_takes_only_the_named_destination(store: Arc<dyn Store>) {
+    store
+        .append(keyed("a", "k1", 1, Ordering::None, "one"))
+        .await
+        .unwrap();
+    store
+        .append(keyed("b", "k2", 1, Ordering::None, "two"))
+        .await
+        .unwrap();
+    let got = store.claim(&claim_for("two", 10, T0)).await.unwrap();
+    assert_eq!(ids(&got), ["b"]);
+    assert_eq!(got[0].destination, "two");
+    let got = store.claim(&claim_for("two", 10, T0)).await.unwrap();
+    assert!(got.is_empty());
+    let got = store.claim(&claim_for("one", 10, T0)).await.unwrap();
+    assert_eq!(ids(&got), ["a"]);
+}
+
+async fn fifo_lane_delivers_in_sequence_order_one_at_a_time(store: Arc<dyn Store>) {
+    // Arrive out of order: 3, 1, 2.
+    for (id, seq) in [("e3", 3), ("e1", 1), ("e2", 2)] {
+        store
+            .append(keyed(id, "k", seq, Ordering::Fifo, "d"))
+            .await
+            .unwrap();
+    }
+    let mut order = Vec::new();
+    for _ in 0..3 {
+        let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
+        assert_eq!(got.len(), 1, "one in flight per key: {:?}", ids(&got));
+        // While it is held, nothing else of the key is claimable.
+        assert!(store
+            .claim(&claim_for("d", 10, T0))
+            .await
+            .unwrap()
+            .is_empty());
+        order.push(got[0].event.external_id.clone());
+        store
+            .complete(got[0].lease, attempt(200), T0)
+            .await
+            .unwrap();
+    }
+    assert_eq!(order, ["e1", "e2", "e3"]);
+}
+
+async fn fifo_stuck_key_blocks_only_itself(store: Arc<dyn Store>) {
+    store
+        .append(keyed("a1", "a", 1, Ordering::Fifo, "d"))
+        .await
+        .unwrap();
+    store
+        .append(keyed("a2", "a", 2, Ordering::Fifo, "d"))
+        .await
+        .unwrap();
+    store
+        .append(keyed("b1", "b", 1, Ordering::Fifo, "d"))
+        .await
+        .unwrap();
+    store
+        .append(keyed("b2", "b", 2, Ordering::Fifo, "d"))
+        .await
+        .unwrap();
+    let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
+    assert_eq!(ids(&got), ["a1", "b1"]);
+    // a1 fails and waits for a retry in a minute; b flows on.
+    let a1 = got.iter().find(|c| c.event.external_id == "a1").unwrap();
+    let b1 = got.iter().find(|c| c.event.external_id == "b1").unwrap();
+    store
+        .fail(a1.lease, attempt(503), T0 + 60_000, T0)
+        .await
+        .unwrap();
+    store.complete(b1.lease, attempt(200), T0).await.unwrap();
+    let got = store.claim(&claim_for("d", 10, T0 + 1)).await.unwrap();
+    assert_eq!(ids(&got), ["b2"], "a2 waits behind a1; b2 goes");
+}
+
+async fn fifo_dead_head_blocks_its_key_until_replayed(store: Arc<dyn Store>) {
+    store
+        .append(keyed("a1", "a", 1, Ordering::Fifo, "d"))
+        .await
+        .unwrap();
+    store
+        .append(keyed("a2", "a", 2, Ordering::Fifo, "d"))
+        .await
+        .unwrap();
+    let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
+    store
+        .dead_letter(got[0].lease, attempt(500), "gave up", T0)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim(&claim_for("d", 10, T0))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a dead head keeps its key blocked (order would break)"
+    );
+    let replayed = store.replay(&DeadFilter::default(), 100, T0).await.unwrap();
+    assert_eq!(replayed.len(), 1);
+    let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
+    assert_eq!(ids(&got), ["a1"]);
+    assert_eq!(got[0].attempt, 1, "a replay starts a fresh attempt count");
+    store
+        .complete(got[0].lease, attempt(200), T0)
+        .await
+        .unwrap();
+    let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
+    assert_eq!(ids(&got), ["a2"]);
+}
+
+async fn latest_marks_older_than_delivered_stale(store: Arc<dyn Store>) {
+    store
+        .append(keyed("v5", "k", 5, Ordering::Latest, "d"))
+        .await
+        .unwrap();
+    let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
+    store
+        .complete(got[0].lease, attempt(200), T0)
+        .await
+        .unwrap();
+    // An older version arrives late, and a newer one.
+    let late = store
+        .append(keyed("v3", "k", 3, Ordering::Latest, "d"))
+        .await
+        .unwrap();
+    store
+        .append(keyed("v6", "k", 6, Ordering::Latest, "d"))
+        .await
+        .unwrap();
+    let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
+    assert!(
+        got.is_empty(),
+        "v3 is stale, v6 waits behind it: {:?}",
+        ids(&got)
+    );
+    let d = &store.deliveries_of(late.event_id()).await.unwrap()[0];
+    assert_eq!(d.state, DeliveryState::Stale);
+    assert!(d.last_error.as_deref().unwrap_or("").contains("stale"));
+    let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
+    assert_eq!(ids(&got), ["v6"]);
+    // Other keys are not affected.
+    store
+        .append(keyed("o1", "other", 1, Ordering::Latest, "d"))
+        .await
+        .unwrap();
+    let got2 = store.claim(&claim_for("d", 10, T0)).await.unwrap();
+    assert_eq!(ids(&got2), ["o1"]);
+}
+
+async fn wake_makes_a_destinations_backlog_due_now(store: Arc<dyn Store>) {
+    for i in 0..3 {
+        store
+            .append(keyed(
+                &format!("e{i}"),
+                &format!("k{i}"),
+                1,
+                Ordering::None,
+                "d",
+            ))
+            .await
+            .unwrap();
+    }
+    store
+        .append(keyed("x", "kx", 1, Ordering::None, "other"))
+        .await
+        .unwrap();
+    let got = store.claim(&claim("w", 10, T0)).await.unwrap();
+    for c in &got {
+        store
+            .fail(c.lease, attempt(503), T0 + 3_600_000, T0)
+            .await
+            .unwrap();
+    }
+    assert!(store
+        .claim(&claim("w", 10, T0 + 1))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.wake("d", T0 + 1).await.unwrap(), 3);
+    let got = store.claim(&claim("w", 10, T0 + 1)).await.unwrap();
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|c| c.destination == "d"));
+}
+
+async fn dead_letters_are_listed_by_filter_and_replayed(store: Arc<dyn Store>) {
+    for (i, dest) in ["d1", "d1", "d2"].iter().enumerate() {
+        store
+            .append(keyed(
+                &format!("e{i}"),
+                &format!("k{i}"),
+                1,
+                Ordering::None,
+                dest,
+            ))
+            .await
+            .unwrap();
+    }
+    let got = store.claim(&claim("w", 10, T0)).await.unwrap();
+    for c in &got {
+        let mut a = attempt(500);
+        a.response_excerpt = Some("upstream exploded".into());
+        store
+            .dead_letter(c.lease, a, format!("500 from {}", c.destination), T0 + 5)
+            .await
+            .unwrap();
+    }
+    let all = store
+        .dead_letters(&DeadFilter::default(), 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0].source, "crm");
+    assert_eq!(all[0].delivery.last_status, Some(500));
+    let d1 = DeadFilter {
+        destination: Some("d1".into()),
+        ..Default::default()
+    };
+    assert_eq!(store.dead_letters(&d1, 0, 100).await.unwrap().len(), 2);
+    let page = store
+        .dead_letters(&d1, all[0].delivery.id, 100)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1, "paging after an id");
+    let by_error = DeadFilter {
+        error: Some("from d2".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.dead_letters(&by_error, 0, 100).await.unwrap().len(),
+        1
+    );
+    let window = DeadFilter {
+        since: Some(T0 + 6),
+        ..Default::default()
+    };
+    assert!(store
+        .dead_letters(&window, 0, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    let one = DeadFilter {
+        ids: vec![all[2].delivery.id],
+        ..Default::default()
+    };
+    assert_eq!(
+        store.replay(&one, 100, T0 + 10).await.unwrap(),
+        vec![all[2].delivery.id]
+    );
+    let replayed = store.replay(&d1, 100, T0 + 10).await.unwrap();
+    assert_eq!(replayed.len(), 2);
+    assert!(store
+        .dead_letters(&DeadFilter::default(), 0, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    let got = store.claim(&claim("w", 10, T0 + 10)).await.unwrap();
+    assert_eq!(got.len(), 3, "replayed deliveries are due again");
+    let history = store.attempts(got[0].lease.delivery_id).await.unwrap();
+    assert_eq!(history.len(), 1, "the dead attempt is kept in the history");
+}
+
+async fn destinations_are_disabled_and_enabled(store: Arc<dyn Store>) {
+    assert!(store.disabled().await.unwrap().is_empty());
+    store
+        .set_disabled("hooks", Some("410 Gone"), T0)
+        .await
+        .unwrap();
+    store
+        .set_disabled("hooks", Some("410 Gone again"), T0 + 1)
+        .await
+        .unwrap();
+    let d = store.disabled().await.unwrap();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].reason, "410 Gone again");
+    store.set_disabled("hooks", None, T0 + 2).await.unwrap();
+    assert!(store.disabled().await.unwrap().is_empty());
 }

@@ -110,6 +110,7 @@ fn event(i: usize, payload: &[u8], now: i64) -> NewEvent {
             route: "customers".into(),
             destination: "billing".into(),
             due_at: now,
+            ordering: Default::default(),
         }],
     }
 }
@@ -168,6 +169,7 @@ async fn drain_phase(store: &Arc<dyn Store>, expected: usize) -> Result<serde_js
                     limit: CLAIM_BATCH,
                     lease: Duration::from_secs(60),
                     now,
+                    destination: None,
                 };
                 let mut done = 0usize;
                 loop {

@@ -3,6 +3,7 @@
 //! delivery itself happens outside any transaction, and finishes are group-committed as one
 //! statement per batch (arrays through `UNNEST`), so a batch costs one round trip, not one per row.
 
+mod queue;
 mod write;
 
 use std::str::FromStr;
@@ -18,7 +19,7 @@ use crate::rows::{
     attempt_from_row, delivery_from_row, event_from_row, ATTEMPT_COLUMNS, DELIVERY_COLUMNS,
     EVENT_COLUMNS,
 };
-use crate::writes::{Write, Written};
+use crate::writes::{Write, Written, LANE_HEAD};
 use crate::*;
 
 /// Most writes in one transaction.
@@ -124,31 +125,47 @@ impl Store for PgStore {
         let until = claim
             .now
             .saturating_add(junction_core::time::ms(claim.lease));
-        let rows = sqlx::query(
+        let only = if claim.destination.is_some() {
+            "AND d.destination = $5"
+        } else {
+            "AND $5::text IS NULL"
+        };
+        let rows = sqlx::query(&format!(
             "WITH due AS (
-               SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= $3
-               ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED
+               SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND d.next_attempt_at <= $3 {only}
+               AND {LANE_HEAD}
+               ORDER BY d.next_attempt_at, d.id LIMIT $4 FOR UPDATE SKIP LOCKED
              ), leased AS (
                UPDATE deliveries d SET lease_owner = $1, lease_epoch = d.lease_epoch + 1,
                       attempts = d.attempts + 1, next_attempt_at = $2
                FROM due WHERE d.id = due.id
-               RETURNING d.id, d.event_id, d.route, d.destination, d.attempts, d.lease_epoch
+               RETURNING d.id, d.event_id, d.route, d.destination, d.attempts, d.lease_epoch, d.ordering, d.lane, d.seq
              )
              SELECT l.id, l.route, l.destination, l.attempts, l.lease_epoch,
+                    COALESCE(l.ordering = 2 AND l.seq < v.seq, false) AS stale,
                     e.id AS event_id, e.source, e.external_id, e.event_type, e.entity_key, e.sequence, e.received_at, e.payload
-             FROM leased l JOIN events e ON e.id = l.event_id ORDER BY l.id",
-        )
+             FROM leased l JOIN events e ON e.id = l.event_id
+             LEFT JOIN lane_versions v ON v.route = l.route AND v.destination = l.destination AND v.lane = l.lane
+             ORDER BY l.id"
+        ))
         .bind(&claim.owner)
         .bind(until)
         .bind(claim.now)
         .bind(claim.limit as i64)
+        .bind(claim.destination.as_deref())
         .fetch_all(&self.pool)
         .await?;
         let mut claimed = Vec::with_capacity(rows.len());
+        let mut stale = Vec::new();
         for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            if r.try_get::<bool, _>("stale")? {
+                stale.push(id);
+                continue;
+            }
             claimed.push(Claimed {
                 lease: Lease {
-                    delivery_id: r.try_get("id")?,
+                    delivery_id: id,
                     epoch: r.try_get("lease_epoch")?,
                 },
                 route: r.try_get("route")?,
@@ -156,6 +173,18 @@ impl Store for PgStore {
                 attempt: r.try_get("attempts")?,
                 event: event_from_row!(r),
             });
+        }
+        if !stale.is_empty() {
+            // A crash before this runs leaves the lease to expire; the next claim decides again.
+            sqlx::query(
+                "UPDATE deliveries SET state = 'stale', lease_owner = NULL, finished_at = $2, last_error = $3
+                 WHERE id = ANY($1) AND state = 'pending'",
+            )
+            .bind(&stale)
+            .bind(claim.now)
+            .bind(crate::writes::STALE_REASON)
+            .execute(&self.pool)
+            .await?;
         }
         observe(Backend::Postgres, "claim", started);
         Ok(claimed)
@@ -260,5 +289,44 @@ impl Store for PgStore {
             dead: r.try_get("dead")?,
             oldest_due_at: r.try_get("oldest")?,
         })
+    }
+
+    async fn destination_stats(&self, now: i64) -> Result<Vec<DestinationStats>, StoreError> {
+        queue::destination_stats(&self.pool, now).await
+    }
+
+    async fn wake(&self, destination: &str, now: i64) -> Result<u64, StoreError> {
+        queue::wake(&self.pool, destination, now).await
+    }
+
+    async fn dead_letters(
+        &self,
+        filter: &DeadFilter,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        queue::dead_letters(&self.pool, filter, after, limit).await
+    }
+
+    async fn replay(
+        &self,
+        filter: &DeadFilter,
+        limit: usize,
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        queue::replay(&self.pool, filter, limit, now).await
+    }
+
+    async fn set_disabled(
+        &self,
+        destination: &str,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        queue::set_disabled(&self.pool, destination, reason, now).await
+    }
+
+    async fn disabled(&self) -> Result<Vec<DisabledDestination>, StoreError> {
+        queue::disabled(&self.pool).await
     }
 }

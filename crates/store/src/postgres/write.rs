@@ -105,25 +105,33 @@ async fn append(
         .collect();
     let (mut event_ids, mut routes, mut dests, mut due, mut created_at) =
         (vec![], vec![], vec![], vec![], vec![]);
+    let (mut orderings, mut lanes, mut seqs) = (vec![], vec![], vec![]);
     for (id, e) in &created {
         for d in &e.deliveries {
+            let (lane, seq) = crate::writes::lane_of(e, d);
             event_ids.push(*id);
             routes.push(d.route.as_str());
             dests.push(d.destination.as_str());
             due.push(d.due_at);
             created_at.push(e.received_at);
+            orderings.push(d.ordering.code() as i16);
+            lanes.push(lane);
+            seqs.push(seq);
         }
     }
     if !event_ids.is_empty() {
         sqlx::query(
-            "INSERT INTO deliveries (event_id, route, destination, next_attempt_at, created_at)
-             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[])",
+            "INSERT INTO deliveries (event_id, route, destination, next_attempt_at, created_at, ordering, lane, seq)
+             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int2[], $7::text[], $8::int8[])",
         )
         .bind(event_ids)
         .bind(routes)
         .bind(dests)
         .bind(due)
         .bind(created_at)
+        .bind(orderings)
+        .bind(lanes)
+        .bind(seqs)
         .execute(&mut *tx)
         .await?;
     }
@@ -170,6 +178,24 @@ async fn finish(
     let mut held = HashSet::with_capacity(rows.len());
     for r in rows {
         held.insert(r.try_get::<i64, _>("delivery_id")?);
+    }
+    let delivered: Vec<i64> = finishes
+        .iter()
+        .filter(|(_, f)| matches!(f.outcome, crate::Outcome::Delivered))
+        .map(|(_, f)| f.lease.delivery_id)
+        .filter(|id| held.contains(id))
+        .collect();
+    if !delivered.is_empty() {
+        sqlx::query(
+            "INSERT INTO lane_versions (route, destination, lane, seq)
+             SELECT DISTINCT ON (route, destination, lane) route, destination, lane, seq FROM deliveries
+             WHERE id = ANY($1) AND ordering = 2 AND lane IS NOT NULL AND seq IS NOT NULL
+             ORDER BY route, destination, lane, seq DESC
+             ON CONFLICT (route, destination, lane) DO UPDATE SET seq = GREATEST(lane_versions.seq, EXCLUDED.seq)",
+        )
+        .bind(delivered)
+        .execute(&mut *tx)
+        .await?;
     }
     for (i, f) in finishes {
         out[*i] = Some(if held.contains(&f.lease.delivery_id) {

@@ -8,6 +8,7 @@
 //! the database in the background, off the commit path.
 
 mod conn;
+mod queue;
 mod read;
 mod writer;
 
@@ -164,5 +165,55 @@ impl Store for SqliteStore {
 
     async fn queue_stats(&self, now: i64) -> Result<QueueStats, StoreError> {
         self.reads.run(move |c| read::queue_stats(c, now)).await
+    }
+
+    async fn destination_stats(&self, now: i64) -> Result<Vec<DestinationStats>, StoreError> {
+        self.reads
+            .run(move |c| queue::destination_stats(c, now))
+            .await
+    }
+
+    async fn wake(&self, destination: &str, now: i64) -> Result<u64, StoreError> {
+        let destination = destination.to_owned();
+        self.on_writer(move |c| queue::wake(c, &destination, now))
+            .await
+    }
+
+    async fn dead_letters(
+        &self,
+        filter: &DeadFilter,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        let filter = filter.clone();
+        self.reads
+            .run(move |c| queue::dead_letters(c, &filter, after, limit))
+            .await
+    }
+
+    async fn replay(
+        &self,
+        filter: &DeadFilter,
+        limit: usize,
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let filter = filter.clone();
+        self.on_writer(move |c| queue::replay(c, &filter, limit, now))
+            .await
+    }
+
+    async fn set_disabled(
+        &self,
+        destination: &str,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let (destination, reason) = (destination.to_owned(), reason.map(str::to_owned));
+        self.on_writer(move |c| queue::set_disabled(c, &destination, reason.as_deref(), now))
+            .await
+    }
+
+    async fn disabled(&self) -> Result<Vec<DisabledDestination>, StoreError> {
+        self.reads.run(queue::disabled).await
     }
 }

@@ -13,7 +13,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use crate::rows::{event_from_row, SqliteRowExt, EVENT_COLUMNS};
-use crate::writes::{outcome_columns, outcome_name, Write, Written};
+use crate::writes::{
+    lane_of, outcome_columns, outcome_name, Write, Written, LANE_HEAD, STALE_REASON,
+};
 use crate::*;
 
 /// Most writes in one transaction.
@@ -165,10 +167,21 @@ fn apply(tx: &Connection, w: &Write) -> Result<Result<Written, StoreError>, Stor
             }
             let id = tx.last_insert_rowid();
             let mut ins = tx.prepare_cached(
-                "INSERT INTO deliveries (event_id, route, destination, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO deliveries (event_id, route, destination, next_attempt_at, created_at, ordering, lane, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             for d in &e.deliveries {
-                ins.execute(params![id, d.route, d.destination, d.due_at, e.received_at])?;
+                let (lane, seq) = lane_of(e, d);
+                ins.execute(params![
+                    id,
+                    d.route,
+                    d.destination,
+                    d.due_at,
+                    e.received_at,
+                    d.ordering.code(),
+                    lane,
+                    seq
+                ])?;
             }
             Ok(Ok(Written::Appended(Appended::Created {
                 event_id: id,
@@ -206,6 +219,15 @@ fn apply(tx: &Connection, w: &Write) -> Result<Result<Written, StoreError>, Stor
                 f.attempt.error,
                 f.attempt.response_excerpt
             ])?;
+            if matches!(f.outcome, Outcome::Delivered) {
+                tx.prepare_cached(
+                    "INSERT INTO lane_versions (route, destination, lane, seq)
+                     SELECT route, destination, lane, seq FROM deliveries
+                     WHERE id = ?1 AND ordering = 2 AND lane IS NOT NULL AND seq IS NOT NULL
+                     ON CONFLICT (route, destination, lane) DO UPDATE SET seq = MAX(lane_versions.seq, excluded.seq)",
+                )?
+                .execute([f.lease.delivery_id])?;
+            }
             Ok(Ok(Written::Finished))
         }
     }
@@ -218,15 +240,34 @@ pub(super) fn claim(conn: &mut Connection, claim: &Claim) -> Result<Vec<Claimed>
         .saturating_add(junction_core::time::ms(claim.lease));
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut leased: Vec<(Lease, i64, String, String, i32)> = Vec::new();
+    let mut stale: Vec<i64> = Vec::new();
     {
-        let mut stmt = tx.prepare_cached(
+        let only = if claim.destination.is_some() {
+            "AND d.destination = ?5"
+        } else {
+            "AND ?5 IS NULL"
+        };
+        let mut stmt = tx.prepare_cached(&format!(
             "UPDATE deliveries SET lease_owner = ?1, lease_epoch = lease_epoch + 1, attempts = attempts + 1, next_attempt_at = ?2
-             WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?3
-                          ORDER BY next_attempt_at, id LIMIT ?4)
-             RETURNING id, event_id, route, destination, attempts, lease_epoch",
-        )?;
-        let mut rows = stmt.query(params![claim.owner, until, claim.now, claim.limit as i64])?;
+             WHERE id IN (SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND d.next_attempt_at <= ?3 {only}
+                          AND {LANE_HEAD} ORDER BY d.next_attempt_at, d.id LIMIT ?4)
+             RETURNING id, event_id, route, destination, attempts, lease_epoch,
+                       (ordering = 2 AND seq < (SELECT v.seq FROM lane_versions v
+                          WHERE v.route = deliveries.route AND v.destination = deliveries.destination
+                            AND v.lane = deliveries.lane)) AS stale"
+        ))?;
+        let mut rows = stmt.query(params![
+            claim.owner,
+            until,
+            claim.now,
+            claim.limit as i64,
+            claim.destination
+        ])?;
         while let Some(r) = rows.next()? {
+            if r.get::<_, Option<bool>>("stale")?.unwrap_or(false) {
+                stale.push(r.get("id")?);
+                continue;
+            }
             leased.push((
                 Lease {
                     delivery_id: r.get("id")?,
@@ -238,6 +279,12 @@ pub(super) fn claim(conn: &mut Connection, claim: &Claim) -> Result<Vec<Claimed>
                 r.get("attempts")?,
             ));
         }
+    }
+    for id in stale {
+        tx.prepare_cached(
+            "UPDATE deliveries SET state = 'stale', lease_owner = NULL, finished_at = ?2, last_error = ?3 WHERE id = ?1",
+        )?
+        .execute(params![id, claim.now, STALE_REASON])?;
     }
     let mut claimed = Vec::with_capacity(leased.len());
     {

@@ -1,0 +1,164 @@
+//! Queue maintenance on PostgreSQL: per-destination depth, waking a destination's backlog, dead
+//! letters and replay, disabled destinations.
+
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{PgPool, Postgres, Row};
+
+use crate::filter::{dead_where, Param, POSTGRES};
+use crate::rows::delivery_from_row;
+use crate::*;
+
+pub(super) async fn destination_stats(
+    pool: &PgPool,
+    now: i64,
+) -> Result<Vec<DestinationStats>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT destination,
+                COUNT(*) FILTER (WHERE state = 'pending') AS pending,
+                COUNT(*) FILTER (WHERE state = 'pending' AND next_attempt_at <= $1) AS due,
+                COUNT(*) FILTER (WHERE state = 'dead') AS dead,
+                MIN(next_attempt_at) FILTER (WHERE state = 'pending' AND next_attempt_at <= $1) AS oldest
+         FROM deliveries WHERE state IN ('pending', 'dead') GROUP BY destination ORDER BY destination",
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DestinationStats {
+                destination: r.try_get("destination")?,
+                pending: r.try_get("pending")?,
+                due: r.try_get("due")?,
+                dead: r.try_get("dead")?,
+                oldest_due_at: r.try_get("oldest")?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn wake(pool: &PgPool, destination: &str, now: i64) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE deliveries SET next_attempt_at = $2
+         WHERE destination = $1 AND state = 'pending' AND lease_owner IS NULL AND next_attempt_at > $2",
+    )
+    .bind(destination)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+fn bind<'q>(
+    mut q: Query<'q, Postgres, PgArguments>,
+    params: &'q [Param],
+) -> Query<'q, Postgres, PgArguments> {
+    for p in params {
+        q = match p {
+            Param::Int(i) => q.bind(*i),
+            Param::Text(t) => q.bind(t.as_str()),
+            Param::Ids(ids) => q.bind(ids.as_slice()),
+        };
+    }
+    q
+}
+
+pub(super) async fn dead_letters(
+    pool: &PgPool,
+    filter: &DeadFilter,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<DeadLetter>, StoreError> {
+    let (clause, params) = dead_where(filter, after, &POSTGRES);
+    let sql = format!(
+        "SELECT d.id, d.event_id, d.route, d.destination, d.state, d.attempts, d.next_attempt_at, d.lease_owner,
+                d.lease_epoch, d.last_status, d.last_error, d.dead_reason, d.created_at, d.finished_at,
+                e.source, e.external_id, e.event_type, e.entity_key, e.received_at
+         FROM deliveries d JOIN events e ON e.id = d.event_id {clause} ORDER BY d.id LIMIT {limit}"
+    );
+    let rows = bind(sqlx::query(&sql), &params).fetch_all(pool).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DeadLetter {
+                delivery: delivery_from_row!(r),
+                source: r.try_get("source")?,
+                external_id: r.try_get("external_id")?,
+                event_type: r.try_get("event_type")?,
+                entity_key: r.try_get("entity_key")?,
+                received_at: r.try_get("received_at")?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn replay(
+    pool: &PgPool,
+    filter: &DeadFilter,
+    limit: usize,
+    now: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let (clause, params) = dead_where(filter, 0, &POSTGRES);
+    let n = params.len() + 1;
+    let sql = format!(
+        "WITH chosen AS (
+           SELECT d.id FROM deliveries d JOIN events e ON e.id = d.event_id {clause}
+           ORDER BY d.id LIMIT {limit} FOR UPDATE OF d SKIP LOCKED
+         )
+         UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ${n}, lease_owner = NULL,
+                dead_reason = NULL, finished_at = NULL
+         FROM chosen WHERE deliveries.id = chosen.id RETURNING deliveries.id"
+    );
+    let rows = bind(sqlx::query(&sql), &params)
+        .bind(now)
+        .fetch_all(pool)
+        .await?;
+    let mut ids: Vec<i64> = rows
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+pub(super) async fn set_disabled(
+    pool: &PgPool,
+    destination: &str,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    match reason {
+        Some(reason) => {
+            sqlx::query(
+                "INSERT INTO destination_state (name, disabled_at, reason) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE SET disabled_at = EXCLUDED.disabled_at, reason = EXCLUDED.reason",
+            )
+            .bind(destination)
+            .bind(now)
+            .bind(reason)
+            .execute(pool)
+            .await?
+        }
+        None => {
+            sqlx::query("DELETE FROM destination_state WHERE name = $1")
+                .bind(destination)
+                .execute(pool)
+                .await?
+        }
+    };
+    Ok(())
+}
+
+pub(super) async fn disabled(pool: &PgPool) -> Result<Vec<DisabledDestination>, StoreError> {
+    let rows = sqlx::query("SELECT name, disabled_at, reason FROM destination_state ORDER BY name")
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DisabledDestination {
+                name: r.try_get("name")?,
+                disabled_at: r.try_get("disabled_at")?,
+                reason: r.try_get("reason")?,
+            })
+        })
+        .collect()
+}

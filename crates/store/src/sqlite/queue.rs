@@ -1,0 +1,146 @@
+//! Queue maintenance on SQLite: per-destination depth, waking a destination's backlog, dead
+//! letters and replay, disabled destinations.
+
+use rusqlite::{params, params_from_iter, Connection};
+
+use crate::filter::{dead_where, Param, SQLITE};
+use crate::rows::{delivery_from_row, SqliteRowExt};
+use crate::*;
+
+pub(super) fn destination_stats(
+    c: &Connection,
+    now: i64,
+) -> Result<Vec<DestinationStats>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT destination,
+                SUM(state = 'pending'),
+                SUM(state = 'pending' AND next_attempt_at <= ?1),
+                SUM(state = 'dead'),
+                MIN(CASE WHEN state = 'pending' AND next_attempt_at <= ?1 THEN next_attempt_at END)
+         FROM deliveries WHERE state IN ('pending', 'dead') GROUP BY destination ORDER BY destination",
+    )?;
+    let rows = stmt.query_map([now], |r| {
+        Ok(DestinationStats {
+            destination: r.get(0)?,
+            pending: r.get(1)?,
+            due: r.get(2)?,
+            dead: r.get(3)?,
+            oldest_due_at: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(super) fn wake(c: &Connection, destination: &str, now: i64) -> Result<u64, StoreError> {
+    let n = c
+        .prepare_cached(
+            "UPDATE deliveries SET next_attempt_at = ?2
+             WHERE destination = ?1 AND state = 'pending' AND lease_owner IS NULL AND next_attempt_at > ?2",
+        )?
+        .execute(params![destination, now])?;
+    Ok(n as u64)
+}
+
+fn bind(params: &[Param]) -> Vec<rusqlite::types::Value> {
+    use rusqlite::types::Value;
+    params
+        .iter()
+        .map(|p| match p {
+            Param::Int(i) => Value::Integer(*i),
+            Param::Text(t) => Value::Text(t.clone()),
+            Param::Ids(ids) => Value::Text(serde_json::to_string(ids).unwrap_or_default()),
+        })
+        .collect()
+}
+
+pub(super) fn dead_letters(
+    c: &Connection,
+    filter: &DeadFilter,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<DeadLetter>, StoreError> {
+    let (clause, params) = dead_where(filter, after, &SQLITE);
+    let sql = format!(
+        "SELECT d.id, d.event_id, d.route, d.destination, d.state, d.attempts, d.next_attempt_at, d.lease_owner,
+                d.lease_epoch, d.last_status, d.last_error, d.dead_reason, d.created_at, d.finished_at,
+                e.source, e.external_id, e.event_type, e.entity_key, e.received_at
+         FROM deliveries d JOIN events e ON e.id = d.event_id {clause} ORDER BY d.id LIMIT {limit}"
+    );
+    let mut stmt = c.prepare(&sql)?;
+    let mut rows = stmt.query(params_from_iter(bind(&params)))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(DeadLetter {
+            delivery: delivery_from_row!(r),
+            source: r.get("source")?,
+            external_id: r.get("external_id")?,
+            event_type: r.get("event_type")?,
+            entity_key: r.get("entity_key")?,
+            received_at: r.get("received_at")?,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) fn replay(
+    c: &mut Connection,
+    filter: &DeadFilter,
+    limit: usize,
+    now: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let (clause, params) = dead_where(filter, 0, &SQLITE);
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let ids: Vec<i64> = {
+        let sql = format!(
+            "SELECT d.id FROM deliveries d JOIN events e ON e.id = d.event_id {clause} ORDER BY d.id LIMIT {limit}"
+        );
+        let mut stmt = tx.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(bind(&params)), |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    {
+        let mut up = tx.prepare_cached(
+            "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?2, lease_owner = NULL,
+                    dead_reason = NULL, finished_at = NULL
+             WHERE id = ?1 AND state = 'dead'",
+        )?;
+        for id in &ids {
+            up.execute(params![id, now])?;
+        }
+    }
+    tx.commit()?;
+    Ok(ids)
+}
+
+pub(super) fn set_disabled(
+    c: &Connection,
+    destination: &str,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    match reason {
+        Some(reason) => c
+            .prepare_cached(
+                "INSERT INTO destination_state (name, disabled_at, reason) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET disabled_at = excluded.disabled_at, reason = excluded.reason",
+            )?
+            .execute(params![destination, now, reason])?,
+        None => c
+            .prepare_cached("DELETE FROM destination_state WHERE name = ?1")?
+            .execute([destination])?,
+    };
+    Ok(())
+}
+
+pub(super) fn disabled(c: &Connection) -> Result<Vec<DisabledDestination>, StoreError> {
+    let mut stmt =
+        c.prepare_cached("SELECT name, disabled_at, reason FROM destination_state ORDER BY name")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(DisabledDestination {
+            name: r.get(0)?,
+            disabled_at: r.get(1)?,
+            reason: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

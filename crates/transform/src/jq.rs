@@ -1,0 +1,241 @@
+//! jq programs: compiled once (at config load), run many times.
+//!
+//! A program is parsed and compiled with jq's standard library; compile errors carry the line and
+//! column inside the program so config errors can point at them. Running yields the first output
+//! only (extraction and predicates need one value), so `repeat(.)` and other generators stop at
+//! once. Values are jaq's own (`Val`), parsed straight from the body bytes, no serde tree.
+
+use jaq_core::load::{Arena, File, Loader};
+use jaq_core::{data, unwrap_valr, Compiler, Ctx, Vars};
+pub use jaq_json::Val;
+
+type Filter = jaq_core::Filter<data::JustLut<Val>>;
+
+/// A compiled jq program; cheap to clone (the compiled form is shared).
+#[derive(Clone)]
+pub struct Program {
+    code: std::sync::Arc<str>,
+    filter: std::sync::Arc<Filter>,
+}
+
+impl std::fmt::Debug for Program {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Program").field(&self.code).finish()
+    }
+}
+
+impl PartialEq for Program {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code
+    }
+}
+
+/// Why a program did not compile: a message and where in the program (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JqError {
+    pub message: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl std::fmt::Display for JqError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "jq: {} (line {}, column {} of the program)",
+            self.message, self.line, self.column
+        )
+    }
+}
+
+impl Program {
+    /// Parses and compiles `code` with jq's standard library.
+    pub fn compile(code: &str) -> Result<Self, JqError> {
+        let defs = jaq_core::defs()
+            .chain(jaq_std::defs())
+            .chain(jaq_json::defs());
+        let funs = jaq_core::funs()
+            .chain(jaq_std::funs())
+            .chain(jaq_json::funs());
+        let loader = Loader::new(defs);
+        let arena = Arena::default();
+        let file = File { code, path: () };
+        let modules = loader.load(&arena, file).map_err(|errs| {
+            let (msg, at) = match errs.into_iter().next().map(|(_, e)| e) {
+                Some(jaq_core::load::Error::Lex(v)) => v
+                    .first()
+                    .map(|(exp, at)| (format!("expected {}", exp.as_str()), *at))
+                    .unwrap_or(("cannot read the program".into(), code)),
+                Some(jaq_core::load::Error::Parse(v)) => v
+                    .first()
+                    .map(|(exp, at)| {
+                        let found = if at.is_empty() { "the end" } else { at };
+                        (format!("expected {}, found {found}", exp.as_str()), *at)
+                    })
+                    .unwrap_or(("cannot parse the program".into(), code)),
+                Some(jaq_core::load::Error::Io(v)) => v
+                    .first()
+                    .map(|(path, e)| (format!("cannot load module {path}: {e}"), *path))
+                    .unwrap_or(("cannot load a module".into(), code)),
+                None => ("cannot read the program".into(), code),
+            };
+            located(code, msg, at)
+        })?;
+        let filter = Compiler::default()
+            .with_funs(funs)
+            .compile(modules)
+            .map_err(|errs| {
+                let first = errs.into_iter().flat_map(|(_, e)| e).next();
+                match first {
+                    Some((name, undefined)) => located(
+                        code,
+                        format!("undefined {} `{name}`", undefined.as_str()),
+                        name,
+                    ),
+                    None => located(code, "cannot compile the program".into(), code),
+                }
+            })?;
+        Ok(Self {
+            code: code.into(),
+            filter: std::sync::Arc::new(filter),
+        })
+    }
+
+    /// The program's source text.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// Runs the program on `input` and returns its first output (`None` if it yields nothing).
+    pub fn first(&self, input: Val) -> Result<Option<Val>, String> {
+        let ctx = Ctx::<data::JustLut<Val>>::new(&self.filter.lut, Vars::new([]));
+        let mut out = self.filter.id.run((ctx, input)).map(unwrap_valr);
+        match out.next() {
+            None => Ok(None),
+            Some(Ok(v)) => Ok(Some(v)),
+            Some(Err(e)) => Err(e.to_string()),
+        }
+    }
+
+    /// Runs the program as a predicate: true when its first output is truthy (not false or null).
+    pub fn test(&self, input: Val) -> Result<bool, String> {
+        Ok(matches!(self.first(input)?, Some(v) if truthy(&v)))
+    }
+}
+
+/// Parses one JSON document into a jq value.
+pub fn parse_json(bytes: &[u8]) -> Result<Val, String> {
+    jaq_json::read::parse_single(bytes).map_err(|e| e.to_string())
+}
+
+/// jq's truthiness: everything but `false` and `null`.
+pub fn truthy(v: &Val) -> bool {
+    !matches!(v, Val::Null | Val::Bool(false))
+}
+
+/// A string value's text, a number's decimal form; `None` for null, arrays and objects.
+pub fn scalar_text(v: &Val) -> Option<String> {
+    match v {
+        Val::TStr(b) | Val::BStr(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Val::Num(_) | Val::Bool(_) => Some(v.to_string()),
+        _ => None,
+    }
+}
+
+/// An integer value (floats with no fraction count), or a numeric string.
+pub fn as_i64(v: &Val) -> Option<i64> {
+    match v {
+        Val::Num(jaq_json::Num::Int(i)) => i64::try_from(*i).ok(),
+        Val::Num(n) => {
+            let f: f64 = n.to_string().parse().ok()?;
+            (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+        }
+        Val::TStr(b) => std::str::from_utf8(b).ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Turns a jq value into a string, if it is one.
+pub fn as_str(v: &Val) -> Option<&[u8]> {
+    match v {
+        Val::TStr(b) | Val::BStr(b) => Some(b),
+        _ => None,
+    }
+}
+
+fn located(code: &str, message: String, at: &str) -> JqError {
+    let offset = (at.as_ptr() as usize)
+        .checked_sub(code.as_ptr() as usize)
+        .filter(|o| *o <= code.len())
+        .unwrap_or(0);
+    let before = &code[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    JqError {
+        message,
+        line,
+        column,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(code: &str, input: &str) -> Option<Val> {
+        Program::compile(code)
+            .unwrap()
+            .first(parse_json(input.as_bytes()).unwrap())
+            .unwrap()
+    }
+
+    #[test]
+    fn paths_and_std_functions_run() {
+        let v = run(
+            ".data.object.customer",
+            r#"{"data":{"object":{"customer":"cus_1"}}}"#,
+        );
+        assert_eq!(scalar_text(&v.unwrap()).as_deref(), Some("cus_1"));
+        let v = run(
+            ".type | startswith(\"customer.\")",
+            r#"{"type":"customer.updated"}"#,
+        );
+        assert!(truthy(&v.unwrap()));
+        let v = run("[.items[] | .n] | add", r#"{"items":[{"n":1},{"n":2}]}"#).unwrap();
+        assert_eq!(as_i64(&v), Some(3));
+    }
+
+    #[test]
+    fn generators_yield_their_first_value() {
+        let v = run("repeat(1)", "null").unwrap();
+        assert_eq!(as_i64(&v), Some(1));
+        assert_eq!(run("empty", "null"), None.map(|v: Val| v));
+    }
+
+    #[test]
+    fn syntax_errors_point_into_the_program() {
+        let e = Program::compile(".a |\n  (.b").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("closing parenthesis"), "{e}");
+        let e = Program::compile(".a | nosuchfn").unwrap_err();
+        assert!(e.message.contains("nosuchfn"), "{e}");
+        assert_eq!((e.line, e.column), (1, 6));
+    }
+
+    #[test]
+    fn runtime_errors_are_reported_not_panicked() {
+        let p = Program::compile(".a.b").unwrap();
+        assert!(p.first(parse_json(br#"{"a":5}"#).unwrap()).is_err());
+    }
+
+    #[test]
+    fn numbers_convert() {
+        assert_eq!(
+            as_i64(&parse_json(b"1700000000123").unwrap()),
+            Some(1700000000123)
+        );
+        assert_eq!(as_i64(&parse_json(b"12.0").unwrap()), Some(12));
+        assert_eq!(as_i64(&parse_json(b"\"42\"").unwrap()), Some(42));
+        assert_eq!(as_i64(&parse_json(b"1.5").unwrap()), None);
+    }
+}
