@@ -17,15 +17,20 @@
 mod error;
 mod interpolate;
 pub mod raw;
+pub mod raw_flow;
 mod resolve;
+mod resolve_flow;
 pub mod resolved;
+pub mod resolved_flow;
 pub mod units;
 mod yaml;
 
 use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use resolve_flow::standard_key;
 pub use resolved::*;
+pub use resolved_flow::*;
 
 /// Values given on the command line or in `JUNCTION_*` environment variables; they win over the file.
 #[derive(Debug, Default, Clone)]
@@ -66,7 +71,7 @@ pub fn load_str(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
     let doc = yaml::parse(text, file, env)?;
-    resolve::resolve(&doc, overrides)
+    resolve::resolve(&doc, overrides, env)
 }
 
 /// Loads another YAML file (such as the mock provider's `mock.yaml`) into `T`, with the same

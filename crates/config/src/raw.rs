@@ -24,15 +24,18 @@ pub struct RawConfig {
     /// Third-party APIs Junction calls. Not supported yet in this version.
     #[serde(default)]
     pub connectors: Unsupported,
-    /// Where events come from (webhook endpoints, schedules). Not supported yet in this version.
+    /// Where events come from: webhook endpoints at `/webhooks/{name}`.
     #[serde(default)]
-    pub sources: Unsupported,
-    /// Source (+ filter) → mappings → destinations. Not supported yet in this version.
+    pub sources: BTreeMap<String, crate::raw_flow::RawSource>,
+    /// Which events go to which destinations, in what order.
     #[serde(default)]
-    pub routes: Unsupported,
-    /// Where routes deliver events. Not supported yet in this version.
+    pub routes: BTreeMap<String, crate::raw_flow::RawRoute>,
+    /// Where routes deliver events: HTTP endpoints.
     #[serde(default)]
-    pub destinations: Unsupported,
+    pub destinations: BTreeMap<String, crate::raw_flow::RawDestination>,
+    /// Runtime settings of delivery workers.
+    #[serde(default)]
+    pub delivery: crate::raw_flow::RawDelivery,
     /// Canonical models (`customer@2`) as JSON Schema files. Not supported yet in this version.
     #[serde(default)]
     pub models: Unsupported,

@@ -14,16 +14,13 @@ use crate::yaml::{push, Document};
 use crate::Overrides;
 
 /// Sections that are declared (so a typo is caught) but whose behaviour does not exist yet.
-const NOT_YET: &[&str] = &[
-    "connectors",
-    "sources",
-    "routes",
-    "destinations",
-    "models",
-    "mappings",
-];
+const NOT_YET: &[&str] = &["connectors", "models", "mappings"];
 
-pub(crate) fn resolve(doc: &Document, overrides: &Overrides) -> Result<Config, ConfigErrors> {
+pub(crate) fn resolve(
+    doc: &Document,
+    overrides: &Overrides,
+    env: crate::resolve_flow::Env,
+) -> Result<Config, ConfigErrors> {
     let mut errs = Vec::new();
     let schema = crate::json_schema();
     let sections: Vec<&str> = schema["properties"]
@@ -51,14 +48,20 @@ pub(crate) fn resolve(doc: &Document, overrides: &Overrides) -> Result<Config, C
     let server = resolve_server(doc, server, overrides, &mut errs);
     let store = resolve_store(doc, store, overrides, &mut errs);
     let telemetry = resolve_telemetry(doc, telemetry, overrides, &mut errs);
+    let flows = crate::resolve_flow::resolve_flows(doc, env, &mut errs);
+    let delivery = crate::resolve_flow::resolve_delivery(doc, &mut errs);
 
-    match (server, store, telemetry) {
-        (Some(server), Some(store), Some(telemetry)) if errs.is_empty() => Ok(Config {
-            path: None,
-            server,
-            store,
-            telemetry,
-        }),
+    match (server, store, telemetry, delivery) {
+        (Some(server), Some(store), Some(telemetry), Some(delivery)) if errs.is_empty() => {
+            Ok(Config {
+                path: None,
+                server,
+                store,
+                telemetry,
+                flows,
+                delivery,
+            })
+        }
         _ => {
             errs.sort_by_key(|e| (e.file != doc.file, e.line, e.col));
             Err(ConfigErrors(errs))
@@ -118,7 +121,7 @@ fn section<T: DeserializeOwned>(
 }
 
 /// Deserializes `value` (found at JSON pointer `base`), with serde's error located in the file.
-fn located<T: DeserializeOwned>(
+pub(crate) fn located<T: DeserializeOwned>(
     doc: &Document,
     base: &str,
     value: &Value,

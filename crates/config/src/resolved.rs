@@ -16,6 +16,10 @@ pub struct Config {
     pub server: Server,
     pub store: Store,
     pub telemetry: Telemetry,
+    /// Sources, destinations and routes.
+    pub flows: crate::resolved_flow::Flows,
+    /// Delivery worker settings.
+    pub delivery: crate::resolved_flow::Delivery,
 }
 
 /// The HTTP server.

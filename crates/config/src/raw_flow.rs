@@ -1,0 +1,318 @@
+//! The event sections of `junction.yaml` as written: sources (webhooks in), destinations (HTTP
+//! endpoints out) and routes (which events go where, in what order).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::units::HumanDuration;
+
+/// A source: where events come from.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    /// `webhook`: providers POST events to `/webhooks/{name}`.
+    pub kind: SourceKind,
+    /// How each request proves it comes from the provider.
+    pub verify: RawVerify,
+    /// Where the event's id, type, entity key and sequence are found. Each is `header:NAME` or a
+    /// jq expression over the JSON body (`.data.object.id`). The preset gives defaults.
+    #[serde(default)]
+    pub event: RawExtract,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    Webhook,
+}
+
+/// Signature verification of inbound webhooks.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawVerify {
+    /// The provider's scheme: `standard_webhooks`, `stripe`, `github`, `shopify`, `slack`, `hmac`
+    /// (generic, configured below), `basic` (HTTP basic auth) or `none` (explicitly unverified).
+    pub preset: VerifyPreset,
+    /// Signing secrets, each `env:NAME` (never written inline). Several are accepted at once while
+    /// a secret is rotated. Standard Webhooks secrets are `whsec_…` (base64).
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Standard Webhooks `v1a` (Ed25519) public keys, each `env:NAME` holding `whpk_…` (base64).
+    #[serde(default)]
+    pub public_keys: Vec<String>,
+    /// How far a signed timestamp may be from now before the request is refused as a replay.
+    #[serde(default = "default_tolerance")]
+    pub tolerance: HumanDuration,
+    /// `hmac`: the header carrying the signature, e.g. `X-Signature`.
+    #[serde(default)]
+    pub header: Option<String>,
+    /// `hmac`: text before the signature in the header, e.g. `sha256=`.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// `hmac`: how the signature is written.
+    #[serde(default)]
+    pub encoding: Option<SignatureEncoding>,
+    /// `hmac`: the hash.
+    #[serde(default)]
+    pub algorithm: Option<HmacAlgorithm>,
+    /// `hmac`: what is signed, with `{body}`, `{timestamp}` and `{header:NAME}` placeholders.
+    /// Default `{body}`.
+    #[serde(default)]
+    pub signed_content: Option<String>,
+    /// `hmac`: the header carrying the signed timestamp (Unix seconds), checked against `tolerance`.
+    #[serde(default)]
+    pub timestamp_header: Option<String>,
+    /// `basic`: the expected user name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// `basic`: the expected password, `env:NAME`.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyPreset {
+    StandardWebhooks,
+    Stripe,
+    Github,
+    Shopify,
+    Slack,
+    Hmac,
+    Basic,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureEncoding {
+    #[default]
+    Hex,
+    Base64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HmacAlgorithm {
+    Sha1,
+    #[default]
+    Sha256,
+    Sha512,
+}
+
+/// Where the event's fields are: `header:NAME` or a jq expression over the body.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawExtract {
+    /// The provider's event id; a repeat is a duplicate. Without one (and no preset default) the
+    /// SHA-256 of the body is the id, so identical bodies are duplicates.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The event type, matched by routes' `types`.
+    #[serde(default, rename = "type")]
+    pub event_type: Option<String>,
+    /// The entity the event is about, for ordering (`.data.object.customer`).
+    #[serde(default)]
+    pub key: Option<String>,
+    /// The event's position among its entity's events: an integer, or an RFC 3339 timestamp.
+    #[serde(default)]
+    pub sequence: Option<String>,
+}
+
+/// An HTTP endpoint routes deliver to.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDestination {
+    /// `http://` or `https://` URL.
+    pub url: String,
+    /// HTTP method.
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Extra headers sent with every delivery (use `${VAR}` for credentials).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// How long one attempt may take.
+    #[serde(default = "default_timeout")]
+    pub timeout: HumanDuration,
+    /// Most attempts in flight at once, per process.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: u32,
+    /// Sign deliveries with Standard Webhooks headers.
+    #[serde(default)]
+    pub signing: Option<RawSigning>,
+    /// When to try again.
+    #[serde(default)]
+    pub retry: RawRetry,
+    /// When to stop trying for a while.
+    #[serde(default)]
+    pub circuit: RawCircuit,
+    /// Extra 4xx statuses to retry (408, 425, 429 and 5xx always are; other 4xx are permanent).
+    #[serde(default)]
+    pub retry_statuses: Vec<u16>,
+}
+
+/// Standard Webhooks signing of deliveries (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSigning {
+    /// Signing secrets (`env:NAME`, each `whsec_…` base64). With several, every delivery carries
+    /// one signature per secret, so the receiver can rotate.
+    pub secrets: Vec<String>,
+}
+
+/// Retries: exponential backoff with full jitter.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    /// Attempts before the delivery is dead-lettered (the default spans about a day).
+    #[serde(default = "default_attempts")]
+    pub attempts: u32,
+    /// The first backoff's upper bound; each later one doubles.
+    #[serde(default = "default_base")]
+    pub base: HumanDuration,
+    /// The largest backoff.
+    #[serde(default = "default_max")]
+    pub max: HumanDuration,
+    /// The longest `Retry-After` honoured.
+    #[serde(default = "default_retry_after_cap")]
+    pub retry_after_cap: HumanDuration,
+}
+
+impl Default for RawRetry {
+    fn default() -> Self {
+        Self {
+            attempts: default_attempts(),
+            base: default_base(),
+            max: default_max(),
+            retry_after_cap: default_retry_after_cap(),
+        }
+    }
+}
+
+/// The destination's circuit breaker.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCircuit {
+    /// Consecutive failed attempts that open the circuit.
+    #[serde(default = "default_failures")]
+    pub failures: u32,
+    /// How long it stays open before one probe is let through.
+    #[serde(default = "default_probe_after")]
+    pub probe_after: HumanDuration,
+}
+
+impl Default for RawCircuit {
+    fn default() -> Self {
+        Self {
+            failures: default_failures(),
+            probe_after: default_probe_after(),
+        }
+    }
+}
+
+/// A route: events from one source, of some types, to destinations.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    /// The source's name.
+    pub from: String,
+    /// Event types, with `*` as a wildcard (`customer.*`). Default: all.
+    #[serde(default = "default_types")]
+    pub types: Vec<String>,
+    /// A jq predicate over the body; the event goes this way only when it is true.
+    #[serde(default, rename = "where")]
+    pub filter: Option<String>,
+    /// `none` (parallel), `fifo` (strict order per entity key) or `latest` (skip events older
+    /// than the newest delivered for their key).
+    #[serde(default)]
+    pub ordering: OrderingMode,
+    /// Ordered routes: hold each event this long before its first attempt, so events that arrive
+    /// slightly out of order are put back in order.
+    #[serde(default)]
+    pub reorder_window: Option<HumanDuration>,
+    /// Destination names.
+    pub to: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderingMode {
+    #[default]
+    None,
+    Fifo,
+    Latest,
+}
+
+fn default_tolerance() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(300))
+}
+fn default_method() -> String {
+    "POST".into()
+}
+fn default_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(10))
+}
+fn default_concurrency() -> u32 {
+    32
+}
+fn default_attempts() -> u32 {
+    20
+}
+fn default_base() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(5))
+}
+fn default_max() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(6 * 3600))
+}
+fn default_retry_after_cap() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(3600))
+}
+fn default_failures() -> u32 {
+    5
+}
+fn default_probe_after() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(5))
+}
+fn default_types() -> Vec<String> {
+    vec!["*".into()]
+}
+
+/// How this process runs deliveries.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDelivery {
+    /// How often each destination looks for due work when nothing woke it (other processes'
+    /// events, retries coming due). Events received by this process start at once.
+    #[serde(default = "default_poll")]
+    pub poll_interval: HumanDuration,
+    /// How long a claimed delivery is held before another process may take it; renewed while
+    /// the attempt runs.
+    #[serde(default = "default_lease")]
+    pub lease: HumanDuration,
+    /// Delivered events, their deliveries and attempts are deleted after this long (dead letters
+    /// are kept until replayed). `0s` keeps everything.
+    #[serde(default = "default_retention")]
+    pub retention: HumanDuration,
+}
+
+impl Default for RawDelivery {
+    fn default() -> Self {
+        Self {
+            poll_interval: default_poll(),
+            lease: default_lease(),
+            retention: default_retention(),
+        }
+    }
+}
+
+fn default_poll() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_millis(500))
+}
+fn default_lease() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(60))
+}
+fn default_retention() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(7 * 24 * 3600))
+}

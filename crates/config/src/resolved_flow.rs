@@ -1,0 +1,186 @@
+//! Validated sources, destinations and routes. jq expressions are compiled, secrets are read,
+//! URLs parsed: the engine never sees an unchecked value.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use junction_transform::Program;
+
+pub use crate::raw_flow::{HmacAlgorithm, OrderingMode, SignatureEncoding, VerifyPreset};
+
+/// A secret value read at load time. Its `Debug` never shows it, and it is registered with the
+/// log masker so it cannot leak through a log line either.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    pub fn new(value: &str) -> Self {
+        junction_core::mask::register(value);
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// A webhook source.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub verify: Verify,
+    pub event: Extract,
+}
+
+/// How a source's requests are verified.
+#[derive(Debug, Clone)]
+pub struct Verify {
+    pub preset: VerifyPreset,
+    pub secrets: Vec<Secret>,
+    pub public_keys: Vec<Secret>,
+    pub tolerance: Duration,
+    pub header: Option<String>,
+    pub prefix: String,
+    pub encoding: SignatureEncoding,
+    pub algorithm: HmacAlgorithm,
+    pub signed_content: String,
+    pub timestamp_header: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+}
+
+/// Where one event field comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pick {
+    /// A request header (case-insensitive).
+    Header(String),
+    /// A jq expression over the JSON body.
+    Jq(Program),
+}
+
+impl Pick {
+    /// True when the body must be JSON to read this field.
+    pub fn needs_body(&self) -> bool {
+        matches!(self, Pick::Jq(_))
+    }
+}
+
+/// Where the event's fields are found; `None` means "not given".
+#[derive(Debug, Clone, Default)]
+pub struct Extract {
+    /// `None`: the SHA-256 of the body is the id.
+    pub id: Option<Pick>,
+    pub event_type: Option<Pick>,
+    pub key: Option<Pick>,
+    pub sequence: Option<Pick>,
+}
+
+/// An HTTP destination.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub name: String,
+    pub url: url::Url,
+    pub method: String,
+    pub headers: Vec<(String, String)>,
+    pub timeout: Duration,
+    pub concurrency: usize,
+    /// Standard Webhooks signing secrets (decoded key bytes); empty means unsigned.
+    pub signing: Vec<Vec<u8>>,
+    pub retry: Retry,
+    pub circuit: Circuit,
+    pub retry_statuses: Vec<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    pub attempts: u32,
+    pub base: Duration,
+    pub max: Duration,
+    pub retry_after_cap: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Circuit {
+    pub failures: u32,
+    pub probe_after: Duration,
+}
+
+/// A route.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub name: String,
+    pub from: String,
+    /// Type patterns, `*` matching any run of characters.
+    pub types: Vec<String>,
+    pub filter: Option<Program>,
+    pub ordering: OrderingMode,
+    pub reorder_window: Duration,
+    pub to: Vec<String>,
+}
+
+impl Route {
+    /// Whether `event_type` matches one of the route's patterns.
+    pub fn matches_type(&self, event_type: &str) -> bool {
+        self.types.iter().any(|p| glob(p, event_type))
+    }
+}
+
+/// Delivery worker settings.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub poll_interval: Duration,
+    pub lease: Duration,
+    pub retention: Duration,
+}
+
+/// Sources, destinations and routes together.
+#[derive(Debug, Clone, Default)]
+pub struct Flows {
+    pub sources: BTreeMap<String, Source>,
+    pub destinations: BTreeMap<String, Destination>,
+    pub routes: BTreeMap<String, Route>,
+}
+
+/// `*` matches any run of characters (dots included); everything else matches itself.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn globs_match_like_shells_without_separators() {
+        assert!(glob("*", "anything.at.all"));
+        assert!(glob("customer.*", "customer.updated"));
+        assert!(!glob("customer.*", "order.updated"));
+        assert!(glob("*.created", "invoice.payment.created"));
+        assert!(glob("a*b*c", "a--b--c"));
+        assert!(!glob("a*b*c", "a--c--b"));
+        assert!(glob("exact", "exact"));
+        assert!(!glob("ab*ba", "aba"));
+    }
+}

@@ -1,0 +1,129 @@
+//! Sources, destinations and routes: a full valid config, and the located errors of broken ones.
+
+use junction_config::{load_str, ConfigError, OrderingMode, Overrides, Pick, VerifyPreset};
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "CRM_WHSEC" => Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+        "HOOK_KEY" => Some("whsec_c2lnbmluZy1rZXktZm9yLWJpbGxpbmc=".into()),
+        "SHOP_SECRET" => Some("canary-shop-s3cret".into()),
+        _ => None,
+    }
+}
+
+const VALID: &str = r#"
+sources:
+  crm:
+    kind: webhook
+    verify: { preset: standard_webhooks, secrets: [ env:CRM_WHSEC ], tolerance: 5m }
+    event:
+      key: .data.customer_id
+      sequence: .data.version
+  shop:
+    kind: webhook
+    verify: { preset: hmac, secrets: [ env:SHOP_SECRET ], header: X-Signature, prefix: "sha256=", encoding: base64 }
+destinations:
+  billing:
+    url: http://127.0.0.1:9000/hooks
+    signing: { secrets: [ env:HOOK_KEY ] }
+    retry: { attempts: 8, base: 1s, max: 1m }
+routes:
+  customers:
+    from: crm
+    types: [ "customer.*" ]
+    where: .data.livemode != false
+    ordering: latest
+    reorder_window: 1s
+    to: [ billing ]
+"#;
+
+fn errors(text: &str) -> Vec<ConfigError> {
+    load_str(text, "junction.yaml", &Overrides::default(), &env)
+        .err()
+        .unwrap_or_else(|| panic!("config should fail:\n{text}"))
+        .0
+}
+
+#[test]
+fn a_full_flow_config_resolves_with_preset_defaults() {
+    let c = load_str(VALID, "junction.yaml", &Overrides::default(), &env).unwrap();
+    let crm = &c.flows.sources["crm"];
+    assert_eq!(crm.verify.preset, VerifyPreset::StandardWebhooks);
+    assert_eq!(crm.event.id, Some(Pick::Header("webhook-id".into())));
+    assert!(matches!(crm.event.key, Some(Pick::Jq(_))));
+    let shop = &c.flows.sources["shop"];
+    assert_eq!(shop.verify.header.as_deref(), Some("x-signature"));
+    assert!(shop.event.id.is_none(), "no id: the body hash is used");
+    let billing = &c.flows.destinations["billing"];
+    assert_eq!(billing.signing.len(), 1);
+    assert_eq!(billing.retry.attempts, 8);
+    assert_eq!(billing.concurrency, 32);
+    let r = &c.flows.routes["customers"];
+    assert_eq!(r.ordering, OrderingMode::Latest);
+    assert!(r.matches_type("customer.updated") && !r.matches_type("order.created"));
+    assert!(
+        !format!("{c:?}").contains("canary-shop-s3cret"),
+        "secrets never show in Debug"
+    );
+}
+
+#[test]
+fn a_missing_environment_secret_is_located() {
+    let text = VALID.replace("env:CRM_WHSEC", "env:NOT_SET");
+    let e = &errors(&text)[0];
+    assert_eq!(
+        (e.line, e.field.as_str()),
+        (Some(5), "sources.crm.verify.secrets[0]")
+    );
+    assert!(e.message.contains("`NOT_SET` is not set"), "{e}");
+}
+
+#[test]
+fn an_inline_secret_is_refused_without_being_echoed() {
+    let text = VALID.replace("env:SHOP_SECRET", "hunter2-inline");
+    let e = &errors(&text)[0];
+    assert!(e.message.contains("must be a reference"), "{e}");
+    assert!(!e.to_string().contains("hunter2-inline"), "{e}");
+}
+
+#[test]
+fn a_route_to_an_unknown_destination_suggests_the_nearest() {
+    let text = VALID.replace("to: [ billing ]", "to: [ biling ]");
+    let e = &errors(&text)[0];
+    assert_eq!(e.field, "routes.customers.to[0]");
+    assert!(e.message.contains("no destination named `biling`"), "{e}");
+    assert!(
+        e.hint
+            .as_deref()
+            .unwrap()
+            .contains("did you mean `billing`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_jq_syntax_error_names_the_field_and_the_place_in_the_program() {
+    let text = VALID.replace(".data.livemode != false", "(.data.livemode");
+    let e = &errors(&text)[0];
+    assert_eq!(e.field, "routes.customers.where");
+    assert_eq!(e.line, Some(21));
+    assert!(
+        e.message.contains("jq:") && e.message.contains("column"),
+        "{e}"
+    );
+}
+
+#[test]
+fn presets_without_secrets_and_bad_keys_are_refused() {
+    let text = VALID.replace("secrets: [ env:CRM_WHSEC ], ", "");
+    assert!(errors(&text)[0]
+        .message
+        .contains("needs at least one secret"));
+    let bad = |name: &str| (name == "CRM_WHSEC").then(|| "whsec_###".to_string());
+    let e = load_str(VALID, "j.yaml", &Overrides::default(), &|n| {
+        bad(n).or_else(|| env(n))
+    })
+    .unwrap_err()
+    .0;
+    assert!(e[0].message.contains("not base64"), "{}", e[0]);
+}
