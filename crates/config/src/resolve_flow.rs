@@ -384,7 +384,7 @@ fn destination(
             Some("one of: POST, PUT, PATCH".into()),
         ));
     }
-    for (h, _) in &raw.headers {
+    for h in raw.headers.keys() {
         if h.is_empty() || !h.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
             errs.push(doc.error_at_key(
                 &push(&push(ptr, "headers"), h),
