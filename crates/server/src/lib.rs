@@ -16,4 +16,4 @@ mod state;
 
 pub use errors::ApiError;
 pub use run::{router, serve, shutdown_signal};
-pub use state::{AppState, Health};
+pub use state::{AppState, Drain, Health};

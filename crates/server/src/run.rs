@@ -101,11 +101,14 @@ pub async fn serve(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     health::spawn_monitor(state.clone(), stop_rx.clone());
     let mut server_stop = stop_rx.clone();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = server_stop.changed().await;
-        })
-        .into_future();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = server_stop.changed().await;
+    })
+    .into_future();
     let mut server = tokio::spawn(server);
     tokio::select! {
         r = &mut server => {
@@ -128,6 +131,11 @@ pub async fn serve(
             );
             server.abort();
         }
+    }
+    let drains: Vec<crate::Drain> =
+        std::mem::take(&mut *state.drains.lock().unwrap_or_else(|p| p.into_inner()));
+    for drain in drains {
+        drain(grace).await;
     }
     match state
         .store

@@ -14,7 +14,18 @@ pub struct AppState {
     /// This process's identity in leases and logs: `host-pid-random`.
     pub node_id: Arc<str>,
     pub health: Arc<Health>,
+    /// Background work to let finish on shutdown, after requests drain and before this
+    /// process's leases are released (delivery attempts in flight).
+    pub drains: Arc<Mutex<Vec<Drain>>>,
 }
+
+/// Waits (at most the given time) for some background work to finish.
+pub type Drain = Box<
+    dyn FnOnce(
+            std::time::Duration,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send,
+>;
 
 impl AppState {
     pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
@@ -29,7 +40,16 @@ impl AppState {
             store,
             node_id: node_id.into(),
             health: Arc::new(Health::default()),
+            drains: Arc::default(),
         }
+    }
+
+    /// Registers work to wait for on shutdown.
+    pub fn on_shutdown(&self, drain: Drain) {
+        self.drains
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(drain);
     }
 }
 

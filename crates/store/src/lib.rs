@@ -118,6 +118,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Destinations currently disabled.
     async fn disabled(&self) -> Result<Vec<DisabledDestination>, StoreError>;
+
+    /// Deletes up to `limit` events received before `before` whose deliveries have all ended
+    /// delivered or stale, with their deliveries and attempts. Dead letters and pending work are
+    /// kept. A deleted event's id is forgotten: a later copy of it is accepted as new.
+    async fn purge(&self, before: i64, limit: usize) -> Result<u64, StoreError>;
 }
 
 /// Convenience forms of [`Store::finish`].

@@ -77,6 +77,7 @@ conformance!(
     wake_makes_a_destinations_backlog_due_now,
     dead_letters_are_listed_by_filter_and_replayed,
     destinations_are_disabled_and_enabled,
+    purge_deletes_finished_events_and_keeps_dead_and_pending,
 );
 
 fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -> NewEvent {
@@ -815,4 +816,51 @@ async fn destinations_are_disabled_and_enabled(store: Arc<dyn Store>) {
     assert_eq!(d[0].reason, "410 Gone again");
     store.set_disabled("hooks", None, T0 + 2).await.unwrap();
     assert!(store.disabled().await.unwrap().is_empty());
+}
+
+async fn purge_deletes_finished_events_and_keeps_dead_and_pending(store: Arc<dyn Store>) {
+    for i in 0..4 {
+        store
+            .append(keyed(
+                &format!("e{i}"),
+                &format!("k{i}"),
+                1,
+                Ordering::None,
+                "d",
+            ))
+            .await
+            .unwrap();
+    }
+    let got = store.claim(&claim("w", 3, T0)).await.unwrap();
+    store
+        .complete(got[0].lease, attempt(200), T0)
+        .await
+        .unwrap();
+    store
+        .complete(got[1].lease, attempt(200), T0)
+        .await
+        .unwrap();
+    store
+        .dead_letter(got[2].lease, attempt(500), "x", T0)
+        .await
+        .unwrap();
+    // e3 stays pending.
+    assert_eq!(store.purge(T0 + 1, 100).await.unwrap(), 2);
+    assert!(store.event(got[0].event.id).await.unwrap().is_none());
+    assert!(store
+        .attempts(got[0].lease.delivery_id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(
+        store.event(got[2].event.id).await.unwrap().is_some(),
+        "dead letters are kept"
+    );
+    assert_eq!(store.queue_stats(T0).await.unwrap().pending, 1);
+    assert_eq!(store.purge(T0 + 1, 100).await.unwrap(), 0);
+    assert_eq!(
+        store.purge(T0 - 1, 100).await.unwrap(),
+        0,
+        "nothing older than the cutoff"
+    );
 }

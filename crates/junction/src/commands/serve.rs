@@ -80,7 +80,35 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         version = env!("CARGO_PKG_VERSION"),
         "junction is serving"
     );
-    match junction_server::serve(listener, state, None, junction_server::shutdown_signal()).await {
+    let engine = match junction_engine::Engine::start(&state).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the delivery workers");
+            eprintln!("error: cannot start the delivery workers: {e}");
+            return ExitCode::from(super::EXIT_STORE);
+        }
+    };
+    {
+        let engine = engine.clone();
+        state.on_shutdown(Box::new(move |grace| {
+            Box::pin(async move { engine.dispatcher.drain(grace).await })
+        }));
+    }
+    let admin_token = std::env::var("JUNCTION_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    if let Some(t) = &admin_token {
+        junction_core::mask::register(t);
+    }
+    let extra = junction_engine::http::routes(engine, admin_token);
+    match junction_server::serve(
+        listener,
+        state,
+        Some(extra),
+        junction_server::shutdown_signal(),
+    )
+    .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "the server failed");

@@ -329,4 +329,8 @@ impl Store for PgStore {
     async fn disabled(&self) -> Result<Vec<DisabledDestination>, StoreError> {
         queue::disabled(&self.pool).await
     }
+
+    async fn purge(&self, before: i64, limit: usize) -> Result<u64, StoreError> {
+        queue::purge(&self.pool, before, limit).await
+    }
 }

@@ -162,3 +162,35 @@ pub(super) async fn disabled(pool: &PgPool) -> Result<Vec<DisabledDestination>, 
         })
         .collect()
 }
+
+pub(super) async fn purge(pool: &PgPool, before: i64, limit: usize) -> Result<u64, StoreError> {
+    let mut tx = pool.begin().await?;
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT e.id FROM events e WHERE e.received_at < $1
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state IN ('pending', 'dead'))
+         ORDER BY e.id LIMIT $2 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(before)
+    .bind(limit as i64)
+    .fetch_all(&mut *tx)
+    .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    sqlx::query(
+        "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ANY($1))",
+    )
+    .bind(&ids)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM deliveries WHERE event_id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM events WHERE id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(ids.len() as u64)
+}

@@ -216,4 +216,9 @@ impl Store for SqliteStore {
     async fn disabled(&self) -> Result<Vec<DisabledDestination>, StoreError> {
         self.reads.run(queue::disabled).await
     }
+
+    async fn purge(&self, before: i64, limit: usize) -> Result<u64, StoreError> {
+        self.on_writer(move |c| queue::purge(c, before, limit))
+            .await
+    }
 }

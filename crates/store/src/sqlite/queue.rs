@@ -144,3 +144,35 @@ pub(super) fn disabled(c: &Connection) -> Result<Vec<DisabledDestination>, Store
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+pub(super) fn purge(c: &mut Connection, before: i64, limit: usize) -> Result<u64, StoreError> {
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS purge_ids (id INTEGER PRIMARY KEY)",
+        [],
+    )?;
+    tx.execute("DELETE FROM purge_ids", [])?;
+    let n = tx.execute(
+        "INSERT INTO purge_ids (id)
+         SELECT e.id FROM events e WHERE e.received_at < ?1
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state IN ('pending', 'dead'))
+         ORDER BY e.id LIMIT ?2",
+        params![before, limit as i64],
+    )?;
+    tx.execute(
+        "DELETE FROM attempts WHERE delivery_id IN
+           (SELECT d.id FROM deliveries d WHERE d.event_id IN (SELECT id FROM purge_ids))",
+        [],
+    )?;
+    tx.execute(
+        "DELETE FROM deliveries WHERE event_id IN (SELECT id FROM purge_ids)",
+        [],
+    )?;
+    tx.execute(
+        "DELETE FROM events WHERE id IN (SELECT id FROM purge_ids)",
+        [],
+    )?;
+    tx.execute("DELETE FROM purge_ids", [])?;
+    tx.commit()?;
+    Ok(n as u64)
+}

@@ -1,0 +1,183 @@
+//! Delivery workers: one dispatcher per destination (see [`worker`]), woken at once when this
+//! process stores an event for it and otherwise polling for work from other processes and
+//! retries coming due.
+
+mod backoff;
+mod circuit;
+mod classify;
+mod send;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use junction_config::Config;
+use junction_server::Health;
+use junction_store::Store;
+use tokio::sync::{Notify, Semaphore};
+
+pub use backoff::{delay, longest_span};
+pub use circuit::{Allow, Circuit, State as CircuitState, Transition};
+pub use classify::{classify, Sent, Verdict};
+pub use send::{idempotency_key, parse_retry_after};
+
+/// One wake-up signal per destination.
+#[derive(Default)]
+pub struct Wakers {
+    map: HashMap<String, Arc<Notify>>,
+}
+
+impl Wakers {
+    pub fn new<'a>(destinations: impl IntoIterator<Item = &'a String>) -> Self {
+        Self {
+            map: destinations
+                .into_iter()
+                .map(|d| (d.clone(), Arc::new(Notify::new())))
+                .collect(),
+        }
+    }
+
+    pub fn wake(&self, destination: &str) {
+        if let Some(n) = self.map.get(destination) {
+            n.notify_one();
+        }
+    }
+
+    fn get(&self, destination: &str) -> Arc<Notify> {
+        self.map.get(destination).cloned().unwrap_or_default()
+    }
+}
+
+/// Status of one destination's dispatcher, for metrics and the admin API.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DestinationStatus {
+    pub name: String,
+    pub circuit: &'static str,
+    pub disabled: bool,
+    pub in_flight: usize,
+    pub concurrency: usize,
+}
+
+/// Every destination's dispatcher.
+pub struct Dispatcher {
+    workers: HashMap<String, Arc<worker::Worker>>,
+}
+
+impl Dispatcher {
+    /// Starts a dispatcher per destination; they stop claiming when `health` says shutdown began.
+    pub async fn start(
+        config: &Config,
+        store: Arc<dyn Store>,
+        owner: &str,
+        wakers: &Wakers,
+        health: Arc<Health>,
+    ) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("junction/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let disabled: Vec<String> = match store.disabled().await {
+            Ok(d) => d.into_iter().map(|d| d.name).collect(),
+            Err(e) => return Err(format!("cannot read disabled destinations: {e}")),
+        };
+        let mut workers = HashMap::new();
+        for dest in config.flows.destinations.values() {
+            let is_disabled = disabled.contains(&dest.name);
+            if is_disabled {
+                tracing::warn!(destination = %dest.name, "destination is disabled; its deliveries wait until it is enabled");
+            }
+            metrics::gauge!("junction_destination_disabled", "destination" => dest.name.clone())
+                .set(if is_disabled { 1.0 } else { 0.0 });
+            metrics::gauge!("junction_circuit_open", "destination" => dest.name.clone()).set(0.0);
+            let w = Arc::new(worker::Worker {
+                dest: dest.clone(),
+                store: store.clone(),
+                client: client.clone(),
+                owner: owner.to_owned(),
+                wake: wakers.get(&dest.name),
+                lease: config.delivery.lease,
+                poll: config.delivery.poll_interval,
+                health: health.clone(),
+                circuit: Mutex::new(Circuit::new(
+                    dest.circuit.failures,
+                    dest.circuit.probe_after,
+                )),
+                permits: Arc::new(Semaphore::new(dest.concurrency)),
+                disabled: AtomicBool::new(is_disabled),
+            });
+            tokio::spawn(w.clone().run());
+            workers.insert(dest.name.clone(), w);
+        }
+        Ok(Self { workers })
+    }
+
+    /// Attempts in flight across destinations.
+    pub fn in_flight(&self) -> usize {
+        self.workers.values().map(|w| w.in_flight()).sum()
+    }
+
+    /// Waits until no attempt is in flight, or `grace` passes.
+    pub async fn drain(&self, grace: Duration) {
+        let until = tokio::time::Instant::now() + grace;
+        while self.in_flight() > 0 && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn status(&self) -> Vec<DestinationStatus> {
+        let mut out: Vec<_> = self
+            .workers
+            .values()
+            .map(|w| DestinationStatus {
+                name: w.dest.name.clone(),
+                circuit: match w.circuit_state() {
+                    CircuitState::Closed => "closed",
+                    CircuitState::Open { .. } => "open",
+                    CircuitState::HalfOpen => "half_open",
+                },
+                disabled: w.disabled.load(std::sync::atomic::Ordering::Relaxed),
+                in_flight: w.in_flight(),
+                concurrency: w.dest.concurrency,
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// Re-enables a destination disabled by a 410 or an operator. `false` if unknown.
+    pub async fn enable(&self, name: &str) -> Result<bool, junction_store::StoreError> {
+        match self.workers.get(name) {
+            Some(w) => w.enable().await.map(|_| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Disables a destination by hand. `false` if unknown.
+    pub async fn disable(&self, name: &str, reason: &str) -> bool {
+        match self.workers.get(name) {
+            Some(w) => {
+                w.disable(reason).await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Wakes a destination's dispatcher (after a replay, for instance).
+    pub fn wake(&self, name: &str) {
+        if let Some(w) = self.workers.get(name) {
+            w.wake.notify_one();
+        }
+    }
+
+    pub fn wake_all(&self) {
+        for w in self.workers.values() {
+            w.wake.notify_one();
+        }
+    }
+}

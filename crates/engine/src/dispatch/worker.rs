@@ -1,0 +1,260 @@
+//! One destination's dispatcher: claims due deliveries (its own only) up to its concurrency,
+//! sends each, records the outcome, and keeps its circuit. A failing destination therefore only
+//! ever holds its own permits and its own claims: other destinations flow at full speed.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use junction_config::Destination;
+use junction_core::time::now_ms;
+use junction_server::Health;
+use junction_store::{Attempt, Claim, Claimed, Finish, Outcome, Store, StoreError};
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::Instant;
+
+use super::backoff;
+use super::circuit::{Allow, Circuit, State, Transition};
+use super::classify::{classify, Verdict};
+use super::send::send;
+
+pub(crate) struct Worker {
+    pub dest: Destination,
+    pub store: Arc<dyn Store>,
+    pub client: reqwest::Client,
+    pub owner: String,
+    pub wake: Arc<Notify>,
+    pub lease: Duration,
+    pub poll: Duration,
+    pub health: Arc<Health>,
+    pub circuit: Mutex<Circuit>,
+    pub permits: Arc<Semaphore>,
+    pub disabled: AtomicBool,
+}
+
+impl Worker {
+    fn circuit(&self) -> std::sync::MutexGuard<'_, Circuit> {
+        self.circuit.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn circuit_state(&self) -> State {
+        self.circuit().state()
+    }
+
+    /// Attempts in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.dest.concurrency - self.permits.available_permits()
+    }
+
+    /// Claims and dispatches until the process shuts down.
+    pub async fn run(self: Arc<Self>) {
+        let name = self.dest.name.clone();
+        loop {
+            if self.health.shutting_down() {
+                return;
+            }
+            let wait = match self.tick().await {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::warn!(destination = %name, error = %e, "claiming deliveries failed; retrying");
+                    Some(Instant::now() + self.poll)
+                }
+            };
+            let Some(until) = wait else { continue };
+            let until = until.min(Instant::now() + self.poll);
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep_until(until) => {}
+            }
+        }
+    }
+
+    /// One round: claim what may be sent now and start it. Returns when to look again (`None`:
+    /// at once, a full batch came back).
+    async fn tick(self: &Arc<Self>) -> Result<Option<Instant>, StoreError> {
+        let idle = Some(Instant::now() + self.poll);
+        if self.disabled.load(Ordering::Relaxed) {
+            return Ok(idle);
+        }
+        let free = self.permits.available_permits();
+        if free == 0 {
+            return Ok(idle);
+        }
+        let allow = self.circuit().allow(Instant::now());
+        let limit = match allow {
+            Allow::Any => free,
+            Allow::Probe => 1,
+            Allow::Wait(until) => return Ok(until.or(idle)),
+        };
+        let claim = Claim {
+            owner: self.owner.clone(),
+            limit,
+            // Never shorter than an attempt can take, so a slow answer is not taken twice.
+            lease: self
+                .lease
+                .max(self.dest.timeout * 2 + Duration::from_secs(5)),
+            now: now_ms(),
+            destination: Some(self.dest.name.clone()),
+        };
+        let claimed = match self.store.claim(&claim).await {
+            Ok(c) => c,
+            Err(e) => {
+                if allow == Allow::Probe {
+                    self.circuit().probe_unused(Instant::now());
+                }
+                return Err(e);
+            }
+        };
+        if claimed.is_empty() && allow == Allow::Probe {
+            self.circuit().probe_unused(Instant::now());
+        }
+        let full = claimed.len() == limit && allow == Allow::Any;
+        for c in claimed {
+            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+                break;
+            };
+            let me = self.clone();
+            tokio::spawn(async move {
+                me.attempt(c).await;
+                drop(permit);
+                me.wake.notify_one();
+            });
+        }
+        Ok(if full { None } else { idle })
+    }
+
+    async fn attempt(&self, c: Claimed) {
+        let dest = &self.dest.name;
+        let started_at = now_ms();
+        let t0 = std::time::Instant::now();
+        let (sent, excerpt) = send(&self.client, &self.dest, &c, started_at.div_euclid(1000)).await;
+        let took = t0.elapsed();
+        let verdict = classify(&sent, &self.dest.retry_statuses);
+        metrics::histogram!("junction_delivery_attempt_seconds", "destination" => dest.clone())
+            .record(took.as_secs_f64());
+        let transition = self
+            .circuit()
+            .record(verdict.destination_up(), Instant::now());
+        let now = now_ms();
+        let (status, error) = match &sent {
+            super::classify::Sent::Answered { status, .. } => (Some(*status as i32), None),
+            other => (None, Some(format!("{other:?}"))),
+        };
+        let outcome = match &verdict {
+            Verdict::Delivered => Outcome::Delivered,
+            Verdict::Retry {
+                reason,
+                retry_after,
+            } => {
+                if c.attempt as u32 >= self.dest.retry.attempts {
+                    Outcome::Dead {
+                        reason: format!("gave up after {} attempts; last: {reason}", c.attempt),
+                    }
+                } else {
+                    let wait = backoff::delay(
+                        &self.dest.retry,
+                        c.attempt.max(1) as u32,
+                        *retry_after,
+                        &mut rand::rng(),
+                    );
+                    Outcome::Retry {
+                        next_at: now + junction_core::time::ms(wait),
+                    }
+                }
+            }
+            Verdict::Permanent(reason) => Outcome::Dead {
+                reason: reason.clone(),
+            },
+            // Kept pending: it is sent once the destination is enabled again.
+            Verdict::Gone => Outcome::Retry { next_at: now },
+        };
+        let label = match &outcome {
+            Outcome::Delivered => "delivered",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Dead { .. } => "dead",
+        };
+        metrics::counter!("junction_delivery_attempts_total", "destination" => dest.clone(), "outcome" => label)
+            .increment(1);
+        if matches!(outcome, Outcome::Delivered) {
+            metrics::histogram!("junction_delivery_latency_seconds", "destination" => dest.clone())
+                .record((now - c.event.received_at).max(0) as f64 / 1000.0);
+        }
+        if let Outcome::Dead { reason } = &outcome {
+            tracing::warn!(destination = %dest, delivery = c.lease.delivery_id, event = %c.event.external_id, %reason, "delivery dead-lettered");
+        }
+        let finish = Finish {
+            lease: c.lease,
+            attempt: Attempt {
+                started_at,
+                duration_ms: took.as_millis() as i64,
+                status,
+                error: error.or_else(|| match &verdict {
+                    Verdict::Retry { reason, .. } | Verdict::Permanent(reason) => {
+                        Some(reason.clone())
+                    }
+                    Verdict::Gone => Some("HTTP 410 Gone: destination disabled".into()),
+                    Verdict::Delivered => None,
+                }),
+                response_excerpt: excerpt,
+            },
+            outcome,
+            now,
+        };
+        if let Err(e) = self.store.finish(finish).await {
+            // Lease lost: another process took it over. Store down: the lease expires and the
+            // delivery is attempted again (same idempotency key).
+            tracing::warn!(destination = %dest, delivery = c.lease.delivery_id, error = %e, "could not record the attempt");
+        }
+        if verdict == Verdict::Gone {
+            self.disable("HTTP 410 Gone").await;
+        }
+        match transition {
+            Some(Transition::Opened) => {
+                metrics::gauge!("junction_circuit_open", "destination" => dest.clone()).set(1.0);
+                tracing::warn!(destination = %dest, "circuit opened: deliveries wait for a probe instead of burning attempts");
+            }
+            Some(Transition::Closed) => {
+                metrics::gauge!("junction_circuit_open", "destination" => dest.clone()).set(0.0);
+                match self.store.wake(dest, now_ms()).await {
+                    Ok(n) => {
+                        tracing::info!(destination = %dest, woken = n, "circuit closed: the backlog is due now")
+                    }
+                    Err(e) => {
+                        tracing::warn!(destination = %dest, error = %e, "circuit closed but waking the backlog failed")
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Stops sending to this destination (persisted, so every process stops) and says so loudly.
+    pub async fn disable(&self, reason: &str) {
+        if self.disabled.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        metrics::gauge!("junction_destination_disabled", "destination" => self.dest.name.clone())
+            .set(1.0);
+        tracing::error!(destination = %self.dest.name, %reason, "destination disabled: its deliveries wait until it is enabled again (POST /api/v1/destinations/{}/enable)", self.dest.name);
+        if let Err(e) = self
+            .store
+            .set_disabled(&self.dest.name, Some(reason), now_ms())
+            .await
+        {
+            tracing::warn!(destination = %self.dest.name, error = %e, "could not persist the disabled state");
+        }
+    }
+
+    /// Sends to this destination again and makes its waiting deliveries due now.
+    pub async fn enable(&self) -> Result<(), StoreError> {
+        self.store
+            .set_disabled(&self.dest.name, None, now_ms())
+            .await?;
+        self.disabled.store(false, Ordering::SeqCst);
+        metrics::gauge!("junction_destination_disabled", "destination" => self.dest.name.clone())
+            .set(0.0);
+        self.store.wake(&self.dest.name, now_ms()).await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+}

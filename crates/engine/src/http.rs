@@ -1,0 +1,355 @@
+//! HTTP for the event paths: `POST /webhooks/{source}` and the delivery admin endpoints under
+//! `/api/v1` (dead letters, replay, deliveries, destinations).
+//!
+//! Admin access (until role tokens arrive): with `JUNCTION_ADMIN_TOKEN` set, requests need
+//! `Authorization: Bearer <token>`; without it, only clients on the loopback interface are served.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::{HeaderMap, StatusCode};
+use junction_core::time::now_ms;
+use junction_core::{Code, Error};
+use junction_server::{ApiError, AppState};
+use junction_store::{DeadFilter, DeadLetter, DeliveryRecord};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::Engine;
+
+/// The routes this crate adds to the server.
+pub fn routes(engine: Arc<Engine>, admin_token: Option<String>) -> Router<AppState> {
+    if admin_token.is_none() {
+        tracing::info!(
+            "JUNCTION_ADMIN_TOKEN is not set: the admin API serves loopback clients only"
+        );
+    }
+    let token = Arc::new(admin_token);
+    let admin = Router::new()
+        .route("/api/v1/dead-letters", get(list_dead))
+        .route("/api/v1/dead-letters/replay", post(replay_many))
+        .route("/api/v1/deliveries/{id}", get(delivery))
+        .route("/api/v1/deliveries/{id}/replay", post(replay_one))
+        .route("/api/v1/destinations", get(destinations))
+        .route("/api/v1/destinations/{name}/enable", post(enable))
+        .route("/api/v1/destinations/{name}/disable", post(disable))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            admin_only(token.clone(), req, next)
+        }));
+    Router::new()
+        .route("/webhooks/{source}", post(webhook))
+        .merge(admin)
+        .layer(axum::Extension(engine))
+}
+
+type Eng = axum::Extension<Arc<Engine>>;
+
+async fn webhook(
+    axum::Extension(engine): Eng,
+    Path(source): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let accepted = engine
+        .ingest
+        .accept(&source, &headers, &body, now_ms())
+        .await
+        .map_err(|e| ApiError(e.into()))?;
+    let status = if accepted.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(accepted)).into_response())
+}
+
+async fn admin_only(token: Arc<Option<String>>, req: Request, next: Next) -> Response {
+    let allowed = match token.as_deref() {
+        Some(expected) => req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| constant_eq(given.trim().as_bytes(), expected.as_bytes())),
+        None => req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .is_some_and(|c| c.0.ip().is_loopback()),
+    };
+    if allowed {
+        return next.run(req).await;
+    }
+    let hint = if token.is_some() {
+        "send Authorization: Bearer $JUNCTION_ADMIN_TOKEN"
+    } else {
+        "set JUNCTION_ADMIN_TOKEN on the server to use the admin API from other hosts"
+    };
+    ApiError(
+        Error::downstream(Code::Unauthorized, "the admin API needs a valid token").with_hint(hint),
+    )
+    .into_response()
+}
+
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A dead-letter filter as query parameters or a JSON body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterParams {
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub destination: Option<String>,
+    #[serde(default)]
+    pub route: Option<String>,
+    #[serde(default)]
+    pub event_type: Option<String>,
+    /// RFC 3339 time or Unix ms.
+    #[serde(default)]
+    pub since: Option<String>,
+    #[serde(default)]
+    pub until: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub ids: Option<Vec<i64>>,
+    #[serde(default)]
+    pub after: Option<i64>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+fn time_param(name: &str, v: &Option<String>) -> Result<Option<i64>, ApiError> {
+    let Some(v) = v else { return Ok(None) };
+    if let Ok(ms) = v.parse::<i64>() {
+        return Ok(Some(ms));
+    }
+    humantime::parse_rfc3339_weak(v)
+        .map(|t| {
+            Some(
+                t.duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(0),
+            )
+        })
+        .map_err(|_| {
+            ApiError(
+                Error::downstream(Code::BadRequest, format!("`{name}` is not a time: `{v}`"))
+                    .with_hint(
+                        "write an RFC 3339 time (2026-01-31T12:00:00Z) or Unix milliseconds",
+                    ),
+            )
+        })
+}
+
+impl FilterParams {
+    fn filter(&self) -> Result<DeadFilter, ApiError> {
+        Ok(DeadFilter {
+            ids: self.ids.clone().unwrap_or_default(),
+            source: self.source.clone(),
+            destination: self.destination.clone(),
+            route: self.route.clone(),
+            event_type: self.event_type.clone(),
+            since: time_param("since", &self.since)?,
+            until: time_param("until", &self.until)?,
+            error: self.error.clone(),
+        })
+    }
+}
+
+fn delivery_json(d: &DeliveryRecord) -> Value {
+    json!({
+        "id": d.id,
+        "event": d.event_id,
+        "route": d.route,
+        "destination": d.destination,
+        "state": d.state.as_str(),
+        "attempts": d.attempts,
+        "next_attempt_at": d.next_attempt_at,
+        "last_status": d.last_status,
+        "last_error": d.last_error,
+        "dead_reason": d.dead_reason,
+        "created_at": d.created_at,
+        "finished_at": d.finished_at,
+    })
+}
+
+fn dead_json(d: &DeadLetter) -> Value {
+    let mut v = delivery_json(&d.delivery);
+    v["source"] = json!(d.source);
+    v["event_id"] = json!(d.external_id);
+    v["event_type"] = json!(d.event_type);
+    v["entity_key"] = json!(d.entity_key);
+    v["received_at"] = json!(d.received_at);
+    v
+}
+
+async fn list_dead(
+    State(state): State<AppState>,
+    Query(p): Query<FilterParams>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    let items = state
+        .store
+        .dead_letters(&p.filter()?, p.after.unwrap_or(0), limit)
+        .await?;
+    let next = (items.len() == limit).then(|| items.last().map(|d| d.delivery.id));
+    Ok(Json(json!({
+        "items": items.iter().map(dead_json).collect::<Vec<_>>(),
+        "next_after": next.flatten(),
+    })))
+}
+
+async fn replay_many(
+    State(state): State<AppState>,
+    axum::Extension(engine): Eng,
+    Json(p): Json<FilterParams>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = p.limit.unwrap_or(1000).clamp(1, 10_000);
+    let ids = state.store.replay(&p.filter()?, limit, now_ms()).await?;
+    engine.dispatcher.wake_all();
+    tracing::info!(replayed = ids.len(), "dead letters replayed");
+    Ok(Json(json!({ "replayed": ids.len(), "ids": ids })))
+}
+
+async fn delivery(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let d = state
+        .store
+        .delivery(id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let attempts = state.store.attempts(id).await?;
+    let event = state.store.event(d.event_id).await?;
+    let mut v = delivery_json(&d);
+    if let Some(e) = event {
+        v["source"] = json!(e.source);
+        v["event_id"] = json!(e.external_id);
+        v["event_type"] = json!(e.event_type);
+        v["entity_key"] = json!(e.entity_key);
+        v["sequence"] = json!(e.sequence);
+        v["received_at"] = json!(e.received_at);
+    }
+    v["history"] = attempts
+        .iter()
+        .map(|a| {
+            json!({
+                "attempt": a.attempt,
+                "outcome": a.outcome,
+                "started_at": a.record.started_at,
+                "duration_ms": a.record.duration_ms,
+                "status": a.record.status,
+                "error": a.record.error,
+                "response_excerpt": a.record.response_excerpt,
+            })
+        })
+        .collect();
+    Ok(Json(v))
+}
+
+fn not_found(id: i64) -> ApiError {
+    ApiError(Error::downstream(
+        Code::NotFound,
+        format!("no delivery {id}"),
+    ))
+}
+
+async fn replay_one(
+    State(state): State<AppState>,
+    axum::Extension(engine): Eng,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let d = state
+        .store
+        .delivery(id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let filter = DeadFilter {
+        ids: vec![id],
+        ..Default::default()
+    };
+    let ids = state.store.replay(&filter, 1, now_ms()).await?;
+    if ids.is_empty() {
+        return Err(ApiError(
+            Error::downstream(
+                Code::Conflict,
+                format!("delivery {id} is {}, not dead", d.state.as_str()),
+            )
+            .with_hint("only dead letters can be replayed"),
+        ));
+    }
+    engine.dispatcher.wake(&d.destination);
+    Ok(Json(json!({ "replayed": true, "id": id })))
+}
+
+async fn destinations(
+    State(state): State<AppState>,
+    axum::Extension(engine): Eng,
+) -> Result<Json<Value>, ApiError> {
+    let stats = state.store.destination_stats(now_ms()).await?;
+    let disabled = state.store.disabled().await?;
+    let items: Vec<Value> = engine
+        .dispatcher
+        .status()
+        .into_iter()
+        .map(|s| {
+            let st = stats.iter().find(|x| x.destination == s.name);
+            let off = disabled.iter().find(|x| x.name == s.name);
+            json!({
+                "name": s.name,
+                "circuit": s.circuit,
+                "disabled": off.is_some() || s.disabled,
+                "disabled_reason": off.map(|d| d.reason.clone()),
+                "in_flight": s.in_flight,
+                "concurrency": s.concurrency,
+                "pending": st.map_or(0, |x| x.pending),
+                "due": st.map_or(0, |x| x.due),
+                "dead": st.map_or(0, |x| x.dead),
+                "oldest_due_at": st.and_then(|x| x.oldest_due_at),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+async fn enable(
+    axum::Extension(engine): Eng,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if !engine.dispatcher.enable(&name).await? {
+        return Err(unknown_destination(&name));
+    }
+    tracing::info!(destination = %name, "destination enabled");
+    Ok(Json(json!({ "name": name, "disabled": false })))
+}
+
+async fn disable(
+    axum::Extension(engine): Eng,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if !engine
+        .dispatcher
+        .disable(&name, "disabled by an operator")
+        .await
+    {
+        return Err(unknown_destination(&name));
+    }
+    Ok(Json(json!({ "name": name, "disabled": true })))
+}
+
+fn unknown_destination(name: &str) -> ApiError {
+    ApiError(Error::downstream(
+        Code::NotFound,
+        format!("no destination named `{name}`"),
+    ))
+}

@@ -1,0 +1,312 @@
+//! Webhook intake: verify → read the event's fields → match routes → append the event with its
+//! deliveries in one transaction → answer. Nothing is acknowledged before the store commits, and
+//! a refused request writes nothing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use junction_auth::{Rejection, Request, Verifier};
+use junction_config::{Config, OrderingMode, Pick, Route, Source};
+use junction_core::{Code, Error, Origin};
+use junction_store::{Appended, NewDelivery, NewEvent, Ordering, Store, StoreError};
+use junction_transform::jq::{self, Val};
+use sha2::Digest;
+
+use crate::dispatch::Wakers;
+
+/// One source, ready to take requests.
+struct SourceRt {
+    source: Source,
+    verifier: Box<dyn Verifier>,
+    routes: Vec<Route>,
+    /// Whether reading the event needs the body as JSON (a jq pick or a route filter).
+    needs_json: bool,
+}
+
+/// What intake did with an accepted request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Accepted {
+    /// The provider's event id.
+    pub id: String,
+    /// Junction's id of the stored event.
+    pub event: i64,
+    /// The provider sent this id before: nothing new was stored.
+    pub duplicate: bool,
+    /// Deliveries created (0 for a duplicate).
+    pub deliveries: usize,
+}
+
+/// Why a request was not accepted.
+#[derive(Debug)]
+pub enum IngestError {
+    UnknownSource(String),
+    Rejected(Rejection),
+    Malformed(String),
+    Store(StoreError),
+}
+
+impl From<IngestError> for Error {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::UnknownSource(s) => {
+                Error::downstream(Code::NotFound, format!("no source named `{s}`"))
+                    .with_hint("sources are declared under `sources:` in junction.yaml")
+            }
+            IngestError::Rejected(r) => Error::new(
+                Code::Unauthorized,
+                Origin::Downstream,
+                format!("{r} ({})", r.reason()),
+            )
+            .with_hint(
+                "check the signing secret and that the request is sent as the provider signed it",
+            ),
+            IngestError::Malformed(m) => Error::downstream(Code::BadRequest, m),
+            IngestError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// Webhook intake for every configured source.
+pub struct Ingest {
+    store: Arc<dyn Store>,
+    sources: HashMap<String, SourceRt>,
+    wakers: Arc<Wakers>,
+}
+
+impl Ingest {
+    pub fn new(config: &Config, store: Arc<dyn Store>, wakers: Arc<Wakers>) -> Self {
+        let flows = &config.flows;
+        let sources = flows
+            .sources
+            .values()
+            .map(|s| {
+                let routes: Vec<Route> = flows
+                    .routes
+                    .values()
+                    .filter(|r| r.from == s.name)
+                    .cloned()
+                    .collect();
+                let e = &s.event;
+                let needs_json = [&e.id, &e.event_type, &e.key, &e.sequence]
+                    .iter()
+                    .any(|p| p.as_ref().is_some_and(Pick::needs_body))
+                    || routes.iter().any(|r| r.filter.is_some());
+                let rt = SourceRt {
+                    verifier: junction_auth::build(&s.verify),
+                    source: s.clone(),
+                    routes,
+                    needs_json,
+                };
+                (s.name.clone(), rt)
+            })
+            .collect();
+        Self {
+            store,
+            sources,
+            wakers,
+        }
+    }
+
+    /// Takes one webhook request. `now` is in ms.
+    pub async fn accept(
+        &self,
+        source: &str,
+        headers: &http::HeaderMap,
+        body: &[u8],
+        now: i64,
+    ) -> Result<Accepted, IngestError> {
+        let rt = self
+            .sources
+            .get(source)
+            .ok_or_else(|| IngestError::UnknownSource(source.to_owned()))?;
+        metrics::counter!("junction_webhooks_received_total", "source" => rt.source.name.clone())
+            .increment(1);
+        let req = Request {
+            headers,
+            body,
+            now: now.div_euclid(1000),
+        };
+        if let Err(r) = rt.verifier.verify(&req) {
+            self.rejected(rt, r.reason());
+            return Err(IngestError::Rejected(r));
+        }
+        let event = match read_event(rt, headers, body, now) {
+            Ok(e) => e,
+            Err(m) => {
+                self.rejected(rt, "malformed");
+                return Err(IngestError::Malformed(m));
+            }
+        };
+        let external_id = event.external_id.clone();
+        let destinations: Vec<String> = event
+            .deliveries
+            .iter()
+            .map(|d| d.destination.clone())
+            .collect();
+        let appended = self.store.append(event).await.map_err(IngestError::Store)?;
+        let source_label = rt.source.name.clone();
+        Ok(match appended {
+            Appended::Created {
+                event_id,
+                deliveries,
+            } => {
+                metrics::counter!("junction_webhooks_accepted_total", "source" => source_label)
+                    .increment(1);
+                for d in &destinations {
+                    self.wakers.wake(d);
+                }
+                Accepted {
+                    id: external_id,
+                    event: event_id,
+                    duplicate: false,
+                    deliveries,
+                }
+            }
+            Appended::Duplicate { event_id } => {
+                metrics::counter!("junction_webhooks_duplicate_total", "source" => source_label)
+                    .increment(1);
+                Accepted {
+                    id: external_id,
+                    event: event_id,
+                    duplicate: true,
+                    deliveries: 0,
+                }
+            }
+        })
+    }
+
+    fn rejected(&self, rt: &SourceRt, reason: &'static str) {
+        metrics::counter!("junction_webhooks_rejected_total", "source" => rt.source.name.clone(), "reason" => reason)
+            .increment(1);
+    }
+}
+
+/// Reads id, type, key and sequence, and matches routes.
+fn read_event(
+    rt: &SourceRt,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> Result<NewEvent, String> {
+    let json = if rt.needs_json {
+        Some(jq::parse_json(body).map_err(|e| format!("the body is not valid JSON: {e}"))?)
+    } else {
+        None
+    };
+    let e = &rt.source.event;
+    let text = |pick: &Option<Pick>, field: &str| -> Result<Option<String>, String> {
+        match pick_value(pick, headers, json.as_ref(), field)? {
+            None => Ok(None),
+            Some(v) => jq::scalar_text(&v)
+                .map(Some)
+                .ok_or_else(|| format!("the event's {field} is not a string or number")),
+        }
+    };
+    let id = match &e.id {
+        Some(_) => text(&e.id, "id")?
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("the event has no id ({})", describe(&e.id)))?,
+        None => format!("sha256:{}", hex::encode(sha2::Sha256::digest(body))),
+    };
+    if id.len() > 255 {
+        return Err("the event id is longer than 255 characters".into());
+    }
+    let event_type = text(&e.event_type, "type")?.unwrap_or_else(|| "unknown".into());
+    let key = text(&e.key, "key")?;
+    let sequence = match pick_value(&e.sequence, headers, json.as_ref(), "sequence")? {
+        None => None,
+        Some(v) => Some(sequence_of(&v)?),
+    };
+    let mut deliveries = Vec::new();
+    for route in &rt.routes {
+        if !route.matches_type(&event_type) {
+            continue;
+        }
+        if let (Some(filter), Some(json)) = (&route.filter, &json) {
+            let pass = filter.test(json.clone()).map_err(|err| {
+                format!(
+                    "route `{}`'s `where` failed on this event: {err}",
+                    route.name
+                )
+            })?;
+            if !pass {
+                continue;
+            }
+        }
+        let ordering = match route.ordering {
+            OrderingMode::None => Ordering::None,
+            OrderingMode::Fifo => Ordering::Fifo,
+            OrderingMode::Latest => Ordering::Latest,
+        };
+        let hold = junction_core::time::ms(route.reorder_window);
+        for to in &route.to {
+            deliveries.push(NewDelivery {
+                route: route.name.clone(),
+                destination: to.clone(),
+                due_at: now + hold,
+                ordering,
+            });
+        }
+    }
+    Ok(NewEvent {
+        source: rt.source.name.clone(),
+        external_id: id,
+        event_type,
+        entity_key: key,
+        sequence,
+        received_at: now,
+        payload: body.to_vec(),
+        deliveries,
+    })
+}
+
+fn describe(pick: &Option<Pick>) -> String {
+    match pick {
+        Some(Pick::Header(h)) => format!("header `{h}`"),
+        Some(Pick::Jq(p)) => format!("`{}`", p.code()),
+        None => "not configured".into(),
+    }
+}
+
+fn pick_value(
+    pick: &Option<Pick>,
+    headers: &http::HeaderMap,
+    json: Option<&Val>,
+    field: &str,
+) -> Result<Option<Val>, String> {
+    match pick {
+        None => Ok(None),
+        Some(Pick::Header(h)) => Ok(headers
+            .get(h.as_str())
+            .and_then(|v| v.to_str().ok())
+            .map(|s| Val::from(s.to_owned()))),
+        Some(Pick::Jq(p)) => {
+            let json = json.ok_or_else(|| "the body is not JSON".to_owned())?;
+            match p.first(json.clone()) {
+                Ok(Some(Val::Null)) | Ok(None) => Ok(None),
+                Ok(Some(v)) => Ok(Some(v)),
+                Err(e) => Err(format!(
+                    "reading the event's {field} with `{}` failed: {e}",
+                    p.code()
+                )),
+            }
+        }
+    }
+}
+
+/// A sequence is an integer, or an RFC 3339 timestamp (in ms).
+fn sequence_of(v: &Val) -> Result<i64, String> {
+    if let Some(n) = jq::as_i64(v) {
+        return Ok(n);
+    }
+    if let Some(text) = jq::as_str(v).and_then(|b| std::str::from_utf8(b).ok()) {
+        if let Ok(t) = humantime::parse_rfc3339_weak(text.trim()) {
+            let ms = t
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            return Ok(ms);
+        }
+    }
+    Err("the event's sequence is neither an integer nor an RFC 3339 timestamp".into())
+}

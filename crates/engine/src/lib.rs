@@ -1,0 +1,42 @@
+//! Junction's event paths. Inbound: [`ingest`] verifies a webhook, reads its id, type, key and
+//! sequence, matches routes and stores the event with its deliveries in one transaction before
+//! answering. Outbound: [`dispatch`] runs one dispatcher per destination that claims due
+//! deliveries, sends them, and records delivered / retry / dead, with a circuit per destination
+//! and ordering lanes kept by the store. [`http`] mounts `/webhooks/{source}` and the delivery
+//! admin endpoints.
+#![forbid(unsafe_code)]
+
+pub mod dispatch;
+pub mod http;
+pub mod ingest;
+pub mod maintain;
+
+use std::sync::Arc;
+
+use junction_server::AppState;
+
+/// The running event paths of one process.
+pub struct Engine {
+    pub ingest: ingest::Ingest,
+    pub dispatcher: dispatch::Dispatcher,
+}
+
+impl Engine {
+    /// Builds intake and starts the dispatchers and background maintenance.
+    pub async fn start(state: &AppState) -> Result<Arc<Self>, String> {
+        let config = &state.config;
+        let wakers = Arc::new(dispatch::Wakers::new(config.flows.destinations.keys()));
+        let ingest = ingest::Ingest::new(config, state.store.clone(), wakers.clone());
+        let dispatcher = dispatch::Dispatcher::start(
+            config,
+            state.store.clone(),
+            &state.node_id,
+            &wakers,
+            state.health.clone(),
+        )
+        .await?;
+        let engine = Arc::new(Self { ingest, dispatcher });
+        maintain::spawn(state.clone());
+        Ok(engine)
+    }
+}

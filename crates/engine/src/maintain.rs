@@ -1,0 +1,88 @@
+//! Background upkeep: queue-depth gauges per destination, and deleting delivered events past
+//! their retention so the tables (and vacuum) stay small.
+
+use std::time::Duration;
+
+use junction_core::time::{ms, now_ms};
+use junction_server::AppState;
+
+/// How often queue gauges are refreshed.
+const STATS_EVERY: Duration = Duration::from_secs(5);
+/// Events deleted per purge statement.
+const PURGE_BATCH: usize = 5_000;
+
+pub fn spawn(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(STATS_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut rounds: u64 = 0;
+        loop {
+            tick.tick().await;
+            if state.health.shutting_down() {
+                return;
+            }
+            stats(&state).await;
+            rounds += 1;
+            // Purge once a minute.
+            if rounds % 12 == 1 {
+                purge(&state).await;
+            }
+        }
+    });
+}
+
+async fn stats(state: &AppState) {
+    let now = now_ms();
+    let Ok(rows) = state.store.destination_stats(now).await else {
+        return;
+    };
+    for name in state.config.flows.destinations.keys() {
+        let s = rows.iter().find(|r| &r.destination == name);
+        let (pending, due, dead, age) = match s {
+            Some(s) => (
+                s.pending,
+                s.due,
+                s.dead,
+                s.oldest_due_at.map(|t| (now - t).max(0)).unwrap_or(0),
+            ),
+            None => (0, 0, 0, 0),
+        };
+        let d = name.clone();
+        metrics::gauge!("junction_deliveries_pending", "destination" => d.clone())
+            .set(pending as f64);
+        metrics::gauge!("junction_deliveries_due", "destination" => d.clone()).set(due as f64);
+        metrics::gauge!("junction_deliveries_dead", "destination" => d.clone()).set(dead as f64);
+        metrics::gauge!("junction_oldest_due_age_seconds", "destination" => d)
+            .set(age as f64 / 1000.0);
+    }
+}
+
+async fn purge(state: &AppState) {
+    let retention = state.config.delivery.retention;
+    if retention.is_zero() {
+        return;
+    }
+    let before = now_ms() - ms(retention);
+    let mut total = 0;
+    loop {
+        match state.store.purge(before, PURGE_BATCH).await {
+            Ok(n) => {
+                total += n;
+                if (n as usize) < PURGE_BATCH || state.health.shutting_down() {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "purging old events failed; trying again later");
+                break;
+            }
+        }
+    }
+    if total > 0 {
+        metrics::counter!("junction_events_purged_total").increment(total);
+        tracing::info!(
+            purged = total,
+            "deleted delivered events past their retention"
+        );
+    }
+}
