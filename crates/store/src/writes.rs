@@ -120,13 +120,19 @@ pub(crate) fn outcome_name(f: &Finish) -> &'static str {
 
 /// True for a pending delivery `d` that may be attempted now as far as ordering goes: unordered,
 /// or the head of its lane (no earlier delivery of the lane is pending; under `fifo`, none is
-/// dead either). Same SQL on both backends.
-pub(crate) const LANE_HEAD: &str = "(d.lane IS NULL OR NOT EXISTS (
+/// dead either) with no other delivery of its lane in flight (a later event that arrived first
+/// and is being sent holds its lane until it ends). `now` is the SQL placeholder of the current
+/// time. Same SQL on both backends.
+pub(crate) fn lane_head(now: &str) -> String {
+    format!(
+        "(d.lane IS NULL OR NOT EXISTS (
     SELECT 1 FROM deliveries p
     WHERE p.route = d.route AND p.destination = d.destination AND p.lane = d.lane
-      AND p.lane IS NOT NULL AND p.state IN ('pending', 'dead')
-      AND (p.seq < d.seq OR (p.seq = d.seq AND p.id < d.id))
-      AND (p.state = 'pending' OR d.ordering = 1)))";
+      AND p.lane IS NOT NULL AND p.state IN ('pending', 'dead') AND p.id <> d.id
+      AND (((p.seq < d.seq OR (p.seq = d.seq AND p.id < d.id)) AND (p.state = 'pending' OR d.ordering = 1))
+           OR (p.state = 'pending' AND p.lease_owner IS NOT NULL AND p.next_attempt_at > {now}))))"
+    )
+}
 
 /// Why a delivery ended `stale`.
 pub(crate) const STALE_REASON: &str = "stale: a newer event of this key was already delivered";

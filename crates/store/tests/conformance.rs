@@ -78,6 +78,7 @@ conformance!(
     dead_letters_are_listed_by_filter_and_replayed,
     destinations_are_disabled_and_enabled,
     purge_deletes_finished_events_and_keeps_dead_and_pending,
+    a_late_earlier_event_waits_while_its_lane_is_in_flight,
 );
 
 fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -> NewEvent {
@@ -862,5 +863,54 @@ async fn purge_deletes_finished_events_and_keeps_dead_and_pending(store: Arc<dyn
         store.purge(T0 - 1, 100).await.unwrap(),
         0,
         "nothing older than the cutoff"
+    );
+}
+
+async fn a_late_earlier_event_waits_while_its_lane_is_in_flight(store: Arc<dyn Store>) {
+    store
+        .append(keyed("v2", "k", 2, Ordering::Latest, "d"))
+        .await
+        .unwrap();
+    let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
+    assert_eq!(ids(&got), ["v2"]);
+    // v1 arrives while v2 is being sent: it must not overtake it.
+    store
+        .append(keyed("v1", "k", 1, Ordering::Latest, "d"))
+        .await
+        .unwrap();
+    assert!(store
+        .claim(&claim_for("d", 10, T0))
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .complete(got[0].lease, attempt(200), T0)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim(&claim_for("d", 10, T0))
+            .await
+            .unwrap()
+            .is_empty(),
+        "v1 is now older than the delivered v2: stale"
+    );
+    // An expired lease does not hold the lane.
+    store
+        .append(keyed("w2", "w", 2, Ordering::Fifo, "d"))
+        .await
+        .unwrap();
+    let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
+    assert_eq!(ids(&got), ["w2"]);
+    store
+        .append(keyed("w1", "w", 1, Ordering::Fifo, "d"))
+        .await
+        .unwrap();
+    let later = T0 + 31_000;
+    let got = store.claim(&claim_for("d", 10, later)).await.unwrap();
+    assert_eq!(
+        ids(&got),
+        ["w1"],
+        "after the lease expired, the lane's head goes first"
     );
 }

@@ -19,7 +19,7 @@ use crate::rows::{
     attempt_from_row, delivery_from_row, event_from_row, ATTEMPT_COLUMNS, DELIVERY_COLUMNS,
     EVENT_COLUMNS,
 };
-use crate::writes::{Write, Written, LANE_HEAD};
+use crate::writes::{lane_head, Write, Written};
 use crate::*;
 
 /// Most writes in one transaction.
@@ -130,10 +130,11 @@ impl Store for PgStore {
         } else {
             "AND $5::text IS NULL"
         };
+        let head = lane_head("$3");
         let rows = sqlx::query(&format!(
             "WITH due AS (
                SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND d.next_attempt_at <= $3 {only}
-               AND {LANE_HEAD}
+               AND {head}
                ORDER BY d.next_attempt_at, d.id LIMIT $4 FOR UPDATE SKIP LOCKED
              ), leased AS (
                UPDATE deliveries d SET lease_owner = $1, lease_epoch = d.lease_epoch + 1,

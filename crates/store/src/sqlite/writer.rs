@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 
 use crate::rows::{event_from_row, SqliteRowExt, EVENT_COLUMNS};
 use crate::writes::{
-    lane_of, outcome_columns, outcome_name, Write, Written, LANE_HEAD, STALE_REASON,
+    lane_head, lane_of, outcome_columns, outcome_name, Write, Written, STALE_REASON,
 };
 use crate::*;
 
@@ -247,10 +247,11 @@ pub(super) fn claim(conn: &mut Connection, claim: &Claim) -> Result<Vec<Claimed>
         } else {
             "AND ?5 IS NULL"
         };
+        let head = lane_head("?3");
         let mut stmt = tx.prepare_cached(&format!(
             "UPDATE deliveries SET lease_owner = ?1, lease_epoch = lease_epoch + 1, attempts = attempts + 1, next_attempt_at = ?2
              WHERE id IN (SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND d.next_attempt_at <= ?3 {only}
-                          AND {LANE_HEAD} ORDER BY d.next_attempt_at, d.id LIMIT ?4)
+                          AND {head} ORDER BY d.next_attempt_at, d.id LIMIT ?4)
              RETURNING id, event_id, route, destination, attempts, lease_epoch,
                        (ordering = 2 AND seq < (SELECT v.seq FROM lane_versions v
                           WHERE v.route = deliveries.route AND v.destination = deliveries.destination
