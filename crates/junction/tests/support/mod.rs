@@ -44,7 +44,11 @@ fn capture(mut r: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
 impl Served {
     /// Starts `junction serve --config CONFIG` with `env`, and waits until `/healthz` answers.
     pub fn start(config: &Path, env: &[(&str, &str)]) -> Served {
-        let port = free_port();
+        Self::start_on(config, env, free_port())
+    }
+
+    /// Like [`Served::start`], on a given port (a restarted hub keeps its address).
+    pub fn start_on(config: &Path, env: &[(&str, &str)], port: u16) -> Served {
         let mut cmd = bin();
         cmd.args(["serve", "--config"])
             .arg(config)
@@ -86,6 +90,12 @@ impl Served {
             base,
             output,
         }
+    }
+
+    /// SIGKILL: no shutdown of any kind.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Sends SIGTERM and waits for the exit; returns the exit code and everything it printed.
