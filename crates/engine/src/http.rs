@@ -86,7 +86,7 @@ async fn admin_only(token: Arc<Option<String>>, req: Request, next: Next) -> Res
         return next.run(req).await;
     }
     let hint = if token.is_some() {
-        "send Authorization: Bearer $JUNCTION_ADMIN_TOKEN"
+        "send the server's JUNCTION_ADMIN_TOKEN as a bearer token (the CLI reads JUNCTION_ADMIN_TOKEN)"
     } else {
         "set JUNCTION_ADMIN_TOKEN on the server to use the admin API from other hosts"
     };

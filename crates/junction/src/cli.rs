@@ -27,6 +27,85 @@ pub enum Command {
     Bench(BenchArgs),
     /// Run the mock provider: a fake third-party API to test integrations against.
     Mock(MockArgs),
+    /// Dead letters on a running hub: list, show, replay.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+}
+
+/// How to reach a running hub's admin API.
+#[derive(Args, Debug, Clone)]
+pub struct Remote {
+    /// The hub's base URL.
+    #[arg(
+        long,
+        env = "JUNCTION_SERVER",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub server: String,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Table, global = true)]
+    pub output: Output,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+/// Which dead letters: every flag narrows.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DlqFilter {
+    #[arg(long)]
+    pub source: Option<String>,
+    #[arg(long)]
+    pub destination: Option<String>,
+    #[arg(long)]
+    pub route: Option<String>,
+    #[arg(long)]
+    pub event_type: Option<String>,
+    /// Dead-lettered at or after: RFC 3339 or Unix ms.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Dead-lettered before: RFC 3339 or Unix ms.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// The reason or last error contains this text.
+    #[arg(long)]
+    pub error: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DlqCommand {
+    /// List dead letters, oldest first.
+    List {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(flatten)]
+        filter: DlqFilter,
+        /// Most rows to show.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Show one delivery with its attempts.
+    Show {
+        #[command(flatten)]
+        remote: Remote,
+        id: i64,
+    },
+    /// Replay dead letters: the given ids, or every one matching the filter (`--all` for all).
+    Replay {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(flatten)]
+        filter: DlqFilter,
+        /// Delivery ids.
+        ids: Vec<i64>,
+        /// Replay every dead letter when no filter or id is given.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -25,7 +25,7 @@ async fn secrets_never_reach_the_logs_or_metrics() {
     let base = served.base.clone();
     // The canary everywhere a caller can put it: path, query, credential headers, request id, body.
     let res = c
-        .get(format!(
+        .post(format!(
             "{base}/webhooks/{CANARY}?api_key={CANARY}&token={CANARY}"
         ))
         .header("authorization", format!("Bearer {CANARY}"))
@@ -147,7 +147,7 @@ fn an_invalid_config_stops_serve_before_anything_starts() {
 fn check_prints_every_error_with_its_place() {
     let (code, stderr) = run_with_config(
         "check",
-        "server:\n  body_limit: 1 parsec\nstore:\n  url: mysql://x\nroutes:\n  r1: {}\n",
+        "server:\n  body_limit: 1 parsec\nstore:\n  url: mysql://x\nconnectors:\n  c1: {}\n",
     );
     assert_eq!(code, Some(2));
     assert!(
@@ -159,7 +159,7 @@ fn check_prints_every_error_with_its_place() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("junction.yaml:6:3: `routes.r1`: `routes` is not supported yet"),
+        stderr.contains("junction.yaml:6:3: `connectors.c1`: `connectors` is not supported yet"),
         "{stderr}"
     );
     assert!(stderr.contains("3 error(s)"), "{stderr}");

@@ -2,6 +2,7 @@
 //! 3 the store could not be opened.
 
 mod check;
+mod dlq;
 mod mock;
 mod serve;
 
@@ -35,5 +36,6 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Command::Bench(args) => crate::bench::run(args).await,
         Command::Mock(args) => mock::run(args).await,
+        Command::Dlq(cmd) => dlq::run(cmd).await,
     }
 }

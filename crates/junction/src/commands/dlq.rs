@@ -1,0 +1,319 @@
+//! `junction dlq list | show | replay`: dead letters on a running hub, through its admin API
+//! (`Authorization: Bearer $JUNCTION_ADMIN_TOKEN` when the hub requires it).
+
+use std::process::ExitCode;
+
+use serde_json::{json, Value};
+
+use crate::cli::{DlqCommand, DlqFilter, Output, Remote};
+
+/// Dead letters replayed per request.
+const REPLAY_BATCH: usize = 500;
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    fn new(remote: &Remote) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: remote.server.trim_end_matches('/').to_owned(),
+            token: std::env::var("JUNCTION_ADMIN_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty()),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach the hub at {}: {e}", self.base))?;
+        let status = res.status();
+        let v: Value = res.json().await.unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(v);
+        }
+        let e = &v["error"];
+        let mut msg = format!(
+            "the hub answered {status}: {}",
+            e["message"].as_str().unwrap_or("no details")
+        );
+        if let Some(h) = e["hint"].as_str() {
+            msg.push_str(&format!("\nhint: {h}"));
+        }
+        Err(msg)
+    }
+}
+
+fn query(filter: &DlqFilter) -> Vec<(&'static str, String)> {
+    let mut q = Vec::new();
+    let fields = [
+        ("source", &filter.source),
+        ("destination", &filter.destination),
+        ("route", &filter.route),
+        ("event_type", &filter.event_type),
+        ("since", &filter.since),
+        ("until", &filter.until),
+        ("error", &filter.error),
+    ];
+    for (k, v) in fields {
+        if let Some(v) = v {
+            q.push((k, v.clone()));
+        }
+    }
+    q
+}
+
+fn encode(q: &[(&str, String)]) -> String {
+    q.iter()
+        .map(|(k, v)| {
+            let v: String = v
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            format!("{k}={v}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Every dead letter matching the filter (paged).
+async fn list_all(c: &Client, filter: &DlqFilter, limit: usize) -> Result<Vec<Value>, String> {
+    let mut out = Vec::new();
+    let mut after = 0i64;
+    while out.len() < limit {
+        let mut q = query(filter);
+        q.push(("after", after.to_string()));
+        q.push(("limit", (limit - out.len()).min(1000).to_string()));
+        let page = c
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/dead-letters?{}", encode(&q)),
+                None,
+            )
+            .await?;
+        let items = page["items"].as_array().cloned().unwrap_or_default();
+        out.extend(items);
+        match page["next_after"].as_i64() {
+            Some(next) => after = next,
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+fn time(ms: &Value) -> String {
+    ms.as_i64()
+        .map(|ms| {
+            humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64),
+            )
+            .to_string()
+        })
+        .unwrap_or_else(|| "-".into())
+}
+
+fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
+}
+
+fn print_table(items: &[Value]) {
+    println!(
+        "{:<8} {:<12} {:<22} {:<20} {:<14} {:>4} {:>6}  {:<20}  REASON",
+        "ID", "SOURCE", "EVENT", "TYPE", "DESTINATION", "TRY", "STATUS", "DEAD AT"
+    );
+    for d in items {
+        let s = |k: &str| d[k].as_str().unwrap_or("-").to_owned();
+        println!(
+            "{:<8} {:<12} {:<22} {:<20} {:<14} {:>4} {:>6}  {:<20}  {}",
+            d["id"],
+            cut(&s("source"), 12),
+            cut(&s("event_id"), 22),
+            cut(&s("event_type"), 20),
+            cut(&s("destination"), 14),
+            d["attempts"],
+            d["last_status"]
+                .as_i64()
+                .map_or("-".into(), |v| v.to_string()),
+            time(&d["finished_at"]),
+            cut(&s("dead_reason"), 60)
+        );
+    }
+}
+
+pub async fn run(cmd: DlqCommand) -> ExitCode {
+    let result = match cmd {
+        DlqCommand::List {
+            remote,
+            filter,
+            limit,
+        } => list(&remote, &filter, limit).await,
+        DlqCommand::Show { remote, id } => show(&remote, id).await,
+        DlqCommand::Replay {
+            remote,
+            filter,
+            ids,
+            all,
+        } => replay(&remote, &filter, ids, all).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(super::EXIT_FAILURE)
+        }
+    }
+}
+
+async fn list(remote: &Remote, filter: &DlqFilter, limit: usize) -> Result<(), String> {
+    let c = Client::new(remote);
+    let items = list_all(&c, filter, limit).await?;
+    match remote.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&items).unwrap_or_default()
+        ),
+        Output::Table if items.is_empty() => println!("no dead letters match"),
+        Output::Table => print_table(&items),
+    }
+    Ok(())
+}
+
+async fn show(remote: &Remote, id: i64) -> Result<(), String> {
+    let c = Client::new(remote);
+    let d = c
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/deliveries/{id}"),
+            None,
+        )
+        .await?;
+    if remote.output == Output::Json {
+        println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+        return Ok(());
+    }
+    let s = |k: &str| {
+        d[k].as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| d[k].to_string())
+    };
+    println!("delivery    {id} ({})", s("state"));
+    println!(
+        "event       {} {} from {} (key {})",
+        s("event_id"),
+        s("event_type"),
+        s("source"),
+        s("entity_key")
+    );
+    println!("route       {} → {}", s("route"), s("destination"));
+    println!("received    {}", time(&d["received_at"]));
+    if let Some(r) = d["dead_reason"].as_str() {
+        println!("dead        {} — {r}", time(&d["finished_at"]));
+    }
+    println!("attempts:");
+    for a in d["history"].as_array().cloned().unwrap_or_default() {
+        println!(
+            "  #{:<3} {}  {:>5} ms  {:<9} status {:<4} {}",
+            a["attempt"],
+            time(&a["started_at"]),
+            a["duration_ms"],
+            a["outcome"].as_str().unwrap_or("-"),
+            a["status"].as_i64().map_or("-".into(), |v| v.to_string()),
+            a["error"].as_str().unwrap_or("")
+        );
+        if let Some(x) = a["response_excerpt"].as_str() {
+            println!("        response: {}", cut(&x.replace('\n', " "), 200));
+        }
+    }
+    Ok(())
+}
+
+async fn replay(
+    remote: &Remote,
+    filter: &DlqFilter,
+    ids: Vec<i64>,
+    all: bool,
+) -> Result<(), String> {
+    let c = Client::new(remote);
+    if !ids.is_empty() {
+        let mut done = 0;
+        for id in &ids {
+            c.call(
+                reqwest::Method::POST,
+                &format!("/api/v1/deliveries/{id}/replay"),
+                None,
+            )
+            .await?;
+            done += 1;
+        }
+        report(remote, done);
+        return Ok(());
+    }
+    if query(filter).is_empty() && !all {
+        return Err("name dead letters by id or filter (--destination, --source, …), or pass --all to replay every one".into());
+    }
+    let matching = list_all(&c, filter, usize::MAX).await?;
+    let ids: Vec<i64> = matching.iter().filter_map(|d| d["id"].as_i64()).collect();
+    let bar = if remote.output == Output::Table {
+        indicatif::ProgressBar::new(ids.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "replaying {bar:40} {pos}/{len} ({per_sec}, {eta} left)",
+    ) {
+        bar.set_style(style);
+    }
+    let mut done = 0;
+    for chunk in ids.chunks(REPLAY_BATCH) {
+        let mut body = json!({ "ids": chunk, "limit": chunk.len() });
+        for (k, v) in query(filter) {
+            body[k] = json!(v);
+        }
+        let r = c
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/dead-letters/replay",
+                Some(body),
+            )
+            .await?;
+        let n = r["replayed"].as_u64().unwrap_or(0) as usize;
+        done += n;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    report(remote, done);
+    Ok(())
+}
+
+fn report(remote: &Remote, n: usize) {
+    match remote.output {
+        Output::Json => println!("{}", json!({ "replayed": n })),
+        Output::Table => println!("replayed {n} dead letter(s); they are due now"),
+    }
+}
