@@ -21,6 +21,9 @@ struct SourceRt {
     routes: Vec<Route>,
     /// Whether reading the event needs the body as JSON (a jq pick or a route filter).
     needs_json: bool,
+    received: metrics::Counter,
+    accepted: metrics::Counter,
+    duplicate: metrics::Counter,
 }
 
 /// What intake did with an accepted request.
@@ -91,11 +94,15 @@ impl Ingest {
                     .iter()
                     .any(|p| p.as_ref().is_some_and(Pick::needs_body))
                     || routes.iter().any(|r| r.filter.is_some());
+                let label = s.name.clone();
                 let rt = SourceRt {
                     verifier: junction_auth::build(&s.verify),
                     source: s.clone(),
                     routes,
                     needs_json,
+                    received: metrics::counter!("junction_webhooks_received_total", "source" => label.clone()),
+                    accepted: metrics::counter!("junction_webhooks_accepted_total", "source" => label.clone()),
+                    duplicate: metrics::counter!("junction_webhooks_duplicate_total", "source" => label),
                 };
                 (s.name.clone(), rt)
             })
@@ -119,8 +126,7 @@ impl Ingest {
             .sources
             .get(source)
             .ok_or_else(|| IngestError::UnknownSource(source.to_owned()))?;
-        metrics::counter!("junction_webhooks_received_total", "source" => rt.source.name.clone())
-            .increment(1);
+        rt.received.increment(1);
         let req = Request {
             headers,
             body,
@@ -144,14 +150,12 @@ impl Ingest {
             .map(|d| d.destination.clone())
             .collect();
         let appended = self.store.append(event).await.map_err(IngestError::Store)?;
-        let source_label = rt.source.name.clone();
         Ok(match appended {
             Appended::Created {
                 event_id,
                 deliveries,
             } => {
-                metrics::counter!("junction_webhooks_accepted_total", "source" => source_label)
-                    .increment(1);
+                rt.accepted.increment(1);
                 for d in &destinations {
                     self.wakers.wake(d);
                 }
@@ -163,8 +167,7 @@ impl Ingest {
                 }
             }
             Appended::Duplicate { event_id } => {
-                metrics::counter!("junction_webhooks_duplicate_total", "source" => source_label)
-                    .increment(1);
+                rt.duplicate.increment(1);
                 Accepted {
                     id: external_id,
                     event: event_id,

@@ -208,12 +208,23 @@ pub struct BenchArgs {
     /// Folder for the SQLite database (default: a temporary folder).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// e2e: offered events per second.
+    #[arg(long, default_value_t = 5000)]
+    pub rate: u32,
+    /// e2e: how long to offer them.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub duration: std::time::Duration,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
     /// Append-with-delivery and claim→complete throughput of the store.
     Store,
+    /// Signed webhooks into `junction serve` at a concurrency: accepted/s, ack latency, memory.
+    Ingest,
+    /// A fixed offered rate through `junction serve` to an HTTP destination: delivered/s and
+    /// received→delivered latency.
+    E2e,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

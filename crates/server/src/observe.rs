@@ -61,10 +61,9 @@ pub(crate) async fn observe(mut req: Request, next: Next) -> Response {
     let elapsed = started.elapsed();
     let status = res.status().as_u16();
     res.headers_mut().insert(REQUEST_ID.clone(), request_id);
-    metrics::counter!("junction_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string())
-        .increment(1);
-    metrics::histogram!("junction_http_request_duration_seconds", "method" => method.to_string(), "route" => route.clone())
-        .record(elapsed.as_secs_f64());
+    let (requests, duration) = handles(&method, &route, status);
+    requests.increment(1);
+    duration.record(elapsed.as_secs_f64());
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
         if status >= 500 {
@@ -76,4 +75,27 @@ pub(crate) async fn observe(mut req: Request, next: Next) -> Response {
         }
     });
     res
+}
+
+type Handles = (metrics::Counter, metrics::Histogram);
+
+/// The request metrics of one (method, route, status), registered once and reused: building
+/// label strings and looking them up on every request cost more than the request's own work.
+fn handles(method: &http::Method, route: &str, status: u16) -> Handles {
+    use std::collections::HashMap;
+    use std::sync::{OnceLock, RwLock};
+    type Key = (http::Method, String, u16);
+    static CACHE: OnceLock<RwLock<HashMap<Key, Handles>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (method.clone(), route.to_owned(), status);
+    if let Some(h) = cache.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return h.clone();
+    }
+    let h = (
+        metrics::counter!("junction_http_requests_total", "method" => method.to_string(), "route" => route.to_owned(), "status" => status.to_string()),
+        metrics::histogram!("junction_http_request_duration_seconds", "method" => method.to_string(), "route" => route.to_owned()),
+    );
+    let mut w = cache.write().unwrap_or_else(|p| p.into_inner());
+    // Unmatched paths all share the route label `unmatched`, so the map stays small.
+    w.entry(key).or_insert(h).clone()
 }

@@ -6,9 +6,21 @@ use std::sync::{Arc, Mutex};
 use junction_config::Config;
 use junction_store::Store;
 
-/// Shared state of one running server.
+/// Shared state of one running server: one `Arc`, so the per-request clone axum makes is a
+/// single reference-count increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     /// This process's identity in leases and logs: `host-pid-random`.
@@ -35,13 +47,13 @@ impl AppState {
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
-        Self {
+        Self(Arc::new(Shared {
             config: Arc::new(config),
             store,
             node_id: node_id.into(),
             health: Arc::new(Health::default()),
             drains: Arc::default(),
-        }
+        }))
     }
 
     /// Registers work to wait for on shutdown.

@@ -113,6 +113,9 @@ pub struct Claim {
 pub struct Lease {
     pub delivery_id: i64,
     pub epoch: i64,
+    /// The delivery is ordered `latest`: delivering it records its sequence as the newest of
+    /// its lane (other deliveries skip that bookkeeping).
+    pub latest: bool,
 }
 
 /// A claimed delivery with its event.

@@ -109,6 +109,7 @@ impl Dispatcher {
                 )),
                 permits: Arc::new(Semaphore::new(dest.concurrency)),
                 disabled: AtomicBool::new(is_disabled),
+                metrics: worker::WorkerMetrics::new(&dest.name),
             });
             tokio::spawn(w.clone().run());
             workers.insert(dest.name.clone(), w);

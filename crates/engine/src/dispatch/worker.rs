@@ -30,6 +30,32 @@ pub(crate) struct Worker {
     pub circuit: Mutex<Circuit>,
     pub permits: Arc<Semaphore>,
     pub disabled: AtomicBool,
+    pub metrics: WorkerMetrics,
+}
+
+/// A destination's metric handles, registered once.
+pub(crate) struct WorkerMetrics {
+    attempt_seconds: metrics::Histogram,
+    latency_seconds: metrics::Histogram,
+    delivered: metrics::Counter,
+    retry: metrics::Counter,
+    dead: metrics::Counter,
+}
+
+impl WorkerMetrics {
+    pub fn new(destination: &str) -> Self {
+        let d = destination.to_owned();
+        let attempts = |outcome: &'static str| {
+            metrics::counter!("junction_delivery_attempts_total", "destination" => d.clone(), "outcome" => outcome)
+        };
+        Self {
+            attempt_seconds: metrics::histogram!("junction_delivery_attempt_seconds", "destination" => d.clone()),
+            latency_seconds: metrics::histogram!("junction_delivery_latency_seconds", "destination" => d.clone()),
+            delivered: attempts("delivered"),
+            retry: attempts("retry"),
+            dead: attempts("dead"),
+        }
+    }
 }
 
 impl Worker {
@@ -77,7 +103,10 @@ impl Worker {
             return Ok(idle);
         }
         let free = self.permits.available_permits();
-        if free == 0 {
+        // Claim in batches: with attempts in flight, wait until a quarter of the permits are
+        // free, so the store sees one claim per many completions instead of one per completion.
+        let in_flight = self.dest.concurrency - free;
+        if free == 0 || (in_flight > 0 && free < self.dest.concurrency.div_ceil(4)) {
             return Ok(idle);
         }
         let allow = self.circuit().allow(Instant::now());
@@ -130,8 +159,7 @@ impl Worker {
         let (sent, excerpt) = send(&self.client, &self.dest, &c, started_at.div_euclid(1000)).await;
         let took = t0.elapsed();
         let verdict = classify(&sent, &self.dest.retry_statuses);
-        metrics::histogram!("junction_delivery_attempt_seconds", "destination" => dest.clone())
-            .record(took.as_secs_f64());
+        self.metrics.attempt_seconds.record(took.as_secs_f64());
         let transition = self
             .circuit()
             .record(verdict.destination_up(), Instant::now());
@@ -168,16 +196,15 @@ impl Worker {
             // Kept pending: it is sent once the destination is enabled again.
             Verdict::Gone => Outcome::Retry { next_at: now },
         };
-        let label = match &outcome {
-            Outcome::Delivered => "delivered",
-            Outcome::Retry { .. } => "retry",
-            Outcome::Dead { .. } => "dead",
-        };
-        metrics::counter!("junction_delivery_attempts_total", "destination" => dest.clone(), "outcome" => label)
-            .increment(1);
-        if matches!(outcome, Outcome::Delivered) {
-            metrics::histogram!("junction_delivery_latency_seconds", "destination" => dest.clone())
-                .record((now - c.event.received_at).max(0) as f64 / 1000.0);
+        match &outcome {
+            Outcome::Delivered => {
+                self.metrics.delivered.increment(1);
+                self.metrics
+                    .latency_seconds
+                    .record((now - c.event.received_at).max(0) as f64 / 1000.0);
+            }
+            Outcome::Retry { .. } => self.metrics.retry.increment(1),
+            Outcome::Dead { .. } => self.metrics.dead.increment(1),
         }
         if let Outcome::Dead { reason } = &outcome {
             tracing::warn!(destination = %dest, delivery = c.lease.delivery_id, event = %c.event.external_id, %reason, "delivery dead-lettered");

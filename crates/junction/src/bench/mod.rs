@@ -2,6 +2,9 @@
 //! own deployment. Each prints progress for people and, on its last line, one JSON object with
 //! the figures (the scripts in `bench/` read that line).
 
+mod e2e;
+mod hub;
+mod ingest;
 mod stats;
 mod store;
 
@@ -15,6 +18,8 @@ pub async fn run(args: BenchArgs) -> ExitCode {
     }
     let result = match args.scenario {
         Scenario::Store => store::run(&args).await,
+        Scenario::Ingest => ingest::run(&args).await,
+        Scenario::E2e => e2e::run(&args).await,
     };
     match result {
         Ok(json) => {

@@ -72,7 +72,7 @@ pub async fn run(args: &BenchArgs) -> Result<serde_json::Value, String> {
 }
 
 /// Drops and recreates the bench database so every run starts empty.
-async fn fresh_postgres() -> Result<String, String> {
+pub(super) async fn fresh_postgres() -> Result<String, String> {
     let url = std::env::var("JUNCTION_BENCH_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/junction_bench".into());
     let (base, name) = url
@@ -169,7 +169,7 @@ async fn drain_phase(store: &Arc<dyn Store>, expected: usize) -> Result<serde_js
                     limit: CLAIM_BATCH,
                     lease: Duration::from_secs(60),
                     now,
-                    destination: None,
+                    destination: Some("billing".into()),
                 };
                 let mut done = 0usize;
                 loop {

@@ -7,6 +7,8 @@ ALTER TABLE deliveries ADD CONSTRAINT deliveries_state_check
 ALTER TABLE deliveries ADD COLUMN ordering SMALLINT NOT NULL DEFAULT 0;
 ALTER TABLE deliveries ADD COLUMN lane TEXT;
 ALTER TABLE deliveries ADD COLUMN seq BIGINT;
+-- Each destination's dispatcher claims its own work; the global due index is no longer used.
+DROP INDEX IF EXISTS deliveries_due;
 CREATE INDEX deliveries_destination_due ON deliveries (destination, next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX deliveries_lane ON deliveries (route, destination, lane, seq, id)
     WHERE lane IS NOT NULL AND state IN ('pending', 'dead');

@@ -27,7 +27,6 @@ SELECT id, event_id, route, destination, state, attempts, next_attempt_at, lease
        lease_epoch, last_status, last_error, dead_reason, created_at, finished_at FROM deliveries;
 DROP TABLE deliveries;
 ALTER TABLE deliveries_new RENAME TO deliveries;
-CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX deliveries_destination_due ON deliveries (destination, next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX deliveries_event ON deliveries (event_id);
 CREATE INDEX deliveries_dead ON deliveries (destination, finished_at) WHERE state = 'dead';

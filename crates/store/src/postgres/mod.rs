@@ -142,7 +142,7 @@ impl Store for PgStore {
                FROM due WHERE d.id = due.id
                RETURNING d.id, d.event_id, d.route, d.destination, d.attempts, d.lease_epoch, d.ordering, d.lane, d.seq
              )
-             SELECT l.id, l.route, l.destination, l.attempts, l.lease_epoch,
+             SELECT l.id, l.route, l.destination, l.attempts, l.lease_epoch, l.ordering,
                     COALESCE(l.ordering = 2 AND l.seq < v.seq, false) AS stale,
                     e.id AS event_id, e.source, e.external_id, e.event_type, e.entity_key, e.sequence, e.received_at, e.payload
              FROM leased l JOIN events e ON e.id = l.event_id
@@ -168,6 +168,7 @@ impl Store for PgStore {
                 lease: Lease {
                     delivery_id: id,
                     epoch: r.try_get("lease_epoch")?,
+                    latest: r.try_get::<i16, _>("ordering")? == 2,
                 },
                 route: r.try_get("route")?,
                 destination: r.try_get("destination")?,

@@ -181,7 +181,7 @@ async fn finish(
     }
     let delivered: Vec<i64> = finishes
         .iter()
-        .filter(|(_, f)| matches!(f.outcome, crate::Outcome::Delivered))
+        .filter(|(_, f)| f.lease.latest && matches!(f.outcome, crate::Outcome::Delivered))
         .map(|(_, f)| f.lease.delivery_id)
         .filter(|id| held.contains(id))
         .collect();

@@ -98,7 +98,14 @@ impl Store for SqliteStore {
     async fn claim(&self, claim: &Claim) -> Result<Vec<Claimed>, StoreError> {
         let started = Instant::now();
         let claim = claim.clone();
-        let r = self.on_writer(move |c| writer::claim(c, &claim)).await;
+        let leased = self.on_writer(move |c| writer::claim(c, &claim)).await?;
+        let r = if leased.is_empty() {
+            Ok(Vec::new())
+        } else {
+            self.reads
+                .run(move |c| writer::load_claimed(c, leased))
+                .await
+        };
         observe(Backend::Sqlite, "claim", started);
         r
     }

@@ -93,7 +93,7 @@ fn serve_jobs(conn: &mut Connection, rx: &mpsc::Receiver<Job>) {
     while let Ok(job) = rx.recv() {
         let (first, reply) = match job {
             Job::Run(task) => {
-                task(conn);
+                relaxed(conn, std::iter::once(task));
                 continue;
             }
             Job::Write(w, reply) => (w, reply),
@@ -109,10 +109,24 @@ fn serve_jobs(conn: &mut Connection, rx: &mpsc::Receiver<Job>) {
             }
         }
         commit(conn, batch);
-        for task in deferred.drain(..) {
-            task(conn);
-        }
+        relaxed(conn, deferred.drain(..));
     }
+}
+
+/// Runs claims and other lease bookkeeping without an fsync of their own (`synchronous =
+/// NORMAL`): in WAL mode their commits still survive a crash of the process, and the next group
+/// commit's fsync makes them durable against power loss too. Losing a claim to a power cut is
+/// harmless (the delivery is simply due again). Appends and finishes keep `FULL`.
+fn relaxed(conn: &mut Connection, tasks: impl Iterator<Item = Task>) {
+    let mut tasks = tasks.peekable();
+    if tasks.peek().is_none() {
+        return;
+    }
+    // let _ = conn.pragma_update(None, "synchronous", "NORMAL");
+    for task in tasks {
+        task(conn);
+    }
+    // let _ = conn.pragma_update(None, "synchronous", "FULL");
 }
 
 /// Commits one batch in one transaction and answers every writer.
@@ -219,7 +233,7 @@ fn apply(tx: &Connection, w: &Write) -> Result<Result<Written, StoreError>, Stor
                 f.attempt.error,
                 f.attempt.response_excerpt
             ])?;
-            if matches!(f.outcome, Outcome::Delivered) {
+            if f.lease.latest && matches!(f.outcome, Outcome::Delivered) {
                 tx.prepare_cached(
                     "INSERT INTO lane_versions (route, destination, lane, seq)
                      SELECT route, destination, lane, seq FROM deliveries
@@ -233,13 +247,13 @@ fn apply(tx: &Connection, w: &Write) -> Result<Result<Written, StoreError>, Stor
     }
 }
 
-/// Leases up to `claim.limit` due deliveries and loads their events, in one transaction.
-pub(super) fn claim(conn: &mut Connection, claim: &Claim) -> Result<Vec<Claimed>, StoreError> {
+/// Leases up to `claim.limit` due deliveries (their events are loaded by [`load_claimed`]).
+pub(super) fn claim(conn: &mut Connection, claim: &Claim) -> Result<Vec<Leased>, StoreError> {
     let until = claim
         .now
         .saturating_add(junction_core::time::ms(claim.lease));
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let mut leased: Vec<(Lease, i64, String, String, i32)> = Vec::new();
+    let mut leased: Vec<Leased> = Vec::new();
     let mut stale: Vec<i64> = Vec::new();
     {
         let only = if claim.destination.is_some() {
@@ -252,7 +266,7 @@ pub(super) fn claim(conn: &mut Connection, claim: &Claim) -> Result<Vec<Claimed>
             "UPDATE deliveries SET lease_owner = ?1, lease_epoch = lease_epoch + 1, attempts = attempts + 1, next_attempt_at = ?2
              WHERE id IN (SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND d.next_attempt_at <= ?3 {only}
                           AND {head} ORDER BY d.next_attempt_at, d.id LIMIT ?4)
-             RETURNING id, event_id, route, destination, attempts, lease_epoch,
+             RETURNING id, event_id, route, destination, attempts, lease_epoch, ordering,
                        (ordering = 2 AND seq < (SELECT v.seq FROM lane_versions v
                           WHERE v.route = deliveries.route AND v.destination = deliveries.destination
                             AND v.lane = deliveries.lane)) AS stale"
@@ -273,6 +287,7 @@ pub(super) fn claim(conn: &mut Connection, claim: &Claim) -> Result<Vec<Claimed>
                 Lease {
                     delivery_id: r.get("id")?,
                     epoch: r.get("lease_epoch")?,
+                    latest: r.get::<_, i32>("ordering")? == 2,
                 },
                 r.get("event_id")?,
                 r.get("route")?,
@@ -287,29 +302,43 @@ pub(super) fn claim(conn: &mut Connection, claim: &Claim) -> Result<Vec<Claimed>
         )?
         .execute(params![id, claim.now, STALE_REASON])?;
     }
-    let mut claimed = Vec::with_capacity(leased.len());
+    tx.commit()?;
+    Ok(leased)
+}
+
+/// A leased delivery whose event is still to be loaded.
+pub(super) type Leased = (Lease, i64, String, String, i32);
+
+/// Loads the events of leased deliveries (on a read connection: off the writer thread).
+pub(super) fn load_claimed(c: &Connection, leased: Vec<Leased>) -> Result<Vec<Claimed>, StoreError> {
+    let ids: Vec<i64> = leased.iter().map(|l| l.1).collect();
+    let mut events = std::collections::HashMap::with_capacity(ids.len());
     {
-        let mut stmt =
-            tx.prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"))?;
-        for (lease, event_id, route, destination, attempt) in leased {
-            let mut rows = stmt.query([event_id])?;
-            let Some(r) = rows.next()? else {
-                return Err(StoreError::Internal(format!(
-                    "delivery {} without its event {event_id}",
-                    lease.delivery_id
-                )));
-            };
+        let mut stmt = c.prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE id IN (SELECT value FROM json_each(?1))"
+        ))?;
+        let mut rows = stmt.query([serde_json::to_string(&ids).unwrap_or_default()])?;
+        while let Some(r) = rows.next()? {
             let event: StoredEvent = event_from_row!(r);
-            claimed.push(Claimed {
-                lease,
-                route,
-                destination,
-                attempt,
-                event,
-            });
+            events.insert(event.id, event);
         }
     }
-    tx.commit()?;
+    let mut claimed = Vec::with_capacity(leased.len());
+    for (lease, event_id, route, destination, attempt) in leased {
+        let event = events.get(&event_id).cloned().ok_or_else(|| {
+            StoreError::Internal(format!(
+                "delivery {} without its event {event_id}",
+                lease.delivery_id
+            ))
+        })?;
+        claimed.push(Claimed {
+            lease,
+            route,
+            destination,
+            attempt,
+            event,
+        });
+    }
     claimed.sort_by_key(|c| c.lease.delivery_id);
     Ok(claimed)
 }

@@ -1,0 +1,117 @@
+//! `junction bench e2e`: a fixed offered rate of signed webhooks for a fixed time against
+//! `junction serve` (a child process) delivering to the mock's sink: delivered/s and the latency
+//! from the moment each event was due to be sent until it reached the sink (so queueing in the
+//! generator counts against Junction, not for it).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::hub::{database, now_ms_f, signed, sink, HubProcess, RssSampler};
+use crate::cli::BenchArgs;
+
+pub async fn run(args: &BenchArgs) -> Result<serde_json::Value, String> {
+    let mut results = Vec::new();
+    let total = (args.rate as f64 * args.duration.as_secs_f64()) as usize;
+    for backend in &args.backends {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let url = database(*backend, dir.path()).await?;
+        let mock = sink(total + 1000).await?;
+        let hub = HubProcess::start(dir.path(), &url, &mock.url()).await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        eprintln!(
+            "e2e bench on {backend:?}: {} events/s for {:?} ({total} events of {} B)",
+            args.rate, args.duration, args.payload
+        );
+        let sampler = RssSampler::start(hub.child.id());
+        let target = Arc::new(format!("{}/webhooks/bench", hub.base));
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .build()
+            .map_err(|e| e.to_string())?;
+        // At most this many requests in flight; beyond it the generator falls behind (and the
+        // latency shows it, since it counts from the scheduled time).
+        let slots = Arc::new(tokio::sync::Semaphore::new(512));
+        let started = Instant::now();
+        let start_ms = now_ms_f();
+        let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
+        let mut failed = 0usize;
+        let mut handles = Vec::with_capacity(total);
+        for n in 0..total {
+            let due = started + interval * n as u32;
+            tokio::time::sleep_until(due.into()).await;
+            let permit = slots
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| e.to_string())?;
+            let sent_ms = start_ms + (interval * n as u32).as_secs_f64() * 1000.0;
+            let (client, target) = (client.clone(), target.clone());
+            let payload = args.payload;
+            handles.push(tokio::spawn(async move {
+                let (body, headers) = signed(n, payload, sent_ms);
+                let mut req = client.post(target.as_str()).body(body);
+                for (k, v) in headers {
+                    req = req.header(k, v);
+                }
+                let ok = matches!(req.send().await, Ok(r) if r.status().as_u16() == 202);
+                drop(permit);
+                ok
+            }));
+        }
+        for h in handles {
+            if !h.await.unwrap_or(false) {
+                failed += 1;
+            }
+        }
+        let offered_for = started.elapsed();
+        let accepted = total - failed;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while (mock.state.received.snapshot().0 as usize) < accepted && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let peak = sampler.peak();
+        let (count, got) = mock.state.received.snapshot();
+        let mut lat: Vec<u32> = Vec::with_capacity(got.len());
+        let (mut first, mut last) = (f64::MAX, 0f64);
+        for d in &got {
+            let sent = d
+                .body
+                .split("\"sent_ms\":")
+                .nth(1)
+                .and_then(|r| r.split(',').next())
+                .and_then(|v| v.parse::<f64>().ok());
+            if let Some(sent) = sent {
+                let arrived = d.at_ms as f64;
+                lat.push(((arrived - sent).max(0.0) * 1000.0) as u32);
+                first = first.min(sent);
+                last = last.max(arrived);
+            }
+        }
+        let span_s = ((last - first) / 1000.0).max(0.001);
+        let delivered_per_s = count as f64 / span_s;
+        let p50 = super::stats::percentile_ms(&mut lat, 50.0);
+        let p99 = super::stats::percentile_ms(&mut lat, 99.0);
+        eprintln!(
+            "  offered {total} in {:.1} s ({failed} failed); delivered {count} at {delivered_per_s:.0}/s; latency p50 {p50:.1} ms, p99 {p99:.1} ms; hub RSS peak {peak:.0} MiB",
+            offered_for.as_secs_f64()
+        );
+        results.push(json!({
+            "backend": format!("{backend:?}").to_lowercase(),
+            "offered_per_s": args.rate,
+            "duration_s": args.duration.as_secs_f64(),
+            "offered": total,
+            "failed": failed,
+            "delivered": count,
+            "delivered_per_s": delivered_per_s.round(),
+            "latency_p50_ms": p50,
+            "latency_p99_ms": p99,
+            "note": "latency: scheduled send time → arrival at the sink (ms clock at the sink)",
+            "rss_peak_mib": peak.round(),
+        }));
+        hub.stop();
+        let _ = mock.stop().await;
+    }
+    Ok(json!({ "scenario": "e2e", "machine": super::machine(), "results": results }))
+}
