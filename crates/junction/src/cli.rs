@@ -208,6 +208,9 @@ pub struct BenchArgs {
     /// Folder for the SQLite database (default: a temporary folder).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// ingest: send to this URL (a peer receiver) instead of starting `junction serve`.
+    #[arg(long)]
+    pub target: Option<String>,
     /// e2e: offered events per second.
     #[arg(long, default_value_t = 5000)]
     pub rate: u32,

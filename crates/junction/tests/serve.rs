@@ -165,6 +165,7 @@ fn check_prints_every_error_with_its_place() {
     assert!(stderr.contains("3 error(s)"), "{stderr}");
 
     let ok = bin()
+        .env("CRM_WHSEC", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
         .args([
             "check",
             "--config",

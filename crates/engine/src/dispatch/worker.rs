@@ -45,9 +45,7 @@ pub(crate) struct WorkerMetrics {
 impl WorkerMetrics {
     pub fn new(destination: &str) -> Self {
         let d = destination.to_owned();
-        let attempts = |outcome: &'static str| {
-            metrics::counter!("junction_delivery_attempts_total", "destination" => d.clone(), "outcome" => outcome)
-        };
+        let attempts = |outcome: &'static str| metrics::counter!("junction_delivery_attempts_total", "destination" => d.clone(), "outcome" => outcome);
         Self {
             attempt_seconds: metrics::histogram!("junction_delivery_attempt_seconds", "destination" => d.clone()),
             latency_seconds: metrics::histogram!("junction_delivery_latency_seconds", "destination" => d.clone()),

@@ -41,9 +41,12 @@ destinations:
 routes:
   all:
     from: bench
+    types: [ "{{types}}" ]
     to: [ sink ]
 "#
         );
+        let types = std::env::var("JUNCTION_BENCH_TYPES").unwrap_or_else(|_| "*".into());
+        let yaml = yaml.replace("{types}", &types);
         let config = dir.join("junction.yaml");
         std::fs::write(&config, yaml).map_err(|e| e.to_string())?;
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;

@@ -13,6 +13,17 @@ use super::stats::percentile_ms;
 use crate::cli::BenchArgs;
 
 pub async fn run(args: &BenchArgs) -> Result<serde_json::Value, String> {
+    if let Some(target) = &args.target {
+        let (accepted, failed, per_s, p50, p99) = load(args, target.clone()).await?;
+        eprintln!("  peer at {target}: accepted {accepted} ({failed} failed): {per_s:.0} events/s, p50 {p50:.2} ms, p99 {p99:.2} ms");
+        return Ok(
+            json!({ "scenario": "ingest", "machine": super::machine(), "results": [{
+                "backend": "peer", "target": target, "events": args.events, "payload_bytes": args.payload,
+                "concurrency": args.concurrency, "accepted": accepted, "failed": failed,
+                "accepted_per_s": per_s.round(), "ack_p50_ms": p50, "ack_p99_ms": p99,
+            }]}),
+        );
+    }
     let mut results = Vec::new();
     for backend in &args.backends {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -26,52 +37,9 @@ pub async fn run(args: &BenchArgs) -> Result<serde_json::Value, String> {
             args.events, args.payload, args.concurrency
         );
         let sampler = RssSampler::start(hub.child.id());
-        let target = format!("{}/webhooks/bench", hub.base);
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(args.concurrency)
-            .build()
-            .map_err(|e| e.to_string())?;
-        let next = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
-        let tasks: Vec<_> = (0..args.concurrency)
-            .map(|_| {
-                let (client, target, next) = (client.clone(), target.clone(), next.clone());
-                let (events, payload) = (args.events, args.payload);
-                tokio::spawn(async move {
-                    let mut lat = Vec::with_capacity(events / 64 + 1);
-                    let mut failed = 0usize;
-                    loop {
-                        let n = next.fetch_add(1, Ordering::Relaxed);
-                        if n >= events {
-                            return (lat, failed);
-                        }
-                        let (body, headers) = signed(n, payload, now_ms_f());
-                        let mut req = client.post(&target).body(body);
-                        for (k, v) in headers {
-                            req = req.header(k, v);
-                        }
-                        let t = Instant::now();
-                        match req.send().await {
-                            Ok(r) if r.status().as_u16() == 202 => {
-                                lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32)
-                            }
-                            _ => failed += 1,
-                        }
-                    }
-                })
-            })
-            .collect();
-        let mut lat = Vec::with_capacity(args.events);
-        let mut failed = 0;
-        for t in tasks {
-            let (l, f) = t.await.map_err(|e| e.to_string())?;
-            lat.extend(l);
-            failed += f;
-        }
-        let took = started.elapsed();
-        let accepted = lat.len();
-        let per_s = accepted as f64 / took.as_secs_f64();
-        let (p50, p99) = (percentile_ms(&mut lat, 50.0), percentile_ms(&mut lat, 99.0));
+        let (accepted, failed, per_s, p50, p99) =
+            load(args, format!("{}/webhooks/bench", hub.base)).await?;
         eprintln!("  accepted {accepted} ({failed} failed): {per_s:.0} events/s, p50 {p50:.2} ms, p99 {p99:.2} ms");
         // Deliveries keep flowing during intake; wait for the rest.
         let deadline = Instant::now() + Duration::from_secs(300);
@@ -105,4 +73,60 @@ pub async fn run(args: &BenchArgs) -> Result<serde_json::Value, String> {
         let _ = mock.stop().await;
     }
     Ok(json!({ "scenario": "ingest", "machine": super::machine(), "results": results }))
+}
+
+/// Sends `args.events` signed webhooks to `target` at `args.concurrency`; returns accepted,
+/// failed, accepted/s, p50 and p99 in ms.
+async fn load(args: &BenchArgs, target: String) -> Result<(usize, usize, f64, f64, f64), String> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..args.concurrency)
+        .map(|_| {
+            let (client, target, next) = (client.clone(), target.clone(), next.clone());
+            let (events, payload) = (args.events, args.payload);
+            tokio::spawn(async move {
+                let mut lat = Vec::with_capacity(events / 64 + 1);
+                let mut failed = 0usize;
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= events {
+                        return (lat, failed);
+                    }
+                    let (body, headers) = signed(n, payload, now_ms_f());
+                    let mut req = client.post(&target).body(body);
+                    for (k, v) in headers {
+                        req = req.header(k, v);
+                    }
+                    let t = Instant::now();
+                    match req.send().await {
+                        Ok(r) if r.status().is_success() => {
+                            lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32)
+                        }
+                        _ => failed += 1,
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut lat = Vec::with_capacity(args.events);
+    let mut failed = 0;
+    for t in tasks {
+        let (l, f) = t.await.map_err(|e| e.to_string())?;
+        lat.extend(l);
+        failed += f;
+    }
+    let took = started.elapsed();
+    let accepted = lat.len();
+    let per_s = accepted as f64 / took.as_secs_f64();
+    Ok((
+        accepted,
+        failed,
+        per_s,
+        percentile_ms(&mut lat, 50.0),
+        percentile_ms(&mut lat, 99.0),
+    ))
 }

@@ -8,12 +8,30 @@ pub fn run(args: &ConfigArgs) -> ExitCode {
     let overrides = super::serve::env_overrides();
     match junction_config::load(&args.config, &overrides) {
         Ok(cfg) => {
+            let f = &cfg.flows;
             println!(
-                "{}: ok (listen {}, store {})",
+                "{}: ok (listen {}, store {}; {} source(s), {} route(s), {} destination(s))",
                 args.config.display(),
                 cfg.server.listen,
-                cfg.store.url.redacted()
+                cfg.store.url.redacted(),
+                f.sources.len(),
+                f.routes.len(),
+                f.destinations.len()
             );
+            for d in f.destinations.values() {
+                let never = f.routes.values().all(|r| !r.to.contains(&d.name));
+                if never {
+                    eprintln!("warning: destination `{}` is not used by any route", d.name);
+                }
+            }
+            for s in f.sources.values() {
+                if f.routes.values().all(|r| r.from != s.name) {
+                    eprintln!(
+                        "warning: source `{}` has no route: its events are stored but go nowhere",
+                        s.name
+                    );
+                }
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {

@@ -93,9 +93,8 @@ impl Served {
     }
 
     /// SIGKILL: no shutdown of any kind.
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn kill(self) {
+        drop(self);
     }
 
     /// Sends SIGTERM and waits for the exit; returns the exit code and everything it printed.
@@ -144,4 +143,14 @@ pub fn run_with_config(subcommand: &str, yaml: &str) -> (Option<i32>, String) {
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+impl Drop for Served {
+    /// A test that fails half-way must not leave a hub running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }

@@ -28,3 +28,9 @@ CREATE TABLE destination_state (
     disabled_at BIGINT NOT NULL,
     reason      TEXT   NOT NULL
 );
+
+-- deliveries is a queue table: every claim and finish rewrites rows whose columns are indexed, so
+-- dead index entries pile up at the head of the claim index. Vacuum it early and without pauses.
+ALTER TABLE deliveries SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 1000,
+                            autovacuum_vacuum_cost_delay = 0, autovacuum_analyze_scale_factor = 0.02);
+ALTER TABLE attempts SET (autovacuum_vacuum_scale_factor = 0.05);

@@ -310,7 +310,10 @@ pub(super) fn claim(conn: &mut Connection, claim: &Claim) -> Result<Vec<Leased>,
 pub(super) type Leased = (Lease, i64, String, String, i32);
 
 /// Loads the events of leased deliveries (on a read connection: off the writer thread).
-pub(super) fn load_claimed(c: &Connection, leased: Vec<Leased>) -> Result<Vec<Claimed>, StoreError> {
+pub(super) fn load_claimed(
+    c: &Connection,
+    leased: Vec<Leased>,
+) -> Result<Vec<Claimed>, StoreError> {
     let ids: Vec<i64> = leased.iter().map(|l| l.1).collect();
     let mut events = std::collections::HashMap::with_capacity(ids.len());
     {
