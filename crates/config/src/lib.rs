@@ -89,6 +89,11 @@ pub fn load_as<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigE
     resolve::whole(&doc)
 }
 
+/// Parses a database URL as `store.url` does (`sqlite://PATH`, `postgres://…`).
+pub fn parse_database_url(url: &str) -> Result<DatabaseUrl, String> {
+    resolve::parse_database_url(url).map_err(|(message, hint)| format!("{message}; {hint}"))
+}
+
 /// The JSON Schema (2020-12) of `junction.yaml`, for editors and CI checks.
 pub fn json_schema() -> serde_json::Value {
     let schema = schemars::schema_for!(raw::RawConfig);

@@ -214,7 +214,7 @@ pub struct BenchArgs {
     /// e2e: offered events per second.
     #[arg(long, default_value_t = 5000)]
     pub rate: u32,
-    /// e2e: how long to offer them.
+    /// e2e: how long to offer them; backlog: how long to watch the hub.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub duration: std::time::Duration,
 }
@@ -228,6 +228,8 @@ pub enum Scenario {
     /// A fixed offered rate through `junction serve` to an HTTP destination: delivered/s and
     /// received→delivered latency.
     E2e,
+    /// The hub's memory with `--events` undelivered events waiting for a destination that is down.
+    Backlog,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

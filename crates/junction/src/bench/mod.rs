@@ -2,6 +2,7 @@
 //! own deployment. Each prints progress for people and, on its last line, one JSON object with
 //! the figures (the scripts in `bench/` read that line).
 
+mod backlog;
 mod e2e;
 mod hub;
 mod ingest;
@@ -20,6 +21,7 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         Scenario::Store => store::run(&args).await,
         Scenario::Ingest => ingest::run(&args).await,
         Scenario::E2e => e2e::run(&args).await,
+        Scenario::Backlog => backlog::run(&args).await,
     };
     match result {
         Ok(json) => {
