@@ -270,22 +270,7 @@ async fn store_unavailable_answers_503_with_retry_after_and_never_2xx() {
     proxy.cut();
     let body =
         r#"{"id":"evt_x","type":"customer.updated","sequence":1,"data":{"object":{"id":"c"}}}"#;
-    let ts = junction_core::time::now_ms() / 1000;
-    let headers = junction_mock::sign(
-        &junction_mock::Scheme::StandardWebhooks,
-        WHSEC,
-        "evt_x",
-        ts,
-        body.as_bytes(),
-    )
-    .unwrap();
-    let mut r = reqwest::Client::new()
-        .post(hub.url("/webhooks/crm"))
-        .body(body);
-    for (k, v) in &headers {
-        r = r.header(k, v);
-    }
-    let res = r.send().await.unwrap();
+    let res = post_signed(&hub, "/webhooks/crm", "evt_x", body, WHSEC, 0).await;
     assert_eq!(res.status(), 503);
     assert!(res.headers().get("retry-after").is_some());
     let err: serde_json::Value = res.json().await.unwrap();
@@ -293,13 +278,7 @@ async fn store_unavailable_answers_503_with_retry_after_and_never_2xx() {
     proxy.restore();
     // The provider retries; now it is stored and delivered.
     let ok = loop {
-        let mut r = reqwest::Client::new()
-            .post(hub.url("/webhooks/crm"))
-            .body(body);
-        for (k, v) in &headers {
-            r = r.header(k, v);
-        }
-        let res = r.send().await.unwrap();
+        let res = post_signed(&hub, "/webhooks/crm", "evt_x", body, WHSEC, 0).await;
         if res.status().is_success() {
             break res.status();
         }
@@ -316,21 +295,6 @@ async fn store_unavailable_answers_503_with_retry_after_and_never_2xx() {
 /// Posts one signed event with the given sequence and key.
 async fn post_event(hub: &Hub, id: &str, sequence: u64, key: &str) -> (u16, serde_json::Value) {
     let body = json!({ "id": id, "type": "customer.updated", "sequence": sequence, "data": { "object": { "id": key } } }).to_string();
-    let ts = junction_core::time::now_ms() / 1000;
-    let headers = junction_mock::sign(
-        &junction_mock::Scheme::StandardWebhooks,
-        WHSEC,
-        id,
-        ts,
-        body.as_bytes(),
-    )
-    .unwrap();
-    let mut r = reqwest::Client::new()
-        .post(hub.url("/webhooks/crm"))
-        .body(body);
-    for (k, v) in headers {
-        r = r.header(k, v);
-    }
-    let res = r.send().await.unwrap();
+    let res = post_signed(hub, "/webhooks/crm", id, &body, WHSEC, 0).await;
     (res.status().as_u16(), res.json().await.unwrap_or_default())
 }

@@ -105,22 +105,7 @@ async fn duplicate_event_is_answered_2xx_and_creates_no_deliveries(url: String) 
     let body =
         r#"{"id":"evt_dup","type":"customer.updated","sequence":1,"data":{"object":{"id":"c"}}}"#;
     let post = || async {
-        let ts = junction_core::time::now_ms() / 1000;
-        let headers = junction_mock::sign(
-            &junction_mock::Scheme::StandardWebhooks,
-            WHSEC,
-            "evt_dup",
-            ts,
-            body.as_bytes(),
-        )
-        .unwrap();
-        let mut r = reqwest::Client::new()
-            .post(hub.url("/webhooks/crm"))
-            .body(body);
-        for (k, v) in headers {
-            r = r.header(k, v);
-        }
-        let res = r.send().await.unwrap();
+        let res = post_signed(&hub, "/webhooks/crm", "evt_dup", body, WHSEC, 0).await;
         (
             res.status().as_u16(),
             res.json::<serde_json::Value>().await.unwrap(),

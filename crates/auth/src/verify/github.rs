@@ -1,35 +1,21 @@
 //! GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`. GitHub signs no
 //! timestamp, so there is no replay window; duplicates are caught by the delivery id.
 
-use junction_config::HmacAlgorithm;
+use super::common::BodyHmac;
 
-use super::common::{matches_any, unhex};
-use super::{Rejection, Request, Verifier};
-
-pub(super) struct Github {
-    pub secrets: Vec<Vec<u8>>,
-}
-
-impl Verifier for Github {
-    fn verify(&self, req: &Request<'_>) -> Result<(), Rejection> {
-        let header = req
-            .header("x-hub-signature-256")
-            .ok_or(Rejection::Missing("x-hub-signature-256"))?;
-        let hex = header
-            .strip_prefix("sha256=")
-            .ok_or_else(|| Rejection::Malformed("expected `sha256=<hex>`".into()))?;
-        let sig = unhex(hex)?;
-        if matches_any(HmacAlgorithm::Sha256, &self.secrets, &[req.body], &sig) {
-            Ok(())
-        } else {
-            Err(Rejection::BadSignature)
-        }
+pub(super) fn github(secrets: Vec<Vec<u8>>) -> BodyHmac {
+    BodyHmac {
+        header: "x-hub-signature-256",
+        prefix: "sha256=",
+        base64: false,
+        secrets,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::common::testing::headers;
+    use super::super::{Rejection, Request, Verifier};
     use super::*;
 
     /// GitHub's documented example ("Validating webhook deliveries").
@@ -39,9 +25,7 @@ mod tests {
             "x-hub-signature-256",
             "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
         )]);
-        let v = Github {
-            secrets: vec![b"It's a Secret to Everybody".to_vec()],
-        };
+        let v = github(vec![b"It's a Secret to Everybody".to_vec()]);
         let req = |body: &'static [u8]| Request {
             headers: &h,
             body,

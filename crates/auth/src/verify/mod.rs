@@ -91,8 +91,8 @@ pub fn build(v: &Verify) -> Box<dyn Verifier> {
             secrets: secrets(),
             tolerance,
         }),
-        VerifyPreset::Github => Box::new(github::Github { secrets: secrets() }),
-        VerifyPreset::Shopify => Box::new(shopify::Shopify { secrets: secrets() }),
+        VerifyPreset::Github => Box::new(github::github(secrets())),
+        VerifyPreset::Shopify => Box::new(shopify::shopify(secrets())),
         VerifyPreset::Slack => Box::new(slack::Slack {
             secrets: secrets(),
             tolerance,

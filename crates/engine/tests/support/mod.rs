@@ -282,3 +282,24 @@ pub async fn all_settled(hub: &Hub, limit: Duration) {
     })
     .await;
 }
+
+/// Posts `body` to `path` as event `id`, signed with `secret` (Standard Webhooks) `age_s` seconds ago.
+pub async fn post_signed(
+    hub: &Hub,
+    path: &str,
+    id: &str,
+    body: &str,
+    secret: &str,
+    age_s: i64,
+) -> reqwest::Response {
+    let ts = junction_core::time::now_ms() / 1000 - age_s;
+    let headers =
+        junction_mock::sign(&Scheme::StandardWebhooks, secret, id, ts, body.as_bytes()).unwrap();
+    let mut r = reqwest::Client::new()
+        .post(hub.url(path))
+        .body(body.to_owned());
+    for (k, v) in headers {
+        r = r.header(k, v);
+    }
+    r.send().await.unwrap()
+}

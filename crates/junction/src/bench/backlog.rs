@@ -26,7 +26,10 @@ pub async fn run(args: &BenchArgs) -> Result<serde_json::Value, String> {
         tokio::time::sleep(Duration::from_secs(3)).await;
         let rss_empty = empty.rss_mib();
         empty.stop();
-        eprintln!("backlog bench on {backend:?}: filling {} events of {} B", args.events, args.payload);
+        eprintln!(
+            "backlog bench on {backend:?}: filling {} events of {} B",
+            args.events, args.payload
+        );
         let filled = fill(&url, args).await?;
         eprintln!("  filled in {:.1} s", filled.as_secs_f64());
         let hub = HubProcess::start(dir.path(), &url, DOWN).await?;
@@ -62,7 +65,9 @@ async fn fill(url: &str, args: &BenchArgs) -> Result<Duration, String> {
         max_connections: 16,
         connect_timeout: Duration::from_secs(5),
     };
-    let store: Arc<dyn Store> = junction_store::open(&opts).await.map_err(|e| e.to_string())?;
+    let store: Arc<dyn Store> = junction_store::open(&opts)
+        .await
+        .map_err(|e| e.to_string())?;
     let payload = Arc::new(vec![b'x'; args.payload]);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
