@@ -93,7 +93,7 @@ fn serve_jobs(conn: &mut Connection, rx: &mpsc::Receiver<Job>) {
     while let Ok(job) = rx.recv() {
         let (first, reply) = match job {
             Job::Run(task) => {
-                relaxed(conn, std::iter::once(task));
+                task(conn);
                 continue;
             }
             Job::Write(w, reply) => (w, reply),
@@ -109,24 +109,10 @@ fn serve_jobs(conn: &mut Connection, rx: &mpsc::Receiver<Job>) {
             }
         }
         commit(conn, batch);
-        relaxed(conn, deferred.drain(..));
+        for task in deferred.drain(..) {
+            task(conn);
+        }
     }
-}
-
-/// Runs claims and other lease bookkeeping without an fsync of their own (`synchronous =
-/// NORMAL`): in WAL mode their commits still survive a crash of the process, and the next group
-/// commit's fsync makes them durable against power loss too. Losing a claim to a power cut is
-/// harmless (the delivery is simply due again). Appends and finishes keep `FULL`.
-fn relaxed(conn: &mut Connection, tasks: impl Iterator<Item = Task>) {
-    let mut tasks = tasks.peekable();
-    if tasks.peek().is_none() {
-        return;
-    }
-    // let _ = conn.pragma_update(None, "synchronous", "NORMAL");
-    for task in tasks {
-        task(conn);
-    }
-    // let _ = conn.pragma_update(None, "synchronous", "FULL");
 }
 
 /// Commits one batch in one transaction and answers every writer.
