@@ -99,6 +99,11 @@ fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -
     }
 }
 
+/// Appends an event that must be new.
+async fn add(store: &Arc<dyn Store>, e: NewEvent) {
+    assert!(!store.append(e).await.unwrap().is_duplicate());
+}
+
 fn claim_for(destination: &str, limit: usize, now: i64) -> Claim {
     Claim {
         destination: Some(destination.into()),
@@ -541,14 +546,8 @@ async fn sqlite_in_memory_store_serves_reads_and_writes() {
 }
 
 async fn claim_takes_only_the_named_destination(store: Arc<dyn Store>) {
-    store
-        .append(keyed("a", "k1", 1, Ordering::None, "one"))
-        .await
-        .unwrap();
-    store
-        .append(keyed("b", "k2", 1, Ordering::None, "two"))
-        .await
-        .unwrap();
+    add(&store, keyed("a", "k1", 1, Ordering::None, "one")).await;
+    add(&store, keyed("b", "k2", 1, Ordering::None, "two")).await;
     let got = store.claim(&claim_for("two", 10, T0)).await.unwrap();
     assert_eq!(ids(&got), ["b"]);
     assert_eq!(got[0].destination, "two");
@@ -586,22 +585,10 @@ async fn fifo_lane_delivers_in_sequence_order_one_at_a_time(store: Arc<dyn Store
 }
 
 async fn fifo_stuck_key_blocks_only_itself(store: Arc<dyn Store>) {
-    store
-        .append(keyed("a1", "a", 1, Ordering::Fifo, "d"))
-        .await
-        .unwrap();
-    store
-        .append(keyed("a2", "a", 2, Ordering::Fifo, "d"))
-        .await
-        .unwrap();
-    store
-        .append(keyed("b1", "b", 1, Ordering::Fifo, "d"))
-        .await
-        .unwrap();
-    store
-        .append(keyed("b2", "b", 2, Ordering::Fifo, "d"))
-        .await
-        .unwrap();
+    add(&store, keyed("a1", "a", 1, Ordering::Fifo, "d")).await;
+    add(&store, keyed("a2", "a", 2, Ordering::Fifo, "d")).await;
+    add(&store, keyed("b1", "b", 1, Ordering::Fifo, "d")).await;
+    add(&store, keyed("b2", "b", 2, Ordering::Fifo, "d")).await;
     let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
     assert_eq!(ids(&got), ["a1", "b1"]);
     // a1 fails and waits for a retry in a minute; b flows on.
@@ -617,14 +604,8 @@ async fn fifo_stuck_key_blocks_only_itself(store: Arc<dyn Store>) {
 }
 
 async fn fifo_dead_head_blocks_its_key_until_replayed(store: Arc<dyn Store>) {
-    store
-        .append(keyed("a1", "a", 1, Ordering::Fifo, "d"))
-        .await
-        .unwrap();
-    store
-        .append(keyed("a2", "a", 2, Ordering::Fifo, "d"))
-        .await
-        .unwrap();
+    add(&store, keyed("a1", "a", 1, Ordering::Fifo, "d")).await;
+    add(&store, keyed("a2", "a", 2, Ordering::Fifo, "d")).await;
     let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
     store
         .dead_letter(got[0].lease, attempt(500), "gave up", T0)
@@ -652,10 +633,7 @@ async fn fifo_dead_head_blocks_its_key_until_replayed(store: Arc<dyn Store>) {
 }
 
 async fn latest_marks_older_than_delivered_stale(store: Arc<dyn Store>) {
-    store
-        .append(keyed("v5", "k", 5, Ordering::Latest, "d"))
-        .await
-        .unwrap();
+    add(&store, keyed("v5", "k", 5, Ordering::Latest, "d")).await;
     let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
     store
         .complete(got[0].lease, attempt(200), T0)
@@ -666,10 +644,7 @@ async fn latest_marks_older_than_delivered_stale(store: Arc<dyn Store>) {
         .append(keyed("v3", "k", 3, Ordering::Latest, "d"))
         .await
         .unwrap();
-    store
-        .append(keyed("v6", "k", 6, Ordering::Latest, "d"))
-        .await
-        .unwrap();
+    add(&store, keyed("v6", "k", 6, Ordering::Latest, "d")).await;
     let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
     assert!(
         got.is_empty(),
@@ -682,10 +657,7 @@ async fn latest_marks_older_than_delivered_stale(store: Arc<dyn Store>) {
     let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
     assert_eq!(ids(&got), ["v6"]);
     // Other keys are not affected.
-    store
-        .append(keyed("o1", "other", 1, Ordering::Latest, "d"))
-        .await
-        .unwrap();
+    add(&store, keyed("o1", "other", 1, Ordering::Latest, "d")).await;
     let got2 = store.claim(&claim_for("d", 10, T0)).await.unwrap();
     assert_eq!(ids(&got2), ["o1"]);
 }
@@ -703,10 +675,7 @@ async fn wake_makes_a_destinations_backlog_due_now(store: Arc<dyn Store>) {
             .await
             .unwrap();
     }
-    store
-        .append(keyed("x", "kx", 1, Ordering::None, "other"))
-        .await
-        .unwrap();
+    add(&store, keyed("x", "kx", 1, Ordering::None, "other")).await;
     let got = store.claim(&claim("w", 10, T0)).await.unwrap();
     for c in &got {
         store
@@ -867,17 +836,11 @@ async fn purge_deletes_finished_events_and_keeps_dead_and_pending(store: Arc<dyn
 }
 
 async fn a_late_earlier_event_waits_while_its_lane_is_in_flight(store: Arc<dyn Store>) {
-    store
-        .append(keyed("v2", "k", 2, Ordering::Latest, "d"))
-        .await
-        .unwrap();
+    add(&store, keyed("v2", "k", 2, Ordering::Latest, "d")).await;
     let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
     assert_eq!(ids(&got), ["v2"]);
     // v1 arrives while v2 is being sent: it must not overtake it.
-    store
-        .append(keyed("v1", "k", 1, Ordering::Latest, "d"))
-        .await
-        .unwrap();
+    add(&store, keyed("v1", "k", 1, Ordering::Latest, "d")).await;
     assert!(store
         .claim(&claim_for("d", 10, T0))
         .await
@@ -896,16 +859,10 @@ async fn a_late_earlier_event_waits_while_its_lane_is_in_flight(store: Arc<dyn S
         "v1 is now older than the delivered v2: stale"
     );
     // An expired lease does not hold the lane.
-    store
-        .append(keyed("w2", "w", 2, Ordering::Fifo, "d"))
-        .await
-        .unwrap();
+    add(&store, keyed("w2", "w", 2, Ordering::Fifo, "d")).await;
     let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
     assert_eq!(ids(&got), ["w2"]);
-    store
-        .append(keyed("w1", "w", 1, Ordering::Fifo, "d"))
-        .await
-        .unwrap();
+    add(&store, keyed("w1", "w", 1, Ordering::Fifo, "d")).await;
     let later = T0 + 31_000;
     let got = store.claim(&claim_for("d", 10, later)).await.unwrap();
     assert_eq!(
