@@ -48,6 +48,10 @@ pub struct SendRequest {
     /// Answer 202 at once and send in the background (watch `/_mock/webhooks-sent`).
     #[serde(default)]
     pub background: bool,
+    /// Added to every event's number in its id (`evt_{n + id_offset}`), so a second stream
+    /// sends new events instead of repeating the first one's ids.
+    #[serde(default)]
+    pub id_offset: u64,
 }
 
 fn default_type() -> String {
@@ -185,7 +189,7 @@ pub async fn send(req: SendRequest, log: Arc<SentLog>) -> Result<usize, String> 
 }
 
 async fn deliver(client: &reqwest::Client, req: &SendRequest, seq: u64, log: &SentLog) -> usize {
-    let id = format!("evt_{seq:08}");
+    let id = format!("evt_{:08}", seq + req.id_offset);
     let key = format!("cus_{:06}", 1 + (seq as usize - 1) % req.keys.max(1));
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -244,6 +248,7 @@ mod tests {
             seed: 4,
             rate_per_s: None,
             background: false,
+            id_offset: 0,
         }
     }
 

@@ -185,6 +185,7 @@ pub fn stream(target: String, count: usize) -> SendRequest {
         seed: 1,
         rate_per_s: None,
         background: false,
+        id_offset: 0,
     }
 }
 
@@ -195,7 +196,7 @@ pub async fn emit(mock: &Mock, req: SendRequest) {
         "count": req.count, "event_type": req.event_type, "keys": req.keys,
         "duplicates": req.duplicates, "out_of_order": req.out_of_order, "attempts": req.attempts,
         "concurrency": req.concurrency, "seed": req.seed, "rate_per_s": req.rate_per_s,
-        "background": req.background,
+        "background": req.background, "id_offset": req.id_offset,
     });
     let res = reqwest::Client::new()
         .post(format!("{}/_mock/webhooks/send", mock.url()))
