@@ -191,6 +191,18 @@ async fn bad_signature_is_401_and_stores_nothing(url: String) {
         (status, body_json["error"]["code"].as_str()),
         (400, Some("bad_request"))
     );
+    // A signed body nested 100,000 deep: refused, and the process is still serving.
+    let deep = "[".repeat(100_000) + &"]".repeat(100_000);
+    let res = post_signed(&hub, "/webhooks/crm", "evt_deep", &deep, WHSEC, 0).await;
+    assert_eq!(res.status(), 400);
+    let e: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nested deeper"),
+        "{e}"
+    );
     assert_eq!(
         hub.store().queue_stats(0).await.unwrap().pending,
         0,

@@ -123,9 +123,42 @@ impl Program {
     }
 }
 
-/// Parses one JSON document into a jq value.
+/// Deepest nesting of arrays and objects accepted in a document. The parser recurses per level,
+/// so without a limit a body of `[[[[…` could exhaust the stack and abort the process.
+pub const MAX_DEPTH: usize = 128;
+
+/// Parses one JSON document into a jq value; refuses documents nested deeper than [`MAX_DEPTH`].
 pub fn parse_json(bytes: &[u8]) -> Result<Val, String> {
+    if nesting(bytes) > MAX_DEPTH {
+        return Err(format!("the JSON is nested deeper than {MAX_DEPTH} levels"));
+    }
     jaq_json::read::parse_single(bytes).map_err(|e| e.to_string())
+}
+
+/// The deepest array/object nesting in `bytes`, skipping string contents (one pass, no parse).
+fn nesting(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// jq's truthiness: everything but `false` and `null`.
@@ -226,6 +259,18 @@ mod tests {
     fn runtime_errors_are_reported_not_panicked() {
         let p = Program::compile(".a.b").unwrap();
         assert!(p.first(parse_json(br#"{"a":5}"#).unwrap()).is_err());
+    }
+
+    #[test]
+    fn deeply_nested_input_is_refused_not_a_stack_overflow() {
+        let deep = "[".repeat(200_000) + &"]".repeat(200_000);
+        let e = parse_json(deep.as_bytes()).unwrap_err();
+        assert!(e.contains("nested"), "{e}");
+        let ok = "[".repeat(100) + &"]".repeat(100);
+        assert!(parse_json(ok.as_bytes()).is_ok());
+        // Brackets inside strings do not count.
+        let text = format!("{{\"a\":\"{}\\\"\"}}", "[".repeat(1000));
+        assert!(parse_json(text.as_bytes()).is_ok(), "{text}");
     }
 
     #[test]
