@@ -216,6 +216,9 @@ fn read_event(
     }
     let event_type = text(&e.event_type, "type")?.unwrap_or_else(|| "unknown".into());
     let key = text(&e.key, "key")?;
+    if event_type.len() > 255 || key.as_ref().is_some_and(|k| k.len() > 255) {
+        return Err("the event's type or key is longer than 255 characters".into());
+    }
     let sequence = match pick_value(&e.sequence, headers, json.as_ref(), "sequence")? {
         None => None,
         Some(v) => Some(sequence_of(&v)?),
@@ -226,16 +229,20 @@ fn read_event(
             continue;
         }
         if let (Some(filter), Some(json)) = (&route.filter, &json) {
-            let pass = filter.test(json.clone()).map_err(|err| {
-                format!(
-                    "route `{}`'s `where` failed on this event: {err}",
-                    route.name
-                )
-            })?;
-            if !pass {
-                continue;
+            match filter.test(json.clone()) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                // A filter that cannot run on this event does not match it; the event itself is
+                // still stored (other routes may take it) and the mistake is made visible.
+                Err(err) => {
+                    metrics::counter!("junction_route_filter_errors_total", "route" => route.name.clone())
+                        .increment(1);
+                    tracing::warn!(route = %route.name, error = %err, "the route's `where` failed on an event; the route does not match it");
+                    continue;
+                }
             }
         }
+
         let ordering = match route.ordering {
             OrderingMode::None => Ordering::None,
             OrderingMode::Fifo => Ordering::Fifo,

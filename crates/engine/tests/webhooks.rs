@@ -307,3 +307,49 @@ async fn dead_letters_are_replayed_and_delivered(url: String) {
     .await;
     hub.stop().await;
 }
+
+/// A `where` that cannot run on an event (here: adding 1 to a string) does not match it; the
+/// event is stored and goes where the other routes send it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_route_filter_skips_the_route_and_keeps_the_event() {
+    let Some((_g, url)) = DbGuard::new(Db::Sqlite).await else {
+        return;
+    };
+    let mock = mock().await;
+    let yaml = r#"
+sources:
+  crm:
+    kind: webhook
+    verify: { preset: standard_webhooks, secrets: [ env:WHSEC ] }
+destinations:
+  a: { url: "{sink}/a" }
+  b: { url: "{sink}/b" }
+routes:
+  picky: { from: crm, where: ".n + 1 > 0", to: [ a ] }
+  all: { from: crm, to: [ b ] }
+"#;
+    let hub = Hub::start(yaml, &url, &mock).await;
+    let body = r#"{"type":"t","n":"not a number"}"#;
+    let res = post_signed(&hub, "/webhooks/crm", "evt_f", body, WHSEC, 0).await;
+    assert_eq!(res.status(), 202);
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        v["deliveries"], 1,
+        "only the route without the failing filter: {v}"
+    );
+    wait_for(Duration::from_secs(10), "the delivery to b", || {
+        received(&mock).iter().any(|d| d.path == "/sink/b")
+    })
+    .await;
+    let metrics = reqwest::get(hub.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("junction_route_filter_errors_total{route=\"picky\"} 1"),
+        "{metrics}"
+    );
+    hub.stop().await;
+}
