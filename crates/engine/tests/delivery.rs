@@ -232,12 +232,7 @@ async fn gone_destination_is_disabled_and_its_deliveries_wait(url: String) {
         20,
         "nothing lost"
     );
-    let metrics = reqwest::get(hub.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = hub.metrics().await;
     assert!(
         metrics.contains("junction_destination_disabled{destination=\"ordered\"} 1"),
         "{metrics}"

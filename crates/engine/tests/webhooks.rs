@@ -208,12 +208,7 @@ async fn bad_signature_is_401_and_stores_nothing(url: String) {
         0,
         "nothing was stored"
     );
-    let metrics = reqwest::get(hub.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = hub.metrics().await;
     assert!(
         metrics
             .contains("junction_webhooks_rejected_total{source=\"crm\",reason=\"bad_signature\"}"),
@@ -341,12 +336,7 @@ routes:
         received(&mock).iter().any(|d| d.path == "/sink/b")
     })
     .await;
-    let metrics = reqwest::get(hub.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = hub.metrics().await;
     assert!(
         metrics.contains("junction_route_filter_errors_total{route=\"picky\"} 1"),
         "{metrics}"

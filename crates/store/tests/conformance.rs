@@ -99,6 +99,18 @@ fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -
     }
 }
 
+/// Appends `n` unordered events `e0…` with keys `k0…` for `destination`.
+async fn add_unordered(store: &Arc<dyn Store>, n: usize, destination: &str) {
+    for i in 0..n {
+        let key = format!("k{i}");
+        add(
+            store,
+            keyed(&format!("e{i}"), &key, 1, Ordering::None, destination),
+        )
+        .await;
+    }
+}
+
 /// Appends an event that must be new.
 async fn add(store: &Arc<dyn Store>, e: NewEvent) {
     assert!(!store.append(e).await.unwrap().is_duplicate());
@@ -663,18 +675,7 @@ async fn latest_marks_older_than_delivered_stale(store: Arc<dyn Store>) {
 }
 
 async fn wake_makes_a_destinations_backlog_due_now(store: Arc<dyn Store>) {
-    for i in 0..3 {
-        store
-            .append(keyed(
-                &format!("e{i}"),
-                &format!("k{i}"),
-                1,
-                Ordering::None,
-                "d",
-            ))
-            .await
-            .unwrap();
-    }
+    add_unordered(&store, 3, "d").await;
     add(&store, keyed("x", "kx", 1, Ordering::None, "other")).await;
     let got = store.claim(&claim("w", 10, T0)).await.unwrap();
     for c in &got {
@@ -789,18 +790,7 @@ async fn destinations_are_disabled_and_enabled(store: Arc<dyn Store>) {
 }
 
 async fn purge_deletes_finished_events_and_keeps_dead_and_pending(store: Arc<dyn Store>) {
-    for i in 0..4 {
-        store
-            .append(keyed(
-                &format!("e{i}"),
-                &format!("k{i}"),
-                1,
-                Ordering::None,
-                "d",
-            ))
-            .await
-            .unwrap();
-    }
+    add_unordered(&store, 4, "d").await;
     let got = store.claim(&claim("w", 3, T0)).await.unwrap();
     store
         .complete(got[0].lease, attempt(200), T0)

@@ -133,6 +133,16 @@ impl Hub {
             .unwrap()
     }
 
+    /// The hub's Prometheus text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(self.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let r = reqwest::Client::new()
             .post(self.url(path))
