@@ -74,6 +74,8 @@ pub async fn run(args: &BenchArgs) -> Result<serde_json::Value, String> {
         let peak = sampler.peak();
         let (count, got) = mock.state.received.snapshot();
         let mut lat: Vec<u32> = Vec::with_capacity(got.len());
+        // Latencies by the second they were scheduled in, to see where a tail comes from.
+        let mut by_second: std::collections::BTreeMap<i64, Vec<u32>> = Default::default();
         let (mut first, mut last) = (f64::MAX, 0f64);
         for d in &got {
             let sent = d
@@ -84,7 +86,12 @@ pub async fn run(args: &BenchArgs) -> Result<serde_json::Value, String> {
                 .and_then(|v| v.parse::<f64>().ok());
             if let Some(sent) = sent {
                 let arrived = d.at_ms as f64;
-                lat.push(((arrived - sent).max(0.0) * 1000.0) as u32);
+                let us = ((arrived - sent).max(0.0) * 1000.0) as u32;
+                lat.push(us);
+                by_second
+                    .entry(((sent - start_ms) / 1000.0).floor() as i64)
+                    .or_default()
+                    .push(us);
                 first = first.min(sent);
                 last = last.max(arrived);
             }
@@ -93,6 +100,17 @@ pub async fn run(args: &BenchArgs) -> Result<serde_json::Value, String> {
         let delivered_per_s = count as f64 / span_s;
         let p50 = super::stats::percentile_ms(&mut lat, 50.0);
         let p99 = super::stats::percentile_ms(&mut lat, 99.0);
+        let mut worst: Vec<(f64, i64)> = by_second
+            .iter_mut()
+            .map(|(s, l)| (super::stats::percentile_ms(l, 99.0), *s))
+            .collect();
+        worst.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let worst: Vec<String> = worst
+            .iter()
+            .take(5)
+            .map(|(p, s)| format!("second {s}: p99 {p:.0} ms"))
+            .collect();
+        eprintln!("  worst seconds: {}", worst.join(", "));
         eprintln!(
             "  offered {total} in {:.1} s ({failed} failed); delivered {count} at {delivered_per_s:.0}/s; latency p50 {p50:.1} ms, p99 {p99:.1} ms; hub RSS peak {peak:.0} MiB",
             offered_for.as_secs_f64()

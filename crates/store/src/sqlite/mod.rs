@@ -98,7 +98,7 @@ impl Store for SqliteStore {
     async fn claim(&self, claim: &Claim) -> Result<Vec<Claimed>, StoreError> {
         let started = Instant::now();
         let claim = claim.clone();
-        let leased = self.on_writer(move |c| writer::claim(c, &claim)).await?;
+        let leased = self.writer.claim(claim).await?;
         let r = if leased.is_empty() {
             Ok(Vec::new())
         } else {

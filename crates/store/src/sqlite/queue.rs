@@ -12,12 +12,15 @@ pub(super) fn destination_stats(
     now: i64,
 ) -> Result<Vec<DestinationStats>, StoreError> {
     let mut stmt = c.prepare_cached(
-        "SELECT destination,
-                SUM(state = 'pending'),
-                SUM(state = 'pending' AND next_attempt_at <= ?1),
-                SUM(state = 'dead'),
-                MIN(CASE WHEN state = 'pending' AND next_attempt_at <= ?1 THEN next_attempt_at END)
-         FROM deliveries WHERE state IN ('pending', 'dead') GROUP BY destination ORDER BY destination",
+        // Two index-backed halves (the pending and the dead partial indexes), so the cost
+        // follows the queue, not the table's history.
+        "SELECT destination, SUM(pending), SUM(due), SUM(dead), MIN(oldest) FROM (
+             SELECT destination, COUNT(*) AS pending, SUM(next_attempt_at <= ?1) AS due, 0 AS dead,
+                    MIN(CASE WHEN next_attempt_at <= ?1 THEN next_attempt_at END) AS oldest
+             FROM deliveries WHERE state = 'pending' GROUP BY destination
+             UNION ALL
+             SELECT destination, 0, 0, COUNT(*), NULL FROM deliveries WHERE state = 'dead' GROUP BY destination
+         ) GROUP BY destination ORDER BY destination",
     )?;
     let rows = stmt.query_map([now], |r| {
         Ok(DestinationStats {

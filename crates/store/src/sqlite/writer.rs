@@ -1,8 +1,9 @@
 //! The SQLite writer: one thread owns the write connection.
 //!
-//! Appends and finishes are group-committed: the thread takes the first waiting write and every
-//! other write already queued, and commits them in one transaction (one fsync). Other work
-//! (claims, lease changes) runs between batches. Foreign keys are not enforced on this connection:
+//! Appends, finishes and claims are group-committed: the thread takes the first waiting write and
+//! every other write already queued, and commits them in one transaction (one fsync). Claims run
+//! after the batch's appends, so a claim sees the deliveries committed with it. Other work (lease
+//! changes, maintenance) runs between batches. Foreign keys are not enforced on this connection:
 //! an event and its deliveries are inserted in one transaction by this code alone, and the check
 //! cost 8 % of append throughput (`junction bench store`); PostgreSQL enforces them.
 
@@ -22,11 +23,36 @@ use crate::*;
 const MAX_BATCH: usize = 512;
 
 type Reply = oneshot::Sender<Result<Written, StoreError>>;
+type ClaimReply = oneshot::Sender<Result<Vec<Leased>, StoreError>>;
 type Task = Box<dyn FnOnce(&mut Connection) + Send>;
 
 enum Job {
     Write(Write, Reply),
+    Claim(Claim, ClaimReply),
     Run(Task),
+}
+
+/// What one group commit holds.
+#[derive(Default)]
+struct Batch {
+    writes: Vec<(Write, Reply)>,
+    claims: Vec<(Claim, ClaimReply)>,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.writes.len() + self.claims.len()
+    }
+
+    /// Adds a job; a task is handed back to run after the commit.
+    fn add(&mut self, job: Job) -> Option<Task> {
+        match job {
+            Job::Write(w, r) => self.writes.push((w, r)),
+            Job::Claim(c, r) => self.claims.push((c, r)),
+            Job::Run(task) => return Some(task),
+        }
+        None
+    }
 }
 
 /// Sends work to the writer thread. The thread stops when every handle is dropped.
@@ -49,6 +75,17 @@ impl Handle {
         self.tx
             .send(Job::Write(w, reply))
             .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))
+    }
+
+    /// Leases due deliveries inside the next group commit.
+    pub async fn claim(&self, claim: Claim) -> Result<Vec<Leased>, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Job::Claim(claim, tx))
+            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+        rx.await.map_err(|_| {
+            StoreError::Internal("the SQLite writer stopped before answering".into())
+        })?
     }
 
     pub async fn run<T: Send + 'static>(
@@ -91,20 +128,16 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Job>) {
 fn serve_jobs(conn: &mut Connection, rx: &mpsc::Receiver<Job>) {
     let mut deferred: Vec<Task> = Vec::new();
     while let Ok(job) = rx.recv() {
-        let (first, reply) = match job {
-            Job::Run(task) => {
-                task(conn);
-                continue;
-            }
-            Job::Write(w, reply) => (w, reply),
-        };
+        let mut batch = Batch::default();
+        if let Some(task) = batch.add(job) {
+            task(conn);
+            continue;
+        }
         // Everything queued while the last commit ran goes into this one: under load the batch
         // grows by itself, and a lone write commits at once.
-        let mut batch = vec![(first, reply)];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(Job::Write(w, r)) => batch.push((w, r)),
-                Ok(Job::Run(task)) => deferred.push(task),
+                Ok(job) => deferred.extend(batch.add(job)),
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
@@ -116,32 +149,43 @@ fn serve_jobs(conn: &mut Connection, rx: &mpsc::Receiver<Job>) {
 }
 
 /// Commits one batch in one transaction and answers every writer.
-fn commit(conn: &mut Connection, batch: Vec<(Write, Reply)>) {
+fn commit(conn: &mut Connection, batch: Batch) {
     let started = Instant::now();
     let size = batch.len();
-    let (writes, replies): (Vec<Write>, Vec<Reply>) = batch.into_iter().unzip();
+    let (writes, replies): (Vec<Write>, Vec<Reply>) = batch.writes.into_iter().unzip();
+    let (claims, claim_replies): (Vec<Claim>, Vec<ClaimReply>) = batch.claims.into_iter().unzip();
     let result = (|| {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let results = writes
             .iter()
             .map(|w| apply(&tx, w))
             .collect::<Result<Vec<_>, StoreError>>()?;
+        let leased = claims
+            .iter()
+            .map(|c| claim(&tx, c))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         tx.commit()?;
-        Ok::<_, StoreError>(results)
+        Ok::<_, StoreError>((results, leased))
     })();
     metrics::histogram!("junction_store_commit_seconds", "backend" => "sqlite")
         .record(started.elapsed().as_secs_f64());
     metrics::histogram!("junction_store_commit_batch_size", "backend" => "sqlite")
         .record(size as f64);
     match result {
-        Ok(results) => {
+        Ok((results, leased)) => {
             for (reply, r) in replies.into_iter().zip(results) {
                 let _ = reply.send(r);
+            }
+            for (reply, l) in claim_replies.into_iter().zip(leased) {
+                let _ = reply.send(Ok(l));
             }
         }
         Err(e) => {
             tracing::warn!(backend = "sqlite", error = %e, writes = size, "store commit failed; nothing in the batch was written");
             for reply in replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+            for reply in claim_replies {
                 let _ = reply.send(Err(e.clone()));
             }
         }
@@ -233,12 +277,12 @@ fn apply(tx: &Connection, w: &Write) -> Result<Result<Written, StoreError>, Stor
     }
 }
 
-/// Leases up to `claim.limit` due deliveries (their events are loaded by [`load_claimed`]).
-pub(super) fn claim(conn: &mut Connection, claim: &Claim) -> Result<Vec<Leased>, StoreError> {
+/// Leases up to `claim.limit` due deliveries inside the batch's transaction (their events are
+/// loaded by [`load_claimed`]).
+fn claim(tx: &Connection, claim: &Claim) -> Result<Vec<Leased>, StoreError> {
     let until = claim
         .now
         .saturating_add(junction_core::time::ms(claim.lease));
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut leased: Vec<Leased> = Vec::new();
     let mut stale: Vec<i64> = Vec::new();
     {
@@ -288,7 +332,6 @@ pub(super) fn claim(conn: &mut Connection, claim: &Claim) -> Result<Vec<Leased>,
         )?
         .execute(params![id, claim.now, STALE_REASON])?;
     }
-    tx.commit()?;
     Ok(leased)
 }
 
