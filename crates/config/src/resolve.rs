@@ -19,8 +19,12 @@ const NOT_YET: &[&str] = &["connectors", "models", "mappings"];
 pub(crate) fn resolve(
     doc: &Document,
     overrides: &Overrides,
-    env: crate::resolve_flow::Env,
+    env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
+    let sources = crate::resolve_flow::SecretSources {
+        env,
+        vault: Default::default(),
+    };
     let mut errs = Vec::new();
     let schema = crate::json_schema();
     let sections: Vec<&str> = schema["properties"]
@@ -48,7 +52,7 @@ pub(crate) fn resolve(
     let server = resolve_server(doc, server, overrides, &mut errs);
     let store = resolve_store(doc, store, overrides, &mut errs);
     let telemetry = resolve_telemetry(doc, telemetry, overrides, &mut errs);
-    let flows = crate::resolve_flow::resolve_flows(doc, env, &mut errs);
+    let flows = crate::resolve_flow::resolve_flows(doc, &sources, &mut errs);
     let delivery = crate::resolve_flow::resolve_delivery(doc, &mut errs);
 
     match (server, store, telemetry, delivery) {
@@ -60,6 +64,7 @@ pub(crate) fn resolve(
                 telemetry,
                 flows,
                 delivery,
+                vault_refs: sources.vault.into_inner(),
             })
         }
         _ => {

@@ -12,7 +12,14 @@ use crate::raw_flow::*;
 use crate::resolved_flow::*;
 use crate::yaml::{push, Document};
 
-pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+/// Where secrets come from while resolving: the environment now, the vault later (references
+/// are collected and bound once the store is open; see [`Config::bind_vault`]).
+pub(crate) struct SecretSources<'a> {
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub vault: std::cell::RefCell<Vec<VaultRef>>,
+}
+
+pub(crate) type Env<'a> = &'a SecretSources<'a>;
 
 /// Deserializes every entry of a map section on its own, so each mistake is reported.
 fn entries<T: DeserializeOwned>(
@@ -102,7 +109,8 @@ fn doc_keys<'a>(doc: &'a Document, section: &str) -> Vec<&'a str> {
         .unwrap_or_default()
 }
 
-/// Reads `env:NAME`. Inline values and vault references are refused with a located error.
+/// Reads `env:NAME` now; records `secret:NAME` to be opened from the vault at start-up. Inline
+/// values are refused with a located error.
 fn secret(
     doc: &Document,
     ptr: &str,
@@ -111,7 +119,7 @@ fn secret(
     errs: &mut Vec<ConfigError>,
 ) -> Option<Secret> {
     if let Some(var) = text.strip_prefix("env:") {
-        return match env(var).filter(|v| !v.is_empty()) {
+        return match (env.env)(var).filter(|v| !v.is_empty()) {
             Some(v) => Some(Secret::new(&v)),
             None => {
                 errs.push(doc.error_at(
@@ -123,11 +131,31 @@ fn secret(
             }
         };
     }
-    let hint = if text.starts_with("secret:") {
-        "the vault arrives with connectors; until then write env:NAME and export NAME"
-    } else {
-        "write env:NAME and keep the value in the environment; secrets are never written in the config"
-    };
+    if let Some(name) = text.strip_prefix("secret:") {
+        if !valid_secret_name(name) {
+            errs.push(doc.error_at(
+                ptr,
+                format!("`{name}` is not a valid secret name"),
+                Some("use 1-128 letters, digits, `_`, `.` or `-`, starting with a letter or digit".into()),
+            ));
+            return None;
+        }
+        let secret = Secret::unbound();
+        env.vault.borrow_mut().push(VaultRef {
+            name: name.to_owned(),
+            secret: secret.clone(),
+            shape: SecretShape::Any,
+            missing: doc.error_at(
+                ptr,
+                format!("secret `{name}` is not in the vault"),
+                Some(format!(
+                    "store it with `junction secrets set {name}` (the value is read from stdin)"
+                )),
+            ),
+        });
+        return Some(secret);
+    }
+    let hint = "write env:NAME (from the environment) or secret:NAME (from the vault); secrets are never written in the config";
     // The value may itself be a secret: never echo it.
     errs.push(doc.error_at(
         ptr,
@@ -245,11 +273,17 @@ fn source(
     }
     if v.preset == VerifyPreset::StandardWebhooks {
         for (i, s) in secrets.iter().enumerate() {
+            if defer(env, s, SecretShape::StandardKey) {
+                continue;
+            }
             if let Err(e) = standard_key(s.expose()) {
                 errs.push(doc.error_at(&push(&push(&vptr, "secrets"), &i.to_string()), e, None));
             }
         }
         for (i, k) in public_keys.iter().enumerate() {
+            if defer(env, k, SecretShape::Ed25519Public) {
+                continue;
+            }
             match standard_key(k.expose()) {
                 Ok(k) if k.len() == 32 => {}
                 Ok(_) => errs.push(doc.error_at(
@@ -393,21 +427,22 @@ fn destination(
             ));
         }
     }
-    let mut signing = Vec::new();
+    let mut signing = SigningKeys::default();
     if let Some(s) = &raw.signing {
         let sptr = push(&push(ptr, "signing"), "secrets");
         if s.secrets.is_empty() {
             errs.push(doc.error_at(&sptr, "signing needs at least one secret", None));
         }
-        for (i, sec) in secrets(doc, &sptr, &s.secrets, env, errs)
-            .iter()
-            .enumerate()
-        {
-            match standard_key(sec.expose()) {
-                Ok(k) => signing.push(k),
-                Err(e) => errs.push(doc.error_at(&push(&sptr, &i.to_string()), e, None)),
+        let keys = secrets(doc, &sptr, &s.secrets, env, errs);
+        for (i, sec) in keys.iter().enumerate() {
+            if defer(env, sec, SecretShape::StandardKey) {
+                continue;
+            }
+            if let Err(e) = standard_key(sec.expose()) {
+                errs.push(doc.error_at(&push(&sptr, &i.to_string()), e, None));
             }
         }
+        signing = SigningKeys::new(keys);
     }
     if raw.concurrency == 0 || raw.concurrency > 10_000 {
         errs.push(doc.error_at(
@@ -584,4 +619,29 @@ pub(crate) fn resolve_delivery(doc: &Document, errs: &mut Vec<ConfigError>) -> O
         lease: raw.lease.0,
         retention: raw.retention.0,
     })
+}
+
+/// The names the vault accepts (the same rule as `junction-vault`).
+pub fn valid_secret_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 128
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// For a vault secret (not known yet): records the shape its value must have, checked when it is
+/// bound, and answers true. For a known one: false (check it now).
+fn defer(env: Env, secret: &Secret, shape: SecretShape) -> bool {
+    if secret.is_bound() {
+        return false;
+    }
+    if let Some(r) = env
+        .vault
+        .borrow_mut()
+        .iter_mut()
+        .find(|r| r.secret.same(secret))
+    {
+        r.shape = shape;
+    }
+    true
 }

@@ -20,6 +20,48 @@ pub struct Config {
     pub flows: crate::resolved_flow::Flows,
     /// Delivery worker settings.
     pub delivery: crate::resolved_flow::Delivery,
+    /// Every `secret:NAME` the config holds, bound from the vault at start-up.
+    pub vault_refs: Vec<crate::resolved_flow::VaultRef>,
+}
+
+impl Config {
+    /// The vault secrets the config reads, each once, sorted.
+    pub fn vault_names(&self) -> Vec<&str> {
+        let names: std::collections::BTreeSet<&str> =
+            self.vault_refs.iter().map(|r| r.name.as_str()).collect();
+        names.into_iter().collect()
+    }
+
+    /// Binds every `secret:NAME` to its value from `lookup` (the opened vault). Each name the
+    /// vault lacks is reported at its place in the file.
+    pub fn bind_vault(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), crate::ConfigErrors> {
+        let mut errs = Vec::new();
+        for r in &self.vault_refs {
+            match lookup(&r.name) {
+                Some(value) => match r.shape.check(&value) {
+                    Ok(()) => r.secret.bind(&value),
+                    Err(why) => {
+                        let mut e = r.missing.clone();
+                        e.message = format!("secret `{}` from the vault: {why}", r.name);
+                        e.hint = Some(format!(
+                            "set a valid value with `junction secrets set {}`",
+                            r.name
+                        ));
+                        errs.push(e);
+                    }
+                },
+                None => errs.push(r.missing.clone()),
+            }
+        }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(crate::ConfigErrors(errs))
+        }
+    }
 }
 
 /// The HTTP server.

@@ -2,7 +2,7 @@
 //! URLs parsed: the engine never sees an unchecked value.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use junction_transform::Program;
@@ -12,22 +12,114 @@ pub use crate::raw_flow::{HmacAlgorithm, OrderingMode, SignatureEncoding, Verify
 /// A secret value read at load time. Its `Debug` never shows it, and it is registered with the
 /// log masker so it cannot leak through a log line either.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Arc<str>);
+pub struct Secret(Arc<OnceLock<Arc<str>>>);
 
 impl Secret {
     pub fn new(value: &str) -> Self {
-        junction_core::mask::register(value);
-        Self(value.into())
+        let s = Self::unbound();
+        s.bind(value);
+        s
     }
 
+    /// A secret whose value arrives later (a vault reference, bound at start-up).
+    pub(crate) fn unbound() -> Self {
+        Self(Arc::new(OnceLock::new()))
+    }
+
+    /// Sets the value (the first binding wins) and registers it with the log masker.
+    pub(crate) fn bind(&self, value: &str) {
+        junction_core::mask::register(value);
+        let _ = self.0.set(value.into());
+    }
+
+    pub fn is_bound(&self) -> bool {
+        self.0.get().is_some()
+    }
+
+    /// The value. Empty only for a vault reference not yet bound, which start-up refuses.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.get().map(|v| &**v).unwrap_or("")
     }
 }
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(***)")
+    }
+}
+
+impl Secret {
+    pub(crate) fn same(&self, other: &Secret) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// What a secret's value must look like, checked when it is known (at load for `env:`, at
+/// start-up for `secret:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SecretShape {
+    Any,
+    /// A Standard Webhooks key (`whsec_…` base64).
+    StandardKey,
+    /// A Standard Webhooks Ed25519 public key (32 bytes).
+    Ed25519Public,
+}
+
+impl SecretShape {
+    pub(crate) fn check(self, value: &str) -> Result<(), String> {
+        match self {
+            SecretShape::Any => Ok(()),
+            SecretShape::StandardKey => crate::standard_key(value).map(|_| ()),
+            SecretShape::Ed25519Public => match crate::standard_key(value) {
+                Ok(k) if k.len() == 32 => Ok(()),
+                Ok(_) => Err("an Ed25519 public key is 32 bytes".into()),
+                Err(e) => Err(e),
+            },
+        }
+    }
+}
+
+/// A `secret:NAME` in the config: opened from the vault once the store is open.
+#[derive(Debug, Clone)]
+pub struct VaultRef {
+    pub name: String,
+    pub(crate) secret: Secret,
+    pub(crate) shape: SecretShape,
+    /// The located error reported if the vault has no such secret.
+    pub(crate) missing: crate::error::ConfigError,
+}
+
+/// A destination's Standard Webhooks signing keys, decoded once when first used (a key from
+/// the vault is only known after start-up binds it).
+#[derive(Debug, Clone, Default)]
+pub struct SigningKeys {
+    secrets: Vec<Secret>,
+    decoded: Arc<OnceLock<Vec<Vec<u8>>>>,
+}
+
+impl SigningKeys {
+    pub(crate) fn new(secrets: Vec<Secret>) -> Self {
+        Self {
+            secrets,
+            decoded: Default::default(),
+        }
+    }
+
+    pub fn keys(&self) -> &[Vec<u8>] {
+        self.decoded.get_or_init(|| {
+            self.secrets
+                .iter()
+                .filter_map(|s| crate::standard_key(s.expose()).ok())
+                .collect()
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.secrets.len()
     }
 }
 
@@ -92,7 +184,7 @@ pub struct Destination {
     pub timeout: Duration,
     pub concurrency: usize,
     /// Standard Webhooks signing secrets (decoded key bytes); empty means unsigned.
-    pub signing: Vec<Vec<u8>>,
+    pub signing: SigningKeys,
     pub retry: Retry,
     pub circuit: Circuit,
     pub retry_statuses: Vec<u16>,

@@ -79,6 +79,40 @@ fn a_missing_environment_secret_is_located() {
 }
 
 #[test]
+fn vault_secrets_are_bound_at_start_up_and_a_missing_one_is_located() {
+    let text = VALID.replace("env:CRM_WHSEC", "secret:crm.whsec");
+    let c = load_str(&text, "junction.yaml", &Overrides::default(), &env).unwrap();
+    assert_eq!(c.vault_names(), ["crm.whsec"]);
+    let errs = c.bind_vault(&|_| None).unwrap_err();
+    let e = errs.iter().next().unwrap();
+    assert_eq!(
+        (e.line, e.field.as_str()),
+        (Some(5), "sources.crm.verify.secrets[0]")
+    );
+    assert!(
+        e.message.contains("secret `crm.whsec` is not in the vault"),
+        "{e}"
+    );
+    assert!(e
+        .hint
+        .as_deref()
+        .unwrap()
+        .contains("junction secrets set crm.whsec"));
+    c.bind_vault(&|n| (n == "crm.whsec").then(|| "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()))
+        .unwrap();
+    assert_eq!(
+        c.flows.sources["crm"].verify.secrets[0].expose(),
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    );
+    let bad = errors(&VALID.replace("env:CRM_WHSEC", "secret:../x"));
+    assert!(
+        bad[0].message.contains("not a valid secret name"),
+        "{}",
+        bad[0]
+    );
+}
+
+#[test]
 fn an_inline_secret_is_refused_without_being_echoed() {
     let text = VALID.replace("env:SHOP_SECRET", "hunter2-inline");
     let e = &errors(&text)[0];

@@ -30,6 +30,46 @@ pub enum Command {
     /// Dead letters on a running hub: list, show, replay.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// The vault: secrets sealed in the store under JUNCTION_MASTER_KEY. Works on the database
+    /// the config names (the vault must be filled before the hub that reads it starts).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SecretsCommand {
+    /// Store a secret (a new version if it exists). The value is read from stdin, or asked for
+    /// without echo on a terminal; it is never taken from the command line.
+    Set {
+        name: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Names, versions and dates of every secret; never values.
+    List {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Delete a secret.
+    Delete {
+        name: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Rewrap every secret's data key under the current (highest) master key version, while
+    /// hubs keep running; afterwards older versions can leave JUNCTION_MASTER_KEY.
+    RotateKey {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Print a new random master key, `vN:BASE64`, for JUNCTION_MASTER_KEY.
+    NewKey {
+        /// Its version: one above the current one when rotating.
+        #[arg(long, default_value_t = 1)]
+        version: i64,
+    },
 }
 
 /// How to reach a running hub's admin API.

@@ -22,6 +22,7 @@ mod model;
 mod postgres;
 mod rows;
 mod sqlite;
+mod vault_sql;
 mod writes;
 
 use std::sync::Arc;
@@ -123,6 +124,37 @@ pub trait Store: Send + Sync + 'static {
     /// delivered or stale, with their deliveries and attempts. Dead letters and pending work are
     /// kept. A deleted event's id is forgotten: a later copy of it is accepted as new.
     async fn purge(&self, before: i64, limit: usize) -> Result<u64, StoreError>;
+
+    // The vault's rows. The store only ever holds sealed values; sealing and opening are the
+    // vault's (`junction-vault`).
+
+    /// Master key versions the vault knows, oldest first.
+    async fn vault_keys(&self) -> Result<Vec<VaultKey>, StoreError>;
+
+    /// Records a master key version's check value; an already known version keeps its own.
+    async fn add_vault_key(&self, key: VaultKey) -> Result<(), StoreError>;
+
+    /// Stores `secret` as the next version of its name (1 when new); returns that version.
+    /// `secret.version` and `created_at` are ignored.
+    async fn put_secret(&self, secret: SealedSecret) -> Result<i64, StoreError>;
+
+    async fn secret(&self, name: &str) -> Result<Option<SealedSecret>, StoreError>;
+
+    /// Every secret, sealed, by name.
+    async fn secrets(&self) -> Result<Vec<SealedSecret>, StoreError>;
+
+    /// Deletes a secret; false if there was none.
+    async fn delete_secret(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Replaces a secret's wrapped data key if the secret is still at `version` (a `set` that
+    /// raced the rewrap wins; it is sealed under the current key anyway). True if replaced.
+    async fn rewrap_secret(
+        &self,
+        name: &str,
+        version: i64,
+        master_version: i64,
+        wrapped_key: Vec<u8>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Convenience forms of [`Store::finish`].

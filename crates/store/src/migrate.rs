@@ -23,6 +23,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "ordering lanes, stale deliveries, destination state",
         sql: include_str!("../migrations/sqlite/0002_ordering_replay.sql"),
     },
+    Migration {
+        version: 3,
+        name: "vault: sealed secrets and master key checks",
+        sql: include_str!("../migrations/sqlite/0003_vault.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -35,6 +40,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 2,
         name: "ordering lanes, stale deliveries, destination state",
         sql: include_str!("../migrations/postgres/0002_ordering_replay.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "vault: sealed secrets and master key checks",
+        sql: include_str!("../migrations/postgres/0003_vault.sql"),
     },
 ];
 

@@ -298,3 +298,36 @@ pub struct DisabledDestination {
     pub disabled_at: i64,
     pub reason: String,
 }
+
+/// A master key version the vault knows: `check` is a known value sealed under it, so a wrong
+/// key is refused before it seals or opens anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultKey {
+    pub version: i64,
+    pub check: Vec<u8>,
+    pub created_at: i64,
+}
+
+/// A secret as the store holds it: sealed. `ciphertext` is the value sealed under the secret's
+/// own data key; `wrapped_key` is that data key sealed under master key `master_version`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedSecret {
+    pub name: String,
+    /// Counts the secret's values: 1 when first set, +1 on every later set.
+    pub version: i64,
+    pub master_version: i64,
+    pub wrapped_key: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for SealedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedSecret")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("master_version", &self.master_version)
+            .finish_non_exhaustive()
+    }
+}

@@ -39,8 +39,12 @@ pub async fn send(
         .header("junction-event-type", &c.event.event_type)
         .header("junction-attempt", c.attempt.to_string());
     if !dest.signing.is_empty() {
-        let sig =
-            junction_auth::sign::standard_signature(&dest.signing, &id, now_s, &c.event.payload);
+        let sig = junction_auth::sign::standard_signature(
+            dest.signing.keys(),
+            &id,
+            now_s,
+            &c.event.payload,
+        );
         req = req.header("webhook-signature", sig);
     }
     for (k, v) in &dest.headers {

@@ -18,6 +18,14 @@ pub fn run(args: &ConfigArgs) -> ExitCode {
                 f.routes.len(),
                 f.destinations.len()
             );
+            let vault = cfg.vault_names();
+            if !vault.is_empty() {
+                println!(
+                    "reads {} secret(s) from the vault at start-up: {} (needs JUNCTION_MASTER_KEY; `junction secrets list` shows what is stored)",
+                    vault.len(),
+                    vault.join(", ")
+                );
+            }
             for d in f.destinations.values() {
                 let never = f.routes.values().all(|r| !r.to.contains(&d.name));
                 if never {

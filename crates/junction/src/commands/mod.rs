@@ -4,6 +4,7 @@
 mod check;
 mod dlq;
 mod mock;
+mod secrets;
 mod serve;
 
 use std::process::ExitCode;
@@ -37,5 +38,6 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Bench(args) => crate::bench::run(args).await,
         Command::Mock(args) => mock::run(args).await,
         Command::Dlq(cmd) => dlq::run(cmd).await,
+        Command::Secrets(cmd) => secrets::run(cmd).await,
     }
 }

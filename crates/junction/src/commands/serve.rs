@@ -17,8 +17,8 @@ pub fn env_overrides() -> Overrides {
 }
 
 /// Loads the config; a missing default file means "all defaults", a missing named file is an error.
-fn load(args: &ServeArgs, overrides: &Overrides) -> Result<Config, String> {
-    let path = &args.config.config;
+pub fn load(args: &crate::cli::ConfigArgs, overrides: &Overrides) -> Result<Config, String> {
+    let path = &args.config;
     let explicit =
         std::env::var_os("JUNCTION_CONFIG").is_some() || path.as_os_str() != "junction.yaml";
     if !path.exists() && !explicit {
@@ -34,7 +34,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         LogFormatArg::Json => LogFormat::Json,
         LogFormatArg::Pretty => LogFormat::Pretty,
     });
-    let config = match load(&args, &overrides) {
+    let config = match load(&args.config, &overrides) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -63,6 +63,11 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_STORE);
         }
     };
+    if let Err(e) = super::secrets::bind(&config, &store).await {
+        tracing::error!(error = %e, "cannot open the vault");
+        eprintln!("{e}");
+        return ExitCode::from(super::EXIT_CONFIG);
+    }
     let listen = config.server.listen;
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,

@@ -4,6 +4,7 @@
 //! statement per batch (arrays through `UNNEST`), so a batch costs one round trip, not one per row.
 
 mod queue;
+mod vault;
 mod write;
 
 use std::str::FromStr;
@@ -334,5 +335,39 @@ impl Store for PgStore {
 
     async fn purge(&self, before: i64, limit: usize) -> Result<u64, StoreError> {
         queue::purge(&self.pool, before, limit).await
+    }
+
+    async fn vault_keys(&self) -> Result<Vec<VaultKey>, StoreError> {
+        vault::keys(&self.pool).await
+    }
+
+    async fn add_vault_key(&self, key: VaultKey) -> Result<(), StoreError> {
+        vault::add_key(&self.pool, &key).await
+    }
+
+    async fn put_secret(&self, secret: SealedSecret) -> Result<i64, StoreError> {
+        vault::put(&self.pool, &secret).await
+    }
+
+    async fn secret(&self, name: &str) -> Result<Option<SealedSecret>, StoreError> {
+        vault::one(&self.pool, name).await
+    }
+
+    async fn secrets(&self) -> Result<Vec<SealedSecret>, StoreError> {
+        vault::all(&self.pool).await
+    }
+
+    async fn delete_secret(&self, name: &str) -> Result<bool, StoreError> {
+        vault::delete(&self.pool, name).await
+    }
+
+    async fn rewrap_secret(
+        &self,
+        name: &str,
+        version: i64,
+        master_version: i64,
+        wrapped_key: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        vault::rewrap(&self.pool, name, version, master_version, &wrapped_key).await
     }
 }

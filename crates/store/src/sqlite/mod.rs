@@ -10,6 +10,7 @@
 mod conn;
 mod queue;
 mod read;
+mod vault;
 mod writer;
 
 use std::time::Instant;
@@ -226,6 +227,44 @@ impl Store for SqliteStore {
 
     async fn purge(&self, before: i64, limit: usize) -> Result<u64, StoreError> {
         self.on_writer(move |c| queue::purge(c, before, limit))
+            .await
+    }
+
+    async fn vault_keys(&self) -> Result<Vec<VaultKey>, StoreError> {
+        self.reads.run(vault::keys).await
+    }
+
+    async fn add_vault_key(&self, key: VaultKey) -> Result<(), StoreError> {
+        self.on_writer(move |c| vault::add_key(c, &key)).await
+    }
+
+    async fn put_secret(&self, secret: SealedSecret) -> Result<i64, StoreError> {
+        self.on_writer(move |c| vault::put(c, &secret)).await
+    }
+
+    async fn secret(&self, name: &str) -> Result<Option<SealedSecret>, StoreError> {
+        let name = name.to_owned();
+        self.reads.run(move |c| vault::one(c, &name)).await
+    }
+
+    async fn secrets(&self) -> Result<Vec<SealedSecret>, StoreError> {
+        self.reads.run(vault::all).await
+    }
+
+    async fn delete_secret(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        self.on_writer(move |c| vault::delete(c, &name)).await
+    }
+
+    async fn rewrap_secret(
+        &self,
+        name: &str,
+        version: i64,
+        master_version: i64,
+        wrapped_key: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        self.on_writer(move |c| vault::rewrap(c, &name, version, master_version, &wrapped_key))
             .await
     }
 }

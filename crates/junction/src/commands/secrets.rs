@@ -1,0 +1,238 @@
+//! `junction secrets …`: the vault, on the database the config names; and binding the config's
+//! `secret:NAME` references at start-up.
+
+use std::io::{IsTerminal, Read};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use junction_config::Config;
+use junction_store::Store;
+use junction_vault::{Keyring, SecretString, Vault};
+
+use super::serve::{env_overrides, load};
+use super::{EXIT_CONFIG, EXIT_FAILURE, EXIT_STORE};
+use crate::cli::{ConfigArgs, Output, SecretsCommand};
+
+/// Opens the vault when a master key is set (proving the key against the store), and binds every
+/// `secret:NAME` of the config. A config that reads the vault without a key is refused, as is a
+/// wrong key, a missing secret or one whose value has the wrong shape: each error names its place
+/// in the file.
+pub async fn bind(config: &Config, store: &Arc<dyn Store>) -> Result<Option<Vault>, String> {
+    let ring = Keyring::from_env().map_err(|e| format!("error: {e}"))?;
+    let names = config.vault_names();
+    let Some(ring) = ring else {
+        if names.is_empty() {
+            return Ok(None);
+        }
+        return Err(format!(
+            "error: the config reads {} secret(s) from the vault ({}) but no master key is set\nhint: set JUNCTION_MASTER_KEY (or JUNCTION_MASTER_KEY_FILE) to the key the secrets were stored with",
+            names.len(),
+            names.join(", ")
+        ));
+    };
+    let vault = Vault::open(store.clone(), ring)
+        .await
+        .map_err(|e| format!("error: {e}"))?;
+    let mut values = std::collections::HashMap::new();
+    for name in names {
+        if let Some(v) = vault.get(name).await.map_err(|e| format!("error: {e}"))? {
+            values.insert(name.to_owned(), v);
+        }
+    }
+    config
+        .bind_vault(&|name| {
+            values
+                .get(name)
+                .map(|v| junction_vault::ExposeSecret::expose_secret(v).to_owned())
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(Some(vault))
+}
+
+pub async fn run(cmd: SecretsCommand) -> ExitCode {
+    if let SecretsCommand::NewKey { version } = cmd {
+        if version < 1 {
+            eprintln!("error: versions start at 1");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+        return match Keyring::generate(version) {
+            Ok(k) => {
+                println!("{}", k.as_str());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        };
+    }
+    let config_args = match &cmd {
+        SecretsCommand::Set { config, .. }
+        | SecretsCommand::List { config, .. }
+        | SecretsCommand::Delete { config, .. }
+        | SecretsCommand::RotateKey { config } => config.clone(),
+        SecretsCommand::NewKey { .. } => unreachable!("answered above"),
+    };
+    let vault = match open(&config_args).await {
+        Ok(v) => v,
+        Err((code, e)) => {
+            eprintln!("{e}");
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cmd {
+        SecretsCommand::Set { name, .. } => set(&vault, &name).await,
+        SecretsCommand::List { output, .. } => list(&vault, output).await,
+        SecretsCommand::Delete { name, .. } => match vault.delete(&name).await {
+            Ok(true) => {
+                println!("deleted secret {name}");
+                Ok(())
+            }
+            Ok(false) => Err(format!("error: there is no secret named `{name}`")),
+            Err(e) => Err(format!("error: {e}")),
+        },
+        SecretsCommand::RotateKey { .. } => match vault.rotate().await {
+            Ok(r) => {
+                println!(
+                    "master key v{}: rewrapped {} secret(s), {} already current{}",
+                    vault.current_version(),
+                    r.rewrapped,
+                    r.current,
+                    if r.raced > 0 {
+                        format!(
+                            "; {} changed meanwhile (run rotate-key again to be sure)",
+                            r.raced
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+                Ok(())
+            }
+            Err(e) => Err(format!("error: {e}")),
+        },
+        SecretsCommand::NewKey { .. } => Ok(()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+async fn open(args: &ConfigArgs) -> Result<Vault, (u8, String)> {
+    let config = load(args, &env_overrides()).map_err(|e| (EXIT_CONFIG, e))?;
+    let ring = Keyring::from_env()
+        .map_err(|e| (EXIT_CONFIG, format!("error: {e}")))?
+        .ok_or_else(|| {
+            (
+                EXIT_CONFIG,
+                format!("error: {}", junction_vault::VaultError::NoMasterKey),
+            )
+        })?;
+    let store = junction_store::open(&(&config.store).into())
+        .await
+        .map_err(|e| {
+            (
+                EXIT_STORE,
+                format!("error: cannot open the store {}: {e}", config.store.url),
+            )
+        })?;
+    Vault::open(store, ring)
+        .await
+        .map_err(|e| (EXIT_CONFIG, format!("error: {e}")))
+}
+
+/// Reads the value from stdin (piped) or a no-echo prompt (terminal); never from argv.
+fn read_value(name: &str) -> Result<SecretString, String> {
+    let value = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("value for {name}: "))
+            .map_err(|e| format!("error: cannot read the value: {e}"))?;
+        let again = rpassword::prompt_password("again: ")
+            .map_err(|e| format!("error: cannot read the value: {e}"))?;
+        if first != again {
+            return Err("error: the two values differ; nothing was stored".into());
+        }
+        first
+    } else {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("error: cannot read the value from stdin: {e}"))?;
+        // One trailing newline is the shell's, not the secret's.
+        if text.ends_with('\n') {
+            text.pop();
+            if text.ends_with('\r') {
+                text.pop();
+            }
+        }
+        text
+    };
+    if value.is_empty() {
+        return Err("error: the value is empty; nothing was stored".into());
+    }
+    Ok(SecretString::from(value))
+}
+
+async fn set(vault: &Vault, name: &str) -> Result<(), String> {
+    if !junction_vault::valid_name(name) {
+        return Err(format!(
+            "error: {}",
+            junction_vault::VaultError::BadName { name: name.into() }
+        ));
+    }
+    let value = read_value(name)?;
+    let version = vault
+        .set(name, &value)
+        .await
+        .map_err(|e| format!("error: {e}"))?;
+    println!("stored secret {name} (version {version})");
+    Ok(())
+}
+
+async fn list(vault: &Vault, output: Output) -> Result<(), String> {
+    let secrets = vault.list().await.map_err(|e| format!("error: {e}"))?;
+    match output {
+        Output::Json => {
+            let rows: Vec<_> = secrets
+                .iter()
+                .map(|s| {
+                    serde_json::json!({
+                        "name": s.name, "version": s.version, "master_key_version": s.master_version,
+                        "created_at": ms_to_rfc3339(s.created_at), "updated_at": ms_to_rfc3339(s.updated_at),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(rows));
+        }
+        Output::Table => {
+            if secrets.is_empty() {
+                println!("no secrets");
+            } else {
+                println!(
+                    "{:<32} {:>7} {:>10}  UPDATED",
+                    "NAME", "VERSION", "MASTER KEY"
+                );
+                for s in &secrets {
+                    println!(
+                        "{:<32} {:>7} {:>10}  {}",
+                        s.name,
+                        s.version,
+                        format!("v{}", s.master_version),
+                        ms_to_rfc3339(s.updated_at)
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn ms_to_rfc3339(ms: i64) -> String {
+    humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64),
+    )
+    .to_string()
+}
