@@ -64,12 +64,8 @@ pub struct Rotation {
     pub raced: usize,
 }
 
-pub fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() <= 128
-        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-}
+/// The names the vault accepts: the config's rule for `secret:NAME`, so both agree.
+pub use junction_config::valid_secret_name as valid_name;
 
 fn check_name(name: &str) -> Result<(), VaultError> {
     if valid_name(name) {
