@@ -32,6 +32,11 @@ impl Secret {
         let _ = self.0.set(value.into());
     }
 
+    /// The same secret (a clone of it), not merely an equal value.
+    pub(crate) fn same(&self, other: &Secret) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     pub fn is_bound(&self) -> bool {
         self.0.get().is_some()
     }
@@ -45,12 +50,6 @@ impl Secret {
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(***)")
-    }
-}
-
-impl Secret {
-    pub(crate) fn same(&self, other: &Secret) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 

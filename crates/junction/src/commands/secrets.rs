@@ -49,80 +49,72 @@ pub async fn bind(config: &Config, store: &Arc<dyn Store>) -> Result<Option<Vaul
     Ok(Some(vault))
 }
 
+/// A failed command: its exit code and message.
+type Failure = (u8, String);
+
+fn failed(e: impl std::fmt::Display) -> Failure {
+    (EXIT_FAILURE, format!("error: {e}"))
+}
+
 pub async fn run(cmd: SecretsCommand) -> ExitCode {
-    if let SecretsCommand::NewKey { version } = cmd {
-        if version < 1 {
-            eprintln!("error: versions start at 1");
-            return ExitCode::from(EXIT_FAILURE);
-        }
-        return match Keyring::generate(version) {
-            Ok(k) => {
-                println!("{}", k.as_str());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(EXIT_FAILURE)
-            }
-        };
-    }
-    let config_args = match &cmd {
-        SecretsCommand::Set { config, .. }
-        | SecretsCommand::List { config, .. }
-        | SecretsCommand::Delete { config, .. }
-        | SecretsCommand::RotateKey { config } => config.clone(),
-        SecretsCommand::NewKey { .. } => unreachable!("answered above"),
-    };
-    let vault = match open(&config_args).await {
-        Ok(v) => v,
-        Err((code, e)) => {
-            eprintln!("{e}");
-            return ExitCode::from(code);
-        }
-    };
     let result = match cmd {
-        SecretsCommand::Set { name, .. } => set(&vault, &name).await,
-        SecretsCommand::List { output, .. } => list(&vault, output).await,
-        SecretsCommand::Delete { name, .. } => match vault.delete(&name).await {
-            Ok(true) => {
-                println!("deleted secret {name}");
-                Ok(())
-            }
-            Ok(false) => Err(format!("error: there is no secret named `{name}`")),
-            Err(e) => Err(format!("error: {e}")),
-        },
-        SecretsCommand::RotateKey { .. } => match vault.rotate().await {
-            Ok(r) => {
-                println!(
-                    "master key v{}: rewrapped {} secret(s), {} already current{}",
-                    vault.current_version(),
-                    r.rewrapped,
-                    r.current,
-                    if r.raced > 0 {
-                        format!(
-                            "; {} changed meanwhile (run rotate-key again to be sure)",
-                            r.raced
-                        )
-                    } else {
-                        String::new()
-                    }
-                );
-                Ok(())
-            }
-            Err(e) => Err(format!("error: {e}")),
-        },
-        SecretsCommand::NewKey { .. } => Ok(()),
+        SecretsCommand::NewKey { version } => new_key(version),
+        SecretsCommand::Set { name, config } => {
+            async { set(&open(&config).await?, &name).await }.await
+        }
+        SecretsCommand::List { config, output } => {
+            async { list(&open(&config).await?, output).await }.await
+        }
+        SecretsCommand::Delete { name, config } => {
+            async { delete(&open(&config).await?, &name).await }.await
+        }
+        SecretsCommand::RotateKey { config } => async { rotate(&open(&config).await?).await }.await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err((code, e)) => {
             eprintln!("{e}");
-            ExitCode::from(EXIT_FAILURE)
+            ExitCode::from(code)
         }
     }
 }
 
-async fn open(args: &ConfigArgs) -> Result<Vault, (u8, String)> {
+fn new_key(version: i64) -> Result<(), Failure> {
+    if version < 1 {
+        return Err(failed("versions start at 1"));
+    }
+    println!("{}", Keyring::generate(version).map_err(failed)?.as_str());
+    Ok(())
+}
+
+async fn delete(vault: &Vault, name: &str) -> Result<(), Failure> {
+    if !vault.delete(name).await.map_err(failed)? {
+        return Err(failed(format!("there is no secret named `{name}`")));
+    }
+    println!("deleted secret {name}");
+    Ok(())
+}
+
+async fn rotate(vault: &Vault) -> Result<(), Failure> {
+    let r = vault.rotate().await.map_err(failed)?;
+    let raced = if r.raced > 0 {
+        format!(
+            "; {} changed meanwhile (run rotate-key again to be sure)",
+            r.raced
+        )
+    } else {
+        String::new()
+    };
+    println!(
+        "master key v{}: rewrapped {} secret(s), {} already current{raced}",
+        vault.current_version(),
+        r.rewrapped,
+        r.current,
+    );
+    Ok(())
+}
+
+async fn open(args: &ConfigArgs) -> Result<Vault, Failure> {
     let config = load(args, &env_overrides()).map_err(|e| (EXIT_CONFIG, e))?;
     let ring = Keyring::from_env()
         .map_err(|e| (EXIT_CONFIG, format!("error: {e}")))?
@@ -176,24 +168,20 @@ fn read_value(name: &str) -> Result<SecretString, String> {
     Ok(SecretString::from(value))
 }
 
-async fn set(vault: &Vault, name: &str) -> Result<(), String> {
+async fn set(vault: &Vault, name: &str) -> Result<(), Failure> {
     if !junction_vault::valid_name(name) {
-        return Err(format!(
-            "error: {}",
-            junction_vault::VaultError::BadName { name: name.into() }
-        ));
+        return Err(failed(junction_vault::VaultError::BadName {
+            name: name.into(),
+        }));
     }
-    let value = read_value(name)?;
-    let version = vault
-        .set(name, &value)
-        .await
-        .map_err(|e| format!("error: {e}"))?;
+    let value = read_value(name).map_err(|e| (EXIT_FAILURE, e))?;
+    let version = vault.set(name, &value).await.map_err(failed)?;
     println!("stored secret {name} (version {version})");
     Ok(())
 }
 
-async fn list(vault: &Vault, output: Output) -> Result<(), String> {
-    let secrets = vault.list().await.map_err(|e| format!("error: {e}"))?;
+async fn list(vault: &Vault, output: Output) -> Result<(), Failure> {
+    let secrets = vault.list().await.map_err(failed)?;
     match output {
         Output::Json => {
             let rows: Vec<_> = secrets
