@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 mod batch;
+mod connect_sql;
 mod error;
 mod filter;
 mod migrate;
@@ -155,6 +156,47 @@ pub trait Store: Send + Sync + 'static {
         master_version: i64,
         wrapped_key: Vec<u8>,
     ) -> Result<bool, StoreError>;
+
+    // Connections: token state and the fenced refresh lease (tokens are vault secrets).
+
+    async fn connection(
+        &self,
+        connector: &str,
+        name: &str,
+    ) -> Result<Option<Connection>, StoreError>;
+
+    async fn connections(&self) -> Result<Vec<Connection>, StoreError>;
+
+    /// Takes the connection's refresh lease until `until` if it is free or expired (creating the
+    /// row if missing) and returns the new epoch; `None` while another holder's lease is live.
+    async fn take_refresh_lease(
+        &self,
+        connector: &str,
+        name: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// Saves new tokens (times on the row, sealed values as secrets) in one transaction and
+    /// releases the lease. False when fenced off: the row's epoch is no longer `epoch`.
+    async fn save_tokens(&self, save: SaveTokens) -> Result<bool, StoreError>;
+
+    /// Records a failed refresh and releases the lease; `None` when fenced off.
+    async fn refresh_failed(&self, f: RefreshFailed) -> Result<Option<Connection>, StoreError>;
+
+    /// Deletes a connection row (its secrets are the vault's to delete); false if none.
+    async fn delete_connection(&self, connector: &str, name: &str) -> Result<bool, StoreError>;
+
+    // Hub API tokens.
+
+    async fn add_api_token(&self, token: ApiToken) -> Result<(), StoreError>;
+
+    async fn api_token_by_hash(&self, hash: &[u8]) -> Result<Option<ApiToken>, StoreError>;
+
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+
+    /// Marks a token revoked; false if unknown or already revoked.
+    async fn revoke_api_token(&self, id: &str, now: i64) -> Result<bool, StoreError>;
 }
 
 /// Convenience forms of [`Store::finish`].

@@ -28,6 +28,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "vault: sealed secrets and master key checks",
         sql: include_str!("../migrations/sqlite/0003_vault.sql"),
     },
+    Migration {
+        version: 4,
+        name: "connections (token state, refresh lease) and API tokens",
+        sql: include_str!("../migrations/sqlite/0004_connections.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -45,6 +50,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 3,
         name: "vault: sealed secrets and master key checks",
         sql: include_str!("../migrations/postgres/0003_vault.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "connections (token state, refresh lease) and API tokens",
+        sql: include_str!("../migrations/postgres/0004_connections.sql"),
     },
 ];
 

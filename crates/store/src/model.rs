@@ -331,3 +331,75 @@ impl std::fmt::Debug for SealedSecret {
             .finish_non_exhaustive()
     }
 }
+
+/// A connection: one set of credentials for a connector. Its tokens are vault secrets; this is
+/// what is not secret about them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Connection {
+    pub connector: String,
+    pub name: String,
+    /// `active`, or `needs_reauth` after repeated refresh failures (calls fail fast).
+    pub state: String,
+    /// When the stored access token expires; `None` when there is none.
+    pub expires_at: Option<i64>,
+    /// When the stored access token should be refreshed.
+    pub refresh_at: Option<i64>,
+    /// Raised by every refresh lease; tokens persist only under the epoch their lease took.
+    pub refresh_epoch: i64,
+    /// A refresh in progress holds the lease until then; 0 when free.
+    pub refresh_until: i64,
+    /// Bumped whenever tokens are saved.
+    pub token_version: i64,
+    /// Refresh failures since the last success.
+    pub failures: i64,
+    pub last_error: Option<String>,
+    pub updated_at: i64,
+}
+
+/// The connection state after repeated refresh failures.
+pub const NEEDS_REAUTH: &str = "needs_reauth";
+
+/// New tokens for a connection, with their sealed secrets, saved in one transaction.
+#[derive(Debug, Clone)]
+pub struct SaveTokens {
+    pub connector: String,
+    pub name: String,
+    /// The refresh lease's epoch: the save is refused unless the row still has it (another
+    /// process took over). `None` (seeding by an operator) saves unconditionally and raises the
+    /// epoch, fencing off any refresh in progress.
+    pub epoch: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub refresh_at: Option<i64>,
+    /// The token secrets (`conn.CONNECTOR.NAME.access`, `….refresh`), sealed by the vault.
+    pub secrets: Vec<SealedSecret>,
+    pub now: i64,
+}
+
+/// A hub API token. Only a hash of the token is stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApiToken {
+    /// Public id, part of the token text (`jct_ID_SECRET`).
+    pub id: String,
+    /// What the operator called it.
+    pub name: String,
+    #[serde(skip)]
+    pub token_hash: Vec<u8>,
+    /// Space-separated scopes (`proxy:crm:GET proxy:erp:*`).
+    pub scopes: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// A failed refresh, recorded under the lease's epoch.
+#[derive(Debug, Clone)]
+pub struct RefreshFailed {
+    pub connector: String,
+    pub name: String,
+    pub epoch: i64,
+    pub error: String,
+    /// Failures (counting this one) at which the connection turns `needs_reauth`; 1 marks it at
+    /// once (the provider refused the grant).
+    pub reauth_after: i64,
+    pub now: i64,
+}

@@ -79,6 +79,11 @@ conformance!(
     destinations_are_disabled_and_enabled,
     purge_deletes_finished_events_and_keeps_dead_and_pending,
     a_late_earlier_event_waits_while_its_lane_is_in_flight,
+    token_refresh_once_across_nodes_the_lease_is_taken_by_one,
+    a_fenced_off_refresh_cannot_save_its_tokens,
+    refresh_failures_mark_the_connection_needs_reauth,
+    seeded_tokens_fence_off_a_refresh_in_progress,
+    api_tokens_are_found_by_hash_listed_and_revoked,
 );
 
 fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -> NewEvent {
@@ -860,4 +865,190 @@ async fn a_late_earlier_event_waits_while_its_lane_is_in_flight(store: Arc<dyn S
         ["w1"],
         "after the lease expired, the lane's head goes first"
     );
+}
+
+fn sealed(name: &str, byte: u8) -> SealedSecret {
+    SealedSecret {
+        name: name.into(),
+        version: 0,
+        master_version: 1,
+        wrapped_key: vec![byte; 8],
+        ciphertext: vec![byte; 16],
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+fn save(epoch: Option<i64>, byte: u8) -> SaveTokens {
+    SaveTokens {
+        connector: "crm".into(),
+        name: "default".into(),
+        epoch,
+        expires_at: Some(T0 + 3_600_000),
+        refresh_at: Some(T0 + 2_880_000),
+        secrets: vec![sealed("conn.crm.default.access", byte)],
+        now: T0,
+    }
+}
+
+async fn token_refresh_once_across_nodes_the_lease_is_taken_by_one(store: Arc<dyn Store>) {
+    // Many takers at once (as many nodes would): exactly one gets the lease.
+    let takers = (0..16).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .take_refresh_lease("crm", "default", T0, T0 + 30_000)
+                .await
+                .unwrap()
+        })
+    });
+    let won: Vec<i64> = futures_util::future::join_all(takers)
+        .await
+        .into_iter()
+        .filter_map(|r| r.unwrap())
+        .collect();
+    assert_eq!(won.len(), 1, "exactly one taker holds the lease: {won:?}");
+    let row = store.connection("crm", "default").await.unwrap().unwrap();
+    assert_eq!(
+        (row.refresh_epoch, row.refresh_until),
+        (won[0], T0 + 30_000)
+    );
+    // While it is live nobody else gets it; once expired, the next taker does, with a new epoch.
+    assert_eq!(
+        store
+            .take_refresh_lease("crm", "default", T0 + 29_999, T0 + 60_000)
+            .await
+            .unwrap(),
+        None
+    );
+    let next = store
+        .take_refresh_lease("crm", "default", T0 + 30_001, T0 + 60_000)
+        .await
+        .unwrap();
+    assert_eq!(next, Some(won[0] + 1));
+    // Saving releases the lease.
+    assert!(store.save_tokens(save(next, 1)).await.unwrap());
+    let row = store.connection("crm", "default").await.unwrap().unwrap();
+    assert_eq!(row.refresh_until, 0);
+    assert_eq!(row.expires_at, Some(T0 + 3_600_000));
+    assert_eq!(row.token_version, 1);
+    assert!(store
+        .take_refresh_lease("crm", "default", T0 + 30_002, T0 + 60_000)
+        .await
+        .unwrap()
+        .is_some());
+}
+
+async fn a_fenced_off_refresh_cannot_save_its_tokens(store: Arc<dyn Store>) {
+    let first = store
+        .take_refresh_lease("crm", "default", T0, T0 + 1_000)
+        .await
+        .unwrap();
+    // The first holder stalls past its lease; a second takes over and saves.
+    let second = store
+        .take_refresh_lease("crm", "default", T0 + 2_000, T0 + 3_000)
+        .await
+        .unwrap();
+    assert!(store.save_tokens(save(second, 2)).await.unwrap());
+    assert!(
+        !store.save_tokens(save(first, 1)).await.unwrap(),
+        "the stale holder is fenced off"
+    );
+    let secret = store
+        .secret("conn.crm.default.access")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(secret.ciphertext, vec![2; 16], "the winner's tokens stay");
+    assert_eq!(secret.version, 1);
+}
+
+async fn refresh_failures_mark_the_connection_needs_reauth(store: Arc<dyn Store>) {
+    for n in 1..=3 {
+        let epoch = store
+            .take_refresh_lease("crm", "default", T0 + n, T0 + n + 1)
+            .await
+            .unwrap()
+            .unwrap();
+        let row = store
+            .refresh_failed(RefreshFailed {
+                connector: "crm".into(),
+                name: "default".into(),
+                epoch,
+                error: format!("failure {n}"),
+                reauth_after: 3,
+                now: T0 + n,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.failures, n);
+        assert_eq!(row.refresh_until, 0, "a failure releases the lease");
+        let expected = if n < 3 { "active" } else { NEEDS_REAUTH };
+        assert_eq!(row.state, expected);
+        assert_eq!(
+            row.last_error.as_deref(),
+            Some(format!("failure {n}").as_str())
+        );
+    }
+    // A stale epoch records nothing.
+    assert!(store
+        .refresh_failed(RefreshFailed {
+            connector: "crm".into(),
+            name: "default".into(),
+            epoch: 0,
+            error: "late".into(),
+            reauth_after: 1,
+            now: T0,
+        })
+        .await
+        .unwrap()
+        .is_none());
+    // Seeding new credentials makes it active again.
+    assert!(store.save_tokens(save(None, 3)).await.unwrap());
+    let row = store.connection("crm", "default").await.unwrap().unwrap();
+    assert_eq!((row.state.as_str(), row.failures), ("active", 0));
+    assert_eq!(store.connections().await.unwrap().len(), 1);
+    assert!(store.delete_connection("crm", "default").await.unwrap());
+    assert!(store.connection("crm", "default").await.unwrap().is_none());
+}
+
+async fn seeded_tokens_fence_off_a_refresh_in_progress(store: Arc<dyn Store>) {
+    assert!(store.save_tokens(save(None, 1)).await.unwrap());
+    let epoch = store
+        .take_refresh_lease("crm", "default", T0, T0 + 30_000)
+        .await
+        .unwrap();
+    // An operator seeds a new refresh token while the refresh runs.
+    assert!(store.save_tokens(save(None, 2)).await.unwrap());
+    assert!(!store.save_tokens(save(epoch, 3)).await.unwrap());
+    let secret = store
+        .secret("conn.crm.default.access")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((secret.ciphertext[0], secret.version), (2, 2));
+}
+
+async fn api_tokens_are_found_by_hash_listed_and_revoked(store: Arc<dyn Store>) {
+    let token = ApiToken {
+        id: "tok1".into(),
+        name: "billing".into(),
+        token_hash: vec![7; 32],
+        scopes: "proxy:crm:GET".into(),
+        created_at: T0,
+        expires_at: None,
+        revoked_at: None,
+    };
+    store.add_api_token(token.clone()).await.unwrap();
+    assert_eq!(
+        store.api_token_by_hash(&[7; 32]).await.unwrap(),
+        Some(token.clone())
+    );
+    assert_eq!(store.api_token_by_hash(&[8; 32]).await.unwrap(), None);
+    assert!(store.revoke_api_token("tok1", T0 + 1).await.unwrap());
+    assert!(!store.revoke_api_token("tok1", T0 + 2).await.unwrap());
+    let all = store.api_tokens().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].revoked_at, Some(T0 + 1));
 }

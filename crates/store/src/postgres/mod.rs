@@ -3,6 +3,7 @@
 //! delivery itself happens outside any transaction, and finishes are group-committed as one
 //! statement per batch (arrays through `UNNEST`), so a batch costs one round trip, not one per row.
 
+mod connect;
 mod queue;
 mod vault;
 mod write;
@@ -369,5 +370,55 @@ impl Store for PgStore {
         wrapped_key: Vec<u8>,
     ) -> Result<bool, StoreError> {
         vault::rewrap(&self.pool, name, version, master_version, &wrapped_key).await
+    }
+
+    async fn connection(
+        &self,
+        connector: &str,
+        name: &str,
+    ) -> Result<Option<Connection>, StoreError> {
+        connect::one(&self.pool, connector, name).await
+    }
+
+    async fn connections(&self) -> Result<Vec<Connection>, StoreError> {
+        connect::all(&self.pool).await
+    }
+
+    async fn take_refresh_lease(
+        &self,
+        connector: &str,
+        name: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        connect::lease(&self.pool, connector, name, now, until).await
+    }
+
+    async fn save_tokens(&self, save: SaveTokens) -> Result<bool, StoreError> {
+        connect::save(&self.pool, &save).await
+    }
+
+    async fn refresh_failed(&self, f: RefreshFailed) -> Result<Option<Connection>, StoreError> {
+        connect::failed(&self.pool, &f).await
+    }
+
+    async fn delete_connection(&self, connector: &str, name: &str) -> Result<bool, StoreError> {
+        connect::delete(&self.pool, connector, name).await
+    }
+
+    async fn add_api_token(&self, token: ApiToken) -> Result<(), StoreError> {
+        connect::add_token(&self.pool, &token).await
+    }
+
+    async fn api_token_by_hash(&self, hash: &[u8]) -> Result<Option<ApiToken>, StoreError> {
+        connect::token_by_hash(&self.pool, hash).await
+    }
+
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        connect::tokens(&self.pool).await
+    }
+
+    async fn revoke_api_token(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        connect::revoke(&self.pool, id, now).await
     }
 }

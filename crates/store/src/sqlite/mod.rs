@@ -8,6 +8,7 @@
 //! the database in the background, off the commit path.
 
 mod conn;
+mod connect;
 mod queue;
 mod read;
 mod vault;
@@ -266,5 +267,66 @@ impl Store for SqliteStore {
         let name = name.to_owned();
         self.on_writer(move |c| vault::rewrap(c, &name, version, master_version, &wrapped_key))
             .await
+    }
+
+    async fn connection(
+        &self,
+        connector: &str,
+        name: &str,
+    ) -> Result<Option<Connection>, StoreError> {
+        let (connector, name) = (connector.to_owned(), name.to_owned());
+        self.reads
+            .run(move |c| connect::one(c, &connector, &name))
+            .await
+    }
+
+    async fn connections(&self) -> Result<Vec<Connection>, StoreError> {
+        self.reads.run(connect::all).await
+    }
+
+    async fn take_refresh_lease(
+        &self,
+        connector: &str,
+        name: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let (connector, name) = (connector.to_owned(), name.to_owned());
+        self.on_writer(move |c| connect::lease(c, &connector, &name, now, until))
+            .await
+    }
+
+    async fn save_tokens(&self, save: SaveTokens) -> Result<bool, StoreError> {
+        self.on_writer(move |c| connect::save(c, &save)).await
+    }
+
+    async fn refresh_failed(&self, f: RefreshFailed) -> Result<Option<Connection>, StoreError> {
+        self.on_writer(move |c| connect::failed(c, &f)).await
+    }
+
+    async fn delete_connection(&self, connector: &str, name: &str) -> Result<bool, StoreError> {
+        let (connector, name) = (connector.to_owned(), name.to_owned());
+        self.on_writer(move |c| connect::delete(c, &connector, &name))
+            .await
+    }
+
+    async fn add_api_token(&self, token: ApiToken) -> Result<(), StoreError> {
+        self.on_writer(move |c| connect::add_token(c, &token)).await
+    }
+
+    async fn api_token_by_hash(&self, hash: &[u8]) -> Result<Option<ApiToken>, StoreError> {
+        let hash = hash.to_vec();
+        self.reads
+            .run(move |c| connect::token_by_hash(c, &hash))
+            .await
+    }
+
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        self.reads.run(connect::tokens).await
+    }
+
+    async fn revoke_api_token(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.on_writer(move |c| connect::revoke(c, &id, now)).await
     }
 }
