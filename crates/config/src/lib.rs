@@ -17,10 +17,13 @@
 mod error;
 mod interpolate;
 pub mod raw;
+pub mod raw_connect;
 pub mod raw_flow;
 mod resolve;
+mod resolve_connect;
 mod resolve_flow;
 pub mod resolved;
+pub mod resolved_connect;
 pub mod resolved_flow;
 pub mod units;
 mod yaml;
@@ -30,6 +33,7 @@ use std::path::Path;
 pub use error::{ConfigError, ConfigErrors};
 pub use resolve_flow::{standard_key, valid_secret_name};
 pub use resolved::*;
+pub use resolved_connect::*;
 pub use resolved_flow::*;
 
 /// Values given on the command line or in `JUNCTION_*` environment variables; they win over the file.

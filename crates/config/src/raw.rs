@@ -21,9 +21,9 @@ pub struct RawConfig {
     /// Logs, traces and metrics.
     #[serde(default)]
     pub telemetry: RawTelemetry,
-    /// Third-party APIs Junction calls. Not supported yet in this version.
+    /// Third-party APIs Junction calls for internal services, through `/proxy/{connector}/…`.
     #[serde(default)]
-    pub connectors: Unsupported,
+    pub connectors: BTreeMap<String, crate::raw_connect::RawConnector>,
     /// Where events come from: webhook endpoints at `/webhooks/{name}`.
     #[serde(default)]
     pub sources: BTreeMap<String, crate::raw_flow::RawSource>,

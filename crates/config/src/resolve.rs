@@ -14,7 +14,7 @@ use crate::yaml::{push, Document};
 use crate::Overrides;
 
 /// Sections that are declared (so a typo is caught) but whose behaviour does not exist yet.
-const NOT_YET: &[&str] = &["connectors", "models", "mappings"];
+const NOT_YET: &[&str] = &["models", "mappings"];
 
 pub(crate) fn resolve(
     doc: &Document,
@@ -54,6 +54,7 @@ pub(crate) fn resolve(
     let telemetry = resolve_telemetry(doc, telemetry, overrides, &mut errs);
     let flows = crate::resolve_flow::resolve_flows(doc, &sources, &mut errs);
     let delivery = crate::resolve_flow::resolve_delivery(doc, &mut errs);
+    let connectors = crate::resolve_connect::resolve_connectors(doc, &sources, &mut errs);
 
     match (server, store, telemetry, delivery) {
         (Some(server), Some(store), Some(telemetry), Some(delivery)) if errs.is_empty() => {
@@ -64,6 +65,7 @@ pub(crate) fn resolve(
                 telemetry,
                 flows,
                 delivery,
+                connectors,
                 vault_refs: sources.vault.into_inner(),
             })
         }

@@ -22,7 +22,7 @@ pub(crate) struct SecretSources<'a> {
 pub(crate) type Env<'a> = &'a SecretSources<'a>;
 
 /// Deserializes every entry of a map section on its own, so each mistake is reported.
-fn entries<T: DeserializeOwned>(
+pub(crate) fn entries<T: DeserializeOwned>(
     doc: &Document,
     section: &str,
     errs: &mut Vec<ConfigError>,
@@ -111,7 +111,7 @@ fn doc_keys<'a>(doc: &'a Document, section: &str) -> Vec<&'a str> {
 
 /// Reads `env:NAME` now; records `secret:NAME` to be opened from the vault at start-up. Inline
 /// values are refused with a located error.
-fn secret(
+pub(crate) fn secret(
     doc: &Document,
     ptr: &str,
     text: &str,

@@ -20,6 +20,8 @@ pub struct Config {
     pub flows: crate::resolved_flow::Flows,
     /// Delivery worker settings.
     pub delivery: crate::resolved_flow::Delivery,
+    /// Third-party APIs called through `/proxy`.
+    pub connectors: std::collections::BTreeMap<String, crate::resolved_connect::Connector>,
     /// Every `secret:NAME` the config holds, bound from the vault at start-up.
     pub vault_refs: Vec<crate::resolved_flow::VaultRef>,
 }

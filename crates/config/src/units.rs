@@ -160,3 +160,94 @@ mod tests {
         assert!(e.to_string().contains("has no unit"), "{e}");
     }
 }
+
+/// A share: `20%` or `0.2`, between 0 and 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ratio(pub f64);
+
+impl<'de> Deserialize<'de> for Ratio {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Ratio;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a share such as 20% or 0.2")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Ratio, E> {
+                let t = s.trim();
+                let v = match t.strip_suffix('%') {
+                    Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
+                    None => t.parse::<f64>(),
+                };
+                v.map_err(|_| {
+                    E::custom(format!(
+                        "invalid share `{s}`; write a percentage such as 20%"
+                    ))
+                })
+                .and_then(|v| self.visit_f64(v))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Ratio, E> {
+                self.visit_f64(n as f64)
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Ratio, E> {
+                self.visit_f64(n as f64)
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Ratio, E> {
+                if (0.0..=1.0).contains(&n) {
+                    Ok(Ratio(n))
+                } else {
+                    Err(E::custom(format!(
+                        "`{n}` is not between 0 and 1; write a percentage such as 20%"
+                    )))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl serde::Serialize for Ratio {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}%", self.0 * 100.0))
+    }
+}
+
+impl JsonSchema for Ratio {
+    fn schema_name() -> Cow<'static, str> {
+        "Ratio".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A share: a percentage (20%) or a number between 0 and 1.",
+            "anyOf": [
+                { "type": "string", "pattern": "^\\s*[0-9]+(\\.[0-9]+)?\\s*%\\s*$" },
+                { "type": "number", "minimum": 0, "maximum": 1 }
+            ]
+        })
+    }
+}
+
+/// A rate limit as written: `200/s`, `1000/min`, `50000/day`, `10/5s` → (limit, window).
+pub fn parse_rate(text: &str) -> Result<(u32, Duration), String> {
+    let (limit, window) = text
+        .split_once('/')
+        .ok_or(format!("`{text}`: write LIMIT/WINDOW, e.g. 200/s"))?;
+    let limit: u32 = limit
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}`: the limit must be a whole number"))?;
+    let window = match window.trim() {
+        "s" | "sec" | "second" => Duration::from_secs(1),
+        "min" | "minute" => Duration::from_secs(60),
+        "h" | "hour" => Duration::from_secs(3600),
+        "day" | "d" => Duration::from_secs(86_400),
+        other => humantime::parse_duration(other)
+            .map_err(|e| format!("`{text}`: bad window `{other}`: {e}"))?,
+    };
+    if limit == 0 || window.is_zero() {
+        return Err(format!(
+            "`{text}`: the limit and the window must be above zero"
+        ));
+    }
+    Ok((limit, window))
+}

@@ -120,11 +120,11 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "field not supported yet",
-        yaml: "server: {}\nconnectors:\n  crm:\n    base_url: https://api.example.com\n",
+        yaml: "server: {}\nmappings:\n  crm:\n    jq: .\n",
         line: 3,
         col: 3,
-        field: "connectors.crm",
-        message: "`connectors` is not supported yet",
+        field: "mappings.crm",
+        message: "`mappings` is not supported yet",
         hint: Some("does not run it yet"),
     },
     Case {

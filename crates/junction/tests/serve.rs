@@ -147,7 +147,7 @@ fn an_invalid_config_stops_serve_before_anything_starts() {
 fn check_prints_every_error_with_its_place() {
     let (code, stderr) = run_with_config(
         "check",
-        "server:\n  body_limit: 1 parsec\nstore:\n  url: mysql://x\nconnectors:\n  c1: {}\n",
+        "server:\n  body_limit: 1 parsec\nstore:\n  url: mysql://x\nmappings:\n  c1: {}\n",
     );
     assert_eq!(code, Some(2));
     assert!(
@@ -159,7 +159,7 @@ fn check_prints_every_error_with_its_place() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("junction.yaml:6:3: `connectors.c1`: `connectors` is not supported yet"),
+        stderr.contains("junction.yaml:6:3: `mappings.c1`: `mappings` is not supported yet"),
         "{stderr}"
     );
     assert!(stderr.contains("3 error(s)"), "{stderr}");

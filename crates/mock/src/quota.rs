@@ -24,26 +24,7 @@ impl Limit {
             Some(s) => (s, true),
             None => (text, false),
         };
-        let (limit, window) = spec
-            .split_once('/')
-            .ok_or(format!("`{text}`: write LIMIT/WINDOW, e.g. 200/s"))?;
-        let limit: u32 = limit
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{text}`: the limit must be a whole number"))?;
-        let window = match window.trim() {
-            "s" | "sec" | "second" => Duration::from_secs(1),
-            "min" | "minute" => Duration::from_secs(60),
-            "h" | "hour" => Duration::from_secs(3600),
-            "day" | "d" => Duration::from_secs(86_400),
-            other => humantime::parse_duration(other)
-                .map_err(|e| format!("`{text}`: bad window `{other}`: {e}"))?,
-        };
-        if limit == 0 || window.is_zero() {
-            return Err(format!(
-                "`{text}`: the limit and the window must be above zero"
-            ));
-        }
+        let (limit, window) = junction_config::units::parse_rate(spec)?;
         Ok(Limit {
             limit,
             window,

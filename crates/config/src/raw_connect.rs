@@ -1,0 +1,431 @@
+//! The `connectors:` section as written: third-party APIs Junction calls for internal services
+//! (`/proxy/{connector}/…`), with their credentials, quotas, retries, circuit and cache.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::units::{ByteSize, HumanDuration, Ratio};
+
+/// One third-party API.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawConnector {
+    /// The API's root, e.g. `https://api.example.com/v1`. Its host is the only host calls may
+    /// reach, and its path the prefix they cannot leave.
+    pub base_url: String,
+    /// The API version to pin: `{ header: API-Version, value: "2024-06-01" }` or `{ path: /v2 }`.
+    #[serde(default)]
+    pub version: Option<RawVersion>,
+    /// Headers sent with every call (use `${VAR}` for non-secret values; credentials go in `auth`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Time limits of each call.
+    #[serde(default)]
+    pub timeouts: RawTimeouts,
+    /// How Junction authenticates to the API.
+    #[serde(default)]
+    pub auth: Option<RawAuth>,
+    /// Rate limits Junction keeps to, e.g. `[ 10/s, 1000/min, 50000/day ]`. A call over quota
+    /// waits (in arrival order) up to `max_wait`, then is answered 429 by Junction.
+    #[serde(default)]
+    pub quotas: Vec<String>,
+    /// Most calls in flight to this API at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: u32,
+    /// How long a call may wait for quota or a concurrency slot before Junction answers 429.
+    #[serde(default = "default_max_wait")]
+    pub max_wait: HumanDuration,
+    /// When a failed call is tried again.
+    #[serde(default)]
+    pub retry: RawCallRetry,
+    /// When to stop calling a failing API for a while.
+    #[serde(default)]
+    pub circuit: RawCallCircuit,
+    /// Caching of GET responses (off unless set).
+    #[serde(default)]
+    pub cache: Option<RawCache>,
+    /// Named calls (`get_customer: { method: GET, path: "/customers/{id}" }`), for routes and
+    /// `/proxy/{connector}/op/{name}`.
+    #[serde(default)]
+    pub operations: BTreeMap<String, RawOperation>,
+}
+
+/// How the API version is pinned.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawVersion {
+    /// A header carrying the version (`Stripe-Version`, `API-Version`).
+    #[serde(default)]
+    pub header: Option<String>,
+    /// The header's value.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// Or a path prefix added after the base URL (`/v2`).
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+/// Time limits of a call.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeouts {
+    /// Establishing a connection.
+    #[serde(default = "default_connect")]
+    pub connect: HumanDuration,
+    /// One attempt, from sending to the end of the response headers.
+    #[serde(default = "default_attempt")]
+    pub attempt: HumanDuration,
+    /// The whole call: quota wait, every attempt and backoff.
+    #[serde(default = "default_total")]
+    pub total: HumanDuration,
+}
+
+impl Default for RawTimeouts {
+    fn default() -> Self {
+        Self {
+            connect: default_connect(),
+            attempt: default_attempt(),
+            total: default_total(),
+        }
+    }
+}
+
+/// Outbound authentication. Secrets are `secret:NAME` (the vault) or `env:NAME`.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawAuth {
+    /// A static key in a header (`header: X-Api-Key`) or a query parameter (`query: api_key`).
+    ApiKey {
+        #[serde(default)]
+        header: Option<String>,
+        #[serde(default)]
+        query: Option<String>,
+        key: String,
+    },
+    /// HTTP basic.
+    Basic { username: String, password: String },
+    /// A static bearer token.
+    Bearer { token: String },
+    /// OAuth2 client credentials grant (RFC 6749 §4.4).
+    Oauth2ClientCredentials(RawOAuth),
+    /// OAuth2 refresh token grant; seed the refresh token with `junction connections set-token`.
+    Oauth2RefreshToken(RawOAuth),
+    /// JWT bearer assertion grant (RFC 7523), service-account style.
+    JwtBearer(RawJwtBearer),
+    /// HMAC signature of each request in a header.
+    Hmac(RawHmacSigning),
+}
+
+/// An OAuth2 token endpoint and client.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawOAuth {
+    pub token_url: String,
+    pub client_id: String,
+    /// `secret:NAME` or `env:NAME`. Optional for public clients (refresh token grant).
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// How the client authenticates at the token endpoint.
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    #[serde(flatten)]
+    pub lifetime: RawTokenLifetime,
+}
+
+/// When tokens are refreshed.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+pub struct RawTokenLifetime {
+    /// Fraction of a token's lifetime after which it is refreshed (before it expires).
+    #[serde(default = "default_refresh_at")]
+    pub refresh_at: Ratio,
+    /// The lifetime assumed when the provider does not say (`expires_in` missing).
+    #[serde(default = "default_lifetime")]
+    pub default_lifetime: HumanDuration,
+    /// Failed refreshes in a row after which the connection needs re-authorisation.
+    #[serde(default = "default_reauth_after")]
+    pub reauth_after: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// HTTP basic with the client id and secret (RFC 6749's recommendation).
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` in the form body.
+    Body,
+}
+
+/// RFC 7523 JWT bearer grant.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawJwtBearer {
+    pub token_url: String,
+    /// `iss` of the assertion (the service account).
+    pub issuer: String,
+    /// `sub` of the assertion; default: the issuer.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// `aud` of the assertion; default: the token URL.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// The signing key: a PEM private key (RS256, ES256) or a shared secret (HS256), by reference.
+    pub private_key: String,
+    #[serde(default)]
+    pub algorithm: JwtAlgorithm,
+    /// `kid` header of the assertion.
+    #[serde(default)]
+    pub key_id: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(flatten)]
+    pub lifetime: RawTokenLifetime,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum JwtAlgorithm {
+    #[default]
+    RS256,
+    ES256,
+    HS256,
+}
+
+/// HMAC request signing.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawHmacSigning {
+    /// The header carrying the signature.
+    pub header: String,
+    /// The key, by reference.
+    pub secret: String,
+    #[serde(default)]
+    pub algorithm: crate::raw_flow::HmacAlgorithm,
+    #[serde(default)]
+    pub encoding: crate::raw_flow::SignatureEncoding,
+    /// Text before the signature, e.g. `sha256=`.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// What is signed: `{method}`, `{path}` (with the query), `{timestamp}` (Unix seconds) and
+    /// `{body}` placeholders.
+    #[serde(default = "default_signed")]
+    pub signed: String,
+    /// A header carrying the timestamp that was signed.
+    #[serde(default)]
+    pub timestamp_header: Option<String>,
+}
+
+/// Retries of failed calls.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCallRetry {
+    /// Attempts in all (1 = no retry).
+    #[serde(default = "default_call_attempts")]
+    pub attempts: u32,
+    /// The first backoff's upper bound (full jitter); each later one doubles.
+    #[serde(default = "default_call_base")]
+    pub base: HumanDuration,
+    /// The largest backoff.
+    #[serde(default = "default_call_max")]
+    pub max: HumanDuration,
+    /// Retries may add at most this share of calls (over 10 s), so an outage cannot multiply load.
+    #[serde(default = "default_budget")]
+    pub budget: Ratio,
+    /// Retries always allowed per second, whatever the budget.
+    #[serde(default = "default_budget_floor")]
+    pub budget_floor: u32,
+    /// The longest `Retry-After` honoured; a longer one ends the call.
+    #[serde(default = "default_call_retry_after_cap")]
+    pub retry_after_cap: HumanDuration,
+    /// The vendor supports idempotency keys in this header (`Idempotency-Key`): Junction adds
+    /// one to POST and PATCH calls that lack it, which makes them safe to retry.
+    #[serde(default)]
+    pub idempotency_header: Option<String>,
+}
+
+impl Default for RawCallRetry {
+    fn default() -> Self {
+        Self {
+            attempts: default_call_attempts(),
+            base: default_call_base(),
+            max: default_call_max(),
+            budget: default_budget(),
+            budget_floor: default_budget_floor(),
+            retry_after_cap: default_call_retry_after_cap(),
+            idempotency_header: None,
+        }
+    }
+}
+
+/// The connector's circuit breaker.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCallCircuit {
+    /// Share of failed calls over `window` that opens the circuit.
+    #[serde(default = "default_error_rate")]
+    pub error_rate: Ratio,
+    /// A call slower than this counts as slow.
+    #[serde(default)]
+    pub slow_call: Option<HumanDuration>,
+    /// Share of slow calls over `window` that opens the circuit.
+    #[serde(default = "default_slow_rate")]
+    pub slow_rate: Ratio,
+    /// The sliding window the rates are measured over.
+    #[serde(default = "default_window")]
+    pub window: HumanDuration,
+    /// Calls needed in the window before the rates count.
+    #[serde(default = "default_min_calls")]
+    pub min_calls: u32,
+    /// How long the circuit stays open before probes are let through.
+    #[serde(default = "default_open_for")]
+    pub open_for: HumanDuration,
+    /// Probe calls that must succeed to close it again.
+    #[serde(default = "default_probes")]
+    pub probes: u32,
+    /// While open: `none` (fail fast with 503) or `stale` (serve the last good cached GET
+    /// response, marked `X-Junction-Stale: true`).
+    #[serde(default)]
+    pub fallback: Fallback,
+}
+
+impl Default for RawCallCircuit {
+    fn default() -> Self {
+        Self {
+            error_rate: default_error_rate(),
+            slow_call: None,
+            slow_rate: default_slow_rate(),
+            window: default_window(),
+            min_calls: default_min_calls(),
+            open_for: default_open_for(),
+            probes: default_probes(),
+            fallback: Fallback::None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Fallback {
+    #[default]
+    None,
+    Stale,
+}
+
+/// Caching of GET responses.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCache {
+    /// `http`: RFC 9111 (Cache-Control, ETag and Last-Modified revalidation); `ttl`: keep every
+    /// 2xx GET response for `ttl` whatever its headers say.
+    #[serde(default)]
+    pub mode: CacheMode,
+    /// With `mode: ttl`.
+    #[serde(default)]
+    pub ttl: Option<HumanDuration>,
+    /// Memory the cache may use.
+    #[serde(default = "default_cache_size")]
+    pub max_size: ByteSize,
+    /// Largest response kept.
+    #[serde(default = "default_cache_entry")]
+    pub max_entry: ByteSize,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheMode {
+    #[default]
+    Http,
+    Ttl,
+}
+
+/// A named call.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawOperation {
+    #[serde(default = "default_op_method")]
+    pub method: String,
+    /// Path under the base URL, with `{param}` placeholders.
+    pub path: String,
+}
+
+fn secs(s: u64) -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(s))
+}
+fn millis(ms: u64) -> HumanDuration {
+    HumanDuration(std::time::Duration::from_millis(ms))
+}
+fn default_concurrency() -> u32 {
+    64
+}
+fn default_max_wait() -> HumanDuration {
+    secs(30)
+}
+fn default_connect() -> HumanDuration {
+    secs(5)
+}
+fn default_attempt() -> HumanDuration {
+    secs(30)
+}
+fn default_total() -> HumanDuration {
+    secs(60)
+}
+fn default_refresh_at() -> Ratio {
+    Ratio(0.8)
+}
+fn default_lifetime() -> HumanDuration {
+    secs(3600)
+}
+fn default_reauth_after() -> u32 {
+    3
+}
+fn default_signed() -> String {
+    "{method}\n{path}\n{timestamp}\n{body}".into()
+}
+fn default_call_attempts() -> u32 {
+    3
+}
+fn default_call_base() -> HumanDuration {
+    millis(100)
+}
+fn default_call_max() -> HumanDuration {
+    secs(5)
+}
+fn default_budget() -> Ratio {
+    Ratio(0.2)
+}
+fn default_budget_floor() -> u32 {
+    5
+}
+fn default_call_retry_after_cap() -> HumanDuration {
+    secs(30)
+}
+fn default_error_rate() -> Ratio {
+    Ratio(0.5)
+}
+fn default_slow_rate() -> Ratio {
+    Ratio(1.0)
+}
+fn default_window() -> HumanDuration {
+    secs(30)
+}
+fn default_min_calls() -> u32 {
+    20
+}
+fn default_open_for() -> HumanDuration {
+    secs(15)
+}
+fn default_probes() -> u32 {
+    1
+}
+fn default_cache_size() -> ByteSize {
+    ByteSize(16 << 20)
+}
+fn default_cache_entry() -> ByteSize {
+    ByteSize(1 << 20)
+}
+fn default_op_method() -> String {
+    "GET".into()
+}

@@ -1,0 +1,532 @@
+//! Raw → resolved for connectors: URLs parsed and confined, secrets collected, rates parsed,
+//! policies checked.
+
+use std::collections::BTreeMap;
+
+use crate::error::ConfigError;
+use crate::raw_connect::*;
+use crate::resolve_flow::{entries, secret, Env};
+use crate::resolved_connect::*;
+use crate::yaml::{push, Document};
+
+pub(crate) fn resolve_connectors(
+    doc: &Document,
+    env: Env,
+    errs: &mut Vec<ConfigError>,
+) -> BTreeMap<String, Connector> {
+    let raw: BTreeMap<String, RawConnector> = entries(doc, "connectors", errs);
+    raw.into_iter()
+        .filter_map(|(name, raw)| {
+            let ptr = push("/connectors", &name);
+            connector(doc, &ptr, &name, raw, env, errs).map(|c| (name, c))
+        })
+        .collect()
+}
+
+fn header_ok(name: &str) -> bool {
+    http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+}
+
+fn connector(
+    doc: &Document,
+    ptr: &str,
+    name: &str,
+    raw: RawConnector,
+    env: Env,
+    errs: &mut Vec<ConfigError>,
+) -> Option<Connector> {
+    let before = errs.len();
+    let base = base_url(doc, &push(ptr, "base_url"), &raw.base_url, errs);
+    let mut version_header = None;
+    let mut version_path = String::new();
+    if let Some(v) = &raw.version {
+        let vptr = push(ptr, "version");
+        match (&v.header, &v.value, &v.path) {
+            (Some(h), Some(value), None) => {
+                if !header_ok(h) {
+                    errs.push(doc.error_at(
+                        &push(&vptr, "header"),
+                        format!("invalid header name `{h}`"),
+                        None,
+                    ));
+                } else if http::HeaderValue::from_str(value).is_err() {
+                    errs.push(doc.error_at(&push(&vptr, "value"), "invalid header value", None));
+                }
+                version_header = Some((h.clone(), value.clone()));
+            }
+            (None, None, Some(p)) => match clean_path(p) {
+                Ok(p) => version_path = p,
+                Err(why) => {
+                    errs.push(doc.error_at(&push(&vptr, "path"), why, Some("e.g. /v2".into())))
+                }
+            },
+            _ => errs.push(doc.error_at(
+                &vptr,
+                "a version pin is a header with its value, or a path",
+                Some(
+                    "write { header: API-Version, value: \"2024-06-01\" } or { path: /v2 }".into(),
+                ),
+            )),
+        }
+    }
+    let mut headers = Vec::new();
+    for (h, v) in &raw.headers {
+        let hptr = push(&push(ptr, "headers"), h);
+        if !header_ok(h) {
+            errs.push(doc.error_at_key(&hptr, format!("invalid header name `{h}`"), None));
+        } else if h.eq_ignore_ascii_case("authorization") {
+            errs.push(doc.error_at_key(
+                &hptr,
+                "credentials do not belong in headers",
+                Some("use `auth:` (bearer, basic, api_key, oauth2_…), whose secrets come from the vault".into()),
+            ));
+        } else if http::HeaderValue::from_str(v).is_err() {
+            errs.push(doc.error_at(&hptr, "invalid header value", None));
+        } else {
+            headers.push((h.clone(), v.clone()));
+        }
+    }
+    let t = &raw.timeouts;
+    let tptr = push(ptr, "timeouts");
+    for (field, d) in [
+        ("connect", t.connect.0),
+        ("attempt", t.attempt.0),
+        ("total", t.total.0),
+    ] {
+        if d.is_zero() {
+            errs.push(doc.error_at(
+                &push(&tptr, field),
+                format!("{field} must be greater than zero"),
+                None,
+            ));
+        }
+    }
+    if t.total.0 < t.attempt.0 {
+        errs.push(doc.error_at(
+            &push(&tptr, "total"),
+            "the total deadline is shorter than one attempt",
+            Some("make total at least as long as attempt".into()),
+        ));
+    }
+    let auth = raw
+        .auth
+        .map(|a| auth(doc, &push(ptr, "auth"), a, env, errs))
+        .unwrap_or(None);
+    let mut quotas = Vec::new();
+    for (i, q) in raw.quotas.iter().enumerate() {
+        match crate::units::parse_rate(q) {
+            Ok((limit, window)) => quotas.push(Rate { limit, window }),
+            Err(e) => errs.push(doc.error_at(
+                &push(&push(ptr, "quotas"), &i.to_string()),
+                e,
+                Some("write LIMIT/WINDOW: 10/s, 1000/min, 50000/day".into()),
+            )),
+        }
+    }
+    if raw.concurrency == 0 {
+        errs.push(doc.error_at(
+            &push(ptr, "concurrency"),
+            "concurrency must be at least 1",
+            None,
+        ));
+    }
+    let r = &raw.retry;
+    let rptr = push(ptr, "retry");
+    if !(1..=10).contains(&r.attempts) {
+        errs.push(doc.error_at(
+            &push(&rptr, "attempts"),
+            format!("attempts must be between 1 and 10, got {}", r.attempts),
+            Some("1 means no retry".into()),
+        ));
+    }
+    if r.base.0 > r.max.0 {
+        errs.push(doc.error_at(&push(&rptr, "base"), "base is larger than max", None));
+    }
+    if let Some(h) = &r.idempotency_header {
+        if !header_ok(h) {
+            errs.push(doc.error_at(
+                &push(&rptr, "idempotency_header"),
+                format!("invalid header name `{h}`"),
+                None,
+            ));
+        }
+    }
+    let c = &raw.circuit;
+    let cptr = push(ptr, "circuit");
+    for (field, bad) in [
+        ("min_calls", c.min_calls == 0),
+        ("probes", c.probes == 0),
+        ("window", c.window.0.is_zero()),
+        ("open_for", c.open_for.0.is_zero()),
+        ("error_rate", c.error_rate.0 == 0.0),
+    ] {
+        if bad {
+            errs.push(doc.error_at(
+                &push(&cptr, field),
+                format!("{field} must be greater than zero"),
+                None,
+            ));
+        }
+    }
+    let cache = raw.cache.as_ref().and_then(|c| {
+        let kptr = push(ptr, "cache");
+        match (c.mode, c.ttl) {
+            (CacheMode::Ttl, None) => {
+                errs.push(doc.error_at(
+                    &kptr,
+                    "mode ttl needs a `ttl`",
+                    Some("e.g. { mode: ttl, ttl: 5m }".into()),
+                ));
+                None
+            }
+            (CacheMode::Http, Some(_)) => {
+                errs.push(doc.error_at(
+                    &push(&kptr, "ttl"),
+                    "`ttl` is for mode ttl; mode http follows the responses' own Cache-Control",
+                    Some("write mode: ttl to force a lifetime".into()),
+                ));
+                None
+            }
+            (mode, ttl) => Some(Cache {
+                ttl: (mode == CacheMode::Ttl).then(|| ttl.map(|t| t.0)).flatten(),
+                max_size: c.max_size.0,
+                max_entry: c.max_entry.0.min(c.max_size.0),
+            }),
+        }
+    });
+    if raw.circuit.fallback == Fallback::Stale && cache.is_none() {
+        errs.push(doc.error_at(
+            &push(&cptr, "fallback"),
+            "`fallback: stale` serves cached responses, but this connector has no cache",
+            Some("add `cache: { mode: http }` (or a ttl) to the connector".into()),
+        ));
+    }
+    let mut operations = BTreeMap::new();
+    for (op, o) in raw.operations {
+        let optr = push(&push(ptr, "operations"), &op);
+        let method = o.method.to_ascii_uppercase();
+        if !["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str()) {
+            errs.push(doc.error_at(
+                &push(&optr, "method"),
+                format!("unknown method `{}`", o.method),
+                Some("one of: GET, HEAD, POST, PUT, PATCH, DELETE".into()),
+            ));
+        }
+        if let Err(why) = clean_path(&o.path) {
+            errs.push(doc.error_at(
+                &push(&optr, "path"),
+                why,
+                Some("e.g. /customers/{id}".into()),
+            ));
+        }
+        operations.insert(
+            op,
+            Operation {
+                method,
+                path: o.path,
+            },
+        );
+    }
+    let (base_url, base_path) = base?;
+    if errs.len() > before {
+        return None;
+    }
+    Some(Connector {
+        name: name.to_owned(),
+        base_url,
+        base_path: format!("{base_path}{version_path}"),
+        version_header,
+        headers,
+        timeouts: Timeouts {
+            connect: t.connect.0,
+            attempt: t.attempt.0,
+            total: t.total.0,
+        },
+        auth,
+        quotas,
+        concurrency: raw.concurrency,
+        max_wait: raw.max_wait.0,
+        retry: CallRetry {
+            attempts: r.attempts,
+            base: r.base.0,
+            max: r.max.0,
+            budget: r.budget.0,
+            budget_floor: r.budget_floor,
+            retry_after_cap: r.retry_after_cap.0,
+        },
+        idempotency_header: r.idempotency_header.clone(),
+        circuit: CallCircuit {
+            error_rate: c.error_rate.0,
+            slow_call: c.slow_call.map(|d| d.0),
+            slow_rate: c.slow_rate.0,
+            window: c.window.0,
+            min_calls: c.min_calls,
+            open_for: c.open_for.0,
+            probes: c.probes,
+            stale_fallback: c.fallback == Fallback::Stale,
+        },
+        cache,
+        operations,
+    })
+}
+
+/// The base URL: http(s), a host, no credentials, query or fragment. Returns the origin URL and
+/// the base path without its trailing `/`.
+fn base_url(
+    doc: &Document,
+    ptr: &str,
+    text: &str,
+    errs: &mut Vec<ConfigError>,
+) -> Option<(url::Url, String)> {
+    let url = match url::Url::parse(text) {
+        Ok(u) => u,
+        Err(e) => {
+            errs.push(doc.error_at(
+                ptr,
+                format!("invalid URL `{text}`: {e}"),
+                Some("e.g. https://api.example.com/v1".into()),
+            ));
+            return None;
+        }
+    };
+    let why = if !matches!(url.scheme(), "http" | "https") {
+        Some(format!("unsupported scheme `{}`", url.scheme()))
+    } else if url.host_str().is_none_or(str::is_empty) {
+        Some("the URL has no host".into())
+    } else if !url.username().is_empty() || url.password().is_some() {
+        Some("the URL carries credentials".into())
+    } else if url.query().is_some() || url.fragment().is_some() {
+        Some("the base URL has a query or fragment".into())
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        errs.push(doc.error_at(
+            ptr,
+            why,
+            Some("write http(s)://HOST[:PORT][/PATH]; credentials go in `auth:`".into()),
+        ));
+        return None;
+    }
+    let path = url.path().trim_end_matches('/').to_owned();
+    Some((url, path))
+}
+
+/// A path as written in the config: starts with `/`, no `..`, `.` or `\` segments.
+fn clean_path(p: &str) -> Result<String, String> {
+    if !p.starts_with('/') {
+        return Err(format!("`{p}` must start with `/`"));
+    }
+    if p.contains('\\')
+        || p.split('/').any(|s| s == ".." || s == ".")
+        || p.contains('?')
+        || p.contains('#')
+    {
+        return Err(format!(
+            "`{p}` has `.`/`..` segments, a backslash, a query or a fragment"
+        ));
+    }
+    Ok(p.trim_end_matches('/').to_owned())
+}
+
+fn auth(
+    doc: &Document,
+    ptr: &str,
+    raw: RawAuth,
+    env: Env,
+    errs: &mut Vec<ConfigError>,
+) -> Option<OutboundAuth> {
+    let sec = |field: &str, text: &str, errs: &mut Vec<ConfigError>| {
+        secret(doc, &push(ptr, field), text, env, errs)
+    };
+    match raw {
+        RawAuth::ApiKey { header, query, key } => {
+            let place = match (header, query) {
+                (Some(h), None) if header_ok(&h) => KeyPlace::Header(h),
+                (Some(h), None) => {
+                    errs.push(doc.error_at(
+                        &push(ptr, "header"),
+                        format!("invalid header name `{h}`"),
+                        None,
+                    ));
+                    return None;
+                }
+                (None, Some(q)) if !q.is_empty() => KeyPlace::Query(q),
+                _ => {
+                    errs.push(doc.error_at(
+                        ptr,
+                        "an API key goes in a header or in a query parameter",
+                        Some("write `header: X-Api-Key` or `query: api_key`".into()),
+                    ));
+                    return None;
+                }
+            };
+            Some(OutboundAuth::ApiKey {
+                place,
+                key: sec("key", &key, errs)?,
+            })
+        }
+        RawAuth::Basic { username, password } => Some(OutboundAuth::Basic {
+            username,
+            password: sec("password", &password, errs)?,
+        }),
+        RawAuth::Bearer { token } => Some(OutboundAuth::Bearer {
+            token: sec("token", &token, errs)?,
+        }),
+        RawAuth::Oauth2ClientCredentials(o) => {
+            oauth(doc, ptr, o, Grant::ClientCredentials, env, errs)
+        }
+        RawAuth::Oauth2RefreshToken(o) => oauth(doc, ptr, o, Grant::RefreshToken, env, errs),
+        RawAuth::JwtBearer(j) => {
+            let token_url = token_url(doc, ptr, &j.token_url, errs);
+            let lifetime = lifetime(doc, ptr, &j.lifetime, errs);
+            let key = sec("private_key", &j.private_key, errs);
+            let audience = j.audience.unwrap_or_else(|| j.token_url.clone());
+            Some(OutboundAuth::JwtBearer {
+                jwt: JwtBearer {
+                    token_url: token_url?,
+                    subject: j.subject.unwrap_or_else(|| j.issuer.clone()),
+                    issuer: j.issuer,
+                    audience,
+                    private_key: key?,
+                    algorithm: j.algorithm,
+                    key_id: j.key_id,
+                    scopes: j.scopes,
+                },
+                lifetime: lifetime?,
+            })
+        }
+        RawAuth::Hmac(h) => {
+            if !header_ok(&h.header) {
+                errs.push(doc.error_at(
+                    &push(ptr, "header"),
+                    format!("invalid header name `{}`", h.header),
+                    None,
+                ));
+            }
+            if let Some(t) = &h.timestamp_header {
+                if !header_ok(t) {
+                    errs.push(doc.error_at(
+                        &push(ptr, "timestamp_header"),
+                        format!("invalid header name `{t}`"),
+                        None,
+                    ));
+                }
+            }
+            let mut rest = h.signed.as_str();
+            while let Some(i) = rest.find('{') {
+                let Some(j) = rest[i..].find('}') else { break };
+                let name = &rest[i + 1..i + j];
+                if !["method", "path", "timestamp", "body"].contains(&name) {
+                    errs.push(doc.error_at(
+                        &push(ptr, "signed"),
+                        format!("unknown placeholder `{{{name}}}`"),
+                        Some("use {method}, {path}, {timestamp} and {body}".into()),
+                    ));
+                }
+                rest = &rest[i + j + 1..];
+            }
+            Some(OutboundAuth::Hmac(HmacSigning {
+                secret: sec("secret", &h.secret, errs)?,
+                header: h.header,
+                algorithm: h.algorithm,
+                encoding: h.encoding,
+                prefix: h.prefix.unwrap_or_default(),
+                signed: h.signed,
+                timestamp_header: h.timestamp_header,
+            }))
+        }
+    }
+}
+
+fn oauth(
+    doc: &Document,
+    ptr: &str,
+    o: RawOAuth,
+    grant: Grant,
+    env: Env,
+    errs: &mut Vec<ConfigError>,
+) -> Option<OutboundAuth> {
+    let url = token_url(doc, ptr, &o.token_url, errs);
+    let lifetime = lifetime(doc, ptr, &o.lifetime, errs);
+    let client_secret = match &o.client_secret {
+        Some(s) => Some(secret(doc, &push(ptr, "client_secret"), s, env, errs)?),
+        None if grant == Grant::ClientCredentials => {
+            errs.push(doc.error_at(
+                ptr,
+                "the client credentials grant needs a client_secret",
+                Some("add `client_secret: secret:NAME`".into()),
+            ));
+            return None;
+        }
+        None => None,
+    };
+    if o.client_id.is_empty() {
+        errs.push(doc.error_at(&push(ptr, "client_id"), "client_id is empty", None));
+    }
+    Some(OutboundAuth::OAuth2 {
+        grant,
+        oauth: OAuth {
+            token_url: url?,
+            client_id: o.client_id,
+            client_secret,
+            scopes: o.scopes,
+            client_auth: o.client_auth,
+            lifetime: lifetime?,
+        },
+    })
+}
+
+fn token_url(
+    doc: &Document,
+    ptr: &str,
+    text: &str,
+    errs: &mut Vec<ConfigError>,
+) -> Option<url::Url> {
+    match url::Url::parse(text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Some(u),
+        _ => {
+            errs.push(doc.error_at(
+                &push(ptr, "token_url"),
+                format!("invalid token URL `{text}`"),
+                Some("e.g. https://auth.example.com/oauth/token".into()),
+            ));
+            None
+        }
+    }
+}
+
+fn lifetime(
+    doc: &Document,
+    ptr: &str,
+    l: &RawTokenLifetime,
+    errs: &mut Vec<ConfigError>,
+) -> Option<TokenLifetime> {
+    let before = errs.len();
+    if l.refresh_at.0 <= 0.0 {
+        errs.push(doc.error_at(
+            &push(ptr, "refresh_at"),
+            "refresh_at must be above 0",
+            Some("the default is 0.8 (80% of the lifetime)".into()),
+        ));
+    }
+    if l.default_lifetime.0.is_zero() {
+        errs.push(doc.error_at(
+            &push(ptr, "default_lifetime"),
+            "default_lifetime must be greater than zero",
+            None,
+        ));
+    }
+    if l.reauth_after == 0 {
+        errs.push(doc.error_at(
+            &push(ptr, "reauth_after"),
+            "reauth_after must be at least 1",
+            None,
+        ));
+    }
+    (errs.len() == before).then_some(TokenLifetime {
+        refresh_at: l.refresh_at.0,
+        default_lifetime: l.default_lifetime.0,
+        reauth_after: l.reauth_after,
+    })
+}

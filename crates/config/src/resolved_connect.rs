@@ -1,0 +1,214 @@
+//! Connectors, validated: every URL parsed, every secret reference collected, every default applied.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub use crate::raw_connect::{CacheMode, ClientAuth, JwtAlgorithm};
+pub use crate::raw_flow::{HmacAlgorithm, SignatureEncoding};
+use crate::Secret;
+
+/// One third-party API.
+#[derive(Debug, Clone)]
+pub struct Connector {
+    pub name: String,
+    /// Scheme, host and port: the only origin calls may reach.
+    pub base_url: url::Url,
+    /// The path prefix calls cannot leave, without a trailing `/` (`""` for the root), including
+    /// a version path pin.
+    pub base_path: String,
+    /// A version header to send (`API-Version: 2024-06-01`).
+    pub version_header: Option<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub timeouts: Timeouts,
+    pub auth: Option<OutboundAuth>,
+    pub quotas: Vec<Rate>,
+    pub concurrency: u32,
+    pub max_wait: Duration,
+    pub retry: CallRetry,
+    /// The vendor's idempotency header (`Idempotency-Key`), added to POST and PATCH calls.
+    pub idempotency_header: Option<String>,
+    pub circuit: CallCircuit,
+    pub cache: Option<Cache>,
+    pub operations: BTreeMap<String, Operation>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub attempt: Duration,
+    pub total: Duration,
+}
+
+/// `limit` calls per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub limit: u32,
+    pub window: Duration,
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{}",
+            self.limit,
+            humantime::format_duration(self.window)
+        )
+    }
+}
+
+/// How Junction authenticates to the API.
+#[derive(Debug, Clone)]
+pub enum OutboundAuth {
+    ApiKey {
+        place: KeyPlace,
+        key: Secret,
+    },
+    Basic {
+        username: String,
+        password: Secret,
+    },
+    Bearer {
+        token: Secret,
+    },
+    OAuth2 {
+        grant: Grant,
+        oauth: OAuth,
+    },
+    JwtBearer {
+        jwt: JwtBearer,
+        lifetime: TokenLifetime,
+    },
+    Hmac(HmacSigning),
+}
+
+impl OutboundAuth {
+    /// The scheme's name as written in the config (`oauth2_client_credentials`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OutboundAuth::ApiKey { .. } => "api_key",
+            OutboundAuth::Basic { .. } => "basic",
+            OutboundAuth::Bearer { .. } => "bearer",
+            OutboundAuth::OAuth2 {
+                grant: Grant::ClientCredentials,
+                ..
+            } => "oauth2_client_credentials",
+            OutboundAuth::OAuth2 {
+                grant: Grant::RefreshToken,
+                ..
+            } => "oauth2_refresh_token",
+            OutboundAuth::JwtBearer { .. } => "jwt_bearer",
+            OutboundAuth::Hmac(_) => "hmac",
+        }
+    }
+
+    /// Whether the scheme obtains tokens that the token manager keeps and refreshes.
+    pub fn uses_tokens(&self) -> bool {
+        matches!(
+            self,
+            OutboundAuth::OAuth2 { .. } | OutboundAuth::JwtBearer { .. }
+        )
+    }
+
+    /// Whether the credentials are seeded per connection (`junction connections set-token`).
+    pub fn seeded(&self) -> bool {
+        matches!(
+            self,
+            OutboundAuth::OAuth2 {
+                grant: Grant::RefreshToken,
+                ..
+            }
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyPlace {
+    Header(String),
+    Query(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    ClientCredentials,
+    RefreshToken,
+}
+
+#[derive(Debug, Clone)]
+pub struct OAuth {
+    pub token_url: url::Url,
+    pub client_id: String,
+    pub client_secret: Option<Secret>,
+    pub scopes: Vec<String>,
+    pub client_auth: ClientAuth,
+    pub lifetime: TokenLifetime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TokenLifetime {
+    /// Fraction of the lifetime after which the token is refreshed.
+    pub refresh_at: f64,
+    pub default_lifetime: Duration,
+    pub reauth_after: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtBearer {
+    pub token_url: url::Url,
+    pub issuer: String,
+    pub subject: String,
+    pub audience: String,
+    pub private_key: Secret,
+    pub algorithm: JwtAlgorithm,
+    pub key_id: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HmacSigning {
+    pub header: String,
+    pub secret: Secret,
+    pub algorithm: HmacAlgorithm,
+    pub encoding: SignatureEncoding,
+    pub prefix: String,
+    pub signed: String,
+    pub timestamp_header: Option<String>,
+}
+
+/// Retries of failed calls.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CallRetry {
+    pub attempts: u32,
+    pub base: Duration,
+    pub max: Duration,
+    pub budget: f64,
+    pub budget_floor: u32,
+    pub retry_after_cap: Duration,
+}
+
+/// The connector's circuit breaker.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CallCircuit {
+    pub error_rate: f64,
+    pub slow_call: Option<Duration>,
+    pub slow_rate: f64,
+    pub window: Duration,
+    pub min_calls: u32,
+    pub open_for: Duration,
+    pub probes: u32,
+    pub stale_fallback: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cache {
+    /// `None`: RFC 9111 semantics; `Some(ttl)`: every 2xx GET kept for `ttl`.
+    pub ttl: Option<Duration>,
+    pub max_size: u64,
+    pub max_entry: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    pub method: String,
+    pub path: String,
+}

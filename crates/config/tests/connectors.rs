@@ -1,0 +1,177 @@
+//! Connectors: a full valid config, and the located errors of broken ones.
+
+use std::time::Duration;
+
+use junction_config::{load_str, ConfigError, Grant, KeyPlace, OutboundAuth, Overrides, Rate};
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "CRM_KEY" => Some("canary-crm-key".into()),
+        _ => None,
+    }
+}
+
+const VALID: &str = r#"
+connectors:
+  crm:
+    base_url: https://api.example.com/api/
+    version: { path: /v2 }
+    headers: { Accept: application/json }
+    auth:
+      kind: oauth2_client_credentials
+      token_url: https://api.example.com/oauth/token
+      client_id: junction
+      client_secret: secret:crm_client_secret
+      scopes: [ customers:read ]
+      refresh_at: 75%
+    quotas: [ 10/s, 1000/min, 50000/day ]
+    concurrency: 16
+    max_wait: 5s
+    timeouts: { connect: 1s, attempt: 2s, total: 10s }
+    retry: { attempts: 4, base: 50ms, max: 1s, budget: 10%, idempotency_header: Idempotency-Key }
+    circuit: { error_rate: 50%, window: 10s, min_calls: 5, open_for: 3s, fallback: stale }
+    cache: { mode: http, max_size: 1MiB }
+    operations:
+      get_customer: { method: get, path: "/customers/{id}" }
+  keyed:
+    base_url: http://127.0.0.1:9000
+    version: { header: API-Version, value: "2024-06-01" }
+    auth: { kind: api_key, header: X-Api-Key, key: env:CRM_KEY }
+"#;
+
+fn errors(text: &str) -> Vec<ConfigError> {
+    load_str(text, "junction.yaml", &Overrides::default(), &env)
+        .err()
+        .unwrap_or_else(|| panic!("config should fail:\n{text}"))
+        .0
+}
+
+#[test]
+fn a_full_connector_config_resolves() {
+    let c = load_str(VALID, "junction.yaml", &Overrides::default(), &env).unwrap();
+    let crm = &c.connectors["crm"];
+    assert_eq!(crm.base_url.host_str(), Some("api.example.com"));
+    assert_eq!(crm.base_path, "/api/v2");
+    assert_eq!(
+        crm.quotas,
+        vec![
+            Rate {
+                limit: 10,
+                window: Duration::from_secs(1)
+            },
+            Rate {
+                limit: 1000,
+                window: Duration::from_secs(60)
+            },
+            Rate {
+                limit: 50_000,
+                window: Duration::from_secs(86_400)
+            },
+        ]
+    );
+    assert_eq!(crm.retry.attempts, 4);
+    assert!((crm.retry.budget - 0.1).abs() < 1e-9);
+    assert_eq!(crm.idempotency_header.as_deref(), Some("Idempotency-Key"));
+    assert!(crm.circuit.stale_fallback);
+    assert_eq!(crm.cache.unwrap().ttl, None);
+    assert_eq!(crm.operations["get_customer"].method, "GET");
+    match crm.auth.as_ref().unwrap() {
+        OutboundAuth::OAuth2 { grant, oauth } => {
+            assert_eq!(*grant, Grant::ClientCredentials);
+            assert!((oauth.lifetime.refresh_at - 0.75).abs() < 1e-9);
+            assert!(
+                !oauth.client_secret.as_ref().unwrap().is_bound(),
+                "bound from the vault at start-up"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.vault_names(), vec!["crm_client_secret"]);
+    let keyed = &c.connectors["keyed"];
+    assert_eq!(keyed.base_path, "");
+    assert_eq!(
+        keyed.version_header,
+        Some(("API-Version".into(), "2024-06-01".into()))
+    );
+    match keyed.auth.as_ref().unwrap() {
+        OutboundAuth::ApiKey { place, key } => {
+            assert_eq!(place, &KeyPlace::Header("X-Api-Key".into()));
+            assert_eq!(key.expose(), "canary-crm-key");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn broken_connectors_are_located_with_hints() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "connectors:\n  a:\n    base_url: ftp://x\n",
+            "connectors.a.base_url",
+            "unsupported scheme `ftp`",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://user:pw@x\n",
+            "connectors.a.base_url",
+            "carries credentials",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    quotas: [ 10/fortnight ]\n",
+            "connectors.a.quotas[0]",
+            "bad window",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    headers: { Authorization: Bearer abc }\n",
+            "connectors.a.headers.Authorization",
+            "credentials do not belong in headers",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    auth: { kind: bearer, token: abc123 }\n",
+            "connectors.a.auth.token",
+            "a secret must be a reference",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    auth: { kind: api_key, key: env:CRM_KEY }\n",
+            "connectors.a.auth",
+            "a header or in a query parameter",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    cache: { mode: ttl }\n",
+            "connectors.a.cache",
+            "needs a `ttl`",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    circuit: { fallback: stale }\n",
+            "connectors.a.circuit.fallback",
+            "has no cache",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    operations: { up: { path: /a/../b } }\n",
+            "connectors.a.operations.up.path",
+            "segments",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    auth: { kind: oauth2_client_credentials, token_url: https://x/t, client_id: c }\n",
+            "connectors.a.auth",
+            "needs a client_secret",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    auth: { kind: magic }\n",
+            "connectors.a.auth.kind",
+            "unknown value `magic`",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    retry: { attempts: 0 }\n",
+            "connectors.a.retry.attempts",
+            "between 1 and 10",
+        ),
+    ];
+    for (yaml, field, message) in cases {
+        let errs = errors(yaml);
+        assert!(
+            errs.iter()
+                .any(|e| e.field == *field && e.message.contains(message) && e.line.is_some()),
+            "{yaml}\nexpected `{field}`: {message}\ngot: {errs:#?}"
+        );
+    }
+}
