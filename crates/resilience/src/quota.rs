@@ -1,0 +1,335 @@
+//! Queue-to-quota: a call takes a share of every window before it is sent, or learns when to
+//! ask again. Windows are sliding (never more than `limit` calls in any interval of `window`,
+//! whatever the upstream's own window alignment), so a configured quota is never broken.
+//!
+//! The upstream teaches the quota as it answers ([`Signal`]): `Retry-After` pauses every call
+//! until then; `RateLimit-Policy` adds the upstream's real windows when they are stricter than
+//! the configured ones; `remaining: 0` while our own windows still have room (someone else
+//! shares the upstream's quota) pauses until the upstream's reset; and with no window known at
+//! all, the remaining count itself is the budget until reset.
+//!
+//! The state sits behind [`QuotaState`], so a quota shared by several processes can replace the
+//! in-process [`LocalQuota`] without touching callers.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::window::SlidingCount;
+
+/// Sub-buckets per window: a window is counted over at most 1 % more than its length.
+const BUCKETS: u32 = 100;
+
+/// One limit: `limit` calls per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub limit: u32,
+    pub window: Duration,
+}
+
+/// What an upstream's answer said about its limits.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Signal {
+    /// `Retry-After` of a 429 or 503: pause every call this long.
+    pub retry_after: Option<Duration>,
+    /// The upstream's windows (`RateLimit-Policy: "1s";q=500;w=1`).
+    pub policies: Vec<Window>,
+    /// Calls left and time to reset (`RateLimit: …;r=42;t=17` or `X-RateLimit-Remaining/Reset`).
+    pub remaining: Option<Remaining>,
+}
+
+/// Calls the upstream still allows before its window resets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Remaining {
+    pub left: u64,
+    pub reset: Duration,
+    /// The window it refers to, when the header names one.
+    pub window: Option<Duration>,
+}
+
+/// A quota's state, for metrics and the admin API.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QuotaSnapshot {
+    /// (window, calls counted in it now, learned from the upstream)
+    pub windows: Vec<(Window, u64, bool)>,
+    /// How long calls are paused for (by `Retry-After` or an exhausted upstream quota).
+    pub paused_for: Option<Duration>,
+    /// What the upstream last reported as remaining.
+    pub upstream_remaining: Option<u64>,
+}
+
+/// A connector's (or connection's) quota state.
+pub trait QuotaState: Send + Sync + 'static {
+    /// Takes one call's share of every window now, or returns when to ask again.
+    fn try_acquire(&self, now: Instant) -> Result<(), Instant>;
+    /// Learns from an upstream answer; `in_flight` counts other calls sent and not yet answered.
+    fn observe(&self, now: Instant, signal: &Signal, in_flight: u64);
+    fn snapshot(&self, now: Instant) -> QuotaSnapshot;
+}
+
+/// The quota of one process.
+pub struct LocalQuota {
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    origin: Instant,
+    configured: Vec<(Window, SlidingCount)>,
+    learned: Vec<(Window, SlidingCount)>,
+    paused_until: Option<Instant>,
+    /// With no window known: the upstream's remaining calls until its reset.
+    budget: Option<(i64, Instant)>,
+    last_remaining: Option<u64>,
+}
+
+impl LocalQuota {
+    pub fn new(windows: &[Window]) -> Self {
+        let origin = Instant::now();
+        Self {
+            inner: Mutex::new(Inner {
+                origin,
+                configured: windows
+                    .iter()
+                    .map(|w| (*w, SlidingCount::new(origin, w.window, BUCKETS)))
+                    .collect(),
+                learned: Vec::new(),
+                paused_until: None,
+                budget: None,
+                last_remaining: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Inner {
+    fn windows(&self) -> impl Iterator<Item = &(Window, SlidingCount)> {
+        self.configured.iter().chain(self.learned.iter())
+    }
+
+    /// When every window has room (now if they do).
+    fn windows_free_at(&self, now: Instant) -> Instant {
+        self.windows()
+            .filter(|(w, c)| c.sum(now) >= u64::from(w.limit))
+            .map(|(w, c)| c.free_at(now, u64::from(w.limit)))
+            .fold(now, Instant::max)
+    }
+
+    fn learn(&mut self, now: Instant, policy: Window, remaining: Option<Remaining>) {
+        let stricter_known = self
+            .windows()
+            .any(|(w, _)| w.window >= policy.window && w.limit <= policy.limit);
+        if stricter_known {
+            return;
+        }
+        let mut count = SlidingCount::new(self.origin, policy.window, BUCKETS);
+        // Start from what the upstream says is used, so the first learned window is not overrun.
+        if let Some(r) = remaining.filter(|r| r.window.is_none_or(|w| w == policy.window)) {
+            count.add(now, u64::from(policy.limit).saturating_sub(r.left));
+        }
+        self.learned.retain(|(w, _)| w.window != policy.window);
+        self.learned.push((policy, count));
+    }
+}
+
+impl QuotaState for LocalQuota {
+    fn try_acquire(&self, now: Instant) -> Result<(), Instant> {
+        let mut q = self.lock();
+        if let Some(p) = q.paused_until {
+            if p > now {
+                return Err(p);
+            }
+            q.paused_until = None;
+        }
+        let mut at = q.windows_free_at(now);
+        if let Some((left, reset)) = q.budget {
+            if now >= reset {
+                q.budget = None;
+            } else if left <= 0 {
+                at = at.max(reset);
+            }
+        }
+        if at > now {
+            return Err(at);
+        }
+        let q = &mut *q;
+        for (_, c) in q.configured.iter_mut().chain(q.learned.iter_mut()) {
+            c.add(now, 1);
+        }
+        if let Some((left, _)) = &mut q.budget {
+            *left -= 1;
+        }
+        Ok(())
+    }
+
+    fn observe(&self, now: Instant, signal: &Signal, in_flight: u64) {
+        let mut q = self.lock();
+        if let Some(ra) = signal.retry_after {
+            let until = now + ra;
+            q.paused_until = Some(q.paused_until.map_or(until, |p| p.max(until)));
+        }
+        for policy in &signal.policies {
+            q.learn(now, *policy, signal.remaining);
+        }
+        if let Some(r) = signal.remaining {
+            q.last_remaining = Some(r.left);
+            let has_windows = q.windows().next().is_some();
+            if r.left == 0 && has_windows && q.windows_free_at(now) <= now {
+                // Our windows have room but the upstream has none: it is shared, or stricter
+                // than it says. Wait for its reset.
+                let until = now + r.reset;
+                q.paused_until = Some(q.paused_until.map_or(until, |p| p.max(until)));
+            } else if !has_windows {
+                let left = i64::try_from(r.left).unwrap_or(i64::MAX);
+                q.budget = Some((left - i64::try_from(in_flight).unwrap_or(0), now + r.reset));
+            }
+        }
+    }
+
+    fn snapshot(&self, now: Instant) -> QuotaSnapshot {
+        let q = self.lock();
+        QuotaSnapshot {
+            windows: q
+                .configured
+                .iter()
+                .map(|(w, c)| (*w, c.sum(now), false))
+                .chain(q.learned.iter().map(|(w, c)| (*w, c.sum(now), true)))
+                .collect(),
+            paused_for: q
+                .paused_until
+                .filter(|p| *p > now)
+                .map(|p| p.duration_since(now)),
+            upstream_remaining: q.last_remaining,
+        }
+    }
+}
+
+/// Parses the upstream's rate-limit headers into a [`Signal`]: `Retry-After` (seconds or an
+/// HTTP date) on 429 and 503, draft-11 `RateLimit-Policy` / `RateLimit`, and
+/// `X-RateLimit-Remaining` / `X-RateLimit-Reset` (seconds or a Unix time).
+pub fn parse_signal(
+    status: u16,
+    header: &dyn Fn(&str) -> Option<String>,
+    unix_now: u64,
+    retry_after_cap: Duration,
+) -> Signal {
+    let mut s = Signal::default();
+    if status == 429 || status == 503 {
+        let ra = header("retry-after").and_then(|v| parse_retry_after(&v, unix_now));
+        s.retry_after = match (ra, status) {
+            (Some(d), _) => Some(d.min(retry_after_cap)),
+            // A 429 without a hint: back off a second rather than hammer.
+            (None, 429) => Some(Duration::from_secs(1)),
+            _ => None,
+        };
+    }
+    if let Some(p) = header("ratelimit-policy") {
+        s.policies = p.split(',').filter_map(parse_policy).collect();
+    }
+    if let Some(r) = header("ratelimit") {
+        s.remaining = r
+            .split(',')
+            .filter_map(parse_remaining)
+            .min_by_key(|r| r.left);
+    } else if let (Some(left), Some(reset)) = (
+        header("x-ratelimit-remaining").and_then(|v| v.trim().parse::<u64>().ok()),
+        header("x-ratelimit-reset").and_then(|v| v.trim().parse::<u64>().ok()),
+    ) {
+        // A reset above a billion seconds is a Unix time; below, seconds from now.
+        let reset = if reset > 1_000_000_000 {
+            reset.saturating_sub(unix_now)
+        } else {
+            reset
+        };
+        s.remaining = Some(Remaining {
+            left,
+            reset: Duration::from_secs(reset),
+            window: None,
+        });
+    }
+    s
+}
+
+/// `Retry-After`: delta-seconds or an HTTP date.
+pub fn parse_retry_after(v: &str, unix_now: u64) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(s) = v.parse::<u64>() {
+        return Some(Duration::from_secs(s));
+    }
+    let at = httpdate(v)?;
+    Some(Duration::from_secs(at.saturating_sub(unix_now)))
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) as Unix seconds.
+fn httpdate(v: &str) -> Option<u64> {
+    let parts: Vec<&str> = v.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| m == month)? as i64
+        + 1;
+    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let hms: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, s] = hms.as_slice() else {
+        return None;
+    };
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + h * 3600 + m * 60 + s).ok()
+}
+
+/// One item of `RateLimit-Policy`: `"name";q=100;w=60`. Items without `q` or `w` are skipped.
+fn parse_policy(item: &str) -> Option<Window> {
+    let (mut q, mut w) = (None, None);
+    for param in item.split(';').skip(1) {
+        match param.trim().split_once('=') {
+            Some(("q", v)) => q = v.trim().parse::<u32>().ok(),
+            Some(("w", v)) => w = v.trim().parse::<u64>().ok(),
+            _ => {}
+        }
+    }
+    Some(Window {
+        limit: q.filter(|q| *q > 0)?,
+        window: Duration::from_secs(w.filter(|w| *w > 0)?),
+    })
+}
+
+/// One item of `RateLimit`: `"name";r=42;t=17`. The name `"60s"` style is read as the window.
+fn parse_remaining(item: &str) -> Option<Remaining> {
+    let mut params = item.split(';');
+    let name = params.next()?.trim().trim_matches('"');
+    let window = name
+        .strip_suffix('s')
+        .and_then(|n| n.parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let (mut r, mut t) = (None, None);
+    for param in params {
+        match param.trim().split_once('=') {
+            Some(("r", v)) => r = v.trim().parse::<u64>().ok(),
+            Some(("t", v)) => t = v.trim().parse::<u64>().ok(),
+            _ => {}
+        }
+    }
+    Some(Remaining {
+        left: r?,
+        reset: Duration::from_secs(t.unwrap_or(1)),
+        window,
+    })
+}

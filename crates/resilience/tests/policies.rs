@@ -1,0 +1,259 @@
+//! Quotas, retry budget and circuit breaker on paused tokio time.
+
+use std::time::Duration;
+
+use junction_resilience::quota::{parse_retry_after, parse_signal, Remaining};
+use junction_resilience::*;
+use tokio::time::{advance, Instant};
+
+fn w(limit: u32, secs: u64) -> Window {
+    Window {
+        limit,
+        window: Duration::from_secs(secs),
+    }
+}
+
+/// Takes shares as fast as the quota allows for `span`, returning the admission times.
+async fn drain(q: &LocalQuota, span: Duration) -> Vec<Instant> {
+    let start = Instant::now();
+    let mut admitted = Vec::new();
+    while Instant::now() - start < span {
+        match q.try_acquire(Instant::now()) {
+            Ok(()) => admitted.push(Instant::now()),
+            Err(at) => tokio::time::sleep_until(at).await,
+        }
+    }
+    admitted
+}
+
+fn max_in_any(admitted: &[Instant], window: Duration) -> usize {
+    (0..admitted.len())
+        .map(|i| {
+            admitted[i..]
+                .iter()
+                .take_while(|t| **t - admitted[i] < window)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[tokio::test(start_paused = true)]
+async fn outbound_calls_stay_within_every_configured_window() {
+    let q = LocalQuota::new(&[w(10, 1), w(25, 60)]);
+    let admitted = drain(&q, Duration::from_secs(130)).await;
+    assert_eq!(max_in_any(&admitted, Duration::from_secs(1)), 10);
+    assert_eq!(max_in_any(&admitted, Duration::from_secs(60)), 25);
+    // And the quota is used, not wasted: 25 per minute over two minutes and ten seconds.
+    assert!(admitted.len() >= 3 * 25 - 1, "{}", admitted.len());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_short_window_is_used_to_within_two_percent_of_its_rate() {
+    let q = LocalQuota::new(&[w(500, 1)]);
+    let admitted = drain(&q, Duration::from_secs(20)).await;
+    assert!(max_in_any(&admitted, Duration::from_secs(1)) <= 500);
+    assert!(
+        admitted.len() >= 9_800,
+        "{} of an ideal 10,000",
+        admitted.len()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_pauses_every_call_until_it_passes() {
+    let q = LocalQuota::new(&[w(100, 1)]);
+    let now = Instant::now();
+    assert!(q.try_acquire(now).is_ok());
+    let signal = Signal {
+        retry_after: Some(Duration::from_secs(3)),
+        ..Default::default()
+    };
+    q.observe(now, &signal, 0);
+    assert_eq!(q.try_acquire(now), Err(now + Duration::from_secs(3)));
+    advance(Duration::from_secs(3)).await;
+    assert!(q.try_acquire(Instant::now()).is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stricter_upstream_policy_is_learned_from_headers() {
+    // Configured 100/s, but the upstream says 5 per second, 2 of them used.
+    let q = LocalQuota::new(&[w(100, 1)]);
+    let header = |name: &str| match name {
+        "ratelimit-policy" => Some("\"1s\";q=5;w=1, \"60s\";q=1000;w=60".to_owned()),
+        "ratelimit" => Some("\"1s\";r=3;t=1".to_owned()),
+        _ => None,
+    };
+    let signal = parse_signal(200, &header, 0, Duration::from_secs(30));
+    assert_eq!(signal.policies, vec![w(5, 1), w(1000, 60)]);
+    let now = Instant::now();
+    q.observe(now, &signal, 0);
+    let admitted = (0..10).filter(|_| q.try_acquire(now).is_ok()).count();
+    assert_eq!(admitted, 3, "5 per second, 2 already used upstream");
+    let snap = q.snapshot(now);
+    assert!(snap
+        .windows
+        .iter()
+        .any(|(win, _, learned)| *learned && *win == w(5, 1)));
+    let later = drain(&q, Duration::from_secs(10)).await;
+    assert!(max_in_any(&later, Duration::from_secs(1)) <= 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_exhausted_upstream_with_room_in_our_windows_pauses_until_its_reset() {
+    let q = LocalQuota::new(&[w(100, 1)]);
+    let now = Instant::now();
+    let signal = Signal {
+        remaining: Some(Remaining {
+            left: 0,
+            reset: Duration::from_secs(2),
+            window: None,
+        }),
+        ..Default::default()
+    };
+    q.observe(now, &signal, 0);
+    assert_eq!(q.try_acquire(now), Err(now + Duration::from_secs(2)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_no_window_known_the_upstream_remaining_is_the_budget() {
+    let q = LocalQuota::new(&[]);
+    let now = Instant::now();
+    let header = |name: &str| match name {
+        "x-ratelimit-remaining" => Some("5".to_owned()),
+        "x-ratelimit-reset" => Some("1700000010".to_owned()),
+        _ => None,
+    };
+    let signal = parse_signal(200, &header, 1_700_000_000, Duration::from_secs(30));
+    assert_eq!(
+        signal.remaining,
+        Some(Remaining {
+            left: 5,
+            reset: Duration::from_secs(10),
+            window: None
+        })
+    );
+    // Two calls are already on their way: three are left.
+    q.observe(now, &signal, 2);
+    assert_eq!((0..10).filter(|_| q.try_acquire(now).is_ok()).count(), 3);
+    assert_eq!(q.try_acquire(now), Err(now + Duration::from_secs(10)));
+    advance(Duration::from_secs(10)).await;
+    assert!(q.try_acquire(Instant::now()).is_ok());
+}
+
+#[test]
+fn retry_after_is_read_as_seconds_or_an_http_date_and_capped() {
+    assert_eq!(parse_retry_after("120", 0), Some(Duration::from_secs(120)));
+    // RFC 9110's example date is 784111777.
+    assert_eq!(
+        parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_777 - 30),
+        Some(Duration::from_secs(30))
+    );
+    assert_eq!(parse_retry_after("soon", 0), None);
+    let header = |name: &str| (name == "retry-after").then(|| "86400".to_owned());
+    let s = parse_signal(429, &header, 0, Duration::from_secs(60));
+    assert_eq!(s.retry_after, Some(Duration::from_secs(60)));
+    let none = |_: &str| None;
+    assert_eq!(
+        parse_signal(429, &none, 0, Duration::from_secs(60)).retry_after,
+        Some(Duration::from_secs(1)),
+        "a bare 429 still backs off"
+    );
+    assert_eq!(
+        parse_signal(200, &header, 0, Duration::from_secs(60)).retry_after,
+        None
+    );
+}
+
+fn policy() -> CircuitPolicy {
+    CircuitPolicy {
+        error_rate: 0.5,
+        slow_call: Some(Duration::from_secs(2)),
+        slow_rate: 0.8,
+        window: Duration::from_secs(10),
+        min_calls: 4,
+        open_for: Duration::from_secs(5),
+        probes: 2,
+    }
+}
+
+fn call(c: &Circuit, ok: bool) -> Result<(), Duration> {
+    let permit = c.allow(Instant::now())?;
+    permit.record(Instant::now(), ok, Duration::from_millis(10));
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn circuit_opens_on_error_rate_probes_after_open_for_and_closes() {
+    let c = Circuit::new(policy());
+    // Below min_calls nothing opens, whatever the rate.
+    for _ in 0..3 {
+        call(&c, false).unwrap();
+    }
+    assert_eq!(c.state(Instant::now()), CircuitState::Closed);
+    call(&c, true).unwrap();
+    // 3 of 4 failed ≥ 50 %: open.
+    assert_eq!(c.state(Instant::now()), CircuitState::Open);
+    assert_eq!(call(&c, true), Err(Duration::from_secs(5)));
+    advance(Duration::from_secs(5)).await;
+    assert_eq!(c.state(Instant::now()), CircuitState::HalfOpen);
+    // Two probes go out; a third caller waits for their verdict.
+    let now = Instant::now();
+    let p1 = c.allow(now).unwrap();
+    let p2 = c.allow(now).unwrap();
+    assert!(p1.is_probe() && p2.is_probe());
+    assert!(c.allow(now).is_err());
+    p1.record(now, true, Duration::from_millis(5));
+    assert_eq!(c.state(now), CircuitState::HalfOpen);
+    p2.record(now, true, Duration::from_millis(5));
+    assert_eq!(c.state(now), CircuitState::Closed);
+    // Closed with a fresh window: one failure does not reopen it.
+    call(&c, false).unwrap();
+    assert_eq!(c.state(Instant::now()), CircuitState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn circuit_a_failed_probe_reopens_and_a_dropped_probe_frees_its_slot() {
+    let c = Circuit::new(CircuitPolicy {
+        probes: 1,
+        ..policy()
+    });
+    for _ in 0..4 {
+        call(&c, false).unwrap();
+    }
+    advance(Duration::from_secs(5)).await;
+    {
+        let _abandoned = c.allow(Instant::now()).unwrap();
+        assert!(c.allow(Instant::now()).is_err());
+    }
+    let probe = c
+        .allow(Instant::now())
+        .expect("the abandoned probe's slot is free again");
+    probe.record(Instant::now(), false, Duration::from_millis(5));
+    assert_eq!(c.state(Instant::now()), CircuitState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn circuit_opens_on_slow_calls_and_forgets_old_failures() {
+    let c = Circuit::new(policy());
+    for _ in 0..4 {
+        let p = c.allow(Instant::now()).unwrap();
+        p.record(Instant::now(), true, Duration::from_secs(3));
+    }
+    assert_eq!(
+        c.state(Instant::now()),
+        CircuitState::Open,
+        "every call was slow"
+    );
+    let c = Circuit::new(policy());
+    for _ in 0..3 {
+        call(&c, false).unwrap();
+    }
+    // Those failures leave the window before the next calls arrive.
+    advance(Duration::from_secs(12)).await;
+    for _ in 0..4 {
+        call(&c, true).unwrap();
+    }
+    call(&c, false).unwrap();
+    assert_eq!(c.state(Instant::now()), CircuitState::Closed);
+}
