@@ -367,10 +367,11 @@ fn default_connect() -> HumanDuration {
     secs(5)
 }
 fn default_attempt() -> HumanDuration {
-    secs(30)
+    secs(10)
 }
+// Below the server's default request_timeout (30s), so the connector's own deadline answers first.
 fn default_total() -> HumanDuration {
-    secs(60)
+    secs(25)
 }
 fn default_refresh_at() -> Ratio {
     Ratio(0.8)

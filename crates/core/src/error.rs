@@ -38,6 +38,8 @@ pub enum Code {
     StoreUnavailable,
     NotReady,
     UpstreamFailed,
+    CircuitOpen,
+    NeedsReauth,
     Timeout,
     Internal,
 }
@@ -58,6 +60,8 @@ impl Code {
             Code::StoreUnavailable => "store_unavailable",
             Code::NotReady => "not_ready",
             Code::UpstreamFailed => "upstream_failed",
+            Code::CircuitOpen => "circuit_open",
+            Code::NeedsReauth => "needs_reauth",
             Code::Timeout => "timeout",
             Code::Internal => "internal",
         }
@@ -75,7 +79,8 @@ impl Code {
             Code::BodyTooLarge => 413,
             Code::RateLimited => 429,
             Code::NotSupportedYet => 501,
-            Code::UpstreamFailed => 502,
+            Code::UpstreamFailed | Code::NeedsReauth => 502,
+            Code::CircuitOpen => 503,
             Code::StoreUnavailable | Code::NotReady => 503,
             Code::Timeout => 504,
             Code::Internal => 500,
@@ -113,6 +118,7 @@ impl Error {
                 | Code::RateLimited
                 | Code::Timeout
                 | Code::UpstreamFailed
+                | Code::CircuitOpen
         );
         Self {
             code,

@@ -34,6 +34,71 @@ pub enum Command {
     /// the config names (the vault must be filled before the hub that reads it starts).
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Hub API tokens for internal services calling /proxy. Works on the config's database.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+    /// Connections: the credentials (and token state) of connectors. Works on the config's
+    /// database; seeding tokens needs JUNCTION_MASTER_KEY.
+    #[command(subcommand)]
+    Connections(ConnectionsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokensCommand {
+    /// Create a token; it is printed once and never stored (only its hash is).
+    Create {
+        /// What the token is for (the calling service).
+        name: String,
+        /// `proxy:CONNECTOR:METHOD`, with `*` for any connector or method. Repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// Lifetime, e.g. 90d; default: no expiry.
+        #[arg(long)]
+        expires: Option<String>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Every token's id, name, scopes and dates; never the token.
+    List {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Revoke a token by id (takes effect within seconds on running hubs).
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConnectionsCommand {
+    /// Every connection's token state: expiry, failures, needs_reauth; never tokens.
+    List {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Seed a refresh token (read from stdin or a prompt, never argv) for an
+    /// `oauth2_refresh_token` connector; also clears `needs_reauth`.
+    SetToken {
+        connector: String,
+        #[arg(long, default_value = "default")]
+        connection: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Forget a connection's state and tokens.
+    Delete {
+        connector: String,
+        #[arg(long, default_value = "default")]
+        connection: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]

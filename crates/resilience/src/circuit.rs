@@ -3,7 +3,7 @@
 //! (calls fail fast without reaching the vendor), then lets a few probe calls through: if they
 //! succeed it closes, if one fails it opens again.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -67,8 +67,8 @@ struct Inner {
 
 /// Leave to make one call. Report its outcome with [`Permit::record`]; a probe dropped without
 /// a report (the caller went away) frees its slot.
-pub struct Permit<'a> {
-    circuit: &'a Circuit,
+pub struct Permit {
+    circuit: Arc<Circuit>,
     probe: bool,
     done: bool,
 }
@@ -103,7 +103,7 @@ impl Circuit {
     }
 
     /// A permit to call now, or how long until the circuit may let a call through.
-    pub fn allow(&self, now: Instant) -> Result<Permit<'_>, Duration> {
+    pub fn allow(self: &Arc<Self>, now: Instant) -> Result<Permit, Duration> {
         let mut c = self.lock();
         if let Mode::Open { until } = c.mode {
             if now < until {
@@ -124,7 +124,7 @@ impl Circuit {
             }
         };
         Ok(Permit {
-            circuit: self,
+            circuit: self.clone(),
             probe,
             done: false,
         })
@@ -178,7 +178,7 @@ impl Circuit {
     }
 }
 
-impl Permit<'_> {
+impl Permit {
     /// Whether this call is a half-open probe.
     pub fn is_probe(&self) -> bool {
         self.probe
@@ -192,7 +192,7 @@ impl Permit<'_> {
     }
 }
 
-impl Drop for Permit<'_> {
+impl Drop for Permit {
     fn drop(&mut self) {
         if !self.done && self.probe {
             if let Mode::HalfOpen { out, .. } = &mut self.circuit.lock().mode {

@@ -177,7 +177,7 @@ fn policy() -> CircuitPolicy {
     }
 }
 
-fn call(c: &Circuit, ok: bool) -> Result<(), Duration> {
+fn call(c: &std::sync::Arc<Circuit>, ok: bool) -> Result<(), Duration> {
     let permit = c.allow(Instant::now())?;
     permit.record(Instant::now(), ok, Duration::from_millis(10));
     Ok(())
@@ -185,7 +185,7 @@ fn call(c: &Circuit, ok: bool) -> Result<(), Duration> {
 
 #[tokio::test(start_paused = true)]
 async fn circuit_opens_on_error_rate_probes_after_open_for_and_closes() {
-    let c = Circuit::new(policy());
+    let c = std::sync::Arc::new(Circuit::new(policy()));
     // Below min_calls nothing opens, whatever the rate.
     for _ in 0..3 {
         call(&c, false).unwrap();
@@ -214,10 +214,10 @@ async fn circuit_opens_on_error_rate_probes_after_open_for_and_closes() {
 
 #[tokio::test(start_paused = true)]
 async fn circuit_a_failed_probe_reopens_and_a_dropped_probe_frees_its_slot() {
-    let c = Circuit::new(CircuitPolicy {
+    let c = std::sync::Arc::new(Circuit::new(CircuitPolicy {
         probes: 1,
         ..policy()
-    });
+    }));
     for _ in 0..4 {
         call(&c, false).unwrap();
     }
@@ -235,7 +235,7 @@ async fn circuit_a_failed_probe_reopens_and_a_dropped_probe_frees_its_slot() {
 
 #[tokio::test(start_paused = true)]
 async fn circuit_opens_on_slow_calls_and_forgets_old_failures() {
-    let c = Circuit::new(policy());
+    let c = std::sync::Arc::new(Circuit::new(policy()));
     for _ in 0..4 {
         let p = c.allow(Instant::now()).unwrap();
         p.record(Instant::now(), true, Duration::from_secs(3));
@@ -245,7 +245,7 @@ async fn circuit_opens_on_slow_calls_and_forgets_old_failures() {
         CircuitState::Open,
         "every call was slow"
     );
-    let c = Circuit::new(policy());
+    let c = std::sync::Arc::new(Circuit::new(policy()));
     for _ in 0..3 {
         call(&c, false).unwrap();
     }

@@ -55,7 +55,10 @@ pub async fn normalize(req: Request, next: Next) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    // An upstream's answer relayed by /proxy (marked with its attempt count) is the vendor's,
+    // passed on as it came.
+    let relayed = res.headers().contains_key("x-junction-attempts");
+    if !(status.is_client_error() || status.is_server_error()) || is_json || relayed {
         return res;
     }
     let (code, message, hint): (Code, String, Option<&str>) = match status {

@@ -136,23 +136,8 @@ impl Vault {
 
     /// Seals `value` under the current master key as the next version of `name`.
     pub async fn set(&self, name: &str, value: &SecretString) -> Result<i64, VaultError> {
-        check_name(name)?;
-        let master = self.ring.current();
-        let (wrapped_key, ciphertext) =
-            seal::seal_secret(master, name, value.expose_secret().as_bytes())?;
-        let now = now_ms();
-        let version = self
-            .store
-            .put_secret(SealedSecret {
-                name: name.into(),
-                version: 0,
-                master_version: master.version,
-                wrapped_key,
-                ciphertext,
-                created_at: now,
-                updated_at: now,
-            })
-            .await?;
+        let sealed = self.seal(name, value.expose_secret())?;
+        let version = self.store.put_secret(sealed).await?;
         tracing::info!(secret = name, version, "secret set");
         Ok(version)
     }
@@ -169,7 +154,26 @@ impl Vault {
         Ok(Some(value))
     }
 
-    fn open_sealed(&self, s: &SealedSecret) -> Result<SecretString, VaultError> {
+    /// Seals `value` as the next version of `name` without storing it, for a caller that
+    /// stores it in a transaction of its own (a connection's tokens with their refresh state).
+    pub fn seal(&self, name: &str, value: &str) -> Result<SealedSecret, VaultError> {
+        check_name(name)?;
+        let master = self.ring.current();
+        let (wrapped_key, ciphertext) = seal::seal_secret(master, name, value.as_bytes())?;
+        let now = now_ms();
+        Ok(SealedSecret {
+            name: name.into(),
+            version: 0,
+            master_version: master.version,
+            wrapped_key,
+            ciphertext,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// Opens a sealed row read from the store.
+    pub fn open_sealed(&self, s: &SealedSecret) -> Result<SecretString, VaultError> {
         let master = self
             .ring
             .get(s.master_version)

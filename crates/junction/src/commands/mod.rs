@@ -2,10 +2,12 @@
 //! 3 the store could not be opened.
 
 mod check;
+mod connections;
 mod dlq;
 mod mock;
 mod secrets;
 mod serve;
+mod tokens;
 
 use std::process::ExitCode;
 
@@ -39,5 +41,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Mock(args) => mock::run(args).await,
         Command::Dlq(cmd) => dlq::run(cmd).await,
         Command::Secrets(cmd) => secrets::run(cmd).await,
+        Command::Tokens(cmd) => tokens::run(cmd).await,
+        Command::Connections(cmd) => connections::run(cmd).await,
     }
 }

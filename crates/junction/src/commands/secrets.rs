@@ -50,9 +50,9 @@ pub async fn bind(config: &Config, store: &Arc<dyn Store>) -> Result<Option<Vaul
 }
 
 /// A failed command: its exit code and message.
-type Failure = (u8, String);
+pub(super) type Failure = (u8, String);
 
-fn failed(e: impl std::fmt::Display) -> Failure {
+pub(super) fn failed(e: impl std::fmt::Display) -> Failure {
     (EXIT_FAILURE, format!("error: {e}"))
 }
 
@@ -115,15 +115,13 @@ async fn rotate(vault: &Vault) -> Result<(), Failure> {
 }
 
 async fn open(args: &ConfigArgs) -> Result<Vault, Failure> {
+    let (_, store) = open_store(args).await?;
+    open_vault(store).await
+}
+
+/// The config and the store it names.
+pub(super) async fn open_store(args: &ConfigArgs) -> Result<(Config, Arc<dyn Store>), Failure> {
     let config = load(args, &env_overrides()).map_err(|e| (EXIT_CONFIG, e))?;
-    let ring = Keyring::from_env()
-        .map_err(|e| (EXIT_CONFIG, format!("error: {e}")))?
-        .ok_or_else(|| {
-            (
-                EXIT_CONFIG,
-                format!("error: {}", junction_vault::VaultError::NoMasterKey),
-            )
-        })?;
     let store = junction_store::open(&(&config.store).into())
         .await
         .map_err(|e| {
@@ -132,13 +130,26 @@ async fn open(args: &ConfigArgs) -> Result<Vault, Failure> {
                 format!("error: cannot open the store {}: {e}", config.store.url),
             )
         })?;
+    Ok((config, store))
+}
+
+/// The vault over `store`, with the master key from the environment.
+pub(super) async fn open_vault(store: Arc<dyn Store>) -> Result<Vault, Failure> {
+    let ring = Keyring::from_env()
+        .map_err(|e| (EXIT_CONFIG, format!("error: {e}")))?
+        .ok_or_else(|| {
+            (
+                EXIT_CONFIG,
+                format!("error: {}", junction_vault::VaultError::NoMasterKey),
+            )
+        })?;
     Vault::open(store, ring)
         .await
         .map_err(|e| (EXIT_CONFIG, format!("error: {e}")))
 }
 
 /// Reads the value from stdin (piped) or a no-echo prompt (terminal); never from argv.
-fn read_value(name: &str) -> Result<SecretString, String> {
+pub(super) fn read_value(name: &str) -> Result<SecretString, String> {
     let value = if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password(format!("value for {name}: "))
             .map_err(|e| format!("error: cannot read the value: {e}"))?;
@@ -218,7 +229,7 @@ async fn list(vault: &Vault, output: Output) -> Result<(), Failure> {
     Ok(())
 }
 
-fn ms_to_rfc3339(ms: i64) -> String {
+pub(super) fn ms_to_rfc3339(ms: i64) -> String {
     humantime::format_rfc3339_seconds(
         std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64),
     )

@@ -63,11 +63,22 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_STORE);
         }
     };
-    if let Err(e) = super::secrets::bind(&config, &store).await {
-        tracing::error!(error = %e, "cannot open the vault");
-        eprintln!("{e}");
-        return ExitCode::from(super::EXIT_CONFIG);
-    }
+    let vault = match super::secrets::bind(&config, &store).await {
+        Ok(v) => v.map(std::sync::Arc::new),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the vault");
+            eprintln!("{e}");
+            return ExitCode::from(super::EXIT_CONFIG);
+        }
+    };
+    let connectors = match junction_connect::Hub::new(&config, store.clone(), vault) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the connectors");
+            eprintln!("error: {e}");
+            return ExitCode::from(super::EXIT_CONFIG);
+        }
+    };
     let listen = config.server.listen;
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
@@ -105,7 +116,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     if let Some(t) = &admin_token {
         junction_core::mask::register(t);
     }
-    let extra = junction_engine::http::routes(engine, admin_token);
+    let extra = junction_engine::http::routes(engine, admin_token).merge(connectors.routes());
     match junction_server::serve(
         listener,
         state,

@@ -1,0 +1,103 @@
+//! `ANY /proxy/{connector}/{*path}`: internal services call vendors through Junction with a hub
+//! API token; Junction injects the vendor credentials (the caller's `Authorization` never goes
+//! upstream). Answers carry `X-Junction-Attempts` and `X-Junction-Cache`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Request};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode};
+use junction_core::{Code, Error, Origin};
+use junction_server::ApiError;
+
+use crate::runtime::{AnswerBody, Call};
+use crate::Hub;
+
+pub async fn proxy(
+    axum::Extension(hub): axum::Extension<Arc<Hub>>,
+    Path((connector, _)): Path<(String, String)>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = req.into_parts();
+    let authz = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let token = hub.tokens.verify(authz).await?;
+    let Some(rt) = hub.connectors.get(&connector) else {
+        return Err(ApiError(
+            Error::new(
+                Code::NotFound,
+                Origin::Downstream,
+                format!("unknown connector `{connector}`"),
+            )
+            .with_hint("connectors are declared under `connectors:` in junction.yaml"),
+        ));
+    };
+    if !crate::api_tokens::allows(&token.scopes, &connector, parts.method.as_str()) {
+        return Err(ApiError(
+            Error::new(
+                Code::Forbidden,
+                Origin::Downstream,
+                format!(
+                    "API token `{}` may not {} on connector `{connector}`",
+                    token.id, parts.method
+                ),
+            )
+            .with_hint(format!(
+                "create a token with --scope proxy:{connector}:{}",
+                parts.method
+            )),
+        ));
+    }
+    // The path as received (still percent-encoded), after /proxy/{connector}.
+    let raw = parts.uri.path();
+    let prefix_len = "/proxy/".len()
+        + raw["/proxy/".len()..]
+            .find('/')
+            .unwrap_or(raw.len() - "/proxy/".len());
+    let path = raw[prefix_len..].to_owned();
+    let connection = parts
+        .headers
+        .get("x-junction-connection")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("default")
+        .to_owned();
+    let limit = hub.body_limit;
+    let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError(
+            Error::new(
+                Code::BodyTooLarge,
+                Origin::Downstream,
+                "the request body is larger than the server accepts",
+            )
+            .with_hint("send a smaller body, or raise server.body_limit"),
+        )
+    })?;
+    let answer = rt
+        .call(Call {
+            method: parts.method,
+            path,
+            query: parts.uri.query().map(str::to_owned),
+            headers: parts.headers,
+            body,
+            connection,
+        })
+        .await?;
+    let status = StatusCode::from_u16(answer.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let body = match answer.body {
+        AnswerBody::Full(b) => Body::from(b),
+        AnswerBody::Stream { prefix, rest } => {
+            let head = futures_util::stream::once(async move { Ok::<_, reqwest::Error>(prefix) });
+            Body::from_stream(futures_util::StreamExt::chain(head, rest.bytes_stream()))
+        }
+    };
+    let mut res = (status, body).into_response();
+    *res.headers_mut() = answer.headers;
+    res.headers_mut()
+        .insert("x-junction-attempts", HeaderValue::from(answer.attempts));
+    res.headers_mut()
+        .insert("x-junction-cache", HeaderValue::from_static(answer.cache));
+    Ok(res)
+}

@@ -1,0 +1,707 @@
+//! One connector at run time: the outbound pipeline of DESIGN.md —
+//! confine the path → cache? → concurrency slot → quota (FIFO queue, up to `max_wait`) →
+//! circuit → credentials → send within the deadline → learn from rate-limit headers →
+//! classify → retry (full jitter, within the budget, idempotent or keyed calls only).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use junction_config::{Connector, Grant, OutboundAuth};
+use junction_core::{Code, Error, Origin};
+use junction_resilience::quota::parse_signal;
+use junction_resilience::{
+    Backoff, Circuit, CircuitPolicy, LocalQuota, QuotaState, RetryBudget, Window,
+};
+use tokio::time::Instant;
+
+use crate::auth::tokens::{TokenManager, TokenScheme};
+use crate::auth::{basic_value, bearer_value, Auth, Outgoing};
+use crate::cache::{self, Cached, Flight, Lookup, ResponseCache};
+
+/// A call from an internal service.
+pub struct Call {
+    pub method: Method,
+    /// The path under the connector, as received (percent-encoded).
+    pub path: String,
+    pub query: Option<String>,
+    /// The caller's headers; hop-by-hop ones, `Authorization`, `Cookie` and `X-Junction-*` are dropped.
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub connection: String,
+}
+
+/// The upstream's answer (or the cache's), on its way back to the caller.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: AnswerBody,
+    /// Upstream attempts made (0 when served from the cache).
+    pub attempts: u32,
+    /// `HIT`, `MISS`, `REVALIDATED`, `COALESCED`, `STALE` or `BYPASS`.
+    pub cache: &'static str,
+}
+
+pub enum AnswerBody {
+    Full(Bytes),
+    /// Streamed from the upstream, after `prefix` (bytes already read while deciding to cache).
+    Stream {
+        prefix: Bytes,
+        rest: reqwest::Response,
+    },
+}
+
+pub struct Runtime {
+    pub cfg: Connector,
+    http: reqwest::Client,
+    auth: Auth,
+    quota: Arc<dyn QuotaState>,
+    /// The fair queue in front of the quota: callers take their share in arrival order.
+    queue: tokio::sync::Mutex<()>,
+    slots: tokio::sync::Semaphore,
+    in_flight: AtomicU64,
+    pub circuit: Arc<Circuit>,
+    budget: RetryBudget,
+    backoff: Backoff,
+    cache: Option<ResponseCache>,
+}
+
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Headers of the caller that never go upstream.
+fn dropped_upstream(name: &str) -> bool {
+    HOP_BY_HOP.contains(&name)
+        || matches!(name, "host" | "authorization" | "cookie" | "content-length")
+        || name.starts_with("x-junction-")
+}
+
+/// Removes hop-by-hop headers, and those the `Connection` header names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<String> = headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
+        .collect();
+    for n in named
+        .iter()
+        .map(String::as_str)
+        .chain(HOP_BY_HOP.iter().copied())
+    {
+        headers.remove(n);
+    }
+}
+
+fn valid_connection(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl Runtime {
+    pub fn new(
+        cfg: Connector,
+        store: Arc<dyn junction_store::Store>,
+        vault: Option<Arc<junction_vault::Vault>>,
+    ) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(cfg.timeouts.connect)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(cfg.concurrency as usize)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| {
+                format!(
+                    "cannot build the HTTP client of connector {}: {e}",
+                    cfg.name
+                )
+            })?;
+        let needs_vault = |what: &str| {
+            format!(
+                "connector {}: {what} tokens are kept sealed in the store; set JUNCTION_MASTER_KEY (see `junction secrets new-key`)",
+                cfg.name
+            )
+        };
+        let auth = match &cfg.auth {
+            None => Auth::None,
+            Some(OutboundAuth::ApiKey { place, key }) => Auth::ApiKey {
+                place: place.clone(),
+                key: key.expose().to_owned(),
+            },
+            Some(OutboundAuth::Basic { username, password }) => Auth::Header {
+                name: http::header::AUTHORIZATION,
+                value: basic_value(username, password.expose()).map_err(|e| e.to_string())?,
+            },
+            Some(OutboundAuth::Bearer { token }) => Auth::Header {
+                name: http::header::AUTHORIZATION,
+                value: bearer_value(token.expose()).map_err(|e| e.to_string())?,
+            },
+            Some(OutboundAuth::Hmac(h)) => Auth::Hmac(h.clone()),
+            Some(a @ (OutboundAuth::OAuth2 { .. } | OutboundAuth::JwtBearer { .. })) => {
+                let vault = vault.clone().ok_or_else(|| needs_vault(a.kind()))?;
+                let (scheme, lifetime) = match a {
+                    OutboundAuth::OAuth2 { grant, oauth } => (
+                        TokenScheme::OAuth {
+                            grant: *grant,
+                            oauth: oauth.clone(),
+                        },
+                        oauth.lifetime,
+                    ),
+                    OutboundAuth::JwtBearer { jwt, lifetime } => {
+                        (TokenScheme::Jwt(jwt.clone()), *lifetime)
+                    }
+                    _ => unreachable!("matched above"),
+                };
+                Auth::Tokens(Arc::new(TokenManager::new(
+                    &cfg.name,
+                    scheme,
+                    lifetime,
+                    store,
+                    vault,
+                    http.clone(),
+                )))
+            }
+        };
+        let windows: Vec<Window> = cfg
+            .quotas
+            .iter()
+            .map(|r| Window {
+                limit: r.limit,
+                window: r.window,
+            })
+            .collect();
+        let c = &cfg.circuit;
+        Ok(Self {
+            http,
+            auth,
+            quota: Arc::new(LocalQuota::new(&windows)),
+            queue: tokio::sync::Mutex::new(()),
+            slots: tokio::sync::Semaphore::new(cfg.concurrency as usize),
+            in_flight: AtomicU64::new(0),
+            circuit: Arc::new(Circuit::new(CircuitPolicy {
+                error_rate: c.error_rate,
+                slow_call: c.slow_call,
+                slow_rate: c.slow_rate,
+                window: c.window,
+                min_calls: c.min_calls,
+                open_for: c.open_for,
+                probes: c.probes,
+            })),
+            budget: RetryBudget::new(cfg.retry.budget, cfg.retry.budget_floor),
+            backoff: Backoff {
+                base: cfg.retry.base,
+                max: cfg.retry.max,
+            },
+            cache: cfg.cache.as_ref().map(ResponseCache::new),
+            cfg,
+        })
+    }
+
+    pub fn quota(&self) -> &dyn QuotaState {
+        &*self.quota
+    }
+
+    fn labels(&self) -> [(&'static str, String); 1] {
+        [("connector", self.cfg.name.clone())]
+    }
+
+    fn check_connection(&self, connection: &str) -> Result<(), Error> {
+        if !valid_connection(connection) {
+            return Err(Error::new(
+                Code::BadRequest,
+                Origin::Downstream,
+                "invalid X-Junction-Connection",
+            )
+            .with_hint("connection names use 1-64 letters, digits, `-` and `_`"));
+        }
+        let per_connection = matches!(
+            self.cfg.auth,
+            Some(OutboundAuth::OAuth2 {
+                grant: Grant::RefreshToken,
+                ..
+            })
+        );
+        if connection != "default" && !per_connection {
+            return Err(Error::new(
+                Code::NotFound,
+                Origin::Downstream,
+                format!(
+                    "connector {} has only the `default` connection",
+                    self.cfg.name
+                ),
+            )
+            .with_hint("its credentials come from the config; drop X-Junction-Connection"));
+        }
+        Ok(())
+    }
+
+    /// Runs a call through the whole pipeline.
+    pub async fn call(&self, call: Call) -> Result<Answer, Error> {
+        let started = Instant::now();
+        let result = self.call_inner(call, started).await;
+        let class = match &result {
+            Ok(a) => match a.status.as_u16() {
+                200..=299 => "2xx",
+                300..=399 => "3xx",
+                400..=499 => "4xx",
+                _ => "5xx",
+            },
+            Err(_) => "error",
+        };
+        metrics::counter!("junction_connector_calls_total", "connector" => self.cfg.name.clone(), "class" => class).increment(1);
+        metrics::histogram!("junction_connector_call_seconds", &self.labels())
+            .record(started.elapsed().as_secs_f64());
+        metrics::gauge!("junction_connector_circuit_state", &self.labels())
+            .set(self.circuit.state(Instant::now()).level());
+        result
+    }
+
+    async fn call_inner(&self, call: Call, started: Instant) -> Result<Answer, Error> {
+        let deadline = started + self.cfg.timeouts.total;
+        let url = crate::path::target(&self.cfg, &call.path, call.query.as_deref())?;
+        self.check_connection(&call.connection)?;
+        let mut headers = HeaderMap::with_capacity(call.headers.len() + self.cfg.headers.len() + 2);
+        let mut caller = call.headers;
+        strip_hop_by_hop(&mut caller);
+        for (k, v) in caller.iter() {
+            if !dropped_upstream(k.as_str()) {
+                headers.append(k.clone(), v.clone());
+            }
+        }
+        for (k, v) in self
+            .cfg
+            .headers
+            .iter()
+            .chain(self.cfg.version_header.iter())
+        {
+            if let (Ok(k), Ok(v)) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
+                headers.insert(k, v);
+            }
+        }
+        let cache = self.cache.as_ref().filter(|_| call.method == Method::GET);
+        let Some(cache) = cache else {
+            let out = Outgoing {
+                method: call.method,
+                url,
+                headers,
+                body: call.body,
+            };
+            let (res, attempts) = self.send(out, &call.connection, started, deadline).await?;
+            return Ok(streamed(res, Bytes::new(), attempts, "BYPASS"));
+        };
+        let key = format!("{}\n{url}", call.connection);
+        let mut req = http::Request::new(());
+        *req.uri_mut() = url
+            .as_str()
+            .parse()
+            .map_err(|_| Error::internal("unparsable upstream URL"))?;
+        *req.headers_mut() = headers.clone();
+        let (req, ()) = req.into_parts();
+        let mut conditional = None;
+        match cache.lookup(&key, &req, SystemTime::now()) {
+            Lookup::Fresh(c) => return Ok(self.cached(c, "HIT")),
+            Lookup::Revalidate(h) => conditional = Some(h),
+            Lookup::Miss => {}
+        }
+        let leader = match cache.flight(&key) {
+            Flight::Lead(l) => Some(l),
+            Flight::Follow(rx) => {
+                if let Some(c) = cache::follow(rx).await {
+                    return Ok(self.cached(c, "COALESCED"));
+                }
+                None
+            }
+        };
+        let mut out = Outgoing {
+            method: Method::GET,
+            url,
+            headers,
+            body: call.body,
+        };
+        if let Some(h) = &conditional {
+            out.headers.extend(h.clone());
+        }
+        let (res, attempts) = match self.send(out, &call.connection, started, deadline).await {
+            Ok(r) => r,
+            Err(e) if e.code() == Code::CircuitOpen && self.cfg.circuit.stale_fallback => {
+                return match cache.last_good(&key) {
+                    Some(c) => Ok(self.cached(c, "STALE")),
+                    None => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
+        let now = SystemTime::now();
+        if res.status() == StatusCode::NOT_MODIFIED && conditional.is_some() {
+            if let Some(c) = cache.revalidated(&key, &req, res.headers(), now) {
+                self.count_cache("revalidated");
+                if let Some(l) = leader {
+                    l.publish(Some(c.clone()));
+                }
+                return Ok(answer(c, attempts, "REVALIDATED"));
+            }
+        }
+        self.count_cache("miss");
+        let fits = res
+            .content_length()
+            .is_none_or(|n| n as usize <= cache.max_entry);
+        if !res.status().is_success() || !fits {
+            return Ok(streamed(res, Bytes::new(), attempts, "MISS"));
+        }
+        let (status, mut res_headers) = (res.status(), res.headers().clone());
+        strip_hop_by_hop(&mut res_headers);
+        match read_up_to(res, cache.max_entry).await {
+            Ok(Ok(body)) => {
+                let c = Cached {
+                    status,
+                    headers: res_headers,
+                    body,
+                };
+                cache.put(&key, &req, &c, now);
+                if let Some(l) = leader {
+                    l.publish(Some(c.clone()));
+                }
+                Ok(answer(c, attempts, "MISS"))
+            }
+            Ok(Err((prefix, rest))) => Ok(streamed(rest, prefix, attempts, "MISS")),
+            Err(e) => Err(Error::new(
+                Code::UpstreamFailed,
+                Origin::Upstream,
+                format!("{} cut its answer short: {e}", self.cfg.name),
+            )),
+        }
+    }
+
+    fn count_cache(&self, result: &'static str) {
+        metrics::counter!("junction_connector_cache_total", "connector" => self.cfg.name.clone(), "result" => result).increment(1);
+    }
+
+    fn cached(&self, c: Cached, how: &'static str) -> Answer {
+        self.count_cache(match how {
+            "HIT" => "hit",
+            "COALESCED" => "coalesced",
+            _ => "stale",
+        });
+        let mut a = answer(c, 0, how);
+        if how == "STALE" {
+            a.headers
+                .insert("x-junction-stale", HeaderValue::from_static("true"));
+        }
+        a
+    }
+
+    /// Waits for a concurrency slot and the quota, in arrival order, until `until`.
+    async fn admit(&self, until: Instant) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
+        let waited = Instant::now();
+        let slot = tokio::time::timeout_at(until, self.slots.acquire())
+            .await
+            .map_err(|_| self.spent(Duration::from_secs(1)))?
+            .map_err(|_| Error::internal("connector closed"))?;
+        let _queue = tokio::time::timeout_at(until, self.queue.lock())
+            .await
+            .map_err(|_| self.spent(Duration::from_secs(1)))?;
+        loop {
+            let now = Instant::now();
+            match self.quota.try_acquire(now) {
+                Ok(()) => break,
+                Err(at) if at > until => return Err(self.spent(at - now)),
+                Err(at) => tokio::time::sleep_until(at).await,
+            }
+        }
+        metrics::histogram!("junction_connector_quota_wait_seconds", &self.labels())
+            .record(waited.elapsed().as_secs_f64());
+        Ok(slot)
+    }
+
+    /// Sends with credentials, retrying what is safe; returns the final response and how many
+    /// requests went upstream.
+    async fn send(
+        &self,
+        mut base: Outgoing,
+        connection: &str,
+        started: Instant,
+        deadline: Instant,
+    ) -> Result<(reqwest::Response, u32), Error> {
+        let safe_method = matches!(
+            base.method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+        );
+        let mut idempotent = safe_method || base.headers.contains_key("idempotency-key");
+        if let Some(h) = &self.cfg.idempotency_header {
+            if let Ok(name) = HeaderName::from_bytes(h.as_bytes()) {
+                if base.headers.contains_key(&name) {
+                    idempotent = true;
+                } else if matches!(base.method, Method::POST | Method::PATCH) {
+                    if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+                        base.headers.insert(name, v);
+                        idempotent = true;
+                    }
+                }
+            }
+        }
+        self.budget.deposit(Instant::now());
+        let wait_until = deadline.min(started + self.cfg.max_wait);
+        let cap = self.cfg.retry.retry_after_cap;
+        let mut attempt = 0u32;
+        // Requests actually sent (a 401's refresh-and-retry is one more than the attempts).
+        let mut sent = 0u32;
+        let mut rejected: Option<Arc<str>> = None;
+        let mut reauthorised = false;
+        loop {
+            attempt += 1;
+            let slot = self.admit(wait_until.max(Instant::now())).await?;
+            let permit = match self.circuit.allow(Instant::now()) {
+                Ok(p) => p,
+                Err(retry_in) => return Err(self.circuit_open(retry_in)),
+            };
+            let mut out = Outgoing {
+                method: base.method.clone(),
+                url: base.url.clone(),
+                headers: base.headers.clone(),
+                body: base.body.clone(),
+            };
+            let used = match rejected.take() {
+                Some(r) => Some(self.auth.reapply(connection, &r, &mut out).await?),
+                None => self.auth.apply(connection, &mut out).await?,
+            };
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(self.deadline_error());
+            }
+            let t0 = now;
+            self.in_flight.fetch_add(1, Ordering::Relaxed);
+            sent += 1;
+            metrics::counter!("junction_connector_attempts_total", &self.labels()).increment(1);
+            let res = self
+                .http
+                .request(out.method, out.url)
+                .headers(out.headers)
+                .body(out.body)
+                .timeout(self.cfg.timeouts.attempt.min(deadline - now))
+                .send()
+                .await;
+            let others = self
+                .in_flight
+                .fetch_sub(1, Ordering::Relaxed)
+                .saturating_sub(1);
+            drop(slot);
+            let elapsed = t0.elapsed();
+            metrics::histogram!("junction_connector_upstream_seconds", &self.labels())
+                .record(elapsed.as_secs_f64());
+            let now = Instant::now();
+            let res = match res {
+                Ok(r) => r,
+                Err(e) => {
+                    permit.record(now, false, elapsed);
+                    let never_sent = e.is_connect();
+                    if (idempotent || never_sent) && attempt < self.cfg.retry.attempts {
+                        let delay = self.backoff.delay(attempt, &mut rand::rng());
+                        if now + delay < deadline && self.budget.withdraw(now) {
+                            metrics::counter!("junction_connector_retries_total", &self.labels())
+                                .increment(1);
+                            tokio::time::sleep(delay).await;
+                            continue;
+                        }
+                    }
+                    return Err(if e.is_timeout() {
+                        Error::new(Code::Timeout, Origin::Upstream, format!("connector {} did not answer in time", self.cfg.name))
+                            .with_hint("raise the connector's timeouts.attempt / timeouts.total if the vendor is slow")
+                    } else {
+                        Error::new(
+                            Code::UpstreamFailed,
+                            Origin::Upstream,
+                            format!(
+                                "cannot reach connector {}: {}",
+                                self.cfg.name,
+                                transport(&e)
+                            ),
+                        )
+                    });
+                }
+            };
+            let status = res.status().as_u16();
+            let unix_now = (junction_core::time::now_ms() / 1000) as u64;
+            let mut signal = {
+                let headers = res.headers();
+                let header = |n: &str| {
+                    headers
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                parse_signal(status, &header, unix_now, Duration::MAX)
+            };
+            let retry_after = signal.retry_after;
+            signal.retry_after = retry_after.map(|d| d.min(cap));
+            if let Some(r) = signal.remaining {
+                metrics::gauge!("junction_connector_quota_remaining", &self.labels())
+                    .set(r.left as f64);
+            }
+            self.quota.observe(now, &signal, others);
+            permit.record(now, status < 500, elapsed);
+            if self.cfg.auth.is_some() {
+                let result = if status == 401 || status == 403 {
+                    "rejected"
+                } else {
+                    "ok"
+                };
+                metrics::counter!("junction_connector_auth_total", "connector" => self.cfg.name.clone(), "result" => result).increment(1);
+            }
+            if status == 401 && self.auth.uses_tokens() && !reauthorised {
+                // One refresh and one retry, not counted as an attempt.
+                reauthorised = true;
+                rejected = used;
+                attempt -= 1;
+                continue;
+            }
+            let retryable = matches!(status, 408 | 425 | 429 | 500 | 502 | 503 | 504);
+            if retryable && idempotent && attempt < self.cfg.retry.attempts {
+                let delay = match retry_after {
+                    // Longer than we honour: the caller gets the vendor's answer.
+                    Some(ra) if ra > cap => None,
+                    // The quota is paused until then: the next admission waits for it.
+                    Some(_) => Some(Duration::ZERO),
+                    None => Some(self.backoff.delay(attempt, &mut rand::rng())),
+                };
+                if let Some(d) = delay {
+                    let resume = now + d.max(retry_after.unwrap_or_default());
+                    if resume < deadline && self.budget.withdraw(now) {
+                        metrics::counter!("junction_connector_retries_total", &self.labels())
+                            .increment(1);
+                        drop(res);
+                        tokio::time::sleep(d).await;
+                        continue;
+                    }
+                    metrics::counter!("junction_connector_retries_refused_total", &self.labels())
+                        .increment(1);
+                }
+            }
+            return Ok((res, sent));
+        }
+    }
+
+    fn circuit_open(&self, retry_in: Duration) -> Error {
+        Error::new(
+            Code::CircuitOpen,
+            Origin::Upstream,
+            format!(
+                "connector {} is failing; its circuit is open",
+                self.cfg.name
+            ),
+        )
+        .with_hint("calls resume automatically after a successful probe")
+        .with_retry_after(retry_in)
+    }
+
+    fn spent(&self, retry_in: Duration) -> Error {
+        metrics::counter!("junction_connector_quota_rejected_total", &self.labels()).increment(1);
+        Error::new(
+            Code::RateLimited,
+            Origin::Internal,
+            format!("connector {}'s quota is spent: no call could be sent within max_wait", self.cfg.name),
+        )
+        .with_hint("retry after the Retry-After delay, or raise the connector's max_wait or quotas if the vendor allows")
+        .with_retry_after(retry_in.max(Duration::from_secs(1)))
+    }
+
+    fn deadline_error(&self) -> Error {
+        Error::new(
+            Code::Timeout,
+            Origin::Upstream,
+            format!(
+                "the call to connector {} ran past its total deadline",
+                self.cfg.name
+            ),
+        )
+        .with_hint("raise the connector's timeouts.total, or max_wait if calls queue for quota")
+    }
+}
+
+fn transport(e: &reqwest::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg = format!("{msg}: {s}");
+        src = s.source();
+    }
+    msg
+}
+
+fn answer(c: Cached, attempts: u32, how: &'static str) -> Answer {
+    Answer {
+        status: c.status,
+        headers: c.headers,
+        body: AnswerBody::Full(c.body),
+        attempts,
+        cache: how,
+    }
+}
+
+fn streamed(res: reqwest::Response, prefix: Bytes, attempts: u32, how: &'static str) -> Answer {
+    let mut headers = res.headers().clone();
+    strip_hop_by_hop(&mut headers);
+    Answer {
+        status: res.status(),
+        headers,
+        body: AnswerBody::Stream { prefix, rest: res },
+        attempts,
+        cache: how,
+    }
+}
+
+/// Reads the body if it fits in `limit`; otherwise hands back what was read and the rest.
+async fn read_up_to(
+    mut res: reqwest::Response,
+    limit: usize,
+) -> Result<Result<Bytes, (Bytes, reqwest::Response)>, reqwest::Error> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = res.chunk().await? {
+        buf.extend_from_slice(&chunk);
+        if buf.len() > limit {
+            return Ok(Err((buf.freeze(), res)));
+        }
+    }
+    Ok(Ok(buf.freeze()))
+}
+
+/// Compile-time proof that the pipeline's futures can run on any worker thread.
+#[cfg(test)]
+#[allow(dead_code)]
+fn _send_check(rt: &'static Runtime, o: Outgoing, c: Call) {
+    fn is_send<T: Send>(_: T) {}
+    is_send(rt.admit(Instant::now()));
+    is_send(rt.send(o, "x", Instant::now(), Instant::now()));
+    is_send(rt.call(c));
+}
+#[cfg(test)]
+#[allow(dead_code)]
+fn _send_check2(
+    a: &'static Auth,
+    m: &'static TokenManager,
+    o: &'static mut Outgoing,
+    h: &'static reqwest::Client,
+    oa: &'static junction_config::OAuth,
+) {
+    fn is_send<T: Send>(_: T) {}
+    is_send(m.token("x"));
+    is_send(crate::auth::grant::client_credentials(h, oa));
+    is_send(crate::auth::grant::refresh(h, oa, "x"));
+    is_send(a.apply("x", o));
+}

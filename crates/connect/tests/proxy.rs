@@ -1,0 +1,672 @@
+//! Calls out through `/proxy`, over real HTTP against the mock provider: credentials, token
+//! refresh, quotas, retries, circuit, cache and the path allow-list.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use junction_mock::{AuthConfig, HeaderStyle, Limit, MockConfig, QuotaConfig};
+use serde_json::json;
+use support::*;
+
+fn mock_with_auth() -> MockConfig {
+    MockConfig {
+        customers: 50,
+        auth: AuthConfig {
+            required: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+const API_KEY: &str = r#"
+connectors:
+  crm:
+    base_url: "{MOCK}/v2"
+    auth: { kind: api_key, header: X-Api-Key, key: secret:crm_key }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_injects_credentials_and_never_forwards_the_callers_authorization() {
+    let env = start(API_KEY, mock_with_auth(), &[("crm_key", "mock_key_1")]).await;
+    let res = env
+        .get("/proxy/crm/customers/cus_000001")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-junction-attempts"], "1");
+    assert_eq!(res.headers()["x-junction-cache"], "BYPASS");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["id"], "cus_000001");
+    let seen = env.received("/v2/customers").await;
+    assert_eq!(seen.len(), 1);
+    let headers = &seen[0]["headers"];
+    assert_eq!(headers["x-api-key"], "mock_key_1");
+    assert!(
+        headers.get("authorization").is_none(),
+        "the hub token stayed in the hub: {headers}"
+    );
+    // The vendor's own errors come back as the vendor sent them.
+    let missing = env
+        .get("/proxy/crm/customers/cus_nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "resource_missing", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_token_scopes_are_enforced() {
+    let env = start(API_KEY, mock_with_auth(), &[("crm_key", "mock_key_1")]).await;
+    let anonymous = env
+        .http
+        .get(format!("{}/proxy/crm/customers", env.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let body: serde_json::Value = anonymous.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
+    assert!(
+        body["error"]["hint"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("junction tokens create"),
+        "{body}"
+    );
+    let forged = env
+        .http
+        .get(format!("{}/proxy/crm/customers", env.url))
+        .bearer_auth("jct_000000000000_forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    // A token scoped to GET on crm may not POST, nor reach another connector.
+    let (token, id, hash) = junction_connect::api_tokens::generate();
+    env.store
+        .add_api_token(junction_store::ApiToken {
+            id,
+            name: "reader".into(),
+            token_hash: hash,
+            scopes: "proxy:crm:GET".into(),
+            created_at: junction_core::time::now_ms(),
+            expires_at: None,
+            revoked_at: None,
+        })
+        .await
+        .unwrap();
+    let read = env
+        .http
+        .get(format!("{}/proxy/crm/customers", env.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    let write = env
+        .http
+        .post(format!("{}/proxy/crm/customers", env.url))
+        .bearer_auth(&token)
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(write.status(), 403);
+    let body: serde_json::Value = write.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "forbidden");
+    let unknown = env.get("/proxy/nope/x").send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(
+        env.received("/v2/customers").await.len(),
+        1,
+        "refused calls never reach the vendor"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_path_escape_trick_is_refused_before_reaching_the_vendor() {
+    let env = start(API_KEY, mock_with_auth(), &[("crm_key", "mock_key_1")]).await;
+    for evil in [
+        "/proxy/crm/../oauth/token",
+        "/proxy/crm/customers/../../oauth/token",
+        "/proxy/crm/%2e%2e/oauth/token",
+        "/proxy/crm/%2E%2e/oauth/token",
+        "/proxy/crm/.%2e/_mock/requests",
+        "/proxy/crm/%252e%252e/_mock/requests",
+        "/proxy/crm/customers/..%2f..%2f_mock%2frequests",
+        "/proxy/crm/customers%5c..%5c..%5c_mock",
+        "/proxy/crm/customers\\..\\..\\_mock",
+        "/proxy/crm//evil.example.com/x",
+        "/proxy/crm/http://evil.example.com/x",
+        "/proxy/crm/http:%2f%2fevil.example.com/x",
+        "/proxy/crm/./customers",
+    ] {
+        let status = raw_get(&env.url, evil, &env.token).await;
+        assert!(status == 400 || status == 404, "{evil} answered {status}");
+    }
+    let (total, _) = env.mock.state.log.snapshot();
+    assert_eq!(total, 0, "no trick reached the mock");
+    assert_eq!(
+        raw_get(&env.url, "/proxy/crm/customers/cus_000001", &env.token).await,
+        200
+    );
+}
+
+const OAUTH: &str = r#"
+connectors:
+  crm:
+    base_url: "{MOCK}/v2"
+    auth:
+      kind: oauth2_client_credentials
+      token_url: "{MOCK}/oauth/token"
+      client_id: mock_client
+      client_secret: secret:crm_client_secret
+      refresh_at: 50%
+"#;
+
+fn short_tokens(ttl: Duration) -> MockConfig {
+    let mut m = mock_with_auth();
+    m.auth.token_ttl = ttl;
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_refresh_fifty_concurrent_calls_at_expiry_cause_exactly_one_refresh() {
+    let env = start(
+        OAUTH,
+        short_tokens(Duration::from_secs(2)),
+        &[("crm_client_secret", "mock_secret")],
+    )
+    .await;
+    assert_eq!(
+        env.get("/proxy/crm/customers")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(env.issued().await.len(), 1);
+    // Past refresh_at (50 % of 2 s): the next calls need a new token.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let calls = (0..50).map(|_| env.get("/proxy/crm/customers").send());
+    for r in futures_util::future::join_all(calls).await {
+        assert_eq!(r.unwrap().status(), 200);
+    }
+    assert_eq!(env.issued().await.len(), 2, "one refresh for fifty callers");
+    let row = env
+        .store
+        .connection("crm", "default")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.state.as_str(), row.failures, row.refresh_until),
+        ("active", 0, 0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_refresh_once_across_nodes_sharing_postgresql() {
+    let Some((store, guards)) = store(Backend::Postgres).await else {
+        return;
+    };
+    let env = start_on(
+        store.clone(),
+        guards,
+        OAUTH,
+        short_tokens(Duration::from_secs(3600)),
+        &[("crm_client_secret", "mock_secret")],
+    )
+    .await;
+    // A second process: its own connectors and token cache, the same database.
+    let (_, _, second) = hub_on(
+        store,
+        OAUTH,
+        &env.mock.url(),
+        &[("crm_client_secret", "mock_secret")],
+    )
+    .await;
+    let calls = (0..50).map(|i| {
+        let base = if i % 2 == 0 { &env.url } else { &second };
+        env.http
+            .get(format!("{base}/proxy/crm/customers"))
+            .bearer_auth(&env.token)
+            .send()
+    });
+    for r in futures_util::future::join_all(calls).await {
+        assert_eq!(r.unwrap().status(), 200);
+    }
+    assert_eq!(env.issued().await.len(), 1, "one token for both processes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_triggers_one_refresh_and_one_retry() {
+    let env = start(
+        OAUTH,
+        short_tokens(Duration::from_secs(3600)),
+        &[("crm_client_secret", "mock_secret")],
+    )
+    .await;
+    assert_eq!(
+        env.get("/proxy/crm/customers")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // The provider forgets every token it issued: the cached one is now rejected.
+    env.mock.state.tokens.clear();
+    let res = env.get("/proxy/crm/customers").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["x-junction-attempts"],
+        "2",
+        "the rejected call and its retry"
+    );
+    assert_eq!(
+        env.issued().await.len(),
+        1,
+        "exactly one refresh (the log was cleared with the tokens)"
+    );
+}
+
+const REFRESH: &str = r#"
+connectors:
+  crm:
+    base_url: "{MOCK}/v2"
+    auth:
+      kind: oauth2_refresh_token
+      token_url: "{MOCK}/oauth/token"
+      client_id: mock_client
+      client_secret: secret:crm_client_secret
+"#;
+
+async fn seed(env: &Env, connection: &str, refresh_token: &str) {
+    let sealed = env
+        .vault
+        .seal(
+            &junction_connect::auth::tokens::refresh_secret("crm", connection),
+            refresh_token,
+        )
+        .unwrap();
+    env.store
+        .save_tokens(junction_store::SaveTokens {
+            connector: "crm".into(),
+            name: connection.into(),
+            epoch: None,
+            expires_at: None,
+            refresh_at: None,
+            secrets: vec![sealed],
+            now: junction_core::time::now_ms(),
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_refresh_token_is_persisted_before_it_is_used() {
+    let env = start(
+        REFRESH,
+        short_tokens(Duration::from_secs(3600)),
+        &[("crm_client_secret", "mock_secret")],
+    )
+    .await;
+    // A refresh token from the provider, as the connect flow would have obtained it.
+    let first: serde_json::Value = env
+        .http
+        .post(format!("{}/oauth/token", env.mock.url()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "mock_client"),
+            ("client_secret", "mock_secret"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let seeded = first["refresh_token"].as_str().unwrap().to_owned();
+    seed(&env, "tenant-a", &seeded).await;
+    let res = env
+        .get("/proxy/crm/customers")
+        .header("X-Junction-Connection", "tenant-a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let issued = env.issued().await;
+    let rotated = issued.last().unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(rotated, seeded);
+    let stored = env
+        .store
+        .secret(&junction_connect::auth::tokens::refresh_secret(
+            "crm", "tenant-a",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = env.vault.open_sealed(&stored).unwrap();
+    assert_eq!(
+        junction_vault::ExposeSecret::expose_secret(&stored),
+        rotated.as_str()
+    );
+    // Another connection has no credentials: a clear 404, no call.
+    let other = env
+        .get("/proxy/crm/customers")
+        .header("X-Junction-Connection", "tenant-b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+    let body: serde_json::Value = other.json().await.unwrap();
+    assert!(
+        body["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("set-token"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_refresh_marks_the_connection_needs_reauth_and_calls_fail_fast() {
+    let env = start(
+        REFRESH,
+        mock_with_auth(),
+        &[("crm_client_secret", "mock_secret")],
+    )
+    .await;
+    seed(&env, "default", "rt_revoked_long_ago").await;
+    let res = env.get("/proxy/crm/customers").send().await.unwrap();
+    assert_eq!(res.status(), 502);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "needs_reauth", "{body}");
+    let row = env
+        .store
+        .connection("crm", "default")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.state, junction_store::NEEDS_REAUTH);
+    assert!(row.last_error.unwrap().contains("invalid_grant"));
+    let token_calls = env.received("/oauth/token").await.len();
+    let again = env.get("/proxy/crm/customers").send().await.unwrap();
+    assert_eq!(again.status(), 502);
+    assert_eq!(
+        env.received("/oauth/token").await.len(),
+        token_calls,
+        "failing fast: no new refresh"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_2000_calls_against_a_200_per_second_limit_never_exceed_it() {
+    let mut mock = mock_with_auth();
+    mock.quotas = QuotaConfig {
+        limits: vec![Limit::parse("200/s:global").unwrap()],
+        headers: HeaderStyle::Draft,
+    };
+    let yaml = format!("{API_KEY}    quotas: [ 200/s ]\n    concurrency: 32\n    max_wait: 30s\n    timeouts: {{ total: 30s }}\n");
+    let env = start(&yaml, mock, &[("crm_key", "mock_key_1")]).await;
+    let started = Instant::now();
+    let calls = (0..2000).map(|_| env.get("/proxy/crm/customers/cus_000001").send());
+    let results = futures_util::future::join_all(calls).await;
+    let elapsed = started.elapsed();
+    let statuses: Vec<u16> = results
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert!(
+        statuses.iter().all(|s| *s == 200),
+        "{:?}",
+        statuses.iter().filter(|s| **s != 200).collect::<Vec<_>>()
+    );
+    // The mock counts in fixed windows from its start: none may hold more than 200.
+    let seen = env.received("/v2/customers").await;
+    let mut per_window = std::collections::BTreeMap::new();
+    for r in &seen {
+        *per_window
+            .entry(r["at_us"].as_u64().unwrap() / 1_000_000)
+            .or_insert(0) += 1;
+    }
+    assert_eq!(seen.len(), 2000, "no retries were needed");
+    assert!(per_window.values().all(|n| *n <= 200), "{per_window:?}");
+    assert!(
+        elapsed < Duration::from_secs(12),
+        "quota used, not wasted: {elapsed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_a_limit_lower_than_configured_is_learned_from_headers() {
+    let mut mock = mock_with_auth();
+    mock.quotas = QuotaConfig {
+        limits: vec![Limit::parse("100/s:global").unwrap()],
+        headers: HeaderStyle::Draft,
+    };
+    let yaml = format!(
+        "{API_KEY}    quotas: [ 1000/s ]\n    concurrency: 16\n    timeouts: {{ total: 20s }}\n"
+    );
+    let env = start(&yaml, mock, &[("crm_key", "mock_key_1")]).await;
+    let calls = (0..500).map(|_| env.get("/proxy/crm/customers/cus_000001").send());
+    let statuses: Vec<u16> = futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 200));
+    let sent = env.received("/v2/customers").await.len();
+    let refused = sent - 500;
+    assert!(
+        refused * 100 <= sent,
+        "{refused} of {sent} calls were refused by the vendor (> 1 %)"
+    );
+    let snap = junction_resilience::QuotaState::snapshot(
+        env.hub.connectors["crm"].quota(),
+        tokio::time::Instant::now(),
+    );
+    assert!(
+        snap.windows
+            .iter()
+            .any(|(w, _, learned)| *learned && w.limit == 100),
+        "{snap:?}"
+    );
+}
+
+const FLAKY: &str = r#"
+connectors:
+  crm:
+    base_url: "{MOCK}/v2"
+    auth: { kind: api_key, header: X-Api-Key, key: secret:crm_key }
+    retry: { attempts: 3, base: 10ms, max: 50ms, idempotency_header: Idempotency-Key }
+    circuit: { error_rate: 50%, min_calls: 6, window: 10s, open_for: 1s }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_calls_are_retried_and_a_keyed_post_keeps_its_key() {
+    let env = start(FLAKY, mock_with_auth(), &[("crm_key", "mock_key_1")]).await;
+    env.chaos(json!({ "errors": [[503, 1.0]] })).await;
+    let get = env
+        .get("/proxy/crm/customers/cus_000001")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 503);
+    assert_eq!(get.headers()["x-junction-attempts"], "3");
+    let post = env
+        .post("/proxy/crm/customers")
+        .json(&json!({"name": "a"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.headers()["x-junction-attempts"], "3");
+    let posts: Vec<_> = env
+        .received("/v2/customers")
+        .await
+        .into_iter()
+        .filter(|r| r["method"] == "POST")
+        .collect();
+    assert_eq!(posts.len(), 3);
+    let keys: std::collections::BTreeSet<String> = posts
+        .iter()
+        .map(|r| r["headers"]["idempotency-key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        keys.len(),
+        1,
+        "every attempt carries the same Idempotency-Key"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_without_an_idempotency_key_is_not_retried() {
+    let env = start(API_KEY, mock_with_auth(), &[("crm_key", "mock_key_1")]).await;
+    env.chaos(json!({ "errors": [[503, 1.0]] })).await;
+    let post = env
+        .post("/proxy/crm/customers")
+        .json(&json!({"name": "a"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 503);
+    assert_eq!(post.headers()["x-junction-attempts"], "1");
+    assert_eq!(env.received("/v2/customers").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn circuit_opens_fails_fast_probes_and_closes_when_the_vendor_recovers() {
+    let env = start(FLAKY, mock_with_auth(), &[("crm_key", "mock_key_1")]).await;
+    env.chaos(json!({ "errors": [[503, 1.0]] })).await;
+    // Two calls of three attempts each: six failures, the minimum for the window.
+    for _ in 0..2 {
+        env.get("/proxy/crm/customers/cus_000001")
+            .send()
+            .await
+            .unwrap();
+    }
+    let sent = env.received("/v2/customers").await.len();
+    let open = env
+        .get("/proxy/crm/customers/cus_000001")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(open.status(), 503);
+    assert!(open.headers().contains_key("retry-after"));
+    let body: serde_json::Value = open.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "circuit_open");
+    assert_eq!(
+        env.received("/v2/customers").await.len(),
+        sent,
+        "an open circuit fails fast"
+    );
+    env.chaos(json!({})).await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let probe = env
+        .get("/proxy/crm/customers/cus_000001")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(probe.status(), 200, "{:?}", probe.text().await);
+    assert_eq!(
+        env.hub.connectors["crm"]
+            .circuit
+            .state(tokio::time::Instant::now()),
+        junction_resilience::CircuitState::Closed
+    );
+}
+
+const CACHED: &str = r#"
+connectors:
+  crm:
+    base_url: "{MOCK}/v2"
+    auth: { kind: api_key, header: X-Api-Key, key: secret:crm_key }
+    cache: { mode: http }
+    circuit: { min_calls: 2, error_rate: 50%, open_for: 30s, fallback: stale }
+    retry: { attempts: 1 }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etag_revalidation_serves_the_cached_body_on_304_and_stale_while_the_circuit_is_open() {
+    let env = start(CACHED, mock_with_auth(), &[("crm_key", "mock_key_1")]).await;
+    let first = env
+        .get("/proxy/crm/customers/cus_000002")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.headers()["x-junction-cache"], "MISS");
+    let body1 = first.text().await.unwrap();
+    let second = env
+        .get("/proxy/crm/customers/cus_000002")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 200);
+    assert_eq!(second.headers()["x-junction-cache"], "REVALIDATED");
+    assert_eq!(second.text().await.unwrap(), body1);
+    let seen = env.received("/v2/customers/cus_000002").await;
+    assert_eq!(seen.len(), 2);
+    assert!(
+        seen[1]["headers"]["if-none-match"]
+            .as_str()
+            .unwrap()
+            .starts_with('"'),
+        "{}",
+        seen[1]
+    );
+    // The vendor goes down: the circuit opens and the last good answer is served, marked stale.
+    env.chaos(json!({ "errors": [[500, 1.0]] })).await;
+    for _ in 0..2 {
+        env.get("/proxy/crm/customers/cus_000003")
+            .send()
+            .await
+            .unwrap();
+    }
+    let stale = env
+        .get("/proxy/crm/customers/cus_000002")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 200);
+    assert_eq!(stale.headers()["x-junction-stale"], "true");
+    assert_eq!(stale.headers()["x-junction-cache"], "STALE");
+    assert_eq!(stale.text().await.unwrap(), body1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_gets_in_flight_are_coalesced_into_one_upstream_call() {
+    let yaml = CACHED.replace("cache: { mode: http }", "cache: { mode: ttl, ttl: 1m }");
+    let env = start(&yaml, mock_with_auth(), &[("crm_key", "mock_key_1")]).await;
+    env.chaos(json!({ "latency_ms": [300, 1] })).await;
+    let calls = (0..20).map(|_| env.get("/proxy/crm/customers/cus_000004").send());
+    let answers = futures_util::future::join_all(calls).await;
+    let mut how = std::collections::BTreeMap::new();
+    for a in answers {
+        let a = a.unwrap();
+        assert_eq!(a.status(), 200);
+        *how.entry(a.headers()["x-junction-cache"].to_str().unwrap().to_owned())
+            .or_insert(0) += 1;
+    }
+    assert_eq!(
+        env.received("/v2/customers/cus_000004").await.len(),
+        1,
+        "{how:?}"
+    );
+    assert_eq!(how.get("MISS"), Some(&1));
+    let hit = env
+        .get("/proxy/crm/customers/cus_000004")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hit.headers()["x-junction-cache"], "HIT");
+}

@@ -1,0 +1,119 @@
+//! `junction tokens create|list|revoke`: hub API tokens for /proxy callers.
+
+use std::process::ExitCode;
+
+use junction_core::time::now_ms;
+use junction_store::ApiToken;
+
+use super::secrets::{failed, ms_to_rfc3339, open_store, Failure};
+use crate::cli::{Output, TokensCommand};
+
+pub async fn run(cmd: TokensCommand) -> ExitCode {
+    let result = match cmd {
+        TokensCommand::Create {
+            name,
+            scopes,
+            expires,
+            config,
+        } => create(&config, name, scopes, expires).await,
+        TokensCommand::List { config, output } => list(&config, output).await,
+        TokensCommand::Revoke { id, config } => revoke(&config, &id).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, e)) => {
+            eprintln!("{e}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+async fn create(
+    config: &crate::cli::ConfigArgs,
+    name: String,
+    scopes: Vec<String>,
+    expires: Option<String>,
+) -> Result<(), Failure> {
+    for s in &scopes {
+        if !junction_connect::api_tokens::valid_scope(s) {
+            return Err(failed(format!(
+                "invalid scope `{s}`\nhint: write proxy:CONNECTOR:METHOD, e.g. proxy:crm:GET or proxy:crm:* (methods in capitals)"
+            )));
+        }
+    }
+    let expires_at = match expires {
+        Some(e) => Some(
+            now_ms()
+                + junction_core::time::ms(
+                    humantime::parse_duration(&e)
+                        .map_err(|err| failed(format!("invalid --expires `{e}`: {err}")))?,
+                ),
+        ),
+        None => None,
+    };
+    let (_, store) = open_store(config).await?;
+    let (token, id, hash) = junction_connect::api_tokens::generate();
+    store
+        .add_api_token(ApiToken {
+            id: id.clone(),
+            name: name.clone(),
+            token_hash: hash,
+            scopes: scopes.join(" "),
+            created_at: now_ms(),
+            expires_at,
+            revoked_at: None,
+        })
+        .await
+        .map_err(failed)?;
+    eprintln!(
+        "created API token {id} ({name}) with scopes {}; it is shown once:",
+        scopes.join(" ")
+    );
+    println!("{token}");
+    Ok(())
+}
+
+async fn list(config: &crate::cli::ConfigArgs, output: Output) -> Result<(), Failure> {
+    let (_, store) = open_store(config).await?;
+    let tokens = store.api_tokens().await.map_err(failed)?;
+    let when = |t: Option<i64>| t.map(ms_to_rfc3339);
+    match output {
+        Output::Json => {
+            let rows: Vec<_> = tokens
+                .iter()
+                .map(|t| {
+                    serde_json::json!({
+                        "id": t.id, "name": t.name, "scopes": t.scopes.split(' ').collect::<Vec<_>>(),
+                        "created_at": ms_to_rfc3339(t.created_at), "expires_at": when(t.expires_at),
+                        "revoked_at": when(t.revoked_at),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(rows));
+        }
+        Output::Table => {
+            if tokens.is_empty() {
+                println!("no API tokens");
+            }
+            for t in &tokens {
+                let state = match (t.revoked_at, t.expires_at) {
+                    (Some(r), _) => format!("revoked {}", ms_to_rfc3339(r)),
+                    (None, Some(e)) if e <= now_ms() => "expired".to_owned(),
+                    (None, Some(e)) => format!("expires {}", ms_to_rfc3339(e)),
+                    (None, None) => "active".to_owned(),
+                };
+                println!("{}  {:<20} {:<40} {state}", t.id, t.name, t.scopes);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn revoke(config: &crate::cli::ConfigArgs, id: &str) -> Result<(), Failure> {
+    let (_, store) = open_store(config).await?;
+    if !store.revoke_api_token(id, now_ms()).await.map_err(failed)? {
+        return Err(failed(format!("no active API token with id `{id}`")));
+    }
+    println!("revoked API token {id}");
+    Ok(())
+}
