@@ -88,6 +88,9 @@ pub async fn proxy(
     let status = StatusCode::from_u16(answer.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let body = match answer.body {
         AnswerBody::Full(b) => Body::from(b),
+        AnswerBody::Stream { prefix, rest } if prefix.is_empty() => {
+            Body::from_stream(rest.bytes_stream())
+        }
         AnswerBody::Stream { prefix, rest } => {
             let head = futures_util::stream::once(async move { Ok::<_, reqwest::Error>(prefix) });
             Body::from_stream(futures_util::StreamExt::chain(head, rest.bytes_stream()))

@@ -66,6 +66,7 @@ pub struct Runtime {
     budget: RetryBudget,
     backoff: Backoff,
     cache: Option<ResponseCache>,
+    metrics: crate::metrics::Metrics,
 }
 
 const HOP_BY_HOP: &[&str] = &[
@@ -207,16 +208,13 @@ impl Runtime {
                 max: cfg.retry.max,
             },
             cache: cfg.cache.as_ref().map(ResponseCache::new),
+            metrics: crate::metrics::Metrics::new(&cfg.name),
             cfg,
         })
     }
 
     pub fn quota(&self) -> &dyn QuotaState {
         &*self.quota
-    }
-
-    fn labels(&self) -> [(&'static str, String); 1] {
-        [("connector", self.cfg.name.clone())]
     }
 
     fn check_connection(&self, connection: &str) -> Result<(), Error> {
@@ -253,19 +251,13 @@ impl Runtime {
     pub async fn call(&self, call: Call) -> Result<Answer, Error> {
         let started = Instant::now();
         let result = self.call_inner(call, started).await;
-        let class = match &result {
-            Ok(a) => match a.status.as_u16() {
-                200..=299 => "2xx",
-                300..=399 => "3xx",
-                400..=499 => "4xx",
-                _ => "5xx",
-            },
-            Err(_) => "error",
-        };
-        metrics::counter!("junction_connector_calls_total", "connector" => self.cfg.name.clone(), "class" => class).increment(1);
-        metrics::histogram!("junction_connector_call_seconds", &self.labels())
+        self.metrics
+            .call(result.as_ref().ok().map(|a| a.status.as_u16()));
+        self.metrics
+            .call_seconds
             .record(started.elapsed().as_secs_f64());
-        metrics::gauge!("junction_connector_circuit_state", &self.labels())
+        self.metrics
+            .circuit_state
             .set(self.circuit.state(Instant::now()).level());
         result
     }
@@ -304,7 +296,7 @@ impl Runtime {
                 body: call.body,
             };
             let (res, attempts) = self.send(out, &call.connection, started, deadline).await?;
-            return Ok(streamed(res, Bytes::new(), attempts, "BYPASS"));
+            return whole_or_streamed(res, attempts, "BYPASS").await;
         };
         let key = format!("{}\n{url}", call.connection);
         let mut req = http::Request::new(());
@@ -363,7 +355,7 @@ impl Runtime {
             .content_length()
             .is_none_or(|n| n as usize <= cache.max_entry);
         if !res.status().is_success() || !fits {
-            return Ok(streamed(res, Bytes::new(), attempts, "MISS"));
+            return whole_or_streamed(res, attempts, "MISS").await;
         }
         let (status, mut res_headers) = (res.status(), res.headers().clone());
         strip_hop_by_hop(&mut res_headers);
@@ -390,7 +382,7 @@ impl Runtime {
     }
 
     fn count_cache(&self, result: &'static str) {
-        metrics::counter!("junction_connector_cache_total", "connector" => self.cfg.name.clone(), "result" => result).increment(1);
+        self.metrics.cache(result);
     }
 
     fn cached(&self, c: Cached, how: &'static str) -> Answer {
@@ -425,7 +417,8 @@ impl Runtime {
                 Err(at) => tokio::time::sleep_until(at).await,
             }
         }
-        metrics::histogram!("junction_connector_quota_wait_seconds", &self.labels())
+        self.metrics
+            .quota_wait_seconds
             .record(waited.elapsed().as_secs_f64());
         Ok(slot)
     }
@@ -488,7 +481,7 @@ impl Runtime {
             let t0 = now;
             self.in_flight.fetch_add(1, Ordering::Relaxed);
             sent += 1;
-            metrics::counter!("junction_connector_attempts_total", &self.labels()).increment(1);
+            self.metrics.attempts.increment(1);
             let res = self
                 .http
                 .request(out.method, out.url)
@@ -503,8 +496,7 @@ impl Runtime {
                 .saturating_sub(1);
             drop(slot);
             let elapsed = t0.elapsed();
-            metrics::histogram!("junction_connector_upstream_seconds", &self.labels())
-                .record(elapsed.as_secs_f64());
+            self.metrics.upstream_seconds.record(elapsed.as_secs_f64());
             let now = Instant::now();
             let res = match res {
                 Ok(r) => r,
@@ -514,8 +506,7 @@ impl Runtime {
                     if (idempotent || never_sent) && attempt < self.cfg.retry.attempts {
                         let delay = self.backoff.delay(attempt, &mut rand::rng());
                         if now + delay < deadline && self.budget.withdraw(now) {
-                            metrics::counter!("junction_connector_retries_total", &self.labels())
-                                .increment(1);
+                            self.metrics.retries.increment(1);
                             tokio::time::sleep(delay).await;
                             continue;
                         }
@@ -551,18 +542,16 @@ impl Runtime {
             let retry_after = signal.retry_after;
             signal.retry_after = retry_after.map(|d| d.min(cap));
             if let Some(r) = signal.remaining {
-                metrics::gauge!("junction_connector_quota_remaining", &self.labels())
-                    .set(r.left as f64);
+                self.metrics.quota_remaining.set(r.left as f64);
             }
             self.quota.observe(now, &signal, others);
             permit.record(now, status < 500, elapsed);
             if self.cfg.auth.is_some() {
-                let result = if status == 401 || status == 403 {
-                    "rejected"
+                if status == 401 || status == 403 {
+                    self.metrics.auth_rejected.increment(1);
                 } else {
-                    "ok"
-                };
-                metrics::counter!("junction_connector_auth_total", "connector" => self.cfg.name.clone(), "result" => result).increment(1);
+                    self.metrics.auth_ok.increment(1);
+                }
             }
             if status == 401 && self.auth.uses_tokens() && !reauthorised {
                 // One refresh and one retry, not counted as an attempt.
@@ -583,14 +572,12 @@ impl Runtime {
                 if let Some(d) = delay {
                     let resume = now + d.max(retry_after.unwrap_or_default());
                     if resume < deadline && self.budget.withdraw(now) {
-                        metrics::counter!("junction_connector_retries_total", &self.labels())
-                            .increment(1);
+                        self.metrics.retries.increment(1);
                         drop(res);
                         tokio::time::sleep(d).await;
                         continue;
                     }
-                    metrics::counter!("junction_connector_retries_refused_total", &self.labels())
-                        .increment(1);
+                    self.metrics.retries_refused.increment(1);
                 }
             }
             return Ok((res, sent));
@@ -611,7 +598,7 @@ impl Runtime {
     }
 
     fn spent(&self, retry_in: Duration) -> Error {
-        metrics::counter!("junction_connector_quota_rejected_total", &self.labels()).increment(1);
+        self.metrics.quota_rejected.increment(1);
         Error::new(
             Code::RateLimited,
             Origin::Internal,
@@ -664,6 +651,38 @@ fn streamed(res: reqwest::Response, prefix: Bytes, attempts: u32, how: &'static 
         attempts,
         cache: how,
     }
+}
+
+/// Answers up to this size are read whole and relayed in one write; larger ones stream.
+const SMALL: u64 = 64 * 1024;
+
+/// Relays a small answer whole (headers and body leave in one write, as a buffering proxy
+/// does); streams a large or unsized one.
+async fn whole_or_streamed(
+    res: reqwest::Response,
+    attempts: u32,
+    how: &'static str,
+) -> Result<Answer, Error> {
+    if res.content_length().is_none_or(|n| n > SMALL) {
+        return Ok(streamed(res, Bytes::new(), attempts, how));
+    }
+    let status = res.status();
+    let mut headers = res.headers().clone();
+    strip_hop_by_hop(&mut headers);
+    let body = res.bytes().await.map_err(|e| {
+        Error::new(
+            Code::UpstreamFailed,
+            Origin::Upstream,
+            format!("the upstream cut its answer short: {e}"),
+        )
+    })?;
+    Ok(Answer {
+        status,
+        headers,
+        body: AnswerBody::Full(body),
+        attempts,
+        cache: how,
+    })
 }
 
 /// Reads the body if it fits in `limit`; otherwise hands back what was read and the rest.

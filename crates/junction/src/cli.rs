@@ -316,6 +316,12 @@ pub struct BenchArgs {
     /// ingest: send to this URL (a peer receiver) instead of starting `junction serve`.
     #[arg(long)]
     pub target: Option<String>,
+    /// quota: calls to make.
+    #[arg(long, default_value_t = 10_000)]
+    pub calls: usize,
+    /// quota: the vendor's limit per second.
+    #[arg(long, default_value_t = 500)]
+    pub limit: u32,
     /// e2e: offered events per second.
     #[arg(long, default_value_t = 5000)]
     pub rate: u32,
@@ -335,6 +341,12 @@ pub enum Scenario {
     E2e,
     /// The hub's memory with `--events` undelivered events waiting for a destination that is down.
     Backlog,
+    /// `/proxy` overhead: wrk at `--concurrency` against the upstream directly, through
+    /// `junction serve`, and through nginx, for `--duration` each.
+    Proxy,
+    /// Quota utilisation: `--calls` through `/proxy` to the mock limited to `--limit`/s, with the
+    /// limit configured and with it learned from headers.
+    Quota,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

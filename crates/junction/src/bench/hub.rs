@@ -18,18 +18,9 @@ pub struct HubProcess {
 impl HubProcess {
     /// Starts `junction serve` with a config routing source `bench` to the mock's sink.
     pub async fn start(dir: &Path, database_url: &str, sink: &str) -> Result<Self, String> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
-        let yaml = format!(
+        let types = std::env::var("JUNCTION_BENCH_TYPES").unwrap_or_else(|_| "*".into());
+        let flows = format!(
             r#"
-server:
-  listen: 127.0.0.1:{port}
-  body_limit: 64KiB
-telemetry:
-  log_level: warn
-  log_format: json
 sources:
   bench:
     kind: webhook
@@ -41,12 +32,28 @@ destinations:
 routes:
   all:
     from: bench
-    types: [ "{{types}}" ]
+    types: [ "{types}" ]
     to: [ sink ]
 "#
         );
-        let types = std::env::var("JUNCTION_BENCH_TYPES").unwrap_or_else(|_| "*".into());
-        let yaml = yaml.replace("{types}", &types);
+        Self::start_with(dir, database_url, &flows, &[("BENCH_WHSEC", WHSEC)]).await
+    }
+
+    /// Starts `junction serve` with `body` (the config below `server` and `telemetry`) and
+    /// extra environment variables.
+    pub async fn start_with(
+        dir: &Path,
+        database_url: &str,
+        body: &str,
+        env: &[(&str, &str)],
+    ) -> Result<Self, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let yaml = format!(
+            "server:\n  listen: 127.0.0.1:{port}\n  body_limit: 64KiB\n  request_timeout: 150s\ntelemetry:\n  log_level: warn\n  log_format: json\n{body}"
+        );
         let config = dir.join("junction.yaml");
         std::fs::write(&config, yaml).map_err(|e| e.to_string())?;
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -54,7 +61,7 @@ routes:
             .args(["serve", "--config"])
             .arg(&config)
             .env("JUNCTION_DATABASE_URL", database_url)
-            .env("BENCH_WHSEC", WHSEC)
+            .envs(env.iter().copied())
             .env_remove("JUNCTION_LOG")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

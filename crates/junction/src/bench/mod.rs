@@ -6,6 +6,8 @@ mod backlog;
 mod e2e;
 mod hub;
 mod ingest;
+mod proxy;
+mod quota;
 mod stats;
 mod store;
 
@@ -22,6 +24,8 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         Scenario::Ingest => ingest::run(&args).await,
         Scenario::E2e => e2e::run(&args).await,
         Scenario::Backlog => backlog::run(&args).await,
+        Scenario::Proxy => proxy::run(&args).await,
+        Scenario::Quota => quota::run(&args).await,
     };
     match result {
         Ok(json) => {

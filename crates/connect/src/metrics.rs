@@ -1,0 +1,81 @@
+//! A connector's metrics, registered once when it starts: building label sets and looking them
+//! up on every call would cost more than the call's own bookkeeping.
+
+use metrics::{Counter, Gauge, Histogram};
+
+pub struct Metrics {
+    /// Calls by answer class: 2xx, 3xx, 4xx, 5xx, and `error` (no answer from the vendor).
+    calls: [Counter; 5],
+    pub call_seconds: Histogram,
+    pub upstream_seconds: Histogram,
+    pub quota_wait_seconds: Histogram,
+    pub quota_rejected: Counter,
+    pub quota_remaining: Gauge,
+    pub attempts: Counter,
+    pub retries: Counter,
+    pub retries_refused: Counter,
+    pub auth_ok: Counter,
+    pub auth_rejected: Counter,
+    pub circuit_state: Gauge,
+    /// hit, miss, revalidated, coalesced, stale.
+    cache: [Counter; 5],
+}
+
+impl Metrics {
+    pub fn new(connector: &str) -> Self {
+        let c = connector.to_owned();
+        let class = |class: &'static str| metrics::counter!("junction_connector_calls_total", "connector" => c.clone(), "class" => class);
+        let cache = |result: &'static str| metrics::counter!("junction_connector_cache_total", "connector" => c.clone(), "result" => result);
+        let auth = |result: &'static str| metrics::counter!("junction_connector_auth_total", "connector" => c.clone(), "result" => result);
+        Self {
+            calls: [
+                class("2xx"),
+                class("3xx"),
+                class("4xx"),
+                class("5xx"),
+                class("error"),
+            ],
+            call_seconds: metrics::histogram!("junction_connector_call_seconds", "connector" => c.clone()),
+            upstream_seconds: metrics::histogram!("junction_connector_upstream_seconds", "connector" => c.clone()),
+            quota_wait_seconds: metrics::histogram!("junction_connector_quota_wait_seconds", "connector" => c.clone()),
+            quota_rejected: metrics::counter!("junction_connector_quota_rejected_total", "connector" => c.clone()),
+            quota_remaining: metrics::gauge!("junction_connector_quota_remaining", "connector" => c.clone()),
+            attempts: metrics::counter!("junction_connector_attempts_total", "connector" => c.clone()),
+            retries: metrics::counter!("junction_connector_retries_total", "connector" => c.clone()),
+            retries_refused: metrics::counter!("junction_connector_retries_refused_total", "connector" => c.clone()),
+            auth_ok: auth("ok"),
+            auth_rejected: auth("rejected"),
+            circuit_state: metrics::gauge!("junction_connector_circuit_state", "connector" => c.clone()),
+            cache: [
+                cache("hit"),
+                cache("miss"),
+                cache("revalidated"),
+                cache("coalesced"),
+                cache("stale"),
+            ],
+        }
+    }
+
+    /// Counts a call by its status (`None`: no answer).
+    pub fn call(&self, status: Option<u16>) {
+        let i = match status {
+            Some(200..=299) => 0,
+            Some(300..=399) => 1,
+            Some(400..=499) => 2,
+            Some(_) => 3,
+            None => 4,
+        };
+        self.calls[i].increment(1);
+    }
+
+    pub fn cache(&self, result: &str) {
+        let i = match result {
+            "hit" => 0,
+            "miss" => 1,
+            "revalidated" => 2,
+            "coalesced" => 3,
+            _ => 4,
+        };
+        self.cache[i].increment(1);
+    }
+}
