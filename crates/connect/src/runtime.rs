@@ -251,8 +251,12 @@ impl Runtime {
     pub async fn call(&self, call: Call) -> Result<Answer, Error> {
         let started = Instant::now();
         let result = self.call_inner(call, started).await;
-        self.metrics
-            .call(result.as_ref().ok().map(|a| a.status.as_u16()));
+        // Junction's own refusals (bad path, quota spent, unknown connection) are not vendor calls.
+        match &result {
+            Ok(a) => self.metrics.call(Some(a.status.as_u16())),
+            Err(e) if e.origin() == Origin::Upstream => self.metrics.call(None),
+            Err(_) => {}
+        }
         self.metrics
             .call_seconds
             .record(started.elapsed().as_secs_f64());

@@ -166,6 +166,7 @@ fn check_prints_every_error_with_its_place() {
 
     let ok = bin()
         .env("CRM_WHSEC", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        .env("CRM_API_KEY", "mock_key_1")
         .args([
             "check",
             "--config",

@@ -10,14 +10,26 @@ pub fn run(args: &ConfigArgs) -> ExitCode {
         Ok(cfg) => {
             let f = &cfg.flows;
             println!(
-                "{}: ok (listen {}, store {}; {} source(s), {} route(s), {} destination(s))",
+                "{}: ok (listen {}, store {}; {} source(s), {} route(s), {} destination(s), {} connector(s))",
                 args.config.display(),
                 cfg.server.listen,
                 cfg.store.url.redacted(),
                 f.sources.len(),
                 f.routes.len(),
-                f.destinations.len()
+                f.destinations.len(),
+                cfg.connectors.len()
             );
+            for c in cfg.connectors.values() {
+                let auth = c.auth.as_ref().map_or("no auth", |a| a.kind());
+                let quotas: Vec<String> = c.quotas.iter().map(|q| q.to_string()).collect();
+                println!(
+                    "connector {}: {}{} ({auth}; quotas: {})",
+                    c.name,
+                    c.base_url.origin().ascii_serialization(),
+                    c.base_path,
+                    if quotas.is_empty() { "none".into() } else { quotas.join(", ") }
+                );
+            }
             let vault = cfg.vault_names();
             if !vault.is_empty() {
                 println!(
