@@ -11,6 +11,7 @@
 pub mod api_tokens;
 pub mod auth;
 pub mod cache;
+mod client;
 mod metrics;
 pub mod path;
 mod proxy;

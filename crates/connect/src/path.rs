@@ -19,10 +19,14 @@ pub fn target(c: &Connector, path: &str, query: Option<&str>) -> Result<url::Url
     url.set_path(&format!("{}/{rel}", c.base_path));
     url.set_query(query.filter(|q| !q.is_empty()));
     // The URL parser must not have moved us: same origin, still under the base path.
-    let under = url.path() == c.base_path
-        || url.path().starts_with(&format!("{}/", c.base_path))
-        || c.base_path.is_empty();
-    if url.origin() != c.base_url.origin() || !under {
+    let p = url.path();
+    let under = c.base_path.is_empty()
+        || (p.starts_with(c.base_path.as_str())
+            && matches!(p.as_bytes().get(c.base_path.len()), None | Some(b'/')));
+    let same_origin = url.scheme() == c.base_url.scheme()
+        && url.host_str() == c.base_url.host_str()
+        && url.port_or_known_default() == c.base_url.port_or_known_default();
+    if !same_origin || !under {
         return Err(refused("the path leaves the connector's base URL"));
     }
     Ok(url)
@@ -37,6 +41,9 @@ fn refused(why: &str) -> Error {
 /// Checks the path as received and after each round of percent-decoding (up to three, which
 /// covers double- and triple-encoding; a fourth level is refused outright).
 fn check(path: &str) -> Result<(), Error> {
+    if !path.contains('%') {
+        return inspect(path);
+    }
     let mut current = path.to_owned();
     for round in 0..4 {
         inspect(&current)?;

@@ -88,12 +88,15 @@ pub async fn proxy(
     let status = StatusCode::from_u16(answer.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let body = match answer.body {
         AnswerBody::Full(b) => Body::from(b),
-        AnswerBody::Stream { prefix, rest } if prefix.is_empty() => {
-            Body::from_stream(rest.bytes_stream())
-        }
+        AnswerBody::Stream { prefix, rest } if prefix.is_empty() => Body::new(rest.into_body()),
         AnswerBody::Stream { prefix, rest } => {
-            let head = futures_util::stream::once(async move { Ok::<_, reqwest::Error>(prefix) });
-            Body::from_stream(futures_util::StreamExt::chain(head, rest.bytes_stream()))
+            let head = futures_util::stream::once(async move {
+                Ok::<_, hyper::Error>(http_body::Frame::data(prefix))
+            });
+            let tail = http_body_util::BodyStream::new(rest.into_body());
+            Body::new(http_body_util::StreamBody::new(
+                futures_util::StreamExt::chain(head, tail),
+            ))
         }
     };
     let mut res = (status, body).into_response();

@@ -49,13 +49,15 @@ pub enum AnswerBody {
     /// Streamed from the upstream, after `prefix` (bytes already read while deciding to cache).
     Stream {
         prefix: Bytes,
-        rest: reqwest::Response,
+        rest: crate::client::Response,
     },
 }
 
 pub struct Runtime {
     pub cfg: Connector,
-    http: reqwest::Client,
+    upstream: crate::client::Upstream,
+    /// The connector's own headers and version pin, parsed once.
+    default_headers: HeaderMap,
     auth: Auth,
     quota: Arc<dyn QuotaState>,
     /// The fair queue in front of the quota: callers take their share in arrival order.
@@ -131,6 +133,17 @@ impl Runtime {
                     cfg.name
                 )
             })?;
+        let mut default_headers = HeaderMap::new();
+        for (k, v) in cfg.headers.iter().chain(cfg.version_header.iter()) {
+            if let (Ok(k), Ok(v)) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
+                default_headers.insert(k, v);
+            }
+        }
+        let upstream = crate::client::Upstream::new(cfg.timeouts.connect, cfg.concurrency as usize)
+            .map_err(|e| format!("connector {}: {e}", cfg.name))?;
         let needs_vault = |what: &str| {
             format!(
                 "connector {}: {what} tokens are kept sealed in the store; set JUNCTION_MASTER_KEY (see `junction secrets new-key`)",
@@ -187,7 +200,8 @@ impl Runtime {
             .collect();
         let c = &cfg.circuit;
         Ok(Self {
-            http,
+            upstream,
+            default_headers,
             auth,
             quota: Arc::new(LocalQuota::new(&windows)),
             queue: tokio::sync::Mutex::new(()),
@@ -278,18 +292,8 @@ impl Runtime {
                 headers.append(k.clone(), v.clone());
             }
         }
-        for (k, v) in self
-            .cfg
-            .headers
-            .iter()
-            .chain(self.cfg.version_header.iter())
-        {
-            if let (Ok(k), Ok(v)) = (
-                HeaderName::from_bytes(k.as_bytes()),
-                HeaderValue::from_str(v),
-            ) {
-                headers.insert(k, v);
-            }
+        for (k, v) in &self.default_headers {
+            headers.insert(k.clone(), v.clone());
         }
         let cache = self.cache.as_ref().filter(|_| call.method == Method::GET);
         let Some(cache) = cache else {
@@ -355,9 +359,8 @@ impl Runtime {
             }
         }
         self.count_cache("miss");
-        let fits = res
-            .content_length()
-            .is_none_or(|n| n as usize <= cache.max_entry);
+        let fits =
+            crate::client::content_length(&res).is_none_or(|n| n as usize <= cache.max_entry);
         if !res.status().is_success() || !fits {
             return whole_or_streamed(res, attempts, "MISS").await;
         }
@@ -435,7 +438,7 @@ impl Runtime {
         connection: &str,
         started: Instant,
         deadline: Instant,
-    ) -> Result<(reqwest::Response, u32), Error> {
+    ) -> Result<(crate::client::Response, u32), Error> {
         let safe_method = matches!(
             base.method,
             Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
@@ -487,12 +490,14 @@ impl Runtime {
             sent += 1;
             self.metrics.attempts.increment(1);
             let res = self
-                .http
-                .request(out.method, out.url)
-                .headers(out.headers)
-                .body(out.body)
-                .timeout(self.cfg.timeouts.attempt.min(deadline - now))
-                .send()
+                .upstream
+                .send(
+                    out.method,
+                    &out.url,
+                    out.headers,
+                    out.body,
+                    self.cfg.timeouts.attempt.min(deadline - now),
+                )
                 .await;
             let others = self
                 .in_flight
@@ -506,7 +511,7 @@ impl Runtime {
                 Ok(r) => r,
                 Err(e) => {
                     permit.record(now, false, elapsed);
-                    let never_sent = e.is_connect();
+                    let never_sent = matches!(e, crate::client::Failure::Connect(_));
                     if (idempotent || never_sent) && attempt < self.cfg.retry.attempts {
                         let delay = self.backoff.delay(attempt, &mut rand::rng());
                         if now + delay < deadline && self.budget.withdraw(now) {
@@ -515,19 +520,18 @@ impl Runtime {
                             continue;
                         }
                     }
-                    return Err(if e.is_timeout() {
-                        Error::new(Code::Timeout, Origin::Upstream, format!("connector {} did not answer in time", self.cfg.name))
-                            .with_hint("raise the connector's timeouts.attempt / timeouts.total if the vendor is slow")
-                    } else {
-                        Error::new(
+                    return Err(match e {
+                        crate::client::Failure::Timeout => Error::new(
+                            Code::Timeout,
+                            Origin::Upstream,
+                            format!("connector {} did not answer in time", self.cfg.name),
+                        )
+                        .with_hint("raise the connector's timeouts.attempt / timeouts.total if the vendor is slow"),
+                        crate::client::Failure::Connect(why) | crate::client::Failure::Other(why) => Error::new(
                             Code::UpstreamFailed,
                             Origin::Upstream,
-                            format!(
-                                "cannot reach connector {}: {}",
-                                self.cfg.name,
-                                transport(&e)
-                            ),
-                        )
+                            format!("cannot reach connector {}: {why}", self.cfg.name),
+                        ),
                     });
                 }
             };
@@ -625,16 +629,6 @@ impl Runtime {
     }
 }
 
-fn transport(e: &reqwest::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg = format!("{msg}: {s}");
-        src = s.source();
-    }
-    msg
-}
-
 fn answer(c: Cached, attempts: u32, how: &'static str) -> Answer {
     Answer {
         status: c.status,
@@ -645,7 +639,12 @@ fn answer(c: Cached, attempts: u32, how: &'static str) -> Answer {
     }
 }
 
-fn streamed(res: reqwest::Response, prefix: Bytes, attempts: u32, how: &'static str) -> Answer {
+fn streamed(
+    res: crate::client::Response,
+    prefix: Bytes,
+    attempts: u32,
+    how: &'static str,
+) -> Answer {
     let mut headers = res.headers().clone();
     strip_hop_by_hop(&mut headers);
     Answer {
@@ -663,23 +662,26 @@ const SMALL: u64 = 64 * 1024;
 /// Relays a small answer whole (headers and body leave in one write, as a buffering proxy
 /// does); streams a large or unsized one.
 async fn whole_or_streamed(
-    res: reqwest::Response,
+    res: crate::client::Response,
     attempts: u32,
     how: &'static str,
 ) -> Result<Answer, Error> {
-    if res.content_length().is_none_or(|n| n > SMALL) {
+    if crate::client::content_length(&res).is_none_or(|n| n > SMALL) {
         return Ok(streamed(res, Bytes::new(), attempts, how));
     }
     let status = res.status();
     let mut headers = res.headers().clone();
     strip_hop_by_hop(&mut headers);
-    let body = res.bytes().await.map_err(|e| {
-        Error::new(
-            Code::UpstreamFailed,
-            Origin::Upstream,
-            format!("the upstream cut its answer short: {e}"),
-        )
-    })?;
+    let body = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .map(|b| b.to_bytes())
+        .map_err(|e| {
+            Error::new(
+                Code::UpstreamFailed,
+                Origin::Upstream,
+                format!("the upstream cut its answer short: {e}"),
+            )
+        })?;
     Ok(Answer {
         status,
         headers,
@@ -691,14 +693,16 @@ async fn whole_or_streamed(
 
 /// Reads the body if it fits in `limit`; otherwise hands back what was read and the rest.
 async fn read_up_to(
-    mut res: reqwest::Response,
+    mut res: crate::client::Response,
     limit: usize,
-) -> Result<Result<Bytes, (Bytes, reqwest::Response)>, reqwest::Error> {
+) -> Result<Result<Bytes, (Bytes, crate::client::Response)>, hyper::Error> {
     let mut buf = bytes::BytesMut::new();
-    while let Some(chunk) = res.chunk().await? {
-        buf.extend_from_slice(&chunk);
-        if buf.len() > limit {
-            return Ok(Err((buf.freeze(), res)));
+    while let Some(frame) = http_body_util::BodyExt::frame(res.body_mut()).await {
+        if let Ok(chunk) = frame?.into_data() {
+            buf.extend_from_slice(&chunk);
+            if buf.len() > limit {
+                return Ok(Err((buf.freeze(), res)));
+            }
         }
     }
     Ok(Ok(buf.freeze()))

@@ -27,7 +27,12 @@ fn junction(config: &Path, args: &[&str], stdin: &str) -> (Option<i32>, String, 
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     (
         out.status.code(),
@@ -70,15 +75,31 @@ connectors:
             m = mock.url()
         ),
     );
-    let (code, _, err) = junction(&config, &["secrets", "set", "crm_client_secret"], "mock_secret\n");
+    let (code, _, err) = junction(
+        &config,
+        &["secrets", "set", "crm_client_secret"],
+        "mock_secret\n",
+    );
     assert_eq!(code, Some(0), "{err}");
     let (code, out, _) = junction(&config, &["check"], "");
     assert_eq!(code, Some(0));
-    assert!(out.contains("connector crm: http://127.0.0.1:") && out.contains("oauth2_client_credentials; quotas: 50/1s"), "{out}");
-    let (code, _, err) = junction(&config, &["tokens", "create", "bad", "--scope", "crm:GET"], "");
+    assert!(
+        out.contains("connector crm: http://127.0.0.1:")
+            && out.contains("oauth2_client_credentials; quotas: 50/1s"),
+        "{out}"
+    );
+    let (code, _, err) = junction(
+        &config,
+        &["tokens", "create", "bad", "--scope", "crm:GET"],
+        "",
+    );
     assert_eq!(code, Some(1));
     assert!(err.contains("invalid scope `crm:GET`"), "{err}");
-    let (code, token, err) = junction(&config, &["tokens", "create", "billing", "--scope", "proxy:crm:GET"], "");
+    let (code, token, err) = junction(
+        &config,
+        &["tokens", "create", "billing", "--scope", "proxy:crm:GET"],
+        "",
+    );
     assert_eq!(code, Some(0), "{err}");
     let token = token.trim().to_owned();
     assert!(token.starts_with("jct_"), "{token}");
@@ -88,13 +109,22 @@ connectors:
     let url = format!("{}/proxy/crm/customers/cus_000001", hub.base);
     let res = client.get(&url).bearer_auth(&token).send().await.unwrap();
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-    let post = client.post(format!("{}/proxy/crm/customers", hub.base)).bearer_auth(&token).body("{}").send().await.unwrap();
+    let post = client
+        .post(format!("{}/proxy/crm/customers", hub.base))
+        .bearer_auth(&token)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(post.status(), 403);
 
     let (code, out, _) = junction(&config, &["connections", "list", "-o", "json"], "");
     assert_eq!(code, Some(0));
     let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!((rows[0]["connector"].as_str(), rows[0]["state"].as_str()), (Some("crm"), Some("active")));
+    assert_eq!(
+        (rows[0]["connector"].as_str(), rows[0]["state"].as_str()),
+        (Some("crm"), Some("active"))
+    );
     assert!(!out.contains("at_"), "no token in the listing: {out}");
 
     let (_, out, _) = junction(&config, &["tokens", "list", "-o", "json"], "");
@@ -106,7 +136,13 @@ connectors:
     // Hubs remember a verified token for a few seconds; then the revocation applies.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let status = client.get(&url).bearer_auth(&token).send().await.unwrap().status();
+        let status = client
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status();
         if status == 401 {
             break;
         }
@@ -114,5 +150,8 @@ connectors:
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let (_, logs) = hub.terminate();
-    assert!(!logs.contains("mock_secret") && !logs.contains(&token), "a secret leaked into the logs");
+    assert!(
+        !logs.contains("mock_secret") && !logs.contains(&token),
+        "a secret leaked into the logs"
+    );
 }

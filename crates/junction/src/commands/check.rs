@@ -27,7 +27,11 @@ pub fn run(args: &ConfigArgs) -> ExitCode {
                     c.name,
                     c.base_url.origin().ascii_serialization(),
                     c.base_path,
-                    if quotas.is_empty() { "none".into() } else { quotas.join(", ") }
+                    if quotas.is_empty() {
+                        "none".into()
+                    } else {
+                        quotas.join(", ")
+                    }
                 );
             }
             let vault = cfg.vault_names();
