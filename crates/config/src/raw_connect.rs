@@ -46,8 +46,8 @@ pub struct RawConnector {
     /// Caching of GET responses (off unless set).
     #[serde(default)]
     pub cache: Option<RawCache>,
-    /// Named calls (`get_customer: { method: GET, path: "/customers/{id}" }`), for routes and
-    /// `/proxy/{connector}/op/{name}`.
+    /// Named calls (`get_customer: { method: GET, path: "/customers/{id}" }`). Checked now;
+    /// routes will call them in a later version.
     #[serde(default)]
     pub operations: BTreeMap<String, RawOperation>,
 }

@@ -670,3 +670,34 @@ async fn identical_gets_in_flight_are_coalesced_into_one_upstream_call() {
         .unwrap();
     assert_eq!(hit.headers()["x-junction-cache"], "HIT");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jwt_bearer_assertion_obtains_a_token() {
+    let yaml = r#"
+connectors:
+  crm:
+    base_url: "{MOCK}/v2"
+    auth:
+      kind: jwt_bearer
+      token_url: "{MOCK}/oauth/token"
+      issuer: mock_client
+      private_key: secret:jwt_key
+      algorithm: HS256
+      scopes: [ customers:read ]
+"#;
+    let env = start(yaml, mock_with_auth(), &[("jwt_key", "mock_secret")]).await;
+    let res = env
+        .get("/proxy/crm/customers/cus_000001")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    let issued = env.issued().await;
+    assert_eq!(issued.len(), 1);
+    assert_eq!(issued[0]["scope"], "customers:read");
+    let form = &env.received("/oauth/token").await[0];
+    assert!(
+        form["headers"].get("authorization").is_none(),
+        "the assertion is the credential"
+    );
+}

@@ -222,6 +222,12 @@ impl Tokens {
                 json!({ "error": error, "error_description": description }),
             )
         };
+        if form.get("grant_type").map(String::as_str) == Some(JWT_BEARER) {
+            return match self.jwt_bearer(cfg, form) {
+                Ok(body) => (200, body),
+                Err(why) => oauth_error(400, "invalid_grant", &why),
+            };
+        }
         let (client_id, secret) = match basic {
             Some(b) => (Some(b.0), Some(b.1)),
             None => (
@@ -338,6 +344,53 @@ impl Tokens {
             location.query_pairs_mut().append_pair("state", s);
         }
         Ok(location.to_string())
+    }
+}
+
+/// RFC 7523's grant type.
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+impl Tokens {
+    /// The JWT bearer grant (RFC 7523): an HS256 assertion whose `iss` is a client id, signed with
+    /// that client's secret, for this token endpoint (`aud` ending in `/oauth/token`), unexpired.
+    fn jwt_bearer(
+        &self,
+        cfg: &AuthConfig,
+        form: &HashMap<String, String>,
+    ) -> Result<Value, String> {
+        let assertion = form.get("assertion").ok_or("the assertion is missing")?;
+        let payload = assertion
+            .split('.')
+            .nth(1)
+            .ok_or("the assertion is not a JWT")?;
+        let claims: Value = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or("the assertion's claims are not JSON")?;
+        let iss = claims["iss"].as_str().ok_or("the assertion has no `iss`")?;
+        let client = cfg
+            .clients
+            .iter()
+            .find(|c| c.id == iss)
+            .ok_or("the assertion's issuer is not a known client")?;
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        v.validate_aud = false;
+        v.set_required_spec_claims(&["exp", "iss", "aud"]);
+        let data = jsonwebtoken::decode::<Value>(
+            assertion,
+            &jsonwebtoken::DecodingKey::from_secret(client.secret.as_bytes()),
+            &v,
+        )
+        .map_err(|e| format!("the assertion does not verify: {e}"))?;
+        if !data.claims["aud"]
+            .as_str()
+            .is_some_and(|a| a.ends_with("/oauth/token"))
+        {
+            return Err("the assertion is for another audience".into());
+        }
+        let scopes = granted(client, form.get("scope"))?;
+        Ok(self.issue(cfg, &client.id, scopes))
     }
 }
 
