@@ -169,28 +169,17 @@ connectors:
       refresh_at: 50%
 "#;
 
-fn short_tokens(ttl: Duration) -> MockConfig {
+/// A hub with the OAuth connector in front of a mock whose tokens live `ttl`.
+async fn oauth(ttl: Duration) -> Env {
     let mut m = mock_with_auth();
     m.auth.token_ttl = ttl;
-    m
+    start(OAUTH, m, &[("crm_client_secret", "mock_secret")]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_refresh_fifty_concurrent_calls_at_expiry_cause_exactly_one_refresh() {
-    let env = start(
-        OAUTH,
-        short_tokens(Duration::from_secs(2)),
-        &[("crm_client_secret", "mock_secret")],
-    )
-    .await;
-    assert_eq!(
-        env.get("/proxy/crm/customers")
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let env = oauth(Duration::from_secs(2)).await;
+    assert_eq!(env.status("/proxy/crm/customers").await, 200);
     assert_eq!(env.issued().await.len(), 1);
     // Past refresh_at (50 % of 2 s): the next calls need a new token.
     tokio::time::sleep(Duration::from_millis(1_100)).await;
@@ -220,7 +209,7 @@ async fn token_refresh_once_across_nodes_sharing_postgresql() {
         store.clone(),
         guards,
         OAUTH,
-        short_tokens(Duration::from_secs(3600)),
+        mock_with_auth(),
         &[("crm_client_secret", "mock_secret")],
     )
     .await;
@@ -247,20 +236,8 @@ async fn token_refresh_once_across_nodes_sharing_postgresql() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_401_triggers_one_refresh_and_one_retry() {
-    let env = start(
-        OAUTH,
-        short_tokens(Duration::from_secs(3600)),
-        &[("crm_client_secret", "mock_secret")],
-    )
-    .await;
-    assert_eq!(
-        env.get("/proxy/crm/customers")
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let env = oauth(Duration::from_secs(3600)).await;
+    assert_eq!(env.status("/proxy/crm/customers").await, 200);
     // The provider forgets every token it issued: the cached one is now rejected.
     env.mock.state.tokens.clear();
     let res = env.get("/proxy/crm/customers").send().await.unwrap();
@@ -314,7 +291,7 @@ async fn seed(env: &Env, connection: &str, refresh_token: &str) {
 async fn a_rotated_refresh_token_is_persisted_before_it_is_used() {
     let env = start(
         REFRESH,
-        short_tokens(Duration::from_secs(3600)),
+        mock_with_auth(),
         &[("crm_client_secret", "mock_secret")],
     )
     .await;

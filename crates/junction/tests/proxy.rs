@@ -4,9 +4,7 @@
 
 mod support;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use junction_mock::{AuthConfig, Mock, MockConfig};
@@ -14,31 +12,8 @@ use support::*;
 
 const KEY: &str = "v1:q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
 
-/// Runs `junction ARGS --config CONFIG` with `stdin`; returns (code, stdout, stderr).
 fn junction(config: &Path, args: &[&str], stdin: &str) -> (Option<i32>, String, String) {
-    let mut child = bin()
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .env("JUNCTION_MASTER_KEY", KEY)
-        .env_remove("JUNCTION_DATABASE_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    cli(config, KEY, args, stdin)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

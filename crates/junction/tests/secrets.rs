@@ -4,9 +4,7 @@
 
 mod support;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 
 use junction_mock::Scheme;
 use support::*;
@@ -33,29 +31,7 @@ sources:
 
 /// Runs `junction secrets ARGS` with `stdin` piped in; returns (code, stdout, stderr).
 fn secrets(config: &Path, key: &str, args: &[&str], stdin: &str) -> (Option<i32>, String, String) {
-    let mut cmd = bin();
-    cmd.arg("secrets")
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .env("JUNCTION_MASTER_KEY", key)
-        .env_remove("JUNCTION_DATABASE_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    cli(config, key, &[&["secrets"], args].concat(), stdin)
 }
 
 fn serve_fails(config: &Path, env: &[(&str, &str)]) -> (Option<i32>, String) {

@@ -154,31 +154,34 @@ impl Env {
             .bearer_auth(&self.token)
     }
 
-    /// What the mock received under `path`.
-    pub async fn received(&self, path: &str) -> Vec<serde_json::Value> {
-        let v: serde_json::Value = self
-            .http
-            .get(format!("{}/_mock/requests?path={path}", self.mock.url()))
+    /// The status of `GET path` through the hub, with the test's API token.
+    pub async fn status(&self, path: &str) -> u16 {
+        self.get(path).send().await.unwrap().status().as_u16()
+    }
+
+    /// A JSON inspection endpoint of the mock.
+    async fn mock_json(&self, path: &str) -> serde_json::Value {
+        self.http
+            .get(format!("{}{path}", self.mock.url()))
             .send()
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// What the mock received under `path`.
+    pub async fn received(&self, path: &str) -> Vec<serde_json::Value> {
+        let v = self
+            .mock_json(&format!("/_mock/requests?path={path}"))
+            .await;
         v["requests"].as_array().cloned().unwrap_or_default()
     }
 
     /// Token responses the mock issued.
     pub async fn issued(&self) -> Vec<serde_json::Value> {
-        let v: serde_json::Value = self
-            .http
-            .get(format!("{}/_mock/tokens", self.mock.url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = self.mock_json("/_mock/tokens").await;
         v["issued"].as_array().cloned().unwrap_or_default()
     }
 

@@ -154,3 +154,37 @@ impl Drop for Served {
         }
     }
 }
+
+/// Runs `junction ARGS --config CONFIG` with `JUNCTION_MASTER_KEY` set and `stdin` piped in;
+/// returns (exit code, stdout, stderr).
+pub fn cli(
+    config: &Path,
+    master_key: &str,
+    args: &[&str],
+    stdin: &str,
+) -> (Option<i32>, String, String) {
+    use std::io::Write;
+    let mut child = bin()
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env("JUNCTION_MASTER_KEY", master_key)
+        .env_remove("JUNCTION_DATABASE_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
