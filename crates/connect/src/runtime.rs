@@ -165,28 +165,28 @@ impl Runtime {
                 value: bearer_value(token.expose()).map_err(|e| e.to_string())?,
             },
             Some(OutboundAuth::Hmac(h)) => Auth::Hmac(h.clone()),
-            Some(a @ (OutboundAuth::OAuth2 { .. } | OutboundAuth::JwtBearer { .. })) => {
-                let vault = vault.clone().ok_or_else(|| needs_vault(a.kind()))?;
-                let (scheme, lifetime) = match a {
-                    OutboundAuth::OAuth2 { grant, oauth } => (
-                        TokenScheme::OAuth {
-                            grant: *grant,
-                            oauth: oauth.clone(),
-                        },
-                        oauth.lifetime,
-                    ),
-                    OutboundAuth::JwtBearer { jwt, lifetime } => {
-                        (TokenScheme::Jwt(jwt.clone()), *lifetime)
-                    }
-                    _ => unreachable!("matched above"),
+            Some(OutboundAuth::OAuth2 { grant, oauth }) => {
+                let scheme = TokenScheme::OAuth {
+                    grant: *grant,
+                    oauth: oauth.clone(),
                 };
                 Auth::Tokens(Arc::new(TokenManager::new(
                     &cfg.name,
                     scheme,
-                    lifetime,
+                    oauth.lifetime,
                     store,
-                    vault,
-                    http.clone(),
+                    vault.clone().ok_or_else(|| needs_vault("oauth2"))?,
+                    http,
+                )))
+            }
+            Some(OutboundAuth::JwtBearer { jwt, lifetime }) => {
+                Auth::Tokens(Arc::new(TokenManager::new(
+                    &cfg.name,
+                    TokenScheme::Jwt(jwt.clone()),
+                    *lifetime,
+                    store,
+                    vault.clone().ok_or_else(|| needs_vault("jwt_bearer"))?,
+                    http,
                 )))
             }
         };

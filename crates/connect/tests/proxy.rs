@@ -678,3 +678,18 @@ connectors:
         "the assertion is the credential"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_connector_without_a_master_key_is_refused_at_start_up() {
+    let (store, _guards) = store(Backend::Sqlite).await.unwrap();
+    let text = OAUTH.replace("{MOCK}", "http://127.0.0.1:9");
+    let config =
+        junction_config::load_str(&text, "junction.yaml", &Default::default(), &|_| None).unwrap();
+    let err = junction_connect::Hub::new(&config, store, None)
+        .err()
+        .unwrap();
+    assert!(
+        err.contains("connector crm") && err.contains("JUNCTION_MASTER_KEY"),
+        "{err}"
+    );
+}

@@ -119,17 +119,31 @@ impl Inner {
             .fold(now, Instant::max)
     }
 
-    fn learn(&mut self, now: Instant, policy: Window, remaining: Option<Remaining>) {
+    fn learn(
+        &mut self,
+        now: Instant,
+        policy: Window,
+        remaining: Option<Remaining>,
+        in_flight: u64,
+    ) {
         let stricter_known = self
             .windows()
             .any(|(w, _)| w.window >= policy.window && w.limit <= policy.limit);
         if stricter_known {
             return;
         }
-        let mut count = SlidingCount::new(self.origin, policy.window, BUCKETS);
-        // Start from what the upstream says is used, so the first learned window is not overrun.
+        // A learned window is counted over 5 % more than its length: the upstream's windows are
+        // aligned to its own clock and requests reach it with jitter, so an exact sliding window
+        // at our end could still land one request too many in one of its windows.
+        let span = policy.window + policy.window / 20;
+        let mut count = SlidingCount::new(self.origin, span, BUCKETS);
+        // Start from what the upstream says is used, plus the calls already on their way (sent
+        // before we knew, and not in its count yet), so the first learned window is not overrun.
         if let Some(r) = remaining.filter(|r| r.window.is_none_or(|w| w == policy.window)) {
-            count.add(now, u64::from(policy.limit).saturating_sub(r.left));
+            count.add(
+                now,
+                u64::from(policy.limit).saturating_sub(r.left) + in_flight,
+            );
         }
         self.learned.retain(|(w, _)| w.window != policy.window);
         self.learned.push((policy, count));
@@ -173,7 +187,7 @@ impl QuotaState for LocalQuota {
             q.paused_until = Some(q.paused_until.map_or(until, |p| p.max(until)));
         }
         for policy in &signal.policies {
-            q.learn(now, *policy, signal.remaining);
+            q.learn(now, *policy, signal.remaining, in_flight);
         }
         if let Some(r) = signal.remaining {
             q.last_remaining = Some(r.left);
