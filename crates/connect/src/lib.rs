@@ -8,6 +8,7 @@
 //! URL.
 #![forbid(unsafe_code)]
 
+mod admin;
 pub mod api_tokens;
 pub mod auth;
 pub mod cache;
@@ -34,6 +35,7 @@ pub use runtime::{Answer, AnswerBody, Call, Runtime};
 pub struct Hub {
     pub connectors: HashMap<String, Arc<Runtime>>,
     pub tokens: ApiTokens,
+    store: Arc<dyn Store>,
     body_limit: usize,
 }
 
@@ -54,9 +56,17 @@ impl Hub {
         }
         Ok(Arc::new(Self {
             connectors,
-            tokens: ApiTokens::new(store),
+            tokens: ApiTokens::new(store.clone()),
+            store,
             body_limit: config.server.body_limit,
         }))
+    }
+
+    /// `GET /api/v1/connectors`: to be mounted behind the admin API's check.
+    pub fn admin_routes(self: &Arc<Self>) -> Router<AppState> {
+        Router::new()
+            .route("/api/v1/connectors", axum::routing::get(admin::connectors))
+            .layer(axum::Extension(self.clone()))
     }
 
     /// `ANY /proxy/{connector}/{*path}`.

@@ -25,6 +25,15 @@ use crate::Engine;
 
 /// The routes this crate adds to the server.
 pub fn routes(engine: Arc<Engine>, admin_token: Option<String>) -> Router<AppState> {
+    routes_with(engine, admin_token, Router::new())
+}
+
+/// [`routes`], with `more_admin` (other crates' `/api/v1/…` routes) behind the same admin check.
+pub fn routes_with(
+    engine: Arc<Engine>,
+    admin_token: Option<String>,
+    more_admin: Router<AppState>,
+) -> Router<AppState> {
     if admin_token.is_none() {
         tracing::info!(
             "JUNCTION_ADMIN_TOKEN is not set: the admin API serves loopback clients only"
@@ -39,6 +48,7 @@ pub fn routes(engine: Arc<Engine>, admin_token: Option<String>) -> Router<AppSta
         .route("/api/v1/destinations", get(destinations))
         .route("/api/v1/destinations/{name}/enable", post(enable))
         .route("/api/v1/destinations/{name}/disable", post(disable))
+        .merge(more_admin)
         .layer(axum::middleware::from_fn(move |req, next| {
             admin_only(token.clone(), req, next)
         }));

@@ -93,6 +93,22 @@ connectors:
         .unwrap();
     assert_eq!(post.status(), 403);
 
+    let admin: serde_json::Value = client
+        .get(format!("{}/api/v1/connectors", hub.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let crm = &admin["connectors"][0];
+    assert_eq!(
+        (crm["name"].as_str(), crm["circuit"].as_str()),
+        (Some("crm"), Some("closed"))
+    );
+    assert_eq!(crm["quota"]["windows"][0]["limit"], 50);
+    assert_eq!(crm["connections"][0]["state"], "active");
+    assert!(!admin.to_string().contains("mock_secret"));
     let (code, out, _) = junction(&config, &["connections", "list", "-o", "json"], "");
     assert_eq!(code, Some(0));
     let rows: serde_json::Value = serde_json::from_str(&out).unwrap();

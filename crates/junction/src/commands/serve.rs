@@ -116,7 +116,8 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     if let Some(t) = &admin_token {
         junction_core::mask::register(t);
     }
-    let extra = junction_engine::http::routes(engine, admin_token).merge(connectors.routes());
+    let extra = junction_engine::http::routes_with(engine, admin_token, connectors.admin_routes())
+        .merge(connectors.routes());
     match junction_server::serve(
         listener,
         state,
