@@ -27,14 +27,15 @@ connectors:
     auth: { kind: api_key, header: X-Api-Key, key: secret:crm_key }
 "#;
 
+/// A hub whose connector config (`yaml`) uses the mock's API key from the vault.
+async fn keyed(yaml: &str) -> Env {
+    start(yaml, mock_with_auth(), &[("crm_key", "mock_key_1")]).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxy_injects_credentials_and_never_forwards_the_callers_authorization() {
-    let env = start(API_KEY, mock_with_auth(), &[("crm_key", "mock_key_1")]).await;
-    let res = env
-        .get("/proxy/crm/customers/cus_000001")
-        .send()
-        .await
-        .unwrap();
+    let env = keyed(API_KEY).await;
+    let res = env.call("/proxy/crm/customers/cus_000001").await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["x-junction-attempts"], "1");
     assert_eq!(res.headers()["x-junction-cache"], "BYPASS");
@@ -49,11 +50,7 @@ async fn proxy_injects_credentials_and_never_forwards_the_callers_authorization(
         "the hub token stayed in the hub: {headers}"
     );
     // The vendor's own errors come back as the vendor sent them.
-    let missing = env
-        .get("/proxy/crm/customers/cus_nope")
-        .send()
-        .await
-        .unwrap();
+    let missing = env.call("/proxy/crm/customers/cus_nope").await;
     assert_eq!(missing.status(), 404);
     let body: serde_json::Value = missing.json().await.unwrap();
     assert_eq!(body["error"]["type"], "resource_missing", "{body}");
@@ -61,7 +58,7 @@ async fn proxy_injects_credentials_and_never_forwards_the_callers_authorization(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_token_scopes_are_enforced() {
-    let env = start(API_KEY, mock_with_auth(), &[("crm_key", "mock_key_1")]).await;
+    let env = keyed(API_KEY).await;
     let anonymous = env
         .http
         .get(format!("{}/proxy/crm/customers", env.url))
@@ -119,7 +116,7 @@ async fn api_token_scopes_are_enforced() {
     assert_eq!(write.status(), 403);
     let body: serde_json::Value = write.json().await.unwrap();
     assert_eq!(body["error"]["code"], "forbidden");
-    let unknown = env.get("/proxy/nope/x").send().await.unwrap();
+    let unknown = env.call("/proxy/nope/x").await;
     assert_eq!(unknown.status(), 404);
     assert_eq!(
         env.received("/v2/customers").await.len(),
@@ -130,7 +127,7 @@ async fn api_token_scopes_are_enforced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_path_escape_trick_is_refused_before_reaching_the_vendor() {
-    let env = start(API_KEY, mock_with_auth(), &[("crm_key", "mock_key_1")]).await;
+    let env = keyed(API_KEY).await;
     for evil in [
         "/proxy/crm/../oauth/token",
         "/proxy/crm/customers/../../oauth/token",
@@ -240,7 +237,7 @@ async fn a_401_triggers_one_refresh_and_one_retry() {
     assert_eq!(env.status("/proxy/crm/customers").await, 200);
     // The provider forgets every token it issued: the cached one is now rejected.
     env.mock.state.tokens.clear();
-    let res = env.get("/proxy/crm/customers").send().await.unwrap();
+    let res = env.call("/proxy/crm/customers").await;
     assert_eq!(res.status(), 200);
     assert_eq!(
         res.headers()["x-junction-attempts"],
@@ -365,7 +362,7 @@ async fn a_refused_refresh_marks_the_connection_needs_reauth_and_calls_fail_fast
     )
     .await;
     seed(&env, "default", "rt_revoked_long_ago").await;
-    let res = env.get("/proxy/crm/customers").send().await.unwrap();
+    let res = env.call("/proxy/crm/customers").await;
     assert_eq!(res.status(), 502);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "needs_reauth", "{body}");
@@ -378,7 +375,7 @@ async fn a_refused_refresh_marks_the_connection_needs_reauth_and_calls_fail_fast
     assert_eq!(row.state, junction_store::NEEDS_REAUTH);
     assert!(row.last_error.unwrap().contains("invalid_grant"));
     let token_calls = env.received("/oauth/token").await.len();
-    let again = env.get("/proxy/crm/customers").send().await.unwrap();
+    let again = env.call("/proxy/crm/customers").await;
     assert_eq!(again.status(), 502);
     assert_eq!(
         env.received("/oauth/token").await.len(),
@@ -472,13 +469,9 @@ connectors:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotent_calls_are_retried_and_a_keyed_post_keeps_its_key() {
-    let env = start(FLAKY, mock_with_auth(), &[("crm_key", "mock_key_1")]).await;
+    let env = keyed(FLAKY).await;
     env.chaos(json!({ "errors": [[503, 1.0]] })).await;
-    let get = env
-        .get("/proxy/crm/customers/cus_000001")
-        .send()
-        .await
-        .unwrap();
+    let get = env.call("/proxy/crm/customers/cus_000001").await;
     assert_eq!(get.status(), 503);
     assert_eq!(get.headers()["x-junction-attempts"], "3");
     let post = env
@@ -508,7 +501,7 @@ async fn idempotent_calls_are_retried_and_a_keyed_post_keeps_its_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_without_an_idempotency_key_is_not_retried() {
-    let env = start(API_KEY, mock_with_auth(), &[("crm_key", "mock_key_1")]).await;
+    let env = keyed(API_KEY).await;
     env.chaos(json!({ "errors": [[503, 1.0]] })).await;
     let post = env
         .post("/proxy/crm/customers")
@@ -523,21 +516,14 @@ async fn a_post_without_an_idempotency_key_is_not_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn circuit_opens_fails_fast_probes_and_closes_when_the_vendor_recovers() {
-    let env = start(FLAKY, mock_with_auth(), &[("crm_key", "mock_key_1")]).await;
+    let env = keyed(FLAKY).await;
     env.chaos(json!({ "errors": [[503, 1.0]] })).await;
     // Two calls of three attempts each: six failures, the minimum for the window.
     for _ in 0..2 {
-        env.get("/proxy/crm/customers/cus_000001")
-            .send()
-            .await
-            .unwrap();
+        env.call("/proxy/crm/customers/cus_000001").await;
     }
     let sent = env.received("/v2/customers").await.len();
-    let open = env
-        .get("/proxy/crm/customers/cus_000001")
-        .send()
-        .await
-        .unwrap();
+    let open = env.call("/proxy/crm/customers/cus_000001").await;
     assert_eq!(open.status(), 503);
     assert!(open.headers().contains_key("retry-after"));
     let body: serde_json::Value = open.json().await.unwrap();
@@ -549,11 +535,7 @@ async fn circuit_opens_fails_fast_probes_and_closes_when_the_vendor_recovers() {
     );
     env.chaos(json!({})).await;
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    let probe = env
-        .get("/proxy/crm/customers/cus_000001")
-        .send()
-        .await
-        .unwrap();
+    let probe = env.call("/proxy/crm/customers/cus_000001").await;
     assert_eq!(probe.status(), 200, "{:?}", probe.text().await);
     assert_eq!(
         env.hub.connectors["crm"]
@@ -575,19 +557,11 @@ connectors:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etag_revalidation_serves_the_cached_body_on_304_and_stale_while_the_circuit_is_open() {
-    let env = start(CACHED, mock_with_auth(), &[("crm_key", "mock_key_1")]).await;
-    let first = env
-        .get("/proxy/crm/customers/cus_000002")
-        .send()
-        .await
-        .unwrap();
+    let env = keyed(CACHED).await;
+    let first = env.call("/proxy/crm/customers/cus_000002").await;
     assert_eq!(first.headers()["x-junction-cache"], "MISS");
     let body1 = first.text().await.unwrap();
-    let second = env
-        .get("/proxy/crm/customers/cus_000002")
-        .send()
-        .await
-        .unwrap();
+    let second = env.call("/proxy/crm/customers/cus_000002").await;
     assert_eq!(second.status(), 200);
     assert_eq!(second.headers()["x-junction-cache"], "REVALIDATED");
     assert_eq!(second.text().await.unwrap(), body1);
@@ -604,16 +578,9 @@ async fn etag_revalidation_serves_the_cached_body_on_304_and_stale_while_the_cir
     // The vendor goes down: the circuit opens and the last good answer is served, marked stale.
     env.chaos(json!({ "errors": [[500, 1.0]] })).await;
     for _ in 0..2 {
-        env.get("/proxy/crm/customers/cus_000003")
-            .send()
-            .await
-            .unwrap();
+        env.call("/proxy/crm/customers/cus_000003").await;
     }
-    let stale = env
-        .get("/proxy/crm/customers/cus_000002")
-        .send()
-        .await
-        .unwrap();
+    let stale = env.call("/proxy/crm/customers/cus_000002").await;
     assert_eq!(stale.status(), 200);
     assert_eq!(stale.headers()["x-junction-stale"], "true");
     assert_eq!(stale.headers()["x-junction-cache"], "STALE");
@@ -623,7 +590,7 @@ async fn etag_revalidation_serves_the_cached_body_on_304_and_stale_while_the_cir
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identical_gets_in_flight_are_coalesced_into_one_upstream_call() {
     let yaml = CACHED.replace("cache: { mode: http }", "cache: { mode: ttl, ttl: 1m }");
-    let env = start(&yaml, mock_with_auth(), &[("crm_key", "mock_key_1")]).await;
+    let env = keyed(&yaml).await;
     env.chaos(json!({ "latency_ms": [300, 1] })).await;
     let calls = (0..20).map(|_| env.get("/proxy/crm/customers/cus_000004").send());
     let answers = futures_util::future::join_all(calls).await;
@@ -640,11 +607,7 @@ async fn identical_gets_in_flight_are_coalesced_into_one_upstream_call() {
         "{how:?}"
     );
     assert_eq!(how.get("MISS"), Some(&1));
-    let hit = env
-        .get("/proxy/crm/customers/cus_000004")
-        .send()
-        .await
-        .unwrap();
+    let hit = env.call("/proxy/crm/customers/cus_000004").await;
     assert_eq!(hit.headers()["x-junction-cache"], "HIT");
 }
 
@@ -663,11 +626,7 @@ connectors:
       scopes: [ customers:read ]
 "#;
     let env = start(yaml, mock_with_auth(), &[("jwt_key", "mock_secret")]).await;
-    let res = env
-        .get("/proxy/crm/customers/cus_000001")
-        .send()
-        .await
-        .unwrap();
+    let res = env.call("/proxy/crm/customers/cus_000001").await;
     assert_eq!(res.status(), 200, "{:?}", res.text().await);
     let issued = env.issued().await;
     assert_eq!(issued.len(), 1);

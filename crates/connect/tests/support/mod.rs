@@ -154,6 +154,11 @@ impl Env {
             .bearer_auth(&self.token)
     }
 
+    /// `GET path` through the hub, with the test's API token.
+    pub async fn call(&self, path: &str) -> reqwest::Response {
+        self.get(path).send().await.unwrap()
+    }
+
     /// The status of `GET path` through the hub, with the test's API token.
     pub async fn status(&self, path: &str) -> u16 {
         self.get(path).send().await.unwrap().status().as_u16()
