@@ -49,7 +49,7 @@ pub fn allows(scopes: &str, connector: &str, method: &str) -> bool {
 }
 
 /// A store answer for a token hash, and when it was read.
-type Remembered = (Option<ApiToken>, Instant);
+type Remembered = (Option<Arc<ApiToken>>, Instant);
 
 /// Verifies presented tokens against the store, remembering answers briefly.
 pub struct ApiTokens {
@@ -66,7 +66,7 @@ impl ApiTokens {
     }
 
     /// The token behind an `Authorization: Bearer …` value, if it is valid now.
-    pub async fn verify(&self, authorization: Option<&str>) -> Result<ApiToken, Error> {
+    pub async fn verify(&self, authorization: Option<&str>) -> Result<Arc<ApiToken>, Error> {
         let unauthorized = |why: &str| {
             Error::new(Code::Unauthorized, Origin::Downstream, why.to_owned()).with_hint(
                 "present a hub API token from `junction tokens create` as a bearer token",
@@ -97,7 +97,8 @@ impl ApiTokens {
                     .store
                     .api_token_by_hash(&h)
                     .await
-                    .map_err(Error::from)?;
+                    .map_err(Error::from)?
+                    .map(Arc::new);
                 let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
                 if seen.len() > 10_000 {
                     seen.retain(|_, (_, at)| now.duration_since(*at) < REMEMBER);

@@ -121,18 +121,6 @@ impl Runtime {
         store: Arc<dyn junction_store::Store>,
         vault: Option<Arc<junction_vault::Vault>>,
     ) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(cfg.timeouts.connect)
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(cfg.concurrency as usize)
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| {
-                format!(
-                    "cannot build the HTTP client of connector {}: {e}",
-                    cfg.name
-                )
-            })?;
         let mut default_headers = HeaderMap::new();
         for (k, v) in cfg.headers.iter().chain(cfg.version_header.iter()) {
             if let (Ok(k), Ok(v)) = (
@@ -144,6 +132,20 @@ impl Runtime {
         }
         let upstream = crate::client::Upstream::new(cfg.timeouts.connect, cfg.concurrency as usize)
             .map_err(|e| format!("connector {}: {e}", cfg.name))?;
+        let token_client = || {
+            reqwest::Client::builder()
+                .connect_timeout(cfg.timeouts.connect)
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_max_idle_per_host(cfg.concurrency as usize)
+                .tcp_nodelay(true)
+                .build()
+                .map_err(|e| {
+                    format!(
+                        "cannot build the HTTP client of connector {}: {e}",
+                        cfg.name
+                    )
+                })
+        };
         let needs_vault = |what: &str| {
             format!(
                 "connector {}: {what} tokens are kept sealed in the store; set JUNCTION_MASTER_KEY (see `junction secrets new-key`)",
@@ -176,7 +178,7 @@ impl Runtime {
                     oauth.lifetime,
                     store,
                     vault.clone().ok_or_else(|| needs_vault("oauth2"))?,
-                    http,
+                    token_client()?,
                 )))
             }
             Some(OutboundAuth::JwtBearer { jwt, lifetime }) => {
@@ -186,7 +188,7 @@ impl Runtime {
                     *lifetime,
                     store,
                     vault.clone().ok_or_else(|| needs_vault("jwt_bearer"))?,
-                    http,
+                    token_client()?,
                 )))
             }
         };

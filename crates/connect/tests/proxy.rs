@@ -384,23 +384,38 @@ async fn a_refused_refresh_marks_the_connection_needs_reauth_and_calls_fail_fast
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn quota_2000_calls_against_a_200_per_second_limit_never_exceed_it() {
+/// The mock with one rate limit (`200/s:global`) and draft rate-limit headers.
+fn limited_mock(limit: &str) -> MockConfig {
     let mut mock = mock_with_auth();
     mock.quotas = QuotaConfig {
-        limits: vec![Limit::parse("200/s:global").unwrap()],
+        limits: vec![Limit::parse(limit).unwrap()],
         headers: HeaderStyle::Draft,
     };
-    let yaml = format!("{API_KEY}    quotas: [ 200/s ]\n    concurrency: 32\n    max_wait: 30s\n    timeouts: {{ total: 30s }}\n");
-    let env = start(&yaml, mock, &[("crm_key", "mock_key_1")]).await;
-    let started = Instant::now();
-    let calls = (0..2000).map(|_| env.get("/proxy/crm/customers/cus_000001").send());
-    let results = futures_util::future::join_all(calls).await;
-    let elapsed = started.elapsed();
-    let statuses: Vec<u16> = results
+    mock
+}
+
+/// `n` GETs of one customer through the hub at once; their statuses.
+async fn concurrent_gets(env: &Env, n: usize) -> Vec<u16> {
+    let calls = (0..n).map(|_| env.get("/proxy/crm/customers/cus_000001").send());
+    futures_util::future::join_all(calls)
+        .await
         .into_iter()
         .map(|r| r.unwrap().status().as_u16())
-        .collect();
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_2000_calls_against_a_200_per_second_limit_never_exceed_it() {
+    let yaml = format!("{API_KEY}    quotas: [ 200/s ]\n    concurrency: 32\n    max_wait: 30s\n    timeouts: {{ total: 30s }}\n");
+    let env = start(
+        &yaml,
+        limited_mock("200/s:global"),
+        &[("crm_key", "mock_key_1")],
+    )
+    .await;
+    let started = Instant::now();
+    let statuses = concurrent_gets(&env, 2000).await;
+    let elapsed = started.elapsed();
     assert!(
         statuses.iter().all(|s| *s == 200),
         "{:?}",
@@ -424,21 +439,16 @@ async fn quota_2000_calls_against_a_200_per_second_limit_never_exceed_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quota_a_limit_lower_than_configured_is_learned_from_headers() {
-    let mut mock = mock_with_auth();
-    mock.quotas = QuotaConfig {
-        limits: vec![Limit::parse("100/s:global").unwrap()],
-        headers: HeaderStyle::Draft,
-    };
     let yaml = format!(
         "{API_KEY}    quotas: [ 1000/s ]\n    concurrency: 16\n    timeouts: {{ total: 20s }}\n"
     );
-    let env = start(&yaml, mock, &[("crm_key", "mock_key_1")]).await;
-    let calls = (0..500).map(|_| env.get("/proxy/crm/customers/cus_000001").send());
-    let statuses: Vec<u16> = futures_util::future::join_all(calls)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap().status().as_u16())
-        .collect();
+    let env = start(
+        &yaml,
+        limited_mock("100/s:global"),
+        &[("crm_key", "mock_key_1")],
+    )
+    .await;
+    let statuses = concurrent_gets(&env, 500).await;
     assert!(statuses.iter().all(|s| *s == 200));
     let sent = env.received("/v2/customers").await.len();
     let refused = sent - 500;
