@@ -18,12 +18,15 @@ mod error;
 mod interpolate;
 pub mod raw;
 pub mod raw_connect;
+pub mod raw_data;
 pub mod raw_flow;
 mod resolve;
 mod resolve_connect;
+mod resolve_data;
 mod resolve_flow;
 pub mod resolved;
 pub mod resolved_connect;
+pub mod resolved_data;
 pub mod resolved_flow;
 pub mod units;
 mod yaml;
@@ -34,6 +37,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use resolve_flow::{standard_key, valid_secret_name};
 pub use resolved::*;
 pub use resolved_connect::*;
+pub use resolved_data::*;
 pub use resolved_flow::*;
 
 /// Values given on the command line or in `JUNCTION_*` environment variables; they win over the file.

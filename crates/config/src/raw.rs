@@ -36,16 +36,13 @@ pub struct RawConfig {
     /// Runtime settings of delivery workers.
     #[serde(default)]
     pub delivery: crate::raw_flow::RawDelivery,
-    /// Canonical models (`customer@2`) as JSON Schema files. Not supported yet in this version.
+    /// Canonical models by `name@version` (`customer@2`): JSON Schema files, or inline schemas.
     #[serde(default)]
-    pub models: Unsupported,
-    /// jq programs from one shape to another. Not supported yet in this version.
+    pub models: BTreeMap<String, crate::raw_data::RawModel>,
+    /// jq programs from one shape to another, with their tests.
     #[serde(default)]
-    pub mappings: Unsupported,
+    pub mappings: BTreeMap<String, crate::raw_data::RawMapping>,
 }
-
-/// A section this version of Junction declares but does not run yet: any entry in it is an error.
-pub type Unsupported = BTreeMap<String, serde_json::Value>;
 
 /// The HTTP server.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]

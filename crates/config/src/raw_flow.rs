@@ -151,6 +151,10 @@ pub struct RawDestination {
     /// Extra 4xx statuses to retry (408, 425, 429 and 5xx always are; other 4xx are permanent).
     #[serde(default)]
     pub retry_statuses: Vec<u16>,
+    /// The model (`customer@2`) every delivery's body must satisfy; a body that does not is
+    /// quarantined instead of sent.
+    #[serde(default)]
+    pub model: Option<String>,
 }
 
 /// Standard Webhooks signing of deliveries (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
@@ -234,6 +238,10 @@ pub struct RawRoute {
     pub reorder_window: Option<HumanDuration>,
     /// Destination names.
     pub to: Vec<String>,
+    /// A mapping (under `mappings:`) applied to the event's body before delivery. An event the
+    /// mapping fails on, or whose output breaks the mapping's model, is quarantined, not sent.
+    #[serde(default)]
+    pub map: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

@@ -13,9 +13,6 @@ use crate::resolved::{Config, DatabaseUrl, Otlp, Server, Store, Telemetry};
 use crate::yaml::{push, Document};
 use crate::Overrides;
 
-/// Sections that are declared (so a typo is caught) but whose behaviour does not exist yet.
-const NOT_YET: &[&str] = &["models", "mappings"];
-
 pub(crate) fn resolve(
     doc: &Document,
     overrides: &Overrides,
@@ -32,7 +29,7 @@ pub(crate) fn resolve(
         .map(|p| p.keys().map(String::as_str).collect())
         .unwrap_or_default();
     let root = doc.value.as_object().cloned().unwrap_or_default();
-    for (key, value) in &root {
+    for key in root.keys() {
         let ptr = push("", key);
         if !sections.contains(&key.as_str()) {
             errs.push(doc.error_at_key(
@@ -40,8 +37,6 @@ pub(crate) fn resolve(
                 format!("unknown section `{key}`"),
                 Some(suggest(key, &sections)),
             ));
-        } else if NOT_YET.contains(&key.as_str()) {
-            not_yet(doc, key, value, &mut errs);
         }
     }
 
@@ -52,7 +47,9 @@ pub(crate) fn resolve(
     let server = resolve_server(doc, server, overrides, &mut errs);
     let store = resolve_store(doc, store, overrides, &mut errs);
     let telemetry = resolve_telemetry(doc, telemetry, overrides, &mut errs);
+    let shapes = crate::resolve_data::resolve_shapes(doc, &mut errs);
     let flows = crate::resolve_flow::resolve_flows(doc, &sources, &mut errs);
+    crate::resolve_data::check_links(doc, &flows, &shapes, &mut errs);
     let delivery = crate::resolve_flow::resolve_delivery(doc, &mut errs);
     let connectors = crate::resolve_connect::resolve_connectors(doc, &sources, &mut errs);
 
@@ -66,6 +63,7 @@ pub(crate) fn resolve(
                 flows,
                 delivery,
                 connectors,
+                shapes,
                 vault_refs: sources.vault.into_inner(),
             })
         }
@@ -83,32 +81,6 @@ fn suggest(word: &str, candidates: &[&str]) -> String {
             candidates.join(", ")
         ),
         None => format!("valid keys here: {}", candidates.join(", ")),
-    }
-}
-
-fn not_yet(doc: &Document, section: &str, value: &Value, errs: &mut Vec<ConfigError>) {
-    let entries: Vec<&String> = value
-        .as_object()
-        .map(|m| m.keys().collect())
-        .unwrap_or_default();
-    let hint = Some(format!(
-        "this version of Junction declares `{section}` but does not run it yet; remove the entry (an empty `{section}: {{}}` is fine)"
-    ));
-    if entries.is_empty() && !value.is_null() && !value.as_object().is_some_and(|m| m.is_empty()) {
-        errs.push(doc.error_at(
-            &push("", section),
-            format!("`{section}` is not supported yet"),
-            hint,
-        ));
-        return;
-    }
-    for name in entries {
-        let ptr = push(&push("", section), name);
-        errs.push(doc.error_at_key(
-            &ptr,
-            format!("`{section}` is not supported yet"),
-            hint.clone(),
-        ));
     }
 }
 

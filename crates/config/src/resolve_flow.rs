@@ -490,6 +490,11 @@ fn destination(
             ));
         }
     }
+    let model = raw.model.as_deref().and_then(|m| {
+        junction_transform::ModelRef::parse(m)
+            .map_err(|e| errs.push(doc.error_at(&push(ptr, "model"), e, None)))
+            .ok()
+    });
     if errs.len() > before {
         return None;
     }
@@ -512,6 +517,7 @@ fn destination(
             probe_after: raw.circuit.probe_after.0,
         },
         retry_statuses: raw.retry_statuses,
+        model,
     })
 }
 
@@ -577,6 +583,7 @@ fn route(
         ordering: raw.ordering,
         reorder_window: raw.reorder_window.map(|d| d.0).unwrap_or_default(),
         to: raw.to,
+        map: raw.map,
     })
 }
 

@@ -22,6 +22,8 @@ pub struct Config {
     pub delivery: crate::resolved_flow::Delivery,
     /// Third-party APIs called through `/proxy`.
     pub connectors: std::collections::BTreeMap<String, crate::resolved_connect::Connector>,
+    /// Canonical models and mappings.
+    pub shapes: crate::resolved_data::Shapes,
     /// Every `secret:NAME` the config holds, bound from the vault at start-up.
     pub vault_refs: Vec<crate::resolved_flow::VaultRef>,
 }

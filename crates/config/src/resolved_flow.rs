@@ -187,6 +187,8 @@ pub struct Destination {
     pub retry: Retry,
     pub circuit: Circuit,
     pub retry_statuses: Vec<u16>,
+    /// The model every body sent here must satisfy.
+    pub model: Option<junction_transform::ModelRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,6 +216,8 @@ pub struct Route {
     pub ordering: OrderingMode,
     pub reorder_window: Duration,
     pub to: Vec<String>,
+    /// The mapping applied before delivery (a name under `mappings:`).
+    pub map: Option<String>,
 }
 
 impl Route {

@@ -18,6 +18,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Validate the config file, print every error, exit non-zero if there is one.
     Check(ConfigArgs),
+    /// Run every mapping's tests; print a diff for each failure; exit 1 if one fails.
+    Test(ConfigArgs),
     /// Print the version.
     Version,
     /// Config helpers.

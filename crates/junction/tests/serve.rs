@@ -159,7 +159,7 @@ fn check_prints_every_error_with_its_place() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("junction.yaml:6:3: `mappings.c1`: `mappings` is not supported yet"),
+        stderr.contains("junction.yaml:6:7: `mappings.c1`: missing field `jq`"),
         "{stderr}"
     );
     assert!(stderr.contains("3 error(s)"), "{stderr}");

@@ -5,11 +5,12 @@
 //! only (extraction and predicates need one value), so `repeat(.)` and other generators stop at
 //! once. Values are jaq's own (`Val`), parsed straight from the body bytes, no serde tree.
 
-use jaq_core::load::{Arena, File, Loader};
-use jaq_core::{data, unwrap_valr, Compiler, Ctx, Vars};
+use jaq_core::{unwrap_valr, Ctx, Vars};
 pub use jaq_json::Val;
 
-type Filter = jaq_core::Filter<data::JustLut<Val>>;
+use crate::meter::Limits;
+pub use crate::sandbox::JqError;
+use crate::sandbox::{Filter, D};
 
 /// A compiled jq program; cheap to clone (the compiled form is shared).
 #[derive(Clone)]
@@ -30,74 +31,13 @@ impl PartialEq for Program {
     }
 }
 
-/// Why a program did not compile: a message and where in the program (1-based line and column).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JqError {
-    pub message: String,
-    pub line: usize,
-    pub column: usize,
-}
-
-impl std::fmt::Display for JqError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "jq: {} (line {}, column {} of the program)",
-            self.message, self.line, self.column
-        )
-    }
-}
-
 impl Program {
-    /// Parses and compiles `code` with jq's standard library.
+    /// Parses and compiles `code` in Junction's sandbox (jq's standard library without the
+    /// environment or process control, metered generators, the prelude; no recursive `def`).
     pub fn compile(code: &str) -> Result<Self, JqError> {
-        let defs = jaq_core::defs()
-            .chain(jaq_std::defs())
-            .chain(jaq_json::defs());
-        let funs = jaq_core::funs()
-            .chain(jaq_std::funs())
-            .chain(jaq_json::funs());
-        let loader = Loader::new(defs);
-        let arena = Arena::default();
-        let file = File { code, path: () };
-        let modules = loader.load(&arena, file).map_err(|errs| {
-            let (msg, at) = match errs.into_iter().next().map(|(_, e)| e) {
-                Some(jaq_core::load::Error::Lex(v)) => v
-                    .first()
-                    .map(|(exp, at)| (format!("expected {}", exp.as_str()), *at))
-                    .unwrap_or(("cannot read the program".into(), code)),
-                Some(jaq_core::load::Error::Parse(v)) => v
-                    .first()
-                    .map(|(exp, at)| {
-                        let found = if at.is_empty() { "the end" } else { at };
-                        (format!("expected {}, found {found}", exp.as_str()), *at)
-                    })
-                    .unwrap_or(("cannot parse the program".into(), code)),
-                Some(jaq_core::load::Error::Io(v)) => v
-                    .first()
-                    .map(|(path, e)| (format!("cannot load module {path}: {e}"), *path))
-                    .unwrap_or(("cannot load a module".into(), code)),
-                None => ("cannot read the program".into(), code),
-            };
-            located(code, msg, at)
-        })?;
-        let filter = Compiler::default()
-            .with_funs(funs)
-            .compile(modules)
-            .map_err(|errs| {
-                let first = errs.into_iter().flat_map(|(_, e)| e).next();
-                match first {
-                    Some((name, undefined)) => located(
-                        code,
-                        format!("undefined {} `{name}`", undefined.as_str()),
-                        name,
-                    ),
-                    None => located(code, "cannot compile the program".into(), code),
-                }
-            })?;
         Ok(Self {
             code: code.into(),
-            filter: std::sync::Arc::new(filter),
+            filter: std::sync::Arc::new(crate::sandbox::compile(code)?),
         })
     }
 
@@ -106,20 +46,41 @@ impl Program {
         &self.code
     }
 
-    /// Runs the program on `input` and returns its first output (`None` if it yields nothing).
+    /// Runs the program on `input` within the default limits and returns its first output
+    /// (`None` if it yields nothing).
     pub fn first(&self, input: Val) -> Result<Option<Val>, String> {
-        let ctx = Ctx::<data::JustLut<Val>>::new(&self.filter.lut, Vars::new([]));
-        let mut out = self.filter.id.run((ctx, input)).map(unwrap_valr);
-        match out.next() {
-            None => Ok(None),
-            Some(Ok(v)) => Ok(Some(v)),
-            Some(Err(e)) => Err(e.to_string()),
-        }
+        self.run(input, Limits::default())
+    }
+
+    /// Runs the program on `input` within `limits` (steps and time; the output's size and depth
+    /// are the caller's to check) and returns its first output. A panic inside the interpreter
+    /// is caught and reported as an error.
+    pub fn run(&self, input: Val, limits: Limits) -> Result<Option<Val>, String> {
+        let run = || {
+            let _armed = crate::meter::arm(limits);
+            let ctx = Ctx::<D>::new(&self.filter.lut, Vars::new([]));
+            let mut out = self.filter.id.run((ctx, input)).map(unwrap_valr);
+            match out.next() {
+                None => Ok(None),
+                Some(Ok(v)) => Ok(Some(v)),
+                Some(Err(e)) => Err(error_text(e)),
+            }
+        };
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+            .unwrap_or_else(|_| Err("the program failed inside the jq interpreter".into()))
     }
 
     /// Runs the program as a predicate: true when its first output is truthy (not false or null).
     pub fn test(&self, input: Val) -> Result<bool, String> {
         Ok(matches!(self.first(input)?, Some(v) if truthy(&v)))
+    }
+}
+
+/// An error's text: a string raised with `error("…")` as written, anything else as JSON.
+fn error_text(e: jaq_core::Error<Val>) -> String {
+    match e.into_val() {
+        Val::TStr(b) | Val::BStr(b) => String::from_utf8_lossy(&b).into_owned(),
+        other => other.to_string(),
     }
 }
 
@@ -193,21 +154,6 @@ pub fn as_str(v: &Val) -> Option<&[u8]> {
     match v {
         Val::TStr(b) | Val::BStr(b) => Some(b),
         _ => None,
-    }
-}
-
-fn located(code: &str, message: String, at: &str) -> JqError {
-    let offset = (at.as_ptr() as usize)
-        .checked_sub(code.as_ptr() as usize)
-        .filter(|o| *o <= code.len())
-        .unwrap_or(0);
-    let before = &code[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    JqError {
-        message,
-        line,
-        column,
     }
 }
 

@@ -1,7 +1,18 @@
-//! Junction's data shaping. Now: jq programs (run by the embedded `jaq` interpreter) that pick
-//! values out of payloads and decide route filters. Codecs, models and mappings build on this.
-#![forbid(unsafe_code)]
+//! Junction's data shaping: jq programs (jaq) run in a sandbox with limits, mappings between
+//! shapes, canonical models (JSON Schema) and their validation.
 
 pub mod jq;
+mod mapping;
+mod meter;
+mod model;
+mod natives;
+pub mod pool;
+mod recursion;
+mod sandbox;
+pub mod testing;
+pub mod value;
 
-pub use jq::{JqError, Program, Val};
+pub use jq::*;
+pub use mapping::{MapError, Mapping};
+pub use meter::Limits;
+pub use model::{describe, Model, ModelRef, SchemaError};

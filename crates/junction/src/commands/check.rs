@@ -56,6 +56,13 @@ pub fn run(args: &ConfigArgs) -> ExitCode {
                     );
                 }
             }
+            let report = super::test::run_all(&cfg);
+            if report.total() > 0 {
+                report.print();
+            }
+            if report.failed > 0 {
+                return ExitCode::from(super::EXIT_FAILURE);
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {

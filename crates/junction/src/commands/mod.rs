@@ -7,6 +7,7 @@ mod dlq;
 mod mock;
 mod secrets;
 mod serve;
+mod test;
 mod tokens;
 
 use std::process::ExitCode;
@@ -21,6 +22,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Check(args) => check::run(&args),
+        Command::Test(args) => test::run(&args),
         Command::Version => {
             println!("junction {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
