@@ -43,6 +43,8 @@ pub fn routes_with(
     let admin = Router::new()
         .route("/api/v1/dead-letters", get(list_dead))
         .route("/api/v1/dead-letters/replay", post(replay_many))
+        .route("/api/v1/quarantine", get(list_quarantined))
+        .route("/api/v1/quarantine/replay", post(replay_quarantined))
         .route("/api/v1/deliveries/{id}", get(delivery))
         .route("/api/v1/deliveries/{id}/replay", post(replay_one))
         .route("/api/v1/destinations", get(destinations))
@@ -161,8 +163,9 @@ fn time_param(name: &str, v: &Option<String>) -> Result<Option<i64>, ApiError> {
 }
 
 impl FilterParams {
-    fn filter(&self) -> Result<DeadFilter, ApiError> {
+    fn filter(&self, quarantined: bool) -> Result<DeadFilter, ApiError> {
         Ok(DeadFilter {
+            quarantined,
             ids: self.ids.clone().unwrap_or_default(),
             source: self.source.clone(),
             destination: self.destination.clone(),
@@ -206,10 +209,26 @@ async fn list_dead(
     State(state): State<AppState>,
     Query(p): Query<FilterParams>,
 ) -> Result<Json<Value>, ApiError> {
+    list(&state, &p, false).await
+}
+
+/// Deliveries whose mapping failed or whose body broke the destination's model.
+async fn list_quarantined(
+    State(state): State<AppState>,
+    Query(p): Query<FilterParams>,
+) -> Result<Json<Value>, ApiError> {
+    list(&state, &p, true).await
+}
+
+async fn list(
+    state: &AppState,
+    p: &FilterParams,
+    quarantined: bool,
+) -> Result<Json<Value>, ApiError> {
     let limit = p.limit.unwrap_or(100).clamp(1, 1000);
     let items = state
         .store
-        .dead_letters(&p.filter()?, p.after.unwrap_or(0), limit)
+        .dead_letters(&p.filter(quarantined)?, p.after.unwrap_or(0), limit)
         .await?;
     let next = (items.len() == limit).then(|| items.last().map(|d| d.delivery.id));
     Ok(Json(json!({
@@ -223,10 +242,32 @@ async fn replay_many(
     axum::Extension(engine): Eng,
     Json(p): Json<FilterParams>,
 ) -> Result<Json<Value>, ApiError> {
+    replay(&state, &engine, &p, false).await
+}
+
+/// Puts quarantined deliveries back in the queue: they are mapped and validated again with the
+/// running config (after the mapping or model was fixed).
+async fn replay_quarantined(
+    State(state): State<AppState>,
+    axum::Extension(engine): Eng,
+    Json(p): Json<FilterParams>,
+) -> Result<Json<Value>, ApiError> {
+    replay(&state, &engine, &p, true).await
+}
+
+async fn replay(
+    state: &AppState,
+    engine: &Engine,
+    p: &FilterParams,
+    quarantined: bool,
+) -> Result<Json<Value>, ApiError> {
     let limit = p.limit.unwrap_or(1000).clamp(1, 10_000);
-    let ids = state.store.replay(&p.filter()?, limit, now_ms()).await?;
+    let ids = state
+        .store
+        .replay(&p.filter(quarantined)?, limit, now_ms())
+        .await?;
     engine.dispatcher.wake_all();
-    tracing::info!(replayed = ids.len(), "dead letters replayed");
+    tracing::info!(replayed = ids.len(), quarantined, "deliveries replayed");
     Ok(Json(json!({ "replayed": ids.len(), "ids": ids })))
 }
 
@@ -286,6 +327,7 @@ async fn replay_one(
         .ok_or_else(|| not_found(id))?;
     let filter = DeadFilter {
         ids: vec![id],
+        quarantined: d.state == junction_store::DeliveryState::Quarantined,
         ..Default::default()
     };
     let ids = state.store.replay(&filter, 1, now_ms()).await?;
@@ -293,9 +335,12 @@ async fn replay_one(
         return Err(ApiError(
             Error::downstream(
                 Code::Conflict,
-                format!("delivery {id} is {}, not dead", d.state.as_str()),
+                format!(
+                    "delivery {id} is {}, not dead or quarantined",
+                    d.state.as_str()
+                ),
             )
-            .with_hint("only dead letters can be replayed"),
+            .with_hint("only dead letters and quarantined deliveries can be replayed"),
         ));
     }
     engine.dispatcher.wake(&d.destination);

@@ -33,6 +33,9 @@ pub fn spawn(state: AppState) {
 
 async fn stats(state: &AppState) {
     let now = now_ms();
+    if let Ok(q) = state.store.queue_stats(now).await {
+        metrics::gauge!("junction_deliveries_quarantined").set(q.quarantined as f64);
+    }
     let Ok(rows) = state.store.destination_stats(now).await else {
         return;
     };

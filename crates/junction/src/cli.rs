@@ -181,6 +181,10 @@ pub struct DlqFilter {
     /// The reason or last error contains this text.
     #[arg(long)]
     pub error: Option<String>,
+    /// Quarantined deliveries (a mapping failed, or the body broke the destination's model)
+    /// instead of dead letters. Replay them once the mapping or model is fixed.
+    #[arg(long)]
+    pub quarantined: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -30,7 +30,11 @@ pub(crate) const POSTGRES: Dialect = Dialect {
 /// and its parameters in order.
 pub(crate) fn dead_where(f: &DeadFilter, after: i64, dialect: &Dialect) -> (String, Vec<Param>) {
     let mut params = vec![Param::Int(after)];
-    let mut sql = format!("WHERE d.state = 'dead' AND d.id > {}", (dialect.param)(1));
+    let state = if f.quarantined { "quarantined" } else { "dead" };
+    let mut sql = format!(
+        "WHERE d.state = '{state}' AND d.id > {}",
+        (dialect.param)(1)
+    );
     // `clause` gets the new parameter's number.
     let mut add = |sql: &mut String, clause: &dyn Fn(usize) -> String, p: Param| {
         params.push(p);

@@ -33,6 +33,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "connections (token state, refresh lease) and API tokens",
         sql: include_str!("../migrations/sqlite/0004_connections.sql"),
     },
+    Migration {
+        version: 5,
+        name: "quarantined deliveries",
+        sql: include_str!("../migrations/sqlite/0005_quarantine.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -55,6 +60,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 4,
         name: "connections (token state, refresh lease) and API tokens",
         sql: include_str!("../migrations/postgres/0004_connections.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "quarantined deliveries",
+        sql: include_str!("../migrations/postgres/0005_quarantine.sql"),
     },
 ];
 

@@ -165,6 +165,9 @@ pub enum Outcome {
     Retry { next_at: i64 },
     /// No more attempts: the delivery is `dead` with this reason.
     Dead { reason: String },
+    /// Not sent: the route's mapping failed on the event, or the body broke the destination's
+    /// model. The delivery is `quarantined` with the errors, until replayed.
+    Quarantined { reason: String },
 }
 
 /// The end of one attempt: which lease, what happened, what next.
@@ -187,6 +190,8 @@ pub enum DeliveryState {
     Dead,
     /// Not sent: a newer event of its key was already delivered (`latest` ordering).
     Stale,
+    /// Not sent: its mapping or model validation failed. Kept with the errors, replayable.
+    Quarantined,
 }
 
 impl DeliveryState {
@@ -196,6 +201,7 @@ impl DeliveryState {
             DeliveryState::Delivered => "delivered",
             DeliveryState::Dead => "dead",
             DeliveryState::Stale => "stale",
+            DeliveryState::Quarantined => "quarantined",
         }
     }
 
@@ -205,6 +211,7 @@ impl DeliveryState {
             "delivered" => Some(DeliveryState::Delivered),
             "dead" => Some(DeliveryState::Dead),
             "stale" => Some(DeliveryState::Stale),
+            "quarantined" => Some(DeliveryState::Quarantined),
             _ => None,
         }
     }
@@ -249,6 +256,8 @@ pub struct QueueStats {
     pub due: i64,
     /// Dead-lettered deliveries waiting for an operator.
     pub dead: i64,
+    /// Quarantined deliveries (mapping or model failures) waiting for an operator.
+    pub quarantined: i64,
     /// When the oldest due delivery became due, if any.
     pub oldest_due_at: Option<i64>,
 }
@@ -256,6 +265,8 @@ pub struct QueueStats {
 /// Which dead letters to list or replay. Every field narrows; an empty filter matches all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeadFilter {
+    /// Quarantined deliveries instead of dead letters.
+    pub quarantined: bool,
     /// These deliveries only.
     pub ids: Vec<i64>,
     pub source: Option<String>,

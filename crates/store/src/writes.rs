@@ -106,6 +106,9 @@ pub(crate) fn outcome_columns(
         crate::Outcome::Delivered => ("delivered", None, None, Some(f.now)),
         crate::Outcome::Retry { next_at } => ("pending", Some(*next_at), None, None),
         crate::Outcome::Dead { reason } => ("dead", None, Some(reason.as_str()), Some(f.now)),
+        crate::Outcome::Quarantined { reason } => {
+            ("quarantined", None, Some(reason.as_str()), Some(f.now))
+        }
     }
 }
 
@@ -115,12 +118,13 @@ pub(crate) fn outcome_name(f: &Finish) -> &'static str {
         crate::Outcome::Delivered => "delivered",
         crate::Outcome::Retry { .. } => "retry",
         crate::Outcome::Dead { .. } => "dead",
+        crate::Outcome::Quarantined { .. } => "quarantined",
     }
 }
 
 /// True for a pending delivery `d` that may be attempted now as far as ordering goes: unordered,
 /// or the head of its lane (no earlier delivery of the lane is pending; under `fifo`, none is
-/// dead either) with no other delivery of its lane in flight (a later event that arrived first
+/// dead or quarantined either) with no other delivery of its lane in flight (a later event that arrived first
 /// and is being sent holds its lane until it ends). `now` is the SQL placeholder of the current
 /// time. Same SQL on both backends.
 pub(crate) fn lane_head(now: &str) -> String {
@@ -128,7 +132,7 @@ pub(crate) fn lane_head(now: &str) -> String {
         "(d.lane IS NULL OR NOT EXISTS (
     SELECT 1 FROM deliveries p
     WHERE p.route = d.route AND p.destination = d.destination AND p.lane = d.lane
-      AND p.lane IS NOT NULL AND p.state IN ('pending', 'dead') AND p.id <> d.id
+      AND p.lane IS NOT NULL AND p.state IN ('pending', 'dead', 'quarantined') AND p.id <> d.id
       AND (((p.seq < d.seq OR (p.seq = d.seq AND p.id < d.id)) AND (p.state = 'pending' OR d.ordering = 1))
            OR (p.state = 'pending' AND p.lease_owner IS NOT NULL AND p.next_attempt_at > {now}))))"
     )

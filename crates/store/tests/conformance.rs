@@ -73,6 +73,7 @@ conformance!(
     fifo_lane_delivers_in_sequence_order_one_at_a_time,
     fifo_stuck_key_blocks_only_itself,
     fifo_dead_head_blocks_its_key_until_replayed,
+    a_quarantined_fifo_head_blocks_its_key_and_replays_apart_from_dead_letters,
     latest_marks_older_than_delivered_stale,
     wake_makes_a_destinations_backlog_due_now,
     dead_letters_are_listed_by_filter_and_replayed,
@@ -647,6 +648,73 @@ async fn fifo_dead_head_blocks_its_key_until_replayed(store: Arc<dyn Store>) {
         .unwrap();
     let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
     assert_eq!(ids(&got), ["a2"]);
+}
+
+async fn a_quarantined_fifo_head_blocks_its_key_and_replays_apart_from_dead_letters(
+    store: Arc<dyn Store>,
+) {
+    add(&store, keyed("q1", "q", 1, Ordering::Fifo, "d")).await;
+    add(&store, keyed("q2", "q", 2, Ordering::Fifo, "d")).await;
+    add(&store, keyed("x1", "x", 1, Ordering::Fifo, "d")).await;
+    let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
+    assert_eq!(ids(&got), ["q1", "x1"]);
+    for c in &got {
+        let outcome = if c.event.external_id == "q1" {
+            Outcome::Quarantined {
+                reason: "the body breaks customer@1: /email: not an email".into(),
+            }
+        } else {
+            Outcome::Dead {
+                reason: "gave up".into(),
+            }
+        };
+        store
+            .finish(Finish {
+                lease: c.lease,
+                attempt: Attempt::default(),
+                outcome,
+                now: T0,
+            })
+            .await
+            .unwrap();
+    }
+    assert!(
+        store
+            .claim(&claim_for("d", 10, T0))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a quarantined head keeps its key blocked (order would break)"
+    );
+    let stats = store.queue_stats(T0).await.unwrap();
+    assert_eq!((stats.dead, stats.quarantined), (1, 1));
+    let q = DeadFilter {
+        quarantined: true,
+        ..Default::default()
+    };
+    let listed = store.dead_letters(&q, 0, 10).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].external_id, "q1");
+    assert_eq!(listed[0].delivery.state, DeliveryState::Quarantined);
+    assert!(listed[0]
+        .delivery
+        .dead_reason
+        .as_deref()
+        .unwrap()
+        .contains("customer@1"));
+    let dead = store
+        .dead_letters(&DeadFilter::default(), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        dead.len(),
+        1,
+        "dead letters and quarantine are listed apart"
+    );
+    assert_eq!(store.replay(&q, 100, T0).await.unwrap().len(), 1);
+    let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
+    assert_eq!(ids(&got), ["q1"]);
+    assert_eq!(store.queue_stats(T0).await.unwrap().quarantined, 0);
 }
 
 async fn latest_marks_older_than_delivered_stale(store: Arc<dyn Store>) {

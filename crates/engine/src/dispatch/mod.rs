@@ -6,6 +6,7 @@ mod backoff;
 mod circuit;
 mod classify;
 mod send;
+mod shape;
 mod worker;
 
 use std::collections::HashMap;
@@ -50,6 +51,35 @@ impl Wakers {
     }
 }
 
+/// What each route that delivers to `dest` does to bodies: its mapping, and the destination's model.
+fn shapes_for(
+    config: &Config,
+    dest: &junction_config::Destination,
+) -> HashMap<String, shape::Shape> {
+    let model = dest
+        .model
+        .as_ref()
+        .and_then(|m| config.shapes.models.get(m).cloned());
+    config
+        .flows
+        .routes
+        .values()
+        .filter(|r| r.to.contains(&dest.name))
+        .map(|r| {
+            let mapping = r
+                .map
+                .as_ref()
+                .and_then(|m| config.shapes.mappings.get(m))
+                .map(|m| m.mapping.clone());
+            let shape = shape::Shape {
+                mapping,
+                model: model.clone(),
+            };
+            (r.name.clone(), shape)
+        })
+        .collect()
+}
+
 /// Status of one destination's dispatcher, for metrics and the admin API.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DestinationStatus {
@@ -87,6 +117,7 @@ impl Dispatcher {
         };
         let mut workers = HashMap::new();
         for dest in config.flows.destinations.values() {
+            let shapes = shapes_for(config, dest);
             let is_disabled = disabled.contains(&dest.name);
             if is_disabled {
                 tracing::warn!(destination = %dest.name, "destination is disabled; its deliveries wait until it is enabled");
@@ -110,6 +141,7 @@ impl Dispatcher {
                 permits: Arc::new(Semaphore::new(dest.concurrency)),
                 disabled: AtomicBool::new(is_disabled),
                 metrics: worker::WorkerMetrics::new(&dest.name),
+                shapes,
             });
             tokio::spawn(w.clone().run());
             workers.insert(dest.name.clone(), w);

@@ -17,11 +17,13 @@ pub fn idempotency_key(c: &Claimed) -> String {
     format!("msg_{}_{}", c.event.id, c.lease.delivery_id)
 }
 
-/// Sends one attempt. Returns what came back and a masked excerpt of the response body.
+/// Sends one attempt of `body` (the event's, or its mapped form). Returns what came back and a
+/// masked excerpt of the response body.
 pub async fn send(
     client: &reqwest::Client,
     dest: &Destination,
     c: &Claimed,
+    body: Vec<u8>,
     now_s: i64,
 ) -> (Sent, Option<String>) {
     let id = idempotency_key(c);
@@ -39,18 +41,13 @@ pub async fn send(
         .header("junction-event-type", &c.event.event_type)
         .header("junction-attempt", c.attempt.to_string());
     if !dest.signing.is_empty() {
-        let sig = junction_auth::sign::standard_signature(
-            dest.signing.keys(),
-            &id,
-            now_s,
-            &c.event.payload,
-        );
+        let sig = junction_auth::sign::standard_signature(dest.signing.keys(), &id, now_s, &body);
         req = req.header("webhook-signature", sig);
     }
     for (k, v) in &dest.headers {
         req = req.header(k.as_str(), v.as_str());
     }
-    let res = match req.body(c.event.payload.clone()).send().await {
+    let res = match req.body(body).send().await {
         Ok(r) => r,
         Err(e) if e.is_timeout() => return (Sent::Timeout, None),
         Err(e) => return (Sent::Transport(transport_reason(&e)), None),

@@ -17,6 +17,7 @@ use super::backoff;
 use super::circuit::{Allow, Circuit, State, Transition};
 use super::classify::{classify, Verdict};
 use super::send::send;
+use super::shape::{Quarantine, Shape};
 
 pub(crate) struct Worker {
     pub dest: Destination,
@@ -31,6 +32,8 @@ pub(crate) struct Worker {
     pub permits: Arc<Semaphore>,
     pub disabled: AtomicBool,
     pub metrics: WorkerMetrics,
+    /// Per route: its mapping and this destination's model.
+    pub shapes: std::collections::HashMap<String, Shape>,
 }
 
 /// A destination's metric handles, registered once.
@@ -154,7 +157,21 @@ impl Worker {
         let dest = &self.dest.name;
         let started_at = now_ms();
         let t0 = std::time::Instant::now();
-        let (sent, excerpt) = send(&self.client, &self.dest, &c, started_at.div_euclid(1000)).await;
+        let body = match self.shapes.get(&c.route) {
+            Some(shape) if !shape.is_identity() => match shape.apply(&c.event.payload).await {
+                Ok(mapped) => mapped.unwrap_or_else(|| c.event.payload.clone()),
+                Err(q) => return self.quarantine(c, q, started_at, t0).await,
+            },
+            _ => c.event.payload.clone(),
+        };
+        let (sent, excerpt) = send(
+            &self.client,
+            &self.dest,
+            &c,
+            body,
+            started_at.div_euclid(1000),
+        )
+        .await;
         let took = t0.elapsed();
         let verdict = classify(&sent, &self.dest.retry_statuses);
         self.metrics.attempt_seconds.record(took.as_secs_f64());
@@ -203,6 +220,7 @@ impl Worker {
             }
             Outcome::Retry { .. } => self.metrics.retry.increment(1),
             Outcome::Dead { .. } => self.metrics.dead.increment(1),
+            Outcome::Quarantined { .. } => {}
         }
         if let Outcome::Dead { reason } = &outcome {
             tracing::warn!(destination = %dest, delivery = c.lease.delivery_id, event = %c.event.external_id, %reason, "delivery dead-lettered");
@@ -250,6 +268,30 @@ impl Worker {
                 }
             }
             None => {}
+        }
+    }
+
+    /// Records a delivery as quarantined: nothing was sent, the destination's circuit is not
+    /// touched (the body, not the destination, is at fault).
+    async fn quarantine(&self, c: Claimed, q: Quarantine, started_at: i64, t0: std::time::Instant) {
+        let dest = &self.dest.name;
+        metrics::counter!("junction_quarantined_total", "destination" => dest.clone(), "route" => c.route.clone(), "kind" => q.kind)
+            .increment(1);
+        tracing::warn!(destination = %dest, route = %c.route, delivery = c.lease.delivery_id, event = %c.event.external_id, kind = q.kind, reason = %q.reason, "delivery quarantined");
+        let finish = Finish {
+            lease: c.lease,
+            attempt: Attempt {
+                started_at,
+                duration_ms: t0.elapsed().as_millis() as i64,
+                status: None,
+                error: Some(q.reason.clone()),
+                response_excerpt: None,
+            },
+            outcome: Outcome::Quarantined { reason: q.reason },
+            now: now_ms(),
+        };
+        if let Err(e) = self.store.finish(finish).await {
+            tracing::warn!(destination = %dest, delivery = c.lease.delivery_id, error = %e, "could not record the quarantine");
         }
     }
 

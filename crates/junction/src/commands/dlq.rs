@@ -98,6 +98,15 @@ fn encode(q: &[(&str, String)]) -> String {
         .join("&")
 }
 
+/// The admin API collection the filter reads: dead letters or quarantined deliveries.
+fn collection(filter: &DlqFilter) -> &'static str {
+    if filter.quarantined {
+        "/api/v1/quarantine"
+    } else {
+        "/api/v1/dead-letters"
+    }
+}
+
 /// Every dead letter matching the filter (paged).
 async fn list_all(c: &Client, filter: &DlqFilter, limit: usize) -> Result<Vec<Value>, String> {
     let mut out = Vec::new();
@@ -109,7 +118,7 @@ async fn list_all(c: &Client, filter: &DlqFilter, limit: usize) -> Result<Vec<Va
         let page = c
             .call(
                 reqwest::Method::GET,
-                &format!("/api/v1/dead-letters?{}", encode(&q)),
+                &format!("{}?{}", collection(filter), encode(&q)),
                 None,
             )
             .await?;
@@ -298,7 +307,7 @@ async fn replay(
         let r = c
             .call(
                 reqwest::Method::POST,
-                "/api/v1/dead-letters/replay",
+                &format!("{}/replay", collection(filter)),
                 Some(body),
             )
             .await?;

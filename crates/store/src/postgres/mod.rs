@@ -282,6 +282,7 @@ impl Store for PgStore {
                (SELECT COUNT(*) FROM deliveries WHERE state = 'pending') AS pending,
                (SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND next_attempt_at <= $1) AS due,
                (SELECT COUNT(*) FROM deliveries WHERE state = 'dead') AS dead,
+               (SELECT COUNT(*) FROM deliveries WHERE state = 'quarantined') AS quarantined,
                (SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending' AND next_attempt_at <= $1) AS oldest",
         )
         .bind(now)
@@ -291,6 +292,7 @@ impl Store for PgStore {
             pending: r.try_get("pending")?,
             due: r.try_get("due")?,
             dead: r.try_get("dead")?,
+            quarantined: r.try_get("quarantined")?,
             oldest_due_at: r.try_get("oldest")?,
         })
     }

@@ -171,7 +171,7 @@ pub(super) async fn purge(pool: &PgPool, before: i64, limit: usize) -> Result<u6
     let mut tx = pool.begin().await?;
     let ids: Vec<i64> = sqlx::query_scalar(
         "SELECT e.id FROM events e WHERE e.received_at < $1
-           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state IN ('pending', 'dead'))
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state IN ('pending', 'dead', 'quarantined'))
          ORDER BY e.id LIMIT $2 FOR UPDATE SKIP LOCKED",
     )
     .bind(before)

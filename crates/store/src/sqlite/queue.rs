@@ -105,7 +105,7 @@ pub(super) fn replay(
         let mut up = tx.prepare_cached(
             "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?2, lease_owner = NULL,
                     dead_reason = NULL, finished_at = NULL
-             WHERE id = ?1 AND state = 'dead'",
+             WHERE id = ?1 AND state IN ('dead', 'quarantined')",
         )?;
         for id in &ids {
             up.execute(params![id, now])?;
@@ -158,7 +158,7 @@ pub(super) fn purge(c: &mut Connection, before: i64, limit: usize) -> Result<u64
     let n = tx.execute(
         "INSERT INTO purge_ids (id)
          SELECT e.id FROM events e WHERE e.received_at < ?1
-           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state IN ('pending', 'dead'))
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state IN ('pending', 'dead', 'quarantined'))
          ORDER BY e.id LIMIT ?2",
         params![before, limit as i64],
     )?;

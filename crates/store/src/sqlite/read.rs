@@ -118,7 +118,8 @@ pub(super) fn queue_stats(c: &Connection, now: i64) -> Result<QueueStats, StoreE
            (SELECT COUNT(*) FROM deliveries WHERE state = 'pending'),
            (SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?1),
            (SELECT COUNT(*) FROM deliveries WHERE state = 'dead'),
-           (SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?1)",
+           (SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?1),
+           (SELECT COUNT(*) FROM deliveries WHERE state = 'quarantined')",
     )?;
     Ok(stmt.query_row([now], |r| {
         Ok(QueueStats {
@@ -126,6 +127,7 @@ pub(super) fn queue_stats(c: &Connection, now: i64) -> Result<QueueStats, StoreE
             due: r.get(1)?,
             dead: r.get(2)?,
             oldest_due_at: r.get(3)?,
+            quarantined: r.get(4)?,
         })
     })?)
 }

@@ -1,0 +1,62 @@
+//! Before a delivery is sent: the route's mapping turns the event's body into the destination's
+//! shape, and the destination's model checks it. Either failing quarantines the delivery (kept
+//! with the errors, replayable once the mapping or model is fixed): a half-valid body is never
+//! sent, and nothing is lost. Both run on the mapping threads, off the async runtime.
+
+use std::sync::Arc;
+
+use junction_config::{Mapping, Model};
+use junction_transform::describe;
+
+/// What a route does to bodies bound for one destination.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Shape {
+    pub mapping: Option<Mapping>,
+    pub model: Option<Arc<Model>>,
+}
+
+/// Why a body was not sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Quarantine {
+    /// `input`, `program`, `no_output`, `output` (the mapping), or `validation` (the model).
+    pub kind: &'static str,
+    pub reason: String,
+}
+
+impl Shape {
+    pub fn is_identity(&self) -> bool {
+        self.mapping.is_none() && self.model.is_none()
+    }
+
+    /// The body to send: `None` when it is the event's body unchanged.
+    pub async fn apply(&self, payload: &[u8]) -> Result<Option<Vec<u8>>, Quarantine> {
+        if self.is_identity() {
+            return Ok(None);
+        }
+        let me = self.clone();
+        let payload = payload.to_vec();
+        junction_transform::pool::run(move || me.apply_here(&payload)).await
+    }
+
+    fn apply_here(&self, payload: &[u8]) -> Result<Option<Vec<u8>>, Quarantine> {
+        let mapped = match &self.mapping {
+            None => None,
+            Some(m) => {
+                let mut out = Vec::with_capacity(payload.len());
+                m.map_json(payload, &mut out).map_err(|e| Quarantine {
+                    kind: e.kind(),
+                    reason: format!("mapping `{}`: {e}", m.name),
+                })?;
+                Some(out)
+            }
+        };
+        if let Some(model) = &self.model {
+            let body = mapped.as_deref().unwrap_or(payload);
+            model.validate_json(body).map_err(|errs| Quarantine {
+                kind: "validation",
+                reason: format!("the body breaks {}: {}", model.id, describe(&errs)),
+            })?;
+        }
+        Ok(mapped)
+    }
+}

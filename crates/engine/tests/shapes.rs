@@ -1,0 +1,154 @@
+//! Data in one shape on the delivery path: a route's mapping reshapes bodies, a destination's
+//! model validates them, and an event that fails either is quarantined — never delivered
+//! half-valid, never lost — and replays once the mapping or model is fixed.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::*;
+
+on_both!(an_invalid_event_is_quarantined_never_delivered_and_replays_once_fixed);
+
+const CONFIG: &str = r#"
+sources:
+  crm:
+    kind: webhook
+    verify: { preset: standard_webhooks, secrets: [ env:WHSEC ] }
+models:
+  customer@1:
+    schema:
+      type: object
+      required: [id, email]
+      additionalProperties: false
+      properties:
+        id: { type: string }
+        email: { type: string, format: email }
+        created_at: { type: [string, "null"], format: date-time }
+mappings:
+  to_customer:
+    to: customer@1
+    jq: '.data | {id, email: (.email | ascii_downcase), created_at: (.created | iso8601)}'
+destinations:
+  customers:
+    url: "{sink}/customers"
+    model: customer@1
+    retry: { attempts: 3, base: 20ms, max: 50ms }
+routes:
+  r:
+    from: crm
+    map: to_customer
+    to: [ customers ]
+"#;
+
+/// The fixed release: numbers are turned into text, and a missing email is a placeholder.
+const FIXED: &str = "'.data | {id, email: (.email // \"unknown@example.com\" | tostring | ascii_downcase | if test(\"@\") then . else . + \"@example.com\" end), created_at: (.created | iso8601)}'";
+
+async fn post(hub: &Hub, id: &str, data: Value) -> u16 {
+    let body = json!({ "type": "customer.updated", "data": data }).to_string();
+    post_signed(hub, "/webhooks/crm", id, &body, WHSEC, 0)
+        .await
+        .status()
+        .as_u16()
+}
+
+fn sunk(mock: &junction_mock::Mock) -> Vec<Value> {
+    received(mock)
+        .iter()
+        .filter(|d| d.path == "/sink/customers")
+        .map(|d| serde_json::from_str(&d.body).unwrap())
+        .collect()
+}
+
+async fn quarantined(hub: &Hub) -> Vec<Value> {
+    hub.get("/api/v1/quarantine").await["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn an_invalid_event_is_quarantined_never_delivered_and_replays_once_fixed(url: String) {
+    let mock = mock().await;
+    let hub = Hub::start(CONFIG, &url, &mock).await;
+    assert_eq!(
+        post(
+            &hub,
+            "ev_good",
+            json!({"id": "c1", "email": "A@B.COM", "created": 0})
+        )
+        .await,
+        202
+    );
+    // The mapping fails: ascii_downcase of a number.
+    assert_eq!(
+        post(&hub, "ev_number", json!({"id": "c2", "email": 42})).await,
+        202
+    );
+    // The mapping runs, but its output breaks customer@1 (not an email address).
+    assert_eq!(
+        post(&hub, "ev_bad_email", json!({"id": "c3", "email": "nobody"})).await,
+        202
+    );
+    all_settled(&hub, Duration::from_secs(10)).await;
+
+    let bodies = sunk(&mock);
+    assert_eq!(
+        bodies,
+        vec![json!({"id": "c1", "email": "a@b.com", "created_at": "1970-01-01T00:00:00Z"})],
+        "only the valid event is delivered, in the mapped shape"
+    );
+    let q = quarantined(&hub).await;
+    assert_eq!(q.len(), 2, "{q:#?}");
+    let reason = |id: &str| {
+        q.iter()
+            .find(|d| d["event_id"] == id)
+            .and_then(|d| d["dead_reason"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        reason("ev_number").contains("mapping `to_customer`"),
+        "{q:#?}"
+    );
+    assert!(
+        reason("ev_bad_email").contains("breaks customer@1"),
+        "{q:#?}"
+    );
+    assert!(reason("ev_bad_email").contains("email"), "{q:#?}");
+    assert!(q.iter().all(|d| d["state"] == "quarantined"));
+    // Quarantined is not dead: the dead-letter queue stays empty.
+    let dead = hub.get("/api/v1/dead-letters").await;
+    assert_eq!(dead["items"].as_array().unwrap().len(), 0, "{dead}");
+    let m = hub.metrics().await;
+    assert!(
+        m.contains(
+            "junction_quarantined_total{destination=\"customers\",route=\"r\",kind=\"program\"} 1"
+        ),
+        "{m}"
+    );
+    assert!(m.contains("kind=\"validation\"} 1"), "{m}");
+    hub.stop().await;
+
+    // The mapping is fixed and the hub restarted: replaying delivers both.
+    let fixed = CONFIG.replace(
+        "'.data | {id, email: (.email | ascii_downcase), created_at: (.created | iso8601)}'",
+        FIXED,
+    );
+    let hub = Hub::start(&fixed, &url, &mock).await;
+    let (status, body) = hub.post("/api/v1/quarantine/replay", json!({})).await;
+    assert_eq!(
+        (status, body["replayed"].as_u64()),
+        (200, Some(2)),
+        "{body}"
+    );
+    all_settled(&hub, Duration::from_secs(10)).await;
+    let bodies = sunk(&mock);
+    assert_eq!(bodies.len(), 3, "{bodies:#?}");
+    assert!(bodies.contains(&json!({"id": "c2", "email": "42@example.com", "created_at": null})));
+    assert!(
+        bodies.contains(&json!({"id": "c3", "email": "nobody@example.com", "created_at": null}))
+    );
+    assert!(quarantined(&hub).await.is_empty());
+    hub.stop().await;
+}
