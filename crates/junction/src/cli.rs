@@ -328,6 +328,9 @@ pub struct BenchArgs {
     /// quota: the vendor's limit per second.
     #[arg(long, default_value_t = 500)]
     pub limit: u32,
+    /// mapping: NDJSON records to map.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub records: usize,
     /// e2e: offered events per second.
     #[arg(long, default_value_t = 5000)]
     pub rate: u32,
@@ -353,6 +356,9 @@ pub enum Scenario {
     /// Quota utilisation: `--calls` through `/proxy` to the mock limited to `--limit`/s, with the
     /// limit configured and with it learned from headers.
     Quota,
+    /// A vendor → canonical mapping over `--records` NDJSON records: decode + map and
+    /// decode + map + validate on every core, beside jq and jaq on one core each.
+    Mapping,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

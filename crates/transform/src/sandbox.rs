@@ -105,8 +105,17 @@ impl std::fmt::Display for JqError {
 
 impl std::error::Error for JqError {}
 
-/// Parses and compiles `code` in the sandbox.
+/// Parses and compiles `code` in the sandbox. Errors are reported against `code` as written;
+/// what runs is the same program with its object literals built in linear time (`fold.rs`).
 pub(crate) fn compile(code: &str) -> Result<Filter, JqError> {
+    let filter = compile_as_written(code)?;
+    match crate::fold::left_fold_objects(code) {
+        Some(folded) => Ok(compile_as_written(&folded).unwrap_or(filter)),
+        None => Ok(filter),
+    }
+}
+
+pub(crate) fn compile_as_written(code: &str) -> Result<Filter, JqError> {
     let loader = Loader::new(defs());
     let arena = Arena::default();
     let file = File { code, path: () };

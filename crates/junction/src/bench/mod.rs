@@ -6,6 +6,7 @@ mod backlog;
 mod e2e;
 mod hub;
 mod ingest;
+mod mapping;
 mod proxy;
 mod quota;
 mod stats;
@@ -26,6 +27,7 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         Scenario::Backlog => backlog::run(&args).await,
         Scenario::Proxy => proxy::run(&args).await,
         Scenario::Quota => quota::run(&args).await,
+        Scenario::Mapping => mapping::run(&args).await,
     };
     match result {
         Ok(json) => {
