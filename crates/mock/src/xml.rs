@@ -96,7 +96,7 @@ mod tests {
         let v = json!({ "object": "list", "data": [{ "id": "a&b", "n": 1 }], "next": null, "ok": true });
         assert_eq!(
             super::to_xml(&v),
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<list><data><item><id>a&amp;b</id><n>1</n></item></data><next/><object>list</object><ok>true</ok></list>"
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<list><object>list</object><data><item><id>a&amp;b</id><n>1</n></item></data><next/><ok>true</ok></list>"
         );
     }
 }

@@ -1,6 +1,7 @@
 //! Junction's data shaping: jq programs (jaq) run in a sandbox with limits, mappings between
 //! shapes, canonical models (JSON Schema) and their validation.
 
+pub mod codec;
 mod fold;
 pub mod jq;
 mod mapping;

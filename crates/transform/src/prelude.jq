@@ -33,3 +33,7 @@ def get($path):
       elif type == "object" then .[$k]
       else null end);
 def get($path; $default): get($path) // $default;
+
+# A value as a list: an array stays, null is [], anything else is [it]. XML decodes a repeated
+# element as an array and a single one as itself; `.line | to_array` reads both.
+def to_array: if type == "array" then . elif . == null then [] else [.] end;

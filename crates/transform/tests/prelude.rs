@@ -116,4 +116,8 @@ fn blanks_enums_and_safe_gets() {
     assert_eq!(ok(r#"get(["a", "b", 3])"#, r#"{"a":{"b":[]}}"#), "null");
     assert_eq!(ok(r#"get("a.b.c")"#, r#"{"a":{"b":"text"}}"#), "null");
     assert_eq!(ok(r#"get("a.x"; "none")"#, r#"{"a":{}}"#), r#""none""#);
+    assert_eq!(
+        ok("[.a, .b, .c | to_array]", r#"{"a":[1],"b":2}"#),
+        "[[1],[2],[]]"
+    );
 }
