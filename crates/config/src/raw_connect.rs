@@ -12,6 +12,13 @@ use crate::units::{ByteSize, HumanDuration, Ratio};
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawConnector {
+    /// `rest` (the default): `/proxy/{connector}/{path}` relays HTTP calls. `soap`:
+    /// `POST /proxy/{connector}/{operation}` with JSON becomes a SOAP call and a JSON answer.
+    #[serde(default)]
+    pub kind: ConnectorKind,
+    /// SOAP settings (for `kind: soap`).
+    #[serde(default)]
+    pub soap: Option<RawSoap>,
     /// The API's root, e.g. `https://api.example.com/v1`. Its host is the only host calls may
     /// reach, and its path the prefix they cannot leave.
     pub base_url: String,
@@ -347,8 +354,50 @@ pub enum CacheMode {
 pub struct RawOperation {
     #[serde(default = "default_op_method")]
     pub method: String,
-    /// Path under the base URL, with `{param}` placeholders.
-    pub path: String,
+    /// Path under the base URL, with `{param}` placeholders (REST connectors).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The SOAPAction of the operation (SOAP connectors).
+    #[serde(default)]
+    pub action: Option<String>,
+    /// How the caller's JSON becomes the request: a mapping and a model it must satisfy.
+    #[serde(default)]
+    pub request: RawMessage,
+    /// How the answer becomes the caller's JSON: a mapping.
+    #[serde(default)]
+    pub response: RawMessage,
+}
+
+/// A message of an operation: a mapping (under `mappings:`) and the model (`customer@2`) it is
+/// checked against.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMessage {
+    #[serde(default)]
+    pub map: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+/// What kind of API a connector speaks.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectorKind {
+    #[default]
+    Rest,
+    Soap,
+}
+
+/// SOAP settings.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSoap {
+    /// `"1.1"` (default) or `"1.2"`.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The service's namespace, declared on every request's body element.
+    #[serde(default)]
+    pub namespace: Option<String>,
 }
 
 fn secs(s: u64) -> HumanDuration {

@@ -49,9 +49,9 @@ pub(crate) fn resolve(
     let telemetry = resolve_telemetry(doc, telemetry, overrides, &mut errs);
     let shapes = crate::resolve_data::resolve_shapes(doc, &mut errs);
     let flows = crate::resolve_flow::resolve_flows(doc, &sources, &mut errs);
-    crate::resolve_data::check_links(doc, &flows, &shapes, &mut errs);
     let delivery = crate::resolve_flow::resolve_delivery(doc, &mut errs);
     let connectors = crate::resolve_connect::resolve_connectors(doc, &sources, &mut errs);
+    crate::resolve_data::check_links(doc, &flows, &connectors, &shapes, &mut errs);
 
     match (server, store, telemetry, delivery) {
         (Some(server), Some(store), Some(telemetry), Some(delivery)) if errs.is_empty() => {

@@ -212,21 +212,89 @@ fn connector(
                 Some("one of: GET, HEAD, POST, PUT, PATCH, DELETE".into()),
             ));
         }
-        if let Err(why) = clean_path(&o.path) {
+        let path = match (&o.path, raw.kind) {
+            (Some(p), _) => {
+                if let Err(why) = clean_path(p) {
+                    errs.push(doc.error_at(
+                        &push(&optr, "path"),
+                        why,
+                        Some("e.g. /customers/{id}".into()),
+                    ));
+                }
+                p.clone()
+            }
+            (None, ConnectorKind::Soap) => String::new(),
+            (None, ConnectorKind::Rest) => {
+                errs.push(doc.error_at(
+                    &optr,
+                    "a REST operation needs a `path`",
+                    Some("e.g. path: /customers/{id}".into()),
+                ));
+                String::new()
+            }
+        };
+        if o.action.is_some() && raw.kind == ConnectorKind::Rest {
             errs.push(doc.error_at(
-                &push(&optr, "path"),
-                why,
-                Some("e.g. /customers/{id}".into()),
+                &push(&optr, "action"),
+                "`action` is for SOAP operations",
+                Some("set `kind: soap` on the connector".into()),
             ));
         }
+        let message = |m: &crate::raw_connect::RawMessage,
+                       at: &str,
+                       errs: &mut Vec<ConfigError>| {
+            let model = m.model.as_deref().and_then(|t| {
+                junction_transform::ModelRef::parse(t)
+                    .map_err(|e| errs.push(doc.error_at(&push(&push(&optr, at), "model"), e, None)))
+                    .ok()
+            });
+            Message {
+                map: m.map.clone(),
+                model,
+            }
+        };
+        let request = message(&o.request, "request", errs);
+        let response = message(&o.response, "response", errs);
         operations.insert(
             op,
             Operation {
                 method,
-                path: o.path,
+                path,
+                action: o.action.unwrap_or_default(),
+                request,
+                response,
             },
         );
     }
+    let soap = match (raw.kind, raw.soap.as_ref()) {
+        (ConnectorKind::Rest, Some(_)) => {
+            errs.push(doc.error_at(
+                &push(ptr, "soap"),
+                "`soap` settings need `kind: soap`",
+                None,
+            ));
+            None
+        }
+        (ConnectorKind::Rest, None) => None,
+        (ConnectorKind::Soap, s) => {
+            let version = match s.and_then(|s| s.version.as_deref()) {
+                None | Some("1.1") => junction_transform::codec::soap::Version::V11,
+                Some("1.2") => junction_transform::codec::soap::Version::V12,
+                Some(other) => {
+                    errs.push(doc.error_at(
+                        &push(&push(ptr, "soap"), "version"),
+                        format!("unknown SOAP version `{other}`"),
+                        Some("write \"1.1\" or \"1.2\"".into()),
+                    ));
+                    junction_transform::codec::soap::Version::V11
+                }
+            };
+            Some(Soap {
+                version,
+                namespace: s.and_then(|s| s.namespace.clone()),
+            })
+        }
+    };
     let (base_url, base_path) = base?;
     if errs.len() > before {
         return None;
@@ -267,6 +335,7 @@ fn connector(
         },
         cache,
         operations,
+        soap,
     })
 }
 

@@ -271,9 +271,36 @@ fn limits(
 pub(crate) fn check_links(
     doc: &Document,
     flows: &Flows,
+    connectors: &BTreeMap<String, crate::resolved_connect::Connector>,
     shapes: &Shapes,
     errs: &mut Vec<ConfigError>,
 ) {
+    for (cname, c) in connectors {
+        for (oname, op) in &c.operations {
+            let optr = push(&push(&push("/connectors", cname), "operations"), oname);
+            for (at, m) in [("request", &op.request), ("response", &op.response)] {
+                let mptr = push(&optr, at);
+                if let Some(map) = &m.map {
+                    if !shapes.mappings.contains_key(map) {
+                        errs.push(doc.error_at(
+                            &push(&mptr, "map"),
+                            format!("no mapping named `{map}`"),
+                            Some("declare it under `mappings:`".into()),
+                        ));
+                    }
+                }
+                if let Some(model) = &m.model {
+                    if !shapes.models.contains_key(model) {
+                        errs.push(doc.error_at(
+                            &push(&mptr, "model"),
+                            format!("no model `{model}`"),
+                            Some("declare it under `models:`".into()),
+                        ));
+                    }
+                }
+            }
+        }
+    }
     let names: Vec<&str> = shapes.mappings.keys().map(String::as_str).collect();
     for (name, route) in &flows.routes {
         let ptr = push(&push("/routes", name), "map");

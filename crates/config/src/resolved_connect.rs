@@ -30,6 +30,8 @@ pub struct Connector {
     pub circuit: CallCircuit,
     pub cache: Option<Cache>,
     pub operations: BTreeMap<String, Operation>,
+    /// `Some` for a SOAP connector: operations are called by name, JSON in and out.
+    pub soap: Option<Soap>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,5 +212,25 @@ pub struct Cache {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operation {
     pub method: String,
+    /// REST: the path template.
     pub path: String,
+    /// SOAP: the SOAPAction.
+    pub action: String,
+    /// The mapping (a name under `mappings:`) and model of the request and of the response.
+    pub request: Message,
+    pub response: Message,
+}
+
+/// An operation's message: mapping and model names, checked to exist at load.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Message {
+    pub map: Option<String>,
+    pub model: Option<junction_transform::ModelRef>,
+}
+
+/// A SOAP connector's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Soap {
+    pub version: junction_transform::codec::soap::Version,
+    pub namespace: Option<String>,
 }

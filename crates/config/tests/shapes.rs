@@ -144,3 +144,27 @@ fn model_files_are_read_beside_the_config() {
     assert!(m.validate(&serde_json::json!({"id": 1})).is_ok());
     assert!(m.validate(&serde_json::json!({})).is_err());
 }
+
+#[test]
+fn soap_connectors_and_operation_messages_are_checked() {
+    let ok = "connectors:\n  erp:\n    kind: soap\n    base_url: http://127.0.0.1:9/ws\n    soap: { version: \"1.2\", namespace: \"urn:x\" }\n    operations:\n      GetCustomer: { action: urn:GetCustomer }\n";
+    let c = load_str(ok, "junction.yaml", &Overrides::default(), &|_| None).unwrap();
+    let erp = &c.connectors["erp"];
+    assert_eq!(
+        erp.soap.as_ref().unwrap().namespace.as_deref(),
+        Some("urn:x")
+    );
+    assert_eq!(erp.operations["GetCustomer"].action, "urn:GetCustomer");
+
+    let e = one("connectors:\n  crm:\n    base_url: http://127.0.0.1:9\n    soap: {}\n");
+    assert_eq!(e.field, "connectors.crm.soap");
+    let e = one("connectors:\n  crm:\n    base_url: http://127.0.0.1:9\n    operations:\n      get: { method: GET }\n");
+    assert!(e.message.contains("needs a `path`"), "{e}");
+    let e = one(&ok.replace(
+        "{ action: urn:GetCustomer }",
+        "{ action: a, request: { map: nope } }",
+    ));
+    assert_eq!(e.field, "connectors.erp.operations.GetCustomer.request.map");
+    let e = one(&ok.replace("\"1.2\"", "\"2.0\""));
+    assert!(e.message.contains("unknown SOAP version"), "{e}");
+}

@@ -17,6 +17,7 @@ mod metrics;
 pub mod path;
 mod proxy;
 pub mod runtime;
+mod soap;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -37,6 +38,8 @@ pub struct Hub {
     pub tokens: ApiTokens,
     store: Arc<dyn Store>,
     body_limit: usize,
+    /// Models and mappings, for operations that declare them.
+    shapes: junction_config::Shapes,
 }
 
 impl Hub {
@@ -59,6 +62,7 @@ impl Hub {
             tokens: ApiTokens::new(store.clone()),
             store,
             body_limit: config.server.body_limit,
+            shapes: config.shapes.clone(),
         }))
     }
 

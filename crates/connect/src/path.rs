@@ -16,7 +16,12 @@ pub fn target(c: &Connector, path: &str, query: Option<&str>) -> Result<url::Url
     }
     let rel = path.trim_start_matches('/');
     let mut url = c.base_url.clone();
-    url.set_path(&format!("{}/{rel}", c.base_path));
+    if rel.is_empty() && !c.base_path.is_empty() {
+        // The base URL itself (a SOAP endpoint, for one), without a trailing slash.
+        url.set_path(&c.base_path);
+    } else {
+        url.set_path(&format!("{}/{rel}", c.base_path));
+    }
     url.set_query(query.filter(|q| !q.is_empty()));
     // The URL parser must not have moved us: same origin, still under the base path.
     let p = url.path();

@@ -75,6 +75,10 @@ pub async fn proxy(
             .with_hint("send a smaller body, or raise server.body_limit"),
         )
     })?;
+    if let Some(soap) = &rt.cfg.soap {
+        let operation = path.trim_matches('/');
+        return crate::soap::call(rt, &hub.shapes, soap, operation, connection, body).await;
+    }
     let answer = rt
         .call(Call {
             method: parts.method,

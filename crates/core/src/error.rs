@@ -42,6 +42,10 @@ pub enum Code {
     NeedsReauth,
     Timeout,
     Internal,
+    /// A body breaks the model it is declared against (the schema errors go with it).
+    SchemaInvalid,
+    /// The vendor refused the request itself (a SOAP Client fault): sending it again cannot help.
+    UpstreamRefused,
 }
 
 impl Code {
@@ -64,13 +68,16 @@ impl Code {
             Code::NeedsReauth => "needs_reauth",
             Code::Timeout => "timeout",
             Code::Internal => "internal",
+            Code::SchemaInvalid => "schema_invalid",
+            Code::UpstreamRefused => "upstream_refused",
         }
     }
 
     /// The HTTP status this code is answered with.
     pub fn http_status(self) -> u16 {
         match self {
-            Code::BadRequest | Code::InvalidConfig => 400,
+            Code::BadRequest | Code::InvalidConfig | Code::SchemaInvalid => 400,
+            Code::UpstreamRefused => 422,
             Code::Unauthorized => 401,
             Code::Forbidden => 403,
             Code::NotFound => 404,

@@ -1,0 +1,156 @@
+//! SOAP as REST against the mock's SOAP 1.1 service: JSON in, a SOAP call, JSON out; faults
+//! classified; a request that breaks its model refused before any vendor call.
+
+mod support;
+
+use junction_mock::MockConfig;
+use serde_json::{json, Value};
+use support::*;
+
+const CONFIG: &str = r#"
+models:
+  customer_query@1:
+    schema:
+      type: object
+      required: [customer_id]
+      properties: { customer_id: { type: string, pattern: "^cus_" } }
+  customer@1:
+    schema:
+      type: object
+      required: [id, email, created_at]
+      properties:
+        id: { type: string }
+        email: { type: string, format: email }
+        created_at: { type: string, format: date-time }
+mappings:
+  customer_to_erp_request:
+    jq: '{id: .customer_id}'
+  erp_customer_to_customer:
+    to: customer@1
+    jq: '.customer | {id, name, email: (.email | ascii_downcase), created_at: .created, status, city}'
+    tests:
+      - input: { customer: { id: c1, name: Ada, email: A@B.COM, created: "2024-01-01T00:00:00Z", status: active, city: Lyon } }
+        output: { id: c1, name: Ada, email: a@b.com, created_at: "2024-01-01T00:00:00Z", status: active, city: Lyon }
+connectors:
+  erp:
+    kind: soap
+    base_url: "{MOCK}/soap"
+    soap: { namespace: "urn:mock-crm" }
+    operations:
+      GetCustomer:
+        action: urn:GetCustomer
+        request: { map: customer_to_erp_request, model: customer_query@1 }
+        response: { map: erp_customer_to_customer }
+      ListOrders:
+        action: urn:ListOrders
+"#;
+
+async fn post(env: &Env, path: &str, body: Value) -> (u16, Value) {
+    let r = env.post(path).json(&body).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_soap_operation_is_called_with_json_and_answers_json() {
+    let env = start(
+        CONFIG,
+        MockConfig {
+            customers: 5,
+            ..Default::default()
+        },
+        &[],
+    )
+    .await;
+    let (status, body) = post(
+        &env,
+        "/proxy/erp/GetCustomer",
+        json!({"customer_id": "cus_000002"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], "cus_000002", "{body}");
+    assert!(body["email"].as_str().unwrap().contains('@'), "{body}");
+    assert_eq!(
+        body["email"].as_str().unwrap(),
+        body["email"].as_str().unwrap().to_lowercase()
+    );
+    assert!(
+        body["created_at"].as_str().unwrap().ends_with('Z'),
+        "{body}"
+    );
+
+    // What went over the wire: a SOAP 1.1 envelope with the action.
+    let sent = env.received("/soap").await;
+    let last = sent.last().expect("the mock saw the call");
+    let headers = last["headers"].to_string().to_lowercase();
+    assert!(headers.contains("urn:getcustomer"), "{last}");
+
+    // Without mappings: the caller's JSON is the element's content, the answer's content comes back.
+    let (status, body) = post(
+        &env,
+        "/proxy/erp/ListOrders",
+        json!({"customerId": "cus_000002"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("orders").is_some(), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soap_faults_are_classified_and_bad_requests_never_reach_the_vendor() {
+    let env = start(
+        CONFIG,
+        MockConfig {
+            customers: 5,
+            ..Default::default()
+        },
+        &[],
+    )
+    .await;
+    // A client fault: the vendor refused the request (no such customer).
+    let (status, body) = post(
+        &env,
+        "/proxy/erp/GetCustomer",
+        json!({"customer_id": "cus_999999"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "upstream_refused", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no customer"),
+        "{body}"
+    );
+    assert_eq!(body["error"]["fault"]["code"], "soap:Client", "{body}");
+
+    let before = env.received("/soap").await.len();
+    let (status, body) = post(&env, "/proxy/erp/GetCustomer", json!({"customer_id": 42})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "schema_invalid", "{body}");
+    assert_eq!(body["error"]["errors"][0]["path"], "/customer_id", "{body}");
+    assert_eq!(
+        env.received("/soap").await.len(),
+        before,
+        "no vendor call was spent"
+    );
+
+    let (status, body) = post(&env, "/proxy/erp/DeleteEverything", json!({})).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        body["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("GetCustomer"),
+        "{body}"
+    );
+    let r = env
+        .post("/proxy/erp/GetCustomer")
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
