@@ -13,6 +13,7 @@ pub mod api_tokens;
 pub mod auth;
 pub mod cache;
 mod client;
+mod drift;
 mod metrics;
 pub mod path;
 mod proxy;

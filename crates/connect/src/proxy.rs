@@ -79,16 +79,22 @@ pub async fn proxy(
         let operation = path.trim_matches('/');
         return crate::soap::call(rt, &hub.shapes, soap, operation, connection, body).await;
     }
+    let method = parts.method.clone();
     let answer = rt
         .call(Call {
             method: parts.method,
-            path,
+            path: path.clone(),
             query: parts.uri.query().map(str::to_owned),
             headers: parts.headers,
             body,
             connection,
         })
         .await?;
+    if let AnswerBody::Full(bytes) = &answer.body {
+        if answer.status.is_success() && is_json(&answer.headers) {
+            crate::drift::observe(&connector, &method, &path, bytes.clone());
+        }
+    }
     let status = StatusCode::from_u16(answer.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let body = match answer.body {
         AnswerBody::Full(b) => Body::from(b),
@@ -110,4 +116,12 @@ pub async fn proxy(
     res.headers_mut()
         .insert("x-junction-cache", HeaderValue::from_static(answer.cache));
     Ok(res)
+}
+
+fn is_json(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(junction_transform::codec::Format::from_content_type)
+        == Some(junction_transform::codec::Format::Json)
 }

@@ -13,7 +13,7 @@ use junction_config::{Message, Operation, Shapes, Soap};
 use junction_core::{Code, Error, Origin};
 use junction_server::ApiError;
 use junction_transform::codec::soap::{self, SoapError};
-use junction_transform::{describe, Mapping};
+use junction_transform::{describe, drift, Mapping};
 use serde_json::{json, Value};
 
 use crate::runtime::{AnswerBody, Call, Runtime};
@@ -70,6 +70,7 @@ pub async fn call(
         })
         .await?;
     let status = answer.status;
+    let subject = format!("{}/{operation}", rt.cfg.name);
     let bytes = read_all(answer.body).await?;
     let unwrapped = match soap::unwrap(&bytes) {
         Ok(v) => v,
@@ -87,6 +88,18 @@ pub async fn call(
             return Ok((status, axum::Json(body)).into_response());
         }
         Err(SoapError::Malformed(why)) => {
+            if status.is_success() {
+                drift::tracker().record(
+                    "connector",
+                    &subject,
+                    &[drift::Drift {
+                        path: String::new(),
+                        kind: drift::Kind::UnexpectedBody,
+                        detail: format!("HTTP {status} without a SOAP envelope: {why}"),
+                    }],
+                    junction_core::time::now_ms(),
+                );
+            }
             return Err(ApiError(
                 Error::new(
                     Code::UpstreamFailed,
@@ -102,11 +115,26 @@ pub async fn call(
         Value::Object(m) => m.into_iter().next().map(|(_, v)| v).unwrap_or(Value::Null),
         other => other,
     };
+    learn(shapes, &op.response, &subject, &content);
     let out = map(shapes, &op.response, content, operation).await?;
     let mut res = (StatusCode::OK, axum::Json(out)).into_response();
     res.headers_mut()
         .insert("x-junction-attempts", HeaderValue::from(answer.attempts));
     Ok(res)
+}
+
+/// Drift of an answer: against the response model when one is declared, else against the shape
+/// learned from earlier answers.
+fn learn(shapes: &Shapes, m: &Message, subject: &str, content: &Value) {
+    let now = junction_core::time::now_ms();
+    match m.model.as_ref().and_then(|id| shapes.models.get(id)) {
+        Some(model) => {
+            drift::tracker().record("connector", subject, &drift::against(model, content), now)
+        }
+        None => {
+            drift::tracker().observe("connector", subject, content, now);
+        }
+    }
 }
 
 fn soap_headers(soap: &Soap, op: &Operation) -> Result<HeaderMap, ApiError> {
@@ -159,6 +187,7 @@ async fn map(
         return Ok(value);
     };
     let mapping: Mapping = def.mapping.clone();
+    let model = def.to.clone();
     let op = operation.to_owned();
     junction_transform::pool::run(move || {
         let input = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
@@ -166,7 +195,18 @@ async fn map(
         mapping
             .map_json(&input, &mut out)
             .map_err(|e| format!("mapping `{}`: {e}", mapping.name))?;
-        serde_json::from_slice::<Value>(&out).map_err(|e| e.to_string())
+        let v = serde_json::from_slice::<Value>(&out).map_err(|e| e.to_string())?;
+        if let Some(model) = model {
+            model.validate(&v).map_err(|errs| {
+                format!(
+                    "mapping `{}`: the output breaks {}: {}",
+                    mapping.name,
+                    model.id,
+                    describe(&errs)
+                )
+            })?;
+        }
+        Ok(v)
     })
     .await
     .map_err(|e| mapping_error(&op, "mapping", e))

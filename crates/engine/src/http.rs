@@ -44,6 +44,7 @@ pub fn routes_with(
         .route("/api/v1/dead-letters", get(list_dead))
         .route("/api/v1/dead-letters/replay", post(replay_many))
         .route("/api/v1/quarantine", get(list_quarantined))
+        .route("/api/v1/drift", get(drift))
         .route("/api/v1/quarantine/replay", post(replay_quarantined))
         .route("/api/v1/deliveries/{id}", get(delivery))
         .route("/api/v1/deliveries/{id}/replay", post(replay_one))
@@ -203,6 +204,12 @@ fn dead_json(d: &DeadLetter) -> Value {
     v["entity_key"] = json!(d.entity_key);
     v["received_at"] = json!(d.received_at);
     v
+}
+
+/// Schema drift seen by this process: per source event type and connector operation, newest first.
+async fn drift() -> Json<Value> {
+    let items = junction_transform::drift::tracker().records();
+    Json(json!({ "items": items }))
 }
 
 async fn list_dead(

@@ -144,6 +144,7 @@ impl Ingest {
             }
         };
         let external_id = event.external_id.clone();
+        let subject = format!("{}/{}", rt.source.name, event.event_type);
         let destinations: Vec<String> = event
             .deliveries
             .iter()
@@ -159,6 +160,7 @@ impl Ingest {
                 for d in &destinations {
                     self.wakers.wake(d);
                 }
+                learn_shape(subject, body, now);
                 Accepted {
                     id: external_id,
                     event: event_id,
@@ -319,4 +321,15 @@ fn sequence_of(v: &Val) -> Result<i64, String> {
         }
     }
     Err("the event's sequence is neither an integer nor an RFC 3339 timestamp".into())
+}
+
+/// Compares the event's body with the shape learned for its source and type (schema drift), off
+/// the request's path: the answer does not wait for it.
+fn learn_shape(subject: String, body: &[u8], now: i64) {
+    let body = body.to_vec();
+    tokio::spawn(async move {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
+            junction_transform::drift::tracker().observe("source", &subject, &v, now);
+        }
+    });
 }

@@ -152,3 +152,42 @@ async fn an_invalid_event_is_quarantined_never_delivered_and_replays_once_fixed(
     assert!(quarantined(&hub).await.is_empty());
     hub.stop().await;
 }
+
+/// Events of one source and type teach their shape; a later event that renames a field and
+/// retypes another is recorded as drift and shown at /api/v1/drift.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_events_that_drift_from_their_learned_shape_are_recorded() {
+    let Some((_g, url)) = DbGuard::new(Db::Sqlite).await else {
+        return;
+    };
+    let mock = mock().await;
+    let hub = Hub::start(CONFIG, &url, &mock).await;
+    for i in 0..junction_transform::drift::LEARN {
+        let data = json!({"id": format!("c{i}"), "email": "a@b.com", "created": 0});
+        assert_eq!(post(&hub, &format!("ev_learn_{i}"), data).await, 202);
+    }
+    let drifted = json!({"id": "c99", "email_address": "a@b.com", "created": "1970-01-01"});
+    assert_eq!(post(&hub, "ev_drifted", drifted).await, 202);
+    let mut items = Vec::new();
+    for _ in 0..100 {
+        items = hub.get("/api/v1/drift").await["items"]
+            .as_array()
+            .unwrap()
+            .clone();
+        if items.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let found = |path: &str, kind: &str| {
+        items.iter().any(|r| {
+            r["subject"] == "crm/customer.updated" && r["path"] == path && r["kind"] == kind
+        })
+    };
+    assert!(found("data.email", "missing_field"), "{items:#?}");
+    assert!(found("data.email_address", "new_field"), "{items:#?}");
+    assert!(found("data.created", "type_changed"), "{items:#?}");
+    let m = hub.metrics().await;
+    assert!(m.contains("junction_schema_drift_total{scope=\"source\",subject=\"crm/customer.updated\",kind=\"new_field\"} 1"), "{m}");
+    hub.stop().await;
+}

@@ -2,6 +2,7 @@
 //! shapes, canonical models (JSON Schema) and their validation.
 
 pub mod codec;
+pub mod drift;
 mod fold;
 pub mod jq;
 mod mapping;

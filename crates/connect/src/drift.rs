@@ -1,0 +1,80 @@
+//! Drift of REST answers relayed by `/proxy`: each JSON answer (relayed whole) is compared with
+//! the shape learned for its connector, method and path template, off the answer's path. A 2xx
+//! that says JSON but is not is recorded as an unexpected body. After the first answers of a
+//! subject, one answer in [`SAMPLE`] is looked at: drift persists, so sampling finds it while
+//! keeping the proxy's cost low.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use junction_transform::drift::{tracker, Drift, Kind};
+
+/// One answer in this many is compared, once the first [`ALWAYS`] answers were.
+const SAMPLE: u64 = 4;
+const ALWAYS: u64 = 200;
+
+static SEEN: AtomicU64 = AtomicU64::new(0);
+
+/// `/v1/customers/cus_000002` → `/v1/customers/{id}`: a segment with a digit is an identifier,
+/// except a version (`v1`, `v2.1`).
+pub fn template(path: &str) -> String {
+    let segments: Vec<&str> = path
+        .split('/')
+        .map(|s| {
+            if s.bytes().any(|b| b.is_ascii_digit()) && !is_version(s) {
+                "{id}"
+            } else {
+                s
+            }
+        })
+        .collect();
+    let t = segments.join("/");
+    if t.starts_with('/') {
+        t
+    } else {
+        format!("/{t}")
+    }
+}
+
+fn is_version(s: &str) -> bool {
+    s.strip_prefix('v')
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+}
+
+pub fn observe(connector: &str, method: &http::Method, path: &str, body: Bytes) {
+    let n = SEEN.fetch_add(1, Ordering::Relaxed);
+    if n >= ALWAYS && n % SAMPLE != 0 {
+        return;
+    }
+    let subject = format!("{connector} {method} {}", template(path));
+    tokio::spawn(async move {
+        let now = junction_core::time::now_ms();
+        match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(v) => {
+                tracker().observe("connector", &subject, &v, now);
+            }
+            Err(e) => tracker().record(
+                "connector",
+                &subject,
+                &[Drift {
+                    path: String::new(),
+                    kind: Kind::UnexpectedBody,
+                    detail: format!("a 2xx answer says JSON but is not: {e}"),
+                }],
+                now,
+            ),
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn identifiers_become_placeholders() {
+        assert_eq!(
+            super::template("v1/customers/cus_000002"),
+            "/v1/customers/{id}"
+        );
+        assert_eq!(super::template("/v2/orders"), "/v2/orders");
+    }
+}

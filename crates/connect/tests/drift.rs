@@ -1,0 +1,96 @@
+//! Schema drift caught on the outbound path, from the mock's schema-changing chaos: after the
+//! first answers teach an endpoint's shape, a field that disappears or changes type is recorded
+//! (with its path, first and last seen, and a count), and a 2xx that claims JSON but is not is
+//! recorded as an unexpected body.
+
+mod support;
+
+use std::time::Duration;
+
+use junction_mock::MockConfig;
+use junction_transform::drift::{tracker, Kind, LEARN};
+use serde_json::json;
+use support::*;
+
+const CONFIG: &str = r#"
+connectors:
+  driftcrm:
+    base_url: "{MOCK}"
+    retry: { attempts: 1 }
+"#;
+
+const SUBJECT: &str = "driftcrm GET /v1/customers/{id}";
+
+fn kinds() -> Vec<Kind> {
+    tracker()
+        .records()
+        .into_iter()
+        .filter(|r| r.subject == SUBJECT)
+        .map(|r| r.kind)
+        .collect()
+}
+
+async fn wait_for_kind(kind: Kind) {
+    for _ in 0..100 {
+        if kinds().contains(&kind) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no {kind:?} drift recorded: {:?}", tracker().records());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_of_each_kind_is_detected_from_the_mocks_schema_chaos() {
+    let env = start(
+        CONFIG,
+        MockConfig {
+            customers: 50,
+            ..Default::default()
+        },
+        &[],
+    )
+    .await;
+    for i in 1..=LEARN + 5 {
+        assert_eq!(
+            env.status(&format!("/proxy/driftcrm/v1/customers/cus_{i:06}"))
+                .await,
+            200
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        kinds().is_empty(),
+        "a steady shape does not drift: {:?}",
+        tracker().records()
+    );
+
+    // Every answer now has one field removed or retyped (which one depends on the seed).
+    env.chaos(json!({ "drift": 1.0, "seed": 7 })).await;
+    for i in 1..=40 {
+        let _ = env
+            .status(&format!("/proxy/driftcrm/v1/customers/cus_{i:06}"))
+            .await;
+    }
+    wait_for_kind(Kind::MissingField).await;
+    wait_for_kind(Kind::TypeChanged).await;
+
+    env.chaos(json!({ "malformed": 1.0 })).await;
+    let _ = env.status("/proxy/driftcrm/v1/customers/cus_000001").await;
+    wait_for_kind(Kind::UnexpectedBody).await;
+
+    let records: Vec<_> = tracker()
+        .records()
+        .into_iter()
+        .filter(|r| r.subject == SUBJECT)
+        .collect();
+    assert!(records
+        .iter()
+        .all(|r| r.first_seen <= r.last_seen && r.count >= 1));
+    assert!(
+        records
+            .iter()
+            .any(|r| r.kind == Kind::TypeChanged && r.detail.contains("was ")),
+        "{records:#?}"
+    );
+}

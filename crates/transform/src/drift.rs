@@ -1,0 +1,394 @@
+//! Drift: what arrives compared with what was declared or, when nothing is, with the shape learned
+//! from earlier payloads of the same subject (a source's event type, a connector's operation).
+//!
+//! A learned shape maps every field path (`data.object.email`, `items[].sku`) to the JSON types
+//! seen there and how often. The first [`LEARN`] payloads of a subject only teach; after that a
+//! payload drifts when it brings a field never seen (`new_field`), lacks one every earlier payload
+//! had (`missing_field`), or gives a field a type it never had (`type_changed`, null included: a
+//! vendor that starts sending nulls breaks consumers). A payload checked against a declared model
+//! drifts on every schema error (`contract`). Each drift is reported once per subject, path and
+//! kind: the shape absorbs it, and the record counts its repeats (first and last seen).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, OnceLock};
+
+use serde_json::Value;
+
+use crate::Model;
+
+/// Payloads a subject learns from before drift is reported.
+pub const LEARN: u64 = 20;
+/// Field paths kept per subject (deeper or wider payloads are learned up to this).
+const MAX_FIELDS: usize = 1000;
+/// Nesting followed.
+const MAX_DEPTH: usize = 16;
+/// Drift records kept (the oldest are dropped beyond).
+const MAX_RECORDS: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    NewField,
+    MissingField,
+    TypeChanged,
+    /// The payload breaks its declared model.
+    Contract,
+    /// A success status with a body that is not what the operation answers (not JSON, not an
+    /// envelope).
+    UnexpectedBody,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::NewField => "new_field",
+            Kind::MissingField => "missing_field",
+            Kind::TypeChanged => "type_changed",
+            Kind::Contract => "contract",
+            Kind::UnexpectedBody => "unexpected_body",
+        }
+    }
+}
+
+/// One drift of one payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    pub path: String,
+    pub kind: Kind,
+    pub detail: String,
+}
+
+const NULL: u8 = 1;
+const BOOL: u8 = 2;
+const NUMBER: u8 = 4;
+const STRING: u8 = 8;
+const ARRAY: u8 = 16;
+const OBJECT: u8 = 32;
+
+fn type_bit(v: &Value) -> u8 {
+    match v {
+        Value::Null => NULL,
+        Value::Bool(_) => BOOL,
+        Value::Number(_) => NUMBER,
+        Value::String(_) => STRING,
+        Value::Array(_) => ARRAY,
+        Value::Object(_) => OBJECT,
+    }
+}
+
+fn type_names(bits: u8) -> String {
+    let names = [
+        (NULL, "null"),
+        (BOOL, "boolean"),
+        (NUMBER, "number"),
+        (STRING, "string"),
+        (ARRAY, "array"),
+        (OBJECT, "object"),
+    ];
+    names
+        .iter()
+        .filter(|(b, _)| bits & b != 0)
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+#[derive(Debug, Default, Clone)]
+struct Seen {
+    types: u8,
+    /// Payloads in which the field appeared.
+    count: u64,
+}
+
+/// The learned shape of one subject.
+#[derive(Debug, Default, Clone)]
+pub struct Learned {
+    samples: u64,
+    fields: HashMap<String, Seen>,
+}
+
+impl Learned {
+    /// Learns from `v` and returns how it drifts from what was learned before (nothing while
+    /// still learning).
+    pub fn observe(&mut self, v: &Value) -> Vec<Drift> {
+        let mut here: HashMap<String, u8> = HashMap::new();
+        collect("", v, 0, &mut here);
+        let learning = self.samples < LEARN;
+        let mut drifts = Vec::new();
+        if !learning {
+            for (path, seen) in &self.fields {
+                // Fields inside arrays are absent whenever a list is empty: not drift.
+                if seen.count == self.samples && !path.contains("[]") && !here.contains_key(path) {
+                    drifts.push(Drift {
+                        path: path.clone(),
+                        kind: Kind::MissingField,
+                        detail: format!(
+                            "present in all {} earlier payloads, missing now",
+                            self.samples
+                        ),
+                    });
+                }
+            }
+        }
+        for (path, bits) in &here {
+            let room = self.fields.len() < MAX_FIELDS;
+            match self.fields.get_mut(path) {
+                Some(seen) => {
+                    if !learning && seen.types & bits != *bits {
+                        drifts.push(Drift {
+                            path: path.clone(),
+                            kind: Kind::TypeChanged,
+                            detail: format!(
+                                "was {}, now {}",
+                                type_names(seen.types),
+                                type_names(*bits & !seen.types)
+                            ),
+                        });
+                    }
+                    seen.types |= bits;
+                    seen.count += 1;
+                }
+                None if room => {
+                    if !learning {
+                        drifts.push(Drift {
+                            path: path.clone(),
+                            kind: Kind::NewField,
+                            detail: format!("new field ({})", type_names(*bits)),
+                        });
+                    }
+                    self.fields.insert(
+                        path.clone(),
+                        Seen {
+                            types: *bits,
+                            count: 1,
+                        },
+                    );
+                }
+                None => {}
+            }
+        }
+        self.samples += 1;
+        drifts.sort_by(|a, b| a.path.cmp(&b.path));
+        drifts
+    }
+}
+
+/// Every field path of `v` with the types seen there (array items merged under `[]`).
+fn collect(prefix: &str, v: &Value, depth: usize, out: &mut HashMap<String, u8>) {
+    if depth >= MAX_DEPTH {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                *out.entry(path.clone()).or_default() |= type_bit(child);
+                collect(&path, child, depth + 1, out);
+            }
+        }
+        Value::Array(items) => {
+            let path = format!("{prefix}[]");
+            for item in items {
+                *out.entry(path.clone()).or_default() |= type_bit(item);
+                collect(&path, item, depth + 1, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Drift of `v` against a declared model: one per schema error.
+pub fn against(model: &Model, v: &Value) -> Vec<Drift> {
+    match model.validate(v) {
+        Ok(()) => Vec::new(),
+        Err(errors) => errors
+            .into_iter()
+            .map(|e| Drift {
+                path: e.path,
+                kind: Kind::Contract,
+                detail: format!("breaks {}: {}", model.id, e.message),
+            })
+            .collect(),
+    }
+}
+
+/// A recorded drift: what, where, how often, since when.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Record {
+    /// `source` or `connector`.
+    pub scope: String,
+    /// `stripe/customer.updated`, `erp/GetCustomer`.
+    pub subject: String,
+    pub path: String,
+    pub kind: Kind,
+    /// The first occurrence's description.
+    pub detail: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub count: u64,
+}
+
+type Key = (String, String, String, Kind);
+
+/// Learned shapes and drift records of this process.
+#[derive(Default)]
+pub struct Tracker {
+    shapes: Mutex<HashMap<(String, String), Learned>>,
+    records: Mutex<BTreeMap<Key, Record>>,
+}
+
+/// The process's tracker.
+pub fn tracker() -> &'static Tracker {
+    static T: OnceLock<Tracker> = OnceLock::new();
+    T.get_or_init(Tracker::default)
+}
+
+impl Tracker {
+    /// Learns from a payload of `subject` (without a declared model) and records its drift.
+    pub fn observe(&self, scope: &str, subject: &str, v: &Value, now_ms: i64) -> Vec<Drift> {
+        let drifts = {
+            let mut shapes = self.shapes.lock().unwrap_or_else(|p| p.into_inner());
+            shapes
+                .entry((scope.to_owned(), subject.to_owned()))
+                .or_default()
+                .observe(v)
+        };
+        self.record(scope, subject, &drifts, now_ms);
+        drifts
+    }
+
+    /// Records drifts found another way (against a model, an unexpected body).
+    pub fn record(&self, scope: &str, subject: &str, drifts: &[Drift], now_ms: i64) {
+        if drifts.is_empty() {
+            return;
+        }
+        let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        for d in drifts {
+            metrics::counter!("junction_schema_drift_total", "scope" => scope.to_owned(), "subject" => subject.to_owned(), "kind" => d.kind.as_str())
+                .increment(1);
+            let key = (scope.to_owned(), subject.to_owned(), d.path.clone(), d.kind);
+            match records.get_mut(&key) {
+                Some(r) => {
+                    r.count += 1;
+                    r.last_seen = now_ms;
+                }
+                None => {
+                    tracing::warn!(scope, subject, path = %d.path, kind = d.kind.as_str(), detail = %d.detail, "schema drift");
+                    if records.len() >= MAX_RECORDS {
+                        if let Some(oldest) = records
+                            .iter()
+                            .min_by_key(|(_, r)| r.last_seen)
+                            .map(|(k, _)| k.clone())
+                        {
+                            records.remove(&oldest);
+                        }
+                    }
+                    records.insert(
+                        key,
+                        Record {
+                            scope: scope.to_owned(),
+                            subject: subject.to_owned(),
+                            path: d.path.clone(),
+                            kind: d.kind,
+                            detail: d.detail.clone(),
+                            first_seen: now_ms,
+                            last_seen: now_ms,
+                            count: 1,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Every record, newest first.
+    pub fn records(&self) -> Vec<Record> {
+        let records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<Record> = records.values().cloned().collect();
+        out.sort_by_key(|r| std::cmp::Reverse(r.last_seen));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn learned(n: u64, v: &Value) -> Learned {
+        let mut l = Learned::default();
+        for _ in 0..n {
+            assert!(l.observe(v).is_empty());
+        }
+        l
+    }
+
+    fn kinds(d: &[Drift]) -> Vec<(&str, Kind)> {
+        d.iter().map(|d| (d.path.as_str(), d.kind)).collect()
+    }
+
+    #[test]
+    fn nothing_drifts_while_learning_or_when_the_shape_holds() {
+        let v = json!({"id": "c1", "email": "a@b.c", "items": [{"sku": "a"}]});
+        let mut l = learned(LEARN, &v);
+        assert!(l.observe(&v).is_empty());
+        assert!(l
+            .observe(&json!({"id": "c2", "email": "x@y.z", "items": []}))
+            .is_empty());
+    }
+
+    #[test]
+    fn new_missing_and_retyped_fields_drift_once_each() {
+        let v = json!({"id": "c1", "email": "a@b.c", "amount": 5, "items": [{"sku": "a"}]});
+        let mut l = learned(LEARN, &v);
+        let d = l.observe(
+            &json!({"id": "c1", "email_address": "a@b.c", "amount": "5.00", "items": [{"sku": 1}]}),
+        );
+        assert_eq!(
+            kinds(&d),
+            vec![
+                ("amount", Kind::TypeChanged),
+                ("email", Kind::MissingField),
+                ("email_address", Kind::NewField),
+                ("items[].sku", Kind::TypeChanged),
+            ]
+        );
+        assert!(d[0].detail.contains("was number, now string"), "{d:?}");
+        // Reported once: the shape has absorbed the change.
+        let again = l.observe(
+            &json!({"id": "c1", "email_address": "a@b.c", "amount": "5.00", "items": [{"sku": 1}]}),
+        );
+        assert!(again.is_empty(), "{again:?}");
+        let nulls = l
+            .observe(&json!({"id": null, "email_address": "a@b.c", "amount": "5.00", "items": []}));
+        assert_eq!(kinds(&nulls), vec![("id", Kind::TypeChanged)]);
+    }
+
+    #[test]
+    fn the_tracker_records_first_and_last_seen_and_counts() {
+        let t = Tracker::default();
+        let v = json!({"a": 1});
+        for i in 0..LEARN {
+            t.observe("source", "s/t", &v, i as i64);
+        }
+        t.observe("source", "s/t", &json!({"a": 1, "b": 2}), 100);
+        t.record(
+            "source",
+            "s/t",
+            &[Drift {
+                path: "b".into(),
+                kind: Kind::NewField,
+                detail: "again".into(),
+            }],
+            200,
+        );
+        let r = t.records();
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].first_seen, r[0].last_seen, r[0].count), (100, 200, 2));
+        assert_eq!(r[0].subject, "s/t");
+    }
+}
