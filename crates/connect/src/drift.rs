@@ -4,16 +4,8 @@
 //! subject, one answer in [`SAMPLE`] is looked at: drift persists, so sampling finds it while
 //! keeping the proxy's cost low.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use bytes::Bytes;
 use junction_transform::drift::{tracker, Drift, Kind};
-
-/// One answer in this many is compared, once the first [`ALWAYS`] answers were.
-const SAMPLE: u64 = 4;
-const ALWAYS: u64 = 200;
-
-static SEEN: AtomicU64 = AtomicU64::new(0);
 
 /// `/v1/customers/cus_000002` → `/v1/customers/{id}`: a segment with a digit is an identifier,
 /// except a version (`v1`, `v2.1`).
@@ -42,11 +34,10 @@ fn is_version(s: &str) -> bool {
 }
 
 pub fn observe(connector: &str, method: &http::Method, path: &str, body: Bytes) {
-    let n = SEEN.fetch_add(1, Ordering::Relaxed);
-    if n >= ALWAYS && n % SAMPLE != 0 {
+    let subject = format!("{connector} {method} {}", template(path));
+    if !tracker().wants("connector", &subject) {
         return;
     }
-    let subject = format!("{connector} {method} {}", template(path));
     tokio::spawn(async move {
         let now = junction_core::time::now_ms();
         match serde_json::from_slice::<serde_json::Value>(&body) {

@@ -160,7 +160,9 @@ impl Ingest {
                 for d in &destinations {
                     self.wakers.wake(d);
                 }
-                learn_shape(subject, body, now);
+                if junction_transform::drift::tracker().wants("source", &subject) {
+                    learn_shape(subject, body, now);
+                }
                 Accepted {
                     id: external_id,
                     event: event_id,

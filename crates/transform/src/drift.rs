@@ -24,6 +24,9 @@ const MAX_FIELDS: usize = 1000;
 const MAX_DEPTH: usize = 16;
 /// Drift records kept (the oldest are dropped beyond).
 const MAX_RECORDS: usize = 10_000;
+/// Once a subject has learned, one payload in this many is looked at: drift persists, so a
+/// sample finds it, and the hot paths (ingest, /proxy) stay cheap.
+pub const SAMPLE: u64 = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -238,6 +241,8 @@ type Key = (String, String, String, Kind);
 #[derive(Default)]
 pub struct Tracker {
     shapes: Mutex<HashMap<(String, String), Learned>>,
+    /// Payloads offered per subject, for sampling.
+    offered: Mutex<HashMap<(String, String), u64>>,
     records: Mutex<BTreeMap<Key, Record>>,
 }
 
@@ -248,6 +253,20 @@ pub fn tracker() -> &'static Tracker {
 }
 
 impl Tracker {
+    /// Whether this payload of `subject` should be looked at: every one while the subject
+    /// learns, then one in [`SAMPLE`].
+    pub fn wants(&self, scope: &str, subject: &str) -> bool {
+        let mut offered = self.offered.lock().unwrap_or_else(|p| p.into_inner());
+        let n = match offered.get_mut(&(scope.to_owned(), subject.to_owned())) {
+            Some(n) => n,
+            None => offered
+                .entry((scope.to_owned(), subject.to_owned()))
+                .or_default(),
+        };
+        *n += 1;
+        *n <= LEARN * 2 || *n % SAMPLE == 0
+    }
+
     /// Learns from a payload of `subject` (without a declared model) and records its drift.
     pub fn observe(&self, scope: &str, subject: &str, v: &Value, now_ms: i64) -> Vec<Drift> {
         let drifts = {
