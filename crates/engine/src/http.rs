@@ -206,10 +206,24 @@ fn dead_json(d: &DeadLetter) -> Value {
     v
 }
 
-/// Schema drift seen by this process: per source event type and connector operation, newest first.
-async fn drift() -> Json<Value> {
-    let items = junction_transform::drift::tracker().records();
-    Json(json!({ "items": items }))
+/// Schema drift seen by every process: per source event type, connector operation and endpoint,
+/// most recently seen first.
+async fn drift(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    crate::maintain::flush_drift(state.store.as_ref()).await;
+    let items: Vec<Value> = state
+        .store
+        .drift(1000)
+        .await?
+        .into_iter()
+        .map(|r| {
+            json!({
+                "scope": r.scope, "subject": r.subject, "path": r.path, "kind": r.kind,
+                "detail": r.detail, "first_seen": r.first_seen, "last_seen": r.last_seen,
+                "count": r.count,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
 }
 
 async fn list_dead(

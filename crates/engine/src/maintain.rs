@@ -31,8 +31,36 @@ pub fn spawn(state: AppState) {
     });
 }
 
+/// Persists the drift this process found since the last flush, so every process's drift is
+/// listed together (and survives restarts). What cannot be written now is kept for the next one.
+pub async fn flush_drift(store: &dyn junction_store::Store) {
+    let tracker = junction_transform::drift::tracker();
+    let drained = tracker.drain();
+    if drained.is_empty() {
+        return;
+    }
+    let rows = drained
+        .iter()
+        .map(|r| junction_store::DriftRecord {
+            scope: r.scope.clone(),
+            subject: r.subject.clone(),
+            path: r.path.clone(),
+            kind: r.kind.as_str().to_owned(),
+            detail: r.detail.clone(),
+            first_seen: r.first_seen,
+            last_seen: r.last_seen,
+            count: r.count as i64,
+        })
+        .collect();
+    if let Err(e) = store.record_drift(rows).await {
+        tracing::warn!(error = %e, "could not persist schema drift; will try again");
+        tracker.restore(drained);
+    }
+}
+
 async fn stats(state: &AppState) {
     let now = now_ms();
+    flush_drift(state.store.as_ref()).await;
     if let Ok(q) = state.store.queue_stats(now).await {
         metrics::gauge!("junction_deliveries_quarantined").set(q.quarantined as f64);
     }

@@ -16,6 +16,7 @@
 
 mod batch;
 mod connect_sql;
+mod drift_sql;
 mod error;
 mod filter;
 mod migrate;
@@ -197,6 +198,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Marks a token revoked; false if unknown or already revoked.
     async fn revoke_api_token(&self, id: &str, now: i64) -> Result<bool, StoreError>;
+
+    /// Adds drift records: a record already kept for the same scope, subject, path and kind has
+    /// its count added to and its first/last seen widened (its first detail stays).
+    async fn record_drift(&self, records: Vec<DriftRecord>) -> Result<(), StoreError>;
+
+    /// Drift records, most recently seen first.
+    async fn drift(&self, limit: usize) -> Result<Vec<DriftRecord>, StoreError>;
 }
 
 /// Convenience forms of [`Store::finish`].

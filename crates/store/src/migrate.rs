@@ -38,6 +38,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "quarantined deliveries",
         sql: include_str!("../migrations/sqlite/0005_quarantine.sql"),
     },
+    Migration {
+        version: 6,
+        name: "schema drift records",
+        sql: include_str!("../migrations/sqlite/0006_drift.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -65,6 +70,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 5,
         name: "quarantined deliveries",
         sql: include_str!("../migrations/postgres/0005_quarantine.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "schema drift records",
+        sql: include_str!("../migrations/postgres/0006_drift.sql"),
     },
 ];
 

@@ -414,3 +414,19 @@ pub struct RefreshFailed {
     pub reauth_after: i64,
     pub now: i64,
 }
+
+/// One schema drift (see `junction_transform::drift`): where, what, since when, how often.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriftRecord {
+    /// `source` or `connector`.
+    pub scope: String,
+    /// `crm/customer.updated`, `erp/GetCustomer`, `crm GET /v1/customers/{id}`.
+    pub subject: String,
+    pub path: String,
+    /// `new_field`, `missing_field`, `type_changed`, `contract`, `unexpected_body`.
+    pub kind: String,
+    pub detail: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub count: i64,
+}

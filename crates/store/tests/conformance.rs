@@ -85,6 +85,7 @@ conformance!(
     refresh_failures_mark_the_connection_needs_reauth,
     seeded_tokens_fence_off_a_refresh_in_progress,
     api_tokens_are_found_by_hash_listed_and_revoked,
+    drift_records_add_up_across_writers,
 );
 
 fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -> NewEvent {
@@ -1119,4 +1120,45 @@ async fn api_tokens_are_found_by_hash_listed_and_revoked(store: Arc<dyn Store>) 
     let all = store.api_tokens().await.unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].revoked_at, Some(T0 + 1));
+}
+
+async fn drift_records_add_up_across_writers(store: Arc<dyn Store>) {
+    let rec = |path: &str, seen: i64, count: i64| DriftRecord {
+        scope: "source".into(),
+        subject: "crm/customer.updated".into(),
+        path: path.into(),
+        kind: "type_changed".into(),
+        detail: format!("first seen at {seen}"),
+        first_seen: seen,
+        last_seen: seen,
+        count,
+    };
+    store
+        .record_drift(vec![rec("data.email", T0 + 10, 2)])
+        .await
+        .unwrap();
+    // Another process saw the same drift earlier and later, and another one.
+    store
+        .record_drift(vec![rec("data.email", T0, 3), rec("data.id", T0 + 5, 1)])
+        .await
+        .unwrap();
+    store
+        .record_drift(vec![rec("data.email", T0 + 20, 1)])
+        .await
+        .unwrap();
+    store.record_drift(vec![]).await.unwrap();
+    let all = store.drift(10).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let email = &all[0];
+    assert_eq!(email.path, "data.email", "most recently seen first");
+    assert_eq!(
+        (email.first_seen, email.last_seen, email.count),
+        (T0, T0 + 20, 6)
+    );
+    assert_eq!(
+        email.detail,
+        format!("first seen at {}", T0 + 10),
+        "the first detail stays"
+    );
+    assert_eq!(store.drift(1).await.unwrap().len(), 1);
 }

@@ -243,6 +243,8 @@ pub struct Tracker {
     shapes: Mutex<HashMap<(String, String), Learned>>,
     /// Payloads offered per subject, for sampling.
     offered: Mutex<HashMap<(String, String), u64>>,
+    /// What changed since the last [`Tracker::drain`]: counts are deltas.
+    pending: Mutex<BTreeMap<Key, Record>>,
     records: Mutex<BTreeMap<Key, Record>>,
 }
 
@@ -286,7 +288,19 @@ impl Tracker {
             return;
         }
         let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         for d in drifts {
+            let delta = Record {
+                scope: scope.to_owned(),
+                subject: subject.to_owned(),
+                path: d.path.clone(),
+                kind: d.kind,
+                detail: d.detail.clone(),
+                first_seen: now_ms,
+                last_seen: now_ms,
+                count: 1,
+            };
+            merge(&mut pending, delta);
             metrics::counter!("junction_schema_drift_total", "scope" => scope.to_owned(), "subject" => subject.to_owned(), "kind" => d.kind.as_str())
                 .increment(1);
             let key = (scope.to_owned(), subject.to_owned(), d.path.clone(), d.kind);
@@ -324,12 +338,40 @@ impl Tracker {
         }
     }
 
+    /// What changed since the last drain (counts are deltas), to be persisted; see [`Tracker::restore`].
+    pub fn drain(&self) -> Vec<Record> {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut *pending).into_values().collect()
+    }
+
+    /// Puts back what a drain took but could not persist.
+    pub fn restore(&self, drained: Vec<Record>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        for r in drained {
+            merge(&mut pending, r);
+        }
+    }
+
     /// Every record, newest first.
     pub fn records(&self) -> Vec<Record> {
         let records = self.records.lock().unwrap_or_else(|p| p.into_inner());
         let mut out: Vec<Record> = records.values().cloned().collect();
         out.sort_by_key(|r| std::cmp::Reverse(r.last_seen));
         out
+    }
+}
+
+fn merge(into: &mut BTreeMap<Key, Record>, r: Record) {
+    let key = (r.scope.clone(), r.subject.clone(), r.path.clone(), r.kind);
+    match into.get_mut(&key) {
+        Some(e) => {
+            e.count += r.count;
+            e.first_seen = e.first_seen.min(r.first_seen);
+            e.last_seen = e.last_seen.max(r.last_seen);
+        }
+        None => {
+            into.insert(key, r);
+        }
     }
 }
 
@@ -409,5 +451,11 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!((r[0].first_seen, r[0].last_seen, r[0].count), (100, 200, 2));
         assert_eq!(r[0].subject, "s/t");
+        let drained = t.drain();
+        assert_eq!(drained.len(), 1);
+        assert_eq!(drained[0].count, 2);
+        assert!(t.drain().is_empty(), "a drain takes what changed once");
+        t.restore(drained);
+        assert_eq!(t.drain()[0].count, 2, "what could not be persisted is kept");
     }
 }

@@ -4,6 +4,7 @@
 //! statement per batch (arrays through `UNNEST`), so a batch costs one round trip, not one per row.
 
 mod connect;
+mod drift;
 mod queue;
 mod vault;
 mod write;
@@ -422,5 +423,16 @@ impl Store for PgStore {
 
     async fn revoke_api_token(&self, id: &str, now: i64) -> Result<bool, StoreError> {
         connect::revoke(&self.pool, id, now).await
+    }
+
+    async fn record_drift(&self, records: Vec<DriftRecord>) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        drift::record(&self.pool, &records).await
+    }
+
+    async fn drift(&self, limit: usize) -> Result<Vec<DriftRecord>, StoreError> {
+        drift::list(&self.pool, limit).await
     }
 }

@@ -9,6 +9,7 @@
 
 mod conn;
 mod connect;
+mod drift;
 mod queue;
 mod read;
 mod vault;
@@ -328,5 +329,16 @@ impl Store for SqliteStore {
     async fn revoke_api_token(&self, id: &str, now: i64) -> Result<bool, StoreError> {
         let id = id.to_owned();
         self.on_writer(move |c| connect::revoke(c, &id, now)).await
+    }
+
+    async fn record_drift(&self, records: Vec<DriftRecord>) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.on_writer(move |c| drift::record(c, &records)).await
+    }
+
+    async fn drift(&self, limit: usize) -> Result<Vec<DriftRecord>, StoreError> {
+        self.reads.run(move |c| drift::list(c, limit)).await
     }
 }

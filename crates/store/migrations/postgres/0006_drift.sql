@@ -1,0 +1,13 @@
+-- Schema drift seen by any process: one row per (scope, subject, path, kind).
+CREATE TABLE drift (
+    scope      TEXT    NOT NULL,
+    subject    TEXT    NOT NULL,
+    path       TEXT    NOT NULL,
+    kind       TEXT    NOT NULL,
+    detail     TEXT    NOT NULL,
+    first_seen BIGINT  NOT NULL,
+    last_seen  BIGINT  NOT NULL,
+    count      BIGINT  NOT NULL,
+    PRIMARY KEY (scope, subject, path, kind)
+);
+CREATE INDEX drift_last_seen ON drift (last_seen);

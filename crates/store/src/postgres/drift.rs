@@ -1,0 +1,51 @@
+//! The drift table on PostgreSQL.
+
+use sqlx::{PgPool, Row};
+
+use crate::drift_sql;
+use crate::{DriftRecord, StoreError};
+
+fn p(n: usize) -> String {
+    format!("${n}")
+}
+
+pub(super) async fn record(pool: &PgPool, records: &[DriftRecord]) -> Result<(), StoreError> {
+    let sql = drift_sql::upsert("GREATEST", "LEAST", &p);
+    let mut tx = pool.begin().await?;
+    for r in records {
+        sqlx::query(&sql)
+            .bind(&r.scope)
+            .bind(&r.subject)
+            .bind(&r.path)
+            .bind(&r.kind)
+            .bind(&r.detail)
+            .bind(r.first_seen)
+            .bind(r.last_seen)
+            .bind(r.count)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn list(pool: &PgPool, limit: usize) -> Result<Vec<DriftRecord>, StoreError> {
+    let rows = sqlx::query(&drift_sql::list(&p))
+        .bind(limit as i64)
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DriftRecord {
+                scope: r.try_get("scope")?,
+                subject: r.try_get("subject")?,
+                path: r.try_get("path")?,
+                kind: r.try_get("kind")?,
+                detail: r.try_get("detail")?,
+                first_seen: r.try_get("first_seen")?,
+                last_seen: r.try_get("last_seen")?,
+                count: r.try_get("count")?,
+            })
+        })
+        .collect()
+}

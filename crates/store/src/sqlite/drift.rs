@@ -1,0 +1,48 @@
+//! The drift table on SQLite.
+
+use rusqlite::{params, Connection};
+
+use crate::drift_sql;
+use crate::{DriftRecord, StoreError};
+
+fn p(n: usize) -> String {
+    format!("?{n}")
+}
+
+pub(super) fn record(c: &mut Connection, records: &[DriftRecord]) -> Result<(), StoreError> {
+    let tx = c.transaction()?;
+    {
+        let mut stmt = tx.prepare_cached(&drift_sql::upsert("MAX", "MIN", &p))?;
+        for r in records {
+            stmt.execute(params![
+                r.scope,
+                r.subject,
+                r.path,
+                r.kind,
+                r.detail,
+                r.first_seen,
+                r.last_seen,
+                r.count
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+pub(super) fn list(c: &Connection, limit: usize) -> Result<Vec<DriftRecord>, StoreError> {
+    let mut stmt = c.prepare_cached(&drift_sql::list(&p))?;
+    let rows = stmt.query_map([limit as i64], |r| {
+        Ok(DriftRecord {
+            scope: r.get(0)?,
+            subject: r.get(1)?,
+            path: r.get(2)?,
+            kind: r.get(3)?,
+            detail: r.get(4)?,
+            first_seen: r.get(5)?,
+            last_seen: r.get(6)?,
+            count: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
