@@ -20,6 +20,34 @@ pub struct RawSource {
     /// jq expression over the JSON body (`.data.object.id`). The preset gives defaults.
     #[serde(default)]
     pub event: RawExtract,
+    /// The body's format: `json` (default), `xml` or `form` (`application/x-www-form-urlencoded`).
+    /// Other formats are decoded to JSON (see the README's XML convention) for extraction,
+    /// routes' predicates and mappings, and delivered as JSON; the event keeps the body as received.
+    #[serde(default)]
+    pub format: BodyFormat,
+}
+
+/// A body format Junction decodes into JSON.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyFormat {
+    #[default]
+    Json,
+    Xml,
+    Form,
+}
+
+impl BodyFormat {
+    /// Decodes a body into JSON text; `None` for JSON, which needs no decoding.
+    pub fn to_json(self, body: &[u8]) -> Option<Result<Vec<u8>, String>> {
+        use junction_transform::codec::{decode, Format};
+        let format = match self {
+            BodyFormat::Json => return None,
+            BodyFormat::Xml => Format::Xml,
+            BodyFormat::Form => Format::Form,
+        };
+        Some(decode(format, body).and_then(|v| serde_json::to_vec(&v).map_err(|e| e.to_string())))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

@@ -379,6 +379,7 @@ fn source(
             password,
         },
         event,
+        format: raw.format,
     })
 }
 

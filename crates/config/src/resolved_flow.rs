@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use junction_transform::Program;
 
-pub use crate::raw_flow::{HmacAlgorithm, OrderingMode, SignatureEncoding, VerifyPreset};
+pub use crate::raw_flow::{
+    BodyFormat, HmacAlgorithm, OrderingMode, SignatureEncoding, VerifyPreset,
+};
 
 /// A secret value read at load time. Its `Debug` never shows it, and it is registered with the
 /// log masker so it cannot leak through a log line either.
@@ -128,6 +130,8 @@ pub struct Source {
     pub name: String,
     pub verify: Verify,
     pub event: Extract,
+    /// The body's format; anything but JSON is decoded to JSON after verification.
+    pub format: crate::raw_flow::BodyFormat,
 }
 
 /// How a source's requests are verified.

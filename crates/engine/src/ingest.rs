@@ -195,8 +195,19 @@ fn read_event(
     body: &[u8],
     now: i64,
 ) -> Result<NewEvent, String> {
+    // Another format is decoded (and so checked) whether or not anything reads it: a body that
+    // cannot become JSON would only fail later, at delivery.
+    let decoded = match rt.source.format.to_json(body) {
+        None => None,
+        Some(Ok(json)) => Some(json),
+        Some(Err(e)) => {
+            let name = format!("{:?}", rt.source.format).to_lowercase();
+            return Err(format!("the body is not valid {name}: {e}"));
+        }
+    };
     let json = if rt.needs_json {
-        Some(jq::parse_json(body).map_err(|e| format!("the body is not valid JSON: {e}"))?)
+        let text = decoded.as_deref().unwrap_or(body);
+        Some(jq::parse_json(text).map_err(|e| format!("the body is not valid JSON: {e}"))?)
     } else {
         None
     };

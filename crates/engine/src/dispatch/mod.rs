@@ -71,7 +71,14 @@ fn shapes_for(
                 .as_ref()
                 .and_then(|m| config.shapes.mappings.get(m))
                 .map(|m| m.mapping.clone());
+            let format = config
+                .flows
+                .sources
+                .get(&r.from)
+                .map(|s| s.format)
+                .unwrap_or_default();
             let shape = shape::Shape {
+                format,
                 mapping,
                 model: model.clone(),
             };

@@ -5,12 +5,14 @@
 
 use std::sync::Arc;
 
-use junction_config::{Mapping, Model};
+use junction_config::{BodyFormat, Mapping, Model};
 use junction_transform::describe;
 
 /// What a route does to bodies bound for one destination.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Shape {
+    /// The source's body format: anything but JSON is decoded to JSON first.
+    pub format: BodyFormat,
     pub mapping: Option<Mapping>,
     pub model: Option<Arc<Model>>,
 }
@@ -25,7 +27,7 @@ pub(crate) struct Quarantine {
 
 impl Shape {
     pub fn is_identity(&self) -> bool {
-        self.mapping.is_none() && self.model.is_none()
+        self.format == BodyFormat::Json && self.mapping.is_none() && self.model.is_none()
     }
 
     /// The body to send: `None` when it is the event's body unchanged.
@@ -39,8 +41,19 @@ impl Shape {
     }
 
     fn apply_here(&self, payload: &[u8]) -> Result<Option<Vec<u8>>, Quarantine> {
-        let mapped = match &self.mapping {
+        let decoded = match self.format.to_json(payload) {
             None => None,
+            Some(Ok(json)) => Some(json),
+            Some(Err(e)) => {
+                return Err(Quarantine {
+                    kind: "input",
+                    reason: format!("the body cannot be decoded: {e}"),
+                })
+            }
+        };
+        let payload = decoded.as_deref().unwrap_or(payload);
+        let mapped = match &self.mapping {
+            None => decoded.clone(),
             Some(m) => {
                 let mut out = Vec::with_capacity(payload.len());
                 m.map_json(payload, &mut out).map_err(|e| Quarantine {
