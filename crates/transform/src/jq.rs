@@ -88,8 +88,12 @@ fn error_text(e: jaq_core::Error<Val>) -> String {
 /// so without a limit a body of `[[[[…` could exhaust the stack and abort the process.
 pub const MAX_DEPTH: usize = 128;
 
-/// Parses one JSON document into a jq value; refuses documents nested deeper than [`MAX_DEPTH`].
+/// Parses one JSON document into a jq value; refuses text that is not UTF-8 and documents
+/// nested deeper than [`MAX_DEPTH`].
 pub fn parse_json(bytes: &[u8]) -> Result<Val, String> {
+    if let Err(e) = std::str::from_utf8(bytes) {
+        return Err(format!("the JSON is not UTF-8 ({e})"));
+    }
     if nesting(bytes) > MAX_DEPTH {
         return Err(format!("the JSON is nested deeper than {MAX_DEPTH} levels"));
     }
@@ -217,6 +221,12 @@ mod tests {
         // Brackets inside strings do not count.
         let text = format!("{{\"a\":\"{}\\\"\"}}", "[".repeat(1000));
         assert!(parse_json(text.as_bytes()).is_ok(), "{text}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused() {
+        let e = parse_json(b"{\"a\": \"\xff\xfe\"}").unwrap_err();
+        assert!(e.contains("UTF-8"), "{e}");
     }
 
     #[test]
