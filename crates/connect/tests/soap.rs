@@ -45,6 +45,15 @@ connectors:
         action: urn:ListOrders
 "#;
 
+/// The hub with the `erp` connector, in front of a mock with five customers.
+async fn erp() -> Env {
+    let mock = MockConfig {
+        customers: 5,
+        ..Default::default()
+    };
+    start(CONFIG, mock, &[]).await
+}
+
 async fn post(env: &Env, path: &str, body: Value) -> (u16, Value) {
     let r = env.post(path).json(&body).send().await.unwrap();
     let status = r.status().as_u16();
@@ -53,15 +62,7 @@ async fn post(env: &Env, path: &str, body: Value) -> (u16, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_soap_operation_is_called_with_json_and_answers_json() {
-    let env = start(
-        CONFIG,
-        MockConfig {
-            customers: 5,
-            ..Default::default()
-        },
-        &[],
-    )
-    .await;
+    let env = erp().await;
     let (status, body) = post(
         &env,
         "/proxy/erp/GetCustomer",
@@ -99,15 +100,7 @@ async fn a_soap_operation_is_called_with_json_and_answers_json() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soap_faults_are_classified_and_bad_requests_never_reach_the_vendor() {
-    let env = start(
-        CONFIG,
-        MockConfig {
-            customers: 5,
-            ..Default::default()
-        },
-        &[],
-    )
-    .await;
+    let env = erp().await;
     // A client fault: the vendor refused the request (no such customer).
     let (status, body) = post(
         &env,

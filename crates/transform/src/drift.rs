@@ -290,7 +290,9 @@ impl Tracker {
         let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         for d in drifts {
-            let delta = Record {
+            metrics::counter!("junction_schema_drift_total", "scope" => scope.to_owned(), "subject" => subject.to_owned(), "kind" => d.kind.as_str())
+                .increment(1);
+            let r = Record {
                 scope: scope.to_owned(),
                 subject: subject.to_owned(),
                 path: d.path.clone(),
@@ -300,41 +302,21 @@ impl Tracker {
                 last_seen: now_ms,
                 count: 1,
             };
-            merge(&mut pending, delta);
-            metrics::counter!("junction_schema_drift_total", "scope" => scope.to_owned(), "subject" => subject.to_owned(), "kind" => d.kind.as_str())
-                .increment(1);
-            let key = (scope.to_owned(), subject.to_owned(), d.path.clone(), d.kind);
-            match records.get_mut(&key) {
-                Some(r) => {
-                    r.count += 1;
-                    r.last_seen = now_ms;
-                }
-                None => {
-                    tracing::warn!(scope, subject, path = %d.path, kind = d.kind.as_str(), detail = %d.detail, "schema drift");
-                    if records.len() >= MAX_RECORDS {
-                        if let Some(oldest) = records
-                            .iter()
-                            .min_by_key(|(_, r)| r.last_seen)
-                            .map(|(k, _)| k.clone())
-                        {
-                            records.remove(&oldest);
-                        }
+            let key = (r.scope.clone(), r.subject.clone(), r.path.clone(), r.kind);
+            if !records.contains_key(&key) {
+                tracing::warn!(scope, subject, path = %d.path, kind = d.kind.as_str(), detail = %d.detail, "schema drift");
+                if records.len() >= MAX_RECORDS {
+                    let oldest = records
+                        .iter()
+                        .min_by_key(|(_, r)| r.last_seen)
+                        .map(|(k, _)| k.clone());
+                    if let Some(oldest) = oldest {
+                        records.remove(&oldest);
                     }
-                    records.insert(
-                        key,
-                        Record {
-                            scope: scope.to_owned(),
-                            subject: subject.to_owned(),
-                            path: d.path.clone(),
-                            kind: d.kind,
-                            detail: d.detail.clone(),
-                            first_seen: now_ms,
-                            last_seen: now_ms,
-                            count: 1,
-                        },
-                    );
                 }
             }
+            merge(&mut records, r.clone());
+            merge(&mut pending, r);
         }
     }
 
