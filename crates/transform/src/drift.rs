@@ -241,8 +241,8 @@ type Key = (String, String, String, Kind);
 #[derive(Default)]
 pub struct Tracker {
     shapes: Mutex<HashMap<(String, String), Learned>>,
-    /// Payloads offered per subject, for sampling.
-    offered: Mutex<HashMap<(String, String), u64>>,
+    /// Payloads offered per scope and subject, for sampling (looked up without allocating).
+    offered: Mutex<HashMap<String, HashMap<String, u64>>>,
     /// What changed since the last [`Tracker::drain`]: counts are deltas.
     pending: Mutex<BTreeMap<Key, Record>>,
     records: Mutex<BTreeMap<Key, Record>>,
@@ -259,11 +259,17 @@ impl Tracker {
     /// learns, then one in [`SAMPLE`].
     pub fn wants(&self, scope: &str, subject: &str) -> bool {
         let mut offered = self.offered.lock().unwrap_or_else(|p| p.into_inner());
-        let n = match offered.get_mut(&(scope.to_owned(), subject.to_owned())) {
-            Some(n) => n,
-            None => offered
-                .entry((scope.to_owned(), subject.to_owned()))
-                .or_default(),
+        if !offered.contains_key(scope) {
+            offered.insert(scope.to_owned(), HashMap::new());
+        }
+        let Some(subjects) = offered.get_mut(scope) else {
+            return true;
+        };
+        if !subjects.contains_key(subject) {
+            subjects.insert(subject.to_owned(), 0);
+        }
+        let Some(n) = subjects.get_mut(subject) else {
+            return true;
         };
         *n += 1;
         *n <= LEARN * 2 || *n % SAMPLE == 0
