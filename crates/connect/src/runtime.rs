@@ -42,6 +42,25 @@ pub struct Answer {
     pub attempts: u32,
     /// `HIT`, `MISS`, `REVALIDATED`, `COALESCED`, `STALE` or `BYPASS`.
     pub cache: &'static str,
+    /// Whether the vendor failed is for the caller to say (see [`Deferred`]).
+    pub deferred: Option<Deferred>,
+}
+
+/// A circuit verdict left to the caller: a SOAP service answers HTTP 500 both when it fails (a
+/// `Server` fault) and when it refuses the request (a `Client` fault), and only the body tells
+/// which. Settled once; dropped unsettled, the call is not counted (a probe frees its slot).
+#[derive(Clone)]
+pub struct Deferred(
+    Arc<std::sync::Mutex<Option<(junction_resilience::Permit, Instant, Duration)>>>,
+);
+
+impl Deferred {
+    pub fn settle(&self, vendor_ok: bool) {
+        let taken = self.0.lock().map(|mut g| g.take()).unwrap_or(None);
+        if let Some((permit, at, elapsed)) = taken {
+            permit.record(at, vendor_ok, elapsed);
+        }
+    }
 }
 
 pub enum AnswerBody {
@@ -555,7 +574,15 @@ impl Runtime {
                 self.metrics.quota_remaining.set(r.left as f64);
             }
             self.quota.observe(now, &signal, others);
-            permit.record(now, status < 500, elapsed);
+            let mut res = res;
+            if status == 500 && self.cfg.soap.is_some() {
+                let deferred = Deferred(Arc::new(std::sync::Mutex::new(Some((
+                    permit, now, elapsed,
+                )))));
+                res.extensions_mut().insert(deferred);
+            } else {
+                permit.record(now, status < 500, elapsed);
+            }
             if self.cfg.auth.is_some() {
                 if status == 401 || status == 403 {
                     self.metrics.auth_rejected.increment(1);
@@ -638,6 +665,7 @@ fn answer(c: Cached, attempts: u32, how: &'static str) -> Answer {
         body: AnswerBody::Full(c.body),
         attempts,
         cache: how,
+        deferred: None,
     }
 }
 
@@ -649,12 +677,14 @@ fn streamed(
 ) -> Answer {
     let mut headers = res.headers().clone();
     strip_hop_by_hop(&mut headers);
+    let deferred = res.extensions().get::<Deferred>().cloned();
     Answer {
         status: res.status(),
         headers,
         body: AnswerBody::Stream { prefix, rest: res },
         attempts,
         cache: how,
+        deferred,
     }
 }
 
@@ -674,6 +704,7 @@ async fn whole_or_streamed(
     let status = res.status();
     let mut headers = res.headers().clone();
     strip_hop_by_hop(&mut headers);
+    let deferred = res.extensions().get::<Deferred>().cloned();
     let body = http_body_util::BodyExt::collect(res.into_body())
         .await
         .map(|b| b.to_bytes())
@@ -690,6 +721,7 @@ async fn whole_or_streamed(
         body: AnswerBody::Full(body),
         attempts,
         cache: how,
+        deferred,
     })
 }
 

@@ -70,11 +70,22 @@ pub async fn call(
         })
         .await?;
     let status = answer.status;
+    let deferred = answer.deferred.clone();
+    // A fault's kind decides whether the vendor failed (for the circuit); anything else did.
+    let settle = |vendor_ok: bool| {
+        if let Some(d) = &deferred {
+            d.settle(vendor_ok);
+        }
+    };
     let subject = format!("{}/{operation}", rt.cfg.name);
     let bytes = read_all(answer.body).await?;
     let unwrapped = match soap::unwrap(&bytes) {
-        Ok(v) => v,
+        Ok(v) => {
+            settle(true);
+            v
+        }
         Err(SoapError::Fault(f)) => {
+            settle(f.is_client());
             let code = if f.is_client() {
                 Code::UpstreamRefused
             } else {
@@ -88,6 +99,7 @@ pub async fn call(
             return Ok((status, axum::Json(body)).into_response());
         }
         Err(SoapError::Malformed(why)) => {
+            settle(false);
             if status.is_success() {
                 drift::tracker().record(
                     "connector",

@@ -35,6 +35,7 @@ connectors:
   erp:
     kind: soap
     base_url: "{MOCK}/soap"
+    circuit: { error_rate: 50%, window: 30s, min_calls: 4, open_for: 30s }
     soap: { namespace: "urn:mock-crm" }
     operations:
       GetCustomer:
@@ -146,4 +147,50 @@ async fn soap_faults_are_classified_and_bad_requests_never_reach_the_vendor() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+}
+
+/// A SOAP service answers HTTP 500 to a request it refuses (a Client fault) as to a failure: only
+/// Server faults and broken answers count against the circuit, so callers sending bad requests
+/// cannot cut everyone off from a healthy vendor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_faults_do_not_open_the_circuit_but_failures_do() {
+    let env = erp().await;
+    for _ in 0..10 {
+        let (status, _) = post(
+            &env,
+            "/proxy/erp/GetCustomer",
+            json!({"customer_id": "cus_999999"}),
+        )
+        .await;
+        assert_eq!(status, 422);
+    }
+    let (status, body) = post(
+        &env,
+        "/proxy/erp/GetCustomer",
+        json!({"customer_id": "cus_000001"}),
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "ten refused requests left the circuit closed: {body}"
+    );
+    // The service itself failing (500s without an envelope) opens it.
+    env.chaos(json!({ "errors": [[500, 1.0]] })).await;
+    // (Eleven good calls are in the window: it takes more failures than that to pass 50 %.)
+    for _ in 0..15 {
+        let _ = post(
+            &env,
+            "/proxy/erp/GetCustomer",
+            json!({"customer_id": "cus_000001"}),
+        )
+        .await;
+    }
+    let (status, body) = post(
+        &env,
+        "/proxy/erp/GetCustomer",
+        json!({"customer_id": "cus_000001"}),
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "circuit_open", "{body}");
 }
