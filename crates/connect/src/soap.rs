@@ -221,6 +221,7 @@ async fn map(
         Ok(v)
     })
     .await
+    .unwrap_or_else(Err)
     .map_err(|e| mapping_error(&op, "mapping", e))
 }
 

@@ -16,6 +16,7 @@ pub fn pool() -> &'static rayon::ThreadPool {
             .num_threads(threads)
             .stack_size(STACK)
             .thread_name(|i| format!("junction-map-{i}"))
+            .panic_handler(|_| tracing::error!("a mapping thread caught a panic"))
             .build()
             .unwrap_or_else(|_| {
                 // Falls back to rayon's defaults rather than failing the process.
@@ -26,20 +27,32 @@ pub fn pool() -> &'static rayon::ThreadPool {
     })
 }
 
-/// Runs `work` on the mapping pool and waits for it without blocking the async runtime.
-pub async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+/// Runs `work` on the mapping pool and waits for it without blocking the async runtime. A panic
+/// inside `work` is caught and returned as an error: it fails that one piece of work, never the
+/// process.
+pub async fn run<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     pool().spawn(move || {
-        let _ = tx.send(work());
+        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+        let _ = tx.send(done.map_err(|_| ()));
     });
     match rx.await {
-        Ok(v) => v,
-        // The pool never drops a job; if it ever did, run the work here rather than lose it.
-        Err(_) => unreachable_fallback(),
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(())) => Err("the work failed on a mapping thread (a bug: please report it)".into()),
+        Err(_) => Err("the mapping threads are gone".into()),
     }
 }
 
-#[cold]
-fn unreachable_fallback<T>() -> T {
-    panic!("the mapping pool dropped a job")
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn a_panic_on_a_mapping_thread_is_an_error_not_an_abort() {
+        assert_eq!(super::run(|| 2 + 2).await, Ok(4));
+        let e = super::run(|| -> u32 { panic!("boom") }).await.unwrap_err();
+        assert!(e.contains("mapping thread"), "{e}");
+        // The pool still works afterwards.
+        assert_eq!(super::run(|| "ok").await, Ok("ok"));
+    }
 }

@@ -37,7 +37,14 @@ impl Shape {
         }
         let me = self.clone();
         let payload = payload.to_vec();
-        junction_transform::pool::run(move || me.apply_here(&payload)).await
+        junction_transform::pool::run(move || me.apply_here(&payload))
+            .await
+            .unwrap_or_else(|e| {
+                Err(Quarantine {
+                    kind: "program",
+                    reason: e,
+                })
+            })
     }
 
     fn apply_here(&self, payload: &[u8]) -> Result<Option<Vec<u8>>, Quarantine> {
