@@ -33,6 +33,42 @@ fn is_version(s: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
 }
 
+/// Records a vendor's `Deprecation` / `Sunset` headers (and the `Link` that documents them) for
+/// the endpoint that sent them.
+pub fn deprecation(connector: &str, method: &http::Method, path: &str, headers: &http::HeaderMap) {
+    let deprecation = headers.get("deprecation");
+    let sunset = headers.get("sunset");
+    if deprecation.is_none() && sunset.is_none() {
+        return;
+    }
+    let subject = format!("{connector} {method} {}", template(path));
+    if !tracker().wants("deprecation", &subject) {
+        return;
+    }
+    let text = |name: &str, v: Option<&http::HeaderValue>| {
+        v.and_then(|v| v.to_str().ok())
+            .map(|v| format!("{name}: {v}"))
+    };
+    let detail: Vec<String> = [
+        text("Deprecation", deprecation),
+        text("Sunset", sunset),
+        text("Link", headers.get("link")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    tracker().record(
+        "connector",
+        &subject,
+        &[Drift {
+            path: String::new(),
+            kind: Kind::Deprecated,
+            detail: detail.join("; "),
+        }],
+        junction_core::time::now_ms(),
+    );
+}
+
 pub fn observe(connector: &str, method: &http::Method, path: &str, body: Bytes) {
     let subject = format!("{connector} {method} {}", template(path));
     if !tracker().wants("connector", &subject) {

@@ -90,6 +90,7 @@ pub async fn proxy(
             connection,
         })
         .await?;
+    crate::drift::deprecation(&connector, &method, &path, &answer.headers);
     if let AnswerBody::Full(bytes) = &answer.body {
         if answer.status.is_success() && is_json(&answer.headers) {
             crate::drift::observe(&connector, &method, &path, bytes.clone());

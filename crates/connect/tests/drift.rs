@@ -21,11 +21,12 @@ connectors:
 
 const SUBJECT: &str = "driftcrm GET /v1/customers/{id}";
 
+/// The shape drifts recorded for the endpoint (its v1 deprecation is another test's).
 fn kinds() -> Vec<Kind> {
     tracker()
         .records()
         .into_iter()
-        .filter(|r| r.subject == SUBJECT)
+        .filter(|r| r.subject == SUBJECT && r.kind != Kind::Deprecated)
         .map(|r| r.kind)
         .collect()
 }
@@ -85,7 +86,7 @@ async fn drift_of_each_kind_is_detected_from_the_mocks_schema_chaos() {
     let records: Vec<_> = tracker()
         .records()
         .into_iter()
-        .filter(|r| r.subject == SUBJECT)
+        .filter(|r| r.subject == SUBJECT && r.kind != Kind::Deprecated)
         .collect();
     assert!(records
         .iter()
@@ -95,5 +96,39 @@ async fn drift_of_each_kind_is_detected_from_the_mocks_schema_chaos() {
             .iter()
             .any(|r| r.kind == Kind::TypeChanged && r.detail.contains("was ")),
         "{records:#?}"
+    );
+}
+
+/// The mock's `/v1` answers carry `Deprecation` and `Sunset`: the endpoint is recorded as
+/// deprecated, with the dates the vendor gave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deprecation_and_sunset_headers_are_recorded_for_their_endpoint() {
+    let env = start(
+        &CONFIG.replace("driftcrm", "depcrm"),
+        MockConfig {
+            customers: 5,
+            ..Default::default()
+        },
+        &[],
+    )
+    .await;
+    assert_eq!(
+        env.status("/proxy/depcrm/v1/customers/cus_000001").await,
+        200
+    );
+    assert_eq!(
+        env.status("/proxy/depcrm/v2/customers/cus_000001").await,
+        200
+    );
+    let deprecated: Vec<_> = tracker()
+        .records()
+        .into_iter()
+        .filter(|r| r.kind == Kind::Deprecated)
+        .collect();
+    assert_eq!(deprecated.len(), 1, "{deprecated:#?}");
+    assert_eq!(deprecated[0].subject, "depcrm GET /v1/customers/{id}");
+    assert!(
+        deprecated[0].detail.contains("Sunset: Sat, 31 Jan 2027"),
+        "{deprecated:#?}"
     );
 }

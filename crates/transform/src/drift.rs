@@ -7,7 +7,8 @@
 //! had (`missing_field`), or gives a field a type it never had (`type_changed`, null included: a
 //! vendor that starts sending nulls breaks consumers). A payload checked against a declared model
 //! drifts on every schema error (`contract`). Each drift is reported once per subject, path and
-//! kind: the shape absorbs it, and the record counts its repeats (first and last seen).
+//! kind: the shape absorbs it, and the record counts its repeats (first and last seen). An answer
+//! carrying `Deprecation` or `Sunset` is recorded too (`deprecated`), with the dates the vendor gave.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, OnceLock};
@@ -39,6 +40,8 @@ pub enum Kind {
     /// A success status with a body that is not what the operation answers (not JSON, not an
     /// envelope).
     UnexpectedBody,
+    /// The vendor announced the endpoint's end: `Deprecation` (RFC 9745) or `Sunset` (RFC 8594).
+    Deprecated,
 }
 
 impl Kind {
@@ -49,6 +52,7 @@ impl Kind {
             Kind::TypeChanged => "type_changed",
             Kind::Contract => "contract",
             Kind::UnexpectedBody => "unexpected_body",
+            Kind::Deprecated => "deprecated",
         }
     }
 }
