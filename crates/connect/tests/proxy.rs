@@ -173,6 +173,16 @@ async fn oauth(ttl: Duration) -> Env {
     start(OAUTH, m, &[("crm_client_secret", "mock_secret")]).await
 }
 
+/// A hub with the refresh-token connector in front of a mock that requires credentials.
+async fn refreshing() -> Env {
+    start(
+        REFRESH,
+        mock_with_auth(),
+        &[("crm_client_secret", "mock_secret")],
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_refresh_fifty_concurrent_calls_at_expiry_cause_exactly_one_refresh() {
     let env = oauth(Duration::from_secs(2)).await;
@@ -286,12 +296,7 @@ async fn seed(env: &Env, connection: &str, refresh_token: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_refresh_token_is_persisted_before_it_is_used() {
-    let env = start(
-        REFRESH,
-        mock_with_auth(),
-        &[("crm_client_secret", "mock_secret")],
-    )
-    .await;
+    let env = refreshing().await;
     // A refresh token from the provider, as the connect flow would have obtained it.
     let first: serde_json::Value = env
         .http
@@ -355,12 +360,7 @@ async fn a_rotated_refresh_token_is_persisted_before_it_is_used() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_refresh_marks_the_connection_needs_reauth_and_calls_fail_fast() {
-    let env = start(
-        REFRESH,
-        mock_with_auth(),
-        &[("crm_client_secret", "mock_secret")],
-    )
-    .await;
+    let env = refreshing().await;
     seed(&env, "default", "rt_revoked_long_ago").await;
     let res = env.call("/proxy/crm/customers").await;
     assert_eq!(res.status(), 502);
