@@ -21,6 +21,7 @@ mod error;
 mod filter;
 mod migrate;
 mod model;
+pub mod ops;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -34,6 +35,7 @@ use junction_config::DatabaseUrl;
 
 pub use error::{StoreError, RETRY_AFTER};
 pub use model::*;
+pub use ops::{AlertChange, AlertRecord, AuditRecord, MinuteRow, NewAudit};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -205,6 +207,35 @@ pub trait Store: Send + Sync + 'static {
 
     /// Drift records, most recently seen first.
     async fn drift(&self, limit: usize) -> Result<Vec<DriftRecord>, StoreError>;
+
+    /// Appends an audit entry, numbered and chained after the newest one; entries appended by
+    /// several processes at once still form one chain.
+    async fn append_audit(&self, entry: NewAudit) -> Result<AuditRecord, StoreError>;
+
+    /// Audit entries after `after` (by `seq`, ascending), at most `limit`.
+    async fn audit_after(&self, after: i64, limit: usize) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// The newest audit entries first, at most `limit`.
+    async fn audit_newest(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// The chain's head as recorded with the newest entry: `(seq, hash)`.
+    async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError>;
+
+    /// Writes minute rows, replacing what this process wrote before for the same minute.
+    async fn save_minutes(&self, rows: Vec<MinuteRow>) -> Result<(), StoreError>;
+
+    /// Minute rows from `since` (unix ms) on, of every process.
+    async fn minutes(&self, since: i64) -> Result<Vec<MinuteRow>, StoreError>;
+
+    /// Deletes minute rows older than `before`.
+    async fn purge_minutes(&self, before: i64) -> Result<u64, StoreError>;
+
+    /// Fires or resolves an alert if it is not already in that state; `true` when this call
+    /// made the change (and so should notify).
+    async fn change_alert(&self, change: AlertChange) -> Result<bool, StoreError>;
+
+    /// Every alert, firing first.
+    async fn alerts(&self) -> Result<Vec<AlertRecord>, StoreError>;
 }
 
 /// Convenience forms of [`Store::finish`].

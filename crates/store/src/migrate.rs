@@ -43,6 +43,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "schema drift records",
         sql: include_str!("../migrations/sqlite/0006_drift.sql"),
     },
+    Migration {
+        version: 7,
+        name: "audit log, per-minute history, alerts",
+        sql: include_str!("../migrations/sqlite/0007_operations.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -75,6 +80,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 6,
         name: "schema drift records",
         sql: include_str!("../migrations/postgres/0006_drift.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "audit log, per-minute history, alerts",
+        sql: include_str!("../migrations/postgres/0007_operations.sql"),
     },
 ];
 

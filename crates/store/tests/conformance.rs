@@ -86,6 +86,9 @@ conformance!(
     seeded_tokens_fence_off_a_refresh_in_progress,
     api_tokens_are_found_by_hash_listed_and_revoked,
     drift_records_add_up_across_writers,
+    audit_appends_at_once_form_one_unbroken_chain,
+    minute_rows_are_replaced_per_process_and_purged,
+    an_alert_fires_and_resolves_once_however_many_processes_try,
 );
 
 fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -> NewEvent {
@@ -1161,4 +1164,120 @@ async fn drift_records_add_up_across_writers(store: Arc<dyn Store>) {
         "the first detail stays"
     );
     assert_eq!(store.drift(1).await.unwrap().len(), 1);
+}
+
+async fn audit_appends_at_once_form_one_unbroken_chain(store: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .append_audit(NewAudit {
+                    at: T0 + i,
+                    actor: format!("token:{i}"),
+                    action: "delivery.replay".into(),
+                    target: i.to_string(),
+                    origin: "127.0.0.1".into(),
+                    detail: "{}".into(),
+                })
+                .await
+                .unwrap()
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let rows = store.audit_after(0, 1000).await.unwrap();
+    assert_eq!(rows.len(), 40);
+    let mut v = ops::Verifier::new();
+    for r in &rows {
+        v.next(r).unwrap();
+    }
+    let head = store.audit_head().await.unwrap();
+    assert_eq!(head, Some((40, rows[39].hash.clone())));
+    assert_eq!(v.finish(head), Ok(40));
+    assert_eq!(store.audit_after(38, 10).await.unwrap().len(), 2);
+    let newest = store.audit_newest(3).await.unwrap();
+    assert_eq!(
+        newest.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        vec![40, 39, 38]
+    );
+}
+
+async fn minute_rows_are_replaced_per_process_and_purged(store: Arc<dyn Store>) {
+    let row = |minute: i64, node: &str, calls: u64| MinuteRow {
+        minute,
+        kind: "connector".into(),
+        name: "crm".into(),
+        node: node.into(),
+        counts: format!("{{\"calls\":{calls}}}"),
+        hist: "[1,2]".into(),
+    };
+    store
+        .save_minutes(vec![row(T0, "a", 5), row(T0, "b", 7)])
+        .await
+        .unwrap();
+    store.save_minutes(vec![row(T0, "a", 9)]).await.unwrap();
+    store
+        .save_minutes(vec![row(T0 + 60_000, "a", 1)])
+        .await
+        .unwrap();
+    store.save_minutes(vec![]).await.unwrap();
+    let all = store.minutes(T0).await.unwrap();
+    assert_eq!(all.len(), 3);
+    let a0 = all
+        .iter()
+        .find(|r| r.minute == T0 && r.node == "a")
+        .unwrap();
+    assert_eq!(
+        a0.counts, "{\"calls\":9}",
+        "a process's later figures replace its earlier ones"
+    );
+    assert_eq!(store.minutes(T0 + 1).await.unwrap().len(), 1);
+    assert_eq!(store.purge_minutes(T0 + 60_000).await.unwrap(), 2);
+    assert_eq!(store.minutes(0).await.unwrap().len(), 1);
+}
+
+async fn an_alert_fires_and_resolves_once_however_many_processes_try(store: Arc<dyn Store>) {
+    let change = |fire: bool, at: i64| AlertChange {
+        rule: "connector_error_rate".into(),
+        subject: "crm".into(),
+        severity: "warning".into(),
+        fire,
+        value: 0.12,
+        message: "crm: 12% of calls failed over 5m".into(),
+        at,
+    };
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.change_alert(change(true, T0)).await.unwrap()
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        won += t.await.unwrap() as usize;
+    }
+    assert_eq!(won, 1, "exactly one process fires (and notifies)");
+    assert!(!store.change_alert(change(true, T0 + 1)).await.unwrap());
+    let a = &store.alerts().await.unwrap()[0];
+    assert_eq!(
+        (a.key.as_str(), a.state.as_str(), a.since, a.fired_count),
+        ("connector_error_rate/crm", "firing", T0, 1)
+    );
+    assert!(store.change_alert(change(false, T0 + 10)).await.unwrap());
+    assert!(!store.change_alert(change(false, T0 + 11)).await.unwrap());
+    assert!(store.change_alert(change(true, T0 + 20)).await.unwrap());
+    let a = &store.alerts().await.unwrap()[0];
+    assert_eq!(
+        (a.state.as_str(), a.since, a.fired_count),
+        ("firing", T0 + 20, 2)
+    );
+    let mut never = change(false, T0);
+    never.subject = "erp".into();
+    assert!(
+        !store.change_alert(never).await.unwrap(),
+        "nothing to resolve"
+    );
 }

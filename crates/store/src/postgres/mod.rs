@@ -5,6 +5,7 @@
 
 mod connect;
 mod drift;
+mod ops;
 mod queue;
 mod vault;
 mod write;
@@ -434,5 +435,44 @@ impl Store for PgStore {
 
     async fn drift(&self, limit: usize) -> Result<Vec<DriftRecord>, StoreError> {
         drift::list(&self.pool, limit).await
+    }
+
+    async fn append_audit(&self, entry: NewAudit) -> Result<AuditRecord, StoreError> {
+        ops::append_audit(&self.pool, entry).await
+    }
+
+    async fn audit_after(&self, after: i64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        ops::audit_after(&self.pool, after, limit).await
+    }
+
+    async fn audit_newest(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        ops::audit_newest(&self.pool, limit).await
+    }
+
+    async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
+        ops::head(&self.pool).await
+    }
+
+    async fn save_minutes(&self, rows: Vec<MinuteRow>) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        ops::save_minutes(&self.pool, &rows).await
+    }
+
+    async fn minutes(&self, since: i64) -> Result<Vec<MinuteRow>, StoreError> {
+        ops::minutes(&self.pool, since).await
+    }
+
+    async fn purge_minutes(&self, before: i64) -> Result<u64, StoreError> {
+        ops::purge_minutes(&self.pool, before).await
+    }
+
+    async fn change_alert(&self, change: AlertChange) -> Result<bool, StoreError> {
+        ops::change_alert(&self.pool, &change).await
+    }
+
+    async fn alerts(&self) -> Result<Vec<AlertRecord>, StoreError> {
+        ops::alerts(&self.pool).await
     }
 }

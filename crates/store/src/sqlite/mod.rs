@@ -10,6 +10,7 @@
 mod conn;
 mod connect;
 mod drift;
+mod ops;
 mod queue;
 mod read;
 mod vault;
@@ -340,5 +341,46 @@ impl Store for SqliteStore {
 
     async fn drift(&self, limit: usize) -> Result<Vec<DriftRecord>, StoreError> {
         self.reads.run(move |c| drift::list(c, limit)).await
+    }
+
+    async fn append_audit(&self, entry: NewAudit) -> Result<AuditRecord, StoreError> {
+        self.on_writer(move |c| ops::append_audit(c, entry)).await
+    }
+
+    async fn audit_after(&self, after: i64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        self.reads
+            .run(move |c| ops::audit_after(c, after, limit))
+            .await
+    }
+
+    async fn audit_newest(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        self.reads.run(move |c| ops::audit_newest(c, limit)).await
+    }
+
+    async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
+        self.reads.run(ops::head).await
+    }
+
+    async fn save_minutes(&self, rows: Vec<MinuteRow>) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.on_writer(move |c| ops::save_minutes(c, &rows)).await
+    }
+
+    async fn minutes(&self, since: i64) -> Result<Vec<MinuteRow>, StoreError> {
+        self.reads.run(move |c| ops::minutes(c, since)).await
+    }
+
+    async fn purge_minutes(&self, before: i64) -> Result<u64, StoreError> {
+        self.on_writer(move |c| ops::purge_minutes(c, before)).await
+    }
+
+    async fn change_alert(&self, change: AlertChange) -> Result<bool, StoreError> {
+        self.on_writer(move |c| ops::change_alert(c, &change)).await
+    }
+
+    async fn alerts(&self) -> Result<Vec<AlertRecord>, StoreError> {
+        self.reads.run(ops::alerts).await
     }
 }

@@ -1,0 +1,395 @@
+//! What operators see and steer by: the audit log (hash-chained), the per-minute history behind
+//! charts and alerts, and alert state shared by every process.
+
+use sha2::{Digest, Sha256};
+
+/// An audit entry to append; the store numbers it and chains its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAudit {
+    pub at: i64,
+    /// Who: an API token id (`token:ab12…`), `env-admin-token`, `loopback`, `cli:<user>`, `hub`.
+    pub actor: String,
+    /// What, as `noun.verb`: `delivery.replay`, `secret.set`, `token.create`, `secret.read`.
+    pub action: String,
+    /// On what: a delivery id, a secret's name, a request path.
+    pub target: String,
+    /// From where: the client's address, or `local` for the CLI on the server's machine.
+    pub origin: String,
+    /// Anything else, as JSON text (status code, filter, count).
+    pub detail: String,
+}
+
+/// A stored audit entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditRecord {
+    pub seq: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub origin: String,
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The hash before the first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The hash of an entry: SHA-256 over the previous hash and every field, each length-prefixed
+/// so no two different entries hash the same text.
+pub fn chain_hash(prev_hash: &str, seq: i64, e: &NewAudit) -> String {
+    let mut h = Sha256::new();
+    let seq = seq.to_string();
+    let at = e.at.to_string();
+    for part in [
+        prev_hash, &seq, &at, &e.actor, &e.action, &e.target, &e.origin, &e.detail,
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+impl AuditRecord {
+    /// Numbers and chains `e` after `head` (`None`: the first entry).
+    pub fn chain(head: Option<(i64, String)>, e: NewAudit) -> Self {
+        let (seq, prev_hash) = match head {
+            Some((seq, hash)) => (seq + 1, hash),
+            None => (1, GENESIS.to_owned()),
+        };
+        let hash = chain_hash(&prev_hash, seq, &e);
+        Self {
+            seq,
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            origin: e.origin,
+            detail: e.detail,
+            prev_hash,
+            hash,
+        }
+    }
+
+    fn recomputed(&self) -> String {
+        let e = NewAudit {
+            at: self.at,
+            actor: self.actor.clone(),
+            action: self.action.clone(),
+            target: self.target.clone(),
+            origin: self.origin.clone(),
+            detail: self.detail.clone(),
+        };
+        chain_hash(&self.prev_hash, self.seq, &e)
+    }
+}
+
+/// Where a chain stops holding.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainBreak {
+    #[error("entry {seq} was changed: its hash does not match its content")]
+    Modified { seq: i64 },
+    #[error("entry {expected} is missing (the next entry is {found})")]
+    Missing { expected: i64, found: i64 },
+    #[error("entry {seq} does not follow the entry before it (its previous hash differs)")]
+    Unlinked { seq: i64 },
+    #[error("the log ends at entry {last} but its head says {head}: entries at the end were deleted or the head was changed")]
+    Truncated { last: i64, head: i64 },
+}
+
+/// Checks a whole log, in order, against its head. Answers how many entries hold.
+pub struct Verifier {
+    prev: Option<(i64, String)>,
+    count: u64,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Verifier {
+    pub fn new() -> Self {
+        Self {
+            prev: None,
+            count: 0,
+        }
+    }
+
+    /// Feeds the next entry (by ascending `seq`).
+    pub fn next(&mut self, r: &AuditRecord) -> Result<(), ChainBreak> {
+        let (expected_seq, expected_prev) = match &self.prev {
+            Some((seq, hash)) => (seq + 1, hash.as_str()),
+            None => (1, GENESIS),
+        };
+        if r.seq != expected_seq {
+            return Err(ChainBreak::Missing {
+                expected: expected_seq,
+                found: r.seq,
+            });
+        }
+        if r.recomputed() != r.hash {
+            return Err(ChainBreak::Modified { seq: r.seq });
+        }
+        if r.prev_hash != expected_prev {
+            return Err(ChainBreak::Unlinked { seq: r.seq });
+        }
+        self.prev = Some((r.seq, r.hash.clone()));
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Ends the walk: the last entry must be the head.
+    pub fn finish(self, head: Option<(i64, String)>) -> Result<u64, ChainBreak> {
+        let last = self.prev.as_ref().map(|p| p.0).unwrap_or(0);
+        match head {
+            Some((seq, hash)) if seq == last && self.prev.as_ref().map(|p| &p.1) == Some(&hash) => {
+                Ok(self.count)
+            }
+            None if last == 0 => Ok(0),
+            Some((seq, _)) => Err(ChainBreak::Truncated { last, head: seq }),
+            None => Err(ChainBreak::Truncated { last, head: 0 }),
+        }
+    }
+}
+
+/// One series' figures for one minute from one process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MinuteRow {
+    /// The minute's start, unix ms.
+    pub minute: i64,
+    /// `connector`, `source` or `destination`.
+    pub kind: String,
+    pub name: String,
+    pub node: String,
+    /// A JSON object of counters: `{"calls": 120, "errors": 3}`.
+    pub counts: String,
+    /// A JSON array of latency bucket counts (see the telemetry crate's history buckets).
+    pub hist: String,
+}
+
+/// An alert as every process sees it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AlertRecord {
+    /// `rule/subject`.
+    pub key: String,
+    pub rule: String,
+    pub subject: String,
+    pub severity: String,
+    /// `firing` or `resolved`.
+    pub state: String,
+    pub value: f64,
+    pub message: String,
+    /// When it entered its state.
+    pub since: i64,
+    pub updated_at: i64,
+    /// How many times it has fired.
+    pub fired_count: i64,
+}
+
+/// Fire (from no alert or a resolved one) or resolve (a firing one). Only one of several
+/// processes attempting the same change succeeds, and only that one notifies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertChange {
+    pub rule: String,
+    pub subject: String,
+    pub severity: String,
+    pub fire: bool,
+    pub value: f64,
+    pub message: String,
+    pub at: i64,
+}
+
+impl AlertChange {
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.rule, self.subject)
+    }
+}
+
+pub(crate) mod sql {
+    pub const AUDIT_COLUMNS: &str =
+        "seq, at, actor, action, target, origin, detail, prev_hash, hash";
+
+    pub fn audit_insert(p: &dyn Fn(usize) -> String) -> String {
+        format!(
+            "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {})",
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5),
+            p(6),
+            p(7),
+            p(8),
+            p(9)
+        )
+    }
+
+    pub fn head_upsert(p: &dyn Fn(usize) -> String) -> String {
+        format!(
+            "INSERT INTO audit_head (id, seq, hash) VALUES (1, {}, {})
+             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            p(1),
+            p(2)
+        )
+    }
+
+    pub const HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
+
+    pub fn audit_page(p: &dyn Fn(usize) -> String) -> String {
+        format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > {} ORDER BY seq LIMIT {}",
+            p(1),
+            p(2)
+        )
+    }
+
+    pub fn audit_newest(p: &dyn Fn(usize) -> String) -> String {
+        format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq DESC LIMIT {}",
+            p(1)
+        )
+    }
+
+    pub fn minutes_upsert(p: &dyn Fn(usize) -> String) -> String {
+        format!(
+            "INSERT INTO minutes (minute, kind, name, node, counts, hist)
+             VALUES ({}, {}, {}, {}, {}, {})
+             ON CONFLICT (minute, kind, name, node) DO UPDATE SET
+               counts = excluded.counts, hist = excluded.hist",
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5),
+            p(6)
+        )
+    }
+
+    pub fn minutes_since(p: &dyn Fn(usize) -> String) -> String {
+        format!(
+            "SELECT minute, kind, name, node, counts, hist FROM minutes WHERE minute >= {}
+             ORDER BY minute, kind, name",
+            p(1)
+        )
+    }
+
+    pub fn minutes_purge(p: &dyn Fn(usize) -> String) -> String {
+        format!("DELETE FROM minutes WHERE minute < {}", p(1))
+    }
+
+    pub const ALERT_COLUMNS: &str =
+        "key, rule, subject, severity, state, value, message, since, updated_at, fired_count";
+
+    /// Fires: inserts, or turns a resolved alert firing again; a firing one is left alone.
+    pub fn alert_fire(p: &dyn Fn(usize) -> String) -> String {
+        format!(
+            "INSERT INTO alerts ({ALERT_COLUMNS})
+             VALUES ({}, {}, {}, {}, 'firing', {}, {}, {}, {}, 1)
+             ON CONFLICT (key) DO UPDATE SET state = 'firing', value = excluded.value,
+               message = excluded.message, severity = excluded.severity, since = excluded.since,
+               updated_at = excluded.updated_at, fired_count = alerts.fired_count + 1
+             WHERE alerts.state <> 'firing'",
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5),
+            p(6),
+            p(7),
+            p(8)
+        )
+    }
+
+    /// Resolves a firing alert.
+    pub fn alert_resolve(p: &dyn Fn(usize) -> String) -> String {
+        format!(
+            "UPDATE alerts SET state = 'resolved', value = {}, message = {}, since = {},
+               updated_at = {} WHERE key = {} AND state = 'firing'",
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5)
+        )
+    }
+
+    pub fn alerts_all() -> String {
+        format!("SELECT {ALERT_COLUMNS} FROM alerts ORDER BY state, updated_at DESC")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: i64) -> NewAudit {
+        NewAudit {
+            at: 1_700_000_000_000 + n,
+            actor: "token:abc".into(),
+            action: "delivery.replay".into(),
+            target: n.to_string(),
+            origin: "127.0.0.1".into(),
+            detail: "{}".into(),
+        }
+    }
+
+    fn log(n: i64) -> Vec<AuditRecord> {
+        let mut out: Vec<AuditRecord> = Vec::new();
+        for i in 0..n {
+            let head = out.last().map(|r| (r.seq, r.hash.clone()));
+            out.push(AuditRecord::chain(head, entry(i)));
+        }
+        out
+    }
+
+    fn verify(rows: &[AuditRecord], head: Option<(i64, String)>) -> Result<u64, ChainBreak> {
+        let mut v = Verifier::new();
+        for r in rows {
+            v.next(r)?;
+        }
+        v.finish(head)
+    }
+
+    #[test]
+    fn the_audit_chain_detects_a_modified_or_deleted_row() {
+        let rows = log(5);
+        let head = Some((5, rows[4].hash.clone()));
+        assert_eq!(verify(&rows, head.clone()), Ok(5));
+        assert_eq!(verify(&[], None), Ok(0));
+
+        let mut changed = rows.clone();
+        changed[2].actor = "someone-else".into();
+        assert_eq!(
+            verify(&changed, head.clone()),
+            Err(ChainBreak::Modified { seq: 3 })
+        );
+
+        let mut deleted = rows.clone();
+        deleted.remove(1);
+        assert_eq!(
+            verify(&deleted, head.clone()),
+            Err(ChainBreak::Missing {
+                expected: 2,
+                found: 3
+            })
+        );
+
+        // Rewriting a row with a fresh hash still breaks the link to the next one.
+        let mut rehashed = rows.clone();
+        rehashed[2].target = "other".into();
+        rehashed[2].hash = rehashed[2].recomputed();
+        assert_eq!(
+            verify(&rehashed, head.clone()),
+            Err(ChainBreak::Unlinked { seq: 4 })
+        );
+
+        let truncated = &rows[..4];
+        assert_eq!(
+            verify(truncated, head),
+            Err(ChainBreak::Truncated { last: 4, head: 5 })
+        );
+    }
+}
