@@ -9,7 +9,6 @@
 #![forbid(unsafe_code)]
 
 mod admin;
-pub mod api_tokens;
 pub mod auth;
 pub mod cache;
 mod client;
@@ -30,7 +29,7 @@ use junction_server::AppState;
 use junction_store::Store;
 use junction_vault::Vault;
 
-pub use api_tokens::ApiTokens;
+pub use junction_server::api_tokens::{self, ApiTokens};
 pub use runtime::{Answer, AnswerBody, Call, Runtime};
 
 /// Every connector of the config, ready to call.

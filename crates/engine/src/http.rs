@@ -1,15 +1,13 @@
 //! HTTP for the event paths: `POST /webhooks/{source}` and the delivery admin endpoints under
 //! `/api/v1` (dead letters, replay, deliveries, destinations).
 //!
-//! Admin access (until role tokens arrive): with `JUNCTION_ADMIN_TOKEN` set, requests need
-//! `Authorization: Bearer <token>`; without it, only clients on the loopback interface are served.
+//! Admin access (roles, the audit log) is checked by `junction_server::admin::guard`, mounted by
+//! whoever assembles the server.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Query, Request, State};
-use axum::middleware::Next;
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -23,24 +21,17 @@ use serde_json::{json, Value};
 
 use crate::Engine;
 
-/// The routes this crate adds to the server.
-pub fn routes(engine: Arc<Engine>, admin_token: Option<String>) -> Router<AppState> {
-    routes_with(engine, admin_token, Router::new())
+/// `POST /webhooks/{source}`: public, authenticated by each source's verifier.
+pub fn routes(engine: Arc<Engine>) -> Router<AppState> {
+    Router::new()
+        .route("/webhooks/{source}", post(webhook))
+        .layer(axum::Extension(engine))
 }
 
-/// [`routes`], with `more_admin` (other crates' `/api/v1/…` routes) behind the same admin check.
-pub fn routes_with(
-    engine: Arc<Engine>,
-    admin_token: Option<String>,
-    more_admin: Router<AppState>,
-) -> Router<AppState> {
-    if admin_token.is_none() {
-        tracing::info!(
-            "JUNCTION_ADMIN_TOKEN is not set: the admin API serves loopback clients only"
-        );
-    }
-    let token = Arc::new(admin_token);
-    let admin = Router::new()
+/// The delivery admin endpoints under `/api/v1`: to be mounted behind the admin guard
+/// (`junction_server::admin::guard`).
+pub fn admin_routes(engine: Arc<Engine>) -> Router<AppState> {
+    Router::new()
         .route("/api/v1/dead-letters", get(list_dead))
         .route("/api/v1/dead-letters/replay", post(replay_many))
         .route("/api/v1/quarantine", get(list_quarantined))
@@ -51,13 +42,6 @@ pub fn routes_with(
         .route("/api/v1/destinations", get(destinations))
         .route("/api/v1/destinations/{name}/enable", post(enable))
         .route("/api/v1/destinations/{name}/disable", post(disable))
-        .merge(more_admin)
-        .layer(axum::middleware::from_fn(move |req, next| {
-            admin_only(token.clone(), req, next)
-        }));
-    Router::new()
-        .route("/webhooks/{source}", post(webhook))
-        .merge(admin)
         .layer(axum::Extension(engine))
 }
 
@@ -80,37 +64,6 @@ async fn webhook(
         StatusCode::ACCEPTED
     };
     Ok((status, Json(accepted)).into_response())
-}
-
-async fn admin_only(token: Arc<Option<String>>, req: Request, next: Next) -> Response {
-    let allowed = match token.as_deref() {
-        Some(expected) => req
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|given| constant_eq(given.trim().as_bytes(), expected.as_bytes())),
-        None => req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .is_some_and(|c| c.0.ip().is_loopback()),
-    };
-    if allowed {
-        return next.run(req).await;
-    }
-    let hint = if token.is_some() {
-        "send the server's JUNCTION_ADMIN_TOKEN as a bearer token (the CLI reads JUNCTION_ADMIN_TOKEN)"
-    } else {
-        "set JUNCTION_ADMIN_TOKEN on the server to use the admin API from other hosts"
-    };
-    ApiError(
-        Error::downstream(Code::Unauthorized, "the admin API needs a valid token").with_hint(hint),
-    )
-    .into_response()
-}
-
-fn constant_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A dead-letter filter as query parameters or a JSON body.
@@ -411,11 +364,13 @@ async fn enable(
 
 async fn disable(
     axum::Extension(engine): Eng,
+    actor: Option<axum::Extension<junction_server::admin::Actor>>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    let by = actor.map_or_else(|| "an operator".to_owned(), |a| a.0.id);
     if !engine
         .dispatcher
-        .disable(&name, "disabled by an operator")
+        .disable(&name, &format!("disabled by {by}"))
         .await
     {
         return Err(unknown_destination(&name));

@@ -36,6 +36,10 @@ pub enum Command {
     /// the config names (the vault must be filled before the hub that reads it starts).
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// The audit log of admin actions and secret accesses: list it, or verify its hash chain.
+    /// Works on the config's database.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Hub API tokens for internal services calling /proxy. Works on the config's database.
     #[command(subcommand)]
     Tokens(TokensCommand),
@@ -46,14 +50,54 @@ pub enum Command {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// The newest entries first.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Recompute the hash chain: exit 0 if every entry holds, 1 naming the first entry that was
+    /// changed, deleted or unlinked.
+    Verify {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum RoleArg {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+impl RoleArg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Operator => "operator",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
 pub enum TokensCommand {
     /// Create a token; it is printed once and never stored (only its hash is).
     Create {
         /// What the token is for (the calling service).
         name: String,
         /// `proxy:CONNECTOR:METHOD`, with `*` for any connector or method. Repeat for several.
-        #[arg(long = "scope", required = true)]
+        #[arg(long = "scope")]
         scopes: Vec<String>,
+        /// An admin API role: viewer (reads), operator (also replays, discards, enables),
+        /// admin (also tokens, secrets' metadata, the audit log).
+        #[arg(long, value_enum)]
+        role: Option<RoleArg>,
         /// Lifetime, e.g. 90d; default: no expiry.
         #[arg(long)]
         expires: Option<String>,

@@ -8,6 +8,8 @@
 //! shutting down), `/metrics` (Prometheus text).
 #![forbid(unsafe_code)]
 
+pub mod admin;
+pub mod api_tokens;
 pub mod errors;
 mod health;
 mod observe;

@@ -155,6 +155,31 @@ impl Verifier {
     }
 }
 
+/// Walks the whole audit log of `store` page by page against its head: how many entries hold,
+/// or where the chain breaks (the outer error: the store could not be read).
+pub async fn verify_audit(
+    store: &dyn crate::Store,
+) -> Result<Result<u64, ChainBreak>, crate::StoreError> {
+    // The head first: entries appended during the walk are past it and not checked.
+    let head = store.audit_head().await?;
+    let mut v = Verifier::new();
+    let mut after = 0;
+    loop {
+        let page = store.audit_after(after, 1000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for r in &page {
+            if head.as_ref().is_some_and(|(h, _)| r.seq > *h) {
+                return Ok(v.finish(head));
+            }
+            if let Err(b) = v.next(r) {
+                return Ok(Err(b));
+            }
+        }
+    }
+    Ok(v.finish(head))
+}
+
 /// One series' figures for one minute from one process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MinuteRow {

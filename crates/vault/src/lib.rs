@@ -8,6 +8,9 @@
 //! - [`Vault::rotate`] rewraps every data key under the current master key (values are not
 //!   re-encrypted; their data keys are), compare-and-swap per secret, while servers keep running.
 //! - Opened values are `secrecy` strings and are registered with the log masker.
+//! - Every read, set, delete and key rotation is appended to the audit log under the vault's
+//!   actor (`hub` for a server, `cli:<user>` for the CLI) before the value is handed out or
+//!   changed: an access that cannot be recorded does not happen.
 #![forbid(unsafe_code)]
 
 mod keyring;
@@ -16,7 +19,7 @@ mod seal;
 use std::sync::Arc;
 
 use junction_core::time::now_ms;
-use junction_store::{SealedSecret, Store, StoreError, VaultKey};
+use junction_store::{NewAudit, SealedSecret, Store, StoreError, VaultKey};
 pub use keyring::{Keyring, MasterKey};
 pub use secrecy::{ExposeSecret, SecretString};
 
@@ -79,6 +82,8 @@ fn check_name(name: &str) -> Result<(), VaultError> {
 pub struct Vault {
     store: Arc<dyn Store>,
     ring: Keyring,
+    /// Who the audit log names for this vault's accesses, and from where.
+    actor: (String, String),
 }
 
 impl Vault {
@@ -131,12 +136,43 @@ impl Vault {
                 });
             }
         }
-        Ok(Self { store, ring })
+        Ok(Self {
+            store,
+            ring,
+            actor: ("hub".into(), "local".into()),
+        })
+    }
+
+    /// Names `actor` (from `origin`) in the audit entries of this vault's accesses.
+    pub fn acting_as(mut self, actor: impl Into<String>, origin: impl Into<String>) -> Self {
+        self.actor = (actor.into(), origin.into());
+        self
+    }
+
+    async fn audit(
+        &self,
+        action: &str,
+        target: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), VaultError> {
+        self.store
+            .append_audit(NewAudit {
+                at: now_ms(),
+                actor: self.actor.0.clone(),
+                action: action.into(),
+                target: target.into(),
+                origin: self.actor.1.clone(),
+                detail: detail.to_string(),
+            })
+            .await?;
+        Ok(())
     }
 
     /// Seals `value` under the current master key as the next version of `name`.
     pub async fn set(&self, name: &str, value: &SecretString) -> Result<i64, VaultError> {
         let sealed = self.seal(name, value.expose_secret())?;
+        self.audit("secret.set", name, serde_json::json!({}))
+            .await?;
         let version = self.store.put_secret(sealed).await?;
         tracing::info!(secret = name, version, "secret set");
         Ok(version)
@@ -149,6 +185,12 @@ impl Vault {
         let Some(sealed) = self.store.secret(name).await? else {
             return Ok(None);
         };
+        self.audit(
+            "secret.read",
+            name,
+            serde_json::json!({ "version": sealed.version }),
+        )
+        .await?;
         let value = self.open_sealed(&sealed)?;
         junction_core::mask::register(value.expose_secret());
         Ok(Some(value))
@@ -209,6 +251,8 @@ impl Vault {
 
     pub async fn delete(&self, name: &str) -> Result<bool, VaultError> {
         check_name(name)?;
+        self.audit("secret.delete", name, serde_json::json!({}))
+            .await?;
         let deleted = self.store.delete_secret(name).await?;
         if deleted {
             tracing::info!(secret = name, "secret deleted");
@@ -221,6 +265,12 @@ impl Vault {
     /// if nobody set the secret meanwhile.
     pub async fn rotate(&self) -> Result<Rotation, VaultError> {
         let current = self.ring.current();
+        self.audit(
+            "vault.rotate_key",
+            "master-key",
+            serde_json::json!({ "to_version": current.version }),
+        )
+        .await?;
         let mut r = Rotation::default();
         for s in self.store.secrets().await? {
             if s.master_version == current.version {

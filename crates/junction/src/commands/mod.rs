@@ -1,6 +1,7 @@
 //! One module per sub-command. Exit codes: 0 success, 1 runtime failure, 2 invalid config,
 //! 3 the store could not be opened.
 
+mod audit;
 mod check;
 mod connections;
 mod dlq;
@@ -44,6 +45,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Dlq(cmd) => dlq::run(cmd).await,
         Command::Secrets(cmd) => secrets::run(cmd).await,
         Command::Tokens(cmd) => tokens::run(cmd).await,
+        Command::Audit(cmd) => audit::run(cmd).await,
         Command::Connections(cmd) => connections::run(cmd).await,
     }
 }

@@ -145,7 +145,41 @@ pub(super) async fn open_vault(store: Arc<dyn Store>) -> Result<Vault, Failure> 
         })?;
     Vault::open(store, ring)
         .await
+        .map(|v| v.acting_as(cli_actor(), "local"))
         .map_err(|e| (EXIT_CONFIG, format!("error: {e}")))
+}
+
+/// Who the audit log names for the CLI: the operating-system user running it.
+pub(super) fn cli_actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
+}
+
+/// Appends an audit entry for a CLI action on the database.
+pub(super) async fn audit_cli(
+    store: &Arc<dyn Store>,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) -> Result<(), Failure> {
+    store
+        .append_audit(junction_store::NewAudit {
+            at: junction_core::time::now_ms(),
+            actor: cli_actor(),
+            action: action.into(),
+            target: target.into(),
+            origin: "local".into(),
+            detail: detail.to_string(),
+        })
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            failed(format!(
+                "cannot write the audit log, nothing was changed: {e}"
+            ))
+        })
 }
 
 /// Reads the value from stdin (piped) or a no-echo prompt (terminal); never from argv.

@@ -113,11 +113,10 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     let admin_token = std::env::var("JUNCTION_ADMIN_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
-    if let Some(t) = &admin_token {
-        junction_core::mask::register(t);
-    }
-    let extra = junction_engine::http::routes_with(engine, admin_token, connectors.admin_routes())
-        .merge(connectors.routes());
+    let access = junction_server::admin::AdminAccess::new(state.store.clone(), admin_token);
+    let extra = junction_engine::http::routes(engine.clone())
+        .merge(connectors.routes())
+        .merge(admin_api(&access, engine, &connectors));
     match junction_server::serve(
         listener,
         state,
@@ -132,4 +131,19 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             ExitCode::from(super::EXIT_FAILURE)
         }
     }
+}
+
+/// Every admin route, behind one guard (roles and the audit log).
+pub fn admin_api(
+    access: &std::sync::Arc<junction_server::admin::AdminAccess>,
+    engine: std::sync::Arc<junction_engine::Engine>,
+    connectors: &std::sync::Arc<junction_connect::Hub>,
+) -> axum::Router<junction_server::AppState> {
+    let guard = access.clone();
+    junction_engine::http::admin_routes(engine)
+        .merge(connectors.admin_routes())
+        .merge(junction_server::admin::routes(access.clone()))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            junction_server::admin::guard(guard.clone(), req, next)
+        }))
 }

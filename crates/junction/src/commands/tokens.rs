@@ -1,21 +1,25 @@
-//! `junction tokens create|list|revoke`: hub API tokens for /proxy callers.
+//! `junction tokens create|list|revoke`: hub API tokens for /proxy callers and admin roles.
 
 use std::process::ExitCode;
 
 use junction_core::time::now_ms;
 use junction_store::ApiToken;
 
-use super::secrets::{failed, ms_to_rfc3339, open_store, Failure};
+use super::secrets::{audit_cli, failed, ms_to_rfc3339, open_store, Failure};
 use crate::cli::{Output, TokensCommand};
 
 pub async fn run(cmd: TokensCommand) -> ExitCode {
     let result = match cmd {
         TokensCommand::Create {
             name,
-            scopes,
+            mut scopes,
+            role,
             expires,
             config,
-        } => create(&config, name, scopes, expires).await,
+        } => {
+            scopes.extend(role.map(|r| format!("role:{}", r.as_str())));
+            create(&config, name, scopes, expires).await
+        }
         TokensCommand::List { config, output } => list(&config, output).await,
         TokensCommand::Revoke { id, config } => revoke(&config, &id).await,
     };
@@ -34,10 +38,15 @@ async fn create(
     scopes: Vec<String>,
     expires: Option<String>,
 ) -> Result<(), Failure> {
+    if scopes.is_empty() {
+        return Err(failed(
+            "a token needs --scope or --role\nhint: --scope proxy:crm:GET for a caller of /proxy, --role viewer|operator|admin for the admin API and dashboard",
+        ));
+    }
     for s in &scopes {
         if !junction_connect::api_tokens::valid_scope(s) {
             return Err(failed(format!(
-                "invalid scope `{s}`\nhint: write proxy:CONNECTOR:METHOD, e.g. proxy:crm:GET or proxy:crm:* (methods in capitals)"
+                "invalid scope `{s}`\nhint: write proxy:CONNECTOR:METHOD, e.g. proxy:crm:GET or proxy:crm:* (methods in capitals), or use --role"
             )));
         }
     }
@@ -53,6 +62,13 @@ async fn create(
     };
     let (_, store) = open_store(config).await?;
     let (token, id, hash) = junction_connect::api_tokens::generate();
+    audit_cli(
+        &store,
+        "token.create",
+        &id,
+        serde_json::json!({ "name": name, "scopes": scopes }),
+    )
+    .await?;
     store
         .add_api_token(ApiToken {
             id: id.clone(),
@@ -111,6 +127,7 @@ async fn list(config: &crate::cli::ConfigArgs, output: Output) -> Result<(), Fai
 
 async fn revoke(config: &crate::cli::ConfigArgs, id: &str) -> Result<(), Failure> {
     let (_, store) = open_store(config).await?;
+    audit_cli(&store, "token.revoke", id, serde_json::json!({})).await?;
     if !store.revoke_api_token(id, now_ms()).await.map_err(failed)? {
         return Err(failed(format!("no active API token with id `{id}`")));
     }

@@ -1,6 +1,7 @@
-//! Hub API tokens: what internal services present to `/proxy`. A token is
-//! `jct_<id>_<secret>`; the store keeps only its SHA-256. Scopes are
-//! `proxy:<connector>:<METHOD>`, with `*` for any connector or any method.
+//! Hub API tokens: what internal services present to `/proxy` and operators to the admin API. A
+//! token is `jct_<id>_<secret>`; the store keeps only its SHA-256. Scopes are
+//! `proxy:<connector>:<METHOD>` (with `*` for any connector or any method) and
+//! `role:viewer|operator|admin` for the admin API.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,8 +32,11 @@ pub fn hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// Checks a scope as written (`proxy:crm:GET`).
+/// Checks a scope as written (`proxy:crm:GET`, `role:operator`).
 pub fn valid_scope(scope: &str) -> bool {
+    if let Some(role) = scope.strip_prefix("role:") {
+        return crate::admin::Role::parse(role).is_some();
+    }
     let parts: Vec<&str> = scope.split(':').collect();
     matches!(parts.as_slice(), ["proxy", c, m]
         if (!c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'*'))
@@ -133,6 +137,9 @@ mod tests {
         assert!(!allows("proxy:crm", "crm", "GET"));
         assert!(!allows("admin:crm:GET", "crm", "GET"));
         assert!(valid_scope("proxy:crm:GET") && valid_scope("proxy:*:*"));
+        assert!(
+            valid_scope("role:viewer") && valid_scope("role:admin") && !valid_scope("role:root")
+        );
         assert!(
             !valid_scope("proxy:crm:get") && !valid_scope("proxy:crm") && !valid_scope("crm:GET:x")
         );

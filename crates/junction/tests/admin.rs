@@ -1,0 +1,294 @@
+//! The admin API's roles and the audit log, as an operator meets them: tokens made with the
+//! CLI, a real `junction serve`, real HTTP, then `junction audit verify` on the database before
+//! and after someone edits a row.
+
+mod support;
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+use support::*;
+
+const K1: &str = "v1:q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
+const ENV_ADMIN: &str = "env-admin-secret-4242";
+
+fn config(dir: &Path) -> std::path::PathBuf {
+    write_config(
+        dir,
+        &format!(
+            r#"store: {{ url: "sqlite://{}/j.db" }}
+sources:
+  crm:
+    kind: webhook
+    verify: {{ preset: standard_webhooks, secrets: [ secret:crm_whsec ] }}
+destinations:
+  billing:
+    url: "http://127.0.0.1:9/sink"
+routes:
+  r: {{ from: crm, to: [ billing ] }}
+"#,
+            dir.display()
+        ),
+    )
+}
+
+/// `junction tokens create NAME --role ROLE`: the token's text.
+fn token(config: &Path, name: &str, role: &str) -> String {
+    let (code, out, err) = cli(config, K1, &["tokens", "create", name, "--role", role], "");
+    assert_eq!(code, Some(0), "{err}");
+    out.trim().to_owned()
+}
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_roles_are_enforced_and_the_audit_chain_detects_a_modified_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let (code, _, err) = cli(
+        &config,
+        K1,
+        &["secrets", "set", "crm_whsec"],
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let viewer = token(&config, "grafana", "viewer");
+    let operator = token(&config, "oncall", "operator");
+    let admin = token(&config, "root", "admin");
+    let (code, out, _) = cli(
+        &config,
+        K1,
+        &["tokens", "create", "billing", "--scope", "proxy:crm:GET"],
+        "",
+    );
+    assert_eq!(code, Some(0));
+    let proxy_only = out.trim().to_owned();
+
+    let hub = Served::start(
+        &config,
+        &[
+            ("JUNCTION_MASTER_KEY", K1),
+            ("JUNCTION_ADMIN_TOKEN", ENV_ADMIN),
+        ],
+    );
+    let api = Api {
+        base: hub.base.clone(),
+        http: reqwest::Client::new(),
+    };
+
+    // Nobody, a stranger and a proxy-only token are kept out, even from loopback.
+    let (s, body) = api.call("GET", "/api/v1/dead-letters", None, None).await;
+    assert_eq!(s, 401, "{body}");
+    assert_eq!(body["error"]["code"], "unauthorized");
+    assert_eq!(
+        api.call("GET", "/api/v1/dead-letters", Some("jct_nope_nope"), None)
+            .await
+            .0,
+        401
+    );
+    let (s, body) = api
+        .call("GET", "/api/v1/dead-letters", Some(&proxy_only), None)
+        .await;
+    assert_eq!(s, 403, "{body}");
+    assert!(body["error"]["hint"].as_str().unwrap().contains("--role"));
+
+    // Viewers read, and are refused actions.
+    assert_eq!(
+        api.call("GET", "/api/v1/dead-letters", Some(&viewer), None)
+            .await
+            .0,
+        200
+    );
+    let (s, body) = api
+        .call(
+            "POST",
+            "/api/v1/destinations/billing/disable",
+            Some(&viewer),
+            None,
+        )
+        .await;
+    assert_eq!(s, 403, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("needs the operator role"));
+
+    // Operators act, and are refused tokens and the audit log.
+    let (s, body) = api
+        .call(
+            "POST",
+            "/api/v1/destinations/billing/disable",
+            Some(&operator),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (_, dests) = api
+        .call("GET", "/api/v1/destinations", Some(&operator), None)
+        .await;
+    assert!(dests.to_string().contains("disabled by token:"), "{dests}");
+    assert_eq!(
+        api.call(
+            "POST",
+            "/api/v1/destinations/billing/enable",
+            Some(&operator),
+            None
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        api.call("GET", "/api/v1/tokens", Some(&operator), None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        api.call("GET", "/api/v1/audit", Some(&operator), None)
+            .await
+            .0,
+        403
+    );
+
+    // Admins manage tokens; a token made over the API works at once with its role.
+    let (s, body) = api.call("GET", "/api/v1/tokens", Some(&admin), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(body["tokens"].as_array().unwrap().len(), 4);
+    assert!(!body.to_string().contains("hash"), "{body}");
+    let (s, made) = api
+        .call(
+            "POST",
+            "/api/v1/tokens",
+            Some(&admin),
+            Some(json!({"name": "dash", "scopes": ["role:viewer"], "expires_in": "1h"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{made}");
+    let (s, me) = api
+        .call(
+            "GET",
+            "/api/v1/whoami",
+            Some(made["token"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!((s, me["role"].as_str()), (200, Some("viewer")), "{me}");
+    let (s, bad) = api
+        .call(
+            "POST",
+            "/api/v1/tokens",
+            Some(&admin),
+            Some(json!({"name": "x", "scopes": ["role:root"]})),
+        )
+        .await;
+    assert_eq!(
+        (s, bad["error"]["code"].as_str()),
+        (400, Some("bad_request")),
+        "{bad}"
+    );
+    let id = made["id"].as_str().unwrap();
+    assert_eq!(
+        api.call(
+            "DELETE",
+            &format!("/api/v1/tokens/{id}"),
+            Some(&admin),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    let (s, me) = api
+        .call("GET", "/api/v1/whoami", Some(ENV_ADMIN), None)
+        .await;
+    assert_eq!(
+        (s, me["id"].as_str(), me["role"].as_str()),
+        (200, Some("env-admin-token"), Some("admin"))
+    );
+    let (s, secrets) = api.call("GET", "/api/v1/secrets", Some(&admin), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(secrets["secrets"][0]["name"], "crm_whsec");
+
+    // The log names who did what from where, the CLI's and the vault's accesses included.
+    let (s, log) = api
+        .call("GET", "/api/v1/audit?limit=100", Some(&admin), None)
+        .await;
+    assert_eq!(s, 200);
+    let entries = log["entries"].as_array().unwrap();
+    let has = |action: &str, actor_prefix: &str| {
+        entries.iter().any(|e| {
+            e["action"] == action && e["actor"].as_str().unwrap().starts_with(actor_prefix)
+        })
+    };
+    assert!(has("secret.set", "cli:"), "{log}");
+    assert!(has("token.create", "cli:"), "{log}");
+    assert!(has("secret.read", "hub"), "{log}");
+    assert!(
+        has("POST /api/v1/destinations/{name}/disable", "token:"),
+        "{log}"
+    );
+    assert!(has("POST /api/v1/tokens", "token:"), "{log}");
+    assert!(has("DELETE /api/v1/tokens/{id}", "token:"), "{log}");
+    let denied = entries
+        .iter()
+        .find(|e| {
+            e["detail"]
+                .as_str()
+                .unwrap()
+                .contains("needs role operator")
+        })
+        .expect("the viewer's refused action is recorded");
+    assert_eq!(denied["origin"], "127.0.0.1");
+    let (_, verdict) = api
+        .call("GET", "/api/v1/audit/verify", Some(&admin), None)
+        .await;
+    assert_eq!(verdict["ok"], true, "{verdict}");
+
+    hub.terminate();
+    let (code, out, err) = cli(&config, K1, &["audit", "verify"], "");
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("the audit log holds"), "{out}");
+
+    // Someone with the database rewrites who replayed what: verify names the row.
+    let db = dir.path().join("j.db");
+    let status = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .arg("UPDATE audit SET actor = 'nobody' WHERE seq = 3")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, _, err) = cli(&config, K1, &["audit", "verify"], "");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("entry 3 was changed"), "{err}");
+}

@@ -1,0 +1,311 @@
+//! Authenticating admin callers, checking their role, auditing their actions.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::Method;
+use junction_core::{Code, Error, Origin};
+use junction_store::{NewAudit, Store};
+
+use crate::api_tokens::ApiTokens;
+use crate::ApiError;
+
+/// The dashboard's cookie holding the caller's token.
+pub const SESSION_COOKIE: &str = "junction_session";
+
+/// What a caller may do, each including the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "viewer" => Some(Self::Viewer),
+            "operator" => Some(Self::Operator),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Operator => "operator",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// The highest role among space-separated scopes.
+    pub fn of_scopes(scopes: &str) -> Option<Self> {
+        scopes
+            .split_whitespace()
+            .filter_map(|s| s.strip_prefix("role:").and_then(Self::parse))
+            .max()
+    }
+}
+
+/// An authenticated admin caller; handlers find it in the request's extensions.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Actor {
+    /// `token:<id>`, `env-admin-token` or `loopback`.
+    pub id: String,
+    pub role: Role,
+    /// The client's IP address.
+    pub origin: String,
+}
+
+/// The role an admin request needs.
+pub fn required_role(method: &Method, path: &str) -> Role {
+    const ADMIN_ONLY: [&str; 3] = ["/api/v1/tokens", "/api/v1/secrets", "/api/v1/audit"];
+    let under = |p: &str| path == p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/'));
+    if ADMIN_ONLY.iter().any(|p| under(p)) || under("/ui/audit") || under("/ui/tokens") {
+        Role::Admin
+    } else if is_read(method) {
+        Role::Viewer
+    } else {
+        Role::Operator
+    }
+}
+
+fn is_read(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The credentials the admin API accepts.
+pub struct AdminAccess {
+    store: Arc<dyn Store>,
+    tokens: ApiTokens,
+    env_token: Option<String>,
+}
+
+impl AdminAccess {
+    pub fn new(store: Arc<dyn Store>, env_token: Option<String>) -> Arc<Self> {
+        if let Some(t) = &env_token {
+            junction_core::mask::register(t);
+        } else {
+            tracing::info!(
+                "JUNCTION_ADMIN_TOKEN is not set: loopback clients without a token are admins"
+            );
+        }
+        Arc::new(Self {
+            tokens: ApiTokens::new(store.clone()),
+            store,
+            env_token,
+        })
+    }
+
+    /// Who presents `credential` (a token's text).
+    pub async fn authenticate(&self, credential: &str, origin: &str) -> Result<Actor, Error> {
+        if let Some(expected) = &self.env_token {
+            if constant_eq(credential.as_bytes(), expected.as_bytes()) {
+                return Ok(Actor {
+                    id: "env-admin-token".into(),
+                    role: Role::Admin,
+                    origin: origin.into(),
+                });
+            }
+        }
+        let token = self
+            .tokens
+            .verify(Some(&format!("Bearer {credential}")))
+            .await?;
+        let role = Role::of_scopes(&token.scopes).ok_or_else(|| {
+            Error::new(
+                Code::Forbidden,
+                Origin::Downstream,
+                format!("API token {} has no admin role", token.id),
+            )
+            .with_hint("create one with `junction tokens create NAME --role viewer|operator|admin`")
+        })?;
+        Ok(Actor {
+            id: format!("token:{}", token.id),
+            role,
+            origin: origin.into(),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Appends an audit entry for `actor`.
+    pub async fn audit(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: &str,
+        detail: serde_json::Value,
+    ) -> Result<i64, Error> {
+        let rec = self
+            .store
+            .append_audit(NewAudit {
+                at: junction_core::time::now_ms(),
+                actor: actor.id.clone(),
+                action: action.into(),
+                target: target.into(),
+                origin: actor.origin.clone(),
+                detail: detail.to_string(),
+            })
+            .await?;
+        Ok(rec.seq)
+    }
+}
+
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn bearer(req: &Request) -> Option<String> {
+    let auth = req
+        .headers()
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    auth.strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("bearer "))
+        .map(|t| t.trim().to_owned())
+}
+
+fn cookie(req: &Request) -> Option<String> {
+    req.headers()
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == SESSION_COOKIE && !v.is_empty()).then(|| v.to_owned())
+        })
+}
+
+/// The admin API's middleware: authenticates, checks the role, audits actions.
+pub async fn guard(access: Arc<AdminAccess>, mut req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let origin = peer
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let credential = bearer(&req).or_else(|| cookie(&req));
+    let actor = match credential {
+        Some(c) => match access.authenticate(&c, &origin).await {
+            Ok(a) => a,
+            Err(e) => return unauthenticated(&req, e),
+        },
+        None if access.env_token.is_none() && peer.is_some_and(|ip| ip.is_loopback()) => Actor {
+            id: "loopback".into(),
+            role: Role::Admin,
+            origin,
+        },
+        None => {
+            let hint = if access.env_token.is_some() {
+                "send an admin token (`junction tokens create NAME --role …`, or the server's JUNCTION_ADMIN_TOKEN) as a bearer token"
+            } else {
+                "send an admin token from `junction tokens create NAME --role …` as a bearer token"
+            };
+            let e = Error::downstream(Code::Unauthorized, "the admin API needs a token")
+                .with_hint(hint);
+            return unauthenticated(&req, e);
+        }
+    };
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    let needed = required_role(&method, &path);
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| path.clone());
+    let action = format!("{method} {route}");
+    let mut detail = serde_json::json!({});
+    if let Some(q) = req.uri().query() {
+        detail["query"] = q.into();
+    }
+    if actor.role < needed {
+        detail["denied"] = format!("needs role {}", needed.as_str()).into();
+        detail["role"] = actor.role.as_str().into();
+        if let Err(e) = access.audit(&actor, &action, &path, detail).await {
+            tracing::error!(error = %e, "cannot record a refused admin request in the audit log");
+        }
+        return ApiError(
+            Error::downstream(
+                Code::Forbidden,
+                format!(
+                    "{} needs the {} role; {} has {}",
+                    action,
+                    needed.as_str(),
+                    actor.id,
+                    actor.role.as_str()
+                ),
+            )
+            .with_hint("ask an admin for a token with a higher role"),
+        )
+        .into_response();
+    }
+    if !is_read(&method) {
+        match access.audit(&actor, &action, &path, detail).await {
+            Ok(seq) => tracing::info!(actor = %actor.id, %action, audit = seq, "admin action"),
+            Err(e) => {
+                tracing::error!(error = %e, %action, "cannot record an admin action; it was not performed");
+                return ApiError(e.with_hint(
+                    "the audit log could not be written, so the action was not performed; retry when the store is back",
+                ))
+                .into_response();
+            }
+        }
+    }
+    req.extensions_mut().insert(actor);
+    next.run(req).await
+}
+
+fn unauthenticated(req: &Request, e: Error) -> Response {
+    metrics::counter!("junction_admin_rejected_total", "code" => e.code().as_str()).increment(1);
+    // The dashboard sends people without a session to its login page.
+    if req.uri().path().starts_with("/ui") && req.method() == Method::GET {
+        return axum::response::Redirect::to("/ui/login").into_response();
+    }
+    ApiError(e).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_ordered_and_read_from_scopes() {
+        assert_eq!(
+            Role::of_scopes("proxy:crm:GET role:viewer role:operator"),
+            Some(Role::Operator)
+        );
+        assert_eq!(Role::of_scopes("proxy:crm:GET"), None);
+        assert!(Role::Viewer < Role::Operator && Role::Operator < Role::Admin);
+    }
+
+    #[test]
+    fn reads_need_viewer_actions_operator_and_tokens_secrets_audit_admin() {
+        let get = Method::GET;
+        let post = Method::POST;
+        assert_eq!(required_role(&get, "/api/v1/dead-letters"), Role::Viewer);
+        assert_eq!(
+            required_role(&post, "/api/v1/dead-letters/replay"),
+            Role::Operator
+        );
+        assert_eq!(required_role(&get, "/api/v1/tokens"), Role::Admin);
+        assert_eq!(required_role(&get, "/api/v1/audit/verify"), Role::Admin);
+        assert_eq!(required_role(&get, "/api/v1/secrets"), Role::Admin);
+        assert_eq!(required_role(&get, "/api/v1/tokensmith"), Role::Viewer);
+        assert_eq!(
+            required_role(&Method::DELETE, "/api/v1/tokens/x"),
+            Role::Admin
+        );
+    }
+}

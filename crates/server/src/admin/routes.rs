@@ -1,0 +1,172 @@
+//! The admin API's own routes: who am I, API tokens, secrets' metadata, the audit log.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Extension, Json, Router};
+use http::StatusCode;
+use junction_core::time::now_ms;
+use junction_core::{Code, Error};
+use junction_store::ApiToken;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{Actor, AdminAccess};
+use crate::{api_tokens, ApiError, AppState};
+
+/// `/api/v1/whoami`, `/api/v1/tokens`, `/api/v1/secrets`, `/api/v1/audit`: to be mounted
+/// behind [`super::guard`].
+pub fn routes(access: Arc<AdminAccess>) -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/whoami", get(whoami))
+        .route("/api/v1/tokens", get(list_tokens).post(create_token))
+        .route("/api/v1/tokens/{id}", delete(revoke_token))
+        .route("/api/v1/secrets", get(secrets))
+        .route("/api/v1/audit", get(audit))
+        .route("/api/v1/audit/verify", get(verify))
+        .layer(Extension(access))
+}
+
+type Access = Extension<Arc<AdminAccess>>;
+
+async fn whoami(Extension(actor): Extension<Actor>) -> Json<Actor> {
+    Json(actor)
+}
+
+fn token_json(t: &ApiToken) -> Value {
+    json!({
+        "id": t.id, "name": t.name, "scopes": t.scopes.split_whitespace().collect::<Vec<_>>(),
+        "created_at_ms": t.created_at, "expires_at_ms": t.expires_at, "revoked_at_ms": t.revoked_at,
+    })
+}
+
+async fn list_tokens(Extension(access): Access) -> Result<Json<Value>, ApiError> {
+    let tokens = access.store().api_tokens().await?;
+    Ok(Json(
+        json!({ "tokens": tokens.iter().map(token_json).collect::<Vec<_>>() }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    name: String,
+    scopes: Vec<String>,
+    /// A lifetime such as `90d`.
+    #[serde(default)]
+    expires_in: Option<String>,
+}
+
+async fn create_token(
+    Extension(access): Access,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let bad =
+        |m: String, hint: &str| ApiError(Error::downstream(Code::BadRequest, m).with_hint(hint));
+    let req: NewToken = serde_json::from_slice(&body).map_err(|e| {
+        bad(
+            format!("invalid token request: {e}"),
+            r#"send {"name": "billing", "scopes": ["proxy:crm:GET", "role:viewer"], "expires_in": "90d"}"#,
+        )
+    })?;
+    if req.name.trim().is_empty() || req.scopes.is_empty() {
+        return Err(bad(
+            "a token needs a name and at least one scope".into(),
+            "scopes are proxy:CONNECTOR:METHOD or role:viewer|operator|admin",
+        ));
+    }
+    if let Some(s) = req.scopes.iter().find(|s| !api_tokens::valid_scope(s)) {
+        return Err(bad(
+            format!("invalid scope `{s}`"),
+            "scopes are proxy:CONNECTOR:METHOD (methods in capitals, * for any) or role:viewer|operator|admin",
+        ));
+    }
+    let now = now_ms();
+    let expires_at = match &req.expires_in {
+        Some(e) => Some(
+            now + junction_core::time::ms(humantime::parse_duration(e).map_err(|err| {
+                bad(
+                    format!("invalid expires_in `{e}`: {err}"),
+                    "e.g. 90d or 12h",
+                )
+            })?),
+        ),
+        None => None,
+    };
+    let (text, id, hash) = api_tokens::generate();
+    let token = ApiToken {
+        id,
+        name: req.name,
+        token_hash: hash,
+        scopes: req.scopes.join(" "),
+        created_at: now,
+        expires_at,
+        revoked_at: None,
+    };
+    access.store().add_api_token(token.clone()).await?;
+    let mut body = token_json(&token);
+    body["token"] = text.into();
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn revoke_token(
+    Extension(access): Access,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if access.store().revoke_api_token(&id, now_ms()).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError(
+            Error::downstream(Code::NotFound, format!("no active API token `{id}`"))
+                .with_hint("GET /api/v1/tokens lists them"),
+        ))
+    }
+}
+
+async fn secrets(Extension(access): Access) -> Result<Json<Value>, ApiError> {
+    let list: Vec<Value> = access
+        .store()
+        .secrets()
+        .await?
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s.name, "version": s.version, "master_key_version": s.master_version,
+                "created_at_ms": s.created_at, "updated_at_ms": s.updated_at,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "secrets": list })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    /// Entries after this sequence number, oldest first; without it, the newest first.
+    after: Option<i64>,
+    limit: Option<usize>,
+}
+
+async fn audit(
+    Extension(access): Access,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let entries = match q.after {
+        Some(after) => access.store().audit_after(after, limit).await?,
+        None => access.store().audit_newest(limit).await?,
+    };
+    Ok(Json(json!({ "entries": entries })))
+}
+
+async fn verify(Extension(access): Access) -> Result<Json<Value>, ApiError> {
+    let head = access.store().audit_head().await?;
+    Ok(Json(
+        match junction_store::ops::verify_audit(access.store().as_ref()).await? {
+            Ok(n) => json!({ "ok": true, "entries": n, "head": head.map(|h| h.0) }),
+            Err(b) => json!({ "ok": false, "error": b.to_string(), "head": head.map(|h| h.0) }),
+        },
+    ))
+}
