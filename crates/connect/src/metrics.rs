@@ -1,6 +1,9 @@
 //! A connector's metrics, registered once when it starts: building label sets and looking them
 //! up on every call would cost more than the call's own bookkeeping.
 
+use std::sync::Arc;
+
+use junction_telemetry::history::{self, connector as h, Kind, Series};
 use metrics::{Counter, Gauge, Histogram};
 
 pub struct Metrics {
@@ -19,6 +22,8 @@ pub struct Metrics {
     pub circuit_state: Gauge,
     /// hit, miss, revalidated, coalesced, stale.
     cache: [Counter; 5],
+    /// The per-minute history behind the dashboard and alerts.
+    pub history: Arc<Series>,
 }
 
 impl Metrics {
@@ -53,6 +58,7 @@ impl Metrics {
                 cache("coalesced"),
                 cache("stale"),
             ],
+            history: history::series(Kind::Connector, connector),
         }
     }
 
@@ -66,6 +72,20 @@ impl Metrics {
             None => 4,
         };
         self.calls[i].increment(1);
+        self.history.add(h::CALLS, 1);
+        if matches!(status, None | Some(429) | Some(500..)) {
+            self.history.add(h::ERRORS, 1);
+        }
+    }
+
+    pub fn auth(&self, ok: bool) {
+        if ok {
+            self.auth_ok.increment(1);
+            self.history.add(h::AUTH_OK, 1);
+        } else {
+            self.auth_rejected.increment(1);
+            self.history.add(h::AUTH_FAILED, 1);
+        }
     }
 
     pub fn cache(&self, result: &str) {

@@ -292,9 +292,13 @@ impl Runtime {
             Err(e) if e.origin() == Origin::Upstream => self.metrics.call(None),
             Err(_) => {}
         }
-        self.metrics
-            .call_seconds
-            .record(started.elapsed().as_secs_f64());
+        let elapsed = started.elapsed();
+        self.metrics.call_seconds.record(elapsed.as_secs_f64());
+        if result.is_ok() {
+            self.metrics
+                .history
+                .observe_ms(elapsed.as_secs_f64() * 1000.0);
+        }
         self.metrics
             .circuit_state
             .set(self.circuit.state(Instant::now()).level());
@@ -584,11 +588,7 @@ impl Runtime {
                 permit.record(now, status < 500, elapsed);
             }
             if self.cfg.auth.is_some() {
-                if status == 401 || status == 403 {
-                    self.metrics.auth_rejected.increment(1);
-                } else {
-                    self.metrics.auth_ok.increment(1);
-                }
+                self.metrics.auth(status != 401 && status != 403);
             }
             if status == 401 && self.auth.uses_tokens() && !reauthorised {
                 // One refresh and one retry, not counted as an attempt.
@@ -636,6 +636,9 @@ impl Runtime {
 
     fn spent(&self, retry_in: Duration) -> Error {
         self.metrics.quota_rejected.increment(1);
+        self.metrics
+            .history
+            .add(junction_telemetry::history::connector::QUOTA_REJECTED, 1);
         Error::new(
             Code::RateLimited,
             Origin::Internal,

@@ -9,6 +9,7 @@ use junction_auth::{Rejection, Request, Verifier};
 use junction_config::{Config, OrderingMode, Pick, Route, Source};
 use junction_core::{Code, Error, Origin};
 use junction_store::{Appended, NewDelivery, NewEvent, Ordering, Store, StoreError};
+use junction_telemetry::history;
 use junction_transform::jq::{self, Val};
 use sha2::Digest;
 
@@ -24,6 +25,7 @@ struct SourceRt {
     received: metrics::Counter,
     accepted: metrics::Counter,
     duplicate: metrics::Counter,
+    history: std::sync::Arc<history::Series>,
 }
 
 /// What intake did with an accepted request.
@@ -103,6 +105,7 @@ impl Ingest {
                     received: metrics::counter!("junction_webhooks_received_total", "source" => label.clone()),
                     accepted: metrics::counter!("junction_webhooks_accepted_total", "source" => label.clone()),
                     duplicate: metrics::counter!("junction_webhooks_duplicate_total", "source" => label),
+                    history: history::series(history::Kind::Source, &s.name),
                 };
                 (s.name.clone(), rt)
             })
@@ -127,6 +130,7 @@ impl Ingest {
             .get(source)
             .ok_or_else(|| IngestError::UnknownSource(source.to_owned()))?;
         rt.received.increment(1);
+        rt.history.add(history::source::RECEIVED, 1);
         let req = Request {
             headers,
             body,
@@ -157,6 +161,7 @@ impl Ingest {
                 deliveries,
             } => {
                 rt.accepted.increment(1);
+                rt.history.add(history::source::ACCEPTED, 1);
                 for d in &destinations {
                     self.wakers.wake(d);
                 }
@@ -172,6 +177,7 @@ impl Ingest {
             }
             Appended::Duplicate { event_id } => {
                 rt.duplicate.increment(1);
+                rt.history.add(history::source::DUPLICATES, 1);
                 Accepted {
                     id: external_id,
                     event: event_id,
@@ -185,6 +191,7 @@ impl Ingest {
     fn rejected(&self, rt: &SourceRt, reason: &'static str) {
         metrics::counter!("junction_webhooks_rejected_total", "source" => rt.source.name.clone(), "reason" => reason)
             .increment(1);
+        rt.history.add(history::source::REJECTED, 1);
     }
 }
 

@@ -275,6 +275,33 @@ async fn admin_roles_are_enforced_and_the_audit_chain_detects_a_modified_row() {
         .await;
     assert_eq!(verdict["ok"], true, "{verdict}");
 
+    // The per-minute history: an unsigned webhook shows as rejected within a flush.
+    let res = api
+        .http
+        .post(format!("{}/webhooks/crm", hub.base))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (_, stats) = api
+            .call(
+                "GET",
+                "/api/v1/stats?kind=source&minutes=5",
+                Some(&viewer),
+                None,
+            )
+            .await;
+        if stats["series"][0]["totals"]["rejected"] == 1 {
+            assert_eq!(stats["series"][0]["name"], "crm");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no history: {stats}");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+
     hub.terminate();
     let (code, out, err) = cli(&config, K1, &["audit", "verify"], "");
     assert_eq!(code, Some(0), "{out}{err}");

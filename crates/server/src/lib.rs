@@ -12,6 +12,7 @@ pub mod admin;
 pub mod api_tokens;
 pub mod errors;
 mod health;
+pub mod history;
 mod observe;
 mod run;
 mod state;

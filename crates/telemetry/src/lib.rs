@@ -8,6 +8,7 @@
 //! - Metrics use the `metrics` facade with a Prometheus recorder installed once per process.
 #![forbid(unsafe_code)]
 
+pub mod history;
 mod logs;
 pub mod metrics;
 mod traces;

@@ -10,6 +10,7 @@ use junction_config::Destination;
 use junction_core::time::now_ms;
 use junction_server::Health;
 use junction_store::{Attempt, Claim, Claimed, Finish, Outcome, Store, StoreError};
+use junction_telemetry::history;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
@@ -43,6 +44,7 @@ pub(crate) struct WorkerMetrics {
     delivered: metrics::Counter,
     retry: metrics::Counter,
     dead: metrics::Counter,
+    history: std::sync::Arc<history::Series>,
 }
 
 impl WorkerMetrics {
@@ -55,6 +57,7 @@ impl WorkerMetrics {
             delivered: attempts("delivered"),
             retry: attempts("retry"),
             dead: attempts("dead"),
+            history: history::series(history::Kind::Destination, destination),
         }
     }
 }
@@ -214,12 +217,19 @@ impl Worker {
         match &outcome {
             Outcome::Delivered => {
                 self.metrics.delivered.increment(1);
-                self.metrics
-                    .latency_seconds
-                    .record((now - c.event.received_at).max(0) as f64 / 1000.0);
+                let e2e_ms = (now - c.event.received_at).max(0) as f64;
+                self.metrics.latency_seconds.record(e2e_ms / 1000.0);
+                self.metrics.history.add(history::destination::DELIVERED, 1);
+                self.metrics.history.observe_ms(e2e_ms);
             }
-            Outcome::Retry { .. } => self.metrics.retry.increment(1),
-            Outcome::Dead { .. } => self.metrics.dead.increment(1),
+            Outcome::Retry { .. } => {
+                self.metrics.retry.increment(1);
+                self.metrics.history.add(history::destination::FAILED, 1);
+            }
+            Outcome::Dead { .. } => {
+                self.metrics.dead.increment(1);
+                self.metrics.history.add(history::destination::DEAD, 1);
+            }
             Outcome::Quarantined { .. } => {}
         }
         if let Outcome::Dead { reason } = &outcome {
@@ -277,6 +287,9 @@ impl Worker {
         let dest = &self.dest.name;
         metrics::counter!("junction_quarantined_total", "destination" => dest.clone(), "route" => c.route.clone(), "kind" => q.kind)
             .increment(1);
+        self.metrics
+            .history
+            .add(history::destination::QUARANTINED, 1);
         tracing::warn!(destination = %dest, route = %c.route, delivery = c.lease.delivery_id, event = %c.event.external_id, kind = q.kind, reason = %q.reason, "delivery quarantined");
         let finish = Finish {
             lease: c.lease,

@@ -110,6 +110,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             Box::pin(async move { engine.dispatcher.drain(grace).await })
         }));
     }
+    junction_server::history::start(&state);
     let admin_token = std::env::var("JUNCTION_ADMIN_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());

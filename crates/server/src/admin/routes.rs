@@ -26,6 +26,7 @@ pub fn routes(access: Arc<AdminAccess>) -> Router<AppState> {
         .route("/api/v1/secrets", get(secrets))
         .route("/api/v1/audit", get(audit))
         .route("/api/v1/audit/verify", get(verify))
+        .route("/api/v1/stats", get(stats))
         .layer(Extension(access))
 }
 
@@ -169,4 +170,65 @@ async fn verify(Extension(access): Access) -> Result<Json<Value>, ApiError> {
             Err(b) => json!({ "ok": false, "error": b.to_string(), "head": head.map(|h| h.0) }),
         },
     ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatsQuery {
+    /// How far back, in minutes (default 60, at most 2880).
+    minutes: Option<i64>,
+    /// `connector`, `source` or `destination`; default all.
+    kind: Option<String>,
+}
+
+/// Per-minute history of every series, merged across processes.
+async fn stats(
+    Extension(access): Access,
+    Query(q): Query<StatsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    use junction_telemetry::history;
+    let span = q.minutes.unwrap_or(60).clamp(1, 2880);
+    let since = history::minute_of(now_ms()) - (span - 1) * history::MINUTE_MS;
+    let rows = access.store().minutes(since).await?;
+    let merged = history::merge(rows.iter().map(|r| {
+        (
+            r.minute,
+            r.kind.as_str(),
+            r.name.as_str(),
+            r.counts.as_str(),
+            r.hist.as_str(),
+        )
+    }));
+    Ok(Json(
+        json!({ "since_ms": since, "series": series_json(&merged, since, q.kind.as_deref()) }),
+    ))
+}
+
+/// The series of `merged` as JSON: totals, p95 and per-minute points.
+pub fn series_json(
+    merged: &junction_telemetry::history::Merged,
+    since: i64,
+    kind: Option<&str>,
+) -> Vec<Value> {
+    use junction_telemetry::history;
+    merged
+        .iter()
+        .filter(|((k, _), _)| kind.is_none_or(|want| k.as_str() == want))
+        .map(|((k, name), minutes)| {
+            let total = history::total(minutes, since);
+            let points: Vec<Value> = minutes
+                .range(since..)
+                .map(|(m, f)| {
+                    let mut p = f.counts_json(*k);
+                    p["minute_ms"] = (*m).into();
+                    p["p95_ms"] = json!(f.quantile_ms(0.95));
+                    p
+                })
+                .collect();
+            json!({
+                "kind": k.as_str(), "name": name, "totals": total.counts_json(*k),
+                "p95_ms": total.quantile_ms(0.95), "points": points,
+            })
+        })
+        .collect()
 }
