@@ -42,6 +42,9 @@ pub struct RawConfig {
     /// jq programs from one shape to another, with their tests.
     #[serde(default)]
     pub mappings: BTreeMap<String, crate::raw_data::RawMapping>,
+    /// Alert rules (built-in ones run unless turned off) and where notifications go.
+    #[serde(default)]
+    pub alerts: crate::raw_alerts::RawAlerts,
 }
 
 /// The HTTP server.

@@ -52,6 +52,7 @@ pub(crate) fn resolve(
     let delivery = crate::resolve_flow::resolve_delivery(doc, &mut errs);
     let connectors = crate::resolve_connect::resolve_connectors(doc, &sources, &mut errs);
     crate::resolve_data::check_links(doc, &flows, &connectors, &shapes, &mut errs);
+    let alerts = crate::resolve_alerts::resolve_alerts(doc, &mut errs);
 
     match (server, store, telemetry, delivery) {
         (Some(server), Some(store), Some(telemetry), Some(delivery)) if errs.is_empty() => {
@@ -64,6 +65,7 @@ pub(crate) fn resolve(
                 delivery,
                 connectors,
                 shapes,
+                alerts,
                 vault_refs: sources.vault.into_inner(),
             })
         }

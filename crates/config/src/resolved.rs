@@ -24,6 +24,8 @@ pub struct Config {
     pub connectors: std::collections::BTreeMap<String, crate::resolved_connect::Connector>,
     /// Canonical models and mappings.
     pub shapes: crate::resolved_data::Shapes,
+    /// Alert rules and sinks.
+    pub alerts: crate::resolved_alerts::Alerts,
     /// Every `secret:NAME` the config holds, bound from the vault at start-up.
     pub vault_refs: Vec<crate::resolved_flow::VaultRef>,
 }

@@ -55,3 +55,32 @@ pub async fn connectors(
         .collect();
     Ok(Json(json!({ "connectors": list })))
 }
+
+impl crate::Hub {
+    /// Each connector's largest share (0–1) of a quota window in use now; 1 while calls are
+    /// paused by the vendor.
+    pub fn quota_use(&self) -> Vec<(String, f64)> {
+        let now = Instant::now();
+        let mut out: Vec<(String, f64)> = self
+            .connectors
+            .iter()
+            .filter_map(|(name, rt)| {
+                let q = rt.quota().snapshot(now);
+                let used = q
+                    .windows
+                    .iter()
+                    .filter(|(w, _, _)| w.limit > 0)
+                    .map(|(w, used, _)| *used as f64 / w.limit as f64)
+                    .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+                let used = if q.paused_for.is_some() {
+                    Some(1.0)
+                } else {
+                    used
+                };
+                used.map(|u| (name.clone(), u))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}

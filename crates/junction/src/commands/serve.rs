@@ -111,6 +111,11 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         }));
     }
     junction_server::history::start(&state);
+    junction_alerts::start(
+        &state,
+        state.config.alerts.clone(),
+        std::sync::Arc::new(LiveQuota(connectors.clone())),
+    );
     let admin_token = std::env::var("JUNCTION_ADMIN_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
@@ -147,4 +152,13 @@ pub fn admin_api(
         .layer(axum::middleware::from_fn(move |req, next| {
             junction_server::admin::guard(guard.clone(), req, next)
         }))
+}
+
+/// The alert rules' view of this process's quotas.
+struct LiveQuota(std::sync::Arc<junction_connect::Hub>);
+
+impl junction_alerts::Live for LiveQuota {
+    fn quota_use(&self) -> Vec<(String, f64)> {
+        self.0.quota_use()
+    }
 }

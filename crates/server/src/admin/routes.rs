@@ -27,6 +27,7 @@ pub fn routes(access: Arc<AdminAccess>) -> Router<AppState> {
         .route("/api/v1/audit", get(audit))
         .route("/api/v1/audit/verify", get(verify))
         .route("/api/v1/stats", get(stats))
+        .route("/api/v1/alerts", get(alerts))
         .layer(Extension(access))
 }
 
@@ -231,4 +232,13 @@ pub fn series_json(
             })
         })
         .collect()
+}
+
+/// Every alert, firing first.
+async fn alerts(Extension(access): Access) -> Result<Json<Value>, ApiError> {
+    let all = access.store().alerts().await?;
+    Ok(Json(json!({
+        "firing": all.iter().filter(|a| a.state == "firing").count(),
+        "alerts": all,
+    })))
 }

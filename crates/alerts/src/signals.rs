@@ -1,0 +1,315 @@
+//! What the rules measure: readings per rule and subject, from material read once per round.
+
+use junction_config::{AlertRule, Signal};
+use junction_store::{DriftRecord, Store, StoreError};
+use junction_telemetry::history::{self, Kind, Merged};
+
+/// One subject's value for one rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub subject: String,
+    pub value: f64,
+    /// Whether there was enough to judge (e.g. `min_calls` calls in the window); a reading that
+    /// cannot be judged counts as clear.
+    pub judged: bool,
+    /// The value in words, for the notification.
+    pub text: String,
+}
+
+/// Everything the rules read in one round.
+#[derive(Debug, Default, Clone)]
+pub struct Material {
+    pub now_ms: i64,
+    pub merged: Merged,
+    pub drift: Vec<DriftRecord>,
+    pub disabled: Vec<String>,
+    /// `(connector, connection)` needing re-authorisation.
+    pub reauth: Vec<(String, String)>,
+    /// `(connector, share of its fullest quota window)`.
+    pub quota: Vec<(String, f64)>,
+}
+
+impl Material {
+    /// Reads what `rules` need from the store; `quota` is this process's live quota use.
+    pub async fn gather(
+        store: &dyn Store,
+        rules: &[AlertRule],
+        quota: Vec<(String, f64)>,
+        now_ms: i64,
+    ) -> Result<Self, StoreError> {
+        let needs = |s: Signal| rules.iter().any(|r| r.signal == s);
+        let longest = rules
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.signal,
+                    Signal::ConnectorErrorRate
+                        | Signal::ConnectorLatencyP95
+                        | Signal::ConnectorAuthFailures
+                        | Signal::DeadLetters
+                )
+            })
+            .map(|r| junction_core::time::ms(r.over))
+            .max();
+        let merged = match longest {
+            Some(span) => {
+                let rows = store.minutes(history::minute_of(now_ms - span)).await?;
+                history::merge(rows.iter().map(|r| {
+                    (
+                        r.minute,
+                        r.kind.as_str(),
+                        r.name.as_str(),
+                        r.counts.as_str(),
+                        r.hist.as_str(),
+                    )
+                }))
+            }
+            None => Merged::default(),
+        };
+        let drift = if needs(Signal::SchemaDrift) || needs(Signal::Deprecation) {
+            store.drift(1000).await?
+        } else {
+            Vec::new()
+        };
+        let disabled = if needs(Signal::DestinationDisabled) {
+            store
+                .disabled()
+                .await?
+                .into_iter()
+                .map(|d| d.name)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let reauth = if needs(Signal::ConnectionNeedsReauth) {
+            store
+                .connections()
+                .await?
+                .into_iter()
+                .filter(|c| c.state == "needs_reauth")
+                .map(|c| (c.connector, c.name))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Self {
+            now_ms,
+            merged,
+            drift,
+            disabled,
+            reauth,
+            quota,
+        })
+    }
+
+    /// The readings of `rule`, one per subject it watches.
+    pub fn readings(&self, rule: &AlertRule) -> Vec<Reading> {
+        let since = history::minute_of(self.now_ms - junction_core::time::ms(rule.over));
+        let window = humanize(rule.over);
+        let series = |kind: Kind| {
+            self.merged
+                .iter()
+                .filter(move |((k, _), _)| *k == kind)
+                .map(move |((_, name), minutes)| (name.clone(), history::total(minutes, since)))
+        };
+        use history::{connector as c, destination as d};
+        let out: Vec<Reading> = match rule.signal {
+            Signal::ConnectorErrorRate => series(Kind::Connector)
+                .map(|(name, t)| {
+                    let (calls, errors) = (t.count(c::CALLS), t.count(c::ERRORS));
+                    let rate = if calls == 0 { 0.0 } else { errors as f64 / calls as f64 };
+                    Reading {
+                        subject: name,
+                        value: rate,
+                        judged: calls >= rule.min_calls,
+                        text: format!(
+                            "{:.1}% of calls failed over {window} ({errors} of {calls})",
+                            rate * 100.0
+                        ),
+                    }
+                })
+                .collect(),
+            Signal::ConnectorLatencyP95 => series(Kind::Connector)
+                .map(|(name, t)| {
+                    let p95 = t.quantile_ms(0.95).unwrap_or(0.0);
+                    Reading {
+                        subject: name,
+                        value: p95,
+                        judged: t.count(c::CALLS) >= rule.min_calls,
+                        text: format!("p95 latency {p95:.0} ms over {window}"),
+                    }
+                })
+                .collect(),
+            Signal::ConnectorAuthFailures => series(Kind::Connector)
+                .map(|(name, t)| {
+                    let n = t.count(c::AUTH_FAILED);
+                    Reading {
+                        subject: name,
+                        value: n as f64,
+                        judged: true,
+                        text: format!("{n} call(s) refused with 401/403 over {window}"),
+                    }
+                })
+                .collect(),
+            Signal::DeadLetters => series(Kind::Destination)
+                .map(|(name, t)| {
+                    let n = t.count(d::DEAD);
+                    Reading {
+                        subject: name,
+                        value: n as f64,
+                        judged: true,
+                        text: format!("{n} delivery(ies) dead-lettered over {window}"),
+                    }
+                })
+                .collect(),
+            Signal::ConnectionNeedsReauth => self
+                .reauth
+                .iter()
+                .map(|(connector, conn)| Reading {
+                    subject: format!("{connector}/{conn}"),
+                    value: 1.0,
+                    judged: true,
+                    text: format!("connection {conn} of {connector} needs re-authorisation: its token refresh keeps failing"),
+                })
+                .collect(),
+            Signal::QuotaUse => self
+                .quota
+                .iter()
+                .map(|(name, used)| Reading {
+                    subject: name.clone(),
+                    value: *used,
+                    judged: true,
+                    text: format!("{:.0}% of a quota window in use", used * 100.0),
+                })
+                .collect(),
+            Signal::DestinationDisabled => self
+                .disabled
+                .iter()
+                .map(|name| Reading {
+                    subject: name.clone(),
+                    value: 1.0,
+                    judged: true,
+                    text: format!("destination {name} is disabled: its deliveries wait"),
+                })
+                .collect(),
+            Signal::SchemaDrift | Signal::Deprecation => {
+                let want_deprecated = rule.signal == Signal::Deprecation;
+                let cutoff = self.now_ms - junction_core::time::ms(rule.over);
+                let mut by: std::collections::BTreeMap<String, (u64, String)> = Default::default();
+                for r in self
+                    .drift
+                    .iter()
+                    .filter(|r| (r.kind == "deprecated") == want_deprecated && r.last_seen >= cutoff)
+                {
+                    let e = by.entry(r.subject.clone()).or_default();
+                    e.0 += 1;
+                    if e.1.is_empty() {
+                        e.1 = format!("{} at {}: {}", r.kind, r.path, r.detail);
+                    }
+                }
+                by.into_iter()
+                    .map(|(subject, (n, first))| Reading {
+                        subject,
+                        value: n as f64,
+                        judged: true,
+                        text: format!("{n} change(s) seen over {window}, e.g. {first}"),
+                    })
+                    .collect()
+            }
+        };
+        out.into_iter()
+            .filter(|r| rule.watches(&r.subject))
+            .collect()
+    }
+}
+
+fn humanize(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => "now".into(),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use junction_config::builtin_rules;
+    use junction_telemetry::history::{Figures, MINUTE_MS};
+
+    use super::*;
+
+    fn rule(name: &str) -> AlertRule {
+        builtin_rules()
+            .into_iter()
+            .find(|r| r.name == name)
+            .unwrap()
+    }
+
+    #[test]
+    fn readings_come_from_every_process_minutes_within_the_window() {
+        let now = 100 * MINUTE_MS + 30_000;
+        let mut m = Material {
+            now_ms: now,
+            ..Default::default()
+        };
+        let minutes = m.merged.entry((Kind::Connector, "crm".into())).or_default();
+        // Two recent minutes (4 of 40 calls failed) and an old one outside the 5m window.
+        minutes.insert(
+            100 * MINUTE_MS,
+            Figures {
+                counts: vec![20, 3, 0, 0, 0],
+                hist: vec![],
+            },
+        );
+        minutes.insert(
+            99 * MINUTE_MS,
+            Figures {
+                counts: vec![20, 1, 0, 2, 0],
+                hist: vec![],
+            },
+        );
+        minutes.insert(
+            90 * MINUTE_MS,
+            Figures {
+                counts: vec![1000, 1000, 0, 0, 0],
+                hist: vec![],
+            },
+        );
+        let r = m.readings(&rule("connector_error_rate"));
+        assert_eq!(r.len(), 1);
+        assert!((r[0].value - 0.1).abs() < 1e-9 && r[0].judged, "{r:?}");
+        assert!(r[0].text.contains("4 of 40"), "{}", r[0].text);
+        let auth = m.readings(&rule("connector_auth_failures"));
+        assert_eq!(auth[0].value, 2.0);
+
+        let mut few = rule("connector_error_rate");
+        few.min_calls = 100;
+        assert!(
+            !m.readings(&few)[0].judged,
+            "40 calls are too few to judge a rate"
+        );
+        few.subjects = vec!["erp*".into()];
+        assert!(m.readings(&few).is_empty());
+
+        let drift = |kind: &str, seen: i64| DriftRecord {
+            scope: "connector".into(),
+            subject: "crm GET /v1/customers/{id}".into(),
+            path: "/email".into(),
+            kind: kind.into(),
+            detail: "string → null".into(),
+            first_seen: seen,
+            last_seen: seen,
+            count: 1,
+        };
+        m.drift = vec![
+            drift("type_changed", now - 1000),
+            drift("deprecated", now - 1000),
+            drift("new_field", now - 2 * 3_600_000),
+        ];
+        let d = m.readings(&rule("schema_drift"));
+        assert_eq!((d.len(), d[0].value), (1, 1.0), "{d:?}");
+        assert_eq!(m.readings(&rule("deprecation"))[0].value, 1.0);
+    }
+}
