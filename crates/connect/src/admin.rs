@@ -84,3 +84,34 @@ impl crate::Hub {
         out
     }
 }
+
+/// What the dashboard shows of a connector right now, in this process.
+#[derive(Debug, Clone)]
+pub struct ConnectorHealth {
+    pub name: String,
+    pub circuit: &'static str,
+    pub auth: Option<&'static str>,
+    /// The fullest quota window's share in use (0–1), if the connector has quotas.
+    pub quota_use: Option<f64>,
+    pub paused_s: Option<f64>,
+}
+
+impl crate::Hub {
+    pub fn health(&self) -> Vec<ConnectorHealth> {
+        let now = Instant::now();
+        let used: std::collections::HashMap<String, f64> = self.quota_use().into_iter().collect();
+        let mut out: Vec<ConnectorHealth> = self
+            .connectors
+            .iter()
+            .map(|(name, rt)| ConnectorHealth {
+                name: name.clone(),
+                circuit: rt.circuit.state(now).as_str(),
+                auth: rt.cfg.auth.as_ref().map(|a| a.kind()),
+                quota_use: used.get(name).copied(),
+                paused_s: rt.quota().snapshot(now).paused_for.map(|d| d.as_secs_f64()),
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+}

@@ -290,34 +290,10 @@ fn not_found(id: i64) -> ApiError {
 }
 
 async fn replay_one(
-    State(state): State<AppState>,
     axum::Extension(engine): Eng,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    let d = state
-        .store
-        .delivery(id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    let filter = DeadFilter {
-        ids: vec![id],
-        quarantined: d.state == junction_store::DeliveryState::Quarantined,
-        ..Default::default()
-    };
-    let ids = state.store.replay(&filter, 1, now_ms()).await?;
-    if ids.is_empty() {
-        return Err(ApiError(
-            Error::downstream(
-                Code::Conflict,
-                format!(
-                    "delivery {id} is {}, not dead or quarantined",
-                    d.state.as_str()
-                ),
-            )
-            .with_hint("only dead letters and quarantined deliveries can be replayed"),
-        ));
-    }
-    engine.dispatcher.wake(&d.destination);
+    engine.replay_delivery(id).await.map_err(ApiError)?;
     Ok(Json(json!({ "replayed": true, "id": id })))
 }
 

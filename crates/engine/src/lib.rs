@@ -19,6 +19,7 @@ use junction_server::AppState;
 pub struct Engine {
     pub ingest: ingest::Ingest,
     pub dispatcher: dispatch::Dispatcher,
+    store: Arc<dyn junction_store::Store>,
 }
 
 impl Engine {
@@ -37,8 +38,43 @@ impl Engine {
             state.health.clone(),
         )
         .await?;
-        let engine = Arc::new(Self { ingest, dispatcher });
+        let engine = Arc::new(Self {
+            ingest,
+            dispatcher,
+            store: state.store.clone(),
+        });
         maintain::spawn(state.clone());
         Ok(engine)
+    }
+
+    /// Replays one dead or quarantined delivery now: it becomes due and its destination's
+    /// workers are woken. Errors: not found (404), not dead or quarantined (409).
+    pub async fn replay_delivery(&self, id: i64) -> Result<(), junction_core::Error> {
+        use junction_core::{Code, Error};
+        let d = self.store.delivery(id).await?.ok_or_else(|| {
+            Error::downstream(Code::NotFound, format!("no delivery {id}"))
+                .with_hint("dead letters are listed at GET /api/v1/dead-letters")
+        })?;
+        let filter = junction_store::DeadFilter {
+            ids: vec![id],
+            quarantined: d.state == junction_store::DeliveryState::Quarantined,
+            ..Default::default()
+        };
+        let ids = self
+            .store
+            .replay(&filter, 1, junction_core::time::now_ms())
+            .await?;
+        if ids.is_empty() {
+            return Err(Error::downstream(
+                Code::Conflict,
+                format!(
+                    "delivery {id} is {}, not dead or quarantined",
+                    d.state.as_str()
+                ),
+            )
+            .with_hint("only dead letters and quarantined deliveries can be replayed"));
+        }
+        self.dispatcher.wake(&d.destination);
+        Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! The dead-letter filter as SQL, written once for both backends (they differ only in how a
 //! parameter and a list of ids are spelled).
 
-use crate::DeadFilter;
+use crate::{DeadFilter, EventFilter};
 
 /// A bound value.
 pub(crate) enum Param {
@@ -96,5 +96,40 @@ pub(crate) fn dead_where(f: &DeadFilter, after: i64, dialect: &Dialect) -> (Stri
             Param::Text(pattern),
         );
     }
+    (sql, params)
+}
+
+/// `WHERE …` over `events` for `f`, and its parameters in order.
+pub(crate) fn event_where(f: &EventFilter, dialect: &Dialect) -> (String, Vec<Param>) {
+    let mut params = Vec::new();
+    let mut clauses = Vec::new();
+    let p = |n: usize| (dialect.param)(n);
+    let text: [(&Option<String>, &str); 4] = [
+        (&f.source, "source"),
+        (&f.event_type, "event_type"),
+        (&f.entity_key, "entity_key"),
+        (&f.external_id, "external_id"),
+    ];
+    for (value, column) in text {
+        if let Some(v) = value {
+            params.push(Param::Text(v.clone()));
+            clauses.push(format!("{column} = {}", p(params.len())));
+        }
+    }
+    for (value, cmp) in [
+        (f.since, "received_at >="),
+        (f.until, "received_at <"),
+        (f.before_id, "id <"),
+    ] {
+        if let Some(v) = value {
+            params.push(Param::Int(v));
+            clauses.push(format!("{cmp} {}", p(params.len())));
+        }
+    }
+    let sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
     (sql, params)
 }

@@ -85,6 +85,12 @@ pub trait Store: Send + Sync + 'static {
     async fn event(&self, id: i64) -> Result<Option<StoredEvent>, StoreError>;
     async fn delivery(&self, id: i64) -> Result<Option<DeliveryRecord>, StoreError>;
     /// The deliveries of one event.
+    async fn events(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+
     async fn deliveries_of(&self, event_id: i64) -> Result<Vec<DeliveryRecord>, StoreError>;
     async fn attempts(&self, delivery_id: i64) -> Result<Vec<AttemptRecord>, StoreError>;
     async fn queue_stats(&self, now: i64) -> Result<QueueStats, StoreError>;

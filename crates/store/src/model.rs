@@ -281,6 +281,22 @@ pub struct DeadFilter {
     pub error: Option<String>,
 }
 
+/// Which events to find, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    pub source: Option<String>,
+    pub event_type: Option<String>,
+    pub entity_key: Option<String>,
+    /// The provider's event id.
+    pub external_id: Option<String>,
+    /// Received at or after (ms).
+    pub since: Option<i64>,
+    /// Received before (ms).
+    pub until: Option<i64>,
+    /// Events with a smaller id only (the next page).
+    pub before_id: Option<i64>,
+}
+
 /// One dead letter with what an operator needs to decide about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {

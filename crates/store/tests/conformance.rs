@@ -89,6 +89,7 @@ conformance!(
     audit_appends_at_once_form_one_unbroken_chain,
     minute_rows_are_replaced_per_process_and_purged,
     an_alert_fires_and_resolves_once_however_many_processes_try,
+    events_are_found_by_source_type_key_and_time_newest_first,
 );
 
 fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -> NewEvent {
@@ -1280,4 +1281,50 @@ async fn an_alert_fires_and_resolves_once_however_many_processes_try(store: Arc<
         !store.change_alert(never).await.unwrap(),
         "nothing to resolve"
     );
+}
+
+async fn events_are_found_by_source_type_key_and_time_newest_first(store: Arc<dyn Store>) {
+    for i in 0..6i64 {
+        let mut e = keyed(
+            &format!("e{i}"),
+            &format!("k{}", i % 2),
+            i,
+            Ordering::None,
+            "billing",
+        );
+        e.received_at = T0 + i * 1000;
+        if i >= 4 {
+            e.event_type = "invoice.paid".into();
+        }
+        add(&store, e).await;
+    }
+    let ids = |v: Vec<StoredEvent>| v.into_iter().map(|e| e.external_id).collect::<Vec<_>>();
+    let all = store.events(&EventFilter::default(), 10).await.unwrap();
+    assert_eq!(ids(all.clone()), vec!["e5", "e4", "e3", "e2", "e1", "e0"]);
+    let f = EventFilter {
+        entity_key: Some("k1".into()),
+        event_type: Some("customer.updated".into()),
+        ..Default::default()
+    };
+    assert_eq!(ids(store.events(&f, 10).await.unwrap()), vec!["e3", "e1"]);
+    let f = EventFilter {
+        source: Some("crm".into()),
+        since: Some(T0 + 2000),
+        until: Some(T0 + 5000),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(store.events(&f, 10).await.unwrap()),
+        vec!["e4", "e3", "e2"]
+    );
+    let page = EventFilter {
+        before_id: Some(all[1].id),
+        ..Default::default()
+    };
+    assert_eq!(ids(store.events(&page, 2).await.unwrap()), vec!["e3", "e2"]);
+    let none = EventFilter {
+        source: Some("erp".into()),
+        ..Default::default()
+    };
+    assert!(store.events(&none, 10).await.unwrap().is_empty());
 }

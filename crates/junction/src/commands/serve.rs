@@ -122,6 +122,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     let access = junction_server::admin::AdminAccess::new(state.store.clone(), admin_token);
     let extra = junction_engine::http::routes(engine.clone())
         .merge(connectors.routes())
+        .merge(junction_ui::public_routes(access.clone()))
         .merge(admin_api(&access, engine, &connectors));
     match junction_server::serve(
         listener,
@@ -146,8 +147,13 @@ pub fn admin_api(
     connectors: &std::sync::Arc<junction_connect::Hub>,
 ) -> axum::Router<junction_server::AppState> {
     let guard = access.clone();
+    let ui = std::sync::Arc::new(junction_ui::Ui {
+        engine: engine.clone(),
+        hub: connectors.clone(),
+    });
     junction_engine::http::admin_routes(engine)
         .merge(connectors.admin_routes())
+        .merge(junction_ui::routes(ui))
         .merge(junction_server::admin::routes(access.clone()))
         .layer(axum::middleware::from_fn(move |req, next| {
             junction_server::admin::guard(guard.clone(), req, next)

@@ -28,6 +28,8 @@ pub fn routes(access: Arc<AdminAccess>) -> Router<AppState> {
         .route("/api/v1/audit/verify", get(verify))
         .route("/api/v1/stats", get(stats))
         .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/events", get(events))
+        .route("/api/v1/events/{id}", get(event))
         .layer(Extension(access))
 }
 
@@ -241,4 +243,90 @@ async fn alerts(Extension(access): Access) -> Result<Json<Value>, ApiError> {
         "firing": all.iter().filter(|a| a.state == "firing").count(),
         "alerts": all,
     })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventQuery {
+    pub source: Option<String>,
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    pub key: Option<String>,
+    /// The provider's event id.
+    pub id: Option<String>,
+    /// Received at or after, unix ms.
+    pub since: Option<i64>,
+    /// Received before, unix ms.
+    pub until: Option<i64>,
+    /// The next page: events with a smaller stored id.
+    pub before: Option<i64>,
+    pub limit: Option<usize>,
+}
+
+impl EventQuery {
+    pub fn filter(&self) -> junction_store::EventFilter {
+        let some = |s: &Option<String>| s.clone().filter(|v| !v.is_empty());
+        junction_store::EventFilter {
+            source: some(&self.source),
+            event_type: some(&self.event_type),
+            entity_key: some(&self.key),
+            external_id: some(&self.id),
+            since: self.since,
+            until: self.until,
+            before_id: self.before,
+        }
+    }
+}
+
+/// An event's metadata as JSON (`payload` adds its body: JSON as is, anything else as text).
+pub fn event_json(e: &junction_store::StoredEvent, payload: bool) -> Value {
+    let mut v = json!({
+        "id": e.id, "source": e.source, "event_id": e.external_id, "type": e.event_type,
+        "key": e.entity_key, "sequence": e.sequence, "received_at_ms": e.received_at,
+        "size": e.payload.len(),
+    });
+    if payload {
+        v["payload"] = serde_json::from_slice(&e.payload)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&e.payload).into_owned()));
+    }
+    v
+}
+
+/// Events, newest first, by source, type, key, provider id and time.
+async fn events(
+    Extension(access): Access,
+    Query(q): Query<EventQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let found = access.store().events(&q.filter(), limit).await?;
+    let next = (found.len() == limit)
+        .then(|| found.last().map(|e| e.id))
+        .flatten();
+    Ok(Json(json!({
+        "events": found.iter().map(|e| event_json(e, false)).collect::<Vec<_>>(),
+        "next_before": next,
+    })))
+}
+
+/// One event with its payload and every delivery of it.
+async fn event(Extension(access): Access, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
+    let e = access.store().event(id).await?.ok_or_else(|| {
+        ApiError(
+            Error::downstream(Code::NotFound, format!("no event {id}"))
+                .with_hint("GET /api/v1/events lists them (ids are the stored ids)"),
+        )
+    })?;
+    let deliveries = access.store().deliveries_of(id).await?;
+    let mut v = event_json(&e, true);
+    v["deliveries"] = deliveries
+        .iter()
+        .map(|d| {
+            json!({
+                "id": d.id, "route": d.route, "destination": d.destination,
+                "state": d.state.as_str(), "attempts": d.attempts, "last_status": d.last_status,
+                "last_error": d.last_error, "dead_reason": d.dead_reason,
+            })
+        })
+        .collect();
+    Ok(Json(v))
 }

@@ -258,6 +258,14 @@ impl Store for PgStore {
         })
     }
 
+    async fn events(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        queue::events(&self.pool, filter, limit).await
+    }
+
     async fn deliveries_of(&self, event_id: i64) -> Result<Vec<DeliveryRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id = $1 ORDER BY id"

@@ -5,7 +5,7 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{PgPool, Postgres, Row};
 
-use crate::filter::{dead_where, Param, POSTGRES};
+use crate::filter::{dead_where, event_where, Param, POSTGRES};
 use crate::rows::delivery_from_row;
 use crate::*;
 
@@ -92,6 +92,22 @@ pub(super) async fn dead_letters(
                 received_at: r.try_get("received_at")?,
             })
         })
+        .collect()
+}
+
+pub(super) async fn events(
+    pool: &PgPool,
+    filter: &EventFilter,
+    limit: usize,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let (clause, params) = event_where(filter, &POSTGRES);
+    let sql = format!(
+        "SELECT {} FROM events {clause} ORDER BY id DESC LIMIT {limit}",
+        crate::rows::EVENT_COLUMNS
+    );
+    let rows = bind(sqlx::query(&sql), &params).fetch_all(pool).await?;
+    rows.iter()
+        .map(|r| Ok(crate::rows::event_from_row!(r)))
         .collect()
 }
 

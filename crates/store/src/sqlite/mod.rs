@@ -162,6 +162,17 @@ impl Store for SqliteStore {
         self.reads.run(move |c| read::delivery(c, id)).await
     }
 
+    async fn events(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let filter = filter.clone();
+        self.reads
+            .run(move |c| queue::events(c, &filter, limit))
+            .await
+    }
+
     async fn deliveries_of(&self, event_id: i64) -> Result<Vec<DeliveryRecord>, StoreError> {
         self.reads
             .run(move |c| read::deliveries_of(c, event_id))

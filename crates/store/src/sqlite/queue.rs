@@ -3,7 +3,7 @@
 
 use rusqlite::{params, params_from_iter, Connection};
 
-use crate::filter::{dead_where, Param, SQLITE};
+use crate::filter::{dead_where, event_where, Param, SQLITE};
 use crate::rows::{delivery_from_row, SqliteRowExt};
 use crate::*;
 
@@ -81,6 +81,25 @@ pub(super) fn dead_letters(
             entity_key: r.get("entity_key")?,
             received_at: r.get("received_at")?,
         });
+    }
+    Ok(out)
+}
+
+pub(super) fn events(
+    c: &Connection,
+    filter: &EventFilter,
+    limit: usize,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let (clause, params) = event_where(filter, &SQLITE);
+    let sql = format!(
+        "SELECT {} FROM events {clause} ORDER BY id DESC LIMIT {limit}",
+        crate::rows::EVENT_COLUMNS
+    );
+    let mut stmt = c.prepare(&sql)?;
+    let mut rows = stmt.query(params_from_iter(bind(&params)))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(crate::rows::event_from_row!(r));
     }
     Ok(out)
 }

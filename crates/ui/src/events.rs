@@ -1,0 +1,146 @@
+//! `/ui/events` (search), `/ui/events/{id}` (payload and deliveries),
+//! `/ui/deliveries/{id}` (the timeline of attempts).
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use junction_core::{Code, Error};
+use junction_server::admin::EventQuery;
+use junction_server::{ApiError, AppState};
+use maud::html;
+
+use crate::layout::{badge, page, when};
+
+pub async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<EventQuery>,
+) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let events = state.store.events(&q.filter(), limit).await?;
+    let v = |o: &Option<String>| o.clone().unwrap_or_default();
+    let next = (events.len() == limit)
+        .then(|| events.last().map(|e| e.id))
+        .flatten();
+    let body = html! {
+        form.filters method="get" action="/ui/events" {
+            input name="source" placeholder="source" value=(v(&q.source));
+            input name="type" placeholder="event type" value=(v(&q.event_type));
+            input name="key" placeholder="entity key" value=(v(&q.key));
+            input name="id" placeholder="provider event id" value=(v(&q.id));
+            button type="submit" { "Search" }
+        }
+        @if events.is_empty() { p.empty { "No events match." } } @else {
+            table #events {
+                thead { tr { th { "Received (UTC)" } th { "Source" } th { "Type" } th { "Key" } th.num { "Seq" } th { "Provider id" } th.num { "Size" } } }
+                tbody { @for e in &events {
+                    tr {
+                        td { a href={"/ui/events/" (e.id)} { (when(e.received_at)) } }
+                        td { (e.source) } td { (e.event_type) } td { (e.entity_key.clone().unwrap_or_default()) }
+                        td.num { (e.sequence.map(|s| s.to_string()).unwrap_or_default()) }
+                        td { code { (e.external_id) } } td.num { (e.payload.len()) " B" }
+                    }
+                } }
+            }
+            @if let Some(before) = next {
+                p { a href={"/ui/events?before=" (before) "&source=" (v(&q.source)) "&type=" (v(&q.event_type)) "&key=" (v(&q.key))} { "Older →" } }
+            }
+        }
+    };
+    Ok(page("Events", "/ui/events", None, None, body))
+}
+
+pub async fn one(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    let e = state
+        .store
+        .event(id)
+        .await?
+        .ok_or_else(|| not_found("event", id))?;
+    let deliveries = state.store.deliveries_of(id).await?;
+    let payload = serde_json::from_slice::<serde_json::Value>(&e.payload)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| String::from_utf8_lossy(&e.payload).into_owned());
+    let body = html! {
+        table {
+            tr { th { "Source" } td { (e.source) } }
+            tr { th { "Type" } td { (e.event_type) } }
+            tr { th { "Provider id" } td { code { (e.external_id) } } }
+            tr { th { "Key / sequence" } td { (e.entity_key.clone().unwrap_or_default()) " / " (e.sequence.map(|s| s.to_string()).unwrap_or_default()) } }
+            tr { th { "Received (UTC)" } td { (when(e.received_at)) } }
+        }
+        h2 { "Deliveries" }
+        @if deliveries.is_empty() { p.empty { "No route matched this event." } } @else {
+            table #deliveries {
+                thead { tr { th { "Delivery" } th { "Route" } th { "Destination" } th { "State" } th.num { "Attempts" } th { "Last error" } } }
+                tbody { @for d in &deliveries {
+                    tr {
+                        td { a href={"/ui/deliveries/" (d.id)} { "#" (d.id) } }
+                        td { (d.route) } td { (d.destination) } td { (badge(d.state.as_str())) }
+                        td.num { (d.attempts) }
+                        td { (d.dead_reason.clone().or(d.last_error.clone()).unwrap_or_default()) }
+                    }
+                } }
+            }
+        }
+        h2 { "Payload" }
+        pre { (payload) }
+    };
+    Ok(page(
+        &format!("Event {}", e.external_id),
+        "/ui/events",
+        None,
+        None,
+        body,
+    ))
+}
+
+pub async fn delivery(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let d = state
+        .store
+        .delivery(id)
+        .await?
+        .ok_or_else(|| not_found("delivery", id))?;
+    let mut attempts = state.store.attempts(id).await?;
+    // A replay numbers its attempts afresh: the timeline is in time order.
+    attempts.sort_by_key(|a| a.record.started_at);
+    let event = state.store.event(d.event_id).await?;
+    let state_name = d.state.as_str();
+    let replayable = matches!(state_name, "dead" | "quarantined");
+    let body = html! {
+        p {
+            (badge(state_name)) " to " strong { (d.destination) } " by route " (d.route)
+            @if let Some(e) = &event { " · event " a href={"/ui/events/" (e.id)} { (e.external_id) } " (" (e.event_type) ")" }
+        }
+        @if let Some(r) = &d.dead_reason { p { strong { "Reason: " } (r) } }
+        @if replayable {
+            form method="post" action={"/ui/deliveries/" (d.id) "/replay"} { button type="submit" { "Replay" } }
+        }
+        h2 { "Timeline" }
+        ol.timeline #timeline {
+            @if let Some(e) = &event { li { (when(e.received_at)) " — received and stored" } }
+            @for a in &attempts {
+                li class=(if a.outcome == "delivered" { "ok" } else { "bad" }) {
+                    (when(a.record.started_at)) " — attempt " (a.attempt) ": " (badge(&a.outcome))
+                    @if let Some(s) = a.record.status { " HTTP " (s) }
+                    " in " (a.record.duration_ms) " ms"
+                    @if let Some(err) = a.record.error.as_ref().filter(|e| a.record.status.is_none_or(|s| **e != format!("HTTP {s}"))) { br; span.muted { (err) } }
+                    @if let Some(x) = &a.record.response_excerpt { pre { (x) } }
+                }
+            }
+            @if attempts.is_empty() { li { span.muted { "No attempt yet." } } }
+        }
+    };
+    Ok(page(
+        &format!("Delivery #{id}"),
+        "/ui/events",
+        None,
+        None,
+        body,
+    ))
+}
+
+fn not_found(what: &str, id: i64) -> ApiError {
+    ApiError(Error::downstream(Code::NotFound, format!("no {what} {id}")))
+}

@@ -1,0 +1,117 @@
+//! The page shell: navigation, flash message, stylesheet.
+
+use axum::response::{Html, IntoResponse, Response};
+use maud::{html, Markup, DOCTYPE};
+
+const STYLE: &str = include_str!("style.css");
+
+pub async fn stylesheet() -> Response {
+    (
+        [
+            (http::header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLE,
+    )
+        .into_response()
+}
+
+const NAV: [(&str, &str); 7] = [
+    ("/ui/", "Overview"),
+    ("/ui/events", "Events"),
+    ("/ui/dead-letters", "Dead letters"),
+    ("/ui/quarantine", "Quarantine"),
+    ("/ui/drift", "Drift"),
+    ("/ui/alerts", "Alerts"),
+    ("/api/v1/openapi.json", "API"),
+];
+
+/// A whole page. `refresh`: seconds between automatic reloads (the overview's live view).
+pub fn page(
+    title: &str,
+    active: &str,
+    flash: Option<&str>,
+    refresh: Option<u32>,
+    body: Markup,
+) -> Response {
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(s) = refresh { meta http-equiv="refresh" content=(s); }
+                title { (title) " · Junction" }
+                link rel="stylesheet" href="/ui/style.css";
+            }
+            body {
+                header {
+                    a.brand href="/ui/" { "Junction" }
+                    nav {
+                        @for (href, label) in NAV {
+                            a href=(href) class=[(href == active).then_some("active")] { (label) }
+                        }
+                    }
+                    form.logout method="post" action="/ui/logout" { button type="submit" { "Sign out" } }
+                }
+                main {
+                    @if let Some(f) = flash { p.flash role="status" { (f) } }
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    };
+    Html(markup.into_string()).into_response()
+}
+
+/// A time in ms since the epoch as UTC `YYYY-MM-DD HH:MM:SS`.
+pub fn when(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
+fn civil(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// A state as a coloured badge.
+pub fn badge(state: &str) -> Markup {
+    let class = match state {
+        "delivered" | "closed" | "resolved" | "active" | "ok" => "ok",
+        "pending" | "half_open" | "half-open" | "stale" | "info" => "warn",
+        "dead" | "open" | "quarantined" | "firing" | "disabled" | "critical" | "needs_reauth" => {
+            "bad"
+        }
+        "warning" => "warn",
+        _ => "neutral",
+    };
+    html! { span class={"badge " (class)} { (state) } }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_utc_calendar_dates() {
+        assert_eq!(super::when(0), "1970-01-01 00:00:00");
+        assert_eq!(super::when(1_700_000_000_000), "2023-11-14 22:13:20");
+        assert_eq!(super::when(951_782_400_000), "2000-02-29 00:00:00");
+    }
+}

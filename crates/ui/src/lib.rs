@@ -1,0 +1,60 @@
+//! The dashboard at `/ui/`: server-rendered HTML from the binary, one small stylesheet, no
+//! script needed and nothing fetched from elsewhere, so it works offline and behind any
+//! proxy. Pages read the same store and runtime state as the admin API; actions (replay) are
+//! plain form posts that go through the admin guard, so roles and the audit log apply.
+//!
+//! Why server-rendered: every page is one request, testable with an HTTP client or a headless
+//! browser, with no front-end build in a Rust workspace and no API shape to keep in step.
+//! Charts are inline SVG drawn from the per-minute history.
+#![forbid(unsafe_code)]
+
+mod chart;
+mod data;
+mod dead;
+mod events;
+mod layout;
+mod login;
+mod notices;
+mod overview;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+use junction_server::admin::AdminAccess;
+use junction_server::AppState;
+
+/// What the pages read.
+pub struct Ui {
+    pub engine: Arc<junction_engine::Engine>,
+    pub hub: Arc<junction_connect::Hub>,
+}
+
+/// The pages behind the admin guard.
+pub fn routes(ui: Arc<Ui>) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/ui",
+            get(|| async { axum::response::Redirect::permanent("/ui/") }),
+        )
+        .route("/ui/", get(overview::show))
+        .route("/ui/events", get(events::list))
+        .route("/ui/events/{id}", get(events::one))
+        .route("/ui/deliveries/{id}", get(events::delivery))
+        .route("/ui/dead-letters", get(dead::dead_letters))
+        .route("/ui/quarantine", get(dead::quarantine))
+        .route("/ui/deliveries/{id}/replay", post(dead::replay))
+        .route("/ui/drift", get(notices::drift))
+        .route("/ui/alerts", get(notices::alerts))
+        .layer(axum::middleware::from_fn(login::same_origin_posts))
+        .layer(axum::Extension(ui))
+}
+
+/// The login page and the stylesheet: reachable without a session.
+pub fn public_routes(access: Arc<AdminAccess>) -> Router<AppState> {
+    Router::new()
+        .route("/ui/login", get(login::form).post(login::submit))
+        .route("/ui/logout", post(login::logout))
+        .route("/ui/style.css", get(layout::stylesheet))
+        .layer(axum::Extension(access))
+}

@@ -1,0 +1,71 @@
+//! `/ui/drift` (schema drift and deprecation notices) and `/ui/alerts`.
+
+use axum::extract::State;
+use axum::response::Response;
+use junction_server::{ApiError, AppState};
+use maud::html;
+
+use crate::layout::{badge, page, when};
+
+pub async fn drift(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let records = state.store.drift(500).await?;
+    let (deprecations, drift): (Vec<_>, Vec<_>) =
+        records.iter().partition(|r| r.kind == "deprecated");
+    let body = html! {
+        h2 { "Deprecation and sunset notices" }
+        @if deprecations.is_empty() { p.empty { "No vendor has announced a deprecation." } } @else {
+            table #deprecations {
+                thead { tr { th { "Endpoint" } th { "Notice" } th.num { "Seen" } th { "Last seen (UTC)" } } }
+                tbody { @for r in &deprecations {
+                    tr { td { (r.subject) } td { (r.detail) } td.num { (r.count) } td { (when(r.last_seen)) } }
+                } }
+            }
+        }
+        h2 { "Schema drift" }
+        @if drift.is_empty() { p.empty { "Every payload matches the shape learned for it." } } @else {
+            table #drift {
+                thead { tr { th { "Where" } th { "Subject" } th { "Path" } th { "Change" } th { "Detail" } th.num { "Seen" } th { "First / last seen (UTC)" } } }
+                tbody { @for r in &drift {
+                    tr {
+                        td { (r.scope) } td { (r.subject) } td { code { (r.path) } } td { (badge(&r.kind)) }
+                        td { (r.detail) } td.num { (r.count) } td { (when(r.first_seen)) br; (when(r.last_seen)) }
+                    }
+                } }
+            }
+        }
+    };
+    Ok(page(
+        "Drift and deprecations",
+        "/ui/drift",
+        None,
+        None,
+        body,
+    ))
+}
+
+pub async fn alerts(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let alerts = state.store.alerts().await?;
+    let rules = &state.config.alerts.rules;
+    let body = html! {
+        @if alerts.is_empty() { p.empty { "No alert has fired." } } @else {
+            table #alerts {
+                thead { tr { th { "State" } th { "Severity" } th { "Rule" } th { "Subject" } th { "Message" } th { "Since (UTC)" } th.num { "Fired" } } }
+                tbody { @for a in &alerts {
+                    tr { td { (badge(&a.state)) } td { (badge(&a.severity)) } td { (a.rule) } td { (a.subject) } td { (a.message) } td { (when(a.since)) } td.num { (a.fired_count) } }
+                } }
+            }
+        }
+        h2 { "Rules" }
+        table #rules {
+            thead { tr { th { "Rule" } th { "Signal" } th.num { "Above" } th { "Over" } th { "For" } th { "Resolve after" } th { "Severity" } } }
+            tbody { @for r in rules {
+                tr {
+                    td { (r.name) } td { (r.signal.as_str()) } td.num { (r.above) }
+                    td { (format!("{:?}", r.over)) } td { (format!("{:?}", r.for_)) } td { (format!("{:?}", r.resolve_after)) }
+                    td { (r.severity.as_str()) }
+                }
+            } }
+        }
+    };
+    Ok(page("Alerts", "/ui/alerts", None, None, body))
+}
