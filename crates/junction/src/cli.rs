@@ -29,6 +29,9 @@ pub enum Command {
     Bench(BenchArgs),
     /// Run the mock provider: a fake third-party API to test integrations against.
     Mock(MockArgs),
+    /// Start the hub, the mock provider and traffic that shows every capability (retries,
+    /// circuits, quotas, dead letters, drift, alerts); prints the dashboard's address.
+    Demo(DemoArgs),
     /// Dead letters on a running hub: list, show, replay.
     #[command(subcommand)]
     Dlq(DlqCommand),
@@ -47,6 +50,22 @@ pub enum Command {
     /// database; seeding tokens needs JUNCTION_MASTER_KEY.
     #[command(subcommand)]
     Connections(ConnectionsCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Where the hub listens.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Keep the demo's database, config and log here (default: a temporary folder).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Stop after this long (default: at Ctrl-C).
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Run the story four times faster (for tests).
+    #[arg(long, hide = true)]
+    pub fast: bool,
 }
 
 #[derive(Subcommand, Debug)]

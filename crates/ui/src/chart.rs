@@ -26,10 +26,23 @@ pub fn spark(values: &[f64], bad: &[f64], title: &str) -> Markup {
             title { (title) }
             @for (i, b) in bad.iter().enumerate() {
                 @if *b > 0.0 {
-                    rect x=(format!("{:.1}", x(i) - bar_w / 2.0)) y=(format!("{:.1}", y(*b))) width=(format!("{bar_w:.1}")) height=(format!("{:.1}", H - 1.0 - y(*b)));
+                    rect x=(format!("{:.1}", x(i) - bar_w / 2.0)) y=(format!("{:.1}", y(*b))) width=(format!("{bar_w:.1}")) height=(format!("{:.1}", H - 1.0 - y(*b))) {}
                 }
             }
-            polyline points=(points);
+            polyline points=(points) {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn svg_shapes_are_closed_so_browsers_draw_them_all() {
+        let svg = super::spark(&[0.0, 3.0, 1.0], &[0.0, 1.0, 0.0], "t").into_string();
+        assert!(
+            svg.contains("</rect>") && svg.contains("</polyline>"),
+            "{svg}"
+        );
+        assert_eq!(svg.matches("<rect").count(), 1);
     }
 }

@@ -49,9 +49,13 @@ pub async fn show(
 
     let body = html! {
         @if !firing.is_empty() {
-            div.alerts-banner {
-                strong { (firing.len()) " alert(s) firing: " }
-                @for a in &firing { a href="/ui/alerts" { (a.message) } " " }
+            div.alerts-banner #firing {
+                strong { a href="/ui/alerts" { (firing.len()) " alert(s) firing" } } ": "
+                @for (i, a) in firing.iter().take(6).enumerate() {
+                    @if i > 0 { " · " }
+                    span title=(a.message) { (a.rule) " " strong { (a.subject) } }
+                }
+                @if firing.len() > 6 { " · …" }
             }
         }
         h2 { "Connectors" }

@@ -4,6 +4,7 @@
 mod audit;
 mod check;
 mod connections;
+mod demo;
 mod dlq;
 mod mock;
 mod secrets;
@@ -42,6 +43,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Command::Bench(args) => crate::bench::run(args).await,
         Command::Mock(args) => mock::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
         Command::Dlq(cmd) => dlq::run(cmd).await,
         Command::Secrets(cmd) => secrets::run(cmd).await,
         Command::Tokens(cmd) => tokens::run(cmd).await,
