@@ -8,8 +8,16 @@ use junction_server::ApiError;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
+use junction_server::errors::ErrorBody;
+
 use crate::Hub;
 
+/// The OpenAPI path of the connectors endpoint.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(connectors))]
+pub struct ApiDoc;
+
+#[utoipa::path(get, path = "/api/v1/connectors", tag = "connectors", summary = "Connectors: circuit, quotas, connections' token state", responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn connectors(
     axum::Extension(hub): axum::Extension<Arc<Hub>>,
 ) -> Result<Json<Value>, ApiError> {

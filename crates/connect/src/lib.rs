@@ -9,7 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
-pub use admin::ConnectorHealth;
+pub use admin::{ApiDoc, ConnectorHealth};
 pub mod auth;
 pub mod cache;
 mod client;

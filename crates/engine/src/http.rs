@@ -14,12 +14,29 @@ use axum::{Json, Router};
 use http::{HeaderMap, StatusCode};
 use junction_core::time::now_ms;
 use junction_core::{Code, Error};
+use junction_server::errors::ErrorBody;
 use junction_server::{ApiError, AppState};
 use junction_store::{DeadFilter, DeadLetter, DeliveryRecord};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::Engine;
+
+/// The OpenAPI paths of the delivery admin endpoints.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list_dead,
+    list_quarantined,
+    replay_many,
+    replay_quarantined,
+    drift,
+    delivery,
+    replay_one,
+    destinations,
+    enable,
+    disable
+))]
+pub struct ApiDoc;
 
 /// `POST /webhooks/{source}`: public, authenticated by each source's verifier.
 pub fn routes(engine: Arc<Engine>) -> Router<AppState> {
@@ -67,7 +84,8 @@ async fn webhook(
 }
 
 /// A dead-letter filter as query parameters or a JSON body.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FilterParams {
     #[serde(default)]
@@ -85,7 +103,9 @@ pub struct FilterParams {
     pub until: Option<String>,
     #[serde(default)]
     pub error: Option<String>,
+    /// These deliveries only (in a JSON body; not a query parameter).
     #[serde(default)]
+    #[param(ignore)]
     pub ids: Option<Vec<i64>>,
     #[serde(default)]
     pub after: Option<i64>,
@@ -161,6 +181,7 @@ fn dead_json(d: &DeadLetter) -> Value {
 
 /// Schema drift seen by every process: per source event type, connector operation and endpoint,
 /// most recently seen first.
+#[utoipa::path(get, path = "/api/v1/drift", tag = "observe", summary = "Schema drift and deprecation notices", responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn drift(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     crate::maintain::flush_drift(state.store.as_ref()).await;
     let items: Vec<Value> = state
@@ -179,6 +200,7 @@ async fn drift(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "items": items })))
 }
 
+#[utoipa::path(get, path = "/api/v1/dead-letters", tag = "deliveries", summary = "Dead letters, by filter", params(FilterParams), responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn list_dead(
     State(state): State<AppState>,
     Query(p): Query<FilterParams>,
@@ -187,6 +209,7 @@ async fn list_dead(
 }
 
 /// Deliveries whose mapping failed or whose body broke the destination's model.
+#[utoipa::path(get, path = "/api/v1/quarantine", tag = "deliveries", summary = "Quarantined deliveries, by filter", params(FilterParams), responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn list_quarantined(
     State(state): State<AppState>,
     Query(p): Query<FilterParams>,
@@ -211,22 +234,44 @@ async fn list(
     })))
 }
 
+#[utoipa::path(post, path = "/api/v1/dead-letters/replay", tag = "deliveries", summary = "Replay dead letters matching a filter", request_body = FilterParams, responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn replay_many(
     State(state): State<AppState>,
     axum::Extension(engine): Eng,
-    Json(p): Json<FilterParams>,
+    body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    replay(&state, &engine, &p, false).await
+    replay(&state, &engine, &filter_body(&body)?, false).await
+}
+
+/// A replay's filter from its JSON body; every mistake is a 400 that says what to send.
+fn filter_body(body: &[u8]) -> Result<FilterParams, ApiError> {
+    let hint = r#"send a JSON filter such as {"destination": "billing", "since": "2026-01-31T00:00:00Z"}; {} replays every one"#;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError(
+            Error::downstream(Code::BadRequest, "a replay needs a JSON filter in its body")
+                .with_hint(hint),
+        ));
+    }
+    let bad = |why: String| ApiError(Error::downstream(Code::BadRequest, why).with_hint(hint));
+    // An object only: a list would fill the filter's fields by position (and match everything).
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v @ Value::Object(_)) => {
+            serde_json::from_value(v).map_err(|e| bad(format!("invalid replay filter: {e}")))
+        }
+        Ok(_) => Err(bad("a replay filter must be a JSON object".into())),
+        Err(e) => Err(bad(format!("invalid replay filter: {e}"))),
+    }
 }
 
 /// Puts quarantined deliveries back in the queue: they are mapped and validated again with the
 /// running config (after the mapping or model was fixed).
+#[utoipa::path(post, path = "/api/v1/quarantine/replay", tag = "deliveries", summary = "Replay quarantined deliveries matching a filter", request_body = FilterParams, responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn replay_quarantined(
     State(state): State<AppState>,
     axum::Extension(engine): Eng,
-    Json(p): Json<FilterParams>,
+    body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    replay(&state, &engine, &p, true).await
+    replay(&state, &engine, &filter_body(&body)?, true).await
 }
 
 async fn replay(
@@ -245,6 +290,7 @@ async fn replay(
     Ok(Json(json!({ "replayed": ids.len(), "ids": ids })))
 }
 
+#[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries", summary = "A delivery with its attempts", params(("id" = i64, Path, description = "The delivery id")), responses((status = 200, description = "OK", body = Object), (status = 404, description = "Not found", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn delivery(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -289,6 +335,7 @@ fn not_found(id: i64) -> ApiError {
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/replay", tag = "deliveries", summary = "Replay one dead or quarantined delivery", params(("id" = i64, Path, description = "The delivery id")), responses((status = 200, description = "OK", body = Object), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Not dead or quarantined", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn replay_one(
     axum::Extension(engine): Eng,
     Path(id): Path<i64>,
@@ -297,6 +344,7 @@ async fn replay_one(
     Ok(Json(json!({ "replayed": true, "id": id })))
 }
 
+#[utoipa::path(get, path = "/api/v1/destinations", tag = "deliveries", summary = "Destinations: circuit, queue, dead letters", responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn destinations(
     State(state): State<AppState>,
     axum::Extension(engine): Eng,
@@ -327,6 +375,7 @@ async fn destinations(
     Ok(Json(json!({ "items": items })))
 }
 
+#[utoipa::path(post, path = "/api/v1/destinations/{name}/enable", tag = "deliveries", summary = "Enable a destination", params(("name" = String, Path, description = "The destination")), responses((status = 200, description = "OK", body = Object), (status = 404, description = "Not found", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn enable(
     axum::Extension(engine): Eng,
     Path(name): Path<String>,
@@ -338,6 +387,7 @@ async fn enable(
     Ok(Json(json!({ "name": name, "disabled": false })))
 }
 
+#[utoipa::path(post, path = "/api/v1/destinations/{name}/disable", tag = "deliveries", summary = "Disable a destination: its deliveries wait", params(("name" = String, Path, description = "The destination")), responses((status = 200, description = "OK", body = Object), (status = 404, description = "Not found", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn disable(
     axum::Extension(engine): Eng,
     actor: Option<axum::Extension<junction_server::admin::Actor>>,
@@ -359,4 +409,38 @@ fn unknown_destination(name: &str) -> ApiError {
         Code::NotFound,
         format!("no destination named `{name}`"),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::filter_body;
+
+    #[test]
+    fn a_replay_filter_must_be_a_json_object_or_nothing_is_replayed() {
+        assert!(filter_body(b"{}").is_ok());
+        assert_eq!(
+            filter_body(br#"{"destination":"billing"}"#)
+                .unwrap()
+                .destination
+                .as_deref(),
+            Some("billing")
+        );
+        for bad in [
+            &b""[..],
+            b"  ",
+            b"[null, null]",
+            b"null",
+            b"7",
+            b"{\"nope\":1}",
+            b"{",
+        ] {
+            let e = filter_body(bad).unwrap_err().0;
+            assert_eq!(
+                e.code().as_str(),
+                "bad_request",
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 }

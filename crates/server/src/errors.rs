@@ -8,6 +8,23 @@ use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 use junction_core::{Code, Error};
 
+/// Every error answer's body, as the OpenAPI document describes it.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorDetail {
+    /// Machine-readable: `unauthorized`, `forbidden`, `not_found`, `bad_request`, …
+    pub code: String,
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
 /// A handler error, rendered as `{"error":{"code","message","hint"}}`.
 #[derive(Debug)]
 pub struct ApiError(pub Error);

@@ -7,6 +7,7 @@ mod connections;
 mod demo;
 mod dlq;
 mod mock;
+mod openapi;
 mod secrets;
 mod serve;
 mod test;

@@ -123,6 +123,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     let extra = junction_engine::http::routes(engine.clone())
         .merge(connectors.routes())
         .merge(junction_ui::public_routes(access.clone()))
+        .merge(super::openapi::routes())
         .merge(admin_api(&access, engine, &connectors));
     match junction_server::serve(
         listener,

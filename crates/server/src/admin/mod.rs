@@ -16,4 +16,4 @@ mod routes;
 
 pub use access::{guard, required_role, Actor, AdminAccess, Role, SESSION_COOKIE};
 pub use routes::routes;
-pub use routes::EventQuery;
+pub use routes::{ApiDoc, EventQuery};

@@ -14,7 +14,28 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{Actor, AdminAccess};
+use crate::errors::ErrorBody;
 use crate::{api_tokens, ApiError, AppState};
+
+/// The OpenAPI paths of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        whoami,
+        list_tokens,
+        create_token,
+        revoke_token,
+        secrets,
+        audit,
+        verify,
+        stats,
+        alerts,
+        events,
+        event
+    ),
+    components(schemas(ErrorBody))
+)]
+pub struct ApiDoc;
 
 /// `/api/v1/whoami`, `/api/v1/tokens`, `/api/v1/secrets`, `/api/v1/audit`: to be mounted
 /// behind [`super::guard`].
@@ -35,6 +56,7 @@ pub fn routes(access: Arc<AdminAccess>) -> Router<AppState> {
 
 type Access = Extension<Arc<AdminAccess>>;
 
+#[utoipa::path(get, path = "/api/v1/whoami", tag = "admin", summary = "Who the caller is, and their role", responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn whoami(Extension(actor): Extension<Actor>) -> Json<Actor> {
     Json(actor)
 }
@@ -46,6 +68,7 @@ fn token_json(t: &ApiToken) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "admin", summary = "API tokens (never their values)", responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn list_tokens(Extension(access): Access) -> Result<Json<Value>, ApiError> {
     let tokens = access.store().api_tokens().await?;
     Ok(Json(
@@ -53,16 +76,20 @@ async fn list_tokens(Extension(access): Access) -> Result<Json<Value>, ApiError>
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewToken {
+    #[schema(min_length = 1)]
     name: String,
+    /// `proxy:CONNECTOR:METHOD` or `role:viewer|operator|admin`.
+    #[schema(min_items = 1)]
     scopes: Vec<String>,
     /// A lifetime such as `90d`.
     #[serde(default)]
     expires_in: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "admin", summary = "Create an API token; its value is shown once", request_body = NewToken, responses((status = 201, description = "Created", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_token(
     Extension(access): Access,
     body: axum::body::Bytes,
@@ -115,6 +142,7 @@ async fn create_token(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "admin", summary = "Revoke an API token", params(("id" = String, Path, description = "The token id")), responses((status = 204, description = "Revoked"), (status = 404, description = "Not found", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn revoke_token(
     Extension(access): Access,
     Path(id): Path<String>,
@@ -129,6 +157,7 @@ async fn revoke_token(
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/secrets", tag = "admin", summary = "Secrets' names, versions and dates (never values)", responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn secrets(Extension(access): Access) -> Result<Json<Value>, ApiError> {
     let list: Vec<Value> = access
         .store()
@@ -145,7 +174,8 @@ async fn secrets(Extension(access): Access) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "secrets": list })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AuditQuery {
     /// Entries after this sequence number, oldest first; without it, the newest first.
@@ -153,6 +183,7 @@ struct AuditQuery {
     limit: Option<usize>,
 }
 
+#[utoipa::path(get, path = "/api/v1/audit", tag = "admin", summary = "The audit log, newest first or after a sequence number", params(AuditQuery), responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn audit(
     Extension(access): Access,
     Query(q): Query<AuditQuery>,
@@ -165,6 +196,7 @@ async fn audit(
     Ok(Json(json!({ "entries": entries })))
 }
 
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "admin", summary = "Verify the audit log's hash chain", responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn verify(Extension(access): Access) -> Result<Json<Value>, ApiError> {
     let head = access.store().audit_head().await?;
     Ok(Json(
@@ -175,7 +207,8 @@ async fn verify(Extension(access): Access) -> Result<Json<Value>, ApiError> {
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct StatsQuery {
     /// How far back, in minutes (default 60, at most 2880).
@@ -185,6 +218,7 @@ struct StatsQuery {
 }
 
 /// Per-minute history of every series, merged across processes.
+#[utoipa::path(get, path = "/api/v1/stats", tag = "observe", summary = "Per-minute history of connectors, sources and destinations", params(StatsQuery), responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn stats(
     Extension(access): Access,
     Query(q): Query<StatsQuery>,
@@ -237,6 +271,7 @@ pub fn series_json(
 }
 
 /// Every alert, firing first.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "observe", summary = "Alerts, firing first", responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn alerts(Extension(access): Access) -> Result<Json<Value>, ApiError> {
     let all = access.store().alerts().await?;
     Ok(Json(json!({
@@ -245,7 +280,8 @@ async fn alerts(Extension(access): Access) -> Result<Json<Value>, ApiError> {
     })))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventQuery {
     pub source: Option<String>,
@@ -293,6 +329,7 @@ pub fn event_json(e: &junction_store::StoredEvent, payload: bool) -> Value {
 }
 
 /// Events, newest first, by source, type, key, provider id and time.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", summary = "Search events by source, type, key, provider id and time", params(EventQuery), responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn events(
     Extension(access): Access,
     Query(q): Query<EventQuery>,
@@ -309,6 +346,7 @@ async fn events(
 }
 
 /// One event with its payload and every delivery of it.
+#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", summary = "One event with its payload and deliveries", params(("id" = i64, Path, description = "The stored event id")), responses((status = 200, description = "OK", body = Object), (status = 404, description = "Not found", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn event(Extension(access): Access, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
     let e = access.store().event(id).await?.ok_or_else(|| {
         ApiError(
