@@ -35,6 +35,16 @@ pub enum Command {
     /// Dead letters on a running hub: list, show, replay.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// A running hub at a glance: readiness, firing alerts, connectors, destinations, sources.
+    Status(Remote),
+    /// Events stored by a running hub: search and show.
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// Print a shell completion script: `junction completions bash > /etc/bash_completion.d/junction`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// The vault: secrets sealed in the store under JUNCTION_MASTER_KEY. Works on the database
     /// the config names (the vault must be filled before the hub that reads it starts).
     #[command(subcommand)]
@@ -43,7 +53,8 @@ pub enum Command {
     /// Works on the config's database.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Hub API tokens for internal services calling /proxy. Works on the config's database.
+    /// Hub API tokens: for internal services calling /proxy (--scope) and for the admin API and
+    /// dashboard (--role). Works on the config's database.
     #[command(subcommand)]
     Tokens(TokensCommand),
     /// Connections: the credentials (and token state) of connectors. Works on the config's
@@ -66,6 +77,33 @@ pub struct DemoArgs {
     /// Run the story four times faster (for tests).
     #[arg(long, hide = true)]
     pub fast: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EventsCommand {
+    /// Newest first, narrowed by source, type, entity key or the provider's event id.
+    List {
+        #[command(flatten)]
+        remote: Remote,
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        #[arg(long)]
+        key: Option<String>,
+        /// The provider's event id.
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// One event: its payload and every delivery of it.
+    Show {
+        #[command(flatten)]
+        remote: Remote,
+        /// The stored event id (the first column of `events list`).
+        id: i64,
+    },
 }
 
 #[derive(Subcommand, Debug)]

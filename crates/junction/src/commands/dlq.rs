@@ -5,61 +5,11 @@ use std::process::ExitCode;
 
 use serde_json::{json, Value};
 
+use super::remote::Client;
 use crate::cli::{DlqCommand, DlqFilter, Output, Remote};
 
 /// Dead letters replayed per request.
 const REPLAY_BATCH: usize = 500;
-
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    token: Option<String>,
-}
-
-impl Client {
-    fn new(remote: &Remote) -> Self {
-        Self {
-            http: reqwest::Client::new(),
-            base: remote.server.trim_end_matches('/').to_owned(),
-            token: std::env::var("JUNCTION_ADMIN_TOKEN")
-                .ok()
-                .filter(|t| !t.is_empty()),
-        }
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, String> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req
-            .send()
-            .await
-            .map_err(|e| format!("cannot reach the hub at {}: {e}", self.base))?;
-        let status = res.status();
-        let v: Value = res.json().await.unwrap_or(Value::Null);
-        if status.is_success() {
-            return Ok(v);
-        }
-        let e = &v["error"];
-        let mut msg = format!(
-            "the hub answered {status}: {}",
-            e["message"].as_str().unwrap_or("no details")
-        );
-        if let Some(h) = e["hint"].as_str() {
-            msg.push_str(&format!("\nhint: {h}"));
-        }
-        Err(msg)
-    }
-}
 
 fn query(filter: &DlqFilter) -> Vec<(&'static str, String)> {
     let mut q = Vec::new();

@@ -6,10 +6,13 @@ mod check;
 mod connections;
 mod demo;
 mod dlq;
+mod events;
 mod mock;
 mod openapi;
+mod remote;
 mod secrets;
 mod serve;
+mod status;
 mod test;
 mod tokens;
 
@@ -45,6 +48,14 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Bench(args) => crate::bench::run(args).await,
         Command::Mock(args) => mock::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Status(remote) => status::run(remote).await,
+        Command::Events(cmd) => events::run(cmd).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = crate::cli::Cli::command();
+            clap_complete::generate(shell, &mut cmd, "junction", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
         Command::Dlq(cmd) => dlq::run(cmd).await,
         Command::Secrets(cmd) => secrets::run(cmd).await,
         Command::Tokens(cmd) => tokens::run(cmd).await,

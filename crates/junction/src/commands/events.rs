@@ -1,0 +1,132 @@
+//! `junction events list | show`: events stored by a running hub, newest first.
+
+use std::process::ExitCode;
+
+use reqwest::Method;
+use serde_json::Value;
+
+use super::remote::Client;
+use crate::cli::{EventsCommand, Output};
+
+pub async fn run(cmd: EventsCommand) -> ExitCode {
+    let result = match cmd {
+        EventsCommand::List {
+            remote,
+            source,
+            event_type,
+            key,
+            id,
+            limit,
+        } => {
+            let c = Client::new(&remote);
+            let mut q: Vec<(&str, String)> = vec![("limit", limit.to_string())];
+            for (k, v) in [
+                ("source", source),
+                ("type", event_type),
+                ("key", key),
+                ("id", id),
+            ] {
+                if let Some(v) = v {
+                    q.push((k, v));
+                }
+            }
+            let query = q
+                .iter()
+                .map(|(k, v)| format!("{k}={}", encode(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            c.call(Method::GET, &format!("/api/v1/events?{query}"), None)
+                .await
+                .map(|v| print_list(&v, remote.output))
+        }
+        EventsCommand::Show { remote, id } => Client::new(&remote)
+            .call(Method::GET, &format!("/api/v1/events/{id}"), None)
+            .await
+            .map(|v| print_one(&v, remote.output)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(super::EXIT_FAILURE)
+        }
+    }
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn print_list(v: &Value, output: Output) {
+    if output == Output::Json {
+        println!("{v}");
+        return;
+    }
+    let events = v["events"].as_array().cloned().unwrap_or_default();
+    if events.is_empty() {
+        println!("no events match");
+        return;
+    }
+    println!(
+        "{:>8}  {:<24} {:<12} {:<22} {:<16} {:>5}  PROVIDER ID",
+        "ID", "RECEIVED (UTC)", "SOURCE", "TYPE", "KEY", "SEQ"
+    );
+    for e in &events {
+        println!(
+            "{:>8}  {:<24} {:<12} {:<22} {:<16} {:>5}  {}",
+            e["id"],
+            super::secrets::ms_to_rfc3339(e["received_at_ms"].as_i64().unwrap_or(0)),
+            e["source"].as_str().unwrap_or(""),
+            e["type"].as_str().unwrap_or(""),
+            e["key"].as_str().unwrap_or(""),
+            e["sequence"]
+                .as_i64()
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            e["event_id"].as_str().unwrap_or("")
+        );
+    }
+    if let Some(next) = v["next_before"].as_i64() {
+        println!("(more: add --before {next})");
+    }
+}
+
+fn print_one(v: &Value, output: Output) {
+    if output == Output::Json {
+        println!("{v}");
+        return;
+    }
+    println!(
+        "event {} ({}) from {}, type {}, key {}, received {}",
+        v["id"],
+        v["event_id"].as_str().unwrap_or(""),
+        v["source"].as_str().unwrap_or(""),
+        v["type"].as_str().unwrap_or(""),
+        v["key"].as_str().unwrap_or("-"),
+        super::secrets::ms_to_rfc3339(v["received_at_ms"].as_i64().unwrap_or(0))
+    );
+    for d in v["deliveries"].as_array().into_iter().flatten() {
+        println!(
+            "  delivery {:>6} → {:<16} {:<12} attempts {}{}",
+            d["id"],
+            d["destination"].as_str().unwrap_or(""),
+            d["state"].as_str().unwrap_or(""),
+            d["attempts"],
+            d["dead_reason"]
+                .as_str()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        );
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&v["payload"]).unwrap_or_default()
+    );
+}
