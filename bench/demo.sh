@@ -12,9 +12,9 @@ trap 'kill $DEMO 2>/dev/null || true; rm -rf "$DIR"' EXIT
 B="http://127.0.0.1:$PORT"
 until curl -sf "$B/readyz" >/dev/null; do sleep 0.2; done
 start=$(date +%s)
-declare -A seen
+declare -A seen=()
 check() { if [ -z "${seen[$1]:-}" ] && eval "$2" >/dev/null 2>&1; then seen[$1]=1; echo "$1 at $(( $(date +%s) - start ))s"; fi; }
-while [ ${#seen[@]} -lt 9 ] && [ $(( $(date +%s) - start )) -lt 90 ]; do
+while [ "${#seen[@]}" -lt 9 ] && [ $(( $(date +%s) - start )) -lt 90 ]; do
   check retries "curl -s '$B/api/v1/stats?kind=destination&minutes=5' | jq -e '[.series[].totals.failed] | add > 0'"
   check dead_letters "curl -s $B/api/v1/dead-letters | jq -e '.items | length > 0'"
   check quarantine "curl -s $B/api/v1/quarantine | jq -e '.items | length > 0'"

@@ -32,6 +32,9 @@ use crate::Engine;
     drift,
     delivery,
     replay_one,
+    discard_one,
+    discard_many,
+    discard_quarantined,
     destinations,
     enable,
     disable
@@ -56,6 +59,9 @@ pub fn admin_routes(engine: Arc<Engine>) -> Router<AppState> {
         .route("/api/v1/quarantine/replay", post(replay_quarantined))
         .route("/api/v1/deliveries/{id}", get(delivery))
         .route("/api/v1/deliveries/{id}/replay", post(replay_one))
+        .route("/api/v1/deliveries/{id}/discard", post(discard_one))
+        .route("/api/v1/dead-letters/discard", post(discard_many))
+        .route("/api/v1/quarantine/discard", post(discard_quarantined))
         .route("/api/v1/destinations", get(destinations))
         .route("/api/v1/destinations/{name}/enable", post(enable))
         .route("/api/v1/destinations/{name}/disable", post(disable))
@@ -333,6 +339,60 @@ fn not_found(id: i64) -> ApiError {
         Code::NotFound,
         format!("no delivery {id}"),
     ))
+}
+
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/discard", tag = "deliveries", summary = "Discard one dead or quarantined delivery: never sent, its fifo key flows again", params(("id" = i64, Path, description = "The delivery id")), responses((status = 200, description = "OK", body = Object), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Not dead or quarantined", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+async fn discard_one(
+    axum::Extension(engine): Eng,
+    actor: Option<axum::Extension<junction_server::admin::Actor>>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let by = actor.map_or_else(|| "an operator".to_owned(), |a| a.0.id);
+    engine.discard_delivery(id, &by).await.map_err(ApiError)?;
+    Ok(Json(json!({ "discarded": true, "id": id })))
+}
+
+#[utoipa::path(post, path = "/api/v1/dead-letters/discard", tag = "deliveries", summary = "Discard dead letters matching a filter", request_body = FilterParams, responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+async fn discard_many(
+    State(state): State<AppState>,
+    axum::Extension(engine): Eng,
+    actor: Option<axum::Extension<junction_server::admin::Actor>>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    discard(&state, &engine, actor, &filter_body(&body)?, false).await
+}
+
+#[utoipa::path(post, path = "/api/v1/quarantine/discard", tag = "deliveries", summary = "Discard quarantined deliveries matching a filter", request_body = FilterParams, responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+async fn discard_quarantined(
+    State(state): State<AppState>,
+    axum::Extension(engine): Eng,
+    actor: Option<axum::Extension<junction_server::admin::Actor>>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    discard(&state, &engine, actor, &filter_body(&body)?, true).await
+}
+
+async fn discard(
+    state: &AppState,
+    engine: &Engine,
+    actor: Option<axum::Extension<junction_server::admin::Actor>>,
+    p: &FilterParams,
+    quarantined: bool,
+) -> Result<Json<Value>, ApiError> {
+    let by = actor.map_or_else(|| "an operator".to_owned(), |a| a.0.id);
+    let limit = p.limit.unwrap_or(1000).clamp(1, 10_000);
+    let ids = state
+        .store
+        .discard(
+            &p.filter(quarantined)?,
+            limit,
+            now_ms(),
+            &format!("discarded by {by}"),
+        )
+        .await?;
+    engine.dispatcher.wake_all();
+    tracing::info!(discarded = ids.len(), quarantined, %by, "deliveries discarded");
+    Ok(Json(json!({ "discarded": ids.len(), "ids": ids })))
 }
 
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/replay", tag = "deliveries", summary = "Replay one dead or quarantined delivery", params(("id" = i64, Path, description = "The delivery id")), responses((status = 200, description = "OK", body = Object), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Not dead or quarantined", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]

@@ -77,4 +77,37 @@ impl Engine {
         self.dispatcher.wake(&d.destination);
         Ok(())
     }
+
+    /// Discards one dead or quarantined delivery: it is never sent, and stops blocking its
+    /// `fifo` lane (the next event of its key is due at once). `by` names who, for its reason.
+    pub async fn discard_delivery(&self, id: i64, by: &str) -> Result<(), junction_core::Error> {
+        use junction_core::{Code, Error};
+        let d = self.store.delivery(id).await?.ok_or_else(|| {
+            Error::downstream(Code::NotFound, format!("no delivery {id}"))
+                .with_hint("dead letters are listed at GET /api/v1/dead-letters")
+        })?;
+        let filter = junction_store::DeadFilter {
+            ids: vec![id],
+            quarantined: d.state == junction_store::DeliveryState::Quarantined,
+            ..Default::default()
+        };
+        let now = junction_core::time::now_ms();
+        let ids = self
+            .store
+            .discard(&filter, 1, now, &format!("discarded by {by}"))
+            .await?;
+        if ids.is_empty() {
+            return Err(Error::downstream(
+                Code::Conflict,
+                format!(
+                    "delivery {id} is {}, not dead or quarantined",
+                    d.state.as_str()
+                ),
+            )
+            .with_hint("only dead letters and quarantined deliveries can be discarded"));
+        }
+        tracing::info!(delivery = id, %by, "delivery discarded");
+        self.dispatcher.wake(&d.destination);
+        Ok(())
+    }
 }

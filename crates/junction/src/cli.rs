@@ -318,6 +318,19 @@ pub enum DlqCommand {
         #[arg(long)]
         all: bool,
     },
+    /// Discard dead letters: they are never sent, and no longer block their `fifo` key. The
+    /// given ids, or every one matching the filter (`--all` for all).
+    Discard {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(flatten)]
+        filter: DlqFilter,
+        /// Delivery ids.
+        ids: Vec<i64>,
+        /// Discard every dead letter when no filter or id is given.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -120,6 +120,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<i64>, StoreError>;
 
     /// Disables (`Some(reason)`) or re-enables (`None`) a destination.
+    /// Discards dead letters (or, with `filter.quarantined`, quarantined deliveries) matching
+    /// `filter`, at most `limit`: they are never sent, stop blocking their lane, and keep
+    /// `reason`. Answers the ids discarded.
+    async fn discard(
+        &self,
+        filter: &DeadFilter,
+        limit: usize,
+        now: i64,
+        reason: &str,
+    ) -> Result<Vec<i64>, StoreError>;
+
     async fn set_disabled(
         &self,
         destination: &str,

@@ -48,6 +48,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "audit log, per-minute history, alerts",
         sql: include_str!("../migrations/sqlite/0007_operations.sql"),
     },
+    Migration {
+        version: 8,
+        name: "discarded deliveries",
+        sql: include_str!("../migrations/sqlite/0008_discard.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -85,6 +90,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 7,
         name: "audit log, per-minute history, alerts",
         sql: include_str!("../migrations/postgres/0007_operations.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "discarded deliveries",
+        sql: include_str!("../migrations/postgres/0008_discard.sql"),
     },
 ];
 

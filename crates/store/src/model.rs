@@ -192,6 +192,8 @@ pub enum DeliveryState {
     Stale,
     /// Not sent: its mapping or model validation failed. Kept with the errors, replayable.
     Quarantined,
+    /// Not sent: an operator discarded it (a dead letter or a quarantined delivery).
+    Discarded,
 }
 
 impl DeliveryState {
@@ -202,6 +204,7 @@ impl DeliveryState {
             DeliveryState::Dead => "dead",
             DeliveryState::Stale => "stale",
             DeliveryState::Quarantined => "quarantined",
+            DeliveryState::Discarded => "discarded",
         }
     }
 
@@ -212,6 +215,7 @@ impl DeliveryState {
             "dead" => Some(DeliveryState::Dead),
             "stale" => Some(DeliveryState::Stale),
             "quarantined" => Some(DeliveryState::Quarantined),
+            "discarded" => Some(DeliveryState::Discarded),
             _ => None,
         }
     }

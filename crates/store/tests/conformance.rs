@@ -90,6 +90,7 @@ conformance!(
     minute_rows_are_replaced_per_process_and_purged,
     an_alert_fires_and_resolves_once_however_many_processes_try,
     events_are_found_by_source_type_key_and_time_newest_first,
+    a_discarded_dead_letter_unblocks_its_fifo_key_and_is_never_sent,
 );
 
 fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -> NewEvent {
@@ -1327,4 +1328,55 @@ async fn events_are_found_by_source_type_key_and_time_newest_first(store: Arc<dy
         ..Default::default()
     };
     assert!(store.events(&none, 10).await.unwrap().is_empty());
+}
+
+async fn a_discarded_dead_letter_unblocks_its_fifo_key_and_is_never_sent(store: Arc<dyn Store>) {
+    add(&store, keyed("a1", "a", 1, Ordering::Fifo, "d")).await;
+    add(&store, keyed("a2", "a", 2, Ordering::Fifo, "d")).await;
+    let got = store.claim(&claim_for("d", 10, T0)).await.unwrap();
+    store
+        .dead_letter(got[0].lease, attempt(500), "gave up", T0)
+        .await
+        .unwrap();
+    let dead_id = got[0].lease.delivery_id;
+    assert!(store
+        .claim(&claim_for("d", 10, T0))
+        .await
+        .unwrap()
+        .is_empty());
+    let quarantined_only = DeadFilter {
+        quarantined: true,
+        ..Default::default()
+    };
+    assert!(store
+        .discard(&quarantined_only, 10, T0 + 1, "discarded by token:x")
+        .await
+        .unwrap()
+        .is_empty());
+    let ids_discarded = store
+        .discard(&DeadFilter::default(), 10, T0 + 1, "discarded by token:x")
+        .await
+        .unwrap();
+    assert_eq!(ids_discarded, vec![dead_id]);
+    let d = store.delivery(dead_id).await.unwrap().unwrap();
+    assert_eq!(d.state, DeliveryState::Discarded);
+    assert_eq!(
+        d.dead_reason.as_deref(),
+        Some("discarded by token:x (was: gave up)")
+    );
+    assert!(store
+        .dead_letters(&DeadFilter::default(), 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(
+        store
+            .replay(&DeadFilter::default(), 10, T0 + 2)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a discarded delivery is not a dead letter any more"
+    );
+    let got = store.claim(&claim_for("d", 10, T0 + 2)).await.unwrap();
+    assert_eq!(ids(&got), ["a2"], "the key flows again");
 }

@@ -19,6 +19,8 @@ pub struct Params {
     source: Option<String>,
     /// Set after a replay: the delivery replayed.
     replayed: Option<i64>,
+    /// Set after a discard: the delivery discarded.
+    discarded: Option<i64>,
 }
 
 pub async fn dead_letters(state: State<AppState>, q: Query<Params>) -> Result<Response, ApiError> {
@@ -48,7 +50,10 @@ async fn list(
     };
     let flash = q
         .replayed
-        .map(|id| format!("Delivery #{id} replayed: it is due now."));
+        .map(|id| format!("Delivery #{id} replayed: it is due now."))
+        .or(q
+            .discarded
+            .map(|id| format!("Delivery #{id} discarded: it will not be sent.")));
     let body = html! {
         p.muted {
             @if quarantined { "Deliveries whose mapping failed or whose output broke the destination's model. Fix the mapping, restart, then replay." }
@@ -67,7 +72,10 @@ async fn list(
                         td.num { (d.attempts) }
                         td { (badge(d.state.as_str())) " " (d.dead_reason.clone().unwrap_or_default()) }
                         td { (d.finished_at.map(when).unwrap_or_default()) }
-                        td { form method="post" action={"/ui/deliveries/" (d.id) "/replay"} { button type="submit" { "Replay" } } }
+                        td.actions {
+                            form method="post" action={"/ui/deliveries/" (d.id) "/replay"} { button type="submit" { "Replay" } }
+                            form method="post" action={"/ui/deliveries/" (d.id) "/discard"} { button.secondary type="submit" { "Discard" } }
+                        }
                     }
                 } }
             }
@@ -93,4 +101,28 @@ pub async fn replay(
         "/ui/dead-letters"
     };
     Ok(Redirect::to(&format!("{back}?replayed={id}")).into_response())
+}
+
+pub async fn discard(
+    Extension(ui): Extension<Arc<Ui>>,
+    actor: Option<Extension<junction_server::admin::Actor>>,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let was_quarantined = state
+        .store
+        .delivery(id)
+        .await?
+        .is_some_and(|d| d.state.as_str() == "quarantined");
+    let by = actor.map_or_else(|| "an operator".to_owned(), |a| a.0.id.clone());
+    ui.engine
+        .discard_delivery(id, &by)
+        .await
+        .map_err(ApiError)?;
+    let back = if was_quarantined {
+        "/ui/quarantine"
+    } else {
+        "/ui/dead-letters"
+    };
+    Ok(Redirect::to(&format!("{back}?discarded={id}")).into_response())
 }

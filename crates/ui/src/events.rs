@@ -115,7 +115,10 @@ pub async fn delivery(
         }
         @if let Some(r) = &d.dead_reason { p { strong { "Reason: " } (r) } }
         @if replayable {
-            form method="post" action={"/ui/deliveries/" (d.id) "/replay"} { button type="submit" { "Replay" } }
+            div.actions {
+                form method="post" action={"/ui/deliveries/" (d.id) "/replay"} { button type="submit" { "Replay" } }
+                form method="post" action={"/ui/deliveries/" (d.id) "/discard"} { button.secondary type="submit" { "Discard" } }
+            }
         }
         h2 { "Timeline" }
         ol.timeline #timeline {

@@ -96,7 +96,7 @@ fn civil(days: i64) -> (i64, i64, i64) {
 pub fn badge(state: &str) -> Markup {
     let class = match state {
         "delivered" | "closed" | "resolved" | "active" | "ok" => "ok",
-        "pending" | "half_open" | "half-open" | "stale" | "info" => "warn",
+        "pending" | "half_open" | "half-open" | "stale" | "info" | "discarded" => "warn",
         "dead" | "open" | "quarantined" | "firing" | "disabled" | "critical" | "needs_reauth" => {
             "bad"
         }

@@ -44,6 +44,7 @@ pub fn routes(ui: Arc<Ui>) -> Router<AppState> {
         .route("/ui/dead-letters", get(dead::dead_letters))
         .route("/ui/quarantine", get(dead::quarantine))
         .route("/ui/deliveries/{id}/replay", post(dead::replay))
+        .route("/ui/deliveries/{id}/discard", post(dead::discard))
         .route("/ui/drift", get(notices::drift))
         .route("/ui/alerts", get(notices::alerts))
         .layer(axum::middleware::from_fn(login::same_origin_posts))

@@ -138,7 +138,13 @@ pub async fn run(cmd: DlqCommand) -> ExitCode {
             filter,
             ids,
             all,
-        } => replay(&remote, &filter, ids, all).await,
+        } => act(&remote, &filter, ids, all, "replay").await,
+        DlqCommand::Discard {
+            remote,
+            filter,
+            ids,
+            all,
+        } => act(&remote, &filter, ids, all, "discard").await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -212,11 +218,13 @@ async fn show(remote: &Remote, id: i64) -> Result<(), String> {
     Ok(())
 }
 
-async fn replay(
+/// Replays or discards (`verb`) the given deliveries, or every one matching the filter.
+async fn act(
     remote: &Remote,
     filter: &DlqFilter,
     ids: Vec<i64>,
     all: bool,
+    verb: &'static str,
 ) -> Result<(), String> {
     let c = Client::new(remote);
     if !ids.is_empty() {
@@ -224,17 +232,17 @@ async fn replay(
         for id in &ids {
             c.call(
                 reqwest::Method::POST,
-                &format!("/api/v1/deliveries/{id}/replay"),
+                &format!("/api/v1/deliveries/{id}/{verb}"),
                 None,
             )
             .await?;
             done += 1;
         }
-        report(remote, done);
+        report(remote, done, verb);
         return Ok(());
     }
     if query(filter).is_empty() && !all {
-        return Err("name dead letters by id or filter (--destination, --source, …), or pass --all to replay every one".into());
+        return Err(format!("name dead letters by id or filter (--destination, --source, …), or pass --all to {verb} every one"));
     }
     let matching = list_all(&c, filter, usize::MAX).await?;
     let ids: Vec<i64> = matching.iter().filter_map(|d| d["id"].as_i64()).collect();
@@ -243,9 +251,9 @@ async fn replay(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "replaying {bar:40} {pos}/{len} ({per_sec}, {eta} left)",
-    ) {
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
+        "{verb}ing {{bar:40}} {{pos}}/{{len}} ({{per_sec}}, {{eta}} left)"
+    )) {
         bar.set_style(style);
     }
     let mut done = 0;
@@ -257,22 +265,23 @@ async fn replay(
         let r = c
             .call(
                 reqwest::Method::POST,
-                &format!("{}/replay", collection(filter)),
+                &format!("{}/{verb}", collection(filter)),
                 Some(body),
             )
             .await?;
-        let n = r["replayed"].as_u64().unwrap_or(0) as usize;
+        let n = r[format!("{verb}ed").as_str()].as_u64().unwrap_or(0) as usize;
         done += n;
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    report(remote, done);
+    report(remote, done, verb);
     Ok(())
 }
 
-fn report(remote: &Remote, n: usize) {
-    match remote.output {
-        Output::Json => println!("{}", json!({ "replayed": n })),
-        Output::Table => println!("replayed {n} dead letter(s); they are due now"),
+fn report(remote: &Remote, n: usize, verb: &str) {
+    match (remote.output, verb) {
+        (Output::Json, _) => println!("{}", json!({ format!("{verb}ed"): n })),
+        (Output::Table, "replay") => println!("replayed {n} dead letter(s); they are due now"),
+        (Output::Table, _) => println!("discarded {n} dead letter(s); they will not be sent"),
     }
 }

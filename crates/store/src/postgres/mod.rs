@@ -333,6 +333,16 @@ impl Store for PgStore {
         queue::replay(&self.pool, filter, limit, now).await
     }
 
+    async fn discard(
+        &self,
+        filter: &DeadFilter,
+        limit: usize,
+        now: i64,
+        reason: &str,
+    ) -> Result<Vec<i64>, StoreError> {
+        queue::discard(&self.pool, filter, limit, now, reason).await
+    }
+
     async fn set_disabled(
         &self,
         destination: &str,

@@ -140,6 +140,38 @@ pub(super) async fn replay(
     Ok(ids)
 }
 
+pub(super) async fn discard(
+    pool: &PgPool,
+    filter: &DeadFilter,
+    limit: usize,
+    now: i64,
+    reason: &str,
+) -> Result<Vec<i64>, StoreError> {
+    let (clause, params) = dead_where(filter, 0, &POSTGRES);
+    let n = params.len() + 1;
+    let sql = format!(
+        "WITH chosen AS (
+           SELECT d.id FROM deliveries d JOIN events e ON e.id = d.event_id {clause}
+           ORDER BY d.id LIMIT {limit} FOR UPDATE OF d SKIP LOCKED
+         )
+         UPDATE deliveries SET state = 'discarded', lease_owner = NULL, finished_at = ${n},
+                dead_reason = ${} || COALESCE(' (was: ' || deliveries.dead_reason || ')', '')
+         FROM chosen WHERE deliveries.id = chosen.id RETURNING deliveries.id",
+        n + 1
+    );
+    let rows = bind(sqlx::query(&sql), &params)
+        .bind(now)
+        .bind(reason)
+        .fetch_all(pool)
+        .await?;
+    let mut ids: Vec<i64> = rows
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
 pub(super) async fn set_disabled(
     pool: &PgPool,
     destination: &str,

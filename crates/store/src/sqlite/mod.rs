@@ -224,6 +224,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn discard(
+        &self,
+        filter: &DeadFilter,
+        limit: usize,
+        now: i64,
+        reason: &str,
+    ) -> Result<Vec<i64>, StoreError> {
+        let (filter, reason) = (filter.clone(), reason.to_owned());
+        self.on_writer(move |c| queue::discard(c, &filter, limit, now, &reason))
+            .await
+    }
+
     async fn set_disabled(
         &self,
         destination: &str,

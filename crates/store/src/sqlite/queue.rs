@@ -134,6 +134,37 @@ pub(super) fn replay(
     Ok(ids)
 }
 
+pub(super) fn discard(
+    c: &mut Connection,
+    filter: &DeadFilter,
+    limit: usize,
+    now: i64,
+    reason: &str,
+) -> Result<Vec<i64>, StoreError> {
+    let (clause, params) = dead_where(filter, 0, &SQLITE);
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let ids: Vec<i64> = {
+        let sql = format!(
+            "SELECT d.id FROM deliveries d JOIN events e ON e.id = d.event_id {clause} ORDER BY d.id LIMIT {limit}"
+        );
+        let mut stmt = tx.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(bind(&params)), |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    {
+        let mut up = tx.prepare_cached(
+            "UPDATE deliveries SET state = 'discarded', lease_owner = NULL, finished_at = ?2,
+                    dead_reason = ?3 || COALESCE(' (was: ' || dead_reason || ')', '')
+             WHERE id = ?1 AND state IN ('dead', 'quarantined')",
+        )?;
+        for id in &ids {
+            up.execute(params![id, now, reason])?;
+        }
+    }
+    tx.commit()?;
+    Ok(ids)
+}
+
 pub(super) fn set_disabled(
     c: &Connection,
     destination: &str,
