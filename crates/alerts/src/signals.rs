@@ -53,16 +53,7 @@ impl Material {
             .max();
         let merged = match longest {
             Some(span) => {
-                let rows = store.minutes(history::minute_of(now_ms - span)).await?;
-                history::merge(rows.iter().map(|r| {
-                    (
-                        r.minute,
-                        r.kind.as_str(),
-                        r.name.as_str(),
-                        r.counts.as_str(),
-                        r.hist.as_str(),
-                    )
-                }))
+                junction_server::history::merged(store, history::minute_of(now_ms - span)).await?
             }
             None => Merged::default(),
         };

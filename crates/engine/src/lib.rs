@@ -47,9 +47,12 @@ impl Engine {
         Ok(engine)
     }
 
-    /// Replays one dead or quarantined delivery now: it becomes due and its destination's
-    /// workers are woken. Errors: not found (404), not dead or quarantined (409).
-    pub async fn replay_delivery(&self, id: i64) -> Result<(), junction_core::Error> {
+    /// A dead or quarantined delivery by id, with the filter that names it alone.
+    async fn parked(
+        &self,
+        id: i64,
+    ) -> Result<(junction_store::DeliveryRecord, junction_store::DeadFilter), junction_core::Error>
+    {
         use junction_core::{Code, Error};
         let d = self.store.delivery(id).await?.ok_or_else(|| {
             Error::downstream(Code::NotFound, format!("no delivery {id}"))
@@ -60,54 +63,56 @@ impl Engine {
             quarantined: d.state == junction_store::DeliveryState::Quarantined,
             ..Default::default()
         };
-        let ids = self
-            .store
-            .replay(&filter, 1, junction_core::time::now_ms())
-            .await?;
-        if ids.is_empty() {
-            return Err(Error::downstream(
-                Code::Conflict,
+        Ok((d, filter))
+    }
+
+    /// Answers the conflict when `changed` is empty (the delivery was not parked), else wakes
+    /// its destination.
+    fn settle(
+        &self,
+        d: &junction_store::DeliveryRecord,
+        changed: &[i64],
+        verb: &str,
+    ) -> Result<(), junction_core::Error> {
+        if changed.is_empty() {
+            return Err(junction_core::Error::downstream(
+                junction_core::Code::Conflict,
                 format!(
-                    "delivery {id} is {}, not dead or quarantined",
+                    "delivery {} is {}, not dead or quarantined",
+                    d.id,
                     d.state.as_str()
                 ),
             )
-            .with_hint("only dead letters and quarantined deliveries can be replayed"));
+            .with_hint(format!(
+                "only dead letters and quarantined deliveries can be {verb}"
+            )));
         }
         self.dispatcher.wake(&d.destination);
         Ok(())
     }
 
+    /// Replays one dead or quarantined delivery now: it becomes due and its destination's
+    /// workers are woken. Errors: not found (404), not dead or quarantined (409).
+    pub async fn replay_delivery(&self, id: i64) -> Result<(), junction_core::Error> {
+        let (d, filter) = self.parked(id).await?;
+        let ids = self
+            .store
+            .replay(&filter, 1, junction_core::time::now_ms())
+            .await?;
+        self.settle(&d, &ids, "replayed")
+    }
+
     /// Discards one dead or quarantined delivery: it is never sent, and stops blocking its
     /// `fifo` lane (the next event of its key is due at once). `by` names who, for its reason.
     pub async fn discard_delivery(&self, id: i64, by: &str) -> Result<(), junction_core::Error> {
-        use junction_core::{Code, Error};
-        let d = self.store.delivery(id).await?.ok_or_else(|| {
-            Error::downstream(Code::NotFound, format!("no delivery {id}"))
-                .with_hint("dead letters are listed at GET /api/v1/dead-letters")
-        })?;
-        let filter = junction_store::DeadFilter {
-            ids: vec![id],
-            quarantined: d.state == junction_store::DeliveryState::Quarantined,
-            ..Default::default()
-        };
+        let (d, filter) = self.parked(id).await?;
         let now = junction_core::time::now_ms();
         let ids = self
             .store
             .discard(&filter, 1, now, &format!("discarded by {by}"))
             .await?;
-        if ids.is_empty() {
-            return Err(Error::downstream(
-                Code::Conflict,
-                format!(
-                    "delivery {id} is {}, not dead or quarantined",
-                    d.state.as_str()
-                ),
-            )
-            .with_hint("only dead letters and quarantined deliveries can be discarded"));
-        }
+        self.settle(&d, &ids, "discarded")?;
         tracing::info!(delivery = id, %by, "delivery discarded");
-        self.dispatcher.wake(&d.destination);
         Ok(())
     }
 }

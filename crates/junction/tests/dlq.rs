@@ -12,18 +12,7 @@ const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const TOKEN: &str = "admin-token-for-tests";
 
 fn dlq(base: &str, args: &[&str], token: Option<&str>) -> (Option<i32>, String, String) {
-    let mut cmd = bin();
-    cmd.arg("dlq").args(args).args(["--server", base]);
-    cmd.env_remove("JUNCTION_ADMIN_TOKEN");
-    if let Some(t) = token {
-        cmd.env("JUNCTION_ADMIN_TOKEN", t);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    against(base, token, &[&["dlq"], args].concat())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -2,26 +2,13 @@
 
 mod support;
 
-use std::process::Command;
-
 use serde_json::Value;
 use support::*;
 
 const ADMIN: &str = "status-admin-token-9012";
 
 fn junction(args: &[&str], server: &str, token: Option<&str>) -> (Option<i32>, String, String) {
-    let mut cmd: Command = bin();
-    cmd.args(args).args(["--server", server]);
-    cmd.env_remove("JUNCTION_ADMIN_TOKEN");
-    if let Some(t) = token {
-        cmd.env("JUNCTION_ADMIN_TOKEN", t);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    against(server, token, args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

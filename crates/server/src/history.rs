@@ -14,6 +14,23 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
 /// How long minute rows are kept.
 pub const KEEP: Duration = Duration::from_secs(48 * 3600);
 
+/// Every process's minute rows from `since` on, merged per series and minute.
+pub async fn merged(
+    store: &dyn junction_store::Store,
+    since: i64,
+) -> Result<history::Merged, junction_store::StoreError> {
+    let rows = store.minutes(since).await?;
+    Ok(history::merge(rows.iter().map(|r| {
+        (
+            r.minute,
+            r.kind.as_str(),
+            r.name.as_str(),
+            r.counts.as_str(),
+            r.hist.as_str(),
+        )
+    })))
+}
+
 /// Starts the flusher; it stops when the process shuts down (after a last flush).
 pub fn start(state: &AppState) {
     let minutes = std::sync::Arc::new(tokio::sync::Mutex::new(Minutes::default()));

@@ -15,16 +15,7 @@ impl History {
     pub async fn load(store: &dyn Store, span: i64) -> Result<Self, StoreError> {
         let now = history::minute_of(junction_core::time::now_ms());
         let first = now - (span - 1) * MINUTE_MS;
-        let rows = store.minutes(first).await?;
-        let merged = history::merge(rows.iter().map(|r| {
-            (
-                r.minute,
-                r.kind.as_str(),
-                r.name.as_str(),
-                r.counts.as_str(),
-                r.hist.as_str(),
-            )
-        }));
+        let merged = junction_server::history::merged(store, first).await?;
         Ok(Self {
             merged,
             first,

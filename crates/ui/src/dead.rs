@@ -84,22 +84,27 @@ async fn list(
     Ok(page(title, href, flash.as_deref(), None, body))
 }
 
+/// Where to go back to after acting on delivery `id`: its list.
+async fn list_of(state: &AppState, id: i64) -> Result<&'static str, ApiError> {
+    let quarantined = state
+        .store
+        .delivery(id)
+        .await?
+        .is_some_and(|d| d.state.as_str() == "quarantined");
+    Ok(if quarantined {
+        "/ui/quarantine"
+    } else {
+        "/ui/dead-letters"
+    })
+}
+
 pub async fn replay(
     Extension(ui): Extension<Arc<Ui>>,
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    let was_quarantined = state
-        .store
-        .delivery(id)
-        .await?
-        .is_some_and(|d| d.state.as_str() == "quarantined");
+    let back = list_of(&state, id).await?;
     ui.engine.replay_delivery(id).await.map_err(ApiError)?;
-    let back = if was_quarantined {
-        "/ui/quarantine"
-    } else {
-        "/ui/dead-letters"
-    };
     Ok(Redirect::to(&format!("{back}?replayed={id}")).into_response())
 }
 
@@ -109,20 +114,11 @@ pub async fn discard(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    let was_quarantined = state
-        .store
-        .delivery(id)
-        .await?
-        .is_some_and(|d| d.state.as_str() == "quarantined");
+    let back = list_of(&state, id).await?;
     let by = actor.map_or_else(|| "an operator".to_owned(), |a| a.0.id.clone());
     ui.engine
         .discard_delivery(id, &by)
         .await
         .map_err(ApiError)?;
-    let back = if was_quarantined {
-        "/ui/quarantine"
-    } else {
-        "/ui/dead-letters"
-    };
     Ok(Redirect::to(&format!("{back}?discarded={id}")).into_response())
 }

@@ -188,3 +188,20 @@ pub fn cli(
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Runs `junction ARGS --server SERVER` (a command against a running hub) with
+/// `JUNCTION_ADMIN_TOKEN` set to `token`, or unset; returns (exit code, stdout, stderr).
+pub fn against(server: &str, token: Option<&str>, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut cmd = bin();
+    cmd.args(args).args(["--server", server]);
+    cmd.env_remove("JUNCTION_ADMIN_TOKEN");
+    if let Some(t) = token {
+        cmd.env("JUNCTION_ADMIN_TOKEN", t);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

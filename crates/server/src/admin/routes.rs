@@ -226,16 +226,7 @@ async fn stats(
     use junction_telemetry::history;
     let span = q.minutes.unwrap_or(60).clamp(1, 2880);
     let since = history::minute_of(now_ms()) - (span - 1) * history::MINUTE_MS;
-    let rows = access.store().minutes(since).await?;
-    let merged = history::merge(rows.iter().map(|r| {
-        (
-            r.minute,
-            r.kind.as_str(),
-            r.name.as_str(),
-            r.counts.as_str(),
-            r.hist.as_str(),
-        )
-    }));
+    let merged = crate::history::merged(access.store().as_ref(), since).await?;
     Ok(Json(
         json!({ "since_ms": since, "series": series_json(&merged, since, q.kind.as_deref()) }),
     ))

@@ -111,33 +111,59 @@ pub(super) async fn events(
         .collect()
 }
 
-pub(super) async fn replay(
+/// Updates the dead (or quarantined) deliveries matching `filter`, oldest first and at most
+/// `limit`, with `set` (its parameters numbered after the filter's, bound by `more`); skips rows
+/// another process holds. Answers the ids changed.
+async fn change_chosen<'q>(
     pool: &PgPool,
     filter: &DeadFilter,
     limit: usize,
-    now: i64,
+    set: &(dyn Fn(usize) -> String + Sync),
+    more: impl FnOnce(Query<'q, Postgres, PgArguments>) -> Query<'q, Postgres, PgArguments>,
+    sql: &'q mut String,
+    params: &'q mut Vec<Param>,
 ) -> Result<Vec<i64>, StoreError> {
-    let (clause, params) = dead_where(filter, 0, &POSTGRES);
-    let n = params.len() + 1;
-    let sql = format!(
+    let (clause, p) = dead_where(filter, 0, &POSTGRES);
+    *params = p;
+    *sql = format!(
         "WITH chosen AS (
            SELECT d.id FROM deliveries d JOIN events e ON e.id = d.event_id {clause}
            ORDER BY d.id LIMIT {limit} FOR UPDATE OF d SKIP LOCKED
          )
-         UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ${n}, lease_owner = NULL,
-                dead_reason = NULL, finished_at = NULL
-         FROM chosen WHERE deliveries.id = chosen.id RETURNING deliveries.id"
+         UPDATE deliveries SET {} FROM chosen WHERE deliveries.id = chosen.id RETURNING deliveries.id",
+        set(params.len() + 1)
     );
-    let rows = bind(sqlx::query(&sql), &params)
-        .bind(now)
-        .fetch_all(pool)
-        .await?;
+    let rows = more(bind(sqlx::query(sql), params)).fetch_all(pool).await?;
     let mut ids: Vec<i64> = rows
         .iter()
         .map(|r| r.try_get("id"))
         .collect::<Result<_, _>>()?;
     ids.sort_unstable();
     Ok(ids)
+}
+
+pub(super) async fn replay(
+    pool: &PgPool,
+    filter: &DeadFilter,
+    limit: usize,
+    now: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let (mut sql, mut params) = (String::new(), Vec::new());
+    change_chosen(
+        pool,
+        filter,
+        limit,
+        &|n| {
+            format!(
+                "state = 'pending', attempts = 0, next_attempt_at = ${n}, lease_owner = NULL,
+                 dead_reason = NULL, finished_at = NULL"
+            )
+        },
+        |q| q.bind(now),
+        &mut sql,
+        &mut params,
+    )
+    .await
 }
 
 pub(super) async fn discard(
@@ -147,29 +173,24 @@ pub(super) async fn discard(
     now: i64,
     reason: &str,
 ) -> Result<Vec<i64>, StoreError> {
-    let (clause, params) = dead_where(filter, 0, &POSTGRES);
-    let n = params.len() + 1;
-    let sql = format!(
-        "WITH chosen AS (
-           SELECT d.id FROM deliveries d JOIN events e ON e.id = d.event_id {clause}
-           ORDER BY d.id LIMIT {limit} FOR UPDATE OF d SKIP LOCKED
-         )
-         UPDATE deliveries SET state = 'discarded', lease_owner = NULL, finished_at = ${n},
-                dead_reason = ${} || COALESCE(' (was: ' || deliveries.dead_reason || ')', '')
-         FROM chosen WHERE deliveries.id = chosen.id RETURNING deliveries.id",
-        n + 1
-    );
-    let rows = bind(sqlx::query(&sql), &params)
-        .bind(now)
-        .bind(reason)
-        .fetch_all(pool)
-        .await?;
-    let mut ids: Vec<i64> = rows
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<_, _>>()?;
-    ids.sort_unstable();
-    Ok(ids)
+    let (mut sql, mut params) = (String::new(), Vec::new());
+    let reason = reason.to_owned();
+    change_chosen(
+        pool,
+        filter,
+        limit,
+        &|n| {
+            format!(
+                "state = 'discarded', lease_owner = NULL, finished_at = ${n},
+                 dead_reason = ${} || COALESCE(' (was: ' || deliveries.dead_reason || ')', '')",
+                n + 1
+            )
+        },
+        |q| q.bind(now).bind(reason),
+        &mut sql,
+        &mut params,
+    )
+    .await
 }
 
 pub(super) async fn set_disabled(

@@ -104,22 +104,25 @@ pub(super) fn events(
     Ok(out)
 }
 
+/// The ids of the dead (or quarantined) deliveries matching `filter`, oldest first.
+fn chosen(c: &Connection, filter: &DeadFilter, limit: usize) -> Result<Vec<i64>, StoreError> {
+    let (clause, params) = dead_where(filter, 0, &SQLITE);
+    let sql = format!(
+        "SELECT d.id FROM deliveries d JOIN events e ON e.id = d.event_id {clause} ORDER BY d.id LIMIT {limit}"
+    );
+    let mut stmt = c.prepare(&sql)?;
+    let rows = stmt.query_map(params_from_iter(bind(&params)), |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 pub(super) fn replay(
     c: &mut Connection,
     filter: &DeadFilter,
     limit: usize,
     now: i64,
 ) -> Result<Vec<i64>, StoreError> {
-    let (clause, params) = dead_where(filter, 0, &SQLITE);
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let ids: Vec<i64> = {
-        let sql = format!(
-            "SELECT d.id FROM deliveries d JOIN events e ON e.id = d.event_id {clause} ORDER BY d.id LIMIT {limit}"
-        );
-        let mut stmt = tx.prepare(&sql)?;
-        let rows = stmt.query_map(params_from_iter(bind(&params)), |r| r.get(0))?;
-        rows.collect::<Result<_, _>>()?
-    };
+    let ids = chosen(&tx, filter, limit)?;
     {
         let mut up = tx.prepare_cached(
             "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?2, lease_owner = NULL,
@@ -141,16 +144,8 @@ pub(super) fn discard(
     now: i64,
     reason: &str,
 ) -> Result<Vec<i64>, StoreError> {
-    let (clause, params) = dead_where(filter, 0, &SQLITE);
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let ids: Vec<i64> = {
-        let sql = format!(
-            "SELECT d.id FROM deliveries d JOIN events e ON e.id = d.event_id {clause} ORDER BY d.id LIMIT {limit}"
-        );
-        let mut stmt = tx.prepare(&sql)?;
-        let rows = stmt.query_map(params_from_iter(bind(&params)), |r| r.get(0))?;
-        rows.collect::<Result<_, _>>()?
-    };
+    let ids = chosen(&tx, filter, limit)?;
     {
         let mut up = tx.prepare_cached(
             "UPDATE deliveries SET state = 'discarded', lease_owner = NULL, finished_at = ?2,
