@@ -37,6 +37,7 @@ impl Notice {
             "alert": format!("{}/{}", c.rule, c.subject),
             "rule": c.rule, "subject": c.subject, "severity": c.severity, "state": self.state(),
             "value": c.value, "message": c.message, "at_ms": self.at_ms,
+            "fired_count": self.fired_count,
         })
     }
 

@@ -319,3 +319,61 @@ async fn admin_roles_are_enforced_and_the_audit_chain_detects_a_modified_row() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("entry 3 was changed"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_site_cannot_act_through_a_browser_on_loopback_or_with_the_dashboard_cookie() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let (code, _, err) = cli(
+        &config,
+        K1,
+        &["secrets", "set", "crm_whsec"],
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let operator = token(&config, "oncall", "operator");
+    // No JUNCTION_ADMIN_TOKEN: loopback clients without a token are admins.
+    let hub = Served::start(&config, &[("JUNCTION_MASTER_KEY", K1)]);
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/destinations/billing/disable", hub.base);
+    let post = |origin: Option<&str>, site: Option<&str>, cookie: Option<&str>| {
+        let mut req = http.post(&url);
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        if let Some(s) = site {
+            req = req.header("sec-fetch-site", s);
+        }
+        if let Some(c) = cookie {
+            req = req.header("cookie", format!("junction_session={c}"));
+        }
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(post(Some("https://evil.example"), None, None).await, 403);
+    assert_eq!(post(None, Some("cross-site"), None).await, 403);
+    assert_eq!(
+        post(Some("https://evil.example"), None, Some(&operator)).await,
+        403
+    );
+    assert_eq!(
+        post(Some(&hub.base), Some("same-origin"), Some(&operator)).await,
+        200
+    );
+    assert_eq!(post(None, None, None).await, 200, "a CLI on this machine");
+    // With the token in a header (which a cross-site form cannot set), the origin does not matter.
+    let res = http
+        .post(&url)
+        .header("origin", "https://evil.example")
+        .bearer_auth(&operator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let read = http
+        .get(format!("{}/api/v1/destinations", hub.base))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200, "reads are not actions");
+}

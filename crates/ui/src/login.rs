@@ -1,15 +1,12 @@
-//! Signing in to the dashboard with an API token (kept in an HttpOnly, SameSite=Strict cookie),
-//! and the check that form posts come from the dashboard itself.
+//! Signing in to the dashboard with an API token (kept in an HttpOnly, SameSite=Strict cookie).
+//! Posts that ride on the cookie are checked to come from this origin by the admin guard.
 
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request};
-use axum::middleware::Next;
+use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use junction_core::{Code, Error};
 use junction_server::admin::{AdminAccess, SESSION_COOKIE};
-use junction_server::ApiError;
 use maud::html;
 use serde::Deserialize;
 
@@ -69,31 +66,4 @@ pub async fn logout() -> Response {
         Redirect::to("/ui/login"),
     )
         .into_response()
-}
-
-/// Refuses dashboard posts sent from another site (the cookie is SameSite=Strict already; this
-/// also covers browsers that ignore it).
-pub async fn same_origin_posts(req: Request, next: Next) -> Response {
-    if req.method() == http::Method::POST {
-        let h = req.headers();
-        let site = h.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-        let origin = h.get(http::header::ORIGIN).and_then(|v| v.to_str().ok());
-        let host = h.get(http::header::HOST).and_then(|v| v.to_str().ok());
-        let cross_site = matches!(site, Some(s) if s != "same-origin" && s != "none");
-        let foreign_origin = match (origin, host) {
-            (Some(o), Some(host)) => o.split_once("://").map(|x| x.1) != Some(host),
-            _ => false,
-        };
-        if cross_site || foreign_origin {
-            return ApiError(
-                Error::downstream(
-                    Code::Forbidden,
-                    "a dashboard action must come from the dashboard",
-                )
-                .with_hint("open the page on this server and use its buttons"),
-            )
-            .into_response();
-        }
-    }
-    next.run(req).await
 }

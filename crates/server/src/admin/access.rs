@@ -66,7 +66,7 @@ pub struct Actor {
 pub fn required_role(method: &Method, path: &str) -> Role {
     const ADMIN_ONLY: [&str; 3] = ["/api/v1/tokens", "/api/v1/secrets", "/api/v1/audit"];
     let under = |p: &str| path == p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/'));
-    if ADMIN_ONLY.iter().any(|p| under(p)) || under("/ui/audit") || under("/ui/tokens") {
+    if ADMIN_ONLY.iter().any(|p| under(p)) {
         Role::Admin
     } else if is_read(method) {
         Role::Viewer
@@ -195,7 +195,16 @@ pub async fn guard(access: Arc<AdminAccess>, mut req: Request, next: Next) -> Re
     let origin = peer
         .map(|ip| ip.to_string())
         .unwrap_or_else(|| "unknown".into());
-    let credential = bearer(&req).or_else(|| cookie(&req));
+    let header = bearer(&req);
+    // A browser sends cookies, and a loopback client needs no credential at all, on requests
+    // another site makes it send: those may only read, unless they come from this origin.
+    let ambient = header.is_none();
+    if ambient && !is_read(req.method()) && !same_origin(&req) {
+        let e = Error::downstream(Code::Forbidden, "an admin action must come from this server's own pages")
+            .with_hint("send the request with an API token in the Authorization header, or use the dashboard's buttons");
+        return ApiError(e).into_response();
+    }
+    let credential = header.or_else(|| cookie(&req));
     let actor = match credential {
         Some(c) => match access.authenticate(&c, &origin).await {
             Ok(a) => a,
@@ -265,6 +274,24 @@ pub async fn guard(access: Arc<AdminAccess>, mut req: Request, next: Next) -> Re
     }
     req.extensions_mut().insert(actor);
     next.run(req).await
+}
+
+/// Whether a request was not sent by another site: `Sec-Fetch-Site` is `same-origin` or `none`
+/// (or absent), and an `Origin`, if any, names this host.
+fn same_origin(req: &Request) -> bool {
+    let h = req.headers();
+    let site = h.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if matches!(site, Some(s) if s != "same-origin" && s != "none") {
+        return false;
+    }
+    match (
+        h.get(http::header::ORIGIN).and_then(|v| v.to_str().ok()),
+        h.get(http::header::HOST).and_then(|v| v.to_str().ok()),
+    ) {
+        (Some(origin), Some(host)) => origin.split_once("://").map(|x| x.1) == Some(host),
+        (Some(_), None) => false,
+        (None, _) => true,
+    }
 }
 
 fn unauthenticated(req: &Request, e: Error) -> Response {

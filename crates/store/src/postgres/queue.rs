@@ -111,21 +111,16 @@ pub(super) async fn events(
         .collect()
 }
 
-/// Updates the dead (or quarantined) deliveries matching `filter`, oldest first and at most
-/// `limit`, with `set` (its parameters numbered after the filter's, bound by `more`); skips rows
-/// another process holds. Answers the ids changed.
-async fn change_chosen<'q>(
-    pool: &PgPool,
+/// SQL that updates the dead (or quarantined) deliveries matching `filter`, oldest first and at
+/// most `limit`, with `set` (given the number of its first parameter, after the filter's),
+/// skipping rows another process holds, and returns their ids; with the filter's parameters.
+fn change_chosen(
     filter: &DeadFilter,
     limit: usize,
-    set: &(dyn Fn(usize) -> String + Sync),
-    more: impl FnOnce(Query<'q, Postgres, PgArguments>) -> Query<'q, Postgres, PgArguments>,
-    sql: &'q mut String,
-    params: &'q mut Vec<Param>,
-) -> Result<Vec<i64>, StoreError> {
-    let (clause, p) = dead_where(filter, 0, &POSTGRES);
-    *params = p;
-    *sql = format!(
+    set: impl Fn(usize) -> String,
+) -> (String, Vec<Param>) {
+    let (clause, params) = dead_where(filter, 0, &POSTGRES);
+    let sql = format!(
         "WITH chosen AS (
            SELECT d.id FROM deliveries d JOIN events e ON e.id = d.event_id {clause}
            ORDER BY d.id LIMIT {limit} FOR UPDATE OF d SKIP LOCKED
@@ -133,7 +128,10 @@ async fn change_chosen<'q>(
          UPDATE deliveries SET {} FROM chosen WHERE deliveries.id = chosen.id RETURNING deliveries.id",
         set(params.len() + 1)
     );
-    let rows = more(bind(sqlx::query(sql), params)).fetch_all(pool).await?;
+    (sql, params)
+}
+
+fn sorted_ids(rows: &[sqlx::postgres::PgRow]) -> Result<Vec<i64>, StoreError> {
     let mut ids: Vec<i64> = rows
         .iter()
         .map(|r| r.try_get("id"))
@@ -148,22 +146,17 @@ pub(super) async fn replay(
     limit: usize,
     now: i64,
 ) -> Result<Vec<i64>, StoreError> {
-    let (mut sql, mut params) = (String::new(), Vec::new());
-    change_chosen(
-        pool,
-        filter,
-        limit,
-        &|n| {
-            format!(
-                "state = 'pending', attempts = 0, next_attempt_at = ${n}, lease_owner = NULL,
-                 dead_reason = NULL, finished_at = NULL"
-            )
-        },
-        |q| q.bind(now),
-        &mut sql,
-        &mut params,
-    )
-    .await
+    let (sql, params) = change_chosen(filter, limit, |n| {
+        format!(
+            "state = 'pending', attempts = 0, next_attempt_at = ${n}, lease_owner = NULL,
+             dead_reason = NULL, finished_at = NULL"
+        )
+    });
+    let rows = bind(sqlx::query(&sql), &params)
+        .bind(now)
+        .fetch_all(pool)
+        .await?;
+    sorted_ids(&rows)
 }
 
 pub(super) async fn discard(
@@ -173,24 +166,19 @@ pub(super) async fn discard(
     now: i64,
     reason: &str,
 ) -> Result<Vec<i64>, StoreError> {
-    let (mut sql, mut params) = (String::new(), Vec::new());
-    let reason = reason.to_owned();
-    change_chosen(
-        pool,
-        filter,
-        limit,
-        &|n| {
-            format!(
-                "state = 'discarded', lease_owner = NULL, finished_at = ${n},
-                 dead_reason = ${} || COALESCE(' (was: ' || deliveries.dead_reason || ')', '')",
-                n + 1
-            )
-        },
-        |q| q.bind(now).bind(reason),
-        &mut sql,
-        &mut params,
-    )
-    .await
+    let (sql, params) = change_chosen(filter, limit, |n| {
+        format!(
+            "state = 'discarded', lease_owner = NULL, finished_at = ${n},
+             dead_reason = ${} || COALESCE(' (was: ' || deliveries.dead_reason || ')', '')",
+            n + 1
+        )
+    });
+    let rows = bind(sqlx::query(&sql), &params)
+        .bind(now)
+        .bind(reason)
+        .fetch_all(pool)
+        .await?;
+    sorted_ids(&rows)
 }
 
 pub(super) async fn set_disabled(
