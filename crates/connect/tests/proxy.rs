@@ -236,7 +236,9 @@ async fn token_refresh_once_across_nodes_sharing_postgresql() {
             .send()
     });
     for r in futures_util::future::join_all(calls).await {
-        assert_eq!(r.unwrap().status(), 200);
+        let r = r.unwrap();
+        let status = r.status();
+        assert_eq!(status, 200, "{}", r.text().await.unwrap_or_default());
     }
     assert_eq!(env.issued().await.len(), 1, "one token for both processes");
 }

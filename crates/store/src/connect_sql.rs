@@ -15,10 +15,11 @@ pub(crate) fn connections() -> String {
 pub(crate) const ENSURE: &str = "INSERT INTO connections (connector, name, updated_at)
      VALUES ($1, $2, $3) ON CONFLICT (connector, name) DO NOTHING";
 
-/// Takes the refresh lease when it is free or expired: the fenced lease of DESIGN.md.
+/// Takes the refresh lease when it is free or expired, and nobody saved tokens since the taker
+/// read `token_version`: the fenced lease of DESIGN.md.
 pub(crate) const LEASE: &str = "UPDATE connections
      SET refresh_until = $1, refresh_epoch = refresh_epoch + 1
-     WHERE connector = $2 AND name = $3 AND refresh_until < $4
+     WHERE connector = $2 AND name = $3 AND refresh_until < $4 AND token_version = $5
      RETURNING refresh_epoch";
 
 /// Saves new token times under the lease's epoch, releasing the lease.

@@ -188,13 +188,16 @@ pub trait Store: Send + Sync + 'static {
     async fn connections(&self) -> Result<Vec<Connection>, StoreError>;
 
     /// Takes the connection's refresh lease until `until` if it is free or expired (creating the
-    /// row if missing) and returns the new epoch; `None` while another holder's lease is live.
+    /// row if missing) and returns the new epoch; `None` while another holder's lease is live,
+    /// or when tokens were saved since the caller read `seen_version` (the row's
+    /// `token_version`; 0 without a row): a refresh that just finished is not repeated.
     async fn take_refresh_lease(
         &self,
         connector: &str,
         name: &str,
         now: i64,
         until: i64,
+        seen_version: i64,
     ) -> Result<Option<i64>, StoreError>;
 
     /// Saves new tokens (times on the row, sealed values as secrets) in one transaction and

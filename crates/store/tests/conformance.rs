@@ -971,7 +971,7 @@ async fn token_refresh_once_across_nodes_the_lease_is_taken_by_one(store: Arc<dy
         let store = store.clone();
         tokio::spawn(async move {
             store
-                .take_refresh_lease("crm", "default", T0, T0 + 30_000)
+                .take_refresh_lease("crm", "default", T0, T0 + 30_000, 0)
                 .await
                 .unwrap()
         })
@@ -990,13 +990,13 @@ async fn token_refresh_once_across_nodes_the_lease_is_taken_by_one(store: Arc<dy
     // While it is live nobody else gets it; once expired, the next taker does, with a new epoch.
     assert_eq!(
         store
-            .take_refresh_lease("crm", "default", T0 + 29_999, T0 + 60_000)
+            .take_refresh_lease("crm", "default", T0 + 29_999, T0 + 60_000, 0)
             .await
             .unwrap(),
         None
     );
     let next = store
-        .take_refresh_lease("crm", "default", T0 + 30_001, T0 + 60_000)
+        .take_refresh_lease("crm", "default", T0 + 30_001, T0 + 60_000, 0)
         .await
         .unwrap();
     assert_eq!(next, Some(won[0] + 1));
@@ -1006,8 +1006,16 @@ async fn token_refresh_once_across_nodes_the_lease_is_taken_by_one(store: Arc<dy
     assert_eq!(row.refresh_until, 0);
     assert_eq!(row.expires_at, Some(T0 + 3_600_000));
     assert_eq!(row.token_version, 1);
+    assert!(
+        store
+            .take_refresh_lease("crm", "default", T0 + 30_002, T0 + 60_000, 0)
+            .await
+            .unwrap()
+            .is_none(),
+        "a taker that read the row before those tokens were saved does not refresh again"
+    );
     assert!(store
-        .take_refresh_lease("crm", "default", T0 + 30_002, T0 + 60_000)
+        .take_refresh_lease("crm", "default", T0 + 30_002, T0 + 60_000, 1)
         .await
         .unwrap()
         .is_some());
@@ -1015,12 +1023,12 @@ async fn token_refresh_once_across_nodes_the_lease_is_taken_by_one(store: Arc<dy
 
 async fn a_fenced_off_refresh_cannot_save_its_tokens(store: Arc<dyn Store>) {
     let first = store
-        .take_refresh_lease("crm", "default", T0, T0 + 1_000)
+        .take_refresh_lease("crm", "default", T0, T0 + 1_000, 0)
         .await
         .unwrap();
     // The first holder stalls past its lease; a second takes over and saves.
     let second = store
-        .take_refresh_lease("crm", "default", T0 + 2_000, T0 + 3_000)
+        .take_refresh_lease("crm", "default", T0 + 2_000, T0 + 3_000, 0)
         .await
         .unwrap();
     assert!(store.save_tokens(save(second, 2)).await.unwrap());
@@ -1040,7 +1048,7 @@ async fn a_fenced_off_refresh_cannot_save_its_tokens(store: Arc<dyn Store>) {
 async fn refresh_failures_mark_the_connection_needs_reauth(store: Arc<dyn Store>) {
     for n in 1..=3 {
         let epoch = store
-            .take_refresh_lease("crm", "default", T0 + n, T0 + n + 1)
+            .take_refresh_lease("crm", "default", T0 + n, T0 + n + 1, 0)
             .await
             .unwrap()
             .unwrap();
@@ -1090,7 +1098,7 @@ async fn refresh_failures_mark_the_connection_needs_reauth(store: Arc<dyn Store>
 async fn seeded_tokens_fence_off_a_refresh_in_progress(store: Arc<dyn Store>) {
     assert!(store.save_tokens(save(None, 1)).await.unwrap());
     let epoch = store
-        .take_refresh_lease("crm", "default", T0, T0 + 30_000)
+        .take_refresh_lease("crm", "default", T0, T0 + 30_000, 1)
         .await
         .unwrap();
     // An operator seeds a new refresh token while the refresh runs.

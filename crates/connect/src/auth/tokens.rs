@@ -186,9 +186,10 @@ impl TokenManager {
             }
             let now = now_ms();
             let lease_ms = junction_core::time::ms(self.lease);
+            let seen = row.as_ref().map_or(0, |r| r.token_version);
             match self
                 .store
-                .take_refresh_lease(&self.connector, connection, now, now + lease_ms)
+                .take_refresh_lease(&self.connector, connection, now, now + lease_ms, seen)
                 .await
                 .map_err(Error::from)?
             {
@@ -200,7 +201,7 @@ impl TokenManager {
                         format!("another process has been refreshing {}/{connection}'s token for too long", self.connector),
                     ))
                 }
-                // Another process is refreshing: its tokens will be in the store shortly.
+                // Another process is refreshing, or has just saved new tokens: read them.
                 None => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         }

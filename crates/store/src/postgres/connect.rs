@@ -64,6 +64,7 @@ pub(super) async fn lease(
     name: &str,
     now: i64,
     until: i64,
+    seen_version: i64,
 ) -> Result<Option<i64>, StoreError> {
     sqlx::query(sql::ENSURE)
         .bind(connector)
@@ -76,6 +77,7 @@ pub(super) async fn lease(
         .bind(connector)
         .bind(name)
         .bind(now)
+        .bind(seen_version)
         .fetch_optional(pool)
         .await?;
     Ok(row.map(|r| r.try_get(0)).transpose()?)

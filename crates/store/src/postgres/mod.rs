@@ -412,8 +412,9 @@ impl Store for PgStore {
         name: &str,
         now: i64,
         until: i64,
+        seen_version: i64,
     ) -> Result<Option<i64>, StoreError> {
-        connect::lease(&self.pool, connector, name, now, until).await
+        connect::lease(&self.pool, connector, name, now, until, seen_version).await
     }
 
     async fn save_tokens(&self, save: SaveTokens) -> Result<bool, StoreError> {

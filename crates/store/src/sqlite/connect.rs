@@ -51,13 +51,16 @@ pub(super) fn lease(
     name: &str,
     now: i64,
     until: i64,
+    seen_version: i64,
 ) -> Result<Option<i64>, StoreError> {
     let tx = c.transaction()?;
     tx.prepare_cached(sql::ENSURE)?
         .execute(params![connector, name, now])?;
     let epoch = tx
         .prepare_cached(sql::LEASE)?
-        .query_row(params![until, connector, name, now], |r| r.get(0))
+        .query_row(params![until, connector, name, now, seen_version], |r| {
+            r.get(0)
+        })
         .optional()?;
     tx.commit()?;
     Ok(epoch)

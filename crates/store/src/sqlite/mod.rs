@@ -315,9 +315,10 @@ impl Store for SqliteStore {
         name: &str,
         now: i64,
         until: i64,
+        seen_version: i64,
     ) -> Result<Option<i64>, StoreError> {
         let (connector, name) = (connector.to_owned(), name.to_owned());
-        self.on_writer(move |c| connect::lease(c, &connector, &name, now, until))
+        self.on_writer(move |c| connect::lease(c, &connector, &name, now, until, seen_version))
             .await
     }
 
