@@ -42,6 +42,18 @@ routes:
         assert!(res.status().is_success());
     }
 
+    let get = |path: &str| {
+        let req = http.get(format!("{}{path}", hub.base)).bearer_auth(ADMIN);
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let routes = get("/api/v1/routes").await;
+    assert_eq!(routes["routes"][0]["to"][0], "billing", "{routes}");
+    let sources = get("/api/v1/sources").await;
+    let crm = &sources["sources"][0];
+    assert_eq!((crm["name"].as_str(), crm["path"].as_str()), (Some("crm"), Some("/webhooks/crm")));
+    assert_eq!(crm["event"]["key"]["jq"], ".customer", "{sources}");
+    assert_eq!(crm["routes"][0], "r");
+
     let (code, _, err) = junction(&["status"], &hub.base, None);
     assert_eq!(code, Some(1), "no token: refused");
     assert!(err.contains("401"), "{err}");

@@ -64,6 +64,8 @@ mod tests {
             "/api/v1/events",
             "/api/v1/alerts",
             "/api/v1/stats",
+            "/api/v1/sources",
+            "/api/v1/routes",
         ] {
             assert!(
                 paths.iter().any(|x| x.as_str() == p),

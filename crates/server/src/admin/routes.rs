@@ -31,7 +31,9 @@ use crate::{api_tokens, ApiError, AppState};
         stats,
         alerts,
         events,
-        event
+        event,
+        sources,
+        routes_list
     ),
     components(schemas(ErrorBody))
 )]
@@ -50,6 +52,8 @@ pub fn routes(access: Arc<AdminAccess>) -> Router<AppState> {
         .route("/api/v1/stats", get(stats))
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/events", get(events))
+        .route("/api/v1/sources", get(sources))
+        .route("/api/v1/routes", get(routes_list))
         .route("/api/v1/events/{id}", get(event))
         .layer(Extension(access))
 }
@@ -358,4 +362,65 @@ async fn event(Extension(access): Access, Path(id): Path<i64>) -> Result<Json<Va
         })
         .collect();
     Ok(Json(v))
+}
+
+fn pick_json(p: &Option<junction_config::Pick>) -> Value {
+    match p {
+        Some(junction_config::Pick::Header(h)) => json!({ "header": h }),
+        Some(junction_config::Pick::Jq(prog)) => json!({ "jq": prog.code() }),
+        None => Value::Null,
+    }
+}
+
+/// Sources as configured (never their secrets), the routes reading them, and the last five
+/// minutes' figures.
+#[utoipa::path(get, path = "/api/v1/sources", tag = "events", summary = "Sources: verification, extraction, routes, last 5 minutes", responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+async fn sources(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<Json<Value>, ApiError> {
+    use junction_telemetry::history;
+    let since = history::minute_of(now_ms()) - 4 * history::MINUTE_MS;
+    let merged = crate::history::merged(state.store.as_ref(), since).await?;
+    let flows = &state.config.flows;
+    let list: Vec<Value> = flows
+        .sources
+        .values()
+        .map(|s| {
+            let totals = merged
+                .get(&(history::Kind::Source, s.name.clone()))
+                .map(|m| history::total(m, since).counts_json(history::Kind::Source));
+            json!({
+                "name": s.name,
+                "path": format!("/webhooks/{}", s.name),
+                "verify": { "preset": s.verify.preset, "secrets": s.verify.secrets.len(), "tolerance_s": s.verify.tolerance.as_secs() },
+                "format": s.format,
+                "event": {
+                    "id": pick_json(&s.event.id), "type": pick_json(&s.event.event_type),
+                    "key": pick_json(&s.event.key), "sequence": pick_json(&s.event.sequence),
+                },
+                "routes": flows.routes.values().filter(|r| r.from == s.name).map(|r| r.name.clone()).collect::<Vec<_>>(),
+                "last_5_minutes": totals,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "sources": list })))
+}
+
+/// Routes as configured: source, event types, predicate, ordering, mapping, destinations.
+#[utoipa::path(get, path = "/api/v1/routes", tag = "events", summary = "Routes: what goes where, in what order, in what shape", responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+async fn routes_list(axum::extract::State(state): axum::extract::State<AppState>) -> Json<Value> {
+    let list: Vec<Value> = state
+        .config
+        .flows
+        .routes
+        .values()
+        .map(|r| {
+            json!({
+                "name": r.name, "from": r.from, "types": r.types,
+                "where": r.filter.as_ref().map(|p| p.code()),
+                "ordering": r.ordering, "map": r.map, "to": r.to,
+            })
+        })
+        .collect();
+    Json(json!({ "routes": list }))
 }
