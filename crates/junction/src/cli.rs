@@ -116,12 +116,20 @@ pub enum AuditCommand {
         config: ConfigArgs,
         #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
         output: Output,
+        /// Work against a running hub's admin API (an admin token in JUNCTION_ADMIN_TOKEN)
+        /// instead of the config's database.
+        #[arg(long)]
+        server: Option<String>,
     },
     /// Recompute the hash chain: exit 0 if every entry holds, 1 naming the first entry that was
     /// changed, deleted or unlinked.
     Verify {
         #[command(flatten)]
         config: ConfigArgs,
+        /// Work against a running hub's admin API (an admin token in JUNCTION_ADMIN_TOKEN)
+        /// instead of the config's database.
+        #[arg(long)]
+        server: Option<String>,
     },
 }
 
@@ -160,6 +168,10 @@ pub enum TokensCommand {
         expires: Option<String>,
         #[command(flatten)]
         config: ConfigArgs,
+        /// Work against a running hub's admin API (an admin token in JUNCTION_ADMIN_TOKEN)
+        /// instead of the config's database.
+        #[arg(long)]
+        server: Option<String>,
     },
     /// Every token's id, name, scopes and dates; never the token.
     List {
@@ -167,12 +179,20 @@ pub enum TokensCommand {
         config: ConfigArgs,
         #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
         output: Output,
+        /// Work against a running hub's admin API (an admin token in JUNCTION_ADMIN_TOKEN)
+        /// instead of the config's database.
+        #[arg(long)]
+        server: Option<String>,
     },
     /// Revoke a token by id (takes effect within seconds on running hubs).
     Revoke {
         id: String,
         #[command(flatten)]
         config: ConfigArgs,
+        /// Work against a running hub's admin API (an admin token in JUNCTION_ADMIN_TOKEN)
+        /// instead of the config's database.
+        #[arg(long)]
+        server: Option<String>,
     },
 }
 

@@ -302,6 +302,43 @@ async fn admin_roles_are_enforced_and_the_audit_chain_detects_a_modified_row() {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
 
+    // The same from another machine: the CLI through the admin API with an admin token.
+    let remote = |args: &[&str]| {
+        let out = bin()
+            .args(args)
+            .args(["--server", &hub.base])
+            .env("JUNCTION_ADMIN_TOKEN", &admin)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, made, err) = remote(&["tokens", "create", "remote-ci", "--role", "viewer"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(made.trim().starts_with("jct_"), "{made}");
+    let (code, listed, _) = remote(&["tokens", "list", "-o", "json"]);
+    assert_eq!(code, Some(0));
+    let id = serde_json::from_str::<Value>(&listed)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "remote-ci")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(remote(&["tokens", "revoke", &id]).0, Some(0));
+    let (code, out, err) = remote(&["audit", "list", "--limit", "5"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("DELETE /api/v1/tokens/{id}"), "{out}");
+    let (code, out, _) = remote(&["audit", "verify"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("the audit log holds"), "{out}");
+
     hub.terminate();
     let (code, out, err) = cli(&config, K1, &["audit", "verify"], "");
     assert_eq!(code, Some(0), "{out}{err}");

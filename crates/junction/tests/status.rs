@@ -50,7 +50,10 @@ routes:
     assert_eq!(routes["routes"][0]["to"][0], "billing", "{routes}");
     let sources = get("/api/v1/sources").await;
     let crm = &sources["sources"][0];
-    assert_eq!((crm["name"].as_str(), crm["path"].as_str()), (Some("crm"), Some("/webhooks/crm")));
+    assert_eq!(
+        (crm["name"].as_str(), crm["path"].as_str()),
+        (Some("crm"), Some("/webhooks/crm"))
+    );
     assert_eq!(crm["event"]["key"]["jq"], ".customer", "{sources}");
     assert_eq!(crm["routes"][0], "r");
 

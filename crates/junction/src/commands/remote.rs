@@ -13,6 +13,14 @@ pub(super) struct Client {
 }
 
 impl Client {
+    /// A client of `server` for a command that otherwise works on the database.
+    pub(super) fn to(server: &str) -> Self {
+        Self::new(&Remote {
+            server: server.to_owned(),
+            output: crate::cli::Output::Table,
+        })
+    }
+
     pub(super) fn new(remote: &Remote) -> Self {
         Self {
             http: reqwest::Client::new(),

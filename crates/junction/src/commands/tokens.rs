@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use junction_core::time::now_ms;
 use junction_store::ApiToken;
 
+use super::remote::Client;
 use super::secrets::{audit_cli, failed, ms_to_rfc3339, open_store, Failure};
 use crate::cli::{Output, TokensCommand};
 
@@ -16,12 +17,34 @@ pub async fn run(cmd: TokensCommand) -> ExitCode {
             role,
             expires,
             config,
+            server,
         } => {
             scopes.extend(role.map(|r| format!("role:{}", r.as_str())));
-            create(&config, name, scopes, expires).await
+            match server {
+                Some(s) => create_remote(&s, name, scopes, expires).await,
+                None => create(&config, name, scopes, expires).await,
+            }
         }
-        TokensCommand::List { config, output } => list(&config, output).await,
-        TokensCommand::Revoke { id, config } => revoke(&config, &id).await,
+        TokensCommand::List {
+            config,
+            output,
+            server,
+        } => match server {
+            Some(s) => list_remote(&s, output).await,
+            None => list(&config, output).await,
+        },
+        TokensCommand::Revoke { id, config, server } => match server {
+            Some(s) => Client::to(&s)
+                .call(
+                    reqwest::Method::DELETE,
+                    &format!("/api/v1/tokens/{id}"),
+                    None,
+                )
+                .await
+                .map(|_| println!("revoked API token {id}"))
+                .map_err(failed),
+            None => revoke(&config, &id).await,
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -89,9 +112,64 @@ async fn create(
     Ok(())
 }
 
+/// `tokens create --server`: through the admin API (it checks the scopes and audits).
+async fn create_remote(
+    server: &str,
+    name: String,
+    scopes: Vec<String>,
+    expires: Option<String>,
+) -> Result<(), Failure> {
+    let body = serde_json::json!({ "name": name, "scopes": scopes, "expires_in": expires });
+    let made = Client::to(server)
+        .call(reqwest::Method::POST, "/api/v1/tokens", Some(body))
+        .await
+        .map_err(failed)?;
+    eprintln!(
+        "created API token {} ({name}) with scopes {}; it is shown once:",
+        made["id"].as_str().unwrap_or("?"),
+        scopes.join(" ")
+    );
+    println!("{}", made["token"].as_str().unwrap_or_default());
+    Ok(())
+}
+
+async fn list_remote(server: &str, output: Output) -> Result<(), Failure> {
+    let v = Client::to(server)
+        .call(reqwest::Method::GET, "/api/v1/tokens", None)
+        .await
+        .map_err(failed)?;
+    let tokens: Vec<ApiToken> = v["tokens"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| ApiToken {
+            id: t["id"].as_str().unwrap_or_default().into(),
+            name: t["name"].as_str().unwrap_or_default().into(),
+            token_hash: Vec::new(),
+            scopes: t["scopes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            created_at: t["created_at_ms"].as_i64().unwrap_or(0),
+            expires_at: t["expires_at_ms"].as_i64(),
+            revoked_at: t["revoked_at_ms"].as_i64(),
+        })
+        .collect();
+    print_tokens(&tokens, output);
+    Ok(())
+}
+
 async fn list(config: &crate::cli::ConfigArgs, output: Output) -> Result<(), Failure> {
     let (_, store) = open_store(config).await?;
     let tokens = store.api_tokens().await.map_err(failed)?;
+    print_tokens(&tokens, output);
+    Ok(())
+}
+
+fn print_tokens(tokens: &[ApiToken], output: Output) {
     let when = |t: Option<i64>| t.map(ms_to_rfc3339);
     match output {
         Output::Json => {
@@ -111,7 +189,7 @@ async fn list(config: &crate::cli::ConfigArgs, output: Output) -> Result<(), Fai
             if tokens.is_empty() {
                 println!("no API tokens");
             }
-            for t in &tokens {
+            for t in tokens {
                 let state = match (t.revoked_at, t.expires_at) {
                     (Some(r), _) => format!("revoked {}", ms_to_rfc3339(r)),
                     (None, Some(e)) if e <= now_ms() => "expired".to_owned(),
@@ -122,7 +200,6 @@ async fn list(config: &crate::cli::ConfigArgs, output: Output) -> Result<(), Fai
             }
         }
     }
-    Ok(())
 }
 
 async fn revoke(config: &crate::cli::ConfigArgs, id: &str) -> Result<(), Failure> {
