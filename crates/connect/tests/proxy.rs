@@ -205,6 +205,13 @@ async fn token_refresh_fifty_concurrent_calls_at_expiry_cause_exactly_one_refres
         (row.state.as_str(), row.failures, row.refresh_until),
         ("active", 0, 0)
     );
+    // Each token the hub obtained is in the audit log, once.
+    let log = env.store.audit_newest(100).await.unwrap();
+    let sets: Vec<_> = log
+        .iter()
+        .filter(|e| e.action == "secret.set" && e.actor == "hub" && e.target == "crm/default")
+        .collect();
+    assert_eq!(sets.len(), 2, "{log:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

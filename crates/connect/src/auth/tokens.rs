@@ -211,10 +211,38 @@ impl TokenManager {
         self.open(&access_secret(&self.connector, connection)).await
     }
 
+    /// Appends `action` on one of this connector's token secrets to the audit log, as the hub.
+    async fn audit(
+        &self,
+        action: &str,
+        secret: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), Error> {
+        self.store
+            .append_audit(junction_store::NewAudit {
+                at: now_ms(),
+                actor: "hub".into(),
+                action: action.into(),
+                target: secret.into(),
+                origin: "local".into(),
+                detail: detail.to_string(),
+            })
+            .await
+            .map(|_| ())
+            .map_err(Error::from)
+    }
+
     async fn open(&self, name: &str) -> Result<Option<String>, Error> {
         let Some(sealed) = self.store.secret(name).await.map_err(Error::from)? else {
             return Ok(None);
         };
+        // Like the vault's own reads: a token read that cannot be recorded does not happen.
+        self.audit(
+            "secret.read",
+            name,
+            serde_json::json!({ "version": sealed.version }),
+        )
+        .await?;
         let value = self.vault.open_sealed(&sealed).map_err(|e| {
             Error::new(
                 Code::Internal,
@@ -292,6 +320,13 @@ impl TokenManager {
             junction_core::mask::register(rt);
             secrets.push(seal(refresh_secret(&self.connector, connection), rt)?);
         }
+        let names: Vec<&str> = secrets.iter().map(|s| s.name.as_str()).collect();
+        self.audit(
+            "secret.set",
+            &format!("{}/{connection}", self.connector),
+            serde_json::json!({ "secrets": names, "reason": "token refresh", "lease_epoch": epoch }),
+        )
+        .await?;
         let saved = self
             .store
             .save_tokens(SaveTokens {

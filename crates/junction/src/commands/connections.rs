@@ -7,7 +7,9 @@ use junction_core::time::now_ms;
 use junction_store::SaveTokens;
 use junction_vault::ExposeSecret;
 
-use super::secrets::{failed, ms_to_rfc3339, open_store, open_vault, read_value, Failure};
+use super::secrets::{
+    audit_cli, failed, ms_to_rfc3339, open_store, open_vault, read_value, Failure,
+};
 use super::EXIT_CONFIG;
 use crate::cli::{ConfigArgs, ConnectionsCommand, Output};
 
@@ -114,6 +116,13 @@ async fn set_token(config: &ConfigArgs, connector: &str, connection: &str) -> Re
             value.expose_secret(),
         )
         .map_err(failed)?;
+    audit_cli(
+        &store,
+        "secret.set",
+        &refresh_secret(connector, connection),
+        serde_json::json!({ "reason": "refresh token seeded" }),
+    )
+    .await?;
     store
         .save_tokens(SaveTokens {
             connector: connector.into(),
@@ -136,6 +145,13 @@ async fn set_token(config: &ConfigArgs, connector: &str, connection: &str) -> Re
 
 async fn delete(config: &ConfigArgs, connector: &str, connection: &str) -> Result<(), Failure> {
     let (_, store) = open_store(config).await?;
+    audit_cli(
+        &store,
+        "connection.delete",
+        &format!("{connector}/{connection}"),
+        serde_json::json!({}),
+    )
+    .await?;
     let existed = store
         .delete_connection(connector, connection)
         .await
