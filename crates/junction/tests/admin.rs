@@ -32,6 +32,19 @@ routes:
     )
 }
 
+/// The config, with its webhook secret stored in the vault (so secret accesses are audited).
+fn config_with_secret(dir: &Path) -> std::path::PathBuf {
+    let config = config(dir);
+    let (code, _, err) = cli(
+        &config,
+        K1,
+        &["secrets", "set", "crm_whsec"],
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    config
+}
+
 /// `junction tokens create NAME --role ROLE`: the token's text.
 fn token(config: &Path, name: &str, role: &str) -> String {
     let (code, out, err) = cli(config, K1, &["tokens", "create", name, "--role", role], "");
@@ -74,14 +87,7 @@ impl Api {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_roles_are_enforced_and_the_audit_chain_detects_a_modified_row() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path());
-    let (code, _, err) = cli(
-        &config,
-        K1,
-        &["secrets", "set", "crm_whsec"],
-        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n",
-    );
-    assert_eq!(code, Some(0), "{err}");
+    let config = config_with_secret(dir.path());
     let viewer = token(&config, "grafana", "viewer");
     let operator = token(&config, "oncall", "operator");
     let admin = token(&config, "root", "admin");
@@ -303,19 +309,7 @@ async fn admin_roles_are_enforced_and_the_audit_chain_detects_a_modified_row() {
     }
 
     // The same from another machine: the CLI through the admin API with an admin token.
-    let remote = |args: &[&str]| {
-        let out = bin()
-            .args(args)
-            .args(["--server", &hub.base])
-            .env("JUNCTION_ADMIN_TOKEN", &admin)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let remote = |args: &[&str]| against(&hub.base, Some(&admin), args);
     let (code, made, err) = remote(&["tokens", "create", "remote-ci", "--role", "viewer"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(made.trim().starts_with("jct_"), "{made}");
@@ -360,14 +354,7 @@ async fn admin_roles_are_enforced_and_the_audit_chain_detects_a_modified_row() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_site_cannot_act_through_a_browser_on_loopback_or_with_the_dashboard_cookie() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path());
-    let (code, _, err) = cli(
-        &config,
-        K1,
-        &["secrets", "set", "crm_whsec"],
-        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n",
-    );
-    assert_eq!(code, Some(0), "{err}");
+    let config = config_with_secret(dir.path());
     let operator = token(&config, "oncall", "operator");
     // No JUNCTION_ADMIN_TOKEN: loopback clients without a token are admins.
     let hub = Served::start(&config, &[("JUNCTION_MASTER_KEY", K1)]);

@@ -13,11 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use junction_mock::{Mock, MockConfig};
 use serde_json::json;
 use support::*;
 
-const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const ADMIN: &str = "dashboard-admin-token-1234";
 
 struct Driver(Child);
@@ -111,57 +109,8 @@ async fn the_overview_leads_to_a_dead_letter_and_replay_delivers_it() {
         eprintln!("\n!!! SKIPPED: chromium / chromedriver not installed; the dashboard is untested here !!!\n");
         return;
     };
-    let mock = Mock::start(
-        MockConfig {
-            customers: 1,
-            ..Default::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
-    let sink = |errors: serde_json::Value| {
-        let url = format!("{}/_mock/sink", mock.url());
-        async move {
-            reqwest::Client::new()
-                .put(url)
-                .json(&errors)
-                .send()
-                .await
-                .unwrap();
-        }
-    };
-    sink(json!({ "errors": [[500, 1.0]] })).await;
-    let dir = tempfile::tempdir().unwrap();
-    let yaml = format!(
-        r#"
-store: {{ url: "sqlite://{}/j.db" }}
-sources:
-  crm:
-    kind: webhook
-    verify: {{ preset: standard_webhooks, secrets: [ env:DASH_WHSEC ] }}
-destinations:
-  billing:
-    url: "{}/sink/billing"
-    retry: {{ attempts: 2, base: 10ms, max: 20ms }}
-routes:
-  r: {{ from: crm, to: [ billing ] }}
-"#,
-        dir.path().display(),
-        mock.url()
-    );
-    let path = write_config(dir.path(), &yaml);
-    let hub = Served::start(
-        &path,
-        &[("DASH_WHSEC", WHSEC), ("JUNCTION_ADMIN_TOKEN", ADMIN)],
-    );
-    let res = reqwest::Client::new()
-        .post(format!("{}/_mock/webhooks/send", mock.url()))
-        .json(&json!({ "target": format!("{}/webhooks/crm", hub.base), "scheme": { "kind": "standard_webhooks" }, "secret": WHSEC, "count": 1 }))
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success());
+    let env = FailingSink::start(ADMIN, 1).await;
+    let hub = &env.hub;
     // Wait for the dead letter (two failed attempts).
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -181,7 +130,7 @@ routes:
         assert!(Instant::now() < deadline, "no dead letter: {v}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    sink(json!({})).await;
+    env.heal().await;
 
     let (c, _driver) = browser(&chromium, &chromedriver).await;
     // Without a session, the dashboard sends the browser to sign in.

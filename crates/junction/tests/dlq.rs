@@ -4,11 +4,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use junction_mock::{Mock, MockConfig};
-use serde_json::{json, Value};
+use serde_json::Value;
 use support::*;
 
-const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const TOKEN: &str = "admin-token-for-tests";
 
 fn dlq(base: &str, args: &[&str], token: Option<&str>) -> (Option<i32>, String, String) {
@@ -17,51 +15,8 @@ fn dlq(base: &str, args: &[&str], token: Option<&str>) -> (Option<i32>, String, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dlq_lists_shows_and_replays_dead_letters() {
-    let mock = Mock::start(
-        MockConfig {
-            customers: 1,
-            ..Default::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
-    reqwest::Client::new()
-        .put(format!("{}/_mock/sink", mock.url()))
-        .json(&json!({ "errors": [[500, 1.0]] }))
-        .send()
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let yaml = format!(
-        r#"
-store: {{ url: "sqlite://{}/j.db" }}
-sources:
-  crm:
-    kind: webhook
-    verify: {{ preset: standard_webhooks, secrets: [ env:DLQ_WHSEC ] }}
-destinations:
-  billing:
-    url: "{}/sink/billing"
-    retry: {{ attempts: 2, base: 10ms, max: 20ms }}
-routes:
-  r: {{ from: crm, to: [ billing ] }}
-"#,
-        dir.path().display(),
-        mock.url()
-    );
-    let path = write_config(dir.path(), &yaml);
-    let hub = Served::start(
-        &path,
-        &[("DLQ_WHSEC", WHSEC), ("JUNCTION_ADMIN_TOKEN", TOKEN)],
-    );
-    let res = reqwest::Client::new()
-        .post(format!("{}/_mock/webhooks/send", mock.url()))
-        .json(&json!({ "target": format!("{}/webhooks/crm", hub.base), "scheme": { "kind": "standard_webhooks" }, "secret": WHSEC, "count": 3 }))
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success());
+    let env = FailingSink::start(TOKEN, 3).await;
+    let (hub, mock) = (&env.hub, &env.mock);
     // Without the token the hub refuses, and the CLI says how to fix it.
     let (code, _, err) = dlq(&hub.base, &["list"], None);
     assert_eq!(code, Some(1));
@@ -115,12 +70,7 @@ routes:
     assert_eq!(code, Some(1));
     assert!(err.contains("--all"), "{err}");
     // The receiver is fixed; replay everything.
-    reqwest::Client::new()
-        .put(format!("{}/_mock/sink", mock.url()))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    env.heal().await;
     let (code, out, err) = dlq(&hub.base, &["replay", "--all", "-o", "json"], Some(TOKEN));
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["replayed"], 2);
@@ -145,5 +95,4 @@ routes:
     }
     let (code, out, _) = dlq(&hub.base, &["list"], Some(TOKEN));
     assert_eq!((code, out.trim()), (Some(0), "no dead letters match"));
-    let _ = hub.terminate();
 }

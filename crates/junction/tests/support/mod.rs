@@ -205,3 +205,83 @@ pub fn against(server: &str, token: Option<&str>, args: &[&str]) -> (Option<i32>
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The Standard Webhooks secret of [`FailingSink`]'s source.
+pub const SINK_WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// A hub (SQLite, admin token `admin`) with source `crm` routed to destination `billing` at the
+/// mock's sink, which answers 500 to everything until [`FailingSink::heal`]; `events` signed
+/// webhooks have been sent (each dead-letters after two attempts).
+pub struct FailingSink {
+    pub mock: junction_mock::Mock,
+    pub hub: Served,
+    _dir: tempfile::TempDir,
+}
+
+impl FailingSink {
+    pub async fn start(admin: &str, events: usize) -> Self {
+        let mock = junction_mock::Mock::start(
+            junction_mock::MockConfig {
+                customers: 1,
+                ..Default::default()
+            },
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+        let this_sink = |errors: serde_json::Value| {
+            reqwest::Client::new()
+                .put(format!("{}/_mock/sink", mock.url()))
+                .json(&errors)
+                .send()
+        };
+        this_sink(serde_json::json!({ "errors": [[500, 1.0]] }))
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = format!(
+            r#"
+store: {{ url: "sqlite://{}/j.db" }}
+sources:
+  crm:
+    kind: webhook
+    verify: {{ preset: standard_webhooks, secrets: [ env:SINK_WHSEC ] }}
+destinations:
+  billing:
+    url: "{}/sink/billing"
+    retry: {{ attempts: 2, base: 10ms, max: 20ms }}
+routes:
+  r: {{ from: crm, to: [ billing ] }}
+"#,
+            dir.path().display(),
+            mock.url()
+        );
+        let path = write_config(dir.path(), &yaml);
+        let hub = Served::start(
+            &path,
+            &[("SINK_WHSEC", SINK_WHSEC), ("JUNCTION_ADMIN_TOKEN", admin)],
+        );
+        let res = reqwest::Client::new()
+            .post(format!("{}/_mock/webhooks/send", mock.url()))
+            .json(&serde_json::json!({ "target": format!("{}/webhooks/crm", hub.base), "scheme": { "kind": "standard_webhooks" }, "secret": SINK_WHSEC, "count": events }))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success());
+        Self {
+            mock,
+            hub,
+            _dir: dir,
+        }
+    }
+
+    /// The sink answers 200 from now on.
+    pub async fn heal(&self) {
+        reqwest::Client::new()
+            .put(format!("{}/_mock/sink", self.mock.url()))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+    }
+}
