@@ -112,4 +112,54 @@ async fn the_demo_shows_retries_dead_letters_quarantine_drift_and_alerts_within_
     );
     assert!(stdout.contains(&format!("{base}/ui/")), "{stdout}");
     assert!(stdout.contains("RENAMES"), "{stdout}");
+    assert!(
+        reqwest::get(format!("{base}/readyz")).await.is_err(),
+        "the hub stopped with the demo"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_demo_and_its_hub() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = bin()
+        .args(["demo", "--fast", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--dir")
+        .arg(dir.path())
+        .env_remove("JUNCTION_ADMIN_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::get(format!("{base}/readyz")).await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the demo's hub never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(Some(code)) = child.try_wait() {
+            assert!(code.success(), "{code:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the demo did not stop on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        reqwest::get(format!("{base}/readyz")).await.is_err(),
+        "no hub is left behind"
+    );
 }

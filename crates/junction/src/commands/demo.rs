@@ -47,6 +47,9 @@ pub async fn run(args: DemoArgs) -> ExitCode {
 }
 
 async fn demo(args: DemoArgs) -> Result<(), String> {
+    // Listen for Ctrl-C and SIGTERM before anything starts, so the hub child is never left
+    // running by a signal that arrives early.
+    let mut stop_signal = StopSignal::new()?;
     let pace = if args.fast { 0.25 } else { 1.0 };
     let duration = args
         .duration
@@ -154,9 +157,8 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
     let stop = async {
         match duration {
             Some(d) => tokio::time::sleep(d).await,
-            None => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            // Ctrl-C or SIGTERM: either way the hub child is stopped below.
+            None => stop_signal.recv().await,
         }
     };
     stop.await;
@@ -170,6 +172,40 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
         println!("  the demo's files are removed; pass --dir DIR to keep them");
     }
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM, registered when created (not when first awaited).
+struct StopSignal {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignal {
+    fn new() -> Result<Self, String> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let e = |e: std::io::Error| format!("cannot listen for signals: {e}");
+            Ok(Self {
+                term: signal(SignalKind::terminate()).map_err(e)?,
+                int: signal(SignalKind::interrupt()).map_err(e)?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// The destination's usual behaviour: 30% of deliveries fail.
