@@ -91,6 +91,18 @@ async fn browser(chromium: &PathBuf, chromedriver: &PathBuf) -> (Client, Driver)
     }
 }
 
+/// `GET path` on the hub's admin API with the admin token, as JSON.
+async fn admin_get(http: &reqwest::Client, base: &str, path: &str) -> serde_json::Value {
+    http.get(format!("{base}{path}"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn text_of(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css))
         .await
@@ -115,15 +127,7 @@ async fn the_overview_leads_to_a_dead_letter_and_replay_delivers_it() {
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let v: serde_json::Value = http
-            .get(format!("{}/api/v1/dead-letters", hub.base))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = admin_get(&http, &hub.base, "/api/v1/dead-letters").await;
         if v.to_string().contains("\"state\":\"dead\"") {
             break;
         }
@@ -208,15 +212,7 @@ async fn the_overview_leads_to_a_dead_letter_and_replay_delivers_it() {
     }
     shot(&c, "4-delivered").await;
     // The replay is in the audit log under the admin token.
-    let audit: serde_json::Value = http
-        .get(format!("{}/api/v1/audit", hub.base))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit = admin_get(&http, &hub.base, "/api/v1/audit").await;
     assert!(
         audit.to_string().contains("/ui/deliveries/{id}/replay"),
         "{audit}"
