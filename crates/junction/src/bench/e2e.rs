@@ -26,44 +26,43 @@ pub async fn run(args: &BenchArgs) -> Result<serde_json::Value, String> {
         );
         let sampler = RssSampler::start(hub.child.id());
         let target = Arc::new(format!("{}/webhooks/bench", hub.base));
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(256)
-            .build()
-            .map_err(|e| e.to_string())?;
-        // At most this many requests in flight; beyond it the generator falls behind (and the
-        // latency shows it, since it counts from the scheduled time).
-        let slots = Arc::new(tokio::sync::Semaphore::new(512));
+        // Senders, each on its own keep-alive connection, take events at their scheduled time;
+        // with all of them busy the generator falls behind (and the latency shows it, since it
+        // counts from the scheduled time).
+        let (tx, rx) = async_channel(SENDERS);
+        let path = Arc::new(super::load::path_of(&target));
+        let mut senders = Vec::with_capacity(SENDERS);
+        for _ in 0..SENDERS {
+            let mut conn = super::load::Conn::new(&target)?;
+            let (rx, path) = (rx.clone(), path.clone());
+            let payload = args.payload;
+            senders.push(tokio::spawn(async move {
+                let mut failed = 0usize;
+                while let Some((n, sent_ms)) = next_job(&rx).await {
+                    let (body, headers) = signed(n, payload, sent_ms);
+                    if !matches!(conn.post(&path, &headers, body.into()).await, Ok(202)) {
+                        failed += 1;
+                    }
+                }
+                failed
+            }));
+        }
+        drop(rx);
         let started = Instant::now();
         let start_ms = now_ms_f();
         let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
-        let mut failed = 0usize;
-        let mut handles = Vec::with_capacity(total);
         for n in 0..total {
             let due = started + interval * n as u32;
             tokio::time::sleep_until(due.into()).await;
-            let permit = slots
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|e| e.to_string())?;
             let sent_ms = start_ms + (interval * n as u32).as_secs_f64() * 1000.0;
-            let (client, target) = (client.clone(), target.clone());
-            let payload = args.payload;
-            handles.push(tokio::spawn(async move {
-                let (body, headers) = signed(n, payload, sent_ms);
-                let mut req = client.post(target.as_str()).body(body);
-                for (k, v) in headers {
-                    req = req.header(k, v);
-                }
-                let ok = matches!(req.send().await, Ok(r) if r.status().as_u16() == 202);
-                drop(permit);
-                ok
-            }));
-        }
-        for h in handles {
-            if !h.await.unwrap_or(false) {
-                failed += 1;
+            if tx.send((n, sent_ms)).await.is_err() {
+                break;
             }
+        }
+        drop(tx);
+        let mut failed = 0usize;
+        for s in senders {
+            failed += s.await.unwrap_or(0);
         }
         let offered_for = started.elapsed();
         let accepted = total - failed;
@@ -132,4 +131,19 @@ pub async fn run(args: &BenchArgs) -> Result<serde_json::Value, String> {
         let _ = mock.stop().await;
     }
     Ok(json!({ "scenario": "e2e", "machine": super::machine(), "results": results }))
+}
+
+/// Concurrent senders in the e2e generator.
+const SENDERS: usize = 256;
+
+type Jobs = Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<(usize, f64)>>>;
+
+/// A channel many senders take from.
+fn async_channel(cap: usize) -> (tokio::sync::mpsc::Sender<(usize, f64)>, Jobs) {
+    let (tx, rx) = tokio::sync::mpsc::channel(cap);
+    (tx, Arc::new(tokio::sync::Mutex::new(rx)))
+}
+
+async fn next_job(rx: &Jobs) -> Option<(usize, f64)> {
+    rx.lock().await.recv().await
 }

@@ -82,43 +82,37 @@ pub async fn run(args: &BenchArgs) -> Result<serde_json::Value, String> {
     Ok(json!({ "scenario": "ingest", "machine": super::machine(), "results": results }))
 }
 
-/// Sends `args.events` signed webhooks to `target` at `args.concurrency`; returns accepted,
-/// failed, accepted/s, p50 and p99 in ms.
+/// Sends `args.events` signed webhooks to `target` at `args.concurrency`, each sender on its own
+/// keep-alive connection; returns accepted, failed, accepted/s, p50 and p99 in ms. Each event is
+/// signed as it is sent (its timestamp is current), as a provider would.
 async fn load(args: &BenchArgs, target: String) -> Result<(usize, usize, f64, f64, f64), String> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.concurrency)
-        .build()
-        .map_err(|e| e.to_string())?;
+    let path = Arc::new(super::load::path_of(&target));
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let tasks: Vec<_> = (0..args.concurrency)
-        .map(|_| {
-            let (client, target, next) = (client.clone(), target.clone(), next.clone());
-            let (events, payload) = (args.events, args.payload);
-            tokio::spawn(async move {
-                let mut lat = Vec::with_capacity(events / 64 + 1);
-                let mut failed = 0usize;
-                loop {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= events {
-                        return (lat, failed);
-                    }
-                    let (body, headers) = signed(n, payload, now_ms_f());
-                    let mut req = client.post(&target).body(body);
-                    for (k, v) in headers {
-                        req = req.header(k, v);
-                    }
-                    let t = Instant::now();
-                    match req.send().await {
-                        Ok(r) if r.status().is_success() => {
-                            lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32)
-                        }
-                        _ => failed += 1,
-                    }
+    let mut tasks = Vec::with_capacity(args.concurrency);
+    for _ in 0..args.concurrency {
+        let mut conn = super::load::Conn::new(&target)?;
+        let (next, path) = (next.clone(), path.clone());
+        let (events, payload) = (args.events, args.payload);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(events / 64 + 1);
+            let mut failed = 0usize;
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= events {
+                    return (lat, failed);
                 }
-            })
-        })
-        .collect();
+                let (body, headers) = signed(n, payload, now_ms_f());
+                let t = Instant::now();
+                match conn.post(&path, &headers, body.into()).await {
+                    Ok(status) if (200..300).contains(&status) => {
+                        lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32)
+                    }
+                    _ => failed += 1,
+                }
+            }
+        }));
+    }
     let mut lat = Vec::with_capacity(args.events);
     let mut failed = 0;
     for t in tasks {

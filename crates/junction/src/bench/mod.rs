@@ -6,6 +6,7 @@ mod backlog;
 mod e2e;
 mod hub;
 mod ingest;
+mod load;
 mod mapping;
 mod proxy;
 mod quota;
