@@ -7,25 +7,40 @@
 use bytes::Bytes;
 use junction_transform::drift::{tracker, Drift, Kind};
 
-/// `/v1/customers/cus_000002` → `/v1/customers/{id}`: a segment with a digit is an identifier,
-/// except a version (`v1`, `v2.1`).
-pub fn template(path: &str) -> String {
-    let segments: Vec<&str> = path
-        .split('/')
-        .map(|s| {
-            if s.bytes().any(|b| b.is_ascii_digit()) && !is_version(s) {
-                "{id}"
-            } else {
-                s
-            }
-        })
-        .collect();
-    let t = segments.join("/");
-    if t.starts_with('/') {
-        t
-    } else {
-        format!("/{t}")
+#[cfg(test)]
+fn template(path: &str) -> String {
+    let mut t = String::with_capacity(path.len() + 8);
+    subject_path(&mut t, path);
+    t
+}
+
+/// Appends the path's template to `out`: `/v1/customers/cus_000002` → `/v1/customers/{id}` (a
+/// segment with a digit is an identifier, except a version: `v1`, `v2.1`).
+fn subject_path(out: &mut String, path: &str) {
+    if !path.starts_with('/') {
+        out.push('/');
     }
+    for (i, s) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        if s.bytes().any(|b| b.is_ascii_digit()) && !is_version(s) {
+            out.push_str("{id}");
+        } else {
+            out.push_str(s);
+        }
+    }
+}
+
+/// `crm GET /v1/customers/{id}`: what drift of an answer is recorded under.
+fn subject(connector: &str, method: &http::Method, path: &str) -> String {
+    let mut s = String::with_capacity(connector.len() + path.len() + 16);
+    s.push_str(connector);
+    s.push(' ');
+    s.push_str(method.as_str());
+    s.push(' ');
+    subject_path(&mut s, path);
+    s
 }
 
 fn is_version(s: &str) -> bool {
@@ -41,7 +56,7 @@ pub fn deprecation(connector: &str, method: &http::Method, path: &str, headers: 
     if deprecation.is_none() && sunset.is_none() {
         return;
     }
-    let subject = format!("{connector} {method} {}", template(path));
+    let subject = subject(connector, method, path);
     if !tracker().wants("deprecation", &subject) {
         return;
     }
@@ -70,7 +85,7 @@ pub fn deprecation(connector: &str, method: &http::Method, path: &str, headers: 
 }
 
 pub fn observe(connector: &str, method: &http::Method, path: &str, body: Bytes) {
-    let subject = format!("{connector} {method} {}", template(path));
+    let subject = subject(connector, method, path);
     if !tracker().wants("connector", &subject) {
         return;
     }
@@ -103,5 +118,11 @@ mod tests {
             "/v1/customers/{id}"
         );
         assert_eq!(super::template("/v2/orders"), "/v2/orders");
+        assert_eq!(super::template(""), "/");
+        assert_eq!(super::template("/v2.1/a1/b/"), "/v2.1/{id}/b/");
+        assert_eq!(
+            super::subject("crm", &http::Method::GET, "v1/customers/cus_000002"),
+            "crm GET /v1/customers/{id}"
+        );
     }
 }

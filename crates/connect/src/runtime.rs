@@ -109,14 +109,23 @@ fn dropped_upstream(name: &str) -> bool {
         || name.starts_with("x-junction-")
 }
 
-/// Removes hop-by-hop headers, and those the `Connection` header names.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<String> = headers
+/// The header names a `Connection` header lists (lowercase): they are hop-by-hop too.
+fn connection_named(headers: &HeaderMap) -> Vec<String> {
+    headers
         .get_all(http::header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
-        .collect();
+        .collect()
+}
+
+/// Removes hop-by-hop headers, and those the `Connection` header names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: look before removing (a removal by name parses and hashes it).
+    if !headers.keys().any(|k| HOP_BY_HOP.contains(&k.as_str())) {
+        return;
+    }
+    let named = connection_named(headers);
     for n in named
         .iter()
         .map(String::as_str)
@@ -310,10 +319,11 @@ impl Runtime {
         let url = crate::path::target(&self.cfg, &call.path, call.query.as_deref())?;
         self.check_connection(&call.connection)?;
         let mut headers = HeaderMap::with_capacity(call.headers.len() + self.cfg.headers.len() + 2);
-        let mut caller = call.headers;
-        strip_hop_by_hop(&mut caller);
-        for (k, v) in caller.iter() {
-            if !dropped_upstream(k.as_str()) {
+        // Hop-by-hop headers (and those `Connection` names) stay here, as do the caller's
+        // credentials and Junction's own headers.
+        let named = connection_named(&call.headers);
+        for (k, v) in call.headers.iter() {
+            if !dropped_upstream(k.as_str()) && !named.iter().any(|n| n == k.as_str()) {
                 headers.append(k.clone(), v.clone());
             }
         }

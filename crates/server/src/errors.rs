@@ -2,8 +2,6 @@
 //! helps, and nothing internal or secret in the body.
 
 use axum::body::Body;
-use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 use junction_core::{Code, Error};
@@ -61,12 +59,13 @@ impl IntoResponse for ApiError {
 }
 
 /// Turns every error answer that is not already our JSON (axum's 404/405, the body limit's 413,
-/// a caught panic) into the JSON error body, keeping its status and headers.
-pub async fn normalize(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let res = next.run(req).await;
+/// a caught panic) into the JSON error body, keeping its status and headers. `method` and `path`
+/// are the request's.
+pub(crate) fn normalize(method: &http::Method, path: &str, res: Response) -> Response {
     let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
     let is_json = res
         .headers()
         .get(header::CONTENT_TYPE)
@@ -75,7 +74,7 @@ pub async fn normalize(req: Request, next: Next) -> Response {
     // An upstream's answer relayed by /proxy (marked with its attempt count) is the vendor's,
     // passed on as it came.
     let relayed = res.headers().contains_key("x-junction-attempts");
-    if !(status.is_client_error() || status.is_server_error()) || is_json || relayed {
+    if is_json || relayed {
         return res;
     }
     let (code, message, hint): (Code, String, Option<&str>) = match status {

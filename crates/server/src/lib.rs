@@ -1,8 +1,8 @@
 //! Junction's HTTP server (axum).
 //!
-//! Every request passes, outermost first: [`observe`] (request id, trace context, span, metrics,
-//! one log line), panic catching, [`errors::normalize`] (every error answer is the JSON body
-//! `{"error":{"code","message","hint"}}`), the request timeout and the body-size limit.
+//! Every request passes one middleware, [`observe::edge`]: request id, trace context, span, the
+//! request timeout, panic catching, [`errors::normalize`] (every error answer is the JSON body
+//! `{"error":{"code","message","hint"}}`), metrics and one log line; then the body-size limit.
 //!
 //! Routes now: `/healthz` (the process is alive), `/readyz` (config loaded, store reachable, not
 //! shutting down), `/metrics` (Prometheus text).

@@ -3,12 +3,10 @@
 //! to finish, and every lease this process holds is released so other nodes can take the work.
 
 use std::future::{Future, IntoFuture};
-use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::{health, observe, AppState};
@@ -32,39 +30,8 @@ pub fn router(state: AppState, extra: Option<Router<AppState>>) -> Router {
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn(move |req, next| {
-            with_timeout(timeout, req, next)
+            observe::edge(timeout, req, next)
         }))
-        .layer(axum::middleware::from_fn(crate::errors::normalize))
-        .layer(CatchPanicLayer::custom(|_| {
-            tracing::error!("a request handler panicked");
-            http::Response::builder()
-                .status(500)
-                .body(axum::body::Body::empty())
-                .unwrap_or_default()
-        }))
-        .layer(axum::middleware::from_fn(observe::observe))
-}
-
-async fn with_timeout(
-    limit: Duration,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(res) => res,
-        Err(_) => {
-            use axum::response::IntoResponse;
-            crate::ApiError(
-                junction_core::Error::new(
-                    junction_core::Code::Timeout,
-                    junction_core::Origin::Internal,
-                    "the request took too long",
-                )
-                .with_hint("raise server.request_timeout if this request is expected to be slow"),
-            )
-            .into_response()
-        }
-    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

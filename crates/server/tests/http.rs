@@ -185,6 +185,10 @@ async fn request_id_is_kept_or_generated() {
     let res = c.get(format!("{}/healthz", s.base)).send().await.unwrap();
     let generated = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_eq!(generated.len(), 36, "a UUID: {generated}");
+    let id = uuid::Uuid::parse_str(&generated).unwrap();
+    assert_eq!(id.get_version_num(), 7, "time-ordered: {generated}");
+    let res = c.get(format!("{}/healthz", s.base)).send().await.unwrap();
+    assert_ne!(res.headers()["x-request-id"], generated.as_str());
     let res = c
         .get(format!("{}/healthz", s.base))
         .header("x-request-id", "x".repeat(500))
@@ -227,6 +231,29 @@ async fn slow_requests_time_out_with_a_json_error() {
         .unwrap();
     assert_eq!(res.status(), 504);
     assert_eq!(json(res).await["error"]["code"], "timeout");
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_gets_a_json_500_and_the_server_goes_on() {
+    let boom = Router::new().route(
+        "/boom",
+        get(|| async {
+            if std::hint::black_box(true) {
+                panic!("handler bug");
+            }
+        }),
+    );
+    let s = start_with("{}", None, Some(boom)).await;
+    let c = client();
+    let res = c.get(format!("{}/boom", s.base)).send().await.unwrap();
+    assert_eq!(res.status(), 500);
+    assert!(res.headers().contains_key("x-request-id"));
+    let body = json(res).await;
+    assert_eq!(body["error"]["code"], "internal");
+    assert!(!body.to_string().contains("handler bug"), "{body}");
+    let res = c.get(format!("{}/healthz", s.base)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
     s.stop().await.unwrap();
 }
 

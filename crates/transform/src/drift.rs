@@ -28,6 +28,10 @@ const MAX_RECORDS: usize = 10_000;
 /// Once a subject has learned, one payload in this many is looked at: drift persists, so a
 /// sample finds it, and the hot paths (ingest, /proxy) stay cheap.
 pub const SAMPLE: u64 = 4;
+/// A subject offered this many payloads is busy: one in [`BUSY_SAMPLE`] is looked at (at
+/// thousands a second, a lasting change is still seen within milliseconds).
+const BUSY: u64 = 10_000;
+const BUSY_SAMPLE: u64 = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -260,7 +264,7 @@ pub fn tracker() -> &'static Tracker {
 
 impl Tracker {
     /// Whether this payload of `subject` should be looked at: every one while the subject
-    /// learns, then one in [`SAMPLE`].
+    /// learns, then one in [`SAMPLE`], and one in [`BUSY_SAMPLE`] once it is busy.
     pub fn wants(&self, scope: &str, subject: &str) -> bool {
         let mut offered = self.offered.lock().unwrap_or_else(|p| p.into_inner());
         if !offered.contains_key(scope) {
@@ -276,7 +280,7 @@ impl Tracker {
             return true;
         };
         *n += 1;
-        *n <= LEARN * 2 || *n % SAMPLE == 0
+        *n <= LEARN * 2 || *n % if *n < BUSY { SAMPLE } else { BUSY_SAMPLE } == 0
     }
 
     /// Learns from a payload of `subject` (without a declared model) and records its drift.
@@ -449,5 +453,17 @@ mod tests {
         assert!(t.drain().is_empty(), "a drain takes what changed once");
         t.restore(drained);
         assert_eq!(t.drain()[0].count, 2, "what could not be persisted is kept");
+    }
+
+    #[test]
+    fn every_payload_is_looked_at_while_learning_then_a_sample_and_fewer_when_busy() {
+        let t = Tracker::default();
+        let looked = |from: u64, to: u64| (from..to).filter(|_| t.wants("connector", "c")).count();
+        assert_eq!(looked(0, LEARN * 2), (LEARN * 2) as usize);
+        let n = 4000;
+        assert_eq!(looked(LEARN * 2, LEARN * 2 + n), (n / SAMPLE) as usize);
+        let _ = looked(LEARN * 2 + n, BUSY);
+        assert_eq!(looked(BUSY, BUSY + 64 * 100), 100);
+        assert!(t.wants("connector", "other"), "subjects are counted apart");
     }
 }
