@@ -12,7 +12,6 @@ mod admin;
 pub use admin::{ApiDoc, ConnectorHealth};
 pub mod auth;
 pub mod cache;
-mod client;
 mod drift;
 mod metrics;
 pub mod path;

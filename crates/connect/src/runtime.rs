@@ -68,13 +68,13 @@ pub enum AnswerBody {
     /// Streamed from the upstream, after `prefix` (bytes already read while deciding to cache).
     Stream {
         prefix: Bytes,
-        rest: crate::client::Response,
+        rest: junction_outbound::Response,
     },
 }
 
 pub struct Runtime {
     pub cfg: Connector,
-    upstream: crate::client::Upstream,
+    upstream: junction_outbound::Upstream,
     /// The connector's own headers and version pin, parsed once.
     default_headers: HeaderMap,
     auth: Auth,
@@ -158,8 +158,9 @@ impl Runtime {
                 default_headers.insert(k, v);
             }
         }
-        let upstream = crate::client::Upstream::new(cfg.timeouts.connect, cfg.concurrency as usize)
-            .map_err(|e| format!("connector {}: {e}", cfg.name))?;
+        let upstream =
+            junction_outbound::Upstream::new(cfg.timeouts.connect, cfg.concurrency as usize)
+                .map_err(|e| format!("connector {}: {e}", cfg.name))?;
         let token_client = || {
             reqwest::Client::builder()
                 .connect_timeout(cfg.timeouts.connect)
@@ -395,7 +396,7 @@ impl Runtime {
         }
         self.count_cache("miss");
         let fits =
-            crate::client::content_length(&res).is_none_or(|n| n as usize <= cache.max_entry);
+            junction_outbound::content_length(&res).is_none_or(|n| n as usize <= cache.max_entry);
         if !res.status().is_success() || !fits {
             return whole_or_streamed(res, attempts, "MISS").await;
         }
@@ -473,7 +474,7 @@ impl Runtime {
         connection: &str,
         started: Instant,
         deadline: Instant,
-    ) -> Result<(crate::client::Response, u32), Error> {
+    ) -> Result<(junction_outbound::Response, u32), Error> {
         let safe_method = matches!(
             base.method,
             Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
@@ -546,7 +547,7 @@ impl Runtime {
                 Ok(r) => r,
                 Err(e) => {
                     permit.record(now, false, elapsed);
-                    let never_sent = matches!(e, crate::client::Failure::Connect(_));
+                    let never_sent = matches!(e, junction_outbound::Failure::Connect(_));
                     if (idempotent || never_sent) && attempt < self.cfg.retry.attempts {
                         let delay = self.backoff.delay(attempt, &mut rand::rng());
                         if now + delay < deadline && self.budget.withdraw(now) {
@@ -556,13 +557,13 @@ impl Runtime {
                         }
                     }
                     return Err(match e {
-                        crate::client::Failure::Timeout => Error::new(
+                        junction_outbound::Failure::Timeout => Error::new(
                             Code::Timeout,
                             Origin::Upstream,
                             format!("connector {} did not answer in time", self.cfg.name),
                         )
                         .with_hint("raise the connector's timeouts.attempt / timeouts.total if the vendor is slow"),
-                        crate::client::Failure::Connect(why) | crate::client::Failure::Other(why) => Error::new(
+                        junction_outbound::Failure::Connect(why) | junction_outbound::Failure::Other(why) => Error::new(
                             Code::UpstreamFailed,
                             Origin::Upstream,
                             format!("cannot reach connector {}: {why}", self.cfg.name),
@@ -683,7 +684,7 @@ fn answer(c: Cached, attempts: u32, how: &'static str) -> Answer {
 }
 
 fn streamed(
-    res: crate::client::Response,
+    res: junction_outbound::Response,
     prefix: Bytes,
     attempts: u32,
     how: &'static str,
@@ -707,11 +708,11 @@ const SMALL: u64 = 64 * 1024;
 /// Relays a small answer whole (headers and body leave in one write, as a buffering proxy
 /// does); streams a large or unsized one.
 async fn whole_or_streamed(
-    res: crate::client::Response,
+    res: junction_outbound::Response,
     attempts: u32,
     how: &'static str,
 ) -> Result<Answer, Error> {
-    if crate::client::content_length(&res).is_none_or(|n| n > SMALL) {
+    if junction_outbound::content_length(&res).is_none_or(|n| n > SMALL) {
         return Ok(streamed(res, Bytes::new(), attempts, how));
     }
     let status = res.status();
@@ -740,9 +741,9 @@ async fn whole_or_streamed(
 
 /// Reads the body if it fits in `limit`; otherwise hands back what was read and the rest.
 async fn read_up_to(
-    mut res: crate::client::Response,
+    mut res: junction_outbound::Response,
     limit: usize,
-) -> Result<Result<Bytes, (Bytes, crate::client::Response)>, hyper::Error> {
+) -> Result<Result<Bytes, (Bytes, junction_outbound::Response)>, hyper::Error> {
     let mut buf = bytes::BytesMut::new();
     while let Some(frame) = http_body_util::BodyExt::frame(res.body_mut()).await {
         if let Ok(chunk) = frame?.into_data() {

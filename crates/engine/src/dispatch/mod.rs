@@ -111,13 +111,19 @@ impl Dispatcher {
         wakers: &Wakers,
         health: Arc<Health>,
     ) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .user_agent(concat!("junction/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        // One pool for every destination, keeping as many idle connections per host as the
+        // busiest destination sends at once; redirects are never followed (a 3xx is a failure).
+        let idle = config
+            .flows
+            .destinations
+            .values()
+            .map(|d| d.concurrency)
+            .max()
+            .unwrap_or(1);
+        let client = Arc::new(
+            junction_outbound::Upstream::new(Duration::from_secs(5), idle)
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))?,
+        );
         let disabled: Vec<String> = match store.disabled().await {
             Ok(d) => d.into_iter().map(|d| d.name).collect(),
             Err(e) => return Err(format!("cannot read disabled destinations: {e}")),

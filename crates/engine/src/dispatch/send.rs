@@ -4,7 +4,10 @@
 
 use std::time::{Duration, SystemTime};
 
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http_body_util::BodyExt;
 use junction_config::Destination;
+use junction_outbound::{Body, Failure, Upstream};
 use junction_store::Claimed;
 
 use super::classify::Sent;
@@ -18,39 +21,48 @@ pub fn idempotency_key(c: &Claimed) -> String {
 }
 
 /// Sends one attempt of `body` (the event's, or its mapped form). Returns what came back and a
-/// masked excerpt of the response body.
+/// masked excerpt of the response body. The destination's timeout covers the whole attempt.
 pub async fn send(
-    client: &reqwest::Client,
+    client: &Upstream,
     dest: &Destination,
     c: &Claimed,
     body: Vec<u8>,
     now_s: i64,
 ) -> (Sent, Option<String>) {
+    let started = tokio::time::Instant::now();
     let id = idempotency_key(c);
-    let method =
-        reqwest::Method::from_bytes(dest.method.as_bytes()).unwrap_or(reqwest::Method::POST);
-    let mut req = client
-        .request(method, dest.url.clone())
-        .timeout(dest.timeout)
-        .header("content-type", "application/json")
-        .header("webhook-id", &id)
-        .header("webhook-timestamp", now_s.to_string())
-        .header("idempotency-key", &id)
-        .header("junction-source", &c.event.source)
-        .header("junction-event-id", &c.event.external_id)
-        .header("junction-event-type", &c.event.event_type)
-        .header("junction-attempt", c.attempt.to_string());
+    let method = Method::from_bytes(dest.method.as_bytes()).unwrap_or(Method::POST);
+    let mut headers = HeaderMap::with_capacity(12 + dest.headers.len());
+    let mut put = |name: &str, value: &str| {
+        // A value that cannot travel in a header (a provider's id with control characters) is
+        // left out: these headers inform, the body and the signature are what count.
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::from_str(value)) {
+            headers.append(n, v);
+        }
+    };
+    put("user-agent", USER_AGENT);
+    put("content-type", "application/json");
+    put("webhook-id", &id);
+    put("webhook-timestamp", &now_s.to_string());
+    put("idempotency-key", &id);
+    put("junction-source", &c.event.source);
+    put("junction-event-id", &c.event.external_id);
+    put("junction-event-type", &c.event.event_type);
+    put("junction-attempt", &c.attempt.to_string());
     if !dest.signing.is_empty() {
         let sig = junction_auth::sign::standard_signature(dest.signing.keys(), &id, now_s, &body);
-        req = req.header("webhook-signature", sig);
+        put("webhook-signature", &sig);
     }
     for (k, v) in &dest.headers {
-        req = req.header(k.as_str(), v.as_str());
+        put(k, v);
     }
-    let res = match req.body(body).send().await {
+    let res = match client
+        .send(method, &dest.url, headers, body.into(), dest.timeout)
+        .await
+    {
         Ok(r) => r,
-        Err(e) if e.is_timeout() => return (Sent::Timeout, None),
-        Err(e) => return (Sent::Transport(transport_reason(&e)), None),
+        Err(Failure::Timeout) => return (Sent::Timeout, None),
+        Err(Failure::Connect(e) | Failure::Other(e)) => return (Sent::Transport(e), None),
     };
     let status = res.status().as_u16();
     let header = |name: &str| {
@@ -61,11 +73,13 @@ pub async fn send(
     };
     let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v));
     let location = header("location");
-    let excerpt = match excerpt(res).await {
-        Ok(e) => e,
-        // The status is in; a body cut short after it does not change the verdict.
-        Err(_) if (200..300).contains(&status) => None,
-        Err(e) => return (Sent::Transport(e), None),
+    let left = dest.timeout.saturating_sub(started.elapsed());
+    let excerpt = match tokio::time::timeout(left, excerpt(res.into_body())).await {
+        Ok(Ok(e)) => e,
+        // The status is in; a body cut short or slow after it does not change the verdict.
+        Ok(Err(_)) | Err(_) if (200..300).contains(&status) => None,
+        Ok(Err(e)) => return (Sent::Transport(e), None),
+        Err(_) => return (Sent::Timeout, None),
     };
     (
         Sent::Answered {
@@ -77,13 +91,20 @@ pub async fn send(
     )
 }
 
-async fn excerpt(mut res: reqwest::Response) -> Result<Option<String>, String> {
+const USER_AGENT: &str = concat!("junction/", env!("CARGO_PKG_VERSION"));
+
+/// Reads up to [`EXCERPT`] bytes of the answer and masks them.
+async fn excerpt(mut body: Body) -> Result<Option<String>, String> {
     let mut buf = Vec::new();
     while buf.len() < EXCERPT {
-        match res.chunk().await {
-            Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
-            Ok(None) => break,
-            Err(e) => return Err(format!("the response broke off: {}", transport_reason(&e))),
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Some(chunk) = frame.data_ref() {
+                    buf.extend_from_slice(chunk);
+                }
+            }
+            None => break,
+            Some(Err(e)) => return Err(format!("the response broke off: {e}")),
         }
     }
     if buf.is_empty() {
@@ -92,18 +113,6 @@ async fn excerpt(mut res: reqwest::Response) -> Result<Option<String>, String> {
     buf.truncate(EXCERPT);
     let text = String::from_utf8_lossy(&buf);
     Ok(Some(junction_core::mask::mask(&text).into_owned()))
-}
-
-fn transport_reason(e: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// `Retry-After`: seconds or an HTTP date.

@@ -23,7 +23,7 @@ use super::shape::{Quarantine, Shape};
 pub(crate) struct Worker {
     pub dest: Destination,
     pub store: Arc<dyn Store>,
-    pub client: reqwest::Client,
+    pub client: Arc<junction_outbound::Upstream>,
     pub owner: String,
     pub wake: Arc<Notify>,
     pub lease: Duration,
