@@ -155,6 +155,8 @@ fn wrk(url: &str, header: &str, connections: usize, d: Duration) -> Result<Value
     Ok(json!({
         "rps": rps.round(),
         "p50_ms": field("50%"),
+        "p75_ms": field("75%"),
+        "p90_ms": field("90%"),
         "p99_ms": field("99%"),
         "non_2xx": errors,
     }))
@@ -250,7 +252,18 @@ fn is_root() -> bool {
 }
 
 impl Drop for Nginx {
+    /// SIGTERM to the master stops its workers too (SIGKILL would leave them running).
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
