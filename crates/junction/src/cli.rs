@@ -471,6 +471,10 @@ pub struct BenchArgs {
     /// e2e: how long to offer them; backlog: how long to watch the hub.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub duration: std::time::Duration,
+    /// `proxy`: rounds of direct, through Junction and through nginx, back to back; the figures
+    /// reported are the medians over the rounds.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

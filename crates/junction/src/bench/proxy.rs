@@ -2,6 +2,7 @@
 //! process) is loaded by `wrk` at a fixed concurrency three ways, one after the other in one run:
 //! directly, through `junction serve` (API-token check, API-key injection, a quota and metrics
 //! on), and through nginx as a reverse proxy with upstream keepalive (when nginx is installed).
+//! `--rounds N` repeats the three back to back; the figures are medians over the rounds.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -50,59 +51,129 @@ connectors:
     let nginx = Nginx::start(dir.path(), mock.addr.port())?;
     let c = args.concurrency;
     let d = args.duration;
-    eprintln!("proxy bench: wrk -t1 -c{c} for {d:?} each, GET {PATH}");
-    let direct = wrk(
-        &format!("{}{PATH}", mock.url()),
-        &format!("X-Api-Key: {KEY}"),
-        c,
-        d,
-    )?;
-    eprintln!("  direct:   {direct}");
+    let rounds_n = args.rounds.max(1);
+    eprintln!(
+        "proxy bench: wrk -t1 -c{c} for {d:?} each, GET {PATH}, {rounds_n} round(s) of direct, junction, nginx"
+    );
     let auth = format!("Authorization: Bearer {token}");
-    let through = wrk(&format!("{}/proxy/crm{PATH}", hub.base), &auth, c, d)?;
-    eprintln!("  junction: {through}");
-    let peer = match &nginx {
-        Some(n) => {
-            let r = wrk(
-                &format!("http://127.0.0.1:{}{PATH}", n.port),
-                "X-Bench: 1",
-                c,
-                d,
-            )?;
-            eprintln!("  nginx:    {r}");
-            Some(r)
-        }
-        None => {
-            eprintln!("  nginx:    not installed (apt-get install nginx-light), skipped");
-            None
-        }
-    };
+    let mut rounds = Vec::with_capacity(rounds_n);
+    for round in 1..=rounds_n {
+        let direct = wrk(
+            &format!("{}{PATH}", mock.url()),
+            &format!("X-Api-Key: {KEY}"),
+            c,
+            d,
+        )?;
+        eprintln!("  round {round} direct:   {direct}");
+        let through = wrk(&format!("{}/proxy/crm{PATH}", hub.base), &auth, c, d)?;
+        eprintln!("  round {round} junction: {through}");
+        let peer = match &nginx {
+            Some(n) => {
+                let r = wrk(
+                    &format!("http://127.0.0.1:{}{PATH}", n.port),
+                    "X-Bench: 1",
+                    c,
+                    d,
+                )?;
+                eprintln!("  round {round} nginx:    {r}");
+                Some(r)
+            }
+            None => {
+                eprintln!("  nginx: not installed (apt-get install nginx-light), skipped");
+                None
+            }
+        };
+        rounds.push(Round {
+            direct,
+            junction: through,
+            nginx: peer,
+        });
+    }
     let rss = hub.rss_mib();
     hub.stop();
     drop(nginx);
-    let added = |r: &Value| {
-        json!({
-            "p50_ms": r["p50_ms"].as_f64().unwrap_or(0.0) - direct["p50_ms"].as_f64().unwrap_or(0.0),
-            "p99_ms": r["p99_ms"].as_f64().unwrap_or(0.0) - direct["p99_ms"].as_f64().unwrap_or(0.0),
-        })
+    let summary = summarise(&rounds);
+    eprintln!(
+        "  median of {rounds_n}: junction/nginx {}, junction added p50 {} ms, p99 {} ms",
+        summary["junction_vs_nginx_throughput"],
+        summary["junction_added"]["p50_ms"],
+        summary["junction_added"]["p99_ms"]
+    );
+    let mut out = summary;
+    out["scenario"] = json!("proxy");
+    out["concurrency"] = json!(c);
+    out["seconds_each"] = json!(d.as_secs_f64());
+    out["rounds"] = Value::Array(
+        rounds
+            .iter()
+            .map(|r| json!({ "direct": r.direct, "junction": r.junction, "nginx": r.nginx }))
+            .collect(),
+    );
+    out["hub_rss_mib"] = json!(rss);
+    out["target"] = json!({ "throughput_vs_nginx": 0.7, "added_p99_ms": 1.0 });
+    out["machine"] = super::machine();
+    Ok(out)
+}
+
+/// One round: the same load direct, through Junction and through nginx, back to back.
+struct Round {
+    direct: Value,
+    junction: Value,
+    nginx: Option<Value>,
+}
+
+/// Each figure's median over the rounds. What a proxy adds is taken within each round (through
+/// it minus direct, measured a few seconds apart) before the median: the machine's tail moves
+/// from one round to the next by more than the difference being measured.
+fn summarise(rounds: &[Round]) -> Value {
+    let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(0.0);
+    let median_of = |mut xs: Vec<f64>| -> Value {
+        if xs.is_empty() {
+            return Value::Null;
+        }
+        xs.sort_by(f64::total_cmp);
+        let n = xs.len();
+        let m = if n % 2 == 1 {
+            xs[n / 2]
+        } else {
+            (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+        };
+        json!((m * 1000.0).round() / 1000.0)
     };
-    let ratio = peer
-        .as_ref()
-        .map(|p| through["rps"].as_f64().unwrap_or(0.0) / p["rps"].as_f64().unwrap_or(1.0));
-    Ok(json!({
-        "scenario": "proxy",
-        "concurrency": c,
-        "seconds_each": d.as_secs_f64(),
-        "direct": direct,
-        "junction": through,
-        "junction_added": added(&through),
-        "nginx": peer,
-        "nginx_added": peer.as_ref().map(added),
-        "junction_vs_nginx_throughput": ratio,
-        "hub_rss_mib": rss,
-        "target": { "throughput_vs_nginx": 0.7, "added_p99_ms": 1.0 },
-        "machine": super::machine(),
-    }))
+    let figures = |pick: &dyn Fn(&Round) -> Option<&Value>| -> Value {
+        let mut o = serde_json::Map::new();
+        for k in ["rps", "p50_ms", "p75_ms", "p90_ms", "p99_ms"] {
+            o.insert(
+                k.into(),
+                median_of(rounds.iter().filter_map(pick).map(|v| f(v, k)).collect()),
+            );
+        }
+        Value::Object(o)
+    };
+    let added = |pick: &dyn Fn(&Round) -> Option<&Value>| -> Value {
+        let diff = |k: &str| -> Vec<f64> {
+            rounds
+                .iter()
+                .filter_map(|r| pick(r).map(|v| f(v, k) - f(&r.direct, k)))
+                .collect()
+        };
+        json!({ "p50_ms": median_of(diff("p50_ms")), "p99_ms": median_of(diff("p99_ms")) })
+    };
+    let has_nginx = rounds.iter().any(|r| r.nginx.is_some());
+    json!({
+        "direct": figures(&|r| Some(&r.direct)),
+        "junction": figures(&|r| Some(&r.junction)),
+        "junction_added": added(&|r| Some(&r.junction)),
+        "nginx": if has_nginx { figures(&|r| r.nginx.as_ref()) } else { Value::Null },
+        "nginx_added": if has_nginx { added(&|r| r.nginx.as_ref()) } else { Value::Null },
+        "junction_vs_nginx_throughput": median_of(
+            rounds
+                .iter()
+                .filter_map(|r| r.nginx.as_ref().map(|n| f(&r.junction, "rps") / f(n, "rps").max(1.0)))
+                .collect()
+        ),
+        "non_2xx": rounds.iter().map(|r| f(&r.junction, "non_2xx")).sum::<f64>(),
+    })
 }
 
 fn which(bin: &str) -> Option<std::path::PathBuf> {
