@@ -29,7 +29,7 @@ pub async fn run(args: &BenchArgs) -> Result<serde_json::Value, String> {
         // Senders, each on its own keep-alive connection, take events at their scheduled time;
         // with all of them busy the generator falls behind (and the latency shows it, since it
         // counts from the scheduled time).
-        let (tx, rx) = async_channel(SENDERS);
+        let (tx, rx) = jobs_channel(SENDERS);
         let path = Arc::new(super::load::path_of(&target));
         let mut senders = Vec::with_capacity(SENDERS);
         for _ in 0..SENDERS {
@@ -139,7 +139,7 @@ const SENDERS: usize = 256;
 type Jobs = Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<(usize, f64)>>>;
 
 /// A channel many senders take from.
-fn async_channel(cap: usize) -> (tokio::sync::mpsc::Sender<(usize, f64)>, Jobs) {
+fn jobs_channel(cap: usize) -> (tokio::sync::mpsc::Sender<(usize, f64)>, Jobs) {
     let (tx, rx) = tokio::sync::mpsc::channel(cap);
     (tx, Arc::new(tokio::sync::Mutex::new(rx)))
 }
