@@ -53,6 +53,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "discarded deliveries",
         sql: include_str!("../migrations/sqlite/0008_discard.sql"),
     },
+    Migration {
+        version: 9,
+        name: "globally unique delivery ids",
+        sql: include_str!("../migrations/sqlite/0009_delivery_uid.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -95,6 +100,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 8,
         name: "discarded deliveries",
         sql: include_str!("../migrations/postgres/0008_discard.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "globally unique delivery ids",
+        sql: include_str!("../migrations/postgres/0009_delivery_uid.sql"),
     },
 ];
 

@@ -122,6 +122,9 @@ pub struct Lease {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claimed {
     pub lease: Lease,
+    /// The delivery's public id, sent as `webhook-id` and `Idempotency-Key`: unique across
+    /// databases and hubs, the same on every attempt and replay (see [`delivery_uid`]).
+    pub uid: String,
     pub route: String,
     pub destination: String,
     /// The number of this attempt (1 for the first). Raised by every claim, so a delivery whose
@@ -449,4 +452,21 @@ pub struct DriftRecord {
     pub first_seen: i64,
     pub last_seen: i64,
     pub count: i64,
+}
+
+/// A new delivery's public id: `msg_` and a UUIDv7 (time-ordered, 74 random bits), so it never
+/// repeats across databases, resets or hubs delivering to the same receiver.
+pub fn new_delivery_uid() -> String {
+    let mut buf = uuid::Uuid::encode_buffer();
+    let id = uuid::Uuid::now_v7();
+    let mut s = String::with_capacity(36);
+    s.push_str("msg_");
+    s.push_str(id.simple().encode_lower(&mut buf));
+    s
+}
+
+/// The public id of a claimed delivery: its stored uid, or for a delivery inserted before uids
+/// were stored, the id its earlier attempts carried.
+pub fn delivery_uid(uid: Option<String>, event_id: i64, delivery_id: i64) -> String {
+    uid.unwrap_or_else(|| format!("msg_{event_id}_{delivery_id}"))
 }

@@ -91,6 +91,7 @@ conformance!(
     an_alert_fires_and_resolves_once_however_many_processes_try,
     events_are_found_by_source_type_key_and_time_newest_first,
     a_discarded_dead_letter_unblocks_its_fifo_key_and_is_never_sent,
+    delivery_ids_are_globally_unique_and_the_same_on_every_attempt_and_replay,
 );
 
 fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -> NewEvent {
@@ -1387,4 +1388,57 @@ async fn a_discarded_dead_letter_unblocks_its_fifo_key_and_is_never_sent(store: 
     );
     let got = store.claim(&claim_for("d", 10, T0 + 2)).await.unwrap();
     assert_eq!(ids(&got), ["a2"], "the key flows again");
+}
+
+async fn delivery_ids_are_globally_unique_and_the_same_on_every_attempt_and_replay(
+    store: Arc<dyn Store>,
+) {
+    // A second, fresh database of the same backend kind: its row ids start where ours did.
+    let (other, _dir) = sqlite().await;
+    store.append(event("evt_1", 2, T0)).await.unwrap();
+    other.append(event("evt_1", 2, T0)).await.unwrap();
+    let ours = store.claim(&claim("w", 10, T0)).await.unwrap();
+    let theirs = other.claim(&claim("w", 10, T0)).await.unwrap();
+    assert_eq!(ours.len(), 2);
+    assert_eq!(
+        (ours[0].event.id, ours[0].lease.delivery_id),
+        (theirs[0].event.id, theirs[0].lease.delivery_id),
+        "both databases start their row ids alike"
+    );
+    for c in ours.iter().chain(&theirs) {
+        assert!(c.uid.starts_with("msg_") && c.uid.len() == 36, "{}", c.uid);
+    }
+    assert_ne!(
+        ours[0].uid, ours[1].uid,
+        "each delivery of an event has its own id"
+    );
+    assert_ne!(
+        ours[0].uid, theirs[0].uid,
+        "ids never repeat across databases"
+    );
+    // The next attempt (after a crash), a dead letter and its replay all keep the id.
+    let again = store.claim(&claim("w2", 10, T0 + 30_000)).await.unwrap();
+    let first = again
+        .iter()
+        .find(|c| c.lease.delivery_id == ours[0].lease.delivery_id)
+        .unwrap();
+    assert_eq!(first.uid, ours[0].uid);
+    store
+        .dead_letter(first.lease, attempt(500), "500", T0 + 30_001)
+        .await
+        .unwrap();
+    let only = DeadFilter {
+        ids: vec![first.lease.delivery_id],
+        ..Default::default()
+    };
+    store.replay(&only, 10, T0 + 30_002).await.unwrap();
+    let replayed = store.claim(&claim("w3", 10, T0 + 30_002)).await.unwrap();
+    let replayed = replayed
+        .iter()
+        .find(|c| c.lease.delivery_id == first.lease.delivery_id)
+        .unwrap();
+    assert_eq!(
+        replayed.uid, ours[0].uid,
+        "a replay is the same delivery to the receiver"
+    );
 }

@@ -15,9 +15,10 @@ use super::classify::Sent;
 /// Most of a response body kept with the attempt (masked).
 const EXCERPT: usize = 1024;
 
-/// The idempotency key of a delivery: the same on every attempt and every replay.
-pub fn idempotency_key(c: &Claimed) -> String {
-    format!("msg_{}_{}", c.event.id, c.lease.delivery_id)
+/// The idempotency key of a delivery: stored with it, the same on every attempt and every
+/// replay, and unique across databases and hubs.
+pub fn idempotency_key(c: &Claimed) -> &str {
+    &c.uid
 }
 
 /// Sends one attempt of `body` (the event's, or its mapped form). Returns what came back and a
@@ -43,15 +44,15 @@ pub async fn send(
     let fixed = HeaderName::from_static;
     put(http::header::USER_AGENT, USER_AGENT);
     put(http::header::CONTENT_TYPE, "application/json");
-    put(fixed("webhook-id"), &id);
+    put(fixed("webhook-id"), id);
     put(fixed("webhook-timestamp"), &now_s.to_string());
-    put(fixed("idempotency-key"), &id);
+    put(fixed("idempotency-key"), id);
     put(fixed("junction-source"), &c.event.source);
     put(fixed("junction-event-id"), &c.event.external_id);
     put(fixed("junction-event-type"), &c.event.event_type);
     put(fixed("junction-attempt"), &c.attempt.to_string());
     if !dest.signing.is_empty() {
-        let sig = junction_auth::sign::standard_signature(dest.signing.keys(), &id, now_s, &body);
+        let sig = junction_auth::sign::standard_signature(dest.signing.keys(), id, now_s, &body);
         put(fixed("webhook-signature"), &sig);
     }
     // Names were checked when the config was loaded.

@@ -144,9 +144,9 @@ impl Store for PgStore {
                UPDATE deliveries d SET lease_owner = $1, lease_epoch = d.lease_epoch + 1,
                       attempts = d.attempts + 1, next_attempt_at = $2
                FROM due WHERE d.id = due.id
-               RETURNING d.id, d.event_id, d.route, d.destination, d.attempts, d.lease_epoch, d.ordering, d.lane, d.seq
+               RETURNING d.id, d.event_id, d.route, d.destination, d.attempts, d.lease_epoch, d.ordering, d.lane, d.seq, d.uid
              )
-             SELECT l.id, l.route, l.destination, l.attempts, l.lease_epoch, l.ordering,
+             SELECT l.id, l.route, l.destination, l.attempts, l.lease_epoch, l.ordering, l.uid,
                     COALESCE(l.ordering = 2 AND l.seq < v.seq, false) AS stale,
                     e.id AS event_id, e.source, e.external_id, e.event_type, e.entity_key, e.sequence, e.received_at, e.payload
              FROM leased l JOIN events e ON e.id = l.event_id
@@ -168,7 +168,9 @@ impl Store for PgStore {
                 stale.push(id);
                 continue;
             }
+            let event_id: i64 = r.try_get("event_id")?;
             claimed.push(Claimed {
+                uid: crate::delivery_uid(r.try_get("uid")?, event_id, id),
                 lease: Lease {
                     delivery_id: id,
                     epoch: r.try_get("lease_epoch")?,

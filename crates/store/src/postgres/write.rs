@@ -105,7 +105,7 @@ async fn append(
         .collect();
     let (mut event_ids, mut routes, mut dests, mut due, mut created_at) =
         (vec![], vec![], vec![], vec![], vec![]);
-    let (mut orderings, mut lanes, mut seqs) = (vec![], vec![], vec![]);
+    let (mut orderings, mut lanes, mut seqs, mut uids) = (vec![], vec![], vec![], vec![]);
     for (id, e) in &created {
         for d in &e.deliveries {
             let (lane, seq) = crate::writes::lane_of(e, d);
@@ -117,12 +117,13 @@ async fn append(
             orderings.push(d.ordering.code() as i16);
             lanes.push(lane);
             seqs.push(seq);
+            uids.push(crate::new_delivery_uid());
         }
     }
     if !event_ids.is_empty() {
         sqlx::query(
-            "INSERT INTO deliveries (event_id, route, destination, next_attempt_at, created_at, ordering, lane, seq)
-             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int2[], $7::text[], $8::int8[])",
+            "INSERT INTO deliveries (event_id, route, destination, next_attempt_at, created_at, ordering, lane, seq, uid)
+             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int2[], $7::text[], $8::int8[], $9::text[])",
         )
         .bind(event_ids)
         .bind(routes)
@@ -132,6 +133,7 @@ async fn append(
         .bind(orderings)
         .bind(lanes)
         .bind(seqs)
+        .bind(uids)
         .execute(&mut *tx)
         .await?;
     }

@@ -211,8 +211,8 @@ fn apply(tx: &Connection, w: &Write) -> Result<Result<Written, StoreError>, Stor
             }
             let id = tx.last_insert_rowid();
             let mut ins = tx.prepare_cached(
-                "INSERT INTO deliveries (event_id, route, destination, next_attempt_at, created_at, ordering, lane, seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO deliveries (event_id, route, destination, next_attempt_at, created_at, ordering, lane, seq, uid)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             for d in &e.deliveries {
                 let (lane, seq) = lane_of(e, d);
@@ -224,7 +224,8 @@ fn apply(tx: &Connection, w: &Write) -> Result<Result<Written, StoreError>, Stor
                     e.received_at,
                     d.ordering.code(),
                     lane,
-                    seq
+                    seq,
+                    crate::new_delivery_uid()
                 ])?;
             }
             Ok(Ok(Written::Appended(Appended::Created {
@@ -296,7 +297,7 @@ fn claim(tx: &Connection, claim: &Claim) -> Result<Vec<Leased>, StoreError> {
             "UPDATE deliveries SET lease_owner = ?1, lease_epoch = lease_epoch + 1, attempts = attempts + 1, next_attempt_at = ?2
              WHERE id IN (SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND d.next_attempt_at <= ?3 {only}
                           AND {head} ORDER BY d.next_attempt_at, d.id LIMIT ?4)
-             RETURNING id, event_id, route, destination, attempts, lease_epoch, ordering,
+             RETURNING id, event_id, route, destination, attempts, lease_epoch, ordering, uid,
                        (ordering = 2 AND seq < (SELECT v.seq FROM lane_versions v
                           WHERE v.route = deliveries.route AND v.destination = deliveries.destination
                             AND v.lane = deliveries.lane)) AS stale"
@@ -313,16 +314,18 @@ fn claim(tx: &Connection, claim: &Claim) -> Result<Vec<Leased>, StoreError> {
                 stale.push(r.get("id")?);
                 continue;
             }
+            let (id, event_id): (i64, i64) = (r.get("id")?, r.get("event_id")?);
             leased.push((
                 Lease {
-                    delivery_id: r.get("id")?,
+                    delivery_id: id,
                     epoch: r.get("lease_epoch")?,
                     latest: r.get::<_, i32>("ordering")? == 2,
                 },
-                r.get("event_id")?,
+                event_id,
                 r.get("route")?,
                 r.get("destination")?,
                 r.get("attempts")?,
+                crate::delivery_uid(r.get("uid")?, event_id, id),
             ));
         }
     }
@@ -336,7 +339,7 @@ fn claim(tx: &Connection, claim: &Claim) -> Result<Vec<Leased>, StoreError> {
 }
 
 /// A leased delivery whose event is still to be loaded.
-pub(super) type Leased = (Lease, i64, String, String, i32);
+pub(super) type Leased = (Lease, i64, String, String, i32, String);
 
 /// Loads the events of leased deliveries (on a read connection: off the writer thread).
 pub(super) fn load_claimed(
@@ -356,7 +359,7 @@ pub(super) fn load_claimed(
         }
     }
     let mut claimed = Vec::with_capacity(leased.len());
-    for (lease, event_id, route, destination, attempt) in leased {
+    for (lease, event_id, route, destination, attempt, uid) in leased {
         let event = events.get(&event_id).cloned().ok_or_else(|| {
             StoreError::Internal(format!(
                 "delivery {} without its event {event_id}",
@@ -365,6 +368,7 @@ pub(super) fn load_claimed(
         })?;
         claimed.push(Claimed {
             lease,
+            uid,
             route,
             destination,
             attempt,
