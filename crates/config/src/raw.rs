@@ -63,6 +63,21 @@ pub struct RawServer {
     /// On SIGTERM/SIGINT: how long in-flight requests and work may take to finish.
     #[serde(default = "default_shutdown_grace")]
     pub shutdown_grace: HumanDuration,
+    /// How long a connection may wait for a request's headers to arrive complete: on a new
+    /// connection, and from one answer to the next request on a keep-alive connection (so it is
+    /// also the idle keep-alive timeout). A slower or idle connection is closed.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout: HumanDuration,
+    /// Most client connections open at once; beyond it new connections are closed at once, so
+    /// file descriptors remain for the store, vendors and `/healthz`.
+    #[serde(default = "default_server_max_connections")]
+    pub max_connections: u32,
+    /// Host names (as in the `Host` header, without port) besides loopback addresses and
+    /// `localhost` under which the dashboard's cookie and token-less loopback admin access are
+    /// honoured, e.g. `junction.internal.example`. Requests under any other name need a bearer
+    /// token: a page on another site cannot reach the admin API by rebinding its DNS name.
+    #[serde(default)]
+    pub hosts: Vec<String>,
 }
 
 impl Default for RawServer {
@@ -72,6 +87,9 @@ impl Default for RawServer {
             body_limit: default_body_limit(),
             request_timeout: default_request_timeout(),
             shutdown_grace: default_shutdown_grace(),
+            header_timeout: default_header_timeout(),
+            max_connections: default_server_max_connections(),
+            hosts: Vec::new(),
         }
     }
 }
@@ -103,7 +121,7 @@ impl Default for RawStore {
 }
 
 /// Logs, traces and metrics.
-#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTelemetry {
     /// `json` (one object per line), `pretty` (for people), or `auto`: pretty on a terminal, json otherwise.
@@ -115,6 +133,18 @@ pub struct RawTelemetry {
     /// Export traces over OTLP/HTTP when set.
     #[serde(default)]
     pub otlp: Option<RawOtlp>,
+}
+
+// Written out, not derived: a derived default would give the empty filter (no log at all)
+// where the section is absent, and the documented `info` only where it is present.
+impl Default for RawTelemetry {
+    fn default() -> Self {
+        Self {
+            log_format: crate::LogFormat::default(),
+            log_level: default_log_level(),
+            otlp: None,
+        }
+    }
 }
 
 /// OpenTelemetry trace export over OTLP/HTTP (protobuf).
@@ -149,6 +179,12 @@ fn default_request_timeout() -> HumanDuration {
 fn default_shutdown_grace() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(30))
 }
+fn default_header_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(10))
+}
+fn default_server_max_connections() -> u32 {
+    10_000
+}
 fn default_store_url() -> String {
     "sqlite://./data/junction.db".into()
 }
@@ -169,4 +205,47 @@ fn default_sample_ratio() -> f64 {
 }
 fn default_export_timeout() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(10))
+}
+
+#[cfg(test)]
+mod tests {
+    //! A section's default (used when the section is absent or `null`) must be what an empty
+    //! section parses to, which is what the field docs say.
+
+    use serde::de::DeserializeOwned;
+
+    fn absent_equals_empty<T: Default + DeserializeOwned + serde::Serialize>(name: &str) {
+        let absent = serde_json::to_value(T::default()).unwrap();
+        let empty = serde_json::to_value(serde_json::from_str::<T>("{}").unwrap()).unwrap();
+        assert_eq!(absent, empty, "section `{name}`: absent and empty differ");
+    }
+
+    #[test]
+    fn every_section_has_its_documented_defaults_whether_absent_empty_or_partial() {
+        absent_equals_empty::<super::RawServer>("server");
+        absent_equals_empty::<super::RawStore>("store");
+        absent_equals_empty::<super::RawTelemetry>("telemetry");
+        absent_equals_empty::<crate::raw_flow::RawDelivery>("delivery");
+        absent_equals_empty::<crate::raw_alerts::RawAlerts>("alerts");
+        absent_equals_empty::<crate::raw_data::RawLimits>("mappings.*.limits");
+        absent_equals_empty::<crate::raw_flow::RawExtract>("sources.*.event");
+        absent_equals_empty::<crate::raw_flow::RawRetry>("destinations.*.retry");
+        absent_equals_empty::<crate::raw_flow::RawCircuit>("destinations.*.circuit");
+        absent_equals_empty::<crate::raw_connect::RawTimeouts>("connectors.*.timeouts");
+        absent_equals_empty::<crate::raw_connect::RawCallRetry>("connectors.*.retry");
+        absent_equals_empty::<crate::raw_connect::RawCallCircuit>("connectors.*.circuit");
+        absent_equals_empty::<crate::raw_connect::RawSoap>("connectors.*.soap");
+        assert_eq!(super::RawTelemetry::default().log_level, "info");
+        let partial: super::RawTelemetry =
+            serde_json::from_str(r#"{"log_format":"json"}"#).unwrap();
+        assert_eq!(partial.log_level, "info");
+    }
+
+    #[test]
+    fn a_config_without_a_telemetry_section_logs_at_info() {
+        for yaml in ["{}", "telemetry:\n", "telemetry: {}\n", "server: {}\n"] {
+            let cfg = crate::load_str(yaml, "t.yaml", &Default::default(), &|_| None).unwrap();
+            assert_eq!(cfg.telemetry.log_level, "info", "{yaml:?}");
+        }
+    }
 }

@@ -213,6 +213,7 @@ fn resolve_server(
     for (field, d) in [
         ("request_timeout", raw.request_timeout.0),
         ("shutdown_grace", raw.shutdown_grace.0),
+        ("header_timeout", raw.header_timeout.0),
     ] {
         if d.is_zero() {
             errs.push(doc.error_at(
@@ -222,11 +223,42 @@ fn resolve_server(
             ));
         }
     }
+    if raw.max_connections == 0 {
+        errs.push(doc.error_at(
+            "/server/max_connections",
+            "max_connections must be at least 1",
+            Some("the default is 10000; keep it below the process's open-file limit".into()),
+        ));
+    }
+    let mut hosts = Vec::with_capacity(raw.hosts.len());
+    for (i, h) in raw.hosts.iter().enumerate() {
+        let ok = !h.is_empty()
+            && h.len() <= 253
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        if ok {
+            hosts.push(h.to_ascii_lowercase());
+        } else {
+            errs.push(
+                doc.error_at(
+                    &format!("/server/hosts/{i}"),
+                    format!("`{h}` is not a host name"),
+                    Some(
+                        "write the name alone, without scheme or port: junction.internal.example"
+                            .into(),
+                    ),
+                ),
+            );
+        }
+    }
     Some(Server {
         listen: listen?,
         body_limit: usize::try_from(limit).ok()?,
         request_timeout: raw.request_timeout.0,
         shutdown_grace: raw.shutdown_grace.0,
+        header_timeout: raw.header_timeout.0,
+        max_connections: raw.max_connections as usize,
+        hosts,
     })
 }
 

@@ -77,6 +77,10 @@ pub struct Server {
     pub body_limit: usize,
     pub request_timeout: Duration,
     pub shutdown_grace: Duration,
+    pub header_timeout: Duration,
+    pub max_connections: usize,
+    /// Lower-case host names honoured for ambient admin access, besides loopback and `localhost`.
+    pub hosts: Vec<String>,
 }
 
 /// The store.

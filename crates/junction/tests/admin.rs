@@ -401,3 +401,70 @@ async fn another_site_cannot_act_through_a_browser_on_loopback_or_with_the_dashb
         .unwrap();
     assert_eq!(read.status(), 200, "reads are not actions");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebound_dns_name_gets_no_loopback_admin_and_api_created_tokens_are_audited_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_secret(dir.path());
+    let hub = Served::start(&config, &[("JUNCTION_MASTER_KEY", K1)]);
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/tokens", hub.base);
+    let body = serde_json::json!({ "name": "stolen", "scopes": ["role:admin"] });
+    // What a rebound page sends: its own name as Host, its own origin, from the user's loopback.
+    let res = http
+        .post(&url)
+        .header("host", "rebind.attacker.test")
+        .header("origin", "http://rebind.attacker.test")
+        .header("sec-fetch-site", "same-origin")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let err: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "forbidden");
+    assert!(err["error"]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("server.hosts"));
+    let read = http
+        .get(&url)
+        .header("host", "rebind.attacker.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        read.status(),
+        403,
+        "reads under a rebound name are refused too"
+    );
+    // Under the loopback name the same request is the local CLI's, and its audit entry names
+    // the token it created.
+    let res = http.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let created: serde_json::Value = res.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let audit: serde_json::Value = http
+        .get(format!("{}/api/v1/audit", hub.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries = audit["entries"].as_array().unwrap();
+    let entry = entries
+        .iter()
+        .find(|e| e["action"] == "token.create")
+        .unwrap_or_else(|| panic!("no token.create entry: {audit}"));
+    assert_eq!(entry["target"], id.as_str());
+    let detail = entry["detail"].to_string();
+    assert!(
+        detail.contains("stolen") && detail.contains("role:admin"),
+        "{entry}"
+    );
+    assert!(
+        !detail.contains(created["token"].as_str().unwrap()),
+        "the value is never audited"
+    );
+}

@@ -13,6 +13,7 @@ pub mod api_tokens;
 pub mod errors;
 mod health;
 pub mod history;
+mod listen;
 mod observe;
 mod run;
 mod state;

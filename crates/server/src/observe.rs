@@ -122,18 +122,20 @@ type Handles = (metrics::Counter, metrics::Histogram);
 fn handles(method: &http::Method, route: &str, status: u16) -> Handles {
     use std::collections::HashMap;
     use std::sync::{OnceLock, RwLock};
-    type Key = (http::Method, String, u16);
+    type Key = (&'static str, String, u16);
     static CACHE: OnceLock<RwLock<HashMap<Key, Handles>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    let key = (method.clone(), route.to_owned(), status);
+    // Every part of the key is from a closed set: methods outside the standard ones are `other`,
+    // routes are the matched templates (or `unmatched`), statuses are the server's own.
+    let method = junction_telemetry::metrics::method_label(method);
+    let key = (method, route.to_owned(), status);
     if let Some(h) = cache.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return h.clone();
     }
     let h = (
-        metrics::counter!("junction_http_requests_total", "method" => method.to_string(), "route" => route.to_owned(), "status" => status.to_string()),
-        metrics::histogram!("junction_http_request_duration_seconds", "method" => method.to_string(), "route" => route.to_owned()),
+        metrics::counter!("junction_http_requests_total", "method" => method, "route" => route.to_owned(), "status" => status.to_string()),
+        metrics::histogram!("junction_http_request_duration_seconds", "method" => method, "route" => route.to_owned()),
     );
     let mut w = cache.write().unwrap_or_else(|p| p.into_inner());
-    // Unmatched paths all share the route label `unmatched`, so the map stays small.
     w.entry(key).or_insert(h).clone()
 }

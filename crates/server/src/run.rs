@@ -2,7 +2,7 @@
 //! readiness turns 503, no new connections are accepted, in-flight requests get the grace period
 //! to finish, and every lease this process holds is released so other nodes can take the work.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 
 use axum::routing::get;
 use axum::Router;
@@ -67,15 +67,11 @@ pub async fn serve(
     let app = router(state.clone(), extra);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     health::spawn_monitor(state.clone(), stop_rx.clone());
-    let mut server_stop = stop_rx.clone();
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = server_stop.changed().await;
-    })
-    .into_future();
+    let limits = crate::listen::Limits {
+        header_timeout: state.config.server.header_timeout,
+        max_connections: state.config.server.max_connections,
+    };
+    let server = crate::listen::run(listener, app, limits, stop_rx.clone());
     let mut server = tokio::spawn(server);
     tokio::select! {
         r = &mut server => {

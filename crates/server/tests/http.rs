@@ -218,6 +218,128 @@ async fn unknown_routes_and_methods_get_json_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_methods_share_one_metric_label_so_metrics_stay_bounded() {
+    let s = start().await;
+    let c = client();
+    for i in 0..50 {
+        let m = http::Method::from_bytes(format!("X{i}AAAAAAAAAAAAAAAA").as_bytes()).unwrap();
+        let res = c
+            .request(m, format!("{}/healthz", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405);
+    }
+    let text = c
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains("X0AAAA"), "a made-up method became a label");
+    assert!(
+        text.contains(
+            "junction_http_requests_total{method=\"other\",route=\"/healthz\",status=\"405\"} 50"
+        ),
+        "{text}"
+    );
+    s.stop().await.unwrap();
+}
+
+/// Reads until the server closes the connection; true if it did within `within`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_and_idle_connections_are_closed_after_the_header_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let s = start_with("server:\n  header_timeout: 300ms\n", None, None).await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    // Slowloris: a request line and one header, then nothing.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // A connection that never says anything.
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // A keep-alive connection idle after its first answer.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    for (name, conn) in [
+        ("slow", &mut slow),
+        ("silent", &mut silent),
+        ("idle", &mut idle),
+    ] {
+        assert!(
+            closed_within(conn, Duration::from_secs(3)).await,
+            "the {name} connection was kept open"
+        );
+    }
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_cap_are_closed_at_once_and_health_answers_when_one_frees() {
+    let s = start_with(
+        "server:\n  max_connections: 3\n  header_timeout: 2s\n",
+        None,
+        None,
+    )
+    .await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut over = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    assert!(
+        closed_within(&mut over, Duration::from_millis(500)).await,
+        "a connection over the cap was kept waiting"
+    );
+    held.pop();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let res = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+        .get(format!("{}/healthz", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let text = client()
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("junction_http_connections_refused_total 1"),
+        "{text}"
+    );
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_requests_time_out_with_a_json_error() {
     let slow = Router::new().route(
         "/slow",

@@ -61,3 +61,21 @@ fn describe() {
         "1 when the store answers, 0 when it does not."
     );
 }
+
+/// A request method as a label: the standard methods by name, anything else `other`. A method
+/// is whatever token a client sends, so it never becomes a label (or a map key) as sent.
+pub fn method_label(m: &http::Method) -> &'static str {
+    use http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}

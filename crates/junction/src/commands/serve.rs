@@ -50,6 +50,13 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         }
     };
     junction_telemetry::metrics::handle();
+    let refused = super::preflight::problems(&config);
+    if !refused.is_empty() {
+        for p in &refused {
+            eprintln!("{p}");
+        }
+        return ExitCode::from(super::EXIT_CONFIG);
+    }
     match &config.path {
         Some(p) => tracing::info!(config = %p.display(), "loaded config"),
         None => tracing::warn!("no junction.yaml here; running with defaults (pass --config FILE)"),
@@ -119,7 +126,11 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     let admin_token = std::env::var("JUNCTION_ADMIN_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
-    let access = junction_server::admin::AdminAccess::new(state.store.clone(), admin_token);
+    let access = junction_server::admin::AdminAccess::new(
+        state.store.clone(),
+        admin_token,
+        state.config.server.hosts.clone(),
+    );
     let extra = junction_engine::http::routes(engine.clone())
         .merge(connectors.routes())
         .merge(junction_ui::public_routes(access.clone()))

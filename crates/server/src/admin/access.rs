@@ -84,10 +84,14 @@ pub struct AdminAccess {
     store: Arc<dyn Store>,
     tokens: ApiTokens,
     env_token: Option<String>,
+    /// Host names honoured for ambient authority besides loopback literals and `localhost`.
+    hosts: Vec<String>,
 }
 
 impl AdminAccess {
-    pub fn new(store: Arc<dyn Store>, env_token: Option<String>) -> Arc<Self> {
+    /// `hosts`: `server.hosts`, the names besides loopback under which a cookie or a token-less
+    /// loopback client is trusted.
+    pub fn new(store: Arc<dyn Store>, env_token: Option<String>, hosts: Vec<String>) -> Arc<Self> {
         if let Some(t) = &env_token {
             junction_core::mask::register(t);
         } else {
@@ -99,6 +103,7 @@ impl AdminAccess {
             tokens: ApiTokens::new(store.clone()),
             store,
             env_token,
+            hosts,
         })
     }
 
@@ -199,6 +204,17 @@ pub async fn guard(access: Arc<AdminAccess>, mut req: Request, next: Next) -> Re
     // A browser sends cookies, and a loopback client needs no credential at all, on requests
     // another site makes it send: those may only read, unless they come from this origin.
     let ambient = header.is_none();
+    // A page on another site can rename itself to 127.0.0.1 (DNS rebinding) and then send
+    // same-origin requests from the user's browser: ambient authority holds only under a name
+    // that cannot be rebound.
+    if ambient && !trusted_host(&req, &access.hosts) {
+        let e = Error::downstream(
+            Code::Forbidden,
+            "admin requests without a token are honoured only under a loopback address, localhost or a name in server.hosts",
+        )
+        .with_hint("send an API token in the Authorization header, or add this host name to server.hosts");
+        return unauthenticated(&req, e);
+    }
     if ambient && !is_read(req.method()) && !same_origin(&req) {
         let e = Error::downstream(Code::Forbidden, "an admin action must come from this server's own pages")
             .with_hint("send the request with an API token in the Authorization header, or use the dashboard's buttons");
@@ -294,6 +310,41 @@ fn same_origin(req: &Request) -> bool {
     }
 }
 
+/// Whether the request's host (the `Host` header, or the URI's authority) is a loopback literal,
+/// `localhost`, or one of `hosts`.
+fn trusted_host(req: &Request, hosts: &[String]) -> bool {
+    let authority = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    let Some(authority) = authority else {
+        return false;
+    };
+    let host = host_of(authority);
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        if ip.is_loopback() {
+            return true;
+        }
+    }
+    hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+}
+
+/// The host of `host[:port]` or `[v6]:port`, without brackets.
+fn host_of(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        // No closing bracket: not a host at all.
+        return rest.split_once(']').map_or("", |(h, _)| h);
+    }
+    match authority.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => authority,
+    }
+}
+
 fn unauthenticated(req: &Request, e: Error) -> Response {
     metrics::counter!("junction_admin_rejected_total", "code" => e.code().as_str()).increment(1);
     // The dashboard sends people without a session to its login page.
@@ -306,6 +357,46 @@ fn unauthenticated(req: &Request, e: Error) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with_host(host: &str) -> Request {
+        http::Request::builder()
+            .uri("/api/v1/tokens")
+            .header(http::header::HOST, host)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    }
+
+    #[test]
+    fn ambient_authority_holds_only_under_names_that_cannot_be_rebound() {
+        let hosts = vec!["junction.internal.example".to_owned()];
+        for ok in [
+            "127.0.0.1:8080",
+            "127.0.0.1",
+            "localhost:8080",
+            "LOCALHOST",
+            "[::1]:8080",
+            "junction.internal.example",
+            "Junction.Internal.Example:443",
+        ] {
+            assert!(trusted_host(&with_host(ok), &hosts), "{ok} refused");
+        }
+        for bad in [
+            "rebind.attacker.test",
+            "rebind.attacker.test:8080",
+            "127.0.0.1.attacker.test",
+            "localhost.attacker.test",
+            "10.0.0.1:8080",
+            "",
+            "[::1",
+        ] {
+            assert!(!trusted_host(&with_host(bad), &hosts), "{bad} trusted");
+        }
+        let none = http::Request::builder()
+            .uri("/api/v1/tokens")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert!(!trusted_host(&none, &hosts), "no Host at all");
+    }
 
     #[test]
     fn roles_are_ordered_and_read_from_scopes() {

@@ -96,6 +96,7 @@ struct NewToken {
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "admin", summary = "Create an API token; its value is shown once", request_body = NewToken, responses((status = 201, description = "Created", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_token(
     Extension(access): Access,
+    Extension(actor): Extension<Actor>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let bad =
@@ -140,6 +141,15 @@ async fn create_token(
         expires_at,
         revoked_at: None,
     };
+    // Which token this was, as the CLI records it: the request's own entry names only the route.
+    access
+        .audit(
+            &actor,
+            "token.create",
+            &token.id,
+            json!({ "name": token.name, "scopes": req.scopes, "expires_at": expires_at }),
+        )
+        .await?;
     access.store().add_api_token(token.clone()).await?;
     let mut body = token_json(&token);
     body["token"] = text.into();
