@@ -195,3 +195,40 @@ fn config_schema_is_printed_as_json_schema() {
         .contains("json-schema.org"));
     assert!(schema["properties"]["server"].is_object());
 }
+
+#[test]
+fn check_refuses_what_serve_would_refuse_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sqlite_config(
+        dir.path(),
+        "connectors:\n  crm:\n    base_url: http://127.0.0.1:9\n    auth: { kind: oauth2_client_credentials, token_url: http://127.0.0.1:9/t, client_id: c, client_secret: env:JUNCTION_TEST_CLIENT_SECRET }\n",
+    );
+    let run = |cmd: &str| {
+        let out = bin()
+            .args([cmd, "--config"])
+            .arg(&config)
+            .args(if cmd == "serve" {
+                &["--listen", "127.0.0.1:0"][..]
+            } else {
+                &[][..]
+            })
+            .env_remove("JUNCTION_MASTER_KEY")
+            .env_remove("JUNCTION_MASTER_KEY_FILE")
+            .env("JUNCTION_TEST_CLIENT_SECRET", "s3cr3t")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run("check");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("crm (oauth2_client_credentials)")
+            && stderr.contains("JUNCTION_MASTER_KEY"),
+        "{stderr}"
+    );
+    let (code, stderr) = run("serve");
+    assert_eq!(code, Some(2), "serve refuses the same config: {stderr}");
+}

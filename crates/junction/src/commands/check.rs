@@ -8,6 +8,18 @@ pub fn run(args: &ConfigArgs) -> ExitCode {
     let overrides = super::serve::env_overrides();
     match junction_config::load(&args.config, &overrides) {
         Ok(cfg) => {
+            let refused = super::preflight::problems(&cfg);
+            if !refused.is_empty() {
+                for p in &refused {
+                    eprintln!("{p}");
+                }
+                eprintln!(
+                    "{}: {} error(s): `junction serve` would refuse to start",
+                    args.config.display(),
+                    refused.len()
+                );
+                return ExitCode::from(super::EXIT_CONFIG);
+            }
             let f = &cfg.flows;
             println!(
                 "{}: ok (listen {}, store {}; {} source(s), {} route(s), {} destination(s), {} connector(s))",

@@ -9,6 +9,7 @@ mod dlq;
 mod events;
 mod mock;
 mod openapi;
+mod preflight;
 mod remote;
 mod secrets;
 mod serve;

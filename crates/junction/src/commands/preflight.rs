@@ -1,0 +1,42 @@
+//! What `serve` refuses at start-up that the config file alone cannot show: the master key is
+//! malformed, or missing while the config reads vault secrets or keeps OAuth / JWT tokens sealed.
+//! `check` runs the same function, so a config that `check` accepts does not make `serve` exit.
+
+use junction_config::Config;
+
+/// Every start-up refusal of `config` in this environment, each a complete message with a hint.
+pub fn problems(config: &Config) -> Vec<String> {
+    let key = match junction_vault::Keyring::from_env() {
+        Ok(k) => k,
+        Err(e) => {
+            return vec![format!(
+                "error: {e}\nhint: `junction secrets new-key` prints a valid key"
+            )]
+        }
+    };
+    if key.is_some() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let names = config.vault_names();
+    if !names.is_empty() {
+        out.push(format!(
+            "error: the config reads {} secret(s) from the vault ({}) but no master key is set\nhint: set JUNCTION_MASTER_KEY (or JUNCTION_MASTER_KEY_FILE) to the key the secrets were stored with",
+            names.len(),
+            names.join(", ")
+        ));
+    }
+    let sealed: Vec<String> = config
+        .connectors
+        .values()
+        .filter(|c| c.auth.as_ref().is_some_and(|a| a.uses_tokens()))
+        .map(|c| format!("{} ({})", c.name, c.auth.as_ref().map_or("", |a| a.kind())))
+        .collect();
+    if !sealed.is_empty() {
+        out.push(format!(
+            "error: connector(s) {} keep their tokens sealed in the store, which needs a master key\nhint: set JUNCTION_MASTER_KEY (`junction secrets new-key` prints one)",
+            sealed.join(", ")
+        ));
+    }
+    out
+}
