@@ -78,7 +78,12 @@ fn inspect(p: &str) -> Result<(), Error> {
     {
         return Err(refused("absolute URLs are not allowed"));
     }
-    if p.split('/').any(|s| s == "." || s == "..") {
+    // A segment's `;` parameters (`..;jsessionid=x`) are dropped by some servers before they
+    // resolve dot segments: judge the segment without them.
+    if p.split('/')
+        .map(|s| s.split(';').next().unwrap_or_default())
+        .any(|s| s == "." || s == "..")
+    {
         return Err(refused("`.` and `..` segments are not allowed"));
     }
     Ok(())
@@ -160,6 +165,11 @@ mod tests {
             "/customers/%00",
             "/customers/%zz",
             "/a\r\nHost: evil",
+            "/..;/admin",
+            "/customers/..;x=1/..;/admin",
+            "/.;/customers",
+            "/%2e%2e;/admin",
+            "/%2e%2e%3b/admin",
         ] {
             let r = target(&c, evil, None);
             assert!(r.is_err(), "{evil} was allowed: {r:?}");

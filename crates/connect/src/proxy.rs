@@ -35,19 +35,25 @@ pub async fn proxy(
             .with_hint("connectors are declared under `connectors:` in junction.yaml"),
         ));
     };
-    if !crate::api_tokens::allows(&token.scopes, &connector, parts.method.as_str()) {
+    // The scope is checked against what goes to the vendor: every SOAP call is a POST,
+    // whatever method the caller used.
+    let sent = if rt.cfg.soap.is_some() {
+        http::Method::POST
+    } else {
+        parts.method.clone()
+    };
+    if !crate::api_tokens::allows(&token.scopes, &connector, sent.as_str()) {
         return Err(ApiError(
             Error::new(
                 Code::Forbidden,
                 Origin::Downstream,
                 format!(
-                    "API token `{}` may not {} on connector `{connector}`",
-                    token.id, parts.method
+                    "API token `{}` may not {sent} on connector `{connector}`",
+                    token.id
                 ),
             )
             .with_hint(format!(
-                "create a token with --scope proxy:{connector}:{}",
-                parts.method
+                "create a token with --scope proxy:{connector}:{sent}"
             )),
         ));
     }

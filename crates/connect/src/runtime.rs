@@ -102,11 +102,17 @@ const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
-/// Headers of the caller that never go upstream.
+/// Headers of the caller that never go upstream: hop-by-hop ones, the caller's credentials,
+/// Junction's own, and what a proxy would vouch for (`Forwarded`, `X-Forwarded-*`,
+/// `X-Real-IP`): Junction does not, so a caller cannot claim another address or host.
 fn dropped_upstream(name: &str) -> bool {
     HOP_BY_HOP.contains(&name)
-        || matches!(name, "host" | "authorization" | "cookie" | "content-length")
+        || matches!(
+            name,
+            "host" | "authorization" | "cookie" | "content-length" | "forwarded" | "x-real-ip"
+        )
         || name.starts_with("x-junction-")
+        || name.starts_with("x-forwarded-")
 }
 
 /// The header names a `Connection` header lists (lowercase): they are hop-by-hop too.

@@ -671,3 +671,46 @@ async fn a_token_connector_without_a_master_key_is_refused_at_start_up() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_injected_query_key_is_the_only_one_and_forwarding_claims_stay_with_the_caller() {
+    let env = keyed(
+        r#"
+connectors:
+  crm:
+    base_url: "{MOCK}/v2"
+    auth: { kind: api_key, query: api_key, key: secret:crm_key }
+"#,
+    )
+    .await;
+    let res = env
+        .get("/proxy/crm/customers/cus_000001?api_key=the_callers_own&expand=x")
+        .header("x-forwarded-for", "203.0.113.9")
+        .header("x-forwarded-host", "admin.vendor.example")
+        .header("forwarded", "for=203.0.113.9;host=admin.vendor.example")
+        .header("x-real-ip", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        200,
+        "the vendor saw the connector's key first"
+    );
+    let seen = env.received("/v2/customers").await;
+    let query = seen[0]["query"].as_str().unwrap_or_default().to_owned();
+    assert!(!query.contains("the_callers_own"), "{query}");
+    assert!(
+        query.contains("api_key=mock_key_1") && query.contains("expand=x"),
+        "{query}"
+    );
+    let headers = seen[0]["headers"].to_string();
+    for h in [
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "\"forwarded\"",
+        "x-real-ip",
+    ] {
+        assert!(!headers.contains(h), "{h} went upstream: {headers}");
+    }
+}

@@ -194,3 +194,44 @@ async fn client_faults_do_not_open_the_circuit_but_failures_do() {
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "circuit_open", "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_scoped_to_get_cannot_make_the_soap_post() {
+    let env = erp().await;
+    let (token, id, hash) = junction_connect::api_tokens::generate();
+    env.store
+        .add_api_token(junction_store::ApiToken {
+            id,
+            name: "reader".into(),
+            token_hash: hash,
+            scopes: "proxy:erp:GET".into(),
+            created_at: junction_core::time::now_ms(),
+            expires_at: None,
+            revoked_at: None,
+        })
+        .await
+        .unwrap();
+    for method in [reqwest::Method::GET, reqwest::Method::POST] {
+        let r = env
+            .http
+            .request(method.clone(), format!("{}/proxy/erp/GetCustomer", env.url))
+            .bearer_auth(&token)
+            .json(&json!({"customer_id": "cus_000002"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{method}");
+        let body: Value = r.json().await.unwrap();
+        assert!(
+            body["error"]["hint"]
+                .as_str()
+                .unwrap()
+                .contains("proxy:erp:POST"),
+            "{body}"
+        );
+    }
+    assert!(
+        env.received("/soap").await.is_empty(),
+        "nothing reached the vendor"
+    );
+}

@@ -135,6 +135,10 @@ impl Inner {
         // A learned window is counted over 5 % more than its length: the upstream's windows are
         // aligned to its own clock and requests reach it with jitter, so an exact sliding window
         // at our end could still land one request too many in one of its windows.
+        let policy = Window {
+            window: policy.window.min(LONGEST_HINT),
+            ..policy
+        };
         let span = policy.window + policy.window / 20;
         let mut count = SlidingCount::new(self.origin, span, BUCKETS);
         // Start from what the upstream says is used, plus the calls already on their way (sent
@@ -148,6 +152,12 @@ impl Inner {
         self.learned.retain(|(w, _)| w.window != policy.window);
         self.learned.push((policy, count));
     }
+}
+
+/// `now + d`, or as far as the clock goes (a [`Signal`] built by hand may hold any duration).
+fn later(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d.min(LONGEST_HINT))
+        .unwrap_or(now + Duration::from_secs(86_400))
 }
 
 impl QuotaState for LocalQuota {
@@ -183,7 +193,7 @@ impl QuotaState for LocalQuota {
     fn observe(&self, now: Instant, signal: &Signal, in_flight: u64) {
         let mut q = self.lock();
         if let Some(ra) = signal.retry_after {
-            let until = now + ra;
+            let until = later(now, ra);
             q.paused_until = Some(q.paused_until.map_or(until, |p| p.max(until)));
         }
         for policy in &signal.policies {
@@ -195,11 +205,14 @@ impl QuotaState for LocalQuota {
             if r.left == 0 && has_windows && q.windows_free_at(now) <= now {
                 // Our windows have room but the upstream has none: it is shared, or stricter
                 // than it says. Wait for its reset.
-                let until = now + r.reset;
+                let until = later(now, r.reset);
                 q.paused_until = Some(q.paused_until.map_or(until, |p| p.max(until)));
             } else if !has_windows {
                 let left = i64::try_from(r.left).unwrap_or(i64::MAX);
-                q.budget = Some((left - i64::try_from(in_flight).unwrap_or(0), now + r.reset));
+                q.budget = Some((
+                    left.saturating_sub(i64::try_from(in_flight).unwrap_or(0)),
+                    later(now, r.reset),
+                ));
             }
         }
     }
@@ -222,6 +235,10 @@ impl QuotaState for LocalQuota {
     }
 }
 
+/// The longest time any rate-limit header may speak of (a window, a reset, a pause): longer
+/// values are read as this. A monthly quota fits; `u64::MAX` seconds would overflow the clock.
+pub const LONGEST_HINT: Duration = Duration::from_secs(31 * 86_400);
+
 /// Parses the upstream's rate-limit headers into a [`Signal`]: `Retry-After` (seconds or an
 /// HTTP date) on 429 and 503, draft-11 `RateLimit-Policy` / `RateLimit`, and
 /// `X-RateLimit-Remaining` / `X-RateLimit-Reset` (seconds or a Unix time).
@@ -231,6 +248,7 @@ pub fn parse_signal(
     unix_now: u64,
     retry_after_cap: Duration,
 ) -> Signal {
+    let retry_after_cap = retry_after_cap.min(LONGEST_HINT);
     let mut s = Signal::default();
     if status == 429 || status == 503 {
         let ra = header("retry-after").and_then(|v| parse_retry_after(&v, unix_now));
@@ -264,6 +282,13 @@ pub fn parse_signal(
             reset: Duration::from_secs(reset),
             window: None,
         });
+    }
+    for w in &mut s.policies {
+        w.window = w.window.min(LONGEST_HINT);
+    }
+    if let Some(r) = &mut s.remaining {
+        r.reset = r.reset.min(LONGEST_HINT);
+        r.window = r.window.map(|w| w.min(LONGEST_HINT));
     }
     s
 }

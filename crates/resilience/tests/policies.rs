@@ -257,3 +257,85 @@ async fn circuit_opens_on_slow_calls_and_forgets_old_failures() {
     call(&c, false).unwrap();
     assert_eq!(c.state(Instant::now()), CircuitState::Closed);
 }
+
+/// Random rate-limit headers built from the pieces real and hostile ones are made of.
+fn hostile_header(rng: &mut impl rand::Rng) -> String {
+    const PIECES: &[&str] = &[
+        "0",
+        "1",
+        "60",
+        "1000000001",
+        "18446744073709551615",
+        "18446744073709551616",
+        "-1",
+        "9999999999999999999999",
+        "1e9",
+        "\"1s\"",
+        "\"60s\"",
+        "\"default\"",
+        "q=",
+        "w=",
+        "r=",
+        "t=",
+        ";",
+        ",",
+        "=",
+        " ",
+        "\"",
+        "\u{0}",
+        "é",
+        "Wed, 21 Oct 2015 07:28:00 GMT",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+    ];
+    (0..rng.random_range(0..12))
+        .map(|_| PIECES[rng.random_range(0..PIECES.len())])
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn any_rate_limit_headers_parse_without_panic_and_stay_within_the_longest_hint() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(16);
+    let names = [
+        "retry-after",
+        "ratelimit-policy",
+        "ratelimit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    ];
+    for _ in 0..20_000 {
+        let mut values: Vec<(&str, String)> = Vec::new();
+        for n in names {
+            if rng.random_bool(0.6) {
+                values.push((n, hostile_header(&mut rng)));
+            }
+        }
+        let header = |n: &str| values.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone());
+        let status = [200, 429, 503][rng.random_range(0..3)];
+        let unix_now = [0, 1_700_000_000, u64::MAX][rng.random_range(0..3)];
+        let s = parse_signal(status, &header, unix_now, Duration::MAX);
+        let longest = junction_resilience::quota::LONGEST_HINT;
+        assert!(s.retry_after.is_none_or(|d| d <= longest), "{values:?}");
+        assert!(s.policies.iter().all(|w| w.window <= longest), "{values:?}");
+        assert!(s.remaining.is_none_or(|r| r.reset <= longest), "{values:?}");
+        let q = LocalQuota::new(&[w(10, 1)]);
+        q.observe(Instant::now(), &s, u64::MAX);
+        let _ = q.try_acquire(Instant::now());
+        let _ = q.snapshot(Instant::now());
+    }
+    // The two values the hardening review found: a reset and a Retry-After near u64::MAX.
+    let huge = |n: &str| {
+        matches!(
+            n,
+            "retry-after" | "x-ratelimit-reset" | "x-ratelimit-remaining"
+        )
+        .then(|| "18446744073709551615".to_owned())
+    };
+    let s = parse_signal(429, &huge, 0, Duration::MAX);
+    let q = LocalQuota::new(&[]);
+    q.observe(Instant::now(), &s, 0);
+    assert!(
+        q.try_acquire(Instant::now()).is_err(),
+        "paused, not crashed"
+    );
+}

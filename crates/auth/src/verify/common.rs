@@ -70,7 +70,8 @@ pub(super) fn fresh(timestamp: &str, now: i64, tolerance: i64) -> Result<i64, Re
     let ts: i64 = timestamp.trim().parse().map_err(|_| {
         Rejection::Malformed(format!("the timestamp `{timestamp}` is not Unix seconds"))
     })?;
-    if (now - ts).abs() > tolerance {
+    // `abs_diff`: `now - ts` overflows for a timestamp near i64::MIN, and wrapped it looked fresh.
+    if now.abs_diff(ts) > tolerance.unsigned_abs() {
         return Err(Rejection::OutsideWindow { timestamp: ts, now });
     }
     Ok(ts)
@@ -99,5 +100,32 @@ pub(crate) mod testing {
             );
         }
         h
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timestamp_at_the_ends_of_the_number_line_is_outside_the_window_not_fresh() {
+        let now = 1_700_000_000;
+        for ts in [
+            i64::MIN,
+            i64::MIN + 1,
+            now - (1 << 62) - (1 << 62),
+            i64::MAX,
+        ] {
+            assert!(
+                matches!(
+                    fresh(&ts.to_string(), now, 300),
+                    Err(Rejection::OutsideWindow { .. })
+                ),
+                "{ts} passed"
+            );
+            let shown = Rejection::OutsideWindow { timestamp: ts, now }.to_string();
+            assert!(shown.contains("outside the tolerance"), "{shown}");
+        }
+        assert!(fresh(&now.to_string(), now, 300).is_ok());
     }
 }

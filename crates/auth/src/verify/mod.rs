@@ -64,7 +64,7 @@ impl std::fmt::Display for Rejection {
             Rejection::OutsideWindow { timestamp, now } => write!(
                 f,
                 "the signed timestamp {timestamp} is {}s from now, outside the tolerance window",
-                (now - timestamp).abs()
+                now.abs_diff(*timestamp)
             ),
             Rejection::BadCredentials => f.write_str("the credentials are wrong"),
         }

@@ -54,6 +54,21 @@ impl Auth {
                 place: KeyPlace::Query(q),
                 key,
             } => {
+                // The injected key is the only one: a caller's `?api_key=` would come first, and
+                // most vendors read the first.
+                if req.url.query_pairs().any(|(k, _)| k == q.as_str()) {
+                    let kept: Vec<(String, String)> = req
+                        .url
+                        .query_pairs()
+                        .filter(|(k, _)| k != q.as_str())
+                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                        .collect();
+                    let mut pairs = req.url.query_pairs_mut();
+                    pairs.clear();
+                    for (k, v) in &kept {
+                        pairs.append_pair(k, v);
+                    }
+                }
                 req.url.query_pairs_mut().append_pair(q, key);
                 Ok(None)
             }
