@@ -323,8 +323,9 @@ pub struct RawDelivery {
     /// events, retries coming due). Events received by this process start at once.
     #[serde(default = "default_poll")]
     pub poll_interval: HumanDuration,
-    /// How long a claimed delivery is held before another process may take it; renewed while
-    /// the attempt runs.
+    /// How long a claimed delivery is held before another process may take it; renewed every
+    /// third of it while the attempt runs, so this is how soon the work of a process that died
+    /// is taken over. Default 6s; at least 5s.
     #[serde(default = "default_lease")]
     pub lease: HumanDuration,
     /// Delivered events, their deliveries and attempts are deleted after this long (dead letters
@@ -347,7 +348,7 @@ fn default_poll() -> HumanDuration {
     HumanDuration(std::time::Duration::from_millis(500))
 }
 fn default_lease() -> HumanDuration {
-    HumanDuration(std::time::Duration::from_secs(60))
+    HumanDuration(std::time::Duration::from_secs(6))
 }
 fn default_retention() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(7 * 24 * 3600))

@@ -159,3 +159,115 @@ async fn crash_test_postgres_no_acknowledged_event_is_lost() {
     };
     crash_and_restart(&db.url.clone()).await;
 }
+
+/// Deliveries a killed hub was sending (its leases still held) are delivered by the restarted
+/// hub within 10 s of the restart: the lease is short and renewed, not as long as an attempt.
+async fn takeover_after_kill(database_url: &str) {
+    let mock = Mock::start(MockConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let sink = mock.url();
+    let http = reqwest::Client::new();
+    // The receiver hangs: every attempt of the first hub is in flight when it dies.
+    let set_sink = |body: serde_json::Value| {
+        let http = http.clone();
+        let url = format!("{sink}/_mock/sink");
+        async move {
+            let r = http.put(url).json(&body).send().await.unwrap();
+            assert!(r.status().is_success());
+        }
+    };
+    set_sink(json!({ "hang": 1.0 })).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        r#"
+sources:
+  crm:
+    kind: webhook
+    verify: {{ preset: none }}
+destinations:
+  sink:
+    url: "{sink}/sink/takeover"
+    timeout: 60s
+    concurrency: 16
+routes:
+  r:
+    from: crm
+    to: [ sink ]
+"#
+    );
+    let path = write_config(dir.path(), &yaml);
+    let port = free_port();
+    let env = [
+        ("JUNCTION_DATABASE_URL", database_url),
+        ("JUNCTION_LOG", "warn"),
+    ];
+    let hub = Served::start_on(&path, &env, port);
+    let n = 10;
+    for i in 0..n {
+        let r = http
+            .post(format!("http://127.0.0.1:{port}/webhooks/crm"))
+            .body(format!("{{\"id\":\"evt_{i}\"}}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+    // Wait until every delivery reached the hanging sink: all are leased and in flight.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while mock.state.received.snapshot().0 < n {
+        assert!(Instant::now() < deadline, "the deliveries never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Longer than the lease (6 s): renewed while the attempts run, so none is sent twice.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert_eq!(
+        mock.state.received.snapshot().0,
+        n,
+        "an attempt in flight past its lease was taken again: the lease was not renewed"
+    );
+    hub.kill();
+    set_sink(json!({})).await;
+    let restarted = Instant::now();
+    let hub = Served::start_on(&path, &env, port);
+    loop {
+        let delivered: BTreeSet<String> = mock
+            .state
+            .received
+            .snapshot()
+            .1
+            .into_iter()
+            .filter(|d| d.answered == 200)
+            .filter_map(|d| d.headers.get("junction-event-id").cloned())
+            .collect();
+        if delivered.len() == n as usize {
+            break;
+        }
+        assert!(
+            restarted.elapsed() < Duration::from_secs(10),
+            "{} of {n} held deliveries delivered 10 s after the restart",
+            delivered.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "takeover: {n} deliveries held by the killed hub delivered {:.1} s after the restart",
+        restarted.elapsed().as_secs_f64()
+    );
+    let _ = hub.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deliveries_held_by_a_killed_hub_are_taken_over_within_ten_seconds_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("takeover.db").display());
+    takeover_after_kill(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deliveries_held_by_a_killed_hub_are_taken_over_within_ten_seconds_postgres() {
+    let Some(db) = junction_testkit::postgres::TestDb::create().await else {
+        return;
+    };
+    takeover_after_kill(&db.url.clone()).await;
+}

@@ -122,10 +122,9 @@ impl Worker {
         let claim = Claim {
             owner: self.owner.clone(),
             limit,
-            // Never shorter than an attempt can take, so a slow answer is not taken twice.
-            lease: self
-                .lease
-                .max(self.dest.timeout * 2 + Duration::from_secs(5)),
+            // Short, and renewed while the attempt runs (see `attempt`): a process that dies
+            // gives its work up within one lease, however long an attempt may take.
+            lease: self.lease,
             now: now_ms(),
             destination: Some(self.dest.name.clone()),
         };
@@ -156,7 +155,38 @@ impl Worker {
         Ok(if full { None } else { idle })
     }
 
+    /// Runs one attempt while renewing its lease every third of the lease. If the lease is
+    /// lost (this process stalled past it and another took the delivery over), the attempt is
+    /// abandoned: the new holder sends it, and the store would refuse this one's outcome anyway.
     async fn attempt(&self, c: Claimed) {
+        let lease = c.lease;
+        tokio::select! {
+            biased;
+            () = self.attempt_holding(c) => {}
+            () = self.renew(lease) => {
+                tracing::warn!(destination = %self.dest.name, delivery = lease.delivery_id, "lost the lease during an attempt; another process has the delivery");
+            }
+        }
+    }
+
+    /// Renews `lease` until it is lost (returns then); a store that does not answer is tried
+    /// again at the next renewal.
+    async fn renew(&self, lease: junction_store::Lease) {
+        let every = self.lease / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            let until = now_ms().saturating_add(junction_core::time::ms(self.lease));
+            match self.store.extend_lease(lease, until).await {
+                Ok(()) => {}
+                Err(StoreError::LeaseLost(_)) => return,
+                Err(e) => {
+                    tracing::warn!(destination = %self.dest.name, delivery = lease.delivery_id, error = %e, "could not renew a lease; trying again");
+                }
+            }
+        }
+    }
+
+    async fn attempt_holding(&self, c: Claimed) {
         let dest = &self.dest.name;
         let started_at = now_ms();
         let t0 = std::time::Instant::now();
