@@ -38,6 +38,16 @@ pub struct RawConnector {
     /// waits (in arrival order) up to `max_wait`, then is answered 429 by Junction.
     #[serde(default)]
     pub quotas: Vec<String>,
+    /// How much later than sent a call may reach the API (network delays that vary, connections
+    /// being set up). Each quota window is kept over its length plus this, so the API's own
+    /// count of any window never exceeds the quota; it costs `quota_jitter / window` of
+    /// throughput (5 % of a per-second quota at the default 50ms).
+    #[serde(default = "default_quota_jitter")]
+    pub quota_jitter: HumanDuration,
+    /// Allow a base URL on a link-local address (169.254.0.0/16, fe80::/10) or a cloud metadata
+    /// name: those serve instance credentials, so they are refused unless said explicitly.
+    #[serde(default)]
+    pub allow_link_local: bool,
     /// Most calls in flight to this API at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: u32,
@@ -411,6 +421,9 @@ fn default_concurrency() -> u32 {
 }
 fn default_max_wait() -> HumanDuration {
     secs(30)
+}
+fn default_quota_jitter() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_millis(50))
 }
 fn default_connect() -> HumanDuration {
     secs(5)

@@ -37,6 +37,30 @@ fn connector(
 ) -> Option<Connector> {
     let before = errs.len();
     let base = base_url(doc, &push(ptr, "base_url"), &raw.base_url, errs);
+    if let Some((url, _)) = &base {
+        if !raw.allow_link_local && link_local(url) {
+            errs.push(doc.error_at(
+                &push(ptr, "base_url"),
+                format!(
+                    "`{}` is a link-local or cloud metadata address, where instance credentials live",
+                    url.host_str().unwrap_or_default()
+                ),
+                Some("if this connector really calls it, add `allow_link_local: true`".into()),
+            ));
+        }
+    }
+    if raw.quota_jitter.0 > std::time::Duration::from_secs(10) {
+        errs.push(
+            doc.error_at(
+                &push(ptr, "quota_jitter"),
+                "quota_jitter must be at most 10s",
+                Some(
+                    "it is the spread of network delays to the API, usually tens of milliseconds"
+                        .into(),
+                ),
+            ),
+        );
+    }
     let mut version_header = None;
     let mut version_path = String::new();
     if let Some(v) = &raw.version {
@@ -312,6 +336,7 @@ fn connector(
         },
         auth,
         quotas,
+        quota_jitter: raw.quota_jitter.0,
         concurrency: raw.concurrency,
         max_wait: raw.max_wait.0,
         retry: CallRetry {
@@ -379,6 +404,26 @@ fn base_url(
     }
     let path = url.path().trim_end_matches('/').to_owned();
     Some((url, path))
+}
+
+/// Whether `url` points at a link-local address or a cloud metadata name (by literal address
+/// or well-known name; a DNS name that resolves there is not caught here).
+fn link_local(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_link_local(),
+        Some(url::Host::Ipv6(ip)) => {
+            (ip.segments()[0] & 0xffc0) == 0xfe80
+                || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_link_local())
+        }
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            matches!(
+                d.as_str(),
+                "metadata.google.internal" | "metadata" | "instance-data"
+            )
+        }
+        None => false,
+    }
 }
 
 /// A path as written in the config: starts with `/`, no `..`, `.` or `\` segments.

@@ -22,6 +22,8 @@ pub struct Connector {
     pub timeouts: Timeouts,
     pub auth: Option<OutboundAuth>,
     pub quotas: Vec<Rate>,
+    /// Arrival jitter each quota window allows for (see `quota_jitter` in the config).
+    pub quota_jitter: Duration,
     pub concurrency: u32,
     pub max_wait: Duration,
     pub retry: CallRetry,

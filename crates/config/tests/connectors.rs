@@ -175,3 +175,30 @@ fn broken_connectors_are_located_with_hints() {
         );
     }
 }
+
+#[test]
+fn a_base_url_on_a_link_local_or_metadata_address_is_refused_unless_allowed() {
+    for host in [
+        "http://169.254.169.254/latest",
+        "http://[fe80::1]:8080",
+        "http://metadata.google.internal/computeMetadata/v1",
+        "http://[::ffff:169.254.169.254]",
+    ] {
+        let e = errors(&format!("connectors:\n  c:\n    base_url: \"{host}\"\n"));
+        assert_eq!(e.len(), 1, "{host}: {e:?}");
+        assert!(e[0].message.contains("link-local"), "{host}: {e:?}");
+        assert!(e[0]
+            .hint
+            .as_deref()
+            .unwrap_or_default()
+            .contains("allow_link_local"));
+        let ok =
+            format!("connectors:\n  c:\n    base_url: \"{host}\"\n    allow_link_local: true\n");
+        assert!(
+            load_str(&ok, "junction.yaml", &Overrides::default(), &env).is_ok(),
+            "{host} with allow_link_local"
+        );
+    }
+    let private = "connectors:\n  c:\n    base_url: http://10.0.0.5\n";
+    assert!(load_str(private, "junction.yaml", &Overrides::default(), &env).is_ok());
+}

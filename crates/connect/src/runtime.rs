@@ -240,7 +240,7 @@ impl Runtime {
             upstream,
             default_headers,
             auth,
-            quota: Arc::new(LocalQuota::new(&windows)),
+            quota: Arc::new(LocalQuota::with_jitter(&windows, cfg.quota_jitter)),
             queue: tokio::sync::Mutex::new(()),
             slots: tokio::sync::Semaphore::new(cfg.concurrency as usize),
             in_flight: AtomicU64::new(0),

@@ -399,6 +399,7 @@ fn limited_mock(limit: &str) -> MockConfig {
     mock.quotas = QuotaConfig {
         limits: vec![Limit::parse(limit).unwrap()],
         headers: HeaderStyle::Draft,
+        sliding: false,
     };
     mock
 }

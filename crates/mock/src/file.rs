@@ -12,6 +12,7 @@
 //!   clients: [ { id: app, secret: ${APP_SECRET}, scopes: [customers:read] } ]
 //! quotas: [ 200/s, 50000/day:global ]
 //! rate_limit_headers: x          # draft | x | none
+//! quota_window: sliding          # fixed (default) | sliding
 //! chaos: { seed: 1, errors: [[503, 0.1]] }
 //! sink: { errors: [[429, 0.2]] }
 //! ```
@@ -33,6 +34,9 @@ pub struct MockFile {
     #[serde(default)]
     pub quotas: Vec<String>,
     pub rate_limit_headers: Option<HeadersFile>,
+    /// `fixed` (windows aligned to the mock's start, the default) or `sliding` (the last
+    /// window before each request: the strictest way a vendor counts).
+    pub quota_window: Option<QuotaWindowFile>,
     pub chaos: Option<Chaos>,
     pub sink: Option<Chaos>,
 }
@@ -108,6 +112,7 @@ impl MockFile {
                 .rate_limit_headers
                 .map(HeaderStyle::from)
                 .unwrap_or_default(),
+            sliding: matches!(self.quota_window, Some(QuotaWindowFile::Sliding)),
         };
         c.chaos = self.chaos.unwrap_or_default();
         c.chaos.validate().map_err(|e| format!("chaos: {e}"))?;
@@ -148,4 +153,12 @@ fn auth(a: AuthFile) -> Result<AuthConfig, String> {
         out.advertise_expires_in = adv;
     }
     Ok(out)
+}
+
+/// How quota windows are counted.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuotaWindowFile {
+    Fixed,
+    Sliding,
 }

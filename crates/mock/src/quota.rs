@@ -49,6 +49,9 @@ pub enum HeaderStyle {
 pub struct QuotaConfig {
     pub limits: Vec<Limit>,
     pub headers: HeaderStyle,
+    /// Count each limit over a sliding window (the last `window` before each request) instead
+    /// of fixed windows: the strictest way a vendor counts.
+    pub sliding: bool,
 }
 
 /// The outcome of counting one request.
@@ -62,6 +65,8 @@ pub struct Quotas {
     started: Instant,
     /// (limit index, key) → (window number, count).
     counts: Mutex<HashMap<(usize, String), (u64, u32)>>,
+    /// Sliding windows: (limit index, key) → admission times (µs since start), at most `limit`.
+    times: Mutex<HashMap<(usize, String), std::collections::VecDeque<u64>>>,
 }
 
 impl Default for Quotas {
@@ -69,6 +74,7 @@ impl Default for Quotas {
         Self {
             started: Instant::now(),
             counts: Mutex::default(),
+            times: Mutex::default(),
         }
     }
 }
@@ -79,6 +85,45 @@ impl Quotas {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        self.times.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// A sliding-window count: admits unless `limit` requests arrived in the last `window`.
+    fn admit_sliding(&self, cfg: &QuotaConfig, key: &str) -> Decision {
+        let now_us = Instant::now().duration_since(self.started).as_micros() as u64;
+        let mut times = self.times.lock().unwrap_or_else(|p| p.into_inner());
+        let mut over: Option<Duration> = None;
+        let mut slots = Vec::with_capacity(cfg.limits.len());
+        for (i, l) in cfg.limits.iter().enumerate() {
+            let window_us = l.window.as_micros() as u64;
+            let key = (
+                i,
+                if l.per_key {
+                    key.to_owned()
+                } else {
+                    String::new()
+                },
+            );
+            let seen = times.entry(key.clone()).or_default();
+            while seen.front().is_some_and(|t| t + window_us <= now_us) {
+                seen.pop_front();
+            }
+            if seen.len() >= l.limit as usize {
+                let free_in = seen.front().map_or(0, |t| t + window_us - now_us);
+                let wait = Duration::from_micros(free_in);
+                over = Some(over.map_or(wait, |o| o.max(wait)));
+            }
+            slots.push(key);
+        }
+        if over.is_none() {
+            for key in slots {
+                times.entry(key).or_default().push_back(now_us);
+            }
+        }
+        Decision {
+            retry_after: over.map(|d| d.max(Duration::from_secs(1))),
+            headers: Vec::new(),
+        }
     }
 
     /// Counts a request from `key` against every limit; refuses it (without counting) if any is spent.
@@ -88,6 +133,9 @@ impl Quotas {
                 retry_after: None,
                 headers: Vec::new(),
             };
+        }
+        if cfg.sliding {
+            return self.admit_sliding(cfg, key);
         }
         let elapsed = Instant::now().duration_since(self.started);
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
@@ -192,6 +240,7 @@ mod tests {
                 },
             ],
             headers: HeaderStyle::Draft,
+            sliding: false,
         }
     }
 
@@ -221,6 +270,32 @@ mod tests {
         let d = q.admit(&cfg, "b");
         assert_eq!(d.retry_after, Some(Duration::from_secs(59)));
         assert!(d.headers[0].1.contains("\"60s\";q=5;w=60"));
+    }
+}
+
+#[cfg(test)]
+mod sliding {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sliding_window_counts_the_last_window_before_each_request() {
+        let q = Quotas::default();
+        let cfg = QuotaConfig {
+            limits: vec![Limit::parse("3/s:global").unwrap()],
+            sliding: true,
+            ..Default::default()
+        };
+        for _ in 0..3 {
+            assert!(q.admit(&cfg, "a").retry_after.is_none());
+            tokio::time::advance(Duration::from_millis(300)).await;
+        }
+        // 900 ms: three in the last second.
+        assert!(q.admit(&cfg, "a").retry_after.is_some());
+        tokio::time::advance(Duration::from_millis(100)).await;
+        // 1000 ms: the first has left the window; a fixed window would have reset too, but at
+        // 1300 ms a fixed window would allow three more where a sliding one allows one.
+        assert!(q.admit(&cfg, "a").retry_after.is_none());
+        assert!(q.admit(&cfg, "b").retry_after.is_some(), "global");
     }
 }
 

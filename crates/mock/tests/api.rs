@@ -331,6 +331,7 @@ async fn quotas_answer_429_with_headers_at_exactly_the_limit() {
                 per_key: true,
             }],
             headers: style,
+            sliding: false,
         };
         let config = MockConfig {
             customers: 5,

@@ -1,6 +1,8 @@
 //! Queue-to-quota: a call takes a share of every window before it is sent, or learns when to
-//! ask again. Windows are sliding (never more than `limit` calls in any interval of `window`,
-//! whatever the upstream's own window alignment), so a configured quota is never broken.
+//! ask again. Windows are sliding and counted over the window plus the arrival jitter allowed
+//! (never more than `limit` calls sent in any interval of `window + jitter`), so a configured
+//! quota is never broken as the vendor counts it: whatever its window's alignment, and however
+//! the network delays each call within the jitter.
 //!
 //! The upstream teaches the quota as it answers ([`Signal`]): `Retry-After` pauses every call
 //! until then; `RateLimit-Policy` adds the upstream's real windows when they are stricter than
@@ -20,6 +22,10 @@ use crate::window::SlidingCount;
 
 /// Sub-buckets per window: a window is counted over at most 1 % more than its length.
 const BUCKETS: u32 = 100;
+
+/// How much later than sent a call may reach the vendor, by default: network delay that varies,
+/// a connection being set up. See [`LocalQuota::with_jitter`].
+pub const DEFAULT_JITTER: Duration = Duration::from_millis(50);
 
 /// One limit: `limit` calls per `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +81,8 @@ pub struct LocalQuota {
 
 struct Inner {
     origin: Instant,
+    /// Added to every window's span: see [`LocalQuota::with_jitter`].
+    jitter: Duration,
     configured: Vec<(Window, SlidingCount)>,
     learned: Vec<(Window, SlidingCount)>,
     paused_until: Option<Instant>,
@@ -84,14 +92,26 @@ struct Inner {
 }
 
 impl LocalQuota {
+    /// A quota over `windows`, allowing [`DEFAULT_JITTER`] of arrival delay.
     pub fn new(windows: &[Window]) -> Self {
+        Self::with_jitter(windows, DEFAULT_JITTER)
+    }
+
+    /// A quota over `windows` that holds at the vendor when calls reach it up to `jitter` later
+    /// than they were sent (by different delays). Calls that reach a vendor in any interval of
+    /// one window were sent within an interval of the window plus the jitter, so each window
+    /// is counted over that span: the limit is never broken as the vendor counts it, whatever
+    /// its window's alignment, at a cost of `jitter / window` of throughput.
+    pub fn with_jitter(windows: &[Window], jitter: Duration) -> Self {
         let origin = Instant::now();
+        let jitter = jitter.min(LONGEST_HINT);
         Self {
             inner: Mutex::new(Inner {
                 origin,
+                jitter,
                 configured: windows
                     .iter()
-                    .map(|w| (*w, SlidingCount::new(origin, w.window, BUCKETS)))
+                    .map(|w| (*w, SlidingCount::new(origin, w.window + jitter, BUCKETS)))
                     .collect(),
                 learned: Vec::new(),
                 paused_until: None,
@@ -132,14 +152,13 @@ impl Inner {
         if stricter_known {
             return;
         }
-        // A learned window is counted over 5 % more than its length: the upstream's windows are
-        // aligned to its own clock and requests reach it with jitter, so an exact sliding window
-        // at our end could still land one request too many in one of its windows.
+        // A learned window is counted over its length plus the jitter (as configured ones are),
+        // and at least 5 % more: calls reach the upstream with varying delays.
         let policy = Window {
             window: policy.window.min(LONGEST_HINT),
             ..policy
         };
-        let span = policy.window + policy.window / 20;
+        let span = policy.window + (policy.window / 20).max(self.jitter);
         let mut count = SlidingCount::new(self.origin, span, BUCKETS);
         // Start from what the upstream says is used, plus the calls already on their way (sent
         // before we knew, and not in its count yet), so the first learned window is not overrun.

@@ -50,7 +50,7 @@ async fn outbound_calls_stay_within_every_configured_window() {
 
 #[tokio::test(start_paused = true)]
 async fn a_short_window_is_used_to_within_two_percent_of_its_rate() {
-    let q = LocalQuota::new(&[w(500, 1)]);
+    let q = LocalQuota::with_jitter(&[w(500, 1)], Duration::ZERO);
     let admitted = drain(&q, Duration::from_secs(20)).await;
     assert!(max_in_any(&admitted, Duration::from_secs(1)) <= 500);
     assert!(
@@ -58,6 +58,79 @@ async fn a_short_window_is_used_to_within_two_percent_of_its_rate() {
         "{} of an ideal 10,000",
         admitted.len()
     );
+    // The default allows 50 ms of arrival jitter: 500 per 1.05 s, within 2 % of that.
+    let q = LocalQuota::new(&[w(500, 1)]);
+    let admitted = drain(&q, Duration::from_secs(20)).await;
+    assert!(max_in_any(&admitted, Duration::from_secs(1)) <= 500);
+    let ideal = 20.0 / 1.05 * 500.0;
+    assert!(
+        admitted.len() as f64 >= ideal * 0.98,
+        "{} of an ideal {ideal:.0}",
+        admitted.len()
+    );
+}
+
+/// The most arrivals in any interval of `window` (arrivals sorted).
+fn max_arrivals_in_any(arrivals: &[Duration], window: Duration) -> usize {
+    let mut most = 0;
+    let mut j = 0;
+    for i in 0..arrivals.len() {
+        while arrivals[i] - arrivals[j] >= window {
+            j += 1;
+        }
+        most = most.max(i - j + 1);
+    }
+    most
+}
+
+#[tokio::test(start_paused = true)]
+async fn outbound_calls_stay_within_the_configured_quota_as_the_vendor_counts_it() {
+    use rand::{Rng, SeedableRng};
+    // 2,000 calls against 200/s, each reaching the vendor 0-50 ms after it was sent: delays
+    // drawn at random, and delays chosen against us (calls of even seconds take a fresh
+    // connection, +50 ms; those of odd seconds reuse one). The vendor's own sliding 1 s window,
+    // and its fixed windows at any alignment, never see more than 200.
+    for model in 0..5u64 {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(model);
+        let q = LocalQuota::new(&[w(200, 1)]);
+        let start = Instant::now();
+        let mut arrivals = Vec::with_capacity(2_000);
+        while arrivals.len() < 2_000 {
+            match q.try_acquire(Instant::now()) {
+                Ok(()) => {
+                    let sent = Instant::now() - start;
+                    let delay = if model == 0 {
+                        Duration::from_millis(if sent.as_secs() % 2 == 0 { 50 } else { 0 })
+                    } else {
+                        Duration::from_micros(rng.random_range(0..=50_000))
+                    };
+                    arrivals.push(sent + delay);
+                }
+                Err(at) => tokio::time::sleep_until(at).await,
+            }
+        }
+        arrivals.sort();
+        let sliding = max_arrivals_in_any(&arrivals, Duration::from_secs(1));
+        assert!(
+            sliding <= 200,
+            "model {model}: {sliding} in one sliding second"
+        );
+        for offset_ms in (0..1000).step_by(7) {
+            let offset = Duration::from_millis(offset_ms);
+            let mut per_window = std::collections::HashMap::new();
+            for a in &arrivals {
+                *per_window.entry((*a + offset).as_secs()).or_insert(0) += 1;
+            }
+            let most = per_window.values().max().copied().unwrap_or(0);
+            assert!(
+                most <= 200,
+                "model {model}, alignment {offset_ms} ms: {most}"
+            );
+        }
+        // And the quota is used: 2,000 calls in at most 1.03x the ideal 10 s.
+        let took = arrivals.last().copied().unwrap_or_default();
+        assert!(took <= Duration::from_millis(10_300), "{took:?}");
+    }
 }
 
 #[tokio::test(start_paused = true)]

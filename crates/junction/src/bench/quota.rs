@@ -1,7 +1,9 @@
 //! `junction bench quota`: how well `/proxy` uses a vendor's rate limit. `--calls` GETs (at
 //! concurrency 64) go through `junction serve` to the mock limited to `--limit` per second
 //! (fixed windows, IETF draft rate-limit headers): once with the limit configured on the
-//! connector, once with no quota configured so Junction must learn it from the headers. The
+//! connector, once with no quota configured so Junction must learn it from the headers, and
+//! once configured against a vendor that counts a sliding window and sees each call 0-50 ms
+//! late (the strictest count, with network jitter). The
 //! figures: total time against the ideal (calls / limit) and the share of calls the vendor
 //! refused with 429.
 
@@ -39,29 +41,46 @@ pub async fn api_token(db: &str) -> Result<String, String> {
     Ok(token)
 }
 
-pub async fn run(args: &BenchArgs) -> Result<Value, String> {
-    let limit = args.limit;
-    let calls = args.calls;
-    let mock = Mock::start(
+/// The upstream: `limit` per second for everyone, counted in fixed windows, or (`jittered`)
+/// over a sliding window with every request reaching the counter 0-50 ms late.
+async fn upstream(limit: u32, calls: usize, jittered: bool) -> Result<Mock, String> {
+    let mut chaos = junction_mock::Chaos::default();
+    if jittered {
+        chaos.latency_ms = Some((0, 50));
+    }
+    Mock::start(
         MockConfig {
             customers: 10,
             record_limit: calls * 2 + 1_000,
             quotas: QuotaConfig {
                 limits: vec![Limit::parse(&format!("{limit}/s:global"))?],
                 headers: HeaderStyle::Draft,
+                sliding: jittered,
             },
+            chaos,
             ..Default::default()
         },
         "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
     )
     .await
-    .map_err(|e| format!("cannot start the upstream: {e}"))?;
+    .map_err(|e| format!("cannot start the upstream: {e}"))
+}
+
+pub async fn run(args: &BenchArgs) -> Result<Value, String> {
+    let limit = args.limit;
+    let calls = args.calls;
+    let mock = upstream(limit, calls, false).await?;
     let ideal = calls as f64 / f64::from(limit);
     eprintln!("quota bench: {calls} calls, vendor limit {limit}/s, ideal {ideal:.1}s");
     let known = scenario(&mock, Some(limit), calls).await?;
     eprintln!("  limit configured: {known}");
     let learned = scenario(&mock, None, calls).await?;
     eprintln!("  limit learned:    {learned}");
+    let strict = upstream(limit, calls, true).await?;
+    let sliding = scenario(&strict, Some(limit), calls).await?;
+    eprintln!(
+        "  limit configured, vendor counts a sliding window, arrival jitter 0-50 ms: {sliding}"
+    );
     let ratio = |v: &Value| v["seconds"].as_f64().unwrap_or(0.0) / ideal;
     Ok(json!({
         "scenario": "quota",
@@ -72,7 +91,9 @@ pub async fn run(args: &BenchArgs) -> Result<Value, String> {
         "configured_vs_ideal": ratio(&known),
         "learned": learned,
         "learned_vs_ideal": ratio(&learned),
-        "target": { "configured_vs_ideal": 1.03, "configured_429_pct": 0.0, "learned_vs_ideal": 1.15, "learned_429_pct": 1.0 },
+        "configured_sliding_jitter": sliding,
+        "configured_sliding_jitter_vs_ideal": ratio(&sliding),
+        "target": { "configured_vs_ideal": 1.03, "configured_429_pct": 0.0, "learned_vs_ideal": 1.15, "learned_429_pct": 1.0, "configured_sliding_jitter_429_pct": 0.0 },
         "machine": super::machine(),
     }))
 }

@@ -85,6 +85,7 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
                     per_key: false,
                 }],
                 headers: HeaderStyle::Draft,
+                sliding: false,
             },
             sink: flaky(),
             ..Default::default()
