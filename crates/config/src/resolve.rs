@@ -389,6 +389,9 @@ fn resolve_otlp(doc: &Document, raw: RawOtlp, errs: &mut Vec<ConfigError>) -> Op
             None,
         ));
     }
+    for (k, v) in &raw.headers {
+        crate::resolve_flow::no_reference(doc, &push("/telemetry/otlp/headers", k), v, errs);
+    }
     Some(Otlp {
         endpoint: endpoint?,
         service_name: raw.service_name,

@@ -82,6 +82,12 @@ pub(crate) fn resolve_alerts(doc: &Document, errs: &mut Vec<ConfigError>) -> Ale
     }
     for (name, s) in raw.sinks {
         let ptr = push("/alerts/sinks", &name);
+        if let RawSink::Webhook { headers, .. } = &s {
+            for (k, v) in headers {
+                let hptr = push(&push(&ptr, "headers"), k);
+                crate::resolve_flow::no_reference(doc, &hptr, v, errs);
+            }
+        }
         let mut url = |u: &str| match url::Url::parse(u) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
             _ => {

@@ -419,13 +419,20 @@ fn destination(
             Some("one of: POST, PUT, PATCH".into()),
         ));
     }
-    for h in raw.headers.keys() {
+    let mut headers = Vec::with_capacity(raw.headers.len());
+    for (h, v) in &raw.headers {
+        let hptr = push(&push(ptr, "headers"), h);
         if h.is_empty() || !h.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
-            errs.push(doc.error_at_key(
-                &push(&push(ptr, "headers"), h),
-                format!("invalid header name `{h}`"),
-                None,
-            ));
+            errs.push(doc.error_at_key(&hptr, format!("invalid header name `{h}`"), None));
+        }
+        // A reference is resolved, never sent as written.
+        let value = if v.starts_with("env:") || v.starts_with("secret:") {
+            secret(doc, &hptr, v, env, errs).map(HeaderText::Secret)
+        } else {
+            Some(HeaderText::Plain(v.clone()))
+        };
+        if let Some(value) = value {
+            headers.push((h.clone(), value));
         }
     }
     let mut signing = SigningKeys::default();
@@ -503,7 +510,7 @@ fn destination(
         name: name.to_owned(),
         url: url?,
         method,
-        headers: raw.headers.into_iter().collect(),
+        headers,
         timeout: raw.timeout.0,
         concurrency: raw.concurrency as usize,
         signing,
@@ -652,4 +659,16 @@ fn defer(env: Env, secret: &Secret, shape: SecretShape) -> bool {
         r.shape = shape;
     }
     true
+}
+
+/// Refuses a value written as a reference (`env:NAME`, `secret:NAME`) where references are not
+/// resolved: sent as written, it would reach the receiver literally. `${VAR}` works everywhere.
+pub(crate) fn no_reference(doc: &Document, ptr: &str, value: &str, errs: &mut Vec<ConfigError>) {
+    if value.starts_with("env:") || value.starts_with("secret:") {
+        errs.push(doc.error_at(
+            ptr,
+            "references (env:NAME, secret:NAME) are not resolved here: the text would be sent as written",
+            Some("write ${VAR} to read the value from the environment when the config is loaded".into()),
+        ));
+    }
 }

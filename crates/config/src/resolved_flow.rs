@@ -55,6 +55,24 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// A configured header value: as written, or a secret (`env:NAME`, `secret:NAME`) resolved
+/// when the config is loaded (or, from the vault, at start-up) and masked in every log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderText {
+    Plain(String),
+    Secret(Secret),
+}
+
+impl HeaderText {
+    /// The value to send.
+    pub fn expose(&self) -> &str {
+        match self {
+            HeaderText::Plain(s) => s,
+            HeaderText::Secret(s) => s.expose(),
+        }
+    }
+}
+
 /// What a secret's value must look like, checked when it is known (at load for `env:`, at
 /// start-up for `secret:`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +201,8 @@ pub struct Destination {
     pub name: String,
     pub url: url::Url,
     pub method: String,
-    pub headers: Vec<(String, String)>,
+    /// Extra headers of every delivery; credentials among them come from `env:` or the vault.
+    pub headers: Vec<(String, HeaderText)>,
     pub timeout: Duration,
     pub concurrency: usize,
     /// Standard Webhooks signing secrets (decoded key bytes); empty means unsigned.

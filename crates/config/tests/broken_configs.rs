@@ -278,3 +278,35 @@ fn the_schema_describes_every_section_and_rejects_unknown_fields() {
         "field docs become descriptions"
     );
 }
+
+#[test]
+fn a_reference_is_resolved_or_refused_never_kept_as_text_to_send() {
+    // Destination headers resolve references: from the vault at start-up, or the environment.
+    let ok = "destinations:\n  d:\n    url: http://127.0.0.1:9/x\n    headers: { Authorization: \"secret:dest_key\", X-Db: \"env:DB_PASSWORD\" }\n";
+    let cfg = load_str(ok, "junction.yaml", &Overrides::default(), &env).unwrap();
+    assert_eq!(cfg.vault_names(), vec!["dest_key"]);
+    cfg.bind_vault(&|n| (n == "dest_key").then(|| "Bearer from-the-vault".to_owned()))
+        .unwrap();
+    let d = &cfg.flows.destinations["d"];
+    let value = |name: &str| {
+        d.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.expose().to_owned())
+    };
+    assert_eq!(
+        value("Authorization").as_deref(),
+        Some("Bearer from-the-vault")
+    );
+    assert_eq!(value("X-Db").as_deref(), Some("canary-db-pa55"));
+    // Where references are not resolved, they are refused, with the way that works.
+    for yaml in [
+        "telemetry:\n  otlp:\n    endpoint: http://127.0.0.1:4318\n    headers: { api-key: \"secret:otlp\" }\n",
+        "alerts:\n  sinks:\n    pager:\n      kind: webhook\n      url: http://127.0.0.1:9/hook\n      headers: { Authorization: \"env:PAGER_TOKEN\" }\n",
+    ] {
+        let e = errors(yaml);
+        assert_eq!(e.len(), 1, "{yaml}: {e:?}");
+        assert!(e[0].message.contains("not resolved here"), "{e:?}");
+        assert!(e[0].hint.as_deref().unwrap().contains("${VAR}"), "{e:?}");
+    }
+}

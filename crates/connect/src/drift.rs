@@ -15,7 +15,8 @@ fn template(path: &str) -> String {
 }
 
 /// Appends the path's template to `out`: `/v1/customers/cus_000002` → `/v1/customers/{id}` (a
-/// segment with a digit is an identifier, except a version: `v1`, `v2.1`).
+/// segment with a digit is an identifier, except a version: `v1`, `v2.1`; so is one longer than
+/// 40 bytes). Subjects stay few per endpoint; the tracker bounds how many are kept at all.
 fn subject_path(out: &mut String, path: &str) {
     if !path.starts_with('/') {
         out.push('/');
@@ -24,7 +25,8 @@ fn subject_path(out: &mut String, path: &str) {
         if i > 0 {
             out.push('/');
         }
-        if s.bytes().any(|b| b.is_ascii_digit()) && !is_version(s) {
+        // Long segments are identifiers too (hashes, slugs, encoded values).
+        if (s.bytes().any(|b| b.is_ascii_digit()) && !is_version(s)) || s.len() > 40 {
             out.push_str("{id}");
         } else {
             out.push_str(s);
@@ -37,7 +39,7 @@ fn subject(connector: &str, method: &http::Method, path: &str) -> String {
     let mut s = String::with_capacity(connector.len() + path.len() + 16);
     s.push_str(connector);
     s.push(' ');
-    s.push_str(method.as_str());
+    s.push_str(junction_telemetry::metrics::method_label(method));
     s.push(' ');
     subject_path(&mut s, path);
     s

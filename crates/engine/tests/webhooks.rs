@@ -41,6 +41,7 @@ on_both!(
     bad_signature_is_401_and_stores_nothing,
     every_attempt_of_a_delivery_carries_the_same_idempotency_key,
     dead_letters_are_replayed_and_delivered,
+    a_destination_header_reference_is_resolved_never_sent_as_written,
 );
 
 async fn committed_events_are_delivered_to_every_matched_destination(url: String) {
@@ -341,5 +342,33 @@ routes:
         metrics.contains("junction_route_filter_errors_total{route=\"picky\"} 1"),
         "{metrics}"
     );
+    hub.stop().await;
+}
+
+async fn a_destination_header_reference_is_resolved_never_sent_as_written(url: String) {
+    let mock = mock().await;
+    let config = r#"
+sources:
+  crm:
+    kind: webhook
+    verify: { preset: standard_webhooks, secrets: [ env:WHSEC ] }
+destinations:
+  partner:
+    url: "{sink}/partner"
+    headers: { Authorization: "env:SHARED", X-Plain: "as written" }
+routes:
+  r:
+    from: crm
+    to: [ partner ]
+"#;
+    let hub = Hub::start(config, &url, &mock).await;
+    emit(&mock, stream(hub.url("/webhooks/crm"), 1)).await;
+    wait_for(Duration::from_secs(20), "the delivery", || {
+        received(&mock).iter().any(|d| d.answered == 200)
+    })
+    .await;
+    let d = &received(&mock)[0];
+    assert_eq!(d.headers["authorization"], "shared-secret");
+    assert_eq!(d.headers["x-plain"], "as written");
     hub.stop().await;
 }

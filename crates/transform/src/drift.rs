@@ -20,7 +20,14 @@ use crate::Model;
 /// Payloads a subject learns from before drift is reported.
 pub const LEARN: u64 = 20;
 /// Field paths kept per subject (deeper or wider payloads are learned up to this).
-const MAX_FIELDS: usize = 1000;
+const MAX_FIELDS: usize = 500;
+/// Field paths looked at in one payload: a payload wider than this is learned from its first
+/// paths only, so one huge body cannot cost a map of all its keys.
+const MAX_PATHS_PER_PAYLOAD: usize = 2 * MAX_FIELDS;
+/// Subjects with a learned shape (and subjects counted for sampling) kept at once. Subjects come
+/// from event types and request paths, which a caller chooses: beyond this the least recently
+/// seen one is forgotten (it learns again if it comes back).
+pub const MAX_SUBJECTS: usize = 1000;
 /// Nesting followed.
 const MAX_DEPTH: usize = 16;
 /// Drift records kept (the oldest are dropped beyond).
@@ -186,12 +193,15 @@ impl Learned {
 
 /// Every field path of `v` with the types seen there (array items merged under `[]`).
 fn collect(prefix: &str, v: &Value, depth: usize, out: &mut HashMap<String, u8>) {
-    if depth >= MAX_DEPTH {
+    if depth >= MAX_DEPTH || out.len() >= MAX_PATHS_PER_PAYLOAD {
         return;
     }
     match v {
         Value::Object(m) => {
             for (k, child) in m {
+                if out.len() >= MAX_PATHS_PER_PAYLOAD {
+                    return;
+                }
                 let path = if prefix.is_empty() {
                     k.clone()
                 } else {
@@ -245,12 +255,17 @@ pub struct Record {
 
 type Key = (String, String, String, Kind);
 
-/// Learned shapes and drift records of this process.
+/// Learned shapes and drift records of this process. Every map is bounded: shapes and offer
+/// counts by [`MAX_SUBJECTS`] (least recently seen evicted), records by `MAX_RECORDS`.
 #[derive(Default)]
 pub struct Tracker {
-    shapes: Mutex<HashMap<(String, String), Learned>>,
-    /// Payloads offered per scope and subject, for sampling (looked up without allocating).
-    offered: Mutex<HashMap<String, HashMap<String, u64>>>,
+    /// (scope, subject) → (last seen, shape).
+    shapes: Mutex<HashMap<(String, String), (u64, Learned)>>,
+    /// Payloads offered per scope and subject, for sampling (looked up without allocating):
+    /// subject → (last seen, offered).
+    offered: Mutex<HashMap<String, HashMap<String, (u64, u64)>>>,
+    /// A logical clock for "least recently seen".
+    clock: std::sync::atomic::AtomicU64,
     /// What changed since the last [`Tracker::drain`]: counts are deltas.
     pending: Mutex<BTreeMap<Key, Record>>,
     records: Mutex<BTreeMap<Key, Record>>,
@@ -266,6 +281,7 @@ impl Tracker {
     /// Whether this payload of `subject` should be looked at: every one while the subject
     /// learns, then one in [`SAMPLE`], and one in [`BUSY_SAMPLE`] once it is busy.
     pub fn wants(&self, scope: &str, subject: &str) -> bool {
+        let now = self.tick();
         let mut offered = self.offered.lock().unwrap_or_else(|p| p.into_inner());
         if !offered.contains_key(scope) {
             offered.insert(scope.to_owned(), HashMap::new());
@@ -274,23 +290,41 @@ impl Tracker {
             return true;
         };
         if !subjects.contains_key(subject) {
-            subjects.insert(subject.to_owned(), 0);
+            if subjects.len() >= MAX_SUBJECTS {
+                evict_oldest(subjects, |(seen, _)| *seen);
+            }
+            subjects.insert(subject.to_owned(), (now, 0));
         }
-        let Some(n) = subjects.get_mut(subject) else {
+        let Some((seen, n)) = subjects.get_mut(subject) else {
             return true;
         };
+        *seen = now;
         *n += 1;
         *n <= LEARN * 2 || *n % if *n < BUSY { SAMPLE } else { BUSY_SAMPLE } == 0
     }
 
+    fn tick(&self) -> u64 {
+        self.clock
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Subjects with a learned shape now (at most [`MAX_SUBJECTS`]).
+    pub fn learned_subjects(&self) -> usize {
+        self.shapes.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     /// Learns from a payload of `subject` (without a declared model) and records its drift.
     pub fn observe(&self, scope: &str, subject: &str, v: &Value, now_ms: i64) -> Vec<Drift> {
+        let now = self.tick();
         let drifts = {
             let mut shapes = self.shapes.lock().unwrap_or_else(|p| p.into_inner());
-            shapes
-                .entry((scope.to_owned(), subject.to_owned()))
-                .or_default()
-                .observe(v)
+            let key = (scope.to_owned(), subject.to_owned());
+            if !shapes.contains_key(&key) && shapes.len() >= MAX_SUBJECTS {
+                evict_oldest(&mut shapes, |(seen, _)| *seen);
+            }
+            let (seen, shape) = shapes.entry(key).or_default();
+            *seen = now;
+            shape.observe(v)
         };
         self.record(scope, subject, &drifts, now_ms);
         drifts
@@ -304,7 +338,9 @@ impl Tracker {
         let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         for d in drifts {
-            metrics::counter!("junction_schema_drift_total", "scope" => scope.to_owned(), "subject" => subject.to_owned(), "kind" => d.kind.as_str())
+            // No subject label: subjects come from event types and paths callers choose, and
+            // labels must come from closed sets. The records name the subject.
+            metrics::counter!("junction_schema_drift_total", "scope" => scope.to_owned(), "kind" => d.kind.as_str())
                 .increment(1);
             let r = Record {
                 scope: scope.to_owned(),
@@ -354,6 +390,21 @@ impl Tracker {
         let mut out: Vec<Record> = records.values().cloned().collect();
         out.sort_by_key(|r| std::cmp::Reverse(r.last_seen));
         out
+    }
+}
+
+/// Removes the entry seen least recently (`seen` reads its stamp): one pass, only when a map
+/// is full and a new subject arrives.
+fn evict_oldest<K: Clone + Eq + std::hash::Hash, V>(
+    map: &mut HashMap<K, V>,
+    seen: impl Fn(&V) -> u64,
+) {
+    let oldest = map
+        .iter()
+        .min_by_key(|(_, v)| seen(v))
+        .map(|(k, _)| k.clone());
+    if let Some(k) = oldest {
+        map.remove(&k);
     }
 }
 
@@ -453,6 +504,36 @@ mod tests {
         assert!(t.drain().is_empty(), "a drain takes what changed once");
         t.restore(drained);
         assert_eq!(t.drain()[0].count, 2, "what could not be persisted is kept");
+    }
+
+    #[test]
+    fn subjects_a_caller_chooses_cannot_grow_the_tracker_without_bound() {
+        let t = Tracker::default();
+        let wide: Value = Value::Object(
+            (0..50_000)
+                .map(|i| (format!("field_{i}"), json!(i)))
+                .collect(),
+        );
+        for i in 0..(MAX_SUBJECTS * 3) {
+            let subject = format!("s/type-{i}");
+            assert!(t.wants("source", &subject));
+            t.observe("source", &subject, &json!({"a": 1}), i as i64);
+        }
+        assert_eq!(t.learned_subjects(), MAX_SUBJECTS);
+        let offered: usize = t.offered.lock().unwrap().values().map(HashMap::len).sum();
+        assert_eq!(offered, MAX_SUBJECTS);
+        // The most recent subjects are the ones kept.
+        let kept = t.shapes.lock().unwrap();
+        assert!(kept.contains_key(&(
+            "source".to_owned(),
+            format!("s/type-{}", MAX_SUBJECTS * 3 - 1)
+        )));
+        assert!(!kept.contains_key(&("source".to_owned(), "s/type-0".to_owned())));
+        drop(kept);
+        // One very wide payload is learned from a bounded number of its paths.
+        let mut l = Learned::default();
+        l.observe(&wide);
+        assert!(l.fields.len() <= MAX_FIELDS, "{}", l.fields.len());
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub async fn send(
     // Names were checked when the config was loaded.
     for (k, v) in &dest.headers {
         if let Ok(name) = HeaderName::try_from(k.as_str()) {
-            put(name, v);
+            put(name, v.expose());
         }
     }
     let res = match client
