@@ -70,6 +70,7 @@ pub async fn call(
         })
         .await?;
     let status = answer.status;
+    let retry_after = answer.headers.get(http::header::RETRY_AFTER).cloned();
     let deferred = answer.deferred.clone();
     // A fault's kind decides whether the vendor failed (for the circuit); anything else did.
     let settle = |vendor_ok: bool| {
@@ -97,6 +98,11 @@ pub async fn call(
             let status =
                 StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
             return Ok((status, axum::Json(body)).into_response());
+        }
+        Err(SoapError::Malformed(_)) if matches!(status.as_u16(), 401 | 403 | 429) => {
+            // The service is up and said why, over HTTP rather than in a fault.
+            settle(true);
+            return Err(ApiError(refused_over_http(operation, status, retry_after)));
         }
         Err(SoapError::Malformed(why)) => {
             settle(false);
@@ -133,6 +139,34 @@ pub async fn call(
     res.headers_mut()
         .insert("x-junction-attempts", HeaderValue::from(answer.attempts));
     Ok(res)
+}
+
+/// A 401, 403 or 429 without an envelope: the connector's credentials or its quota, each with
+/// the hint that fixes it (not the base URL's).
+fn refused_over_http(
+    operation: &str,
+    status: StatusCode,
+    retry_after: Option<HeaderValue>,
+) -> Error {
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        let wait = retry_after
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .map(|v| format!(" (Retry-After: {v})"))
+            .unwrap_or_default();
+        return Error::new(
+            Code::RateLimited,
+            Origin::Upstream,
+            format!("{operation}: the service's rate limit was reached{wait}"),
+        )
+        .with_hint("retry later, and give the connector `quotas:` at the service's limit so Junction paces its calls");
+    }
+    Error::new(
+        Code::UpstreamRefused,
+        Origin::Upstream,
+        format!("{operation}: the service refused the connector's credentials (HTTP {status})"),
+    )
+    .with_hint("check the connector's `auth:` (kind, key or token, scopes) against what the service expects")
 }
 
 /// Drift of an answer: against the response model when one is declared, else against the shape

@@ -235,3 +235,66 @@ async fn a_token_scoped_to_get_cannot_make_the_soap_post() {
         "nothing reached the vendor"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_soap_service_refusing_credentials_or_quota_over_http_gets_the_auth_or_quota_hint() {
+    use junction_mock::{AuthConfig, HeaderStyle, Limit, QuotaConfig};
+    // The service wants credentials the connector does not send.
+    let locked = MockConfig {
+        customers: 5,
+        auth: AuthConfig {
+            required: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let env = start(CONFIG, locked, &[]).await;
+    let (status, body) = post(
+        &env,
+        "/proxy/erp/GetCustomer",
+        json!({"customer_id": "cus_000002"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "upstream_refused", "{body}");
+    let hint = body["error"]["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("auth:") && !hint.contains("base_url"),
+        "{body}"
+    );
+
+    // The service's own rate limit, answered 429 without an envelope.
+    let limited = MockConfig {
+        customers: 5,
+        quotas: QuotaConfig {
+            limits: vec![Limit::parse("1/h:global").unwrap()],
+            headers: HeaderStyle::None,
+            sliding: false,
+        },
+        ..Default::default()
+    };
+    let config = CONFIG.replace(
+        "    circuit: { error_rate: 50%, window: 30s, min_calls: 4, open_for: 30s }\n",
+        "    circuit: { error_rate: 50%, window: 30s, min_calls: 4, open_for: 30s }\n    retry: { attempts: 1 }\n    max_wait: 100ms\n",
+    );
+    let env = start(&config, limited, &[]).await;
+    let (status, _) = post(
+        &env,
+        "/proxy/erp/GetCustomer",
+        json!({"customer_id": "cus_000002"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = post(
+        &env,
+        "/proxy/erp/GetCustomer",
+        json!({"customer_id": "cus_000002"}),
+    )
+    .await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    assert!(
+        body["error"]["hint"].as_str().unwrap().contains("quotas:"),
+        "{body}"
+    );
+}

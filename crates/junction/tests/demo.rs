@@ -46,6 +46,7 @@ async fn the_demo_shows_retries_dead_letters_quarantine_drift_and_alerts_within_
         "alert:dead_letters",
         "alert:schema_drift",
         "dashboard",
+        "soap",
     ];
     while seen.len() < wanted.len() {
         assert!(
@@ -75,6 +76,15 @@ async fn the_demo_shows_retries_dead_letters_quarantine_drift_and_alerts_within_
         let drift = get(&base, "/api/v1/drift").await.to_string();
         if drift.contains("missing_field") {
             seen.insert("drift");
+        }
+        // The SOAP connector's calls succeed (it sends the credentials the vendor wants).
+        let connectors = get(&base, "/api/v1/stats?kind=connector&minutes=5").await;
+        if connectors["series"].as_array().is_some_and(|s| {
+            s.iter().any(|x| {
+                x["name"] == "erp" && x["totals"]["calls"].as_u64() > x["totals"]["errors"].as_u64()
+            })
+        }) {
+            seen.insert("soap");
         }
         if drift.contains("deprecated") {
             seen.insert("deprecation");
