@@ -4,7 +4,7 @@
 //! `role:viewer|operator|admin` for the admin API.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -52,21 +52,83 @@ pub fn allows(scopes: &str, connector: &str, method: &str) -> bool {
     })
 }
 
-/// A store answer for a token hash, and when it was read.
-type Remembered = (Option<Arc<ApiToken>>, Instant);
+/// The shortest gap between two reads of the token table: a flood of unknown tokens costs at
+/// most one read per gap (the callers behind a read share it), and a token created a moment ago
+/// (by another process, or the CLI on the database) is found by the next read.
+pub const MIN_RELOAD_GAP: Duration = Duration::from_millis(100);
 
-/// Verifies presented tokens against the store, remembering answers briefly.
+/// Every token of the store by hash, as read at `loaded`.
+struct Snapshot {
+    by_hash: HashMap<Vec<u8>, Arc<ApiToken>>,
+    loaded: Option<Instant>,
+}
+
+/// Verifies presented tokens against a copy of the token table (the few rows operators made),
+/// read again after [`REMEMBER`] (a revocation applies within it) or when a token is not in it
+/// (at most once per [`MIN_RELOAD_GAP`]): a presented token is a hash lookup, never a map that
+/// grows with what callers send, nor a store query per unknown token.
 pub struct ApiTokens {
     store: Arc<dyn Store>,
-    seen: Mutex<HashMap<Vec<u8>, Remembered>>,
+    snapshot: RwLock<Arc<Snapshot>>,
+    reload: tokio::sync::Mutex<()>,
 }
 
 impl ApiTokens {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
             store,
-            seen: Mutex::default(),
+            snapshot: RwLock::new(Arc::new(Snapshot {
+                by_hash: HashMap::new(),
+                loaded: None,
+            })),
+            reload: tokio::sync::Mutex::new(()),
         }
+    }
+
+    fn current(&self) -> Arc<Snapshot> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Tokens known now (for tests and metrics).
+    pub fn known(&self) -> usize {
+        self.current().by_hash.len()
+    }
+
+    /// The token with hash `h`. A hit is answered from the copy while it is younger than
+    /// `REMEMBER`; a miss waits for a copy read after it was asked (one read at a time, at most
+    /// one per `MIN_RELOAD_GAP`), so a new token is found and unknown ones cost bounded work.
+    async fn lookup(&self, h: &[u8]) -> Result<Option<Arc<ApiToken>>, Error> {
+        let asked = Instant::now();
+        let s = self.current();
+        let fresh = s
+            .loaded
+            .is_some_and(|at| asked.duration_since(at) < REMEMBER);
+        if let Some(t) = s.by_hash.get(h).filter(|_| fresh) {
+            return Ok(Some(t.clone()));
+        }
+        let _one = self.reload.lock().await;
+        let s = self.current();
+        if s.loaded.is_some_and(|at| at >= asked) {
+            // Another caller read the table after this one asked.
+            return Ok(s.by_hash.get(h).cloned());
+        }
+        if let Some(at) = s.loaded {
+            tokio::time::sleep_until(at + MIN_RELOAD_GAP).await;
+        }
+        let rows = self.store.api_tokens().await.map_err(Error::from)?;
+        let by_hash: HashMap<Vec<u8>, Arc<ApiToken>> = rows
+            .into_iter()
+            .map(|t| (t.token_hash.clone(), Arc::new(t)))
+            .collect();
+        let found = by_hash.get(h).cloned();
+        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Snapshot {
+            by_hash,
+            loaded: Some(Instant::now()),
+        });
+        Ok(found)
     }
 
     /// The token behind an `Authorization: Bearer …` value, if it is valid now.
@@ -86,32 +148,10 @@ impl ApiTokens {
         if !presented.starts_with("jct_") {
             return Err(unauthorized("not a Junction API token"));
         }
-        let h = hash(presented);
-        let now = Instant::now();
-        let remembered = {
-            let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-            seen.get(&h)
-                .filter(|(_, at)| now.duration_since(*at) < REMEMBER)
-                .map(|(t, _)| t.clone())
-        };
-        let token = match remembered {
-            Some(t) => t,
-            None => {
-                let t = self
-                    .store
-                    .api_token_by_hash(&h)
-                    .await
-                    .map_err(Error::from)?
-                    .map(Arc::new);
-                let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-                if seen.len() > 10_000 {
-                    seen.retain(|_, (_, at)| now.duration_since(*at) < REMEMBER);
-                }
-                seen.insert(h, (t.clone(), now));
-                t
-            }
-        };
-        let token = token.ok_or_else(|| unauthorized("unknown API token"))?;
+        let token = self
+            .lookup(&hash(presented))
+            .await?
+            .ok_or_else(|| unauthorized("unknown API token"))?;
         let wall = junction_core::time::now_ms();
         if token.revoked_at.is_some() {
             return Err(unauthorized("this API token was revoked"));
@@ -146,5 +186,79 @@ mod tests {
         let (token, id, h) = generate();
         assert!(token.starts_with(&format!("jct_{id}_")));
         assert_eq!(hash(&token), h);
+    }
+}
+
+#[cfg(test)]
+mod flood {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_flood_of_unknown_tokens_grows_nothing_and_leaves_real_tokens_fast() {
+        let (url, _dir) = junction_testkit::sqlite_url();
+        let store = junction_store::open(&junction_store::Options {
+            url: junction_config::parse_database_url(&url).unwrap(),
+            max_connections: 2,
+            connect_timeout: Duration::from_secs(5),
+        })
+        .await
+        .unwrap();
+        let (text, id, token_hash) = generate();
+        store
+            .add_api_token(ApiToken {
+                id,
+                name: "svc".into(),
+                token_hash,
+                scopes: "proxy:*:*".into(),
+                created_at: 0,
+                expires_at: None,
+                revoked_at: None,
+            })
+            .await
+            .unwrap();
+        let tokens = ApiTokens::new(store.clone());
+        let real = format!("Bearer {text}");
+        assert!(tokens.verify(Some(&real)).await.is_ok());
+        // 5,000 unknown tokens at once: they share a few reads of the table.
+        let started = std::time::Instant::now();
+        let fakes: Vec<String> = (0..5_000)
+            .map(|i| format!("Bearer jct_{i:012}_notatoken"))
+            .collect();
+        let results =
+            futures_util::future::join_all(fakes.iter().map(|f| tokens.verify(Some(f)))).await;
+        assert!(results.iter().all(Result::is_err));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the flood took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(tokens.known(), 1, "unknown tokens are not remembered");
+        let started = std::time::Instant::now();
+        for _ in 0..1000 {
+            tokens.verify(Some(&real)).await.unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "1,000 verifications took {:?}",
+            started.elapsed()
+        );
+        // A token made elsewhere (the CLI, another process) is found at once.
+        let (later, id, token_hash) = generate();
+        store
+            .add_api_token(ApiToken {
+                id,
+                name: "new".into(),
+                token_hash,
+                scopes: "proxy:*:*".into(),
+                created_at: 0,
+                expires_at: None,
+                revoked_at: None,
+            })
+            .await
+            .unwrap();
+        assert!(tokens
+            .verify(Some(&format!("Bearer {later}")))
+            .await
+            .is_ok());
     }
 }
