@@ -255,6 +255,9 @@ pub struct Record {
 
 type Key = (String, String, String, Kind);
 
+/// Per subject of one scope: (last seen, payloads offered).
+type Offers = HashMap<String, (u64, u64)>;
+
 /// Learned shapes and drift records of this process. Every map is bounded: shapes and offer
 /// counts by [`MAX_SUBJECTS`] (least recently seen evicted), records by `MAX_RECORDS`.
 #[derive(Default)]
@@ -263,7 +266,7 @@ pub struct Tracker {
     shapes: Mutex<HashMap<(String, String), (u64, Learned)>>,
     /// Payloads offered per scope and subject, for sampling (looked up without allocating):
     /// subject → (last seen, offered).
-    offered: Mutex<HashMap<String, HashMap<String, (u64, u64)>>>,
+    offered: Mutex<HashMap<String, Offers>>,
     /// A logical clock for "least recently seen".
     clock: std::sync::atomic::AtomicU64,
     /// What changed since the last [`Tracker::drain`]: counts are deltas.
