@@ -468,3 +468,72 @@ async fn a_rebound_dns_name_gets_no_loopback_admin_and_api_created_tokens_are_au
         "the value is never audited"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_form_refuses_other_sites_answers_failures_with_itself_and_no_page_can_be_framed(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_secret(dir.path());
+    let viewer = token(&config, "reader", "viewer");
+    let hub = Served::start(&config, &[("JUNCTION_MASTER_KEY", K1)]);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = format!("{}/ui/login", hub.base);
+    // Login CSRF: another site signs the visitor in to the attacker's session.
+    let r = http
+        .post(&login)
+        .header("origin", "https://evil.example")
+        .form(&[("token", viewer.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(
+        r.headers().get("set-cookie").is_none(),
+        "no session was set"
+    );
+    let r = http
+        .post(format!("{}/ui/logout", hub.base))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // A wrong token gets the form again, as a page.
+    let r = http
+        .post(&login)
+        .header("origin", hub.base.as_str())
+        .form(&[("token", "jct_nope_nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(r.text().await.unwrap().contains("name=\"token\""));
+    // The right one signs in from this origin.
+    let r = http
+        .post(&login)
+        .header("origin", hub.base.as_str())
+        .form(&[("token", viewer.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    // Every dashboard answer forbids framing and foreign content.
+    for path in ["/ui/login", "/ui/", "/ui/style.css"] {
+        let r = http
+            .get(format!("{}{path}", hub.base))
+            .bearer_auth(&viewer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["x-frame-options"], "DENY", "{path}");
+        let csp = r.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+    }
+}

@@ -71,10 +71,16 @@ pub(crate) fn normalize(method: &http::Method, path: &str, res: Response) -> Res
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
+    // A dashboard page that answers an error with itself (a failed sign-in shows the form).
+    let is_page = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
     // An upstream's answer relayed by /proxy (marked with its attempt count) is the vendor's,
     // passed on as it came.
     let relayed = res.headers().contains_key("x-junction-attempts");
-    if is_json || relayed {
+    if is_json || is_page || relayed {
         return res;
     }
     let (code, message, hint): (Code, String, Option<&str>) = match status {

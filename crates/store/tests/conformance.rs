@@ -1442,3 +1442,23 @@ async fn delivery_ids_are_globally_unique_and_the_same_on_every_attempt_and_repl
         "a replay is the same delivery to the receiver"
     );
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let (store, dir) = sqlite().await;
+    store.append(event("evt_1", 1, T0)).await.unwrap();
+    for name in ["j.db", "j.db-wal", "j.db-shm"] {
+        let path = dir.path().join(name);
+        let Ok(meta) = std::fs::metadata(&path) else {
+            assert_ne!(name, "j.db", "the database file exists");
+            continue;
+        };
+        assert_eq!(
+            meta.permissions().mode() & 0o777,
+            0o600,
+            "{name} is readable by others"
+        );
+    }
+}

@@ -26,6 +26,26 @@ const NAV: [(&str, &str); 7] = [
     ("/api/v1/openapi.json", "API"),
 ];
 
+/// What every dashboard answer carries: no framing by any site (clickjacking), nothing loaded
+/// or run that is not the page's own, no referrer beyond this origin, no type sniffing.
+pub async fn protect(mut res: Response) -> Response {
+    use http::header::{
+        HeaderValue, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+        X_FRAME_OPTIONS,
+    };
+    let h = res.headers_mut();
+    h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'none'; object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    res
+}
+
 /// A whole page. `refresh`: seconds between automatic reloads (the overview's live view).
 pub fn page(
     title: &str,

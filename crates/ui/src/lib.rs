@@ -48,6 +48,7 @@ pub fn routes(ui: Arc<Ui>) -> Router<AppState> {
         .route("/ui/drift", get(notices::drift))
         .route("/ui/alerts", get(notices::alerts))
         .layer(axum::Extension(ui))
+        .layer(axum::middleware::map_response(layout::protect))
 }
 
 /// The login page and the stylesheet: reachable without a session.
@@ -57,4 +58,5 @@ pub fn public_routes(access: Arc<AdminAccess>) -> Router<AppState> {
         .route("/ui/logout", post(login::logout))
         .route("/ui/style.css", get(layout::stylesheet))
         .layer(axum::Extension(access))
+        .layer(axum::middleware::map_response(layout::protect))
 }

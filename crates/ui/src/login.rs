@@ -1,5 +1,6 @@
 //! Signing in to the dashboard with an API token (kept in an HttpOnly, SameSite=Strict cookie).
-//! Posts that ride on the cookie are checked to come from this origin by the admin guard.
+//! Posts that ride on the cookie are checked to come from this origin by the admin guard; the
+//! sign-in and sign-out forms check it themselves (they are reachable without a session).
 
 use std::sync::Arc;
 
@@ -36,11 +37,25 @@ pub struct Login {
     token: String,
 }
 
+/// A sign-in or sign-out another site's page sent: refused with the form, so a visitor cannot be
+/// signed in to an attacker's session (login CSRF) or signed out.
+fn cross_site() -> Response {
+    let mut r = login_page(Some(
+        "this form must be sent from Junction's own sign-in page",
+    ));
+    *r.status_mut() = http::StatusCode::FORBIDDEN;
+    r
+}
+
 pub async fn submit(
     Extension(access): Extension<Arc<AdminAccess>>,
     peer: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
+    headers: http::HeaderMap,
     Form(f): Form<Login>,
 ) -> Response {
+    if !junction_server::admin::same_origin(&headers) {
+        return cross_site();
+    }
     let origin = peer.map_or_else(|| "unknown".into(), |p| p.0 .0.ip().to_string());
     let token = f.token.trim();
     match access.authenticate(token, &origin).await {
@@ -59,7 +74,10 @@ pub async fn submit(
     }
 }
 
-pub async fn logout() -> Response {
+pub async fn logout(headers: http::HeaderMap) -> Response {
+    if !junction_server::admin::same_origin(&headers) {
+        return cross_site();
+    }
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     (
         [(http::header::SET_COOKIE, cookie)],

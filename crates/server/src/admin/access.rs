@@ -215,7 +215,7 @@ pub async fn guard(access: Arc<AdminAccess>, mut req: Request, next: Next) -> Re
         .with_hint("send an API token in the Authorization header, or add this host name to server.hosts");
         return unauthenticated(&req, e);
     }
-    if ambient && !is_read(req.method()) && !same_origin(&req) {
+    if ambient && !is_read(req.method()) && !same_origin(req.headers()) {
         let e = Error::downstream(Code::Forbidden, "an admin action must come from this server's own pages")
             .with_hint("send the request with an API token in the Authorization header, or use the dashboard's buttons");
         return ApiError(e).into_response();
@@ -294,8 +294,7 @@ pub async fn guard(access: Arc<AdminAccess>, mut req: Request, next: Next) -> Re
 
 /// Whether a request was not sent by another site: `Sec-Fetch-Site` is `same-origin` or `none`
 /// (or absent), and an `Origin`, if any, names this host.
-fn same_origin(req: &Request) -> bool {
-    let h = req.headers();
+pub fn same_origin(h: &http::HeaderMap) -> bool {
     let site = h.get("sec-fetch-site").and_then(|v| v.to_str().ok());
     if matches!(site, Some(s) if s != "same-origin" && s != "none") {
         return false;

@@ -14,6 +14,6 @@
 mod access;
 mod routes;
 
-pub use access::{guard, required_role, Actor, AdminAccess, Role, SESSION_COOKIE};
+pub use access::{guard, required_role, same_origin, Actor, AdminAccess, Role, SESSION_COOKIE};
 pub use routes::routes;
 pub use routes::{ApiDoc, EventQuery};

@@ -14,6 +14,24 @@ pub(super) struct Target {
     path: PathBuf,
 }
 
+/// Creates the database file readable by its owner only (0600) if it does not exist yet: it
+/// holds events, sealed secrets and the audit log. SQLite gives its `-wal` and `-shm` files the
+/// database file's permissions. An existing file keeps the permissions it has.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Unavailable(format!(
+            "cannot create the SQLite database {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
 impl Target {
     pub fn new(path: &Path) -> Result<Self, StoreError> {
         if path.as_os_str() != ":memory:" {
@@ -25,6 +43,7 @@ impl Target {
                     ))
                 })?;
             }
+            create_private(path)?;
         }
         Ok(Self {
             path: path.to_path_buf(),
