@@ -177,4 +177,68 @@ mod tests {
         }
         assert!(target(&c, "/x", Some("a=1#frag")).is_err());
     }
+
+    #[test]
+    fn any_path_is_refused_or_stays_under_the_base_path_never_a_panic() {
+        use rand::{Rng, SeedableRng};
+        const PIECES: &[&str] = &[
+            "/",
+            "//",
+            ".",
+            "..",
+            "%2e",
+            "%2E",
+            "%2f",
+            "%2F",
+            "%25",
+            "%5c",
+            "%3b",
+            ";",
+            "\\",
+            ":",
+            "http:",
+            "a",
+            "v1",
+            "customers",
+            "%",
+            "%0",
+            "%zz",
+            "%00",
+            "?",
+            "#",
+            "é",
+            "%c3%a9",
+            "%ff",
+            "~",
+            "@",
+            "evil.example",
+        ];
+        let c = connector("https://api.example.com/v1");
+        let mut rng = rand::rngs::StdRng::seed_from_u64(16);
+        for _ in 0..50_000 {
+            let path: String = (0..rng.random_range(0..12))
+                .map(|_| PIECES[rng.random_range(0..PIECES.len())])
+                .collect();
+            if let Ok(url) = target(&c, &path, None) {
+                assert_eq!(url.host_str(), Some("api.example.com"), "{path}");
+                let p = url.path();
+                assert!(p == "/v1" || p.starts_with("/v1/"), "{path} → {url}");
+                // However many times the path is decoded, no dot segment appears.
+                let mut text = p.to_owned();
+                for _ in 0..4 {
+                    let segments = text
+                        .split('/')
+                        .map(|s| s.split(';').next().unwrap_or_default());
+                    assert!(
+                        !segments.clone().any(|s| s == ".." || s == "."),
+                        "{path} → {url}"
+                    );
+                    match percent_decode(&text) {
+                        Ok(d) if d != text => text = d,
+                        _ => break,
+                    }
+                }
+            }
+        }
+    }
 }
