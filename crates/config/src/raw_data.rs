@@ -58,6 +58,9 @@ pub struct RawLimits {
     /// Deepest nesting of the output. Default 64.
     #[serde(default)]
     pub depth: Option<usize>,
+    /// Most memory one run may hold (checked at every generator step). Default 64MiB.
+    #[serde(default)]
+    pub memory: Option<ByteSize>,
 }
 
 /// One example: an input, and the output or the error expected.

@@ -241,6 +241,7 @@ fn limits(
         steps: raw.steps.unwrap_or(d.steps),
         output: raw.output.as_ref().map_or(d.output, |b| b.0 as usize),
         depth: raw.depth.unwrap_or(d.depth),
+        memory: raw.memory.as_ref().map_or(d.memory, |b| b.0 as usize),
     };
     let mut ok = true;
     if l.time.is_zero() || l.time > std::time::Duration::from_secs(10) {
@@ -248,6 +249,14 @@ fn limits(
             &push(ptr, "time"),
             "time must be above 0 and at most 10s",
             Some("one event's mapping runs on a shared thread; keep it short".into()),
+        ));
+        ok = false;
+    }
+    if l.memory < 1 << 20 || l.memory > 1 << 30 {
+        errs.push(doc.error_at(
+            &push(ptr, "memory"),
+            "memory must be 1MiB to 1GiB",
+            Some("the default is 64MiB".into()),
         ));
         ok = false;
     }

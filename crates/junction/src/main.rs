@@ -11,8 +11,10 @@ use clap::Parser;
 
 /// mimalloc: the store and HTTP paths allocate and free many short-lived buffers (payloads,
 /// bound parameters) across threads, where glibc's allocator spends a fifth of the time.
+/// Metered: each thread's holdings are counted, so a mapping is held to its memory limit.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: junction_transform::Metered<mimalloc::MiMalloc> =
+    junction_transform::Metered(mimalloc::MiMalloc);
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

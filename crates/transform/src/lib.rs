@@ -17,5 +17,5 @@ pub mod value;
 
 pub use jq::*;
 pub use mapping::{MapError, Mapping};
-pub use meter::Limits;
+pub use meter::{Limits, Metered};
 pub use model::{describe, Model, ModelRef, SchemaError};

@@ -1,7 +1,12 @@
 //! The budget of one program run. Every construct that can loop without bound — the generators
-//! `range`, `repeat`, `recurse(f)`, `while`, `until`, `limit`'s sources — passes through a tick
-//! (see `sandbox.rs`), and user programs cannot recurse (see `recursion.rs`), so a runaway
-//! program runs out of steps or time and fails with an error instead of hanging its thread.
+//! `range`, `repeat`, `recurse(f)`, `while`, `until`, `limit`'s sources, `combinations` — passes
+//! through a tick (see `sandbox.rs`), and user programs cannot recurse (see `recursion.rs`), so
+//! a runaway program runs out of steps, time or memory and fails with an error instead of
+//! hanging its thread or exhausting the process's memory.
+//!
+//! Memory is what the run's thread holds beyond what it held when the run began, counted by
+//! [`Metered`] (the process's allocator, wrapped) and checked at every tick: a loop that doubles
+//! a string stops at the limit, not when the allocator gives up and aborts the process.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -17,6 +22,9 @@ pub struct Limits {
     pub output: usize,
     /// Deepest nesting of arrays and objects in the output.
     pub depth: usize,
+    /// Most memory the run may hold at once (checked at every generator step; counted where the
+    /// process's allocator is [`Metered`]).
+    pub memory: usize,
 }
 
 impl Default for Limits {
@@ -26,6 +34,7 @@ impl Default for Limits {
             steps: 1_000_000,
             output: 1 << 20,
             depth: 64,
+            memory: 64 << 20,
         }
     }
 }
@@ -34,6 +43,8 @@ impl Default for Limits {
 const CLOCK_EVERY: u64 = 1024;
 
 struct Budget {
+    /// Bytes this thread held when the run was armed.
+    held_at_arm: Cell<isize>,
     steps_left: Cell<u64>,
     until_clock: Cell<u64>,
     deadline: Cell<Option<Instant>>,
@@ -43,6 +54,7 @@ struct Budget {
 thread_local! {
     static BUDGET: Budget = const {
         Budget {
+            held_at_arm: Cell::new(0),
             steps_left: Cell::new(u64::MAX),
             until_clock: Cell::new(CLOCK_EVERY),
             deadline: Cell::new(None),
@@ -51,6 +63,7 @@ thread_local! {
                 steps: 1_000_000,
                 output: 1 << 20,
                 depth: 64,
+                memory: 64 << 20,
             }),
         }
     };
@@ -59,6 +72,7 @@ thread_local! {
 /// Arms the budget of this thread for one run; disarmed when the guard drops.
 pub(crate) fn arm(limits: Limits) -> Armed {
     BUDGET.with(|b| {
+        b.held_at_arm.set(held());
         b.steps_left.set(limits.steps);
         b.until_clock.set(CLOCK_EVERY);
         b.deadline.set(Some(Instant::now() + limits.time));
@@ -90,6 +104,14 @@ pub(crate) fn tick() -> Result<(), String> {
             ));
         }
         b.steps_left.set(left - 1);
+        let used = held().saturating_sub(b.held_at_arm.get());
+        if used > 0 && used as usize > b.limits.get().memory {
+            b.steps_left.set(0);
+            return Err(format!(
+                "the program used more than its memory limit ({} MiB)",
+                b.limits.get().memory >> 20
+            ));
+        }
         let clock = b.until_clock.get() - 1;
         if clock > 0 {
             b.until_clock.set(clock);
@@ -107,4 +129,52 @@ pub(crate) fn tick() -> Result<(), String> {
             _ => Ok(()),
         }
     })
+}
+
+thread_local! {
+    /// Bytes allocated minus bytes freed by this thread (frees of another thread's allocations
+    /// make it drift, which is why a run compares it with its value when armed).
+    static HELD: Cell<isize> = const { Cell::new(0) };
+}
+
+fn held() -> isize {
+    HELD.try_with(Cell::get).unwrap_or(0)
+}
+
+fn count(delta: isize) {
+    let _ = HELD.try_with(|h| h.set(h.get().wrapping_add(delta)));
+}
+
+/// The process's allocator `A`, counting what each thread holds so a jq run can be held to its
+/// memory limit. Install it in the binary: `#[global_allocator] static A: Metered<MiMalloc> =
+/// Metered(MiMalloc);`. The count is one thread-local addition per allocation.
+pub struct Metered<A>(pub A);
+
+#[allow(unsafe_code)]
+// SAFETY: every call is passed to `A` unchanged; the counting touches a const-initialized
+// thread-local `Cell` (no allocation, no destructor), and is skipped while the thread ends.
+unsafe impl<A: std::alloc::GlobalAlloc> std::alloc::GlobalAlloc for Metered<A> {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count(layout.size() as isize);
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { self.0.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        count(-(layout.size() as isize));
+        // SAFETY: forwarded; `ptr` came from `self.0` with this layout.
+        unsafe { self.0.dealloc(ptr, layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count(layout.size() as isize);
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { self.0.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        count(new_size as isize - layout.size() as isize);
+        // SAFETY: forwarded; `ptr` came from `self.0` with `layout`.
+        unsafe { self.0.realloc(ptr, layout, new_size) }
+    }
 }

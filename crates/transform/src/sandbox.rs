@@ -40,6 +40,7 @@ const METERED: &[(&str, usize)] = &[
     ("recurse", 1),
     ("while", 2),
     ("until", 2),
+    ("combinations", 0),
 ];
 
 /// Loaded before the standard library, which builds on them (`recurse/0`, `combinations/1`…).
@@ -52,6 +53,7 @@ def repeat(f): def rec: _tick | (f, rec); rec;
 def recurse(f): def rec: _tick | (., (f | rec)); rec;
 def while(cond; update): def rec: _tick | if cond then ., (update | rec) else ({}[]) end; rec;
 def until(cond; update): def rec: _tick | if cond then . else (update | rec) end; rec;
+def combinations: .[][] |= [.] | reduce .[] as $a ([]; . + ($a[] | _tick));
 "#;
 
 const PRELUDE: &str = include_str!("prelude.jq");
