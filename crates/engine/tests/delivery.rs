@@ -37,6 +37,7 @@ on_both!(
     latest_marks_older_events_stale_and_never_delivers_backwards,
     a_failing_destination_does_not_slow_the_others,
     gone_destination_is_disabled_and_its_deliveries_wait,
+    a_delivery_that_stopped_the_process_twice_is_quarantined_not_handled_again,
 );
 
 /// Sequences per key, in arrival order at the sink (2xx answers only).
@@ -332,4 +333,64 @@ async fn two_processes_on_postgres_keep_fifo_order_and_dedupe_across_nodes() {
     }
     a.stop().await;
     b.stop().await;
+}
+
+async fn a_delivery_that_stopped_the_process_twice_is_quarantined_not_handled_again(url: String) {
+    use junction_store::{Claim, NewDelivery, NewEvent, Ordering};
+    let mock = mock().await;
+    // Two earlier processes claimed the delivery and died holding it: claims with no outcome.
+    let store = junction_store::open(&junction_store::Options {
+        url: junction_config::parse_database_url(&url).unwrap(),
+        max_connections: 2,
+        connect_timeout: Duration::from_secs(5),
+    })
+    .await
+    .unwrap();
+    let t0 = junction_core::time::now_ms() - 600_000;
+    store
+        .append(NewEvent {
+            source: "crm".into(),
+            external_id: "evt_poison".into(),
+            event_type: "customer.updated".into(),
+            entity_key: None,
+            sequence: None,
+            received_at: t0,
+            payload: b"{}".to_vec(),
+            deliveries: vec![NewDelivery {
+                route: "r".into(),
+                destination: "ordered".into(),
+                due_at: t0,
+                ordering: Ordering::None,
+            }],
+        })
+        .await
+        .unwrap();
+    for (i, owner) in ["died-1", "died-2"].iter().enumerate() {
+        let claimed = store
+            .claim(&Claim {
+                owner: (*owner).into(),
+                limit: 10,
+                lease: Duration::from_secs(6),
+                now: t0 + i as i64 * 60_000,
+                destination: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+    }
+    drop(store);
+    let hub = Hub::start(&config("none"), &url, &mock).await;
+    wait_for_async(Duration::from_secs(20), "the quarantine", || async {
+        hub.get("/api/v1/quarantine").await["items"]
+            .as_array()
+            .is_some_and(|v| !v.is_empty())
+    })
+    .await;
+    let q = hub.get("/api/v1/quarantine").await;
+    assert!(q.to_string().contains("ended without an outcome"), "{q}");
+    assert!(
+        received(&mock).is_empty(),
+        "the delivery was not handled a third time"
+    );
+    hub.stop().await;
 }

@@ -20,7 +20,8 @@ pub(crate) struct Shape {
 /// Why a body was not sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Quarantine {
-    /// `input`, `program`, `no_output`, `output` (the mapping), or `validation` (the model).
+    /// `input`, `program`, `no_output`, `output` (the mapping), `validation` (the model), or
+    /// `crashed` (handling it stopped the process twice).
     pub kind: &'static str,
     pub reason: String,
 }

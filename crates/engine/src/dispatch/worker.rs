@@ -186,10 +186,34 @@ impl Worker {
         }
     }
 
+    /// Claims of this delivery that ended with no outcome recorded: the process stopped (or
+    /// stalled past its lease) while holding it. Looked up only from the third claim on.
+    async fn crashed_claims(&self, c: &Claimed) -> usize {
+        if c.attempt < 3 {
+            return 0;
+        }
+        match self.store.attempts(c.lease.delivery_id).await {
+            Ok(recorded) => (c.attempt as usize - 1).saturating_sub(recorded.len()),
+            Err(_) => 0,
+        }
+    }
+
     async fn attempt_holding(&self, c: Claimed) {
         let dest = &self.dest.name;
         let started_at = now_ms();
         let t0 = std::time::Instant::now();
+        // A delivery whose handling stopped the process twice (a mapping that exhausts memory,
+        // say) is set aside before it is handled a third time: it cannot crash-loop the hub.
+        let crashed = self.crashed_claims(&c).await;
+        if crashed >= 2 {
+            let q = Quarantine {
+                kind: "crashed",
+                reason: format!(
+                    "{crashed} earlier attempts ended without an outcome (the process stopped while handling this delivery); set aside so it cannot stop the hub again: replay it once the cause is fixed"
+                ),
+            };
+            return self.quarantine(c, q, started_at, t0).await;
+        }
         let body = match self.shapes.get(&c.route) {
             Some(shape) if !shape.is_identity() => match shape.apply(&c.event.payload).await {
                 Ok(mapped) => mapped.unwrap_or_else(|| c.event.payload.clone()),
