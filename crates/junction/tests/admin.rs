@@ -537,3 +537,48 @@ async fn the_sign_in_form_refuses_other_sites_answers_failures_with_itself_and_n
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn methods_a_route_does_not_have_write_nothing_to_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_secret(dir.path());
+    let hub = Served::start(&config, &[("JUNCTION_MASTER_KEY", K1)]);
+    let http = reqwest::Client::new();
+    let count = || async {
+        let audit: serde_json::Value = http
+            .get(format!("{}/api/v1/audit?limit=1000", hub.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        audit["entries"].as_array().unwrap().len()
+    };
+    let before = count().await;
+    for path in [
+        "/api/v1/events",
+        "/api/v1/audit",
+        "/ui/drift",
+        "/api/v1/nothing-here",
+    ] {
+        for _ in 0..20 {
+            let r = http
+                .post(format!("{}{path}", hub.base))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            assert!(matches!(status, 404 | 405), "{path}: {status}");
+            if status == 405 {
+                assert!(
+                    r.headers().contains_key("allow"),
+                    "{path}: 405 names the methods"
+                );
+                let body: serde_json::Value = r.json().await.unwrap();
+                assert_eq!(body["error"]["code"], "method_not_allowed");
+            }
+        }
+    }
+    assert_eq!(count().await, before, "a 404 or 405 is not an admin action");
+}

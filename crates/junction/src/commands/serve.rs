@@ -167,9 +167,14 @@ pub fn admin_api(
         .merge(connectors.admin_routes())
         .merge(junction_ui::routes(ui))
         .merge(junction_server::admin::routes(access.clone()))
-        .layer(axum::middleware::from_fn(move |req, next| {
+        // On the routes only: with `layer` the guard also wrapped this router's fallback, which
+        // the merge made the whole server's, so a POST to any unknown path was audited.
+        .route_layer(axum::middleware::from_fn(move |req, next| {
             junction_server::admin::guard(guard.clone(), req, next)
         }))
+        // Set after the guard, so a method a route does not have is answered 405 without it:
+        // it acts on nothing, so it is neither authenticated nor written to the audit log.
+        .method_not_allowed_fallback(|| async { http::StatusCode::METHOD_NOT_ALLOWED })
 }
 
 /// The alert rules' view of this process's quotas.
