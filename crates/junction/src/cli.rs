@@ -122,10 +122,15 @@ pub enum AuditCommand {
         server: Option<String>,
     },
     /// Recompute the hash chain: exit 0 if every entry holds, 1 naming the first entry that was
-    /// changed, deleted or unlinked.
+    /// changed, deleted or unlinked. Prints the head (`SEQ:HASH`): keep it outside the database.
     Verify {
         #[command(flatten)]
         config: ConfigArgs,
+        /// A head printed by an earlier verify and kept elsewhere: the log must still hold that
+        /// entry with that hash (someone who can write the database can rebuild the whole
+        /// chain, but not this copy).
+        #[arg(long, value_name = "SEQ:HASH")]
+        head: Option<String>,
         /// Work against a running hub's admin API (an admin token in JUNCTION_ADMIN_TOKEN)
         /// instead of the config's database.
         #[arg(long)]

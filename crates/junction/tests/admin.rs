@@ -337,6 +337,16 @@ async fn admin_roles_are_enforced_and_the_audit_chain_detects_a_modified_row() {
     let (code, out, err) = cli(&config, K1, &["audit", "verify"], "");
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("the audit log holds"), "{out}");
+    // The head to keep outside the database.
+    let kept = out
+        .lines()
+        .find_map(|l| l.strip_prefix("head: "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no head printed: {out}"))
+        .to_owned();
+    let (code, out, err) = cli(&config, K1, &["audit", "verify", "--head", &kept], "");
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("still holds the kept head"), "{out}");
 
     // Someone with the database rewrites who replayed what: verify names the row.
     let db = dir.path().join("j.db");
@@ -349,6 +359,47 @@ async fn admin_roles_are_enforced_and_the_audit_chain_detects_a_modified_row() {
     let (code, _, err) = cli(&config, K1, &["audit", "verify"], "");
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("entry 3 was changed"), "{err}");
+
+    // A thorough one rebuilds every hash from there on, and the head: the chain holds again,
+    // but not the head kept elsewhere.
+    let rows = std::process::Command::new("sqlite3")
+        .arg("-json")
+        .arg(&db)
+        .arg("SELECT seq, at, actor, action, target, origin, detail FROM audit ORDER BY seq")
+        .output()
+        .unwrap();
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&rows.stdout).unwrap();
+    let mut prev = junction_store::ops::GENESIS.to_owned();
+    let mut sql = String::new();
+    for r in &rows {
+        let s = |k: &str| r[k].as_str().unwrap().to_owned();
+        let e = junction_store::ops::NewAudit {
+            at: r["at"].as_i64().unwrap(),
+            actor: s("actor"),
+            action: s("action"),
+            target: s("target"),
+            origin: s("origin"),
+            detail: s("detail"),
+        };
+        let seq = r["seq"].as_i64().unwrap();
+        let hash = junction_store::ops::chain_hash(&prev, seq, &e);
+        sql.push_str(&format!(
+            "UPDATE audit SET prev_hash = '{prev}', hash = '{hash}' WHERE seq = {seq};\n"
+        ));
+        prev = hash;
+    }
+    sql.push_str(&format!("UPDATE audit_head SET hash = '{prev}';\n"));
+    let status = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .arg(&sql)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, out, err) = cli(&config, K1, &["audit", "verify"], "");
+    assert_eq!(code, Some(0), "a rebuilt chain holds by itself: {out}{err}");
+    let (code, _, err) = cli(&config, K1, &["audit", "verify", "--head", &kept], "");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("rewritten"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -96,12 +96,52 @@ pub enum ChainBreak {
     Unlinked { seq: i64 },
     #[error("the log ends at entry {last} but its head says {head}: entries at the end were deleted or the head was changed")]
     Truncated { last: i64, head: i64 },
+    #[error("entry {seq} is not the one whose hash was kept: the log was rewritten from there or before, and its chain rebuilt")]
+    Rewritten { seq: i64 },
+    #[error("the log has no entry {seq}, whose hash was kept: entries were deleted and the chain rebuilt")]
+    AnchorMissing { seq: i64 },
+}
+
+/// A head kept outside the database (`SEQ:HASH`, as `junction audit verify` prints it). Anyone
+/// who can write the database can rebuild the whole chain; they cannot change a copy kept
+/// elsewhere, so a log checked against it proves every entry up to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub seq: i64,
+    pub hash: String,
+}
+
+impl std::str::FromStr for Anchor {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (seq, hash) = s
+            .split_once(':')
+            .ok_or_else(|| format!("`{s}` is not SEQ:HASH"))?;
+        let seq: i64 = seq
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{seq}` is not an entry number"))?;
+        let hash = hash.trim().to_ascii_lowercase();
+        if seq < 1 || hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!(
+                "`{s}` is not SEQ:HASH (a positive number, 64 hex digits)"
+            ));
+        }
+        Ok(Self { seq, hash })
+    }
+}
+
+impl std::fmt::Display for Anchor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.seq, self.hash)
+    }
 }
 
 /// Checks a whole log, in order, against its head. Answers how many entries hold.
 pub struct Verifier {
     prev: Option<(i64, String)>,
     count: u64,
+    anchor: Option<Anchor>,
 }
 
 impl Default for Verifier {
@@ -115,6 +155,15 @@ impl Verifier {
         Self {
             prev: None,
             count: 0,
+            anchor: None,
+        }
+    }
+
+    /// A verifier that also checks the entry of `anchor` has the hash kept there.
+    pub fn anchored(anchor: Option<Anchor>) -> Self {
+        Self {
+            anchor,
+            ..Self::new()
         }
     }
 
@@ -136,6 +185,13 @@ impl Verifier {
         if r.prev_hash != expected_prev {
             return Err(ChainBreak::Unlinked { seq: r.seq });
         }
+        if self
+            .anchor
+            .as_ref()
+            .is_some_and(|a| a.seq == r.seq && a.hash != r.hash)
+        {
+            return Err(ChainBreak::Rewritten { seq: r.seq });
+        }
         self.prev = Some((r.seq, r.hash.clone()));
         self.count += 1;
         Ok(())
@@ -144,6 +200,9 @@ impl Verifier {
     /// Ends the walk: the last entry must be the head.
     pub fn finish(self, head: Option<(i64, String)>) -> Result<u64, ChainBreak> {
         let last = self.prev.as_ref().map(|p| p.0).unwrap_or(0);
+        if let Some(a) = self.anchor.as_ref().filter(|a| a.seq > last) {
+            return Err(ChainBreak::AnchorMissing { seq: a.seq });
+        }
         match head {
             Some((seq, hash)) if seq == last && self.prev.as_ref().map(|p| &p.1) == Some(&hash) => {
                 Ok(self.count)
@@ -160,9 +219,17 @@ impl Verifier {
 pub async fn verify_audit(
     store: &dyn crate::Store,
 ) -> Result<Result<u64, ChainBreak>, crate::StoreError> {
+    verify_audit_anchored(store, None).await
+}
+
+/// [`verify_audit`], also checking the log still holds `anchor` (a head kept elsewhere).
+pub async fn verify_audit_anchored(
+    store: &dyn crate::Store,
+    anchor: Option<Anchor>,
+) -> Result<Result<u64, ChainBreak>, crate::StoreError> {
     // The head first: entries appended during the walk are past it and not checked.
     let head = store.audit_head().await?;
-    let mut v = Verifier::new();
+    let mut v = Verifier::anchored(anchor);
     let mut after = 0;
     loop {
         let page = store.audit_after(after, 1000).await?;

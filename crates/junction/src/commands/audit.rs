@@ -22,12 +22,14 @@ pub async fn run(cmd: AuditCommand) -> ExitCode {
         } => list(&config, limit, output).await,
         AuditCommand::Verify {
             server: Some(server),
+            head,
             ..
-        } => verify_remote(&server).await,
+        } => verify_remote(&server, head.as_deref()).await,
         AuditCommand::Verify {
             config,
             server: None,
-        } => verify(&config).await,
+            head,
+        } => verify(&config, head.as_deref()).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -67,14 +69,32 @@ async fn list(
     Ok(())
 }
 
-async fn verify(config: &crate::cli::ConfigArgs) -> Result<(), Failure> {
+fn anchor(head: Option<&str>) -> Result<Option<junction_store::ops::Anchor>, Failure> {
+    head.map(|h| {
+        h.parse().map_err(|e: String| {
+            failed(format!(
+                "--head: {e}\nhint: pass the `head:` line an earlier `junction audit verify` printed"
+            ))
+        })
+    })
+    .transpose()
+}
+
+async fn verify(config: &crate::cli::ConfigArgs, head: Option<&str>) -> Result<(), Failure> {
+    let anchor = anchor(head)?;
     let (_, store) = open_store(config).await?;
-    match junction_store::ops::verify_audit(store.as_ref())
+    match junction_store::ops::verify_audit_anchored(store.as_ref(), anchor.clone())
         .await
         .map_err(failed)?
     {
         Ok(n) => {
             println!("the audit log holds: {n} entries, every hash chained to the one before");
+            if let Some(a) = &anchor {
+                println!("it still holds the kept head {a}");
+            }
+            if let Some((seq, hash)) = store.audit_head().await.map_err(failed)? {
+                println!("head: {seq}:{hash} (keep it outside the database; `--head` checks the log still holds it)");
+            }
             Ok(())
         }
         Err(b) => Err(failed(format!(
@@ -114,16 +134,47 @@ async fn list_remote(server: &str, limit: usize, output: Output) -> Result<(), F
     Ok(())
 }
 
-async fn verify_remote(server: &str) -> Result<(), Failure> {
-    let v = Client::to(server)
+async fn verify_remote(server: &str, head: Option<&str>) -> Result<(), Failure> {
+    let anchor = anchor(head)?;
+    let client = Client::to(server);
+    let v = client
         .call(reqwest::Method::GET, "/api/v1/audit/verify", None)
         .await
         .map_err(failed)?;
     if v["ok"] == true {
+        if let Some(a) = &anchor {
+            let page = client
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/api/v1/audit?after={}&limit=1", a.seq - 1),
+                    None,
+                )
+                .await
+                .map_err(failed)?;
+            let entry = &page["entries"][0];
+            if entry["seq"].as_i64() != Some(a.seq) {
+                return Err(failed(format!(
+                    "the audit log was tampered with: {}",
+                    junction_store::ops::ChainBreak::AnchorMissing { seq: a.seq }
+                )));
+            }
+            if entry["hash"].as_str() != Some(a.hash.as_str()) {
+                return Err(failed(format!(
+                    "the audit log was tampered with: {}",
+                    junction_store::ops::ChainBreak::Rewritten { seq: a.seq }
+                )));
+            }
+        }
         println!(
             "the audit log holds: {} entries, every hash chained to the one before",
             v["entries"]
         );
+        if let Some(a) = &anchor {
+            println!("it still holds the kept head {a}");
+        }
+        if let (Some(seq), Some(hash)) = (v["head"].as_i64(), v["head_hash"].as_str()) {
+            println!("head: {seq}:{hash} (keep it outside the database; `--head` checks the log still holds it)");
+        }
         Ok(())
     } else {
         Err(failed(format!(

@@ -215,8 +215,12 @@ async fn verify(Extension(access): Access) -> Result<Json<Value>, ApiError> {
     let head = access.store().audit_head().await?;
     Ok(Json(
         match junction_store::ops::verify_audit(access.store().as_ref()).await? {
-            Ok(n) => json!({ "ok": true, "entries": n, "head": head.map(|h| h.0) }),
-            Err(b) => json!({ "ok": false, "error": b.to_string(), "head": head.map(|h| h.0) }),
+            Ok(n) => {
+                json!({ "ok": true, "entries": n, "head": head.as_ref().map(|h| h.0), "head_hash": head.map(|h| h.1) })
+            }
+            Err(b) => {
+                json!({ "ok": false, "error": b.to_string(), "head": head.as_ref().map(|h| h.0), "head_hash": head.map(|h| h.1) })
+            }
         },
     ))
 }
