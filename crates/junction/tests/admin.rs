@@ -495,14 +495,7 @@ async fn a_rebound_dns_name_gets_no_loopback_admin_and_api_created_tokens_are_au
     assert_eq!(res.status(), 201);
     let created: serde_json::Value = res.json().await.unwrap();
     let id = created["id"].as_str().unwrap().to_owned();
-    let audit: serde_json::Value = http
-        .get(format!("{}/api/v1/audit", hub.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit = audit_log(&hub.base).await;
     let entries = audit["entries"].as_array().unwrap();
     let entry = entries
         .iter()
@@ -596,15 +589,10 @@ async fn methods_a_route_does_not_have_write_nothing_to_the_audit_log() {
     let hub = Served::start(&config, &[("JUNCTION_MASTER_KEY", K1)]);
     let http = reqwest::Client::new();
     let count = || async {
-        let audit: serde_json::Value = http
-            .get(format!("{}/api/v1/audit?limit=1000", hub.base))
-            .send()
-            .await
+        audit_log(&hub.base).await["entries"]
+            .as_array()
             .unwrap()
-            .json()
-            .await
-            .unwrap();
-        audit["entries"].as_array().unwrap().len()
+            .len()
     };
     let before = count().await;
     for path in [
@@ -632,4 +620,14 @@ async fn methods_a_route_does_not_have_write_nothing_to_the_audit_log() {
         }
     }
     assert_eq!(count().await, before, "a 404 or 405 is not an admin action");
+}
+
+/// The newest 1,000 entries of a loopback hub's audit log.
+async fn audit_log(base: &str) -> serde_json::Value {
+    reqwest::get(format!("{base}/api/v1/audit?limit=1000"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }

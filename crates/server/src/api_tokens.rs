@@ -193,6 +193,24 @@ mod tests {
 mod flood {
     use super::*;
 
+    /// Adds a token with every proxy scope; returns its text.
+    async fn add(store: &Arc<dyn Store>, name: &str) -> String {
+        let (text, id, token_hash) = generate();
+        store
+            .add_api_token(ApiToken {
+                id,
+                name: name.into(),
+                token_hash,
+                scopes: "proxy:*:*".into(),
+                created_at: 0,
+                expires_at: None,
+                revoked_at: None,
+            })
+            .await
+            .unwrap();
+        text
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_flood_of_unknown_tokens_grows_nothing_and_leaves_real_tokens_fast() {
         let (url, _dir) = junction_testkit::sqlite_url();
@@ -203,19 +221,7 @@ mod flood {
         })
         .await
         .unwrap();
-        let (text, id, token_hash) = generate();
-        store
-            .add_api_token(ApiToken {
-                id,
-                name: "svc".into(),
-                token_hash,
-                scopes: "proxy:*:*".into(),
-                created_at: 0,
-                expires_at: None,
-                revoked_at: None,
-            })
-            .await
-            .unwrap();
+        let text = add(&store, "svc").await;
         let tokens = ApiTokens::new(store.clone());
         let real = format!("Bearer {text}");
         assert!(tokens.verify(Some(&real)).await.is_ok());
@@ -243,19 +249,7 @@ mod flood {
             started.elapsed()
         );
         // A token made elsewhere (the CLI, another process) is found at once.
-        let (later, id, token_hash) = generate();
-        store
-            .add_api_token(ApiToken {
-                id,
-                name: "new".into(),
-                token_hash,
-                scopes: "proxy:*:*".into(),
-                created_at: 0,
-                expires_at: None,
-                revoked_at: None,
-            })
-            .await
-            .unwrap();
+        let later = add(&store, "new").await;
         assert!(tokens
             .verify(Some(&format!("Bearer {later}")))
             .await
