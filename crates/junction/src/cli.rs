@@ -131,6 +131,11 @@ pub enum AuditCommand {
         /// chain, but not this copy).
         #[arg(long, value_name = "SEQ:HASH")]
         head: Option<String>,
+        /// With the master key set, every entry must be sealed with it (so a log rebuilt without
+        /// the key is caught); this accepts plain entries before the first sealed one, as a log
+        /// written before sealing (or by a process without the key) has.
+        #[arg(long)]
+        allow_unsealed: bool,
         /// Work against a running hub's admin API (an admin token in JUNCTION_ADMIN_TOKEN)
         /// instead of the config's database.
         #[arg(long)]

@@ -40,26 +40,85 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// so no two different entries hash the same text.
 pub fn chain_hash(prev_hash: &str, seq: i64, e: &NewAudit) -> String {
     let mut h = Sha256::new();
+    for_each_part(prev_hash, seq, e, |b| h.update(b));
+    hex::encode(h.finalize())
+}
+
+/// A sealed entry's hash: the same parts under HMAC-SHA256 with a key derived from master key
+/// `version`, written `k{version}:{hex}`. Without the master key, nobody can rebuild it.
+pub fn sealed_hash(
+    version: i64,
+    key: &[u8; 32],
+    prev_hash: &str,
+    seq: i64,
+    e: &NewAudit,
+) -> String {
+    use hmac::Mac;
+    let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(key) else {
+        return String::new();
+    };
+    for_each_part(prev_hash, seq, e, |b| mac.update(b));
+    format!("k{version}:{}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn for_each_part(prev_hash: &str, seq: i64, e: &NewAudit, mut feed: impl FnMut(&[u8])) {
     let seq = seq.to_string();
     let at = e.at.to_string();
     for part in [
         prev_hash, &seq, &at, &e.actor, &e.action, &e.target, &e.origin, &e.detail,
     ] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part.as_bytes());
+        feed(&(part.len() as u64).to_be_bytes());
+        feed(part.as_bytes());
     }
-    hex::encode(h.finalize())
+}
+
+/// The master key version a sealed hash names (`k2:…` → 2); `None` for a plain SHA-256 hash.
+fn seal_version(hash: &str) -> Option<i64> {
+    hash.strip_prefix('k')?.split_once(':')?.0.parse().ok()
+}
+
+/// This process's audit seal keys by master key version, highest first (empty: no master key).
+static SEAL: std::sync::RwLock<Vec<(i64, [u8; 32])>> = std::sync::RwLock::new(Vec::new());
+
+/// Seals the entries this process appends with `keys` (derived from the master keys, highest
+/// version first; see `Keyring::derived`), and lets it check sealed entries. Without a master
+/// key a process appends plain entries, and may not append after a sealed one.
+pub fn seal_audit_with(keys: Vec<(i64, [u8; 32])>) {
+    let mut keys = keys;
+    keys.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
+    *SEAL.write().unwrap_or_else(|p| p.into_inner()) = keys;
+}
+
+/// The label audit seal keys are derived under.
+pub const SEAL_LABEL: &str = "junction audit log v1";
+
+fn seal_key(version: Option<i64>) -> Option<(i64, [u8; 32])> {
+    let keys = SEAL.read().unwrap_or_else(|p| p.into_inner());
+    match version {
+        None => keys.first().copied(),
+        Some(v) => keys.iter().find(|(k, _)| *k == v).copied(),
+    }
 }
 
 impl AuditRecord {
-    /// Numbers and chains `e` after `head` (`None`: the first entry).
-    pub fn chain(head: Option<(i64, String)>, e: NewAudit) -> Self {
+    /// Numbers and chains `e` after `head` (`None`: the first entry), sealed when this process
+    /// has a master key. A process without one may not extend a sealed log: its plain entry
+    /// would read as a downgrade.
+    pub fn chain(head: Option<(i64, String)>, e: NewAudit) -> Result<Self, crate::StoreError> {
         let (seq, prev_hash) = match head {
             Some((seq, hash)) => (seq + 1, hash),
             None => (1, GENESIS.to_owned()),
         };
-        let hash = chain_hash(&prev_hash, seq, &e);
-        Self {
+        let hash = match seal_key(None) {
+            Some((v, key)) => sealed_hash(v, &key, &prev_hash, seq, &e),
+            None if seal_version(&prev_hash).is_some() => {
+                return Err(crate::StoreError::Unavailable(
+                    "the audit log is sealed with a key from the master key, and this process has none: set JUNCTION_MASTER_KEY to record actions".into(),
+                ))
+            }
+            None => chain_hash(&prev_hash, seq, &e),
+        };
+        Ok(Self {
             seq,
             at: e.at,
             actor: e.actor,
@@ -69,10 +128,11 @@ impl AuditRecord {
             detail: e.detail,
             prev_hash,
             hash,
-        }
+        })
     }
 
-    fn recomputed(&self) -> String {
+    /// The hash this entry should have (`None`: it is sealed under a key this process lacks).
+    fn recomputed(&self) -> Option<String> {
         let e = NewAudit {
             at: self.at,
             actor: self.actor.clone(),
@@ -81,7 +141,13 @@ impl AuditRecord {
             origin: self.origin.clone(),
             detail: self.detail.clone(),
         };
-        chain_hash(&self.prev_hash, self.seq, &e)
+        match seal_version(&self.hash) {
+            Some(v) => {
+                let (v, key) = seal_key(Some(v))?;
+                Some(sealed_hash(v, &key, &self.prev_hash, self.seq, &e))
+            }
+            None => Some(chain_hash(&self.prev_hash, self.seq, &e)),
+        }
     }
 }
 
@@ -100,6 +166,10 @@ pub enum ChainBreak {
     Rewritten { seq: i64 },
     #[error("the log has no entry {seq}, whose hash was kept: entries were deleted and the chain rebuilt")]
     AnchorMissing { seq: i64 },
+    #[error("entry {seq} is sealed with master key version {version}, which this process does not have: set JUNCTION_MASTER_KEY to check it")]
+    NeedsKey { seq: i64, version: i64 },
+    #[error("entry {seq} is not sealed with the master key: the log was rebuilt without it from there, or the entry was written before sealing or by a process without the key")]
+    Unsealed { seq: i64 },
 }
 
 /// A head kept outside the database (`SEQ:HASH`, as `junction audit verify` prints it). Anyone
@@ -122,9 +192,14 @@ impl std::str::FromStr for Anchor {
             .parse()
             .map_err(|_| format!("`{seq}` is not an entry number"))?;
         let hash = hash.trim().to_ascii_lowercase();
-        if seq < 1 || hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        // A plain hash, or a sealed one (`k1:…`).
+        let digits = match hash.split_once(':') {
+            Some((_, d)) if seal_version(&hash).is_some() => d,
+            _ => hash.as_str(),
+        };
+        if seq < 1 || digits.len() != 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(format!(
-                "`{s}` is not SEQ:HASH (a positive number, 64 hex digits)"
+                "`{s}` is not SEQ:HASH (a positive number, then 64 hex digits, sealed ones after `kN:`)"
             ));
         }
         Ok(Self { seq, hash })
@@ -142,6 +217,10 @@ pub struct Verifier {
     prev: Option<(i64, String)>,
     count: u64,
     anchor: Option<Anchor>,
+    /// An entry seen so far was sealed: every later one must be.
+    sealed: bool,
+    /// Every entry must be sealed (the verifier has the key, and no plain history is allowed).
+    require_sealed: bool,
 }
 
 impl Default for Verifier {
@@ -156,6 +235,17 @@ impl Verifier {
             prev: None,
             count: 0,
             anchor: None,
+            sealed: false,
+            require_sealed: false,
+        }
+    }
+
+    /// Plain (unsealed) entries are breaks anywhere, not only after a sealed one: what a
+    /// process holding the master key asks, so a log rebuilt entirely without it is caught.
+    pub fn requiring_seals(self, require: bool) -> Self {
+        Self {
+            require_sealed: require,
+            ..self
         }
     }
 
@@ -179,8 +269,20 @@ impl Verifier {
                 found: r.seq,
             });
         }
-        if r.recomputed() != r.hash {
-            return Err(ChainBreak::Modified { seq: r.seq });
+        match (seal_version(&r.hash), self.sealed || self.require_sealed) {
+            (None, true) => return Err(ChainBreak::Unsealed { seq: r.seq }),
+            (Some(_), _) => self.sealed = true,
+            (None, false) => {}
+        }
+        match r.recomputed() {
+            Some(h) if h == r.hash => {}
+            Some(_) => return Err(ChainBreak::Modified { seq: r.seq }),
+            None => {
+                return Err(ChainBreak::NeedsKey {
+                    seq: r.seq,
+                    version: seal_version(&r.hash).unwrap_or(0),
+                })
+            }
         }
         if r.prev_hash != expected_prev {
             return Err(ChainBreak::Unlinked { seq: r.seq });
@@ -219,17 +321,24 @@ impl Verifier {
 pub async fn verify_audit(
     store: &dyn crate::Store,
 ) -> Result<Result<u64, ChainBreak>, crate::StoreError> {
-    verify_audit_anchored(store, None).await
+    verify_audit_anchored(store, None, false).await
 }
 
-/// [`verify_audit`], also checking the log still holds `anchor` (a head kept elsewhere).
+/// Whether this process seals audit entries (it has a master key).
+pub fn sealing() -> bool {
+    seal_key(None).is_some()
+}
+
+/// [`verify_audit`], also checking the log still holds `anchor` (a head kept elsewhere), and,
+/// with `require_sealed`, that every entry is sealed.
 pub async fn verify_audit_anchored(
     store: &dyn crate::Store,
     anchor: Option<Anchor>,
+    require_sealed: bool,
 ) -> Result<Result<u64, ChainBreak>, crate::StoreError> {
     // The head first: entries appended during the walk are past it and not checked.
     let head = store.audit_head().await?;
-    let mut v = Verifier::anchored(anchor);
+    let mut v = Verifier::anchored(anchor).requiring_seals(require_sealed);
     let mut after = 0;
     loop {
         let page = store.audit_after(after, 1000).await?;
@@ -432,9 +541,71 @@ mod tests {
         let mut out: Vec<AuditRecord> = Vec::new();
         for i in 0..n {
             let head = out.last().map(|r| (r.seq, r.hash.clone()));
-            out.push(AuditRecord::chain(head, entry(i)));
+            out.push(AuditRecord::chain(head, entry(i)).unwrap());
         }
         out
+    }
+
+    #[test]
+    fn a_sealed_log_cannot_be_rebuilt_without_the_master_key() {
+        seal_audit_with(vec![(1, [7u8; 32])]);
+        let rows = log(5);
+        assert!(rows.iter().all(|r| r.hash.starts_with("k1:")), "{rows:?}");
+        let head = rows.last().map(|r| (r.seq, r.hash.clone()));
+        assert_eq!(verify(&rows, head.clone()), Ok(5));
+        // Someone with the database but not the key rewrites entry 3 and rebuilds the chain.
+        let mut forged = rows[..2].to_vec();
+        for (i, r) in rows[2..].iter().enumerate() {
+            let mut e = entry(2 + i as i64);
+            if i == 0 {
+                e.actor = "nobody".into();
+            }
+            let prev = forged.last().map(|r| r.hash.clone()).unwrap();
+            let seq = r.seq;
+            let hash = chain_hash(&prev, seq, &e);
+            forged.push(AuditRecord {
+                seq,
+                at: e.at,
+                actor: e.actor,
+                action: e.action,
+                target: e.target,
+                origin: e.origin,
+                detail: e.detail,
+                prev_hash: prev,
+                hash,
+            });
+        }
+        let forged_head = forged.last().map(|r| (r.seq, r.hash.clone()));
+        assert_eq!(
+            verify(&forged, forged_head),
+            Err(ChainBreak::Unsealed { seq: 3 })
+        );
+        // Rebuilt from the first entry, plain throughout: caught by a verifier that holds the
+        // key and so requires seals.
+        let plain: Vec<AuditRecord> = {
+            let keys = SEAL.read().unwrap().clone();
+            seal_audit_with(Vec::new());
+            let l = log(5);
+            seal_audit_with(keys);
+            l
+        };
+        let mut v = Verifier::new().requiring_seals(true);
+        assert_eq!(v.next(&plain[0]), Err(ChainBreak::Unsealed { seq: 1 }));
+        // A key of their own makes a sealed entry that the real key does not reproduce.
+        let mut wrong = rows.clone();
+        wrong[2].actor = "nobody".into();
+        wrong[2].hash = sealed_hash(1, &[9u8; 32], &wrong[2].prev_hash, 3, &entry(2));
+        assert_eq!(
+            verify(&wrong, head.clone()),
+            Err(ChainBreak::Modified { seq: 3 })
+        );
+        // Without the key: sealed entries cannot be checked, nor the log extended.
+        seal_audit_with(Vec::new());
+        assert_eq!(
+            verify(&rows, head.clone()),
+            Err(ChainBreak::NeedsKey { seq: 1, version: 1 })
+        );
+        assert!(AuditRecord::chain(head, entry(9)).is_err());
     }
 
     fn verify(rows: &[AuditRecord], head: Option<(i64, String)>) -> Result<u64, ChainBreak> {
@@ -472,7 +643,7 @@ mod tests {
         // Rewriting a row with a fresh hash still breaks the link to the next one.
         let mut rehashed = rows.clone();
         rehashed[2].target = "other".into();
-        rehashed[2].hash = rehashed[2].recomputed();
+        rehashed[2].hash = rehashed[2].recomputed().unwrap();
         assert_eq!(
             verify(&rehashed, head.clone()),
             Err(ChainBreak::Unlinked { seq: 4 })

@@ -129,6 +129,22 @@ impl Keyring {
     pub fn keys(&self) -> &[MasterKey] {
         &self.keys
     }
+
+    /// A key for another purpose derived from each master key (HMAC-SHA256 of `label` under
+    /// it), by version, highest first: the master keys themselves never leave the vault.
+    pub fn derived(&self, label: &str) -> Vec<(i64, Zeroizing<[u8; 32]>)> {
+        use hmac::{Hmac, Mac};
+        self.keys
+            .iter()
+            .filter_map(|k| {
+                let mut mac = Hmac::<sha2::Sha256>::new_from_slice(k.key.as_slice()).ok()?;
+                mac.update(label.as_bytes());
+                let mut out = Zeroizing::new([0u8; 32]);
+                out.copy_from_slice(&mac.finalize().into_bytes());
+                Some((k.version, out))
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

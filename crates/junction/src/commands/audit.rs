@@ -29,7 +29,8 @@ pub async fn run(cmd: AuditCommand) -> ExitCode {
             config,
             server: None,
             head,
-        } => verify(&config, head.as_deref()).await,
+            allow_unsealed,
+        } => verify(&config, head.as_deref(), allow_unsealed).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -80,15 +81,27 @@ fn anchor(head: Option<&str>) -> Result<Option<junction_store::ops::Anchor>, Fai
     .transpose()
 }
 
-async fn verify(config: &crate::cli::ConfigArgs, head: Option<&str>) -> Result<(), Failure> {
+async fn verify(
+    config: &crate::cli::ConfigArgs,
+    head: Option<&str>,
+    allow_unsealed: bool,
+) -> Result<(), Failure> {
     let anchor = anchor(head)?;
     let (_, store) = open_store(config).await?;
-    match junction_store::ops::verify_audit_anchored(store.as_ref(), anchor.clone())
-        .await
-        .map_err(failed)?
+    let sealed = junction_store::ops::sealing();
+    match junction_store::ops::verify_audit_anchored(
+        store.as_ref(),
+        anchor.clone(),
+        sealed && !allow_unsealed,
+    )
+    .await
+    .map_err(failed)?
     {
         Ok(n) => {
             println!("the audit log holds: {n} entries, every hash chained to the one before");
+            if !sealed {
+                println!("no master key is set: sealed entries were not checked with it, and none is required (set JUNCTION_MASTER_KEY)");
+            }
             if let Some(a) = &anchor {
                 println!("it still holds the kept head {a}");
             }
@@ -98,7 +111,12 @@ async fn verify(config: &crate::cli::ConfigArgs, head: Option<&str>) -> Result<(
             Ok(())
         }
         Err(b) => Err(failed(format!(
-            "the audit log was tampered with: {b}\nhint: restore the database from a backup and compare; entries before the break are intact"
+            "the audit log was tampered with: {b}\nhint: restore the database from a backup and compare; entries before the break are intact{}",
+            if matches!(b, junction_store::ops::ChainBreak::Unsealed { .. }) {
+                " (a log whose first entries predate sealing: --allow-unsealed)"
+            } else {
+                ""
+            }
         ))),
     }
 }

@@ -1,6 +1,7 @@
 //! What `serve` refuses at start-up that the config file alone cannot show: the master key is
 //! malformed, or missing while the config reads vault secrets or keeps OAuth / JWT tokens sealed.
 //! `check` runs the same function, so a config that `check` accepts does not make `serve` exit.
+//! Also where a process takes its audit seal from the master key.
 
 use junction_config::Config;
 
@@ -39,4 +40,17 @@ pub fn problems(config: &Config) -> Vec<String> {
         ));
     }
     out
+}
+
+/// Seals this process's audit entries with a key derived from the master key, when one is set
+/// (a malformed key is reported by [`problems`] or by the command that needs it).
+pub fn seal_audit_from_env() {
+    if let Ok(Some(ring)) = junction_vault::Keyring::from_env() {
+        junction_store::ops::seal_audit_with(
+            ring.derived(junction_store::ops::SEAL_LABEL)
+                .into_iter()
+                .map(|(v, k)| (v, *k))
+                .collect(),
+        );
+    }
 }

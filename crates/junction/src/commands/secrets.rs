@@ -122,6 +122,7 @@ async fn open(args: &ConfigArgs) -> Result<Vault, Failure> {
 /// The config and the store it names.
 pub(super) async fn open_store(args: &ConfigArgs) -> Result<(Config, Arc<dyn Store>), Failure> {
     let config = load(args, &env_overrides()).map_err(|e| (EXIT_CONFIG, e))?;
+    super::preflight::seal_audit_from_env();
     let store = junction_store::open(&(&config.store).into())
         .await
         .map_err(|e| {

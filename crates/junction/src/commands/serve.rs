@@ -57,6 +57,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         }
         return ExitCode::from(super::EXIT_CONFIG);
     }
+    super::preflight::seal_audit_from_env();
     match &config.path {
         Some(p) => tracing::info!(config = %p.display(), "loaded config"),
         None => tracing::warn!("no junction.yaml here; running with defaults (pass --config FILE)"),

@@ -47,7 +47,7 @@ pub(super) async fn append_audit(pool: &PgPool, e: NewAudit) -> Result<AuditReco
             Ok((r.try_get("seq")?, r.try_get("hash")?))
         })
         .transpose()?;
-    let rec = AuditRecord::chain(head, e);
+    let rec = AuditRecord::chain(head, e)?;
     sqlx::query(&sql::audit_insert(&p))
         .bind(rec.seq)
         .bind(rec.at)

@@ -32,7 +32,7 @@ pub(super) fn head(c: &Connection) -> Result<Option<(i64, String)>, StoreError> 
 
 pub(super) fn append_audit(c: &mut Connection, e: NewAudit) -> Result<AuditRecord, StoreError> {
     let tx = c.transaction()?;
-    let rec = AuditRecord::chain(head(&tx)?, e);
+    let rec = AuditRecord::chain(head(&tx)?, e)?;
     tx.prepare_cached(&sql::audit_insert(&p))?.execute(params![
         rec.seq,
         rec.at,
