@@ -230,14 +230,7 @@ async fn made_up_methods_share_one_metric_label_so_metrics_stay_bounded() {
             .unwrap();
         assert_eq!(res.status(), 405);
     }
-    let text = c
-        .get(format!("{}/metrics", s.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&s.base).await;
     assert!(!text.contains("X0AAAA"), "a made-up method became a label");
     assert!(
         text.contains(
@@ -246,6 +239,18 @@ async fn made_up_methods_share_one_metric_label_so_metrics_stay_bounded() {
         "{text}"
     );
     s.stop().await.unwrap();
+}
+
+/// The server's `/metrics` page, on a connection of its own.
+async fn metrics_text(base: &str) -> String {
+    client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 /// Reads until the server closes the connection; true if it did within `within`.
@@ -324,14 +329,7 @@ async fn connections_over_the_cap_are_closed_at_once_and_health_answers_when_one
     assert_eq!(res.status(), 200);
     drop(held);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let text = client()
-        .get(format!("{}/metrics", s.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&s.base).await;
     assert!(
         text.contains("junction_http_connections_refused_total 1"),
         "{text}"
