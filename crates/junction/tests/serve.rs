@@ -232,3 +232,59 @@ fn check_refuses_what_serve_would_refuse_at_start_up() {
     let (code, stderr) = run("serve");
     assert_eq!(code, Some(2), "serve refuses the same config: {stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_idle_connections_cannot_starve_health_under_a_low_open_file_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sqlite_config(dir.path(), "server:\n  header_timeout: 30s\n");
+    let port = support::free_port();
+    // The hub under `ulimit -n 256`, as on a small host.
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 256 && exec {} serve --config {} --listen 127.0.0.1:{port}",
+            env!("CARGO_BIN_EXE_junction"),
+            config.display()
+        ))
+        .env("JUNCTION_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while reqwest::get(format!("{base}/healthz")).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hub never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // More idle connections than the process has descriptors.
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        if let Ok(c) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            idle.push(c);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Still answered while they are held (over the cap they were closed at once).
+    let ok = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            let c = reqwest::Client::new();
+            if let Ok(r) = c.get(format!("{base}/healthz")).send().await {
+                return r.status().as_u16();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        ok,
+        Ok(200),
+        "/healthz did not answer with {} idle connections held",
+        idle.len()
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

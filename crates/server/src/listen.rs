@@ -1,8 +1,9 @@
 //! Accepting connections: HTTP/1 on hyper with a timer, so a client that is slow to send its
 //! headers (or sits idle on a keep-alive connection) is closed after `server.header_timeout`, and
-//! at most `server.max_connections` are open at once. A connection over the cap is closed as soon
-//! as it is accepted: its file descriptor is given back at once, so the store, vendors and
-//! `/healthz` keep theirs. On shutdown no connection is accepted, idle ones close, and each open
+//! at most `server.max_connections` are open at once (fewer when the open-file limit is lower).
+//! At the cap, the connection idle the longest makes room for the new one; with none idle, the
+//! new one is closed as soon as it is accepted. Either way descriptors remain for the store and
+//! vendors, and a flood of idle connections cannot lock `/healthz` out. On shutdown no connection is accepted, idle ones close, and each open
 //! one finishes the exchange in progress.
 
 use std::convert::Infallible;
@@ -13,8 +14,12 @@ use std::time::Duration;
 use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+
+use tokio::sync::{watch, Notify, Semaphore};
 
 /// How connections are accepted and kept.
 #[derive(Debug, Clone, Copy)]
@@ -31,8 +36,15 @@ pub async fn run(
     limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    let max = within_descriptors(limits.max_connections);
+    let limits = Limits {
+        max_connections: max,
+        ..limits
+    };
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let idle = Arc::new(Registry::default());
     let refused = metrics::counter!("junction_http_connections_refused_total");
+    let evicted = metrics::counter!("junction_http_connections_evicted_total");
     let open = metrics::gauge!("junction_http_connections_open");
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -55,27 +67,54 @@ pub async fn run(
                 continue;
             }
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            refused.increment(1);
-            drop(stream);
-            continue;
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(s) => s,
+            // At the cap: close the connection idle the longest (no request in flight), as
+            // nginx does, so a flood of idle connections cannot lock out new callers
+            // (`/healthz` among them); with none idle, the new connection is closed.
+            Err(_) if idle.evict_oldest() => {
+                evicted.increment(1);
+                match tokio::time::timeout(
+                    Duration::from_millis(100),
+                    slots.clone().acquire_owned(),
+                )
+                .await
+                {
+                    Ok(Ok(s)) => s,
+                    _ => {
+                        refused.increment(1);
+                        continue;
+                    }
+                }
+            }
+            Err(_) => {
+                refused.increment(1);
+                drop(stream);
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         open.increment(1.0);
-        let app = app.clone();
-        let conn = builder.serve_connection(TokioIo::new(stream), service(app, peer));
+        let (id, state) = idle.add();
+        let conn = builder.serve_connection(
+            TokioIo::new(stream),
+            service(app.clone(), peer, state.clone()),
+        );
         let mut stop = stop.clone();
-        let open = open.clone();
+        let (open, idle) = (open.clone(), idle.clone());
         tokio::spawn(async move {
             tokio::pin!(conn);
             let done = tokio::select! {
                 r = conn.as_mut() => Some(r),
                 _ = stop.wait_for(|s| *s) => None,
+                // Evicted: dropping the connection closes it (it had no request in flight).
+                _ = state.evict.notified() => Some(Ok(())),
             };
             if done.is_none() {
                 conn.as_mut().graceful_shutdown();
                 let _ = conn.as_mut().await;
             }
+            idle.remove(id);
             open.decrement(1.0);
             drop(slot);
         });
@@ -86,22 +125,123 @@ pub async fn run(
     Ok(())
 }
 
+/// The connection cap, lowered to three quarters of the process's open-file limit when that is
+/// smaller: the rest stays for the store, vendors and the listener, so a flood of connections
+/// meets the cap (closed at once) before the process runs out of descriptors.
+fn within_descriptors(configured: usize) -> usize {
+    let Some(soft) = open_file_limit() else {
+        return configured;
+    };
+    let budget = (soft - soft / 4).max(16);
+    if budget < configured {
+        tracing::info!(
+            configured,
+            open_file_limit = soft,
+            max_connections = budget,
+            "server.max_connections lowered to fit the open-file limit (raise it with ulimit -n)"
+        );
+        return budget;
+    }
+    configured
+}
+
+/// The soft limit on open files, from `/proc/self/limits` (Linux); `None` elsewhere or unlimited.
+fn open_file_limit() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// One connection's state, as the accept loop sees it.
+#[derive(Default)]
+struct ConnState {
+    /// Requests being answered now (a connection with none is idle, and may be evicted).
+    in_flight: AtomicUsize,
+    evict: Notify,
+}
+
+/// The open connections, oldest first, for eviction at the cap.
+#[derive(Default)]
+struct Registry {
+    next: AtomicU64,
+    open: Mutex<BTreeMap<u64, Arc<ConnState>>>,
+}
+
+impl Registry {
+    fn add(&self) -> (u64, Arc<ConnState>) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let state = Arc::new(ConnState::default());
+        self.lock().insert(id, state.clone());
+        (id, state)
+    }
+
+    fn remove(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    /// Tells the oldest idle connection to close; false if every connection is busy.
+    fn evict_oldest(&self) -> bool {
+        let mut open = self.lock();
+        let oldest = open
+            .iter()
+            .find(|(_, c)| c.in_flight.load(Ordering::Acquire) == 0)
+            .map(|(id, _)| *id);
+        match oldest.and_then(|id| open.remove(&id)) {
+            Some(c) => {
+                c.evict.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<ConnState>>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Counts a request in flight on its connection until its answer is ready (or it is dropped).
+struct InFlight(Arc<ConnState>);
+
+impl InFlight {
+    fn new(state: Arc<ConnState>) -> Self {
+        state.in_flight.fetch_add(1, Ordering::AcqRel);
+        Self(state)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 type Incoming = http::Request<hyper::body::Incoming>;
 
 /// The router as one connection's service, with the peer's address in each request (what
-/// `ConnectInfo<SocketAddr>` extractors read). The router's own future is returned, not boxed.
+/// `ConnectInfo<SocketAddr>` extractors read), counting its requests in flight.
 fn service(
     app: Router,
     peer: SocketAddr,
+    state: Arc<ConnState>,
 ) -> impl hyper::service::Service<
     Incoming,
     Response = axum::response::Response,
     Error = Infallible,
-    Future = axum::routing::future::RouteFuture<Infallible>,
+    Future = impl std::future::Future<Output = Result<axum::response::Response, Infallible>> + Send,
 > {
     hyper::service::service_fn(move |mut req: Incoming| {
         req.extensions_mut().insert(ConnectInfo(peer));
         let mut app = app.clone();
-        tower::Service::call(&mut app, req.map(axum::body::Body::new))
+        let busy = InFlight::new(state.clone());
+        let answer = tower::Service::call(&mut app, req.map(axum::body::Body::new));
+        futures_util::FutureExt::map(answer, move |r| {
+            drop(busy);
+            r
+        })
     })
 }

@@ -298,38 +298,71 @@ async fn slow_headers_and_idle_connections_are_closed_after_the_header_timeout()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_over_the_cap_are_closed_at_once_and_health_answers_when_one_frees() {
+async fn at_the_connection_cap_the_oldest_idle_connection_makes_room_and_busy_ones_never_do() {
+    use tokio::io::AsyncWriteExt;
+    let slow = Router::new().route(
+        "/slow",
+        get(|| async { tokio::time::sleep(Duration::from_secs(3)).await }),
+    );
     let s = start_with(
-        "server:\n  max_connections: 3\n  header_timeout: 2s\n",
+        "server:\n  max_connections: 3\n  header_timeout: 30s\n",
         None,
-        None,
+        Some(slow),
     )
     .await;
     let addr = s.base.trim_start_matches("http://").to_owned();
+    // Three idle connections fill the cap; health still answers, the oldest idle one closes.
     let mut held = Vec::new();
     for _ in 0..3 {
         held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut over = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    assert!(
-        closed_within(&mut over, Duration::from_millis(500)).await,
-        "a connection over the cap was kept waiting"
-    );
-    held.pop();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let res = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap()
+    let fresh = || {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap()
+    };
+    let res = fresh()
         .get(format!("{}/healthz", s.base))
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.status(),
+        200,
+        "a flood of idle connections locked health out"
+    );
+    assert!(
+        closed_within(&mut held[0], Duration::from_secs(1)).await,
+        "the oldest idle connection was not the one closed"
+    );
     drop(held);
     tokio::time::sleep(Duration::from_millis(100)).await;
+    // Three connections with a request in flight: a fourth is closed at once, none is evicted.
+    let mut busy = Vec::new();
+    for _ in 0..3 {
+        let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        c.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        busy.push(c);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut over = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    assert!(
+        closed_within(&mut over, Duration::from_millis(800)).await,
+        "a connection over a cap of busy ones was kept waiting"
+    );
+    drop(busy);
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let text = metrics_text(&s.base).await;
+    assert!(
+        text.contains("junction_http_connections_evicted_total 1"),
+        "{text}"
+    );
     assert!(
         text.contains("junction_http_connections_refused_total 1"),
         "{text}"
