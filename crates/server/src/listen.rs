@@ -204,7 +204,7 @@ impl Registry {
     }
 }
 
-/// Counts a request in flight on its connection until its answer is ready (or it is dropped).
+/// Counts a request in flight on its connection until its answer is sent (or dropped).
 struct InFlight(Arc<ConnState>);
 
 impl InFlight {
@@ -239,9 +239,17 @@ fn service(
         let mut app = app.clone();
         let busy = InFlight::new(state.clone());
         let answer = tower::Service::call(&mut app, req.map(axum::body::Body::new));
+        // The request stays in flight until its body has been sent (or dropped): a connection
+        // streaming an answer is busy, and never evicted.
         futures_util::FutureExt::map(answer, move |r| {
-            drop(busy);
-            r
+            r.map(|res| {
+                res.map(|body| {
+                    axum::body::Body::new(http_body_util::BodyExt::map_frame(body, move |f| {
+                        let _sending = &busy;
+                        f
+                    }))
+                })
+            })
         })
     })
 }

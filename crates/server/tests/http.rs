@@ -371,6 +371,58 @@ async fn at_the_connection_cap_the_oldest_idle_connection_makes_room_and_busy_on
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_still_sending_its_answer_is_not_evicted_at_the_cap() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // An answer whose body takes a second to send: its headers go out first.
+    let stream = Router::new().route(
+        "/stream",
+        get(|| async {
+            let chunks = futures_util::stream::unfold(0u8, |n| async move {
+                if n == 2 {
+                    return None;
+                }
+                if n == 1 {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Some((Ok::<_, std::io::Error>(format!("part{n};")), n + 1))
+            });
+            axum::body::Body::from_stream(chunks)
+        }),
+    );
+    let s = start_with(
+        "server:\n  max_connections: 2\n  header_timeout: 30s\n",
+        None,
+        Some(stream),
+    )
+    .await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut sending = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    sending
+        .write_all(b"GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A third connection: the idle one makes room, not the one still sending.
+    let res = client()
+        .get(format!("{}/healthz", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(closed_within(&mut idle, Duration::from_secs(1)).await);
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), sending.read_to_end(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.contains("part0;") && text.contains("part1;"), "{text}");
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_requests_time_out_with_a_json_error() {
     let slow = Router::new().route(
         "/slow",
