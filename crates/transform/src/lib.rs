@@ -4,6 +4,7 @@
 pub mod codec;
 pub mod drift;
 mod fold;
+mod guard;
 pub mod jq;
 mod mapping;
 mod meter;

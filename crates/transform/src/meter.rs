@@ -5,8 +5,11 @@
 //! hanging its thread or exhausting the process's memory.
 //!
 //! Memory is what the run's thread holds beyond what it held when the run began, counted by
-//! [`Metered`] (the process's allocator, wrapped) and checked at every tick: a loop that doubles
-//! a string stops at the limit, not when the allocator gives up and aborts the process.
+//! [`Metered`] (the process's allocator, wrapped). It is checked at every tick and after every
+//! operation that can grow a value (`guard.rs`), and the operations that can build a large value
+//! in one step (`*` on strings and big integers, `tojson`, string interpolation) are refused
+//! before they allocate: a loop that doubles a string stops at the limit, not when the allocator
+//! gives up and aborts the process.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -107,10 +110,7 @@ pub(crate) fn tick() -> Result<(), String> {
         let used = held().saturating_sub(b.held_at_arm.get());
         if used > 0 && used as usize > b.limits.get().memory {
             b.steps_left.set(0);
-            return Err(format!(
-                "the program used more than its memory limit ({} MiB)",
-                b.limits.get().memory >> 20
-            ));
+            return Err(over_memory(b));
         }
         let clock = b.until_clock.get() - 1;
         if clock > 0 {
@@ -129,6 +129,72 @@ pub(crate) fn tick() -> Result<(), String> {
             _ => Ok(()),
         }
     })
+}
+
+/// Checks the run's memory and, every [`CLOCK_EVERY`] calls, its time, without spending a step:
+/// the guard placed after every operation that can grow a value (`guard.rs`). Unarmed, never
+/// fails.
+pub(crate) fn check() -> Result<(), String> {
+    BUDGET.with(|b| {
+        if b.deadline.get().is_none() {
+            return Ok(());
+        }
+        if room_in(b) == 0 {
+            b.steps_left.set(0);
+            return Err(over_memory(b));
+        }
+        let clock = b.until_clock.get() - 1;
+        if clock > 0 {
+            b.until_clock.set(clock);
+            return Ok(());
+        }
+        b.until_clock.set(CLOCK_EVERY);
+        match b.deadline.get() {
+            Some(d) if Instant::now() >= d => {
+                b.steps_left.set(0);
+                Err(format!(
+                    "the program ran out of time (limit {:?})",
+                    b.limits.get().time
+                ))
+            }
+            _ => Ok(()),
+        }
+    })
+}
+
+/// Refuses, before it is built, a value of `bytes` bytes that would take the run past its memory
+/// limit. Unarmed, never fails.
+pub(crate) fn reserve(bytes: usize) -> Result<(), String> {
+    BUDGET.with(|b| {
+        if b.deadline.get().is_none() || bytes <= room_in(b) {
+            return Ok(());
+        }
+        b.steps_left.set(0);
+        Err(over_memory(b))
+    })
+}
+
+/// Bytes the armed run may still take (`usize::MAX` unarmed).
+pub(crate) fn room() -> usize {
+    BUDGET.with(|b| {
+        if b.deadline.get().is_none() {
+            usize::MAX
+        } else {
+            room_in(b)
+        }
+    })
+}
+
+fn room_in(b: &Budget) -> usize {
+    let used = held().saturating_sub(b.held_at_arm.get()).max(0) as usize;
+    b.limits.get().memory.saturating_sub(used)
+}
+
+fn over_memory(b: &Budget) -> String {
+    format!(
+        "the program used more than its memory limit ({} MiB)",
+        b.limits.get().memory >> 20
+    )
 }
 
 thread_local! {

@@ -1,5 +1,8 @@
 //! Native functions of the prelude: time conversions with offsets and exact money arithmetic,
-//! which jq cannot do well by definition alone, plus the sandbox's `_tick`.
+//! which jq cannot do well by definition alone, plus the sandbox's meters: `_tick` (a generator
+//! step), `_mem` (memory and time, after an operation that can grow a value), `_sized` (refuses a
+//! value too large to write as text) and `_times` (`*`, refused before it builds a value past the
+//! memory limit).
 
 use jaq_core::native::{bome, v, Fun};
 use jaq_core::{data, Error, Native, RunPtr, ValR};
@@ -11,9 +14,18 @@ type D = data::JustLut<Val>;
 
 /// The prelude's natives.
 pub(crate) fn funs() -> impl Iterator<Item = Fun<D>> {
-    let list: [(&'static str, usize, RunPtr<D>); 9] = [
+    let list: [(&'static str, usize, RunPtr<D>); 12] = [
         ("_tick", 0, |cv| {
             bome(crate::meter::tick().map(|()| cv.1).map_err(Error::str))
+        }),
+        ("_mem", 0, |cv| {
+            bome(crate::meter::check().map(|()| cv.1).map_err(Error::str))
+        }),
+        ("_sized", 0, |cv| bome(sized(cv.1))),
+        ("_times", 2, |mut cv| {
+            let r = cv.0.pop_var();
+            let l = cv.0.pop_var();
+            bome(times(l, r))
         }),
         ("iso8601", 0, |cv| bome(to_iso(&cv.1, Unit::Seconds, None))),
         ("iso8601_ms", 0, |cv| {
@@ -40,6 +52,51 @@ pub(crate) fn funs() -> impl Iterator<Item = Fun<D>> {
     ];
     list.into_iter()
         .map(|(name, arity, run)| (name, v(arity), Native::<D>::new(run)))
+}
+
+/// `v` unchanged, or an error if writing it as text would take the run past its memory limit.
+fn sized(v: Val) -> ValR<Val> {
+    let room = crate::meter::room();
+    match crate::value::text_size_within(&v, room) {
+        Some(_) => Ok(v),
+        None => crate::meter::reserve(usize::MAX)
+            .map(|()| v)
+            .map_err(Error::str),
+    }
+}
+
+/// Most digits of a product of big integers: far beyond any amount or identifier, and small
+/// enough that one multiplication stays quick (its cost grows faster than its size).
+const MAX_DIGITS: usize = 100_000;
+
+/// `l * r`, refused before it is built when the product would take the run past its memory limit
+/// (a string repeated `n` times) or has more than [`MAX_DIGITS`] digits (a big integer squared
+/// over and over).
+fn times(l: Val, r: Val) -> ValR<Val> {
+    use jaq_json::Num;
+    let count = |n: &Num| match n {
+        Num::Int(i) => (*i).max(0) as usize,
+        Num::BigInt(_) => usize::MAX,
+        Num::Float(_) | Num::Dec(_) => 0,
+    };
+    let bytes = match (&l, &r) {
+        (Val::TStr(s) | Val::BStr(s), Val::Num(n)) | (Val::Num(n), Val::TStr(s) | Val::BStr(s)) => {
+            s.len().saturating_mul(count(n))
+        }
+        (Val::Num(a @ Num::BigInt(_)), Val::Num(b))
+        | (Val::Num(a), Val::Num(b @ Num::BigInt(_))) => {
+            let digits = crate::value::number_size(a).saturating_add(crate::value::number_size(b));
+            if digits > MAX_DIGITS {
+                return Err(Error::str(format!(
+                    "the product would have more than {MAX_DIGITS} digits"
+                )));
+            }
+            digits
+        }
+        _ => 0,
+    };
+    crate::meter::reserve(bytes).map_err(Error::str)?;
+    l * r
 }
 
 #[derive(Clone, Copy)]

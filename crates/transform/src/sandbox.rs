@@ -54,6 +54,7 @@ def recurse(f): def rec: _tick | (., (f | rec)); rec;
 def while(cond; update): def rec: _tick | if cond then ., (update | rec) else ({}[]) end; rec;
 def until(cond; update): def rec: _tick | if cond then . else (update | rec) end; rec;
 def combinations: .[][] |= [.] | reduce .[] as $a ([]; . + ($a[] | _tick));
+def tojson: _sized | _tojson;
 "#;
 
 const PRELUDE: &str = include_str!("prelude.jq");
@@ -62,28 +63,45 @@ fn parse_defs(code: &'static str) -> Vec<Def<&'static str>> {
     load::parse(code, |p| p.defs()).unwrap_or_default()
 }
 
+/// The sandbox's generators as written (they hold the ticks), then the standard library and the
+/// prelude with their operations guarded (`guard.rs`).
 fn defs() -> impl Iterator<Item = Def<&'static str>> {
     let keep = |d: &Def<&'static str>| {
         let id = (d.name, d.args.len());
         !METERED.contains(&id) && !FORBIDDEN_DEFS.contains(&id)
     };
-    parse_defs(GENERATORS)
-        .into_iter()
-        .chain(jaq_core::defs().filter(keep))
+    let library = jaq_core::defs()
+        .filter(keep)
         .chain(jaq_std::defs().filter(keep))
         .chain(jaq_json::defs())
-        .chain(parse_defs(PRELUDE))
+        .chain(parse_defs(PRELUDE));
+    parse_defs(GENERATORS)
+        .into_iter()
+        .chain(crate::guard::defs(library))
 }
+
+/// A library definition, seen at the lifetime of the program it is compiled with.
+fn shorten<'a>(d: Def<&'static str>) -> Def<&'a str> {
+    d
+}
+
+/// The name the user's program is compiled under, after the library's definitions.
+const MAIN: &str = "_main";
 
 fn funs() -> impl Iterator<Item = Fun<D>> {
     jaq_core::funs::<D>()
-        .map(|(name, args, f)| {
-            let name = if name == "range" { "_range" } else { name };
-            (name, args, f)
-        })
         .chain(jaq_std::funs())
         .chain(jaq_json::funs())
         .filter(|(name, _, _)| !FORBIDDEN_FUNS.contains(name))
+        .map(|(name, args, f)| {
+            // Renamed, so that the sandbox's metered definitions can wrap them.
+            let name = match name {
+                "range" => "_range",
+                "tojson" => "_tojson",
+                other => other,
+            };
+            (name, args, f)
+        })
         .chain(crate::natives::funs())
 }
 
@@ -117,11 +135,14 @@ pub(crate) fn compile(code: &str) -> Result<Filter, JqError> {
     }
 }
 
+/// Compiles `code` as written, guarded (`guard.rs`): the program is checked by jaq's loader as
+/// written (so errors point into it), then its terms are guarded and compiled as the definition
+/// `_main`, after the library's.
 pub(crate) fn compile_as_written(code: &str) -> Result<Filter, JqError> {
     let loader = Loader::new(defs());
     let arena = Arena::default();
     let file = File { code, path: () };
-    let modules = loader.load(&arena, file).map_err(|errs| {
+    loader.load(&arena, file).map_err(|errs| {
         let (msg, at) = match errs.into_iter().next().map(|(_, e)| e) {
             Some(load::Error::Lex(v)) => v
                 .first()
@@ -152,6 +173,22 @@ pub(crate) fn compile_as_written(code: &str) -> Result<Filter, JqError> {
             r.at,
         ));
     }
+    let main = load::parse(code, |p| p.term())
+        .ok_or_else(|| located(code, "cannot parse the program".into(), code))?;
+    let main = Def {
+        name: MAIN,
+        args: Vec::new(),
+        body: crate::guard::term(main),
+    };
+    let loader = Loader::new(defs().map(shorten).chain(std::iter::once(main)));
+    let arena = Arena::default();
+    let file = File {
+        code: MAIN,
+        path: (),
+    };
+    let modules = loader
+        .load(&arena, file)
+        .map_err(|_| located(code, "cannot load the guarded program".into(), code))?;
     Compiler::default()
         .with_funs(funs())
         .compile(modules)

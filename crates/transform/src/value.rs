@@ -120,6 +120,46 @@ fn string(b: &[u8], out: &mut Vec<u8>) {
     let _ = serde_json::to_writer(&mut *out, &*text);
 }
 
+/// The size of `v` written as text (an upper bound for control characters, which take up to six
+/// bytes escaped), or `None` as soon as it passes `cap`. Shared parts count each time they
+/// appear, as they would in the text: a small array holding one large string many times is
+/// large. Stops early, so it costs at most about `cap` bytes' worth of walking.
+pub fn text_size_within(v: &Val, cap: usize) -> Option<usize> {
+    let mut total = 0usize;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        total = total.saturating_add(match v {
+            Val::Null | Val::Bool(_) => 5,
+            Val::Num(n) => number_size(n),
+            Val::TStr(b) | Val::BStr(b) => b.len() + 2,
+            Val::Arr(items) => {
+                stack.extend(items.iter());
+                items.len() + 2
+            }
+            Val::Obj(map) => {
+                for (k, item) in map.iter() {
+                    stack.push(k);
+                    stack.push(item);
+                }
+                2 * map.len() + 2
+            }
+        });
+        if total > cap {
+            return None;
+        }
+    }
+    Some(total)
+}
+
+/// Bytes of a number's text (for a big integer, from its bit length).
+pub(crate) fn number_size(n: &Num) -> usize {
+    match n {
+        Num::Int(_) | Num::Float(_) => 24,
+        Num::BigInt(b) => (b.bits() / 3) as usize + 2,
+        Num::Dec(s) => s.len(),
+    }
+}
+
 /// Drops a value without recursion, so a value nested millions deep cannot overflow the stack.
 pub fn drop_deep(v: Val) {
     let mut stack = vec![v];
