@@ -53,6 +53,10 @@ pub struct Overrides {
     pub listen: Option<String>,
     /// `--log-format`
     pub log_format: Option<LogFormat>,
+    /// Unset environment variables (`${VAR}` without a default, `env:NAME`) are warnings, kept in
+    /// [`Config::warnings`], instead of errors: `check --allow-unresolved` in CI, and the commands
+    /// that only use the database (`tokens`, `secrets`, `audit`, `connections`).
+    pub allow_unresolved: bool,
 }
 
 /// Loads and validates the config file at `path`, reading `${VAR}`s from the process environment.
@@ -82,7 +86,7 @@ pub fn load_str(
     overrides: &Overrides,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
-    let doc = yaml::parse(text, file, env)?;
+    let doc = yaml::parse(text, file, env, overrides.allow_unresolved)?;
     resolve::resolve(&doc, overrides, env)
 }
 
@@ -97,7 +101,7 @@ pub fn load_as<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigE
             "pass an existing file with --config",
         ))
     })?;
-    let doc = yaml::parse(&text, &name, &|var| std::env::var(var).ok())?;
+    let doc = yaml::parse(&text, &name, &|var| std::env::var(var).ok(), false)?;
     resolve::whole(&doc)
 }
 

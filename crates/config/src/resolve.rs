@@ -2,7 +2,7 @@
 //! then check what serde cannot: addresses, URLs, ranges, sections that are not supported yet.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -21,6 +21,8 @@ pub(crate) fn resolve(
     let sources = crate::resolve_flow::SecretSources {
         env,
         vault: Default::default(),
+        lenient: overrides.allow_unresolved,
+        warnings: Default::default(),
     };
     let mut errs = Vec::new();
     let schema = crate::json_schema();
@@ -67,6 +69,12 @@ pub(crate) fn resolve(
                 shapes,
                 alerts,
                 vault_refs: sources.vault.into_inner(),
+                warnings: doc
+                    .warnings
+                    .iter()
+                    .cloned()
+                    .chain(sources.warnings.into_inner())
+                    .collect(),
             })
         }
         _ => {
@@ -305,7 +313,15 @@ fn resolve_store(
     let url = match &o.database_url {
         Some(u) => parse_database_url(u)
             .map_err(|(m, h)| override_error("env JUNCTION_DATABASE_URL", "store.url", m, h)),
+        // A relative SQLite path in the file is relative to the file, as model files are (the
+        // environment's JUNCTION_DATABASE_URL is relative to the working directory).
         None => parse_database_url(&raw.url)
+            .map(|url| match url {
+                DatabaseUrl::Sqlite(p) if p.is_relative() && p != Path::new(":memory:") => {
+                    DatabaseUrl::Sqlite(crate::resolve_data::base_dir(doc).join(p))
+                }
+                other => other,
+            })
             .map_err(|(m, h)| doc.error_at("/store/url", m, Some(h.into()))),
     };
     let url = url.map_err(|e| errs.push(e)).ok();

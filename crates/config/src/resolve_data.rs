@@ -57,8 +57,8 @@ fn section<'d>(
     }
 }
 
-/// The config file's folder: model files are relative to it.
-fn base_dir(doc: &Document) -> PathBuf {
+/// The config file's folder: model files and a relative SQLite path are relative to it.
+pub(crate) fn base_dir(doc: &Document) -> PathBuf {
     Path::new(&doc.file)
         .parent()
         .map(Path::to_path_buf)

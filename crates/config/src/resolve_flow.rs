@@ -17,6 +17,9 @@ use crate::yaml::{push, Document};
 pub(crate) struct SecretSources<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
     pub vault: std::cell::RefCell<Vec<VaultRef>>,
+    /// An unset `env:NAME` is a warning (the secret stays unbound), not an error.
+    pub lenient: bool,
+    pub warnings: std::cell::RefCell<Vec<ConfigError>>,
 }
 
 pub(crate) type Env<'a> = &'a SecretSources<'a>;
@@ -121,6 +124,14 @@ pub(crate) fn secret(
     if let Some(var) = text.strip_prefix("env:") {
         return match (env.env)(var).filter(|v| !v.is_empty()) {
             Some(v) => Some(Secret::new(&v)),
+            None if env.lenient => {
+                env.warnings.borrow_mut().push(doc.error_at(
+                    ptr,
+                    format!("the environment variable `{var}` is not set"),
+                    Some(format!("export {var}=… before `junction serve`")),
+                ));
+                Some(Secret::unbound())
+            }
             None => {
                 errs.push(doc.error_at(
                     ptr,

@@ -28,6 +28,9 @@ pub struct Config {
     pub alerts: crate::resolved_alerts::Alerts,
     /// Every `secret:NAME` the config holds, bound from the vault at start-up.
     pub vault_refs: Vec<crate::resolved_flow::VaultRef>,
+    /// What was let through under [`crate::Overrides::allow_unresolved`]: each unset variable,
+    /// where it stands.
+    pub warnings: Vec<crate::ConfigError>,
 }
 
 impl Config {

@@ -36,6 +36,8 @@ impl From<Span> for Loc {
 pub(crate) struct Document {
     pub file: String,
     pub value: Value,
+    /// Unset variables let through in lenient mode, each where it stands.
+    pub warnings: Vec<ConfigError>,
     values: HashMap<String, Loc>,
     keys: HashMap<String, Loc>,
 }
@@ -118,14 +120,18 @@ pub(crate) fn dotted(ptr: &str) -> String {
 }
 
 /// Parses `text`; `env` supplies `${VAR}`s. All interpolation problems are reported together.
+/// With `lenient`, an unset variable is a warning and stands as the text `unresolved-VAR`.
 pub(crate) fn parse(
     text: &str,
     file: &str,
     env: &dyn Fn(&str) -> Option<String>,
+    lenient: bool,
 ) -> Result<Document, ConfigErrors> {
     let mut b = Builder {
         file,
         env,
+        lenient,
+        warnings: Vec::new(),
         events: Parser::new_from_str(text),
         anchors: HashMap::new(),
         nodes: 0,
@@ -161,6 +167,7 @@ pub(crate) fn parse(
     Ok(Document {
         file: file.to_owned(),
         value,
+        warnings: b.warnings,
         values: b.values,
         keys: b.keys,
     })
@@ -169,6 +176,8 @@ pub(crate) fn parse(
 struct Builder<'a, 'i> {
     file: &'a str,
     env: &'a dyn Fn(&str) -> Option<String>,
+    lenient: bool,
+    warnings: Vec<ConfigError>,
     events: Parser<'i, saphyr_parser::StrInput<'i>>,
     anchors: HashMap<usize, Value>,
     nodes: usize,
@@ -353,7 +362,32 @@ impl<'i> Builder<'_, 'i> {
                 plain(text)
             };
         }
-        match interpolate(text, self.env) {
+        let mut unset: Vec<String> = Vec::new();
+        let outcome = loop {
+            let env = |name: &str| {
+                (self.env)(name).filter(|v| !v.is_empty()).or_else(|| {
+                    unset
+                        .contains(&name.to_owned())
+                        .then(|| format!("unresolved-{name}"))
+                })
+            };
+            match interpolate(text, &env) {
+                Err(Problem::Unset(var)) if self.lenient && !unset.contains(&var) => {
+                    unset.push(var)
+                }
+                other => break other,
+            }
+        };
+        for var in unset {
+            let w = self.at(
+                Some(span.into()),
+                ptr,
+                format!("environment variable `{var}` is not set"),
+                Some(format!("checked with `unresolved-{var}` in its place; set {var} before `junction serve`")),
+            );
+            self.warnings.push(w);
+        }
+        match outcome {
             Ok(done) => {
                 for (name, value) in &done.vars {
                     if looks_like_credential(name) {
@@ -462,6 +496,7 @@ mod tests {
             "server:\n  listen: 1.2.3.4:80\n  body_limit: 2MiB\n",
             "f.yaml",
             &no_env,
+            false,
         )
         .unwrap();
         assert_eq!(
@@ -481,6 +516,7 @@ mod tests {
             "a: 12\nb: '12'\nc: true\nd: 1.5\ne: ~\nf: 1.2.3\n",
             "f",
             &no_env,
+            false,
         )
         .unwrap();
         assert_eq!(doc.value["a"], 12);
@@ -494,14 +530,14 @@ mod tests {
     #[test]
     fn interpolated_plain_scalars_are_typed_after_expansion() {
         let env = |n: &str| (n == "PORT").then(|| "8081".to_string());
-        let doc = parse("port: ${PORT}\nq: \"${PORT}\"\n", "f", &env).unwrap();
+        let doc = parse("port: ${PORT}\nq: \"${PORT}\"\n", "f", &env, false).unwrap();
         assert_eq!(doc.value["port"], 8081);
         assert_eq!(doc.value["q"], "8081");
     }
 
     #[test]
     fn duplicate_keys_are_errors() {
-        let err = parse("a: 1\na: 2\n", "f", &no_env).err().unwrap();
+        let err = parse("a: 1\na: 2\n", "f", &no_env, false).err().unwrap();
         assert_eq!(err.0[0].line, Some(2));
         assert!(err.0[0].message.contains("duplicate key"));
     }
@@ -513,7 +549,7 @@ mod tests {
             let p = i - 1;
             text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
         }
-        let err = parse(&text, "f", &no_env).err().unwrap();
+        let err = parse(&text, "f", &no_env, false).err().unwrap();
         assert!(err.0[0].message.contains("expands to more than"), "{err}");
     }
 

@@ -76,9 +76,15 @@ pub async fn proxy(
             Error::new(
                 Code::BodyTooLarge,
                 Origin::Downstream,
-                "the request body is larger than the server accepts",
+                format!(
+                    "the request body is larger than the server accepts ({})",
+                    junction_core::units::bytes_text(limit)
+                ),
             )
-            .with_hint("send a smaller body, or raise server.body_limit"),
+            .with_hint(format!(
+                "send a smaller body, or raise server.body_limit in junction.yaml (now {})",
+                junction_core::units::bytes_text(limit)
+            )),
         )
     })?;
     if let Some(soap) = &rt.cfg.soap {

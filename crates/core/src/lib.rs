@@ -5,5 +5,6 @@
 pub mod error;
 pub mod mask;
 pub mod time;
+pub mod units;
 
 pub use error::{Code, Error, Origin};

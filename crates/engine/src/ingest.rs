@@ -44,7 +44,8 @@ pub struct Accepted {
 /// Why a request was not accepted.
 #[derive(Debug)]
 pub enum IngestError {
-    UnknownSource(String),
+    /// No source of that name; the nearest configured name, if one is close.
+    UnknownSource(String, Option<String>),
     Rejected(Rejection),
     Malformed(String),
     Store(StoreError),
@@ -53,18 +54,33 @@ pub enum IngestError {
 impl From<IngestError> for Error {
     fn from(e: IngestError) -> Self {
         match e {
-            IngestError::UnknownSource(s) => {
-                Error::downstream(Code::NotFound, format!("no source named `{s}`"))
-                    .with_hint("sources are declared under `sources:` in junction.yaml")
+            IngestError::UnknownSource(s, near) => {
+                let shown: String = s.chars().take(64).collect();
+                let e = Error::downstream(Code::NotFound, format!("no source named `{shown}`"));
+                match near {
+                    Some(n) => e.with_hint(format!(
+                        "did you mean `{n}`? (POST /webhooks/{n}; sources are declared under `sources:` in junction.yaml)"
+                    )),
+                    None => e.with_hint("sources are declared under `sources:` in junction.yaml"),
+                }
             }
-            IngestError::Rejected(r) => Error::new(
-                Code::Unauthorized,
-                Origin::Downstream,
-                format!("{r} ({})", r.reason()),
-            )
-            .with_hint(
-                "check the signing secret and that the request is sent as the provider signed it",
-            ),
+            IngestError::Rejected(r) => {
+                let hint = match r {
+                    Rejection::OutsideWindow { .. } => {
+                        "the signature may be right but its timestamp is not recent: check the sender's and this host's clocks (NTP), or widen the source's verify.tolerance; a replayed request is refused the same way"
+                    }
+                    Rejection::Missing(_) => {
+                        "the request carries no signature: check that the provider signs its webhooks and that the source's verify.preset matches it"
+                    }
+                    _ => "check the signing secret and that the request is sent as the provider signed it",
+                };
+                Error::new(
+                    Code::Unauthorized,
+                    Origin::Downstream,
+                    format!("{r} ({})", r.reason()),
+                )
+                .with_hint(hint)
+            }
             IngestError::Malformed(m) => Error::downstream(Code::BadRequest, m),
             IngestError::Store(e) => e.into(),
         }
@@ -79,6 +95,20 @@ pub struct Ingest {
 }
 
 impl Ingest {
+    /// The configured source nearest to a name that matched none (names longer than any real
+    /// one are not compared).
+    fn nearest(&self, name: &str) -> Option<String> {
+        if name.len() > 64 {
+            return None;
+        }
+        self.sources
+            .keys()
+            .map(|k| (k, strsim::jaro_winkler(name, k)))
+            .filter(|(k, score)| *score >= 0.8 || strsim::damerau_levenshtein(name, k) <= 2)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(k, _)| k.clone())
+    }
+
     pub fn new(config: &Config, store: Arc<dyn Store>, wakers: Arc<Wakers>) -> Self {
         let flows = &config.flows;
         let sources = flows
@@ -128,7 +158,7 @@ impl Ingest {
         let rt = self
             .sources
             .get(source)
-            .ok_or_else(|| IngestError::UnknownSource(source.to_owned()))?;
+            .ok_or_else(|| IngestError::UnknownSource(source.to_owned(), self.nearest(source)))?;
         rt.received.increment(1);
         rt.history.add(history::source::RECEIVED, 1);
         let req = Request {

@@ -61,7 +61,12 @@ impl IntoResponse for ApiError {
 /// Turns every error answer that is not already our JSON (axum's 404/405, the body limit's 413,
 /// a caught panic) into the JSON error body, keeping its status and headers. `method` and `path`
 /// are the request's.
-pub(crate) fn normalize(method: &http::Method, path: &str, res: Response) -> Response {
+pub(crate) fn normalize(
+    method: &http::Method,
+    path: &str,
+    body_limit: usize,
+    res: Response,
+) -> Response {
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
@@ -83,11 +88,11 @@ pub(crate) fn normalize(method: &http::Method, path: &str, res: Response) -> Res
     if is_json || is_page || relayed {
         return res;
     }
-    let (code, message, hint): (Code, String, Option<&str>) = match status {
+    let (code, message, hint): (Code, String, Option<String>) = match status {
         StatusCode::NOT_FOUND => (
             Code::NotFound,
             format!("no route for {method} {path}"),
-            Some("see the README for Junction's HTTP endpoints"),
+            Some("see the README for Junction's HTTP endpoints".into()),
         ),
         StatusCode::METHOD_NOT_ALLOWED => (
             Code::MethodNotAllowed,
@@ -96,8 +101,14 @@ pub(crate) fn normalize(method: &http::Method, path: &str, res: Response) -> Res
         ),
         StatusCode::PAYLOAD_TOO_LARGE => (
             Code::BodyTooLarge,
-            "the request body is larger than the server accepts".into(),
-            Some("send a smaller body, or raise server.body_limit"),
+            format!(
+                "the request body is larger than the server accepts ({})",
+                junction_core::units::bytes_text(body_limit)
+            ),
+            Some(format!(
+                "send a smaller body, or raise server.body_limit in junction.yaml (now {})",
+                junction_core::units::bytes_text(body_limit)
+            )),
         ),
         StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => {
             (Code::Timeout, "the request took too long".into(), None)

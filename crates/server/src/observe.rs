@@ -41,7 +41,12 @@ fn new_request_id() -> HeaderValue {
         .unwrap_or(HeaderValue::from_static("invalid"))
 }
 
-pub(crate) async fn edge(timeout: Duration, mut req: Request, next: Next) -> Response {
+pub(crate) async fn edge(
+    timeout: Duration,
+    body_limit: usize,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let request_id = match req.headers().get(&REQUEST_ID) {
         Some(v) if valid_request_id(v) => v.clone(),
@@ -95,7 +100,7 @@ pub(crate) async fn edge(timeout: Duration, mut req: Request, next: Next) -> Res
             http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     };
-    let mut res = crate::errors::normalize(&method, uri.path(), res);
+    let mut res = crate::errors::normalize(&method, uri.path(), body_limit, res);
     let elapsed = started.elapsed();
     let status = res.status().as_u16();
     res.headers_mut().insert(REQUEST_ID.clone(), request_id);

@@ -30,7 +30,7 @@ pub fn router(state: AppState, extra: Option<Router<AppState>>) -> Router {
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn(move |req, next| {
-            observe::edge(timeout, req, next)
+            observe::edge(timeout, limit, req, next)
         }))
 }
 

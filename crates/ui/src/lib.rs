@@ -54,6 +54,8 @@ pub fn routes(ui: Arc<Ui>) -> Router<AppState> {
 /// The login page and the stylesheet: reachable without a session.
 pub fn public_routes(access: Arc<AdminAccess>) -> Router<AppState> {
     Router::new()
+        // A person who opens the hub's address lands on the dashboard (or its sign-in page).
+        .route("/", get(|| async { axum::response::Redirect::to("/ui/") }))
         .route("/ui/login", get(login::form).post(login::submit))
         .route("/ui/logout", post(login::logout))
         .route("/ui/style.css", get(layout::stylesheet))

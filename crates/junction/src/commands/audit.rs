@@ -53,18 +53,20 @@ async fn list(
         Output::Table => {
             if entries.is_empty() {
                 println!("the audit log is empty");
+                return Ok(());
             }
+            let mut t = audit_table();
             for e in &entries {
-                println!(
-                    "{:>6}  {}  {:<22} {:<15} {:<40} {}",
-                    e.seq,
+                t.row(vec![
+                    e.seq.to_string(),
                     ms_to_rfc3339(e.at),
-                    e.actor,
-                    e.origin,
-                    e.action,
-                    e.target
-                );
+                    e.actor.clone(),
+                    e.origin.clone(),
+                    e.action.clone(),
+                    e.target.clone(),
+                ]);
             }
+            t.print();
         }
     }
     Ok(())
@@ -135,18 +137,19 @@ async fn list_remote(server: &str, limit: usize, output: Output) -> Result<(), F
         Output::Json => println!("{}", serde_json::Value::Array(entries)),
         Output::Table if entries.is_empty() => println!("the audit log is empty"),
         Output::Table => {
+            let mut t = audit_table();
             for e in &entries {
                 let s = |k: &str| e[k].as_str().unwrap_or("").to_owned();
-                println!(
-                    "{:>6}  {}  {:<22} {:<15} {:<40} {}",
-                    e["seq"],
+                t.row(vec![
+                    e["seq"].to_string(),
                     ms_to_rfc3339(e["at"].as_i64().unwrap_or(0)),
                     s("actor"),
                     s("origin"),
                     s("action"),
-                    s("target")
-                );
+                    s("target"),
+                ]);
             }
+            t.print();
         }
     }
     Ok(())
@@ -200,4 +203,16 @@ async fn verify_remote(server: &str, head: Option<&str>) -> Result<(), Failure> 
             v["error"].as_str().unwrap_or("unknown")
         )))
     }
+}
+
+fn audit_table() -> super::table::Table {
+    use super::table::{Align::*, Table};
+    Table::new(&[
+        ("SEQ", Right),
+        ("AT (UTC)", Left),
+        ("ACTOR", Left),
+        ("ORIGIN", Left),
+        ("ACTION", Left),
+        ("TARGET", Left),
+    ])
 }

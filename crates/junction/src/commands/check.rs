@@ -2,14 +2,25 @@
 
 use std::process::ExitCode;
 
-use crate::cli::ConfigArgs;
+use crate::cli::CheckArgs;
 
-pub fn run(args: &ConfigArgs) -> ExitCode {
-    let overrides = super::serve::env_overrides();
+pub fn run(check: &CheckArgs) -> ExitCode {
+    let args = &check.config;
+    let overrides = junction_config::Overrides {
+        allow_unresolved: check.allow_unresolved,
+        ..super::serve::env_overrides()
+    };
     match junction_config::load(&args.config, &overrides) {
         Ok(cfg) => {
+            for w in &cfg.warnings {
+                eprintln!("warning: {w}");
+            }
             let refused = super::preflight::problems(&cfg);
-            if !refused.is_empty() {
+            if check.allow_unresolved && refused.iter().all(|r| r.missing_key) {
+                for p in &refused {
+                    eprintln!("{}", p.text.replacen("error:", "warning:", 1));
+                }
+            } else if !refused.is_empty() {
                 for p in &refused {
                     eprintln!("{p}");
                 }
@@ -67,6 +78,13 @@ pub fn run(args: &ConfigArgs) -> ExitCode {
                         s.name
                     );
                 }
+            }
+            if !cfg.warnings.is_empty() {
+                eprintln!(
+                    "{}: {} unresolved reference(s) let through by --allow-unresolved: `junction serve` needs them set",
+                    args.config.display(),
+                    cfg.warnings.len()
+                );
             }
             let report = super::test::run_all(&cfg);
             if report.total() > 0 {

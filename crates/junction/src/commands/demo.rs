@@ -136,6 +136,7 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
     println!("  Dashboard   {base}/ui/          (no sign-in needed from this machine)");
     println!("  Admin API   {base}/api/v1/…     Metrics  {base}/metrics");
     println!("  Mock vendor {}", mock.url());
+    println!("  CLI         export JUNCTION_SERVER={base}   (then `junction status`, `junction events list`, `junction dlq list`)");
     println!(
         "  Files       {}  (config demo.yaml, log junction.log)",
         dir.display()
@@ -261,9 +262,14 @@ async fn wait_ready(base: &str) -> Result<(), String> {
 /// What the generator did, and the vendor's current mood.
 #[derive(Default)]
 struct Traffic {
+    /// Webhook requests sent; each ends as one of the three below (or is still in flight).
     sent: AtomicU64,
+    /// Stored as a new event (202).
+    stored: AtomicU64,
+    /// Recognised as a delivery the hub already had (200).
     duplicates: AtomicU64,
-    accepted: AtomicU64,
+    /// Refused, or no answer.
+    refused: AtomicU64,
     calls_ok: AtomicU64,
     calls_429: AtomicU64,
     calls_failed: AtomicU64,
@@ -312,7 +318,6 @@ async fn webhooks(http: reqwest::Client, base: String, t: Arc<Traffic>) {
         }
         if n % 10 == 3 {
             batch.push((id, body));
-            t.duplicates.fetch_add(1, Relaxed);
         }
         for (id, body) in batch {
             let (http, url, t) = (http.clone(), url.clone(), t.clone());
@@ -328,11 +333,12 @@ async fn webhooks(http: reqwest::Client, base: String, t: Arc<Traffic>) {
                     req = req.header(k, v);
                 }
                 t.sent.fetch_add(1, Relaxed);
-                if let Ok(r) = req.send().await {
-                    if r.status().is_success() {
-                        t.accepted.fetch_add(1, Relaxed);
-                    }
-                }
+                let outcome = match req.send().await.map(|r| r.status()) {
+                    Ok(reqwest::StatusCode::ACCEPTED) => &t.stored,
+                    Ok(reqwest::StatusCode::OK) => &t.duplicates,
+                    _ => &t.refused,
+                };
+                outcome.fetch_add(1, Relaxed);
             });
         }
     }
@@ -403,11 +409,16 @@ async fn report(t: Arc<Traffic>, pace: f64) {
     tick.tick().await;
     loop {
         tick.tick().await;
-        say(&format!(
-            "webhooks sent {} ({} duplicates, {} accepted) · API calls ok {}, refused 429 {}, failed {}",
-            t.sent.load(Relaxed),
+        let (stored, duplicates, refused) = (
+            t.stored.load(Relaxed),
             t.duplicates.load(Relaxed),
-            t.accepted.load(Relaxed),
+            t.refused.load(Relaxed),
+        );
+        let sent = t.sent.load(Relaxed);
+        let waiting = sent.saturating_sub(stored + duplicates + refused);
+        say(&format!(
+            "webhooks sent {sent} = {stored} stored + {duplicates} duplicates dropped + {refused} refused{} · API calls ok {}, refused 429 {}, failed {}",
+            if waiting > 0 { format!(" + {waiting} in flight") } else { String::new() },
             t.calls_ok.load(Relaxed),
             t.calls_429.load(Relaxed),
             t.calls_failed.load(Relaxed),

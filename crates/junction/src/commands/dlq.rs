@@ -102,27 +102,37 @@ fn cut(s: &str, n: usize) -> String {
 }
 
 fn print_table(items: &[Value]) {
-    println!(
-        "{:<8} {:<12} {:<22} {:<20} {:<14} {:>4} {:>6}  {:<20}  REASON",
-        "ID", "SOURCE", "EVENT", "TYPE", "DESTINATION", "TRY", "STATUS", "DEAD AT"
-    );
+    use super::table::{Align::*, Table};
+    let mut t = Table::new(&[
+        ("ID", Left),
+        ("SOURCE", Left),
+        ("EVENT", Left),
+        ("TYPE", Left),
+        ("DESTINATION", Left),
+        ("TRIES", Right),
+        ("STATUS", Right),
+        ("DEAD AT", Left),
+        ("REASON", Left),
+    ]);
     for d in items {
         let s = |k: &str| d[k].as_str().unwrap_or("-").to_owned();
-        println!(
-            "{:<8} {:<12} {:<22} {:<20} {:<14} {:>4} {:>6}  {:<20}  {}",
-            d["id"],
-            cut(&s("source"), 12),
-            cut(&s("event_id"), 22),
-            cut(&s("event_type"), 20),
-            cut(&s("destination"), 14),
-            d["attempts"],
+        t.row(vec![
+            d["id"]
+                .as_str()
+                .map_or_else(|| d["id"].to_string(), str::to_owned),
+            s("source"),
+            s("event_id"),
+            s("event_type"),
+            s("destination"),
+            d["attempts"].to_string(),
             d["last_status"]
                 .as_i64()
                 .map_or("-".into(), |v| v.to_string()),
             time(&d["finished_at"]),
-            cut(&s("dead_reason"), 60)
-        );
+            s("dead_reason"),
+        ]);
     }
+    t.print();
 }
 
 pub async fn run(cmd: DlqCommand) -> ExitCode {

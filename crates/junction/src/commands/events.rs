@@ -74,25 +74,32 @@ fn print_list(v: &Value, output: Output) {
         println!("no events match");
         return;
     }
-    println!(
-        "{:>8}  {:<24} {:<12} {:<22} {:<16} {:>5}  PROVIDER ID",
-        "ID", "RECEIVED (UTC)", "SOURCE", "TYPE", "KEY", "SEQ"
-    );
+    use super::table::{Align::*, Table};
+    let mut t = Table::new(&[
+        ("ID", Right),
+        ("RECEIVED (UTC)", Left),
+        ("SOURCE", Left),
+        ("TYPE", Left),
+        ("KEY", Left),
+        ("SEQ", Right),
+        ("PROVIDER ID", Left),
+    ]);
     for e in &events {
-        println!(
-            "{:>8}  {:<24} {:<12} {:<22} {:<16} {:>5}  {}",
-            e["id"],
+        let s = |k: &str| e[k].as_str().unwrap_or("").to_owned();
+        t.row(vec![
+            e["id"].to_string(),
             super::secrets::ms_to_rfc3339(e["received_at_ms"].as_i64().unwrap_or(0)),
-            e["source"].as_str().unwrap_or(""),
-            e["type"].as_str().unwrap_or(""),
-            e["key"].as_str().unwrap_or(""),
+            s("source"),
+            s("type"),
+            s("key"),
             e["sequence"]
                 .as_i64()
                 .map(|s| s.to_string())
                 .unwrap_or_default(),
-            e["event_id"].as_str().unwrap_or("")
-        );
+            s("event_id"),
+        ]);
     }
+    t.print();
     if let Some(next) = v["next_before"].as_i64() {
         println!("(more: add --before {next})");
     }

@@ -69,7 +69,7 @@ pub async fn run(args: MockArgs) -> ExitCode {
     let mock = match junction_mock::Mock::start(config, listen).await {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("error: cannot listen on {listen}: {e}");
+            eprintln!("{}", super::cannot_listen(listen, &e, "--listen"));
             return ExitCode::from(super::EXIT_FAILURE);
         }
     };

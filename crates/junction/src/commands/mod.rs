@@ -14,12 +14,47 @@ mod remote;
 mod secrets;
 mod serve;
 mod status;
+mod table;
 mod test;
 mod tokens;
 
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command, ConfigCommand};
+
+/// Why a listener could not start, with how to fix it: a port in use names the port and the
+/// flag that moves it.
+pub fn cannot_listen(addr: std::net::SocketAddr, e: &std::io::Error, flag: &str) -> String {
+    let hint = match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "port {} is taken by another process (`ss -ltnp 'sport = :{}'` shows which); stop it or choose another address with {flag}",
+            addr.port(),
+            addr.port()
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            "ports below 1024 need privileges; choose a port above 1024 with {flag}"
+        ),
+        std::io::ErrorKind::AddrNotAvailable => format!(
+            "{} is not an address of this machine; use 127.0.0.1 or 0.0.0.0 with {flag}",
+            addr.ip()
+        ),
+        _ => format!("choose another address with {flag}"),
+    };
+    format!("error: cannot listen on {addr}: {e}\nhint: {hint}")
+}
+
+/// How to fix a store that would not open, by kind: a file's folder and rights, or a server.
+pub fn store_hint(url: &junction_config::DatabaseUrl) -> String {
+    match url {
+        junction_config::DatabaseUrl::Sqlite(p) => format!(
+            "check that {} can be created and written by this user (its folder exists or can be made, the disk has room); a relative store.url is relative to the config file, JUNCTION_DATABASE_URL to the working directory",
+            p.display()
+        ),
+        junction_config::DatabaseUrl::Postgres(_) => {
+            "check that PostgreSQL is running and reachable, and that JUNCTION_DATABASE_URL / store.url names the right host, port, user and database".into()
+        }
+    }
+}
 
 pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_CONFIG: u8 = 2;

@@ -5,14 +5,30 @@
 
 use junction_config::Config;
 
+/// One reason `serve` would not start.
+pub struct Refusal {
+    /// A complete message with its hint.
+    pub text: String,
+    /// The master key is missing (a secret `check --allow-unresolved` lets through), as opposed
+    /// to malformed.
+    pub missing_key: bool,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// Every start-up refusal of `config` in this environment, each a complete message with a hint.
-pub fn problems(config: &Config) -> Vec<String> {
+pub fn problems(config: &Config) -> Vec<Refusal> {
     let key = match junction_vault::Keyring::from_env() {
         Ok(k) => k,
         Err(e) => {
-            return vec![format!(
-                "error: {e}\nhint: `junction secrets new-key` prints a valid key"
-            )]
+            return vec![Refusal {
+                text: format!("error: {e}\nhint: `junction secrets new-key` prints a valid key"),
+                missing_key: false,
+            }]
         }
     };
     if key.is_some() {
@@ -39,7 +55,12 @@ pub fn problems(config: &Config) -> Vec<String> {
             sealed.join(", ")
         ));
     }
-    out
+    out.into_iter()
+        .map(|text| Refusal {
+            text,
+            missing_key: true,
+        })
+        .collect()
 }
 
 /// Seals this process's audit entries with a key derived from the master key, when one is set

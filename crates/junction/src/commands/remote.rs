@@ -44,10 +44,7 @@ impl Client {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let res = req
-            .send()
-            .await
-            .map_err(|e| format!("cannot reach the hub at {}: {e}", self.base))?;
+        let res = req.send().await.map_err(|e| unreachable(&self.base, &e))?;
         let status = res.status();
         let v: Value = res.json().await.unwrap_or(Value::Null);
         if status.is_success() {
@@ -63,4 +60,22 @@ impl Client {
         }
         Err(msg)
     }
+}
+
+/// The hub at `base` did not answer: which address was tried, why, and how to point elsewhere.
+pub(super) fn unreachable(base: &str, e: &reqwest::Error) -> String {
+    format!(
+        "cannot reach the hub at {base}: {}\nhint: is `junction serve` running there? Point the CLI at another hub with --server URL or `export JUNCTION_SERVER=URL` (`junction demo` prints its own)",
+        root_cause(e)
+    )
+}
+
+/// The innermost cause of a failed request ("Connection refused"), which reqwest's own message
+/// ("error sending request for url …") hides.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }

@@ -119,16 +119,25 @@ async fn open(args: &ConfigArgs) -> Result<Vault, Failure> {
     open_vault(store).await
 }
 
-/// The config and the store it names.
+/// The config and the store it names. These commands work on the database alone, so the config's
+/// unset environment variables (the hub's secrets) do not stop them.
 pub(super) async fn open_store(args: &ConfigArgs) -> Result<(Config, Arc<dyn Store>), Failure> {
-    let config = load(args, &env_overrides()).map_err(|e| (EXIT_CONFIG, e))?;
+    let overrides = junction_config::Overrides {
+        allow_unresolved: true,
+        ..env_overrides()
+    };
+    let config = load(args, &overrides).map_err(|e| (EXIT_CONFIG, e))?;
     super::preflight::seal_audit_from_env();
     let store = junction_store::open(&(&config.store).into())
         .await
         .map_err(|e| {
             (
                 EXIT_STORE,
-                format!("error: cannot open the store {}: {e}", config.store.url),
+                format!(
+                    "error: cannot open the store {}: {e}\nhint: {}",
+                    config.store.url,
+                    super::store_hint(&config.store.url)
+                ),
             )
         })?;
     Ok((config, store))
@@ -245,19 +254,22 @@ async fn list(vault: &Vault, output: Output) -> Result<(), Failure> {
             if secrets.is_empty() {
                 println!("no secrets");
             } else {
-                println!(
-                    "{:<32} {:>7} {:>10}  UPDATED",
-                    "NAME", "VERSION", "MASTER KEY"
-                );
+                use super::table::{Align::*, Table};
+                let mut t = Table::new(&[
+                    ("NAME", Left),
+                    ("VERSION", Right),
+                    ("MASTER KEY", Right),
+                    ("UPDATED (UTC)", Left),
+                ]);
                 for s in &secrets {
-                    println!(
-                        "{:<32} {:>7} {:>10}  {}",
-                        s.name,
-                        s.version,
+                    t.row(vec![
+                        s.name.clone(),
+                        s.version.to_string(),
                         format!("v{}", s.master_version),
-                        ms_to_rfc3339(s.updated_at)
-                    );
+                        ms_to_rfc3339(s.updated_at),
+                    ]);
                 }
+                t.print();
             }
         }
     }

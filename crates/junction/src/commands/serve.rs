@@ -67,7 +67,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Err(e) => {
             tracing::error!(store = %config.store.url, error = %e, "cannot open the store");
             eprintln!("error: cannot open the store {}: {e}", config.store.url);
-            eprintln!("hint: check that the database is running and JUNCTION_DATABASE_URL / store.url is right");
+            eprintln!("hint: {}", super::store_hint(&config.store.url));
             return ExitCode::from(super::EXIT_STORE);
         }
     };
@@ -92,7 +92,10 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Ok(l) => l,
         Err(e) => {
             tracing::error!(%listen, error = %e, "cannot listen");
-            eprintln!("error: cannot listen on {listen}: {e}");
+            eprintln!(
+                "{}",
+                super::cannot_listen(listen, &e, "--listen (or JUNCTION_LISTEN, server.listen)")
+            );
             return ExitCode::from(super::EXIT_FAILURE);
         }
     };

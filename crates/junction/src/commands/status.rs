@@ -8,6 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::remote::Client;
+use super::table::{Align::*, Table};
 use crate::cli::{Output, Remote};
 
 pub async fn run(remote: Remote) -> ExitCode {
@@ -25,7 +26,7 @@ async fn status(remote: &Remote) -> Result<bool, String> {
     let c = Client::new(remote);
     let ready = reqwest::get(format!("{}/readyz", remote.server.trim_end_matches('/')))
         .await
-        .map_err(|e| format!("cannot reach the hub at {}: {e}", remote.server))?;
+        .map_err(|e| super::remote::unreachable(&remote.server, &e))?;
     let is_ready = ready.status().is_success();
     let ready: Value = ready.json().await.unwrap_or(Value::Null);
     let alerts = c.call(Method::GET, "/api/v1/alerts", None).await?;
@@ -68,55 +69,65 @@ async fn status(remote: &Remote) -> Result<bool, String> {
         println!("alerts: none firing");
     } else {
         println!("alerts: {} firing", firing.len());
+        let mut t =
+            Table::new(&[("SEVERITY", Left), ("RULE", Left), ("MESSAGE", Left)]).indented("  ");
         for a in &firing {
-            println!(
-                "  {:<8} {:<24} {}",
-                a["severity"].as_str().unwrap_or(""),
-                a["rule"].as_str().unwrap_or(""),
-                a["message"].as_str().unwrap_or("")
-            );
+            let s = |k: &str| a[k].as_str().unwrap_or("").to_owned();
+            t.row(vec![s("severity"), s("rule"), s("message")]);
         }
+        t.print();
     }
     let num = |v: &Value| v.as_u64().map_or("-".to_owned(), |n| n.to_string());
     let ms = |v: &Value| v.as_f64().map_or("-".to_owned(), |n| format!("{n:.0}ms"));
-    println!(
-        "\nconnectors (last 5 min)\n  {:<16} {:<10} {:>7} {:>7} {:>8}",
-        "NAME", "CIRCUIT", "CALLS", "ERRORS", "P95"
-    );
+    println!("\nconnectors (last 5 min)");
+    let mut table = Table::new(&[
+        ("NAME", Left),
+        ("STATE", Left),
+        ("CALLS", Right),
+        ("ERRORS", Right),
+        ("P95", Right),
+    ])
+    .indented("  ");
     for k in connectors["connectors"].as_array().into_iter().flatten() {
         let name = k["name"].as_str().unwrap_or("");
         let t = totals("connector", name);
-        println!(
-            "  {:<16} {:<10} {:>7} {:>7} {:>8}",
-            name,
-            k["circuit"].as_str().unwrap_or(""),
+        table.row(vec![
+            name.to_owned(),
+            circuit_words(k["circuit"].as_str().unwrap_or("")),
             num(&t["calls"]),
             num(&t["errors"]),
-            ms(&t["p95_ms"])
-        );
+            ms(&t["p95_ms"]),
+        ]);
     }
-    println!(
-        "\ndestinations (last 5 min)\n  {:<16} {:<10} {:>9} {:>7} {:>8} {:>6}",
-        "NAME", "STATE", "DELIVERED", "FAILED", "PENDING", "DEAD"
-    );
+    table.print();
+    println!("\ndestinations (last 5 min)");
+    let mut table = Table::new(&[
+        ("NAME", Left),
+        ("STATE", Left),
+        ("DELIVERED", Right),
+        ("FAILED", Right),
+        ("PENDING", Right),
+        ("DEAD", Right),
+    ])
+    .indented("  ");
     for d in destinations["items"].as_array().into_iter().flatten() {
         let name = d["name"].as_str().unwrap_or("");
         let t = totals("destination", name);
         let state = if d["disabled"] == true {
-            "disabled"
+            "disabled".to_owned()
         } else {
-            d["circuit"].as_str().unwrap_or("")
+            circuit_words(d["circuit"].as_str().unwrap_or(""))
         };
-        println!(
-            "  {:<16} {:<10} {:>9} {:>7} {:>8} {:>6}",
-            name,
+        table.row(vec![
+            name.to_owned(),
             state,
             num(&t["delivered"]),
             num(&t["failed"]),
             num(&d["pending"]),
-            num(&d["dead"])
-        );
+            num(&d["dead"]),
+        ]);
     }
+    table.print();
     let sources: Vec<&Value> = stats["series"]
         .as_array()
         .into_iter()
@@ -124,20 +135,34 @@ async fn status(remote: &Remote) -> Result<bool, String> {
         .filter(|s| s["kind"] == "source")
         .collect();
     if !sources.is_empty() {
-        println!(
-            "\nsources (last 5 min)\n  {:<16} {:>9} {:>10} {:>9}",
-            "NAME", "RECEIVED", "DUPLICATES", "REJECTED"
-        );
+        println!("\nsources (last 5 min)");
+        let mut table = Table::new(&[
+            ("NAME", Left),
+            ("RECEIVED", Right),
+            ("DUPLICATES", Right),
+            ("REJECTED", Right),
+        ])
+        .indented("  ");
         for s in sources {
             let t = &s["totals"];
-            println!(
-                "  {:<16} {:>9} {:>10} {:>9}",
-                s["name"].as_str().unwrap_or(""),
+            table.row(vec![
+                s["name"].as_str().unwrap_or("").to_owned(),
                 num(&t["received"]),
                 num(&t["duplicates"]),
-                num(&t["rejected"])
-            );
+                num(&t["rejected"]),
+            ]);
         }
+        table.print();
     }
     Ok(is_ready)
+}
+
+/// A circuit's state in the words an operator reads right ("open" reads as "available").
+fn circuit_words(state: &str) -> String {
+    match state {
+        "closed" => "healthy".into(),
+        "open" => "failing: paused until a probe succeeds".into(),
+        "half_open" | "half-open" => "probing".into(),
+        other => other.into(),
+    }
 }

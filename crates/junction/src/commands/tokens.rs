@@ -188,7 +188,15 @@ fn print_tokens(tokens: &[ApiToken], output: Output) {
         Output::Table => {
             if tokens.is_empty() {
                 println!("no API tokens");
+                return;
             }
+            use super::table::{Align::*, Table};
+            let mut table = Table::new(&[
+                ("ID", Left),
+                ("NAME", Left),
+                ("SCOPES", Left),
+                ("STATE", Left),
+            ]);
             for t in tokens {
                 let state = match (t.revoked_at, t.expires_at) {
                     (Some(r), _) => format!("revoked {}", ms_to_rfc3339(r)),
@@ -196,8 +204,9 @@ fn print_tokens(tokens: &[ApiToken], output: Output) {
                     (None, Some(e)) => format!("expires {}", ms_to_rfc3339(e)),
                     (None, None) => "active".to_owned(),
                 };
-                println!("{}  {:<20} {:<40} {state}", t.id, t.name, t.scopes);
+                table.row(vec![t.id.clone(), t.name.clone(), t.scopes.clone(), state]);
             }
+            table.print();
         }
     }
 }
