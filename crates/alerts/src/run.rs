@@ -16,6 +16,10 @@ use crate::signals::Material;
 pub trait Live: Send + Sync + 'static {
     /// `(connector, share of its fullest quota window in use)`.
     fn quota_use(&self) -> Vec<(String, f64)>;
+    /// Why the last config reload was refused, while the hub runs an older config.
+    fn reload_failed(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Starts evaluating `alerts` every `evaluate_every` until the process stops.
@@ -61,7 +65,8 @@ async fn round(
     notifier: &Arc<Notifier>,
 ) -> Result<(), junction_store::StoreError> {
     let at = now_ms();
-    let material = Material::gather(store, &alerts.rules, live.quota_use(), at).await?;
+    let mut material = Material::gather(store, &alerts.rules, live.quota_use(), at).await?;
+    material.reload_failed = live.reload_failed();
     let now = Instant::now();
     for rule in &alerts.rules {
         for c in ev.step(now, rule, &material.readings(rule)) {

@@ -27,6 +27,8 @@ pub struct Material {
     pub reauth: Vec<(String, String)>,
     /// `(connector, share of its fullest quota window)`.
     pub quota: Vec<(String, f64)>,
+    /// Why the last config reload was refused, while it is.
+    pub reload_failed: Option<String>,
 }
 
 impl Material {
@@ -90,6 +92,7 @@ impl Material {
             disabled,
             reauth,
             quota,
+            reload_failed: None,
         })
     }
 
@@ -173,6 +176,16 @@ impl Material {
                     text: format!("{:.0}% of a quota window in use", used * 100.0),
                 })
                 .collect(),
+            Signal::ConfigReloadFailed => self
+                .reload_failed
+                .iter()
+                .map(|why| Reading {
+                    subject: "config".into(),
+                    value: 1.0,
+                    judged: true,
+                    text: format!("the config on disk was refused; the hub runs the previous one: {why}"),
+                })
+                .collect(),
             Signal::DestinationDisabled => self
                 .disabled
                 .iter()
@@ -236,6 +249,17 @@ mod tests {
             .into_iter()
             .find(|r| r.name == name)
             .unwrap()
+    }
+
+    #[test]
+    fn a_refused_config_reload_is_a_reading_until_a_reload_succeeds() {
+        let mut m = Material::default();
+        assert!(m.readings(&rule("config_reload_failed")).is_empty());
+        m.reload_failed = Some("junction.yaml:3:5: bad preset".into());
+        let r = m.readings(&rule("config_reload_failed"));
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].value, 1.0);
+        assert!(r[0].text.contains("bad preset"), "{}", r[0].text);
     }
 
     #[test]

@@ -69,6 +69,8 @@ pub(crate) fn resolve(
                 shapes,
                 alerts,
                 vault_refs: sources.vault.into_inner(),
+                document: crate::resolved::AsRead(doc.value.clone()),
+                files: doc.files.borrow().clone(),
                 warnings: doc
                     .warnings
                     .iter()

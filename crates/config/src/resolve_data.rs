@@ -84,6 +84,7 @@ fn model(
         RawModel::Inline(m) => m.schema,
         RawModel::File(file) => {
             let path = base_dir(doc).join(&file);
+            doc.files.borrow_mut().push(path.clone());
             let text = match std::fs::read_to_string(&path) {
                 Ok(t) => t,
                 Err(e) => {

@@ -8,6 +8,24 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// The config file as read (`${VAR}`s expanded), kept to compare with the next reading. Its
+/// `Debug` shows nothing: it may hold secrets.
+#[derive(Clone, Default, PartialEq)]
+pub struct AsRead(pub serde_json::Value);
+
+impl AsRead {
+    /// The value of a top-level section (null when absent).
+    pub fn section(&self, name: &str) -> &serde_json::Value {
+        self.0.get(name).unwrap_or(&serde_json::Value::Null)
+    }
+}
+
+impl std::fmt::Debug for AsRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AsRead(…)")
+    }
+}
+
 /// The whole, validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -28,6 +46,11 @@ pub struct Config {
     pub alerts: crate::resolved_alerts::Alerts,
     /// Every `secret:NAME` the config holds, bound from the vault at start-up.
     pub vault_refs: Vec<crate::resolved_flow::VaultRef>,
+    /// The file as read, `${VAR}`s expanded: what a reload compares section by section. It may
+    /// hold secrets: never print it.
+    pub document: AsRead,
+    /// The files it was read from besides the config file (model schemas), for a reload to watch.
+    pub files: Vec<std::path::PathBuf>,
     /// What was let through under [`crate::Overrides::allow_unresolved`]: each unset variable,
     /// where it stands.
     pub warnings: Vec<crate::ConfigError>,

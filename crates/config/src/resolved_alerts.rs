@@ -28,6 +28,8 @@ pub enum Signal {
     SchemaDrift,
     /// `Deprecation` / `Sunset` headers seen over `over`.
     Deprecation,
+    /// 1 while the last config reload was refused: the hub runs an older config than its file.
+    ConfigReloadFailed,
 }
 
 impl Signal {
@@ -42,6 +44,7 @@ impl Signal {
             Signal::DestinationDisabled => "destination_disabled",
             Signal::SchemaDrift => "schema_drift",
             Signal::Deprecation => "deprecation",
+            Signal::ConfigReloadFailed => "config_reload_failed",
         }
     }
 }
@@ -186,5 +189,13 @@ pub fn builtin_rules() -> Vec<AlertRule> {
         ),
         rule("schema_drift", SchemaDrift, 0.0, 60 * MIN, 0, Warning),
         rule("deprecation", Deprecation, 0.0, 24 * 60 * MIN, 0, Info),
+        rule(
+            "config_reload_failed",
+            ConfigReloadFailed,
+            0.0,
+            0,
+            0,
+            Warning,
+        ),
     ]
 }

@@ -38,6 +38,8 @@ pub(crate) struct Document {
     pub value: Value,
     /// Unset variables let through in lenient mode, each where it stands.
     pub warnings: Vec<ConfigError>,
+    /// Other files read while resolving (model schemas), for a reload to watch.
+    pub files: std::cell::RefCell<Vec<std::path::PathBuf>>,
     values: HashMap<String, Loc>,
     keys: HashMap<String, Loc>,
 }
@@ -168,6 +170,7 @@ pub(crate) fn parse(
         file: file.to_owned(),
         value,
         warnings: b.warnings,
+        files: Default::default(),
         values: b.values,
         keys: b.keys,
     })

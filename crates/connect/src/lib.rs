@@ -38,8 +38,8 @@ pub struct Hub {
     pub tokens: ApiTokens,
     store: Arc<dyn Store>,
     body_limit: usize,
-    /// Models and mappings, for operations that declare them.
-    shapes: junction_config::Shapes,
+    /// Models and mappings, for operations that declare them; swapped whole by a reload.
+    shapes: arc_swap::ArcSwap<junction_config::Shapes>,
 }
 
 impl Hub {
@@ -62,8 +62,14 @@ impl Hub {
             tokens: ApiTokens::new(store.clone()),
             store,
             body_limit: config.server.body_limit,
-            shapes: config.shapes.clone(),
+            shapes: arc_swap::ArcSwap::from_pointee(config.shapes.clone()),
         }))
+    }
+
+    /// Takes `config`'s models and mappings for every call that starts from now on (the
+    /// connectors themselves stay as started).
+    pub fn reload(&self, config: &Config) {
+        self.shapes.store(Arc::new(config.shapes.clone()));
     }
 
     /// `GET /api/v1/connectors`: to be mounted behind the admin API's check.

@@ -89,7 +89,8 @@ pub async fn proxy(
     })?;
     if let Some(soap) = &rt.cfg.soap {
         let operation = path.trim_matches('/');
-        return crate::soap::call(rt, &hub.shapes, soap, operation, connection, body).await;
+        let shapes = hub.shapes.load_full();
+        return crate::soap::call(rt, &shapes, soap, operation, connection, body).await;
     }
     let method = parts.method.clone();
     let answer = rt

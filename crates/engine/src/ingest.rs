@@ -90,7 +90,7 @@ impl From<IngestError> for Error {
 /// Webhook intake for every configured source.
 pub struct Ingest {
     store: Arc<dyn Store>,
-    sources: HashMap<String, SourceRt>,
+    sources: arc_swap::ArcSwap<HashMap<String, Arc<SourceRt>>>,
     wakers: Arc<Wakers>,
 }
 
@@ -102,6 +102,7 @@ impl Ingest {
             return None;
         }
         self.sources
+            .load()
             .keys()
             .map(|k| (k, strsim::jaro_winkler(name, k)))
             .filter(|(k, score)| *score >= 0.8 || strsim::damerau_levenshtein(name, k) <= 2)
@@ -110,8 +111,22 @@ impl Ingest {
     }
 
     pub fn new(config: &Config, store: Arc<dyn Store>, wakers: Arc<Wakers>) -> Self {
+        Self {
+            store,
+            sources: arc_swap::ArcSwap::from_pointee(Self::sources(config)),
+            wakers,
+        }
+    }
+
+    /// Takes `config`'s sources and routes for every request that starts from now on; requests
+    /// already inside [`Ingest::accept`] finish with the ones they started with.
+    pub fn reload(&self, config: &Config) {
+        self.sources.store(Arc::new(Self::sources(config)));
+    }
+
+    fn sources(config: &Config) -> HashMap<String, Arc<SourceRt>> {
         let flows = &config.flows;
-        let sources = flows
+        flows
             .sources
             .values()
             .map(|s| {
@@ -137,14 +152,9 @@ impl Ingest {
                     duplicate: metrics::counter!("junction_webhooks_duplicate_total", "source" => label),
                     history: history::series(history::Kind::Source, &s.name),
                 };
-                (s.name.clone(), rt)
+                (s.name.clone(), Arc::new(rt))
             })
-            .collect();
-        Self {
-            store,
-            sources,
-            wakers,
-        }
+            .collect()
     }
 
     /// Takes one webhook request. `now` is in ms.
@@ -155,10 +165,13 @@ impl Ingest {
         body: &[u8],
         now: i64,
     ) -> Result<Accepted, IngestError> {
-        let rt = self
-            .sources
+        let sources = self.sources.load();
+        let rt = sources
             .get(source)
+            .cloned()
             .ok_or_else(|| IngestError::UnknownSource(source.to_owned(), self.nearest(source)))?;
+        drop(sources);
+        let rt = &*rt;
         rt.received.increment(1);
         rt.history.add(history::source::RECEIVED, 1);
         let req = Request {

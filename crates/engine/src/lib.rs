@@ -27,7 +27,7 @@ impl Engine {
     pub async fn start(state: &AppState) -> Result<Arc<Self>, String> {
         // Metric handles are registered below: the recorder must exist first.
         junction_telemetry::metrics::handle();
-        let config = &state.config;
+        let config = &state.config();
         let wakers = Arc::new(dispatch::Wakers::new(config.flows.destinations.keys()));
         let ingest = ingest::Ingest::new(config, state.store.clone(), wakers.clone());
         let dispatcher = dispatch::Dispatcher::start(

@@ -67,7 +67,7 @@ async fn stats(state: &AppState) {
     let Ok(rows) = state.store.destination_stats(now).await else {
         return;
     };
-    for name in state.config.flows.destinations.keys() {
+    for name in state.config().flows.destinations.keys() {
         let s = rows.iter().find(|r| &r.destination == name);
         let (pending, due, dead, age) = match s {
             Some(s) => (
@@ -89,7 +89,7 @@ async fn stats(state: &AppState) {
 }
 
 async fn purge(state: &AppState) {
-    let retention = state.config.delivery.retention;
+    let retention = state.config().delivery.retention;
     if retention.is_zero() {
         return;
     }

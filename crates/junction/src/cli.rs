@@ -37,6 +37,9 @@ pub enum Command {
     Dlq(DlqCommand),
     /// A running hub at a glance: readiness, firing alerts, connectors, destinations, sources.
     Status(Remote),
+    /// Make a running hub reload its config file now (it also reloads on file changes and
+    /// SIGHUP). Exit 1 when the new config is refused; the hub keeps the running one.
+    Reload(Remote),
     /// Events stored by a running hub: search and show.
     #[command(subcommand)]
     Events(EventsCommand),
@@ -363,7 +366,7 @@ pub enum DlqCommand {
     },
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct MockArgs {
     /// A `mock.yaml` with the mock's settings; the flags below win over it.
     #[arg(long, short = 'c')]

@@ -15,6 +15,7 @@ mod health;
 pub mod history;
 mod listen;
 mod observe;
+pub mod reload;
 mod run;
 mod state;
 

@@ -16,8 +16,8 @@ use crate::{health, observe, AppState};
 pub fn router(state: AppState, extra: Option<Router<AppState>>) -> Router {
     // Install the recorder before the first request, or that request's metrics are lost.
     junction_telemetry::metrics::handle();
-    let limit = state.config.server.body_limit;
-    let timeout = state.config.server.request_timeout;
+    let limit = state.config().server.body_limit;
+    let timeout = state.config().server.request_timeout;
     let mut routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -63,13 +63,13 @@ pub async fn serve(
     extra: Option<Router<AppState>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let grace = state.config.server.shutdown_grace;
+    let grace = state.config().server.shutdown_grace;
     let app = router(state.clone(), extra);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     health::spawn_monitor(state.clone(), stop_rx.clone());
     let limits = crate::listen::Limits {
-        header_timeout: state.config.server.header_timeout,
-        max_connections: state.config.server.max_connections,
+        header_timeout: state.config().server.header_timeout,
+        max_connections: state.config().server.max_connections,
     };
     let server = crate::listen::run(listener, app, limits, stop_rx.clone());
     let mut server = tokio::spawn(server);

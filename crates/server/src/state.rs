@@ -21,7 +21,10 @@ impl std::ops::Deref for AppState {
 
 /// What [`AppState`] holds.
 pub struct Shared {
-    pub config: Arc<Config>,
+    /// The running config: swapped whole by a reload; each piece of work loads it once.
+    config: arc_swap::ArcSwap<Config>,
+    /// The last reload's outcome.
+    pub reload: Arc<crate::reload::ReloadStatus>,
     pub store: Arc<dyn Store>,
     /// This process's identity in leases and logs: `host-pid-random`.
     pub node_id: Arc<str>,
@@ -39,6 +42,18 @@ pub type Drain = Box<
         + Send,
 >;
 
+impl Shared {
+    /// The running config (a snapshot: a reload does not change what the caller holds).
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
+    /// Makes `config` the running one (after a reload checked it).
+    pub fn set_config(&self, config: Arc<Config>) {
+        self.config.store(config);
+    }
+}
+
 impl AppState {
     pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "junction".into());
@@ -48,7 +63,8 @@ impl AppState {
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
         Self(Arc::new(Shared {
-            config: Arc::new(config),
+            config: arc_swap::ArcSwap::from_pointee(config),
+            reload: Arc::default(),
             store,
             node_id: node_id.into(),
             health: Arc::new(Health::default()),

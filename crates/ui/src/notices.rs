@@ -45,7 +45,8 @@ pub async fn drift(State(state): State<AppState>) -> Result<Response, ApiError> 
 
 pub async fn alerts(State(state): State<AppState>) -> Result<Response, ApiError> {
     let alerts = state.store.alerts().await?;
-    let rules = &state.config.alerts.rules;
+    let config = state.config();
+    let rules = &config.alerts.rules;
     let body = html! {
         @if alerts.is_empty() { p.empty { "No alert has fired." } } @else {
             table #alerts {

@@ -37,8 +37,9 @@ pub async fn show(
     let disabled = store.disabled().await?;
     let connections = store.connections().await?;
     let connectors = ui.hub.health();
+    let reload_failed = state.reload.failing();
     let sources: BTreeSet<String> = state
-        .config
+        .config()
         .flows
         .sources
         .keys()
@@ -48,6 +49,15 @@ pub async fn show(
     let destinations = ui.engine.dispatcher.status();
 
     let body = html! {
+        @if let Some(r) = &reload_failed {
+            div.alerts-banner #reload-failed {
+                strong { "The config on disk was refused" }
+                " (" (crate::layout::when(r.at_ms)) ", " (r.trigger) "): the hub keeps running the previous one. Fix these and save the file again:"
+                ul {
+                    @for e in r.errors.iter().take(10) { li { code { (e) } } }
+                }
+            }
+        }
         @if !firing.is_empty() {
             div.alerts-banner #firing {
                 strong { a href="/ui/alerts" { (firing.len()) " alert(s) firing" } } ": "

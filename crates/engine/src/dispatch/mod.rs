@@ -154,12 +154,22 @@ impl Dispatcher {
                 permits: Arc::new(Semaphore::new(dest.concurrency)),
                 disabled: AtomicBool::new(is_disabled),
                 metrics: worker::WorkerMetrics::new(&dest.name),
-                shapes,
+                shapes: arc_swap::ArcSwap::from_pointee(shapes),
             });
             tokio::spawn(w.clone().run());
             workers.insert(dest.name.clone(), w);
         }
         Ok(Self { workers })
+    }
+
+    /// Takes `config`'s mappings and models for every attempt that starts from now on (the set of
+    /// destinations and their other settings stay as started).
+    pub fn reload(&self, config: &Config) {
+        for (name, w) in &self.workers {
+            if let Some(dest) = config.flows.destinations.get(name) {
+                w.shapes.store(Arc::new(shapes_for(config, dest)));
+            }
+        }
     }
 
     /// Attempts in flight across destinations.

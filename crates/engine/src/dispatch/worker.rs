@@ -34,7 +34,9 @@ pub(crate) struct Worker {
     pub disabled: AtomicBool,
     pub metrics: WorkerMetrics,
     /// Per route: its mapping and this destination's model.
-    pub shapes: std::collections::HashMap<String, Shape>,
+    /// Each route's mapping and the destination's model; swapped whole by a reload (an attempt
+    /// uses the shapes it started with).
+    pub shapes: arc_swap::ArcSwap<std::collections::HashMap<String, Shape>>,
 }
 
 /// A destination's metric handles, registered once.
@@ -214,7 +216,8 @@ impl Worker {
             };
             return self.quarantine(c, q, started_at, t0).await;
         }
-        let body = match self.shapes.get(&c.route) {
+        let shapes = self.shapes.load_full();
+        let body = match shapes.get(&c.route) {
             Some(shape) if !shape.is_identity() => match shape.apply(&c.event.payload).await {
                 Ok(mapped) => mapped.unwrap_or_else(|| c.event.payload.clone()),
                 Err(q) => return self.quarantine(c, q, started_at, t0).await,

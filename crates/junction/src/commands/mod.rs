@@ -10,6 +10,7 @@ mod events;
 mod mock;
 mod openapi;
 mod preflight;
+mod reload;
 mod remote;
 mod secrets;
 mod serve;
@@ -85,6 +86,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Mock(args) => mock::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Status(remote) => status::run(remote).await,
+        Command::Reload(remote) => reload::cli(remote).await,
         Command::Events(cmd) => events::run(cmd).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;

@@ -31,6 +31,22 @@ impl Client {
         }
     }
 
+    /// `method path` with no body; the status and JSON body whatever the status (only a hub
+    /// that cannot be reached is an error).
+    pub(super) async fn answer(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> Result<(reqwest::StatusCode, Value), String> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.map_err(|e| unreachable(&self.base, &e))?;
+        let status = res.status();
+        Ok((status, res.json().await.unwrap_or(Value::Null)))
+    }
+
     pub(super) async fn call(
         &self,
         method: reqwest::Method,

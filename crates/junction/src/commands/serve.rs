@@ -102,7 +102,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     let state = junction_server::AppState::new(config, store);
     tracing::info!(
         %listen,
-        store = %state.config.store.url,
+        store = %state.config().store.url,
         node = %state.node_id,
         version = env!("CARGO_PKG_VERSION"),
         "junction is serving"
@@ -124,8 +124,8 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     junction_server::history::start(&state);
     junction_alerts::start(
         &state,
-        state.config.alerts.clone(),
-        std::sync::Arc::new(LiveQuota(connectors.clone())),
+        state.config().alerts.clone(),
+        std::sync::Arc::new(LiveQuota(connectors.clone(), state.clone())),
     );
     let admin_token = std::env::var("JUNCTION_ADMIN_TOKEN")
         .ok()
@@ -133,13 +133,21 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     let access = junction_server::admin::AdminAccess::new(
         state.store.clone(),
         admin_token,
-        state.config.server.hosts.clone(),
+        state.config().server.hosts.clone(),
     );
+    let reloader = super::reload::Reloader::new(
+        args.config.clone(),
+        overrides.clone(),
+        state.clone(),
+        engine.clone(),
+        connectors.clone(),
+    );
+    reloader.watch();
     let extra = junction_engine::http::routes(engine.clone())
         .merge(connectors.routes())
         .merge(junction_ui::public_routes(access.clone()))
         .merge(super::openapi::routes())
-        .merge(admin_api(&access, engine, &connectors));
+        .merge(admin_api(&access, engine, &connectors, reloader));
     match junction_server::serve(
         listener,
         state,
@@ -161,6 +169,7 @@ pub fn admin_api(
     access: &std::sync::Arc<junction_server::admin::AdminAccess>,
     engine: std::sync::Arc<junction_engine::Engine>,
     connectors: &std::sync::Arc<junction_connect::Hub>,
+    reloader: std::sync::Arc<super::reload::Reloader>,
 ) -> axum::Router<junction_server::AppState> {
     let guard = access.clone();
     let ui = std::sync::Arc::new(junction_ui::Ui {
@@ -171,6 +180,7 @@ pub fn admin_api(
         .merge(connectors.admin_routes())
         .merge(junction_ui::routes(ui))
         .merge(junction_server::admin::routes(access.clone()))
+        .merge(super::reload::routes(reloader))
         // On the routes only: with `layer` the guard also wrapped this router's fallback, which
         // the merge made the whole server's, so a POST to any unknown path was audited.
         .route_layer(axum::middleware::from_fn(move |req, next| {
@@ -182,10 +192,17 @@ pub fn admin_api(
 }
 
 /// The alert rules' view of this process's quotas.
-struct LiveQuota(std::sync::Arc<junction_connect::Hub>);
+struct LiveQuota(
+    std::sync::Arc<junction_connect::Hub>,
+    junction_server::AppState,
+);
 
 impl junction_alerts::Live for LiveQuota {
     fn quota_use(&self) -> Vec<(String, f64)> {
         self.0.quota_use()
+    }
+
+    fn reload_failed(&self) -> Option<String> {
+        self.1.reload.failing().map(|o| o.errors.join("; "))
     }
 }

@@ -64,7 +64,12 @@ pub struct Actor {
 
 /// The role an admin request needs.
 pub fn required_role(method: &Method, path: &str) -> Role {
-    const ADMIN_ONLY: [&str; 3] = ["/api/v1/tokens", "/api/v1/secrets", "/api/v1/audit"];
+    const ADMIN_ONLY: [&str; 4] = [
+        "/api/v1/tokens",
+        "/api/v1/secrets",
+        "/api/v1/audit",
+        "/api/v1/reload",
+    ];
     let under = |p: &str| path == p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/'));
     if ADMIN_ONLY.iter().any(|p| under(p)) {
         Role::Admin

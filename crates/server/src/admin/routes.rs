@@ -395,7 +395,8 @@ async fn sources(
     use junction_telemetry::history;
     let since = history::minute_of(now_ms()) - 4 * history::MINUTE_MS;
     let merged = crate::history::merged(state.store.as_ref(), since).await?;
-    let flows = &state.config.flows;
+    let config = state.config();
+    let flows = &config.flows;
     let list: Vec<Value> = flows
         .sources
         .values()
@@ -424,7 +425,7 @@ async fn sources(
 #[utoipa::path(get, path = "/api/v1/routes", tag = "events", summary = "Routes: what goes where, in what order, in what shape", responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn routes_list(axum::extract::State(state): axum::extract::State<AppState>) -> Json<Value> {
     let list: Vec<Value> = state
-        .config
+        .config()
         .flows
         .routes
         .values()
