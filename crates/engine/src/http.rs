@@ -24,21 +24,25 @@ use crate::Engine;
 
 /// The OpenAPI paths of the delivery admin endpoints.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    list_dead,
-    list_quarantined,
-    replay_many,
-    replay_quarantined,
-    drift,
-    delivery,
-    replay_one,
-    discard_one,
-    discard_many,
-    discard_quarantined,
-    destinations,
-    enable,
-    disable
-))]
+#[openapi(
+    paths(
+        list_dead,
+        list_quarantined,
+        replay_many,
+        replay_quarantined,
+        drift,
+        delivery,
+        replay_one,
+        discard_one,
+        discard_many,
+        discard_quarantined,
+        destinations,
+        enable,
+        disable,
+        rejected
+    ),
+    components(schemas(RejectedItem, RejectedList))
+)]
 pub struct ApiDoc;
 
 /// `POST /webhooks/{source}`: public, authenticated by each source's verifier.
@@ -65,6 +69,7 @@ pub fn admin_routes(engine: Arc<Engine>) -> Router<AppState> {
         .route("/api/v1/destinations", get(destinations))
         .route("/api/v1/destinations/{name}/enable", post(enable))
         .route("/api/v1/destinations/{name}/disable", post(disable))
+        .route("/api/v1/rejected", get(rejected))
         .layer(axum::Extension(engine))
 }
 
@@ -87,6 +92,74 @@ async fn webhook(
         StatusCode::ACCEPTED
     };
     Ok((status, Json(accepted)).into_response())
+}
+
+/// Which refused requests: of one source (`""` for names no source has), newest first.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RejectedParams {
+    #[serde(default)]
+    pub source: Option<String>,
+    /// At most this many (default 100, at most 500).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// One inbound request refused at intake, masked.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RejectedItem {
+    pub id: i64,
+    /// The source it was sent to; empty for a name no source has.
+    pub source: String,
+    pub at_ms: i64,
+    /// `bad_signature`, `timestamp_outside_window`, `missing_signature`, `malformed_signature`,
+    /// `bad_credentials`, `too_large`, `unknown_source`, `bad_body`.
+    pub reason: String,
+    pub status: i32,
+    /// What it was answered.
+    pub detail: String,
+    /// `[name, value]` pairs; credential-bearing values are `***`.
+    pub headers: Vec<Vec<String>>,
+    /// The start of the body (2 KiB), known secrets masked.
+    pub body: String,
+    /// The body's size in bytes.
+    pub size: i64,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RejectedList {
+    pub items: Vec<RejectedItem>,
+}
+
+impl From<junction_store::RejectedRequest> for RejectedItem {
+    fn from(r: junction_store::RejectedRequest) -> Self {
+        Self {
+            id: r.id,
+            source: r.source,
+            at_ms: r.at_ms,
+            reason: r.reason,
+            status: r.status,
+            detail: r.detail,
+            headers: r.headers.into_iter().map(|(k, v)| vec![k, v]).collect(),
+            body: r.body,
+            size: r.size,
+        }
+    }
+}
+
+/// Inbound requests refused at intake (the newest 50 per source): why, when, masked headers and
+/// a body excerpt.
+#[utoipa::path(get, path = "/api/v1/rejected", tag = "events", summary = "Refused inbound requests: the request inspector", params(RejectedParams), responses((status = 200, description = "OK", body = RejectedList), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+async fn rejected(
+    State(state): State<AppState>,
+    Query(p): Query<RejectedParams>,
+) -> Result<Json<RejectedList>, ApiError> {
+    let limit = p.limit.unwrap_or(100).clamp(1, 500);
+    let items = state.store.rejected(p.source, limit).await?;
+    Ok(Json(RejectedList {
+        items: items.into_iter().map(RejectedItem::from).collect(),
+    }))
 }
 
 /// A dead-letter filter as query parameters or a JSON body.

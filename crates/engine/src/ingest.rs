@@ -91,6 +91,7 @@ impl From<IngestError> for Error {
 pub struct Ingest {
     store: Arc<dyn Store>,
     sources: arc_swap::ArcSwap<HashMap<String, Arc<SourceRt>>>,
+    inspector: Arc<junction_server::inspect::Inspector>,
     wakers: Arc<Wakers>,
 }
 
@@ -110,9 +111,15 @@ impl Ingest {
             .map(|(k, _)| k.clone())
     }
 
-    pub fn new(config: &Config, store: Arc<dyn Store>, wakers: Arc<Wakers>) -> Self {
+    pub fn new(
+        config: &Config,
+        store: Arc<dyn Store>,
+        wakers: Arc<Wakers>,
+        inspector: Arc<junction_server::inspect::Inspector>,
+    ) -> Self {
         Self {
             store,
+            inspector,
             sources: arc_swap::ArcSwap::from_pointee(Self::sources(config)),
             wakers,
         }
@@ -166,10 +173,12 @@ impl Ingest {
         now: i64,
     ) -> Result<Accepted, IngestError> {
         let sources = self.sources.load();
-        let rt = sources
-            .get(source)
-            .cloned()
-            .ok_or_else(|| IngestError::UnknownSource(source.to_owned(), self.nearest(source)))?;
+        let Some(rt) = sources.get(source).cloned() else {
+            drop(sources);
+            let e = IngestError::UnknownSource(source.to_owned(), self.nearest(source));
+            self.refused(None, "unknown_source", 404, &e, headers, body, now);
+            return Err(e);
+        };
         drop(sources);
         let rt = &*rt;
         rt.received.increment(1);
@@ -181,13 +190,26 @@ impl Ingest {
         };
         if let Err(r) = rt.verifier.verify(&req) {
             self.rejected(rt, r.reason());
-            return Err(IngestError::Rejected(r));
+            let reason = r.reason();
+            let e = IngestError::Rejected(r);
+            self.refused(Some(&rt.source.name), reason, 401, &e, headers, body, now);
+            return Err(e);
         }
         let event = match read_event(rt, headers, body, now) {
             Ok(e) => e,
             Err(m) => {
                 self.rejected(rt, "malformed");
-                return Err(IngestError::Malformed(m));
+                let e = IngestError::Malformed(m);
+                self.refused(
+                    Some(&rt.source.name),
+                    "bad_body",
+                    400,
+                    &e,
+                    headers,
+                    body,
+                    now,
+                );
+                return Err(e);
             }
         };
         let external_id = event.external_id.clone();
@@ -229,6 +251,43 @@ impl Ingest {
                 }
             }
         })
+    }
+
+    /// Keeps a refused request for the request inspector.
+    #[allow(clippy::too_many_arguments)]
+    fn refused(
+        &self,
+        source: Option<&str>,
+        reason: &'static str,
+        status: u16,
+        e: &IngestError,
+        headers: &http::HeaderMap,
+        body: &[u8],
+        now: i64,
+    ) {
+        let detail = match e {
+            IngestError::UnknownSource(s, _) => {
+                format!(
+                    "no source named `{}`",
+                    s.chars().take(64).collect::<String>()
+                )
+            }
+            IngestError::Rejected(r) => r.to_string(),
+            IngestError::Malformed(m) => m.clone(),
+            IngestError::Store(e) => e.to_string(),
+        };
+        self.inspector.record(
+            junction_server::inspect::Refusal {
+                source,
+                reason,
+                status,
+                detail,
+                headers,
+                body,
+                size: body.len(),
+            },
+            now,
+        );
     }
 
     fn rejected(&self, rt: &SourceRt, reason: &'static str) {

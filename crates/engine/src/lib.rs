@@ -29,7 +29,12 @@ impl Engine {
         junction_telemetry::metrics::handle();
         let config = &state.config();
         let wakers = Arc::new(dispatch::Wakers::new(config.flows.destinations.keys()));
-        let ingest = ingest::Ingest::new(config, state.store.clone(), wakers.clone());
+        let ingest = ingest::Ingest::new(
+            config,
+            state.store.clone(),
+            wakers.clone(),
+            state.inspector.clone(),
+        );
         let dispatcher = dispatch::Dispatcher::start(
             config,
             state.store.clone(),

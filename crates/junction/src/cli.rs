@@ -100,6 +100,17 @@ pub enum EventsCommand {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Inbound requests the hub refused (bad signature, stale timestamp, too large, unknown
+    /// source, bad body), newest first: why, when, masked headers and a body excerpt.
+    Rejected {
+        #[command(flatten)]
+        remote: Remote,
+        /// Only those sent to this source.
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
     /// One event: its payload and every delivery of it.
     Show {
         #[command(flatten)]

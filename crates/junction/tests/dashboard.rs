@@ -217,5 +217,50 @@ async fn the_overview_leads_to_a_dead_letter_and_replay_delivers_it() {
         audit.to_string().contains("/ui/deliveries/{id}/replay"),
         "{audit}"
     );
+
+    // The request inspector: a webhook with a bad signature shows up with its reason, its
+    // signature masked.
+    let r = http
+        .post(format!("{}/webhooks/crm", hub.base))
+        .header("webhook-id", "evt_forged")
+        .header("webhook-timestamp", junction_core::time::now_ms() / 1000)
+        .header("webhook-signature", "v1,Zm9yZ2VkLXNpZ25hdHVyZQ==")
+        .body(r#"{"type":"customer.updated","forged":true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        c.goto(&format!("{}/ui/", hub.base)).await.unwrap();
+        c.find(Locator::Css("nav a[href='/ui/rejected']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait().for_element(Locator::Css("main")).await.unwrap();
+        let page = text_of(&c, "main").await;
+        if page.contains("bad_signature") {
+            let table = text_of(&c, "#rejected").await;
+            assert!(table.contains("crm") && table.contains("401"), "{table}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not in the inspector: {page}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    c.find(Locator::Css("#rejected summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let detail = text_of(&c, "#rejected details").await;
+    assert!(detail.contains("\"forged\":true"), "{detail}");
+    assert!(
+        !detail.contains("Zm9yZ2VkLXNpZ25hdHVyZQ"),
+        "the signature is masked: {detail}"
+    );
+    shot(&c, "5-rejected").await;
     c.close().await.unwrap();
 }

@@ -268,6 +268,56 @@ async fn webhook_errors_say_how_to_fix_them() {
             .contains("server.body_limit"),
         "{e}"
     );
+    // Each refusal is in the request inspector, masked, and `junction events rejected` lists it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let inspected = loop {
+        let v: serde_json::Value = http
+            .get(format!("{}/api/v1/rejected", hub.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let reasons: Vec<&str> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|i| i["reason"].as_str())
+            .collect();
+        if ["unknown_source", "timestamp_outside_window", "too_large"]
+            .iter()
+            .all(|r| reasons.contains(r))
+        {
+            break v;
+        }
+        assert!(std::time::Instant::now() < deadline, "{v}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let stale_one = inspected["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["reason"] == "timestamp_outside_window")
+        .unwrap();
+    assert_eq!(stale_one["source"], "shop");
+    assert!(stale_one["body"].as_str().unwrap().contains("\"type\""));
+    let sig = stale_one["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h[0] == "webhook-signature")
+        .unwrap();
+    assert_eq!(sig[1], "***", "{stale_one}");
+    let (code, table, stderr) =
+        support::against(&hub.base, None, &["events", "rejected", "--source", "shop"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(table.contains("timestamp_outside_window"), "{table}");
+    assert!(
+        !table.contains("unknown_source"),
+        "filtered by source: {table}"
+    );
+
     // The hub's address leads to the dashboard.
     let no_redirect = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -13,6 +13,7 @@ pub mod api_tokens;
 pub mod errors;
 mod health;
 pub mod history;
+pub mod inspect;
 mod listen;
 mod observe;
 pub mod reload;

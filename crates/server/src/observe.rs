@@ -44,6 +44,7 @@ fn new_request_id() -> HeaderValue {
 pub(crate) async fn edge(
     timeout: Duration,
     body_limit: usize,
+    state: crate::AppState,
     mut req: Request,
     next: Next,
 ) -> Response {
@@ -80,6 +81,11 @@ pub(crate) async fn edge(
         let _ = span.set_parent(junction_telemetry::parent_context(req.headers()));
     }
     let uri = req.uri().clone();
+    // A webhook refused here (too large) is kept for the request inspector with its headers.
+    let webhook_headers = uri
+        .path()
+        .starts_with("/webhooks/")
+        .then(|| req.headers().clone());
     let handled = AssertUnwindSafe(tokio::time::timeout(timeout, next.run(req)))
         .catch_unwind()
         .instrument(span.clone())
@@ -101,6 +107,9 @@ pub(crate) async fn edge(
         }
     };
     let mut res = crate::errors::normalize(&method, uri.path(), body_limit, res);
+    if let (Some(headers), http::StatusCode::PAYLOAD_TOO_LARGE) = (&webhook_headers, res.status()) {
+        too_large_webhook(&state, uri.path(), headers, body_limit);
+    }
     let elapsed = started.elapsed();
     let status = res.status().as_u16();
     res.headers_mut().insert(REQUEST_ID.clone(), request_id);
@@ -143,4 +152,40 @@ fn handles(method: &http::Method, route: &str, status: u16) -> Handles {
     );
     let mut w = cache.write().unwrap_or_else(|p| p.into_inner());
     w.entry(key).or_insert(h).clone()
+}
+
+/// Keeps a webhook refused for its size in the request inspector (no body: it was not read).
+fn too_large_webhook(
+    state: &crate::AppState,
+    path: &str,
+    headers: &http::HeaderMap,
+    body_limit: usize,
+) {
+    let name = path.trim_start_matches("/webhooks/");
+    let config = state.config();
+    let source = config
+        .flows
+        .sources
+        .get_key_value(name)
+        .map(|(k, _)| k.as_str());
+    let size = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    state.inspector.record(
+        crate::inspect::Refusal {
+            source,
+            reason: "too_large",
+            status: 413,
+            detail: format!(
+                "the request body is larger than the server accepts ({})",
+                junction_core::units::bytes_text(body_limit)
+            ),
+            headers,
+            body: &[],
+            size,
+        },
+        junction_core::time::now_ms(),
+    );
 }

@@ -17,6 +17,7 @@ pub fn router(state: AppState, extra: Option<Router<AppState>>) -> Router {
     // Install the recorder before the first request, or that request's metrics are lost.
     junction_telemetry::metrics::handle();
     let limit = state.config().server.body_limit;
+    let edge_state = state.clone();
     let timeout = state.config().server.request_timeout;
     let mut routes = Router::new()
         .route("/healthz", get(health::healthz))
@@ -30,7 +31,7 @@ pub fn router(state: AppState, extra: Option<Router<AppState>>) -> Router {
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn(move |req, next| {
-            observe::edge(timeout, limit, req, next)
+            observe::edge(timeout, limit, edge_state.clone(), req, next)
         }))
 }
 

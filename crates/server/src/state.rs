@@ -25,6 +25,8 @@ pub struct Shared {
     config: arc_swap::ArcSwap<Config>,
     /// The last reload's outcome.
     pub reload: Arc<crate::reload::ReloadStatus>,
+    /// Inbound requests refused at intake, kept for the request inspector.
+    pub inspector: Arc<crate::inspect::Inspector>,
     pub store: Arc<dyn Store>,
     /// This process's identity in leases and logs: `host-pid-random`.
     pub node_id: Arc<str>,
@@ -65,6 +67,7 @@ impl AppState {
         Self(Arc::new(Shared {
             config: arc_swap::ArcSwap::from_pointee(config),
             reload: Arc::default(),
+            inspector: Arc::new(crate::inspect::Inspector::new(store.clone())),
             store,
             node_id: node_id.into(),
             health: Arc::new(Health::default()),

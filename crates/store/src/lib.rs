@@ -23,6 +23,7 @@ mod migrate;
 mod model;
 pub mod ops;
 mod postgres;
+mod rejected_sql;
 mod rows;
 mod sqlite;
 mod vault_sql;
@@ -227,6 +228,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Drift records, most recently seen first.
     async fn drift(&self, limit: usize) -> Result<Vec<DriftRecord>, StoreError>;
+
+    /// Keeps a request refused at intake; only the newest `keep` of its source stay.
+    async fn record_rejected(&self, r: RejectedRequest, keep: usize) -> Result<(), StoreError>;
+
+    /// Refused requests, newest first: of one source, or of all.
+    async fn rejected(
+        &self,
+        source: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<RejectedRequest>, StoreError>;
 
     /// Appends an audit entry, numbered and chained after the newest one; entries appended by
     /// several processes at once still form one chain.

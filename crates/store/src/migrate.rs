@@ -58,6 +58,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "globally unique delivery ids",
         sql: include_str!("../migrations/sqlite/0009_delivery_uid.sql"),
     },
+    Migration {
+        version: 10,
+        name: "rejected inbound requests",
+        sql: include_str!("../migrations/sqlite/0010_rejected.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -105,6 +110,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 9,
         name: "globally unique delivery ids",
         sql: include_str!("../migrations/postgres/0009_delivery_uid.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "rejected inbound requests",
+        sql: include_str!("../migrations/postgres/0010_rejected.sql"),
     },
 ];
 

@@ -438,6 +438,28 @@ pub struct RefreshFailed {
     pub now: i64,
 }
 
+/// An inbound request refused at intake, kept (masked) for the request inspector.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RejectedRequest {
+    pub id: i64,
+    /// The source it was sent to (`""` for a name no source has).
+    pub source: String,
+    pub at_ms: i64,
+    /// `bad_signature`, `timestamp_outside_window`, `missing_signature`, `malformed_signature`,
+    /// `bad_credentials`, `too_large`, `unknown_source`, `bad_body`.
+    pub reason: String,
+    /// The status it was answered with.
+    pub status: i32,
+    /// The message it was answered with.
+    pub detail: String,
+    /// Its headers, credential-bearing values masked.
+    pub headers: Vec<(String, String)>,
+    /// The start of its body, secrets masked.
+    pub body: String,
+    /// Its body's size in bytes.
+    pub size: i64,
+}
+
 /// One schema drift (see `junction_transform::drift`): where, what, since when, how often.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DriftRecord {

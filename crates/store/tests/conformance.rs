@@ -86,6 +86,7 @@ conformance!(
     seeded_tokens_fence_off_a_refresh_in_progress,
     api_tokens_are_found_by_hash_listed_and_revoked,
     drift_records_add_up_across_writers,
+    rejected_requests_keep_only_the_newest_per_source,
     audit_appends_at_once_form_one_unbroken_chain,
     minute_rows_are_replaced_per_process_and_purged,
     an_alert_fires_and_resolves_once_however_many_processes_try,
@@ -1134,6 +1135,35 @@ async fn api_tokens_are_found_by_hash_listed_and_revoked(store: Arc<dyn Store>) 
     let all = store.api_tokens().await.unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].revoked_at, Some(T0 + 1));
+}
+
+async fn rejected_requests_keep_only_the_newest_per_source(store: Arc<dyn Store>) {
+    let rec = |source: &str, n: i64| RejectedRequest {
+        id: 0,
+        source: source.into(),
+        at_ms: n,
+        reason: "bad_signature".into(),
+        status: 401,
+        detail: format!("attempt {n}"),
+        headers: vec![("webhook-signature".into(), "***".into())],
+        body: "{}".into(),
+        size: 2,
+    };
+    for n in 0..7 {
+        store.record_rejected(rec("crm", n), 5).await.unwrap();
+    }
+    store.record_rejected(rec("shop", 100), 5).await.unwrap();
+    let crm = store.rejected(Some("crm".into()), 100).await.unwrap();
+    let kept: Vec<i64> = crm.iter().map(|r| r.at_ms).collect();
+    assert_eq!(kept, vec![6, 5, 4, 3, 2], "the newest five, newest first");
+    assert_eq!(
+        crm[0].headers,
+        vec![("webhook-signature".to_owned(), "***".to_owned())]
+    );
+    let all = store.rejected(None, 100).await.unwrap();
+    assert_eq!(all.len(), 6);
+    assert_eq!(all[0].source, "shop");
+    assert_eq!(store.rejected(None, 2).await.unwrap().len(), 2);
 }
 
 async fn drift_records_add_up_across_writers(store: Arc<dyn Store>) {

@@ -16,11 +16,12 @@ pub async fn stylesheet() -> Response {
         .into_response()
 }
 
-const NAV: [(&str, &str); 7] = [
+const NAV: [(&str, &str); 8] = [
     ("/ui/", "Overview"),
     ("/ui/events", "Events"),
     ("/ui/dead-letters", "Dead letters"),
     ("/ui/quarantine", "Quarantine"),
+    ("/ui/rejected", "Rejected"),
     ("/ui/drift", "Drift"),
     ("/ui/alerts", "Alerts"),
     ("/api/v1/openapi.json", "API"),

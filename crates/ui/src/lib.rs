@@ -46,6 +46,7 @@ pub fn routes(ui: Arc<Ui>) -> Router<AppState> {
         .route("/ui/deliveries/{id}/replay", post(dead::replay))
         .route("/ui/deliveries/{id}/discard", post(dead::discard))
         .route("/ui/drift", get(notices::drift))
+        .route("/ui/rejected", get(notices::rejected))
         .route("/ui/alerts", get(notices::alerts))
         .layer(axum::Extension(ui))
         .layer(axum::middleware::map_response(layout::protect))

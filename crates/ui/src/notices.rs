@@ -1,4 +1,5 @@
-//! `/ui/drift` (schema drift and deprecation notices) and `/ui/alerts`.
+//! `/ui/drift` (schema drift and deprecation notices), `/ui/rejected` (the request inspector) and
+//! `/ui/alerts`.
 
 use axum::extract::State;
 use axum::response::Response;
@@ -6,6 +7,37 @@ use junction_server::{ApiError, AppState};
 use maud::html;
 
 use crate::layout::{badge, page, when};
+
+/// Inbound requests refused at intake, newest first: why, when, masked headers, body excerpt.
+pub async fn rejected(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let items = state.store.rejected(None, 200).await?;
+    let body = html! {
+        p { "The newest " (junction_server::inspect::KEEP) " refused requests per source. Signature and credential headers are masked; bodies are cut at 2 KiB with known secrets masked." }
+        @if items.is_empty() { p.empty { "No request has been refused." } } @else {
+            table #rejected {
+                thead { tr { th { "Received (UTC)" } th { "Source" } th.num { "Status" } th { "Reason" } th { "Detail" } th.num { "Bytes" } th { "Request" } } }
+                tbody { @for r in &items {
+                    tr {
+                        td { (when(r.at_ms)) }
+                        td { @if r.source.is_empty() { em { "none" } } @else { (r.source) } }
+                        td.num { (r.status) }
+                        td { (badge(&r.reason)) }
+                        td { (r.detail) }
+                        td.num { (r.size) }
+                        td {
+                            details {
+                                summary { "headers and body" }
+                                table.kv { tbody { @for (k, v) in &r.headers { tr { td { code { (k) } } td { code { (v) } } } } } }
+                                @if !r.body.is_empty() { pre { (r.body) } }
+                            }
+                        }
+                    }
+                } }
+            }
+        }
+    };
+    Ok(page("Rejected requests", "/ui/rejected", None, None, body))
+}
 
 pub async fn drift(State(state): State<AppState>) -> Result<Response, ApiError> {
     let records = state.store.drift(500).await?;

@@ -1,4 +1,5 @@
-//! `junction events list | show`: events stored by a running hub, newest first.
+//! `junction events list | show | rejected`: events stored by a running hub, newest first, and
+//! the requests it refused.
 
 use std::process::ExitCode;
 
@@ -38,6 +39,20 @@ pub async fn run(cmd: EventsCommand) -> ExitCode {
             c.call(Method::GET, &format!("/api/v1/events?{query}"), None)
                 .await
                 .map(|v| print_list(&v, remote.output))
+        }
+        EventsCommand::Rejected {
+            remote,
+            source,
+            limit,
+        } => {
+            let mut query = format!("limit={limit}");
+            if let Some(s) = source {
+                query.push_str(&format!("&source={}", encode(&s)));
+            }
+            Client::new(&remote)
+                .call(Method::GET, &format!("/api/v1/rejected?{query}"), None)
+                .await
+                .map(|v| print_rejected(&v, remote.output))
         }
         EventsCommand::Show { remote, id } => Client::new(&remote)
             .call(Method::GET, &format!("/api/v1/events/{id}"), None)
@@ -136,4 +151,42 @@ fn print_one(v: &Value, output: Output) {
         "{}",
         serde_json::to_string_pretty(&v["payload"]).unwrap_or_default()
     );
+}
+
+fn print_rejected(v: &Value, output: Output) {
+    if output == Output::Json {
+        println!("{v}");
+        return;
+    }
+    let items = v["items"].as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        println!("no refused requests");
+        return;
+    }
+    use super::table::{Align::*, Table};
+    let mut t = Table::new(&[
+        ("AT (UTC)", Left),
+        ("SOURCE", Left),
+        ("STATUS", Right),
+        ("REASON", Left),
+        ("SIZE", Right),
+        ("DETAIL", Left),
+    ]);
+    for r in &items {
+        let s = |k: &str| r[k].as_str().unwrap_or("").to_owned();
+        let source = s("source");
+        t.row(vec![
+            super::secrets::ms_to_rfc3339(r["at_ms"].as_i64().unwrap_or(0)),
+            if source.is_empty() {
+                "(none)".into()
+            } else {
+                source
+            },
+            r["status"].to_string(),
+            s("reason"),
+            r["size"].to_string(),
+            s("detail"),
+        ]);
+    }
+    t.print();
 }

@@ -7,6 +7,7 @@ mod connect;
 mod drift;
 mod ops;
 mod queue;
+mod rejected;
 mod vault;
 mod write;
 
@@ -456,6 +457,18 @@ impl Store for PgStore {
 
     async fn drift(&self, limit: usize) -> Result<Vec<DriftRecord>, StoreError> {
         drift::list(&self.pool, limit).await
+    }
+
+    async fn record_rejected(&self, r: RejectedRequest, keep: usize) -> Result<(), StoreError> {
+        rejected::record(&self.pool, &r, keep).await
+    }
+
+    async fn rejected(
+        &self,
+        source: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<RejectedRequest>, StoreError> {
+        rejected::list(&self.pool, source, limit).await
     }
 
     async fn append_audit(&self, entry: NewAudit) -> Result<AuditRecord, StoreError> {

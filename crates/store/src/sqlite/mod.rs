@@ -13,6 +13,7 @@ mod drift;
 mod ops;
 mod queue;
 mod read;
+mod rejected;
 mod vault;
 mod writer;
 
@@ -365,6 +366,20 @@ impl Store for SqliteStore {
 
     async fn drift(&self, limit: usize) -> Result<Vec<DriftRecord>, StoreError> {
         self.reads.run(move |c| drift::list(c, limit)).await
+    }
+
+    async fn record_rejected(&self, r: RejectedRequest, keep: usize) -> Result<(), StoreError> {
+        self.on_writer(move |c| rejected::record(c, &r, keep)).await
+    }
+
+    async fn rejected(
+        &self,
+        source: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<RejectedRequest>, StoreError> {
+        self.reads
+            .run(move |c| rejected::list(c, source.as_deref(), limit))
+            .await
     }
 
     async fn append_audit(&self, entry: NewAudit) -> Result<AuditRecord, StoreError> {
