@@ -116,7 +116,12 @@ impl crate::Hub {
                 circuit: rt.circuit.state(now).as_str(),
                 auth: rt.cfg.auth.as_ref().map(|a| a.kind()),
                 quota_use: used.get(name).copied(),
-                paused_s: rt.quota().snapshot(now).paused_for.map(|d| d.as_secs_f64()),
+                paused_s: rt
+                    .quota()
+                    .snapshot(now)
+                    .paused_for
+                    .filter(|d| !d.is_zero())
+                    .map(|d| d.as_secs_f64()),
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));

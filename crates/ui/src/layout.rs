@@ -127,8 +127,47 @@ pub fn badge(state: &str) -> Markup {
     html! { span class={"badge " (class)} { (state) } }
 }
 
+/// A circuit's state in the words an operator reads right: "open" reads as "available".
+pub fn circuit_badge(state: &str) -> Markup {
+    let (class, text) = match state {
+        "closed" => ("ok", "healthy"),
+        "open" => ("bad", "failing: paused until a probe succeeds"),
+        "half_open" | "half-open" => ("warn", "probing"),
+        other => ("neutral", other),
+    };
+    html! { span class={"badge " (class)} title={"circuit " (state)} { (text) } }
+}
+
+/// Seconds as a person reads them: `under 1s`, `45s`, `2m 30s`, `1h 5m`.
+pub fn seconds(s: f64) -> String {
+    if !s.is_finite() || s < 1.0 {
+        return "under 1s".into();
+    }
+    let s = s.round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 if s % 60 == 0 => format!("{}m", s / 60),
+        60..=3599 => format!("{}m {}s", s / 60, s % 60),
+        _ if s % 3600 / 60 == 0 => format!("{}h", s / 3600),
+        _ => format!("{}h {}m", s / 3600, s % 3600 / 60),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn circuit_states_and_durations_read_as_words() {
+        let h = super::circuit_badge("open").into_string();
+        assert!(h.contains("failing: paused until a probe succeeds"), "{h}");
+        assert!(super::circuit_badge("closed")
+            .into_string()
+            .contains("healthy"));
+        assert_eq!(super::seconds(0.2), "under 1s");
+        assert_eq!(super::seconds(45.0), "45s");
+        assert_eq!(super::seconds(150.0), "2m 30s");
+        assert_eq!(super::seconds(3900.0), "1h 5m");
+    }
+
     #[test]
     fn times_are_utc_calendar_dates() {
         assert_eq!(super::when(0), "1970-01-01 00:00:00");

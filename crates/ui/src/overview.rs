@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::chart::spark;
 use crate::data::{percent, History};
-use crate::layout::{badge, page};
+use crate::layout::{badge, circuit_badge, page, seconds};
 use crate::Ui;
 
 #[derive(Debug, Default, Deserialize)]
@@ -72,7 +72,7 @@ pub async fn show(
         @if connectors.is_empty() { p.empty { "No connectors configured." } } @else {
             table #connectors {
                 thead { tr {
-                    th { "Connector" } th { "Circuit" } th.num { "Calls/min (5m)" } th.num { "Error rate (5m)" }
+                    th { "Connector" } th { "State" } th.num { "Calls/min (5m)" } th.num { "Error rate (5m)" }
                     th.num { "p95 (5m)" } th.num { "Auth success (1h)" } th.num { "Quota headroom" } th { "Calls, last hour" }
                 } }
                 tbody { @for k in &connectors {
@@ -82,14 +82,14 @@ pub async fn show(
                     @let reauth = connections.iter().any(|x| x.connector == k.name && x.state == "needs_reauth");
                     tr data-connector=(k.name) {
                         td { strong { (k.name) } @if let Some(a) = k.auth { " " span.muted { (a) } } @if reauth { " " (badge("needs_reauth")) } }
-                        td { (badge(k.circuit)) }
+                        td { (circuit_badge(k.circuit)) }
                         td.num { (format!("{:.1}", t5.count(c::CALLS) as f64 / 5.0)) }
                         td.num { (percent(t5.count(c::ERRORS), t5.count(c::CALLS))) }
                         td.num { (t5.quantile_ms(0.95).map_or("–".into(), |v| format!("{v:.0} ms"))) }
                         td.num { (percent(t60.count(c::AUTH_OK), auth_total)) }
                         td.num {
                             @match (k.quota_use, k.paused_s) {
-                                (_, Some(p)) => { (badge("paused")) " " (format!("{p:.0}s")) }
+                                (_, Some(p)) => { (badge("paused")) " " (seconds(p)) }
                                 (Some(u), None) => { (format!("{:.0}%", (1.0 - u).max(0.0) * 100.0)) }
                                 (None, None) => { span.muted { "no quota" } }
                             }
@@ -129,7 +129,7 @@ pub async fn show(
                     @let dead = st.map_or(0, |s| s.dead);
                     tr data-destination=(x.name) {
                         td { strong { (x.name) } }
-                        td { @if off { (badge("disabled")) } @else { (badge(x.circuit)) } }
+                        td { @if off { (badge("disabled")) } @else { (circuit_badge(x.circuit)) } }
                         td.num { (t.count(d::DELIVERED)) }
                         td.num { (t.count(d::FAILED)) }
                         td.num { (st.map_or(0, |s| s.pending)) }
