@@ -275,21 +275,21 @@ mod tests {
             100 * MINUTE_MS,
             Figures {
                 counts: vec![20, 3, 0, 0, 0],
-                hist: vec![],
+                hist: Default::default(),
             },
         );
         minutes.insert(
             99 * MINUTE_MS,
             Figures {
                 counts: vec![20, 1, 0, 2, 0],
-                hist: vec![],
+                hist: Default::default(),
             },
         );
         minutes.insert(
             90 * MINUTE_MS,
             Figures {
                 counts: vec![1000, 1000, 0, 0, 0],
-                hist: vec![],
+                hist: Default::default(),
             },
         );
         let r = m.readings(&rule("connector_error_rate"));

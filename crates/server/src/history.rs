@@ -73,7 +73,7 @@ async fn flush(state: &AppState, minutes: &tokio::sync::Mutex<Minutes>) {
             name: r.name,
             node: state.node_id.to_string(),
             counts: r.figures.counts_json(r.kind).to_string(),
-            hist: serde_json::to_string(&r.figures.hist).unwrap_or_else(|_| "[]".into()),
+            hist: r.figures.hist_json(),
         })
         .collect();
     if let Err(e) = state.store.save_minutes(rows).await {

@@ -4,6 +4,11 @@
 //! histogram in atomics: recording is a relaxed add, with no lock and no allocation on the hot
 //! path. A flusher (in the server) snapshots the series every few seconds and writes, per
 //! minute, the difference since the minute began; readers merge the rows of every process.
+//!
+//! Latencies go into logarithmic buckets (as DDSketch does): bucket `i` holds `(γ^(i-1), γ^i]`
+//! ms with `γ = (1+α)/(1-α)`, so a quantile read back as its bucket's midpoint is within `α`
+//! (1 %) of the true value, whatever the distribution; buckets of several processes or minutes
+//! add up exactly. Stored sparse, as `{"index": count}`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -84,19 +89,43 @@ pub mod destination {
 
 const COUNTERS: usize = 5;
 
-/// Latency bucket upper bounds in milliseconds; the last bucket is everything above.
-pub const BOUNDS_MS: [f64; 15] = [
+/// Relative error of a quantile.
+pub const ALPHA: f64 = 0.01;
+/// Ratio between consecutive bucket bounds.
+const GAMMA: f64 = (1.0 + ALPHA) / (1.0 - ALPHA);
+/// Lowest and highest bucket index: 1 µs and about 10 hours; latencies outside are counted in
+/// the end buckets.
+const MIN_INDEX: i32 = -346;
+const MAX_INDEX: i32 = 871;
+pub const BUCKETS: usize = (MAX_INDEX - MIN_INDEX + 1) as usize;
+
+/// The bucket of a latency in ms.
+fn index_of(ms: f64) -> i32 {
+    if ms.is_nan() || ms <= 0.0 {
+        return MIN_INDEX;
+    }
+    (ms.ln() / GAMMA.ln())
+        .ceil()
+        .clamp(MIN_INDEX as f64, MAX_INDEX as f64) as i32
+}
+
+/// A bucket's value: the point within `α` of everything in it.
+fn value_of(index: i32) -> f64 {
+    2.0 * GAMMA.powi(index) / (GAMMA + 1.0)
+}
+
+/// Old rows (before the logarithmic buckets) held counts per fixed bound, in this order.
+const OLD_BOUNDS_MS: [f64; 16] = [
     1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 3000.0, 5000.0, 10000.0,
-    30000.0,
+    30000.0, 60000.0,
 ];
-pub const BUCKETS: usize = BOUNDS_MS.len() + 1;
 
 /// One series' cumulative figures.
 pub struct Series {
     pub kind: Kind,
     pub name: String,
     counters: [AtomicU64; COUNTERS],
-    hist: [AtomicU64; BUCKETS],
+    hist: Box<[AtomicU64; BUCKETS]>,
 }
 
 impl Series {
@@ -105,7 +134,7 @@ impl Series {
     }
 
     pub fn observe_ms(&self, ms: f64) {
-        let i = BOUNDS_MS.partition_point(|b| *b < ms);
+        let i = (index_of(ms) - MIN_INDEX) as usize;
         self.hist[i].fetch_add(1, Relaxed);
     }
 
@@ -113,16 +142,25 @@ impl Series {
     pub fn snapshot(&self) -> Figures {
         Figures {
             counts: self.counters.iter().map(|c| c.load(Relaxed)).collect(),
-            hist: self.hist.iter().map(|c| c.load(Relaxed)).collect(),
+            hist: self
+                .hist
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| {
+                    let n = c.load(Relaxed);
+                    (n > 0).then_some((i as i32 + MIN_INDEX, n))
+                })
+                .collect(),
         }
     }
 }
 
-/// Counters and histogram buckets, cumulative or for a span of time.
+/// Counters and latency buckets (index → count, only those with a count), cumulative or for a
+/// span of time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Figures {
     pub counts: Vec<u64>,
-    pub hist: Vec<u64>,
+    pub hist: BTreeMap<i32, u64>,
 }
 
 impl Figures {
@@ -136,7 +174,14 @@ impl Figures {
         };
         Figures {
             counts: sub(&self.counts, &earlier.counts),
-            hist: sub(&self.hist, &earlier.hist),
+            hist: self
+                .hist
+                .iter()
+                .filter_map(|(i, n)| {
+                    let d = n.saturating_sub(earlier.hist.get(i).copied().unwrap_or(0));
+                    (d > 0).then_some((*i, d))
+                })
+                .collect(),
         }
     }
 
@@ -150,38 +195,48 @@ impl Figures {
             }
         };
         add(&mut self.counts, &other.counts);
-        add(&mut self.hist, &other.hist);
+        for (i, n) in &other.hist {
+            *self.hist.entry(*i).or_insert(0) += n;
+        }
     }
 
     pub fn is_zero(&self) -> bool {
-        self.counts.iter().chain(&self.hist).all(|x| *x == 0)
+        self.counts
+            .iter()
+            .chain(self.hist.values())
+            .all(|x| *x == 0)
     }
 
     pub fn count(&self, i: usize) -> u64 {
         self.counts.get(i).copied().unwrap_or(0)
     }
 
-    /// The `q` quantile of the latencies in ms: the upper bound of the bucket it falls in
-    /// (`None` without observations).
+    /// The `q` quantile of the latencies in ms, within [`ALPHA`] of the true one (`None`
+    /// without observations).
     pub fn quantile_ms(&self, q: f64) -> Option<f64> {
-        let total: u64 = self.hist.iter().sum();
+        let total: u64 = self.hist.values().sum();
         if total == 0 {
             return None;
         }
         let rank = (q * total as f64).ceil().max(1.0) as u64;
         let mut seen = 0;
-        for (i, n) in self.hist.iter().enumerate() {
+        for (i, n) in &self.hist {
             seen += n;
             if seen >= rank {
-                return Some(
-                    BOUNDS_MS
-                        .get(i)
-                        .copied()
-                        .unwrap_or(BOUNDS_MS[BOUNDS_MS.len() - 1] * 2.0),
-                );
+                return Some(value_of(*i));
             }
         }
         None
+    }
+
+    /// The buckets as stored: `{"index": count}`.
+    pub fn hist_json(&self) -> String {
+        let m: serde_json::Map<String, serde_json::Value> = self
+            .hist
+            .iter()
+            .map(|(i, n)| (i.to_string(), (*n).into()))
+            .collect();
+        serde_json::Value::Object(m).to_string()
     }
 
     /// The counters as a JSON object by name.
@@ -202,7 +257,24 @@ impl Figures {
             .iter()
             .map(|n| obj.get(*n).and_then(|v| v.as_u64()).unwrap_or(0))
             .collect();
-        let hist = serde_json::from_str(hist).unwrap_or_default();
+        let hist = match serde_json::from_str::<serde_json::Value>(hist) {
+            Ok(serde_json::Value::Object(m)) => m
+                .iter()
+                .filter_map(|(k, v)| Some((k.parse::<i32>().ok()?, v.as_u64()?)))
+                .filter(|(i, _)| (MIN_INDEX..=MAX_INDEX).contains(i))
+                .collect(),
+            // A row written before the logarithmic buckets: each count at its bucket's bound.
+            Ok(serde_json::Value::Array(old)) => {
+                let mut m = BTreeMap::new();
+                for (n, bound) in old.iter().zip(OLD_BOUNDS_MS) {
+                    if let Some(n) = n.as_u64().filter(|n| *n > 0) {
+                        *m.entry(index_of(bound)).or_insert(0) += n;
+                    }
+                }
+                m
+            }
+            _ => BTreeMap::new(),
+        };
         Figures { counts, hist }
     }
 }
@@ -223,7 +295,7 @@ pub fn series(kind: Kind, name: &str) -> Arc<Series> {
                 kind,
                 name: name.to_owned(),
                 counters: Default::default(),
-                hist: Default::default(),
+                hist: Box::new(std::array::from_fn(|_| AtomicU64::new(0))),
             })
         })
         .clone()
@@ -348,8 +420,15 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].minute, start);
         assert_eq!(rows[0].figures.count(connector::CALLS), 10);
-        assert_eq!(rows[0].figures.quantile_ms(0.5), Some(50.0));
-        assert_eq!(rows[0].figures.quantile_ms(0.95), Some(1000.0));
+        let near = |got: Option<f64>, want: f64| {
+            let got = got.unwrap();
+            assert!(
+                (got - want).abs() <= want * ALPHA,
+                "{got} is not within 1% of {want}"
+            );
+        };
+        near(rows[0].figures.quantile_ms(0.5), 40.0);
+        near(rows[0].figures.quantile_ms(0.95), 900.0);
 
         // Later in the same minute: the row is the whole minute so far (it replaces the last).
         s.add(connector::CALLS, 5);
@@ -378,6 +457,62 @@ mod tests {
             "[0,1]",
         );
         assert_eq!(stored.count(connector::CALLS), 1);
-        assert_eq!(stored.quantile_ms(0.99), Some(2.0));
+        near(stored.quantile_ms(0.99), 2.0);
+    }
+
+    /// The exact `q` quantile of sorted values (nearest rank).
+    fn exact(sorted: &[f64], q: f64) -> f64 {
+        let rank = (q * sorted.len() as f64).ceil().max(1.0) as usize;
+        sorted[rank - 1]
+    }
+
+    #[test]
+    fn quantiles_of_a_known_distribution_are_within_two_percent_and_merge_across_processes() {
+        // A long-tailed latency distribution (log-normal around 80 ms), from a fixed seed,
+        // recorded by two "processes" and merged as the dashboard merges stored rows.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut uniform = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut values = Vec::new();
+        let (a, b) = (
+            series(Kind::Destination, "quantile-test-a"),
+            series(Kind::Destination, "quantile-test-b"),
+        );
+        for i in 0..20_000 {
+            // Box-Muller: a standard normal from two uniforms.
+            let z = (-2.0 * uniform().max(1e-12).ln()).sqrt()
+                * (2.0 * std::f64::consts::PI * uniform()).cos();
+            let ms = (80f64.ln() + 0.9 * z).exp();
+            values.push(ms);
+            if i % 2 == 0 { &a } else { &b }.observe_ms(ms);
+        }
+        values.sort_by(f64::total_cmp);
+        let mut merged = Figures::default();
+        for s in [&a, &b] {
+            let row = s.snapshot();
+            merged.add(&Figures::from_stored(
+                Kind::Destination,
+                "{}",
+                &row.hist_json(),
+            ));
+        }
+        for q in [0.5, 0.9, 0.95, 0.99, 0.999] {
+            let (got, want) = (merged.quantile_ms(q).unwrap(), exact(&values, q));
+            assert!(
+                (got - want).abs() <= want * 0.02,
+                "p{}: {got:.2} ms, exact {want:.2} ms",
+                q * 100.0
+            );
+        }
+        // The end buckets hold what is beyond them; nothing panics on odd input.
+        let s = series(Kind::Destination, "quantile-test-edges");
+        for ms in [0.0, -1.0, f64::NAN, 1e-9, 1e12] {
+            s.observe_ms(ms);
+        }
+        assert_eq!(s.snapshot().hist.values().sum::<u64>(), 5);
     }
 }
