@@ -337,6 +337,15 @@ impl Runtime {
         for (k, v) in &self.default_headers {
             headers.insert(k.clone(), v.clone());
         }
+        // The vendor's side of the trace continues Junction's (or the caller's) under a new
+        // parent: the caller's own span is not the one calling the vendor.
+        let incoming = call
+            .headers
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok());
+        if let Ok(tp) = HeaderValue::from_str(&junction_telemetry::outgoing_traceparent(incoming)) {
+            headers.insert(HeaderName::from_static("traceparent"), tp);
+        }
         let cache = self.cache.as_ref().filter(|_| call.method == Method::GET);
         let Some(cache) = cache else {
             let out = Outgoing {

@@ -715,3 +715,47 @@ connectors:
         assert!(!headers.contains(h), "{h} went upstream: {headers}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vendor_call_continues_the_callers_trace_under_a_new_parent() {
+    let env = keyed(
+        r#"
+connectors:
+  crm:
+    base_url: "{MOCK}/v2"
+    auth: { kind: api_key, header: X-Api-Key, key: secret:crm_key }
+"#,
+    )
+    .await;
+    let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let res = env
+        .get("/proxy/crm/customers/cus_000001")
+        .header("traceparent", caller)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = env
+        .get("/proxy/crm/customers/cus_000002")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let seen = env.received("/v2/customers").await;
+    let sent = |i: usize| {
+        let tp = seen[i]["headers"]["traceparent"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no traceparent went upstream: {}", seen[i]));
+        junction_telemetry::TraceParent::parse(tp).unwrap()
+    };
+    let (first, second) = (sent(0), sent(1));
+    assert_eq!(first.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_ne!(
+        first.parent_id, "00f067aa0ba902b7",
+        "not the caller's own span"
+    );
+    assert_ne!(
+        second.trace_id, first.trace_id,
+        "a call without one starts a trace"
+    );
+}

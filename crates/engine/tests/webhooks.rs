@@ -230,6 +230,12 @@ async fn every_attempt_of_a_delivery_carries_the_same_idempotency_key(url: Strin
         keys.entry(d.headers["junction-event-id"].clone())
             .or_default()
             .insert(d.idempotency_key.clone().unwrap());
+        // Each attempt carries trace context, so the receiver's spans join a trace.
+        let tp = d.headers.get("traceparent").map(String::as_str);
+        assert!(
+            tp.and_then(junction_telemetry::TraceParent::parse).is_some(),
+            "{tp:?}"
+        );
     }
     assert!(received(&mock).len() > 40, "there were retries");
     for (event, k) in keys {

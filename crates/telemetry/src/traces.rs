@@ -96,6 +96,49 @@ impl Extractor for HeaderMapExtractor<'_> {
     }
 }
 
+/// The `traceparent` for a call Junction makes (to a vendor through `/proxy`, or a delivery),
+/// so that one trace spans the caller, Junction and the receiver:
+/// - a child of the current span when spans are exported (OTLP on);
+/// - else a child of the caller's `traceparent` (`incoming`): its trace id and sampled flag, a
+///   new parent id (the caller's own span is not Junction's);
+/// - else a new trace.
+pub fn outgoing_traceparent(incoming: Option<&str>) -> String {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let current = tracing::Span::current().context();
+    let sc = current.span().span_context().clone();
+    if sc.is_valid() {
+        return format!(
+            "00-{}-{}-{:02x}",
+            sc.trace_id(),
+            sc.span_id(),
+            sc.trace_flags().to_u8()
+        );
+    }
+    let span_id = loop {
+        let id: u64 = rand::random();
+        if id != 0 {
+            break id;
+        }
+    };
+    match incoming.and_then(TraceParent::parse) {
+        Some(t) => format!(
+            "00-{}-{span_id:016x}-{}",
+            t.trace_id,
+            if t.sampled { "01" } else { "00" }
+        ),
+        None => {
+            let trace_id = loop {
+                let id: u128 = rand::random();
+                if id != 0 {
+                    break id;
+                }
+            };
+            format!("00-{trace_id:032x}-{span_id:016x}-00")
+        }
+    }
+}
+
 /// The OpenTelemetry context carried by a request's `traceparent`/`tracestate` headers.
 pub fn parent_context(headers: &http::HeaderMap) -> opentelemetry::Context {
     TraceContextPropagator::new().extract(&HeaderMapExtractor(headers))
@@ -103,7 +146,19 @@ pub fn parent_context(headers: &http::HeaderMap) -> opentelemetry::Context {
 
 #[cfg(test)]
 mod tests {
-    use super::TraceParent;
+    use super::{outgoing_traceparent, TraceParent};
+
+    #[test]
+    fn outgoing_calls_continue_the_callers_trace_under_a_new_parent_or_start_one() {
+        let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let out = TraceParent::parse(&outgoing_traceparent(Some(caller))).unwrap();
+        assert_eq!(out.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_ne!(out.parent_id, "00f067aa0ba902b7");
+        assert!(out.sampled);
+        let fresh = TraceParent::parse(&outgoing_traceparent(None)).unwrap();
+        let again = TraceParent::parse(&outgoing_traceparent(Some("garbage"))).unwrap();
+        assert_ne!(fresh.trace_id, again.trace_id);
+    }
 
     #[test]
     fn parses_valid_traceparent_only() {

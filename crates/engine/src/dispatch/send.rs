@@ -51,6 +51,12 @@ pub async fn send(
     put(fixed("junction-event-id"), &c.event.external_id);
     put(fixed("junction-event-type"), &c.event.event_type);
     put(fixed("junction-attempt"), &c.attempt.to_string());
+    // The receiver's side of the trace continues the attempt's span (a new trace when spans
+    // are not exported).
+    put(
+        fixed("traceparent"),
+        &junction_telemetry::outgoing_traceparent(None),
+    );
     if !dest.signing.is_empty() {
         let sig = junction_auth::sign::standard_signature(dest.signing.keys(), id, now_s, &body);
         put(fixed("webhook-signature"), &sig);
