@@ -112,22 +112,7 @@ pub(crate) fn tick() -> Result<(), String> {
             b.steps_left.set(0);
             return Err(over_memory(b));
         }
-        let clock = b.until_clock.get() - 1;
-        if clock > 0 {
-            b.until_clock.set(clock);
-            return Ok(());
-        }
-        b.until_clock.set(CLOCK_EVERY);
-        match b.deadline.get() {
-            Some(d) if Instant::now() >= d => {
-                b.steps_left.set(0);
-                Err(format!(
-                    "the program ran out of time (limit {:?})",
-                    b.limits.get().time
-                ))
-            }
-            _ => Ok(()),
-        }
+        now_and_then_the_clock(b)
     })
 }
 
@@ -143,23 +128,28 @@ pub(crate) fn check() -> Result<(), String> {
             b.steps_left.set(0);
             return Err(over_memory(b));
         }
-        let clock = b.until_clock.get() - 1;
-        if clock > 0 {
-            b.until_clock.set(clock);
-            return Ok(());
-        }
-        b.until_clock.set(CLOCK_EVERY);
-        match b.deadline.get() {
-            Some(d) if Instant::now() >= d => {
-                b.steps_left.set(0);
-                Err(format!(
-                    "the program ran out of time (limit {:?})",
-                    b.limits.get().time
-                ))
-            }
-            _ => Ok(()),
-        }
+        now_and_then_the_clock(b)
     })
+}
+
+/// Every [`CLOCK_EVERY`] calls, an error once the run is past its deadline.
+fn now_and_then_the_clock(b: &Budget) -> Result<(), String> {
+    let clock = b.until_clock.get() - 1;
+    if clock > 0 {
+        b.until_clock.set(clock);
+        return Ok(());
+    }
+    b.until_clock.set(CLOCK_EVERY);
+    match b.deadline.get() {
+        Some(d) if Instant::now() >= d => {
+            b.steps_left.set(0);
+            Err(format!(
+                "the program ran out of time (limit {:?})",
+                b.limits.get().time
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Refuses, before it is built, a value of `bytes` bytes that would take the run past its memory
