@@ -233,7 +233,8 @@ async fn every_attempt_of_a_delivery_carries_the_same_idempotency_key(url: Strin
         // Each attempt carries trace context, so the receiver's spans join a trace.
         let tp = d.headers.get("traceparent").map(String::as_str);
         assert!(
-            tp.and_then(junction_telemetry::TraceParent::parse).is_some(),
+            tp.and_then(junction_telemetry::TraceParent::parse)
+                .is_some(),
             "{tp:?}"
         );
     }
