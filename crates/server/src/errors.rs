@@ -65,9 +65,15 @@ pub(crate) fn normalize(
     method: &http::Method,
     path: &str,
     body_limit: usize,
-    res: Response,
+    mut res: Response,
 ) -> Response {
     let status = res.status();
+    // A body refused for its size was not read to its end: the connection cannot carry another
+    // request, so the client is told not to reuse it (else its next request on it fails).
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
     }

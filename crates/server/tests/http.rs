@@ -155,14 +155,22 @@ async fn health_ready_and_metrics_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn body_over_the_limit_is_answered_413_with_a_json_error() {
     let s = start_with("server:\n  body_limit: 64KiB\n", None, None).await;
-    let res = client()
+    let c = client();
+    let res = c
         .post(format!("{}/webhooks/stripe", s.base))
         .body(vec![b'x'; 65 * 1024])
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 413);
+    // The unread body leaves the connection unusable: the client is told not to reuse it, so
+    // its next request goes on a fresh one instead of failing.
+    assert_eq!(res.headers()["connection"], "close");
     let body = json(res).await;
+    for _ in 0..5 {
+        let next = c.get(format!("{}/healthz", s.base)).send().await.unwrap();
+        assert_eq!(next.status(), 200);
+    }
     assert_eq!(body["error"]["code"], "body_too_large");
     assert!(body["error"]["hint"]
         .as_str()
