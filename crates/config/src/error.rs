@@ -92,11 +92,9 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-/// The nearest of `candidates` to `word`, if it is close enough to be what the user meant.
-pub(crate) fn nearest<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+/// The nearest of `candidates` to `word`, if it is close enough to be what the user meant (the
+/// config's "did you mean", and intake's for an unknown source).
+pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (c, strsim::jaro_winkler(word, c)))

@@ -36,7 +36,7 @@ mod yaml;
 
 use std::path::Path;
 
-pub use error::{ConfigError, ConfigErrors};
+pub use error::{nearest, ConfigError, ConfigErrors};
 pub use resolve_flow::{standard_key, valid_secret_name};
 pub use resolved::*;
 pub use resolved_alerts::*;

@@ -102,13 +102,8 @@ impl Ingest {
         if name.len() > 64 {
             return None;
         }
-        self.sources
-            .load()
-            .keys()
-            .map(|k| (k, strsim::jaro_winkler(name, k)))
-            .filter(|(k, score)| *score >= 0.8 || strsim::damerau_levenshtein(name, k) <= 2)
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(k, _)| k.clone())
+        let sources = self.sources.load();
+        junction_config::nearest(name, sources.keys().map(String::as_str)).map(str::to_owned)
     }
 
     pub fn new(

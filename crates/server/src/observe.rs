@@ -81,11 +81,16 @@ pub(crate) async fn edge(
         let _ = span.set_parent(junction_telemetry::parent_context(req.headers()));
     }
     let uri = req.uri().clone();
-    // A webhook refused here (too large) is kept for the request inspector with its headers.
-    let webhook_headers = uri
-        .path()
-        .starts_with("/webhooks/")
-        .then(|| req.headers().clone());
+    // A webhook refused here (too large) is kept for the request inspector with its headers:
+    // kept aside only when it may be (no length, or a length over the limit), not for every one.
+    let may_be_too_large = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_none_or(|n| n > body_limit);
+    let webhook_headers =
+        (may_be_too_large && uri.path().starts_with("/webhooks/")).then(|| req.headers().clone());
     let handled = AssertUnwindSafe(tokio::time::timeout(timeout, next.run(req)))
         .catch_unwind()
         .instrument(span.clone())
