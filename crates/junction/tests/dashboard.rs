@@ -160,6 +160,8 @@ async fn the_overview_leads_to_a_dead_letter_and_replay_delivers_it() {
         .unwrap();
     let row = text_of(&c, "tr[data-destination='billing']").await;
     assert!(row.contains("billing"), "{row}");
+    // Signed in: "Sign out" is offered.
+    assert!(text_of(&c, "form.logout").await.contains("Sign out"));
     shot(&c, "1-overview").await;
     let sources = text_of(&c, "#sources").await;
     assert!(sources.contains("crm"), "{sources}");

@@ -330,4 +330,18 @@ async fn webhook_errors_say_how_to_fix_them() {
         .unwrap();
     assert!(r.status().is_redirection(), "{}", r.status());
     assert_eq!(r.headers()["location"], "/ui/");
+    // Reached from this machine without signing in: no "Sign out" that would mean nothing.
+    let page = http
+        .get(format!("{}/ui/", hub.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Connectors") || page.contains("Sources"),
+        "{page}"
+    );
+    assert!(!page.contains("Sign out"), "{page}");
 }

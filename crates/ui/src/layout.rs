@@ -73,7 +73,9 @@ pub fn page(
                             a href=(href) class=[(href == active).then_some("active")] { (label) }
                         }
                     }
-                    form.logout method="post" action="/ui/logout" { button type="submit" { "Sign out" } }
+                    @if crate::signed_in() {
+                        form.logout method="post" action="/ui/logout" { button type="submit" { "Sign out" } }
+                    }
                 }
                 main {
                     @if let Some(f) = flash { p.flash role="status" { (f) } }

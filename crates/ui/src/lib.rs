@@ -30,6 +30,25 @@ pub struct Ui {
     pub hub: Arc<junction_connect::Hub>,
 }
 
+tokio::task_local! {
+    /// Whether the page being rendered was asked for with a dashboard session (so "Sign out"
+    /// means something).
+    static SIGNED_IN: bool;
+}
+
+/// Whether the page being rendered belongs to a signed-in session.
+pub(crate) fn signed_in() -> bool {
+    SIGNED_IN.try_with(|v| *v).unwrap_or(false)
+}
+
+async fn note_session(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let signed_in = junction_server::admin::session_cookie(&req).is_some();
+    SIGNED_IN.scope(signed_in, next.run(req)).await
+}
+
 /// The pages behind the admin guard.
 pub fn routes(ui: Arc<Ui>) -> Router<AppState> {
     Router::new()
@@ -48,6 +67,7 @@ pub fn routes(ui: Arc<Ui>) -> Router<AppState> {
         .route("/ui/drift", get(notices::drift))
         .route("/ui/rejected", get(notices::rejected))
         .route("/ui/alerts", get(notices::alerts))
+        .layer(axum::middleware::from_fn(note_session))
         .layer(axum::Extension(ui))
         .layer(axum::middleware::map_response(layout::protect))
 }

@@ -184,6 +184,11 @@ fn bearer(req: &Request) -> Option<String> {
         .map(|t| t.trim().to_owned())
 }
 
+/// The dashboard session token the request carries, if any.
+pub fn session_cookie(req: &Request) -> Option<String> {
+    cookie(req)
+}
+
 fn cookie(req: &Request) -> Option<String> {
     req.headers()
         .get_all(http::header::COOKIE)

@@ -14,6 +14,8 @@
 mod access;
 mod routes;
 
-pub use access::{guard, required_role, same_origin, Actor, AdminAccess, Role, SESSION_COOKIE};
+pub use access::{
+    guard, required_role, same_origin, session_cookie, Actor, AdminAccess, Role, SESSION_COOKIE,
+};
 pub use routes::routes;
 pub use routes::{ApiDoc, EventQuery};
