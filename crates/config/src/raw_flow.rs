@@ -25,6 +25,13 @@ pub struct RawSource {
     /// routes' predicates and mappings, and delivered as JSON; the event keeps the body as received.
     #[serde(default)]
     pub format: BodyFormat,
+    /// Provider headers kept with each event and sent on with every delivery of it
+    /// (`[X-GitHub-Event, X-GitHub-Delivery]`), for receivers that read them. At most 16 names;
+    /// a value longer than 1,024 bytes is not kept. Junction's own delivery headers
+    /// (`webhook-*`, `junction-*`, `content-type`, …) and credentials (`authorization`,
+    /// `cookie`) cannot be forwarded.
+    #[serde(default)]
+    pub forward_headers: Vec<String>,
 }
 
 /// A body format Junction decodes into JSON.

@@ -370,6 +370,7 @@ fn source(
         key: fields.next().flatten(),
         sequence: fields.next().flatten(),
     };
+    let forward_headers = forward_headers(doc, ptr, &raw.forward_headers, errs);
     if errs.len() > before {
         return None;
     }
@@ -391,7 +392,52 @@ fn source(
         },
         event,
         format: raw.format,
+        forward_headers,
     })
+}
+
+/// Checks a source's `forward_headers`: valid names, not reserved, not repeated, bounded.
+fn forward_headers(
+    doc: &Document,
+    ptr: &str,
+    names: &[String],
+    errs: &mut Vec<ConfigError>,
+) -> Vec<String> {
+    let fptr = push(ptr, "forward_headers");
+    if names.len() > crate::resolved_flow::MAX_FORWARD_HEADERS {
+        errs.push(doc.error_at(
+            &fptr,
+            format!(
+                "{} headers listed; a source forwards at most {}",
+                names.len(),
+                crate::resolved_flow::MAX_FORWARD_HEADERS
+            ),
+            None,
+        ));
+        return Vec::new();
+    }
+    let mut out: Vec<String> = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let iptr = push(&fptr, &i.to_string());
+        let lower = name.to_ascii_lowercase();
+        if http::HeaderName::from_bytes(lower.as_bytes()).is_err() {
+            errs.push(doc.error_at(&iptr, format!("invalid header name `{name}`"), None));
+        } else if crate::resolved_flow::reserved_forward_header(&lower) {
+            errs.push(doc.error_at(
+                &iptr,
+                format!("`{name}` cannot be forwarded"),
+                Some(
+                    "deliveries set their own content-type, webhook-*, junction-*, idempotency-key and traceparent, and credentials meant for Junction are never passed on"
+                        .into(),
+                ),
+            ));
+        } else if out.contains(&lower) {
+            errs.push(doc.error_at(&iptr, format!("`{name}` is listed twice"), None));
+        } else {
+            out.push(lower);
+        }
+    }
+    out
 }
 
 fn destination(

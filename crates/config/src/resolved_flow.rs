@@ -150,6 +150,39 @@ pub struct Source {
     pub event: Extract,
     /// The body's format; anything but JSON is decoded to JSON after verification.
     pub format: crate::raw_flow::BodyFormat,
+    /// Lower-case names of the provider headers kept with each event and forwarded.
+    pub forward_headers: Vec<String>,
+}
+
+/// The most headers a source may forward.
+pub const MAX_FORWARD_HEADERS: usize = 16;
+/// The longest forwarded header value kept; a longer one is left out.
+pub const MAX_FORWARD_HEADER_VALUE: usize = 1024;
+
+/// Headers a source cannot forward: the ones each delivery sets itself, the ones that frame the
+/// request, and credentials meant for Junction.
+pub fn reserved_forward_header(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "host",
+        "content-type",
+        "content-length",
+        "content-encoding",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "expect",
+        "user-agent",
+        "idempotency-key",
+        "traceparent",
+        "tracestate",
+    ];
+    EXACT.contains(&name) || name.starts_with("webhook-") || name.starts_with("junction-")
 }
 
 /// How a source's requests are verified.

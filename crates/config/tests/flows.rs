@@ -161,3 +161,60 @@ fn presets_without_secrets_and_bad_keys_are_refused() {
     .0;
     assert!(e[0].message.contains("not base64"), "{}", e[0]);
 }
+
+#[test]
+fn forwarded_headers_are_kept_lower_case_and_reserved_or_repeated_ones_are_located() {
+    let text = VALID.replace(
+        "      sequence: .data.version\n",
+        "      sequence: .data.version\n    forward_headers: [ X-CRM-Event, X-CRM-Account ]\n",
+    );
+    let c = load_str(&text, "junction.yaml", &Overrides::default(), &env).unwrap();
+    assert_eq!(
+        c.flows.sources["crm"].forward_headers,
+        ["x-crm-event", "x-crm-account"]
+    );
+    let text = VALID.replace(
+        "      sequence: .data.version\n",
+        "      sequence: .data.version\n    forward_headers: [ X-CRM-Event, Authorization, Webhook-Signature, x-crm-event, \"bad name\" ]\n",
+    );
+    let errs = errors(&text);
+    let got: Vec<_> = errs
+        .iter()
+        .map(|e| (e.line, e.field.as_str(), e.message.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                Some(9),
+                "sources.crm.forward_headers[1]",
+                "`Authorization` cannot be forwarded"
+            ),
+            (
+                Some(9),
+                "sources.crm.forward_headers[2]",
+                "`Webhook-Signature` cannot be forwarded"
+            ),
+            (
+                Some(9),
+                "sources.crm.forward_headers[3]",
+                "`x-crm-event` is listed twice"
+            ),
+            (
+                Some(9),
+                "sources.crm.forward_headers[4]",
+                "invalid header name `bad name`"
+            ),
+        ]
+    );
+    let many: Vec<String> = (0..17).map(|i| format!("x-h{i}")).collect();
+    let text = VALID.replace(
+        "      sequence: .data.version\n",
+        &format!(
+            "      sequence: .data.version\n    forward_headers: [ {} ]\n",
+            many.join(", ")
+        ),
+    );
+    let e = &errors(&text)[0];
+    assert!(e.message.contains("at most 16"), "{e}");
+}

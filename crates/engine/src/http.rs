@@ -31,6 +31,7 @@ use crate::Engine;
         replay_many,
         replay_quarantined,
         drift,
+        crate::browse::list,
         delivery,
         replay_one,
         discard_one,
@@ -41,7 +42,12 @@ use crate::Engine;
         disable,
         rejected
     ),
-    components(schemas(RejectedItem, RejectedList))
+    components(schemas(
+        RejectedItem,
+        RejectedList,
+        crate::browse::DeliveryItem,
+        crate::browse::DeliveryList
+    ))
 )]
 pub struct ApiDoc;
 
@@ -61,6 +67,7 @@ pub fn admin_routes(engine: Arc<Engine>) -> Router<AppState> {
         .route("/api/v1/quarantine", get(list_quarantined))
         .route("/api/v1/drift", get(drift))
         .route("/api/v1/quarantine/replay", post(replay_quarantined))
+        .route("/api/v1/deliveries", get(crate::browse::list))
         .route("/api/v1/deliveries/{id}", get(delivery))
         .route("/api/v1/deliveries/{id}/replay", post(replay_one))
         .route("/api/v1/deliveries/{id}/discard", post(discard_one))
@@ -192,7 +199,7 @@ pub struct FilterParams {
     pub limit: Option<usize>,
 }
 
-fn time_param(name: &str, v: &Option<String>) -> Result<Option<i64>, ApiError> {
+pub(crate) fn time_param(name: &str, v: &Option<String>) -> Result<Option<i64>, ApiError> {
     let Some(v) = v else { return Ok(None) };
     if let Ok(ms) = v.parse::<i64>() {
         return Ok(Some(ms));

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use junction_auth::{Rejection, Request, Verifier};
 use junction_config::{Config, OrderingMode, Pick, Route, Source};
 use junction_core::{Code, Error, Origin};
-use junction_store::{Appended, NewDelivery, NewEvent, Ordering, Store, StoreError};
+use junction_store::{Appended, EventContext, NewDelivery, NewEvent, Ordering, Store, StoreError};
 use junction_telemetry::history;
 use junction_transform::jq::{self, Val};
 use sha2::Digest;
@@ -385,8 +385,34 @@ fn read_event(
         sequence,
         received_at: now,
         payload: body.to_vec(),
+        context: context_of(&rt.source, headers),
         deliveries,
     })
+}
+
+/// The event's trace (a child of the caller's `traceparent`, or of this request's span when
+/// spans are exported, else a new trace) and the provider headers its source forwards.
+fn context_of(source: &Source, headers: &http::HeaderMap) -> EventContext {
+    let incoming = headers.get("traceparent").and_then(|v| v.to_str().ok());
+    let mut kept: Vec<(String, String)> = Vec::new();
+    for name in &source.forward_headers {
+        let mut value = String::new();
+        for v in headers.get_all(name.as_str()) {
+            let Ok(v) = v.to_str() else { continue };
+            if !value.is_empty() {
+                value.push_str(", ");
+            }
+            value.push_str(v);
+        }
+        // Bounded: a value too long to be a provider's metadata is not kept.
+        if !value.is_empty() && value.len() <= junction_config::MAX_FORWARD_HEADER_VALUE {
+            kept.push((name.clone(), value));
+        }
+    }
+    EventContext {
+        traceparent: Some(junction_telemetry::outgoing_traceparent(incoming)),
+        headers: kept,
+    }
 }
 
 fn describe(pick: &Option<Pick>) -> String {

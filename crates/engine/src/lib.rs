@@ -6,6 +6,7 @@
 //! admin endpoints.
 #![forbid(unsafe_code)]
 
+pub mod browse;
 pub mod dispatch;
 pub mod http;
 pub mod ingest;

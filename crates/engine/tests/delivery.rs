@@ -356,6 +356,7 @@ async fn a_delivery_that_stopped_the_process_twice_is_quarantined_not_handled_ag
             sequence: None,
             received_at: t0,
             payload: b"{}".to_vec(),
+            context: Default::default(),
             deliveries: vec![NewDelivery {
                 route: "r".into(),
                 destination: "ordered".into(),

@@ -97,6 +97,35 @@ pub enum EventsCommand {
         /// The provider's event id.
         #[arg(long)]
         id: Option<String>,
+        /// The next page: events older than this stored id (printed under a full page).
+        #[arg(long)]
+        before: Option<i64>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Deliveries, newest first, narrowed by state, destination, route, source and time.
+    Deliveries {
+        #[command(flatten)]
+        remote: Remote,
+        /// pending, delivered, dead, quarantined, stale or discarded.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        destination: Option<String>,
+        #[arg(long)]
+        route: Option<String>,
+        /// The event's source.
+        #[arg(long)]
+        source: Option<String>,
+        /// Created at or after: RFC 3339 time or Unix ms.
+        #[arg(long)]
+        since: Option<String>,
+        /// Created before: RFC 3339 time or Unix ms.
+        #[arg(long)]
+        until: Option<String>,
+        /// The next page: deliveries older than this id (printed under a full page).
+        #[arg(long)]
+        before: Option<i64>,
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },

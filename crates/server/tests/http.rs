@@ -78,6 +78,7 @@ fn event(id: &str, to: &[&str]) -> junction_store::NewEvent {
         sequence: None,
         received_at: now,
         payload: b"{}".to_vec(),
+        context: Default::default(),
         deliveries: to
             .iter()
             .map(|d| junction_store::NewDelivery {

@@ -1,7 +1,7 @@
 //! The dead-letter filter as SQL, written once for both backends (they differ only in how a
 //! parameter and a list of ids are spelled).
 
-use crate::{DeadFilter, EventFilter};
+use crate::{DeadFilter, DeliveryFilter, EventFilter};
 
 /// A bound value.
 pub(crate) enum Param {
@@ -120,6 +120,42 @@ pub(crate) fn event_where(f: &EventFilter, dialect: &Dialect) -> (String, Vec<Pa
         (f.since, "received_at >="),
         (f.until, "received_at <"),
         (f.before_id, "id <"),
+    ] {
+        if let Some(v) = value {
+            params.push(Param::Int(v));
+            clauses.push(format!("{cmp} {}", p(params.len())));
+        }
+    }
+    let sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    (sql, params)
+}
+
+/// `WHERE …` over `deliveries d JOIN events e` for `f`, and its parameters in order.
+pub(crate) fn delivery_where(f: &DeliveryFilter, dialect: &Dialect) -> (String, Vec<Param>) {
+    let mut params = Vec::new();
+    let mut clauses = Vec::new();
+    let p = |n: usize| (dialect.param)(n);
+    let state = f.state.map(|s| s.as_str().to_owned());
+    let text: [(&Option<String>, &str); 4] = [
+        (&state, "d.state"),
+        (&f.destination, "d.destination"),
+        (&f.route, "d.route"),
+        (&f.source, "e.source"),
+    ];
+    for (value, column) in text {
+        if let Some(v) = value {
+            params.push(Param::Text(v.clone()));
+            clauses.push(format!("{column} = {}", p(params.len())));
+        }
+    }
+    for (value, cmp) in [
+        (f.since, "d.created_at >="),
+        (f.until, "d.created_at <"),
+        (f.before_id, "d.id <"),
     ] {
         if let Some(v) = value {
             params.push(Param::Int(v));

@@ -85,14 +85,22 @@ pub trait Store: Send + Sync + 'static {
 
     async fn event(&self, id: i64) -> Result<Option<StoredEvent>, StoreError>;
     async fn delivery(&self, id: i64) -> Result<Option<DeliveryRecord>, StoreError>;
-    /// The deliveries of one event.
+    /// Events matching `filter`, newest first, at most `limit`.
     async fn events(
         &self,
         filter: &EventFilter,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError>;
 
+    /// The deliveries of one event.
     async fn deliveries_of(&self, event_id: i64) -> Result<Vec<DeliveryRecord>, StoreError>;
+
+    /// Deliveries matching `filter`, newest first, at most `limit`.
+    async fn deliveries(
+        &self,
+        filter: &DeliveryFilter,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, StoreError>;
     async fn attempts(&self, delivery_id: i64) -> Result<Vec<AttemptRecord>, StoreError>;
     async fn queue_stats(&self, now: i64) -> Result<QueueStats, StoreError>;
 

@@ -63,6 +63,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "rejected inbound requests",
         sql: include_str!("../migrations/sqlite/0010_rejected.sql"),
     },
+    Migration {
+        version: 11,
+        name: "event trace context and forwarded headers",
+        sql: include_str!("../migrations/sqlite/0011_event_context.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -115,6 +120,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 10,
         name: "rejected inbound requests",
         sql: include_str!("../migrations/postgres/0010_rejected.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "event trace context and forwarded headers",
+        sql: include_str!("../migrations/postgres/0011_event_context.sql"),
     },
 ];
 

@@ -23,6 +23,8 @@ pub struct NewEvent {
     pub received_at: i64,
     /// The body, as received.
     pub payload: Vec<u8>,
+    /// The trace it arrived in, continued by every delivery attempt.
+    pub context: EventContext,
     /// One delivery per matched route and destination.
     pub deliveries: Vec<NewDelivery>,
 }
@@ -144,6 +146,56 @@ pub struct StoredEvent {
     pub sequence: Option<i64>,
     pub received_at: i64,
     pub payload: Vec<u8>,
+    pub context: EventContext,
+}
+
+/// What an event carries beside its body, for its receivers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventContext {
+    /// The W3C `traceparent` of the request that brought it: each delivery attempt is a child of
+    /// it, so one trace spans webhook → queue → destination.
+    pub traceparent: Option<String>,
+    /// Provider headers its source forwards to destinations (`x-github-event`), lower-case names
+    /// in the order received.
+    pub headers: Vec<(String, String)>,
+}
+
+impl EventContext {
+    /// The headers as stored: a JSON object, or `None` when there are none.
+    pub(crate) fn headers_json(&self) -> Option<String> {
+        if self.headers.is_empty() {
+            return None;
+        }
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        Some(serde_json::Value::Object(map).to_string())
+    }
+
+    /// Reads the stored form back.
+    pub(crate) fn from_columns(
+        traceparent: Option<String>,
+        headers: Option<String>,
+    ) -> Result<Self, crate::StoreError> {
+        let headers = match headers {
+            None => Vec::new(),
+            Some(text) => {
+                let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
+                    .map_err(|e| {
+                    crate::StoreError::Internal(format!("an event's stored headers: {e}"))
+                })?;
+                map.into_iter()
+                    .filter_map(|(k, v)| Some((k, v.as_str()?.to_owned())))
+                    .collect()
+            }
+        };
+        Ok(Self {
+            traceparent,
+            headers,
+        })
+    }
 }
 
 /// What happened on one attempt, recorded with its outcome.
@@ -286,6 +338,22 @@ pub struct DeadFilter {
     pub until: Option<i64>,
     /// The reason or last error contains this text.
     pub error: Option<String>,
+}
+
+/// Which deliveries to find, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryFilter {
+    pub state: Option<DeliveryState>,
+    pub destination: Option<String>,
+    pub route: Option<String>,
+    /// The event's source.
+    pub source: Option<String>,
+    /// Created at or after (ms).
+    pub since: Option<i64>,
+    /// Created before (ms).
+    pub until: Option<i64>,
+    /// Deliveries with a smaller id only (the next page).
+    pub before_id: Option<i64>,
 }
 
 /// Which events to find, newest first.

@@ -39,6 +39,10 @@ macro_rules! event_from_row {
             sequence: r.try_get("sequence")?,
             received_at: r.try_get("received_at")?,
             payload: r.try_get("payload")?,
+            context: crate::EventContext::from_columns(
+                r.try_get("traceparent")?,
+                r.try_get("headers")?,
+            )?,
         }
     }};
 }
@@ -76,7 +80,9 @@ impl SqliteRowExt for rusqlite::Row<'_> {
 }
 
 pub(crate) const DELIVERY_COLUMNS: &str = "id, event_id, route, destination, state, attempts, next_attempt_at, lease_owner, lease_epoch, last_status, last_error, dead_reason, created_at, finished_at";
+/// `DELIVERY_COLUMNS` of `deliveries d` in a join.
+pub(crate) const DELIVERY_COLUMNS_OF_D: &str = "d.id, d.event_id, d.route, d.destination, d.state, d.attempts, d.next_attempt_at, d.lease_owner, d.lease_epoch, d.last_status, d.last_error, d.dead_reason, d.created_at, d.finished_at";
 pub(crate) const EVENT_COLUMNS: &str =
-    "id AS event_id, source, external_id, event_type, entity_key, sequence, received_at, payload";
+    "id AS event_id, source, external_id, event_type, entity_key, sequence, received_at, payload, traceparent, headers";
 pub(crate) const ATTEMPT_COLUMNS: &str =
     "delivery_id, attempt, outcome, started_at, duration_ms, status, error, response_excerpt";

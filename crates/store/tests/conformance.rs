@@ -93,6 +93,8 @@ conformance!(
     events_are_found_by_source_type_key_and_time_newest_first,
     a_discarded_dead_letter_unblocks_its_fifo_key_and_is_never_sent,
     delivery_ids_are_globally_unique_and_the_same_on_every_attempt_and_replay,
+    an_events_trace_and_forwarded_headers_travel_with_it_to_the_claim,
+    deliveries_are_found_by_state_destination_route_source_and_time_newest_first,
 );
 
 fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -> NewEvent {
@@ -104,6 +106,7 @@ fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -
         sequence: Some(seq),
         received_at: T0,
         payload: b"{}".to_vec(),
+        context: Default::default(),
         deliveries: vec![NewDelivery {
             route: "r".into(),
             destination: destination.into(),
@@ -153,6 +156,7 @@ fn event(id: &str, routes: usize, due_at: i64) -> NewEvent {
         sequence: Some(7),
         received_at: T0,
         payload: format!("{{\"id\":\"{id}\"}}").into_bytes(),
+        context: Default::default(),
         deliveries: (0..routes)
             .map(|i| NewDelivery {
                 route: format!("r{i}"),
@@ -203,6 +207,36 @@ async fn append_commits_event_with_its_deliveries(store: Arc<dyn Store>) {
     assert!(ds
         .iter()
         .all(|d| d.state == DeliveryState::Pending && d.attempts == 0));
+}
+
+async fn an_events_trace_and_forwarded_headers_travel_with_it_to_the_claim(store: Arc<dyn Store>) {
+    let context = EventContext {
+        traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
+        headers: vec![
+            ("x-github-event".into(), "push".into()),
+            ("x-github-hook-id".into(), "42 \"quoted\" \u{e9}".into()),
+        ],
+    };
+    let mut e = event("evt_ctx", 1, T0);
+    e.context = context.clone();
+    let id = store.append(e).await.unwrap().event_id();
+    // And one without any: stored as nothing, read back as nothing.
+    let plain = store
+        .append(event("evt_plain", 1, T0))
+        .await
+        .unwrap()
+        .event_id();
+    assert_eq!(store.event(id).await.unwrap().unwrap().context, context);
+    assert_eq!(
+        store.event(plain).await.unwrap().unwrap().context,
+        EventContext::default()
+    );
+    let got = store.claim(&claim("w1", 10, T0)).await.unwrap();
+    let claimed = got.iter().find(|c| c.event.id == id).unwrap();
+    assert_eq!(
+        claimed.event.context, context,
+        "the worker sees what was stored"
+    );
 }
 
 async fn duplicate_event_creates_no_deliveries(store: Arc<dyn Store>) {
@@ -1367,6 +1401,79 @@ async fn events_are_found_by_source_type_key_and_time_newest_first(store: Arc<dy
         ..Default::default()
     };
     assert!(store.events(&none, 10).await.unwrap().is_empty());
+}
+
+async fn deliveries_are_found_by_state_destination_route_source_and_time_newest_first(
+    store: Arc<dyn Store>,
+) {
+    // Three events at T0, T0+1s, T0+2s, each with a delivery to d0 (route r0) and d1 (route r1).
+    for i in 0..3i64 {
+        let mut e = event(&format!("e{i}"), 2, T0);
+        e.received_at = T0 + i * 1000;
+        add(&store, e).await;
+    }
+    let mut other = event("o1", 1, T0 + 3000);
+    other.source = "github".into();
+    other.received_at = T0 + 3000;
+    add(&store, other).await;
+    // Deliver one, dead-letter another.
+    let got = store.claim(&claim_for("d1", 10, T0 + 5000)).await.unwrap();
+    store
+        .complete(got[0].lease, attempt(200), T0 + 5000)
+        .await
+        .unwrap();
+    store
+        .dead_letter(got[1].lease, attempt(500), "gave up", T0 + 5000)
+        .await
+        .unwrap();
+    let (delivered, dead) = (got[0].lease.delivery_id, got[1].lease.delivery_id);
+    let find = |f: DeliveryFilter, limit: usize| {
+        let store = store.clone();
+        async move {
+            store
+                .deliveries(&f, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|d| d.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let all = find(DeliveryFilter::default(), 100).await;
+    assert_eq!(all.len(), 7);
+    assert!(all.windows(2).all(|w| w[0] > w[1]), "newest first: {all:?}");
+    let state = |s| DeliveryFilter {
+        state: Some(s),
+        ..Default::default()
+    };
+    assert_eq!(find(state(DeliveryState::Delivered), 10).await, [delivered]);
+    assert_eq!(find(state(DeliveryState::Dead), 10).await, [dead]);
+    assert_eq!(find(state(DeliveryState::Pending), 10).await.len(), 5);
+    let f = DeliveryFilter {
+        destination: Some("d0".into()),
+        route: Some("r0".into()),
+        source: Some("stripe".into()),
+        since: Some(T0 + 1000),
+        ..Default::default()
+    };
+    let found = find(f, 10).await;
+    assert_eq!(found.len(), 2, "{found:?}");
+    for id in &found {
+        let d = store.delivery(*id).await.unwrap().unwrap();
+        assert_eq!((d.destination.as_str(), d.route.as_str()), ("d0", "r0"));
+        assert!(d.created_at >= T0 + 1000);
+    }
+    let f = DeliveryFilter {
+        source: Some("github".into()),
+        until: Some(T0 + 4000),
+        ..Default::default()
+    };
+    assert_eq!(find(f, 10).await.len(), 1);
+    let page = DeliveryFilter {
+        before_id: Some(all[2]),
+        ..Default::default()
+    };
+    assert_eq!(find(page, 2).await, all[3..5]);
 }
 
 async fn a_discarded_dead_letter_unblocks_its_fifo_key_and_is_never_sent(store: Arc<dyn Store>) {

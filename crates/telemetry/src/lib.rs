@@ -14,4 +14,4 @@ pub mod metrics;
 mod traces;
 
 pub use logs::{init, Guard, MaskingWriter};
-pub use traces::{outgoing_traceparent, parent_context, TraceParent};
+pub use traces::{continue_trace, outgoing_traceparent, parent_context, TraceParent};

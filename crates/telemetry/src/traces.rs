@@ -139,6 +139,20 @@ pub fn outgoing_traceparent(incoming: Option<&str>) -> String {
     }
 }
 
+/// Makes `span` a child of a stored `traceparent` (an event's, so each delivery attempt joins
+/// the trace its webhook arrived in). A malformed value leaves the span where it was.
+pub fn continue_trace(span: &tracing::Span, traceparent: &str) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    if TraceParent::parse(traceparent).is_none() {
+        return;
+    }
+    let mut headers = http::HeaderMap::with_capacity(1);
+    if let Ok(v) = http::HeaderValue::from_str(traceparent) {
+        headers.insert("traceparent", v);
+        let _ = span.set_parent(parent_context(&headers));
+    }
+}
+
 /// The OpenTelemetry context carried by a request's `traceparent`/`tracestate` headers.
 pub fn parent_context(headers: &http::HeaderMap) -> opentelemetry::Context {
     TraceContextPropagator::new().extract(&HeaderMapExtractor(headers))

@@ -1,5 +1,4 @@
-//! `/ui/events` (search), `/ui/events/{id}` (payload and deliveries),
-//! `/ui/deliveries/{id}` (the timeline of attempts).
+//! `/ui/events` (search) and `/ui/events/{id}` (payload, trace, kept headers and deliveries).
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -66,6 +65,12 @@ pub async fn one(State(state): State<AppState>, Path(id): Path<i64>) -> Result<R
             tr { th { "Provider id" } td { code { (e.external_id) } } }
             tr { th { "Key / sequence" } td { (e.entity_key.clone().unwrap_or_default()) " / " (e.sequence.map(|s| s.to_string()).unwrap_or_default()) } }
             tr { th { "Received (UTC)" } td { (when(e.received_at)) } }
+            @if let Some(tp) = &e.context.traceparent {
+                tr { th { "Trace" } td { code #trace { (tp) } } }
+            }
+            @for (name, value) in &e.context.headers {
+                tr.header { th { "Header " code { (name) } } td { code { (value) } } }
+            }
         }
         h2 { "Deliveries" }
         @if deliveries.is_empty() { p.empty { "No route matched this event." } } @else {
@@ -93,57 +98,6 @@ pub async fn one(State(state): State<AppState>, Path(id): Path<i64>) -> Result<R
     ))
 }
 
-pub async fn delivery(
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-) -> Result<Response, ApiError> {
-    let d = state
-        .store
-        .delivery(id)
-        .await?
-        .ok_or_else(|| not_found("delivery", id))?;
-    let mut attempts = state.store.attempts(id).await?;
-    // A replay numbers its attempts afresh: the timeline is in time order.
-    attempts.sort_by_key(|a| a.record.started_at);
-    let event = state.store.event(d.event_id).await?;
-    let state_name = d.state.as_str();
-    let replayable = matches!(state_name, "dead" | "quarantined");
-    let body = html! {
-        p {
-            (badge(state_name)) " to " strong { (d.destination) } " by route " (d.route)
-            @if let Some(e) = &event { " · event " a href={"/ui/events/" (e.id)} { (e.external_id) } " (" (e.event_type) ")" }
-        }
-        @if let Some(r) = &d.dead_reason { p { strong { "Reason: " } (r) } }
-        @if replayable {
-            div.actions {
-                form method="post" action={"/ui/deliveries/" (d.id) "/replay"} { button type="submit" { "Replay" } }
-                form method="post" action={"/ui/deliveries/" (d.id) "/discard"} { button.secondary type="submit" { "Discard" } }
-            }
-        }
-        h2 { "Timeline" }
-        ol.timeline #timeline {
-            @if let Some(e) = &event { li { (when(e.received_at)) " — received and stored" } }
-            @for a in &attempts {
-                li class=(if a.outcome == "delivered" { "ok" } else { "bad" }) {
-                    (when(a.record.started_at)) " — attempt " (a.attempt) ": " (badge(&a.outcome))
-                    @if let Some(s) = a.record.status { " HTTP " (s) }
-                    " in " (a.record.duration_ms) " ms"
-                    @if let Some(err) = a.record.error.as_ref().filter(|e| a.record.status.is_none_or(|s| **e != format!("HTTP {s}"))) { br; span.muted { (err) } }
-                    @if let Some(x) = &a.record.response_excerpt { pre { (x) } }
-                }
-            }
-            @if attempts.is_empty() { li { span.muted { "No attempt yet." } } }
-        }
-    };
-    Ok(page(
-        &format!("Delivery #{id}"),
-        "/ui/events",
-        None,
-        None,
-        body,
-    ))
-}
-
-fn not_found(what: &str, id: i64) -> ApiError {
+pub(crate) fn not_found(what: &str, id: i64) -> ApiError {
     ApiError(Error::downstream(Code::NotFound, format!("no {what} {id}")))
 }

@@ -16,9 +16,10 @@ pub async fn stylesheet() -> Response {
         .into_response()
 }
 
-const NAV: [(&str, &str); 8] = [
+const NAV: [(&str, &str); 9] = [
     ("/ui/", "Overview"),
     ("/ui/events", "Events"),
+    ("/ui/deliveries", "Deliveries"),
     ("/ui/dead-letters", "Dead letters"),
     ("/ui/quarantine", "Quarantine"),
     ("/ui/rejected", "Rejected"),

@@ -11,6 +11,7 @@
 mod chart;
 mod data;
 mod dead;
+mod deliveries;
 mod events;
 mod layout;
 mod login;
@@ -59,7 +60,8 @@ pub fn routes(ui: Arc<Ui>) -> Router<AppState> {
         .route("/ui/", get(overview::show))
         .route("/ui/events", get(events::list))
         .route("/ui/events/{id}", get(events::one))
-        .route("/ui/deliveries/{id}", get(events::delivery))
+        .route("/ui/deliveries", get(deliveries::list))
+        .route("/ui/deliveries/{id}", get(deliveries::delivery))
         .route("/ui/dead-letters", get(dead::dead_letters))
         .route("/ui/quarantine", get(dead::quarantine))
         .route("/ui/deliveries/{id}/replay", post(dead::replay))

@@ -33,7 +33,8 @@ pub async fn send(
     let started = tokio::time::Instant::now();
     let id = idempotency_key(c);
     let method = Method::from_bytes(dest.method.as_bytes()).unwrap_or(Method::POST);
-    let mut headers = HeaderMap::with_capacity(12 + dest.headers.len());
+    let mut headers =
+        HeaderMap::with_capacity(12 + dest.headers.len() + c.event.context.headers.len());
     let mut put = |name: HeaderName, value: &str| {
         // A value that cannot travel in a header (a provider's id with control characters) is
         // left out: these headers inform, the body and the signature are what count.
@@ -51,12 +52,19 @@ pub async fn send(
     put(fixed("junction-event-id"), &c.event.external_id);
     put(fixed("junction-event-type"), &c.event.event_type);
     put(fixed("junction-attempt"), &c.attempt.to_string());
-    // The receiver's side of the trace continues the attempt's span (a new trace when spans
-    // are not exported).
+    // The receiver's side of the trace continues the attempt's span, itself a child of the
+    // trace the event arrived in (when spans are not exported, a child of the event's trace).
     put(
         fixed("traceparent"),
-        &junction_telemetry::outgoing_traceparent(None),
+        &junction_telemetry::outgoing_traceparent(c.event.context.traceparent.as_deref()),
     );
+    // The provider headers the source forwards (names checked when the config was loaded: none
+    // is one of the headers set above).
+    for (k, v) in &c.event.context.headers {
+        if let Ok(name) = HeaderName::try_from(k.as_str()) {
+            put(name, v);
+        }
+    }
     if !dest.signing.is_empty() {
         let sig = junction_auth::sign::standard_signature(dest.signing.keys(), id, now_s, &body);
         put(fixed("webhook-signature"), &sig);

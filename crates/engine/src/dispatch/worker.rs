@@ -19,6 +19,7 @@ use super::circuit::{Allow, Circuit, State, Transition};
 use super::classify::{classify, Verdict};
 use super::send::send;
 use super::shape::{Quarantine, Shape};
+use tracing::Instrument;
 
 pub(crate) struct Worker {
     pub dest: Destination,
@@ -224,6 +225,16 @@ impl Worker {
             },
             _ => c.event.payload.clone(),
         };
+        // The attempt's span joins the trace the event arrived in.
+        let span = tracing::info_span!(
+            "delivery attempt",
+            destination = %dest,
+            delivery = c.lease.delivery_id,
+            attempt = c.attempt,
+        );
+        if let Some(tp) = &c.event.context.traceparent {
+            junction_telemetry::continue_trace(&span, tp);
+        }
         let (sent, excerpt) = send(
             &self.client,
             &self.dest,
@@ -231,6 +242,7 @@ impl Worker {
             body,
             started_at.div_euclid(1000),
         )
+        .instrument(span)
         .await;
         let took = t0.elapsed();
         let verdict = classify(&sent, &self.dest.retry_statuses);

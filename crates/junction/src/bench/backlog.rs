@@ -90,6 +90,7 @@ async fn fill(url: &str, args: &BenchArgs) -> Result<Duration, String> {
                         sequence: None,
                         received_at: now,
                         payload: payload.as_ref().clone(),
+                        context: Default::default(),
                         deliveries: vec![NewDelivery {
                             route: "all".into(),
                             destination: "sink".into(),

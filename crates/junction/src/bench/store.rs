@@ -106,6 +106,7 @@ fn event(i: usize, payload: &[u8], now: i64) -> NewEvent {
         sequence: Some(i as i64),
         received_at: now,
         payload: payload.to_vec(),
+        context: Default::default(),
         deliveries: vec![NewDelivery {
             route: "customers".into(),
             destination: "billing".into(),

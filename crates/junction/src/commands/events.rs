@@ -1,5 +1,5 @@
-//! `junction events list | show | rejected`: events stored by a running hub, newest first, and
-//! the requests it refused.
+//! `junction events list | show | deliveries | rejected`: events and deliveries stored by a
+//! running hub, newest first, and the requests it refused.
 
 use std::process::ExitCode;
 
@@ -17,28 +17,51 @@ pub async fn run(cmd: EventsCommand) -> ExitCode {
             event_type,
             key,
             id,
+            before,
             limit,
         } => {
-            let c = Client::new(&remote);
-            let mut q: Vec<(&str, String)> = vec![("limit", limit.to_string())];
-            for (k, v) in [
-                ("source", source),
-                ("type", event_type),
-                ("key", key),
-                ("id", id),
-            ] {
-                if let Some(v) = v {
-                    q.push((k, v));
-                }
-            }
-            let query = q
-                .iter()
-                .map(|(k, v)| format!("{k}={}", encode(v)))
-                .collect::<Vec<_>>()
-                .join("&");
-            c.call(Method::GET, &format!("/api/v1/events?{query}"), None)
+            let query = query(
+                limit,
+                before,
+                [
+                    ("source", source),
+                    ("type", event_type),
+                    ("key", key),
+                    ("id", id),
+                ],
+            );
+            Client::new(&remote)
+                .call(Method::GET, &format!("/api/v1/events?{query}"), None)
                 .await
                 .map(|v| print_list(&v, remote.output))
+        }
+        EventsCommand::Deliveries {
+            remote,
+            state,
+            destination,
+            route,
+            source,
+            since,
+            until,
+            before,
+            limit,
+        } => {
+            let query = query(
+                limit,
+                before,
+                [
+                    ("state", state),
+                    ("destination", destination),
+                    ("route", route),
+                    ("source", source),
+                    ("since", since),
+                    ("until", until),
+                ],
+            );
+            Client::new(&remote)
+                .call(Method::GET, &format!("/api/v1/deliveries?{query}"), None)
+                .await
+                .map(|v| print_deliveries(&v, remote.output))
         }
         EventsCommand::Rejected {
             remote,
@@ -66,6 +89,78 @@ pub async fn run(cmd: EventsCommand) -> ExitCode {
             ExitCode::from(super::EXIT_FAILURE)
         }
     }
+}
+
+/// `limit=…&before=…&name=value…` for the values given.
+fn query<const N: usize>(
+    limit: usize,
+    before: Option<i64>,
+    values: [(&str, Option<String>); N],
+) -> String {
+    let mut q: Vec<(&str, String)> = vec![("limit", limit.to_string())];
+    if let Some(b) = before {
+        q.push(("before", b.to_string()));
+    }
+    for (k, v) in values {
+        if let Some(v) = v {
+            q.push((k, v));
+        }
+    }
+    q.iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The line under a full page: how to get the next one.
+fn more(v: &Value) {
+    if let Some(before) = v["next_before"].as_i64() {
+        println!("(more: add --before {before})");
+    }
+}
+
+fn print_deliveries(v: &Value, output: Output) {
+    if output == Output::Json {
+        println!("{v}");
+        return;
+    }
+    let items = v["deliveries"].as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        println!("no deliveries match");
+        return;
+    }
+    use super::table::{Align::*, Table};
+    let mut t = Table::new(&[
+        ("ID", Right),
+        ("CREATED (UTC)", Left),
+        ("ROUTE", Left),
+        ("DESTINATION", Left),
+        ("STATE", Left),
+        ("ATTEMPTS", Right),
+        ("STATUS", Right),
+        ("REASON / LAST ERROR", Left),
+    ]);
+    for d in &items {
+        t.row(vec![
+            d["id"].to_string(),
+            super::secrets::ms_to_rfc3339(d["created_at"].as_i64().unwrap_or(0)),
+            d["route"].as_str().unwrap_or("").to_owned(),
+            d["destination"].as_str().unwrap_or("").to_owned(),
+            d["state"].as_str().unwrap_or("").to_owned(),
+            d["attempts"].to_string(),
+            d["last_status"]
+                .as_i64()
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            d["dead_reason"]
+                .as_str()
+                .or(d["last_error"].as_str())
+                .unwrap_or("")
+                .to_owned(),
+        ]);
+    }
+    t.print();
+    more(v);
 }
 
 fn encode(s: &str) -> String {
@@ -115,9 +210,7 @@ fn print_list(v: &Value, output: Output) {
         ]);
     }
     t.print();
-    if let Some(next) = v["next_before"].as_i64() {
-        println!("(more: add --before {next})");
-    }
+    more(v);
 }
 
 fn print_one(v: &Value, output: Output) {
@@ -134,6 +227,12 @@ fn print_one(v: &Value, output: Output) {
         v["key"].as_str().unwrap_or("-"),
         super::secrets::ms_to_rfc3339(v["received_at_ms"].as_i64().unwrap_or(0))
     );
+    if let Some(tp) = v["traceparent"].as_str() {
+        println!("  trace {tp}");
+    }
+    for (name, value) in v["headers"].as_object().into_iter().flatten() {
+        println!("  header {name}: {}", value.as_str().unwrap_or(""));
+    }
     for d in v["deliveries"].as_array().into_iter().flatten() {
         println!(
             "  delivery {:>6} → {:<16} {:<12} attempts {}{}",

@@ -323,7 +323,8 @@ impl EventQuery {
     }
 }
 
-/// An event's metadata as JSON (`payload` adds its body: JSON as is, anything else as text).
+/// An event's metadata as JSON (`payload` adds its body — JSON as is, anything else as text —
+/// its trace and the provider headers kept with it).
 pub fn event_json(e: &junction_store::StoredEvent, payload: bool) -> Value {
     let mut v = json!({
         "id": e.id, "source": e.source, "event_id": e.external_id, "type": e.event_type,
@@ -331,6 +332,14 @@ pub fn event_json(e: &junction_store::StoredEvent, payload: bool) -> Value {
         "size": e.payload.len(),
     });
     if payload {
+        v["traceparent"] = json!(e.context.traceparent);
+        v["headers"] = Value::Object(
+            e.context
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        );
         v["payload"] = serde_json::from_slice(&e.payload)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&e.payload).into_owned()));
     }

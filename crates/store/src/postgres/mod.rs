@@ -149,7 +149,7 @@ impl Store for PgStore {
              )
              SELECT l.id, l.route, l.destination, l.attempts, l.lease_epoch, l.ordering, l.uid,
                     COALESCE(l.ordering = 2 AND l.seq < v.seq, false) AS stale,
-                    e.id AS event_id, e.source, e.external_id, e.event_type, e.entity_key, e.sequence, e.received_at, e.payload
+                    e.id AS event_id, e.source, e.external_id, e.event_type, e.entity_key, e.sequence, e.received_at, e.payload, e.traceparent, e.headers
              FROM leased l JOIN events e ON e.id = l.event_id
              LEFT JOIN lane_versions v ON v.route = l.route AND v.destination = l.destination AND v.lane = l.lane
              ORDER BY l.id"
@@ -277,6 +277,14 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|r| Ok(delivery_from_row!(r))).collect()
+    }
+
+    async fn deliveries(
+        &self,
+        filter: &DeliveryFilter,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        queue::deliveries(&self.pool, filter, limit).await
     }
 
     async fn attempts(&self, delivery_id: i64) -> Result<Vec<AttemptRecord>, StoreError> {

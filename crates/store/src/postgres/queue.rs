@@ -5,7 +5,7 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{PgPool, Postgres, Row};
 
-use crate::filter::{dead_where, event_where, Param, POSTGRES};
+use crate::filter::{dead_where, delivery_where, event_where, Param, POSTGRES};
 use crate::rows::delivery_from_row;
 use crate::*;
 
@@ -109,6 +109,20 @@ pub(super) async fn events(
     rows.iter()
         .map(|r| Ok(crate::rows::event_from_row!(r)))
         .collect()
+}
+
+pub(super) async fn deliveries(
+    pool: &PgPool,
+    filter: &DeliveryFilter,
+    limit: usize,
+) -> Result<Vec<DeliveryRecord>, StoreError> {
+    let (clause, params) = delivery_where(filter, &POSTGRES);
+    let columns = crate::rows::DELIVERY_COLUMNS_OF_D;
+    let sql = format!(
+        "SELECT {columns} FROM deliveries d JOIN events e ON e.id = d.event_id {clause} ORDER BY d.id DESC LIMIT {limit}"
+    );
+    let rows = bind(sqlx::query(&sql), &params).fetch_all(pool).await?;
+    rows.iter().map(|r| Ok(delivery_from_row!(r))).collect()
 }
 
 /// SQL that updates the dead (or quarantined) deliveries matching `filter`, oldest first and at

@@ -42,8 +42,8 @@ async fn append(
 ) -> Result<HashMap<Key, (i64, bool)>, StoreError> {
     let e = &batch.firsts;
     let rows = sqlx::query(
-        "INSERT INTO events (source, external_id, event_type, entity_key, sequence, received_at, payload)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::bytea[])
+        "INSERT INTO events (source, external_id, event_type, entity_key, sequence, received_at, payload, traceparent, headers)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::bytea[], $8::text[], $9::text[])
          ON CONFLICT (source, external_id) DO NOTHING
          RETURNING id, source, external_id",
     )
@@ -54,6 +54,8 @@ async fn append(
     .bind(e.iter().map(|e| e.sequence).collect::<Vec<_>>())
     .bind(e.iter().map(|e| e.received_at).collect::<Vec<_>>())
     .bind(e.iter().map(|e| e.payload.as_slice()).collect::<Vec<_>>())
+    .bind(e.iter().map(|e| e.context.traceparent.as_deref()).collect::<Vec<_>>())
+    .bind(e.iter().map(|e| e.context.headers_json()).collect::<Vec<_>>())
     .fetch_all(&mut *tx)
     .await?;
     let mut ids: HashMap<Key, (i64, bool)> = HashMap::with_capacity(e.len());

@@ -180,6 +180,17 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn deliveries(
+        &self,
+        filter: &DeliveryFilter,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let filter = filter.clone();
+        self.reads
+            .run(move |c| queue::deliveries(c, &filter, limit))
+            .await
+    }
+
     async fn attempts(&self, delivery_id: i64) -> Result<Vec<AttemptRecord>, StoreError> {
         self.reads
             .run(move |c| read::attempts(c, delivery_id))

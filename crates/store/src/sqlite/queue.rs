@@ -3,7 +3,7 @@
 
 use rusqlite::{params, params_from_iter, Connection};
 
-use crate::filter::{dead_where, event_where, Param, SQLITE};
+use crate::filter::{dead_where, delivery_where, event_where, Param, SQLITE};
 use crate::rows::{delivery_from_row, SqliteRowExt};
 use crate::*;
 
@@ -100,6 +100,25 @@ pub(super) fn events(
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         out.push(crate::rows::event_from_row!(r));
+    }
+    Ok(out)
+}
+
+pub(super) fn deliveries(
+    c: &Connection,
+    filter: &DeliveryFilter,
+    limit: usize,
+) -> Result<Vec<DeliveryRecord>, StoreError> {
+    let (clause, params) = delivery_where(filter, &SQLITE);
+    let columns = crate::rows::DELIVERY_COLUMNS_OF_D;
+    let sql = format!(
+        "SELECT {columns} FROM deliveries d JOIN events e ON e.id = d.event_id {clause} ORDER BY d.id DESC LIMIT {limit}"
+    );
+    let mut stmt = c.prepare(&sql)?;
+    let mut rows = stmt.query(params_from_iter(bind(&params)))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(delivery_from_row!(r));
     }
     Ok(out)
 }

@@ -199,10 +199,10 @@ fn apply(tx: &Connection, w: &Write) -> Result<Result<Written, StoreError>, Stor
         Write::Append(e) => {
             let inserted = tx
                 .prepare_cached(
-                    "INSERT INTO events (source, external_id, event_type, entity_key, sequence, received_at, payload)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (source, external_id) DO NOTHING",
+                    "INSERT INTO events (source, external_id, event_type, entity_key, sequence, received_at, payload, traceparent, headers)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (source, external_id) DO NOTHING",
                 )?
-                .execute(params![e.source, e.external_id, e.event_type, e.entity_key, e.sequence, e.received_at, e.payload])?;
+                .execute(params![e.source, e.external_id, e.event_type, e.entity_key, e.sequence, e.received_at, e.payload, e.context.traceparent, e.context.headers_json()])?;
             if inserted == 0 {
                 let id: i64 = tx
                     .prepare_cached("SELECT id FROM events WHERE source = ?1 AND external_id = ?2")?
