@@ -8,7 +8,7 @@
 //! URL.
 #![forbid(unsafe_code)]
 
-mod admin;
+pub mod admin;
 pub use admin::{ApiDoc, ConnectorHealth};
 pub mod auth;
 pub mod cache;
@@ -16,6 +16,7 @@ mod drift;
 mod metrics;
 pub mod path;
 mod proxy;
+pub mod recent;
 pub mod runtime;
 mod soap;
 
@@ -76,6 +77,10 @@ impl Hub {
     pub fn admin_routes(self: &Arc<Self>) -> Router<AppState> {
         Router::new()
             .route("/api/v1/connectors", axum::routing::get(admin::connectors))
+            .route(
+                "/api/v1/connectors/{name}",
+                axum::routing::get(admin::connector),
+            )
             .layer(axum::Extension(self.clone()))
     }
 

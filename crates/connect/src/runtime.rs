@@ -88,6 +88,8 @@ pub struct Runtime {
     backoff: Backoff,
     cache: Option<ResponseCache>,
     metrics: crate::metrics::Metrics,
+    /// The last calls, for the connector page.
+    pub recent: crate::recent::Recent,
 }
 
 const HOP_BY_HOP: &[&str] = &[
@@ -260,6 +262,7 @@ impl Runtime {
             },
             cache: cfg.cache.as_ref().map(ResponseCache::new),
             metrics: crate::metrics::Metrics::new(&cfg.name),
+            recent: crate::recent::Recent::default(),
             cfg,
         })
     }
@@ -301,7 +304,10 @@ impl Runtime {
     /// Runs a call through the whole pipeline.
     pub async fn call(&self, call: Call) -> Result<Answer, Error> {
         let started = Instant::now();
-        let result = self.call_inner(call, started).await;
+        let at_ms = junction_core::time::now_ms();
+        let (method, connection) = (call.method.to_string(), call.connection.clone());
+        let path = call.path.clone();
+        let (result, waited) = crate::recent::measuring_wait(self.call_inner(call, started)).await;
         // Junction's own refusals (bad path, quota spent, unknown connection) are not vendor calls.
         match &result {
             Ok(a) => self.metrics.call(Some(a.status.as_u16())),
@@ -318,6 +324,27 @@ impl Runtime {
         self.metrics
             .circuit_state
             .set(self.circuit.state(Instant::now()).level());
+        let (status, error, attempts, cache) = match &result {
+            Ok(a) => (
+                Some(a.status.as_u16()),
+                None,
+                a.attempts,
+                Some(a.cache.to_owned()),
+            ),
+            Err(e) => (None, Some(e.code().as_str().to_owned()), 0, None),
+        };
+        self.recent.push(crate::recent::RecentCall {
+            at_ms,
+            method,
+            path,
+            connection,
+            status,
+            error,
+            latency_ms: elapsed.as_secs_f64() * 1000.0,
+            attempts,
+            cache,
+            quota_wait_ms: waited.as_secs_f64() * 1000.0,
+        });
         result
     }
 
@@ -475,9 +502,9 @@ impl Runtime {
                 Err(at) => tokio::time::sleep_until(at).await,
             }
         }
-        self.metrics
-            .quota_wait_seconds
-            .record(waited.elapsed().as_secs_f64());
+        let waited = waited.elapsed();
+        self.metrics.quota_wait_seconds.record(waited.as_secs_f64());
+        crate::recent::waited(waited);
         Ok(slot)
     }
 

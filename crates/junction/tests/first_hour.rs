@@ -345,3 +345,39 @@ async fn webhook_errors_say_how_to_fix_them() {
     );
     assert!(!page.contains("Sign out"), "{page}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_action_on_a_hub_without_the_audit_logs_master_key_says_to_set_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "store:\n  url: sqlite://j.db\ndestinations:\n  billing:\n    url: http://127.0.0.1:9/hooks\n",
+    );
+    // The CLI, run with the master key, seals the audit log.
+    let out = bin()
+        .args(["tokens", "create", "svc", "--role", "viewer", "--config"])
+        .arg(&config)
+        .env(
+            "JUNCTION_MASTER_KEY",
+            "v1:q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=",
+        )
+        .env_remove("JUNCTION_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // The hub, started without it, can read but cannot record an action: it says why.
+    let hub = Served::start(&config, &[("JUNCTION_ADMIN_TOKEN", "first-hour-admin")]);
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/destinations/billing/disable", hub.base))
+        .bearer_auth("first-hour-admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_ready", "{body}");
+    let hint = body["error"]["hint"].as_str().unwrap_or_default();
+    assert!(hint.contains("JUNCTION_MASTER_KEY"), "{body}");
+    assert!(!hint.contains("retry when the store is back"), "{body}");
+    hub.kill();
+}

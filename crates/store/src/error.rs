@@ -17,6 +17,10 @@ pub enum StoreError {
     /// The schema is newer than this binary, or a migration failed.
     #[error("store migration failed: {0}")]
     Migration(String),
+    /// The audit log is sealed under the master key and this process has none: no admin
+    /// action can be recorded until it is started with one. Waiting does not help.
+    #[error("the audit log is sealed with a key from the master key, and this process has none")]
+    NeedsMasterKey,
     /// Anything else: a bug or corrupt data.
     #[error("store error: {0}")]
     Internal(String),
@@ -66,6 +70,14 @@ impl From<StoreError> for junction_core::Error {
             StoreError::Unavailable(_) => {
                 junction_core::Error::store_unavailable(RETRY_AFTER).with_cause(e)
             }
+            StoreError::NeedsMasterKey => junction_core::Error::new(
+                junction_core::Code::NotReady,
+                junction_core::Origin::Config,
+                e.to_string(),
+            )
+            .with_hint(
+                "start the hub with JUNCTION_MASTER_KEY set (the key the CLI used, e.g. for `junction secrets` or `tokens create`): admin actions are recorded in the sealed audit log before they run",
+            ),
             other => junction_core::Error::internal(other.to_string()).with_cause(other),
         }
     }

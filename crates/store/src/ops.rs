@@ -112,9 +112,7 @@ impl AuditRecord {
         let hash = match seal_key(None) {
             Some((v, key)) => sealed_hash(v, &key, &prev_hash, seq, &e),
             None if seal_version(&prev_hash).is_some() => {
-                return Err(crate::StoreError::Unavailable(
-                    "the audit log is sealed with a key from the master key, and this process has none: set JUNCTION_MASTER_KEY to record actions".into(),
-                ))
+                return Err(crate::StoreError::NeedsMasterKey)
             }
             None => chain_hash(&prev_hash, seq, &e),
         };

@@ -62,3 +62,31 @@ pub fn percent(part: u64, whole: u64) -> String {
         format!("{:.1}%", part as f64 * 100.0 / whole as f64)
     }
 }
+
+/// One labelled figure of a detail page's summary.
+pub fn fact(label: &str, value: maud::Markup) -> maud::Markup {
+    maud::html! { div { dt { (label) } dd { (value) } } }
+}
+
+/// p50 / p95 / p99 of `t`'s latencies, or `–` without any.
+pub fn quantiles(t: &Figures) -> maud::Markup {
+    let q = |p: f64| {
+        t.quantile_ms(p)
+            .map_or("–".into(), |v| format!("{v:.0} ms"))
+    };
+    maud::html! { (q(0.5)) " / " (q(0.95)) " / " (q(0.99)) }
+}
+
+/// Texts counted by equal value, most frequent first (ties by text), at most 10; a long text
+/// is cut at 160 characters, so near-identical reasons with long tails group together.
+pub fn grouped(texts: impl Iterator<Item = String>) -> Vec<(String, usize)> {
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for t in texts {
+        let cut: String = t.chars().take(160).collect();
+        *counts.entry(cut).or_default() += 1;
+    }
+    let mut out: Vec<_> = counts.into_iter().collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out.truncate(10);
+    out
+}

@@ -66,7 +66,7 @@ async fn list(
                     @let d = &r.delivery;
                     tr data-delivery=(d.id) {
                         td { a href={"/ui/deliveries/" (d.id)} { "#" (d.id) } }
-                        td { (d.destination) }
+                        td { a href={"/ui/destinations/" (d.destination)} { (d.destination) } }
                         td { code { (r.external_id) } }
                         td { (r.event_type) }
                         td.num { (d.attempts) }

@@ -63,7 +63,7 @@ pub async fn list(
                     tr {
                         td { a href={"/ui/deliveries/" (d.id)} { "#" (d.id) } }
                         td { (when(d.created_at)) }
-                        td { (d.route) } td { (d.destination) } td { (badge(d.state.as_str())) }
+                        td { (d.route) } td { a href={"/ui/destinations/" (d.destination)} { (d.destination) } } td { (badge(d.state.as_str())) }
                         td.num { (d.attempts) }
                         td.num { (d.last_status.map(|s| s.to_string()).unwrap_or_default()) }
                         td { (d.dead_reason.clone().or(d.last_error.clone()).unwrap_or_default()) }

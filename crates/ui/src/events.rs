@@ -60,7 +60,7 @@ pub async fn one(State(state): State<AppState>, Path(id): Path<i64>) -> Result<R
         .unwrap_or_else(|| String::from_utf8_lossy(&e.payload).into_owned());
     let body = html! {
         table {
-            tr { th { "Source" } td { (e.source) } }
+            tr { th { "Source" } td { a href={"/ui/sources/" (e.source)} { (e.source) } } }
             tr { th { "Type" } td { (e.event_type) } }
             tr { th { "Provider id" } td { code { (e.external_id) } } }
             tr { th { "Key / sequence" } td { (e.entity_key.clone().unwrap_or_default()) " / " (e.sequence.map(|s| s.to_string()).unwrap_or_default()) } }
@@ -79,7 +79,7 @@ pub async fn one(State(state): State<AppState>, Path(id): Path<i64>) -> Result<R
                 tbody { @for d in &deliveries {
                     tr {
                         td { a href={"/ui/deliveries/" (d.id)} { "#" (d.id) } }
-                        td { (d.route) } td { (d.destination) } td { (badge(d.state.as_str())) }
+                        td { (d.route) } td { a href={"/ui/destinations/" (d.destination)} { (d.destination) } } td { (badge(d.state.as_str())) }
                         td.num { (d.attempts) }
                         td { (d.dead_reason.clone().or(d.last_error.clone()).unwrap_or_default()) }
                     }

@@ -156,6 +156,20 @@ pub fn seconds(s: f64) -> String {
     }
 }
 
+/// A configured duration as written: `250ms` under a second, else as [`seconds`].
+pub fn duration(d: std::time::Duration) -> String {
+    if d < std::time::Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        seconds(d.as_secs_f64())
+    }
+}
+
+/// `1 attempt`, `3 attempts`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -9,14 +9,17 @@
 #![forbid(unsafe_code)]
 
 mod chart;
+mod connector;
 mod data;
 mod dead;
 mod deliveries;
+mod destination;
 mod events;
 mod layout;
 mod login;
 mod notices;
 mod overview;
+mod source;
 
 use std::sync::Arc;
 
@@ -66,6 +69,15 @@ pub fn routes(ui: Arc<Ui>) -> Router<AppState> {
         .route("/ui/quarantine", get(dead::quarantine))
         .route("/ui/deliveries/{id}/replay", post(dead::replay))
         .route("/ui/deliveries/{id}/discard", post(dead::discard))
+        .route("/ui/connectors/{name}", get(connector::show))
+        .route("/ui/sources/{name}", get(source::show))
+        .route("/ui/destinations/{name}", get(destination::show))
+        .route("/ui/destinations/{name}/enable", post(destination::enable))
+        .route(
+            "/ui/destinations/{name}/disable",
+            post(destination::disable),
+        )
+        .route("/ui/destinations/{name}/replay", post(destination::replay))
         .route("/ui/drift", get(notices::drift))
         .route("/ui/rejected", get(notices::rejected))
         .route("/ui/alerts", get(notices::alerts))

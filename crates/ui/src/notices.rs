@@ -41,6 +41,7 @@ pub async fn rejected(State(state): State<AppState>) -> Result<Response, ApiErro
 
 pub async fn drift(State(state): State<AppState>) -> Result<Response, ApiError> {
     let records = state.store.drift(500).await?;
+    let now = junction_core::time::now_ms();
     let (deprecations, drift): (Vec<_>, Vec<_>) =
         records.iter().partition(|r| r.kind == "deprecated");
     let body = html! {
@@ -49,7 +50,7 @@ pub async fn drift(State(state): State<AppState>) -> Result<Response, ApiError> 
             table #deprecations {
                 thead { tr { th { "Endpoint" } th { "Notice" } th.num { "Seen" } th { "Last seen (UTC)" } } }
                 tbody { @for r in &deprecations {
-                    tr { td { (r.subject) } td { (r.detail) } td.num { (r.count) } td { (when(r.last_seen)) } }
+                    tr { td { (r.subject) } td { (notice(&r.detail, now)) } td.num { (r.count) } td { (when(r.last_seen)) } }
                 } }
             }
         }
@@ -101,4 +102,74 @@ pub async fn alerts(State(state): State<AppState>) -> Result<Response, ApiError>
         }
     };
     Ok(page("Alerts", "/ui/alerts", None, None, body))
+}
+
+/// A vendor's `Deprecation` / `Sunset` notice as a person reads it: the dates written out and
+/// how far off they are (`Sunset: Wed, 30 Jun 2027 …` → "removed on 2027-06-30 (in 210 days)").
+/// Parts that are not dates are kept as sent.
+pub(crate) fn notice(detail: &str, now_ms: i64) -> String {
+    let date = |v: &str| -> Option<i64> {
+        if let Some(secs) = v.strip_prefix('@') {
+            return secs.trim().parse::<i64>().ok().map(|s| s * 1000);
+        }
+        httpdate::parse_http_date(v.trim())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64)
+    };
+    let day = |ms: i64| when(ms)[..10].to_owned();
+    let off = |ms: i64| {
+        let days = (ms - now_ms) / 86_400_000;
+        let n = |d: i64| format!("{d} day{}", if d == 1 { "" } else { "s" });
+        match days {
+            0 => "today".to_owned(),
+            1.. => format!("in {}", n(days)),
+            _ => format!("{} ago", n(-days)),
+        }
+    };
+    detail
+        .split("; ")
+        .map(|part| {
+            if let Some(v) = part.strip_prefix("Deprecation: ") {
+                return match date(v) {
+                    Some(ms) if ms > now_ms => {
+                        format!("deprecated from {} ({})", day(ms), off(ms))
+                    }
+                    Some(ms) => format!("deprecated since {} ({})", day(ms), off(ms)),
+                    None if v.trim() == "true" => "deprecated".to_owned(),
+                    None => part.to_owned(),
+                };
+            }
+            if let Some(v) = part.strip_prefix("Sunset: ") {
+                return match date(v) {
+                    Some(ms) => format!("removed on {} ({})", day(ms), off(ms)),
+                    None => part.to_owned(),
+                };
+            }
+            if let Some(v) = part.strip_prefix("Link: ") {
+                return format!("documented at {v}");
+            }
+            part.to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn deprecation_and_sunset_notices_show_their_dates_and_how_far_off() {
+        // 2026-12-02 00:00 UTC.
+        let now = 1_796_169_600_000;
+        let text = super::notice(
+            "Deprecation: @1796083200; Sunset: Wed, 30 Jun 2027 23:59:59 GMT; Link: <https://api.example.com/deprecations>; rel=\"deprecation\"",
+            now,
+        );
+        assert_eq!(
+            text,
+            "deprecated since 2026-12-01 (1 day ago); removed on 2027-06-30 (in 210 days); documented at <https://api.example.com/deprecations>; rel=\"deprecation\""
+        );
+        assert_eq!(super::notice("Deprecation: true", now), "deprecated");
+        assert_eq!(super::notice("Sunset: soon-ish", now), "Sunset: soon-ish");
+    }
 }

@@ -81,7 +81,7 @@ pub async fn show(
                     @let auth_total = t60.count(c::AUTH_OK) + t60.count(c::AUTH_FAILED);
                     @let reauth = connections.iter().any(|x| x.connector == k.name && x.state == "needs_reauth");
                     tr data-connector=(k.name) {
-                        td { strong { (k.name) } @if let Some(a) = k.auth { " " span.muted { (a) } } @if reauth { " " (badge("needs_reauth")) } }
+                        td { a href={"/ui/connectors/" (k.name)} { strong { (k.name) } } @if let Some(a) = k.auth { " " span.muted { (a) } } @if reauth { " " (badge("needs_reauth")) } }
                         td { (circuit_badge(k.circuit)) }
                         td.num { (format!("{:.1}", t5.count(c::CALLS) as f64 / 5.0)) }
                         td.num { (percent(t5.count(c::ERRORS), t5.count(c::CALLS))) }
@@ -106,7 +106,7 @@ pub async fn show(
                 tbody { @for name in &sources {
                     @let t = h.total(Kind::Source, name, 60);
                     tr data-source=(name) {
-                        td { a href={"/ui/events?source=" (name)} { strong { (name) } } }
+                        td { a href={"/ui/sources/" (name)} { strong { (name) } } }
                         td.num { (t.count(s::RECEIVED)) }
                         td.num { (t.count(s::DUPLICATES)) }
                         td.num { (t.count(s::REJECTED)) }
@@ -128,7 +128,7 @@ pub async fn show(
                     @let off = x.disabled || disabled.iter().any(|d| d.name == x.name);
                     @let dead = st.map_or(0, |s| s.dead);
                     tr data-destination=(x.name) {
-                        td { strong { (x.name) } }
+                        td { a href={"/ui/destinations/" (x.name)} { strong { (x.name) } } }
                         td { @if off { (badge("disabled")) } @else { (circuit_badge(x.circuit)) } }
                         td.num { (t.count(d::DELIVERED)) }
                         td.num { (t.count(d::FAILED)) }

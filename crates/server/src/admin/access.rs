@@ -291,10 +291,14 @@ pub async fn guard(access: Arc<AdminAccess>, mut req: Request, next: Next) -> Re
             Ok(seq) => tracing::info!(actor = %actor.id, %action, audit = seq, "admin action"),
             Err(e) => {
                 tracing::error!(error = %e, %action, "cannot record an admin action; it was not performed");
-                return ApiError(e.with_hint(
-                    "the audit log could not be written, so the action was not performed; retry when the store is back",
-                ))
-                .into_response();
+                let e = if e.code() == Code::StoreUnavailable {
+                    e.with_hint(
+                        "the audit log could not be written, so the action was not performed; retry when the store is back",
+                    )
+                } else {
+                    e
+                };
+                return ApiError(e).into_response();
             }
         }
     }
