@@ -31,6 +31,7 @@ use junction_store::Store;
 use junction_vault::Vault;
 
 pub use junction_server::api_tokens::{self, ApiTokens};
+pub use proxy::ProxyDoc;
 pub use runtime::{Answer, AnswerBody, Call, Runtime};
 
 /// Every connector of the config, ready to call.

@@ -14,6 +14,42 @@ use junction_server::ApiError;
 use crate::runtime::{AnswerBody, Call};
 use crate::Hub;
 
+/// The OpenAPI description of `/proxy` (one operation per method a scope can name).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(proxy_get, proxy_post, proxy_put, proxy_patch, proxy_delete))]
+pub struct ProxyDoc;
+
+macro_rules! proxy_doc {
+    ($name:ident, $method:ident, $upper:literal) => {
+        #[doc = concat!("`", $upper, " /proxy/{connector}/{path}`: the vendor's answer, as it sent it.")]
+        #[utoipa::path($method, path = "/proxy/{connector}/{path}", tag = "proxy",
+            summary = concat!("Call a vendor through a connector (", $upper, ")"),
+            description = "Junction adds the connector's credentials (the caller's `Authorization` never goes upstream), keeps the call inside the vendor's quota, retries what is safe, answers from the cache when it may, and opens the circuit when the vendor fails. Needs an API token with the scope `proxy:CONNECTOR:METHOD`. `X-Junction-Connection` picks a connection of a multi-tenant connector.",
+            params(
+                ("connector" = String, Path, description = "The connector's name under `connectors:`"),
+                ("path" = String, Path, description = "The path under the connector's base URL, with its query"),
+                ("X-Junction-Connection" = Option<String>, Header, description = "The connection to use (default `default`)")),
+            responses(
+                (status = "default", description = "The vendor's answer with its status and headers, plus `X-Junction-Attempts` (requests sent upstream) and `X-Junction-Cache` (`HIT`, `MISS`, `REVALIDATED`, `COALESCED`, `STALE`, `BYPASS`)"),
+                (status = 401, description = "No or unknown API token", body = junction_server::errors::ErrorBody),
+                (status = 403, description = "The token's scopes do not allow this method on this connector", body = junction_server::errors::ErrorBody),
+                (status = 404, description = "No connector of that name", body = junction_server::errors::ErrorBody),
+                (status = 413, description = "The body is larger than `server.body_limit`", body = junction_server::errors::ErrorBody),
+                (status = 429, description = "The connector's quota is spent for longer than the call may wait (`Retry-After` says how long)", body = junction_server::errors::ErrorBody),
+                (status = 502, description = "The vendor failed, or its connection needs re-authorisation", body = junction_server::errors::ErrorBody),
+                (status = 503, description = "The circuit is open: the vendor is failing and calls are refused until a probe succeeds", body = junction_server::errors::ErrorBody),
+                (status = 504, description = "The vendor did not answer in time", body = junction_server::errors::ErrorBody)),
+            security(("bearer" = [])))]
+        #[allow(dead_code)]
+        fn $name() {}
+    };
+}
+proxy_doc!(proxy_get, get, "GET");
+proxy_doc!(proxy_post, post, "POST");
+proxy_doc!(proxy_put, put, "PUT");
+proxy_doc!(proxy_patch, patch, "PATCH");
+proxy_doc!(proxy_delete, delete, "DELETE");
+
 pub async fn proxy(
     axum::Extension(hub): axum::Extension<Arc<Hub>>,
     Path((connector, _)): Path<(String, String)>,

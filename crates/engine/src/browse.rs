@@ -64,7 +64,7 @@ impl DeliveryQuery {
 }
 
 /// One delivery of an event to a destination.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeliveryItem {
     pub id: i64,
     /// The stored event's id.
@@ -106,7 +106,7 @@ impl From<&DeliveryRecord> for DeliveryItem {
 }
 
 /// A page of deliveries.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeliveryList {
     pub deliveries: Vec<DeliveryItem>,
     /// Pass as `before` for the next page; absent on the last one.

@@ -16,16 +16,18 @@ use junction_core::time::now_ms;
 use junction_core::{Code, Error};
 use junction_server::errors::ErrorBody;
 use junction_server::{ApiError, AppState};
-use junction_store::{DeadFilter, DeadLetter, DeliveryRecord};
+use junction_store::DeadFilter;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::bodies::*;
 use crate::Engine;
 
 /// The OpenAPI paths of the delivery admin endpoints.
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
+        webhook,
         list_dead,
         list_quarantined,
         replay_many,
@@ -45,8 +47,22 @@ use crate::Engine;
     components(schemas(
         RejectedItem,
         RejectedList,
-        crate::browse::DeliveryItem,
-        crate::browse::DeliveryList
+        DeliveryItem,
+        DeliveryList,
+        DriftItem,
+        DriftList,
+        DeadItem,
+        DeadList,
+        Replayed,
+        Discarded,
+        ReplayedOne,
+        DiscardedOne,
+        AttemptItem,
+        DeliveryDetail,
+        DestinationItem,
+        DestinationList,
+        DestinationSwitched,
+        crate::ingest::Accepted
     ))
 )]
 pub struct ApiDoc;
@@ -82,6 +98,22 @@ pub fn admin_routes(engine: Arc<Engine>) -> Router<AppState> {
 
 type Eng = axum::Extension<Arc<Engine>>;
 
+/// A provider's webhook: verified by the source's preset (signature, timestamp, credentials),
+/// its id, type, key and sequence read, matched to routes, and stored with its deliveries in
+/// one transaction before the answer. A repeat of an id already stored answers 200 and stores
+/// nothing. Authenticated by the source's verification, not by an API token.
+#[utoipa::path(post, path = "/webhooks/{source}", tag = "webhooks", summary = "Receive a provider's webhook",
+    params(("source" = String, Path, description = "The source's name under `sources:`")),
+    request_body(content = Vec<u8>, description = "The provider's body, as it signed it (JSON, XML or form, per the source's `format`)", content_type = "application/octet-stream"),
+    responses(
+        (status = 202, description = "Verified and durably stored with its deliveries", body = crate::ingest::Accepted),
+        (status = 200, description = "A repeat of an event already stored: nothing new was written", body = crate::ingest::Accepted),
+        (status = 400, description = "The body cannot be read (not the source's format, or no event id where one is required)", body = ErrorBody),
+        (status = 401, description = "The signature, timestamp or credentials do not verify", body = ErrorBody),
+        (status = 404, description = "No source of that name", body = ErrorBody),
+        (status = 413, description = "The body is larger than `server.body_limit`", body = ErrorBody),
+        (status = 503, description = "The store is unavailable: nothing was stored; the provider should retry", body = ErrorBody)),
+    security(()))]
 async fn webhook(
     axum::Extension(engine): Eng,
     Path(source): Path<String>,
@@ -238,68 +270,44 @@ impl FilterParams {
     }
 }
 
-fn delivery_json(d: &DeliveryRecord) -> Value {
-    json!({
-        "id": d.id,
-        "event": d.event_id,
-        "route": d.route,
-        "destination": d.destination,
-        "state": d.state.as_str(),
-        "attempts": d.attempts,
-        "next_attempt_at": d.next_attempt_at,
-        "last_status": d.last_status,
-        "last_error": d.last_error,
-        "dead_reason": d.dead_reason,
-        "created_at": d.created_at,
-        "finished_at": d.finished_at,
-    })
-}
-
-fn dead_json(d: &DeadLetter) -> Value {
-    let mut v = delivery_json(&d.delivery);
-    v["source"] = json!(d.source);
-    v["event_id"] = json!(d.external_id);
-    v["event_type"] = json!(d.event_type);
-    v["entity_key"] = json!(d.entity_key);
-    v["received_at"] = json!(d.received_at);
-    v
-}
-
 /// Schema drift seen by every process: per source event type, connector operation and endpoint,
 /// most recently seen first.
-#[utoipa::path(get, path = "/api/v1/drift", tag = "observe", summary = "Schema drift and deprecation notices", responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
-async fn drift(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/api/v1/drift", tag = "observe", summary = "Schema drift and deprecation notices", responses((status = 200, description = "OK", body = DriftList), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+async fn drift(State(state): State<AppState>) -> Result<Json<DriftList>, ApiError> {
     crate::maintain::flush_drift(state.store.as_ref()).await;
-    let items: Vec<Value> = state
+    let items = state
         .store
         .drift(1000)
         .await?
         .into_iter()
-        .map(|r| {
-            json!({
-                "scope": r.scope, "subject": r.subject, "path": r.path, "kind": r.kind,
-                "detail": r.detail, "first_seen": r.first_seen, "last_seen": r.last_seen,
-                "count": r.count,
-            })
+        .map(|r| DriftItem {
+            scope: r.scope,
+            subject: r.subject,
+            path: r.path,
+            kind: r.kind,
+            detail: r.detail,
+            first_seen: r.first_seen,
+            last_seen: r.last_seen,
+            count: r.count,
         })
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(DriftList { items }))
 }
 
-#[utoipa::path(get, path = "/api/v1/dead-letters", tag = "deliveries", summary = "Dead letters, by filter", params(FilterParams), responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/dead-letters", tag = "deliveries", summary = "Dead letters, by filter", params(FilterParams), responses((status = 200, description = "OK", body = DeadList), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn list_dead(
     State(state): State<AppState>,
     Query(p): Query<FilterParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeadList>, ApiError> {
     list(&state, &p, false).await
 }
 
 /// Deliveries whose mapping failed or whose body broke the destination's model.
-#[utoipa::path(get, path = "/api/v1/quarantine", tag = "deliveries", summary = "Quarantined deliveries, by filter", params(FilterParams), responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/quarantine", tag = "deliveries", summary = "Quarantined deliveries, by filter", params(FilterParams), responses((status = 200, description = "OK", body = DeadList), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn list_quarantined(
     State(state): State<AppState>,
     Query(p): Query<FilterParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeadList>, ApiError> {
     list(&state, &p, true).await
 }
 
@@ -307,25 +315,25 @@ async fn list(
     state: &AppState,
     p: &FilterParams,
     quarantined: bool,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeadList>, ApiError> {
     let limit = p.limit.unwrap_or(100).clamp(1, 1000);
     let items = state
         .store
         .dead_letters(&p.filter(quarantined)?, p.after.unwrap_or(0), limit)
         .await?;
     let next = (items.len() == limit).then(|| items.last().map(|d| d.delivery.id));
-    Ok(Json(json!({
-        "items": items.iter().map(dead_json).collect::<Vec<_>>(),
-        "next_after": next.flatten(),
-    })))
+    Ok(Json(DeadList {
+        items: items.iter().map(DeadItem::from).collect(),
+        next_after: next.flatten(),
+    }))
 }
 
-#[utoipa::path(post, path = "/api/v1/dead-letters/replay", tag = "deliveries", summary = "Replay dead letters matching a filter", request_body = FilterParams, responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/dead-letters/replay", tag = "deliveries", summary = "Replay dead letters matching a filter", request_body = FilterParams, responses((status = 200, description = "OK", body = Replayed), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn replay_many(
     State(state): State<AppState>,
     axum::Extension(engine): Eng,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Replayed>, ApiError> {
     replay(&state, &engine, &filter_body(&body)?, false).await
 }
 
@@ -351,12 +359,12 @@ fn filter_body(body: &[u8]) -> Result<FilterParams, ApiError> {
 
 /// Puts quarantined deliveries back in the queue: they are mapped and validated again with the
 /// running config (after the mapping or model was fixed).
-#[utoipa::path(post, path = "/api/v1/quarantine/replay", tag = "deliveries", summary = "Replay quarantined deliveries matching a filter", request_body = FilterParams, responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/quarantine/replay", tag = "deliveries", summary = "Replay quarantined deliveries matching a filter", request_body = FilterParams, responses((status = 200, description = "OK", body = Replayed), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn replay_quarantined(
     State(state): State<AppState>,
     axum::Extension(engine): Eng,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Replayed>, ApiError> {
     replay(&state, &engine, &filter_body(&body)?, true).await
 }
 
@@ -365,7 +373,7 @@ async fn replay(
     engine: &Engine,
     p: &FilterParams,
     quarantined: bool,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Replayed>, ApiError> {
     let limit = p.limit.unwrap_or(1000).clamp(1, 10_000);
     let ids = state
         .store
@@ -373,14 +381,17 @@ async fn replay(
         .await?;
     engine.dispatcher.wake_all();
     tracing::info!(replayed = ids.len(), quarantined, "deliveries replayed");
-    Ok(Json(json!({ "replayed": ids.len(), "ids": ids })))
+    Ok(Json(Replayed {
+        replayed: ids.len(),
+        ids,
+    }))
 }
 
-#[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries", summary = "A delivery with its attempts", params(("id" = i64, Path, description = "The delivery id")), responses((status = 200, description = "OK", body = Object), (status = 404, description = "Not found", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries", summary = "A delivery with its attempts", params(("id" = i64, Path, description = "The delivery id")), responses((status = 200, description = "OK", body = DeliveryDetail), (status = 404, description = "Not found", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn delivery(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeliveryDetail>, ApiError> {
     let d = state
         .store
         .delivery(id)
@@ -388,30 +399,27 @@ async fn delivery(
         .ok_or_else(|| not_found(id))?;
     let attempts = state.store.attempts(id).await?;
     let event = state.store.event(d.event_id).await?;
-    let mut v = delivery_json(&d);
-    if let Some(e) = event {
-        v["source"] = json!(e.source);
-        v["event_id"] = json!(e.external_id);
-        v["event_type"] = json!(e.event_type);
-        v["entity_key"] = json!(e.entity_key);
-        v["sequence"] = json!(e.sequence);
-        v["received_at"] = json!(e.received_at);
-    }
-    v["history"] = attempts
-        .iter()
-        .map(|a| {
-            json!({
-                "attempt": a.attempt,
-                "outcome": a.outcome,
-                "started_at": a.record.started_at,
-                "duration_ms": a.record.duration_ms,
-                "status": a.record.status,
-                "error": a.record.error,
-                "response_excerpt": a.record.response_excerpt,
+    Ok(Json(DeliveryDetail {
+        delivery: DeliveryItem::from(&d),
+        source: event.as_ref().map(|e| e.source.clone()),
+        event_id: event.as_ref().map(|e| e.external_id.clone()),
+        event_type: event.as_ref().map(|e| e.event_type.clone()),
+        entity_key: event.as_ref().and_then(|e| e.entity_key.clone()),
+        sequence: event.as_ref().and_then(|e| e.sequence),
+        received_at: event.as_ref().map(|e| e.received_at),
+        history: attempts
+            .into_iter()
+            .map(|a| AttemptItem {
+                attempt: a.attempt,
+                outcome: a.outcome,
+                started_at: a.record.started_at,
+                duration_ms: a.record.duration_ms,
+                status: a.record.status,
+                error: a.record.error,
+                response_excerpt: a.record.response_excerpt,
             })
-        })
-        .collect();
-    Ok(Json(v))
+            .collect(),
+    }))
 }
 
 fn not_found(id: i64) -> ApiError {
@@ -421,34 +429,37 @@ fn not_found(id: i64) -> ApiError {
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/deliveries/{id}/discard", tag = "deliveries", summary = "Discard one dead or quarantined delivery: never sent, its fifo key flows again", params(("id" = i64, Path, description = "The delivery id")), responses((status = 200, description = "OK", body = Object), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Not dead or quarantined", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/discard", tag = "deliveries", summary = "Discard one dead or quarantined delivery: never sent, its fifo key flows again", params(("id" = i64, Path, description = "The delivery id")), responses((status = 200, description = "OK", body = DiscardedOne), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Not dead or quarantined", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn discard_one(
     axum::Extension(engine): Eng,
     actor: Option<axum::Extension<junction_server::admin::Actor>>,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DiscardedOne>, ApiError> {
     let by = actor.map_or_else(|| "an operator".to_owned(), |a| a.0.id);
     engine.discard_delivery(id, &by).await.map_err(ApiError)?;
-    Ok(Json(json!({ "discarded": true, "id": id })))
+    Ok(Json(DiscardedOne {
+        discarded: true,
+        id,
+    }))
 }
 
-#[utoipa::path(post, path = "/api/v1/dead-letters/discard", tag = "deliveries", summary = "Discard dead letters matching a filter", request_body = FilterParams, responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/dead-letters/discard", tag = "deliveries", summary = "Discard dead letters matching a filter", request_body = FilterParams, responses((status = 200, description = "OK", body = Discarded), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn discard_many(
     State(state): State<AppState>,
     axum::Extension(engine): Eng,
     actor: Option<axum::Extension<junction_server::admin::Actor>>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Discarded>, ApiError> {
     discard(&state, &engine, actor, &filter_body(&body)?, false).await
 }
 
-#[utoipa::path(post, path = "/api/v1/quarantine/discard", tag = "deliveries", summary = "Discard quarantined deliveries matching a filter", request_body = FilterParams, responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/quarantine/discard", tag = "deliveries", summary = "Discard quarantined deliveries matching a filter", request_body = FilterParams, responses((status = 200, description = "OK", body = Discarded), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn discard_quarantined(
     State(state): State<AppState>,
     axum::Extension(engine): Eng,
     actor: Option<axum::Extension<junction_server::admin::Actor>>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Discarded>, ApiError> {
     discard(&state, &engine, actor, &filter_body(&body)?, true).await
 }
 
@@ -458,7 +469,7 @@ async fn discard(
     actor: Option<axum::Extension<junction_server::admin::Actor>>,
     p: &FilterParams,
     quarantined: bool,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Discarded>, ApiError> {
     let by = actor.map_or_else(|| "an operator".to_owned(), |a| a.0.id);
     let limit = p.limit.unwrap_or(1000).clamp(1, 10_000);
     let ids = state
@@ -472,67 +483,73 @@ async fn discard(
         .await?;
     engine.dispatcher.wake_all();
     tracing::info!(discarded = ids.len(), quarantined, %by, "deliveries discarded");
-    Ok(Json(json!({ "discarded": ids.len(), "ids": ids })))
+    Ok(Json(Discarded {
+        discarded: ids.len(),
+        ids,
+    }))
 }
 
-#[utoipa::path(post, path = "/api/v1/deliveries/{id}/replay", tag = "deliveries", summary = "Replay one dead or quarantined delivery", params(("id" = i64, Path, description = "The delivery id")), responses((status = 200, description = "OK", body = Object), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Not dead or quarantined", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/replay", tag = "deliveries", summary = "Replay one dead or quarantined delivery", params(("id" = i64, Path, description = "The delivery id")), responses((status = 200, description = "OK", body = ReplayedOne), (status = 404, description = "Not found", body = ErrorBody), (status = 409, description = "Not dead or quarantined", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn replay_one(
     axum::Extension(engine): Eng,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReplayedOne>, ApiError> {
     engine.replay_delivery(id).await.map_err(ApiError)?;
-    Ok(Json(json!({ "replayed": true, "id": id })))
+    Ok(Json(ReplayedOne { replayed: true, id }))
 }
 
-#[utoipa::path(get, path = "/api/v1/destinations", tag = "deliveries", summary = "Destinations: circuit, queue, dead letters", responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/destinations", tag = "deliveries", summary = "Destinations: circuit, queue, dead letters", responses((status = 200, description = "OK", body = DestinationList), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn destinations(
     State(state): State<AppState>,
     axum::Extension(engine): Eng,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DestinationList>, ApiError> {
     let stats = state.store.destination_stats(now_ms()).await?;
     let disabled = state.store.disabled().await?;
-    let items: Vec<Value> = engine
+    let items = engine
         .dispatcher
         .status()
         .into_iter()
         .map(|s| {
             let st = stats.iter().find(|x| x.destination == s.name);
             let off = disabled.iter().find(|x| x.name == s.name);
-            json!({
-                "name": s.name,
-                "circuit": s.circuit,
-                "disabled": off.is_some() || s.disabled,
-                "disabled_reason": off.map(|d| d.reason.clone()),
-                "in_flight": s.in_flight,
-                "concurrency": s.concurrency,
-                "pending": st.map_or(0, |x| x.pending),
-                "due": st.map_or(0, |x| x.due),
-                "dead": st.map_or(0, |x| x.dead),
-                "oldest_due_at": st.and_then(|x| x.oldest_due_at),
-            })
+            DestinationItem {
+                disabled: off.is_some() || s.disabled,
+                disabled_reason: off.map(|d| d.reason.clone()),
+                circuit: s.circuit.to_owned(),
+                in_flight: s.in_flight,
+                concurrency: s.concurrency,
+                pending: st.map_or(0, |x| x.pending),
+                due: st.map_or(0, |x| x.due),
+                dead: st.map_or(0, |x| x.dead),
+                oldest_due_at: st.and_then(|x| x.oldest_due_at),
+                name: s.name,
+            }
         })
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(DestinationList { items }))
 }
 
-#[utoipa::path(post, path = "/api/v1/destinations/{name}/enable", tag = "deliveries", summary = "Enable a destination", params(("name" = String, Path, description = "The destination")), responses((status = 200, description = "OK", body = Object), (status = 404, description = "Not found", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/destinations/{name}/enable", tag = "deliveries", summary = "Enable a destination", params(("name" = String, Path, description = "The destination")), responses((status = 200, description = "OK", body = DestinationSwitched), (status = 404, description = "Not found", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn enable(
     axum::Extension(engine): Eng,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DestinationSwitched>, ApiError> {
     if !engine.dispatcher.enable(&name).await? {
         return Err(unknown_destination(&name));
     }
     tracing::info!(destination = %name, "destination enabled");
-    Ok(Json(json!({ "name": name, "disabled": false })))
+    Ok(Json(DestinationSwitched {
+        name,
+        disabled: false,
+    }))
 }
 
-#[utoipa::path(post, path = "/api/v1/destinations/{name}/disable", tag = "deliveries", summary = "Disable a destination: its deliveries wait", params(("name" = String, Path, description = "The destination")), responses((status = 200, description = "OK", body = Object), (status = 404, description = "Not found", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/destinations/{name}/disable", tag = "deliveries", summary = "Disable a destination: its deliveries wait", params(("name" = String, Path, description = "The destination")), responses((status = 200, description = "OK", body = DestinationSwitched), (status = 404, description = "Not found", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn disable(
     axum::Extension(engine): Eng,
     actor: Option<axum::Extension<junction_server::admin::Actor>>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DestinationSwitched>, ApiError> {
     let by = actor.map_or_else(|| "an operator".to_owned(), |a| a.0.id);
     if !engine
         .dispatcher
@@ -541,7 +558,10 @@ async fn disable(
     {
         return Err(unknown_destination(&name));
     }
-    Ok(Json(json!({ "name": name, "disabled": true })))
+    Ok(Json(DestinationSwitched {
+        name,
+        disabled: true,
+    }))
 }
 
 fn unknown_destination(name: &str) -> ApiError {

@@ -29,7 +29,7 @@ struct SourceRt {
 }
 
 /// What intake did with an accepted request.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Accepted {
     /// The provider's event id.
     pub id: String,

@@ -6,6 +6,7 @@
 //! admin endpoints.
 #![forbid(unsafe_code)]
 
+pub mod bodies;
 pub mod browse;
 pub mod dispatch;
 pub mod http;

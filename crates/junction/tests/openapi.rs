@@ -96,3 +96,69 @@ routes:
     let (_, logs) = hub.terminate();
     assert!(!logs.contains("panicked"), "{logs}");
 }
+
+/// A schema that says nothing: an object with no properties, no `$ref`, no item types.
+fn free_form(schema: &serde_json::Value, doc: &serde_json::Value) -> bool {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.rsplit('/').next().unwrap();
+        return free_form(&doc["components"]["schemas"][name], doc);
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        if let Some(parts) = schema[key].as_array() {
+            // `Option<T>` is `oneOf [null, T]`: free-form only if every typed part is.
+            return parts
+                .iter()
+                .filter(|p| p["type"] != "null")
+                .all(|p| free_form(p, doc));
+        }
+    }
+    let is_object = schema["type"] == "object"
+        || schema["type"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t == "object"));
+    is_object
+        && schema["properties"]
+            .as_object()
+            .is_none_or(|p| p.is_empty())
+        && schema["additionalProperties"].is_null()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_has_a_typed_schema_and_webhooks_and_proxy_are_documented() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "store: {{ url: \"sqlite://{}/j.db\" }}\n",
+            dir.path().display()
+        ),
+    );
+    let hub = Served::start(&config, &[("JUNCTION_ADMIN_TOKEN", ADMIN)]);
+    let doc: serde_json::Value = reqwest::get(format!("{}/api/v1/openapi.json", hub.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut untyped = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            for (status, answer) in op["responses"].as_object().into_iter().flatten() {
+                for (_, content) in answer["content"].as_object().into_iter().flatten() {
+                    if free_form(&content["schema"], &doc) {
+                        untyped.push(format!("{method} {path} {status}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(untyped.is_empty(), "free-form answers: {untyped:#?}");
+    let webhook = &doc["paths"]["/webhooks/{source}"]["post"];
+    assert!(webhook["responses"]["202"].is_object(), "{webhook}");
+    assert!(webhook["responses"]["401"].is_object(), "{webhook}");
+    for method in ["get", "post", "put", "patch", "delete"] {
+        let op = &doc["paths"]["/proxy/{connector}/{path}"][method];
+        assert!(op["responses"]["403"].is_object(), "{method}: {op}");
+    }
+    hub.kill();
+}

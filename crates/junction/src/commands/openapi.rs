@@ -9,6 +9,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = junction_server::admin::ApiDoc::openapi();
     doc.merge(junction_engine::http::ApiDoc::openapi());
     doc.merge(junction_connect::ApiDoc::openapi());
+    doc.merge(junction_connect::ProxyDoc::openapi());
     doc.merge(super::reload::ApiDoc::openapi());
     doc.info = utoipa::openapi::InfoBuilder::new()
         .title("Junction admin API")

@@ -12,6 +12,7 @@
 //! action the store cannot record is not performed (503).
 
 mod access;
+pub mod bodies;
 mod routes;
 
 pub use access::{

@@ -11,8 +11,11 @@ use junction_core::time::now_ms;
 use junction_core::{Code, Error};
 use junction_store::ApiToken;
 use serde::Deserialize;
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value};
 
+use super::bodies::*;
 use super::{Actor, AdminAccess};
 use crate::errors::ErrorBody;
 use crate::{api_tokens, ApiError, AppState};
@@ -35,7 +38,33 @@ use crate::{api_tokens, ApiError, AppState};
         sources,
         routes_list
     ),
-    components(schemas(ErrorBody))
+    components(schemas(
+        ErrorBody,
+        TokenItem,
+        TokenList,
+        SecretItem,
+        SecretList,
+        AuditEntry,
+        AuditList,
+        AuditVerdict,
+        StatsPoint,
+        StatsSeries,
+        Stats,
+        AlertItem,
+        AlertList,
+        EventItem,
+        EventList,
+        EventDelivery,
+        EventDetail,
+        PickView,
+        VerifyView,
+        ExtractView,
+        SourceItem,
+        SourceList,
+        RouteItem,
+        RouteList,
+        WhoAmI
+    ))
 )]
 pub struct ApiDoc;
 
@@ -60,24 +89,21 @@ pub fn routes(access: Arc<AdminAccess>) -> Router<AppState> {
 
 type Access = Extension<Arc<AdminAccess>>;
 
-#[utoipa::path(get, path = "/api/v1/whoami", tag = "admin", summary = "Who the caller is, and their role", responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
-async fn whoami(Extension(actor): Extension<Actor>) -> Json<Actor> {
-    Json(actor)
-}
-
-fn token_json(t: &ApiToken) -> Value {
-    json!({
-        "id": t.id, "name": t.name, "scopes": t.scopes.split_whitespace().collect::<Vec<_>>(),
-        "created_at_ms": t.created_at, "expires_at_ms": t.expires_at, "revoked_at_ms": t.revoked_at,
+#[utoipa::path(get, path = "/api/v1/whoami", tag = "admin", summary = "Who the caller is, and their role", responses((status = 200, description = "OK", body = WhoAmI), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+async fn whoami(Extension(actor): Extension<Actor>) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        id: actor.id,
+        role: actor.role.as_str().to_owned(),
+        origin: actor.origin,
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "admin", summary = "API tokens (never their values)", responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
-async fn list_tokens(Extension(access): Access) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "admin", summary = "API tokens (never their values)", responses((status = 200, description = "OK", body = TokenList), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+async fn list_tokens(Extension(access): Access) -> Result<Json<TokenList>, ApiError> {
     let tokens = access.store().api_tokens().await?;
-    Ok(Json(
-        json!({ "tokens": tokens.iter().map(token_json).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(TokenList {
+        tokens: tokens.iter().map(TokenItem::from).collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -93,7 +119,7 @@ struct NewToken {
     expires_in: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/tokens", tag = "admin", summary = "Create an API token; its value is shown once", request_body = NewToken, responses((status = 201, description = "Created", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "admin", summary = "Create an API token; its value is shown once", request_body = NewToken, responses((status = 201, description = "Created: `token` is the value, shown this once", body = TokenItem), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_token(
     Extension(access): Access,
     Extension(actor): Extension<Actor>,
@@ -151,8 +177,8 @@ async fn create_token(
         )
         .await?;
     access.store().add_api_token(token.clone()).await?;
-    let mut body = token_json(&token);
-    body["token"] = text.into();
+    let mut body = TokenItem::from(&token);
+    body.token = Some(text);
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -171,21 +197,22 @@ async fn revoke_token(
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/secrets", tag = "admin", summary = "Secrets' names, versions and dates (never values)", responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
-async fn secrets(Extension(access): Access) -> Result<Json<Value>, ApiError> {
-    let list: Vec<Value> = access
+#[utoipa::path(get, path = "/api/v1/secrets", tag = "admin", summary = "Secrets' names, versions and dates (never values)", responses((status = 200, description = "OK", body = SecretList), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+async fn secrets(Extension(access): Access) -> Result<Json<SecretList>, ApiError> {
+    let secrets = access
         .store()
         .secrets()
         .await?
         .iter()
-        .map(|s| {
-            json!({
-                "name": s.name, "version": s.version, "master_key_version": s.master_version,
-                "created_at_ms": s.created_at, "updated_at_ms": s.updated_at,
-            })
+        .map(|s| SecretItem {
+            name: s.name.clone(),
+            version: s.version,
+            master_key_version: s.master_version,
+            created_at_ms: s.created_at,
+            updated_at_ms: s.updated_at,
         })
         .collect();
-    Ok(Json(json!({ "secrets": list })))
+    Ok(Json(SecretList { secrets }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -197,32 +224,36 @@ struct AuditQuery {
     limit: Option<usize>,
 }
 
-#[utoipa::path(get, path = "/api/v1/audit", tag = "admin", summary = "The audit log, newest first or after a sequence number", params(AuditQuery), responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/audit", tag = "admin", summary = "The audit log, newest first or after a sequence number", params(AuditQuery), responses((status = 200, description = "OK", body = AuditList), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn audit(
     Extension(access): Access,
     Query(q): Query<AuditQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditList>, ApiError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let entries = match q.after {
         Some(after) => access.store().audit_after(after, limit).await?,
         None => access.store().audit_newest(limit).await?,
     };
-    Ok(Json(json!({ "entries": entries })))
+    Ok(Json(AuditList {
+        entries: entries.into_iter().map(AuditEntry::from).collect(),
+    }))
 }
 
-#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "admin", summary = "Verify the audit log's hash chain", responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
-async fn verify(Extension(access): Access) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "admin", summary = "Verify the audit log's hash chain", responses((status = 200, description = "OK", body = AuditVerdict), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+async fn verify(Extension(access): Access) -> Result<Json<AuditVerdict>, ApiError> {
     let head = access.store().audit_head().await?;
-    Ok(Json(
+    let (ok, entries, error) =
         match junction_store::ops::verify_audit(access.store().as_ref()).await? {
-            Ok(n) => {
-                json!({ "ok": true, "entries": n, "head": head.as_ref().map(|h| h.0), "head_hash": head.map(|h| h.1) })
-            }
-            Err(b) => {
-                json!({ "ok": false, "error": b.to_string(), "head": head.as_ref().map(|h| h.0), "head_hash": head.map(|h| h.1) })
-            }
-        },
-    ))
+            Ok(n) => (true, Some(n as u64), None),
+            Err(b) => (false, None, Some(b.to_string())),
+        };
+    Ok(Json(AuditVerdict {
+        ok,
+        entries,
+        error,
+        head: head.as_ref().map(|h| h.0),
+        head_hash: head.map(|h| h.1),
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -236,57 +267,71 @@ struct StatsQuery {
 }
 
 /// Per-minute history of every series, merged across processes.
-#[utoipa::path(get, path = "/api/v1/stats", tag = "observe", summary = "Per-minute history of connectors, sources and destinations", params(StatsQuery), responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/stats", tag = "observe", summary = "Per-minute history of connectors, sources and destinations", params(StatsQuery), responses((status = 200, description = "OK", body = Stats), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn stats(
     Extension(access): Access,
     Query(q): Query<StatsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Stats>, ApiError> {
     use junction_telemetry::history;
     let span = q.minutes.unwrap_or(60).clamp(1, 2880);
     let since = history::minute_of(now_ms()) - (span - 1) * history::MINUTE_MS;
     let merged = crate::history::merged(access.store().as_ref(), since).await?;
-    Ok(Json(
-        json!({ "since_ms": since, "series": series_json(&merged, since, q.kind.as_deref()) }),
-    ))
+    Ok(Json(Stats {
+        since_ms: since,
+        series: series(&merged, since, q.kind.as_deref()),
+    }))
 }
 
-/// The series of `merged` as JSON: totals, p95 and per-minute points.
-pub fn series_json(
+/// The counters of `f`, by name.
+fn counts(
+    f: &junction_telemetry::history::Figures,
+    kind: junction_telemetry::history::Kind,
+) -> BTreeMap<String, u64> {
+    kind.counters()
+        .iter()
+        .enumerate()
+        .map(|(i, name)| ((*name).to_owned(), f.count(i)))
+        .collect()
+}
+
+/// The series of `merged`: totals, p95 and per-minute points.
+fn series(
     merged: &junction_telemetry::history::Merged,
     since: i64,
     kind: Option<&str>,
-) -> Vec<Value> {
+) -> Vec<StatsSeries> {
     use junction_telemetry::history;
     merged
         .iter()
         .filter(|((k, _), _)| kind.is_none_or(|want| k.as_str() == want))
         .map(|((k, name), minutes)| {
             let total = history::total(minutes, since);
-            let points: Vec<Value> = minutes
-                .range(since..)
-                .map(|(m, f)| {
-                    let mut p = f.counts_json(*k);
-                    p["minute_ms"] = (*m).into();
-                    p["p95_ms"] = json!(f.quantile_ms(0.95));
-                    p
-                })
-                .collect();
-            json!({
-                "kind": k.as_str(), "name": name, "totals": total.counts_json(*k),
-                "p95_ms": total.quantile_ms(0.95), "points": points,
-            })
+            StatsSeries {
+                kind: k.as_str().to_owned(),
+                name: name.clone(),
+                totals: counts(&total, *k),
+                p95_ms: total.quantile_ms(0.95),
+                points: minutes
+                    .range(since..)
+                    .map(|(m, f)| StatsPoint {
+                        minute_ms: *m,
+                        p95_ms: f.quantile_ms(0.95),
+                        counts: counts(f, *k),
+                    })
+                    .collect(),
+            }
         })
         .collect()
 }
 
 /// Every alert, firing first.
-#[utoipa::path(get, path = "/api/v1/alerts", tag = "observe", summary = "Alerts, firing first", responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
-async fn alerts(Extension(access): Access) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "observe", summary = "Alerts, firing first", responses((status = 200, description = "OK", body = AlertList), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+async fn alerts(Extension(access): Access) -> Result<Json<AlertList>, ApiError> {
     let all = access.store().alerts().await?;
-    Ok(Json(json!({
-        "firing": all.iter().filter(|a| a.state == "firing").count(),
-        "alerts": all,
-    })))
+    Ok(Json(AlertList {
+        firing: all.iter().filter(|a| a.state == "firing").count(),
+        alerts: all.into_iter().map(AlertItem::from).collect(),
+    }))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -323,49 +368,29 @@ impl EventQuery {
     }
 }
 
-/// An event's metadata as JSON (`payload` adds its body — JSON as is, anything else as text —
-/// its trace and the provider headers kept with it).
-pub fn event_json(e: &junction_store::StoredEvent, payload: bool) -> Value {
-    let mut v = json!({
-        "id": e.id, "source": e.source, "event_id": e.external_id, "type": e.event_type,
-        "key": e.entity_key, "sequence": e.sequence, "received_at_ms": e.received_at,
-        "size": e.payload.len(),
-    });
-    if payload {
-        v["traceparent"] = json!(e.context.traceparent);
-        v["headers"] = Value::Object(
-            e.context
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                .collect(),
-        );
-        v["payload"] = serde_json::from_slice(&e.payload)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&e.payload).into_owned()));
-    }
-    v
-}
-
 /// Events, newest first, by source, type, key, provider id and time.
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", summary = "Search events by source, type, key, provider id and time", params(EventQuery), responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", summary = "Search events by source, type, key, provider id and time", params(EventQuery), responses((status = 200, description = "OK", body = EventList), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn events(
     Extension(access): Access,
     Query(q): Query<EventQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EventList>, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let found = access.store().events(&q.filter(), limit).await?;
     let next = (found.len() == limit)
         .then(|| found.last().map(|e| e.id))
         .flatten();
-    Ok(Json(json!({
-        "events": found.iter().map(|e| event_json(e, false)).collect::<Vec<_>>(),
-        "next_before": next,
-    })))
+    Ok(Json(EventList {
+        events: found.iter().map(EventItem::from).collect(),
+        next_before: next,
+    }))
 }
 
 /// One event with its payload and every delivery of it.
-#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", summary = "One event with its payload and deliveries", params(("id" = i64, Path, description = "The stored event id")), responses((status = 200, description = "OK", body = Object), (status = 404, description = "Not found", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
-async fn event(Extension(access): Access, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", summary = "One event with its payload and deliveries", params(("id" = i64, Path, description = "The stored event id")), responses((status = 200, description = "OK", body = EventDetail), (status = 404, description = "Not found", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+async fn event(
+    Extension(access): Access,
+    Path(id): Path<i64>,
+) -> Result<Json<EventDetail>, ApiError> {
     let e = access.store().event(id).await?.ok_or_else(|| {
         ApiError(
             Error::downstream(Code::NotFound, format!("no event {id}"))
@@ -373,78 +398,112 @@ async fn event(Extension(access): Access, Path(id): Path<i64>) -> Result<Json<Va
         )
     })?;
     let deliveries = access.store().deliveries_of(id).await?;
-    let mut v = event_json(&e, true);
-    v["deliveries"] = deliveries
-        .iter()
-        .map(|d| {
-            json!({
-                "id": d.id, "route": d.route, "destination": d.destination,
-                "state": d.state.as_str(), "attempts": d.attempts, "last_status": d.last_status,
-                "last_error": d.last_error, "dead_reason": d.dead_reason,
+    Ok(Json(EventDetail {
+        event: EventItem::from(&e),
+        traceparent: e.context.traceparent.clone(),
+        headers: e.context.headers.iter().cloned().collect(),
+        payload: serde_json::from_slice(&e.payload)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&e.payload).into_owned())),
+        deliveries: deliveries
+            .iter()
+            .map(|d| EventDelivery {
+                id: d.id,
+                route: d.route.clone(),
+                destination: d.destination.clone(),
+                state: d.state.as_str().to_owned(),
+                attempts: d.attempts,
+                last_status: d.last_status,
+                last_error: d.last_error.clone(),
+                dead_reason: d.dead_reason.clone(),
             })
-        })
-        .collect();
-    Ok(Json(v))
+            .collect(),
+    }))
 }
 
-fn pick_json(p: &Option<junction_config::Pick>) -> Value {
-    match p {
-        Some(junction_config::Pick::Header(h)) => json!({ "header": h }),
-        Some(junction_config::Pick::Jq(prog)) => json!({ "jq": prog.code() }),
-        None => Value::Null,
-    }
+fn pick_view(p: &Option<junction_config::Pick>) -> Option<PickView> {
+    p.as_ref().map(|p| match p {
+        junction_config::Pick::Header(h) => PickView {
+            header: Some(h.clone()),
+            jq: None,
+        },
+        junction_config::Pick::Jq(prog) => PickView {
+            header: None,
+            jq: Some(prog.code().to_owned()),
+        },
+    })
+}
+
+/// A config enum's name as written in `junction.yaml`.
+fn word<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// Sources as configured (never their secrets), the routes reading them, and the last five
 /// minutes' figures.
-#[utoipa::path(get, path = "/api/v1/sources", tag = "events", summary = "Sources: verification, extraction, routes, last 5 minutes", responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/sources", tag = "events", summary = "Sources: verification, extraction, routes, last 5 minutes", responses((status = 200, description = "OK", body = SourceList), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn sources(
     axum::extract::State(state): axum::extract::State<AppState>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SourceList>, ApiError> {
     use junction_telemetry::history;
     let since = history::minute_of(now_ms()) - 4 * history::MINUTE_MS;
     let merged = crate::history::merged(state.store.as_ref(), since).await?;
     let config = state.config();
     let flows = &config.flows;
-    let list: Vec<Value> = flows
+    let sources = flows
         .sources
         .values()
-        .map(|s| {
-            let totals = merged
+        .map(|s| SourceItem {
+            name: s.name.clone(),
+            path: format!("/webhooks/{}", s.name),
+            verify: VerifyView {
+                preset: word(&s.verify.preset),
+                secrets: s.verify.secrets.len(),
+                tolerance_s: s.verify.tolerance.as_secs(),
+            },
+            format: word(&s.format),
+            event: ExtractView {
+                id: pick_view(&s.event.id),
+                event_type: pick_view(&s.event.event_type),
+                key: pick_view(&s.event.key),
+                sequence: pick_view(&s.event.sequence),
+            },
+            forward_headers: s.forward_headers.clone(),
+            routes: flows
+                .routes
+                .values()
+                .filter(|r| r.from == s.name)
+                .map(|r| r.name.clone())
+                .collect(),
+            last_5_minutes: merged
                 .get(&(history::Kind::Source, s.name.clone()))
-                .map(|m| history::total(m, since).counts_json(history::Kind::Source));
-            json!({
-                "name": s.name,
-                "path": format!("/webhooks/{}", s.name),
-                "verify": { "preset": s.verify.preset, "secrets": s.verify.secrets.len(), "tolerance_s": s.verify.tolerance.as_secs() },
-                "format": s.format,
-                "event": {
-                    "id": pick_json(&s.event.id), "type": pick_json(&s.event.event_type),
-                    "key": pick_json(&s.event.key), "sequence": pick_json(&s.event.sequence),
-                },
-                "routes": flows.routes.values().filter(|r| r.from == s.name).map(|r| r.name.clone()).collect::<Vec<_>>(),
-                "last_5_minutes": totals,
-            })
+                .map(|m| counts(&history::total(m, since), history::Kind::Source)),
         })
         .collect();
-    Ok(Json(json!({ "sources": list })))
+    Ok(Json(SourceList { sources }))
 }
 
 /// Routes as configured: source, event types, predicate, ordering, mapping, destinations.
-#[utoipa::path(get, path = "/api/v1/routes", tag = "events", summary = "Routes: what goes where, in what order, in what shape", responses((status = 200, description = "OK", body = Object), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
-async fn routes_list(axum::extract::State(state): axum::extract::State<AppState>) -> Json<Value> {
-    let list: Vec<Value> = state
+#[utoipa::path(get, path = "/api/v1/routes", tag = "events", summary = "Routes: what goes where, in what order, in what shape", responses((status = 200, description = "OK", body = RouteList), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+async fn routes_list(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Json<RouteList> {
+    let routes = state
         .config()
         .flows
         .routes
         .values()
-        .map(|r| {
-            json!({
-                "name": r.name, "from": r.from, "types": r.types,
-                "where": r.filter.as_ref().map(|p| p.code()),
-                "ordering": r.ordering, "map": r.map, "to": r.to,
-            })
+        .map(|r| RouteItem {
+            name: r.name.clone(),
+            from: r.from.clone(),
+            types: r.types.clone(),
+            filter: r.filter.as_ref().map(|p| p.code().to_owned()),
+            ordering: word(&r.ordering),
+            map: r.map.clone(),
+            to: r.to.clone(),
         })
         .collect();
-    Json(json!({ "routes": list }))
+    Json(RouteList { routes })
 }
