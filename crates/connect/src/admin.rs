@@ -33,13 +33,13 @@ use crate::Hub;
 pub struct ApiDoc;
 
 /// Every connector.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ConnectorList {
     pub connectors: Vec<ConnectorItem>,
 }
 
 /// A connector's state in this process — never a credential.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ConnectorItem {
     pub name: String,
     pub base_url: String,
@@ -52,14 +52,14 @@ pub struct ConnectorItem {
 }
 
 /// A connector with its last calls through this process, newest first.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ConnectorDetail {
     #[serde(flatten)]
     pub connector: ConnectorItem,
     pub recent_calls: Vec<RecentCall>,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct QuotaView {
     pub windows: Vec<QuotaWindowView>,
     /// Calls are paused this long (the vendor's `Retry-After`, or its quota spent).
@@ -68,7 +68,7 @@ pub struct QuotaView {
     pub upstream_remaining: Option<u64>,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct QuotaWindowView {
     pub limit: u32,
     pub window_s: f64,
@@ -79,7 +79,7 @@ pub struct QuotaWindowView {
 }
 
 /// A connection's token state.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ConnectionView {
     pub name: String,
     /// `active`, or `needs_reauth` after repeated refresh failures.

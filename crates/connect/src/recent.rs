@@ -14,7 +14,7 @@ pub const KEEP: usize = 50;
 pub const MAX_PATH: usize = 256;
 
 /// One call through a connector.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct RecentCall {
     /// When it started, unix ms.
     pub at_ms: i64,

@@ -146,7 +146,7 @@ pub struct RejectedParams {
 }
 
 /// One inbound request refused at intake, masked.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct RejectedItem {
     pub id: i64,
     /// The source it was sent to; empty for a name no source has.
@@ -166,7 +166,7 @@ pub struct RejectedItem {
     pub size: i64,
 }
 
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct RejectedList {
     pub items: Vec<RejectedItem>,
 }

@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use junction_server::admin::bodies::{AuditList, AuditVerdict};
+
 use super::remote::Client;
 use super::secrets::{failed, ms_to_rfc3339, open_store, Failure};
 use crate::cli::{AuditCommand, Output};
@@ -124,29 +126,24 @@ async fn verify(
 }
 
 async fn list_remote(server: &str, limit: usize, output: Output) -> Result<(), Failure> {
-    let v = Client::to(server)
-        .call(
-            reqwest::Method::GET,
-            &format!("/api/v1/audit?limit={}", limit.clamp(1, 1000)),
-            None,
-        )
+    let v: AuditList = Client::to(server)
+        .get(&format!("/api/v1/audit?limit={}", limit.clamp(1, 1000)))
         .await
         .map_err(failed)?;
-    let entries = v["entries"].as_array().cloned().unwrap_or_default();
+    let entries = v.entries;
     match output {
-        Output::Json => println!("{}", serde_json::Value::Array(entries)),
+        Output::Json => println!("{}", serde_json::to_string(&entries).unwrap_or_default()),
         Output::Table if entries.is_empty() => println!("the audit log is empty"),
         Output::Table => {
             let mut t = audit_table();
-            for e in &entries {
-                let s = |k: &str| e[k].as_str().unwrap_or("").to_owned();
+            for e in entries {
                 t.row(vec![
-                    e["seq"].to_string(),
-                    ms_to_rfc3339(e["at"].as_i64().unwrap_or(0)),
-                    s("actor"),
-                    s("origin"),
-                    s("action"),
-                    s("target"),
+                    e.seq.to_string(),
+                    ms_to_rfc3339(e.at),
+                    e.actor,
+                    e.origin,
+                    e.action,
+                    e.target,
                 ]);
             }
             t.print();
@@ -158,28 +155,21 @@ async fn list_remote(server: &str, limit: usize, output: Output) -> Result<(), F
 async fn verify_remote(server: &str, head: Option<&str>) -> Result<(), Failure> {
     let anchor = anchor(head)?;
     let client = Client::to(server);
-    let v = client
-        .call(reqwest::Method::GET, "/api/v1/audit/verify", None)
-        .await
-        .map_err(failed)?;
-    if v["ok"] == true {
+    let v: AuditVerdict = client.get("/api/v1/audit/verify").await.map_err(failed)?;
+    if v.ok {
         if let Some(a) = &anchor {
-            let page = client
-                .call(
-                    reqwest::Method::GET,
-                    &format!("/api/v1/audit?after={}&limit=1", a.seq - 1),
-                    None,
-                )
+            let page: AuditList = client
+                .get(&format!("/api/v1/audit?after={}&limit=1", a.seq - 1))
                 .await
                 .map_err(failed)?;
-            let entry = &page["entries"][0];
-            if entry["seq"].as_i64() != Some(a.seq) {
+            let entry = page.entries.first();
+            if entry.map(|e| e.seq) != Some(a.seq) {
                 return Err(failed(format!(
                     "the audit log was tampered with: {}",
                     junction_store::ops::ChainBreak::AnchorMissing { seq: a.seq }
                 )));
             }
-            if entry["hash"].as_str() != Some(a.hash.as_str()) {
+            if entry.map(|e| e.hash.as_str()) != Some(a.hash.as_str()) {
                 return Err(failed(format!(
                     "the audit log was tampered with: {}",
                     junction_store::ops::ChainBreak::Rewritten { seq: a.seq }
@@ -188,19 +178,19 @@ async fn verify_remote(server: &str, head: Option<&str>) -> Result<(), Failure> 
         }
         println!(
             "the audit log holds: {} entries, every hash chained to the one before",
-            v["entries"]
+            v.entries.unwrap_or(0)
         );
         if let Some(a) = &anchor {
             println!("it still holds the kept head {a}");
         }
-        if let (Some(seq), Some(hash)) = (v["head"].as_i64(), v["head_hash"].as_str()) {
+        if let (Some(seq), Some(hash)) = (v.head, v.head_hash) {
             println!("head: {seq}:{hash} (keep it outside the database; `--head` checks the log still holds it)");
         }
         Ok(())
     } else {
         Err(failed(format!(
             "the audit log was tampered with: {}",
-            v["error"].as_str().unwrap_or("unknown")
+            v.error.as_deref().unwrap_or("unknown")
         )))
     }
 }

@@ -3,7 +3,8 @@
 
 use std::process::ExitCode;
 
-use serde_json::{json, Value};
+use junction_engine::bodies::{DeadItem, DeadList, DeliveryDetail, Discarded, Replayed};
+use serde_json::json;
 
 use super::remote::Client;
 use crate::cli::{DlqCommand, DlqFilter, Output, Remote};
@@ -58,23 +59,18 @@ fn collection(filter: &DlqFilter) -> &'static str {
 }
 
 /// Every dead letter matching the filter (paged).
-async fn list_all(c: &Client, filter: &DlqFilter, limit: usize) -> Result<Vec<Value>, String> {
+async fn list_all(c: &Client, filter: &DlqFilter, limit: usize) -> Result<Vec<DeadItem>, String> {
     let mut out = Vec::new();
     let mut after = 0i64;
     while out.len() < limit {
         let mut q = query(filter);
         q.push(("after", after.to_string()));
         q.push(("limit", (limit - out.len()).min(1000).to_string()));
-        let page = c
-            .call(
-                reqwest::Method::GET,
-                &format!("{}?{}", collection(filter), encode(&q)),
-                None,
-            )
+        let page: DeadList = c
+            .get(&format!("{}?{}", collection(filter), encode(&q)))
             .await?;
-        let items = page["items"].as_array().cloned().unwrap_or_default();
-        out.extend(items);
-        match page["next_after"].as_i64() {
+        out.extend(page.items);
+        match page.next_after {
             Some(next) => after = next,
             None => break,
         }
@@ -82,15 +78,14 @@ async fn list_all(c: &Client, filter: &DlqFilter, limit: usize) -> Result<Vec<Va
     Ok(out)
 }
 
-fn time(ms: &Value) -> String {
-    ms.as_i64()
-        .map(|ms| {
-            humantime::format_rfc3339_seconds(
-                std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64),
-            )
-            .to_string()
-        })
-        .unwrap_or_else(|| "-".into())
+fn time(ms: Option<i64>) -> String {
+    ms.map(|ms| {
+        humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64),
+        )
+        .to_string()
+    })
+    .unwrap_or_else(|| "-".into())
 }
 
 fn cut(s: &str, n: usize) -> String {
@@ -101,7 +96,7 @@ fn cut(s: &str, n: usize) -> String {
     }
 }
 
-fn print_table(items: &[Value]) {
+fn print_table(items: &[DeadItem]) {
     use super::table::{Align::*, Table};
     let mut t = Table::new(&[
         ("ID", Left),
@@ -115,21 +110,17 @@ fn print_table(items: &[Value]) {
         ("REASON", Left),
     ]);
     for d in items {
-        let s = |k: &str| d[k].as_str().unwrap_or("-").to_owned();
+        let x = &d.delivery;
         t.row(vec![
-            d["id"]
-                .as_str()
-                .map_or_else(|| d["id"].to_string(), str::to_owned),
-            s("source"),
-            s("event_id"),
-            s("event_type"),
-            s("destination"),
-            d["attempts"].to_string(),
-            d["last_status"]
-                .as_i64()
-                .map_or("-".into(), |v| v.to_string()),
-            time(&d["finished_at"]),
-            s("dead_reason"),
+            x.id.to_string(),
+            d.source.clone(),
+            d.event_id.clone(),
+            d.event_type.clone(),
+            x.destination.clone(),
+            x.attempts.to_string(),
+            x.last_status.map_or("-".into(), |v| v.to_string()),
+            time(x.finished_at),
+            x.dead_reason.clone().unwrap_or_else(|| "-".into()),
         ]);
     }
     t.print();
@@ -181,47 +172,38 @@ async fn list(remote: &Remote, filter: &DlqFilter, limit: usize) -> Result<(), S
 
 async fn show(remote: &Remote, id: i64) -> Result<(), String> {
     let c = Client::new(remote);
-    let d = c
-        .call(
-            reqwest::Method::GET,
-            &format!("/api/v1/deliveries/{id}"),
-            None,
-        )
-        .await?;
+    let d: DeliveryDetail = c.get(&format!("/api/v1/deliveries/{id}")).await?;
     if remote.output == Output::Json {
         println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
         return Ok(());
     }
-    let s = |k: &str| {
-        d[k].as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| d[k].to_string())
-    };
-    println!("delivery    {id} ({})", s("state"));
+    let x = &d.delivery;
+    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    println!("delivery    {id} ({})", x.state);
     println!(
         "event       {} {} from {} (key {})",
-        s("event_id"),
-        s("event_type"),
-        s("source"),
-        s("entity_key")
+        or_dash(&d.event_id),
+        or_dash(&d.event_type),
+        or_dash(&d.source),
+        or_dash(&d.entity_key)
     );
-    println!("route       {} → {}", s("route"), s("destination"));
-    println!("received    {}", time(&d["received_at"]));
-    if let Some(r) = d["dead_reason"].as_str() {
-        println!("dead        {} — {r}", time(&d["finished_at"]));
+    println!("route       {} → {}", x.route, x.destination);
+    println!("received    {}", time(d.received_at));
+    if let Some(r) = &x.dead_reason {
+        println!("dead        {} — {r}", time(x.finished_at));
     }
     println!("attempts:");
-    for a in d["history"].as_array().cloned().unwrap_or_default() {
+    for a in &d.history {
         println!(
             "  #{:<3} {}  {:>5} ms  {:<9} status {:<4} {}",
-            a["attempt"],
-            time(&a["started_at"]),
-            a["duration_ms"],
-            a["outcome"].as_str().unwrap_or("-"),
-            a["status"].as_i64().map_or("-".into(), |v| v.to_string()),
-            a["error"].as_str().unwrap_or("")
+            a.attempt,
+            time(Some(a.started_at)),
+            a.duration_ms,
+            a.outcome,
+            a.status.map_or("-".into(), |v| v.to_string()),
+            a.error.as_deref().unwrap_or("")
         );
-        if let Some(x) = a["response_excerpt"].as_str() {
+        if let Some(x) = &a.response_excerpt {
             println!("        response: {}", cut(&x.replace('\n', " "), 200));
         }
     }
@@ -255,7 +237,7 @@ async fn act(
         return Err(format!("name dead letters by id or filter (--destination, --source, …), or pass --all to {verb} every one"));
     }
     let matching = list_all(&c, filter, usize::MAX).await?;
-    let ids: Vec<i64> = matching.iter().filter_map(|d| d["id"].as_i64()).collect();
+    let ids: Vec<i64> = matching.iter().map(|d| d.delivery.id).collect();
     let bar = if remote.output == Output::Table {
         indicatif::ProgressBar::new(ids.len() as u64)
     } else {
@@ -279,7 +261,12 @@ async fn act(
                 Some(body),
             )
             .await?;
-        let n = r[format!("{verb}ed").as_str()].as_u64().unwrap_or(0) as usize;
+        // `{"replayed": N, "ids": …}` or `{"discarded": N, "ids": …}`.
+        let n = match verb {
+            "replay" => serde_json::from_value::<Replayed>(r).map(|r| r.replayed),
+            _ => serde_json::from_value::<Discarded>(r).map(|r| r.discarded),
+        }
+        .map_err(|e| format!("the hub's answer to {verb} could not be read: {e}"))?;
         done += n;
         bar.inc(chunk.len() as u64);
     }

@@ -3,10 +3,12 @@
 
 use std::process::ExitCode;
 
-use reqwest::Method;
-use serde_json::Value;
+use junction_engine::bodies::DeliveryList;
+use junction_engine::http::RejectedList;
+use junction_server::admin::bodies::{EventDetail, EventList};
 
 use super::remote::Client;
+use super::table::{Align::*, Table};
 use crate::cli::{EventsCommand, Output};
 
 pub async fn run(cmd: EventsCommand) -> ExitCode {
@@ -31,7 +33,7 @@ pub async fn run(cmd: EventsCommand) -> ExitCode {
                 ],
             );
             Client::new(&remote)
-                .call(Method::GET, &format!("/api/v1/events?{query}"), None)
+                .get(&format!("/api/v1/events?{query}"))
                 .await
                 .map(|v| print_list(&v, remote.output))
         }
@@ -59,7 +61,7 @@ pub async fn run(cmd: EventsCommand) -> ExitCode {
                 ],
             );
             Client::new(&remote)
-                .call(Method::GET, &format!("/api/v1/deliveries?{query}"), None)
+                .get(&format!("/api/v1/deliveries?{query}"))
                 .await
                 .map(|v| print_deliveries(&v, remote.output))
         }
@@ -73,12 +75,12 @@ pub async fn run(cmd: EventsCommand) -> ExitCode {
                 query.push_str(&format!("&source={}", encode(&s)));
             }
             Client::new(&remote)
-                .call(Method::GET, &format!("/api/v1/rejected?{query}"), None)
+                .get(&format!("/api/v1/rejected?{query}"))
                 .await
                 .map(|v| print_rejected(&v, remote.output))
         }
         EventsCommand::Show { remote, id } => Client::new(&remote)
-            .call(Method::GET, &format!("/api/v1/events/{id}"), None)
+            .get(&format!("/api/v1/events/{id}"))
             .await
             .map(|v| print_one(&v, remote.output)),
     };
@@ -113,23 +115,29 @@ fn query<const N: usize>(
 }
 
 /// The line under a full page: how to get the next one.
-fn more(v: &Value) {
-    if let Some(before) = v["next_before"].as_i64() {
+fn more(next_before: Option<i64>) {
+    if let Some(before) = next_before {
         println!("(more: add --before {before})");
     }
 }
 
-fn print_deliveries(v: &Value, output: Output) {
+/// The answer as JSON, for `-o json`.
+fn json<T: serde::Serialize>(v: &T) {
+    println!("{}", serde_json::to_string(v).unwrap_or_default());
+}
+
+fn time(ms: i64) -> String {
+    super::secrets::ms_to_rfc3339(ms)
+}
+
+fn print_deliveries(v: &DeliveryList, output: Output) {
     if output == Output::Json {
-        println!("{v}");
-        return;
+        return json(v);
     }
-    let items = v["deliveries"].as_array().cloned().unwrap_or_default();
-    if items.is_empty() {
+    if v.deliveries.is_empty() {
         println!("no deliveries match");
         return;
     }
-    use super::table::{Align::*, Table};
     let mut t = Table::new(&[
         ("ID", Right),
         ("CREATED (UTC)", Left),
@@ -140,27 +148,23 @@ fn print_deliveries(v: &Value, output: Output) {
         ("STATUS", Right),
         ("REASON / LAST ERROR", Left),
     ]);
-    for d in &items {
+    for d in &v.deliveries {
         t.row(vec![
-            d["id"].to_string(),
-            super::secrets::ms_to_rfc3339(d["created_at"].as_i64().unwrap_or(0)),
-            d["route"].as_str().unwrap_or("").to_owned(),
-            d["destination"].as_str().unwrap_or("").to_owned(),
-            d["state"].as_str().unwrap_or("").to_owned(),
-            d["attempts"].to_string(),
-            d["last_status"]
-                .as_i64()
-                .map(|s| s.to_string())
+            d.id.to_string(),
+            time(d.created_at),
+            d.route.clone(),
+            d.destination.clone(),
+            d.state.clone(),
+            d.attempts.to_string(),
+            d.last_status.map(|s| s.to_string()).unwrap_or_default(),
+            d.dead_reason
+                .clone()
+                .or(d.last_error.clone())
                 .unwrap_or_default(),
-            d["dead_reason"]
-                .as_str()
-                .or(d["last_error"].as_str())
-                .unwrap_or("")
-                .to_owned(),
         ]);
     }
     t.print();
-    more(v);
+    more(v.next_before);
 }
 
 fn encode(s: &str) -> String {
@@ -174,17 +178,14 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-fn print_list(v: &Value, output: Output) {
+fn print_list(v: &EventList, output: Output) {
     if output == Output::Json {
-        println!("{v}");
-        return;
+        return json(v);
     }
-    let events = v["events"].as_array().cloned().unwrap_or_default();
-    if events.is_empty() {
+    if v.events.is_empty() {
         println!("no events match");
         return;
     }
-    use super::table::{Align::*, Table};
     let mut t = Table::new(&[
         ("ID", Right),
         ("RECEIVED (UTC)", Left),
@@ -194,75 +195,68 @@ fn print_list(v: &Value, output: Output) {
         ("SEQ", Right),
         ("PROVIDER ID", Left),
     ]);
-    for e in &events {
-        let s = |k: &str| e[k].as_str().unwrap_or("").to_owned();
+    for e in &v.events {
         t.row(vec![
-            e["id"].to_string(),
-            super::secrets::ms_to_rfc3339(e["received_at_ms"].as_i64().unwrap_or(0)),
-            s("source"),
-            s("type"),
-            s("key"),
-            e["sequence"]
-                .as_i64()
-                .map(|s| s.to_string())
-                .unwrap_or_default(),
-            s("event_id"),
+            e.id.to_string(),
+            time(e.received_at_ms),
+            e.source.clone(),
+            e.event_type.clone(),
+            e.key.clone().unwrap_or_default(),
+            e.sequence.map(|s| s.to_string()).unwrap_or_default(),
+            e.event_id.clone(),
         ]);
     }
     t.print();
-    more(v);
+    more(v.next_before);
 }
 
-fn print_one(v: &Value, output: Output) {
+fn print_one(v: &EventDetail, output: Output) {
     if output == Output::Json {
-        println!("{v}");
-        return;
+        return json(v);
     }
+    let e = &v.event;
     println!(
         "event {} ({}) from {}, type {}, key {}, received {}",
-        v["id"],
-        v["event_id"].as_str().unwrap_or(""),
-        v["source"].as_str().unwrap_or(""),
-        v["type"].as_str().unwrap_or(""),
-        v["key"].as_str().unwrap_or("-"),
-        super::secrets::ms_to_rfc3339(v["received_at_ms"].as_i64().unwrap_or(0))
+        e.id,
+        e.event_id,
+        e.source,
+        e.event_type,
+        e.key.as_deref().unwrap_or("-"),
+        time(e.received_at_ms)
     );
-    if let Some(tp) = v["traceparent"].as_str() {
+    if let Some(tp) = &v.traceparent {
         println!("  trace {tp}");
     }
-    for (name, value) in v["headers"].as_object().into_iter().flatten() {
-        println!("  header {name}: {}", value.as_str().unwrap_or(""));
+    for (name, value) in &v.headers {
+        println!("  header {name}: {value}");
     }
-    for d in v["deliveries"].as_array().into_iter().flatten() {
+    for d in &v.deliveries {
         println!(
             "  delivery {:>6} → {:<16} {:<12} attempts {}{}",
-            d["id"],
-            d["destination"].as_str().unwrap_or(""),
-            d["state"].as_str().unwrap_or(""),
-            d["attempts"],
-            d["dead_reason"]
-                .as_str()
+            d.id,
+            d.destination,
+            d.state,
+            d.attempts,
+            d.dead_reason
+                .as_deref()
                 .map(|r| format!(" ({r})"))
                 .unwrap_or_default()
         );
     }
     println!(
         "{}",
-        serde_json::to_string_pretty(&v["payload"]).unwrap_or_default()
+        serde_json::to_string_pretty(&v.payload).unwrap_or_default()
     );
 }
 
-fn print_rejected(v: &Value, output: Output) {
+fn print_rejected(v: &RejectedList, output: Output) {
     if output == Output::Json {
-        println!("{v}");
-        return;
+        return json(v);
     }
-    let items = v["items"].as_array().cloned().unwrap_or_default();
-    if items.is_empty() {
+    if v.items.is_empty() {
         println!("no refused requests");
         return;
     }
-    use super::table::{Align::*, Table};
     let mut t = Table::new(&[
         ("AT (UTC)", Left),
         ("SOURCE", Left),
@@ -271,20 +265,18 @@ fn print_rejected(v: &Value, output: Output) {
         ("SIZE", Right),
         ("DETAIL", Left),
     ]);
-    for r in &items {
-        let s = |k: &str| r[k].as_str().unwrap_or("").to_owned();
-        let source = s("source");
+    for r in &v.items {
         t.row(vec![
-            super::secrets::ms_to_rfc3339(r["at_ms"].as_i64().unwrap_or(0)),
-            if source.is_empty() {
+            time(r.at_ms),
+            if r.source.is_empty() {
                 "(none)".into()
             } else {
-                source
+                r.source.clone()
             },
-            r["status"].to_string(),
-            s("reason"),
-            r["size"].to_string(),
-            s("detail"),
+            r.status.to_string(),
+            r.reason.clone(),
+            r.size.to_string(),
+            r.detail.clone(),
         ]);
     }
     t.print();

@@ -47,6 +47,20 @@ impl Client {
         Ok((status, res.json().await.unwrap_or(Value::Null)))
     }
 
+    /// `GET path`, read as the admin API's typed answer `T`.
+    pub(super) async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, String> {
+        let v = self.call(reqwest::Method::GET, path, None).await?;
+        serde_json::from_value(v).map_err(|e| {
+            format!(
+                "{} answered {path} in a shape this CLI does not read ({e}): are the hub and the CLI the same version?",
+                self.base
+            )
+        })
+    }
+
     pub(super) async fn call(
         &self,
         method: reqwest::Method,

@@ -4,8 +4,11 @@
 
 use std::process::ExitCode;
 
-use reqwest::Method;
 use serde_json::{json, Value};
+
+use junction_connect::admin::ConnectorList;
+use junction_engine::bodies::DestinationList;
+use junction_server::admin::bodies::{AlertItem, AlertList, Stats, StatsSeries};
 
 use super::remote::Client;
 use super::table::{Align::*, Table};
@@ -29,32 +32,25 @@ async fn status(remote: &Remote) -> Result<bool, String> {
         .map_err(|e| super::remote::unreachable(&remote.server, &e))?;
     let is_ready = ready.status().is_success();
     let ready: Value = ready.json().await.unwrap_or(Value::Null);
-    let alerts = c.call(Method::GET, "/api/v1/alerts", None).await?;
-    let connectors = c.call(Method::GET, "/api/v1/connectors", None).await?;
-    let destinations = c.call(Method::GET, "/api/v1/destinations", None).await?;
-    let stats = c.call(Method::GET, "/api/v1/stats?minutes=5", None).await?;
-    let totals = |kind: &str, name: &str| -> Value {
-        stats["series"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|s| s["kind"] == kind && s["name"] == name)
-            .map_or(Value::Null, |s| {
-                let mut t = s["totals"].clone();
-                t["p95_ms"] = s["p95_ms"].clone();
-                t
-            })
+    let alerts: AlertList = c.get("/api/v1/alerts").await?;
+    let connectors: ConnectorList = c.get("/api/v1/connectors").await?;
+    let destinations: DestinationList = c.get("/api/v1/destinations").await?;
+    let stats: Stats = c.get("/api/v1/stats?minutes=5").await?;
+    let series = |kind: &str, name: &str| {
+        stats
+            .series
+            .iter()
+            .find(|s| s.kind == kind && s.name == name)
     };
-    let firing: Vec<&Value> = alerts["alerts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|a| a["state"] == "firing")
+    let firing: Vec<&AlertItem> = alerts
+        .alerts
+        .iter()
+        .filter(|a| a.state == "firing")
         .collect();
     if remote.output == Output::Json {
         let report = json!({
-            "ready": ready, "alerts_firing": firing, "connectors": connectors["connectors"],
-            "destinations": destinations["items"], "last_5_minutes": stats["series"],
+            "ready": ready, "alerts_firing": firing, "connectors": connectors.connectors,
+            "destinations": destinations.items, "last_5_minutes": stats.series,
         });
         println!("{report}");
         return Ok(is_ready);
@@ -72,13 +68,19 @@ async fn status(remote: &Remote) -> Result<bool, String> {
         let mut t =
             Table::new(&[("SEVERITY", Left), ("RULE", Left), ("MESSAGE", Left)]).indented("  ");
         for a in &firing {
-            let s = |k: &str| a[k].as_str().unwrap_or("").to_owned();
-            t.row(vec![s("severity"), s("rule"), s("message")]);
+            t.row(vec![a.severity.clone(), a.rule.clone(), a.message.clone()]);
         }
         t.print();
     }
-    let num = |v: &Value| v.as_u64().map_or("-".to_owned(), |n| n.to_string());
-    let ms = |v: &Value| v.as_f64().map_or("-".to_owned(), |n| format!("{n:.0}ms"));
+    // A counter of a series' totals; `-` when the series has no history yet.
+    let num = |s: Option<&StatsSeries>, counter: &str| {
+        s.and_then(|s| s.totals.get(counter))
+            .map_or("-".to_owned(), |n| n.to_string())
+    };
+    let p95 = |s: Option<&StatsSeries>| {
+        s.and_then(|s| s.p95_ms)
+            .map_or("-".to_owned(), |n| format!("{n:.0}ms"))
+    };
     println!("\nconnectors (last 5 min)");
     let mut table = Table::new(&[
         ("NAME", Left),
@@ -88,15 +90,14 @@ async fn status(remote: &Remote) -> Result<bool, String> {
         ("P95", Right),
     ])
     .indented("  ");
-    for k in connectors["connectors"].as_array().into_iter().flatten() {
-        let name = k["name"].as_str().unwrap_or("");
-        let t = totals("connector", name);
+    for k in &connectors.connectors {
+        let s = series("connector", &k.name);
         table.row(vec![
-            name.to_owned(),
-            circuit_words(k["circuit"].as_str().unwrap_or("")),
-            num(&t["calls"]),
-            num(&t["errors"]),
-            ms(&t["p95_ms"]),
+            k.name.clone(),
+            circuit_words(&k.circuit),
+            num(s, "calls"),
+            num(s, "errors"),
+            p95(s),
         ]);
     }
     table.print();
@@ -110,30 +111,24 @@ async fn status(remote: &Remote) -> Result<bool, String> {
         ("DEAD", Right),
     ])
     .indented("  ");
-    for d in destinations["items"].as_array().into_iter().flatten() {
-        let name = d["name"].as_str().unwrap_or("");
-        let t = totals("destination", name);
-        let state = if d["disabled"] == true {
+    for d in &destinations.items {
+        let s = series("destination", &d.name);
+        let state = if d.disabled {
             "disabled".to_owned()
         } else {
-            circuit_words(d["circuit"].as_str().unwrap_or(""))
+            circuit_words(&d.circuit)
         };
         table.row(vec![
-            name.to_owned(),
+            d.name.clone(),
             state,
-            num(&t["delivered"]),
-            num(&t["failed"]),
-            num(&d["pending"]),
-            num(&d["dead"]),
+            num(s, "delivered"),
+            num(s, "failed"),
+            d.pending.to_string(),
+            d.dead.to_string(),
         ]);
     }
     table.print();
-    let sources: Vec<&Value> = stats["series"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|s| s["kind"] == "source")
-        .collect();
+    let sources: Vec<&StatsSeries> = stats.series.iter().filter(|s| s.kind == "source").collect();
     if !sources.is_empty() {
         println!("\nsources (last 5 min)");
         let mut table = Table::new(&[
@@ -144,12 +139,11 @@ async fn status(remote: &Remote) -> Result<bool, String> {
         ])
         .indented("  ");
         for s in sources {
-            let t = &s["totals"];
             table.row(vec![
-                s["name"].as_str().unwrap_or("").to_owned(),
-                num(&t["received"]),
-                num(&t["duplicates"]),
-                num(&t["rejected"]),
+                s.name.clone(),
+                num(Some(s), "received"),
+                num(Some(s), "duplicates"),
+                num(Some(s), "rejected"),
             ]);
         }
         table.print();

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use junction_core::time::now_ms;
 use junction_store::ApiToken;
 
+use junction_server::admin::bodies::{TokenItem, TokenList};
+
 use super::remote::Client;
 use super::secrets::{audit_cli, failed, ms_to_rfc3339, open_store, Failure};
 use crate::cli::{Output, TokensCommand};
@@ -124,38 +126,33 @@ async fn create_remote(
         .call(reqwest::Method::POST, "/api/v1/tokens", Some(body))
         .await
         .map_err(failed)?;
+    let made: TokenItem = serde_json::from_value(made)
+        .map_err(|e| failed(format!("the hub's answer could not be read: {e}")))?;
     eprintln!(
         "created API token {} ({name}) with scopes {}; it is shown once:",
-        made["id"].as_str().unwrap_or("?"),
+        made.id,
         scopes.join(" ")
     );
-    println!("{}", made["token"].as_str().unwrap_or_default());
+    println!("{}", made.token.unwrap_or_default());
     Ok(())
 }
 
 async fn list_remote(server: &str, output: Output) -> Result<(), Failure> {
-    let v = Client::to(server)
-        .call(reqwest::Method::GET, "/api/v1/tokens", None)
+    let v: TokenList = Client::to(server)
+        .get("/api/v1/tokens")
         .await
         .map_err(failed)?;
-    let tokens: Vec<ApiToken> = v["tokens"]
-        .as_array()
+    let tokens: Vec<ApiToken> = v
+        .tokens
         .into_iter()
-        .flatten()
         .map(|t| ApiToken {
-            id: t["id"].as_str().unwrap_or_default().into(),
-            name: t["name"].as_str().unwrap_or_default().into(),
+            id: t.id,
+            name: t.name,
             token_hash: Vec::new(),
-            scopes: t["scopes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
-            created_at: t["created_at_ms"].as_i64().unwrap_or(0),
-            expires_at: t["expires_at_ms"].as_i64(),
-            revoked_at: t["revoked_at_ms"].as_i64(),
+            scopes: t.scopes.join(" "),
+            created_at: t.created_at_ms,
+            expires_at: t.expires_at_ms,
+            revoked_at: t.revoked_at_ms,
         })
         .collect();
     print_tokens(&tokens, output);

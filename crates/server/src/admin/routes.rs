@@ -244,7 +244,7 @@ async fn verify(Extension(access): Access) -> Result<Json<AuditVerdict>, ApiErro
     let head = access.store().audit_head().await?;
     let (ok, entries, error) =
         match junction_store::ops::verify_audit(access.store().as_ref()).await? {
-            Ok(n) => (true, Some(n as u64), None),
+            Ok(n) => (true, Some(n), None),
             Err(b) => (false, None, Some(b.to_string())),
         };
     Ok(Json(AuditVerdict {
