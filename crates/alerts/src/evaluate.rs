@@ -15,6 +15,8 @@ pub struct Change {
     pub subject: String,
     pub severity: &'static str,
     pub fire: bool,
+    /// A firing alert's reading moved: update its value and message, notify nobody.
+    pub refresh: bool,
     pub value: f64,
     pub message: String,
 }
@@ -26,6 +28,9 @@ struct Local {
     firing: bool,
     last_text: String,
     last_value: f64,
+    /// The text of the last change sent for a firing alert: a firing alert whose reading
+    /// moves is sent again (fire on a firing alert refreshes its value and message).
+    sent_text: String,
 }
 
 /// Alert states of one process.
@@ -80,24 +85,31 @@ fn advance(
     subject: &str,
     above: bool,
 ) -> Option<Change> {
-    let change = |fire: bool, l: &Local| Change {
-        rule: rule.name.clone(),
-        subject: subject.to_owned(),
-        severity: rule.severity.as_str(),
-        fire,
-        value: l.last_value,
-        message: if fire {
-            format!("{subject}: {} (above {})", l.last_text, rule.above)
-        } else {
-            format!("{subject}: back to normal ({})", l.last_text)
-        },
+    let change = |fire: bool, refresh: bool, above: bool, l: &mut Local| {
+        l.sent_text = l.last_text.clone();
+        Change {
+            rule: rule.name.clone(),
+            subject: subject.to_owned(),
+            severity: rule.severity.as_str(),
+            fire,
+            refresh,
+            value: l.last_value,
+            message: match (fire, above) {
+                (true, true) => format!("{subject}: {} (above {})", l.last_text, rule.above),
+                (true, false) => format!(
+                    "{subject}: {} (back under {}; resolves if it stays there)",
+                    l.last_text, rule.above
+                ),
+                (false, _) => format!("{subject}: back to normal ({})", l.last_text),
+            },
+        }
     };
     if above {
         l.clear_since = None;
         let since = *l.above_since.get_or_insert(now);
         if !l.firing && now.duration_since(since) >= rule.for_ {
             l.firing = true;
-            return Some(change(true, l));
+            return Some(change(true, false, true, l));
         }
     } else {
         l.above_since = None;
@@ -106,9 +118,14 @@ fn advance(
             if now.duration_since(since) >= rule.resolve_after {
                 l.firing = false;
                 l.clear_since = None;
-                return Some(change(false, l));
+                return Some(change(false, false, false, l));
             }
         }
+    }
+    // Still firing, and the reading moved: its text shows the value now, not the one it
+    // fired with.
+    if l.firing && l.last_text != l.sent_text {
+        return Some(change(true, true, above, l));
     }
     None
 }
@@ -168,7 +185,11 @@ mod tests {
         let clear_from = Instant::now();
         let mut resolved_at = None;
         for _ in 0..12 {
-            let c = ev.step(Instant::now(), &rule, &reading(0.0));
+            let c: Vec<_> = ev
+                .step(Instant::now(), &rule, &reading(0.0))
+                .into_iter()
+                .filter(|c| !c.refresh)
+                .collect();
             if !c.is_empty() {
                 assert!(!c[0].fire && resolved_at.is_none());
                 resolved_at = Some(Instant::now());
@@ -182,6 +203,38 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_firing_alerts_text_follows_the_current_value() {
+        let rule = rule(0, 120);
+        let mut ev = Evaluator::default();
+        let first = ev.step(Instant::now(), &rule, &reading(0.2));
+        assert_eq!(first.len(), 1);
+        assert!(
+            first[0].fire && !first[0].refresh && first[0].message.contains("0.2"),
+            "{first:?}"
+        );
+        // The same reading: nothing to send.
+        tokio::time::advance(Duration::from_secs(15)).await;
+        assert!(ev.step(Instant::now(), &rule, &reading(0.2)).is_empty());
+        // It worsens: the firing alert is sent again with the value now.
+        tokio::time::advance(Duration::from_secs(15)).await;
+        let worse = ev.step(Instant::now(), &rule, &reading(0.7));
+        assert_eq!(worse.len(), 1);
+        assert!(
+            worse[0].refresh && worse[0].message.contains("0.7"),
+            "{worse:?}"
+        );
+        assert_eq!(worse[0].value, 0.7);
+        // It drops under the threshold: still firing until resolve_after, saying so.
+        tokio::time::advance(Duration::from_secs(15)).await;
+        let clearing = ev.step(Instant::now(), &rule, &reading(0.01));
+        assert_eq!(clearing.len(), 1);
+        assert!(
+            clearing[0].refresh && clearing[0].message.contains("0.01 (back under 0.05"),
+            "{clearing:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_flapping_signal_notifies_once_not_a_storm() {
         let rule = rule(0, 120);
         let mut ev = Evaluator::default();
@@ -189,14 +242,23 @@ mod tests {
         // Above and clear on alternate evaluations for ten minutes.
         for i in 0..40 {
             let v = if i % 2 == 0 { 0.5 } else { 0.0 };
-            changes.extend(ev.step(Instant::now(), &rule, &reading(v)));
+            // Refreshes of the firing alert's text notify nobody: only state changes count.
+            changes.extend(
+                ev.step(Instant::now(), &rule, &reading(v))
+                    .into_iter()
+                    .filter(|c| !c.refresh),
+            );
             tokio::time::advance(Duration::from_secs(15)).await;
         }
         assert_eq!(changes.len(), 1, "{changes:?}");
         assert!(changes[0].fire);
         // Then clear for good: one resolution, after resolve_after.
         for _ in 0..10 {
-            changes.extend(ev.step(Instant::now(), &rule, &[]));
+            changes.extend(
+                ev.step(Instant::now(), &rule, &[])
+                    .into_iter()
+                    .filter(|c| !c.refresh),
+            );
             tokio::time::advance(Duration::from_secs(15)).await;
         }
         assert_eq!(changes.len(), 2);

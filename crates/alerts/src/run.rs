@@ -75,6 +75,7 @@ async fn round(
                 subject: c.subject.clone(),
                 severity: c.severity.into(),
                 fire: c.fire,
+                refresh: c.refresh,
                 value: if c.value.is_finite() { c.value } else { 0.0 },
                 message: c.message.clone(),
                 at,

@@ -270,7 +270,8 @@ pub trait Store: Send + Sync + 'static {
     async fn purge_minutes(&self, before: i64) -> Result<u64, StoreError>;
 
     /// Fires or resolves an alert if it is not already in that state; `true` when this call
-    /// made the change (and so should notify).
+    /// made the change (and so should notify). A `refresh` only updates a firing alert's value
+    /// and message, and answers `false`.
     async fn change_alert(&self, change: AlertChange) -> Result<bool, StoreError>;
 
     /// Every alert, firing first.

@@ -396,6 +396,9 @@ pub struct AlertChange {
     pub subject: String,
     pub severity: String,
     pub fire: bool,
+    /// Only updates the value and message of an alert that is firing (its reading moved):
+    /// never fires, resolves or notifies.
+    pub refresh: bool,
     pub value: f64,
     pub message: String,
     pub at: i64,
@@ -512,6 +515,15 @@ pub(crate) mod sql {
             p(3),
             p(4),
             p(5)
+        )
+    }
+
+    pub fn alert_refresh(p: &dyn Fn(usize) -> String) -> String {
+        format!(
+            "UPDATE alerts SET value = {}, message = {} WHERE key = {} AND state = 'firing'",
+            p(1),
+            p(2),
+            p(3)
         )
     }
 

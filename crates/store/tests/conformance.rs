@@ -95,6 +95,7 @@ conformance!(
     delivery_ids_are_globally_unique_and_the_same_on_every_attempt_and_replay,
     an_events_trace_and_forwarded_headers_travel_with_it_to_the_claim,
     deliveries_are_found_by_state_destination_route_source_and_time_newest_first,
+    a_refresh_updates_a_firing_alerts_value_and_never_fires_one,
 );
 
 fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -> NewEvent {
@@ -1319,6 +1320,7 @@ async fn an_alert_fires_and_resolves_once_however_many_processes_try(store: Arc<
         subject: "crm".into(),
         severity: "warning".into(),
         fire,
+        refresh: false,
         value: 0.12,
         message: "crm: 12% of calls failed over 5m".into(),
         at,
@@ -1355,6 +1357,34 @@ async fn an_alert_fires_and_resolves_once_however_many_processes_try(store: Arc<
         !store.change_alert(never).await.unwrap(),
         "nothing to resolve"
     );
+}
+
+async fn a_refresh_updates_a_firing_alerts_value_and_never_fires_one(store: Arc<dyn Store>) {
+    let change = |fire: bool, refresh: bool, value: f64| AlertChange {
+        rule: "connector_error_rate".into(),
+        subject: "crm".into(),
+        severity: "warning".into(),
+        fire,
+        refresh,
+        value,
+        message: format!("crm: {value} of calls failed"),
+        at: T0,
+    };
+    // Nothing firing: a refresh creates nothing.
+    assert!(!store.change_alert(change(true, true, 0.3)).await.unwrap());
+    assert!(store.alerts().await.unwrap().is_empty());
+    assert!(store.change_alert(change(true, false, 0.1)).await.unwrap());
+    assert!(!store.change_alert(change(true, true, 0.4)).await.unwrap());
+    let a = &store.alerts().await.unwrap()[0];
+    assert_eq!(
+        (a.state.as_str(), a.value, a.message.as_str(), a.fired_count),
+        ("firing", 0.4, "crm: 0.4 of calls failed", 1)
+    );
+    // Resolved: a late refresh from another process does not bring it back.
+    assert!(store.change_alert(change(false, false, 0.0)).await.unwrap());
+    assert!(!store.change_alert(change(true, true, 0.5)).await.unwrap());
+    let a = &store.alerts().await.unwrap()[0];
+    assert_eq!((a.state.as_str(), a.value), ("resolved", 0.0));
 }
 
 async fn events_are_found_by_source_type_key_and_time_newest_first(store: Arc<dyn Store>) {

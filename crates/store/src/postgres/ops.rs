@@ -140,6 +140,15 @@ pub(super) async fn purge_minutes(pool: &PgPool, before: i64) -> Result<u64, Sto
 
 pub(super) async fn change_alert(pool: &PgPool, a: &AlertChange) -> Result<bool, StoreError> {
     let key = a.key();
+    if a.refresh {
+        sqlx::query(&sql::alert_refresh(&p))
+            .bind(a.value)
+            .bind(&a.message)
+            .bind(&key)
+            .execute(pool)
+            .await?;
+        return Ok(false);
+    }
     let done = if a.fire {
         sqlx::query(&sql::alert_fire(&p))
             .bind(&key)

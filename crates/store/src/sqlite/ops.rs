@@ -100,6 +100,11 @@ pub(super) fn purge_minutes(c: &mut Connection, before: i64) -> Result<u64, Stor
 
 pub(super) fn change_alert(c: &mut Connection, a: &AlertChange) -> Result<bool, StoreError> {
     let key = a.key();
+    if a.refresh {
+        c.prepare_cached(&sql::alert_refresh(&p))?
+            .execute(params![a.value, a.message, key])?;
+        return Ok(false);
+    }
     let n = if a.fire {
         c.prepare_cached(&sql::alert_fire(&p))?.execute(params![
             key, a.rule, a.subject, a.severity, a.value, a.message, a.at, a.at
