@@ -493,5 +493,23 @@ routes:
     let recent = text_of(&c, "#recent").await;
     assert!(recent.contains("ord_1"), "{recent}");
     shot(&c, "detail-4-source").await;
+
+    // The API link leads to a readable reference, from the same OpenAPI document.
+    click(&c, "nav a[href='/ui/api']").await;
+    c.wait().for_element(Locator::Css("#toc")).await.unwrap();
+    let toc = text_of(&c, "#toc").await;
+    assert!(
+        toc.contains("/api/v1/deliveries") && toc.contains("/webhooks/{source}"),
+        "{toc}"
+    );
+    click(&c, "#toc a[href='#op-get--api-v1-deliveries']").await;
+    let op = text_of(&c, "#op-get--api-v1-deliveries").await;
+    assert!(
+        op.contains("Search deliveries") && op.contains("DeliveryList") && op.contains("state"),
+        "{op}"
+    );
+    let schema = text_of(&c, "#schema-DeliveryItem").await;
+    assert!(schema.contains("dead_reason"), "{schema}");
+    shot(&c, "detail-5-api").await;
     c.close().await.unwrap();
 }

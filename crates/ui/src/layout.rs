@@ -25,7 +25,7 @@ const NAV: [(&str, &str); 9] = [
     ("/ui/rejected", "Rejected"),
     ("/ui/drift", "Drift"),
     ("/ui/alerts", "Alerts"),
-    ("/api/v1/openapi.json", "API"),
+    ("/ui/api", "API"),
 ];
 
 /// What every dashboard answer carries: no framing by any site (clickjacking), nothing loaded

@@ -8,6 +8,7 @@
 //! Charts are inline SVG drawn from the per-minute history.
 #![forbid(unsafe_code)]
 
+mod api;
 mod chart;
 mod connector;
 mod data;
@@ -32,6 +33,8 @@ use junction_server::AppState;
 pub struct Ui {
     pub engine: Arc<junction_engine::Engine>,
     pub hub: Arc<junction_connect::Hub>,
+    /// The admin API's OpenAPI document, for the reference page.
+    pub openapi: serde_json::Value,
 }
 
 tokio::task_local! {
@@ -78,6 +81,7 @@ pub fn routes(ui: Arc<Ui>) -> Router<AppState> {
             post(destination::disable),
         )
         .route("/ui/destinations/{name}/replay", post(destination::replay))
+        .route("/ui/api", get(api::show))
         .route("/ui/drift", get(notices::drift))
         .route("/ui/rejected", get(notices::rejected))
         .route("/ui/alerts", get(notices::alerts))

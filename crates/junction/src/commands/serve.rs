@@ -175,6 +175,7 @@ pub fn admin_api(
     let ui = std::sync::Arc::new(junction_ui::Ui {
         engine: engine.clone(),
         hub: connectors.clone(),
+        openapi: serde_json::to_value(super::openapi::document()).unwrap_or_default(),
     });
     junction_engine::http::admin_routes(engine)
         .merge(connectors.admin_routes())
