@@ -20,6 +20,11 @@ pub trait Live: Send + Sync + 'static {
     fn reload_failed(&self) -> Option<String> {
         None
     }
+    /// The alert rules and sinks of the config running now (a reload may have changed them);
+    /// `None` keeps the ones the loop started with.
+    fn alerts(&self) -> Option<Alerts> {
+        None
+    }
 }
 
 /// Starts evaluating `alerts` every `evaluate_every` until the process stops.
@@ -34,8 +39,8 @@ pub fn start(state: &AppState, alerts: Alerts, live: Arc<dyn Live>) {
 }
 
 /// The loop (public for tests: it runs until dropped).
-pub async fn run(store: Arc<dyn Store>, alerts: Alerts, live: Arc<dyn Live>) {
-    let notifier = Arc::new(Notifier::new(alerts.sinks.clone()));
+pub async fn run(store: Arc<dyn Store>, mut alerts: Alerts, live: Arc<dyn Live>) {
+    let mut notifier = Arc::new(Notifier::new(alerts.sinks.clone()));
     let mut ev = Evaluator::default();
     match store.alerts().await {
         Ok(existing) => {
@@ -51,6 +56,25 @@ pub async fn run(store: Arc<dyn Store>, alerts: Alerts, live: Arc<dyn Live>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        // A reloaded config's rules and sinks take over at the next round; a rule that is gone
+        // stops being evaluated (its firing alert resolves once the rule returns, or stays as
+        // the last word on it).
+        if let Some(now) = live.alerts().filter(|a| *a != alerts) {
+            if now.sinks != alerts.sinks {
+                notifier = Arc::new(Notifier::new(now.sinks.clone()));
+            }
+            if now.evaluate_every != alerts.evaluate_every {
+                tick = tokio::time::interval(now.evaluate_every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await;
+            }
+            tracing::info!(
+                rules = now.rules.len(),
+                sinks = now.sinks.len(),
+                "alert rules reloaded"
+            );
+            alerts = now;
+        }
         if let Err(e) = round(store.as_ref(), &alerts, live.as_ref(), &mut ev, &notifier).await {
             tracing::warn!(error = %e, "alert evaluation skipped: the store did not answer");
         }

@@ -173,3 +173,69 @@ async fn each_change_is_notified_once_to_every_sink_however_many_processes_evalu
     a.abort();
     b.abort();
 }
+
+/// A process whose config is reloaded with a new rule: `alerts()` answers the new rules.
+struct Reloaded(Alerts);
+
+impl junction_alerts::Live for Reloaded {
+    fn quota_use(&self) -> Vec<(String, f64)> {
+        Vec::new()
+    }
+    fn alerts(&self) -> Option<Alerts> {
+        Some(self.0.clone())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_added_by_a_config_reload_are_evaluated_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&Options {
+        url: DatabaseUrl::Sqlite(dir.path().join("j.db")),
+        max_connections: 4,
+        connect_timeout: Duration::from_secs(5),
+    })
+    .await
+    .unwrap();
+    let started_with = Alerts {
+        evaluate_every: Duration::from_millis(50),
+        rules: Vec::new(),
+        sinks: Vec::new(),
+    };
+    let mut reloaded = started_with.clone();
+    reloaded.rules.push(AlertRule {
+        name: "destination_disabled".into(),
+        signal: Signal::DestinationDisabled,
+        subjects: vec![],
+        above: 0.0,
+        over: Duration::ZERO,
+        for_: Duration::ZERO,
+        resolve_after: Duration::from_secs(60),
+        min_calls: 0,
+        severity: Severity::Critical,
+    });
+    store
+        .set_disabled("billing", Some("the endpoint answered 410 Gone"), 1)
+        .await
+        .unwrap();
+    let task = tokio::spawn(junction_alerts::run_for_tests(
+        store.clone(),
+        started_with,
+        Arc::new(Reloaded(reloaded)),
+    ));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let alerts = store.alerts().await.unwrap();
+        if alerts
+            .iter()
+            .any(|a| a.rule == "destination_disabled" && a.state == "firing")
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reloaded rule never fired: {alerts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    task.abort();
+}

@@ -221,3 +221,78 @@ async fn a_mapping_fixed_on_disk_replays_without_a_restart_and_a_broken_edit_lea
     };
     reload_without_restart(&db.url.clone()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destinations_new_url_and_headers_take_the_next_delivery_without_a_restart() {
+    let mock = Mock::start(MockConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = |path: &str, team: &str| {
+        config(&mock.url(), FIXED_MAPPING)
+            .replace("/sink/billing", path)
+            .replace(
+                "    retry: {",
+                &format!("    headers: {{ X-Team: {team} }}\n    retry: {{"),
+            )
+    };
+    let path = write_config(dir.path(), &yaml("/sink/billing", "payments"));
+    let url = format!("sqlite://{}", dir.path().join("moved.db").display());
+    let hub = Served::start(
+        &path,
+        &[
+            ("JUNCTION_DATABASE_URL", url.as_str()),
+            ("JUNCTION_ADMIN_TOKEN", ADMIN),
+        ],
+    );
+    let (base, http) = (hub.base.clone(), reqwest::Client::new());
+    let send = |id: &str| {
+        http.post(format!("{base}/webhooks/crm"))
+            .json(&json!({"id": id, "type": "invoice.paid", "data": {"id": "cus_1", "amount": 1}}))
+            .send()
+    };
+    let arrived = |path: &'static str, team: &'static str| {
+        let (http, mock) = (http.clone(), mock.url());
+        async move {
+            let until = Instant::now() + Duration::from_secs(15);
+            loop {
+                let got: Value = http
+                    .get(format!("{mock}/_mock/deliveries-received?path={path}"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let found = got["deliveries"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|d| d["answered"] == 200 && d["headers"]["x-team"] == team);
+                if found {
+                    return;
+                }
+                assert!(Instant::now() < until, "nothing at {path}: {got}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    assert_eq!(send("evt_before").await.unwrap().status(), 202);
+    arrived("/sink/billing", "payments").await;
+
+    // Move the receiver and change a header: applied, no restart needed.
+    let before = junction_core::time::now_ms();
+    std::fs::write(&path, yaml("/sink/moved", "ledger")).unwrap();
+    let outcome = next_reload(&http, &base, before).await;
+    assert_eq!(outcome["applied"], true, "{outcome}");
+    assert_eq!(outcome["restart_needed"], json!([]), "{outcome}");
+    assert!(
+        outcome["changed"]
+            .to_string()
+            .contains("destinations.billing"),
+        "{outcome}"
+    );
+    assert_eq!(send("evt_after").await.unwrap().status(), 202);
+    arrived("/sink/moved", "ledger").await;
+    hub.terminate();
+}

@@ -140,6 +140,7 @@ impl Dispatcher {
             metrics::gauge!("junction_circuit_open", "destination" => dest.name.clone()).set(0.0);
             let w = Arc::new(worker::Worker {
                 dest: dest.clone(),
+                settings: arc_swap::ArcSwap::from_pointee(dest.clone()),
                 store: store.clone(),
                 client: client.clone(),
                 owner: owner.to_owned(),
@@ -162,12 +163,14 @@ impl Dispatcher {
         Ok(Self { workers })
     }
 
-    /// Takes `config`'s mappings and models for every attempt that starts from now on (the set of
-    /// destinations and their other settings stay as started).
+    /// Takes `config`'s mappings, models and destination settings (URL, method, headers,
+    /// timeout, signing, retry policy and statuses) for every attempt that starts from now on.
+    /// The set of destinations, their concurrency and circuit policy stay as started.
     pub fn reload(&self, config: &Config) {
         for (name, w) in &self.workers {
             if let Some(dest) = config.flows.destinations.get(name) {
                 w.shapes.store(Arc::new(shapes_for(config, dest)));
+                w.settings.store(Arc::new(dest.clone()));
             }
         }
     }

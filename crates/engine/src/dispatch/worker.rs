@@ -22,7 +22,11 @@ use super::shape::{Quarantine, Shape};
 use tracing::Instrument;
 
 pub(crate) struct Worker {
+    /// The destination as the dispatcher started: its name, concurrency and circuit policy.
     pub dest: Destination,
+    /// What each attempt sends and how it retries (URL, method, headers, timeout, signing,
+    /// retry policy and statuses): swapped whole by a reload, read once per attempt.
+    pub settings: arc_swap::ArcSwap<Destination>,
     pub store: Arc<dyn Store>,
     pub client: Arc<junction_outbound::Upstream>,
     pub owner: String,
@@ -235,9 +239,10 @@ impl Worker {
         if let Some(tp) = &c.event.context.traceparent {
             junction_telemetry::continue_trace(&span, tp);
         }
+        let settings = self.settings.load_full();
         let (sent, excerpt) = send(
             &self.client,
-            &self.dest,
+            &settings,
             &c,
             body,
             started_at.div_euclid(1000),
@@ -245,7 +250,7 @@ impl Worker {
         .instrument(span)
         .await;
         let took = t0.elapsed();
-        let verdict = classify(&sent, &self.dest.retry_statuses);
+        let verdict = classify(&sent, &settings.retry_statuses);
         self.metrics.attempt_seconds.record(took.as_secs_f64());
         let transition = self
             .circuit()
@@ -261,13 +266,13 @@ impl Worker {
                 reason,
                 retry_after,
             } => {
-                if c.attempt as u32 >= self.dest.retry.attempts {
+                if c.attempt as u32 >= settings.retry.attempts {
                     Outcome::Dead {
                         reason: format!("gave up after {} attempts; last: {reason}", c.attempt),
                     }
                 } else {
                     let wait = backoff::delay(
-                        &self.dest.retry,
+                        &settings.retry,
                         c.attempt.max(1) as u32,
                         *retry_after,
                         &mut rand::rng(),

@@ -7,10 +7,11 @@
 //! and call; work already in flight finishes under the config it started with, and nothing
 //! queued is touched (queues live in the store).
 //!
-//! What a running process cannot swap — the listener, the store, telemetry, connectors, alert
-//! rules, delivery settings, a destination's settings other than its model — is listed in the
-//! outcome as needing a restart. Adding or removing a destination refuses the reload: routes
-//! would send events where no dispatcher runs.
+//! Alert rules and sinks apply at the next evaluation; a destination's URL, method, headers,
+//! timeout, signing, retry policy and statuses at its next attempt. What a running process cannot
+//! swap — the listener, the store, telemetry, connectors, delivery settings, a destination's
+//! concurrency and circuit policy — is listed in the outcome as needing a restart. Adding or
+//! removing a destination refuses the reload: routes would send events where no dispatcher runs.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,7 +24,11 @@ use junction_server::AppState;
 use crate::cli::ConfigArgs;
 
 /// Sections whose changes apply at once.
-const LIVE: &[&str] = &["sources", "routes", "mappings", "models"];
+const LIVE: &[&str] = &["sources", "routes", "mappings", "models", "alerts"];
+
+/// A destination's settings that only a restart changes (its dispatcher is sized and its
+/// circuit built when the process starts).
+const DESTINATION_FIXED: &[&str] = &["concurrency", "circuit"];
 
 /// How often the watched files are looked at.
 const WATCH_EVERY: Duration = Duration::from_secs(1);
@@ -323,18 +328,21 @@ fn compare(old: &Config, new: &Config) -> Result<(Vec<String>, Vec<String>), Str
     for s in sections {
         if s == "destinations" {
             for name in &new_dest {
-                let strip = |v: &serde_json::Value| {
+                let (x, y) = (&a.section(s)[name.as_str()], &b.section(s)[name.as_str()]);
+                for key in DESTINATION_FIXED {
+                    if x[*key] != y[*key] {
+                        restart.push(format!("destinations.{name}.{key}"));
+                    }
+                }
+                let live = |v: &serde_json::Value| {
                     let mut v = v.clone();
                     if let Some(m) = v.as_object_mut() {
-                        m.remove("model");
+                        m.retain(|k, _| !DESTINATION_FIXED.contains(&k.as_str()));
                     }
                     v
                 };
-                let (x, y) = (&a.section(s)[name.as_str()], &b.section(s)[name.as_str()]);
-                if strip(x) != strip(y) {
-                    restart.push(format!("destinations.{name}"));
-                } else if x != y {
-                    changed.push(format!("destinations.{name}.model"));
+                if live(x) != live(y) {
+                    changed.push(format!("destinations.{name}"));
                 }
             }
         } else if a.section(s) != b.section(s) {
@@ -386,10 +394,36 @@ mod tests {
     }
 
     #[test]
-    fn a_destinations_settings_wait_for_a_restart_but_its_model_applies() {
+    fn a_destinations_url_and_retries_apply_but_its_concurrency_waits_for_a_restart() {
         let old = config(BASE);
-        let new = config(&BASE.replace("'http://127.0.0.1:9/x' }", "'http://127.0.0.1:9/z' }"));
-        let (_, restart) = compare(&old, &new).unwrap();
-        assert_eq!(restart, vec!["destinations.d".to_owned()]);
+        let new = config(&BASE.replace(
+            "'http://127.0.0.1:9/x' }",
+            "'http://127.0.0.1:9/z', retry: { attempts: 3 } }",
+        ));
+        let (changed, restart) = compare(&old, &new).unwrap();
+        assert!(restart.is_empty(), "{restart:?}");
+        assert!(
+            changed.contains(&"destinations.d".to_owned()),
+            "{changed:?}"
+        );
+        let new = config(&BASE.replace(
+            "'http://127.0.0.1:9/x' }",
+            "'http://127.0.0.1:9/x', concurrency: 4 }",
+        ));
+        let (changed, restart) = compare(&old, &new).unwrap();
+        assert_eq!(restart, vec!["destinations.d.concurrency".to_owned()]);
+        assert!(
+            !changed.contains(&"destinations.d".to_owned()),
+            "{changed:?}"
+        );
+    }
+
+    #[test]
+    fn alert_rules_apply_without_a_restart() {
+        let old = config(BASE);
+        let new = config(&format!("{BASE}alerts:\n  evaluate_every: 5s\n"));
+        let (changed, restart) = compare(&old, &new).unwrap();
+        assert!(changed.contains(&"alerts".to_owned()), "{changed:?}");
+        assert!(restart.is_empty(), "{restart:?}");
     }
 }

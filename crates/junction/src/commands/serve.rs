@@ -206,4 +206,8 @@ impl junction_alerts::Live for LiveQuota {
     fn reload_failed(&self) -> Option<String> {
         self.1.reload.failing().map(|o| o.errors.join("; "))
     }
+
+    fn alerts(&self) -> Option<junction_config::Alerts> {
+        Some(self.1.config().alerts.clone())
+    }
 }
