@@ -14,6 +14,9 @@ use crate::Ui;
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
+/// `(method, path, operation)` of one tag.
+type Operations<'a> = Vec<(String, String, &'a Value)>;
+
 /// An anchor id from any text: letters and digits kept, the rest `-`.
 fn anchor(prefix: &str, text: &str) -> String {
     let mut out = String::from(prefix);
@@ -130,7 +133,7 @@ fn schema(name: &str, s: &Value) -> Markup {
 pub async fn show(Extension(ui): Extension<Arc<Ui>>) -> Response {
     let doc = &ui.openapi;
     // Operations by tag, in the document's order.
-    let mut tags: Vec<(String, Vec<(String, String, &Value)>)> = Vec::new();
+    let mut tags: Vec<(String, Operations)> = Vec::new();
     for (path, ops) in doc["paths"].as_object().into_iter().flatten() {
         for method in METHODS {
             let Some(op) = ops.get(method) else { continue };
