@@ -141,12 +141,13 @@ pub async fn connectors(
 ) -> Result<Json<ConnectorList>, ApiError> {
     let connections = hub.store.connections().await?;
     let now = Instant::now();
-    let mut names: Vec<&String> = hub.connectors.keys().collect();
+    let all = hub.connectors();
+    let mut names: Vec<&String> = all.keys().collect();
     names.sort();
     Ok(Json(ConnectorList {
         connectors: names
             .into_iter()
-            .map(|name| item(name, &hub.connectors[name], &connections, now))
+            .map(|name| item(name, &all[name], &connections, now))
             .collect(),
     }))
 }
@@ -164,11 +165,10 @@ pub async fn connector(
 impl crate::Hub {
     /// One connector with its recent calls; 404 with the nearest name when there is none.
     pub async fn detail(&self, name: &str) -> Result<ConnectorDetail, ApiError> {
-        let Some(rt) = self.connectors.get(name) else {
+        let all = self.connectors();
+        let Some(rt) = all.get(name) else {
             let mut err = Error::downstream(Code::NotFound, format!("no connector `{name}`"));
-            if let Some(near) =
-                junction_config::nearest(name, self.connectors.keys().map(String::as_str))
-            {
+            if let Some(near) = junction_config::nearest(name, all.keys().map(String::as_str)) {
                 err = err.with_hint(format!("did you mean `{near}`?"));
             }
             return Err(ApiError(err));
@@ -185,7 +185,7 @@ impl crate::Hub {
     pub fn quota_use(&self) -> Vec<(String, f64)> {
         let now = Instant::now();
         let mut out: Vec<(String, f64)> = self
-            .connectors
+            .connectors()
             .iter()
             .filter_map(|(name, rt)| {
                 let q = rt.quota().snapshot(now);
@@ -224,7 +224,7 @@ impl crate::Hub {
         let now = Instant::now();
         let used: std::collections::HashMap<String, f64> = self.quota_use().into_iter().collect();
         let mut out: Vec<ConnectorHealth> = self
-            .connectors
+            .connectors()
             .iter()
             .map(|(name, rt)| ConnectorHealth {
                 name: name.clone(),

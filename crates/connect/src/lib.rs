@@ -34,14 +34,35 @@ pub use junction_server::api_tokens::{self, ApiTokens};
 pub use proxy::ProxyDoc;
 pub use runtime::{Answer, AnswerBody, Call, Runtime};
 
+/// The connectors in use: swapped whole by a reload (a call in flight keeps the runtime it
+/// started with).
+pub type Connectors = HashMap<String, Arc<Runtime>>;
+
 /// Every connector of the config, ready to call.
 pub struct Hub {
-    pub connectors: HashMap<String, Arc<Runtime>>,
+    connectors: arc_swap::ArcSwap<Connectors>,
+    /// Each connector's section of `junction.yaml` as it was built from: a reload rebuilds only
+    /// the connectors whose section changed (the others keep their quota, circuit and cache).
+    built_from: std::sync::Mutex<HashMap<String, serde_json::Value>>,
     pub tokens: ApiTokens,
     store: Arc<dyn Store>,
+    vault: Option<Arc<Vault>>,
     body_limit: usize,
     /// Models and mappings, for operations that declare them; swapped whole by a reload.
     shapes: arc_swap::ArcSwap<junction_config::Shapes>,
+}
+
+/// Connectors built for a new config, not yet in use ([`Hub::prepare`] → [`Hub::commit`]).
+pub struct Prepared {
+    connectors: Connectors,
+    built_from: HashMap<String, serde_json::Value>,
+    /// Connectors added, rebuilt or removed.
+    pub changed: Vec<String>,
+}
+
+/// A connector's section of the config as written.
+fn section(config: &Config, name: &str) -> serde_json::Value {
+    config.document.section("connectors")[name].clone()
 }
 
 impl Hub {
@@ -53,23 +74,87 @@ impl Hub {
         vault: Option<Arc<Vault>>,
     ) -> Result<Arc<Self>, String> {
         let mut connectors = HashMap::new();
+        let mut built_from = HashMap::new();
         for (name, c) in &config.connectors {
             connectors.insert(
                 name.clone(),
                 Arc::new(Runtime::new(c.clone(), store.clone(), vault.clone())?),
             );
+            built_from.insert(name.clone(), section(config, name));
         }
         Ok(Arc::new(Self {
-            connectors,
+            connectors: arc_swap::ArcSwap::from_pointee(connectors),
+            built_from: std::sync::Mutex::new(built_from),
             tokens: ApiTokens::new(store.clone()),
             store,
+            vault,
             body_limit: config.server.body_limit,
             shapes: arc_swap::ArcSwap::from_pointee(config.shapes.clone()),
         }))
     }
 
-    /// Takes `config`'s models and mappings for every call that starts from now on (the
-    /// connectors themselves stay as started).
+    /// The connectors in use now.
+    pub fn connectors(&self) -> Arc<Connectors> {
+        self.connectors.load_full()
+    }
+
+    /// One connector in use now.
+    pub fn connector(&self, name: &str) -> Option<Arc<Runtime>> {
+        self.connectors.load().get(name).cloned()
+    }
+
+    /// Builds the connectors of `config` whose section changed (or that are new), keeping the
+    /// others as they run; fails, naming the connector, when one cannot run. Nothing is in use
+    /// until [`Hub::commit`].
+    pub fn prepare(&self, config: &Config) -> Result<Prepared, String> {
+        let running = self.connectors.load_full();
+        let before = self
+            .built_from
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let (mut connectors, mut built_from, mut changed) =
+            (HashMap::new(), HashMap::new(), Vec::new());
+        for (name, c) in &config.connectors {
+            let now = section(config, name);
+            let kept = running
+                .get(name)
+                .filter(|_| before.get(name) == Some(&now))
+                .cloned();
+            let rt = match kept {
+                Some(rt) => rt,
+                None => {
+                    changed.push(format!("connectors.{name}"));
+                    Arc::new(Runtime::new(
+                        c.clone(),
+                        self.store.clone(),
+                        self.vault.clone(),
+                    )?)
+                }
+            };
+            connectors.insert(name.clone(), rt);
+            built_from.insert(name.clone(), now);
+        }
+        for name in running.keys() {
+            if !config.connectors.contains_key(name) {
+                changed.push(format!("connectors.{name} (removed)"));
+            }
+        }
+        changed.sort();
+        Ok(Prepared {
+            connectors,
+            built_from,
+            changed,
+        })
+    }
+
+    /// Puts prepared connectors in use for every call that starts from now on.
+    pub fn commit(&self, prepared: Prepared) {
+        self.connectors.store(Arc::new(prepared.connectors));
+        *self.built_from.lock().unwrap_or_else(|p| p.into_inner()) = prepared.built_from;
+    }
+
+    /// Takes `config`'s models and mappings for every call that starts from now on.
     pub fn reload(&self, config: &Config) {
         self.shapes.store(Arc::new(config.shapes.clone()));
     }

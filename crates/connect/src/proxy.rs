@@ -61,7 +61,7 @@ pub async fn proxy(
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let token = hub.tokens.verify(authz).await?;
-    let Some(rt) = hub.connectors.get(&connector) else {
+    let Some(rt) = hub.connector(&connector) else {
         return Err(ApiError(
             Error::new(
                 Code::NotFound,
@@ -126,7 +126,7 @@ pub async fn proxy(
     if let Some(soap) = &rt.cfg.soap {
         let operation = path.trim_matches('/');
         let shapes = hub.shapes.load_full();
-        return crate::soap::call(rt, &shapes, soap, operation, connection, body).await;
+        return crate::soap::call(&rt, &shapes, soap, operation, connection, body).await;
     }
     let method = parts.method.clone();
     let answer = rt

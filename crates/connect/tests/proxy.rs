@@ -467,7 +467,7 @@ async fn quota_a_limit_lower_than_configured_is_learned_from_headers() {
         "{refused} of {sent} calls were refused by the vendor (> 1 %)"
     );
     let snap = junction_resilience::QuotaState::snapshot(
-        env.hub.connectors["crm"].quota(),
+        env.hub.connector("crm").unwrap().quota(),
         tokio::time::Instant::now(),
     );
     assert!(
@@ -558,7 +558,9 @@ async fn circuit_opens_fails_fast_probes_and_closes_when_the_vendor_recovers() {
     let probe = env.call("/proxy/crm/customers/cus_000001").await;
     assert_eq!(probe.status(), 200, "{:?}", probe.text().await);
     assert_eq!(
-        env.hub.connectors["crm"]
+        env.hub
+            .connector("crm")
+            .unwrap()
             .circuit
             .state(tokio::time::Instant::now()),
         junction_resilience::CircuitState::Closed

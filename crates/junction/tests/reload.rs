@@ -296,3 +296,63 @@ async fn a_destinations_new_url_and_headers_take_the_next_delivery_without_a_res
     arrived("/sink/moved", "ledger").await;
     hub.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_changed_on_disk_takes_the_next_call_and_the_others_keep_their_state() {
+    let mock = Mock::start(MockConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = |version: &str| {
+        format!(
+            "store: {{ url: \"sqlite://{}/c.db\" }}\nconnectors:\n  crm: {{ base_url: \"{m}/{version}\" }}\n  erp: {{ base_url: \"{m}/v2\", quotas: [ 1/min ] }}\n",
+            dir.path().display(),
+            m = mock.url()
+        )
+    };
+    let path = write_config(dir.path(), &yaml("v2"));
+    let out = bin()
+        .args([
+            "tokens",
+            "create",
+            "svc",
+            "--scope",
+            "proxy:*:GET",
+            "--config",
+        ])
+        .arg(&path)
+        .env_remove("JUNCTION_DATABASE_URL")
+        .env_remove("JUNCTION_MASTER_KEY")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let hub = Served::start(&path, &[("JUNCTION_ADMIN_TOKEN", ADMIN)]);
+    let (base, http) = (hub.base.clone(), reqwest::Client::new());
+    let get = |connector: &str| {
+        http.get(format!("{base}/proxy/{connector}/customers/cus_000001"))
+            .bearer_auth(&token)
+            .send()
+    };
+    let v2: Value = get("crm").await.unwrap().json().await.unwrap();
+    assert!(v2.get("email_address").is_some(), "v2 answers: {v2}");
+    // erp's quota of one call a minute is spent.
+    assert_eq!(get("erp").await.unwrap().status(), 200);
+
+    // Pin crm to v1 on disk: the next call goes there; erp, unchanged, keeps its spent quota.
+    let before = junction_core::time::now_ms();
+    std::fs::write(&path, yaml("v1")).unwrap();
+    let outcome = next_reload(&http, &base, before).await;
+    assert_eq!(outcome["applied"], true, "{outcome}");
+    assert_eq!(outcome["restart_needed"], json!([]), "{outcome}");
+    assert!(
+        outcome["changed"].to_string().contains("connectors.crm")
+            && !outcome["changed"].to_string().contains("connectors.erp"),
+        "{outcome}"
+    );
+    let v1: Value = get("crm").await.unwrap().json().await.unwrap();
+    assert!(v1.get("email").is_some(), "v1 answers: {v1}");
+    let erp = get("erp").await.unwrap();
+    assert_eq!(erp.status(), 429, "erp's quota state was kept");
+    hub.terminate();
+}

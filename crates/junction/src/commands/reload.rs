@@ -8,9 +8,11 @@
 //! queued is touched (queues live in the store).
 //!
 //! Alert rules and sinks apply at the next evaluation; a destination's URL, method, headers,
-//! timeout, signing, retry policy and statuses at its next attempt. What a running process cannot
-//! swap — the listener, the store, telemetry, connectors, delivery settings, a destination's
-//! concurrency and circuit policy — is listed in the outcome as needing a restart. Adding or
+//! timeout, signing, retry policy and statuses at its next attempt; a connector whose section
+//! changed (or a new one) is rebuilt and takes the next call, with a fresh quota, circuit and
+//! cache — the unchanged ones keep theirs. What a running process cannot swap — the listener,
+//! the store, telemetry, delivery settings, a destination's concurrency and circuit policy — is
+//! listed in the outcome as needing a restart. Adding or
 //! removing a destination refuses the reload: routes would send events where no dispatcher runs.
 
 use std::path::PathBuf;
@@ -79,12 +81,16 @@ impl Reloader {
             Err(errors) => outcome.errors = errors,
             Ok(new) => {
                 let old = self.state.config();
-                match compare(&old, &new) {
+                // Connectors are built before anything changes: one that cannot run refuses
+                // the whole reload.
+                match compare(&old, &new).and_then(|c| Ok((c, self.hub.prepare(&new)?))) {
                     Err(e) => outcome.errors.push(e),
-                    Ok((changed, restart_needed)) => {
+                    Ok(((mut changed, restart_needed), connectors)) => {
                         let new = Arc::new(new);
+                        changed.extend(connectors.changed.iter().cloned());
                         self.engine.ingest.reload(&new);
                         self.engine.dispatcher.reload(&new);
+                        self.hub.commit(connectors);
                         self.hub.reload(&new);
                         self.state.set_config(new);
                         outcome.applied = true;
@@ -326,6 +332,10 @@ fn compare(old: &Config, new: &Config) -> Result<(Vec<String>, Vec<String>), Str
     sections.dedup();
     let (mut changed, mut restart) = (Vec::new(), Vec::new());
     for s in sections {
+        if s == "connectors" {
+            // Rebuilt connector by connector by `Hub::prepare`, which names them.
+            continue;
+        }
         if s == "destinations" {
             for name in &new_dest {
                 let (x, y) = (&a.section(s)[name.as_str()], &b.section(s)[name.as_str()]);
