@@ -140,24 +140,9 @@ async fn the_overview_leads_to_a_dead_letter_and_replay_delivers_it() {
     // Without a session, the dashboard sends the browser to sign in.
     c.goto(&format!("{}/ui/", hub.base)).await.unwrap();
     assert!(c.current_url().await.unwrap().path().ends_with("/ui/login"));
-    c.find(Locator::Css("#token"))
-        .await
-        .unwrap()
-        .send_keys(ADMIN)
-        .await
-        .unwrap();
-    c.find(Locator::Css("form[action='/ui/login'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    sign_in(&c, &hub.base).await;
 
     // The overview: the destination shows one dead letter.
-    c.wait()
-        .for_element(Locator::Css("#destinations"))
-        .await
-        .unwrap();
     let row = text_of(&c, "tr[data-destination='billing']").await;
     assert!(row.contains("billing"), "{row}");
     // Signed in: "Sign out" is offered.

@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
-
 use junction_mock::{Mock, MockConfig};
 use serde_json::{json, Value};
 use support::*;
@@ -21,34 +19,22 @@ fn ids(traceparent: &str) -> (String, String) {
     (parts[1].to_owned(), parts[2].to_owned())
 }
 
-/// The sink's received deliveries of one event (by its `junction-event-id`), oldest first.
-async fn received(http: &reqwest::Client, mock: &Mock, event: &str, at_least: usize) -> Vec<Value> {
-    let until = Instant::now() + Duration::from_secs(15);
-    loop {
-        let got: Value = http
-            .get(format!(
-                "{}/_mock/deliveries-received?path=/sink/ci",
-                mock.url()
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let mine: Vec<Value> = got["deliveries"]
-            .as_array()
-            .into_iter()
-            .flatten()
+/// The sink's received deliveries of one event (by its `junction-event-id`), oldest first,
+/// once `done` holds for them.
+async fn received(
+    http: &reqwest::Client,
+    mock: &Mock,
+    event: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let mine = |all: &[Value]| -> Vec<Value> {
+        all.iter()
             .filter(|d| d["headers"]["junction-event-id"] == event)
             .cloned()
-            .collect();
-        if mine.len() >= at_least {
-            return mine;
-        }
-        assert!(Instant::now() < until, "{event}: {got}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .collect()
+    };
+    let all = sink_until(http, &mock.url(), "/sink/ci", |all| done(&mine(all))).await;
+    mine(&all)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,7 +63,7 @@ sources:
 destinations:
   ci:
     url: "{}/sink/ci"
-    retry: {{ attempts: 3, base: 50ms, max: 100ms }}
+    retry: {{ attempts: 8, base: 200ms, max: 400ms }}
 routes:
   r: {{ from: github, to: [ ci ] }}
 "#,
@@ -111,13 +97,16 @@ routes:
     .unwrap();
     assert_eq!(r.status(), 202);
     let event: Value = r.json().await.unwrap();
-    let failed = received(&http, &mock, "d-traced", 1).await;
+    let failed = received(&http, &mock, "d-traced", |d| !d.is_empty()).await;
     http.put(format!("{}/_mock/sink", mock.url()))
         .json(&json!({}))
         .send()
         .await
         .unwrap();
-    let attempts = received(&http, &mock, "d-traced", 2).await;
+    let attempts = received(&http, &mock, "d-traced", |d| {
+        d.iter().any(|a| a["answered"] == 200)
+    })
+    .await;
     assert_eq!(failed[0]["answered"], 500);
     assert_eq!(attempts.last().unwrap()["answered"], 200);
     let mut parents = Vec::new();
@@ -169,7 +158,7 @@ routes:
     // A webhook with no trace of its own starts one, and its delivery continues it.
     let r = webhook("d-untraced", None).await.unwrap();
     let id = r.json::<Value>().await.unwrap()["event"].as_i64().unwrap();
-    let sent = received(&http, &mock, "d-untraced", 1).await;
+    let sent = received(&http, &mock, "d-untraced", |d| !d.is_empty()).await;
     let stored: Value = http
         .get(format!("{}/api/v1/events/{id}", hub.base))
         .bearer_auth(ADMIN)

@@ -128,32 +128,13 @@ async fn reload_without_restart(database_url: &str) {
     )
     .await;
     assert!(status < 300, "{status} {v}");
-    let until = Instant::now() + Duration::from_secs(15);
-    loop {
-        let got: Value = http
-            .get(format!(
-                "{}/_mock/deliveries-received?path=/sink/billing",
-                mock.url()
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let bodies: Vec<Value> = got["deliveries"]
-            .as_array()
-            .into_iter()
-            .flatten()
+    sink_until(&http, &mock.url(), "/sink/billing", |all| {
+        all.iter()
             .filter(|d| d["answered"] == 200)
-            .filter_map(|d| serde_json::from_str(d["body"].as_str()?).ok())
-            .collect();
-        if bodies.contains(&json!({"customer": "cus_1", "total": 4200})) {
-            break;
-        }
-        assert!(Instant::now() < until, "not delivered after the fix: {got}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+            .filter_map(|d| serde_json::from_str::<Value>(d["body"].as_str()?).ok())
+            .any(|b| b == json!({"customer": "cus_1", "total": 4200}))
+    })
+    .await;
 
     // A broken save: refused, located, and the hub keeps serving the previous config.
     let before = junction_core::time::now_ms();
@@ -254,27 +235,11 @@ async fn a_destinations_new_url_and_headers_take_the_next_delivery_without_a_res
     let arrived = |path: &'static str, team: &'static str| {
         let (http, mock) = (http.clone(), mock.url());
         async move {
-            let until = Instant::now() + Duration::from_secs(15);
-            loop {
-                let got: Value = http
-                    .get(format!("{mock}/_mock/deliveries-received?path={path}"))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                let found = got["deliveries"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|d| d["answered"] == 200 && d["headers"]["x-team"] == team);
-                if found {
-                    return;
-                }
-                assert!(Instant::now() < until, "nothing at {path}: {got}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            sink_until(&http, &mock, path, |all| {
+                all.iter()
+                    .any(|d| d["answered"] == 200 && d["headers"]["x-team"] == team)
+            })
+            .await;
         }
     };
     assert_eq!(send("evt_before").await.unwrap().status(), 202);

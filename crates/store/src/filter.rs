@@ -99,31 +99,25 @@ pub(crate) fn dead_where(f: &DeadFilter, after: i64, dialect: &Dialect) -> (Stri
     (sql, params)
 }
 
-/// `WHERE …` over `events` for `f`, and its parameters in order.
-pub(crate) fn event_where(f: &EventFilter, dialect: &Dialect) -> (String, Vec<Param>) {
+/// `WHERE a = ? AND b >= ? …` of the given equalities (`column`, text) and comparisons
+/// (`column op`, integer), skipping those without a value; empty when none has one.
+fn conjunction(
+    equal: &[(Option<&str>, &str)],
+    compare: &[(Option<i64>, &str)],
+    dialect: &Dialect,
+) -> (String, Vec<Param>) {
     let mut params = Vec::new();
     let mut clauses = Vec::new();
-    let p = |n: usize| (dialect.param)(n);
-    let text: [(&Option<String>, &str); 4] = [
-        (&f.source, "source"),
-        (&f.event_type, "event_type"),
-        (&f.entity_key, "entity_key"),
-        (&f.external_id, "external_id"),
-    ];
-    for (value, column) in text {
+    for (value, column) in equal {
         if let Some(v) = value {
-            params.push(Param::Text(v.clone()));
-            clauses.push(format!("{column} = {}", p(params.len())));
+            params.push(Param::Text((*v).to_owned()));
+            clauses.push(format!("{column} = {}", (dialect.param)(params.len())));
         }
     }
-    for (value, cmp) in [
-        (f.since, "received_at >="),
-        (f.until, "received_at <"),
-        (f.before_id, "id <"),
-    ] {
+    for (value, cmp) in compare {
         if let Some(v) = value {
-            params.push(Param::Int(v));
-            clauses.push(format!("{cmp} {}", p(params.len())));
+            params.push(Param::Int(*v));
+            clauses.push(format!("{cmp} {}", (dialect.param)(params.len())));
         }
     }
     let sql = if clauses.is_empty() {
@@ -134,38 +128,38 @@ pub(crate) fn event_where(f: &EventFilter, dialect: &Dialect) -> (String, Vec<Pa
     (sql, params)
 }
 
+/// `WHERE …` over `events` for `f`, and its parameters in order.
+pub(crate) fn event_where(f: &EventFilter, dialect: &Dialect) -> (String, Vec<Param>) {
+    conjunction(
+        &[
+            (f.source.as_deref(), "source"),
+            (f.event_type.as_deref(), "event_type"),
+            (f.entity_key.as_deref(), "entity_key"),
+            (f.external_id.as_deref(), "external_id"),
+        ],
+        &[
+            (f.since, "received_at >="),
+            (f.until, "received_at <"),
+            (f.before_id, "id <"),
+        ],
+        dialect,
+    )
+}
+
 /// `WHERE …` over `deliveries d JOIN events e` for `f`, and its parameters in order.
 pub(crate) fn delivery_where(f: &DeliveryFilter, dialect: &Dialect) -> (String, Vec<Param>) {
-    let mut params = Vec::new();
-    let mut clauses = Vec::new();
-    let p = |n: usize| (dialect.param)(n);
-    let state = f.state.map(|s| s.as_str().to_owned());
-    let text: [(&Option<String>, &str); 4] = [
-        (&state, "d.state"),
-        (&f.destination, "d.destination"),
-        (&f.route, "d.route"),
-        (&f.source, "e.source"),
-    ];
-    for (value, column) in text {
-        if let Some(v) = value {
-            params.push(Param::Text(v.clone()));
-            clauses.push(format!("{column} = {}", p(params.len())));
-        }
-    }
-    for (value, cmp) in [
-        (f.since, "d.created_at >="),
-        (f.until, "d.created_at <"),
-        (f.before_id, "d.id <"),
-    ] {
-        if let Some(v) = value {
-            params.push(Param::Int(v));
-            clauses.push(format!("{cmp} {}", p(params.len())));
-        }
-    }
-    let sql = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", clauses.join(" AND "))
-    };
-    (sql, params)
+    conjunction(
+        &[
+            (f.state.map(|s| s.as_str()), "d.state"),
+            (f.destination.as_deref(), "d.destination"),
+            (f.route.as_deref(), "d.route"),
+            (f.source.as_deref(), "e.source"),
+        ],
+        &[
+            (f.since, "d.created_at >="),
+            (f.until, "d.created_at <"),
+            (f.before_id, "d.id <"),
+        ],
+        dialect,
+    )
 }

@@ -285,3 +285,30 @@ routes:
             .unwrap();
     }
 }
+
+/// Waits (up to 15 s) until the mock's sink has received, at `path`, deliveries for which
+/// `done` holds; returns them, oldest first.
+pub async fn sink_until(
+    http: &reqwest::Client,
+    mock: &str,
+    path: &str,
+    done: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let until = Instant::now() + Duration::from_secs(15);
+    loop {
+        let got: serde_json::Value = http
+            .get(format!("{mock}/_mock/deliveries-received?path={path}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let list = got["deliveries"].as_array().cloned().unwrap_or_default();
+        if done(&list) {
+            return list;
+        }
+        assert!(Instant::now() < until, "not received at {path}: {got}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
