@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 
 /// What one reload did.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ReloadOutcome {
     /// When it ran, Unix ms.
     pub at_ms: i64,
@@ -15,9 +15,10 @@ pub struct ReloadOutcome {
     /// Why it was refused, each a located config error or a start-up refusal.
     pub errors: Vec<String>,
     /// Changes that take effect only after a restart (the listener, the store, telemetry,
-    /// connectors, alert rules, a destination's settings other than its model).
+    /// delivery settings, a destination's concurrency or circuit policy).
     pub restart_needed: Vec<String>,
-    /// What changed and runs now (sources, routes, mappings, models).
+    /// What changed and runs now (sources, routes, mappings, models, alerts, destinations'
+    /// settings, rebuilt connectors).
     pub changed: Vec<String>,
 }
 

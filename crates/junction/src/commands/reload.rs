@@ -254,28 +254,23 @@ pub async fn cli(remote: crate::cli::Remote) -> std::process::ExitCode {
     if remote.output == crate::cli::Output::Json {
         println!("{body}");
     }
-    let list = |k: &str| -> Vec<String> {
-        body[k]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect()
-    };
-    match status.as_u16() {
-        200 => {
+    let outcome = || serde_json::from_value::<ReloadOutcome>(body.clone()).ok();
+    match (status.as_u16(), outcome()) {
+        (200, Some(o)) => {
             if remote.output == crate::cli::Output::Table {
-                println!("reloaded: {}", list("changed").join(", "));
-                let restart = list("restart_needed");
-                if !restart.is_empty() {
-                    println!("needs a restart to take effect: {}", restart.join(", "));
+                println!("reloaded: {}", o.changed.join(", "));
+                if !o.restart_needed.is_empty() {
+                    println!(
+                        "needs a restart to take effect: {}",
+                        o.restart_needed.join(", ")
+                    );
                 }
             }
             std::process::ExitCode::SUCCESS
         }
-        422 => {
+        (422, Some(o)) => {
             eprintln!("error: the hub refused the new config and keeps running the previous one:");
-            for e in list("errors") {
+            for e in &o.errors {
                 eprintln!("{e}");
             }
             std::process::ExitCode::from(super::EXIT_CONFIG)
