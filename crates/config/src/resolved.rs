@@ -109,58 +109,10 @@ pub struct Server {
     pub hosts: Vec<String>,
 }
 
-/// The store.
-#[derive(Debug, Clone)]
-pub struct Store {
-    pub url: DatabaseUrl,
-    pub max_connections: u32,
-    pub connect_timeout: Duration,
-}
+/// The store: what `junction_store::open` takes.
+pub type Store = junction_core::StoreOptions;
 
-/// Which database, and where. `Debug` and `Display` never show a password.
-#[derive(Clone, PartialEq, Eq)]
-pub enum DatabaseUrl {
-    /// An SQLite file (created with its folder if missing), or `:memory:`.
-    Sqlite(PathBuf),
-    /// A PostgreSQL connection URL.
-    Postgres(String),
-}
-
-impl DatabaseUrl {
-    /// The URL with any password masked, for logs and messages.
-    pub fn redacted(&self) -> String {
-        match self {
-            DatabaseUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
-            DatabaseUrl::Postgres(u) => match url::Url::parse(u) {
-                Ok(mut url) if url.password().is_some() => {
-                    let _ = url.set_password(Some("***"));
-                    url.to_string()
-                }
-                _ => u.clone(),
-            },
-        }
-    }
-
-    /// `sqlite` or `postgres`.
-    pub fn backend(&self) -> &'static str {
-        match self {
-            DatabaseUrl::Sqlite(_) => "sqlite",
-            DatabaseUrl::Postgres(_) => "postgres",
-        }
-    }
-}
-
-impl std::fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.redacted())
-    }
-}
-
-impl std::fmt::Display for DatabaseUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.redacted())
-    }
-}
+pub use junction_core::DatabaseUrl;
 
 /// Logs and traces.
 #[derive(Debug, Clone)]

@@ -13,6 +13,37 @@ use http::{HeaderMap, StatusCode};
 use http_cache_semantics::{AfterResponse, BeforeRequest, CacheOptions, CachePolicy};
 use tokio::sync::watch;
 
+/// Where an answer came from, as `X-Junction-Cache` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Fresh in the cache: no upstream call.
+    Hit,
+    /// Not cached (or not cacheable): from the upstream.
+    Miss,
+    /// Stale in the cache, confirmed by the upstream's 304.
+    Revalidated,
+    /// An identical call was in flight: its answer, shared.
+    Coalesced,
+    /// The circuit is open: the last good answer, past its freshness.
+    Stale,
+    /// Not a cached kind of call (no cache, or not a GET).
+    Bypass,
+}
+
+impl Outcome {
+    /// The `X-Junction-Cache` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Hit => "HIT",
+            Outcome::Miss => "MISS",
+            Outcome::Revalidated => "REVALIDATED",
+            Outcome::Coalesced => "COALESCED",
+            Outcome::Stale => "STALE",
+            Outcome::Bypass => "BYPASS",
+        }
+    }
+}
+
 /// A whole response, as kept by the cache and shared with coalesced callers.
 #[derive(Clone, Debug)]
 pub struct Cached {

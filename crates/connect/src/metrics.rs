@@ -88,13 +88,16 @@ impl Metrics {
         }
     }
 
-    pub fn cache(&self, result: &str) {
+    /// Counts a cache lookup's result (a bypass is not a lookup).
+    pub fn cache(&self, result: crate::cache::Outcome) {
+        use crate::cache::Outcome::*;
         let i = match result {
-            "hit" => 0,
-            "miss" => 1,
-            "revalidated" => 2,
-            "coalesced" => 3,
-            _ => 4,
+            Hit => 0,
+            Miss => 1,
+            Revalidated => 2,
+            Coalesced => 3,
+            Stale => 4,
+            Bypass => return,
         };
         self.cache[i].increment(1);
     }

@@ -163,8 +163,10 @@ pub async fn proxy(
     *res.headers_mut() = answer.headers;
     res.headers_mut()
         .insert("x-junction-attempts", HeaderValue::from(answer.attempts));
-    res.headers_mut()
-        .insert("x-junction-cache", HeaderValue::from_static(answer.cache));
+    res.headers_mut().insert(
+        "x-junction-cache",
+        HeaderValue::from_static(answer.cache.as_str()),
+    );
     Ok(res)
 }
 

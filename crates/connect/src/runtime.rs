@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use crate::auth::tokens::{TokenManager, TokenScheme};
 use crate::auth::{basic_value, bearer_value, Auth, Outgoing};
-use crate::cache::{self, Cached, Flight, Lookup, ResponseCache};
+use crate::cache::{self, Cached, Flight, Lookup, Outcome as CacheOutcome, ResponseCache};
 
 /// A call from an internal service.
 pub struct Call {
@@ -40,8 +40,8 @@ pub struct Answer {
     pub body: AnswerBody,
     /// Upstream attempts made (0 when served from the cache).
     pub attempts: u32,
-    /// `HIT`, `MISS`, `REVALIDATED`, `COALESCED`, `STALE` or `BYPASS`.
-    pub cache: &'static str,
+    /// Where it came from: the cache, the upstream, or both.
+    pub cache: CacheOutcome,
     /// Whether the vendor failed is for the caller to say (see [`Deferred`]).
     pub deferred: Option<Deferred>,
 }
@@ -329,7 +329,7 @@ impl Runtime {
                 Some(a.status.as_u16()),
                 None,
                 a.attempts,
-                Some(a.cache.to_owned()),
+                Some(a.cache.as_str().to_owned()),
             ),
             Err(e) => (None, Some(e.code().as_str().to_owned()), 0, None),
         };
@@ -382,7 +382,7 @@ impl Runtime {
                 body: call.body,
             };
             let (res, attempts) = self.send(out, &call.connection, started, deadline).await?;
-            return whole_or_streamed(res, attempts, "BYPASS").await;
+            return whole_or_streamed(res, attempts, CacheOutcome::Bypass).await;
         };
         let key = format!("{}\n{url}", call.connection);
         let mut req = http::Request::new(());
@@ -394,7 +394,7 @@ impl Runtime {
         let (req, ()) = req.into_parts();
         let mut conditional = None;
         match cache.lookup(&key, &req, SystemTime::now()) {
-            Lookup::Fresh(c) => return Ok(self.cached(c, "HIT")),
+            Lookup::Fresh(c) => return Ok(self.cached(c, CacheOutcome::Hit)),
             Lookup::Revalidate(h) => conditional = Some(h),
             Lookup::Miss => {}
         }
@@ -402,7 +402,7 @@ impl Runtime {
             Flight::Lead(l) => Some(l),
             Flight::Follow(rx) => {
                 if let Some(c) = cache::follow(rx).await {
-                    return Ok(self.cached(c, "COALESCED"));
+                    return Ok(self.cached(c, CacheOutcome::Coalesced));
                 }
                 None
             }
@@ -420,7 +420,7 @@ impl Runtime {
             Ok(r) => r,
             Err(e) if e.code() == Code::CircuitOpen && self.cfg.circuit.stale_fallback => {
                 return match cache.last_good(&key) {
-                    Some(c) => Ok(self.cached(c, "STALE")),
+                    Some(c) => Ok(self.cached(c, CacheOutcome::Stale)),
                     None => Err(e),
                 };
             }
@@ -429,18 +429,18 @@ impl Runtime {
         let now = SystemTime::now();
         if res.status() == StatusCode::NOT_MODIFIED && conditional.is_some() {
             if let Some(c) = cache.revalidated(&key, &req, res.headers(), now) {
-                self.count_cache("revalidated");
+                self.count_cache(CacheOutcome::Revalidated);
                 if let Some(l) = leader {
                     l.publish(Some(c.clone()));
                 }
-                return Ok(answer(c, attempts, "REVALIDATED"));
+                return Ok(answer(c, attempts, CacheOutcome::Revalidated));
             }
         }
-        self.count_cache("miss");
+        self.count_cache(CacheOutcome::Miss);
         let fits =
             junction_outbound::content_length(&res).is_none_or(|n| n as usize <= cache.max_entry);
         if !res.status().is_success() || !fits {
-            return whole_or_streamed(res, attempts, "MISS").await;
+            return whole_or_streamed(res, attempts, CacheOutcome::Miss).await;
         }
         let (status, mut res_headers) = (res.status(), res.headers().clone());
         strip_hop_by_hop(&mut res_headers);
@@ -455,9 +455,9 @@ impl Runtime {
                 if let Some(l) = leader {
                     l.publish(Some(c.clone()));
                 }
-                Ok(answer(c, attempts, "MISS"))
+                Ok(answer(c, attempts, CacheOutcome::Miss))
             }
-            Ok(Err((prefix, rest))) => Ok(streamed(rest, prefix, attempts, "MISS")),
+            Ok(Err((prefix, rest))) => Ok(streamed(rest, prefix, attempts, CacheOutcome::Miss)),
             Err(e) => Err(Error::new(
                 Code::UpstreamFailed,
                 Origin::Upstream,
@@ -466,18 +466,14 @@ impl Runtime {
         }
     }
 
-    fn count_cache(&self, result: &'static str) {
+    fn count_cache(&self, result: CacheOutcome) {
         self.metrics.cache(result);
     }
 
-    fn cached(&self, c: Cached, how: &'static str) -> Answer {
-        self.count_cache(match how {
-            "HIT" => "hit",
-            "COALESCED" => "coalesced",
-            _ => "stale",
-        });
+    fn cached(&self, c: Cached, how: CacheOutcome) -> Answer {
+        self.count_cache(how);
         let mut a = answer(c, 0, how);
-        if how == "STALE" {
+        if how == CacheOutcome::Stale {
             a.headers
                 .insert("x-junction-stale", HeaderValue::from_static("true"));
         }
@@ -714,7 +710,7 @@ impl Runtime {
     }
 }
 
-fn answer(c: Cached, attempts: u32, how: &'static str) -> Answer {
+fn answer(c: Cached, attempts: u32, how: CacheOutcome) -> Answer {
     Answer {
         status: c.status,
         headers: c.headers,
@@ -729,7 +725,7 @@ fn streamed(
     res: junction_outbound::Response,
     prefix: Bytes,
     attempts: u32,
-    how: &'static str,
+    how: CacheOutcome,
 ) -> Answer {
     let mut headers = res.headers().clone();
     strip_hop_by_hop(&mut headers);
@@ -752,7 +748,7 @@ const SMALL: u64 = 64 * 1024;
 async fn whole_or_streamed(
     res: junction_outbound::Response,
     attempts: u32,
-    how: &'static str,
+    how: CacheOutcome,
 ) -> Result<Answer, Error> {
     if junction_outbound::content_length(&res).is_none_or(|n| n > SMALL) {
         return Ok(streamed(res, Bytes::new(), attempts, how));

@@ -41,7 +41,7 @@ async fn start_with(
         ..Default::default()
     };
     let config = junction_config::load_str(yaml, "test.yaml", &overrides, &|_| None).unwrap();
-    let store = junction_store::open(&(&config.store).into()).await.unwrap();
+    let store = junction_store::open(&config.store).await.unwrap();
     let state = AppState::new(config, store);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -32,7 +32,7 @@ mod writes;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use junction_config::DatabaseUrl;
+use junction_core::DatabaseUrl;
 
 pub use error::{StoreError, RETRY_AFTER};
 pub use model::*;
@@ -333,25 +333,8 @@ impl dyn Store {
     }
 }
 
-/// How to open a store.
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub url: DatabaseUrl,
-    /// Most connections (PostgreSQL).
-    pub max_connections: u32,
-    /// How long to wait for a connection.
-    pub connect_timeout: std::time::Duration,
-}
-
-impl From<&junction_config::Store> for Options {
-    fn from(c: &junction_config::Store) -> Self {
-        Self {
-            url: c.url.clone(),
-            max_connections: c.max_connections,
-            connect_timeout: c.connect_timeout,
-        }
-    }
-}
+/// How to open a store (the config's resolved `store:` section is this type).
+pub use junction_core::StoreOptions as Options;
 
 /// Opens the store named by `options`, applying migrations. Fails when the database cannot be
 /// reached within the connect timeout.

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use junction_config::DatabaseUrl;
+use junction_core::DatabaseUrl;
 use junction_store::*;
 use junction_testkit::postgres::TestDb;
 

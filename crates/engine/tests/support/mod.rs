@@ -77,7 +77,7 @@ impl Hub {
         };
         let config =
             load_str(yaml, "junction.yaml", &overrides, &env).unwrap_or_else(|e| panic!("{e}"));
-        let store = junction_store::open(&(&config.store).into()).await.unwrap();
+        let store = junction_store::open(&config.store).await.unwrap();
         let state = AppState::new(config, store);
         let engine = Engine::start(&state).await.unwrap();
         {

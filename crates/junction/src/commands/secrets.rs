@@ -128,18 +128,16 @@ pub(super) async fn open_store(args: &ConfigArgs) -> Result<(Config, Arc<dyn Sto
     };
     let config = load(args, &overrides).map_err(|e| (EXIT_CONFIG, e))?;
     super::preflight::seal_audit_from_env();
-    let store = junction_store::open(&(&config.store).into())
-        .await
-        .map_err(|e| {
-            (
-                EXIT_STORE,
-                format!(
-                    "error: cannot open the store {}: {e}\nhint: {}",
-                    config.store.url,
-                    super::store_hint(&config.store.url)
-                ),
-            )
-        })?;
+    let store = junction_store::open(&config.store).await.map_err(|e| {
+        (
+            EXIT_STORE,
+            format!(
+                "error: cannot open the store {}: {e}\nhint: {}",
+                config.store.url,
+                super::store_hint(&config.store.url)
+            ),
+        )
+    })?;
     Ok((config, store))
 }
 

@@ -62,7 +62,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Some(p) => tracing::info!(config = %p.display(), "loaded config"),
         None => tracing::warn!("no junction.yaml here; running with defaults (pass --config FILE)"),
     }
-    let store = match junction_store::open(&(&config.store).into()).await {
+    let store = match junction_store::open(&config.store).await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(store = %config.store.url, error = %e, "cannot open the store");

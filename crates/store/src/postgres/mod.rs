@@ -15,7 +15,7 @@ use std::str::FromStr;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use junction_config::DatabaseUrl;
+use junction_core::DatabaseUrl;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Row;
 

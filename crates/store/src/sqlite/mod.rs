@@ -20,7 +20,7 @@ mod writer;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use junction_config::DatabaseUrl;
+use junction_core::DatabaseUrl;
 use tokio::sync::oneshot;
 
 use crate::writes::{Write, Written};
