@@ -3,7 +3,7 @@
 //! circuit → credentials → send within the deadline → learn from rate-limit headers →
 //! classify → retry (full jitter, within the budget, idempotent or keyed calls only).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -11,11 +11,12 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use junction_config::{Connector, Grant, OutboundAuth};
 use junction_core::{Code, Error, Origin};
-use junction_resilience::quota::parse_signal;
 use junction_resilience::{
     Backoff, Circuit, CircuitPolicy, LocalQuota, QuotaState, RetryBudget, Window,
 };
 use tokio::time::Instant;
+
+mod send;
 
 use crate::auth::tokens::{TokenManager, TokenScheme};
 use crate::auth::{basic_value, bearer_value, Auth, Outgoing};
@@ -502,172 +503,6 @@ impl Runtime {
         self.metrics.quota_wait_seconds.record(waited.as_secs_f64());
         crate::recent::waited(waited);
         Ok(slot)
-    }
-
-    /// Sends with credentials, retrying what is safe; returns the final response and how many
-    /// requests went upstream.
-    async fn send(
-        &self,
-        mut base: Outgoing,
-        connection: &str,
-        started: Instant,
-        deadline: Instant,
-    ) -> Result<(junction_outbound::Response, u32), Error> {
-        let safe_method = matches!(
-            base.method,
-            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
-        );
-        let mut idempotent = safe_method || base.headers.contains_key("idempotency-key");
-        if let Some(h) = &self.cfg.idempotency_header {
-            if let Ok(name) = HeaderName::from_bytes(h.as_bytes()) {
-                if base.headers.contains_key(&name) {
-                    idempotent = true;
-                } else if matches!(base.method, Method::POST | Method::PATCH) {
-                    if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
-                        base.headers.insert(name, v);
-                        idempotent = true;
-                    }
-                }
-            }
-        }
-        self.budget.deposit(Instant::now());
-        let wait_until = deadline.min(started + self.cfg.max_wait);
-        let cap = self.cfg.retry.retry_after_cap;
-        let mut attempt = 0u32;
-        // Requests actually sent (a 401's refresh-and-retry is one more than the attempts).
-        let mut sent = 0u32;
-        let mut rejected: Option<Arc<str>> = None;
-        let mut reauthorised = false;
-        loop {
-            attempt += 1;
-            let slot = self.admit(wait_until.max(Instant::now())).await?;
-            let permit = match self.circuit.allow(Instant::now()) {
-                Ok(p) => p,
-                Err(retry_in) => return Err(self.circuit_open(retry_in)),
-            };
-            let mut out = Outgoing {
-                method: base.method.clone(),
-                url: base.url.clone(),
-                headers: base.headers.clone(),
-                body: base.body.clone(),
-            };
-            let used = match rejected.take() {
-                Some(r) => Some(self.auth.reapply(connection, &r, &mut out).await?),
-                None => self.auth.apply(connection, &mut out).await?,
-            };
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(self.deadline_error());
-            }
-            let t0 = now;
-            self.in_flight.fetch_add(1, Ordering::Relaxed);
-            sent += 1;
-            self.metrics.attempts.increment(1);
-            let res = self
-                .upstream
-                .send(
-                    out.method,
-                    &out.url,
-                    out.headers,
-                    out.body,
-                    self.cfg.timeouts.attempt.min(deadline - now),
-                )
-                .await;
-            let others = self
-                .in_flight
-                .fetch_sub(1, Ordering::Relaxed)
-                .saturating_sub(1);
-            drop(slot);
-            let elapsed = t0.elapsed();
-            self.metrics.upstream_seconds.record(elapsed.as_secs_f64());
-            let now = Instant::now();
-            let res = match res {
-                Ok(r) => r,
-                Err(e) => {
-                    permit.record(now, false, elapsed);
-                    let never_sent = matches!(e, junction_outbound::Failure::Connect(_));
-                    if (idempotent || never_sent) && attempt < self.cfg.retry.attempts {
-                        let delay = self.backoff.delay(attempt, &mut rand::rng());
-                        if now + delay < deadline && self.budget.withdraw(now) {
-                            self.metrics.retries.increment(1);
-                            tokio::time::sleep(delay).await;
-                            continue;
-                        }
-                    }
-                    return Err(match e {
-                        junction_outbound::Failure::Timeout => Error::new(
-                            Code::Timeout,
-                            Origin::Upstream,
-                            format!("connector {} did not answer in time", self.cfg.name),
-                        )
-                        .with_hint("raise the connector's timeouts.attempt / timeouts.total if the vendor is slow"),
-                        junction_outbound::Failure::Connect(why) | junction_outbound::Failure::Other(why) => Error::new(
-                            Code::UpstreamFailed,
-                            Origin::Upstream,
-                            format!("cannot reach connector {}: {why}", self.cfg.name),
-                        ),
-                    });
-                }
-            };
-            let status = res.status().as_u16();
-            let unix_now = (junction_core::time::now_ms() / 1000) as u64;
-            let mut signal = {
-                let headers = res.headers();
-                let header = |n: &str| {
-                    headers
-                        .get(n)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned)
-                };
-                parse_signal(status, &header, unix_now, Duration::MAX)
-            };
-            let retry_after = signal.retry_after;
-            signal.retry_after = retry_after.map(|d| d.min(cap));
-            if let Some(r) = signal.remaining {
-                self.metrics.quota_remaining.set(r.left as f64);
-            }
-            self.quota.observe(now, &signal, others);
-            let mut res = res;
-            if status == 500 && self.cfg.soap.is_some() {
-                let deferred = Deferred(Arc::new(std::sync::Mutex::new(Some((
-                    permit, now, elapsed,
-                )))));
-                res.extensions_mut().insert(deferred);
-            } else {
-                permit.record(now, status < 500, elapsed);
-            }
-            if self.cfg.auth.is_some() {
-                self.metrics.auth(status != 401 && status != 403);
-            }
-            if status == 401 && self.auth.uses_tokens() && !reauthorised {
-                // One refresh and one retry, not counted as an attempt.
-                reauthorised = true;
-                rejected = used;
-                attempt -= 1;
-                continue;
-            }
-            let retryable = matches!(status, 408 | 425 | 429 | 500 | 502 | 503 | 504);
-            if retryable && idempotent && attempt < self.cfg.retry.attempts {
-                let delay = match retry_after {
-                    // Longer than we honour: the caller gets the vendor's answer.
-                    Some(ra) if ra > cap => None,
-                    // The quota is paused until then: the next admission waits for it.
-                    Some(_) => Some(Duration::ZERO),
-                    None => Some(self.backoff.delay(attempt, &mut rand::rng())),
-                };
-                if let Some(d) = delay {
-                    let resume = now + d.max(retry_after.unwrap_or_default());
-                    if resume < deadline && self.budget.withdraw(now) {
-                        self.metrics.retries.increment(1);
-                        drop(res);
-                        tokio::time::sleep(d).await;
-                        continue;
-                    }
-                    self.metrics.retries_refused.increment(1);
-                }
-            }
-            return Ok((res, sent));
-        }
     }
 
     fn circuit_open(&self, retry_in: Duration) -> Error {
