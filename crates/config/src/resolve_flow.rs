@@ -468,14 +468,19 @@ fn destination(
             None
         }
     };
-    let method = raw.method.to_ascii_uppercase();
-    if !["POST", "PUT", "PATCH"].contains(&method.as_str()) {
-        errs.push(doc.error_at(
-            &push(ptr, "method"),
-            format!("`{}` cannot carry an event body", raw.method),
-            Some("one of: POST, PUT, PATCH".into()),
-        ));
-    }
+    let method = match raw.method.to_ascii_uppercase().as_str() {
+        "POST" => Some(http::Method::POST),
+        "PUT" => Some(http::Method::PUT),
+        "PATCH" => Some(http::Method::PATCH),
+        _ => {
+            errs.push(doc.error_at(
+                &push(ptr, "method"),
+                format!("`{}` cannot carry an event body", raw.method),
+                Some("one of: POST, PUT, PATCH".into()),
+            ));
+            None
+        }
+    };
     let mut headers = Vec::with_capacity(raw.headers.len());
     for (h, v) in &raw.headers {
         let hptr = push(&push(ptr, "headers"), h);
@@ -566,7 +571,7 @@ fn destination(
     Some(Destination {
         name: name.to_owned(),
         url: url?,
-        method,
+        method: method?,
         headers,
         timeout: raw.timeout.0,
         concurrency: raw.concurrency as usize,

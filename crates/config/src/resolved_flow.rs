@@ -233,7 +233,8 @@ pub struct Extract {
 pub struct Destination {
     pub name: String,
     pub url: url::Url,
-    pub method: String,
+    /// `POST`, `PUT` or `PATCH`.
+    pub method: http::Method,
     /// Extra headers of every delivery; credentials among them come from `env:` or the vault.
     pub headers: Vec<(String, HeaderText)>,
     pub timeout: Duration,

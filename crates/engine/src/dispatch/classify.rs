@@ -17,6 +17,17 @@ pub enum Sent {
     Transport(String),
 }
 
+/// As recorded with an attempt and shown to operators: what happened, in words.
+impl std::fmt::Display for Sent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sent::Answered { status, .. } => write!(f, "HTTP {status}"),
+            Sent::Timeout => f.write_str("no answer within the destination's timeout"),
+            Sent::Transport(why) => write!(f, "the connection failed: {why}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Delivered,
@@ -79,6 +90,17 @@ pub fn classify(sent: &Sent, retry_statuses: &[u16]) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_attempts_failure_reads_as_words_not_debug_output() {
+        assert_eq!(
+            Sent::Timeout.to_string(),
+            "no answer within the destination's timeout"
+        );
+        let t = Sent::Transport("connection refused".into()).to_string();
+        assert_eq!(t, "the connection failed: connection refused");
+        assert!(!t.contains("Transport(\""));
+    }
 
     fn answered(status: u16) -> Sent {
         Sent::Answered {

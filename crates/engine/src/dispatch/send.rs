@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use http_body_util::BodyExt;
 use junction_config::Destination;
 use junction_outbound::{Body, Failure, Upstream};
@@ -32,7 +32,7 @@ pub async fn send(
 ) -> (Sent, Option<String>) {
     let started = tokio::time::Instant::now();
     let id = idempotency_key(c);
-    let method = Method::from_bytes(dest.method.as_bytes()).unwrap_or(Method::POST);
+    let method = dest.method.clone();
     let mut headers =
         HeaderMap::with_capacity(12 + dest.headers.len() + c.event.context.headers.len());
     let mut put = |name: HeaderName, value: &str| {

@@ -258,7 +258,7 @@ impl Worker {
         let now = now_ms();
         let (status, error) = match &sent {
             super::classify::Sent::Answered { status, .. } => (Some(*status as i32), None),
-            other => (None, Some(format!("{other:?}"))),
+            other => (None, Some(other.to_string())),
         };
         let outcome = match &verdict {
             Verdict::Delivered => Outcome::Delivered,
