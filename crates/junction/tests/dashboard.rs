@@ -302,18 +302,14 @@ async fn detail_pages_show_a_connectors_circuit_opening_and_a_destinations_dead_
     .unwrap();
     let http = reqwest::Client::new();
     // The vendor and the receiver both fail.
-    for (path, body) in [
-        ("/_mock/chaos", json!({ "errors": [[500, 1.0]] })),
-        ("/_mock/sink", json!({ "errors": [[500, 1.0]] })),
-    ] {
-        let r = http
-            .put(format!("{}{path}", mock.url()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{path}");
-    }
+    let r = http
+        .put(format!("{}/_mock/chaos", mock.url()))
+        .json(&json!({ "errors": [[500, 1.0]] }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    set_sink(&http, &mock.url(), json!({ "errors": [[500, 1.0]] })).await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
@@ -429,11 +425,7 @@ routes:
     let routes = text_of(&c, "main").await;
     assert!(routes.contains("orders from shop"), "{routes}");
     shot(&c, "detail-2-destination").await;
-    http.put(format!("{}/_mock/sink", mock.url()))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    set_sink(&http, &mock.url(), json!({})).await;
     click(&c, "form[action='/ui/destinations/billing/replay'] button").await;
     if c.wait()
         .at_most(Duration::from_secs(10))

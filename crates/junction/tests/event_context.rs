@@ -44,11 +44,7 @@ async fn a_webhooks_trace_and_chosen_headers_reach_every_delivery_attempt() {
         .unwrap();
     let http = reqwest::Client::new();
     // The sink fails until told otherwise: the first event gets a retry.
-    http.put(format!("{}/_mock/sink", mock.url()))
-        .json(&json!({ "errors": [[500, 1.0]] }))
-        .send()
-        .await
-        .unwrap();
+    set_sink(&http, &mock.url(), json!({ "errors": [[500, 1.0]] })).await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         r#"
@@ -98,11 +94,7 @@ routes:
     assert_eq!(r.status(), 202);
     let event: Value = r.json().await.unwrap();
     let failed = received(&http, &mock, "d-traced", |d| !d.is_empty()).await;
-    http.put(format!("{}/_mock/sink", mock.url()))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    set_sink(&http, &mock.url(), json!({})).await;
     let attempts = received(&http, &mock, "d-traced", |d| {
         d.iter().any(|a| a["answered"] == 200)
     })

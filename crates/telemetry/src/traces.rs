@@ -23,6 +23,7 @@ where
     for value in headers.values() {
         junction_core::mask::register(value);
     }
+    EXPORTING.store(true, std::sync::atomic::Ordering::Relaxed);
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_endpoint(cfg.endpoint.as_str())
@@ -143,7 +144,11 @@ pub fn outgoing_traceparent(incoming: Option<&str>) -> String {
 /// the trace its webhook arrived in). A malformed value leaves the span where it was.
 pub fn continue_trace(span: &tracing::Span, traceparent: &str) {
     use tracing_opentelemetry::OpenTelemetrySpanExt;
-    if TraceParent::parse(traceparent).is_none() {
+    // Without an exporter the span has no OpenTelemetry context to set: skip the parsing on
+    // every delivery attempt (the attempt's outgoing `traceparent` reads the event's directly).
+    if !EXPORTING.load(std::sync::atomic::Ordering::Relaxed)
+        || TraceParent::parse(traceparent).is_none()
+    {
         return;
     }
     let mut headers = http::HeaderMap::with_capacity(1);
@@ -152,6 +157,9 @@ pub fn continue_trace(span: &tracing::Span, traceparent: &str) {
         let _ = span.set_parent(parent_context(&headers));
     }
 }
+
+/// Whether spans are exported (an OTLP layer was built).
+static EXPORTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The OpenTelemetry context carried by a request's `traceparent`/`tracestate` headers.
 pub fn parent_context(headers: &http::HeaderMap) -> opentelemetry::Context {

@@ -229,15 +229,12 @@ impl FailingSink {
         )
         .await
         .unwrap();
-        let this_sink = |errors: serde_json::Value| {
-            reqwest::Client::new()
-                .put(format!("{}/_mock/sink", mock.url()))
-                .json(&errors)
-                .send()
-        };
-        this_sink(serde_json::json!({ "errors": [[500, 1.0]] }))
-            .await
-            .unwrap();
+        set_sink(
+            &reqwest::Client::new(),
+            &mock.url(),
+            serde_json::json!({ "errors": [[500, 1.0]] }),
+        )
+        .await;
         let dir = tempfile::tempdir().unwrap();
         let yaml = format!(
             r#"
@@ -277,12 +274,12 @@ routes:
 
     /// The sink answers 200 from now on.
     pub async fn heal(&self) {
-        reqwest::Client::new()
-            .put(format!("{}/_mock/sink", self.mock.url()))
-            .json(&serde_json::json!({}))
-            .send()
-            .await
-            .unwrap();
+        set_sink(
+            &reqwest::Client::new(),
+            &self.mock.url(),
+            serde_json::json!({}),
+        )
+        .await;
     }
 }
 
@@ -311,4 +308,16 @@ pub async fn sink_until(
         assert!(Instant::now() < until, "not received at {path}: {got}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Tells the mock's sink how to answer from now on (`{}`: 200 to everything; the chaos format,
+/// e.g. `{"errors": [[500, 1.0]]}`, to fail).
+pub async fn set_sink(http: &reqwest::Client, mock: &str, chaos: serde_json::Value) {
+    let r = http
+        .put(format!("{mock}/_mock/sink"))
+        .json(&chaos)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
 }
