@@ -56,15 +56,33 @@ impl Backend {
     }
 }
 
-/// The operations Junction needs from its database. Both backends implement all of them with the
-/// same guarantees; see the crate documentation.
+/// The operations Junction needs from its database, one trait per aggregate (a consumer can take
+/// only the one it uses). Both backends implement all of them with the same guarantees; see the
+/// crate documentation.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store:
+    Queue
+    + Deliveries
+    + Secrets
+    + Connections
+    + ApiTokens
+    + Observations
+    + AuditLog
+    + MinuteHistory
+    + AlertStates
+    + Send
+    + Sync
+    + 'static
+{
     fn backend(&self) -> Backend;
 
     /// Succeeds when the database answers a trivial query.
     async fn ping(&self) -> Result<(), StoreError>;
+}
 
+/// The queue: events appended with their deliveries, claimed under leases, finished.
+#[async_trait]
+pub trait Queue: Send + Sync {
     /// Appends an event with its deliveries in one transaction, or reports a duplicate.
     /// Returns only once the write is durably committed.
     async fn append(&self, event: NewEvent) -> Result<Appended, StoreError>;
@@ -82,7 +100,12 @@ pub trait Store: Send + Sync + 'static {
     /// Gives back every lease `owner` holds, so the deliveries are due at once (graceful shutdown).
     /// The interrupted attempts do not count. Returns how many were released.
     async fn release(&self, owner: &str, now: i64) -> Result<u64, StoreError>;
+}
 
+/// Events and deliveries as operators see them: reads, replays, discards, disabled
+/// destinations, retention.
+#[async_trait]
+pub trait Deliveries: Send + Sync {
     async fn event(&self, id: i64) -> Result<Option<StoredEvent>, StoreError>;
     async fn delivery(&self, id: i64) -> Result<Option<DeliveryRecord>, StoreError>;
     /// Events matching `filter`, newest first, at most `limit`.
@@ -128,7 +151,6 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> Result<Vec<i64>, StoreError>;
 
-    /// Disables (`Some(reason)`) or re-enables (`None`) a destination.
     /// Discards dead letters (or, with `filter.quarantined`, quarantined deliveries) matching
     /// `filter`, at most `limit`: they are never sent, stop blocking their lane, and keep
     /// `reason`. Answers the ids discarded.
@@ -140,6 +162,7 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
     ) -> Result<Vec<i64>, StoreError>;
 
+    /// Disables (`Some(reason)`) or re-enables (`None`) a destination.
     async fn set_disabled(
         &self,
         destination: &str,
@@ -154,10 +177,12 @@ pub trait Store: Send + Sync + 'static {
     /// delivered or stale, with their deliveries and attempts. Dead letters and pending work are
     /// kept. A deleted event's id is forgotten: a later copy of it is accepted as new.
     async fn purge(&self, before: i64, limit: usize) -> Result<u64, StoreError>;
+}
 
-    // The vault's rows. The store only ever holds sealed values; sealing and opening are the
-    // vault's (`junction-vault`).
-
+/// The vault's rows. The store only ever holds sealed values; sealing and opening are the
+/// vault's (`junction-vault`).
+#[async_trait]
+pub trait Secrets: Send + Sync {
     /// Master key versions the vault knows, oldest first.
     async fn vault_keys(&self) -> Result<Vec<VaultKey>, StoreError>;
 
@@ -185,9 +210,11 @@ pub trait Store: Send + Sync + 'static {
         master_version: i64,
         wrapped_key: Vec<u8>,
     ) -> Result<bool, StoreError>;
+}
 
-    // Connections: token state and the fenced refresh lease (tokens are vault secrets).
-
+/// Connections: token state and the fenced refresh lease (tokens are vault secrets).
+#[async_trait]
+pub trait Connections: Send + Sync {
     async fn connection(
         &self,
         connector: &str,
@@ -218,9 +245,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes a connection row (its secrets are the vault's to delete); false if none.
     async fn delete_connection(&self, connector: &str, name: &str) -> Result<bool, StoreError>;
+}
 
-    // Hub API tokens.
-
+/// Hub API tokens.
+#[async_trait]
+pub trait ApiTokens: Send + Sync {
     async fn add_api_token(&self, token: ApiToken) -> Result<(), StoreError>;
 
     async fn api_token_by_hash(&self, hash: &[u8]) -> Result<Option<ApiToken>, StoreError>;
@@ -229,7 +258,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Marks a token revoked; false if unknown or already revoked.
     async fn revoke_api_token(&self, id: &str, now: i64) -> Result<bool, StoreError>;
+}
 
+/// What intake and calls observed: schema drift, refused requests.
+#[async_trait]
+pub trait Observations: Send + Sync {
     /// Adds drift records: a record already kept for the same scope, subject, path and kind has
     /// its count added to and its first/last seen widened (its first detail stays).
     async fn record_drift(&self, records: Vec<DriftRecord>) -> Result<(), StoreError>;
@@ -246,7 +279,11 @@ pub trait Store: Send + Sync + 'static {
         source: Option<String>,
         limit: usize,
     ) -> Result<Vec<RejectedRequest>, StoreError>;
+}
 
+/// The audit log: one hash chain across processes.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
     /// Appends an audit entry, numbered and chained after the newest one; entries appended by
     /// several processes at once still form one chain.
     async fn append_audit(&self, entry: NewAudit) -> Result<AuditRecord, StoreError>;
@@ -259,7 +296,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// The chain's head as recorded with the newest entry: `(seq, hash)`.
     async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError>;
+}
 
+/// Per-minute history rows of every process.
+#[async_trait]
+pub trait MinuteHistory: Send + Sync {
     /// Writes minute rows, replacing what this process wrote before for the same minute.
     async fn save_minutes(&self, rows: Vec<MinuteRow>) -> Result<(), StoreError>;
 
@@ -268,7 +309,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes minute rows older than `before`.
     async fn purge_minutes(&self, before: i64) -> Result<u64, StoreError>;
+}
 
+/// Alert states, changed once across processes.
+#[async_trait]
+pub trait AlertStates: Send + Sync {
     /// Fires or resolves an alert if it is not already in that state; `true` when this call
     /// made the change (and so should notify). A `refresh` only updates a firing alert's value
     /// and message, and answers `false`.
@@ -278,7 +323,7 @@ pub trait Store: Send + Sync + 'static {
     async fn alerts(&self) -> Result<Vec<AlertRecord>, StoreError>;
 }
 
-/// Convenience forms of [`Store::finish`].
+/// Convenience forms of [`Queue::finish`].
 impl dyn Store {
     /// The destination accepted the delivery.
     pub async fn complete(

@@ -117,7 +117,10 @@ impl Store for PgStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl Queue for PgStore {
     async fn append(&self, event: NewEvent) -> Result<Appended, StoreError> {
         let started = Instant::now();
         let r = self.commits.submit(Write::Append(event)).await;
@@ -236,7 +239,10 @@ impl Store for PgStore {
         .await?;
         Ok(done.rows_affected())
     }
+}
 
+#[async_trait]
+impl Deliveries for PgStore {
     async fn event(&self, id: i64) -> Result<Option<StoredEvent>, StoreError> {
         let row = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1"))
             .bind(id)
@@ -370,7 +376,10 @@ impl Store for PgStore {
     async fn purge(&self, before: i64, limit: usize) -> Result<u64, StoreError> {
         queue::purge(&self.pool, before, limit).await
     }
+}
 
+#[async_trait]
+impl Secrets for PgStore {
     async fn vault_keys(&self) -> Result<Vec<VaultKey>, StoreError> {
         vault::keys(&self.pool).await
     }
@@ -404,7 +413,10 @@ impl Store for PgStore {
     ) -> Result<bool, StoreError> {
         vault::rewrap(&self.pool, name, version, master_version, &wrapped_key).await
     }
+}
 
+#[async_trait]
+impl Connections for PgStore {
     async fn connection(
         &self,
         connector: &str,
@@ -439,7 +451,10 @@ impl Store for PgStore {
     async fn delete_connection(&self, connector: &str, name: &str) -> Result<bool, StoreError> {
         connect::delete(&self.pool, connector, name).await
     }
+}
 
+#[async_trait]
+impl ApiTokens for PgStore {
     async fn add_api_token(&self, token: ApiToken) -> Result<(), StoreError> {
         connect::add_token(&self.pool, &token).await
     }
@@ -455,7 +470,10 @@ impl Store for PgStore {
     async fn revoke_api_token(&self, id: &str, now: i64) -> Result<bool, StoreError> {
         connect::revoke(&self.pool, id, now).await
     }
+}
 
+#[async_trait]
+impl Observations for PgStore {
     async fn record_drift(&self, records: Vec<DriftRecord>) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
@@ -478,7 +496,10 @@ impl Store for PgStore {
     ) -> Result<Vec<RejectedRequest>, StoreError> {
         rejected::list(&self.pool, source, limit).await
     }
+}
 
+#[async_trait]
+impl AuditLog for PgStore {
     async fn append_audit(&self, entry: NewAudit) -> Result<AuditRecord, StoreError> {
         ops::append_audit(&self.pool, entry).await
     }
@@ -494,7 +515,10 @@ impl Store for PgStore {
     async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
         ops::head(&self.pool).await
     }
+}
 
+#[async_trait]
+impl MinuteHistory for PgStore {
     async fn save_minutes(&self, rows: Vec<MinuteRow>) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
@@ -509,7 +533,10 @@ impl Store for PgStore {
     async fn purge_minutes(&self, before: i64) -> Result<u64, StoreError> {
         ops::purge_minutes(&self.pool, before).await
     }
+}
 
+#[async_trait]
+impl AlertStates for PgStore {
     async fn change_alert(&self, change: AlertChange) -> Result<bool, StoreError> {
         ops::change_alert(&self.pool, &change).await
     }

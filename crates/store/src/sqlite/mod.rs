@@ -92,7 +92,10 @@ impl Store for SqliteStore {
             .run(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
             .await
     }
+}
 
+#[async_trait]
+impl Queue for SqliteStore {
     async fn append(&self, event: NewEvent) -> Result<Appended, StoreError> {
         let started = Instant::now();
         let r = self.write(Write::Append(event)).await;
@@ -154,7 +157,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl Deliveries for SqliteStore {
     async fn event(&self, id: i64) -> Result<Option<StoredEvent>, StoreError> {
         self.reads.run(move |c| read::event(c, id)).await
     }
@@ -267,7 +273,10 @@ impl Store for SqliteStore {
         self.on_writer(move |c| queue::purge(c, before, limit))
             .await
     }
+}
 
+#[async_trait]
+impl Secrets for SqliteStore {
     async fn vault_keys(&self) -> Result<Vec<VaultKey>, StoreError> {
         self.reads.run(vault::keys).await
     }
@@ -305,7 +314,10 @@ impl Store for SqliteStore {
         self.on_writer(move |c| vault::rewrap(c, &name, version, master_version, &wrapped_key))
             .await
     }
+}
 
+#[async_trait]
+impl Connections for SqliteStore {
     async fn connection(
         &self,
         connector: &str,
@@ -347,7 +359,10 @@ impl Store for SqliteStore {
         self.on_writer(move |c| connect::delete(c, &connector, &name))
             .await
     }
+}
 
+#[async_trait]
+impl ApiTokens for SqliteStore {
     async fn add_api_token(&self, token: ApiToken) -> Result<(), StoreError> {
         self.on_writer(move |c| connect::add_token(c, &token)).await
     }
@@ -367,7 +382,10 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.on_writer(move |c| connect::revoke(c, &id, now)).await
     }
+}
 
+#[async_trait]
+impl Observations for SqliteStore {
     async fn record_drift(&self, records: Vec<DriftRecord>) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
@@ -392,7 +410,10 @@ impl Store for SqliteStore {
             .run(move |c| rejected::list(c, source.as_deref(), limit))
             .await
     }
+}
 
+#[async_trait]
+impl AuditLog for SqliteStore {
     async fn append_audit(&self, entry: NewAudit) -> Result<AuditRecord, StoreError> {
         self.on_writer(move |c| ops::append_audit(c, entry)).await
     }
@@ -410,7 +431,10 @@ impl Store for SqliteStore {
     async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
         self.reads.run(ops::head).await
     }
+}
 
+#[async_trait]
+impl MinuteHistory for SqliteStore {
     async fn save_minutes(&self, rows: Vec<MinuteRow>) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
@@ -425,7 +449,10 @@ impl Store for SqliteStore {
     async fn purge_minutes(&self, before: i64) -> Result<u64, StoreError> {
         self.on_writer(move |c| ops::purge_minutes(c, before)).await
     }
+}
 
+#[async_trait]
+impl AlertStates for SqliteStore {
     async fn change_alert(&self, change: AlertChange) -> Result<bool, StoreError> {
         self.on_writer(move |c| ops::change_alert(c, &change)).await
     }
