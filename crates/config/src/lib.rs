@@ -1,5 +1,12 @@
 //! `junction.yaml`: what a user writes, and the validated configuration the rest of Junction runs on.
 //!
+//! The top-level files handle the whole document; each directory is one group of sections with
+//! its three parts side by side — `raw` (as written, the JSON Schema's source), `resolve` (the
+//! checks) and `resolved` (parsed values runtime code uses): [`server`] (server, store,
+//! telemetry), [`flow`] (sources, destinations, routes, delivery), [`connect`] (connectors),
+//! [`data`] (models, mappings), [`alerts`]. What several share has its own module: [`check`]
+//! (located deserialization), [`secrets`], [`resilience`] (`retry:` / `circuit:`).
+//!
 //! Loading happens in three steps, and runtime code only ever sees the result of the last:
 //! 1. [`yaml`] parses the file into a JSON value plus a map from every node to its line and column,
 //!    expanding `${VAR}` / `${VAR:-default}` in scalar values (never in keys, never as text, so an
@@ -14,35 +21,32 @@
 // Config errors are built once per load, never on a hot path: their size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod alerts;
+mod check;
+pub mod connect;
+pub mod data;
 mod error;
+pub mod flow;
 mod interpolate;
 pub mod raw;
-pub mod raw_alerts;
-pub mod raw_connect;
-pub mod raw_data;
-pub mod raw_flow;
+pub mod resilience;
 mod resolve;
-mod resolve_alerts;
-mod resolve_connect;
-mod resolve_data;
-mod resolve_flow;
 pub mod resolved;
-pub mod resolved_alerts;
-pub mod resolved_connect;
-pub mod resolved_data;
-pub mod resolved_flow;
+pub mod secrets;
+pub mod server;
 pub mod units;
 mod yaml;
 
 use std::path::Path;
 
+pub use alerts::resolved::*;
+pub use connect::resolved::*;
+pub use data::resolved::*;
 pub use error::{nearest, ConfigError, ConfigErrors};
-pub use resolve_flow::{standard_key, valid_secret_name};
+pub use flow::resolved::*;
 pub use resolved::*;
-pub use resolved_alerts::*;
-pub use resolved_connect::*;
-pub use resolved_data::*;
-pub use resolved_flow::*;
+pub use secrets::{standard_key, valid_secret_name, HeaderText, Secret, VaultRef};
+pub use server::resolved::*;
 
 /// Values given on the command line or in `JUNCTION_*` environment variables; they win over the file.
 #[derive(Debug, Default, Clone)]
@@ -102,12 +106,12 @@ pub fn load_as<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigE
         ))
     })?;
     let doc = yaml::parse(&text, &name, &|var| std::env::var(var).ok(), false)?;
-    resolve::whole(&doc)
+    check::whole(&doc)
 }
 
 /// Parses a database URL as `store.url` does (`sqlite://PATH`, `postgres://…`).
 pub fn parse_database_url(url: &str) -> Result<DatabaseUrl, String> {
-    resolve::parse_database_url(url).map_err(|(message, hint)| format!("{message}; {hint}"))
+    server::resolve::parse_database_url(url).map_err(|(message, hint)| format!("{message}; {hint}"))
 }
 
 /// The JSON Schema (2020-12) of `junction.yaml`, for editors and CI checks.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::units::{ByteSize, HumanDuration};
+pub use crate::server::raw::{RawOtlp, RawServer, RawStore, RawTelemetry};
 
 /// `junction.yaml`: one file describing the hub and every integration it runs.
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
@@ -23,189 +23,32 @@ pub struct RawConfig {
     pub telemetry: RawTelemetry,
     /// Third-party APIs Junction calls for internal services, through `/proxy/{connector}/…`.
     #[serde(default)]
-    pub connectors: BTreeMap<String, crate::raw_connect::RawConnector>,
+    pub connectors: BTreeMap<String, crate::connect::raw::RawConnector>,
     /// Where events come from: webhook endpoints at `/webhooks/{name}`.
     #[serde(default)]
-    pub sources: BTreeMap<String, crate::raw_flow::RawSource>,
+    pub sources: BTreeMap<String, crate::flow::raw::RawSource>,
     /// Which events go to which destinations, in what order.
     #[serde(default)]
-    pub routes: BTreeMap<String, crate::raw_flow::RawRoute>,
+    pub routes: BTreeMap<String, crate::flow::raw::RawRoute>,
     /// Where routes deliver events: HTTP endpoints.
     #[serde(default)]
-    pub destinations: BTreeMap<String, crate::raw_flow::RawDestination>,
+    pub destinations: BTreeMap<String, crate::flow::raw::RawDestination>,
     /// Runtime settings of delivery workers.
     #[serde(default)]
-    pub delivery: crate::raw_flow::RawDelivery,
+    pub delivery: crate::flow::raw::RawDelivery,
     /// Canonical models by `name@version` (`customer@2`): JSON Schema files, or inline schemas.
     #[serde(default)]
-    pub models: BTreeMap<String, crate::raw_data::RawModel>,
+    pub models: BTreeMap<String, crate::data::raw::RawModel>,
     /// jq programs from one shape to another, with their tests.
     #[serde(default)]
-    pub mappings: BTreeMap<String, crate::raw_data::RawMapping>,
+    pub mappings: BTreeMap<String, crate::data::raw::RawMapping>,
     /// Alert rules (built-in ones run unless turned off) and where notifications go.
     #[serde(default)]
-    pub alerts: crate::raw_alerts::RawAlerts,
-}
-
-/// The HTTP server.
-#[derive(Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawServer {
-    /// Address and port to listen on. `--listen` and `JUNCTION_LISTEN` override it.
-    #[serde(default = "default_listen")]
-    pub listen: String,
-    /// Largest request body accepted; larger ones are answered 413.
-    #[serde(default = "default_body_limit")]
-    pub body_limit: ByteSize,
-    /// How long one request may take before it is answered 503.
-    #[serde(default = "default_request_timeout")]
-    pub request_timeout: HumanDuration,
-    /// On SIGTERM/SIGINT: how long in-flight requests and work may take to finish.
-    #[serde(default = "default_shutdown_grace")]
-    pub shutdown_grace: HumanDuration,
-    /// How long a connection may wait for a request's headers to arrive complete: on a new
-    /// connection, and from one answer to the next request on a keep-alive connection (so it is
-    /// also the idle keep-alive timeout). A slower or idle connection is closed.
-    #[serde(default = "default_header_timeout")]
-    pub header_timeout: HumanDuration,
-    /// Most client connections open at once; beyond it new connections are closed at once, so
-    /// file descriptors remain for the store, vendors and `/healthz`.
-    #[serde(default = "default_server_max_connections")]
-    pub max_connections: u32,
-    /// Host names (as in the `Host` header, without port) besides loopback addresses and
-    /// `localhost` under which the dashboard's cookie and token-less loopback admin access are
-    /// honoured, e.g. `junction.internal.example`. Requests under any other name need a bearer
-    /// token: a page on another site cannot reach the admin API by rebinding its DNS name.
-    #[serde(default)]
-    pub hosts: Vec<String>,
-}
-
-impl Default for RawServer {
-    fn default() -> Self {
-        Self {
-            listen: default_listen(),
-            body_limit: default_body_limit(),
-            request_timeout: default_request_timeout(),
-            shutdown_grace: default_shutdown_grace(),
-            header_timeout: default_header_timeout(),
-            max_connections: default_server_max_connections(),
-            hosts: Vec::new(),
-        }
-    }
-}
-
-/// The store: the only queue. Events, deliveries and attempts are written in one transaction.
-#[derive(Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawStore {
-    /// `sqlite://PATH` (embedded, the default) or `postgres://USER@HOST:PORT/DB`.
-    /// `JUNCTION_DATABASE_URL` overrides it.
-    #[serde(default = "default_store_url")]
-    pub url: String,
-    /// Most connections Junction opens to PostgreSQL (SQLite uses one writer and a few readers).
-    #[serde(default = "default_max_connections")]
-    pub max_connections: u32,
-    /// How long to wait for the database when connecting.
-    #[serde(default = "default_connect_timeout")]
-    pub connect_timeout: HumanDuration,
-}
-
-impl Default for RawStore {
-    fn default() -> Self {
-        Self {
-            url: default_store_url(),
-            max_connections: default_max_connections(),
-            connect_timeout: default_connect_timeout(),
-        }
-    }
-}
-
-/// Logs, traces and metrics.
-#[derive(Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawTelemetry {
-    /// `json` (one object per line), `pretty` (for people), or `auto`: pretty on a terminal, json otherwise.
-    #[serde(default)]
-    pub log_format: crate::LogFormat,
-    /// Log filter, e.g. `info` or `info,junction_store=debug`. `JUNCTION_LOG` overrides it.
-    #[serde(default = "default_log_level")]
-    pub log_level: String,
-    /// Export traces over OTLP/HTTP when set.
-    #[serde(default)]
-    pub otlp: Option<RawOtlp>,
+    pub alerts: crate::alerts::raw::RawAlerts,
 }
 
 // Written out, not derived: a derived default would give the empty filter (no log at all)
 // where the section is absent, and the documented `info` only where it is present.
-impl Default for RawTelemetry {
-    fn default() -> Self {
-        Self {
-            log_format: crate::LogFormat::default(),
-            log_level: default_log_level(),
-            otlp: None,
-        }
-    }
-}
-
-/// OpenTelemetry trace export over OTLP/HTTP (protobuf).
-#[derive(Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawOtlp {
-    /// Collector URL, e.g. `http://127.0.0.1:4318` (`/v1/traces` is added when missing).
-    pub endpoint: String,
-    /// `service.name` of the exported spans.
-    #[serde(default = "default_service_name")]
-    pub service_name: String,
-    /// Fraction of new traces sampled (0.0 to 1.0); a sampled parent is always followed.
-    #[serde(default = "default_sample_ratio")]
-    pub sample_ratio: f64,
-    /// Extra headers sent to the collector (e.g. an API key: use `${VAR}`).
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// Timeout of one export.
-    #[serde(default = "default_export_timeout")]
-    pub timeout: HumanDuration,
-}
-
-fn default_listen() -> String {
-    "127.0.0.1:8080".into()
-}
-fn default_body_limit() -> ByteSize {
-    ByteSize(1 << 20)
-}
-fn default_request_timeout() -> HumanDuration {
-    HumanDuration(std::time::Duration::from_secs(30))
-}
-fn default_shutdown_grace() -> HumanDuration {
-    HumanDuration(std::time::Duration::from_secs(30))
-}
-fn default_header_timeout() -> HumanDuration {
-    HumanDuration(std::time::Duration::from_secs(10))
-}
-fn default_server_max_connections() -> u32 {
-    10_000
-}
-fn default_store_url() -> String {
-    "sqlite://./data/junction.db".into()
-}
-fn default_max_connections() -> u32 {
-    16
-}
-fn default_connect_timeout() -> HumanDuration {
-    HumanDuration(std::time::Duration::from_secs(5))
-}
-fn default_log_level() -> String {
-    "info".into()
-}
-fn default_service_name() -> String {
-    "junction".into()
-}
-fn default_sample_ratio() -> f64 {
-    1.0
-}
-fn default_export_timeout() -> HumanDuration {
-    HumanDuration(std::time::Duration::from_secs(10))
-}
 
 #[cfg(test)]
 mod tests {
@@ -225,16 +68,14 @@ mod tests {
         absent_equals_empty::<super::RawServer>("server");
         absent_equals_empty::<super::RawStore>("store");
         absent_equals_empty::<super::RawTelemetry>("telemetry");
-        absent_equals_empty::<crate::raw_flow::RawDelivery>("delivery");
-        absent_equals_empty::<crate::raw_alerts::RawAlerts>("alerts");
-        absent_equals_empty::<crate::raw_data::RawLimits>("mappings.*.limits");
-        absent_equals_empty::<crate::raw_flow::RawExtract>("sources.*.event");
-        absent_equals_empty::<crate::raw_flow::RawRetry>("destinations.*.retry");
-        absent_equals_empty::<crate::raw_flow::RawCircuit>("destinations.*.circuit");
-        absent_equals_empty::<crate::raw_connect::RawTimeouts>("connectors.*.timeouts");
-        absent_equals_empty::<crate::raw_connect::RawCallRetry>("connectors.*.retry");
-        absent_equals_empty::<crate::raw_connect::RawCallCircuit>("connectors.*.circuit");
-        absent_equals_empty::<crate::raw_connect::RawSoap>("connectors.*.soap");
+        absent_equals_empty::<crate::flow::raw::RawDelivery>("delivery");
+        absent_equals_empty::<crate::alerts::raw::RawAlerts>("alerts");
+        absent_equals_empty::<crate::data::raw::RawLimits>("mappings.*.limits");
+        absent_equals_empty::<crate::flow::raw::RawExtract>("sources.*.event");
+        absent_equals_empty::<crate::resilience::RawRetry>("*.retry");
+        absent_equals_empty::<crate::resilience::RawCircuit>("*.circuit");
+        absent_equals_empty::<crate::connect::raw::RawTimeouts>("connectors.*.timeouts");
+        absent_equals_empty::<crate::connect::raw::RawSoap>("connectors.*.soap");
         assert_eq!(super::RawTelemetry::default().log_level, "info");
         let partial: super::RawTelemetry =
             serde_json::from_str(r#"{"log_format":"json"}"#).unwrap();

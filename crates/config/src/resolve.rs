@@ -1,15 +1,13 @@
 //! Raw → resolved: deserialize each section on its own (so one mistake does not hide the next),
 //! then check what serde cannot: addresses, URLs, ranges, sections that are not supported yet.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
-use crate::error::{nearest, ConfigError, ConfigErrors};
-use crate::raw::{RawOtlp, RawServer, RawStore, RawTelemetry};
-use crate::resolved::{Config, DatabaseUrl, Otlp, Server, Store, Telemetry};
+use crate::check::{located, suggest};
+use crate::error::{ConfigError, ConfigErrors};
+use crate::resolved::Config;
+use crate::server::raw::{RawServer, RawStore, RawTelemetry};
+use crate::server::resolve::{resolve_server, resolve_store, resolve_telemetry};
 use crate::yaml::{push, Document};
 use crate::Overrides;
 
@@ -18,7 +16,7 @@ pub(crate) fn resolve(
     overrides: &Overrides,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
-    let sources = crate::resolve_flow::SecretSources {
+    let sources = crate::secrets::SecretSources {
         env,
         vault: Default::default(),
         lenient: overrides.allow_unresolved,
@@ -49,12 +47,12 @@ pub(crate) fn resolve(
     let server = resolve_server(doc, server, overrides, &mut errs);
     let store = resolve_store(doc, store, overrides, &mut errs);
     let telemetry = resolve_telemetry(doc, telemetry, overrides, &mut errs);
-    let shapes = crate::resolve_data::resolve_shapes(doc, &mut errs);
-    let flows = crate::resolve_flow::resolve_flows(doc, &sources, &mut errs);
-    let delivery = crate::resolve_flow::resolve_delivery(doc, &mut errs);
-    let connectors = crate::resolve_connect::resolve_connectors(doc, &sources, &mut errs);
-    crate::resolve_data::check_links(doc, &flows, &connectors, &shapes, &mut errs);
-    let alerts = crate::resolve_alerts::resolve_alerts(doc, &mut errs);
+    let shapes = crate::data::resolve::resolve_shapes(doc, &mut errs);
+    let flows = crate::flow::resolve::resolve_flows(doc, &sources, &mut errs);
+    let delivery = crate::flow::resolve::resolve_delivery(doc, &mut errs);
+    let connectors = crate::connect::resolve::resolve_connectors(doc, &sources, &mut errs);
+    crate::data::resolve::check_links(doc, &flows, &connectors, &shapes, &mut errs);
+    let alerts = crate::alerts::resolve::resolve_alerts(doc, &mut errs);
 
     match (server, store, telemetry, delivery) {
         (Some(server), Some(store), Some(telemetry), Some(delivery)) if errs.is_empty() => {
@@ -86,16 +84,6 @@ pub(crate) fn resolve(
     }
 }
 
-fn suggest(word: &str, candidates: &[&str]) -> String {
-    match nearest(word, candidates.iter().copied()) {
-        Some(near) => format!(
-            "did you mean `{near}`? valid keys here: {}",
-            candidates.join(", ")
-        ),
-        None => format!("valid keys here: {}", candidates.join(", ")),
-    }
-}
-
 /// Deserializes one top-level section, turning serde's error into a located one.
 fn section<T: DeserializeOwned>(
     doc: &Document,
@@ -109,312 +97,4 @@ fn section<T: DeserializeOwned>(
     located(doc, &push("", name), value)
         .map_err(|e| errs.push(e))
         .ok()
-}
-
-/// Deserializes `value` (found at JSON pointer `base`), with serde's error located in the file.
-pub(crate) fn located<T: DeserializeOwned>(
-    doc: &Document,
-    base: &str,
-    value: &Value,
-) -> Result<T, ConfigError> {
-    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
-        let mut ptr = base.to_owned();
-        for seg in e.path().iter() {
-            match seg {
-                serde_path_to_error::Segment::Map { key } => ptr = push(&ptr, key),
-                serde_path_to_error::Segment::Seq { index } => ptr = push(&ptr, &index.to_string()),
-                _ => {}
-            }
-        }
-        serde_error(doc, ptr, &e.into_inner().to_string())
-    })
-}
-
-/// Deserializes a whole document into `T`: other YAML files (the mock's) get the same located errors.
-pub(crate) fn whole<T: DeserializeOwned>(doc: &Document) -> Result<T, ConfigErrors> {
-    located(doc, "", &doc.value).map_err(ConfigErrors::one)
-}
-
-/// Makes serde's messages about unknown fields, variants and missing fields located and helpful.
-fn serde_error(doc: &Document, mut ptr: String, msg: &str) -> ConfigError {
-    let quoted: Vec<&str> = msg.split('`').skip(1).step_by(2).collect();
-    let expected: Vec<&str> = msg
-        .split_once("expected")
-        .map(|(_, rest)| rest.split('`').skip(1).step_by(2).collect())
-        .unwrap_or_default();
-    if let (Some(field), true) = (quoted.first(), msg.starts_with("unknown field")) {
-        if !ptr.ends_with(&format!("/{field}")) {
-            ptr = push(&ptr, field);
-        }
-        let hint = if expected.is_empty() {
-            "this mapping takes no fields".to_owned()
-        } else {
-            suggest(field, &expected)
-        };
-        return doc.error_at_key(&ptr, format!("unknown field `{field}`"), Some(hint));
-    }
-    if let (Some(variant), true) = (quoted.first(), msg.starts_with("unknown variant")) {
-        let hint = match nearest(variant, expected.iter().copied()) {
-            Some(near) => format!("did you mean `{near}`? one of: {}", expected.join(", ")),
-            None => format!("one of: {}", expected.join(", ")),
-        };
-        return doc.error_at(&ptr, format!("unknown value `{variant}`"), Some(hint));
-    }
-    if let (Some(field), true) = (quoted.first(), msg.starts_with("missing field")) {
-        return doc.error_at(
-            &ptr,
-            format!("missing field `{field}`"),
-            Some(format!("add `{field}:` here")),
-        );
-    }
-    if msg.starts_with("invalid type") {
-        return doc.error_at(&ptr, msg.to_owned(), None);
-    }
-    match msg.split_once("; ") {
-        Some((message, hint)) => doc.error_at(&ptr, message.to_owned(), Some(hint.to_owned())),
-        None => doc.error_at(&ptr, msg.to_owned(), None),
-    }
-}
-
-/// Where an overridden value came from, so its errors point there instead of the file.
-fn override_error(from: &str, field: &str, message: String, hint: &str) -> ConfigError {
-    ConfigError {
-        file: from.to_owned(),
-        line: None,
-        col: None,
-        field: field.to_owned(),
-        message,
-        hint: Some(hint.to_owned()),
-    }
-}
-
-fn resolve_server(
-    doc: &Document,
-    raw: RawServer,
-    o: &Overrides,
-    errs: &mut Vec<ConfigError>,
-) -> Option<Server> {
-    let listen = match &o.listen {
-        Some(l) => l.parse::<SocketAddr>().map_err(|e| {
-            override_error(
-                "--listen / JUNCTION_LISTEN",
-                "server.listen",
-                format!("invalid address `{l}`: {e}"),
-                "write HOST:PORT, e.g. 127.0.0.1:8080",
-            )
-        }),
-        None => raw.listen.parse::<SocketAddr>().map_err(|e| {
-            doc.error_at(
-                "/server/listen",
-                format!("invalid address `{}`: {e}", raw.listen),
-                Some("write IP:PORT, e.g. 127.0.0.1:8080 or 0.0.0.0:8080".into()),
-            )
-        }),
-    };
-    let listen = listen.map_err(|e| errs.push(e)).ok();
-    let limit = raw.body_limit.0;
-    if limit == 0 || limit > 1 << 30 {
-        errs.push(doc.error_at(
-            "/server/body_limit",
-            format!("body_limit must be between 1B and 1GiB, got {limit} bytes"),
-            Some("the default is 1MiB".into()),
-        ));
-    }
-    for (field, d) in [
-        ("request_timeout", raw.request_timeout.0),
-        ("shutdown_grace", raw.shutdown_grace.0),
-        ("header_timeout", raw.header_timeout.0),
-    ] {
-        if d.is_zero() {
-            errs.push(doc.error_at(
-                &format!("/server/{field}"),
-                format!("{field} must be greater than zero"),
-                None,
-            ));
-        }
-    }
-    if raw.max_connections == 0 {
-        errs.push(doc.error_at(
-            "/server/max_connections",
-            "max_connections must be at least 1",
-            Some("the default is 10000; keep it below the process's open-file limit".into()),
-        ));
-    }
-    let mut hosts = Vec::with_capacity(raw.hosts.len());
-    for (i, h) in raw.hosts.iter().enumerate() {
-        let ok = !h.is_empty()
-            && h.len() <= 253
-            && h.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-        if ok {
-            hosts.push(h.to_ascii_lowercase());
-        } else {
-            errs.push(
-                doc.error_at(
-                    &format!("/server/hosts/{i}"),
-                    format!("`{h}` is not a host name"),
-                    Some(
-                        "write the name alone, without scheme or port: junction.internal.example"
-                            .into(),
-                    ),
-                ),
-            );
-        }
-    }
-    Some(Server {
-        listen: listen?,
-        body_limit: usize::try_from(limit).ok()?,
-        request_timeout: raw.request_timeout.0,
-        shutdown_grace: raw.shutdown_grace.0,
-        header_timeout: raw.header_timeout.0,
-        max_connections: raw.max_connections as usize,
-        hosts,
-    })
-}
-
-/// Parses `sqlite://PATH`, `sqlite::memory:` or `postgres://…`.
-pub(crate) fn parse_database_url(url: &str) -> Result<DatabaseUrl, (String, &'static str)> {
-    const HINT: &str =
-        "use sqlite://PATH (e.g. sqlite://./data/junction.db) or postgres://USER@HOST:PORT/DB";
-    if let Some(rest) = url.strip_prefix("sqlite:") {
-        let rest = rest.strip_prefix("//").unwrap_or(rest);
-        let path = rest.split('?').next().unwrap_or_default();
-        if path.is_empty() {
-            return Err((format!("`{url}` names no SQLite file"), HINT));
-        }
-        return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
-    }
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let parsed =
-            url::Url::parse(url).map_err(|e| (format!("invalid PostgreSQL URL: {e}"), HINT))?;
-        if parsed.host_str().is_none_or(str::is_empty) {
-            return Err(("the PostgreSQL URL names no host".into(), HINT));
-        }
-        if let Some(pw) = parsed.password() {
-            junction_core::mask::register(pw);
-            if let Ok(decoded) = url::form_urlencoded::parse(format!("p={pw}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .ok_or(())
-            {
-                junction_core::mask::register(&decoded);
-            }
-        }
-        return Ok(DatabaseUrl::Postgres(url.to_owned()));
-    }
-    let scheme = url.split(':').next().unwrap_or(url);
-    Err((format!("unsupported database `{scheme}`"), HINT))
-}
-
-fn resolve_store(
-    doc: &Document,
-    raw: RawStore,
-    o: &Overrides,
-    errs: &mut Vec<ConfigError>,
-) -> Option<Store> {
-    let url = match &o.database_url {
-        Some(u) => parse_database_url(u)
-            .map_err(|(m, h)| override_error("env JUNCTION_DATABASE_URL", "store.url", m, h)),
-        // A relative SQLite path in the file is relative to the file, as model files are (the
-        // environment's JUNCTION_DATABASE_URL is relative to the working directory).
-        None => parse_database_url(&raw.url)
-            .map(|url| match url {
-                DatabaseUrl::Sqlite(p) if p.is_relative() && p != Path::new(":memory:") => {
-                    DatabaseUrl::Sqlite(crate::resolve_data::base_dir(doc).join(p))
-                }
-                other => other,
-            })
-            .map_err(|(m, h)| doc.error_at("/store/url", m, Some(h.into()))),
-    };
-    let url = url.map_err(|e| errs.push(e)).ok();
-    if raw.max_connections == 0 {
-        errs.push(doc.error_at(
-            "/store/max_connections",
-            "max_connections must be at least 1",
-            None,
-        ));
-    }
-    Some(Store {
-        url: url?,
-        max_connections: raw.max_connections.max(1),
-        connect_timeout: raw.connect_timeout.0,
-    })
-}
-
-fn resolve_telemetry(
-    doc: &Document,
-    raw: RawTelemetry,
-    o: &Overrides,
-    errs: &mut Vec<ConfigError>,
-) -> Option<Telemetry> {
-    if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&raw.log_level) {
-        errs.push(
-            doc.error_at(
-                "/telemetry/log_level",
-                format!("invalid log filter `{}`: {e}", raw.log_level),
-                Some(
-                    "write a level (info, debug) or directives such as info,junction_store=debug"
-                        .into(),
-                ),
-            ),
-        );
-    }
-    let otlp = match raw.otlp {
-        Some(otlp) => Some(resolve_otlp(doc, otlp, errs)?),
-        None => None,
-    };
-    Some(Telemetry {
-        log_format: o.log_format.unwrap_or(raw.log_format),
-        log_level: raw.log_level,
-        otlp,
-    })
-}
-
-fn resolve_otlp(doc: &Document, raw: RawOtlp, errs: &mut Vec<ConfigError>) -> Option<Otlp> {
-    let endpoint = match url::Url::parse(&raw.endpoint) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => {
-            let mut u = u;
-            if !u.path().ends_with("/v1/traces") {
-                let path = format!("{}/v1/traces", u.path().trim_end_matches('/'));
-                u.set_path(&path);
-            }
-            Some(u)
-        }
-        Ok(u) => {
-            errs.push(doc.error_at(
-                "/telemetry/otlp/endpoint",
-                format!("unsupported scheme `{}`", u.scheme()),
-                Some("OTLP/HTTP needs http:// or https://, e.g. http://127.0.0.1:4318".into()),
-            ));
-            None
-        }
-        Err(e) => {
-            errs.push(doc.error_at(
-                "/telemetry/otlp/endpoint",
-                format!("invalid URL `{}`: {e}", raw.endpoint),
-                Some("e.g. http://127.0.0.1:4318".into()),
-            ));
-            None
-        }
-    };
-    if !(0.0..=1.0).contains(&raw.sample_ratio) {
-        errs.push(doc.error_at(
-            "/telemetry/otlp/sample_ratio",
-            format!(
-                "sample_ratio must be between 0.0 and 1.0, got {}",
-                raw.sample_ratio
-            ),
-            None,
-        ));
-    }
-    for (k, v) in &raw.headers {
-        crate::resolve_flow::no_reference(doc, &push("/telemetry/otlp/headers", k), v, errs);
-    }
-    Some(Otlp {
-        endpoint: endpoint?,
-        service_name: raw.service_name,
-        sample_ratio: raw.sample_ratio.clamp(0.0, 1.0),
-        headers: raw.headers.into_iter().collect(),
-        timeout: raw.timeout.0,
-    })
 }

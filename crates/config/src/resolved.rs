@@ -1,12 +1,9 @@
 //! The validated configuration. Runtime code only sees these types: every value here has been
 //! parsed and checked, and every default applied.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+pub use crate::server::resolved::{DatabaseUrl, LogFormat, Otlp, Server, Store, Telemetry};
 
 /// The config file as read (`${VAR}`s expanded), kept to compare with the next reading. Its
 /// `Debug` shows nothing: it may hold secrets.
@@ -35,17 +32,17 @@ pub struct Config {
     pub store: Store,
     pub telemetry: Telemetry,
     /// Sources, destinations and routes.
-    pub flows: crate::resolved_flow::Flows,
+    pub flows: crate::flow::resolved::Flows,
     /// Delivery worker settings.
-    pub delivery: crate::resolved_flow::Delivery,
+    pub delivery: crate::flow::resolved::Delivery,
     /// Third-party APIs called through `/proxy`.
-    pub connectors: std::collections::BTreeMap<String, crate::resolved_connect::Connector>,
+    pub connectors: std::collections::BTreeMap<String, crate::connect::resolved::Connector>,
     /// Canonical models and mappings.
-    pub shapes: crate::resolved_data::Shapes,
+    pub shapes: crate::data::resolved::Shapes,
     /// Alert rules and sinks.
-    pub alerts: crate::resolved_alerts::Alerts,
+    pub alerts: crate::alerts::resolved::Alerts,
     /// Every `secret:NAME` the config holds, bound from the vault at start-up.
-    pub vault_refs: Vec<crate::resolved_flow::VaultRef>,
+    pub vault_refs: Vec<crate::flow::resolved::VaultRef>,
     /// The file as read, `${VAR}`s expanded: what a reload compares section by section. It may
     /// hold secrets: never print it.
     pub document: AsRead,
@@ -94,54 +91,4 @@ impl Config {
             Err(crate::ConfigErrors(errs))
         }
     }
-}
-
-/// The HTTP server.
-#[derive(Debug, Clone)]
-pub struct Server {
-    pub listen: SocketAddr,
-    pub body_limit: usize,
-    pub request_timeout: Duration,
-    pub shutdown_grace: Duration,
-    pub header_timeout: Duration,
-    pub max_connections: usize,
-    /// Lower-case host names honoured for ambient admin access, besides loopback and `localhost`.
-    pub hosts: Vec<String>,
-}
-
-/// The store: what `junction_store::open` takes.
-pub type Store = junction_core::StoreOptions;
-
-pub use junction_core::DatabaseUrl;
-
-/// Logs and traces.
-#[derive(Debug, Clone)]
-pub struct Telemetry {
-    pub log_format: LogFormat,
-    pub log_level: String,
-    pub otlp: Option<Otlp>,
-}
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum LogFormat {
-    /// Pretty on a terminal, JSON otherwise.
-    #[default]
-    Auto,
-    /// One JSON object per line.
-    Json,
-    /// Human-readable lines.
-    Pretty,
-}
-
-/// OTLP/HTTP trace export.
-#[derive(Debug, Clone)]
-pub struct Otlp {
-    /// Full traces endpoint, ending in `/v1/traces`.
-    pub endpoint: url::Url,
-    pub service_name: String,
-    pub sample_ratio: f64,
-    pub headers: Vec<(String, String)>,
-    pub timeout: Duration,
 }

@@ -11,9 +11,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use junction_config::{Connector, Grant, OutboundAuth};
 use junction_core::{Code, Error, Origin};
-use junction_resilience::{
-    Backoff, Circuit, CircuitPolicy, LocalQuota, QuotaState, RetryBudget, Window,
-};
+use junction_resilience::{BudgetPolicy, Circuit, LocalQuota, QuotaState, RetryBudget, Window};
 use tokio::time::Instant;
 
 mod send;
@@ -86,7 +84,6 @@ pub struct Runtime {
     in_flight: AtomicU64,
     pub circuit: Arc<Circuit>,
     budget: RetryBudget,
-    backoff: Backoff,
     cache: Option<ResponseCache>,
     metrics: crate::metrics::Metrics,
     /// The last calls, for the connector page.
@@ -238,7 +235,6 @@ impl Runtime {
                 window: r.window,
             })
             .collect();
-        let c = &cfg.circuit;
         Ok(Self {
             upstream,
             default_headers,
@@ -247,20 +243,11 @@ impl Runtime {
             queue: tokio::sync::Mutex::new(()),
             slots: tokio::sync::Semaphore::new(cfg.concurrency as usize),
             in_flight: AtomicU64::new(0),
-            circuit: Arc::new(Circuit::new(CircuitPolicy {
-                error_rate: c.error_rate,
-                slow_call: c.slow_call,
-                slow_rate: c.slow_rate,
-                window: c.window,
-                min_calls: c.min_calls,
-                open_for: c.open_for,
-                probes: c.probes,
+            circuit: Arc::new(Circuit::new(cfg.circuit)),
+            budget: RetryBudget::new(cfg.retry.budget.unwrap_or(BudgetPolicy {
+                ratio: 0.2,
+                floor: 5,
             })),
-            budget: RetryBudget::new(cfg.retry.budget, cfg.retry.budget_floor),
-            backoff: Backoff {
-                base: cfg.retry.base,
-                max: cfg.retry.max,
-            },
             cache: cfg.cache.as_ref().map(ResponseCache::new),
             metrics: crate::metrics::Metrics::new(&cfg.name),
             recent: crate::recent::Recent::default(),
@@ -419,7 +406,7 @@ impl Runtime {
         }
         let (res, attempts) = match self.send(out, &call.connection, started, deadline).await {
             Ok(r) => r,
-            Err(e) if e.code() == Code::CircuitOpen && self.cfg.circuit.stale_fallback => {
+            Err(e) if e.code() == Code::CircuitOpen && self.cfg.stale_fallback => {
                 return match cache.last_good(&key) {
                     Some(c) => Ok(self.cached(c, CacheOutcome::Stale)),
                     None => Err(e),

@@ -39,23 +39,51 @@ pub async fn flush_drift(store: &dyn junction_store::Store) {
     if drained.is_empty() {
         return;
     }
-    let rows = drained
-        .iter()
-        .map(|r| junction_store::DriftRecord {
-            scope: r.scope.clone(),
-            subject: r.subject.clone(),
-            path: r.path.clone(),
-            kind: r.kind.as_str().to_owned(),
-            detail: r.detail.clone(),
-            first_seen: r.first_seen,
-            last_seen: r.last_seen,
-            count: r.count as i64,
-        })
-        .collect();
+    let rows = drained.iter().map(drift_row).collect();
     if let Err(e) = store.record_drift(rows).await {
         tracing::warn!(error = %e, "could not persist schema drift; will try again");
         tracker.restore(drained);
     }
+}
+
+fn drift_row(r: &junction_transform::drift::Record) -> junction_store::DriftRecord {
+    junction_store::DriftRecord {
+        scope: r.scope.clone(),
+        subject: r.subject.clone(),
+        path: r.path.clone(),
+        kind: r.kind.as_str().to_owned(),
+        detail: r.detail.clone(),
+        first_seen: r.first_seen,
+        last_seen: r.last_seen,
+        count: r.count as i64,
+    }
+}
+
+/// Drift as every process has persisted it, plus what this process found since its last flush
+/// (so a reader sees it at once), most recently seen first. Reads only: a GET writes nothing.
+pub async fn drift(
+    store: &dyn junction_store::Store,
+    limit: usize,
+) -> Result<Vec<junction_store::DriftRecord>, junction_store::StoreError> {
+    let mut rows = store.drift(limit).await?;
+    for r in junction_transform::drift::tracker().unflushed() {
+        let fresh = drift_row(&r);
+        let same = rows.iter_mut().find(|s| {
+            (&s.scope, &s.subject, &s.path, &s.kind)
+                == (&fresh.scope, &fresh.subject, &fresh.path, &fresh.kind)
+        });
+        match same {
+            Some(s) => {
+                s.count += fresh.count;
+                s.first_seen = s.first_seen.min(fresh.first_seen);
+                s.last_seen = s.last_seen.max(fresh.last_seen);
+            }
+            None => rows.push(fresh),
+        }
+    }
+    rows.sort_by_key(|r| std::cmp::Reverse(r.last_seen));
+    rows.truncate(limit);
+    Ok(rows)
 }
 
 async fn stats(state: &AppState) {
@@ -115,5 +143,45 @@ async fn purge(state: &AppState) {
             purged = total,
             "deleted delivered events past their retention"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use junction_transform::drift::{tracker, Drift, Kind};
+
+    #[tokio::test]
+    async fn reading_drift_shows_this_processs_unflushed_records_and_writes_nothing() {
+        let options = junction_store::Options {
+            url: junction_core::DatabaseUrl::Sqlite(":memory:".into()),
+            max_connections: 1,
+            connect_timeout: std::time::Duration::from_secs(5),
+        };
+        let store = junction_store::open(&options).await.unwrap();
+        let subject = "maintain-test/customer.updated";
+        let drift = Drift {
+            path: "data.email".into(),
+            kind: Kind::MissingField,
+            detail: "gone".into(),
+        };
+        tracker().record("source", subject, &[drift], 1_000);
+        let shown = super::drift(store.as_ref(), 100).await.unwrap();
+        assert!(
+            shown.iter().any(|r| r.subject == subject && r.count == 1),
+            "{shown:?}"
+        );
+        assert!(
+            store.drift(100).await.unwrap().is_empty(),
+            "a read persists nothing"
+        );
+        assert!(
+            tracker().unflushed().iter().any(|r| r.subject == subject),
+            "still waiting for the next flush"
+        );
+        super::flush_drift(store.as_ref()).await;
+        let shown = super::drift(store.as_ref(), 100).await.unwrap();
+        let ours: Vec<_> = shown.iter().filter(|r| r.subject == subject).collect();
+        assert_eq!(ours.len(), 1, "flushed and unflushed are not counted twice");
+        assert_eq!(ours[0].count, 1);
     }
 }

@@ -1,16 +1,23 @@
-//! Policies that keep outbound calls safe for the vendor and for Junction: quotas (several
-//! sliding windows, a pause on `Retry-After`, limits learned from rate-limit headers), retry
-//! backoff with full jitter and a retry budget, and a circuit breaker over a sliding window.
+//! The one vocabulary of every outbound call — a connector's call to its vendor, a delivery to
+//! a destination: quotas (several sliding windows, a pause on `Retry-After`, limits learned from
+//! rate-limit headers), retries (a policy, backoff with full jitter, a retry budget), one circuit
+//! breaker with its trip policies, and one classification of an attempt's outcome.
 //!
 //! Everything here runs on tokio's clock (`tokio::time::Instant`), so tests pause and advance
-//! time instead of sleeping. None of it does I/O: the connector pipeline asks and reports.
+//! time instead of sleeping. None of it does I/O: callers ask and report.
 #![forbid(unsafe_code)]
 
+pub mod backoff;
 pub mod circuit;
+pub mod outcome;
 pub mod quota;
 pub mod retry;
 mod window;
 
-pub use circuit::{Circuit, CircuitPolicy, CircuitState, Permit};
+pub use backoff::Backoff;
+pub use circuit::{
+    Admit, Circuit, CircuitPolicy, CircuitState, Permit, RateTrip, Transition, Trip,
+};
+pub use outcome::{Answer, Class, Classes, Judgement};
 pub use quota::{LocalQuota, QuotaState, Signal, Window};
-pub use retry::{Backoff, RetryBudget};
+pub use retry::{BudgetPolicy, RetryBudget, RetryPolicy};

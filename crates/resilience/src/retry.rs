@@ -1,38 +1,34 @@
-//! When to try a failed call again: exponential backoff with full jitter, and a retry budget so
+//! How a target's failed calls are tried again: the policy (attempts, backoff, the longest
+//! `Retry-After` honoured, extra statuses to retry, a budget) and the retry budget itself, so
 //! that an outage cannot multiply the load on a vendor.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rand::Rng;
 use tokio::time::Instant;
 
-/// Exponential backoff with full jitter: the n-th retry waits a random time in
-/// `[0, min(max, base · 2ⁿ⁻¹)]` (the AWS architecture blog's "full jitter").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    pub base: Duration,
-    pub max: Duration,
+use crate::backoff::Backoff;
+
+/// How one target (a connector, a destination) retries. The configuration's resolved form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts in all (1 = no retry).
+    pub attempts: u32,
+    pub backoff: Backoff,
+    /// The longest `Retry-After` honoured.
+    pub retry_after_cap: Duration,
+    /// How answers are judged (the statuses retried besides the default set).
+    pub classes: crate::outcome::Classes,
+    /// For immediate retries (connector calls): retries as a share of calls, plus a floor.
+    pub budget: Option<BudgetPolicy>,
 }
 
-impl Backoff {
-    /// The upper bound of the wait before retry number `retry` (1 for the first retry).
-    pub fn ceiling(&self, retry: u32) -> Duration {
-        let factor = 1u32
-            .checked_shl(retry.saturating_sub(1).min(31))
-            .unwrap_or(u32::MAX);
-        self.base.saturating_mul(factor).min(self.max)
-    }
-
-    /// A random wait before retry number `retry`.
-    pub fn delay(&self, retry: u32, rng: &mut impl Rng) -> Duration {
-        let ceiling = self.ceiling(retry);
-        if ceiling.is_zero() {
-            return ceiling;
-        }
-        Duration::from_nanos(rng.random_range(0..=ceiling.as_nanos() as u64))
-    }
+/// Retries may add at most `ratio` of the calls of the last ten seconds, plus `floor` per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BudgetPolicy {
+    pub ratio: f64,
+    pub floor: u32,
 }
 
 /// Retries allowed: at most `ratio` of the calls of the last ten seconds, plus `floor` per
@@ -46,10 +42,10 @@ pub struct RetryBudget {
 const SPAN: Duration = Duration::from_secs(10);
 
 impl RetryBudget {
-    pub fn new(ratio: f64, floor: u32) -> Self {
+    pub fn new(policy: BudgetPolicy) -> Self {
         Self {
-            ratio,
-            floor,
+            ratio: policy.ratio,
+            floor: policy.floor,
             inner: Mutex::new(VecDeque::new()),
         }
     }
@@ -93,27 +89,12 @@ impl RetryBudget {
 mod tests {
     use super::*;
 
-    #[test]
-    fn backoff_doubles_up_to_max_and_jitters_below_the_ceiling() {
-        let b = Backoff {
-            base: Duration::from_millis(100),
-            max: Duration::from_secs(1),
-        };
-        assert_eq!(b.ceiling(1), Duration::from_millis(100));
-        assert_eq!(b.ceiling(2), Duration::from_millis(200));
-        assert_eq!(b.ceiling(4), Duration::from_millis(800));
-        assert_eq!(b.ceiling(5), Duration::from_secs(1));
-        assert_eq!(b.ceiling(60), Duration::from_secs(1));
-        let mut rng = rand::rng();
-        let delays: Vec<Duration> = (0..200).map(|_| b.delay(3, &mut rng)).collect();
-        assert!(delays.iter().all(|d| *d <= Duration::from_millis(400)));
-        let distinct: std::collections::BTreeSet<_> = delays.iter().collect();
-        assert!(distinct.len() > 100, "full jitter spreads the waits");
-    }
-
     #[tokio::test(start_paused = true)]
     async fn retry_budget_caps_retries_at_a_share_of_calls_plus_a_floor() {
-        let budget = RetryBudget::new(0.2, 1);
+        let budget = RetryBudget::new(BudgetPolicy {
+            ratio: 0.2,
+            floor: 1,
+        });
         let now = Instant::now();
         for _ in 0..100 {
             budget.deposit(now);

@@ -240,11 +240,16 @@ fn retry_after_is_read_as_seconds_or_an_http_date_and_capped() {
 
 fn policy() -> CircuitPolicy {
     CircuitPolicy {
-        error_rate: 0.5,
-        slow_call: Some(Duration::from_secs(2)),
-        slow_rate: 0.8,
-        window: Duration::from_secs(10),
-        min_calls: 4,
+        trip: Trip {
+            consecutive: None,
+            rate: Some(RateTrip {
+                error_rate: 0.5,
+                slow_call: Some(Duration::from_secs(2)),
+                slow_rate: 0.8,
+                window: Duration::from_secs(10),
+                min_calls: 4,
+            }),
+        },
         open_for: Duration::from_secs(5),
         probes: 2,
     }

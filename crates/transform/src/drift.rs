@@ -379,6 +379,13 @@ impl Tracker {
         std::mem::take(&mut *pending).into_values().collect()
     }
 
+    /// What changed since the last drain, left in place (for a reader that adds it to what is
+    /// persisted).
+    pub fn unflushed(&self) -> Vec<Record> {
+        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.values().cloned().collect()
+    }
+
     /// Puts back what a drain took but could not persist.
     pub fn restore(&self, drained: Vec<Record>) {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());

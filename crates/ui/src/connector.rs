@@ -13,7 +13,7 @@ use maud::html;
 
 use crate::chart::timeline;
 use crate::data::{fact, grouped, quantiles, History};
-use crate::layout::{badge, circuit_badge, count, duration, page, seconds, when};
+use crate::layout::{badge, circuit_badge, duration, page, seconds, when};
 use crate::notices::notice;
 use crate::Ui;
 
@@ -34,8 +34,7 @@ pub async fn show(
     };
     let store = state.store.as_ref();
     let prefix = format!("{name} ");
-    let records: Vec<_> = store
-        .drift(500)
+    let records: Vec<_> = junction_engine::maintain::drift(store, 500)
         .await?
         .into_iter()
         .filter(|r| r.scope == "connector" && r.subject.starts_with(&prefix))
@@ -69,11 +68,10 @@ pub async fn show(
             }))
             (fact("Concurrency", html! { (cfg.concurrency) " calls" }))
             (fact("Retries", html! {
-                (count(cfg.retry.attempts.into(), "attempt", "attempts")) ", backoff " (duration(cfg.retry.base)) " to " (duration(cfg.retry.max))
+                (crate::policy::retry(&cfg.retry))
             }))
             (fact("Circuit policy", html! {
-                "opens at " (format!("{:.0}%", cfg.circuit.error_rate * 100.0)) " errors over " (duration(cfg.circuit.window))
-                " (≥ " (cfg.circuit.min_calls) " calls), for " (duration(cfg.circuit.open_for))
+                (crate::policy::circuit(&cfg.circuit))
             }))
             (fact("Timeouts", html! {
                 "connect " (duration(cfg.timeouts.connect)) ", attempt " (duration(cfg.timeouts.attempt)) ", total " (duration(cfg.timeouts.total))

@@ -15,7 +15,7 @@ use maud::html;
 
 use crate::chart::timeline;
 use crate::data::{fact, grouped, quantiles, History};
-use crate::layout::{badge, circuit_badge, count, duration, page, when};
+use crate::layout::{badge, circuit_badge, duration, page, when};
 use crate::Ui;
 
 /// The most dead letters one click replays.
@@ -92,10 +92,10 @@ pub async fn show(
                 @if dead > 0 { a href={"/ui/dead-letters?destination=" (name)} { (dead) } } @else { "0" }
             }))
             (fact("Retries", html! {
-                (count(dest.retry.attempts.into(), "attempt", "attempts")) ", backoff " (duration(dest.retry.base)) " to " (duration(dest.retry.max))
+                (crate::policy::retry(&dest.retry))
             }))
             (fact("Circuit", html! {
-                "opens after " (dest.circuit.failures) " failures; probes after " (duration(dest.circuit.probe_after))
+                (crate::policy::circuit(&dest.circuit))
             }))
             (fact("Timeout", html! { (duration(dest.timeout)) }))
             (fact("Signing", html! {

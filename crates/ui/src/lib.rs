@@ -20,6 +20,7 @@ mod layout;
 mod login;
 mod notices;
 mod overview;
+mod policy;
 mod source;
 
 use std::sync::Arc;

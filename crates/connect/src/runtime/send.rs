@@ -8,9 +8,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderName, HeaderValue, Method};
+use http::{HeaderValue, Method};
 use junction_core::{Code, Error, Origin};
 use junction_resilience::quota::parse_signal;
+use junction_resilience::{Answer, Class};
 use tokio::time::Instant;
 
 use super::{Deferred, Runtime};
@@ -116,15 +117,13 @@ impl Runtime {
             Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
         );
         let mut idempotent = safe_method || base.headers.contains_key("idempotency-key");
-        if let Some(h) = &self.cfg.idempotency_header {
-            if let Ok(name) = HeaderName::from_bytes(h.as_bytes()) {
-                if base.headers.contains_key(&name) {
+        if let Some(name) = &self.cfg.idempotency_header {
+            if base.headers.contains_key(name) {
+                idempotent = true;
+            } else if matches!(base.method, Method::POST | Method::PATCH) {
+                if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+                    base.headers.insert(name.clone(), v);
                     idempotent = true;
-                } else if matches!(base.method, Method::POST | Method::PATCH) {
-                    if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
-                        base.headers.insert(name, v);
-                        idempotent = true;
-                    }
                 }
             }
         }
@@ -240,7 +239,8 @@ impl Runtime {
             )))));
             res.extensions_mut().insert(deferred);
         } else {
-            permit.record(now, status < 500, elapsed);
+            let judged = self.cfg.retry.classes.judge(Answer::Status(status));
+            permit.record(now, !judged.trips, elapsed);
         }
         if self.cfg.auth.is_some() {
             self.metrics.auth(status != 401 && status != 403);
@@ -263,7 +263,7 @@ impl Runtime {
         if status == 401 && self.auth.uses_tokens() && !p.reauthorised {
             return Next::Reauth;
         }
-        let retryable = matches!(status, 408 | 425 | 429 | 500 | 502 | 503 | 504);
+        let retryable = self.cfg.retry.classes.judge(Answer::Status(status)).class == Class::Retry;
         if !(retryable && p.idempotent && p.attempt < self.cfg.retry.attempts) {
             return Next::Done(res);
         }
@@ -273,7 +273,7 @@ impl Runtime {
             Some(ra) if ra > cap => return Next::Done(res),
             // The quota is paused until then: the next admission waits for it.
             Some(_) => Duration::ZERO,
-            None => self.backoff.delay(p.attempt, &mut rand::rng()),
+            None => self.cfg.retry.backoff.delay(p.attempt, &mut rand::rng()),
         };
         let resume = now + delay.max(retry_after.unwrap_or_default());
         if resume < deadline && self.budget.withdraw(now) {
@@ -298,7 +298,7 @@ impl Runtime {
         if !((p.idempotent || never_sent) && p.attempt < self.cfg.retry.attempts) {
             return None;
         }
-        let delay = self.backoff.delay(p.attempt, &mut rand::rng());
+        let delay = self.cfg.retry.backoff.delay(p.attempt, &mut rand::rng());
         if now + delay < deadline && self.budget.withdraw(now) {
             self.metrics.retries.increment(1);
             return Some(delay);

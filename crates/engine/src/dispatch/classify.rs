@@ -1,6 +1,10 @@
-//! What an attempt's result means: delivered, try again, give up, or the destination is gone.
+//! What an attempt's result means for a delivery: delivered, try again, give up, or the
+//! destination is gone. The judging itself is the one every outbound call shares
+//! ([`junction_resilience::outcome`]); this adds what a delivery records.
 
 use std::time::Duration;
+
+use junction_resilience::{Answer, Class, Classes};
 
 /// What came back from one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,49 +46,39 @@ pub enum Verdict {
     Gone,
 }
 
-impl Verdict {
-    /// Whether this shows the destination is up (for the circuit).
-    pub fn destination_up(&self) -> bool {
-        matches!(
-            self,
-            Verdict::Delivered | Verdict::Permanent(_) | Verdict::Gone
-        )
-    }
-}
-
-/// 2xx delivered; 408, 425, 429, 5xx, timeouts and transport errors transient (plus any 4xx in
-/// `retry_statuses`); 410 gone; 3xx a permanent failure (redirects are not followed); other 4xx
-/// permanent.
-pub fn classify(sent: &Sent, retry_statuses: &[u16]) -> Verdict {
-    match sent {
-        Sent::Timeout => Verdict::Retry {
+/// A delivery's verdict, and whether the attempt counts against the destination's circuit.
+pub fn classify(sent: &Sent, classes: &Classes) -> (Verdict, bool) {
+    let answer = match sent {
+        Sent::Timeout => Answer::Timeout,
+        Sent::Transport(_) => Answer::Transport,
+        Sent::Answered { status, .. } => Answer::Status(*status),
+    };
+    let judged = classes.judge(answer);
+    let verdict = match (judged.class, sent) {
+        (Class::Success, _) => Verdict::Delivered,
+        (Class::Gone, _) => Verdict::Gone,
+        (Class::Retry, Sent::Timeout) => Verdict::Retry {
             reason: "timed out".into(),
             retry_after: None,
         },
-        Sent::Transport(e) => Verdict::Retry {
+        (Class::Retry, Sent::Transport(e)) => Verdict::Retry {
             reason: format!("connection failed: {e}"),
             retry_after: None,
         },
-        Sent::Answered {
-            status,
-            retry_after,
-            location,
-        } => match *status {
-            200..=299 => Verdict::Delivered,
-            410 => Verdict::Gone,
-            s if matches!(s, 408 | 425 | 429 | 500..=599) || retry_statuses.contains(&s) => {
-                Verdict::Retry {
-                    reason: format!("HTTP {s}"),
-                    retry_after: *retry_after,
-                }
-            }
-            s @ 300..=399 => Verdict::Permanent(format!(
-                "HTTP {s}: redirects are not followed (Location: {}); fix the destination's url and replay",
-                location.as_deref().unwrap_or("none")
-            )),
-            s => Verdict::Permanent(format!("HTTP {s}: the destination refused the event")),
+        (Class::Retry, Sent::Answered { status, retry_after, .. }) => Verdict::Retry {
+            reason: format!("HTTP {status}"),
+            retry_after: *retry_after,
         },
-    }
+        (Class::Redirect, Sent::Answered { status, location, .. }) => Verdict::Permanent(format!(
+            "HTTP {status}: redirects are not followed (Location: {}); fix the destination's url and replay",
+            location.as_deref().unwrap_or("none")
+        )),
+        (_, Sent::Answered { status, .. }) => {
+            Verdict::Permanent(format!("HTTP {status}: the destination refused the event"))
+        }
+        (_, other) => Verdict::Permanent(other.to_string()),
+    };
+    (verdict, judged.trips)
 }
 
 #[cfg(test)]
@@ -110,35 +104,50 @@ mod tests {
         }
     }
 
+    fn destination() -> Classes {
+        Classes {
+            also_retry: vec![],
+            throttling_trips: true,
+        }
+    }
+
+    fn verdict(sent: &Sent, also: &[u16]) -> Verdict {
+        let classes = Classes {
+            also_retry: also.to_vec(),
+            ..destination()
+        };
+        classify(sent, &classes).0
+    }
+
     #[test]
     fn statuses_are_classified_as_documented() {
-        assert_eq!(classify(&answered(204), &[]), Verdict::Delivered);
+        assert_eq!(verdict(&answered(204), &[]), Verdict::Delivered);
         for s in [408, 425, 429, 500, 502, 503, 504] {
             assert!(
-                matches!(classify(&answered(s), &[]), Verdict::Retry { .. }),
+                matches!(verdict(&answered(s), &[]), Verdict::Retry { .. }),
                 "{s}"
             );
         }
-        for s in [400, 401, 403, 404, 409, 422] {
+        for s in [400, 401, 403, 404, 409, 422, 501] {
             assert!(
-                matches!(classify(&answered(s), &[]), Verdict::Permanent(_)),
+                matches!(verdict(&answered(s), &[]), Verdict::Permanent(_)),
                 "{s}"
             );
         }
         assert!(matches!(
-            classify(&answered(409), &[409]),
+            verdict(&answered(409), &[409]),
             Verdict::Retry { .. }
         ));
         assert!(
-            matches!(classify(&answered(301), &[]), Verdict::Permanent(m) if m.contains("redirect"))
+            matches!(verdict(&answered(301), &[]), Verdict::Permanent(m) if m.contains("redirect"))
         );
-        assert_eq!(classify(&answered(410), &[]), Verdict::Gone);
+        assert_eq!(verdict(&answered(410), &[]), Verdict::Gone);
         assert!(matches!(
-            classify(&Sent::Timeout, &[]),
+            verdict(&Sent::Timeout, &[]),
             Verdict::Retry { .. }
         ));
         assert!(matches!(
-            classify(&Sent::Transport("reset".into()), &[]),
+            verdict(&Sent::Transport("reset".into()), &[]),
             Verdict::Retry { .. }
         ));
     }
@@ -151,13 +160,15 @@ mod tests {
             location: None,
         };
         assert_eq!(
-            classify(&s, &[]),
-            Verdict::Retry {
-                reason: "HTTP 429".into(),
-                retry_after: Some(Duration::from_secs(30))
-            }
+            classify(&s, &destination()),
+            (
+                Verdict::Retry {
+                    reason: "HTTP 429".into(),
+                    retry_after: Some(Duration::from_secs(30))
+                },
+                true
+            )
         );
-        assert!(!classify(&s, &[]).destination_up());
-        assert!(classify(&answered(400), &[]).destination_up());
+        assert!(!classify(&answered(400), &destination()).1);
     }
 }

@@ -2,8 +2,6 @@
 //! process stores an event for it and otherwise polling for work from other processes and
 //! retries coming due.
 
-mod backoff;
-mod circuit;
 mod classify;
 mod send;
 mod shape;
@@ -11,7 +9,7 @@ mod worker;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use junction_config::Config;
@@ -19,8 +17,6 @@ use junction_server::Health;
 use junction_store::Store;
 use tokio::sync::{Notify, Semaphore};
 
-pub use backoff::{delay, longest_span};
-pub use circuit::{Allow, Circuit, State as CircuitState, Transition};
 pub use classify::{classify, Sent, Verdict};
 pub use send::{idempotency_key, parse_retry_after};
 
@@ -148,10 +144,7 @@ impl Dispatcher {
                 lease: config.delivery.lease,
                 poll: config.delivery.poll_interval,
                 health: health.clone(),
-                circuit: Mutex::new(Circuit::new(
-                    dest.circuit.failures,
-                    dest.circuit.probe_after,
-                )),
+                circuit: junction_resilience::Circuit::new(dest.circuit),
                 permits: Arc::new(Semaphore::new(dest.concurrency)),
                 disabled: AtomicBool::new(is_disabled),
                 metrics: worker::WorkerMetrics::new(&dest.name),
@@ -194,11 +187,7 @@ impl Dispatcher {
             .values()
             .map(|w| DestinationStatus {
                 name: w.dest.name.clone(),
-                circuit: match w.circuit_state() {
-                    CircuitState::Closed => "closed",
-                    CircuitState::Open { .. } => "open",
-                    CircuitState::HalfOpen => "half_open",
-                },
+                circuit: w.circuit_state().as_str(),
                 disabled: w.disabled.load(std::sync::atomic::Ordering::Relaxed),
                 in_flight: w.in_flight(),
                 concurrency: w.dest.concurrency,

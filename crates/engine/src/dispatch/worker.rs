@@ -3,7 +3,7 @@
 //! ever holds its own permits and its own claims: other destinations flow at full speed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use junction_config::Destination;
@@ -14,8 +14,8 @@ use junction_telemetry::history;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
-use super::backoff;
-use super::circuit::{Allow, Circuit, State, Transition};
+use junction_resilience::{Admit, Circuit, CircuitState, Transition};
+
 use super::classify::{classify, Verdict};
 use super::send::send;
 use super::shape::{Quarantine, Shape};
@@ -34,7 +34,7 @@ pub(crate) struct Worker {
     pub lease: Duration,
     pub poll: Duration,
     pub health: Arc<Health>,
-    pub circuit: Mutex<Circuit>,
+    pub circuit: Circuit,
     pub permits: Arc<Semaphore>,
     pub disabled: AtomicBool,
     pub metrics: WorkerMetrics,
@@ -70,12 +70,8 @@ impl WorkerMetrics {
 }
 
 impl Worker {
-    fn circuit(&self) -> std::sync::MutexGuard<'_, Circuit> {
-        self.circuit.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn circuit_state(&self) -> State {
-        self.circuit().state()
+    pub fn circuit_state(&self) -> CircuitState {
+        self.circuit.state(Instant::now())
     }
 
     /// Attempts in flight now.
@@ -120,11 +116,12 @@ impl Worker {
         if free == 0 || (in_flight > 0 && free < self.dest.concurrency.div_ceil(4)) {
             return Ok(idle);
         }
-        let allow = self.circuit().allow(Instant::now());
-        let limit = match allow {
-            Allow::Any => free,
-            Allow::Probe => 1,
-            Allow::Wait(until) => return Ok(until.or(idle)),
+        let now = Instant::now();
+        let admit = self.circuit.admit(now);
+        let (limit, probe) = match admit {
+            Admit::Call => (free, false),
+            Admit::Probe => (1, true),
+            Admit::Wait(d) => return Ok(Some(now + d)),
         };
         let claim = Claim {
             owner: self.owner.clone(),
@@ -138,23 +135,23 @@ impl Worker {
         let claimed = match self.store.claim(&claim).await {
             Ok(c) => c,
             Err(e) => {
-                if allow == Allow::Probe {
-                    self.circuit().probe_unused(Instant::now());
+                if probe {
+                    self.circuit.probe_unused(Instant::now());
                 }
                 return Err(e);
             }
         };
-        if claimed.is_empty() && allow == Allow::Probe {
-            self.circuit().probe_unused(Instant::now());
+        if claimed.is_empty() && probe {
+            self.circuit.probe_unused(Instant::now());
         }
-        let full = claimed.len() == limit && allow == Allow::Any;
+        let full = claimed.len() == limit && !probe;
         for c in claimed {
             let Ok(permit) = self.permits.clone().try_acquire_owned() else {
                 break;
             };
             let me = self.clone();
             tokio::spawn(async move {
-                me.attempt(c).await;
+                me.attempt(c, probe).await;
                 drop(permit);
                 me.wake.notify_one();
             });
@@ -165,12 +162,15 @@ impl Worker {
     /// Runs one attempt while renewing its lease every third of the lease. If the lease is
     /// lost (this process stalled past it and another took the delivery over), the attempt is
     /// abandoned: the new holder sends it, and the store would refuse this one's outcome anyway.
-    async fn attempt(&self, c: Claimed) {
+    async fn attempt(&self, c: Claimed, probe: bool) {
         let lease = c.lease;
         tokio::select! {
             biased;
-            () = self.attempt_holding(c) => {}
+            () = self.attempt_holding(c, probe) => {}
             () = self.renew(lease) => {
+                if probe {
+                    self.circuit.probe_unused(Instant::now());
+                }
                 tracing::warn!(destination = %self.dest.name, delivery = lease.delivery_id, "lost the lease during an attempt; another process has the delivery");
             }
         }
@@ -205,7 +205,7 @@ impl Worker {
         }
     }
 
-    async fn attempt_holding(&self, c: Claimed) {
+    async fn attempt_holding(&self, c: Claimed, probe: bool) {
         let dest = &self.dest.name;
         let started_at = now_ms();
         let t0 = std::time::Instant::now();
@@ -219,13 +219,21 @@ impl Worker {
                     "{crashed} earlier attempts ended without an outcome (the process stopped while handling this delivery); set aside so it cannot stop the hub again: replay it once the cause is fixed"
                 ),
             };
+            if probe {
+                self.circuit.probe_unused(Instant::now());
+            }
             return self.quarantine(c, q, started_at, t0).await;
         }
         let shapes = self.shapes.load_full();
         let body = match shapes.get(&c.route) {
             Some(shape) if !shape.is_identity() => match shape.apply(&c.event.payload).await {
                 Ok(mapped) => mapped.unwrap_or_else(|| c.event.payload.clone()),
-                Err(q) => return self.quarantine(c, q, started_at, t0).await,
+                Err(q) => {
+                    if probe {
+                        self.circuit.probe_unused(Instant::now());
+                    }
+                    return self.quarantine(c, q, started_at, t0).await;
+                }
             },
             _ => c.event.payload.clone(),
         };
@@ -250,11 +258,9 @@ impl Worker {
         .instrument(span)
         .await;
         let took = t0.elapsed();
-        let verdict = classify(&sent, &settings.retry_statuses);
+        let (verdict, trips) = classify(&sent, &settings.retry.classes);
         self.metrics.attempt_seconds.record(took.as_secs_f64());
-        let transition = self
-            .circuit()
-            .record(verdict.destination_up(), Instant::now());
+        let transition = self.circuit.record(Instant::now(), probe, !trips, took);
         let now = now_ms();
         let (status, error) = match &sent {
             super::classify::Sent::Answered { status, .. } => (Some(*status as i32), None),
@@ -271,10 +277,11 @@ impl Worker {
                         reason: format!("gave up after {} attempts; last: {reason}", c.attempt),
                     }
                 } else {
-                    let wait = backoff::delay(
-                        &settings.retry,
+                    let retry = &settings.retry;
+                    let wait = retry.backoff.delay_after(
                         c.attempt.max(1) as u32,
                         *retry_after,
+                        retry.retry_after_cap,
                         &mut rand::rng(),
                     );
                     Outcome::Retry {

@@ -1,23 +1,30 @@
-//! A circuit breaker per connector: it opens when the share of failed (or slow) calls over a
-//! sliding window passes a threshold once the window holds enough calls, stays open for a while
-//! (calls fail fast without reaching the vendor), then lets a few probe calls through: if they
-//! succeed it closes, if one fails it opens again.
+//! One circuit breaker for every outbound target — a connector's vendor, a destination. Its
+//! policy says when it trips ([`Trip`]: consecutive failures, a failure or slow-call rate over a
+//! sliding window, or both); the state machine is shared: open for `open_for` (calls fail fast
+//! without reaching the target), then `probes` calls go through half-open; if they all succeed
+//! it closes, if one fails it opens again.
+//!
+//! Two ways to use it: [`Circuit::allow`] hands out a [`Permit`] that reports its call's outcome
+//! (a dropped probe frees its slot), as a synchronous call does; a dispatcher that claims work
+//! first and sends it later uses [`Circuit::admit`] / [`Circuit::record`] /
+//! [`Circuit::probe_unused`] directly.
+
+mod trip;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::window::SlidingCount;
+pub use trip::{RateTrip, Trip};
 
+/// When the circuit opens and how it recovers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CircuitPolicy {
-    pub error_rate: f64,
-    pub slow_call: Option<Duration>,
-    pub slow_rate: f64,
-    pub window: Duration,
-    pub min_calls: u32,
+    pub trip: Trip,
+    /// How long it stays open before probes are let through.
     pub open_for: Duration,
+    /// Probe calls that must succeed to close it again.
     pub probes: u32,
 }
 
@@ -47,6 +54,24 @@ impl CircuitState {
     }
 }
 
+/// What may be sent now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// A normal call (closed circuit).
+    Call,
+    /// A half-open probe: report it with `probe: true`.
+    Probe,
+    /// Nothing for this long (open, or every probe is out).
+    Wait(Duration),
+}
+
+/// A change worth telling operators (and, on `Closed`, waking a backlog).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Opened,
+    Closed,
+}
+
 pub struct Circuit {
     policy: CircuitPolicy,
     inner: Mutex<Inner>,
@@ -60,9 +85,7 @@ enum Mode {
 
 struct Inner {
     mode: Mode,
-    calls: SlidingCount,
-    failures: SlidingCount,
-    slow: SlidingCount,
+    counts: trip::Counts,
 }
 
 /// Leave to make one call. Report its outcome with [`Permit::record`]; a probe dropped without
@@ -73,21 +96,26 @@ pub struct Permit {
     done: bool,
 }
 
-const BUCKETS: u32 = 10;
+/// How long a caller waits while every probe is out (their verdict may come at any moment).
+const PROBE_VERDICT_POLL: Duration = Duration::from_millis(100);
 
 impl Circuit {
     pub fn new(policy: CircuitPolicy) -> Self {
-        let origin = Instant::now();
-        let count = || SlidingCount::new(origin, policy.window, BUCKETS);
+        let policy = CircuitPolicy {
+            probes: policy.probes.max(1),
+            ..policy
+        };
         Self {
-            policy,
             inner: Mutex::new(Inner {
                 mode: Mode::Closed,
-                calls: count(),
-                failures: count(),
-                slow: count(),
+                counts: trip::Counts::new(&policy.trip, Instant::now()),
             }),
+            policy,
         }
+    }
+
+    pub fn policy(&self) -> &CircuitPolicy {
+        &self.policy
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -102,26 +130,34 @@ impl Circuit {
         }
     }
 
-    /// A permit to call now, or how long until the circuit may let a call through.
-    pub fn allow(self: &Arc<Self>, now: Instant) -> Result<Permit, Duration> {
+    /// What may be sent now; an open circuit whose time is up hands out probes.
+    pub fn admit(&self, now: Instant) -> Admit {
         let mut c = self.lock();
         if let Mode::Open { until } = c.mode {
             if now < until {
-                return Err(until - now);
+                return Admit::Wait(until - now);
             }
             c.mode = Mode::HalfOpen { out: 0, ok: 0 };
         }
-        let probes = self.policy.probes;
-        let probe = match &mut c.mode {
-            Mode::Closed => false,
-            Mode::HalfOpen { out, ok } if *out + *ok < probes => {
+        match &mut c.mode {
+            Mode::Closed => Admit::Call,
+            Mode::HalfOpen { out, ok } if *out + *ok < self.policy.probes => {
                 *out += 1;
-                true
+                Admit::Probe
             }
             // Every probe is out: the others wait for their verdict.
             Mode::HalfOpen { .. } | Mode::Open { .. } => {
-                return Err(Duration::from_millis(100).min(self.policy.open_for))
+                Admit::Wait(PROBE_VERDICT_POLL.min(self.policy.open_for))
             }
+        }
+    }
+
+    /// A permit to call now, or how long until the circuit may let a call through.
+    pub fn allow(self: &Arc<Self>, now: Instant) -> Result<Permit, Duration> {
+        let probe = match self.admit(now) {
+            Admit::Call => false,
+            Admit::Probe => true,
+            Admit::Wait(d) => return Err(d),
         };
         Ok(Permit {
             circuit: self.clone(),
@@ -130,50 +166,66 @@ impl Circuit {
         })
     }
 
-    fn settle(&self, now: Instant, probe: bool, ok: bool, elapsed: Duration) {
+    /// Records a call's outcome: `ok` false for a failure that counts against the target (see
+    /// [`crate::outcome`]), and how long it took. Calls let through before the circuit opened
+    /// do not count once it is open.
+    pub fn record(
+        &self,
+        now: Instant,
+        probe: bool,
+        ok: bool,
+        elapsed: Duration,
+    ) -> Option<Transition> {
         let p = self.policy;
         let mut c = self.lock();
         if probe {
-            if let Mode::HalfOpen { out, ok: good } = &mut c.mode {
-                *out = out.saturating_sub(1);
-                if !ok {
-                    c.mode = Mode::Open {
-                        until: now + p.open_for,
-                    };
-                } else {
-                    *good += 1;
-                    if *good >= p.probes {
-                        c.mode = Mode::Closed;
-                        c.calls.clear();
-                        c.failures.clear();
-                        c.slow.clear();
-                    }
-                }
+            let Mode::HalfOpen { out, ok: good } = &mut c.mode else {
+                return None;
+            };
+            *out = out.saturating_sub(1);
+            if !ok {
+                c.mode = Mode::Open {
+                    until: now + p.open_for,
+                };
+                return None;
             }
-            return;
+            *good += 1;
+            if *good < p.probes {
+                return None;
+            }
+            c.mode = Mode::Closed;
+            c.counts.clear();
+            return Some(Transition::Closed);
         }
         if !matches!(c.mode, Mode::Closed) {
-            // Calls let through before the circuit opened do not count twice.
-            return;
+            return None;
         }
-        c.calls.add(now, 1);
-        if !ok {
-            c.failures.add(now, 1);
-        }
-        let slow = p.slow_call.is_some_and(|limit| elapsed >= limit);
-        if slow {
-            c.slow.add(now, 1);
-        }
-        let calls = c.calls.sum(now);
-        if calls < u64::from(p.min_calls) {
-            return;
-        }
-        let failed = c.failures.sum(now) as f64 / calls as f64;
-        let slowed = c.slow.sum(now) as f64 / calls as f64;
-        if failed >= p.error_rate || (p.slow_call.is_some() && slowed >= p.slow_rate) {
+        if c.counts.add(&p.trip, now, ok, elapsed) {
             c.mode = Mode::Open {
                 until: now + p.open_for,
             };
+            return Some(Transition::Opened);
+        }
+        None
+    }
+
+    /// A probe was handed out but nothing was there to send: its slot is free, and unless
+    /// another probe is out or has succeeded, the circuit waits another `open_for`.
+    pub fn probe_unused(&self, now: Instant) {
+        let mut c = self.lock();
+        if let Mode::HalfOpen { out, ok } = &mut c.mode {
+            *out = out.saturating_sub(1);
+            if *out == 0 && *ok == 0 {
+                c.mode = Mode::Open {
+                    until: now + self.policy.open_for,
+                };
+            }
+        }
+    }
+
+    fn free_probe(&self) {
+        if let Mode::HalfOpen { out, .. } = &mut self.lock().mode {
+            *out = out.saturating_sub(1);
         }
     }
 }
@@ -184,20 +236,98 @@ impl Permit {
         self.probe
     }
 
-    /// Reports the call's outcome: `ok` false for a failure that counts against the vendor
-    /// (5xx, timeout, connection error), and how long it took.
-    pub fn record(mut self, now: Instant, ok: bool, elapsed: Duration) {
+    /// Reports the call's outcome: `ok` false for a failure that counts against the target,
+    /// and how long it took.
+    pub fn record(mut self, now: Instant, ok: bool, elapsed: Duration) -> Option<Transition> {
         self.done = true;
-        self.circuit.settle(now, self.probe, ok, elapsed);
+        self.circuit.record(now, self.probe, ok, elapsed)
     }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
         if !self.done && self.probe {
-            if let Mode::HalfOpen { out, .. } = &mut self.circuit.lock().mode {
-                *out = out.saturating_sub(1);
-            }
+            self.circuit.free_probe();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn consecutive(failures: u32, open_for: Duration) -> Circuit {
+        Circuit::new(CircuitPolicy {
+            trip: Trip {
+                consecutive: Some(failures),
+                rate: None,
+            },
+            open_for,
+            probes: 1,
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn opens_after_consecutive_failures_then_probes_and_closes() {
+        let c = consecutive(3, Duration::from_secs(5));
+        let now = Instant::now();
+        let ms = Duration::from_millis(1);
+        assert_eq!(c.record(now, false, false, ms), None);
+        assert_eq!(c.record(now, false, true, ms), None, "a success resets");
+        assert_eq!(c.record(now, false, false, ms), None);
+        assert_eq!(c.record(now, false, false, ms), None);
+        assert_eq!(c.record(now, false, false, ms), Some(Transition::Opened));
+        assert_eq!(c.admit(Instant::now()), Admit::Wait(Duration::from_secs(5)));
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(c.admit(Instant::now()), Admit::Probe);
+        assert!(
+            matches!(c.admit(Instant::now()), Admit::Wait(_)),
+            "one probe at a time"
+        );
+        // The probe fails: open again for another period.
+        assert_eq!(c.record(Instant::now(), true, false, ms), None);
+        assert_eq!(c.state(Instant::now()), CircuitState::Open);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(c.admit(Instant::now()), Admit::Probe);
+        assert_eq!(
+            c.record(Instant::now(), true, true, ms),
+            Some(Transition::Closed)
+        );
+        assert_eq!(c.admit(Instant::now()), Admit::Call);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unused_probe_waits_another_period() {
+        let c = consecutive(1, Duration::from_secs(2));
+        c.record(Instant::now(), false, false, Duration::ZERO);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(c.admit(Instant::now()), Admit::Probe);
+        c.probe_unused(Instant::now());
+        assert_eq!(c.admit(Instant::now()), Admit::Wait(Duration::from_secs(2)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn consecutive_and_rate_trips_combine_either_opens_it() {
+        let c = Circuit::new(CircuitPolicy {
+            trip: Trip {
+                consecutive: Some(3),
+                rate: Some(RateTrip {
+                    error_rate: 0.5,
+                    slow_call: None,
+                    slow_rate: 1.0,
+                    window: Duration::from_secs(10),
+                    min_calls: 10,
+                }),
+            },
+            open_for: Duration::from_secs(1),
+            probes: 1,
+        });
+        let now = Instant::now();
+        // Alternating failures never make three in a row, but reach half of ten calls.
+        let mut opened = None;
+        for i in 0..10 {
+            opened = opened.or(c.record(now, false, i % 2 == 0, Duration::ZERO));
+        }
+        assert_eq!(opened, Some(Transition::Opened));
     }
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::resilience::{Fallback, RawCircuit, RawRetry};
 use crate::units::{ByteSize, HumanDuration, Ratio};
 
 /// One third-party API.
@@ -56,10 +57,10 @@ pub struct RawConnector {
     pub max_wait: HumanDuration,
     /// When a failed call is tried again.
     #[serde(default)]
-    pub retry: RawCallRetry,
+    pub retry: RawRetry,
     /// When to stop calling a failing API for a while.
     #[serde(default)]
-    pub circuit: RawCallCircuit,
+    pub circuit: RawCircuit,
     /// Caching of GET responses (off unless set).
     #[serde(default)]
     pub cache: Option<RawCache>,
@@ -220,9 +221,9 @@ pub struct RawHmacSigning {
     /// The key, by reference.
     pub secret: String,
     #[serde(default)]
-    pub algorithm: crate::raw_flow::HmacAlgorithm,
+    pub algorithm: crate::flow::raw::HmacAlgorithm,
     #[serde(default)]
-    pub encoding: crate::raw_flow::SignatureEncoding,
+    pub encoding: crate::flow::raw::SignatureEncoding,
     /// Text before the signature, e.g. `sha256=`.
     #[serde(default)]
     pub prefix: Option<String>,
@@ -233,102 +234,6 @@ pub struct RawHmacSigning {
     /// A header carrying the timestamp that was signed.
     #[serde(default)]
     pub timestamp_header: Option<String>,
-}
-
-/// Retries of failed calls.
-#[derive(Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawCallRetry {
-    /// Attempts in all (1 = no retry).
-    #[serde(default = "default_call_attempts")]
-    pub attempts: u32,
-    /// The first backoff's upper bound (full jitter); each later one doubles.
-    #[serde(default = "default_call_base")]
-    pub base: HumanDuration,
-    /// The largest backoff.
-    #[serde(default = "default_call_max")]
-    pub max: HumanDuration,
-    /// Retries may add at most this share of calls (over 10 s), so an outage cannot multiply load.
-    #[serde(default = "default_budget")]
-    pub budget: Ratio,
-    /// Retries always allowed per second, whatever the budget.
-    #[serde(default = "default_budget_floor")]
-    pub budget_floor: u32,
-    /// The longest `Retry-After` honoured; a longer one ends the call.
-    #[serde(default = "default_call_retry_after_cap")]
-    pub retry_after_cap: HumanDuration,
-    /// The vendor supports idempotency keys in this header (`Idempotency-Key`): Junction adds
-    /// one to POST and PATCH calls that lack it, which makes them safe to retry.
-    #[serde(default)]
-    pub idempotency_header: Option<String>,
-}
-
-impl Default for RawCallRetry {
-    fn default() -> Self {
-        Self {
-            attempts: default_call_attempts(),
-            base: default_call_base(),
-            max: default_call_max(),
-            budget: default_budget(),
-            budget_floor: default_budget_floor(),
-            retry_after_cap: default_call_retry_after_cap(),
-            idempotency_header: None,
-        }
-    }
-}
-
-/// The connector's circuit breaker.
-#[derive(Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawCallCircuit {
-    /// Share of failed calls over `window` that opens the circuit.
-    #[serde(default = "default_error_rate")]
-    pub error_rate: Ratio,
-    /// A call slower than this counts as slow.
-    #[serde(default)]
-    pub slow_call: Option<HumanDuration>,
-    /// Share of slow calls over `window` that opens the circuit.
-    #[serde(default = "default_slow_rate")]
-    pub slow_rate: Ratio,
-    /// The sliding window the rates are measured over.
-    #[serde(default = "default_window")]
-    pub window: HumanDuration,
-    /// Calls needed in the window before the rates count.
-    #[serde(default = "default_min_calls")]
-    pub min_calls: u32,
-    /// How long the circuit stays open before probes are let through.
-    #[serde(default = "default_open_for")]
-    pub open_for: HumanDuration,
-    /// Probe calls that must succeed to close it again.
-    #[serde(default = "default_probes")]
-    pub probes: u32,
-    /// While open: `none` (fail fast with 503) or `stale` (serve the last good cached GET
-    /// response, marked `X-Junction-Stale: true`).
-    #[serde(default)]
-    pub fallback: Fallback,
-}
-
-impl Default for RawCallCircuit {
-    fn default() -> Self {
-        Self {
-            error_rate: default_error_rate(),
-            slow_call: None,
-            slow_rate: default_slow_rate(),
-            window: default_window(),
-            min_calls: default_min_calls(),
-            open_for: default_open_for(),
-            probes: default_probes(),
-            fallback: Fallback::None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Fallback {
-    #[default]
-    None,
-    Stale,
 }
 
 /// Caching of GET responses.
@@ -413,9 +318,6 @@ pub struct RawSoap {
 fn secs(s: u64) -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(s))
 }
-fn millis(ms: u64) -> HumanDuration {
-    HumanDuration(std::time::Duration::from_millis(ms))
-}
 fn default_concurrency() -> u32 {
     64
 }
@@ -446,42 +348,6 @@ fn default_reauth_after() -> u32 {
 }
 fn default_signed() -> String {
     "{method}\n{path}\n{timestamp}\n{body}".into()
-}
-fn default_call_attempts() -> u32 {
-    3
-}
-fn default_call_base() -> HumanDuration {
-    millis(100)
-}
-fn default_call_max() -> HumanDuration {
-    secs(5)
-}
-fn default_budget() -> Ratio {
-    Ratio(0.2)
-}
-fn default_budget_floor() -> u32 {
-    5
-}
-fn default_call_retry_after_cap() -> HumanDuration {
-    secs(30)
-}
-fn default_error_rate() -> Ratio {
-    Ratio(0.5)
-}
-fn default_slow_rate() -> Ratio {
-    Ratio(1.0)
-}
-fn default_window() -> HumanDuration {
-    secs(30)
-}
-fn default_min_calls() -> u32 {
-    20
-}
-fn default_open_for() -> HumanDuration {
-    secs(15)
-}
-fn default_probes() -> u32 {
-    1
 }
 fn default_cache_size() -> ByteSize {
     ByteSize(16 << 20)

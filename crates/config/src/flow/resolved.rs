@@ -7,106 +7,11 @@ use std::time::Duration;
 
 use junction_transform::Program;
 
-pub use crate::raw_flow::{
+pub use crate::secrets::{HeaderText, Secret, VaultRef};
+
+pub use crate::flow::raw::{
     BodyFormat, HmacAlgorithm, OrderingMode, SignatureEncoding, VerifyPreset,
 };
-
-/// A secret value read at load time. Its `Debug` never shows it, and it is registered with the
-/// log masker so it cannot leak through a log line either.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Arc<OnceLock<Arc<str>>>);
-
-impl Secret {
-    pub fn new(value: &str) -> Self {
-        let s = Self::unbound();
-        s.bind(value);
-        s
-    }
-
-    /// A secret whose value arrives later (a vault reference, bound at start-up).
-    pub(crate) fn unbound() -> Self {
-        Self(Arc::new(OnceLock::new()))
-    }
-
-    /// Sets the value (the first binding wins) and registers it with the log masker.
-    pub(crate) fn bind(&self, value: &str) {
-        junction_core::mask::register(value);
-        let _ = self.0.set(value.into());
-    }
-
-    /// The same secret (a clone of it), not merely an equal value.
-    pub(crate) fn same(&self, other: &Secret) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-
-    pub fn is_bound(&self) -> bool {
-        self.0.get().is_some()
-    }
-
-    /// The value. Empty only for a vault reference not yet bound, which start-up refuses.
-    pub fn expose(&self) -> &str {
-        self.0.get().map(|v| &**v).unwrap_or("")
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-/// A configured header value: as written, or a secret (`env:NAME`, `secret:NAME`) resolved
-/// when the config is loaded (or, from the vault, at start-up) and masked in every log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HeaderText {
-    Plain(String),
-    Secret(Secret),
-}
-
-impl HeaderText {
-    /// The value to send.
-    pub fn expose(&self) -> &str {
-        match self {
-            HeaderText::Plain(s) => s,
-            HeaderText::Secret(s) => s.expose(),
-        }
-    }
-}
-
-/// What a secret's value must look like, checked when it is known (at load for `env:`, at
-/// start-up for `secret:`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SecretShape {
-    Any,
-    /// A Standard Webhooks key (`whsec_…` base64).
-    StandardKey,
-    /// A Standard Webhooks Ed25519 public key (32 bytes).
-    Ed25519Public,
-}
-
-impl SecretShape {
-    pub(crate) fn check(self, value: &str) -> Result<(), String> {
-        match self {
-            SecretShape::Any => Ok(()),
-            SecretShape::StandardKey => crate::standard_key(value).map(|_| ()),
-            SecretShape::Ed25519Public => match crate::standard_key(value) {
-                Ok(k) if k.len() == 32 => Ok(()),
-                Ok(_) => Err("an Ed25519 public key is 32 bytes".into()),
-                Err(e) => Err(e),
-            },
-        }
-    }
-}
-
-/// A `secret:NAME` in the config: opened from the vault once the store is open.
-#[derive(Debug, Clone)]
-pub struct VaultRef {
-    pub name: String,
-    pub(crate) secret: Secret,
-    pub(crate) shape: SecretShape,
-    /// The located error reported if the vault has no such secret.
-    pub(crate) missing: crate::error::ConfigError,
-}
 
 /// A destination's Standard Webhooks signing keys, decoded once when first used (a key from
 /// the vault is only known after start-up binds it).
@@ -149,7 +54,7 @@ pub struct Source {
     pub verify: Verify,
     pub event: Extract,
     /// The body's format; anything but JSON is decoded to JSON after verification.
-    pub format: crate::raw_flow::BodyFormat,
+    pub format: crate::flow::raw::BodyFormat,
     /// Lower-case names of the provider headers kept with each event and forwarded.
     pub forward_headers: Vec<String>,
 }
@@ -241,25 +146,11 @@ pub struct Destination {
     pub concurrency: usize,
     /// Standard Webhooks signing secrets (decoded key bytes); empty means unsigned.
     pub signing: SigningKeys,
-    pub retry: Retry,
-    pub circuit: Circuit,
-    pub retry_statuses: Vec<u16>,
+    /// Attempts, backoff and which answers are retried (`retry.statuses` included).
+    pub retry: junction_resilience::RetryPolicy,
+    pub circuit: junction_resilience::CircuitPolicy,
     /// The model every body sent here must satisfy.
     pub model: Option<junction_transform::ModelRef>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Retry {
-    pub attempts: u32,
-    pub base: Duration,
-    pub max: Duration,
-    pub retry_after_cap: Duration,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Circuit {
-    pub failures: u32,
-    pub probe_after: Duration,
 }
 
 /// A route.

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub use crate::raw_connect::{CacheMode, ClientAuth, JwtAlgorithm};
-pub use crate::raw_flow::{HmacAlgorithm, SignatureEncoding};
+pub use crate::connect::raw::{CacheMode, ClientAuth, JwtAlgorithm};
+pub use crate::flow::raw::{HmacAlgorithm, SignatureEncoding};
 use crate::Secret;
 
 /// One third-party API.
@@ -26,10 +26,12 @@ pub struct Connector {
     pub quota_jitter: Duration,
     pub concurrency: u32,
     pub max_wait: Duration,
-    pub retry: CallRetry,
+    pub retry: junction_resilience::RetryPolicy,
     /// The vendor's idempotency header (`Idempotency-Key`), added to POST and PATCH calls.
-    pub idempotency_header: Option<String>,
-    pub circuit: CallCircuit,
+    pub idempotency_header: Option<http::HeaderName>,
+    pub circuit: junction_resilience::CircuitPolicy,
+    /// While the circuit is open, GETs get the last good cached answer (`fallback: stale`).
+    pub stale_fallback: bool,
     pub cache: Option<Cache>,
     pub operations: BTreeMap<String, Operation>,
     /// `Some` for a SOAP connector: operations are called by name, JSON in and out.
@@ -177,30 +179,6 @@ pub struct HmacSigning {
     pub prefix: String,
     pub signed: String,
     pub timestamp_header: Option<String>,
-}
-
-/// Retries of failed calls.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CallRetry {
-    pub attempts: u32,
-    pub base: Duration,
-    pub max: Duration,
-    pub budget: f64,
-    pub budget_floor: u32,
-    pub retry_after_cap: Duration,
-}
-
-/// The connector's circuit breaker.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CallCircuit {
-    pub error_rate: f64,
-    pub slow_call: Option<Duration>,
-    pub slow_rate: f64,
-    pub window: Duration,
-    pub min_calls: u32,
-    pub open_for: Duration,
-    pub probes: u32,
-    pub stale_fallback: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

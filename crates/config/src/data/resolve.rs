@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::error::{nearest, ConfigError};
-use crate::raw_data::{RawLimits, RawMapping, RawModel};
-use crate::resolve::located;
-use crate::resolved_data::{
+use crate::check::located;
+use crate::data::raw::{RawLimits, RawMapping, RawModel};
+use crate::data::resolved::{
     Expect, Limits, Mapping, MappingDef, MappingTest, Model, ModelRef, Shapes,
 };
-use crate::resolved_flow::Flows;
+use crate::error::{nearest, ConfigError};
+use crate::flow::resolved::Flows;
 use crate::yaml::{push, Document};
 
 pub(crate) fn resolve_shapes(doc: &Document, errs: &mut Vec<ConfigError>) -> Shapes {
@@ -27,7 +27,7 @@ pub(crate) fn resolve_shapes(doc: &Document, errs: &mut Vec<ConfigError>) -> Sha
             }
         }
     }
-    let raw: BTreeMap<String, RawMapping> = crate::resolve_flow::entries(doc, "mappings", errs);
+    let raw: BTreeMap<String, RawMapping> = crate::check::entries(doc, "mappings", errs);
     for (name, raw) in raw {
         let ptr = push("/mappings", &name);
         if let Some(m) = mapping(doc, &ptr, &name, raw, &shapes.models, errs) {
@@ -281,7 +281,7 @@ fn limits(
 pub(crate) fn check_links(
     doc: &Document,
     flows: &Flows,
-    connectors: &BTreeMap<String, crate::resolved_connect::Connector>,
+    connectors: &BTreeMap<String, crate::connect::resolved::Connector>,
     shapes: &Shapes,
     errs: &mut Vec<ConfigError>,
 ) {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::resolved_alerts::{Severity, Signal};
+use crate::alerts::resolved::{Severity, Signal};
 use crate::units::HumanDuration;
 
 /// Alert rules and where their notifications go. Without this section the built-in rules run and

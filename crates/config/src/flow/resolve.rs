@@ -3,78 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::check::entries;
 use crate::error::{nearest, ConfigError};
-use crate::raw_flow::*;
-use crate::resolved_flow::*;
+use crate::flow::raw::*;
+use crate::flow::resolved::*;
+use crate::secrets::*;
 use crate::yaml::{push, Document};
-
-/// Where secrets come from while resolving: the environment now, the vault later (references
-/// are collected and bound once the store is open; see [`Config::bind_vault`]).
-pub(crate) struct SecretSources<'a> {
-    pub env: &'a dyn Fn(&str) -> Option<String>,
-    pub vault: std::cell::RefCell<Vec<VaultRef>>,
-    /// An unset `env:NAME` is a warning (the secret stays unbound), not an error.
-    pub lenient: bool,
-    pub warnings: std::cell::RefCell<Vec<ConfigError>>,
-}
-
-pub(crate) type Env<'a> = &'a SecretSources<'a>;
-
-/// Deserializes every entry of a map section on its own, so each mistake is reported.
-pub(crate) fn entries<T: DeserializeOwned>(
-    doc: &Document,
-    section: &str,
-    errs: &mut Vec<ConfigError>,
-) -> BTreeMap<String, T> {
-    let mut out = BTreeMap::new();
-    let Some(value) = doc.value.get(section) else {
-        return out;
-    };
-    let Some(map) = value.as_object() else {
-        if !value.is_null() {
-            errs.push(doc.error_at(
-                &push("", section),
-                format!("`{section}` must be a mapping of names to entries"),
-                None,
-            ));
-        }
-        return out;
-    };
-    for (name, v) in map {
-        let ptr = push(&push("", section), name);
-        if !valid_name(name) {
-            errs.push(
-                doc.error_at_key(
-                    &ptr,
-                    format!("invalid name `{name}`"),
-                    Some(
-                        "names use letters, digits, `-` and `_` (they appear in URLs and metrics)"
-                            .into(),
-                    ),
-                ),
-            );
-        }
-        match crate::resolve::located::<T>(doc, &ptr, v) {
-            Ok(t) => {
-                out.insert(name.clone(), t);
-            }
-            Err(e) => errs.push(e),
-        }
-    }
-    out
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
 
 pub(crate) fn resolve_flows(doc: &Document, env: Env, errs: &mut Vec<ConfigError>) -> Flows {
     let sources: BTreeMap<String, RawSource> = entries(doc, "sources", errs);
@@ -112,70 +48,6 @@ fn doc_keys<'a>(doc: &'a Document, section: &str) -> Vec<&'a str> {
         .unwrap_or_default()
 }
 
-/// Reads `env:NAME` now; records `secret:NAME` to be opened from the vault at start-up. Inline
-/// values are refused with a located error.
-pub(crate) fn secret(
-    doc: &Document,
-    ptr: &str,
-    text: &str,
-    env: Env,
-    errs: &mut Vec<ConfigError>,
-) -> Option<Secret> {
-    if let Some(var) = text.strip_prefix("env:") {
-        return match (env.env)(var).filter(|v| !v.is_empty()) {
-            Some(v) => Some(Secret::new(&v)),
-            None if env.lenient => {
-                env.warnings.borrow_mut().push(doc.error_at(
-                    ptr,
-                    format!("the environment variable `{var}` is not set"),
-                    Some(format!("export {var}=… before `junction serve`")),
-                ));
-                Some(Secret::unbound())
-            }
-            None => {
-                errs.push(doc.error_at(
-                    ptr,
-                    format!("the environment variable `{var}` is not set"),
-                    Some(format!("export {var}=… before starting junction")),
-                ));
-                None
-            }
-        };
-    }
-    if let Some(name) = text.strip_prefix("secret:") {
-        if !valid_secret_name(name) {
-            errs.push(doc.error_at(
-                ptr,
-                format!("`{name}` is not a valid secret name"),
-                Some("use 1-128 letters, digits, `_`, `.` or `-`, starting with a letter or digit".into()),
-            ));
-            return None;
-        }
-        let secret = Secret::unbound();
-        env.vault.borrow_mut().push(VaultRef {
-            name: name.to_owned(),
-            secret: secret.clone(),
-            shape: SecretShape::Any,
-            missing: doc.error_at(
-                ptr,
-                format!("secret `{name}` is not in the vault"),
-                Some(format!(
-                    "store it with `junction secrets set {name}` (the value is read from stdin)"
-                )),
-            ),
-        });
-        return Some(secret);
-    }
-    let hint = "write env:NAME (from the environment) or secret:NAME (from the vault); secrets are never written in the config";
-    // The value may itself be a secret: never echo it.
-    errs.push(doc.error_at(
-        ptr,
-        "a secret must be a reference, not a value",
-        Some(hint.into()),
-    ));
-    None
-}
-
 fn secrets(
     doc: &Document,
     ptr: &str,
@@ -187,21 +59,6 @@ fn secrets(
         .enumerate()
         .filter_map(|(i, s)| secret(doc, &push(ptr, &i.to_string()), s, env, errs))
         .collect()
-}
-
-/// Decodes a Standard Webhooks key: `whsec_`/`whpk_` prefix optional, base64 body.
-pub fn standard_key(text: &str) -> Result<Vec<u8>, String> {
-    let body = text
-        .strip_prefix("whsec_")
-        .or_else(|| text.strip_prefix("whpk_"))
-        .unwrap_or(text);
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .map_err(|_| "the key is not base64 (expected whsec_ followed by base64)".to_owned())?;
-    if key.is_empty() {
-        return Err("the key is empty".into());
-    }
-    Ok(key)
 }
 
 fn pick(doc: &Document, ptr: &str, text: &str, errs: &mut Vec<ConfigError>) -> Option<Pick> {
@@ -404,13 +261,13 @@ fn forward_headers(
     errs: &mut Vec<ConfigError>,
 ) -> Vec<String> {
     let fptr = push(ptr, "forward_headers");
-    if names.len() > crate::resolved_flow::MAX_FORWARD_HEADERS {
+    if names.len() > crate::flow::resolved::MAX_FORWARD_HEADERS {
         errs.push(doc.error_at(
             &fptr,
             format!(
                 "{} headers listed; a source forwards at most {}",
                 names.len(),
-                crate::resolved_flow::MAX_FORWARD_HEADERS
+                crate::flow::resolved::MAX_FORWARD_HEADERS
             ),
             None,
         ));
@@ -422,7 +279,7 @@ fn forward_headers(
         let lower = name.to_ascii_lowercase();
         if http::HeaderName::from_bytes(lower.as_bytes()).is_err() {
             errs.push(doc.error_at(&iptr, format!("invalid header name `{name}`"), None));
-        } else if crate::resolved_flow::reserved_forward_header(&lower) {
+        } else if crate::flow::resolved::reserved_forward_header(&lower) {
             errs.push(doc.error_at(
                 &iptr,
                 format!("`{name}` cannot be forwarded"),
@@ -528,38 +385,24 @@ fn destination(
             None,
         ));
     }
-    let r = &raw.retry;
-    let rptr = push(ptr, "retry");
-    if r.attempts == 0 {
-        errs.push(doc.error_at(
-            &push(&rptr, "attempts"),
-            "attempts must be at least 1",
-            None,
-        ));
-    }
-    if r.base.0.is_zero() || r.max.0 < r.base.0 {
-        errs.push(doc.error_at(
-            &rptr,
-            "retry needs 0 < base <= max",
-            Some("e.g. { base: 5s, max: 6h }".into()),
-        ));
-    }
-    if raw.circuit.failures == 0 || raw.circuit.probe_after.0.is_zero() {
-        errs.push(doc.error_at(
-            &push(ptr, "circuit"),
-            "circuit needs failures >= 1 and probe_after > 0",
-            None,
-        ));
-    }
-    for (i, s) in raw.retry_statuses.iter().enumerate() {
-        if !(400..500).contains(s) {
-            errs.push(doc.error_at(
-                &push(&push(ptr, "retry_statuses"), &i.to_string()),
-                format!("{s} is not a 4xx status (5xx are always retried)"),
-                None,
-            ));
-        }
-    }
+    let mut raw_retry = raw.retry;
+    raw_retry
+        .statuses
+        .extend(raw.retry_statuses.iter().copied());
+    let retry = crate::resilience::retry(
+        doc,
+        &push(ptr, "retry"),
+        &raw_retry,
+        crate::resilience::Target::Destination,
+        errs,
+    );
+    let circuit = crate::resilience::circuit(
+        doc,
+        &push(ptr, "circuit"),
+        &raw.circuit,
+        crate::resilience::Target::Destination,
+        errs,
+    );
     let model = raw.model.as_deref().and_then(|m| {
         junction_transform::ModelRef::parse(m)
             .map_err(|e| errs.push(doc.error_at(&push(ptr, "model"), e, None)))
@@ -576,17 +419,8 @@ fn destination(
         timeout: raw.timeout.0,
         concurrency: raw.concurrency as usize,
         signing,
-        retry: Retry {
-            attempts: r.attempts,
-            base: r.base.0,
-            max: r.max.0,
-            retry_after_cap: r.retry_after_cap.0,
-        },
-        circuit: Circuit {
-            failures: raw.circuit.failures,
-            probe_after: raw.circuit.probe_after.0,
-        },
-        retry_statuses: raw.retry_statuses,
+        retry: retry?.0,
+        circuit: circuit?.0,
         model,
     })
 }
@@ -667,7 +501,7 @@ fn known(what: &str, word: &str, names: &[&str]) -> String {
 
 pub(crate) fn resolve_delivery(doc: &Document, errs: &mut Vec<ConfigError>) -> Option<Delivery> {
     let raw: RawDelivery = match doc.value.get("delivery") {
-        Some(v) if !v.is_null() => crate::resolve::located(doc, "/delivery", v)
+        Some(v) if !v.is_null() => crate::check::located(doc, "/delivery", v)
             .map_err(|e| errs.push(e))
             .ok()?,
         _ => RawDelivery::default(),
@@ -696,41 +530,4 @@ pub(crate) fn resolve_delivery(doc: &Document, errs: &mut Vec<ConfigError>) -> O
         lease: raw.lease.0,
         retention: raw.retention.0,
     })
-}
-
-/// The names the vault accepts (the same rule as `junction-vault`).
-pub fn valid_secret_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() <= 128
-        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-}
-
-/// For a vault secret (not known yet): records the shape its value must have, checked when it is
-/// bound, and answers true. For a known one: false (check it now).
-fn defer(env: Env, secret: &Secret, shape: SecretShape) -> bool {
-    if secret.is_bound() {
-        return false;
-    }
-    if let Some(r) = env
-        .vault
-        .borrow_mut()
-        .iter_mut()
-        .find(|r| r.secret.same(secret))
-    {
-        r.shape = shape;
-    }
-    true
-}
-
-/// Refuses a value written as a reference (`env:NAME`, `secret:NAME`) where references are not
-/// resolved: sent as written, it would reach the receiver literally. `${VAR}` works everywhere.
-pub(crate) fn no_reference(doc: &Document, ptr: &str, value: &str, errs: &mut Vec<ConfigError>) {
-    if value.starts_with("env:") || value.starts_with("secret:") {
-        errs.push(doc.error_at(
-            ptr,
-            "references (env:NAME, secret:NAME) are not resolved here: the text would be sent as written",
-            Some("write ${VAR} to read the value from the environment when the config is loaded".into()),
-        ));
-    }
 }

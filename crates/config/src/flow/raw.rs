@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::resilience::{RawCircuit, RawRetry};
 use crate::units::HumanDuration;
 
 /// A source: where events come from.
@@ -183,7 +184,7 @@ pub struct RawDestination {
     /// When to stop trying for a while.
     #[serde(default)]
     pub circuit: RawCircuit,
-    /// Extra 4xx statuses to retry (408, 425, 429 and 5xx always are; other 4xx are permanent).
+    /// The older place of `retry.statuses` (extra 4xx statuses to retry); still read.
     #[serde(default)]
     pub retry_statuses: Vec<u16>,
     /// The model (`customer@2`) every delivery's body must satisfy; a body that does not is
@@ -199,56 +200,6 @@ pub struct RawSigning {
     /// Signing secrets (`env:NAME`, each `whsec_…` base64). With several, every delivery carries
     /// one signature per secret, so the receiver can rotate.
     pub secrets: Vec<String>,
-}
-
-/// Retries: exponential backoff with full jitter.
-#[derive(Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawRetry {
-    /// Attempts before the delivery is dead-lettered (the default spans about a day).
-    #[serde(default = "default_attempts")]
-    pub attempts: u32,
-    /// The first backoff's upper bound; each later one doubles.
-    #[serde(default = "default_base")]
-    pub base: HumanDuration,
-    /// The largest backoff.
-    #[serde(default = "default_max")]
-    pub max: HumanDuration,
-    /// The longest `Retry-After` honoured.
-    #[serde(default = "default_retry_after_cap")]
-    pub retry_after_cap: HumanDuration,
-}
-
-impl Default for RawRetry {
-    fn default() -> Self {
-        Self {
-            attempts: default_attempts(),
-            base: default_base(),
-            max: default_max(),
-            retry_after_cap: default_retry_after_cap(),
-        }
-    }
-}
-
-/// The destination's circuit breaker.
-#[derive(Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawCircuit {
-    /// Consecutive failed attempts that open the circuit.
-    #[serde(default = "default_failures")]
-    pub failures: u32,
-    /// How long it stays open before one probe is let through.
-    #[serde(default = "default_probe_after")]
-    pub probe_after: HumanDuration,
-}
-
-impl Default for RawCircuit {
-    fn default() -> Self {
-        Self {
-            failures: default_failures(),
-            probe_after: default_probe_after(),
-        }
-    }
 }
 
 /// A route: events from one source, of some types, to destinations.
@@ -299,24 +250,6 @@ fn default_timeout() -> HumanDuration {
 }
 fn default_concurrency() -> u32 {
     32
-}
-fn default_attempts() -> u32 {
-    20
-}
-fn default_base() -> HumanDuration {
-    HumanDuration(std::time::Duration::from_secs(5))
-}
-fn default_max() -> HumanDuration {
-    HumanDuration(std::time::Duration::from_secs(6 * 3600))
-}
-fn default_retry_after_cap() -> HumanDuration {
-    HumanDuration(std::time::Duration::from_secs(3600))
-}
-fn default_failures() -> u32 {
-    5
-}
-fn default_probe_after() -> HumanDuration {
-    HumanDuration(std::time::Duration::from_secs(5))
 }
 fn default_types() -> Vec<String> {
     vec!["*".into()]

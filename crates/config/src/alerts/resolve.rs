@@ -1,13 +1,13 @@
 //! `alerts:` raw → resolved: built-in rules merged with the user's, sinks' URLs checked.
 
+use crate::alerts::raw::{RawAlerts, RawSink};
+use crate::alerts::resolved::{builtin_rules, AlertRule, Alerts, Severity, Sink, SinkKind};
 use crate::error::ConfigError;
-use crate::raw_alerts::{RawAlerts, RawSink};
-use crate::resolved_alerts::{builtin_rules, AlertRule, Alerts, Severity, Sink, SinkKind};
 use crate::yaml::{push, Document};
 
 pub(crate) fn resolve_alerts(doc: &Document, errs: &mut Vec<ConfigError>) -> Alerts {
     let raw: RawAlerts = match doc.value.get("alerts") {
-        Some(v) if !v.is_null() => match crate::resolve::located(doc, "/alerts", v) {
+        Some(v) if !v.is_null() => match crate::check::located(doc, "/alerts", v) {
             Ok(r) => r,
             Err(e) => {
                 errs.push(e);
@@ -85,7 +85,7 @@ pub(crate) fn resolve_alerts(doc: &Document, errs: &mut Vec<ConfigError>) -> Ale
         if let RawSink::Webhook { headers, .. } = &s {
             for (k, v) in headers {
                 let hptr = push(&push(&ptr, "headers"), k);
-                crate::resolve_flow::no_reference(doc, &hptr, v, errs);
+                crate::secrets::no_reference(doc, &hptr, v, errs);
             }
         }
         let mut url = |u: &str| match url::Url::parse(u) {

@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::check::entries;
+use crate::connect::raw::*;
+use crate::connect::resolved::*;
 use crate::error::ConfigError;
-use crate::raw_connect::*;
-use crate::resolve_flow::{entries, secret, Env};
-use crate::resolved_connect::*;
+use crate::secrets::{secret, Env};
 use crate::yaml::{push, Document};
 
 pub(crate) fn resolve_connectors(
@@ -36,6 +37,78 @@ fn connector(
     errs: &mut Vec<ConfigError>,
 ) -> Option<Connector> {
     let before = errs.len();
+    let base = confined_base(doc, ptr, &raw, errs);
+    let (version_header, version_path) = match &raw.version {
+        Some(v) => version(doc, &push(ptr, "version"), v, errs),
+        None => (None, String::new()),
+    };
+    let headers = headers(doc, &push(ptr, "headers"), &raw.headers, errs);
+    let timeouts = timeouts(doc, &push(ptr, "timeouts"), &raw.timeouts, errs);
+    let quotas = limits(doc, ptr, &raw, errs);
+    let auth = raw
+        .auth
+        .map(|a| auth(doc, &push(ptr, "auth"), a, env, errs))
+        .unwrap_or(None);
+    let retry = crate::resilience::retry(doc, &push(ptr, "retry"), &raw.retry, CONNECTOR, errs);
+    let cptr = push(ptr, "circuit");
+    let circuit = crate::resilience::circuit(doc, &cptr, &raw.circuit, CONNECTOR, errs);
+    let cache = raw
+        .cache
+        .as_ref()
+        .and_then(|c| cache(doc, &push(ptr, "cache"), c, errs));
+    if raw.circuit.fallback == crate::resilience::Fallback::Stale && cache.is_none() {
+        errs.push(doc.error_at(
+            &push(&cptr, "fallback"),
+            "`fallback: stale` serves cached responses, but this connector has no cache",
+            Some("add `cache: { mode: http }` (or a ttl) to the connector".into()),
+        ));
+    }
+    let operations = raw
+        .operations
+        .into_iter()
+        .map(|(op, o)| {
+            let optr = push(&push(ptr, "operations"), &op);
+            let resolved = operation(doc, &optr, o, raw.kind, errs);
+            (op, resolved)
+        })
+        .collect();
+    let soap = soap(doc, &push(ptr, "soap"), raw.kind, raw.soap.as_ref(), errs);
+    let (base_url, base_path) = base?;
+    let (retry, circuit) = (retry?, circuit?);
+    if errs.len() > before {
+        return None;
+    }
+    Some(Connector {
+        name: name.to_owned(),
+        base_url,
+        base_path: format!("{base_path}{version_path}"),
+        version_header,
+        headers,
+        timeouts,
+        auth,
+        quotas,
+        quota_jitter: raw.quota_jitter.0,
+        concurrency: raw.concurrency,
+        max_wait: raw.max_wait.0,
+        retry: retry.0,
+        idempotency_header: retry.1,
+        circuit: circuit.0,
+        stale_fallback: circuit.1,
+        cache,
+        operations,
+        soap,
+    })
+}
+
+const CONNECTOR: crate::resilience::Target = crate::resilience::Target::Connector;
+
+/// The base URL, refused on a link-local or metadata address unless allowed.
+fn confined_base(
+    doc: &Document,
+    ptr: &str,
+    raw: &RawConnector,
+    errs: &mut Vec<ConfigError>,
+) -> Option<(url::Url, String)> {
     let base = base_url(doc, &push(ptr, "base_url"), &raw.base_url, errs);
     if let Some((url, _)) = &base {
         if !raw.allow_link_local && link_local(url) {
@@ -49,53 +122,59 @@ fn connector(
             ));
         }
     }
-    if raw.quota_jitter.0 > std::time::Duration::from_secs(10) {
-        errs.push(
-            doc.error_at(
-                &push(ptr, "quota_jitter"),
-                "quota_jitter must be at most 10s",
-                Some(
-                    "it is the spread of network delays to the API, usually tens of milliseconds"
-                        .into(),
-                ),
-            ),
-        );
-    }
-    let mut version_header = None;
-    let mut version_path = String::new();
-    if let Some(v) = &raw.version {
-        let vptr = push(ptr, "version");
-        match (&v.header, &v.value, &v.path) {
-            (Some(h), Some(value), None) => {
-                if !header_ok(h) {
-                    errs.push(doc.error_at(
-                        &push(&vptr, "header"),
-                        format!("invalid header name `{h}`"),
-                        None,
-                    ));
-                } else if http::HeaderValue::from_str(value).is_err() {
-                    errs.push(doc.error_at(&push(&vptr, "value"), "invalid header value", None));
-                }
-                version_header = Some((h.clone(), value.clone()));
+    base
+}
+
+/// The version pin: a header with its value, or a path appended to the base.
+fn version(
+    doc: &Document,
+    vptr: &str,
+    v: &RawVersion,
+    errs: &mut Vec<ConfigError>,
+) -> (Option<(String, String)>, String) {
+    match (&v.header, &v.value, &v.path) {
+        (Some(h), Some(value), None) => {
+            if !header_ok(h) {
+                errs.push(doc.error_at(
+                    &push(vptr, "header"),
+                    format!("invalid header name `{h}`"),
+                    None,
+                ));
+            } else if http::HeaderValue::from_str(value).is_err() {
+                errs.push(doc.error_at(&push(vptr, "value"), "invalid header value", None));
             }
-            (None, None, Some(p)) => match clean_path(p) {
-                Ok(p) => version_path = p,
-                Err(why) => {
-                    errs.push(doc.error_at(&push(&vptr, "path"), why, Some("e.g. /v2".into())))
-                }
-            },
-            _ => errs.push(doc.error_at(
-                &vptr,
+            (Some((h.clone(), value.clone())), String::new())
+        }
+        (None, None, Some(p)) => match clean_path(p) {
+            Ok(p) => (None, p),
+            Err(why) => {
+                errs.push(doc.error_at(&push(vptr, "path"), why, Some("e.g. /v2".into())));
+                (None, String::new())
+            }
+        },
+        _ => {
+            errs.push(doc.error_at(
+                vptr,
                 "a version pin is a header with its value, or a path",
                 Some(
                     "write { header: API-Version, value: \"2024-06-01\" } or { path: /v2 }".into(),
                 ),
-            )),
+            ));
+            (None, String::new())
         }
     }
+}
+
+/// Static headers: valid names and values, never credentials.
+fn headers(
+    doc: &Document,
+    ptr: &str,
+    raw: &BTreeMap<String, String>,
+    errs: &mut Vec<ConfigError>,
+) -> Vec<(String, String)> {
     let mut headers = Vec::new();
-    for (h, v) in &raw.headers {
-        let hptr = push(&push(ptr, "headers"), h);
+    for (h, v) in raw {
+        let hptr = push(ptr, h);
         if !header_ok(h) {
             errs.push(doc.error_at_key(&hptr, format!("invalid header name `{h}`"), None));
         } else if h.eq_ignore_ascii_case("authorization") {
@@ -110,8 +189,10 @@ fn connector(
             headers.push((h.clone(), v.clone()));
         }
     }
-    let t = &raw.timeouts;
-    let tptr = push(ptr, "timeouts");
+    headers
+}
+
+fn timeouts(doc: &Document, tptr: &str, t: &RawTimeouts, errs: &mut Vec<ConfigError>) -> Timeouts {
     for (field, d) in [
         ("connect", t.connect.0),
         ("attempt", t.attempt.0),
@@ -119,7 +200,7 @@ fn connector(
     ] {
         if d.is_zero() {
             errs.push(doc.error_at(
-                &push(&tptr, field),
+                &push(tptr, field),
                 format!("{field} must be greater than zero"),
                 None,
             ));
@@ -127,15 +208,39 @@ fn connector(
     }
     if t.total.0 < t.attempt.0 {
         errs.push(doc.error_at(
-            &push(&tptr, "total"),
+            &push(tptr, "total"),
             "the total deadline is shorter than one attempt",
             Some("make total at least as long as attempt".into()),
         ));
     }
-    let auth = raw
-        .auth
-        .map(|a| auth(doc, &push(ptr, "auth"), a, env, errs))
-        .unwrap_or(None);
+    Timeouts {
+        connect: t.connect.0,
+        attempt: t.attempt.0,
+        total: t.total.0,
+    }
+}
+
+/// The quota windows, with the jitter and concurrency they run under.
+fn limits(doc: &Document, ptr: &str, raw: &RawConnector, errs: &mut Vec<ConfigError>) -> Vec<Rate> {
+    if raw.quota_jitter.0 > std::time::Duration::from_secs(10) {
+        errs.push(
+            doc.error_at(
+                &push(ptr, "quota_jitter"),
+                "quota_jitter must be at most 10s",
+                Some(
+                    "it is the spread of network delays to the API, usually tens of milliseconds"
+                        .into(),
+                ),
+            ),
+        );
+    }
+    if raw.concurrency == 0 {
+        errs.push(doc.error_at(
+            &push(ptr, "concurrency"),
+            "concurrency must be at least 1",
+            None,
+        ));
+    }
     let mut quotas = Vec::new();
     for (i, q) in raw.quotas.iter().enumerate() {
         match crate::units::parse_rate(q) {
@@ -147,170 +252,135 @@ fn connector(
             )),
         }
     }
-    if raw.concurrency == 0 {
+    quotas
+}
+
+fn cache(doc: &Document, kptr: &str, c: &RawCache, errs: &mut Vec<ConfigError>) -> Option<Cache> {
+    match (c.mode, c.ttl) {
+        (CacheMode::Ttl, None) => {
+            errs.push(doc.error_at(
+                kptr,
+                "mode ttl needs a `ttl`",
+                Some("e.g. { mode: ttl, ttl: 5m }".into()),
+            ));
+            None
+        }
+        (CacheMode::Http, Some(_)) => {
+            errs.push(doc.error_at(
+                &push(kptr, "ttl"),
+                "`ttl` is for mode ttl; mode http follows the responses' own Cache-Control",
+                Some("write mode: ttl to force a lifetime".into()),
+            ));
+            None
+        }
+        (mode, ttl) => Some(Cache {
+            ttl: (mode == CacheMode::Ttl).then(|| ttl.map(|t| t.0)).flatten(),
+            max_size: c.max_size.0,
+            max_entry: c.max_entry.0.min(c.max_size.0),
+        }),
+    }
+}
+
+fn operation(
+    doc: &Document,
+    optr: &str,
+    o: RawOperation,
+    kind: ConnectorKind,
+    errs: &mut Vec<ConfigError>,
+) -> Operation {
+    let method = o.method.to_ascii_uppercase();
+    if !["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str()) {
         errs.push(doc.error_at(
-            &push(ptr, "concurrency"),
-            "concurrency must be at least 1",
-            None,
+            &push(optr, "method"),
+            format!("unknown method `{}`", o.method),
+            Some("one of: GET, HEAD, POST, PUT, PATCH, DELETE".into()),
         ));
     }
-    let r = &raw.retry;
-    let rptr = push(ptr, "retry");
-    if !(1..=10).contains(&r.attempts) {
+    let path = operation_path(doc, optr, o.path.as_deref(), kind, errs);
+    if o.action.is_some() && kind == ConnectorKind::Rest {
         errs.push(doc.error_at(
-            &push(&rptr, "attempts"),
-            format!("attempts must be between 1 and 10, got {}", r.attempts),
-            Some("1 means no retry".into()),
+            &push(optr, "action"),
+            "`action` is for SOAP operations",
+            Some("set `kind: soap` on the connector".into()),
         ));
     }
-    if r.base.0 > r.max.0 {
-        errs.push(doc.error_at(&push(&rptr, "base"), "base is larger than max", None));
+    Operation {
+        method,
+        path,
+        action: o.action.unwrap_or_default(),
+        request: message(doc, &push(optr, "request"), &o.request, errs),
+        response: message(doc, &push(optr, "response"), &o.response, errs),
     }
-    if let Some(h) = &r.idempotency_header {
-        if !header_ok(h) {
-            errs.push(doc.error_at(
-                &push(&rptr, "idempotency_header"),
-                format!("invalid header name `{h}`"),
-                None,
-            ));
-        }
-    }
-    let c = &raw.circuit;
-    let cptr = push(ptr, "circuit");
-    for (field, bad) in [
-        ("min_calls", c.min_calls == 0),
-        ("probes", c.probes == 0),
-        ("window", c.window.0.is_zero()),
-        ("open_for", c.open_for.0.is_zero()),
-        ("error_rate", c.error_rate.0 == 0.0),
-    ] {
-        if bad {
-            errs.push(doc.error_at(
-                &push(&cptr, field),
-                format!("{field} must be greater than zero"),
-                None,
-            ));
-        }
-    }
-    let cache = raw.cache.as_ref().and_then(|c| {
-        let kptr = push(ptr, "cache");
-        match (c.mode, c.ttl) {
-            (CacheMode::Ttl, None) => {
+}
+
+fn operation_path(
+    doc: &Document,
+    optr: &str,
+    path: Option<&str>,
+    kind: ConnectorKind,
+    errs: &mut Vec<ConfigError>,
+) -> String {
+    match (path, kind) {
+        (Some(p), _) => {
+            if let Err(why) = clean_path(p) {
                 errs.push(doc.error_at(
-                    &kptr,
-                    "mode ttl needs a `ttl`",
-                    Some("e.g. { mode: ttl, ttl: 5m }".into()),
+                    &push(optr, "path"),
+                    why,
+                    Some("e.g. /customers/{id}".into()),
                 ));
-                None
             }
-            (CacheMode::Http, Some(_)) => {
-                errs.push(doc.error_at(
-                    &push(&kptr, "ttl"),
-                    "`ttl` is for mode ttl; mode http follows the responses' own Cache-Control",
-                    Some("write mode: ttl to force a lifetime".into()),
-                ));
-                None
-            }
-            (mode, ttl) => Some(Cache {
-                ttl: (mode == CacheMode::Ttl).then(|| ttl.map(|t| t.0)).flatten(),
-                max_size: c.max_size.0,
-                max_entry: c.max_entry.0.min(c.max_size.0),
-            }),
+            p.to_owned()
         }
+        (None, ConnectorKind::Soap) => String::new(),
+        (None, ConnectorKind::Rest) => {
+            errs.push(doc.error_at(
+                optr,
+                "a REST operation needs a `path`",
+                Some("e.g. path: /customers/{id}".into()),
+            ));
+            String::new()
+        }
+    }
+}
+
+/// An operation's request or response: its mapping and the model it must satisfy.
+fn message(doc: &Document, at: &str, m: &RawMessage, errs: &mut Vec<ConfigError>) -> Message {
+    let model = m.model.as_deref().and_then(|t| {
+        junction_transform::ModelRef::parse(t)
+            .map_err(|e| errs.push(doc.error_at(&push(at, "model"), e, None)))
+            .ok()
     });
-    if raw.circuit.fallback == Fallback::Stale && cache.is_none() {
-        errs.push(doc.error_at(
-            &push(&cptr, "fallback"),
-            "`fallback: stale` serves cached responses, but this connector has no cache",
-            Some("add `cache: { mode: http }` (or a ttl) to the connector".into()),
-        ));
+    Message {
+        map: m.map.clone(),
+        model,
     }
-    let mut operations = BTreeMap::new();
-    for (op, o) in raw.operations {
-        let optr = push(&push(ptr, "operations"), &op);
-        let method = o.method.to_ascii_uppercase();
-        if !["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str()) {
-            errs.push(doc.error_at(
-                &push(&optr, "method"),
-                format!("unknown method `{}`", o.method),
-                Some("one of: GET, HEAD, POST, PUT, PATCH, DELETE".into()),
-            ));
-        }
-        let path = match (&o.path, raw.kind) {
-            (Some(p), _) => {
-                if let Err(why) = clean_path(p) {
-                    errs.push(doc.error_at(
-                        &push(&optr, "path"),
-                        why,
-                        Some("e.g. /customers/{id}".into()),
-                    ));
-                }
-                p.clone()
-            }
-            (None, ConnectorKind::Soap) => String::new(),
-            (None, ConnectorKind::Rest) => {
-                errs.push(doc.error_at(
-                    &optr,
-                    "a REST operation needs a `path`",
-                    Some("e.g. path: /customers/{id}".into()),
-                ));
-                String::new()
-            }
-        };
-        if o.action.is_some() && raw.kind == ConnectorKind::Rest {
-            errs.push(doc.error_at(
-                &push(&optr, "action"),
-                "`action` is for SOAP operations",
-                Some("set `kind: soap` on the connector".into()),
-            ));
-        }
-        let message = |m: &crate::raw_connect::RawMessage,
-                       at: &str,
-                       errs: &mut Vec<ConfigError>| {
-            let model = m.model.as_deref().and_then(|t| {
-                junction_transform::ModelRef::parse(t)
-                    .map_err(|e| errs.push(doc.error_at(&push(&push(&optr, at), "model"), e, None)))
-                    .ok()
-            });
-            Message {
-                map: m.map.clone(),
-                model,
-            }
-        };
-        let request = message(&o.request, "request", errs);
-        let response = message(&o.response, "response", errs);
-        operations.insert(
-            op,
-            Operation {
-                method,
-                path,
-                action: o.action.unwrap_or_default(),
-                request,
-                response,
-            },
-        );
-    }
-    let soap = match (raw.kind, raw.soap.as_ref()) {
+}
+
+fn soap(
+    doc: &Document,
+    sptr: &str,
+    kind: ConnectorKind,
+    raw: Option<&RawSoap>,
+    errs: &mut Vec<ConfigError>,
+) -> Option<Soap> {
+    use junction_transform::codec::soap::Version;
+    match (kind, raw) {
         (ConnectorKind::Rest, Some(_)) => {
-            errs.push(doc.error_at(
-                &push(ptr, "soap"),
-                "`soap` settings need `kind: soap`",
-                None,
-            ));
+            errs.push(doc.error_at(sptr, "`soap` settings need `kind: soap`", None));
             None
         }
         (ConnectorKind::Rest, None) => None,
         (ConnectorKind::Soap, s) => {
             let version = match s.and_then(|s| s.version.as_deref()) {
-                None | Some("1.1") => junction_transform::codec::soap::Version::V11,
-                Some("1.2") => junction_transform::codec::soap::Version::V12,
+                None | Some("1.1") => Version::V11,
+                Some("1.2") => Version::V12,
                 Some(other) => {
                     errs.push(doc.error_at(
-                        &push(&push(ptr, "soap"), "version"),
+                        &push(sptr, "version"),
                         format!("unknown SOAP version `{other}`"),
                         Some("write \"1.1\" or \"1.2\"".into()),
                     ));
-                    junction_transform::codec::soap::Version::V11
+                    Version::V11
                 }
             };
             Some(Soap {
@@ -318,50 +388,7 @@ fn connector(
                 namespace: s.and_then(|s| s.namespace.clone()),
             })
         }
-    };
-    let (base_url, base_path) = base?;
-    if errs.len() > before {
-        return None;
     }
-    Some(Connector {
-        name: name.to_owned(),
-        base_url,
-        base_path: format!("{base_path}{version_path}"),
-        version_header,
-        headers,
-        timeouts: Timeouts {
-            connect: t.connect.0,
-            attempt: t.attempt.0,
-            total: t.total.0,
-        },
-        auth,
-        quotas,
-        quota_jitter: raw.quota_jitter.0,
-        concurrency: raw.concurrency,
-        max_wait: raw.max_wait.0,
-        retry: CallRetry {
-            attempts: r.attempts,
-            base: r.base.0,
-            max: r.max.0,
-            budget: r.budget.0,
-            budget_floor: r.budget_floor,
-            retry_after_cap: r.retry_after_cap.0,
-        },
-        idempotency_header: r.idempotency_header.clone(),
-        circuit: CallCircuit {
-            error_rate: c.error_rate.0,
-            slow_call: c.slow_call.map(|d| d.0),
-            slow_rate: c.slow_rate.0,
-            window: c.window.0,
-            min_calls: c.min_calls,
-            open_for: c.open_for.0,
-            probes: c.probes,
-            stale_fallback: c.fallback == Fallback::Stale,
-        },
-        cache,
-        operations,
-        soap,
-    })
 }
 
 /// The base URL: http(s), a host, no credentials, query or fragment. Returns the origin URL and

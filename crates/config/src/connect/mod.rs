@@ -1,0 +1,5 @@
+//! Connectors: the vendors called through `/proxy`, their credentials and call policies: as written ([`raw`]), checked ([`resolve`]) and validated ([`resolved`]).
+
+pub mod raw;
+pub(crate) mod resolve;
+pub mod resolved;

@@ -1,0 +1,5 @@
+//! Canonical models and mappings: as written ([`raw`]), checked ([`resolve`]) and validated ([`resolved`]).
+
+pub mod raw;
+pub(crate) mod resolve;
+pub mod resolved;

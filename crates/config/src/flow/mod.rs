@@ -1,0 +1,5 @@
+//! Sources, destinations, routes and delivery settings: as written ([`raw`]), checked ([`resolve`]) and validated ([`resolved`]).
+
+pub mod raw;
+pub(crate) mod resolve;
+pub mod resolved;

@@ -1,0 +1,178 @@
+//! The `server`, `store` and `telemetry` sections as written.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::units::{ByteSize, HumanDuration};
+
+/// The HTTP server.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    /// Address and port to listen on. `--listen` and `JUNCTION_LISTEN` override it.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Largest request body accepted; larger ones are answered 413.
+    #[serde(default = "default_body_limit")]
+    pub body_limit: ByteSize,
+    /// How long one request may take before it is answered 503.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: HumanDuration,
+    /// On SIGTERM/SIGINT: how long in-flight requests and work may take to finish.
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace: HumanDuration,
+    /// How long a connection may wait for a request's headers to arrive complete: on a new
+    /// connection, and from one answer to the next request on a keep-alive connection (so it is
+    /// also the idle keep-alive timeout). A slower or idle connection is closed.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout: HumanDuration,
+    /// Most client connections open at once; beyond it new connections are closed at once, so
+    /// file descriptors remain for the store, vendors and `/healthz`.
+    #[serde(default = "default_server_max_connections")]
+    pub max_connections: u32,
+    /// Host names (as in the `Host` header, without port) besides loopback addresses and
+    /// `localhost` under which the dashboard's cookie and token-less loopback admin access are
+    /// honoured, e.g. `junction.internal.example`. Requests under any other name need a bearer
+    /// token: a page on another site cannot reach the admin API by rebinding its DNS name.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            body_limit: default_body_limit(),
+            request_timeout: default_request_timeout(),
+            shutdown_grace: default_shutdown_grace(),
+            header_timeout: default_header_timeout(),
+            max_connections: default_server_max_connections(),
+            hosts: Vec::new(),
+        }
+    }
+}
+
+/// The store: the only queue. Events, deliveries and attempts are written in one transaction.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    /// `sqlite://PATH` (embedded, the default) or `postgres://USER@HOST:PORT/DB`.
+    /// `JUNCTION_DATABASE_URL` overrides it.
+    #[serde(default = "default_store_url")]
+    pub url: String,
+    /// Most connections Junction opens to PostgreSQL (SQLite uses one writer and a few readers).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// How long to wait for the database when connecting.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: HumanDuration,
+}
+
+impl Default for RawStore {
+    fn default() -> Self {
+        Self {
+            url: default_store_url(),
+            max_connections: default_max_connections(),
+            connect_timeout: default_connect_timeout(),
+        }
+    }
+}
+
+/// Logs, traces and metrics.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTelemetry {
+    /// `json` (one object per line), `pretty` (for people), or `auto`: pretty on a terminal, json otherwise.
+    #[serde(default)]
+    pub log_format: crate::LogFormat,
+    /// Log filter, e.g. `info` or `info,junction_store=debug`. `JUNCTION_LOG` overrides it.
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
+    /// Export traces over OTLP/HTTP when set.
+    #[serde(default)]
+    pub otlp: Option<RawOtlp>,
+}
+
+impl Default for RawTelemetry {
+    fn default() -> Self {
+        Self {
+            log_format: crate::LogFormat::default(),
+            log_level: default_log_level(),
+            otlp: None,
+        }
+    }
+}
+
+/// OpenTelemetry trace export over OTLP/HTTP (protobuf).
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawOtlp {
+    /// Collector URL, e.g. `http://127.0.0.1:4318` (`/v1/traces` is added when missing).
+    pub endpoint: String,
+    /// `service.name` of the exported spans.
+    #[serde(default = "default_service_name")]
+    pub service_name: String,
+    /// Fraction of new traces sampled (0.0 to 1.0); a sampled parent is always followed.
+    #[serde(default = "default_sample_ratio")]
+    pub sample_ratio: f64,
+    /// Extra headers sent to the collector (e.g. an API key: use `${VAR}`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Timeout of one export.
+    #[serde(default = "default_export_timeout")]
+    pub timeout: HumanDuration,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+fn default_body_limit() -> ByteSize {
+    ByteSize(1 << 20)
+}
+
+fn default_request_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30))
+}
+
+fn default_shutdown_grace() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30))
+}
+
+fn default_header_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(10))
+}
+
+fn default_server_max_connections() -> u32 {
+    10_000
+}
+
+fn default_store_url() -> String {
+    "sqlite://./data/junction.db".into()
+}
+
+fn default_max_connections() -> u32 {
+    16
+}
+
+fn default_connect_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(5))
+}
+
+fn default_log_level() -> String {
+    "info".into()
+}
+
+fn default_service_name() -> String {
+    "junction".into()
+}
+
+fn default_sample_ratio() -> f64 {
+    1.0
+}
+
+fn default_export_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(10))
+}

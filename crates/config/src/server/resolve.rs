@@ -1,0 +1,253 @@
+//! `server`, `store` and `telemetry` resolved: addresses, limits, the database URL, OTLP.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use super::raw::{RawOtlp, RawServer, RawStore, RawTelemetry};
+use super::resolved::{DatabaseUrl, Otlp, Server, Store, Telemetry};
+use crate::error::ConfigError;
+use crate::yaml::{push, Document};
+use crate::Overrides;
+
+/// Where an overridden value came from, so its errors point there instead of the file.
+pub(crate) fn override_error(from: &str, field: &str, message: String, hint: &str) -> ConfigError {
+    ConfigError {
+        file: from.to_owned(),
+        line: None,
+        col: None,
+        field: field.to_owned(),
+        message,
+        hint: Some(hint.to_owned()),
+    }
+}
+
+pub(crate) fn resolve_server(
+    doc: &Document,
+    raw: RawServer,
+    o: &Overrides,
+    errs: &mut Vec<ConfigError>,
+) -> Option<Server> {
+    let listen = match &o.listen {
+        Some(l) => l.parse::<SocketAddr>().map_err(|e| {
+            override_error(
+                "--listen / JUNCTION_LISTEN",
+                "server.listen",
+                format!("invalid address `{l}`: {e}"),
+                "write HOST:PORT, e.g. 127.0.0.1:8080",
+            )
+        }),
+        None => raw.listen.parse::<SocketAddr>().map_err(|e| {
+            doc.error_at(
+                "/server/listen",
+                format!("invalid address `{}`: {e}", raw.listen),
+                Some("write IP:PORT, e.g. 127.0.0.1:8080 or 0.0.0.0:8080".into()),
+            )
+        }),
+    };
+    let listen = listen.map_err(|e| errs.push(e)).ok();
+    let limit = raw.body_limit.0;
+    if limit == 0 || limit > 1 << 30 {
+        errs.push(doc.error_at(
+            "/server/body_limit",
+            format!("body_limit must be between 1B and 1GiB, got {limit} bytes"),
+            Some("the default is 1MiB".into()),
+        ));
+    }
+    for (field, d) in [
+        ("request_timeout", raw.request_timeout.0),
+        ("shutdown_grace", raw.shutdown_grace.0),
+        ("header_timeout", raw.header_timeout.0),
+    ] {
+        if d.is_zero() {
+            errs.push(doc.error_at(
+                &format!("/server/{field}"),
+                format!("{field} must be greater than zero"),
+                None,
+            ));
+        }
+    }
+    if raw.max_connections == 0 {
+        errs.push(doc.error_at(
+            "/server/max_connections",
+            "max_connections must be at least 1",
+            Some("the default is 10000; keep it below the process's open-file limit".into()),
+        ));
+    }
+    let mut hosts = Vec::with_capacity(raw.hosts.len());
+    for (i, h) in raw.hosts.iter().enumerate() {
+        let ok = !h.is_empty()
+            && h.len() <= 253
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        if ok {
+            hosts.push(h.to_ascii_lowercase());
+        } else {
+            errs.push(
+                doc.error_at(
+                    &format!("/server/hosts/{i}"),
+                    format!("`{h}` is not a host name"),
+                    Some(
+                        "write the name alone, without scheme or port: junction.internal.example"
+                            .into(),
+                    ),
+                ),
+            );
+        }
+    }
+    Some(Server {
+        listen: listen?,
+        body_limit: usize::try_from(limit).ok()?,
+        request_timeout: raw.request_timeout.0,
+        shutdown_grace: raw.shutdown_grace.0,
+        header_timeout: raw.header_timeout.0,
+        max_connections: raw.max_connections as usize,
+        hosts,
+    })
+}
+
+/// Parses `sqlite://PATH`, `sqlite::memory:` or `postgres://…`.
+pub(crate) fn parse_database_url(url: &str) -> Result<DatabaseUrl, (String, &'static str)> {
+    const HINT: &str =
+        "use sqlite://PATH (e.g. sqlite://./data/junction.db) or postgres://USER@HOST:PORT/DB";
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() {
+            return Err((format!("`{url}` names no SQLite file"), HINT));
+        }
+        return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let parsed =
+            url::Url::parse(url).map_err(|e| (format!("invalid PostgreSQL URL: {e}"), HINT))?;
+        if parsed.host_str().is_none_or(str::is_empty) {
+            return Err(("the PostgreSQL URL names no host".into(), HINT));
+        }
+        if let Some(pw) = parsed.password() {
+            junction_core::mask::register(pw);
+            if let Ok(decoded) = url::form_urlencoded::parse(format!("p={pw}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .ok_or(())
+            {
+                junction_core::mask::register(&decoded);
+            }
+        }
+        return Ok(DatabaseUrl::Postgres(url.to_owned()));
+    }
+    let scheme = url.split(':').next().unwrap_or(url);
+    Err((format!("unsupported database `{scheme}`"), HINT))
+}
+
+pub(crate) fn resolve_store(
+    doc: &Document,
+    raw: RawStore,
+    o: &Overrides,
+    errs: &mut Vec<ConfigError>,
+) -> Option<Store> {
+    let url = match &o.database_url {
+        Some(u) => parse_database_url(u)
+            .map_err(|(m, h)| override_error("env JUNCTION_DATABASE_URL", "store.url", m, h)),
+        // A relative SQLite path in the file is relative to the file, as model files are (the
+        // environment's JUNCTION_DATABASE_URL is relative to the working directory).
+        None => parse_database_url(&raw.url)
+            .map(|url| match url {
+                DatabaseUrl::Sqlite(p) if p.is_relative() && p != Path::new(":memory:") => {
+                    DatabaseUrl::Sqlite(crate::data::resolve::base_dir(doc).join(p))
+                }
+                other => other,
+            })
+            .map_err(|(m, h)| doc.error_at("/store/url", m, Some(h.into()))),
+    };
+    let url = url.map_err(|e| errs.push(e)).ok();
+    if raw.max_connections == 0 {
+        errs.push(doc.error_at(
+            "/store/max_connections",
+            "max_connections must be at least 1",
+            None,
+        ));
+    }
+    Some(Store {
+        url: url?,
+        max_connections: raw.max_connections.max(1),
+        connect_timeout: raw.connect_timeout.0,
+    })
+}
+
+pub(crate) fn resolve_telemetry(
+    doc: &Document,
+    raw: RawTelemetry,
+    o: &Overrides,
+    errs: &mut Vec<ConfigError>,
+) -> Option<Telemetry> {
+    if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&raw.log_level) {
+        errs.push(
+            doc.error_at(
+                "/telemetry/log_level",
+                format!("invalid log filter `{}`: {e}", raw.log_level),
+                Some(
+                    "write a level (info, debug) or directives such as info,junction_store=debug"
+                        .into(),
+                ),
+            ),
+        );
+    }
+    let otlp = match raw.otlp {
+        Some(otlp) => Some(resolve_otlp(doc, otlp, errs)?),
+        None => None,
+    };
+    Some(Telemetry {
+        log_format: o.log_format.unwrap_or(raw.log_format),
+        log_level: raw.log_level,
+        otlp,
+    })
+}
+
+fn resolve_otlp(doc: &Document, raw: RawOtlp, errs: &mut Vec<ConfigError>) -> Option<Otlp> {
+    let endpoint = match url::Url::parse(&raw.endpoint) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {
+            let mut u = u;
+            if !u.path().ends_with("/v1/traces") {
+                let path = format!("{}/v1/traces", u.path().trim_end_matches('/'));
+                u.set_path(&path);
+            }
+            Some(u)
+        }
+        Ok(u) => {
+            errs.push(doc.error_at(
+                "/telemetry/otlp/endpoint",
+                format!("unsupported scheme `{}`", u.scheme()),
+                Some("OTLP/HTTP needs http:// or https://, e.g. http://127.0.0.1:4318".into()),
+            ));
+            None
+        }
+        Err(e) => {
+            errs.push(doc.error_at(
+                "/telemetry/otlp/endpoint",
+                format!("invalid URL `{}`: {e}", raw.endpoint),
+                Some("e.g. http://127.0.0.1:4318".into()),
+            ));
+            None
+        }
+    };
+    if !(0.0..=1.0).contains(&raw.sample_ratio) {
+        errs.push(doc.error_at(
+            "/telemetry/otlp/sample_ratio",
+            format!(
+                "sample_ratio must be between 0.0 and 1.0, got {}",
+                raw.sample_ratio
+            ),
+            None,
+        ));
+    }
+    for (k, v) in &raw.headers {
+        crate::secrets::no_reference(doc, &push("/telemetry/otlp/headers", k), v, errs);
+    }
+    Some(Otlp {
+        endpoint: endpoint?,
+        service_name: raw.service_name,
+        sample_ratio: raw.sample_ratio.clamp(0.0, 1.0),
+        headers: raw.headers.into_iter().collect(),
+        timeout: raw.timeout.0,
+    })
+}

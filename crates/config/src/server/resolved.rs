@@ -1,0 +1,57 @@
+//! The validated `server`, `store` and `telemetry` sections.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use junction_core::DatabaseUrl;
+
+/// The HTTP server.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub listen: SocketAddr,
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    pub shutdown_grace: Duration,
+    pub header_timeout: Duration,
+    pub max_connections: usize,
+    /// Lower-case host names honoured for ambient admin access, besides loopback and `localhost`.
+    pub hosts: Vec<String>,
+}
+
+/// The store: what `junction_store::open` takes.
+pub type Store = junction_core::StoreOptions;
+
+/// Logs and traces.
+#[derive(Debug, Clone)]
+pub struct Telemetry {
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub otlp: Option<Otlp>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Pretty on a terminal, JSON otherwise.
+    #[default]
+    Auto,
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// OTLP/HTTP trace export.
+#[derive(Debug, Clone)]
+pub struct Otlp {
+    /// Full traces endpoint, ending in `/v1/traces`.
+    pub endpoint: url::Url,
+    pub service_name: String,
+    pub sample_ratio: f64,
+    pub headers: Vec<(String, String)>,
+    pub timeout: Duration,
+}
