@@ -218,3 +218,25 @@ fn forwarded_headers_are_kept_lower_case_and_reserved_or_repeated_ones_are_locat
     let e = &errors(&text)[0];
     assert!(e.message.contains("at most 16"), "{e}");
 }
+
+/// A destination header that HTTP cannot carry is refused at load, located, instead of being
+/// dropped silently at send time.
+#[test]
+fn a_destination_header_http_cannot_carry_is_located_at_load() {
+    let text = "destinations:\n  d:\n    url: http://127.0.0.1:9/x\n    headers: { \"X(Bad)\": a, X-Ok: \"line\\nbreak\" }\n";
+    let errs = load_str(text, "junction.yaml", &Overrides::default(), &|_| None)
+        .err()
+        .expect("refused")
+        .0;
+    assert!(
+        errs.iter().any(|e| e.field == "destinations.d.headers.X(Bad)"
+            && e.message.contains("invalid header name")
+            && e.line == Some(4)),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter().any(|e| e.field == "destinations.d.headers.X-Ok"
+            && e.message.contains("invalid header value")),
+        "{errs:#?}"
+    );
+}

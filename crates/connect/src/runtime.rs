@@ -155,14 +155,9 @@ impl Runtime {
         store: Arc<dyn junction_store::Store>,
         vault: Option<Arc<junction_vault::Vault>>,
     ) -> Result<Self, String> {
-        let mut default_headers = HeaderMap::new();
-        for (k, v) in cfg.headers.iter().chain(cfg.version_header.iter()) {
-            if let (Ok(k), Ok(v)) = (
-                HeaderName::from_bytes(k.as_bytes()),
-                HeaderValue::from_str(v),
-            ) {
-                default_headers.insert(k, v);
-            }
+        let mut default_headers = cfg.headers.clone();
+        if let Some((k, v)) = &cfg.version_header {
+            default_headers.insert(k.clone(), v.clone());
         }
         let upstream =
             junction_outbound::Upstream::new(cfg.timeouts.connect, cfg.concurrency as usize)

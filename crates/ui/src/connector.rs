@@ -56,7 +56,7 @@ pub async fn show(
             (fact("Circuit", circuit_badge(&k.circuit)))
             (fact("Base URL", html! { code { (k.base_url) } }))
             (fact("Auth", html! { (k.auth.clone().unwrap_or_else(|| "none".into())) }))
-            @if let Some((h, v)) = &cfg.version_header { (fact("Version pin", html! { code { (h) ": " (v) } })) }
+            @if let Some((h, v)) = &cfg.version_header { (fact("Version pin", html! { code { (h) ": " (v.to_str().unwrap_or("…")) } })) }
             (fact("Quota", html! {
                 @if k.quota.windows.is_empty() { "none" }
                 @for (i, w) in k.quota.windows.iter().enumerate() {

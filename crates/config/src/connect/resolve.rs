@@ -131,19 +131,22 @@ fn version(
     vptr: &str,
     v: &RawVersion,
     errs: &mut Vec<ConfigError>,
-) -> (Option<(String, String)>, String) {
+) -> (Option<(http::HeaderName, http::HeaderValue)>, String) {
     match (&v.header, &v.value, &v.path) {
         (Some(h), Some(value), None) => {
-            if !header_ok(h) {
+            let Ok(name) = http::HeaderName::from_bytes(h.as_bytes()) else {
                 errs.push(doc.error_at(
                     &push(vptr, "header"),
                     format!("invalid header name `{h}`"),
                     None,
                 ));
-            } else if http::HeaderValue::from_str(value).is_err() {
+                return (None, String::new());
+            };
+            let Ok(value) = http::HeaderValue::from_str(value) else {
                 errs.push(doc.error_at(&push(vptr, "value"), "invalid header value", None));
-            }
-            (Some((h.clone(), value.clone())), String::new())
+                return (None, String::new());
+            };
+            (Some((name, value)), String::new())
         }
         (None, None, Some(p)) => match clean_path(p) {
             Ok(p) => (None, p),
@@ -171,22 +174,29 @@ fn headers(
     ptr: &str,
     raw: &BTreeMap<String, String>,
     errs: &mut Vec<ConfigError>,
-) -> Vec<(String, String)> {
-    let mut headers = Vec::new();
+) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
     for (h, v) in raw {
         let hptr = push(ptr, h);
-        if !header_ok(h) {
-            errs.push(doc.error_at_key(&hptr, format!("invalid header name `{h}`"), None));
-        } else if h.eq_ignore_ascii_case("authorization") {
+        let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(h.as_bytes()),
+            http::HeaderValue::from_str(v),
+        ) else {
+            if !header_ok(h) {
+                errs.push(doc.error_at_key(&hptr, format!("invalid header name `{h}`"), None));
+            } else {
+                errs.push(doc.error_at(&hptr, "invalid header value", None));
+            }
+            continue;
+        };
+        if name == http::header::AUTHORIZATION {
             errs.push(doc.error_at_key(
                 &hptr,
                 "credentials do not belong in headers",
                 Some("use `auth:` (bearer, basic, api_key, oauth2_…), whose secrets come from the vault".into()),
             ));
-        } else if http::HeaderValue::from_str(v).is_err() {
-            errs.push(doc.error_at(&hptr, "invalid header value", None));
         } else {
-            headers.push((h.clone(), v.clone()));
+            headers.insert(name, value);
         }
     }
     headers

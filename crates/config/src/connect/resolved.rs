@@ -17,8 +17,9 @@ pub struct Connector {
     /// a version path pin.
     pub base_path: String,
     /// A version header to send (`API-Version: 2024-06-01`).
-    pub version_header: Option<(String, String)>,
-    pub headers: Vec<(String, String)>,
+    pub version_header: Option<(http::HeaderName, http::HeaderValue)>,
+    /// Static headers of every call (never credentials).
+    pub headers: http::HeaderMap,
     pub timeouts: Timeouts,
     pub auth: Option<OutboundAuth>,
     pub quotas: Vec<Rate>,

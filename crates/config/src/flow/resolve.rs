@@ -341,17 +341,22 @@ fn destination(
     let mut headers = Vec::with_capacity(raw.headers.len());
     for (h, v) in &raw.headers {
         let hptr = push(&push(ptr, "headers"), h);
-        if h.is_empty() || !h.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
-            errs.push(doc.error_at_key(&hptr, format!("invalid header name `{h}`"), None));
-        }
+        let name = http::HeaderName::from_bytes(h.as_bytes())
+            .map_err(|_| {
+                errs.push(doc.error_at_key(&hptr, format!("invalid header name `{h}`"), None))
+            })
+            .ok();
         // A reference is resolved, never sent as written.
         let value = if v.starts_with("env:") || v.starts_with("secret:") {
             secret(doc, &hptr, v, env, errs).map(HeaderText::Secret)
+        } else if http::HeaderValue::from_str(v).is_err() {
+            errs.push(doc.error_at(&hptr, "invalid header value", None));
+            None
         } else {
             Some(HeaderText::Plain(v.clone()))
         };
-        if let Some(value) = value {
-            headers.push((h.clone(), value));
+        if let (Some(name), Some(value)) = (name, value) {
+            headers.push((name, value));
         }
     }
     let mut signing = SigningKeys::default();

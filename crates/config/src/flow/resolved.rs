@@ -141,7 +141,7 @@ pub struct Destination {
     /// `POST`, `PUT` or `PATCH`.
     pub method: http::Method,
     /// Extra headers of every delivery; credentials among them come from `env:` or the vault.
-    pub headers: Vec<(String, HeaderText)>,
+    pub headers: Vec<(http::HeaderName, HeaderText)>,
     pub timeout: Duration,
     pub concurrency: usize,
     /// Standard Webhooks signing secrets (decoded key bytes); empty means unsigned.

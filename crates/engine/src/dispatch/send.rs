@@ -69,11 +69,8 @@ pub async fn send(
         let sig = junction_auth::sign::standard_signature(dest.signing.keys(), id, now_s, &body);
         put(fixed("webhook-signature"), &sig);
     }
-    // Names were checked when the config was loaded.
-    for (k, v) in &dest.headers {
-        if let Ok(name) = HeaderName::try_from(k.as_str()) {
-            put(name, v.expose());
-        }
+    for (name, v) in &dest.headers {
+        put(name.clone(), v.expose());
     }
     let res = match client
         .send(method, &dest.url, headers, body.into(), dest.timeout)
