@@ -44,7 +44,10 @@ pub async fn run(store: Arc<dyn Store>, mut alerts: Alerts, live: Arc<dyn Live>)
     let mut ev = Evaluator::default();
     match store.alerts().await {
         Ok(existing) => {
-            for a in existing.iter().filter(|a| a.state == "firing") {
+            for a in existing
+                .iter()
+                .filter(|a| a.state == junction_store::AlertState::Firing)
+            {
                 ev.seed_firing(&a.rule, &a.subject);
             }
         }
@@ -127,7 +130,7 @@ async fn round(
         .alerts()
         .await?
         .iter()
-        .filter(|a| a.state == "firing")
+        .filter(|a| a.state == junction_store::AlertState::Firing)
         .count();
     metrics::gauge!("junction_alerts_firing").set(firing as f64);
     Ok(())

@@ -79,7 +79,7 @@ impl Material {
                 .connections()
                 .await?
                 .into_iter()
-                .filter(|c| c.state == "needs_reauth")
+                .filter(|c| c.state == junction_store::ConnectionState::NeedsReauth)
                 .map(|c| (c.connector, c.name))
                 .collect()
         } else {

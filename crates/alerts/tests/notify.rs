@@ -169,7 +169,10 @@ async fn each_change_is_notified_once_to_every_sink_however_many_processes_evalu
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(count(&seen, "hook", "resolved"), 1);
     assert_eq!(count(&seen, "slack", "resolved"), 1);
-    assert_eq!(store.alerts().await.unwrap()[0].state, "resolved");
+    assert_eq!(
+        store.alerts().await.unwrap()[0].state,
+        junction_store::AlertState::Resolved
+    );
     a.abort();
     b.abort();
 }
@@ -225,10 +228,9 @@ async fn rules_added_by_a_config_reload_are_evaluated_without_a_restart() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let alerts = store.alerts().await.unwrap();
-        if alerts
-            .iter()
-            .any(|a| a.rule == "destination_disabled" && a.state == "firing")
-        {
+        if alerts.iter().any(|a| {
+            a.rule == "destination_disabled" && a.state == junction_store::AlertState::Firing
+        }) {
             break;
         }
         assert!(

@@ -229,9 +229,10 @@ fn a_destination_header_http_cannot_carry_is_located_at_load() {
         .expect("refused")
         .0;
     assert!(
-        errs.iter().any(|e| e.field == "destinations.d.headers.X(Bad)"
-            && e.message.contains("invalid header name")
-            && e.line == Some(4)),
+        errs.iter()
+            .any(|e| e.field == "destinations.d.headers.X(Bad)"
+                && e.message.contains("invalid header name")
+                && e.line == Some(4)),
         "{errs:#?}"
     );
     assert!(

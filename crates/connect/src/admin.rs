@@ -125,7 +125,7 @@ fn item(
             .filter(|c| c.connector == name)
             .map(|c| ConnectionView {
                 name: c.name.clone(),
-                state: c.state.clone(),
+                state: c.state.to_string(),
                 expires_at_ms: c.expires_at,
                 refresh_at_ms: c.refresh_at,
                 failures: c.failures,

@@ -381,7 +381,7 @@ async fn a_refused_refresh_marks_the_connection_needs_reauth_and_calls_fail_fast
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(row.state, junction_store::NEEDS_REAUTH);
+    assert_eq!(row.state, junction_store::ConnectionState::NeedsReauth);
     assert!(row.last_error.unwrap().contains("invalid_grant"));
     let token_calls = env.received("/oauth/token").await.len();
     let again = env.call("/proxy/crm/customers").await;

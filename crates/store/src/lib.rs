@@ -26,6 +26,7 @@ mod postgres;
 mod rejected_sql;
 mod rows;
 mod sqlite;
+mod states;
 mod vault_sql;
 mod writes;
 
@@ -39,6 +40,7 @@ pub use model::*;
 pub use ops::{AlertChange, AlertRecord, AuditRecord, MinuteRow, NewAudit};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use states::AlertState;
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -235,46 +235,7 @@ pub struct Finish {
     pub now: i64,
 }
 
-/// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryState {
-    /// Waiting for its next attempt, or being attempted under a lease.
-    Pending,
-    Delivered,
-    /// Dead-lettered: kept with its reason and last response, replayable.
-    Dead,
-    /// Not sent: a newer event of its key was already delivered (`latest` ordering).
-    Stale,
-    /// Not sent: its mapping or model validation failed. Kept with the errors, replayable.
-    Quarantined,
-    /// Not sent: an operator discarded it (a dead letter or a quarantined delivery).
-    Discarded,
-}
-
-impl DeliveryState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryState::Pending => "pending",
-            DeliveryState::Delivered => "delivered",
-            DeliveryState::Dead => "dead",
-            DeliveryState::Stale => "stale",
-            DeliveryState::Quarantined => "quarantined",
-            DeliveryState::Discarded => "discarded",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pending" => Some(DeliveryState::Pending),
-            "delivered" => Some(DeliveryState::Delivered),
-            "dead" => Some(DeliveryState::Dead),
-            "stale" => Some(DeliveryState::Stale),
-            "quarantined" => Some(DeliveryState::Quarantined),
-            "discarded" => Some(DeliveryState::Discarded),
-            _ => None,
-        }
-    }
-}
+pub use crate::states::{ConnectionState, DeliveryState};
 
 /// A delivery as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -441,7 +402,7 @@ pub struct Connection {
     pub connector: String,
     pub name: String,
     /// `active`, or `needs_reauth` after repeated refresh failures (calls fail fast).
-    pub state: String,
+    pub state: ConnectionState,
     /// When the stored access token expires; `None` when there is none.
     pub expires_at: Option<i64>,
     /// When the stored access token should be refreshed.
@@ -459,7 +420,6 @@ pub struct Connection {
 }
 
 /// The connection state after repeated refresh failures.
-pub const NEEDS_REAUTH: &str = "needs_reauth";
 
 /// New tokens for a connection, with their sealed secrets, saved in one transaction.
 #[derive(Debug, Clone)]

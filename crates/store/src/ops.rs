@@ -377,8 +377,7 @@ pub struct AlertRecord {
     pub rule: String,
     pub subject: String,
     pub severity: String,
-    /// `firing` or `resolved`.
-    pub state: String,
+    pub state: crate::states::AlertState,
     pub value: f64,
     pub message: String,
     /// When it entered its state.

@@ -1103,7 +1103,11 @@ async fn refresh_failures_mark_the_connection_needs_reauth(store: Arc<dyn Store>
             .unwrap();
         assert_eq!(row.failures, n);
         assert_eq!(row.refresh_until, 0, "a failure releases the lease");
-        let expected = if n < 3 { "active" } else { NEEDS_REAUTH };
+        let expected = if n < 3 {
+            ConnectionState::Active
+        } else {
+            ConnectionState::NeedsReauth
+        };
         assert_eq!(row.state, expected);
         assert_eq!(
             row.last_error.as_deref(),

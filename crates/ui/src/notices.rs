@@ -85,7 +85,7 @@ pub async fn alerts(State(state): State<AppState>) -> Result<Response, ApiError>
             table #alerts {
                 thead { tr { th { "State" } th { "Severity" } th { "Rule" } th { "Subject" } th { "Message" } th { "Since (UTC)" } th.num { "Fired" } } }
                 tbody { @for a in &alerts {
-                    tr { td { (badge(&a.state)) } td { (badge(&a.severity)) } td { (a.rule) } td { (a.subject) } td { (a.message) } td { (when(a.since)) } td.num { (a.fired_count) } }
+                    tr { td { (badge(a.state.as_str())) } td { (badge(&a.severity)) } td { (a.rule) } td { (a.subject) } td { (a.message) } td { (when(a.since)) } td.num { (a.fired_count) } }
                 } }
             }
         }

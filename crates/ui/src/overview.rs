@@ -30,7 +30,10 @@ pub async fn show(
     let store = state.store.as_ref();
     let h = History::load(store, 60).await?;
     let alerts = store.alerts().await?;
-    let firing: Vec<_> = alerts.iter().filter(|a| a.state == "firing").collect();
+    let firing: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.state == junction_store::AlertState::Firing)
+        .collect();
     let dest_stats = store
         .destination_stats(junction_core::time::now_ms())
         .await?;
@@ -79,7 +82,7 @@ pub async fn show(
                     @let t5 = h.total(Kind::Connector, &k.name, 5);
                     @let t60 = h.total(Kind::Connector, &k.name, 60);
                     @let auth_total = t60.count(c::AUTH_OK) + t60.count(c::AUTH_FAILED);
-                    @let reauth = connections.iter().any(|x| x.connector == k.name && x.state == "needs_reauth");
+                    @let reauth = connections.iter().any(|x| x.connector == k.name && x.state == junction_store::ConnectionState::NeedsReauth);
                     tr data-connector=(k.name) {
                         td { a href={"/ui/connectors/" (k.name)} { strong { (k.name) } } @if let Some(a) = k.auth { " " span.muted { (a) } } @if reauth { " " (badge("needs_reauth")) } }
                         td { (circuit_badge(k.circuit)) }

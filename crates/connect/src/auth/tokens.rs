@@ -20,7 +20,7 @@ use std::time::Duration;
 use junction_config::{Grant, JwtBearer, OAuth, TokenLifetime};
 use junction_core::time::now_ms;
 use junction_core::{Code, Error, Origin};
-use junction_store::{RefreshFailed, SaveTokens, Store, NEEDS_REAUTH};
+use junction_store::{ConnectionState, RefreshFailed, SaveTokens, Store};
 use junction_vault::{ExposeSecret, Vault};
 
 use super::grant::{self, GrantError, Issued};
@@ -161,7 +161,7 @@ impl TokenManager {
                 .await
                 .map_err(Error::from)?;
             if let Some(row) = &row {
-                if row.state == NEEDS_REAUTH {
+                if row.state == ConnectionState::NeedsReauth {
                     return Err(self.needs_reauth(connection, row.last_error.as_deref()));
                 }
                 let ours = cell.get().map_or(0, |t| t.version);
@@ -386,7 +386,10 @@ impl TokenManager {
             })
             .await
             .map_err(Error::from)?;
-        if row.as_ref().is_some_and(|r| r.state == NEEDS_REAUTH) {
+        if row
+            .as_ref()
+            .is_some_and(|r| r.state == ConnectionState::NeedsReauth)
+        {
             metrics::counter!("junction_connector_needs_reauth_total", "connector" => self.connector.clone()).increment(1);
             tracing::error!(
                 alert = "connection_needs_reauth",

@@ -162,7 +162,7 @@ impl From<junction_store::ops::AlertRecord> for AlertItem {
             rule: a.rule,
             subject: a.subject,
             severity: a.severity,
-            state: a.state,
+            state: a.state.to_string(),
             value: a.value,
             message: a.message,
             since: a.since,

@@ -329,7 +329,10 @@ fn series(
 async fn alerts(Extension(access): Access) -> Result<Json<AlertList>, ApiError> {
     let all = access.store().alerts().await?;
     Ok(Json(AlertList {
-        firing: all.iter().filter(|a| a.state == "firing").count(),
+        firing: all
+            .iter()
+            .filter(|a| a.state == junction_store::AlertState::Firing)
+            .count(),
         alerts: all.into_iter().map(AlertItem::from).collect(),
     }))
 }
