@@ -225,8 +225,7 @@ fn forwarded_headers_are_kept_lower_case_and_reserved_or_repeated_ones_are_locat
 fn a_destination_header_http_cannot_carry_is_located_at_load() {
     let text = "destinations:\n  d:\n    url: http://127.0.0.1:9/x\n    headers: { \"X(Bad)\": a, X-Ok: \"line\\nbreak\" }\n";
     let errs = load_str(text, "junction.yaml", &Overrides::default(), &|_| None)
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .0;
     assert!(
         errs.iter()

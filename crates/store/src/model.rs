@@ -419,8 +419,6 @@ pub struct Connection {
     pub updated_at: i64,
 }
 
-/// The connection state after repeated refresh failures.
-
 /// New tokens for a connection, with their sealed secrets, saved in one transaction.
 #[derive(Debug, Clone)]
 pub struct SaveTokens {

@@ -11,7 +11,7 @@ use junction_store::{NewDelivery, NewEvent, Options, Store};
 use serde_json::json;
 
 use super::hub::{database, HubProcess, RssSampler};
-use crate::cli::BenchArgs;
+use super::BenchArgs;
 
 /// Nothing listens here: every attempt fails at once and the circuit opens.
 const DOWN: &str = "http://127.0.0.1:9";

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::hub::{database, now_ms_f, signed, sink, HubProcess, RssSampler};
-use crate::cli::BenchArgs;
+use super::BenchArgs;
 
 pub async fn run(args: &BenchArgs) -> Result<serde_json::Value, String> {
     let mut results = Vec::new();

@@ -183,9 +183,11 @@ pub fn now_ms_f() -> f64 {
 
 /// The database for one backend: a fresh SQLite file in `dir`, or the bench PostgreSQL database
 /// (dropped and recreated).
-pub async fn database(backend: crate::cli::BackendArg, dir: &Path) -> Result<String, String> {
+pub async fn database(backend: crate::bench::BackendArg, dir: &Path) -> Result<String, String> {
     match backend {
-        crate::cli::BackendArg::Sqlite => Ok(format!("sqlite://{}", dir.join("hub.db").display())),
-        crate::cli::BackendArg::Postgres => super::store::fresh_postgres().await,
+        crate::bench::BackendArg::Sqlite => {
+            Ok(format!("sqlite://{}", dir.join("hub.db").display()))
+        }
+        crate::bench::BackendArg::Postgres => super::store::fresh_postgres().await,
     }
 }

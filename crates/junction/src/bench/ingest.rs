@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::hub::{database, now_ms_f, signed, sink, HubProcess, RssSampler};
 use super::stats::percentile_ms;
-use crate::cli::BenchArgs;
+use super::BenchArgs;
 
 pub async fn run(args: &BenchArgs) -> Result<serde_json::Value, String> {
     if let Some(target) = &args.target {

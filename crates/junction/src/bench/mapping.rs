@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use junction_transform::{Limits, Mapping, Model, ModelRef, Program};
 use serde_json::{json, Value};
 
-use crate::cli::BenchArgs;
+use super::BenchArgs;
 
 /// The mapping, in standard jq so jq and jaq run it too.
 pub const PROGRAM: &str = r#"{

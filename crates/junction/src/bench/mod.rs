@@ -13,9 +13,82 @@ mod quota;
 mod stats;
 mod store;
 
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::{BenchArgs, Scenario};
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// The scenario to run.
+    #[arg(value_enum)]
+    pub scenario: Scenario,
+    /// Events to append.
+    #[arg(long, default_value_t = 200_000)]
+    pub events: usize,
+    /// Concurrent appenders.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Payload size in bytes.
+    #[arg(long, default_value_t = 1024)]
+    pub payload: usize,
+    /// Which backends to measure. PostgreSQL uses JUNCTION_BENCH_POSTGRES_URL (default: a
+    /// database `junction_bench` on postgres://postgres@127.0.0.1:5432, created if missing).
+    #[arg(long, value_enum, default_values_t = [BackendArg::Sqlite, BackendArg::Postgres], value_delimiter = ',')]
+    pub backends: Vec<BackendArg>,
+    /// Folder for the SQLite database (default: a temporary folder).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// ingest: send to this URL (a peer receiver) instead of starting `junction serve`.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// quota: calls to make.
+    #[arg(long, default_value_t = 10_000)]
+    pub calls: usize,
+    /// quota: the vendor's limit per second.
+    #[arg(long, default_value_t = 500)]
+    pub limit: u32,
+    /// mapping: NDJSON records to map.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub records: usize,
+    /// e2e: offered events per second.
+    #[arg(long, default_value_t = 5000)]
+    pub rate: u32,
+    /// e2e: how long to offer them; backlog: how long to watch the hub.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub duration: std::time::Duration,
+    /// `proxy`: rounds of direct, through Junction and through nginx, back to back; the figures
+    /// reported are the medians over the rounds.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// Append-with-delivery and claim→complete throughput of the store.
+    Store,
+    /// Signed webhooks into `junction serve` at a concurrency: accepted/s, ack latency, memory.
+    Ingest,
+    /// A fixed offered rate through `junction serve` to an HTTP destination: delivered/s and
+    /// received→delivered latency.
+    E2e,
+    /// The hub's memory with `--events` undelivered events waiting for a destination that is down.
+    Backlog,
+    /// `/proxy` overhead: wrk at `--concurrency` against the upstream directly, through
+    /// `junction serve`, and through nginx, for `--duration` each.
+    Proxy,
+    /// Quota utilisation: `--calls` through `/proxy` to the mock limited to `--limit`/s, with the
+    /// limit configured and with it learned from headers.
+    Quota,
+    /// A vendor → canonical mapping over `--records` NDJSON records: decode + map and
+    /// decode + map + validate on every core, beside jq and jaq on one core each.
+    Mapping,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendArg {
+    Sqlite,
+    Postgres,
+}
 
 pub async fn run(args: BenchArgs) -> ExitCode {
     if cfg!(debug_assertions) {

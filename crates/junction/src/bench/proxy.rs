@@ -12,7 +12,7 @@ use junction_mock::{AuthConfig, Mock, MockConfig};
 use serde_json::{json, Value};
 
 use super::hub::HubProcess;
-use crate::cli::BenchArgs;
+use super::BenchArgs;
 
 const KEY: &str = "mock_key_1";
 const PATH: &str = "/v2/customers/cus_000001";

@@ -14,7 +14,7 @@ use junction_mock::{HeaderStyle, Limit, Mock, MockConfig, QuotaConfig};
 use serde_json::{json, Value};
 
 use super::hub::HubProcess;
-use crate::cli::BenchArgs;
+use super::BenchArgs;
 
 /// Creates an API token with every proxy scope in the hub's database; returns its text.
 pub async fn api_token(db: &str) -> Result<String, String> {

@@ -12,7 +12,7 @@ use serde_json::json;
 use sqlx::{Connection, Executor};
 
 use super::stats::percentile_ms;
-use crate::cli::{BackendArg, BenchArgs};
+use super::{BackendArg, BenchArgs};
 
 /// Claiming workers in the drain phase, and how many deliveries each claims at once.
 const WORKERS: usize = 4;

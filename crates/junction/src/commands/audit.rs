@@ -2,11 +2,49 @@
 
 use std::process::ExitCode;
 
+use clap::Subcommand;
 use junction_server::admin::bodies::{AuditList, AuditVerdict};
 
 use super::remote::Client;
 use super::secrets::{failed, ms_to_rfc3339, open_store, Failure};
-use crate::cli::{AuditCommand, Output};
+use crate::cli::{ConfigArgs, Output};
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// The newest entries first.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
+        output: Output,
+        /// Work against a running hub's admin API (an admin token in JUNCTION_ADMIN_TOKEN)
+        /// instead of the config's database.
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// Recompute the hash chain: exit 0 if every entry holds, 1 naming the first entry that was
+    /// changed, deleted or unlinked. Prints the head (`SEQ:HASH`): keep it outside the database.
+    Verify {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// A head printed by an earlier verify and kept elsewhere: the log must still hold that
+        /// entry with that hash (someone who can write the database can rebuild the whole
+        /// chain, but not this copy).
+        #[arg(long, value_name = "SEQ:HASH")]
+        head: Option<String>,
+        /// With the master key set, every entry must be sealed with it (so a log rebuilt without
+        /// the key is caught); this accepts plain entries before the first sealed one, as a log
+        /// written before sealing (or by a process without the key) has.
+        #[arg(long)]
+        allow_unsealed: bool,
+        /// Work against a running hub's admin API (an admin token in JUNCTION_ADMIN_TOKEN)
+        /// instead of the config's database.
+        #[arg(long)]
+        server: Option<String>,
+    },
+}
 
 pub async fn run(cmd: AuditCommand) -> ExitCode {
     let result = match cmd {

@@ -1,8 +1,18 @@
 //! `junction check`: validate the config, print every problem, exit 2 if there is one.
 
+use crate::cli::ConfigArgs;
+use clap::Args;
 use std::process::ExitCode;
 
-use crate::cli::CheckArgs;
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Unset environment variables (and a missing master key) are warnings, not errors: check a
+    /// config in CI without its real secrets. Every other problem is still an error.
+    #[arg(long)]
+    pub allow_unresolved: bool,
+}
 
 pub fn run(check: &CheckArgs) -> ExitCode {
     let args = &check.config;

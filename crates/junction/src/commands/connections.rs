@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use clap::Subcommand;
 use junction_connect::auth::tokens::{access_secret, refresh_secret};
 use junction_core::time::now_ms;
 use junction_store::SaveTokens;
@@ -11,7 +12,35 @@ use super::secrets::{
     audit_cli, failed, ms_to_rfc3339, open_store, open_vault, read_value, Failure,
 };
 use super::EXIT_CONFIG;
-use crate::cli::{ConfigArgs, ConnectionsCommand, Output};
+use crate::cli::{ConfigArgs, Output};
+
+#[derive(Subcommand, Debug)]
+pub enum ConnectionsCommand {
+    /// Every connection's token state: expiry, failures, needs_reauth; never tokens.
+    List {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Seed a refresh token (read from stdin or a prompt, never argv) for an
+    /// `oauth2_refresh_token` connector; also clears `needs_reauth`.
+    SetToken {
+        connector: String,
+        #[arg(long, default_value = "default")]
+        connection: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Forget a connection's state and tokens.
+    Delete {
+        connector: String,
+        #[arg(long, default_value = "default")]
+        connection: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
 
 pub async fn run(cmd: ConnectionsCommand) -> ExitCode {
     let result = match cmd {

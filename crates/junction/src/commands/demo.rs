@@ -9,10 +9,26 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::Args;
 use junction_mock::{AuthConfig, Chaos, HeaderStyle, Limit, Mock, MockConfig, QuotaConfig, Scheme};
 use serde_json::json;
+use std::path::PathBuf;
 
-use crate::cli::DemoArgs;
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Where the hub listens.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Keep the demo's database, config and log here (default: a temporary folder).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Stop after this long (default: at Ctrl-C).
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Run the story four times faster (for tests).
+    #[arg(long, hide = true)]
+    pub fast: bool,
+}
 
 const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const TEMPLATE: &str = include_str!("demo.yaml");

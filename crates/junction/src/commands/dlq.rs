@@ -3,11 +3,83 @@
 
 use std::process::ExitCode;
 
+use clap::{Args, Subcommand};
 use junction_engine::bodies::{DeadItem, DeadList, DeliveryDetail, Discarded, Replayed};
 use serde_json::json;
 
 use super::remote::Client;
-use crate::cli::{DlqCommand, DlqFilter, Output, Remote};
+use crate::cli::{Output, Remote};
+
+/// Which dead letters: every flag narrows.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DlqFilter {
+    #[arg(long)]
+    pub source: Option<String>,
+    #[arg(long)]
+    pub destination: Option<String>,
+    #[arg(long)]
+    pub route: Option<String>,
+    #[arg(long)]
+    pub event_type: Option<String>,
+    /// Dead-lettered at or after: RFC 3339 or Unix ms.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Dead-lettered before: RFC 3339 or Unix ms.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// The reason or last error contains this text.
+    #[arg(long)]
+    pub error: Option<String>,
+    /// Quarantined deliveries (a mapping failed, or the body broke the destination's model)
+    /// instead of dead letters. Replay them once the mapping or model is fixed.
+    #[arg(long)]
+    pub quarantined: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DlqCommand {
+    /// List dead letters, oldest first.
+    List {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(flatten)]
+        filter: DlqFilter,
+        /// Most rows to show.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Show one delivery with its attempts.
+    Show {
+        #[command(flatten)]
+        remote: Remote,
+        id: i64,
+    },
+    /// Replay dead letters: the given ids, or every one matching the filter (`--all` for all).
+    Replay {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(flatten)]
+        filter: DlqFilter,
+        /// Delivery ids.
+        ids: Vec<i64>,
+        /// Replay every dead letter when no filter or id is given.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Discard dead letters: they are never sent, and no longer block their `fifo` key. The
+    /// given ids, or every one matching the filter (`--all` for all).
+    Discard {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(flatten)]
+        filter: DlqFilter,
+        /// Delivery ids.
+        ids: Vec<i64>,
+        /// Discard every dead letter when no filter or id is given.
+        #[arg(long)]
+        all: bool,
+    },
+}
 
 /// Dead letters replayed per request.
 const REPLAY_BATCH: usize = 500;

@@ -3,13 +3,81 @@
 
 use std::process::ExitCode;
 
+use clap::Subcommand;
 use junction_engine::bodies::DeliveryList;
 use junction_engine::http::RejectedList;
 use junction_server::admin::bodies::{EventDetail, EventList};
 
 use super::remote::Client;
 use super::table::{Align::*, Table};
-use crate::cli::{EventsCommand, Output};
+use crate::cli::{Output, Remote};
+
+#[derive(Subcommand, Debug)]
+pub enum EventsCommand {
+    /// Newest first, narrowed by source, type, entity key or the provider's event id.
+    List {
+        #[command(flatten)]
+        remote: Remote,
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        #[arg(long)]
+        key: Option<String>,
+        /// The provider's event id.
+        #[arg(long)]
+        id: Option<String>,
+        /// The next page: events older than this stored id (printed under a full page).
+        #[arg(long)]
+        before: Option<i64>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Deliveries, newest first, narrowed by state, destination, route, source and time.
+    Deliveries {
+        #[command(flatten)]
+        remote: Remote,
+        /// pending, delivered, dead, quarantined, stale or discarded.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        destination: Option<String>,
+        #[arg(long)]
+        route: Option<String>,
+        /// The event's source.
+        #[arg(long)]
+        source: Option<String>,
+        /// Created at or after: RFC 3339 time or Unix ms.
+        #[arg(long)]
+        since: Option<String>,
+        /// Created before: RFC 3339 time or Unix ms.
+        #[arg(long)]
+        until: Option<String>,
+        /// The next page: deliveries older than this id (printed under a full page).
+        #[arg(long)]
+        before: Option<i64>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Inbound requests the hub refused (bad signature, stale timestamp, too large, unknown
+    /// source, bad body), newest first: why, when, masked headers and a body excerpt.
+    Rejected {
+        #[command(flatten)]
+        remote: Remote,
+        /// Only those sent to this source.
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// One event: its payload and every delivery of it.
+    Show {
+        #[command(flatten)]
+        remote: Remote,
+        /// The stored event id (the first column of `events list`).
+        id: i64,
+    },
+}
 
 pub async fn run(cmd: EventsCommand) -> ExitCode {
     let result = match cmd {

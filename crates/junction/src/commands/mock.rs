@@ -4,9 +4,51 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use clap::{Args, ValueEnum};
 use junction_mock::{HeaderStyle, Limit, MockConfig, MockFile};
 
-use crate::cli::{MockArgs, RateLimitHeaders};
+#[derive(Args, Debug, Clone)]
+pub struct MockArgs {
+    /// A `mock.yaml` with the mock's settings; the flags below win over it.
+    #[arg(long, short = 'c')]
+    pub config: Option<std::path::PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:9090].
+    #[arg(long, env = "JUNCTION_MOCK_LISTEN")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Seed of the generated data set (the same seed gives the same data) [default: 42].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Customers to generate [default: 10000].
+    #[arg(long)]
+    pub customers: Option<usize>,
+    /// Require credentials: API key `mock_key_1`, basic `mock_user:mock_pass`, or an OAuth2 token
+    /// from `/oauth/token` (client `mock_client` / `mock_secret`).
+    #[arg(long)]
+    pub require_auth: bool,
+    /// Access-token lifetime, e.g. `1h`, `90s` [default: 1h].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub token_ttl: Option<std::time::Duration>,
+    /// Leave `expires_in` out of token responses (tokens still expire), as some providers do.
+    #[arg(long)]
+    pub no_expires_in: bool,
+    /// A rate limit, repeatable: `200/s`, `1000/min`, `50000/day`; add `:global` to count all
+    /// callers together instead of per credential.
+    #[arg(long = "quota", value_name = "LIMIT/WINDOW[:global]")]
+    pub quotas: Vec<String>,
+    /// Rate-limit headers on answers [default: draft].
+    #[arg(long, value_enum)]
+    pub rate_limit_headers: Option<RateLimitHeaders>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum RateLimitHeaders {
+    /// `RateLimit-Policy` and `RateLimit` (IETF draft).
+    Draft,
+    /// `X-RateLimit-Limit`, `-Remaining`, `-Reset`.
+    X,
+    /// None: limits show only as 429s.
+    None,
+}
 
 /// The configuration and address the file and flags describe.
 fn settings(args: &MockArgs) -> Result<(MockConfig, SocketAddr), String> {

@@ -1,23 +1,23 @@
 //! One module per sub-command. Exit codes: 0 success, 1 runtime failure, 2 invalid config,
 //! 3 the store could not be opened.
 
-mod audit;
-mod check;
-mod connections;
-mod demo;
-mod dlq;
-mod events;
-mod mock;
+pub(crate) mod audit;
+pub(crate) mod check;
+pub(crate) mod connections;
+pub(crate) mod demo;
+pub(crate) mod dlq;
+pub(crate) mod events;
+pub(crate) mod mock;
 mod openapi;
 mod preflight;
 mod reload;
 mod remote;
-mod secrets;
-mod serve;
+pub(crate) mod secrets;
+pub(crate) mod serve;
 mod status;
 mod table;
 mod test;
-mod tokens;
+pub(crate) mod tokens;
 
 use std::process::ExitCode;
 

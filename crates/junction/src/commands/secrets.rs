@@ -5,13 +5,50 @@ use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::Subcommand;
 use junction_config::Config;
 use junction_store::Store;
 use junction_vault::{Keyring, SecretString, Vault};
 
 use super::serve::{env_overrides, load};
 use super::{EXIT_CONFIG, EXIT_FAILURE, EXIT_STORE};
-use crate::cli::{ConfigArgs, Output, SecretsCommand};
+use crate::cli::{ConfigArgs, Output};
+
+#[derive(Subcommand, Debug)]
+pub enum SecretsCommand {
+    /// Store a secret (a new version if it exists). The value is read from stdin, or asked for
+    /// without echo on a terminal; it is never taken from the command line.
+    Set {
+        name: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Names, versions and dates of every secret; never values.
+    List {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Delete a secret.
+    Delete {
+        name: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Rewrap every secret's data key under the current (highest) master key version, while
+    /// hubs keep running; afterwards older versions can leave JUNCTION_MASTER_KEY.
+    RotateKey {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Print a new random master key, `vN:BASE64`, for JUNCTION_MASTER_KEY.
+    NewKey {
+        /// Its version: one above the current one when rotating.
+        #[arg(long, default_value_t = 1)]
+        version: i64,
+    },
+}
 
 /// Opens the vault when a master key is set (proving the key against the store), and binds every
 /// `secret:NAME` of the config. A config that reads the vault without a key is refused, as is a

@@ -1,10 +1,28 @@
 //! `junction serve`: load the config, open the store, serve until SIGTERM/SIGINT.
 
+use crate::cli::ConfigArgs;
+use clap::{Args, ValueEnum};
 use std::process::ExitCode;
 
 use junction_config::{Config, LogFormat, Overrides};
 
-use crate::cli::{LogFormatArg, ServeArgs};
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Address to listen on (overrides server.listen).
+    #[arg(long, env = "JUNCTION_LISTEN")]
+    pub listen: Option<String>,
+    /// Log format (overrides telemetry.log_format).
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormatArg>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum LogFormatArg {
+    Json,
+    Pretty,
+}
 
 /// Overrides that come from the environment alone.
 pub fn env_overrides() -> Overrides {

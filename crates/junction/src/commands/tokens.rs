@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use clap::Subcommand;
 use junction_core::time::now_ms;
 use junction_store::ApiToken;
 
@@ -9,7 +10,70 @@ use junction_server::admin::bodies::{TokenItem, TokenList};
 
 use super::remote::Client;
 use super::secrets::{audit_cli, failed, ms_to_rfc3339, open_store, Failure};
-use crate::cli::{Output, TokensCommand};
+use crate::cli::{ConfigArgs, Output};
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum RoleArg {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokensCommand {
+    /// Create a token; it is printed once and never stored (only its hash is).
+    Create {
+        /// What the token is for (the calling service).
+        name: String,
+        /// `proxy:CONNECTOR:METHOD`, with `*` for any connector or method. Repeat for several.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// An admin API role: viewer (reads), operator (also replays, discards, enables),
+        /// admin (also tokens, secrets' metadata, the audit log).
+        #[arg(long, value_enum)]
+        role: Option<RoleArg>,
+        /// Lifetime, e.g. 90d; default: no expiry.
+        #[arg(long)]
+        expires: Option<String>,
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Work against a running hub's admin API (an admin token in JUNCTION_ADMIN_TOKEN)
+        /// instead of the config's database.
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// Every token's id, name, scopes and dates; never the token.
+    List {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
+        output: Output,
+        /// Work against a running hub's admin API (an admin token in JUNCTION_ADMIN_TOKEN)
+        /// instead of the config's database.
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// Revoke a token by id (takes effect within seconds on running hubs).
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Work against a running hub's admin API (an admin token in JUNCTION_ADMIN_TOKEN)
+        /// instead of the config's database.
+        #[arg(long)]
+        server: Option<String>,
+    },
+}
+
+impl RoleArg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Operator => "operator",
+            Self::Admin => "admin",
+        }
+    }
+}
 
 pub async fn run(cmd: TokensCommand) -> ExitCode {
     let result = match cmd {
