@@ -5,7 +5,9 @@
 //! keeping the proxy's cost low.
 
 use bytes::Bytes;
-use junction_transform::drift::{tracker, Drift, Kind};
+use std::sync::Arc;
+
+use junction_transform::drift::{Drift, Kind, Tracker};
 
 #[cfg(test)]
 fn template(path: &str) -> String {
@@ -52,14 +54,20 @@ fn is_version(s: &str) -> bool {
 
 /// Records a vendor's `Deprecation` / `Sunset` headers (and the `Link` that documents them) for
 /// the endpoint that sent them.
-pub fn deprecation(connector: &str, method: &http::Method, path: &str, headers: &http::HeaderMap) {
+pub fn deprecation(
+    tracker: &Tracker,
+    connector: &str,
+    method: &http::Method,
+    path: &str,
+    headers: &http::HeaderMap,
+) {
     let deprecation = headers.get("deprecation");
     let sunset = headers.get("sunset");
     if deprecation.is_none() && sunset.is_none() {
         return;
     }
     let subject = subject(connector, method, path);
-    if !tracker().wants("deprecation", &subject) {
+    if !tracker.wants("deprecation", &subject) {
         return;
     }
     let text = |name: &str, v: Option<&http::HeaderValue>| {
@@ -74,7 +82,7 @@ pub fn deprecation(connector: &str, method: &http::Method, path: &str, headers: 
     .into_iter()
     .flatten()
     .collect();
-    tracker().record(
+    tracker.record(
         "connector",
         &subject,
         &[Drift {
@@ -86,18 +94,24 @@ pub fn deprecation(connector: &str, method: &http::Method, path: &str, headers: 
     );
 }
 
-pub fn observe(connector: &str, method: &http::Method, path: &str, body: Bytes) {
+pub fn observe(
+    tracker: Arc<Tracker>,
+    connector: &str,
+    method: &http::Method,
+    path: &str,
+    body: Bytes,
+) {
     let subject = subject(connector, method, path);
-    if !tracker().wants("connector", &subject) {
+    if !tracker.wants("connector", &subject) {
         return;
     }
     tokio::spawn(async move {
         let now = junction_core::time::now_ms();
         match serde_json::from_slice::<serde_json::Value>(&body) {
             Ok(v) => {
-                tracker().observe("connector", &subject, &v, now);
+                tracker.observe("connector", &subject, &v, now);
             }
-            Err(e) => tracker().record(
+            Err(e) => tracker.record(
                 "connector",
                 &subject,
                 &[Drift {

@@ -50,6 +50,7 @@ pub struct Hub {
     body_limit: usize,
     /// Models and mappings, for operations that declare them; swapped whole by a reload.
     shapes: arc_swap::ArcSwap<junction_config::Shapes>,
+    drift: Arc<junction_transform::drift::Tracker>,
 }
 
 /// Connectors built for a new config, not yet in use ([`Hub::prepare`] → [`Hub::commit`]).
@@ -68,17 +69,24 @@ fn section(config: &Config, name: &str) -> serde_json::Value {
 impl Hub {
     /// Builds every connector; fails (naming the connector) when one cannot run, e.g. a token
     /// scheme without a vault to keep its tokens in.
+    /// Connectors record drift into `drift` (the hub's tracker, on its state).
     pub fn new(
         config: &Config,
         store: Arc<dyn Store>,
         vault: Option<Arc<Vault>>,
+        drift: Arc<junction_transform::drift::Tracker>,
     ) -> Result<Arc<Self>, String> {
         let mut connectors = HashMap::new();
         let mut built_from = HashMap::new();
         for (name, c) in &config.connectors {
             connectors.insert(
                 name.clone(),
-                Arc::new(Runtime::new(c.clone(), store.clone(), vault.clone())?),
+                Arc::new(Runtime::new(
+                    c.clone(),
+                    store.clone(),
+                    vault.clone(),
+                    drift.clone(),
+                )?),
             );
             built_from.insert(name.clone(), section(config, name));
         }
@@ -90,7 +98,13 @@ impl Hub {
             vault,
             body_limit: config.server.body_limit,
             shapes: arc_swap::ArcSwap::from_pointee(config.shapes.clone()),
+            drift,
         }))
+    }
+
+    /// The drift this hub's connectors recorded (and the shapes they learned).
+    pub fn drift(&self) -> &Arc<junction_transform::drift::Tracker> {
+        &self.drift
     }
 
     /// The connectors in use now.
@@ -129,6 +143,7 @@ impl Hub {
                         c.clone(),
                         self.store.clone(),
                         self.vault.clone(),
+                        self.drift.clone(),
                     )?)
                 }
             };

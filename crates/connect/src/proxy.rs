@@ -139,10 +139,10 @@ pub async fn proxy(
             connection,
         })
         .await?;
-    crate::drift::deprecation(&connector, &method, &path, &answer.headers);
+    crate::drift::deprecation(&rt.drift, &connector, &method, &path, &answer.headers);
     if let AnswerBody::Full(bytes) = &answer.body {
         if answer.status.is_success() && is_json(&answer.headers) {
-            crate::drift::observe(&connector, &method, &path, bytes.clone());
+            crate::drift::observe(rt.drift.clone(), &connector, &method, &path, bytes.clone());
         }
     }
     let status = StatusCode::from_u16(answer.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);

@@ -88,6 +88,8 @@ pub struct Runtime {
     metrics: crate::metrics::Metrics,
     /// The last calls, for the connector page.
     pub recent: crate::recent::Recent,
+    /// The hub's drift tracker (shapes learned from answers, drift found).
+    pub drift: Arc<junction_transform::drift::Tracker>,
 }
 
 const HOP_BY_HOP: &[&str] = &[
@@ -154,6 +156,7 @@ impl Runtime {
         cfg: Connector,
         store: Arc<dyn junction_store::Store>,
         vault: Option<Arc<junction_vault::Vault>>,
+        drift: Arc<junction_transform::drift::Tracker>,
     ) -> Result<Self, String> {
         let mut default_headers = cfg.headers.clone();
         if let Some((k, v)) = &cfg.version_header {
@@ -246,6 +249,7 @@ impl Runtime {
             cache: cfg.cache.as_ref().map(ResponseCache::new),
             metrics: crate::metrics::Metrics::new(&cfg.name),
             recent: crate::recent::Recent::default(),
+            drift,
             cfg,
         })
     }

@@ -107,7 +107,7 @@ pub async fn call(
         Err(SoapError::Malformed(why)) => {
             settle(false);
             if status.is_success() {
-                drift::tracker().record(
+                rt.drift.record(
                     "connector",
                     &subject,
                     &[drift::Drift {
@@ -133,7 +133,7 @@ pub async fn call(
         Value::Object(m) => m.into_iter().next().map(|(_, v)| v).unwrap_or(Value::Null),
         other => other,
     };
-    learn(shapes, &op.response, &subject, &content);
+    learn(&rt.drift, shapes, &op.response, &subject, &content);
     let out = map(shapes, &op.response, content, operation).await?;
     let mut res = (StatusCode::OK, axum::Json(out)).into_response();
     res.headers_mut()
@@ -171,14 +171,12 @@ fn refused_over_http(
 
 /// Drift of an answer: against the response model when one is declared, else against the shape
 /// learned from earlier answers.
-fn learn(shapes: &Shapes, m: &Message, subject: &str, content: &Value) {
+fn learn(tracker: &drift::Tracker, shapes: &Shapes, m: &Message, subject: &str, content: &Value) {
     let now = junction_core::time::now_ms();
     match m.model.as_ref().and_then(|id| shapes.models.get(id)) {
-        Some(model) => {
-            drift::tracker().record("connector", subject, &drift::against(model, content), now)
-        }
+        Some(model) => tracker.record("connector", subject, &drift::against(model, content), now),
         None => {
-            drift::tracker().observe("connector", subject, content, now);
+            tracker.observe("connector", subject, content, now);
         }
     }
 }

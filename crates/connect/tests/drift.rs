@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use junction_mock::MockConfig;
-use junction_transform::drift::{tracker, Kind, LEARN};
+use junction_transform::drift::{Kind, LEARN};
 use serde_json::json;
 use support::*;
 
@@ -22,8 +22,9 @@ connectors:
 const SUBJECT: &str = "driftcrm GET /v1/customers/{id}";
 
 /// The shape drifts recorded for the endpoint (its v1 deprecation is another test's).
-fn kinds() -> Vec<Kind> {
-    tracker()
+fn kinds(env: &Env) -> Vec<Kind> {
+    env.hub
+        .drift()
         .records()
         .into_iter()
         .filter(|r| r.subject == SUBJECT && r.kind != Kind::Deprecated)
@@ -31,14 +32,17 @@ fn kinds() -> Vec<Kind> {
         .collect()
 }
 
-async fn wait_for_kind(kind: Kind) {
+async fn wait_for_kind(env: &Env, kind: Kind) {
     for _ in 0..100 {
-        if kinds().contains(&kind) {
+        if kinds(env).contains(&kind) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("no {kind:?} drift recorded: {:?}", tracker().records());
+    panic!(
+        "no {kind:?} drift recorded: {:?}",
+        env.hub.drift().records()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,9 +65,9 @@ async fn drift_of_each_kind_is_detected_from_the_mocks_schema_chaos() {
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(
-        kinds().is_empty(),
+        kinds(&env).is_empty(),
         "a steady shape does not drift: {:?}",
-        tracker().records()
+        env.hub.drift().records()
     );
 
     // Every answer now has one field removed or retyped (which one depends on the seed).
@@ -73,17 +77,19 @@ async fn drift_of_each_kind_is_detected_from_the_mocks_schema_chaos() {
             .status(&format!("/proxy/driftcrm/v1/customers/cus_{i:06}"))
             .await;
     }
-    wait_for_kind(Kind::MissingField).await;
-    wait_for_kind(Kind::TypeChanged).await;
+    wait_for_kind(&env, Kind::MissingField).await;
+    wait_for_kind(&env, Kind::TypeChanged).await;
 
     // Answers are sampled once a subject has learned: a lasting change is seen within a few.
     env.chaos(json!({ "malformed": 1.0 })).await;
     for _ in 0..junction_transform::drift::SAMPLE {
         let _ = env.status("/proxy/driftcrm/v1/customers/cus_000001").await;
     }
-    wait_for_kind(Kind::UnexpectedBody).await;
+    wait_for_kind(&env, Kind::UnexpectedBody).await;
 
-    let records: Vec<_> = tracker()
+    let records: Vec<_> = env
+        .hub
+        .drift()
         .records()
         .into_iter()
         .filter(|r| r.subject == SUBJECT && r.kind != Kind::Deprecated)
@@ -120,7 +126,9 @@ async fn deprecation_and_sunset_headers_are_recorded_for_their_endpoint() {
         env.status("/proxy/depcrm/v2/customers/cus_000001").await,
         200
     );
-    let deprecated: Vec<_> = tracker()
+    let deprecated: Vec<_> = env
+        .hub
+        .drift()
         .records()
         .into_iter()
         .filter(|r| r.kind == Kind::Deprecated)

@@ -274,7 +274,7 @@ impl FilterParams {
 /// most recently seen first.
 #[utoipa::path(get, path = "/api/v1/drift", tag = "observe", summary = "Schema drift and deprecation notices", responses((status = 200, description = "OK", body = DriftList), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn drift(State(state): State<AppState>) -> Result<Json<DriftList>, ApiError> {
-    let items = crate::maintain::drift(state.store.as_ref(), 1000)
+    let items = crate::maintain::drift(state.store.as_ref(), &state.drift, 1000)
         .await?
         .into_iter()
         .map(|r| DriftItem {

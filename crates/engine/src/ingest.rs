@@ -93,6 +93,7 @@ pub struct Ingest {
     sources: arc_swap::ArcSwap<HashMap<String, Arc<SourceRt>>>,
     inspector: Arc<junction_server::inspect::Inspector>,
     wakers: Arc<Wakers>,
+    drift: Arc<junction_transform::drift::Tracker>,
 }
 
 impl Ingest {
@@ -111,10 +112,12 @@ impl Ingest {
         store: Arc<dyn Store>,
         wakers: Arc<Wakers>,
         inspector: Arc<junction_server::inspect::Inspector>,
+        drift: Arc<junction_transform::drift::Tracker>,
     ) -> Self {
         Self {
             store,
             inspector,
+            drift,
             sources: arc_swap::ArcSwap::from_pointee(Self::sources(config)),
             wakers,
         }
@@ -225,8 +228,8 @@ impl Ingest {
                 for d in &destinations {
                     self.wakers.wake(d);
                 }
-                if junction_transform::drift::tracker().wants("source", &subject) {
-                    learn_shape(subject, body, now);
+                if self.drift.wants("source", &subject) {
+                    learn_shape(self.drift.clone(), subject, body, now);
                 }
                 Accepted {
                     id: external_id,
@@ -468,11 +471,16 @@ fn sequence_of(v: &Val) -> Result<i64, String> {
 
 /// Compares the event's body with the shape learned for its source and type (schema drift), off
 /// the request's path: the answer does not wait for it.
-fn learn_shape(subject: String, body: &[u8], now: i64) {
+fn learn_shape(
+    drift: Arc<junction_transform::drift::Tracker>,
+    subject: String,
+    body: &[u8],
+    now: i64,
+) {
     let body = body.to_vec();
     tokio::spawn(async move {
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
-            junction_transform::drift::tracker().observe("source", &subject, &v, now);
+            drift.observe("source", &subject, &v, now);
         }
     });
 }

@@ -36,6 +36,7 @@ impl Engine {
             state.store.clone(),
             wakers.clone(),
             state.inspector.clone(),
+            state.drift.clone(),
         );
         let dispatcher = dispatch::Dispatcher::start(
             config,

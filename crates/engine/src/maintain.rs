@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use junction_core::time::{ms, now_ms};
 use junction_server::AppState;
+use junction_transform::drift::Tracker;
 
 /// How often queue gauges are refreshed.
 const STATS_EVERY: Duration = Duration::from_secs(5);
@@ -33,8 +34,7 @@ pub fn spawn(state: AppState) {
 
 /// Persists the drift this process found since the last flush, so every process's drift is
 /// listed together (and survives restarts). What cannot be written now is kept for the next one.
-pub async fn flush_drift(store: &dyn junction_store::Store) {
-    let tracker = junction_transform::drift::tracker();
+pub async fn flush_drift(store: &dyn junction_store::Store, tracker: &Tracker) {
     let drained = tracker.drain();
     if drained.is_empty() {
         return;
@@ -63,10 +63,11 @@ fn drift_row(r: &junction_transform::drift::Record) -> junction_store::DriftReco
 /// (so a reader sees it at once), most recently seen first. Reads only: a GET writes nothing.
 pub async fn drift(
     store: &dyn junction_store::Store,
+    tracker: &Tracker,
     limit: usize,
 ) -> Result<Vec<junction_store::DriftRecord>, junction_store::StoreError> {
     let mut rows = store.drift(limit).await?;
-    for r in junction_transform::drift::tracker().unflushed() {
+    for r in tracker.unflushed() {
         let fresh = drift_row(&r);
         let same = rows.iter_mut().find(|s| {
             (&s.scope, &s.subject, &s.path, &s.kind)
@@ -88,7 +89,7 @@ pub async fn drift(
 
 async fn stats(state: &AppState) {
     let now = now_ms();
-    flush_drift(state.store.as_ref()).await;
+    flush_drift(state.store.as_ref(), &state.drift).await;
     if let Ok(q) = state.store.queue_stats(now).await {
         metrics::gauge!("junction_deliveries_quarantined").set(q.quarantined as f64);
     }
@@ -148,7 +149,7 @@ async fn purge(state: &AppState) {
 
 #[cfg(test)]
 mod tests {
-    use junction_transform::drift::{tracker, Drift, Kind};
+    use junction_transform::drift::{Drift, Kind, Tracker};
 
     #[tokio::test]
     async fn reading_drift_shows_this_processs_unflushed_records_and_writes_nothing() {
@@ -158,14 +159,15 @@ mod tests {
             connect_timeout: std::time::Duration::from_secs(5),
         };
         let store = junction_store::open(&options).await.unwrap();
+        let tracker = Tracker::default();
         let subject = "maintain-test/customer.updated";
         let drift = Drift {
             path: "data.email".into(),
             kind: Kind::MissingField,
             detail: "gone".into(),
         };
-        tracker().record("source", subject, &[drift], 1_000);
-        let shown = super::drift(store.as_ref(), 100).await.unwrap();
+        tracker.record("source", subject, &[drift], 1_000);
+        let shown = super::drift(store.as_ref(), &tracker, 100).await.unwrap();
         assert!(
             shown.iter().any(|r| r.subject == subject && r.count == 1),
             "{shown:?}"
@@ -175,11 +177,11 @@ mod tests {
             "a read persists nothing"
         );
         assert!(
-            tracker().unflushed().iter().any(|r| r.subject == subject),
+            tracker.unflushed().iter().any(|r| r.subject == subject),
             "still waiting for the next flush"
         );
-        super::flush_drift(store.as_ref()).await;
-        let shown = super::drift(store.as_ref(), 100).await.unwrap();
+        super::flush_drift(store.as_ref(), &tracker).await;
+        let shown = super::drift(store.as_ref(), &tracker, 100).await.unwrap();
         let ours: Vec<_> = shown.iter().filter(|r| r.subject == subject).collect();
         assert_eq!(ours.len(), 1, "flushed and unflushed are not counted twice");
         assert_eq!(ours[0].count, 1);

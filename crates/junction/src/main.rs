@@ -1,6 +1,7 @@
 //! `junction`: the API integration hub, one binary.
 #![forbid(unsafe_code)]
 
+mod app;
 mod bench;
 mod cli;
 mod commands;

@@ -31,6 +31,9 @@ pub struct Shared {
     /// This process's identity in leases and logs: `host-pid-random`.
     pub node_id: Arc<str>,
     pub health: Arc<Health>,
+    /// What this hub learned about payload shapes and the drift it found, until flushed to the
+    /// store (intake and connectors record into it; maintenance persists it).
+    pub drift: Arc<junction_transform::drift::Tracker>,
     /// Background work to let finish on shutdown, after requests drain and before this
     /// process's leases are released (delivery attempts in flight).
     pub drains: Arc<Mutex<Vec<Drain>>>,
@@ -71,6 +74,7 @@ impl AppState {
             store,
             node_id: node_id.into(),
             health: Arc::new(Health::default()),
+            drift: Arc::default(),
             drains: Arc::default(),
         }))
     }

@@ -11,7 +11,7 @@
 //! carrying `Deprecation` or `Sunset` is recorded too (`deprecated`), with the dates the vendor gave.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use serde_json::Value;
 
@@ -272,12 +272,6 @@ pub struct Tracker {
     /// What changed since the last [`Tracker::drain`]: counts are deltas.
     pending: Mutex<BTreeMap<Key, Record>>,
     records: Mutex<BTreeMap<Key, Record>>,
-}
-
-/// The process's tracker.
-pub fn tracker() -> &'static Tracker {
-    static T: OnceLock<Tracker> = OnceLock::new();
-    T.get_or_init(Tracker::default)
 }
 
 impl Tracker {

@@ -34,7 +34,7 @@ pub async fn show(
     };
     let store = state.store.as_ref();
     let prefix = format!("{name} ");
-    let records: Vec<_> = junction_engine::maintain::drift(store, 500)
+    let records: Vec<_> = junction_engine::maintain::drift(store, &state.drift, 500)
         .await?
         .into_iter()
         .filter(|r| r.scope == "connector" && r.subject.starts_with(&prefix))

@@ -40,7 +40,7 @@ pub async fn rejected(State(state): State<AppState>) -> Result<Response, ApiErro
 }
 
 pub async fn drift(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let records = junction_engine::maintain::drift(state.store.as_ref(), 500).await?;
+    let records = junction_engine::maintain::drift(state.store.as_ref(), &state.drift, 500).await?;
     let now = junction_core::time::now_ms();
     let (deprecations, drift): (Vec<_>, Vec<_>) =
         records.iter().partition(|r| r.kind == "deprecated");

@@ -50,7 +50,7 @@ pub async fn show(
     let rejected = store.rejected(Some(name.clone()), 50).await?;
     let reasons = grouped(rejected.iter().map(|r| r.reason.clone()));
     let prefix = format!("{name}/");
-    let drift: Vec<_> = junction_engine::maintain::drift(store, 500)
+    let drift: Vec<_> = junction_engine::maintain::drift(store, &state.drift, 500)
         .await?
         .into_iter()
         .filter(|r| r.scope == "source" && r.subject.starts_with(&prefix))

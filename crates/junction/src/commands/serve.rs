@@ -97,14 +97,6 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_CONFIG);
         }
     };
-    let connectors = match junction_connect::Hub::new(&config, store.clone(), vault) {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the connectors");
-            eprintln!("error: {e}");
-            return ExitCode::from(super::EXIT_CONFIG);
-        }
-    };
     let listen = config.server.listen;
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
@@ -117,7 +109,21 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_FAILURE);
         }
     };
-    let state = junction_server::AppState::new(config, store);
+    let admin_token = std::env::var("JUNCTION_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let app = match crate::app::App::build(config, store, vault, admin_token).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the hub");
+            eprintln!("error: {e}");
+            return ExitCode::from(match e {
+                crate::app::StartError::Connectors(_) => super::EXIT_CONFIG,
+                crate::app::StartError::Engine(_) => super::EXIT_STORE,
+            });
+        }
+    };
+    let state = app.state.clone();
     tracing::info!(
         %listen,
         store = %state.config().store.url,
@@ -125,47 +131,15 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         version = env!("CARGO_PKG_VERSION"),
         "junction is serving"
     );
-    let engine = match junction_engine::Engine::start(&state).await {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the delivery workers");
-            eprintln!("error: cannot start the delivery workers: {e}");
-            return ExitCode::from(super::EXIT_STORE);
-        }
-    };
-    {
-        let engine = engine.clone();
-        state.on_shutdown(Box::new(move |grace| {
-            Box::pin(async move { engine.dispatcher.drain(grace).await })
-        }));
-    }
-    junction_server::history::start(&state);
-    junction_alerts::start(
-        &state,
-        state.config().alerts.clone(),
-        std::sync::Arc::new(LiveQuota(connectors.clone(), state.clone())),
-    );
-    let admin_token = std::env::var("JUNCTION_ADMIN_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty());
-    let access = junction_server::admin::AdminAccess::new(
-        state.store.clone(),
-        admin_token,
-        state.config().server.hosts.clone(),
-    );
     let reloader = super::reload::Reloader::new(
         args.config.clone(),
         overrides.clone(),
         state.clone(),
-        engine.clone(),
-        connectors.clone(),
+        app.engine.clone(),
+        app.hub.clone(),
     );
     reloader.watch();
-    let extra = junction_engine::http::routes(engine.clone())
-        .merge(connectors.routes())
-        .merge(junction_ui::public_routes(access.clone()))
-        .merge(super::openapi::routes())
-        .merge(admin_api(&access, engine, &connectors, reloader));
+    let extra = app.router(reloader);
     match junction_server::serve(
         listener,
         state,
@@ -179,53 +153,5 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             tracing::error!(error = %e, "the server failed");
             ExitCode::from(super::EXIT_FAILURE)
         }
-    }
-}
-
-/// Every admin route, behind one guard (roles and the audit log).
-pub fn admin_api(
-    access: &std::sync::Arc<junction_server::admin::AdminAccess>,
-    engine: std::sync::Arc<junction_engine::Engine>,
-    connectors: &std::sync::Arc<junction_connect::Hub>,
-    reloader: std::sync::Arc<super::reload::Reloader>,
-) -> axum::Router<junction_server::AppState> {
-    let guard = access.clone();
-    let ui = std::sync::Arc::new(junction_ui::Ui {
-        engine: engine.clone(),
-        hub: connectors.clone(),
-        openapi: serde_json::to_value(super::openapi::document()).unwrap_or_default(),
-    });
-    junction_engine::http::admin_routes(engine)
-        .merge(connectors.admin_routes())
-        .merge(junction_ui::routes(ui))
-        .merge(junction_server::admin::routes(access.clone()))
-        .merge(super::reload::routes(reloader))
-        // On the routes only: with `layer` the guard also wrapped this router's fallback, which
-        // the merge made the whole server's, so a POST to any unknown path was audited.
-        .route_layer(axum::middleware::from_fn(move |req, next| {
-            junction_server::admin::guard(guard.clone(), req, next)
-        }))
-        // Set after the guard, so a method a route does not have is answered 405 without it:
-        // it acts on nothing, so it is neither authenticated nor written to the audit log.
-        .method_not_allowed_fallback(|| async { http::StatusCode::METHOD_NOT_ALLOWED })
-}
-
-/// The alert rules' view of this process's quotas.
-struct LiveQuota(
-    std::sync::Arc<junction_connect::Hub>,
-    junction_server::AppState,
-);
-
-impl junction_alerts::Live for LiveQuota {
-    fn quota_use(&self) -> Vec<(String, f64)> {
-        self.0.quota_use()
-    }
-
-    fn reload_failed(&self) -> Option<String> {
-        self.1.reload.failing().map(|o| o.errors.join("; "))
-    }
-
-    fn alerts(&self) -> Option<junction_config::Alerts> {
-        Some(self.1.config().alerts.clone())
     }
 }
