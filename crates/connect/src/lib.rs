@@ -51,6 +51,7 @@ pub struct Hub {
     /// Models and mappings, for operations that declare them; swapped whole by a reload.
     shapes: arc_swap::ArcSwap<junction_config::Shapes>,
     drift: Arc<junction_transform::drift::Tracker>,
+    history: Arc<junction_telemetry::history::Registry>,
 }
 
 /// Connectors built for a new config, not yet in use ([`Hub::prepare`] → [`Hub::commit`]).
@@ -69,13 +70,15 @@ fn section(config: &Config, name: &str) -> serde_json::Value {
 impl Hub {
     /// Builds every connector; fails (naming the connector) when one cannot run, e.g. a token
     /// scheme without a vault to keep its tokens in.
-    /// Connectors record drift into `drift` (the hub's tracker, on its state).
+    /// Connectors record into the hub's drift tracker and history, both on its `state`.
     pub fn new(
-        config: &Config,
-        store: Arc<dyn Store>,
+        state: &junction_server::AppState,
         vault: Option<Arc<Vault>>,
-        drift: Arc<junction_transform::drift::Tracker>,
     ) -> Result<Arc<Self>, String> {
+        let config = &state.config();
+        let store = state.store.clone();
+        let drift = state.drift.clone();
+        let history = state.history.clone();
         let mut connectors = HashMap::new();
         let mut built_from = HashMap::new();
         for (name, c) in &config.connectors {
@@ -86,6 +89,7 @@ impl Hub {
                     store.clone(),
                     vault.clone(),
                     drift.clone(),
+                    &history,
                 )?),
             );
             built_from.insert(name.clone(), section(config, name));
@@ -99,6 +103,7 @@ impl Hub {
             body_limit: config.server.body_limit,
             shapes: arc_swap::ArcSwap::from_pointee(config.shapes.clone()),
             drift,
+            history,
         }))
     }
 
@@ -144,6 +149,7 @@ impl Hub {
                         self.store.clone(),
                         self.vault.clone(),
                         self.drift.clone(),
+                        &self.history,
                     )?)
                 }
             };

@@ -27,7 +27,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(connector: &str) -> Self {
+    pub fn new(registry: &history::Registry, connector: &str) -> Self {
         let c = connector.to_owned();
         let class = |class: &'static str| metrics::counter!("junction_connector_calls_total", "connector" => c.clone(), "class" => class);
         let cache = |result: &'static str| metrics::counter!("junction_connector_cache_total", "connector" => c.clone(), "result" => result);
@@ -58,7 +58,7 @@ impl Metrics {
                 cache("coalesced"),
                 cache("stale"),
             ],
-            history: history::series(Kind::Connector, connector),
+            history: registry.series(Kind::Connector, connector),
         }
     }
 

@@ -157,6 +157,7 @@ impl Runtime {
         store: Arc<dyn junction_store::Store>,
         vault: Option<Arc<junction_vault::Vault>>,
         drift: Arc<junction_transform::drift::Tracker>,
+        history: &junction_telemetry::history::Registry,
     ) -> Result<Self, String> {
         let mut default_headers = cfg.headers.clone();
         if let Some((k, v)) = &cfg.version_header {
@@ -247,7 +248,7 @@ impl Runtime {
                 floor: 5,
             })),
             cache: cfg.cache.as_ref().map(ResponseCache::new),
-            metrics: crate::metrics::Metrics::new(&cfg.name),
+            metrics: crate::metrics::Metrics::new(history, &cfg.name),
             recent: crate::recent::Recent::default(),
             drift,
             cfg,

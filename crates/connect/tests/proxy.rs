@@ -666,7 +666,7 @@ async fn a_token_connector_without_a_master_key_is_refused_at_start_up() {
     let text = OAUTH.replace("{MOCK}", "http://127.0.0.1:9");
     let config =
         junction_config::load_str(&text, "junction.yaml", &Default::default(), &|_| None).unwrap();
-    let err = junction_connect::Hub::new(&config, store, None, Default::default())
+    let err = junction_connect::Hub::new(&junction_server::AppState::new(config, store), None)
         .err()
         .unwrap();
     assert!(

@@ -94,6 +94,7 @@ pub struct Ingest {
     inspector: Arc<junction_server::inspect::Inspector>,
     wakers: Arc<Wakers>,
     drift: Arc<junction_transform::drift::Tracker>,
+    history: Arc<history::Registry>,
 }
 
 impl Ingest {
@@ -107,18 +108,15 @@ impl Ingest {
         junction_config::nearest(name, sources.keys().map(String::as_str)).map(str::to_owned)
     }
 
-    pub fn new(
-        config: &Config,
-        store: Arc<dyn Store>,
-        wakers: Arc<Wakers>,
-        inspector: Arc<junction_server::inspect::Inspector>,
-        drift: Arc<junction_transform::drift::Tracker>,
-    ) -> Self {
+    /// Intake for `config`'s sources, storing into the state's store and recording into its
+    /// inspector, drift tracker and history.
+    pub fn new(config: &Config, state: &junction_server::AppState, wakers: Arc<Wakers>) -> Self {
         Self {
-            store,
-            inspector,
-            drift,
-            sources: arc_swap::ArcSwap::from_pointee(Self::sources(config)),
+            store: state.store.clone(),
+            inspector: state.inspector.clone(),
+            drift: state.drift.clone(),
+            sources: arc_swap::ArcSwap::from_pointee(Self::sources(config, &state.history)),
+            history: state.history.clone(),
             wakers,
         }
     }
@@ -126,10 +124,11 @@ impl Ingest {
     /// Takes `config`'s sources and routes for every request that starts from now on; requests
     /// already inside [`Ingest::accept`] finish with the ones they started with.
     pub fn reload(&self, config: &Config) {
-        self.sources.store(Arc::new(Self::sources(config)));
+        self.sources
+            .store(Arc::new(Self::sources(config, &self.history)));
     }
 
-    fn sources(config: &Config) -> HashMap<String, Arc<SourceRt>> {
+    fn sources(config: &Config, registry: &history::Registry) -> HashMap<String, Arc<SourceRt>> {
         let flows = &config.flows;
         flows
             .sources
@@ -155,7 +154,7 @@ impl Ingest {
                     received: metrics::counter!("junction_webhooks_received_total", "source" => label.clone()),
                     accepted: metrics::counter!("junction_webhooks_accepted_total", "source" => label.clone()),
                     duplicate: metrics::counter!("junction_webhooks_duplicate_total", "source" => label),
-                    history: history::series(history::Kind::Source, &s.name),
+                    history: registry.series(history::Kind::Source, &s.name),
                 };
                 (s.name.clone(), Arc::new(rt))
             })

@@ -31,19 +31,14 @@ impl Engine {
         junction_telemetry::metrics::handle();
         let config = &state.config();
         let wakers = Arc::new(dispatch::Wakers::new(config.flows.destinations.keys()));
-        let ingest = ingest::Ingest::new(
-            config,
-            state.store.clone(),
-            wakers.clone(),
-            state.inspector.clone(),
-            state.drift.clone(),
-        );
+        let ingest = ingest::Ingest::new(config, state, wakers.clone());
         let dispatcher = dispatch::Dispatcher::start(
             config,
             state.store.clone(),
             &state.node_id,
             &wakers,
             state.health.clone(),
+            &state.history,
         )
         .await?;
         let engine = Arc::new(Self {

@@ -39,13 +39,7 @@ impl App {
         admin_token: Option<String>,
     ) -> Result<App, StartError> {
         let state = AppState::new(config, store);
-        let hub = junction_connect::Hub::new(
-            &state.config(),
-            state.store.clone(),
-            vault,
-            state.drift.clone(),
-        )
-        .map_err(StartError::Connectors)?;
+        let hub = junction_connect::Hub::new(&state, vault).map_err(StartError::Connectors)?;
         let engine = junction_engine::Engine::start(&state)
             .await
             .map_err(|e| StartError::Engine(e.to_string()))?;

@@ -65,7 +65,7 @@ async fn flush(state: &AppState, minutes: &tokio::sync::Mutex<Minutes>) {
     let rows: Vec<MinuteRow> = minutes
         .lock()
         .await
-        .tick(now_ms(), &history::all())
+        .tick(now_ms(), &state.history.all())
         .into_iter()
         .map(|r| MinuteRow {
             minute: r.minute,

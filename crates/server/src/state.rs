@@ -34,6 +34,8 @@ pub struct Shared {
     /// What this hub learned about payload shapes and the drift it found, until flushed to the
     /// store (intake and connectors record into it; maintenance persists it).
     pub drift: Arc<junction_transform::drift::Tracker>,
+    /// Per-minute figures of each connector, source and destination, until flushed.
+    pub history: Arc<junction_telemetry::history::Registry>,
     /// Background work to let finish on shutdown, after requests drain and before this
     /// process's leases are released (delivery attempts in flight).
     pub drains: Arc<Mutex<Vec<Drain>>>,
@@ -75,6 +77,7 @@ impl AppState {
             node_id: node_id.into(),
             health: Arc::new(Health::default()),
             drift: Arc::default(),
+            history: Arc::default(),
             drains: Arc::default(),
         }))
     }

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 /// What a series describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -279,34 +279,34 @@ impl Figures {
     }
 }
 
-type Registry = Mutex<HashMap<(Kind, String), Arc<Series>>>;
+/// A hub's series, one per connector, source and destination (bounded by the config's names);
+/// held on the hub's state, not globally, so several hubs in one process keep their own.
+#[derive(Default)]
+pub struct Registry(Mutex<HashMap<(Kind, String), Arc<Series>>>);
 
-fn registry() -> &'static Registry {
-    static R: OnceLock<Registry> = OnceLock::new();
-    R.get_or_init(Registry::default)
-}
-
-/// The series for `kind`/`name`, created at first use; callers keep the `Arc`.
-pub fn series(kind: Kind, name: &str) -> Arc<Series> {
-    let mut r = registry().lock().unwrap_or_else(|p| p.into_inner());
-    r.entry((kind, name.to_owned()))
-        .or_insert_with(|| {
-            Arc::new(Series {
-                kind,
-                name: name.to_owned(),
-                counters: Default::default(),
-                hist: Box::new(std::array::from_fn(|_| AtomicU64::new(0))),
+impl Registry {
+    /// The series for `kind`/`name`, created at first use; callers keep the `Arc`.
+    pub fn series(&self, kind: Kind, name: &str) -> Arc<Series> {
+        let mut r = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        r.entry((kind, name.to_owned()))
+            .or_insert_with(|| {
+                Arc::new(Series {
+                    kind,
+                    name: name.to_owned(),
+                    counters: Default::default(),
+                    hist: Box::new(std::array::from_fn(|_| AtomicU64::new(0))),
+                })
             })
-        })
-        .clone()
-}
+            .clone()
+    }
 
-/// Every series there is.
-pub fn all() -> Vec<Arc<Series>> {
-    let r = registry().lock().unwrap_or_else(|p| p.into_inner());
-    let mut v: Vec<_> = r.values().cloned().collect();
-    v.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
-    v
+    /// Every series there is.
+    pub fn all(&self) -> Vec<Arc<Series>> {
+        let r = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<_> = r.values().cloned().collect();
+        v.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        v
+    }
 }
 
 pub const MINUTE_MS: i64 = 60_000;
@@ -404,6 +404,10 @@ pub fn total(minutes: &BTreeMap<i64, Figures>, since: i64) -> Figures {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn series(kind: Kind, name: &str) -> Arc<Series> {
+        Registry::default().series(kind, name)
+    }
 
     #[test]
     fn minutes_hold_what_happened_in_them_and_quantiles_come_from_buckets() {

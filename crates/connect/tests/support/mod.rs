@@ -130,14 +130,8 @@ pub async fn hub_on(
         .collect();
     config.bind_vault(&|n| values.get(n).cloned()).unwrap();
     let vault = Arc::new(vault);
-    let state = junction_server::AppState::new(config, store.clone());
-    let hub = Hub::new(
-        &state.config(),
-        store,
-        Some(vault.clone()),
-        state.drift.clone(),
-    )
-    .unwrap();
+    let state = junction_server::AppState::new(config, store);
+    let hub = Hub::new(&state, Some(vault.clone())).unwrap();
     let app = junction_server::router(state, Some(hub.routes()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -106,6 +106,7 @@ impl Dispatcher {
         owner: &str,
         wakers: &Wakers,
         health: Arc<Health>,
+        history: &junction_telemetry::history::Registry,
     ) -> Result<Self, String> {
         // One pool for every destination, keeping as many idle connections per host as the
         // busiest destination sends at once; redirects are never followed (a 3xx is a failure).
@@ -147,7 +148,7 @@ impl Dispatcher {
                 circuit: junction_resilience::Circuit::new(dest.circuit),
                 permits: Arc::new(Semaphore::new(dest.concurrency)),
                 disabled: AtomicBool::new(is_disabled),
-                metrics: worker::WorkerMetrics::new(&dest.name),
+                metrics: worker::WorkerMetrics::new(history, &dest.name),
                 shapes: arc_swap::ArcSwap::from_pointee(shapes),
             });
             tokio::spawn(w.clone().run());

@@ -55,7 +55,7 @@ pub(crate) struct WorkerMetrics {
 }
 
 impl WorkerMetrics {
-    pub fn new(destination: &str) -> Self {
+    pub fn new(registry: &history::Registry, destination: &str) -> Self {
         let d = destination.to_owned();
         let attempts = |outcome: &'static str| metrics::counter!("junction_delivery_attempts_total", "destination" => d.clone(), "outcome" => outcome);
         Self {
@@ -64,7 +64,7 @@ impl WorkerMetrics {
             delivered: attempts("delivered"),
             retry: attempts("retry"),
             dead: attempts("dead"),
-            history: history::series(history::Kind::Destination, destination),
+            history: registry.series(history::Kind::Destination, destination),
         }
     }
 }
