@@ -277,3 +277,76 @@ async fn form_and_xml_webhooks_are_decoded_mapped_and_delivered_as_json() {
     );
     hub.stop().await;
 }
+
+/// A destination whose circuit opens at the first failure and gives up on a delivery at once.
+const PROBED: &str = r#"
+sources:
+  crm:
+    kind: webhook
+    verify: { preset: standard_webhooks, secrets: [ env:WHSEC ] }
+models:
+  customer@1:
+    schema:
+      type: object
+      required: [id, email]
+      properties: { id: { type: string }, email: { type: string, format: email } }
+mappings:
+  to_customer:
+    to: customer@1
+    jq: '.data | {id, email}'
+destinations:
+  customers:
+    url: "{sink}/customers"
+    model: customer@1
+    retry: { attempts: 1 }
+    circuit: { failures: 1, open_for: 300ms }
+routes:
+  r: { from: crm, map: to_customer, to: [ customers ] }
+"#;
+
+/// The circuit's probe is whatever delivery comes due first; when that one is quarantined
+/// (nothing was sent, so nothing was learned about the destination), the probe's slot is freed
+/// and the next delivery probes instead of the destination waiting for a verdict that never
+/// comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quarantined_probe_does_not_leave_the_destinations_circuit_half_open() {
+    let Some((_g, url)) = DbGuard::new(Db::Sqlite).await else {
+        return;
+    };
+    let mock = mock().await;
+    let hub = Hub::start(PROBED, &url, &mock).await;
+    set_sink(&mock, json!({ "errors": [[503, 1.0]] })).await;
+    let ok = json!({"id": "c1", "email": "a@b.com"});
+    assert_eq!(post(&hub, "ev_fails", ok).await, 202);
+    wait_for_async(
+        Duration::from_secs(10),
+        "the failed delivery to be dead",
+        || async {
+            hub.get("/api/v1/dead-letters").await["items"]
+                .as_array()
+                .is_some_and(|a| a.len() == 1)
+        },
+    )
+    .await;
+    set_sink(&mock, json!({})).await;
+    // The circuit is open; once open_for passes, this delivery is the probe, and it is
+    // quarantined before anything is sent (no email: it breaks customer@1).
+    assert_eq!(post(&hub, "ev_probe", json!({"id": "c2"})).await, 202);
+    wait_for_async(
+        Duration::from_secs(10),
+        "the probe to be quarantined",
+        || async { quarantined(&hub).await.len() == 1 },
+    )
+    .await;
+    let after = json!({"id": "c3", "email": "c@d.com"});
+    assert_eq!(post(&hub, "ev_after", after).await, 202);
+    wait_for(
+        Duration::from_secs(10),
+        "the next delivery to go out",
+        || sunk(&mock).iter().any(|b| b["id"] == "c3"),
+    )
+    .await;
+    let dests = hub.get("/api/v1/destinations").await;
+    assert_eq!(dests["items"][0]["circuit"], "closed", "{dests}");
+    hub.stop().await;
+}
