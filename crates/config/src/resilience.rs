@@ -259,16 +259,25 @@ pub(crate) fn retry(
     if at.errs.len() > before {
         return None;
     }
-    let budget = (target == Target::Connector).then(|| BudgetPolicy {
-        ratio: raw.budget.map_or(0.2, |r| r.0),
-        floor: raw.budget_floor.unwrap_or(5),
+    let budget = (target == Target::Connector).then(|| {
+        let d = BudgetPolicy::default();
+        BudgetPolicy {
+            ratio: raw.budget.map_or(d.ratio, |r| r.0),
+            floor: raw.budget_floor.unwrap_or(d.floor),
+        }
     });
     let policy = RetryPolicy {
         attempts,
         backoff,
         retry_after_cap: raw.retry_after_cap.map_or(d.retry_after_cap, |c| c.0),
         classes: Classes {
-            also_retry: raw.statuses.clone(),
+            // At most the hundred 4xx statuses, each once.
+            also_retry: {
+                let mut s = raw.statuses.clone();
+                s.sort_unstable();
+                s.dedup();
+                s
+            },
             throttling_trips: target == Target::Destination,
         },
         budget,

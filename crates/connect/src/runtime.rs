@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use junction_config::{Connector, Grant, OutboundAuth};
 use junction_core::{Code, Error, Origin};
-use junction_resilience::{BudgetPolicy, Circuit, LocalQuota, QuotaState, RetryBudget, Window};
+use junction_resilience::{Circuit, LocalQuota, QuotaState, RetryBudget, Window};
 use tokio::time::Instant;
 
 mod send;
@@ -243,10 +243,7 @@ impl Runtime {
             slots: tokio::sync::Semaphore::new(cfg.concurrency as usize),
             in_flight: AtomicU64::new(0),
             circuit: Arc::new(Circuit::new(cfg.circuit)),
-            budget: RetryBudget::new(cfg.retry.budget.unwrap_or(BudgetPolicy {
-                ratio: 0.2,
-                floor: 5,
-            })),
+            budget: RetryBudget::new(cfg.retry.budget.unwrap_or_default()),
             cache: cfg.cache.as_ref().map(ResponseCache::new),
             metrics: crate::metrics::Metrics::new(history, &cfg.name),
             recent: crate::recent::Recent::default(),

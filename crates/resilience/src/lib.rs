@@ -15,9 +15,7 @@ pub mod retry;
 mod window;
 
 pub use backoff::Backoff;
-pub use circuit::{
-    Admit, Circuit, CircuitPolicy, CircuitState, Permit, RateTrip, Transition, Trip,
-};
+pub use circuit::{Circuit, CircuitPolicy, CircuitState, Permit, RateTrip, Transition, Trip};
 pub use outcome::{Answer, Class, Classes, Judgement};
 pub use quota::{LocalQuota, QuotaState, Signal, Window};
 pub use retry::{BudgetPolicy, RetryBudget, RetryPolicy};

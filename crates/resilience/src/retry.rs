@@ -31,6 +31,16 @@ pub struct BudgetPolicy {
     pub floor: u32,
 }
 
+/// 20 % of calls, plus 5 retries a second.
+impl Default for BudgetPolicy {
+    fn default() -> Self {
+        Self {
+            ratio: 0.2,
+            floor: 5,
+        }
+    }
+}
+
 /// Retries allowed: at most `ratio` of the calls of the last ten seconds, plus `floor` per
 /// second whatever the traffic (so a quiet connector can still retry).
 pub struct RetryBudget {

@@ -96,8 +96,8 @@ impl Runtime {
                     }
                 }
             };
-            let (res, retry_after) = self.learn(res, permit, now, x.elapsed, x.others);
-            match self.judge(res, retry_after, &p, now, deadline) {
+            let (res, class, retry_after) = self.learn(res, permit, now, x.elapsed, x.others);
+            match self.judge(res, class, retry_after, &p, now, deadline) {
                 Next::Done(res) => return Ok((res, p.sent)),
                 Next::RetryAfter(delay) => tokio::time::sleep(delay).await,
                 Next::Reauth => {
@@ -206,7 +206,7 @@ impl Runtime {
 
     /// Learns from an answer: the vendor's quota headers (with `Retry-After` capped), the
     /// circuit's verdict (a SOAP 500 is left to the caller, who reads the fault), auth health.
-    /// Returns the answer and the vendor's `Retry-After`, uncapped.
+    /// Returns the answer, its class and the vendor's `Retry-After`, uncapped.
     fn learn(
         &self,
         mut res: junction_outbound::Response,
@@ -214,8 +214,9 @@ impl Runtime {
         now: Instant,
         elapsed: Duration,
         others: u64,
-    ) -> (junction_outbound::Response, Option<Duration>) {
+    ) -> (junction_outbound::Response, Class, Option<Duration>) {
         let status = res.status().as_u16();
+        let judged = self.cfg.retry.classes.judge(Answer::Status(status));
         let unix_now = (junction_core::time::now_ms() / 1000) as u64;
         let mut signal = {
             let headers = res.headers();
@@ -239,13 +240,12 @@ impl Runtime {
             )))));
             res.extensions_mut().insert(deferred);
         } else {
-            let judged = self.cfg.retry.classes.judge(Answer::Status(status));
             permit.record(now, !judged.trips, elapsed);
         }
         if self.cfg.auth.is_some() {
             self.metrics.auth(status != 401 && status != 403);
         }
-        (res, retry_after)
+        (res, judged.class, retry_after)
     }
 
     /// What an answer means: a refused token is refreshed once; a retryable status of a safe
@@ -254,16 +254,19 @@ impl Runtime {
     fn judge(
         &self,
         res: junction_outbound::Response,
+        class: Class,
         retry_after: Option<Duration>,
         p: &Progress,
         now: Instant,
         deadline: Instant,
     ) -> Next {
-        let status = res.status().as_u16();
-        if status == 401 && self.auth.uses_tokens() && !p.reauthorised {
+        if res.status() == http::StatusCode::UNAUTHORIZED
+            && self.auth.uses_tokens()
+            && !p.reauthorised
+        {
             return Next::Reauth;
         }
-        let retryable = self.cfg.retry.classes.judge(Answer::Status(status)).class == Class::Retry;
+        let retryable = class == Class::Retry;
         if !(retryable && p.idempotent && p.attempt < self.cfg.retry.attempts) {
             return Next::Done(res);
         }

@@ -145,7 +145,7 @@ impl Dispatcher {
                 lease: config.delivery.lease,
                 poll: config.delivery.poll_interval,
                 health: health.clone(),
-                circuit: junction_resilience::Circuit::new(dest.circuit),
+                circuit: Arc::new(junction_resilience::Circuit::new(dest.circuit)),
                 permits: Arc::new(Semaphore::new(dest.concurrency)),
                 disabled: AtomicBool::new(is_disabled),
                 metrics: worker::WorkerMetrics::new(history, &dest.name),

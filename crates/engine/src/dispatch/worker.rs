@@ -14,7 +14,7 @@ use junction_telemetry::history;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
-use junction_resilience::{Admit, Circuit, CircuitState, Transition};
+use junction_resilience::{Circuit, CircuitState, Permit, Transition};
 
 use super::classify::{classify, Verdict};
 use super::send::send;
@@ -34,7 +34,7 @@ pub(crate) struct Worker {
     pub lease: Duration,
     pub poll: Duration,
     pub health: Arc<Health>,
-    pub circuit: Circuit,
+    pub circuit: Arc<Circuit>,
     pub permits: Arc<Semaphore>,
     pub disabled: AtomicBool,
     pub metrics: WorkerMetrics,
@@ -117,12 +117,15 @@ impl Worker {
             return Ok(idle);
         }
         let now = Instant::now();
-        let admit = self.circuit.admit(now);
-        let (limit, probe) = match admit {
-            Admit::Call => (free, false),
-            Admit::Probe => (1, true),
-            Admit::Wait(d) => return Ok(Some(now + d)),
+        // A half-open circuit lets one probe out: its permit travels with that delivery, and
+        // if nothing is sent after all (nothing due, the store failed, the delivery was
+        // quarantined or its lease lost) dropping the permit frees the probe's slot.
+        let permit = match self.circuit.allow(now) {
+            Ok(p) => p,
+            Err(wait) => return Ok(Some(now + wait)),
         };
+        let mut probe = permit.is_probe().then_some(permit);
+        let limit = if probe.is_some() { 1 } else { free };
         let claim = Claim {
             owner: self.owner.clone(),
             limit,
@@ -132,24 +135,14 @@ impl Worker {
             now: now_ms(),
             destination: Some(self.dest.name.clone()),
         };
-        let claimed = match self.store.claim(&claim).await {
-            Ok(c) => c,
-            Err(e) => {
-                if probe {
-                    self.circuit.probe_unused(Instant::now());
-                }
-                return Err(e);
-            }
-        };
-        if claimed.is_empty() && probe {
-            self.circuit.probe_unused(Instant::now());
-        }
-        let full = claimed.len() == limit && !probe;
+        let claimed = self.store.claim(&claim).await?;
+        let full = claimed.len() == limit && probe.is_none();
         for c in claimed {
             let Ok(permit) = self.permits.clone().try_acquire_owned() else {
                 break;
             };
             let me = self.clone();
+            let probe = probe.take();
             tokio::spawn(async move {
                 me.attempt(c, probe).await;
                 drop(permit);
@@ -162,15 +155,12 @@ impl Worker {
     /// Runs one attempt while renewing its lease every third of the lease. If the lease is
     /// lost (this process stalled past it and another took the delivery over), the attempt is
     /// abandoned: the new holder sends it, and the store would refuse this one's outcome anyway.
-    async fn attempt(&self, c: Claimed, probe: bool) {
+    async fn attempt(&self, c: Claimed, probe: Option<Permit>) {
         let lease = c.lease;
         tokio::select! {
             biased;
             () = self.attempt_holding(c, probe) => {}
             () = self.renew(lease) => {
-                if probe {
-                    self.circuit.probe_unused(Instant::now());
-                }
                 tracing::warn!(destination = %self.dest.name, delivery = lease.delivery_id, "lost the lease during an attempt; another process has the delivery");
             }
         }
@@ -205,7 +195,7 @@ impl Worker {
         }
     }
 
-    async fn attempt_holding(&self, c: Claimed, probe: bool) {
+    async fn attempt_holding(&self, c: Claimed, probe: Option<Permit>) {
         let dest = &self.dest.name;
         let started_at = now_ms();
         let t0 = std::time::Instant::now();
@@ -219,21 +209,13 @@ impl Worker {
                     "{crashed} earlier attempts ended without an outcome (the process stopped while handling this delivery); set aside so it cannot stop the hub again: replay it once the cause is fixed"
                 ),
             };
-            if probe {
-                self.circuit.probe_unused(Instant::now());
-            }
             return self.quarantine(c, q, started_at, t0).await;
         }
         let shapes = self.shapes.load_full();
         let body = match shapes.get(&c.route) {
             Some(shape) if !shape.is_identity() => match shape.apply(&c.event.payload).await {
                 Ok(mapped) => mapped.unwrap_or_else(|| c.event.payload.clone()),
-                Err(q) => {
-                    if probe {
-                        self.circuit.probe_unused(Instant::now());
-                    }
-                    return self.quarantine(c, q, started_at, t0).await;
-                }
+                Err(q) => return self.quarantine(c, q, started_at, t0).await,
             },
             _ => c.event.payload.clone(),
         };
@@ -260,7 +242,10 @@ impl Worker {
         let took = t0.elapsed();
         let (verdict, trips) = classify(&sent, &settings.retry.classes);
         self.metrics.attempt_seconds.record(took.as_secs_f64());
-        let transition = self.circuit.record(Instant::now(), probe, !trips, took);
+        let transition = match probe {
+            Some(permit) => permit.record(Instant::now(), !trips, took),
+            None => self.circuit.record(Instant::now(), !trips, took),
+        };
         let now = now_ms();
         let (status, error) = match &sent {
             super::classify::Sent::Answered { status, .. } => (Some(*status as i32), None),

@@ -4,10 +4,10 @@
 //! without reaching the target), then `probes` calls go through half-open; if they all succeed
 //! it closes, if one fails it opens again.
 //!
-//! Two ways to use it: [`Circuit::allow`] hands out a [`Permit`] that reports its call's outcome
-//! (a dropped probe frees its slot), as a synchronous call does; a dispatcher that claims work
-//! first and sends it later uses [`Circuit::admit`] / [`Circuit::record`] /
-//! [`Circuit::probe_unused`] directly.
+//! [`Circuit::allow`] hands out a [`Permit`] that reports its call's outcome; a probe's permit
+//! dropped without a report (the caller went away, or had nothing to send after all) frees its
+//! slot. A dispatcher that sends a batch under one closed-circuit permit reports the other calls
+//! with [`Circuit::record`].
 
 mod trip;
 
@@ -56,7 +56,7 @@ impl CircuitState {
 
 /// What may be sent now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admit {
+enum Admit {
     /// A normal call (closed circuit).
     Call,
     /// A half-open probe: report it with `probe: true`.
@@ -131,7 +131,7 @@ impl Circuit {
     }
 
     /// What may be sent now; an open circuit whose time is up hands out probes.
-    pub fn admit(&self, now: Instant) -> Admit {
+    fn admit(&self, now: Instant) -> Admit {
         let mut c = self.lock();
         if let Mode::Open { until } = c.mode {
             if now < until {
@@ -166,16 +166,15 @@ impl Circuit {
         })
     }
 
-    /// Records a call's outcome: `ok` false for a failure that counts against the target (see
-    /// [`crate::outcome`]), and how long it took. Calls let through before the circuit opened
-    /// do not count once it is open.
-    pub fn record(
-        &self,
-        now: Instant,
-        probe: bool,
-        ok: bool,
-        elapsed: Duration,
-    ) -> Option<Transition> {
+    /// Records the outcome of a call made while the circuit was closed without a permit of
+    /// its own (one of a batch sent under one): `ok` false for a failure that counts against
+    /// the target (see [`crate::outcome`]). Calls let through before the circuit opened do not
+    /// count once it is open.
+    pub fn record(&self, now: Instant, ok: bool, elapsed: Duration) -> Option<Transition> {
+        self.settle(now, false, ok, elapsed)
+    }
+
+    fn settle(&self, now: Instant, probe: bool, ok: bool, elapsed: Duration) -> Option<Transition> {
         let p = self.policy;
         let mut c = self.lock();
         if probe {
@@ -209,20 +208,6 @@ impl Circuit {
         None
     }
 
-    /// A probe was handed out but nothing was there to send: its slot is free, and unless
-    /// another probe is out or has succeeded, the circuit waits another `open_for`.
-    pub fn probe_unused(&self, now: Instant) {
-        let mut c = self.lock();
-        if let Mode::HalfOpen { out, ok } = &mut c.mode {
-            *out = out.saturating_sub(1);
-            if *out == 0 && *ok == 0 {
-                c.mode = Mode::Open {
-                    until: now + self.policy.open_for,
-                };
-            }
-        }
-    }
-
     fn free_probe(&self) {
         if let Mode::HalfOpen { out, .. } = &mut self.lock().mode {
             *out = out.saturating_sub(1);
@@ -240,7 +225,7 @@ impl Permit {
     /// and how long it took.
     pub fn record(mut self, now: Instant, ok: bool, elapsed: Duration) -> Option<Transition> {
         self.done = true;
-        self.circuit.record(now, self.probe, ok, elapsed)
+        self.circuit.settle(now, self.probe, ok, elapsed)
     }
 }
 
@@ -269,41 +254,42 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn opens_after_consecutive_failures_then_probes_and_closes() {
-        let c = consecutive(3, Duration::from_secs(5));
+        let c = Arc::new(consecutive(3, Duration::from_secs(5)));
         let now = Instant::now();
         let ms = Duration::from_millis(1);
-        assert_eq!(c.record(now, false, false, ms), None);
-        assert_eq!(c.record(now, false, true, ms), None, "a success resets");
-        assert_eq!(c.record(now, false, false, ms), None);
-        assert_eq!(c.record(now, false, false, ms), None);
-        assert_eq!(c.record(now, false, false, ms), Some(Transition::Opened));
-        assert_eq!(c.admit(Instant::now()), Admit::Wait(Duration::from_secs(5)));
+        assert_eq!(c.record(now, false, ms), None);
+        assert_eq!(c.record(now, true, ms), None, "a success resets");
+        assert_eq!(c.record(now, false, ms), None);
+        assert_eq!(c.record(now, false, ms), None);
+        assert_eq!(c.record(now, false, ms), Some(Transition::Opened));
+        assert_eq!(c.allow(Instant::now()).err(), Some(Duration::from_secs(5)));
         tokio::time::advance(Duration::from_secs(5)).await;
-        assert_eq!(c.admit(Instant::now()), Admit::Probe);
-        assert!(
-            matches!(c.admit(Instant::now()), Admit::Wait(_)),
-            "one probe at a time"
-        );
+        let probe = c.allow(Instant::now()).unwrap();
+        assert!(probe.is_probe());
+        assert!(c.allow(Instant::now()).is_err(), "one probe at a time");
         // The probe fails: open again for another period.
-        assert_eq!(c.record(Instant::now(), true, false, ms), None);
+        assert_eq!(probe.record(Instant::now(), false, ms), None);
         assert_eq!(c.state(Instant::now()), CircuitState::Open);
         tokio::time::advance(Duration::from_secs(5)).await;
-        assert_eq!(c.admit(Instant::now()), Admit::Probe);
+        let probe = c.allow(Instant::now()).unwrap();
+        assert!(probe.is_probe());
         assert_eq!(
-            c.record(Instant::now(), true, true, ms),
+            probe.record(Instant::now(), true, ms),
             Some(Transition::Closed)
         );
-        assert_eq!(c.admit(Instant::now()), Admit::Call);
+        assert!(!c.allow(Instant::now()).unwrap().is_probe());
     }
 
     #[tokio::test(start_paused = true)]
-    async fn an_unused_probe_waits_another_period() {
-        let c = consecutive(1, Duration::from_secs(2));
-        c.record(Instant::now(), false, false, Duration::ZERO);
+    async fn an_unused_probe_frees_its_slot_for_the_next_call() {
+        let c = Arc::new(consecutive(1, Duration::from_secs(2)));
+        c.record(Instant::now(), false, Duration::ZERO);
         tokio::time::advance(Duration::from_secs(2)).await;
-        assert_eq!(c.admit(Instant::now()), Admit::Probe);
-        c.probe_unused(Instant::now());
-        assert_eq!(c.admit(Instant::now()), Admit::Wait(Duration::from_secs(2)));
+        let unused = c.allow(Instant::now()).unwrap();
+        assert!(unused.is_probe());
+        drop(unused);
+        assert_eq!(c.state(Instant::now()), CircuitState::HalfOpen);
+        assert!(c.allow(Instant::now()).unwrap().is_probe());
     }
 
     #[tokio::test(start_paused = true)]
@@ -326,7 +312,7 @@ mod tests {
         // Alternating failures never make three in a row, but reach half of ten calls.
         let mut opened = None;
         for i in 0..10 {
-            opened = opened.or(c.record(now, false, i % 2 == 0, Duration::ZERO));
+            opened = opened.or(c.record(now, i % 2 == 0, Duration::ZERO));
         }
         assert_eq!(opened, Some(Transition::Opened));
     }
