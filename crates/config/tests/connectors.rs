@@ -169,6 +169,41 @@ fn broken_connectors_are_located_with_hints() {
             "connectors.a.retry.attempts",
             "between 1 and 10",
         ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    operations: { up: { path: \"/a/x{id}\" } }\n",
+            "connectors.a.operations.up.path",
+            "a placeholder is a whole segment",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    operations: { up: { path: \"/a/{id}\", query: [id] } }\n",
+            "connectors.a.operations.up",
+            "more than one parameter",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    operations: { up: { path: /a, headers: { k: \"bad header\" } } }\n",
+            "connectors.a.operations.up.headers.k",
+            "not a header name",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    operations: { up: { method: POST, path: /a, paginate: { style: cursor } } }\n",
+            "connectors.a.operations.up.paginate",
+            "only GET operations are paginated",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    operations: { up: { path: /a, paginate: { style: offset, page_size: 0 } } }\n",
+            "connectors.a.operations.up.paginate.page_size",
+            "between 1 and",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    operations: { up: { path: /a, paginate: { style: scroll } } }\n",
+            "connectors.a.operations.up.paginate.style",
+            "unknown value `scroll`",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    operations: { up: { path: /a, paginate: { style: cursor, records: \"a..b\" } } }\n",
+            "connectors.a.operations.up.paginate.records",
+            "not a field path",
+        ),
     ];
     for (yaml, field, message) in cases {
         let errs = errors(yaml);

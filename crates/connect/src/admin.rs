@@ -19,8 +19,16 @@ use crate::Hub;
 /// The OpenAPI paths of the connectors endpoints.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(connectors, connector),
+    paths(
+        connectors,
+        connector,
+        crate::ops::describe::list,
+        crate::ops::describe::openapi
+    ),
     components(schemas(
+        crate::ops::describe::OperationList,
+        crate::ops::describe::OperationView,
+        crate::ops::describe::MessageView,
         ConnectorList,
         ConnectorItem,
         ConnectorDetail,

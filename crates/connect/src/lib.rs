@@ -14,6 +14,7 @@ pub mod auth;
 pub mod cache;
 mod drift;
 mod metrics;
+pub mod ops;
 pub mod path;
 mod proxy;
 pub mod recent;
@@ -188,13 +189,25 @@ impl Hub {
                 "/api/v1/connectors/{name}",
                 axum::routing::get(admin::connector),
             )
+            .route(
+                "/api/v1/connectors/{name}/operations",
+                axum::routing::get(ops::describe::list),
+            )
+            .route(
+                "/api/v1/connectors/{name}/openapi.json",
+                axum::routing::get(ops::describe::openapi),
+            )
             .layer(axum::Extension(self.clone()))
     }
 
-    /// `ANY /proxy/{connector}/{*path}`.
+    /// `ANY /proxy/{connector}/{*path}` and `GET|POST /ops/{connector}/{operation}`.
     pub fn routes(self: &Arc<Self>) -> Router<AppState> {
         Router::new()
             .route("/proxy/{connector}/{*path}", any(proxy::proxy))
+            .route(
+                "/ops/{connector}/{operation}",
+                axum::routing::get(ops::handle).post(ops::handle),
+            )
             .layer(axum::Extension(self.clone()))
     }
 }

@@ -9,17 +9,15 @@
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use junction_config::{Message, Operation, Shapes, Soap};
+use junction_config::{Operation, Shapes, Soap};
 use junction_core::{Code, Error, Origin};
 use junction_server::ApiError;
 use junction_transform::codec::soap::{self, SoapError};
-use junction_transform::{describe, drift, Mapping};
+use junction_transform::drift;
 use serde_json::{json, Value};
 
-use crate::runtime::{AnswerBody, Call, Runtime};
-
-/// Most bytes of a SOAP answer read.
-const MAX_ANSWER: usize = 8 << 20;
+use crate::ops::message::{check_request, learn, map, mapping_error, read_all, Side};
+use crate::runtime::{Call, Runtime};
 
 pub async fn call(
     rt: &Runtime,
@@ -49,16 +47,16 @@ pub async fn call(
             )
         })?
     };
-    if let Some(response) = check_model(shapes, &op.request, &input, "request") {
+    if let Some(response) = check_request(shapes, &op.request, &input) {
         return Ok(response);
     }
-    let content = map(shapes, &op.request, input, operation).await?;
+    let content = map(shapes, &op.request, input, operation, Side::Request).await?;
     let element = match content {
         Value::Object(ref m) if m.len() == 1 && m.contains_key(operation) => content,
         other => json!({ operation: other }),
     };
     let envelope = soap::wrap(&element, soap.version, soap.namespace.as_deref())
-        .map_err(|e| mapping_error(operation, "request", e))?;
+        .map_err(|e| mapping_error(operation, Side::Request, e))?;
     let answer = rt
         .call(Call {
             method: Method::POST,
@@ -134,7 +132,7 @@ pub async fn call(
         other => other,
     };
     learn(&rt.drift, shapes, &op.response, &subject, &content);
-    let out = map(shapes, &op.response, content, operation).await?;
+    let out = map(shapes, &op.response, content, operation, Side::Answer).await?;
     let mut res = (StatusCode::OK, axum::Json(out)).into_response();
     res.headers_mut()
         .insert("x-junction-attempts", HeaderValue::from(answer.attempts));
@@ -169,18 +167,6 @@ fn refused_over_http(
     .with_hint("check the connector's `auth:` (kind, key or token, scopes) against what the service expects")
 }
 
-/// Drift of an answer: against the response model when one is declared, else against the shape
-/// learned from earlier answers.
-fn learn(tracker: &drift::Tracker, shapes: &Shapes, m: &Message, subject: &str, content: &Value) {
-    let now = junction_core::time::now_ms();
-    match m.model.as_ref().and_then(|id| shapes.models.get(id)) {
-        Some(model) => tracker.record("connector", subject, &drift::against(model, content), now),
-        None => {
-            tracker.observe("connector", subject, content, now);
-        }
-    }
-}
-
 fn soap_headers(soap: &Soap, op: &Operation) -> Result<HeaderMap, ApiError> {
     let mut h = HeaderMap::new();
     let ct = HeaderValue::from_str(&soap.version.content_type(&op.action)).map_err(|_| {
@@ -204,82 +190,4 @@ fn soap_headers(soap: &Soap, op: &Operation) -> Result<HeaderMap, ApiError> {
         HeaderValue::from_static("text/xml, application/soap+xml"),
     );
     Ok(h)
-}
-
-/// A 400 with every schema error when `value` breaks the message's model.
-fn check_model(shapes: &Shapes, m: &Message, value: &Value, what: &str) -> Option<Response> {
-    let model = shapes.models.get(m.model.as_ref()?)?;
-    let errors = model.validate(value).err()?;
-    let e = Error::downstream(
-        Code::SchemaInvalid,
-        format!("the {what} breaks {}: {}", model.id, describe(&errors)),
-    )
-    .with_hint("fix the body; no call was made to the vendor");
-    let mut body = e.to_body();
-    body["error"]["errors"] = json!(errors);
-    Some((StatusCode::BAD_REQUEST, axum::Json(body)).into_response())
-}
-
-/// Runs the message's mapping (on the mapping threads); without one, the value passes as is.
-async fn map(
-    shapes: &Shapes,
-    m: &Message,
-    value: Value,
-    operation: &str,
-) -> Result<Value, ApiError> {
-    let Some(def) = m.map.as_ref().and_then(|n| shapes.mappings.get(n)) else {
-        return Ok(value);
-    };
-    let mapping: Mapping = def.mapping.clone();
-    let model = def.to.clone();
-    let op = operation.to_owned();
-    junction_transform::pool::run(move || {
-        let input = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
-        let mut out = Vec::new();
-        mapping
-            .map_json(&input, &mut out)
-            .map_err(|e| format!("mapping `{}`: {e}", mapping.name))?;
-        let v = serde_json::from_slice::<Value>(&out).map_err(|e| e.to_string())?;
-        if let Some(model) = model {
-            model.validate(&v).map_err(|errs| {
-                format!(
-                    "mapping `{}`: the output breaks {}: {}",
-                    mapping.name,
-                    model.id,
-                    describe(&errs)
-                )
-            })?;
-        }
-        Ok(v)
-    })
-    .await
-    .unwrap_or_else(Err)
-    .map_err(|e| mapping_error(&op, "mapping", e))
-}
-
-fn mapping_error(operation: &str, what: &str, e: String) -> ApiError {
-    ApiError(
-        Error::downstream(Code::BadRequest, format!("{operation}: {what} failed: {e}"))
-            .with_hint("run `junction test` to check the operation's mappings"),
-    )
-}
-
-async fn read_all(body: AnswerBody) -> Result<Bytes, ApiError> {
-    match body {
-        AnswerBody::Full(b) => Ok(b),
-        AnswerBody::Stream { prefix, rest } => {
-            use http_body_util::BodyExt;
-            let limited = http_body_util::Limited::new(rest.into_body(), MAX_ANSWER);
-            let tail = limited.collect().await.map_err(|e| {
-                ApiError(Error::new(
-                    Code::UpstreamFailed,
-                    Origin::Upstream,
-                    format!("the SOAP answer could not be read: {e}"),
-                ))
-            })?;
-            let mut all = prefix.to_vec();
-            all.extend_from_slice(&tail.to_bytes());
-            Ok(Bytes::from(all))
-        }
-    }
 }

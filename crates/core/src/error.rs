@@ -46,6 +46,9 @@ pub enum Code {
     SchemaInvalid,
     /// The vendor refused the request itself (a SOAP Client fault): sending it again cannot help.
     UpstreamRefused,
+    /// The vendor answered, but not as its contract says: an answer that breaks the operation's
+    /// model or cannot be mapped, a page that breaks the pagination contract.
+    UpstreamInvalid,
 }
 
 impl Code {
@@ -70,6 +73,7 @@ impl Code {
             Code::Internal => "internal",
             Code::SchemaInvalid => "schema_invalid",
             Code::UpstreamRefused => "upstream_refused",
+            Code::UpstreamInvalid => "upstream_invalid",
         }
     }
 
@@ -86,7 +90,7 @@ impl Code {
             Code::BodyTooLarge => 413,
             Code::RateLimited => 429,
             Code::NotSupportedYet => 501,
-            Code::UpstreamFailed | Code::NeedsReauth => 502,
+            Code::UpstreamFailed | Code::NeedsReauth | Code::UpstreamInvalid => 502,
             Code::CircuitOpen => 503,
             Code::StoreUnavailable | Code::NotReady => 503,
             Code::Timeout => 504,

@@ -1,7 +1,8 @@
 //! Three pagination styles, chosen by the query parameters a client sends:
 //! - cursor (default): `limit`, `starting_after=<id>` → `{ data, has_more, next_cursor }`;
 //! - offset: `offset`, `limit` → `{ data, total, offset, limit }`;
-//! - link: `page`, `per_page` → `{ data }` and `Link: <…?page=N>; rel="next"` while more remain.
+//! - page: `page`, `per_page` → `{ data, page, per_page, total, next }` (`next`: the URL of the
+//!   next page, or null) and `Link: <…?page=N>; rel="next"` while more remain.
 
 use std::collections::BTreeMap;
 
@@ -43,17 +44,17 @@ pub fn page(ids: &[&str], q: &BTreeMap<String, String>, path: &str) -> Result<Pa
         let page = number(q, "page")?.unwrap_or(1).max(1);
         let start = ((page - 1) * per_page).min(total);
         let end = (start + per_page).min(total);
-        let link = (end < total).then(|| {
+        let next = (end < total).then(|| {
             let mut next = q.clone();
             next.insert("page".into(), (page + 1).to_string());
             next.insert("per_page".into(), per_page.to_string());
             let query: Vec<String> = next.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            format!("<{path}?{}>; rel=\"next\"", query.join("&"))
+            format!("{path}?{}", query.join("&"))
         });
         return Ok(Page {
             range: start..end,
-            fields: json!({}),
-            link,
+            fields: json!({ "page": page, "per_page": per_page, "total": total, "next": next }),
+            link: next.as_ref().map(|n| format!("<{n}>; rel=\"next\"")),
         });
     }
     if q.contains_key("offset") {

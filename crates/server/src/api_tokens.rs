@@ -32,15 +32,35 @@ pub fn hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// Checks a scope as written (`proxy:crm:GET`, `role:operator`).
+/// Checks a scope as written (`proxy:crm:GET`, `op:crm:get_customer`, `role:operator`).
 pub fn valid_scope(scope: &str) -> bool {
     if let Some(role) = scope.strip_prefix("role:") {
         return crate::admin::Role::parse(role).is_some();
     }
+    let name = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 128
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'*')
+    };
     let parts: Vec<&str> = scope.split(':').collect();
-    matches!(parts.as_slice(), ["proxy", c, m]
-        if (!c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'*'))
-        && (*m == "*" || (!m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase()))))
+    match parts.as_slice() {
+        ["proxy", c, m] => {
+            name(c) && (*m == "*" || (!m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase())))
+        }
+        ["op", c, o] => name(c) && name(o),
+        _ => false,
+    }
+}
+
+/// Whether `scopes` allow calling `operation` of `connector` (`op:CONNECTOR:OPERATION`, either
+/// part `*`).
+pub fn allows_operation(scopes: &str, connector: &str, operation: &str) -> bool {
+    scopes.split_whitespace().any(|s| {
+        let mut p = s.split(':');
+        matches!((p.next(), p.next(), p.next(), p.next()), (Some("op"), Some(c), Some(o), None)
+            if (c == "*" || c == connector) && (o == "*" || o == operation))
+    })
 }
 
 /// Whether `scopes` allow `method` on `connector`.
@@ -186,6 +206,29 @@ mod tests {
         let (token, id, h) = generate();
         assert!(token.starts_with(&format!("jct_{id}_")));
         assert_eq!(hash(&token), h);
+    }
+
+    #[test]
+    fn operation_scopes_name_a_connector_and_an_operation() {
+        assert!(allows_operation(
+            "op:crm:get_customer",
+            "crm",
+            "get_customer"
+        ));
+        assert!(!allows_operation(
+            "op:crm:get_customer",
+            "crm",
+            "delete_customer"
+        ));
+        assert!(allows_operation("op:crm:*", "crm", "delete_customer"));
+        assert!(allows_operation("proxy:crm:GET op:*:*", "erp", "x"));
+        assert!(!allows_operation("proxy:*:*", "crm", "get_customer"));
+        assert!(
+            !allows("op:crm:*", "crm", "GET"),
+            "an operation scope is not a proxy scope"
+        );
+        assert!(valid_scope("op:crm:get_customer") && valid_scope("op:*:*"));
+        assert!(!valid_scope("op:crm") && !valid_scope("op:crm:a/b") && !valid_scope("op::x"));
     }
 }
 

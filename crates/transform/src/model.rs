@@ -68,6 +68,8 @@ const MAX_ERRORS: usize = 20;
 pub struct Model {
     pub id: ModelRef,
     validator: jsonschema::Validator,
+    /// The schema as written, for documents generated from it (OpenAPI).
+    schema: serde_json::Value,
 }
 
 impl fmt::Debug for Model {
@@ -84,7 +86,16 @@ impl Model {
             .should_validate_formats(true)
             .build(schema)
             .map_err(|e| format!("the schema of {id} is not valid JSON Schema: {e}"))?;
-        Ok(Self { id, validator })
+        Ok(Self {
+            id,
+            validator,
+            schema: schema.clone(),
+        })
+    }
+
+    /// The schema as written.
+    pub fn schema(&self) -> &serde_json::Value {
+        &self.schema
     }
 
     /// Checks an instance; every error (up to 20) with its location.

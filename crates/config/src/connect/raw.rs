@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::connect::operation::{RawMessage, RawOperation, RawPaginate};
 pub use crate::resilience::{Fallback, RawCircuit, RawRetry};
 use crate::units::{ByteSize, HumanDuration, Ratio};
 
@@ -64,8 +65,8 @@ pub struct RawConnector {
     /// Caching of GET responses (off unless set).
     #[serde(default)]
     pub cache: Option<RawCache>,
-    /// Named calls (`get_customer: { method: GET, path: "/customers/{id}" }`). Checked now;
-    /// routes will call them in a later version.
+    /// Named calls (`get_customer: { method: GET, path: "/customers/{id}" }`), called by
+    /// internal services at `POST /ops/{connector}/{operation}` in canonical shapes.
     #[serde(default)]
     pub operations: BTreeMap<String, RawOperation>,
 }
@@ -263,37 +264,6 @@ pub enum CacheMode {
     Ttl,
 }
 
-/// A named call.
-#[derive(Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawOperation {
-    #[serde(default = "default_op_method")]
-    pub method: String,
-    /// Path under the base URL, with `{param}` placeholders (REST connectors).
-    #[serde(default)]
-    pub path: Option<String>,
-    /// The SOAPAction of the operation (SOAP connectors).
-    #[serde(default)]
-    pub action: Option<String>,
-    /// How the caller's JSON becomes the request: a mapping and a model it must satisfy.
-    #[serde(default)]
-    pub request: RawMessage,
-    /// How the answer becomes the caller's JSON: a mapping.
-    #[serde(default)]
-    pub response: RawMessage,
-}
-
-/// A message of an operation: a mapping (under `mappings:`) and the model (`customer@2`) it is
-/// checked against.
-#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawMessage {
-    #[serde(default)]
-    pub map: Option<String>,
-    #[serde(default)]
-    pub model: Option<String>,
-}
-
 /// What kind of API a connector speaks.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -354,7 +324,4 @@ fn default_cache_size() -> ByteSize {
 }
 fn default_cache_entry() -> ByteSize {
     ByteSize(1 << 20)
-}
-fn default_op_method() -> String {
-    "GET".into()
 }

@@ -68,7 +68,7 @@ fn connector(
         .into_iter()
         .map(|(op, o)| {
             let optr = push(&push(ptr, "operations"), &op);
-            let resolved = operation(doc, &optr, o, raw.kind, errs);
+            let resolved = super::operation::operation(doc, &optr, o, raw.kind, errs);
             (op, resolved)
         })
         .collect();
@@ -291,81 +291,6 @@ fn cache(doc: &Document, kptr: &str, c: &RawCache, errs: &mut Vec<ConfigError>) 
     }
 }
 
-fn operation(
-    doc: &Document,
-    optr: &str,
-    o: RawOperation,
-    kind: ConnectorKind,
-    errs: &mut Vec<ConfigError>,
-) -> Operation {
-    let method = o.method.to_ascii_uppercase();
-    if !["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str()) {
-        errs.push(doc.error_at(
-            &push(optr, "method"),
-            format!("unknown method `{}`", o.method),
-            Some("one of: GET, HEAD, POST, PUT, PATCH, DELETE".into()),
-        ));
-    }
-    let path = operation_path(doc, optr, o.path.as_deref(), kind, errs);
-    if o.action.is_some() && kind == ConnectorKind::Rest {
-        errs.push(doc.error_at(
-            &push(optr, "action"),
-            "`action` is for SOAP operations",
-            Some("set `kind: soap` on the connector".into()),
-        ));
-    }
-    Operation {
-        method,
-        path,
-        action: o.action.unwrap_or_default(),
-        request: message(doc, &push(optr, "request"), &o.request, errs),
-        response: message(doc, &push(optr, "response"), &o.response, errs),
-    }
-}
-
-fn operation_path(
-    doc: &Document,
-    optr: &str,
-    path: Option<&str>,
-    kind: ConnectorKind,
-    errs: &mut Vec<ConfigError>,
-) -> String {
-    match (path, kind) {
-        (Some(p), _) => {
-            if let Err(why) = clean_path(p) {
-                errs.push(doc.error_at(
-                    &push(optr, "path"),
-                    why,
-                    Some("e.g. /customers/{id}".into()),
-                ));
-            }
-            p.to_owned()
-        }
-        (None, ConnectorKind::Soap) => String::new(),
-        (None, ConnectorKind::Rest) => {
-            errs.push(doc.error_at(
-                optr,
-                "a REST operation needs a `path`",
-                Some("e.g. path: /customers/{id}".into()),
-            ));
-            String::new()
-        }
-    }
-}
-
-/// An operation's request or response: its mapping and the model it must satisfy.
-fn message(doc: &Document, at: &str, m: &RawMessage, errs: &mut Vec<ConfigError>) -> Message {
-    let model = m.model.as_deref().and_then(|t| {
-        junction_transform::ModelRef::parse(t)
-            .map_err(|e| errs.push(doc.error_at(&push(at, "model"), e, None)))
-            .ok()
-    });
-    Message {
-        map: m.map.clone(),
-        model,
-    }
-}
-
 fn soap(
     doc: &Document,
     sptr: &str,
@@ -464,7 +389,7 @@ fn link_local(url: &url::Url) -> bool {
 }
 
 /// A path as written in the config: starts with `/`, no `..`, `.` or `\` segments.
-fn clean_path(p: &str) -> Result<String, String> {
+pub(super) fn clean_path(p: &str) -> Result<String, String> {
     if !p.starts_with('/') {
         return Err(format!("`{p}` must start with `/`"));
     }

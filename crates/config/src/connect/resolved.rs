@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+pub use crate::connect::operation::{Message, Operation, PageStyle, Paginate};
 pub use crate::connect::raw::{CacheMode, ClientAuth, JwtAlgorithm};
 pub use crate::flow::raw::{HmacAlgorithm, SignatureEncoding};
 use crate::Secret;
@@ -188,25 +189,6 @@ pub struct Cache {
     pub ttl: Option<Duration>,
     pub max_size: u64,
     pub max_entry: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Operation {
-    pub method: String,
-    /// REST: the path template.
-    pub path: String,
-    /// SOAP: the SOAPAction.
-    pub action: String,
-    /// The mapping (a name under `mappings:`) and model of the request and of the response.
-    pub request: Message,
-    pub response: Message,
-}
-
-/// An operation's message: mapping and model names, checked to exist at load.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Message {
-    pub map: Option<String>,
-    pub model: Option<junction_transform::ModelRef>,
 }
 
 /// A SOAP connector's settings.

@@ -86,7 +86,7 @@ pub async fn start_on(
             id,
             name: "tests".into(),
             token_hash: hash,
-            scopes: "proxy:*:*".into(),
+            scopes: "proxy:*:* op:*:*".into(),
             created_at: junction_core::time::now_ms(),
             expires_at: None,
             revoked_at: None,
@@ -132,7 +132,7 @@ pub async fn hub_on(
     let vault = Arc::new(vault);
     let state = junction_server::AppState::new(config, store);
     let hub = Hub::new(&state, Some(vault.clone())).unwrap();
-    let app = junction_server::router(state, Some(hub.routes()));
+    let app = junction_server::router(state, Some(hub.routes().merge(hub.admin_routes())));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {

@@ -47,7 +47,7 @@ pub(super) async fn list_customers(
     AxState(state): St,
     Extension(pin): Extension<Pin>,
     headers: HeaderMap,
-    uri: axum::http::Uri,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
     let v = pin.resolve(&headers);
@@ -69,7 +69,7 @@ pub(super) async fn list_orders(
     AxState(state): St,
     Extension(pin): Extension<Pin>,
     headers: HeaderMap,
-    uri: axum::http::Uri,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
     let v = pin.resolve(&headers);

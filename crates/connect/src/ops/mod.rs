@@ -1,0 +1,502 @@
+//! Operations: a connector's named calls, in canonical shapes.
+//!
+//! `POST /ops/{connector}/{operation}` with a JSON object (or `GET` with the parameters in the
+//! query, for operations that read): parameters taken out by name, the request checked against
+//! its model (a 400 with every schema error, no vendor call), mapped, sent through the whole
+//! connector path (credentials, quota, retry, circuit, cache), the answer mapped and checked
+//! against its model (a vendor answer that breaks it is a 502 and a drift record, never passed
+//! on half-valid). A paginated operation answers one page and an opaque `next_cursor`, or with
+//! `?all=true` walks every page within the quota and streams the records as NDJSON, ending with
+//! one `{"junction": {...}}` line that says whether the list is complete.
+
+mod answer;
+pub mod describe;
+pub(crate) mod message;
+mod pages;
+mod request;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Request};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderValue, Method, StatusCode};
+use junction_config::{Operation, Paginate, Shapes};
+use junction_core::{Code, Error};
+use junction_server::ApiError;
+use serde_json::{json, Map, Value};
+
+use crate::runtime::{Call, Runtime};
+use crate::Hub;
+use message::Side;
+use pages::Position;
+
+/// Most parameters in an operation's URL query.
+const MAX_QUERY_PAIRS: usize = 64;
+
+/// The caller's options, from the URL query.
+#[derive(Default)]
+struct Control {
+    all: bool,
+    cursor: Option<String>,
+    max_pages: Option<u32>,
+    max_records: Option<u64>,
+}
+
+pub async fn handle(
+    axum::Extension(hub): axum::Extension<Arc<Hub>>,
+    Path((connector, operation)): Path<(String, String)>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = req.into_parts();
+    let authz = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let token = hub.tokens.verify(authz).await?;
+    if !crate::api_tokens::allows_operation(&token.scopes, &connector, &operation) {
+        return Err(ApiError(
+            Error::downstream(
+                Code::Forbidden,
+                format!(
+                    "API token `{}` may not call `{operation}` on connector `{connector}`",
+                    token.id
+                ),
+            )
+            .with_hint(format!(
+                "create a token with --scope op:{connector}:{operation}"
+            )),
+        ));
+    }
+    let rt = hub.connector(&connector).ok_or_else(|| {
+        ApiError(
+            Error::downstream(Code::NotFound, format!("unknown connector `{connector}`"))
+                .with_hint("connectors are declared under `connectors:` in junction.yaml"),
+        )
+    })?;
+    let Some(op) = rt.cfg.operations.get(&operation).cloned() else {
+        let known: Vec<&str> = rt.cfg.operations.keys().map(String::as_str).collect();
+        return Err(ApiError(
+            Error::downstream(
+                Code::NotFound,
+                format!("connector `{connector}` has no operation `{operation}`"),
+            )
+            .with_hint(if known.is_empty() {
+                "it declares no `operations:`".to_owned()
+            } else {
+                format!("operations: {}", known.join(", "))
+            }),
+        ));
+    };
+    let reads = matches!(op.method, Method::GET | Method::HEAD);
+    if parts.method == Method::GET && !reads {
+        return Err(ApiError(
+            Error::downstream(
+                Code::MethodNotAllowed,
+                format!(
+                    "`{operation}` sends a {} to the vendor: call it with POST",
+                    op.method
+                ),
+            )
+            .with_hint("GET /ops/… is for operations that only read"),
+        ));
+    }
+    let (control, input) = input(&parts, body, hub.body_limit).await?;
+    let connection = parts
+        .headers
+        .get("x-junction-connection")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("default")
+        .to_owned();
+    let shapes = hub.shapes.load_full();
+    if let Some(soap) = &rt.cfg.soap {
+        let body = Bytes::from(serde_json::to_vec(&Value::Object(input)).unwrap_or_default());
+        return crate::soap::call(&rt, &shapes, soap, &operation, connection, body).await;
+    }
+    let vendor_req = match request::build(&operation, &op, &shapes, input).await {
+        Ok(r) => r,
+        Err(refused) => return Ok(refused),
+    };
+    let call = OpCall {
+        subject: format!("{connector}/{operation}"),
+        name: operation,
+        rt,
+        op,
+        shapes,
+        req: vendor_req,
+        connection,
+    };
+    match call.op.paginate.clone() {
+        None => Ok(call.single().await),
+        Some(p) => {
+            let start = match &control.cursor {
+                Some(t) => call.caller_position(&p, t)?,
+                None => Position::Start,
+            };
+            if control.all {
+                Ok(call.walk(p, start, &control).await)
+            } else {
+                Ok(call.one_page(&p, start).await)
+            }
+        }
+    }
+}
+
+/// The caller's input (a JSON object) and options.
+async fn input(
+    parts: &http::request::Parts,
+    body: Body,
+    limit: usize,
+) -> Result<(Control, Map<String, Value>), ApiError> {
+    let mut control = Control::default();
+    let mut fields = Map::new();
+    let pairs = url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes());
+    for (i, (k, v)) in pairs.enumerate() {
+        if i >= MAX_QUERY_PAIRS {
+            return Err(bad(format!("more than {MAX_QUERY_PAIRS} query parameters")));
+        }
+        match k.as_ref() {
+            "all" => control.all = matches!(v.as_ref(), "true" | "1" | ""),
+            "cursor" => control.cursor = Some(v.into_owned()),
+            "max_pages" => control.max_pages = Some(number(&k, &v)?),
+            "max_records" => control.max_records = Some(number(&k, &v)?),
+            _ if parts.method == Method::GET => {
+                if fields
+                    .insert(k.clone().into_owned(), Value::String(v.into_owned()))
+                    .is_some()
+                {
+                    return Err(bad(format!("the parameter `{k}` is given twice")));
+                }
+            }
+            _ => {
+                return Err(bad(format!(
+                    "`{k}` in the URL: a POST takes its parameters in the JSON body"
+                )))
+            }
+        }
+    }
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError(Error::downstream(
+            Code::BodyTooLarge,
+            format!(
+                "the request body is larger than the server accepts ({})",
+                junction_core::units::bytes_text(limit)
+            ),
+        ))
+    })?;
+    if !bytes.iter().all(u8::is_ascii_whitespace) {
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(m)) if fields.is_empty() => fields = m,
+            Ok(Value::Object(_)) => {
+                return Err(bad(
+                    "give the parameters in the URL or in the body, not both".into(),
+                ))
+            }
+            Ok(_) => return Err(bad("the body must be a JSON object".into())),
+            Err(e) => return Err(bad(format!("the body is not JSON: {e}"))),
+        }
+    }
+    Ok((control, fields))
+}
+
+fn number<T: std::str::FromStr>(k: &str, v: &str) -> Result<T, ApiError> {
+    v.parse()
+        .map_err(|_| bad(format!("`{k}` must be a positive whole number, got `{v}`")))
+}
+
+fn bad(message: String) -> ApiError {
+    ApiError(Error::downstream(Code::BadRequest, message).with_hint(
+        "see GET /api/v1/connectors/{connector}/operations for each operation's parameters",
+    ))
+}
+
+/// One operation call, ready to go to the vendor.
+struct OpCall {
+    name: String,
+    subject: String,
+    rt: Arc<Runtime>,
+    op: Operation,
+    shapes: Arc<Shapes>,
+    req: request::Request,
+    connection: String,
+}
+
+impl OpCall {
+    /// A non-paginated operation: one call, its answer mapped and checked.
+    async fn single(&self) -> Response {
+        let query = encode_query(&self.req.query);
+        let answer = match self
+            .rt
+            .call(Call {
+                method: self.op.method.clone(),
+                path: self.req.path.clone(),
+                query: (!query.is_empty()).then_some(query),
+                headers: self.req.headers.clone(),
+                body: self.req.body.clone(),
+                connection: self.connection.clone(),
+            })
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => return ApiError(e).into_response(),
+        };
+        let attempts = answer.attempts;
+        let (json, _) = match answer::json_of(&self.name, answer).await {
+            Ok(j) => j,
+            Err(refused) => return refused,
+        };
+        if json.is_null() && self.op.response.map.is_none() && self.op.response.model.is_none() {
+            let mut res = StatusCode::NO_CONTENT.into_response();
+            res.headers_mut()
+                .insert("x-junction-attempts", HeaderValue::from(attempts));
+            return res;
+        }
+        self.observe(&json);
+        match self.canonical(vec![json]).await {
+            Ok(mut v) => answer::ok(&v.pop().unwrap_or(Value::Null), attempts),
+            Err(refused) => refused,
+        }
+    }
+
+    /// Maps the vendor's records and checks each against the response model.
+    async fn canonical(&self, records: Vec<Value>) -> Result<Vec<Value>, Response> {
+        let out = message::map_all(
+            &self.shapes,
+            &self.op.response,
+            records,
+            &self.name,
+            Side::Answer,
+        )
+        .await
+        .map_err(IntoResponse::into_response)?;
+        if let Some(model) = self
+            .op
+            .response
+            .model
+            .as_ref()
+            .and_then(|m| self.shapes.models.get(m))
+        {
+            for v in &out {
+                if let Err(errors) = model.validate(v) {
+                    return Err(message::broken_answer(
+                        &self.rt.drift,
+                        &self.subject,
+                        model,
+                        v,
+                        &errors,
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Learns the shape of the vendor's records (sampled once a shape is known).
+    fn observe(&self, v: &Value) {
+        if self.rt.drift.wants("connector", &self.subject) {
+            self.rt
+                .drift
+                .observe("connector", &self.subject, v, junction_core::time::now_ms());
+        }
+    }
+
+    /// A cursor handed back by the caller. A URL position must stay on the operation's own
+    /// path: a cursor cannot reach another endpoint of the vendor than the token's scope names.
+    fn caller_position(&self, p: &Paginate, token: &str) -> Result<Position, ApiError> {
+        let pos = Position::from_token(token, p.style).map_err(ApiError)?;
+        if let Position::Url(u) = &pos {
+            let path = u.split_once('?').map_or(u.as_str(), |(p, _)| p);
+            if path != self.req.path {
+                return Err(ApiError(
+                    Error::downstream(
+                        Code::BadRequest,
+                        "`cursor` is not a cursor of this operation",
+                    )
+                    .with_hint("pass the `next_cursor` of the previous answer as it came"),
+                ));
+            }
+        }
+        Ok(pos)
+    }
+
+    /// Fetches the page at `pos`: its canonical records, the next position, the requests sent.
+    async fn page(
+        &self,
+        p: &Paginate,
+        pos: &Position,
+        seen: u64,
+    ) -> Result<(Vec<Value>, Option<Position>, u32), Response> {
+        let (path, query) = pages::request(p, &self.req.path, &self.req.query, pos);
+        let url = crate::path::target(&self.rt.cfg, &path, Some(&query))
+            .map_err(|e| ApiError(e).into_response())?;
+        let answer = self
+            .rt
+            .call(Call {
+                method: Method::GET,
+                path,
+                query: (!query.is_empty()).then_some(query),
+                headers: self.req.headers.clone(),
+                body: Bytes::new(),
+                connection: self.connection.clone(),
+            })
+            .await
+            .map_err(|e| ApiError(e).into_response())?;
+        let attempts = answer.attempts;
+        let (json, headers) = answer::json_of(&self.name, answer).await?;
+        let page = pages::read(p, &self.rt.cfg, &url, json, &headers, pos, seen)
+            .map_err(|e| ApiError(e).into_response())?;
+        if let Some(first) = page.records.first() {
+            self.observe(first);
+        }
+        let records = self.canonical(page.records).await?;
+        Ok((records, page.next, attempts))
+    }
+
+    /// One page: `{ "data": [...], "next_cursor": "…" | null }`.
+    async fn one_page(&self, p: &Paginate, pos: Position) -> Response {
+        match self.page(p, &pos, 0).await {
+            Ok((records, next, attempts)) => answer::ok(
+                &json!({ "data": records, "next_cursor": next.map(|n| n.token()) }),
+                attempts,
+            ),
+            Err(refused) => refused,
+        }
+    }
+
+    /// Every page from `start`, streamed as NDJSON; the first page's failure is an ordinary
+    /// error answer, a later one ends the stream with the error and the cursor to resume from.
+    async fn walk(self, p: Paginate, start: Position, control: &Control) -> Response {
+        let max_pages = control
+            .max_pages
+            .unwrap_or(p.max_pages)
+            .clamp(1, p.max_pages);
+        let max_records = control
+            .max_records
+            .unwrap_or(p.max_records)
+            .clamp(1, p.max_records);
+        let mut visited = pages::Visited::default();
+        let _ = visited.first(&start);
+        let (records, next, _) = match self.page(&p, &start, 0).await {
+            Ok(first) => first,
+            Err(refused) => return refused,
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
+        tokio::spawn(async move {
+            let mut walk = Walk {
+                pages: 1,
+                records: 0,
+                tx,
+            };
+            let mut next = next;
+            if !walk.send(records).await {
+                return;
+            }
+            loop {
+                let Some(pos) = next.take() else {
+                    walk.end(json!({ "complete": true })).await;
+                    return;
+                };
+                let stop = if walk.pages >= max_pages {
+                    Some(("page_limit", format!("stopped after {max_pages} pages")))
+                } else if walk.records >= max_records {
+                    Some((
+                        "record_limit",
+                        format!("stopped after {} records", walk.records),
+                    ))
+                } else {
+                    None
+                };
+                if let Some((code, message)) = stop {
+                    walk.end(json!({ "complete": false, "next_cursor": pos.token(),
+                        "error": { "code": code, "message": message,
+                                   "hint": "continue from next_cursor, or raise max_pages / max_records" } }))
+                        .await;
+                    return;
+                }
+                if let Err(e) = visited.first(&pos) {
+                    walk.end(json!({ "complete": false, "error": e.to_body()["error"].clone() }))
+                        .await;
+                    return;
+                }
+                match self.page(&p, &pos, walk.records).await {
+                    Ok((records, n, _)) => {
+                        walk.pages += 1;
+                        next = n;
+                        if !walk.send(records).await {
+                            return;
+                        }
+                    }
+                    Err(refused) => {
+                        let error = error_of(refused).await;
+                        walk.end(json!({ "complete": false, "next_cursor": pos.token(), "error": error }))
+                            .await;
+                        return;
+                    }
+                }
+            }
+        });
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv()
+                .await
+                .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+        });
+        let mut res = Body::from_stream(stream).into_response();
+        res.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-ndjson"),
+        );
+        res
+    }
+}
+
+/// A walk streaming to its caller.
+struct Walk {
+    pages: u32,
+    records: u64,
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+}
+
+impl Walk {
+    /// Sends one page's records, a line each; false once the caller has gone.
+    async fn send(&mut self, records: Vec<Value>) -> bool {
+        self.records += records.len() as u64;
+        let mut buf = Vec::with_capacity(records.len() * 256);
+        for r in &records {
+            if serde_json::to_writer(&mut buf, r).is_ok() {
+                buf.push(b'\n');
+            }
+        }
+        drop(records);
+        self.tx.send(Bytes::from(buf)).await.is_ok()
+    }
+
+    /// The last line: `{"junction": {"complete": …, "pages": …, "records": …, …}}`.
+    async fn end(self, mut summary: Value) {
+        summary["pages"] = json!(self.pages);
+        summary["records"] = json!(self.records);
+        let mut line = serde_json::to_vec(&json!({ "junction": summary })).unwrap_or_default();
+        line.push(b'\n');
+        let _ = self.tx.send(Bytes::from(line)).await;
+    }
+}
+
+/// The `error` object of an error answer.
+async fn error_of(res: Response) -> Value {
+    let status = res.status().as_u16();
+    let bytes = axum::body::to_bytes(res.into_body(), 64 << 10)
+        .await
+        .unwrap_or_default();
+    serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("error").cloned())
+        .unwrap_or_else(|| json!({ "code": "upstream_failed", "status": status }))
+}
+
+fn encode_query(pairs: &[(String, String)]) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        q.append_pair(k, v);
+    }
+    q.finish()
+}
