@@ -29,6 +29,8 @@ use crate::Hub;
         crate::ops::describe::OperationList,
         crate::ops::describe::OperationView,
         crate::ops::describe::MessageView,
+        crate::ops::describe::OperationsDocument,
+        crate::ops::describe::DocumentInfo,
         ConnectorList,
         ConnectorItem,
         ConnectorDetail,

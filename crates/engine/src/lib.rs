@@ -27,6 +27,14 @@ pub struct Engine {
 impl Engine {
     /// Builds intake and starts the dispatchers and background maintenance.
     pub async fn start(state: &AppState) -> Result<Arc<Self>, String> {
+        Self::start_with(state, None).await
+    }
+
+    /// Starts the engine with deliveries into connectors' operations going through `operations`.
+    pub async fn start_with(
+        state: &AppState,
+        operations: Option<Arc<dyn dispatch::Operations>>,
+    ) -> Result<Arc<Self>, String> {
         // Metric handles are registered below: the recorder must exist first.
         junction_telemetry::metrics::handle();
         let config = &state.config();
@@ -39,6 +47,7 @@ impl Engine {
             &wakers,
             state.health.clone(),
             &state.history,
+            operations,
         )
         .await?;
         let engine = Arc::new(Self {

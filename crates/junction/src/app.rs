@@ -40,7 +40,8 @@ impl App {
     ) -> Result<App, StartError> {
         let state = AppState::new(config, store);
         let hub = junction_connect::Hub::new(&state, vault).map_err(StartError::Connectors)?;
-        let engine = junction_engine::Engine::start(&state)
+        let operations: Arc<dyn junction_engine::dispatch::Operations> = hub.clone();
+        let engine = junction_engine::Engine::start_with(&state, Some(operations))
             .await
             .map_err(|e| StartError::Engine(e.to_string()))?;
         {

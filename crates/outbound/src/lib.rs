@@ -33,6 +33,19 @@ pub enum Failure {
     Other(String),
 }
 
+/// Attached as the cause of an error whose request never reached the vendor (no connection
+/// could be made): sending it again is safe whatever its method.
+#[derive(Debug)]
+pub struct NeverSent(pub String);
+
+impl std::fmt::Display for NeverSent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no connection could be made: {}", self.0)
+    }
+}
+
+impl std::error::Error for NeverSent {}
+
 impl Upstream {
     pub fn new(connect_timeout: Duration, idle_per_host: usize) -> Result<Self, String> {
         let mut http = HttpConnector::new();

@@ -73,11 +73,11 @@ pub async fn show(
         .collect();
     let dead = stats.as_ref().map_or(0, |s| s.dead);
     let off = disabled.is_some() || status.as_ref().is_some_and(|s| s.disabled);
-    let target = format!(
-        "{}{}",
-        dest.url.origin().ascii_serialization(),
-        dest.url.path()
-    );
+    let target = dest.target.describe();
+    let method = match dest.target {
+        junction_config::Target::Url(_) => dest.method.as_str(),
+        junction_config::Target::Operation { .. } => "into",
+    };
     let body = html! {
         @if let Some(f) = flash.0.text() { p.flash { (f) } }
         dl.facts #facts {
@@ -85,7 +85,7 @@ pub async fn show(
                 @if off { (badge("disabled")) @if let Some(d) = &disabled { " " span.muted { (d.reason) } } }
                 @else { (circuit_badge(status.as_ref().map_or("closed", |s| s.circuit))) }
             }))
-            (fact("Sends to", html! { (dest.method) " " code { (target) } }))
+            (fact("Sends to", html! { (method) " " code { (target) } }))
             (fact("In flight", html! { (status.as_ref().map_or(0, |s| s.in_flight)) " of " (dest.concurrency) }))
             (fact("Pending (due now) / dead", html! {
                 (stats.as_ref().map_or(0, |s| s.pending)) " (" (stats.as_ref().map_or(0, |s| s.due)) ") / "

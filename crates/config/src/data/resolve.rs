@@ -311,6 +311,41 @@ pub(crate) fn check_links(
             }
         }
     }
+    for (name, d) in &flows.destinations {
+        if let crate::flow::resolved::Target::Operation {
+            connector,
+            operation,
+        } = &d.target
+        {
+            let ptr = push("/destinations", name);
+            match connectors.get(connector) {
+                None => errs.push(doc.error_at(
+                    &push(&ptr, "connector"),
+                    format!("no connector `{connector}`"),
+                    Some("declare it under `connectors:`".into()),
+                )),
+                Some(c) if c.soap.is_some() => errs.push(doc.error_at(
+                    &push(&ptr, "connector"),
+                    format!("`{connector}` is a SOAP connector; deliveries go to REST operations"),
+                    None,
+                )),
+                Some(c) if !c.operations.contains_key(operation) => {
+                    let known: Vec<&str> = c.operations.keys().map(String::as_str).collect();
+                    errs.push(doc.error_at(
+                        &push(&ptr, "operation"),
+                        format!("connector `{connector}` has no operation `{operation}`"),
+                        Some(format!("operations: {}", known.join(", "))),
+                    ))
+                }
+                Some(c) if c.operations[operation].paginate.is_some() => errs.push(doc.error_at(
+                    &push(&ptr, "operation"),
+                    format!("`{operation}` lists records (it is paginated); a delivery needs an operation that acts on one"),
+                    None,
+                )),
+                Some(_) => {}
+            }
+        }
+    }
     let names: Vec<&str> = shapes.mappings.keys().map(String::as_str).collect();
     for (name, route) in &flows.routes {
         let ptr = push(&push("/routes", name), "map");

@@ -161,11 +161,19 @@ pub struct RawExtract {
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDestination {
-    /// `http://` or `https://` URL.
-    pub url: String,
-    /// HTTP method.
-    #[serde(default = "default_method")]
-    pub method: String,
+    /// `http://` or `https://` URL (or `connector` and `operation` instead).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Deliver into a vendor's API: the connector (its credentials, quota, retries, circuit)…
+    #[serde(default)]
+    pub connector: Option<String>,
+    /// …and its operation the event's body is the input of (parameters by name, request model
+    /// and mapping).
+    #[serde(default)]
+    pub operation: Option<String>,
+    /// HTTP method of a URL destination (default POST).
+    #[serde(default)]
+    pub method: Option<String>,
     /// Extra headers sent with every delivery (use `${VAR}` for credentials).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -241,9 +249,6 @@ pub enum OrderingMode {
 
 fn default_tolerance() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(300))
-}
-fn default_method() -> String {
-    "POST".into()
 }
 fn default_timeout() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(10))

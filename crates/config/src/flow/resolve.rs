@@ -297,17 +297,67 @@ fn forward_headers(
     out
 }
 
-fn destination(
+/// A URL, or a connector's operation (whose existence the links check confirms); the settings
+/// only a URL destination takes are refused on the other kind.
+fn target(
     doc: &Document,
     ptr: &str,
-    name: &str,
-    raw: RawDestination,
-    env: Env,
+    raw: &RawDestination,
     errs: &mut Vec<ConfigError>,
-) -> Option<Destination> {
-    let before = errs.len();
-    let url = match url::Url::parse(&raw.url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Some(u),
+) -> Option<Target> {
+    match (&raw.url, &raw.connector, &raw.operation) {
+        (Some(url), None, None) => url_target(doc, ptr, url, errs),
+        (None, Some(connector), Some(operation)) => {
+            for (field, set) in [
+                ("method", raw.method.is_some()),
+                ("headers", !raw.headers.is_empty()),
+                ("signing", raw.signing.is_some()),
+            ] {
+                if set {
+                    errs.push(doc.error_at(
+                        &push(ptr, field),
+                        format!("`{field}` is for URL destinations"),
+                        Some("a connector's operation sets its own method, headers and credentials".into()),
+                    ));
+                }
+            }
+            Some(Target::Operation {
+                connector: connector.clone(),
+                operation: operation.clone(),
+            })
+        }
+        (None, Some(_), None) => {
+            errs.push(doc.error_at(
+                ptr,
+                "a connector destination needs an `operation`",
+                Some("e.g. connector: crm, operation: upsert_customer".into()),
+            ));
+            None
+        }
+        (None, None, _) => {
+            errs.push(doc.error_at(
+                ptr,
+                "a destination needs a `url`, or a `connector` and an `operation`",
+                Some("e.g. url: http://billing.internal/hooks/junction".into()),
+            ));
+            None
+        }
+        _ => {
+            errs.push(doc.error_at(
+                &push(ptr, "url"),
+                "a destination has a `url` or a `connector` and an `operation`, not both",
+                None,
+            ));
+            None
+        }
+    }
+}
+
+fn url_target(doc: &Document, ptr: &str, raw: &str, errs: &mut Vec<ConfigError>) -> Option<Target> {
+    match url::Url::parse(raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+            Some(Target::Url(u))
+        }
         Ok(u) => {
             errs.push(doc.error_at(
                 &push(ptr, "url"),
@@ -319,20 +369,41 @@ fn destination(
         Err(e) => {
             errs.push(doc.error_at(
                 &push(ptr, "url"),
-                format!("invalid URL `{}`: {e}", raw.url),
+                format!("invalid URL `{raw}`: {e}"),
                 Some("e.g. http://billing.internal/hooks/junction".into()),
             ));
             None
         }
-    };
-    let method = match raw.method.to_ascii_uppercase().as_str() {
+    }
+}
+
+fn destination(
+    doc: &Document,
+    ptr: &str,
+    name: &str,
+    raw: RawDestination,
+    env: Env,
+    errs: &mut Vec<ConfigError>,
+) -> Option<Destination> {
+    let before = errs.len();
+    let target = target(doc, ptr, &raw, errs);
+    let method = match raw
+        .method
+        .as_deref()
+        .unwrap_or("POST")
+        .to_ascii_uppercase()
+        .as_str()
+    {
         "POST" => Some(http::Method::POST),
         "PUT" => Some(http::Method::PUT),
         "PATCH" => Some(http::Method::PATCH),
         _ => {
             errs.push(doc.error_at(
                 &push(ptr, "method"),
-                format!("`{}` cannot carry an event body", raw.method),
+                format!(
+                    "`{}` cannot carry an event body",
+                    raw.method.as_deref().unwrap_or("")
+                ),
                 Some("one of: POST, PUT, PATCH".into()),
             ));
             None
@@ -418,7 +489,7 @@ fn destination(
     }
     Some(Destination {
         name: name.to_owned(),
-        url: url?,
+        target: target?,
         method: method?,
         headers,
         timeout: raw.timeout.0,

@@ -137,8 +137,9 @@ pub struct Extract {
 #[derive(Debug, Clone)]
 pub struct Destination {
     pub name: String,
-    pub url: url::Url,
-    /// `POST`, `PUT` or `PATCH`.
+    /// Where deliveries go: a URL, or a connector's operation.
+    pub target: Target,
+    /// `POST`, `PUT` or `PATCH` (URL destinations).
     pub method: http::Method,
     /// Extra headers of every delivery; credentials among them come from `env:` or the vault.
     pub headers: Vec<(http::HeaderName, HeaderText)>,
@@ -151,6 +152,32 @@ pub struct Destination {
     pub circuit: junction_resilience::CircuitPolicy,
     /// The model every body sent here must satisfy.
     pub model: Option<junction_transform::ModelRef>,
+}
+
+/// Where a destination's deliveries go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// An HTTP endpoint, sent the event with Standard Webhooks headers.
+    Url(url::Url),
+    /// A connector's operation (checked to exist at load): the delivery goes through the
+    /// connector's credentials, quota, retries and circuit.
+    Operation {
+        connector: String,
+        operation: String,
+    },
+}
+
+impl Target {
+    /// As shown to operators: the URL without its query, or `connector crm, operation upsert`.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Url(u) => format!("{}{}", u.origin().ascii_serialization(), u.path()),
+            Target::Operation {
+                connector,
+                operation,
+            } => format!("connector {connector}, operation {operation}"),
+        }
+    }
 }
 
 /// A route.

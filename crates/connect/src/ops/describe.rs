@@ -96,10 +96,34 @@ fn runtime(hub: &Hub, name: &str) -> Result<Arc<Runtime>, ApiError> {
     })
 }
 
+/// An OpenAPI 3.1 document of one connector's operations.
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct OperationsDocument {
+    /// `3.1.0`.
+    pub openapi: String,
+    pub info: DocumentInfo,
+    /// `/ops/{connector}/{operation}` for each operation.
+    #[schema(value_type = Object)]
+    pub paths: Value,
+    /// The operations' models as schemas, the error answer, the bearer scheme.
+    #[schema(value_type = Object)]
+    pub components: Value,
+}
+
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct DocumentInfo {
+    pub title: String,
+    pub description: String,
+    pub version: String,
+}
+
 /// A connector's operations.
 #[utoipa::path(get, path = "/api/v1/connectors/{name}/operations", tag = "connectors",
+    summary = "A connector's operations: parameters, models, pagination, scope",
     params(("name" = String, Path, description = "The connector")),
-    responses((status = 200, body = OperationList),
+    responses((status = 200, description = "OK", body = OperationList),
+        (status = 401, description = "No or unknown token", body = junction_server::errors::ErrorBody),
+        (status = 403, description = "The token's role is too low", body = junction_server::errors::ErrorBody),
         (status = 404, description = "No such connector", body = junction_server::errors::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
@@ -120,14 +144,17 @@ pub async fn list(
 
 /// The OpenAPI document of a connector's operations.
 #[utoipa::path(get, path = "/api/v1/connectors/{name}/openapi.json", tag = "connectors",
+    summary = "An OpenAPI 3.1 document of a connector's operations, generated from their models",
     params(("name" = String, Path, description = "The connector")),
-    responses((status = 200, description = "An OpenAPI 3.1 document of `/ops/{name}/…`", body = Object),
+    responses((status = 200, description = "An OpenAPI 3.1 document of `/ops/{name}/…`", body = OperationsDocument),
+        (status = 401, description = "No or unknown token", body = junction_server::errors::ErrorBody),
+        (status = 403, description = "The token's role is too low", body = junction_server::errors::ErrorBody),
         (status = 404, description = "No such connector", body = junction_server::errors::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn openapi(
     axum::Extension(hub): axum::Extension<Arc<Hub>>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OperationsDocument>, ApiError> {
     let rt = runtime(&hub, &name)?;
     let shapes = hub.shapes.load_full();
     Ok(Json(document(&name, &rt, &shapes)))
@@ -152,7 +179,7 @@ fn schema_of(m: &Message, shapes: &Shapes, used: &mut BTreeMap<String, Value>) -
 }
 
 /// The OpenAPI 3.1 document of one connector's operations.
-pub fn document(connector: &str, rt: &Runtime, shapes: &Shapes) -> Value {
+pub fn document(connector: &str, rt: &Runtime, shapes: &Shapes) -> OperationsDocument {
     let mut schemas = BTreeMap::new();
     let mut paths = serde_json::Map::new();
     let soap = rt.cfg.soap.is_some();
@@ -229,15 +256,15 @@ pub fn document(connector: &str, rt: &Runtime, shapes: &Shapes) -> Value {
         }
         paths.insert(format!("/ops/{connector}/{name}"), item);
     }
-    json!({
-        "openapi": "3.1.0",
-        "info": {
-            "title": format!("{connector} through Junction"),
-            "description": format!("The operations of connector `{connector}`, in canonical shapes. Each needs an API token with the scope `op:{connector}:OPERATION`."),
-            "version": env!("CARGO_PKG_VERSION"),
+    OperationsDocument {
+        openapi: "3.1.0".into(),
+        info: DocumentInfo {
+            title: format!("{connector} through Junction"),
+            description: format!("The operations of connector `{connector}`, in canonical shapes. Each needs an API token with the scope `op:{connector}:OPERATION`."),
+            version: env!("CARGO_PKG_VERSION").into(),
         },
-        "paths": paths,
-        "components": {
+        paths: Value::Object(paths),
+        components: json!({
             "schemas": schemas,
             "responses": { "Error": { "description": "A Junction error", "content": { "application/json": { "schema": {
                 "type": "object", "required": ["error"], "properties": { "error": { "type": "object",
@@ -246,6 +273,6 @@ pub fn document(connector: &str, rt: &Runtime, shapes: &Shapes) -> Value {
                         "hint": { "type": "string" }, "errors": { "type": "array" },
                         "upstream": { "type": "object" } } } } } } } } },
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
-        },
-    })
+        }),
+    }
 }

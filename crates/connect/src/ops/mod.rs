@@ -10,6 +10,7 @@
 //! one `{"junction": {...}}` line that says whether the list is complete.
 
 mod answer;
+mod deliver;
 pub mod describe;
 pub(crate) mod message;
 mod pages;
@@ -491,6 +492,15 @@ async fn error_of(res: Response) -> Value {
         .ok()
         .and_then(|v| v.get("error").cloned())
         .unwrap_or_else(|| json!({ "code": "upstream_failed", "status": status }))
+}
+
+/// The message of an error answer.
+async fn error_message(res: Response) -> String {
+    let error = error_of(res).await;
+    match error["message"].as_str() {
+        Some(m) => m.to_owned(),
+        None => error.to_string(),
+    }
 }
 
 fn encode_query(pairs: &[(String, String)]) -> String {

@@ -320,13 +320,17 @@ impl Runtime {
             .with_hint(
                 "raise the connector's timeouts.attempt / timeouts.total if the vendor is slow",
             ),
-            junction_outbound::Failure::Connect(why) | junction_outbound::Failure::Other(why) => {
-                Error::new(
-                    Code::UpstreamFailed,
-                    Origin::Upstream,
-                    format!("cannot reach connector {}: {why}", self.cfg.name),
-                )
-            }
+            junction_outbound::Failure::Connect(why) => Error::new(
+                Code::UpstreamFailed,
+                Origin::Upstream,
+                format!("cannot reach connector {}: {why}", self.cfg.name),
+            )
+            .with_cause(junction_outbound::NeverSent(why)),
+            junction_outbound::Failure::Other(why) => Error::new(
+                Code::UpstreamFailed,
+                Origin::Upstream,
+                format!("cannot reach connector {}: {why}", self.cfg.name),
+            ),
         }
     }
 }

@@ -19,6 +19,18 @@ pub enum Sent {
     Timeout,
     /// The connection failed or broke (refused, reset, TLS).
     Transport(String),
+    /// A connector held the call without sending it (its quota spent past `max_wait`, its
+    /// circuit open): try again later; the destination did not fail.
+    Held {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+    /// Not sendable as it is (the body breaks the operation's request model, a parameter is
+    /// missing): no retry can help; fix and replay.
+    Refused(String),
+    /// Sent, but whether the vendor acted is unknown (no answer to a call that is not safe to
+    /// repeat): an operator decides.
+    Unknown(String),
 }
 
 /// As recorded with an attempt and shown to operators: what happened, in words.
@@ -28,6 +40,12 @@ impl std::fmt::Display for Sent {
             Sent::Answered { status, .. } => write!(f, "HTTP {status}"),
             Sent::Timeout => f.write_str("no answer within the destination's timeout"),
             Sent::Transport(why) => write!(f, "the connection failed: {why}"),
+            Sent::Held { reason, .. } => write!(f, "held by the connector: {reason}"),
+            Sent::Refused(why) => write!(f, "not sent: {why}"),
+            Sent::Unknown(why) => write!(
+                f,
+                "outcome unknown: {why}; the call is not safe to repeat, so it was not retried: check the vendor, then replay or discard"
+            ),
         }
     }
 }
@@ -52,6 +70,18 @@ pub fn classify(sent: &Sent, classes: &Classes) -> (Verdict, bool) {
         Sent::Timeout => Answer::Timeout,
         Sent::Transport(_) => Answer::Transport,
         Sent::Answered { status, .. } => Answer::Status(*status),
+        Sent::Held {
+            reason,
+            retry_after,
+        } => {
+            let retry = Verdict::Retry {
+                reason: format!("held by the connector: {reason}"),
+                retry_after: *retry_after,
+            };
+            return (retry, false);
+        }
+        Sent::Refused(_) => return (Verdict::Permanent(sent.to_string()), false),
+        Sent::Unknown(_) => return (Verdict::Permanent(sent.to_string()), true),
     };
     let judged = classes.judge(answer);
     let verdict = match (judged.class, sent) {

@@ -20,6 +20,28 @@ use tokio::sync::{Notify, Semaphore};
 pub use classify::{classify, Sent, Verdict};
 pub use send::{idempotency_key, parse_retry_after};
 
+/// One delivery into a connector's operation: the event's (mapped) body is the operation's input.
+pub struct OperationDelivery<'a> {
+    pub connector: &'a str,
+    pub operation: &'a str,
+    pub body: Vec<u8>,
+    /// The delivery's key, the same on every attempt and replay: sent as the connector's
+    /// idempotency header, so the vendor can drop a repeat.
+    pub idempotency_key: &'a str,
+    /// The destination's timeout for the whole attempt (quota wait included).
+    pub timeout: Duration,
+}
+
+/// Deliveries into vendors' APIs: what the dispatcher needs of the connectors (the hub
+/// implements it), so the engine does not depend on them.
+pub trait Operations: Send + Sync {
+    /// One attempt: what came back, and a masked excerpt of the vendor's answer.
+    fn deliver<'a>(
+        &'a self,
+        delivery: OperationDelivery<'a>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = (Sent, Option<String>)> + Send + 'a>>;
+}
+
 /// One wake-up signal per destination.
 #[derive(Default)]
 pub struct Wakers {
@@ -107,6 +129,7 @@ impl Dispatcher {
         wakers: &Wakers,
         health: Arc<Health>,
         history: &junction_telemetry::history::Registry,
+        operations: Option<Arc<dyn Operations>>,
     ) -> Result<Self, String> {
         // One pool for every destination, keeping as many idle connections per host as the
         // busiest destination sends at once; redirects are never followed (a 3xx is a failure).
@@ -150,6 +173,7 @@ impl Dispatcher {
                 disabled: AtomicBool::new(is_disabled),
                 metrics: worker::WorkerMetrics::new(history, &dest.name),
                 shapes: arc_swap::ArcSwap::from_pointee(shapes),
+                operations: operations.clone(),
             });
             tokio::spawn(w.clone().run());
             workers.insert(dest.name.clone(), w);

@@ -26,6 +26,7 @@ pub fn idempotency_key(c: &Claimed) -> &str {
 pub async fn send(
     client: &Upstream,
     dest: &Destination,
+    url: &url::Url,
     c: &Claimed,
     body: Vec<u8>,
     now_s: i64,
@@ -73,7 +74,7 @@ pub async fn send(
         put(name.clone(), v.expose());
     }
     let res = match client
-        .send(method, &dest.url, headers, body.into(), dest.timeout)
+        .send(method, url, headers, body.into(), dest.timeout)
         .await
     {
         Ok(r) => r,

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use junction_config::Destination;
+use junction_config::{Destination, Target};
 use junction_core::time::now_ms;
 use junction_server::Health;
 use junction_store::{Attempt, Claim, Claimed, Finish, Outcome, Store, StoreError};
@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use junction_resilience::{Circuit, CircuitState, Permit, Transition};
 
-use super::classify::{classify, Verdict};
+use super::classify::{classify, Sent, Verdict};
 use super::send::send;
 use super::shape::{Quarantine, Shape};
 use tracing::Instrument;
@@ -42,6 +42,8 @@ pub(crate) struct Worker {
     /// Each route's mapping and the destination's model; swapped whole by a reload (an attempt
     /// uses the shapes it started with).
     pub shapes: arc_swap::ArcSwap<std::collections::HashMap<String, Shape>>,
+    /// Where deliveries to a connector's operation go (the hub's connectors).
+    pub operations: Option<Arc<dyn super::Operations>>,
 }
 
 /// A destination's metric handles, registered once.
@@ -230,17 +232,49 @@ impl Worker {
             junction_telemetry::continue_trace(&span, tp);
         }
         let settings = self.settings.load_full();
-        let (sent, excerpt) = send(
-            &self.client,
-            &settings,
-            &c,
-            body,
-            started_at.div_euclid(1000),
-        )
-        .instrument(span)
-        .await;
+        let (sent, excerpt) = match (&settings.target, &self.operations) {
+            (Target::Url(url), _) => {
+                send(
+                    &self.client,
+                    &settings,
+                    url,
+                    &c,
+                    body,
+                    started_at.div_euclid(1000),
+                )
+                .instrument(span)
+                .await
+            }
+            (
+                Target::Operation {
+                    connector,
+                    operation,
+                },
+                Some(ops),
+            ) => {
+                let delivery = super::OperationDelivery {
+                    connector,
+                    operation,
+                    body,
+                    idempotency_key: super::idempotency_key(&c),
+                    timeout: settings.timeout,
+                };
+                ops.deliver(delivery).instrument(span).await
+            }
+            (Target::Operation { .. }, None) => (
+                Sent::Held {
+                    reason: "connectors are not running in this process".into(),
+                    retry_after: Some(self.poll),
+                },
+                None,
+            ),
+        };
         let took = t0.elapsed();
-        let (verdict, trips) = classify(&sent, &settings.retry.classes);
+        let (mut verdict, trips) = classify(&sent, &settings.retry.classes);
+        if verdict == Verdict::Gone && matches!(settings.target, Target::Operation { .. }) {
+            // A vendor's 410 speaks of one resource, not of the destination.
+            verdict = Verdict::Permanent(format!("{sent}: the vendor says the resource is gone"));
+        }
         self.metrics.attempt_seconds.record(took.as_secs_f64());
         let transition = match probe {
             Some(permit) => permit.record(Instant::now(), !trips, took),

@@ -1,0 +1,175 @@
+//! Deliveries into vendors' APIs: a destination that names a connector's operation hands each
+//! attempt here. The event's (mapped) body is the operation's input — parameters by name, the
+//! request model, the request mapping — and the call goes through the whole connector path
+//! (credentials with refresh, quota shared with `/proxy` and `/ops` callers, retries, circuit).
+//!
+//! The delivery's key goes out in the connector's idempotency header (`retry.idempotency_header`)
+//! on every attempt and replay, so the vendor drops repeats. A call that is not safe to repeat
+//! (a POST or PATCH without such a header) is never retried blindly: when no answer comes back
+//! after the request may have left, the attempt's outcome is unknown and the delivery is dead-
+//! lettered for an operator to check and replay or discard.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use http::{HeaderValue, Method};
+use junction_core::{Code, Error};
+use junction_engine::dispatch::{OperationDelivery, Operations, Sent};
+use serde_json::Value;
+
+use super::request;
+use crate::runtime::{AnswerBody, Call};
+use crate::Hub;
+
+/// Most bytes of the vendor's answer kept with the attempt (masked).
+const EXCERPT: usize = 1024;
+
+impl Operations for Hub {
+    fn deliver<'a>(
+        &'a self,
+        delivery: OperationDelivery<'a>,
+    ) -> Pin<Box<dyn Future<Output = (Sent, Option<String>)> + Send + 'a>> {
+        Box::pin(self.deliver_into(delivery))
+    }
+}
+
+impl Hub {
+    async fn deliver_into(&self, d: OperationDelivery<'_>) -> (Sent, Option<String>) {
+        let Some(rt) = self.connector(d.connector) else {
+            // A reload removed it while deliveries were queued: they wait, they are not lost.
+            let held = Sent::Held {
+                reason: format!("connector `{}` is not configured", d.connector),
+                retry_after: Some(Duration::from_secs(30)),
+            };
+            return (held, None);
+        };
+        let Some(op) = rt.cfg.operations.get(d.operation).cloned() else {
+            let why = format!(
+                "connector `{}` has no operation `{}`",
+                d.connector, d.operation
+            );
+            return (Sent::Refused(why), None);
+        };
+        let input = match serde_json::from_slice::<Value>(&d.body) {
+            Ok(Value::Object(m)) => m,
+            _ => {
+                let why = "the event's body is not a JSON object: map it to the operation's input with the route's `map`";
+                return (Sent::Refused(why.into()), None);
+            }
+        };
+        let shapes = self.shapes.load_full();
+        let mut req = match request::build(d.operation, &op, &shapes, input).await {
+            Ok(r) => r,
+            Err(refused) => return (Sent::Refused(super::error_message(refused).await), None),
+        };
+        let mut safe = matches!(
+            op.method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE
+        );
+        if let Some(h) = &rt.cfg.idempotency_header {
+            if let Ok(v) = HeaderValue::from_str(d.idempotency_key) {
+                req.headers.insert(h.clone(), v);
+                safe = true;
+            }
+        }
+        let query = super::encode_query(&req.query);
+        let call = Call {
+            method: op.method.clone(),
+            path: req.path,
+            query: (!query.is_empty()).then_some(query),
+            headers: req.headers,
+            body: req.body,
+            connection: "default".into(),
+        };
+        let answer = match tokio::time::timeout(d.timeout, rt.call(call)).await {
+            Err(_) if safe => return (Sent::Timeout, None),
+            Err(_) => {
+                let why = format!(
+                    "no answer within the destination's timeout ({:?})",
+                    d.timeout
+                );
+                return (Sent::Unknown(why), None);
+            }
+            Ok(Err(e)) => return (failed(e, safe), None),
+            Ok(Ok(a)) => a,
+        };
+        let header = |name: http::HeaderName| {
+            answer
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let retry_after = header(http::header::RETRY_AFTER)
+            .and_then(|v| junction_engine::dispatch::parse_retry_after(&v));
+        let location = header(http::header::LOCATION);
+        let status = answer.status.as_u16();
+        let excerpt = excerpt(answer.body).await;
+        (
+            Sent::Answered {
+                status,
+                retry_after,
+                location,
+            },
+            excerpt,
+        )
+    }
+}
+
+/// A call that ended without an answer, as a delivery attempt.
+fn failed(e: Error, safe: bool) -> Sent {
+    let never_sent = std::error::Error::source(&e)
+        .is_some_and(|c| c.downcast_ref::<junction_outbound::NeverSent>().is_some());
+    match e.code() {
+        Code::RateLimited | Code::CircuitOpen | Code::NotReady | Code::StoreUnavailable => {
+            Sent::Held {
+                reason: e.message().to_owned(),
+                retry_after: e.retry_after(),
+            }
+        }
+        Code::NeedsReauth => Sent::Held {
+            reason: format!(
+                "{} (an operator must re-authorise the connection)",
+                e.message()
+            ),
+            retry_after: Some(Duration::from_secs(60)),
+        },
+        Code::Timeout if safe => Sent::Timeout,
+        Code::UpstreamFailed if safe || never_sent => Sent::Transport(e.message().to_owned()),
+        Code::Timeout | Code::UpstreamFailed => Sent::Unknown(e.message().to_owned()),
+        _ => Sent::Refused(e.message().to_owned()),
+    }
+}
+
+/// The first bytes of the vendor's answer, masked.
+async fn excerpt(body: AnswerBody) -> Option<String> {
+    let bytes = match body {
+        AnswerBody::Full(b) => b,
+        AnswerBody::Stream { prefix, rest } if prefix.len() >= EXCERPT => {
+            drop(rest);
+            prefix
+        }
+        AnswerBody::Stream { prefix, rest } => {
+            use http_body_util::BodyExt;
+            let mut buf = prefix.to_vec();
+            let mut body = rest.into_body();
+            while buf.len() < EXCERPT {
+                match body.frame().await {
+                    Some(Ok(f)) => {
+                        if let Some(d) = f.data_ref() {
+                            buf.extend_from_slice(d);
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            buf.into()
+        }
+    };
+    if bytes.is_empty() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(EXCERPT)]);
+    Some(junction_core::mask::mask(&text).into_owned())
+}
