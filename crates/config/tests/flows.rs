@@ -240,3 +240,56 @@ fn a_destination_header_http_cannot_carry_is_located_at_load() {
         "{errs:#?}"
     );
 }
+
+#[test]
+fn a_destination_into_a_connectors_operation_is_checked_at_load() {
+    let connectors = "connectors:\n  crm:\n    base_url: https://crm.example\n    operations:\n      update: { method: PATCH, path: \"/customers/{id}\" }\n      list: { path: /customers, paginate: { style: cursor } }\n";
+    let ok = format!("{connectors}destinations:\n  d: {{ connector: crm, operation: update }}\n");
+    let c = load_str(&ok, "junction.yaml", &Overrides::default(), &env).unwrap();
+    assert_eq!(
+        c.flows.destinations["d"].target.describe(),
+        "connector crm, operation update"
+    );
+    let cases = [
+        (
+            "d: { connector: erp, operation: update }",
+            "destinations.d.connector",
+            "no connector `erp`",
+        ),
+        (
+            "d: { connector: crm, operation: upsert }",
+            "destinations.d.operation",
+            "has no operation `upsert`",
+        ),
+        (
+            "d: { connector: crm, operation: list }",
+            "destinations.d.operation",
+            "paginated",
+        ),
+        (
+            "d: { connector: crm }",
+            "destinations.d",
+            "needs an `operation`",
+        ),
+        (
+            "d: { url: \"http://x\", connector: crm, operation: update }",
+            "destinations.d.url",
+            "not both",
+        ),
+        ("d: { method: PUT }", "destinations.d", "needs a `url`"),
+        (
+            "d: { connector: crm, operation: update, method: PUT }",
+            "destinations.d.method",
+            "for URL destinations",
+        ),
+    ];
+    for (dest, field, message) in cases {
+        let text = format!("{connectors}destinations:\n  {dest}\n");
+        let errs = errors(&text);
+        assert!(
+            errs.iter()
+                .any(|e| e.field == field && e.message.contains(message) && e.line.is_some()),
+            "{dest}\nexpected `{field}`: {message}\ngot: {errs:#?}"
+        );
+    }
+}

@@ -230,3 +230,103 @@ async fn webhooks_are_delivered_into_a_vendors_api_once_in_order_within_its_quot
         "a secret leaked into the logs"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_without_an_idempotency_header_is_never_repeated_blindly() {
+    let mock = Mock::start(
+        MockConfig {
+            customers: 1,
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let m = mock.url();
+    let http = reqwest::Client::new();
+    // The vendor takes every request and never answers.
+    let hang = http
+        .put(format!("{m}/_mock/chaos"))
+        .json(&json!({ "hang": 1.0 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(hang.status().is_success());
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        r#"
+store: {{ url: "sqlite://{dir}/j.db" }}
+sources:
+  shop:
+    kind: webhook
+    verify: {{ preset: standard_webhooks, secrets: [ env:WHSEC ] }}
+mappings:
+  event_to_customer:
+    jq: '{{name: .data.object.id, email_address: "a@example.com"}}'
+connectors:
+  crm:
+    base_url: "{m}/v2"
+    timeouts: {{ attempt: 300ms, total: 1s }}
+    operations:
+      create_customer: {{ method: POST, path: /customers }}
+destinations:
+  crm_new:
+    connector: crm
+    operation: create_customer
+    timeout: 1s
+    retry: {{ attempts: 5, base: 10ms, max: 20ms }}
+routes:
+  r: {{ from: shop, map: event_to_customer, to: [ crm_new ] }}
+"#,
+        dir = dir.path().display()
+    );
+    let path = write_config(dir.path(), &yaml);
+    let hub = Served::start(
+        &path,
+        &[("WHSEC", WHSEC), ("JUNCTION_ADMIN_TOKEN", "admin-token")],
+    );
+    let sent = http
+        .post(format!("{m}/_mock/webhooks/send"))
+        .json(&json!({ "target": format!("{}/webhooks/shop", hub.base),
+            "scheme": { "kind": "standard_webhooks" }, "secret": WHSEC, "count": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(sent.status().is_success());
+    let until = Instant::now() + Duration::from_secs(20);
+    let dead = loop {
+        let list: Value = http
+            .get(format!("{}/api/v1/dead-letters", hub.base))
+            .bearer_auth("admin-token")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(d) = list["items"].as_array().and_then(|i| i.first()) {
+            break d.clone();
+        }
+        assert!(Instant::now() < until, "not dead-lettered: {list}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let reason = dead["dead_reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("outcome unknown"), "{dead}");
+    assert_eq!(dead["attempts"], 1, "not retried: {dead}");
+    let log: Value = http
+        .get(format!("{m}/_mock/requests?path=/v2/customers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let posts = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == "POST")
+        .count();
+    assert_eq!(posts, 1, "the vendor saw the create once");
+    hub.kill();
+}

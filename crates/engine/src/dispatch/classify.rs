@@ -201,4 +201,22 @@ mod tests {
         );
         assert!(!classify(&answered(400), &destination()).1);
     }
+
+    #[test]
+    fn a_connectors_hold_refusal_and_unknown_outcome_are_judged_without_an_answer() {
+        let held = Sent::Held {
+            reason: "quota spent".into(),
+            retry_after: Some(Duration::from_secs(2)),
+        };
+        let (v, trips) = classify(&held, &destination());
+        assert!(
+            matches!(v, Verdict::Retry { retry_after: Some(d), .. } if d == Duration::from_secs(2))
+        );
+        assert!(!trips, "the destination did not fail");
+        let (v, trips) = classify(&Sent::Refused("missing `id`".into()), &destination());
+        assert!(matches!(v, Verdict::Permanent(m) if m.contains("missing `id`")));
+        assert!(!trips);
+        let (v, _) = classify(&Sent::Unknown("timed out".into()), &destination());
+        assert!(matches!(v, Verdict::Permanent(m) if m.contains("outcome unknown")));
+    }
 }
