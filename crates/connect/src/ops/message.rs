@@ -182,3 +182,104 @@ pub async fn read_all(body: AnswerBody) -> Result<Bytes, ApiError> {
         }
     }
 }
+
+/// Why a record could not become a line.
+pub enum LineError {
+    /// The response mapping failed.
+    Mapping(String),
+    /// The record (as mapped) breaks the operation's response model.
+    Model {
+        model: std::sync::Arc<junction_transform::Model>,
+        value: Value,
+        errors: Vec<SchemaError>,
+    },
+}
+
+/// Records as NDJSON lines, mapped and checked against `model`, on the mapping threads (the
+/// page split among them); the lines keep the records' order.
+pub async fn lines(
+    shapes: &Shapes,
+    m: &Message,
+    model: Option<std::sync::Arc<junction_transform::Model>>,
+    records: Vec<Value>,
+) -> Result<Vec<u8>, LineError> {
+    let def = m.map.as_ref().and_then(|n| shapes.mappings.get(n));
+    let mapping = def.map(|d| (d.mapping.clone(), d.to.clone()));
+    let threads = junction_transform::pool::pool()
+        .current_num_threads()
+        .max(1);
+    let per = records.len().div_ceil(threads).max(64);
+    let mut chunks = Vec::new();
+    let mut rest = records;
+    while rest.len() > per {
+        let tail = rest.split_off(per);
+        chunks.push(rest);
+        rest = tail;
+    }
+    chunks.push(rest);
+    let jobs = chunks.into_iter().map(|chunk| {
+        let (mapping, model) = (mapping.clone(), model.clone());
+        junction_transform::pool::run(move || chunk_lines(chunk, mapping, model))
+    });
+    let mut out = Vec::new();
+    for done in futures_util::future::join_all(jobs).await {
+        out.extend_from_slice(&done.map_err(LineError::Mapping)??);
+    }
+    Ok(out)
+}
+
+type MappingWithModel = (
+    junction_transform::Mapping,
+    Option<std::sync::Arc<junction_transform::Model>>,
+);
+
+fn chunk_lines(
+    records: Vec<Value>,
+    mapping: Option<MappingWithModel>,
+    model: Option<std::sync::Arc<junction_transform::Model>>,
+) -> Result<Vec<u8>, LineError> {
+    let mut out = Vec::with_capacity(records.len() * 256);
+    let mut input = Vec::new();
+    for record in records {
+        let start = out.len();
+        let value = match &mapping {
+            None => record,
+            Some((mapping, to)) => {
+                input.clear();
+                serde_json::to_writer(&mut input, &record)
+                    .map_err(|e| LineError::Mapping(e.to_string()))?;
+                drop(record);
+                mapping
+                    .map_json(&input, &mut out)
+                    .map_err(|e| LineError::Mapping(format!("mapping `{}`: {e}", mapping.name)))?;
+                let v: Value = serde_json::from_slice(&out[start..])
+                    .map_err(|e| LineError::Mapping(e.to_string()))?;
+                if let Some(to) = to {
+                    if let Err(errors) = to.validate(&v) {
+                        return Err(LineError::Model {
+                            model: to.clone(),
+                            value: v,
+                            errors,
+                        });
+                    }
+                }
+                v
+            }
+        };
+        if let Some(model) = &model {
+            if let Err(errors) = model.validate(&value) {
+                return Err(LineError::Model {
+                    model: model.clone(),
+                    value,
+                    errors,
+                });
+            }
+        }
+        if mapping.is_none() {
+            serde_json::to_writer(&mut out, &value)
+                .map_err(|e| LineError::Mapping(e.to_string()))?;
+        }
+        out.push(b'\n');
+    }
+    Ok(out)
+}

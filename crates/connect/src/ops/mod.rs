@@ -321,8 +321,8 @@ impl OpCall {
         Ok(pos)
     }
 
-    /// Fetches the page at `pos`: its canonical records, the next position, the requests sent.
-    async fn page(
+    /// Fetches the page at `pos`: the vendor's records, the next position, the requests sent.
+    async fn fetch(
         &self,
         p: &Paginate,
         pos: &Position,
@@ -350,14 +350,18 @@ impl OpCall {
         if let Some(first) = page.records.first() {
             self.observe(first);
         }
-        let records = self.canonical(page.records).await?;
-        Ok((records, page.next, attempts))
+        Ok((page.records, page.next, attempts))
     }
 
     /// One page: `{ "data": [...], "next_cursor": "…" | null }`.
     async fn one_page(&self, p: &Paginate, pos: Position) -> Response {
-        match self.page(p, &pos, 0).await {
-            Ok((records, next, attempts)) => answer::ok(
+        let fetched = self.fetch(p, &pos, 0).await;
+        let (records, next, attempts) = match fetched {
+            Ok(f) => f,
+            Err(refused) => return refused,
+        };
+        match self.canonical(records).await {
+            Ok(records) => answer::ok(
                 &json!({ "data": records, "next_cursor": next.map(|n| n.token()) }),
                 attempts,
             ),
@@ -365,21 +369,50 @@ impl OpCall {
         }
     }
 
+    /// A page's records as NDJSON lines (mapped, checked), or the error answer.
+    async fn lines(&self, records: Vec<Value>) -> Result<Vec<u8>, Response> {
+        let model = self
+            .op
+            .response
+            .model
+            .as_ref()
+            .and_then(|m| self.shapes.models.get(m))
+            .cloned();
+        message::lines(&self.shapes, &self.op.response, model, records)
+            .await
+            .map_err(|e| match e {
+                message::LineError::Mapping(e) => {
+                    message::mapping_error(&self.name, Side::Answer, e).into_response()
+                }
+                message::LineError::Model {
+                    model,
+                    value,
+                    errors,
+                } => message::broken_answer(&self.rt.drift, &self.subject, &model, &value, &errors),
+            })
+    }
+
     /// Every page from `start`, streamed as NDJSON; the first page's failure is an ordinary
     /// error answer, a later one ends the stream with the error and the cursor to resume from.
+    /// The next page is fetched while the current one is mapped and sent.
     async fn walk(self, p: Paginate, start: Position, control: &Control) -> Response {
-        let max_pages = control
-            .max_pages
-            .unwrap_or(p.max_pages)
-            .clamp(1, p.max_pages);
-        let max_records = control
-            .max_records
-            .unwrap_or(p.max_records)
-            .clamp(1, p.max_records);
+        let limits = Limits {
+            pages: control
+                .max_pages
+                .unwrap_or(p.max_pages)
+                .clamp(1, p.max_pages),
+            records: control
+                .max_records
+                .unwrap_or(p.max_records)
+                .clamp(1, p.max_records),
+        };
         let mut visited = pages::Visited::default();
         let _ = visited.first(&start);
-        let (records, next, _) = match self.page(&p, &start, 0).await {
-            Ok(first) => first,
+        let first = match self.fetch(&p, &start, 0).await {
+            Ok((records, next, _)) => match self.lines(records).await {
+                Ok(lines) => (lines, next),
+                Err(refused) => return refused,
+            },
             Err(refused) => return refused,
         };
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
@@ -389,44 +422,46 @@ impl OpCall {
                 records: 0,
                 tx,
             };
-            let mut next = next;
-            if !walk.send(records).await {
-                return;
-            }
+            let (lines, mut next) = first;
+            let mut pending = lines;
             loop {
-                let Some(pos) = next.take() else {
-                    walk.end(json!({ "complete": true })).await;
-                    return;
-                };
-                let stop = if walk.pages >= max_pages {
-                    Some(("page_limit", format!("stopped after {max_pages} pages")))
-                } else if walk.records >= max_records {
-                    Some((
-                        "record_limit",
-                        format!("stopped after {} records", walk.records),
-                    ))
-                } else {
-                    None
-                };
-                if let Some((code, message)) = stop {
-                    walk.end(json!({ "complete": false, "next_cursor": pos.token(),
-                        "error": { "code": code, "message": message,
-                                   "hint": "continue from next_cursor, or raise max_pages / max_records" } }))
-                        .await;
-                    return;
-                }
-                if let Err(e) = visited.first(&pos) {
-                    walk.end(json!({ "complete": false, "error": e.to_body()["error"].clone() }))
-                        .await;
-                    return;
-                }
-                match self.page(&p, &pos, walk.records).await {
-                    Ok((records, n, _)) => {
-                        walk.pages += 1;
-                        next = n;
-                        if !walk.send(records).await {
-                            return;
+                // Decide on the next page before sending this one, so its fetch overlaps the
+                // send (and the mapping of the page after it).
+                let fetch = match next.take() {
+                    None => None,
+                    Some(pos) => {
+                        match walk.stop(&limits, &pos, &mut visited, count_lines(&pending)) {
+                            Some(end) => {
+                                if walk.send(pending).await {
+                                    walk.end(end).await;
+                                }
+                                return;
+                            }
+                            None => Some(pos),
                         }
+                    }
+                };
+                let Some(pos) = fetch else {
+                    if walk.send(pending).await {
+                        walk.end(json!({ "complete": true })).await;
+                    }
+                    return;
+                };
+                // The records before the next page (the page style's `total` counts them).
+                let seen = walk.records + count_lines(&pending);
+                let (sent, fetched) = tokio::join!(walk.send(pending), self.fetch(&p, &pos, seen));
+                if !sent {
+                    return;
+                }
+                let page = match fetched {
+                    Ok((records, n, _)) => self.lines(records).await.map(|l| (l, n)),
+                    Err(refused) => Err(refused),
+                };
+                match page {
+                    Ok((lines, n)) => {
+                        walk.pages += 1;
+                        pending = lines;
+                        next = n;
                     }
                     Err(refused) => {
                         let error = error_of(refused).await;
@@ -451,6 +486,16 @@ impl OpCall {
     }
 }
 
+/// A walk's page and record limits.
+struct Limits {
+    pages: u32,
+    records: u64,
+}
+
+fn count_lines(lines: &[u8]) -> u64 {
+    lines.iter().filter(|b| **b == b'\n').count() as u64
+}
+
 /// A walk streaming to its caller.
 struct Walk {
     pages: u32,
@@ -459,17 +504,38 @@ struct Walk {
 }
 
 impl Walk {
-    /// Sends one page's records, a line each; false once the caller has gone.
-    async fn send(&mut self, records: Vec<Value>) -> bool {
-        self.records += records.len() as u64;
-        let mut buf = Vec::with_capacity(records.len() * 256);
-        for r in &records {
-            if serde_json::to_writer(&mut buf, r).is_ok() {
-                buf.push(b'\n');
-            }
+    /// Sends one page's lines; false once the caller has gone.
+    async fn send(&mut self, lines: Vec<u8>) -> bool {
+        self.records += count_lines(&lines);
+        self.tx.send(Bytes::from(lines)).await.is_ok()
+    }
+
+    /// Whether the walk stops before the page at `pos` (a limit reached, or a position the
+    /// vendor already sent): the summary to end with. `sending` records are about to go out.
+    fn stop(
+        &self,
+        limits: &Limits,
+        pos: &Position,
+        visited: &mut pages::Visited,
+        sending: u64,
+    ) -> Option<Value> {
+        let records = self.records + sending;
+        let limit = if self.pages >= limits.pages {
+            Some(("page_limit", format!("stopped after {} pages", self.pages)))
+        } else if records >= limits.records {
+            Some(("record_limit", format!("stopped after {records} records")))
+        } else {
+            None
+        };
+        if let Some((code, message)) = limit {
+            return Some(json!({ "complete": false, "next_cursor": pos.token(),
+                "error": { "code": code, "message": message,
+                           "hint": "continue from next_cursor, or raise max_pages / max_records" } }));
         }
-        drop(records);
-        self.tx.send(Bytes::from(buf)).await.is_ok()
+        match visited.first(pos) {
+            Ok(()) => None,
+            Err(e) => Some(json!({ "complete": false, "error": e.to_body()["error"].clone() })),
+        }
     }
 
     /// The last line: `{"junction": {"complete": …, "pages": …, "records": …, …}}`.

@@ -8,6 +8,7 @@ mod hub;
 mod ingest;
 mod load;
 mod mapping;
+mod operations;
 mod proxy;
 mod quota;
 mod stats;
@@ -82,6 +83,10 @@ pub enum Scenario {
     /// A vendor → canonical mapping over `--records` NDJSON records: decode + map and
     /// decode + map + validate on every core, beside jq and jaq on one core each.
     Mapping,
+    /// Connector operations: a paginated list of `--records` records through `/ops` (mapped
+    /// and validated) beside a plain client walking the same pages, and `--calls` deliveries
+    /// into an operation with OAuth.
+    Operations,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +107,7 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         Scenario::Proxy => proxy::run(&args).await,
         Scenario::Quota => quota::run(&args).await,
         Scenario::Mapping => mapping::run(&args).await,
+        Scenario::Operations => operations::run(&args).await,
     };
     match result {
         Ok(json) => {

@@ -18,6 +18,11 @@ use super::BenchArgs;
 
 /// Creates an API token with every proxy scope in the hub's database; returns its text.
 pub async fn api_token(db: &str) -> Result<String, String> {
+    api_token_with(db, "proxy:*:*").await
+}
+
+/// Creates an API token with `scopes` in the hub's database; returns its text.
+pub async fn api_token_with(db: &str, scopes: &str) -> Result<String, String> {
     let store = junction_store::open(&junction_store::Options {
         url: junction_config::parse_database_url(db)?,
         max_connections: 2,
@@ -31,7 +36,7 @@ pub async fn api_token(db: &str) -> Result<String, String> {
             id,
             name: "bench".into(),
             token_hash: hash,
-            scopes: "proxy:*:*".into(),
+            scopes: scopes.into(),
             created_at: junction_core::time::now_ms(),
             expires_at: None,
             revoked_at: None,
