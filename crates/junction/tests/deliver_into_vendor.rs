@@ -39,6 +39,8 @@ connectors:
       client_secret: env:CRM_SECRET
     quotas: [ 40/s ]
     retry: {{ idempotency_header: Idempotency-Key }}
+    # Opens while the vendor is down; deliveries wait for it, then probe after half a second.
+    circuit: {{ error_rate: 50%, window: 2s, min_calls: 5, open_for: 500ms }}
     operations:
       update_customer:
         method: PATCH
