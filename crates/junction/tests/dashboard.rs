@@ -322,6 +322,8 @@ connectors:
     base_url: "{m}/v2"
     retry: {{ attempts: 1 }}
     circuit: {{ error_rate: 50%, min_calls: 2, open_for: 10m }}
+    operations:
+      get_customer: {{ path: "/customers/{{id}}", summary: One customer }}
 sources:
   shop:
     kind: webhook
@@ -405,6 +407,13 @@ routes:
         "{calls}"
     );
     assert!(calls.contains("circuit_open"), "{calls}");
+    let operations = text_of(&c, "#operations").await;
+    assert!(
+        operations.contains("get_customer")
+            && operations.contains("GET /customers/{id}")
+            && operations.contains("One customer"),
+        "{operations}"
+    );
     let errors = text_of(&c, "#errors").await;
     assert!(
         errors.contains("HTTP 500") && errors.contains("circuit_open"),

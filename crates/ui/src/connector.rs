@@ -95,6 +95,23 @@ pub async fn show(
                 } }
             }
         }
+        h2 { "Operations" }
+        @if cfg.operations.is_empty() { p.empty { "No operations: services call this connector through /proxy only." } } @else {
+            p.muted { "Called at " code { "POST /ops/" (name) "/OPERATION" } " with the scope " code { "op:" (name) ":OPERATION" } "; described in " a href={ "/api/v1/connectors/" (name) "/openapi.json" } { "an OpenAPI document" } "." }
+            table #operations {
+                thead { tr { th { "Operation" } th { "Sends" } th { "Parameters" } th { "Request" } th { "Response" } th { "Pages" } } }
+                tbody { @for (op_name, op) in &cfg.operations {
+                    tr {
+                        td { code { (op_name) } @if let Some(s) = &op.summary { br; span.muted { (s) } } }
+                        td { @if cfg.soap.is_some() { "SOAP " code { (op.action) } } @else { (op.method) " " code { (op.path) } } }
+                        td { (op.params().collect::<Vec<_>>().join(", ")) }
+                        td { (message(&op.request)) }
+                        td { (message(&op.response)) }
+                        td { (op.paginate.as_ref().map_or("–", |p| p.style.as_str())) }
+                    }
+                } }
+            }
+        }
         h2 { "Calls and errors, per minute" }
         (timeline(&h.per_minute(Kind::Connector, &name, c::CALLS), &h.per_minute(Kind::Connector, &name, c::ERRORS), h.first, "calls (line) and errors (bars) per minute"))
         h2 { "Errors (last " (calls.len()) " calls)" }
@@ -144,4 +161,14 @@ pub async fn show(
         }
     };
     Ok(page(&format!("Connector {name}"), "/ui/", None, None, body))
+}
+
+/// An operation's message: its mapping and model, or a dash.
+fn message(m: &junction_config::Message) -> String {
+    match (&m.map, &m.model) {
+        (None, None) => "–".into(),
+        (Some(map), None) => format!("map {map}"),
+        (None, Some(model)) => model.to_string(),
+        (Some(map), Some(model)) => format!("map {map} → {model}"),
+    }
 }
