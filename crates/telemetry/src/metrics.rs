@@ -42,6 +42,15 @@ fn describe() {
         Unit::Seconds,
         "HTTP request latency, by method and route."
     );
+    describe_counter!(
+        "junction_operation_calls_total",
+        "Connector operations called through /ops, by connector, operation and outcome (ok, refused, failed)."
+    );
+    describe_histogram!(
+        "junction_operation_seconds",
+        Unit::Seconds,
+        "Latency of a connector operation through /ops (a walk of every page: until its first page), by connector and operation."
+    );
     describe_histogram!(
         "junction_store_op_seconds",
         Unit::Seconds,

@@ -205,6 +205,14 @@ pub async fn lines(
 ) -> Result<Vec<u8>, LineError> {
     let def = m.map.as_ref().and_then(|n| shapes.mappings.get(n));
     let mapping = def.map(|d| (d.mapping.clone(), d.to.clone()));
+    // A model the mapping's output is already checked against is not checked twice.
+    let already = |to: &std::sync::Arc<junction_transform::Model>| {
+        model.as_ref().is_some_and(|m| m.id == to.id)
+    };
+    let model = match &mapping {
+        Some((_, Some(to))) if already(to) => None,
+        _ => model,
+    };
     let threads = junction_transform::pool::pool()
         .current_num_threads()
         .max(1);

@@ -3,8 +3,9 @@
 //! 1. **A paginated list**: `--records` customers from the mock, 1,000 per page (cursor style),
 //!    fetched by a plain client page after page (the peer: the rate the vendor serves), then
 //!    through `GET /ops/crm/list_customers?all=true` with a response mapping and model
-//!    validation on every record, streamed as NDJSON. Records/s and pages/s of each, their
-//!    ratio, and the hub's peak memory while streaming.
+//!    validation on every record, streamed as NDJSON, and through an operation that passes the
+//!    records as sent (the walk's own cost, without the mapping's). Records/s and pages/s of
+//!    each, their ratios to the plain client, and the hub's peak memory while streaming.
 //! 2. **Deliveries into an operation**: `--calls` signed webhooks, each mapped and delivered as a
 //!    `PATCH /customers/{id}` through a connector with OAuth (client credentials) and a quota
 //!    high enough not to bind. Deliveries/s from the first webhook sent to the last PATCH the
@@ -54,8 +55,12 @@ pub async fn run(args: &BenchArgs) -> Result<Value, String> {
         ],
     )
     .await?;
-    let through = ops_walk(&hub, &token, records).await?;
+    let through = ops_walk(&hub, &token, "list_customers", records).await?;
     eprintln!("  through Junction:   {through}");
+    let as_sent = ops_walk(&hub, &token, "list_customers_as_sent", records).await?;
+    eprintln!("  without mapping:    {as_sent}");
+    let raw_ratio = as_sent["records_per_s"].as_f64().unwrap_or(0.0)
+        / plain["records_per_s"].as_f64().unwrap_or(1.0).max(1.0);
     let ratio = through["records_per_s"].as_f64().unwrap_or(0.0)
         / plain["records_per_s"].as_f64().unwrap_or(1.0).max(1.0);
     mock.state.log.clear();
@@ -69,6 +74,8 @@ pub async fn run(args: &BenchArgs) -> Result<Value, String> {
         "plain_client": plain,
         "through_junction": through,
         "junction_vs_plain": (ratio * 100.0).round() / 100.0,
+        "without_mapping": as_sent,
+        "without_mapping_vs_plain": (raw_ratio * 100.0).round() / 100.0,
         "deliveries": deliveries,
         "target": { "junction_vs_plain": 0.8, "deliveries_per_s": 1000 },
         "machine": super::machine(),
@@ -117,6 +124,9 @@ connectors:
         path: /customers
         paginate: {{ style: cursor, page_size: {PAGE}, max_records: {records}, max_pages: 100000 }}
         response: {{ map: customer_from_crm, model: customer@1 }}
+      list_customers_as_sent:
+        path: /customers
+        paginate: {{ style: cursor, page_size: {PAGE}, max_records: {records}, max_pages: 100000 }}
       update_customer:
         method: PATCH
         path: /customers/{{id}}
@@ -173,13 +183,18 @@ fn rates(records: usize, pages: usize, seconds: f64) -> Value {
     })
 }
 
-/// Every record through `/ops/crm/list_customers?all=true`, counted as NDJSON lines arrive.
-async fn ops_walk(hub: &HubProcess, token: &str, records: usize) -> Result<Value, String> {
+/// Every record through `/ops/crm/{operation}?all=true`, counted as NDJSON lines arrive.
+async fn ops_walk(
+    hub: &HubProcess,
+    token: &str,
+    operation: &str,
+    records: usize,
+) -> Result<Value, String> {
     let sampler = RssSampler::start(hub.child.id());
     let before = hub.rss_mib();
     let started = Instant::now();
     let mut res = reqwest::Client::new()
-        .get(format!("{}/ops/crm/list_customers?all=true", hub.base))
+        .get(format!("{}/ops/crm/{operation}?all=true", hub.base))
         .bearer_auth(token)
         .send()
         .await
