@@ -32,6 +32,7 @@ use junction_store::Store;
 use junction_vault::Vault;
 
 pub use junction_server::api_tokens::{self, ApiTokens};
+pub use ops::OpsDoc;
 pub use proxy::ProxyDoc;
 pub use runtime::{Answer, AnswerBody, Call, Runtime};
 

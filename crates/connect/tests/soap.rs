@@ -298,3 +298,21 @@ async fn a_soap_service_refusing_credentials_or_quota_over_http_gets_the_auth_or
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_soap_operation_is_also_called_by_name_under_ops_with_its_operation_scope() {
+    let env = erp().await;
+    let (status, body) = post(
+        &env,
+        "/ops/erp/GetCustomer",
+        json!({"customer_id": "cus_000003"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], "cus_000003", "{body}");
+    let (status, body) = post(&env, "/ops/erp/GetCustomer", json!({"customer_id": 7})).await;
+    assert_eq!(
+        status, 400,
+        "the request model holds under /ops too: {body}"
+    );
+}

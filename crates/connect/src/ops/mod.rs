@@ -33,6 +33,53 @@ use crate::Hub;
 use message::Side;
 use pages::Position;
 
+/// The OpenAPI description of `/ops` (each connector's own document, generated from its models,
+/// is at `/api/v1/connectors/{name}/openapi.json`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(ops_post, ops_get))]
+pub struct OpsDoc;
+
+macro_rules! ops_doc {
+    ($name:ident, $method:ident, $upper:literal, $input:literal) => {
+        #[doc = concat!("`", $upper, " /ops/{connector}/{operation}`.")]
+        #[utoipa::path($method, path = "/ops/{connector}/{operation}", tag = "operations",
+            summary = concat!("Call a connector's operation in canonical shapes (", $upper, ")"),
+            description = concat!("The operation's parameters and body come ", $input, "; the request is checked against its model and mapped, sent through the connector (credentials, quota, retries, circuit, cache), and the answer mapped and checked against its model. A paginated operation answers one page (`{data, next_cursor}`), or with `all=true` every record as NDJSON ending with a `{\"junction\": {complete, pages, records}}` line. Needs an API token with the scope `op:CONNECTOR:OPERATION`. Each connector's operations, with their schemas, are described at `/api/v1/connectors/{name}/openapi.json`."),
+            params(
+                ("connector" = String, Path, description = "The connector's name under `connectors:`"),
+                ("operation" = String, Path, description = "The operation's name under the connector's `operations:`"),
+                ("all" = Option<bool>, Query, description = "Walk every page and stream the records as NDJSON"),
+                ("cursor" = Option<String>, Query, description = "The `next_cursor` of a previous answer"),
+                ("max_pages" = Option<u32>, Query, description = "Stop a walk after this many pages"),
+                ("max_records" = Option<u64>, Query, description = "Stop a walk at the first page boundary past this many records"),
+                ("X-Junction-Connection" = Option<String>, Header, description = "The connection to use (default `default`)")),
+            responses(
+                (status = 200, description = "The operation's answer, mapped and checked; NDJSON with `all=true`"),
+                (status = 204, description = "The vendor answered without a body (an operation without a response mapping or model)"),
+                (status = 400, description = "A missing or malformed parameter, or a request that breaks its model (`schema_invalid` with `errors`); no vendor call was made", body = junction_server::errors::ErrorBody),
+                (status = 401, description = "No or unknown API token", body = junction_server::errors::ErrorBody),
+                (status = 403, description = "The token's scopes do not name this operation", body = junction_server::errors::ErrorBody),
+                (status = 404, description = "No such connector or operation (the hint lists the operations), or the vendor's own 404", body = junction_server::errors::ErrorBody),
+                (status = 405, description = "A GET of an operation that writes", body = junction_server::errors::ErrorBody),
+                (status = 413, description = "The body is larger than `server.body_limit`", body = junction_server::errors::ErrorBody),
+                (status = 422, description = "The vendor refused the request (`upstream_refused`, with `error.upstream`)", body = junction_server::errors::ErrorBody),
+                (status = 429, description = "The vendor's or the connector's quota is spent (`Retry-After`)", body = junction_server::errors::ErrorBody),
+                (status = 502, description = "The vendor failed, or its answer breaks the operation's model or pagination contract (`upstream_invalid`)", body = junction_server::errors::ErrorBody),
+                (status = 503, description = "The connector's circuit is open", body = junction_server::errors::ErrorBody),
+                (status = 504, description = "The vendor did not answer in time", body = junction_server::errors::ErrorBody)),
+            security(("bearer" = [])))]
+        #[allow(dead_code)]
+        fn $name() {}
+    };
+}
+ops_doc!(ops_post, post, "POST", "from the JSON object in the body");
+ops_doc!(
+    ops_get,
+    get,
+    "GET",
+    "from the query (operations that only read)"
+);
+
 /// Most parameters in an operation's URL query.
 const MAX_QUERY_PAIRS: usize = 64;
 

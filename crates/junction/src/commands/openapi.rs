@@ -10,6 +10,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(junction_engine::http::ApiDoc::openapi());
     doc.merge(junction_connect::ApiDoc::openapi());
     doc.merge(junction_connect::ProxyDoc::openapi());
+    doc.merge(junction_connect::OpsDoc::openapi());
     doc.merge(super::reload::ApiDoc::openapi());
     doc.info = utoipa::openapi::InfoBuilder::new()
         .title("Junction admin API")
