@@ -27,7 +27,7 @@ use std::sync::Arc;
 use axum::routing::any;
 use axum::Router;
 use junction_config::Config;
-use junction_server::AppState;
+use junction_server::{ApiError, AppState};
 use junction_store::Store;
 use junction_vault::Vault;
 
@@ -122,6 +122,35 @@ impl Hub {
     /// One connector in use now.
     pub fn connector(&self, name: &str) -> Option<Arc<Runtime>> {
         self.connectors.load().get(name).cloned()
+    }
+
+    /// One connector in use now, or a 404 that names the nearest one.
+    pub(crate) fn connector_or_404(&self, name: &str) -> Result<Arc<Runtime>, ApiError> {
+        self.connector(name).ok_or_else(|| {
+            let all = self.connectors();
+            let hint = match junction_config::nearest(name, all.keys().map(String::as_str)) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => "connectors are declared under `connectors:` in junction.yaml".into(),
+            };
+            ApiError(
+                junction_core::Error::downstream(
+                    junction_core::Code::NotFound,
+                    format!("unknown connector `{name}`"),
+                )
+                .with_hint(hint),
+            )
+        })
+    }
+
+    /// The hub API token a caller presents as a bearer token (401 without a valid one).
+    pub(crate) async fn caller(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<Arc<junction_store::ApiToken>, ApiError> {
+        let authz = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        Ok(self.tokens.verify(authz).await?)
     }
 
     /// Builds the connectors of `config` whose section changed (or that are new), keeping the

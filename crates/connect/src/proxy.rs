@@ -56,21 +56,8 @@ pub async fn proxy(
     req: Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
-    let authz = parts
-        .headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let token = hub.tokens.verify(authz).await?;
-    let Some(rt) = hub.connector(&connector) else {
-        return Err(ApiError(
-            Error::new(
-                Code::NotFound,
-                Origin::Downstream,
-                format!("unknown connector `{connector}`"),
-            )
-            .with_hint("connectors are declared under `connectors:` in junction.yaml"),
-        ));
-    };
+    let token = hub.caller(&parts.headers).await?;
+    let rt = hub.connector_or_404(&connector)?;
     // The scope is checked against what goes to the vendor: every SOAP call is a POST,
     // whatever method the caller used.
     let sent = if rt.cfg.soap.is_some() {

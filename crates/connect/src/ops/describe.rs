@@ -9,7 +9,6 @@ use std::sync::Arc;
 use axum::extract::Path;
 use axum::Json;
 use junction_config::{Message, Operation, Shapes};
-use junction_core::{Code, Error};
 use junction_server::ApiError;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -85,17 +84,6 @@ fn view(connector: &str, name: &str, op: &Operation, soap: bool) -> OperationVie
     }
 }
 
-fn runtime(hub: &Hub, name: &str) -> Result<Arc<Runtime>, ApiError> {
-    hub.connector(name).ok_or_else(|| {
-        let all = hub.connectors();
-        let mut err = Error::downstream(Code::NotFound, format!("no connector `{name}`"));
-        if let Some(near) = junction_config::nearest(name, all.keys().map(String::as_str)) {
-            err = err.with_hint(format!("did you mean `{near}`?"));
-        }
-        ApiError(err)
-    })
-}
-
 /// An OpenAPI 3.1 document of one connector's operations.
 #[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct OperationsDocument {
@@ -130,7 +118,7 @@ pub async fn list(
     axum::Extension(hub): axum::Extension<Arc<Hub>>,
     Path(name): Path<String>,
 ) -> Result<Json<OperationList>, ApiError> {
-    let rt = runtime(&hub, &name)?;
+    let rt = hub.connector_or_404(&name)?;
     Ok(Json(OperationList {
         connector: name.clone(),
         operations: rt
@@ -155,7 +143,7 @@ pub async fn openapi(
     axum::Extension(hub): axum::Extension<Arc<Hub>>,
     Path(name): Path<String>,
 ) -> Result<Json<OperationsDocument>, ApiError> {
-    let rt = runtime(&hub, &name)?;
+    let rt = hub.connector_or_404(&name)?;
     let shapes = hub.shapes.load_full();
     Ok(Json(document(&name, &rt, &shapes)))
 }

@@ -98,11 +98,7 @@ pub async fn handle(
     req: Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
-    let authz = parts
-        .headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let token = hub.tokens.verify(authz).await?;
+    let token = hub.caller(&parts.headers).await?;
     if !crate::api_tokens::allows_operation(&token.scopes, &connector, &operation) {
         return Err(ApiError(
             Error::downstream(
@@ -117,12 +113,7 @@ pub async fn handle(
             )),
         ));
     }
-    let rt = hub.connector(&connector).ok_or_else(|| {
-        ApiError(
-            Error::downstream(Code::NotFound, format!("unknown connector `{connector}`"))
-                .with_hint("connectors are declared under `connectors:` in junction.yaml"),
-        )
-    })?;
+    let rt = hub.connector_or_404(&connector)?;
     let Some(op) = rt.cfg.operations.get(&operation).cloned() else {
         let known: Vec<&str> = rt.cfg.operations.keys().map(String::as_str).collect();
         return Err(ApiError(
