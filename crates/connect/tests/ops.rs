@@ -138,6 +138,15 @@ async fn ndjson(env: &Env, path: &str) -> (Vec<Value>, Value) {
     (lines, end["junction"].clone())
 }
 
+/// The POSTs the vendor received to its customers.
+async fn creates(env: &Env) -> Vec<Value> {
+    env.received("/v2/customers")
+        .await
+        .into_iter()
+        .filter(|r| r["method"] == "POST")
+        .collect()
+}
+
 fn ids(records: &[Value]) -> Vec<String> {
     records
         .iter()
@@ -202,12 +211,7 @@ async fn a_request_that_breaks_its_model_is_refused_with_every_error_and_no_vend
         body["error"]["errors"].as_array().unwrap().len() >= 3,
         "{body}"
     );
-    let posted: Vec<Value> = env
-        .received("/v2/customers")
-        .await
-        .into_iter()
-        .filter(|r| r["method"] == "POST")
-        .collect();
+    let posted = creates(&env).await;
     assert!(posted.is_empty(), "no vendor call: {posted:?}");
 }
 
@@ -224,12 +228,7 @@ async fn a_create_is_mapped_to_the_vendor_and_back_with_its_header_parameter() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["email"], "ada@example.com");
     assert!(body["id"].as_str().unwrap().starts_with("cus_"));
-    let posted: Vec<Value> = env
-        .received("/v2/customers")
-        .await
-        .into_iter()
-        .filter(|r| r["method"] == "POST")
-        .collect();
+    let posted = creates(&env).await;
     assert_eq!(posted.len(), 1);
     assert_eq!(posted[0]["headers"]["idempotency-key"], "req-1");
 }

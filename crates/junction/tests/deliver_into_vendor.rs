@@ -60,6 +60,36 @@ routes:
     )
 }
 
+async fn mock(config: MockConfig) -> Mock {
+    Mock::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+/// Sets how the provider's API misbehaves (the chaos format).
+async fn chaos(http: &reqwest::Client, mock: &str, chaos: Value) {
+    let r = http
+        .put(format!("{mock}/_mock/chaos"))
+        .json(&chaos)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+}
+
+/// What the mock received under `path`, in arrival order.
+async fn requests(http: &reqwest::Client, mock: &str, path: &str) -> Vec<Value> {
+    let log: Value = http
+        .get(format!("{mock}/_mock/requests?path={path}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    log["requests"].as_array().cloned().unwrap_or_default()
+}
+
 /// The customers' names at the mock (read with its API key).
 async fn names(http: &reqwest::Client, mock: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
@@ -82,26 +112,22 @@ async fn names(http: &reqwest::Client, mock: &str) -> BTreeMap<String, String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_are_delivered_into_a_vendors_api_once_in_order_within_its_quota_through_an_outage(
 ) {
-    let mock = Mock::start(
-        MockConfig {
-            customers: KEYS,
-            auth: AuthConfig {
-                required: true,
-                token_ttl: Duration::from_secs(2),
-                ..Default::default()
-            },
-            quotas: QuotaConfig {
-                // Per credential: the test's own reads (with the API key) are not the hub's.
-                limits: vec![Limit::parse("40/s").unwrap()],
-                headers: HeaderStyle::Draft,
-                sliding: false,
-            },
+    let mock = mock(MockConfig {
+        customers: KEYS,
+        auth: AuthConfig {
+            required: true,
+            token_ttl: Duration::from_secs(2),
             ..Default::default()
         },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+        quotas: QuotaConfig {
+            // Per credential: the test's own reads (with the API key) are not the hub's.
+            limits: vec![Limit::parse("40/s").unwrap()],
+            headers: HeaderStyle::Draft,
+            sliding: false,
+        },
+        ..Default::default()
+    })
+    .await;
     let m = mock.url();
     let http = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
@@ -115,13 +141,7 @@ async fn webhooks_are_delivered_into_a_vendors_api_once_in_order_within_its_quot
         ],
     );
     // The vendor is down when the events arrive; they wait in the queue, in order.
-    let down = http
-        .put(format!("{m}/_mock/chaos"))
-        .json(&json!({ "errors": [[503, 1.0]] }))
-        .send()
-        .await
-        .unwrap();
-    assert!(down.status().is_success());
+    chaos(&http, &m, json!({ "errors": [[503, 1.0]] })).await;
     let sent = http
         .post(format!("{m}/_mock/webhooks/send"))
         .json(&json!({ "target": format!("{}/webhooks/shop", hub.base),
@@ -163,15 +183,7 @@ async fn webhooks_are_delivered_into_a_vendors_api_once_in_order_within_its_quot
     }
 
     // The vendor's own log: each delivery's key and sequence, in arrival order.
-    let log: Value = http
-        .get(format!("{m}/_mock/requests?path=/v2/customers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let requests = log["requests"].as_array().unwrap();
+    let requests = requests(&http, &m, "/v2/customers").await;
     let patches: Vec<&Value> = requests.iter().filter(|r| r["method"] == "PATCH").collect();
     let mut per_key: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     let mut by_idempotency: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -235,25 +247,15 @@ async fn webhooks_are_delivered_into_a_vendors_api_once_in_order_within_its_quot
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_without_an_idempotency_header_is_never_repeated_blindly() {
-    let mock = Mock::start(
-        MockConfig {
-            customers: 1,
-            ..Default::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let mock = mock(MockConfig {
+        customers: 1,
+        ..Default::default()
+    })
+    .await;
     let m = mock.url();
     let http = reqwest::Client::new();
     // The vendor takes every request and never answers.
-    let hang = http
-        .put(format!("{m}/_mock/chaos"))
-        .json(&json!({ "hang": 1.0 }))
-        .send()
-        .await
-        .unwrap();
-    assert!(hang.status().is_success());
+    chaos(&http, &m, json!({ "hang": 1.0 })).await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
         r#"
@@ -315,17 +317,8 @@ routes:
     let reason = dead["dead_reason"].as_str().unwrap_or_default();
     assert!(reason.contains("outcome unknown"), "{dead}");
     assert_eq!(dead["attempts"], 1, "not retried: {dead}");
-    let log: Value = http
-        .get(format!("{m}/_mock/requests?path=/v2/customers"))
-        .send()
+    let posts = requests(&http, &m, "/v2/customers")
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let posts = log["requests"]
-        .as_array()
-        .unwrap()
         .iter()
         .filter(|r| r["method"] == "POST")
         .count();
