@@ -158,7 +158,8 @@ async fn call(
     connector: &str,
     operation: String,
 ) -> Result<Response, ApiError> {
-    let reads = matches!(op.method, Method::GET | Method::HEAD);
+    // A SOAP action may write whatever its name: only POST calls it.
+    let reads = rt.cfg.soap.is_none() && matches!(op.method, Method::GET | Method::HEAD);
     if parts.method == Method::GET && !reads {
         return Err(ApiError(
             Error::downstream(
@@ -564,6 +565,9 @@ fn count_lines(lines: &[u8]) -> u64 {
     lines.iter().filter(|b| **b == b'\n').count() as u64
 }
 
+/// How long a walk waits for its caller to read before it stops.
+const STALLED: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A walk streaming to its caller.
 struct Walk {
     pages: u32,
@@ -572,10 +576,12 @@ struct Walk {
 }
 
 impl Walk {
-    /// Sends one page's lines; false once the caller has gone.
+    /// Sends one page's lines; false once the caller has gone, or has read nothing for
+    /// [`STALLED`] (a caller that stops reading does not hold the walk's pages for good).
     async fn send(&mut self, lines: Vec<u8>) -> bool {
         self.records += count_lines(&lines);
-        self.tx.send(Bytes::from(lines)).await.is_ok()
+        let sent = tokio::time::timeout(STALLED, self.tx.send(Bytes::from(lines))).await;
+        matches!(sent, Ok(Ok(())))
     }
 
     /// Whether the walk stops before the page at `pos` (a limit reached, or a position the
@@ -612,7 +618,7 @@ impl Walk {
         summary["records"] = json!(self.records);
         let mut line = serde_json::to_vec(&json!({ "junction": summary })).unwrap_or_default();
         line.push(b'\n');
-        let _ = self.tx.send(Bytes::from(line)).await;
+        let _ = tokio::time::timeout(STALLED, self.tx.send(Bytes::from(line))).await;
     }
 }
 
