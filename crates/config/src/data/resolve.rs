@@ -315,6 +315,7 @@ pub(crate) fn check_links(
         if let crate::flow::resolved::Target::Operation {
             connector,
             operation,
+            connection,
         } = &d.target
         {
             let ptr = push("/destinations", name);
@@ -335,6 +336,22 @@ pub(crate) fn check_links(
                         &push(&ptr, "operation"),
                         format!("connector `{connector}` has no operation `{operation}`"),
                         Some(format!("operations: {}", known.join(", "))),
+                    ))
+                }
+                Some(c)
+                    if connection != "default"
+                        && !matches!(
+                            c.auth,
+                            Some(crate::connect::resolved::OutboundAuth::OAuth2 {
+                                grant: crate::connect::resolved::Grant::RefreshToken,
+                                ..
+                            })
+                        ) =>
+                {
+                    errs.push(doc.error_at(
+                        &push(&ptr, "connection"),
+                        format!("connector `{connector}` has only the `default` connection"),
+                        Some("connections other than `default` are for `oauth2_refresh_token` connectors".into()),
                     ))
                 }
                 Some(c) if c.operations[operation].paginate.is_some() => errs.push(doc.error_at(

@@ -171,6 +171,10 @@ pub struct RawDestination {
     /// and mapping).
     #[serde(default)]
     pub operation: Option<String>,
+    /// The connection of a multi-tenant connector (`oauth2_refresh_token`) to deliver with
+    /// (default `default`).
+    #[serde(default)]
+    pub connection: Option<String>,
     /// HTTP method of a URL destination (default POST).
     #[serde(default)]
     pub method: Option<String>,

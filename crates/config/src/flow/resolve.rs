@@ -306,7 +306,16 @@ fn target(
     errs: &mut Vec<ConfigError>,
 ) -> Option<Target> {
     match (&raw.url, &raw.connector, &raw.operation) {
-        (Some(url), None, None) => url_target(doc, ptr, url, errs),
+        (Some(url), None, None) => {
+            if raw.connection.is_some() {
+                errs.push(doc.error_at(
+                    &push(ptr, "connection"),
+                    "`connection` is for destinations that name a connector",
+                    None,
+                ));
+            }
+            url_target(doc, ptr, url, errs)
+        }
         (None, Some(connector), Some(operation)) => {
             for (field, set) in [
                 ("method", raw.method.is_some()),
@@ -321,9 +330,23 @@ fn target(
                     ));
                 }
             }
+            let connection = raw.connection.clone().unwrap_or_else(|| "default".into());
+            let plain = !connection.is_empty()
+                && connection.len() <= 64
+                && connection
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !plain {
+                errs.push(doc.error_at(
+                    &push(ptr, "connection"),
+                    format!("`{connection}` is not a connection name"),
+                    Some("connection names use 1-64 letters, digits, `-` and `_`".into()),
+                ));
+            }
             Some(Target::Operation {
                 connector: connector.clone(),
                 operation: operation.clone(),
+                connection,
             })
         }
         (None, Some(_), None) => {

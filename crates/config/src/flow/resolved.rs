@@ -160,10 +160,11 @@ pub enum Target {
     /// An HTTP endpoint, sent the event with Standard Webhooks headers.
     Url(url::Url),
     /// A connector's operation (checked to exist at load): the delivery goes through the
-    /// connector's credentials, quota, retries and circuit.
+    /// connector's credentials (of `connection`), quota, retries and circuit.
     Operation {
         connector: String,
         operation: String,
+        connection: String,
     },
 }
 
@@ -175,7 +176,15 @@ impl Target {
             Target::Operation {
                 connector,
                 operation,
-            } => format!("connector {connector}, operation {operation}"),
+                connection,
+            } if connection == "default" => {
+                format!("connector {connector}, operation {operation}")
+            }
+            Target::Operation {
+                connector,
+                operation,
+                connection,
+            } => format!("connector {connector}, operation {operation}, connection {connection}"),
         }
     }
 }

@@ -80,7 +80,7 @@ impl Hub {
             query: (!query.is_empty()).then_some(query),
             headers: req.headers,
             body: req.body,
-            connection: "default".into(),
+            connection: d.connection.to_owned(),
         };
         let answer = match tokio::time::timeout(d.timeout, rt.call(call)).await {
             Err(_) if safe => return (Sent::Timeout, None),

@@ -24,6 +24,8 @@ pub use send::{idempotency_key, parse_retry_after};
 pub struct OperationDelivery<'a> {
     pub connector: &'a str,
     pub operation: &'a str,
+    /// The connector's connection whose credentials to use.
+    pub connection: &'a str,
     pub body: Vec<u8>,
     /// The delivery's key, the same on every attempt and replay: sent as the connector's
     /// idempotency header, so the vendor can drop a repeat.

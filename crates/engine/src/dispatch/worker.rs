@@ -249,12 +249,14 @@ impl Worker {
                 Target::Operation {
                     connector,
                     operation,
+                    connection,
                 },
                 Some(ops),
             ) => {
                 let delivery = super::OperationDelivery {
                     connector,
                     operation,
+                    connection,
                     body,
                     idempotency_key: super::idempotency_key(&c),
                     timeout: settings.timeout,
