@@ -29,6 +29,10 @@ sources:
 mappings:
   event_to_customer:
     jq: '{{id: .data.object.id, name: ("seq " + (.sequence | tostring)), sequence: .sequence}}'
+models:
+  # What the vendor is expected to answer; it never sends `nickname`: drift, not a failure.
+  crm_ack@1:
+    schema: {{ type: object, required: [ id, nickname ] }}
 connectors:
   crm:
     base_url: "{mock}/v2"
@@ -46,6 +50,7 @@ connectors:
         method: PATCH
         path: /customers/{{id}}
         headers: {{ sequence: X-Sequence }}
+        response: {{ model: crm_ack@1 }}
 destinations:
   crm_customers:
     connector: crm
@@ -238,6 +243,19 @@ async fn webhooks_are_delivered_into_a_vendors_api_once_in_order_within_its_quot
         .await
         .unwrap();
     assert!(tokens["issued"].as_array().unwrap().len() >= 2, "{tokens}");
+    // The vendor took every delivery, but its answers break the expected model: drift.
+    let drift: Value = http
+        .get(format!("{}/api/v1/drift", hub.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        drift.to_string().contains("crm/update_customer") && drift.to_string().contains("nickname"),
+        "{drift}"
+    );
     let (_, logs) = hub.terminate();
     assert!(
         !logs.contains("mock_secret"),

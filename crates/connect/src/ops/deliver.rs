@@ -105,6 +105,10 @@ impl Hub {
             .and_then(|v| junction_engine::dispatch::parse_retry_after(&v));
         let location = header(http::header::LOCATION);
         let status = answer.status.as_u16();
+        if let (200..=299, AnswerBody::Full(body)) = (status, &answer.body) {
+            let subject = format!("{}/{}", d.connector, d.operation);
+            self.check_answer(&rt, &op, &shapes, &subject, body).await;
+        }
         let excerpt = excerpt(answer.body).await;
         (
             Sent::Answered {
@@ -114,6 +118,61 @@ impl Hub {
             },
             excerpt,
         )
+    }
+}
+
+impl Hub {
+    /// A vendor that accepts a delivery but answers outside the operation's response model has
+    /// drifted: the delivery stands (the vendor took it), the drift is recorded. Sampled like
+    /// every drift check.
+    async fn check_answer(
+        &self,
+        rt: &crate::Runtime,
+        op: &junction_config::Operation,
+        shapes: &junction_config::Shapes,
+        subject: &str,
+        body: &[u8],
+    ) {
+        let Some(model) = op
+            .response
+            .model
+            .as_ref()
+            .and_then(|m| shapes.models.get(m))
+        else {
+            return;
+        };
+        if !rt.drift.wants("connector", subject) {
+            return;
+        }
+        let now = junction_core::time::now_ms();
+        let unexpected = |detail: String| junction_transform::drift::Drift {
+            path: String::new(),
+            kind: junction_transform::drift::Kind::UnexpectedBody,
+            detail,
+        };
+        let Ok(value) = serde_json::from_slice::<Value>(body) else {
+            let d = unexpected("a 2xx answer that is not JSON".into());
+            rt.drift.record("connector", subject, &[d], now);
+            return;
+        };
+        match super::message::map(
+            shapes,
+            &op.response,
+            value,
+            subject,
+            super::message::Side::Answer,
+        )
+        .await
+        {
+            Ok(mapped) => {
+                let drifts = junction_transform::drift::against(model, &mapped);
+                rt.drift.record("connector", subject, &drifts, now);
+            }
+            Err(e) => {
+                let d = unexpected(e.0.message().to_owned());
+                rt.drift.record("connector", subject, &[d], now);
+            }
+        }
     }
 }
 
