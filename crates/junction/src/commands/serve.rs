@@ -109,6 +109,9 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_FAILURE);
         }
     };
+    // From the moment the port is taken, a SIGTERM stops the hub cleanly (one that arrives while
+    // it is still starting is kept, and stops it as soon as it serves).
+    let shutdown = junction_server::shutdown_signal();
     let admin_token = std::env::var("JUNCTION_ADMIN_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
@@ -140,14 +143,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     );
     reloader.watch();
     let extra = app.router(reloader);
-    match junction_server::serve(
-        listener,
-        state,
-        Some(extra),
-        junction_server::shutdown_signal(),
-    )
-    .await
-    {
+    match junction_server::serve(listener, state, Some(extra), shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "the server failed");
