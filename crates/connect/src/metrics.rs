@@ -102,3 +102,41 @@ impl Metrics {
         self.cache[i].increment(1);
     }
 }
+
+/// An operation's metrics, registered when its connector starts (labels from the config only).
+pub struct OperationMetrics {
+    /// Calls by outcome: ok (2xx), refused (4xx), failed (anything else).
+    calls: [Counter; 3],
+    seconds: Histogram,
+}
+
+impl OperationMetrics {
+    /// One set per operation of the connector.
+    pub fn for_connector(
+        cfg: &junction_config::Connector,
+    ) -> std::collections::HashMap<String, Self> {
+        cfg.operations
+            .keys()
+            .map(|op| {
+                let c = &cfg.name;
+                let outcome = |outcome: &'static str| metrics::counter!("junction_operation_calls_total", "connector" => c.clone(), "operation" => op.clone(), "outcome" => outcome);
+                let m = Self {
+                    calls: [outcome("ok"), outcome("refused"), outcome("failed")],
+                    seconds: metrics::histogram!("junction_operation_seconds", "connector" => c.clone(), "operation" => op.clone()),
+                };
+                (op.clone(), m)
+            })
+            .collect()
+    }
+
+    /// Counts one call by the status it was answered with, and its latency.
+    pub fn call(&self, status: u16, seconds: f64) {
+        let i = match status {
+            200..=299 => 0,
+            400..=499 => 1,
+            _ => 2,
+        };
+        self.calls[i].increment(1);
+        self.seconds.record(seconds);
+    }
+}

@@ -86,6 +86,8 @@ pub struct Runtime {
     budget: RetryBudget,
     cache: Option<ResponseCache>,
     metrics: crate::metrics::Metrics,
+    /// Each operation's metrics, by name.
+    pub(crate) op_metrics: std::collections::HashMap<String, crate::metrics::OperationMetrics>,
     /// The last calls, for the connector page.
     pub recent: crate::recent::Recent,
     /// The hub's drift tracker (shapes learned from answers, drift found).
@@ -246,6 +248,7 @@ impl Runtime {
             budget: RetryBudget::new(cfg.retry.budget.unwrap_or_default()),
             cache: cfg.cache.as_ref().map(ResponseCache::new),
             metrics: crate::metrics::Metrics::new(history, &cfg.name),
+            op_metrics: crate::metrics::OperationMetrics::for_connector(&cfg),
             recent: crate::recent::Recent::default(),
             drift,
             cfg,

@@ -106,8 +106,7 @@ impl Hub {
         let location = header(http::header::LOCATION);
         let status = answer.status.as_u16();
         if let (200..=299, AnswerBody::Full(body)) = (status, &answer.body) {
-            let subject = format!("{}/{}", d.connector, d.operation);
-            self.check_answer(&rt, &op, &shapes, &subject, body).await;
+            self.check_answer(&rt, &op, &shapes, &d, body).await;
         }
         let excerpt = excerpt(answer.body).await;
         (
@@ -130,7 +129,7 @@ impl Hub {
         rt: &crate::Runtime,
         op: &junction_config::Operation,
         shapes: &junction_config::Shapes,
-        subject: &str,
+        d: &OperationDelivery<'_>,
         body: &[u8],
     ) {
         let Some(model) = op
@@ -141,6 +140,7 @@ impl Hub {
         else {
             return;
         };
+        let subject = &format!("{}/{}", d.connector, d.operation);
         if !rt.drift.wants("connector", subject) {
             return;
         }

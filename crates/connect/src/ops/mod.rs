@@ -129,22 +129,23 @@ pub async fn handle(
         ));
     };
     let started = std::time::Instant::now();
-    let result = call(&hub, parts, body, rt, op, &connector, operation.clone()).await;
-    let status = match &result {
-        Ok(r) => r.status().as_u16(),
-        Err(e) => e.0.code().http_status(),
-    };
-    let outcome = match status {
-        200..=299 => "ok",
-        400..=499 => "refused",
-        _ => "failed",
-    };
-    // Labels from the config only: an unknown connector or operation was answered above.
-    let (c, o) = (connector, operation);
-    metrics::counter!("junction_operation_calls_total", "connector" => c.clone(), "operation" => o.clone(), "outcome" => outcome)
-        .increment(1);
-    metrics::histogram!("junction_operation_seconds", "connector" => c, "operation" => o)
-        .record(started.elapsed().as_secs_f64());
+    let result = call(
+        &hub,
+        parts,
+        body,
+        rt.clone(),
+        op,
+        &connector,
+        operation.clone(),
+    )
+    .await;
+    if let Some(m) = rt.op_metrics.get(&operation) {
+        let status = match &result {
+            Ok(r) => r.status().as_u16(),
+            Err(e) => e.0.code().http_status(),
+        };
+        m.call(status, started.elapsed().as_secs_f64());
+    }
     result
 }
 
