@@ -20,6 +20,10 @@ pub trait Live: Send + Sync + 'static {
     fn reload_failed(&self) -> Option<String> {
         None
     }
+    /// `(rollout, why)` of each rollout rolled back now.
+    fn rolled_back(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
     /// The alert rules and sinks of the config running now (a reload may have changed them);
     /// `None` keeps the ones the loop started with.
     fn alerts(&self) -> Option<Alerts> {
@@ -94,6 +98,7 @@ async fn round(
     let at = now_ms();
     let mut material = Material::gather(store, &alerts.rules, live.quota_use(), at).await?;
     material.reload_failed = live.reload_failed();
+    material.rolled_back = live.rolled_back();
     let now = Instant::now();
     for rule in &alerts.rules {
         for c in ev.step(now, rule, &material.readings(rule)) {

@@ -29,6 +29,8 @@ pub struct Material {
     pub quota: Vec<(String, f64)>,
     /// Why the last config reload was refused, while it is.
     pub reload_failed: Option<String>,
+    /// `(rollout, why)` of each rollout rolled back now.
+    pub rolled_back: Vec<(String, String)>,
 }
 
 impl Material {
@@ -93,6 +95,7 @@ impl Material {
             reauth,
             quota,
             reload_failed: None,
+            rolled_back: Vec::new(),
         })
     }
 
@@ -186,6 +189,16 @@ impl Material {
                     text: format!("the config on disk was refused; the hub runs the previous one: {why}"),
                 })
                 .collect(),
+            Signal::RolloutRolledBack => self
+                .rolled_back
+                .iter()
+                .map(|(name, why)| Reading {
+                    subject: name.clone(),
+                    value: 1.0,
+                    judged: true,
+                    text: format!("rollout {name} rolled back: {why}"),
+                })
+                .collect(),
             Signal::DestinationDisabled => self
                 .disabled
                 .iter()
@@ -249,6 +262,17 @@ mod tests {
             .into_iter()
             .find(|r| r.name == name)
             .unwrap()
+    }
+
+    #[test]
+    fn a_rolled_back_rollout_is_a_reading_naming_why() {
+        let mut m = Material::default();
+        assert!(m.readings(&rule("rollout_rolled_back")).is_empty());
+        m.rolled_back = vec![("connector:crm".into(), "v2 failed 20 of 20 calls".into())];
+        let back = m.readings(&rule("rollout_rolled_back"));
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].subject, "connector:crm");
+        assert!(back[0].text.contains("v2 failed"), "{}", back[0].text);
     }
 
     #[test]

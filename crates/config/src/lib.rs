@@ -32,6 +32,7 @@ pub mod raw;
 pub mod resilience;
 mod resolve;
 pub mod resolved;
+pub mod rollout;
 pub mod secrets;
 pub mod server;
 pub mod units;

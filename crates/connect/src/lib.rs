@@ -54,6 +54,14 @@ pub struct Hub {
     shapes: arc_swap::ArcSwap<junction_config::Shapes>,
     drift: Arc<junction_transform::drift::Tracker>,
     history: Arc<junction_telemetry::history::Registry>,
+    /// Every rollout of the running config (versions here, mappings in the engine).
+    pub(crate) rollouts: Arc<junction_server::rollouts::Board>,
+}
+
+/// Puts a connector in use with its rollout: the running one when set up alike.
+fn adopt(board: &junction_server::rollouts::Board, mut rt: Runtime) -> Arc<Runtime> {
+    rt.rollout = Runtime::rollout_of(&rt.cfg).map(|r| board.adopt(r));
+    Arc::new(rt)
 }
 
 /// Connectors built for a new config, not yet in use ([`Hub::prepare`] → [`Hub::commit`]).
@@ -84,16 +92,14 @@ impl Hub {
         let mut connectors = HashMap::new();
         let mut built_from = HashMap::new();
         for (name, c) in &config.connectors {
-            connectors.insert(
-                name.clone(),
-                Arc::new(Runtime::new(
-                    c.clone(),
-                    store.clone(),
-                    vault.clone(),
-                    drift.clone(),
-                    &history,
-                )?),
-            );
+            let rt = Runtime::new(
+                c.clone(),
+                store.clone(),
+                vault.clone(),
+                drift.clone(),
+                &history,
+            )?;
+            connectors.insert(name.clone(), adopt(&state.rollouts, rt));
             built_from.insert(name.clone(), section(config, name));
         }
         Ok(Arc::new(Self {
@@ -106,7 +112,13 @@ impl Hub {
             shapes: arc_swap::ArcSwap::from_pointee(config.shapes.clone()),
             drift,
             history,
+            rollouts: state.rollouts.clone(),
         }))
+    }
+
+    /// Every rollout of the running config, with its state.
+    pub fn rollouts(&self) -> &Arc<junction_server::rollouts::Board> {
+        &self.rollouts
     }
 
     /// The drift this hub's connectors recorded (and the shapes they learned).
@@ -175,13 +187,14 @@ impl Hub {
                 Some(rt) => rt,
                 None => {
                     changed.push(format!("connectors.{name}"));
-                    Arc::new(Runtime::new(
+                    let rt = Runtime::new(
                         c.clone(),
                         self.store.clone(),
                         self.vault.clone(),
                         self.drift.clone(),
                         &self.history,
-                    )?)
+                    )?;
+                    adopt(&self.rollouts, rt)
                 }
             };
             connectors.insert(name.clone(), rt);
@@ -202,6 +215,11 @@ impl Hub {
 
     /// Puts prepared connectors in use for every call that starts from now on.
     pub fn commit(&self, prepared: Prepared) {
+        self.rollouts.retain("connector:", |name| {
+            name.strip_prefix("connector:")
+                .and_then(|c| prepared.connectors.get(c))
+                .is_some_and(|rt| rt.rollout.is_some())
+        });
         self.connectors.store(Arc::new(prepared.connectors));
         *self.built_from.lock().unwrap_or_else(|p| p.into_inner()) = prepared.built_from;
     }

@@ -116,14 +116,25 @@ pub async fn proxy(
         return crate::soap::call(&rt, &shapes, soap, operation, connection, body).await;
     }
     let method = parts.method.clone();
+    let mut headers = parts.headers;
+    let (path, version) = match rt.current_version() {
+        Some(v) => {
+            if let Some((name, value)) = &v.header {
+                headers.insert(name.clone(), value.clone());
+            }
+            (format!("{}{path}", v.path), Some(v.name.clone()))
+        }
+        None => (path, None),
+    };
     let answer = rt
         .call(Call {
             method: parts.method,
             path: path.clone(),
             query: parts.uri.query().map(str::to_owned),
-            headers: parts.headers,
+            headers,
             body,
             connection,
+            version,
         })
         .await?;
     crate::drift::deprecation(&rt.drift, &connector, &method, &path, &answer.headers);

@@ -30,6 +30,9 @@ pub struct Call {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub connection: String,
+    /// The API version the call is pinned to (its path prefix or header is already in `path`
+    /// or `headers`): part of the cache key, so versions never answer for each other.
+    pub version: Option<String>,
 }
 
 /// The upstream's answer (or the cache's), on its way back to the caller.
@@ -92,6 +95,9 @@ pub struct Runtime {
     pub recent: crate::recent::Recent,
     /// The hub's drift tracker (shapes learned from answers, drift found).
     pub drift: Arc<junction_transform::drift::Tracker>,
+    /// The rollout between the connector's `versions:` (set by the hub, which keeps rollouts
+    /// across reloads).
+    pub rollout: Option<Arc<junction_resilience::rollout::Rollout>>,
 }
 
 const HOP_BY_HOP: &[&str] = &[
@@ -251,8 +257,37 @@ impl Runtime {
             op_metrics: crate::metrics::OperationMetrics::for_connector(&cfg),
             recent: crate::recent::Recent::default(),
             drift,
+            rollout: None,
             cfg,
         })
+    }
+
+    /// The rollout between this connector's versions, as the config sets it up.
+    pub fn rollout_of(cfg: &Connector) -> Option<junction_resilience::rollout::Rollout> {
+        cfg.versions.as_ref().map(|v| {
+            junction_resilience::rollout::Rollout::new(
+                format!("connector:{}", cfg.name),
+                v.rollout.stable.clone(),
+                v.rollout.candidate.clone(),
+                v.rollout.mode,
+                v.rollout.rollback,
+            )
+        })
+    }
+
+    /// The version `/proxy` calls use: the stable one, or the candidate once switched to it
+    /// (and not rolled back). A relay has no mapping to keep callers' shapes, so it is never
+    /// canaried or shadowed.
+    pub fn current_version(&self) -> Option<&junction_config::ApiVersion> {
+        let versions = self.cfg.versions.as_ref()?;
+        let switched = self.rollout.as_ref().is_some_and(|r| {
+            r.mode() == junction_resilience::rollout::Mode::Switch && r.rolled_back().is_none()
+        });
+        if switched {
+            versions.candidate()
+        } else {
+            versions.stable()
+        }
     }
 
     pub fn quota(&self) -> &dyn QuotaState {
@@ -372,7 +407,11 @@ impl Runtime {
             let (res, attempts) = self.send(out, &call.connection, started, deadline).await?;
             return whole_or_streamed(res, attempts, CacheOutcome::Bypass).await;
         };
-        let key = format!("{}\n{url}", call.connection);
+        let key = format!(
+            "{}\n{}\n{url}",
+            call.connection,
+            call.version.as_deref().unwrap_or("")
+        );
         let mut req = http::Request::new(());
         *req.uri_mut() = url
             .as_str()

@@ -65,6 +65,7 @@ pub async fn call(
             headers: soap_headers(soap, op)?,
             body: Bytes::from(envelope),
             connection,
+            version: None,
         })
         .await?;
     let status = answer.status;

@@ -40,16 +40,7 @@ impl Engine {
         let config = &state.config();
         let wakers = Arc::new(dispatch::Wakers::new(config.flows.destinations.keys()));
         let ingest = ingest::Ingest::new(config, state, wakers.clone());
-        let dispatcher = dispatch::Dispatcher::start(
-            config,
-            state.store.clone(),
-            &state.node_id,
-            &wakers,
-            state.health.clone(),
-            &state.history,
-            operations,
-        )
-        .await?;
+        let dispatcher = dispatch::Dispatcher::start(config, state, &wakers, operations).await?;
         let engine = Arc::new(Self {
             ingest,
             dispatcher,

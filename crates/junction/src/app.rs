@@ -102,6 +102,7 @@ fn admin_api(
         .merge(connectors.admin_routes())
         .merge(junction_ui::routes(ui))
         .merge(junction_server::admin::routes(access.clone()))
+        .merge(junction_server::rollouts::routes())
         .merge(crate::commands::reload::routes(reloader))
         // On the routes only: with `layer` the guard also wrapped this router's fallback, which
         // the merge made the whole server's, so a POST to any unknown path was audited.
@@ -123,6 +124,10 @@ impl junction_alerts::Live for LiveQuota {
 
     fn reload_failed(&self) -> Option<String> {
         self.1.reload.failing().map(|o| o.errors.join("; "))
+    }
+
+    fn rolled_back(&self) -> Vec<(String, String)> {
+        self.1.rollouts.rolled_back()
     }
 
     fn alerts(&self) -> Option<junction_config::Alerts> {

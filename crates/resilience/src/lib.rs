@@ -12,6 +12,7 @@ pub mod circuit;
 pub mod outcome;
 pub mod quota;
 pub mod retry;
+pub mod rollout;
 mod window;
 
 pub use backoff::Backoff;

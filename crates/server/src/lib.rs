@@ -17,6 +17,7 @@ pub mod inspect;
 mod listen;
 mod observe;
 pub mod reload;
+pub mod rollouts;
 mod run;
 mod state;
 

@@ -39,6 +39,8 @@ pub struct Shared {
     /// Background work to let finish on shutdown, after requests drain and before this
     /// process's leases are released (delivery attempts in flight).
     pub drains: Arc<Mutex<Vec<Drain>>>,
+    /// Every rollout between API versions or mappings, with its state.
+    pub rollouts: Arc<crate::rollouts::Board>,
 }
 
 /// Waits (at most the given time) for some background work to finish.
@@ -79,6 +81,7 @@ impl AppState {
             drift: Arc::default(),
             history: Arc::default(),
             drains: Arc::default(),
+            rollouts: Arc::default(),
         }))
     }
 

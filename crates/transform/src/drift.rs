@@ -53,6 +53,9 @@ pub enum Kind {
     UnexpectedBody,
     /// The vendor announced the endpoint's end: `Deprecation` (RFC 9745) or `Sunset` (RFC 8594).
     Deprecated,
+    /// A rollout's candidate (an API version, a mapping) gave another answer than the stable
+    /// arm for the same call: found by shadowing.
+    Differs,
 }
 
 impl Kind {
@@ -64,6 +67,7 @@ impl Kind {
             Kind::Contract => "contract",
             Kind::UnexpectedBody => "unexpected_body",
             Kind::Deprecated => "deprecated",
+            Kind::Differs => "differs",
         }
     }
 }
@@ -234,6 +238,126 @@ pub fn against(model: &Model, v: &Value) -> Vec<Drift> {
                 detail: format!("breaks {}: {}", model.id, e.message),
             })
             .collect(),
+    }
+}
+
+/// Most differences reported between two answers.
+const MAX_DIFFERENCES: usize = 32;
+
+/// Where `candidate` differs from `stable` (the same call answered by two versions or mapped by
+/// two mappings): fields missing on one side, types that differ, values that differ. The detail
+/// names types, never values (answers carry personal data). At most [`MAX_DIFFERENCES`],
+/// [`MAX_DEPTH`] deep.
+pub fn differences(
+    stable: &Value,
+    candidate: &Value,
+    stable_name: &str,
+    candidate_name: &str,
+) -> Vec<Drift> {
+    let mut out = Vec::new();
+    let names = (stable_name, candidate_name);
+    differ(stable, candidate, &mut String::new(), 0, names, &mut out);
+    out
+}
+
+fn differ(
+    a: &Value,
+    b: &Value,
+    path: &mut String,
+    depth: usize,
+    names: (&str, &str),
+    out: &mut Vec<Drift>,
+) {
+    if out.len() >= MAX_DIFFERENCES || a == b {
+        return;
+    }
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) if depth < MAX_DEPTH => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                let len = path.len();
+                path.push('/');
+                path.push_str(k);
+                match (x.get(k), y.get(k)) {
+                    (Some(v), None) => note(
+                        out,
+                        path,
+                        format!(
+                            "{} has a {} here, {} has none",
+                            names.0,
+                            type_names(type_bit(v)),
+                            names.1
+                        ),
+                    ),
+                    (None, Some(v)) => note(
+                        out,
+                        path,
+                        format!(
+                            "{} has a {} here, {} has none",
+                            names.1,
+                            type_names(type_bit(v)),
+                            names.0
+                        ),
+                    ),
+                    (Some(v), Some(w)) => differ(v, w, path, depth + 1, names, out),
+                    (None, None) => {}
+                }
+                path.truncate(len);
+                if out.len() >= MAX_DIFFERENCES {
+                    return;
+                }
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if depth < MAX_DEPTH && x.len() == y.len() => {
+            for (i, (v, w)) in x.iter().zip(y).enumerate() {
+                let len = path.len();
+                path.push('/');
+                path.push_str(&i.to_string());
+                differ(v, w, path, depth + 1, names, out);
+                path.truncate(len);
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => note(
+            out,
+            path,
+            format!(
+                "{} has {} items, {} has {}",
+                names.0,
+                x.len(),
+                names.1,
+                y.len()
+            ),
+        ),
+        _ if type_bit(a) != type_bit(b) => note(
+            out,
+            path,
+            format!(
+                "{} has a {}, {} a {}",
+                names.0,
+                type_names(type_bit(a)),
+                names.1,
+                type_names(type_bit(b))
+            ),
+        ),
+        _ => note(
+            out,
+            path,
+            format!("the {} values differ", type_names(type_bit(a))),
+        ),
+    }
+}
+
+fn note(out: &mut Vec<Drift>, path: &str, detail: String) {
+    if out.len() < MAX_DIFFERENCES {
+        out.push(Drift {
+            path: if path.is_empty() {
+                "/".into()
+            } else {
+                path.to_owned()
+            },
+            kind: Kind::Differs,
+            detail,
+        });
     }
 }
 
@@ -441,6 +565,30 @@ mod tests {
 
     fn kinds(d: &[Drift]) -> Vec<(&str, Kind)> {
         d.iter().map(|d| (d.path.as_str(), d.kind)).collect()
+    }
+
+    #[test]
+    fn differences_name_renamed_and_retyped_fields_never_values() {
+        let v1 = json!({"id": "cus_1", "email": "a@b.c", "created": 1, "tags": ["x"], "address": {"city": "Oslo"}});
+        let v2 = json!({"id": "cus_1", "email_address": "a@b.c", "created": "1970", "tags": ["x"], "address": {"city": "Bergen"}});
+        let d = differences(&v1, &v2, "v1", "v2");
+        let paths: Vec<&str> = d.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["/address/city", "/created", "/email", "/email_address"]
+        );
+        assert!(d.iter().all(|d| d.kind == Kind::Differs));
+        assert_eq!(d[2].detail, "v1 has a string here, v2 has none");
+        assert!(d
+            .iter()
+            .all(|d| !d.detail.contains("Oslo") && !d.detail.contains("a@b.c")));
+        assert!(differences(&v1, &v1, "v1", "v2").is_empty());
+        let wide: serde_json::Map<String, Value> =
+            (0..500).map(|i| (format!("f{i}"), json!(i))).collect();
+        assert_eq!(
+            differences(&Value::Object(wide), &json!({}), "a", "b").len(),
+            MAX_DIFFERENCES
+        );
     }
 
     #[test]

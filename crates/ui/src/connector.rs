@@ -33,12 +33,20 @@ pub async fn show(
         ));
     };
     let store = state.store.as_ref();
-    let prefix = format!("{name} ");
+    // `crm GET /customers/{id}` (proxy calls) and `crm/get_customer` (operations).
+    let (spaced, slashed) = (format!("{name} "), format!("{name}/"));
     let records: Vec<_> = junction_engine::maintain::drift(store, &state.drift, 500)
         .await?
         .into_iter()
-        .filter(|r| r.scope == "connector" && r.subject.starts_with(&prefix))
+        .filter(|r| {
+            r.scope == "connector"
+                && (r.subject.starts_with(&spaced) || r.subject.starts_with(&slashed))
+        })
         .collect();
+    let rollout = ui
+        .hub
+        .connector(&name)
+        .and_then(|rt| rt.rollout.as_ref().map(|r| r.status()));
     let (deprecations, drift): (Vec<_>, Vec<_>) =
         records.iter().partition(|r| r.kind == "deprecated");
     let h = History::load(store, 60).await?;
@@ -110,6 +118,30 @@ pub async fn show(
                         td { (op.paginate.as_ref().map_or("–", |p| p.style.as_str())) }
                     }
                 } }
+            }
+        }
+        @if let Some(v) = &cfg.versions {
+            h2 { "Versions" }
+            table #versions {
+                thead { tr { th { "Version" } th { "Pin" } th { "Role" } th.num { "Calls (window)" } th.num { "Failed" } } }
+                tbody { @for (vname, version) in &v.list {
+                    @let role = if *vname == v.rollout.stable { "stable" } else if *vname == v.rollout.candidate { "candidate" } else { "" };
+                    @let counts = rollout.as_ref().map(|r| if role == "stable" { r.stable_counts } else if role == "candidate" { r.candidate_counts } else { (0, 0) });
+                    tr {
+                        td { code { (vname) } }
+                        td { @if let Some((h, val)) = &version.header { code { (h) ": " (val.to_str().unwrap_or("…")) } } @else { code { (version.path) } } }
+                        td { (role) }
+                        td.num { (counts.map_or(0, |c| c.0)) }
+                        td.num { (counts.map_or(0, |c| c.1)) }
+                    }
+                } }
+            }
+            @if let Some(r) = &rollout {
+                p #rollout {
+                    "Rollout: " (badge(r.mode.as_str()))
+                    @if let junction_resilience::rollout::Mode::Canary(bp) = r.mode { " " (format!("{:.1}", f64::from(bp) / 100.0)) "% of keys on " code { (r.candidate) } }
+                    @if let Some(b) = &r.rolled_back { " " (badge("rolled back")) " at " (when(b.at_ms)) ": " (b.why) " — resume with " code { "POST /api/v1/rollouts/connector:" (name) "/resume" } }
+                }
             }
         }
         h2 { "Calls and errors, per minute" }

@@ -30,6 +30,9 @@ pub enum Signal {
     Deprecation,
     /// 1 while the last config reload was refused: the hub runs an older config than its file.
     ConfigReloadFailed,
+    /// 1 while a rollout (API versions, mappings) is rolled back: its candidate did worse than
+    /// the stable arm, and every call went back to the stable arm.
+    RolloutRolledBack,
 }
 
 impl Signal {
@@ -45,6 +48,7 @@ impl Signal {
             Signal::SchemaDrift => "schema_drift",
             Signal::Deprecation => "deprecation",
             Signal::ConfigReloadFailed => "config_reload_failed",
+            Signal::RolloutRolledBack => "rollout_rolled_back",
         }
     }
 }
@@ -196,6 +200,14 @@ pub fn builtin_rules() -> Vec<AlertRule> {
             0,
             0,
             Warning,
+        ),
+        rule(
+            "rollout_rolled_back",
+            RolloutRolledBack,
+            0.0,
+            0,
+            0,
+            Critical,
         ),
     ]
 }

@@ -4,3 +4,4 @@ pub mod operation;
 pub mod raw;
 pub(crate) mod resolve;
 pub mod resolved;
+pub mod versions;

@@ -338,6 +338,29 @@ fn field_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// `base` as an API version has it: its path, request or response replaced by the patch's.
+pub(crate) fn patched(
+    doc: &Document,
+    optr: &str,
+    base: &Operation,
+    patch: &super::versions::RawOperationPatch,
+    errs: &mut Vec<ConfigError>,
+) -> Operation {
+    let mut op = base.clone();
+    if let Some(p) = &patch.path {
+        op.path = operation_path(doc, optr, Some(p), ConnectorKind::Rest, errs);
+        op.path_params = placeholders(doc, optr, &op.path, errs);
+        duplicate_params(doc, optr, &op, errs);
+    }
+    if let Some(m) = &patch.request {
+        op.request = message(doc, &push(optr, "request"), m, errs);
+    }
+    if let Some(m) = &patch.response {
+        op.response = message(doc, &push(optr, "response"), m, errs);
+    }
+    op
+}
+
 /// A field may be one parameter only; names must be plain.
 fn duplicate_params(doc: &Document, optr: &str, op: &Operation, errs: &mut Vec<ConfigError>) {
     let mut seen = std::collections::BTreeSet::new();

@@ -69,6 +69,15 @@ pub struct RawConnector {
     /// internal services at `POST /ops/{connector}/{operation}` in canonical shapes.
     #[serde(default)]
     pub operations: BTreeMap<String, RawOperation>,
+    /// Several API versions side by side (`v1: { path: /v1 }`, `v2: { header: API-Version,
+    /// value: "2024-06-01", operations: {…} }`), each with its own operations' mappings; the
+    /// `rollout` says which one calls use. Replaces `version`.
+    #[serde(default)]
+    pub versions: BTreeMap<String, crate::connect::versions::RawApiVersion>,
+    /// How calls move from the `stable` version to the `candidate`: `pin`, `shadow`, `canary`
+    /// (sticky by entity key or caller), `switch`, with an automatic rollback.
+    #[serde(default)]
+    pub rollout: Option<crate::rollout::RawRollout>,
 }
 
 /// How the API version is pinned.

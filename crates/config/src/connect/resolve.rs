@@ -73,6 +73,16 @@ fn connector(
         })
         .collect();
     let soap = soap(doc, &push(ptr, "soap"), raw.kind, raw.soap.as_ref(), errs);
+    let versions = super::versions::resolve(
+        doc,
+        ptr,
+        raw.versions,
+        raw.rollout.as_ref(),
+        raw.version.is_some(),
+        raw.kind == ConnectorKind::Soap,
+        &operations,
+        errs,
+    );
     let (base_url, base_path) = base?;
     let (retry, circuit) = (retry?, circuit?);
     if errs.len() > before {
@@ -96,6 +106,7 @@ fn connector(
         stale_fallback: circuit.1,
         cache,
         operations,
+        versions,
         soap,
     })
 }
@@ -126,7 +137,7 @@ fn confined_base(
 }
 
 /// The version pin: a header with its value, or a path appended to the base.
-fn version(
+pub(super) fn version(
     doc: &Document,
     vptr: &str,
     v: &RawVersion,

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 pub use crate::connect::operation::{Message, Operation, PageStyle, Paginate};
 pub use crate::connect::raw::{CacheMode, ClientAuth, JwtAlgorithm};
+pub use crate::connect::versions::{ApiVersion, Versions};
 pub use crate::flow::raw::{HmacAlgorithm, SignatureEncoding};
+pub use crate::rollout::{Rollout, Sticky};
 use crate::Secret;
 
 /// One third-party API.
@@ -36,6 +38,9 @@ pub struct Connector {
     pub stale_fallback: bool,
     pub cache: Option<Cache>,
     pub operations: BTreeMap<String, Operation>,
+    /// Several API versions and the rollout between them; `None`: the one version `base_path`
+    /// and `version_header` pin.
+    pub versions: Option<crate::connect::versions::Versions>,
     /// `Some` for a SOAP connector: operations are called by name, JSON in and out.
     pub soap: Option<Soap>,
 }

@@ -286,8 +286,22 @@ pub(crate) fn check_links(
     errs: &mut Vec<ConfigError>,
 ) {
     for (cname, c) in connectors {
-        for (oname, op) in &c.operations {
-            let optr = push(&push(&push("/connectors", cname), "operations"), oname);
+        let cptr = push("/connectors", cname);
+        let versioned = c.versions.iter().flat_map(|v| {
+            v.list.iter().flat_map(|(vname, version)| {
+                let vptr = push(&push(&cptr, "versions"), vname);
+                version
+                    .operations
+                    .iter()
+                    .map(move |(o, op)| (push(&push(&vptr, "operations"), o), op))
+            })
+        });
+        let ops = c
+            .operations
+            .iter()
+            .map(|(o, op)| (push(&push(&cptr, "operations"), o), op))
+            .chain(versioned);
+        for (optr, op) in ops {
             for (at, m) in [("request", &op.request), ("response", &op.response)] {
                 let mptr = push(&optr, at);
                 if let Some(map) = &m.map {
@@ -364,9 +378,24 @@ pub(crate) fn check_links(
         }
     }
     let names: Vec<&str> = shapes.mappings.keys().map(String::as_str).collect();
-    for (name, route) in &flows.routes {
-        let ptr = push(&push("/routes", name), "map");
-        let Some(map) = &route.map else { continue };
+    let arms = flows.routes.iter().flat_map(|(name, route)| {
+        let rptr = push("/routes", name);
+        let candidate = route.rollout.as_ref().map(|r| {
+            (
+                push(&push(&rptr, "rollout"), "candidate"),
+                r.candidate.clone(),
+            )
+        });
+        route
+            .map
+            .clone()
+            .map(|m| (push(&rptr, "map"), m))
+            .into_iter()
+            .chain(candidate)
+            .map(move |(ptr, map)| (route, ptr, map))
+    });
+    for (route, ptr, map) in arms {
+        let map = &map;
         let Some(def) = shapes.mappings.get(map) else {
             let hint = match nearest(map, names.iter().copied()) {
                 _ if names.is_empty() => {

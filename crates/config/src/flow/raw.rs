@@ -240,6 +240,12 @@ pub struct RawRoute {
     /// mapping fails on, or whose output breaks the mapping's model, is quarantined, not sent.
     #[serde(default)]
     pub map: Option<String>,
+    /// Moves the route from its `map` to a `candidate` mapping: `shadow` (both run, the
+    /// candidate's output compared and differences recorded as drift), `canary` (`percent` of
+    /// event keys mapped by the candidate), `switch`; rolled back by itself when the candidate
+    /// quarantines more than the stable mapping.
+    #[serde(default)]
+    pub rollout: Option<crate::rollout::RawRollout>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

@@ -575,6 +575,16 @@ fn route(
             Some("set ordering: fifo or latest".into()),
         ));
     }
+    let rollout = raw.rollout.as_ref().and_then(|r| {
+        crate::rollout::rollout(
+            doc,
+            &push(ptr, "rollout"),
+            r,
+            crate::rollout::Arms::Mappings,
+            raw.map.as_deref(),
+            errs,
+        )
+    });
     if errs.len() > before {
         return None;
     }
@@ -587,6 +597,7 @@ fn route(
         reorder_window: raw.reorder_window.map(|d| d.0).unwrap_or_default(),
         to: raw.to,
         map: raw.map,
+        rollout,
     })
 }
 

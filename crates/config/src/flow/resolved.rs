@@ -202,6 +202,8 @@ pub struct Route {
     pub to: Vec<String>,
     /// The mapping applied before delivery (a name under `mappings:`).
     pub map: Option<String>,
+    /// A move from `map` to a candidate mapping.
+    pub rollout: Option<crate::rollout::Rollout>,
 }
 
 impl Route {

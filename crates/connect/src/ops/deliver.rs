@@ -11,6 +11,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderValue, Method};
@@ -51,6 +52,39 @@ impl Hub {
             );
             return (Sent::Refused(why), None);
         };
+        // On a connector with versions, the rollout picks one by the event's key (a write is
+        // never shadowed: the candidate would write twice).
+        let chosen = rt.rollout.clone().and_then(|rollout| {
+            let key = d.key.unwrap_or(d.idempotency_key);
+            let arm = rollout.plan(key.as_bytes()).serve;
+            let versions = rt.cfg.versions.as_ref()?;
+            let version = versions.list.get(rollout.arm_name(arm))?;
+            let op = version.operations.get(d.operation)?.clone();
+            Some((rollout, arm, version.clone(), op))
+        });
+        let op = chosen.as_ref().map_or(op, |c| c.3.clone());
+        let (sent, excerpt) = self
+            .deliver_on(&rt, op, chosen.as_ref().map(|c| &c.2), &d)
+            .await;
+        if let Some((rollout, arm, _, _)) = &chosen {
+            let ok = match &sent {
+                Sent::Answered { status, .. } => *status < 500,
+                Sent::Held { .. } => return (sent, excerpt),
+                _ => false,
+            };
+            junction_server::rollouts::record(&self.store, rollout, *arm, ok);
+        }
+        (sent, excerpt)
+    }
+
+    /// One attempt on `op` (as `version` has it, on a connector with versions).
+    async fn deliver_on(
+        &self,
+        rt: &Arc<crate::Runtime>,
+        op: junction_config::Operation,
+        version: Option<&junction_config::ApiVersion>,
+        d: &OperationDelivery<'_>,
+    ) -> (Sent, Option<String>) {
         let input = match serde_json::from_slice::<Value>(&d.body) {
             Ok(Value::Object(m)) => m,
             _ => {
@@ -63,6 +97,9 @@ impl Hub {
             Ok(r) => r,
             Err(refused) => return (Sent::Refused(super::error_message(refused).await), None),
         };
+        if let Some(v) = version {
+            super::versions::pin(v, &mut req.headers);
+        }
         let mut safe = matches!(
             op.method,
             Method::GET | Method::HEAD | Method::PUT | Method::DELETE
@@ -81,6 +118,7 @@ impl Hub {
             headers: req.headers,
             body: req.body,
             connection: d.connection.to_owned(),
+            version: version.map(|v| v.name.clone()),
         };
         let answer = match tokio::time::timeout(d.timeout, rt.call(call)).await {
             Err(_) if safe => return (Sent::Timeout, None),
@@ -106,7 +144,7 @@ impl Hub {
         let location = header(http::header::LOCATION);
         let status = answer.status.as_u16();
         if let (200..=299, AnswerBody::Full(body)) = (status, &answer.body) {
-            self.check_answer(&rt, &op, &shapes, &d, body).await;
+            self.check_answer(rt, &op, &shapes, d, body).await;
         }
         let excerpt = excerpt(answer.body).await;
         (

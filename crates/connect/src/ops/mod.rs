@@ -15,6 +15,7 @@ pub mod describe;
 pub(crate) mod message;
 mod pages;
 mod request;
+mod versions;
 
 use std::sync::Arc;
 
@@ -137,6 +138,7 @@ pub async fn handle(
         op,
         &connector,
         operation.clone(),
+        &token.id,
     )
     .await;
     if let Some(m) = rt.op_metrics.get(&operation) {
@@ -150,6 +152,7 @@ pub async fn handle(
 }
 
 /// An operation found and allowed: the input read, the call made, the answer shaped.
+#[allow(clippy::too_many_arguments)]
 async fn call(
     hub: &Arc<Hub>,
     parts: http::request::Parts,
@@ -158,6 +161,7 @@ async fn call(
     op: Operation,
     connector: &str,
     operation: String,
+    caller: &str,
 ) -> Result<Response, ApiError> {
     // A SOAP action may write whatever its name: only POST calls it.
     let reads = rt.cfg.soap.is_none() && matches!(op.method, Method::GET | Method::HEAD);
@@ -185,32 +189,113 @@ async fn call(
         let body = Bytes::from(serde_json::to_vec(&Value::Object(input)).unwrap_or_default());
         return crate::soap::call(&rt, &shapes, soap, &operation, connection, body).await;
     }
-    let vendor_req = match request::build(&operation, &op, &shapes, input).await {
-        Ok(r) => r,
-        Err(refused) => return Ok(refused),
+    let Some(chosen) = versions::choose(&rt, &operation, &input, caller) else {
+        let call = OpCall::build(
+            &operation, connector, rt, op, shapes, input, connection, None,
+        );
+        return match call.await {
+            Ok(call) => call.run(&control).await,
+            Err(refused) => Ok(refused),
+        };
     };
-    let call = OpCall {
-        subject: format!("{connector}/{operation}"),
-        name: operation,
-        rt,
-        op,
+    // A read without a cursor is shadowed: the candidate answers it too, in the background.
+    let shadow = (chosen.plan.shadow && reads && !control.all && control.cursor.is_none())
+        .then(|| input.clone());
+    let call = OpCall::build(
+        &operation,
+        connector,
+        rt.clone(),
+        chosen.op.clone(),
         shapes,
-        req: vendor_req,
-        connection,
+        input,
+        connection.clone(),
+        Some(&chosen.version),
+    );
+    let mut res = match call.await {
+        Ok(call) => call
+            .run(&control)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
+        Err(refused) => refused,
     };
-    match call.op.paginate.clone() {
-        None => Ok(call.single().await),
-        Some(p) => {
-            let start = match &control.cursor {
-                Some(t) => call.caller_position(&p, t)?,
-                None => Position::Start,
-            };
-            if control.all {
-                Ok(call.walk(p, start, &control).await)
-            } else {
-                Ok(call.one_page(&p, start).await)
-            }
+    let ok = !res.status().is_server_error();
+    junction_server::rollouts::record(&hub.store, &chosen.rollout, chosen.plan.serve, ok);
+    versions::mark(&mut res, &chosen.version.name);
+    let Some(input) = shadow.filter(|_| res.status().is_success()) else {
+        return Ok(res);
+    };
+    let (res, stable) = versions::read_back(res).await;
+    if let Some(stable) = stable {
+        let shadowed = Shadowed {
+            hub: hub.clone(),
+            rt,
+            connector: connector.to_owned(),
+            operation,
+            connection,
+            rollout: chosen.rollout.clone(),
+        };
+        tokio::spawn(shadowed.run(input, stable));
+    }
+    Ok(res)
+}
+
+/// The candidate's side of a shadowed call.
+struct Shadowed {
+    hub: Arc<Hub>,
+    rt: Arc<Runtime>,
+    connector: String,
+    operation: String,
+    connection: String,
+    rollout: Arc<junction_resilience::rollout::Rollout>,
+}
+
+impl Shadowed {
+    /// Calls the candidate version with the same input, counts its outcome, and records where
+    /// its mapped answer differs from the stable one's.
+    async fn run(self, input: Map<String, Value>, stable: Value) {
+        use junction_resilience::rollout::Arm;
+        let Some((version, op)) = versions::candidate(&self.rt, &self.operation) else {
+            return;
+        };
+        let paginated = op.paginate.is_some();
+        let shapes = self.hub.shapes.load_full();
+        let call = OpCall::build(
+            &self.operation,
+            &self.connector,
+            self.rt.clone(),
+            op,
+            shapes,
+            input,
+            self.connection.clone(),
+            Some(&version),
+        );
+        let res = match call.await {
+            Ok(call) => call
+                .run(&Control::default())
+                .await
+                .unwrap_or_else(IntoResponse::into_response),
+            Err(refused) => refused,
+        };
+        let ok = !res.status().is_server_error();
+        junction_server::rollouts::record(&self.hub.store, &self.rollout, Arm::Candidate, ok);
+        if !res.status().is_success() {
+            return;
         }
+        let (_, candidate) = versions::read_back(res).await;
+        let Some(candidate) = candidate else { return };
+        let drifts = junction_transform::drift::differences(
+            &versions::comparable(stable, paginated),
+            &versions::comparable(candidate, paginated),
+            self.rollout.arm_name(Arm::Stable),
+            &version.name,
+        );
+        let subject = format!("{}/{}@{}", self.connector, self.operation, version.name);
+        self.rt.drift.record(
+            "connector",
+            &subject,
+            &drifts,
+            junction_core::time::now_ms(),
+        );
     }
 }
 
@@ -291,9 +376,62 @@ struct OpCall {
     shapes: Arc<Shapes>,
     req: request::Request,
     connection: String,
+    /// The API version called, on a connector with `versions:`.
+    version: Option<String>,
 }
 
 impl OpCall {
+    /// The vendor request of one call on `version` (or the connector's one version), or the
+    /// answer that refuses the input.
+    #[allow(clippy::too_many_arguments)]
+    async fn build(
+        operation: &str,
+        connector: &str,
+        rt: Arc<Runtime>,
+        op: Operation,
+        shapes: Arc<Shapes>,
+        input: Map<String, Value>,
+        connection: String,
+        version: Option<&junction_config::ApiVersion>,
+    ) -> Result<OpCall, Response> {
+        let mut req = request::build(operation, &op, &shapes, input).await?;
+        let subject = match version {
+            Some(v) => {
+                versions::pin(v, &mut req.headers);
+                format!("{connector}/{operation}@{}", v.name)
+            }
+            None => format!("{connector}/{operation}"),
+        };
+        Ok(OpCall {
+            subject,
+            name: operation.to_owned(),
+            rt,
+            op,
+            shapes,
+            req,
+            connection,
+            version: version.map(|v| v.name.clone()),
+        })
+    }
+
+    /// The call as the caller asked: one answer, one page, or every page.
+    async fn run(self, control: &Control) -> Result<Response, ApiError> {
+        match self.op.paginate.clone() {
+            None => Ok(self.single().await),
+            Some(p) => {
+                let start = match &control.cursor {
+                    Some(t) => self.caller_position(&p, t)?,
+                    None => Position::Start,
+                };
+                if control.all {
+                    Ok(self.walk(p, start, control).await)
+                } else {
+                    Ok(self.one_page(&p, start).await)
+                }
+            }
+        }
+    }
+
     /// A non-paginated operation: one call, its answer mapped and checked.
     async fn single(&self) -> Response {
         let query = encode_query(&self.req.query);
@@ -306,6 +444,7 @@ impl OpCall {
                 headers: self.req.headers.clone(),
                 body: self.req.body.clone(),
                 connection: self.connection.clone(),
+                version: self.version.clone(),
             })
             .await
         {
@@ -410,6 +549,7 @@ impl OpCall {
                 headers: self.req.headers.clone(),
                 body: Bytes::new(),
                 connection: self.connection.clone(),
+                version: self.version.clone(),
             })
             .await
             .map_err(|e| ApiError(e).into_response())?;

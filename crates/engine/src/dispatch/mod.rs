@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use junction_config::Config;
-use junction_server::Health;
 use junction_store::Store;
 use tokio::sync::{Notify, Semaphore};
 
@@ -30,6 +29,8 @@ pub struct OperationDelivery<'a> {
     /// The delivery's key, the same on every attempt and replay: sent as the connector's
     /// idempotency header, so the vendor can drop a repeat.
     pub idempotency_key: &'a str,
+    /// The event's entity key (what a rollout between API versions sticks by), if it has one.
+    pub key: Option<&'a str>,
     /// The destination's timeout for the whole attempt (quota wait included).
     pub timeout: Duration,
 }
@@ -71,10 +72,55 @@ impl Wakers {
     }
 }
 
+/// What routes' mapping rollouts need: where rollouts are kept, where their rollbacks are
+/// audited, where shadowing's differences go.
+#[derive(Clone)]
+pub struct RolloutCtx {
+    pub board: Arc<junction_server::rollouts::Board>,
+    pub store: Arc<dyn Store>,
+    pub drift: Arc<junction_transform::drift::Tracker>,
+}
+
+impl RolloutCtx {
+    /// The mapping rollout of `route`, kept from the running config when set up alike.
+    fn of(
+        &self,
+        config: &Config,
+        route: &junction_config::Route,
+    ) -> Option<Arc<shape::MappingRollout>> {
+        let r = route.rollout.as_ref()?;
+        let candidate = config.shapes.mappings.get(&r.candidate)?.mapping.clone();
+        let rollout = self.board.adopt(junction_resilience::rollout::Rollout::new(
+            format!("route:{}", route.name),
+            r.stable.clone(),
+            r.candidate.clone(),
+            r.mode,
+            r.rollback,
+        ));
+        Some(Arc::new(shape::MappingRollout {
+            candidate,
+            rollout,
+            route: route.name.clone(),
+            store: self.store.clone(),
+            drift: self.drift.clone(),
+        }))
+    }
+
+    /// Forgets the rollouts of routes `config` no longer has, or has without one.
+    fn retain(&self, config: &Config) {
+        self.board.retain("route:", |name| {
+            name.strip_prefix("route:")
+                .and_then(|r| config.flows.routes.get(r))
+                .is_some_and(|r| r.rollout.is_some())
+        });
+    }
+}
+
 /// What each route that delivers to `dest` does to bodies: its mapping, and the destination's model.
 fn shapes_for(
     config: &Config,
     dest: &junction_config::Destination,
+    rollouts: &RolloutCtx,
 ) -> HashMap<String, shape::Shape> {
     let model = dest
         .model
@@ -101,6 +147,7 @@ fn shapes_for(
                 format,
                 mapping,
                 model: model.clone(),
+                rollout: rollouts.of(config, r),
             };
             (r.name.clone(), shape)
         })
@@ -120,19 +167,25 @@ pub struct DestinationStatus {
 /// Every destination's dispatcher.
 pub struct Dispatcher {
     workers: HashMap<String, Arc<worker::Worker>>,
+    rollouts: RolloutCtx,
 }
 
 impl Dispatcher {
-    /// Starts a dispatcher per destination; they stop claiming when `health` says shutdown began.
+    /// Starts a dispatcher per destination over `state`'s store, owned by its node; they stop
+    /// claiming when its health says shutdown began.
     pub async fn start(
         config: &Config,
-        store: Arc<dyn Store>,
-        owner: &str,
+        state: &junction_server::AppState,
         wakers: &Wakers,
-        health: Arc<Health>,
-        history: &junction_telemetry::history::Registry,
         operations: Option<Arc<dyn Operations>>,
     ) -> Result<Self, String> {
+        let (store, owner, health) = (state.store.clone(), &*state.node_id, state.health.clone());
+        let history = &*state.history;
+        let rollouts = RolloutCtx {
+            board: state.rollouts.clone(),
+            store: store.clone(),
+            drift: state.drift.clone(),
+        };
         // One pool for every destination, keeping as many idle connections per host as the
         // busiest destination sends at once; redirects are never followed (a 3xx is a failure).
         let idle = config
@@ -152,7 +205,7 @@ impl Dispatcher {
         };
         let mut workers = HashMap::new();
         for dest in config.flows.destinations.values() {
-            let shapes = shapes_for(config, dest);
+            let shapes = shapes_for(config, dest, &rollouts);
             let is_disabled = disabled.contains(&dest.name);
             if is_disabled {
                 tracing::warn!(destination = %dest.name, "destination is disabled; its deliveries wait until it is enabled");
@@ -180,7 +233,7 @@ impl Dispatcher {
             tokio::spawn(w.clone().run());
             workers.insert(dest.name.clone(), w);
         }
-        Ok(Self { workers })
+        Ok(Self { workers, rollouts })
     }
 
     /// Takes `config`'s mappings, models and destination settings (URL, method, headers,
@@ -189,10 +242,12 @@ impl Dispatcher {
     pub fn reload(&self, config: &Config) {
         for (name, w) in &self.workers {
             if let Some(dest) = config.flows.destinations.get(name) {
-                w.shapes.store(Arc::new(shapes_for(config, dest)));
+                w.shapes
+                    .store(Arc::new(shapes_for(config, dest, &self.rollouts)));
                 w.settings.store(Arc::new(dest.clone()));
             }
         }
+        self.rollouts.retain(config);
     }
 
     /// Attempts in flight across destinations.

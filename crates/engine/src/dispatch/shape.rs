@@ -15,6 +15,28 @@ pub(crate) struct Shape {
     pub format: BodyFormat,
     pub mapping: Option<Mapping>,
     pub model: Option<Arc<Model>>,
+    /// The route's move from `mapping` to a candidate mapping.
+    pub rollout: Option<Arc<MappingRollout>>,
+}
+
+/// A route's rollout between its mapping and a candidate: which one maps each event (sticky by
+/// its key), each one's outcomes counted for the rollback, differences found by shadowing
+/// recorded as drift.
+pub(crate) struct MappingRollout {
+    pub candidate: Mapping,
+    pub rollout: Arc<junction_resilience::rollout::Rollout>,
+    pub route: String,
+    pub store: Arc<dyn junction_store::Store>,
+    pub drift: Arc<junction_transform::drift::Tracker>,
+}
+
+impl std::fmt::Debug for MappingRollout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MappingRollout")
+            .field("rollout", &self.rollout.name())
+            .field("candidate", &self.candidate.name)
+            .finish()
+    }
 }
 
 /// Why a body was not sent.
@@ -29,6 +51,55 @@ pub(crate) struct Quarantine {
 impl Shape {
     pub fn is_identity(&self) -> bool {
         self.format == BodyFormat::Json && self.mapping.is_none() && self.model.is_none()
+    }
+
+    /// The body to send for the event keyed `key`, by the mapping its rollout picks (the
+    /// route's own without one); `None` when it is the event's body unchanged.
+    pub async fn apply_keyed(
+        &self,
+        payload: &[u8],
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, Quarantine> {
+        use junction_resilience::rollout::Arm;
+        let Some(r) = &self.rollout else {
+            return self.apply(payload).await;
+        };
+        let plan = r.rollout.plan(key);
+        let stable = Shape {
+            rollout: None,
+            ..self.clone()
+        };
+        let candidate = Shape {
+            mapping: Some(r.candidate.clone()),
+            ..stable.clone()
+        };
+        let served = match plan.serve {
+            Arm::Stable => stable.apply(payload).await,
+            Arm::Candidate => candidate.apply(payload).await,
+        };
+        junction_server::rollouts::record(&r.store, &r.rollout, plan.serve, served.is_ok());
+        if plan.shadow {
+            let shadow = candidate.apply(payload).await;
+            junction_server::rollouts::record(&r.store, &r.rollout, Arm::Candidate, shadow.is_ok());
+            if let (Ok(a), Ok(b)) = (&served, &shadow) {
+                let json = |o: &Option<Vec<u8>>| {
+                    serde_json::from_slice::<serde_json::Value>(o.as_deref().unwrap_or(payload))
+                        .ok()
+                };
+                if let (Some(a), Some(b)) = (json(a), json(b)) {
+                    let drifts = junction_transform::drift::differences(
+                        &a,
+                        &b,
+                        r.rollout.arm_name(Arm::Stable),
+                        &r.candidate.name,
+                    );
+                    let subject = format!("{}@{}", r.route, r.candidate.name);
+                    r.drift
+                        .record("route", &subject, &drifts, junction_core::time::now_ms());
+                }
+            }
+        }
+        served
     }
 
     /// The body to send: `None` when it is the event's body unchanged.

@@ -215,7 +215,10 @@ impl Worker {
         }
         let shapes = self.shapes.load_full();
         let body = match shapes.get(&c.route) {
-            Some(shape) if !shape.is_identity() => match shape.apply(&c.event.payload).await {
+            Some(shape) if !shape.is_identity() => match shape
+                .apply_keyed(&c.event.payload, rollout_key(&c).as_bytes())
+                .await
+            {
                 Ok(mapped) => mapped.unwrap_or_else(|| c.event.payload.clone()),
                 Err(q) => return self.quarantine(c, q, started_at, t0).await,
             },
@@ -259,6 +262,7 @@ impl Worker {
                     connection,
                     body,
                     idempotency_key: super::idempotency_key(&c),
+                    key: c.event.entity_key.as_deref(),
                     timeout: settings.timeout,
                 };
                 ops.deliver(delivery).instrument(span).await
@@ -439,4 +443,12 @@ impl Worker {
         self.wake.notify_one();
         Ok(())
     }
+}
+
+/// What a route's mapping rollout sticks by: the event's entity key, else its id.
+fn rollout_key(c: &Claimed) -> &str {
+    c.event
+        .entity_key
+        .as_deref()
+        .unwrap_or(c.event.external_id.as_str())
 }
