@@ -15,9 +15,8 @@ use crate::runtime::Answer;
 /// Most bytes of a vendor's error answer quoted back to the caller.
 const EXCERPT: usize = 2048;
 
-/// The JSON of a 2xx answer (`Null` for an empty body), or the error that explains why there is
-/// none.
-pub async fn json_of(name: &str, answer: Answer) -> Result<(Value, http::HeaderMap), Response> {
+/// The body of a 2xx answer, or the error that explains why there is none.
+pub async fn bytes_of(name: &str, answer: Answer) -> Result<(Bytes, http::HeaderMap), Response> {
     let status = answer.status;
     let headers = answer.headers;
     let bytes = super::message::read_all(answer.body)
@@ -26,6 +25,14 @@ pub async fn json_of(name: &str, answer: Answer) -> Result<(Value, http::HeaderM
     if !status.is_success() {
         return Err(refused(name, status, &headers, &bytes));
     }
+    Ok((bytes, headers))
+}
+
+/// The JSON of a 2xx answer (`Null` for an empty body), or the error that explains why there is
+/// none.
+pub async fn json_of(name: &str, answer: Answer) -> Result<(Value, http::HeaderMap), Response> {
+    let status = answer.status;
+    let (bytes, headers) = bytes_of(name, answer).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok((Value::Null, headers));
     }
@@ -88,6 +95,18 @@ fn refused(name: &str, status: StatusCode, headers: &http::HeaderMap, body: &Byt
         res.headers_mut()
             .insert(http::header::RETRY_AFTER, ra.clone());
     }
+    res
+}
+
+/// A 200 with the caller's JSON, already written, and how many requests went upstream.
+pub fn ok_bytes(json: Vec<u8>, attempts: u32) -> Response {
+    let mut res = (StatusCode::OK, json).into_response();
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res.headers_mut()
+        .insert("x-junction-attempts", HeaderValue::from(attempts));
     res
 }
 

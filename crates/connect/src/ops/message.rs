@@ -201,7 +201,7 @@ pub async fn lines(
     shapes: &Shapes,
     m: &Message,
     model: Option<std::sync::Arc<junction_transform::Model>>,
-    records: Vec<Value>,
+    records: super::pages::Records,
 ) -> Result<Vec<u8>, LineError> {
     let def = m.map.as_ref().and_then(|n| shapes.mappings.get(n));
     let mapping = def.map(|d| (d.mapping.clone(), d.to.clone()));
@@ -217,14 +217,7 @@ pub async fn lines(
         .current_num_threads()
         .max(1);
     let per = records.len().div_ceil(threads).max(64);
-    let mut chunks = Vec::new();
-    let mut rest = records;
-    while rest.len() > per {
-        let tail = rest.split_off(per);
-        chunks.push(rest);
-        rest = tail;
-    }
-    chunks.push(rest);
+    let chunks = records.chunks(per);
     let jobs = chunks.into_iter().map(|chunk| {
         let (mapping, model) = (mapping.clone(), model.clone());
         junction_transform::pool::run(move || chunk_lines(chunk, mapping, model))
@@ -242,50 +235,39 @@ type MappingWithModel = (
 );
 
 fn chunk_lines(
-    records: Vec<Value>,
+    records: super::pages::Records,
     mapping: Option<MappingWithModel>,
     model: Option<std::sync::Arc<junction_transform::Model>>,
 ) -> Result<Vec<u8>, LineError> {
     let mut out = Vec::with_capacity(records.len() * 256);
-    let mut input = Vec::new();
-    for record in records {
+    for record in records.iter() {
         let start = out.len();
-        let value = match &mapping {
-            None => record,
-            Some((mapping, to)) => {
-                input.clear();
-                serde_json::to_writer(&mut input, &record)
-                    .map_err(|e| LineError::Mapping(e.to_string()))?;
-                drop(record);
-                mapping
-                    .map_json(&input, &mut out)
-                    .map_err(|e| LineError::Mapping(format!("mapping `{}`: {e}", mapping.name)))?;
-                let v: Value = serde_json::from_slice(&out[start..])
-                    .map_err(|e| LineError::Mapping(e.to_string()))?;
-                if let Some(to) = to {
-                    if let Err(errors) = to.validate(&v) {
-                        return Err(LineError::Model {
-                            model: to.clone(),
-                            value: v,
-                            errors,
-                        });
-                    }
-                }
-                v
-            }
-        };
-        if let Some(model) = &model {
-            if let Err(errors) = model.validate(&value) {
-                return Err(LineError::Model {
-                    model: model.clone(),
-                    value,
-                    errors,
-                });
-            }
+        match &mapping {
+            // As the vendor wrote it, on one line (a raw newline can only be whitespace
+            // between tokens: inside strings it is escaped).
+            None => out.extend(record.iter().map(|b| match b {
+                b'\n' | b'\r' => b' ',
+                b => *b,
+            })),
+            Some((mapping, _)) => mapping
+                .map_json(record, &mut out)
+                .map_err(|e| LineError::Mapping(format!("mapping `{}`: {e}", mapping.name)))?,
         }
-        if mapping.is_none() {
-            serde_json::to_writer(&mut out, &value)
+        let to = mapping.as_ref().and_then(|(_, to)| to.as_ref());
+        let mut checks = to.into_iter().chain(model.as_ref()).peekable();
+        if checks.peek().is_some() {
+            // Checked as the caller gets it: the line just written, read back.
+            let value: Value = serde_json::from_slice(&out[start..])
                 .map_err(|e| LineError::Mapping(e.to_string()))?;
+            for model in checks {
+                if let Err(errors) = model.validate(&value) {
+                    return Err(LineError::Model {
+                        model: model.clone(),
+                        value,
+                        errors,
+                    });
+                }
+            }
         }
         out.push(b'\n');
     }

@@ -536,7 +536,7 @@ impl OpCall {
         p: &Paginate,
         pos: &Position,
         seen: u64,
-    ) -> Result<(Vec<Value>, Option<Position>, u32), Response> {
+    ) -> Result<(pages::Records, Option<Position>, u32), Response> {
         let (path, query) = pages::request(p, &self.req.path, &self.req.query, pos);
         let url = crate::path::target(&self.rt.cfg, &path, Some(&query))
             .map_err(|e| ApiError(e).into_response())?;
@@ -554,11 +554,21 @@ impl OpCall {
             .await
             .map_err(|e| ApiError(e).into_response())?;
         let attempts = answer.attempts;
-        let (json, headers) = answer::json_of(&self.name, answer).await?;
-        let page = pages::read(p, &self.rt.cfg, &url, json, &headers, pos, seen)
+        let (bytes, headers) = answer::bytes_of(&self.name, answer).await?;
+        let (style, name) = (p.clone(), self.name.clone());
+        let body = junction_transform::pool::run(move || pages::parse(&style, &name, bytes))
+            .await
+            .map_err(|e| ApiError(Error::internal(e)).into_response())?
             .map_err(|e| ApiError(e).into_response())?;
-        if let Some(first) = page.records.first() {
-            self.observe(first);
+        let page = pages::read(p, &self.rt.cfg, &url, body, &headers, pos, seen)
+            .map_err(|e| ApiError(e).into_response())?;
+        if let Some(first) = page.records.iter().next() {
+            if self.rt.drift.wants("connector", &self.subject) {
+                if let Ok(v) = serde_json::from_slice::<Value>(first) {
+                    let now = junction_core::time::now_ms();
+                    self.rt.drift.observe("connector", &self.subject, &v, now);
+                }
+            }
         }
         Ok((page.records, page.next, attempts))
     }
@@ -570,17 +580,32 @@ impl OpCall {
             Ok(f) => f,
             Err(refused) => return refused,
         };
-        match self.canonical(records).await {
-            Ok(records) => answer::ok(
-                &json!({ "data": records, "next_cursor": next.map(|n| n.token()) }),
-                attempts,
-            ),
-            Err(refused) => refused,
+        let lines = match self.lines(records).await {
+            Ok(lines) => lines,
+            Err(refused) => return refused,
+        };
+        // `{"data": [ the lines, comma-separated ], "next_cursor": …}`, written once.
+        let mut body = Vec::with_capacity(lines.len() + 64);
+        body.extend_from_slice(b"{\"data\":[");
+        for (i, line) in lines
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .enumerate()
+        {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(line);
         }
+        body.extend_from_slice(b"],\"next_cursor\":");
+        let cursor = next.map(|n| n.token());
+        let _ = serde_json::to_writer(&mut body, &cursor);
+        body.push(b'}');
+        answer::ok_bytes(body, attempts)
     }
 
     /// A page's records as NDJSON lines (mapped, checked), or the error answer.
-    async fn lines(&self, records: Vec<Value>) -> Result<Vec<u8>, Response> {
+    async fn lines(&self, records: pages::Records) -> Result<Vec<u8>, Response> {
         let model = self
             .op
             .response

@@ -11,6 +11,7 @@ use http::HeaderMap;
 use junction_config::{Connector, PageStyle, Paginate};
 use junction_core::{Code, Error, Origin};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// The next page to ask for.
@@ -109,8 +110,121 @@ pub fn request(
 
 /// A page read: its records and the next position (`None`: the list is complete).
 pub struct Page {
-    pub records: Vec<Value>,
+    pub records: Records,
     pub next: Option<Position>,
+}
+
+/// A page's records as the vendor wrote them: spans of the page's bytes, never parsed into a
+/// tree (a record is parsed only by what needs it: the mapping, the model check).
+#[derive(Clone)]
+pub struct Records {
+    bytes: bytes::Bytes,
+    spans: Vec<(usize, usize)>,
+}
+
+impl Records {
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.spans.iter().map(|(a, b)| &self.bytes[*a..*b])
+    }
+
+    /// The records in runs of at most `per` (sharing the page's bytes).
+    pub fn chunks(self, per: usize) -> Vec<Records> {
+        self.spans
+            .chunks(per.max(1))
+            .map(|spans| Records {
+                bytes: self.bytes.clone(),
+                spans: spans.to_vec(),
+            })
+            .collect()
+    }
+}
+
+/// A page's body, read once: its records, and the rest of the body (where the pagination fields
+/// are) as JSON.
+pub struct Body {
+    records: Records,
+    rest: Value,
+}
+
+/// Reads a page's body (on the mapping threads): one validating pass that finds each record's
+/// bytes, without building a tree of the page; a page without its records array breaks the
+/// pagination contract.
+pub fn parse(p: &Paginate, name: &str, bytes: bytes::Bytes) -> Result<Body, Error> {
+    let not_json = |e: serde_json::Error| {
+        Error::new(
+            Code::UpstreamInvalid,
+            Origin::Upstream,
+            format!("{name}: the vendor answered a page that is not JSON ({e})"),
+        )
+        .with_hint("check the operation's path and the connector's base_url")
+    };
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        Error::new(
+            Code::UpstreamInvalid,
+            Origin::Upstream,
+            format!("{name}: the vendor answered a page that is not UTF-8 ({e})"),
+        )
+    })?;
+    let missing = || broken(&format!("the page has no `{}`", p.records.join(".")));
+    let whole: &RawValue = if text.trim().is_empty() {
+        return Err(missing());
+    } else {
+        serde_json::from_str(text).map_err(not_json)?
+    };
+    let mut slot = whole;
+    for k in &p.records {
+        let fields: std::collections::HashMap<String, &RawValue> =
+            serde_json::from_str(slot.get()).map_err(|_| missing())?;
+        slot = fields.get(k.as_str()).copied().ok_or_else(missing)?;
+    }
+    let items: Vec<&RawValue> = serde_json::from_str(slot.get()).map_err(|_| {
+        broken(&format!(
+            "`{}` in the page is not an array",
+            if p.records.is_empty() {
+                ".".to_owned()
+            } else {
+                p.records.join(".")
+            }
+        ))
+    })?;
+    let base = text.as_ptr() as usize;
+    let spans = items
+        .iter()
+        .map(|r| {
+            let at = r.get().as_ptr() as usize - base;
+            (at, at + r.get().len())
+        })
+        .collect();
+    let rest = rest_of(whole, &p.records).map_err(not_json)?;
+    Ok(Body {
+        records: Records {
+            spans,
+            bytes: bytes.clone(),
+        },
+        rest,
+    })
+}
+
+/// The body as JSON without the records at `path` (they are the bulk of a page).
+fn rest_of(v: &RawValue, path: &[String]) -> Result<Value, serde_json::Error> {
+    let Some((first, tail)) = path.split_first() else {
+        return Ok(Value::Null);
+    };
+    let fields: std::collections::HashMap<String, &RawValue> = serde_json::from_str(v.get())?;
+    let mut out = serde_json::Map::new();
+    for (k, raw) in fields {
+        let value = if k == *first {
+            rest_of(raw, tail)?
+        } else {
+            serde_json::from_str(raw.get())?
+        };
+        out.insert(k, value);
+    }
+    Ok(Value::Object(out))
 }
 
 /// The field at a dotted path.
@@ -118,19 +232,19 @@ fn at<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
     path.iter().try_fold(v, |v, k| v.get(k))
 }
 
-/// Reads a page: takes its records out of `body` and finds the next position. `url` is the
+/// Reads a page: its records, and the next position. `url` is the
 /// page's own URL (relative next URLs resolve against it); `seen` counts the records of the
 /// pages before this one.
 pub fn read(
     p: &Paginate,
     cfg: &Connector,
     url: &url::Url,
-    mut body: Value,
+    page: Body,
     headers: &HeaderMap,
     pos: &Position,
     seen: u64,
 ) -> Result<Page, Error> {
-    let records = take_records(p, &mut body)?;
+    let (records, body) = (page.records, page.rest);
     let n = records.len() as u64;
     let more = p
         .has_more
@@ -170,26 +284,6 @@ pub fn read(
             .transpose()?,
     };
     Ok(Page { records, next })
-}
-
-fn take_records(p: &Paginate, body: &mut Value) -> Result<Vec<Value>, Error> {
-    let mut slot = body;
-    for k in &p.records {
-        slot = slot
-            .get_mut(k)
-            .ok_or_else(|| broken(&format!("the page has no `{}`", p.records.join("."))))?;
-    }
-    match slot.take() {
-        Value::Array(a) => Ok(a),
-        _ => Err(broken(&format!(
-            "`{}` in the page is not an array",
-            if p.records.is_empty() {
-                ".".to_owned()
-            } else {
-                p.records.join(".")
-            }
-        ))),
-    }
 }
 
 /// A non-empty string (or number) at `path`.
@@ -294,6 +388,75 @@ impl Visited {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn paginate(records: &[&str]) -> Paginate {
+        Paginate {
+            style: PageStyle::Cursor,
+            records: records.iter().map(|s| s.to_string()).collect(),
+            param: "starting_after".into(),
+            next: vec!["meta".into(), "next".into()],
+            has_more: None,
+            total: Vec::new(),
+            size_param: "limit".into(),
+            page_size: 10,
+            max_pages: 10,
+            max_records: 100,
+        }
+    }
+
+    fn page(records: &[&str], text: &str) -> Result<Body, Error> {
+        parse(
+            &paginate(records),
+            "list",
+            bytes::Bytes::from(text.to_owned()),
+        )
+    }
+
+    #[test]
+    fn a_page_is_read_once_into_its_records_bytes_and_the_rest() {
+        let text = r#"{"result":{"items":[{"id":1}, {"id":2.5,"tags":["a"]}],"n":2},"meta":{"next":"c_2"}}"#;
+        let body = page(&["result", "items"], text).unwrap();
+        let records: Vec<&[u8]> = body.records.iter().collect();
+        assert_eq!(
+            records,
+            [&br#"{"id":1}"#[..], br#"{"id":2.5,"tags":["a"]}"#]
+        );
+        assert_eq!(
+            body.rest["result"],
+            serde_json::json!({"items": null, "n": 2})
+        );
+        assert_eq!(body.rest["meta"]["next"], "c_2");
+        let chunks = body.records.chunks(1);
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(
+            chunks[1].iter().next(),
+            Some(&br#"{"id":2.5,"tags":["a"]}"#[..])
+        );
+        // The page itself as the list.
+        assert_eq!(page(&[], "[1,2,3]").unwrap().records.len(), 3);
+        // Contract breaks and non-JSON, each with its message.
+        let e = page(&["data"], r#"{"items":[]}"#).err().unwrap();
+        assert!(
+            e.message().contains("the page has no `data`"),
+            "{}",
+            e.message()
+        );
+        let e = page(&["data"], r#"{"data":{}}"#).err().unwrap();
+        assert!(
+            e.message().contains("`data` in the page is not an array"),
+            "{}",
+            e.message()
+        );
+        let e = page(&["data"], "  ").err().unwrap();
+        assert!(e.message().contains("the page has no `data`"));
+        let e = page(&["data"], "<html>").err().unwrap();
+        assert_eq!(e.code(), Code::UpstreamInvalid);
+        assert!(e.message().contains("not JSON"), "{}", e.message());
+        let deep = format!("{{\"data\":[{}{}]}}", "[".repeat(5000), "]".repeat(5000));
+        // Skipped over without recursion: a deep record cannot exhaust the stack here (what
+        // parses it — the mapping, a model check — bounds its depth).
+        assert_eq!(page(&["data"], &deep).unwrap().records.len(), 1);
+    }
 
     fn link(v: &str) -> Option<String> {
         let mut h = HeaderMap::new();
