@@ -45,6 +45,9 @@ pub struct RawConfig {
     /// Alert rules (built-in ones run unless turned off) and where notifications go.
     #[serde(default)]
     pub alerts: crate::alerts::raw::RawAlerts,
+    /// Work on a schedule: contract probes of connectors' operations.
+    #[serde(default)]
+    pub jobs: BTreeMap<String, crate::jobs::RawJob>,
 }
 
 // Written out, not derived: a derived default would give the empty filter (no log at all)

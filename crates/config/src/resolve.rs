@@ -53,6 +53,7 @@ pub(crate) fn resolve(
     let connectors = crate::connect::resolve::resolve_connectors(doc, &sources, &mut errs);
     crate::data::resolve::check_links(doc, &flows, &connectors, &shapes, &mut errs);
     let alerts = crate::alerts::resolve::resolve_alerts(doc, &mut errs);
+    let jobs = crate::jobs::resolve_jobs(doc, &connectors, &mut errs);
 
     match (server, store, telemetry, delivery) {
         (Some(server), Some(store), Some(telemetry), Some(delivery)) if errs.is_empty() => {
@@ -66,6 +67,7 @@ pub(crate) fn resolve(
                 connectors,
                 shapes,
                 alerts,
+                jobs,
                 vault_refs: sources.vault.into_inner(),
                 document: crate::resolved::AsRead(doc.value.clone()),
                 files: doc.files.borrow().clone(),

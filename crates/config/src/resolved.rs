@@ -41,6 +41,8 @@ pub struct Config {
     pub shapes: crate::data::resolved::Shapes,
     /// Alert rules and sinks.
     pub alerts: crate::alerts::resolved::Alerts,
+    /// Work on a schedule.
+    pub jobs: std::collections::BTreeMap<String, crate::jobs::Job>,
     /// Every `secret:NAME` the config holds, bound from the vault at start-up.
     pub vault_refs: Vec<crate::flow::resolved::VaultRef>,
     /// The file as read, `${VAR}`s expanded: what a reload compares section by section. It may

@@ -77,7 +77,7 @@ pub fn routes(engine: Arc<Engine>) -> Router<AppState> {
 /// The delivery admin endpoints under `/api/v1`: to be mounted behind the admin guard
 /// (`junction_server::admin::guard`).
 pub fn admin_routes(engine: Arc<Engine>) -> Router<AppState> {
-    Router::new()
+    crate::jobs::http::routes(engine.scheduler.clone())
         .route("/api/v1/dead-letters", get(list_dead))
         .route("/api/v1/dead-letters/replay", post(replay_many))
         .route("/api/v1/quarantine", get(list_quarantined))

@@ -11,6 +11,7 @@ pub mod browse;
 pub mod dispatch;
 pub mod http;
 pub mod ingest;
+pub mod jobs;
 pub mod maintain;
 
 use std::sync::Arc;
@@ -21,6 +22,8 @@ use junction_server::AppState;
 pub struct Engine {
     pub ingest: ingest::Ingest,
     pub dispatcher: dispatch::Dispatcher,
+    /// The jobs of this process's schedule.
+    pub scheduler: Arc<jobs::Scheduler>,
     store: Arc<dyn junction_store::Store>,
 }
 
@@ -40,10 +43,13 @@ impl Engine {
         let config = &state.config();
         let wakers = Arc::new(dispatch::Wakers::new(config.flows.destinations.keys()));
         let ingest = ingest::Ingest::new(config, state, wakers.clone());
+        let scheduler = jobs::Scheduler::new(state, operations.clone());
         let dispatcher = dispatch::Dispatcher::start(config, state, &wakers, operations).await?;
+        scheduler.spawn();
         let engine = Arc::new(Self {
             ingest,
             dispatcher,
+            scheduler,
             store: state.store.clone(),
         });
         maintain::spawn(state.clone());

@@ -12,6 +12,7 @@ use crate::commands::connections::ConnectionsCommand;
 use crate::commands::demo::DemoArgs;
 use crate::commands::dlq::DlqCommand;
 use crate::commands::events::EventsCommand;
+use crate::commands::jobs::JobsCommand;
 use crate::commands::mock::MockArgs;
 use crate::commands::secrets::SecretsCommand;
 use crate::commands::serve::ServeArgs;
@@ -47,6 +48,9 @@ pub enum Command {
     /// Dead letters on a running hub: list, show, replay.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Jobs on a running hub: list, show, run now, pause, resume.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// A running hub at a glance: readiness, firing alerts, connectors, destinations, sources.
     Status(Remote),
     /// Make a running hub reload its config file now (it also reloads on file changes and

@@ -24,6 +24,8 @@ mod model;
 pub mod ops;
 mod postgres;
 mod rejected_sql;
+pub mod jobs;
+pub use jobs::{JobRun, NewRun, RunState, Trigger};
 mod rows;
 mod sqlite;
 mod states;
@@ -72,6 +74,7 @@ pub trait Store:
     + AuditLog
     + MinuteHistory
     + AlertStates
+    + Jobs
     + Send
     + Sync
     + 'static
@@ -323,6 +326,46 @@ pub trait AlertStates: Send + Sync {
 
     /// Every alert, firing first.
     async fn alerts(&self) -> Result<Vec<AlertRecord>, StoreError>;
+}
+
+/// Runs of scheduled jobs: one per `(job, slot)` across processes.
+#[async_trait]
+pub trait Jobs: Send + Sync {
+    /// Starts a run of `run.job` for `run.slot`, unless one exists for that slot: the id of the
+    /// new run, or `None` when another process (or an earlier start) took the slot.
+    async fn start_run(&self, run: NewRun) -> Result<Option<i64>, StoreError>;
+
+    /// Finishes a running run; `false` if it was not running (a sweep failed it meanwhile).
+    async fn finish_run(
+        &self,
+        id: i64,
+        state: RunState,
+        result: String,
+        error: Option<String>,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Records a running run's progress (JSON) and that its owner is alive.
+    async fn beat_run(&self, id: i64, progress: String, now: i64) -> Result<bool, StoreError>;
+
+    /// Fails running runs whose owner has not beaten since `before`.
+    async fn fail_stale_runs(&self, before: i64, now: i64) -> Result<u64, StoreError>;
+
+    /// Runs of `job` (or of every job), newest first.
+    async fn job_runs(&self, job: Option<String>, limit: usize) -> Result<Vec<JobRun>, StoreError>;
+
+    async fn job_run(&self, id: i64) -> Result<Option<JobRun>, StoreError>;
+
+    /// The latest scheduled slot of `job` that has a run.
+    async fn last_slot(&self, job: &str) -> Result<Option<i64>, StoreError>;
+
+    /// Pauses `job`; `false` if it was paused already.
+    async fn pause_job(&self, job: &str, actor: &str, now: i64) -> Result<bool, StoreError>;
+
+    /// Resumes `job`; `false` if it was not paused.
+    async fn resume_job(&self, job: &str) -> Result<bool, StoreError>;
+
+    async fn paused_jobs(&self) -> Result<Vec<String>, StoreError>;
 }
 
 /// Convenience forms of [`Queue::finish`].

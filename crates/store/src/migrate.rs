@@ -68,6 +68,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "event trace context and forwarded headers",
         sql: include_str!("../migrations/sqlite/0011_event_context.sql"),
     },
+    Migration {
+        version: 12,
+        name: "job runs and pauses",
+        sql: include_str!("../migrations/sqlite/0012_jobs.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -125,6 +130,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 11,
         name: "event trace context and forwarded headers",
         sql: include_str!("../migrations/postgres/0011_event_context.sql"),
+    },
+    Migration {
+        version: 12,
+        name: "job runs and pauses",
+        sql: include_str!("../migrations/postgres/0012_jobs.sql"),
     },
 ];
 

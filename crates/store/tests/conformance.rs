@@ -96,6 +96,9 @@ conformance!(
     an_events_trace_and_forwarded_headers_travel_with_it_to_the_claim,
     deliveries_are_found_by_state_destination_route_source_and_time_newest_first,
     a_refresh_updates_a_firing_alerts_value_and_never_fires_one,
+    a_job_slot_is_run_once_however_many_processes_race_for_it,
+    a_run_whose_owner_stops_beating_is_failed_and_runs_are_trimmed,
+    jobs_are_paused_and_resumed_once,
 );
 
 fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -> NewEvent {
@@ -1633,3 +1636,96 @@ async fn sqlite_files_are_readable_by_their_owner_only() {
         );
     }
 }
+
+fn new_run(job: &str, slot: i64, owner: &str, now: i64) -> junction_store::NewRun {
+    junction_store::NewRun {
+        job: job.into(),
+        slot,
+        trigger: junction_store::Trigger::Schedule,
+        owner: owner.into(),
+        now,
+    }
+}
+
+async fn a_job_slot_is_run_once_however_many_processes_race_for_it(store: Arc<dyn Store>) {
+    // Eight "processes" race for each of 20 slots.
+    for slot in 0..20i64 {
+        let tries = (0..8).map(|p| {
+            let store = store.clone();
+            async move {
+                store
+                    .start_run(new_run("probe", slot * 60_000, &format!("node-{p}"), 1_000))
+                    .await
+                    .unwrap()
+            }
+        });
+        let won: Vec<i64> = futures_util::future::join_all(tries)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(won.len(), 1, "slot {slot}: {won:?}");
+    }
+    let runs = store.job_runs(Some("probe".into()), 100).await.unwrap();
+    assert_eq!(runs.len(), 20);
+    assert!(runs.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    assert_eq!(store.last_slot("probe").await.unwrap(), Some(19 * 60_000));
+    assert_eq!(store.last_slot("other").await.unwrap(), None);
+    // Another job's slots are its own.
+    assert!(store.start_run(new_run("other", 0, "n", 1)).await.unwrap().is_some());
+    // Finished once, with its result.
+    let id = runs[0].id;
+    assert!(store
+        .finish_run(id, RunState::Succeeded, r#"{"calls":[]}"#.into(), None, 2_000)
+        .await
+        .unwrap());
+    assert!(!store
+        .finish_run(id, RunState::Failed, "{}".into(), Some("late".into()), 3_000)
+        .await
+        .unwrap(), "a finished run stays as it finished");
+    let run = store.job_run(id).await.unwrap().unwrap();
+    assert_eq!(run.state, RunState::Succeeded);
+    assert_eq!(run.finished_at, Some(2_000));
+    assert_eq!(run.result, r#"{"calls":[]}"#);
+    assert_eq!(run.error, None);
+}
+
+async fn a_run_whose_owner_stops_beating_is_failed_and_runs_are_trimmed(store: Arc<dyn Store>) {
+    let alive = store.start_run(new_run("sync", 1, "a", 1_000)).await.unwrap().unwrap();
+    let dead = store.start_run(new_run("sync", 2, "b", 1_000)).await.unwrap().unwrap();
+    assert!(store.beat_run(alive, r#"{"records":10}"#.into(), 40_000).await.unwrap());
+    assert_eq!(store.fail_stale_runs(30_000, 41_000).await.unwrap(), 1);
+    let dead = store.job_run(dead).await.unwrap().unwrap();
+    assert_eq!(dead.state, RunState::Failed);
+    assert!(dead.error.unwrap().contains("stopped"));
+    let alive = store.job_run(alive).await.unwrap().unwrap();
+    assert_eq!(alive.state, RunState::Running);
+    assert_eq!(alive.progress, r#"{"records":10}"#);
+    // Only the newest finished runs are kept.
+    let keep = junction_store::jobs::KEEP_RUNS;
+    for slot in 0..keep + 20 {
+        let id = store
+            .start_run(new_run("busy", 100 + slot, "a", 1))
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .finish_run(id, RunState::Succeeded, "{}".into(), None, 2)
+            .await
+            .unwrap();
+    }
+    let runs = store.job_runs(Some("busy".into()), 1_000).await.unwrap();
+    assert_eq!(runs.len() as i64, keep);
+    assert_eq!(runs[0].slot, 100 + keep + 19);
+}
+
+async fn jobs_are_paused_and_resumed_once(store: Arc<dyn Store>) {
+    assert!(store.paused_jobs().await.unwrap().is_empty());
+    assert!(store.pause_job("probe", "token:ab", 1).await.unwrap());
+    assert!(!store.pause_job("probe", "token:cd", 2).await.unwrap());
+    assert_eq!(store.paused_jobs().await.unwrap(), vec!["probe".to_owned()]);
+    assert!(store.resume_job("probe").await.unwrap());
+    assert!(!store.resume_job("probe").await.unwrap());
+    assert!(store.paused_jobs().await.unwrap().is_empty());
+}
+

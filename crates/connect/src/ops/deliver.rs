@@ -33,6 +33,15 @@ impl Operations for Hub {
     ) -> Pin<Box<dyn Future<Output = (Sent, Option<String>)> + Send + 'a>> {
         Box::pin(self.deliver_into(delivery))
     }
+
+    fn call<'a>(
+        &'a self,
+        connector: &'a str,
+        operation: &'a str,
+        input: serde_json::Map<String, Value>,
+    ) -> Pin<Box<dyn Future<Output = (u16, Value)> + Send + 'a>> {
+        Box::pin(super::call_for_job(self, connector, operation, input))
+    }
 }
 
 impl Hub {

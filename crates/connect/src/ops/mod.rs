@@ -239,6 +239,61 @@ async fn call(
     Ok(res)
 }
 
+/// An operation called by a job (a contract probe): through the same path as `/ops` — the
+/// request built and checked, the connector's credentials, quota and retries, the answer mapped
+/// and checked, drift recorded — the first page of a paginated one. The status and the JSON
+/// answer (the error body when it failed).
+pub(crate) async fn call_for_job(
+    hub: &Hub,
+    connector: &str,
+    operation: &str,
+    input: Map<String, Value>,
+) -> (u16, Value) {
+    let Some(rt) = hub.connector(connector) else {
+        return (
+            404,
+            json!({ "error": { "code": "not_found", "message": format!("unknown connector `{connector}`") } }),
+        );
+    };
+    let Some(op) = rt.cfg.operations.get(operation).cloned() else {
+        return (
+            404,
+            json!({ "error": { "code": "not_found", "message": format!("connector `{connector}` has no operation `{operation}`") } }),
+        );
+    };
+    let res = if let Some(soap) = rt.cfg.soap.clone() {
+        let shapes = hub.shapes.load_full();
+        let body = Bytes::from(serde_json::to_vec(&Value::Object(input)).unwrap_or_default());
+        crate::soap::call(&rt, &shapes, &soap, operation, "default".into(), body)
+            .await
+            .unwrap_or_else(IntoResponse::into_response)
+    } else {
+        let call = OpCall::build(
+            operation,
+            connector,
+            rt,
+            op,
+            hub.shapes.load_full(),
+            input,
+            "default".into(),
+            None,
+        );
+        match call.await {
+            Ok(call) => call
+                .run(&Control::default())
+                .await
+                .unwrap_or_else(IntoResponse::into_response),
+            Err(refused) => refused,
+        }
+    };
+    let status = res.status().as_u16();
+    let bytes = axum::body::to_bytes(res.into_body(), message::MAX_ANSWER)
+        .await
+        .unwrap_or_default();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, body)
+}
+
 /// The candidate's side of a shadowed call.
 struct Shadowed {
     hub: Arc<Hub>,

@@ -35,14 +35,24 @@ pub struct OperationDelivery<'a> {
     pub timeout: Duration,
 }
 
-/// Deliveries into vendors' APIs: what the dispatcher needs of the connectors (the hub
-/// implements it), so the engine does not depend on them.
+/// What the engine needs of the connectors (the hub implements it, so the engine does not
+/// depend on them): deliveries into vendors' APIs, and the calls of jobs.
 pub trait Operations: Send + Sync {
     /// One attempt: what came back, and a masked excerpt of the vendor's answer.
     fn deliver<'a>(
         &'a self,
         delivery: OperationDelivery<'a>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = (Sent, Option<String>)> + Send + 'a>>;
+
+    /// One call of an operation in canonical shapes, exactly as `/ops` makes it (the request and
+    /// answer checked against their models, drift recorded): the status and the JSON answer
+    /// (the error body when it failed).
+    fn call<'a>(
+        &'a self,
+        connector: &'a str,
+        operation: &'a str,
+        input: serde_json::Map<String, serde_json::Value>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = (u16, serde_json::Value)> + Send + 'a>>;
 }
 
 /// One wake-up signal per destination.

@@ -6,6 +6,7 @@ pub(crate) mod check;
 pub(crate) mod connections;
 pub(crate) mod demo;
 pub(crate) mod dlq;
+pub(crate) mod jobs;
 pub(crate) mod events;
 pub(crate) mod mock;
 pub(crate) mod openapi;
@@ -95,6 +96,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Dlq(cmd) => dlq::run(cmd).await,
+        Command::Jobs(cmd) => jobs::run(cmd).await,
         Command::Secrets(cmd) => secrets::run(cmd).await,
         Command::Tokens(cmd) => tokens::run(cmd).await,
         Command::Audit(cmd) => audit::run(cmd).await,

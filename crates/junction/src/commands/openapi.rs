@@ -13,6 +13,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(junction_connect::OpsDoc::openapi());
     doc.merge(super::reload::ApiDoc::openapi());
     doc.merge(junction_server::rollouts::ApiDoc::openapi());
+    doc.merge(junction_engine::jobs::http::ApiDoc::openapi());
     doc.info = utoipa::openapi::InfoBuilder::new()
         .title("Junction admin API")
         .version(env!("CARGO_PKG_VERSION"))

@@ -8,6 +8,7 @@ mod drift;
 mod ops;
 mod queue;
 mod rejected;
+mod jobs;
 mod vault;
 mod write;
 
@@ -545,3 +546,54 @@ impl AlertStates for PgStore {
         ops::alerts(&self.pool).await
     }
 }
+
+#[async_trait]
+impl Jobs for PgStore {
+    async fn start_run(&self, run: NewRun) -> Result<Option<i64>, StoreError> {
+        jobs::start(&self.pool, &run).await
+    }
+
+    async fn finish_run(
+        &self,
+        id: i64,
+        state: RunState,
+        result: String,
+        error: Option<String>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        jobs::finish(&self.pool, id, state, &result, error.as_deref(), now).await
+    }
+
+    async fn beat_run(&self, id: i64, progress: String, now: i64) -> Result<bool, StoreError> {
+        jobs::beat(&self.pool, id, &progress, now).await
+    }
+
+    async fn fail_stale_runs(&self, before: i64, now: i64) -> Result<u64, StoreError> {
+        jobs::fail_stale(&self.pool, before, now).await
+    }
+
+    async fn job_runs(&self, job: Option<String>, limit: usize) -> Result<Vec<JobRun>, StoreError> {
+        jobs::list(&self.pool, job, limit).await
+    }
+
+    async fn job_run(&self, id: i64) -> Result<Option<JobRun>, StoreError> {
+        jobs::run(&self.pool, id).await
+    }
+
+    async fn last_slot(&self, job: &str) -> Result<Option<i64>, StoreError> {
+        jobs::last_slot(&self.pool, job).await
+    }
+
+    async fn pause_job(&self, job: &str, actor: &str, now: i64) -> Result<bool, StoreError> {
+        jobs::pause(&self.pool, job, actor, now).await
+    }
+
+    async fn resume_job(&self, job: &str) -> Result<bool, StoreError> {
+        jobs::resume(&self.pool, job).await
+    }
+
+    async fn paused_jobs(&self) -> Result<Vec<String>, StoreError> {
+        jobs::paused(&self.pool).await
+    }
+}
+

@@ -14,6 +14,7 @@ mod ops;
 mod queue;
 mod read;
 mod rejected;
+mod jobs;
 mod vault;
 mod writer;
 
@@ -461,3 +462,60 @@ impl AlertStates for SqliteStore {
         self.reads.run(ops::alerts).await
     }
 }
+
+#[async_trait]
+impl Jobs for SqliteStore {
+    async fn start_run(&self, run: NewRun) -> Result<Option<i64>, StoreError> {
+        self.on_writer(move |c| jobs::start(c, &run)).await
+    }
+
+    async fn finish_run(
+        &self,
+        id: i64,
+        state: RunState,
+        result: String,
+        error: Option<String>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.on_writer(move |c| jobs::finish(c, id, state, &result, error.as_deref(), now))
+            .await
+    }
+
+    async fn beat_run(&self, id: i64, progress: String, now: i64) -> Result<bool, StoreError> {
+        self.on_writer(move |c| jobs::beat(c, id, &progress, now)).await
+    }
+
+    async fn fail_stale_runs(&self, before: i64, now: i64) -> Result<u64, StoreError> {
+        self.on_writer(move |c| jobs::fail_stale(c, before, now)).await
+    }
+
+    async fn job_runs(&self, job: Option<String>, limit: usize) -> Result<Vec<JobRun>, StoreError> {
+        self.reads
+            .run(move |c| jobs::list(c, job.as_deref(), limit))
+            .await
+    }
+
+    async fn job_run(&self, id: i64) -> Result<Option<JobRun>, StoreError> {
+        self.reads.run(move |c| jobs::run(c, id)).await
+    }
+
+    async fn last_slot(&self, job: &str) -> Result<Option<i64>, StoreError> {
+        let job = job.to_owned();
+        self.reads.run(move |c| jobs::last_slot(c, &job)).await
+    }
+
+    async fn pause_job(&self, job: &str, actor: &str, now: i64) -> Result<bool, StoreError> {
+        let (job, actor) = (job.to_owned(), actor.to_owned());
+        self.on_writer(move |c| jobs::pause(c, &job, &actor, now)).await
+    }
+
+    async fn resume_job(&self, job: &str) -> Result<bool, StoreError> {
+        let job = job.to_owned();
+        self.on_writer(move |c| jobs::resume(c, &job)).await
+    }
+
+    async fn paused_jobs(&self) -> Result<Vec<String>, StoreError> {
+        self.reads.run(jobs::paused).await
+    }
+}
+

@@ -1,0 +1,236 @@
+//! Jobs: work on a schedule, without a leader. Every process computes each job's due slot from
+//! the running config and tries to insert a run for `(job, slot)`; the store's unique constraint
+//! lets exactly one process win, on SQLite as on PostgreSQL. The winner runs it, beating a
+//! heartbeat into the run's row; a run whose owner stops beating is failed by any process's
+//! sweep. Operators run, pause and resume jobs through `/api/v1/jobs` and `junction jobs`.
+
+pub mod http;
+mod probe;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use junction_config::{Job, Missed, Work};
+use junction_core::time::now_ms;
+use junction_server::AppState;
+use junction_store::{NewRun, RunState, Store, StoreError, Trigger};
+use serde_json::{json, Value};
+
+use crate::dispatch::Operations;
+
+/// How often a running run says it is alive, and how long without it before it is failed.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+const STALE: Duration = Duration::from_secs(30);
+/// How often the scheduler looks at the clock (a slot starts within this of coming due).
+const TICK: Duration = Duration::from_millis(500);
+
+/// The scheduler of this process.
+pub struct Scheduler {
+    state: AppState,
+    operations: Option<Arc<dyn Operations>>,
+    /// The last slot this process tried per job (it tries each slot once).
+    tried: Mutex<HashMap<String, i64>>,
+    /// When this process started: a slot due before it is a missed one.
+    started_at: i64,
+}
+
+/// What one run ended with.
+pub struct Ended {
+    pub ok: bool,
+    pub result: Value,
+    pub error: Option<String>,
+}
+
+impl Scheduler {
+    pub fn new(state: &AppState, operations: Option<Arc<dyn Operations>>) -> Arc<Self> {
+        Arc::new(Self {
+            state: state.clone(),
+            operations,
+            tried: Mutex::default(),
+            started_at: now_ms(),
+        })
+    }
+
+    /// Runs the schedule until the process stops.
+    pub fn spawn(self: &Arc<Self>) {
+        let me = self.clone();
+        let task = tokio::spawn(async move {
+            let mut swept = 0i64;
+            loop {
+                if me.state.health.shutting_down() {
+                    return;
+                }
+                let now = now_ms();
+                if now - swept >= HEARTBEAT.as_millis() as i64 {
+                    swept = now;
+                    if let Err(e) = me
+                        .state
+                        .store
+                        .fail_stale_runs(now - STALE.as_millis() as i64, now)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "job runs could not be swept");
+                    }
+                }
+                if let Err(e) = me.tick(now).await {
+                    tracing::warn!(error = %e, "the job schedule could not be read; retrying");
+                }
+                tokio::time::sleep(TICK).await;
+            }
+        });
+        self.state.on_shutdown(Box::new(move |_| {
+            Box::pin(async move {
+                task.abort();
+            })
+        }));
+    }
+
+    /// Starts the runs that came due since the last tick.
+    pub async fn tick(&self, now: i64) -> Result<(), StoreError> {
+        let config = self.state.config();
+        if config.jobs.is_empty() {
+            return Ok(());
+        }
+        let paused = self.state.store.paused_jobs().await?;
+        for job in config.jobs.values() {
+            if paused.contains(&job.name) {
+                continue;
+            }
+            let Some(due) = job.schedule.due(now, job.offset_ms) else {
+                continue;
+            };
+            let first = {
+                let mut tried = self.tried.lock().unwrap_or_else(|p| p.into_inner());
+                match tried.insert(job.name.clone(), due) {
+                    Some(last) if last == due => continue,
+                    last => last.is_none(),
+                }
+            };
+            let trigger = if due >= self.started_at || !first {
+                Trigger::Schedule
+            } else if job.missed == Missed::Skip {
+                continue;
+            } else {
+                Trigger::Missed
+            };
+            self.start(job, due, trigger, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Inserts a run for `slot` and runs it, unless another process has it: its id.
+    async fn start(
+        &self,
+        job: &Job,
+        slot: i64,
+        trigger: Trigger,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let run = NewRun {
+            job: job.name.clone(),
+            slot,
+            trigger,
+            owner: self.state.node_id.to_string(),
+            now,
+        };
+        let Some(id) = self.state.store.start_run(run).await? else {
+            return Ok(None);
+        };
+        tracing::info!(job = %job.name, run = id, trigger = trigger.as_str(), "job run started");
+        metrics::gauge!("junction_job_running", "job" => job.name.clone()).increment(1.0);
+        let (store, job, ops) = (
+            self.state.store.clone(),
+            job.clone(),
+            self.operations.clone(),
+        );
+        tokio::spawn(execute(store, self.state.config(), job, id, ops));
+        Ok(Some(id))
+    }
+
+    /// Runs `name` now (an operator's request): the run's id.
+    pub async fn run_now(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        let config = self.state.config();
+        let Some(job) = config.jobs.get(name) else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        // A manual run's slot is its start, negated: never a scheduled slot.
+        let mut slot = -now;
+        loop {
+            match self.start(job, slot, Trigger::Manual, now).await? {
+                Some(id) => return Ok(Some(id)),
+                // Two manual runs in the same millisecond: the next one down.
+                None => slot -= 1,
+            }
+        }
+    }
+}
+
+/// Runs one run to its end: the work within the job's timeout, a heartbeat meanwhile, the
+/// outcome written.
+async fn execute(
+    store: Arc<dyn Store>,
+    config: Arc<junction_config::Config>,
+    job: Job,
+    id: i64,
+    ops: Option<Arc<dyn Operations>>,
+) {
+    let beat = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(HEARTBEAT).await;
+                let _ = store.beat_run(id, "{}".into(), now_ms()).await;
+            }
+        })
+    };
+    let work = async {
+        match (&job.work, &ops) {
+            (Work::Probe(p), Some(ops)) => probe::run(ops.as_ref(), &config, p).await,
+            (Work::Probe(_), None) => Ended {
+                ok: false,
+                result: json!({}),
+                error: Some("connectors are not running in this process".into()),
+            },
+        }
+    };
+    let ended = match tokio::time::timeout(job.timeout, work).await {
+        Ok(e) => e,
+        Err(_) => Ended {
+            ok: false,
+            result: json!({}),
+            error: Some(format!(
+                "ran past the job's timeout ({})",
+                humantime::format_duration(job.timeout)
+            )),
+        },
+    };
+    beat.abort();
+    let state = if ended.ok {
+        RunState::Succeeded
+    } else {
+        RunState::Failed
+    };
+    metrics::gauge!("junction_job_running", "job" => job.name.clone()).decrement(1.0);
+    metrics::counter!("junction_job_runs_total", "job" => job.name.clone(), "state" => state.as_str())
+        .increment(1);
+    if ended.ok {
+        metrics::gauge!("junction_job_last_success_timestamp_seconds", "job" => job.name.clone())
+            .set(now_ms() as f64 / 1000.0);
+    } else {
+        tracing::warn!(job = %job.name, run = id, error = ?ended.error, "job run failed");
+    }
+    let written = store
+        .finish_run(
+            id,
+            state,
+            ended.result.to_string(),
+            ended.error,
+            now_ms(),
+        )
+        .await;
+    if let Err(e) = written {
+        tracing::warn!(job = %job.name, run = id, error = %e, "the job run's outcome could not be written; it will be failed by the sweep");
+    }
+}
