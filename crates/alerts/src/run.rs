@@ -24,6 +24,11 @@ pub trait Live: Send + Sync + 'static {
     fn rolled_back(&self) -> Vec<(String, String)> {
         Vec::new()
     }
+    /// The running config's jobs that are not paused: `(name, period_ms)`, and since when this
+    /// process has been waiting for runs (its start).
+    fn jobs(&self) -> (Vec<(String, i64)>, i64) {
+        (Vec::new(), 0)
+    }
     /// The alert rules and sinks of the config running now (a reload may have changed them);
     /// `None` keeps the ones the loop started with.
     fn alerts(&self) -> Option<Alerts> {
@@ -99,6 +104,20 @@ async fn round(
     let mut material = Material::gather(store, &alerts.rules, live.quota_use(), at).await?;
     material.reload_failed = live.reload_failed();
     material.rolled_back = live.rolled_back();
+    if alerts.rules.iter().any(|r| {
+        matches!(
+            r.signal,
+            junction_config::Signal::JobFailing | junction_config::Signal::JobNotRun
+        )
+    }) {
+        let (jobs, since) = live.jobs();
+        let paused = store.paused_jobs().await?;
+        for (name, period) in jobs.into_iter().filter(|(n, _)| !paused.contains(n)) {
+            material
+                .jobs
+                .push(crate::signals::JobHealth::read(store, &name, period, since).await?);
+        }
+    }
     let now = Instant::now();
     for rule in &alerts.rules {
         for c in ev.step(now, rule, &material.readings(rule)) {

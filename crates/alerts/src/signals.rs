@@ -31,6 +31,49 @@ pub struct Material {
     pub reload_failed: Option<String>,
     /// `(rollout, why)` of each rollout rolled back now.
     pub rolled_back: Vec<(String, String)>,
+    /// Each job of the running config that is not paused, with how its runs went.
+    pub jobs: Vec<JobHealth>,
+}
+
+/// How a job's runs went, for `job_failing` and `job_not_run`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobHealth {
+    pub name: String,
+    /// About how long between two runs.
+    pub period_ms: i64,
+    /// Finished runs that failed in a row, newest first.
+    pub failed_in_a_row: usize,
+    /// The last run's error.
+    pub last_error: Option<String>,
+    /// When the last run started (unix ms), or since when the job has been waiting for its
+    /// first (the hub's start).
+    pub since_ms: i64,
+}
+
+impl JobHealth {
+    /// Reads `job`'s latest runs from the store.
+    pub async fn read(
+        store: &dyn Store,
+        name: &str,
+        period_ms: i64,
+        waiting_since: i64,
+    ) -> Result<Self, StoreError> {
+        let runs = store.job_runs(Some(name.to_owned()), 20).await?;
+        let finished = runs
+            .iter()
+            .filter(|r| r.state != junction_store::RunState::Running);
+        let failed_in_a_row = finished
+            .clone()
+            .take_while(|r| r.state == junction_store::RunState::Failed)
+            .count();
+        Ok(JobHealth {
+            name: name.to_owned(),
+            period_ms,
+            failed_in_a_row,
+            last_error: finished.clone().next().and_then(|r| r.error.clone()),
+            since_ms: runs.first().map_or(waiting_since, |r| r.started_at),
+        })
+    }
 }
 
 impl Material {
@@ -96,6 +139,7 @@ impl Material {
             quota,
             reload_failed: None,
             rolled_back: Vec::new(),
+            jobs: Vec::new(),
         })
     }
 
@@ -189,6 +233,40 @@ impl Material {
                     text: format!("the config on disk was refused; the hub runs the previous one: {why}"),
                 })
                 .collect(),
+            Signal::JobFailing => self
+                .jobs
+                .iter()
+                .map(|j| Reading {
+                    subject: j.name.clone(),
+                    value: j.failed_in_a_row as f64,
+                    judged: true,
+                    text: format!(
+                        "job {} failed {} run(s) in a row; last: {}",
+                        j.name,
+                        j.failed_in_a_row,
+                        j.last_error.as_deref().unwrap_or("-")
+                    ),
+                })
+                .collect(),
+            Signal::JobNotRun => self
+                .jobs
+                .iter()
+                .filter(|j| j.period_ms > 0)
+                .map(|j| {
+                    let idle = (self.now_ms - j.since_ms).max(0);
+                    Reading {
+                        subject: j.name.clone(),
+                        value: idle as f64 / j.period_ms as f64,
+                        judged: true,
+                        text: format!(
+                            "job {} has not run for {} (it runs about every {})",
+                            j.name,
+                            humanize(std::time::Duration::from_millis(idle as u64)),
+                            humanize(std::time::Duration::from_millis(j.period_ms as u64))
+                        ),
+                    }
+                })
+                .collect(),
             Signal::RolloutRolledBack => self
                 .rolled_back
                 .iter()
@@ -262,6 +340,37 @@ mod tests {
             .into_iter()
             .find(|r| r.name == name)
             .unwrap()
+    }
+
+    #[test]
+    fn jobs_failing_in_a_row_or_not_running_are_readings() {
+        let mut m = Material {
+            now_ms: 10 * 60_000,
+            ..Default::default()
+        };
+        m.jobs = vec![
+            JobHealth {
+                name: "probe".into(),
+                period_ms: 60_000,
+                failed_in_a_row: 3,
+                last_error: Some("get_customer: 502".into()),
+                since_ms: 9 * 60_000,
+            },
+            JobHealth {
+                name: "stuck".into(),
+                period_ms: 60_000,
+                failed_in_a_row: 0,
+                last_error: None,
+                since_ms: 5 * 60_000,
+            },
+        ];
+        let failing = m.readings(&rule("job_failing"));
+        assert_eq!(failing[0].value, 3.0);
+        assert!(failing[0].text.contains("502"), "{}", failing[0].text);
+        let idle = m.readings(&rule("job_not_run"));
+        assert_eq!(idle[0].value, 1.0);
+        assert_eq!(idle[1].value, 5.0);
+        assert!(idle[1].text.contains("5m"), "{}", idle[1].text);
     }
 
     #[test]

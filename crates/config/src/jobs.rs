@@ -253,17 +253,19 @@ fn job(
             }
             Schedule::Every(d.0)
         }
-        (None, Some(text)) => match croner::Cron::from_str(text) {
-            Ok(c) => Schedule::Cron(Box::new(c)),
-            Err(e) => {
-                errs.push(doc.error_at(
+        (None, Some(text)) => {
+            match croner::Cron::from_str(text) {
+                Ok(c) => Schedule::Cron(Box::new(c)),
+                Err(e) => {
+                    errs.push(doc.error_at(
                     &push(ptr, "cron"),
                     format!("`{text}` is not a cron pattern: {e}"),
                     Some("minute hour day-of-month month day-of-week, e.g. \"0 * * * *\" (UTC)".into()),
                 ));
-                return None;
+                    return None;
+                }
             }
-        },
+        }
         _ => {
             errs.push(doc.error_at(
                 ptr,
@@ -350,7 +352,10 @@ fn probe(
                     let known: Vec<&str> = c.operations.keys().map(String::as_str).collect();
                     errs.push(doc.error_at(
                         &push(&cptr, "operation"),
-                        format!("connector `{}` has no operation `{}`", c.name, call.operation),
+                        format!(
+                            "connector `{}` has no operation `{}`",
+                            c.name, call.operation
+                        ),
                         Some(format!("operations: {}", known.join(", "))),
                     ));
                 }
@@ -398,7 +403,11 @@ mod tests {
         let s = Schedule::Every(Duration::from_secs(60));
         assert_eq!(s.due(125_000, 0), Some(120_000));
         assert_eq!(s.next(125_000, 0), Some(180_000));
-        assert_eq!(s.due(120_000, 0), Some(120_000), "a slot is due at its own time");
+        assert_eq!(
+            s.due(120_000, 0),
+            Some(120_000),
+            "a slot is due at its own time"
+        );
         assert_eq!(s.due(125_000, 7_000), Some(67_000));
         assert_eq!(s.due(127_000, 7_000), Some(127_000));
         assert_eq!(s.period_ms(1_000_000), 60_000);

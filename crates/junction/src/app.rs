@@ -54,7 +54,11 @@ impl App {
         junction_alerts::start(
             &state,
             state.config().alerts.clone(),
-            Arc::new(LiveQuota(hub.clone(), state.clone())),
+            Arc::new(LiveQuota(
+                hub.clone(),
+                state.clone(),
+                junction_core::time::now_ms(),
+            )),
         );
         let access = AdminAccess::new(
             state.store.clone(),
@@ -115,7 +119,7 @@ fn admin_api(
 }
 
 /// The alert rules' view of this process's quotas.
-struct LiveQuota(Arc<junction_connect::Hub>, AppState);
+struct LiveQuota(Arc<junction_connect::Hub>, AppState, i64);
 
 impl junction_alerts::Live for LiveQuota {
     fn quota_use(&self) -> Vec<(String, f64)> {
@@ -128,6 +132,18 @@ impl junction_alerts::Live for LiveQuota {
 
     fn rolled_back(&self) -> Vec<(String, String)> {
         self.1.rollouts.rolled_back()
+    }
+
+    fn jobs(&self) -> (Vec<(String, i64)>, i64) {
+        let now = junction_core::time::now_ms();
+        let jobs = self
+            .1
+            .config()
+            .jobs
+            .values()
+            .map(|j| (j.name.clone(), j.schedule.period_ms(now)))
+            .collect();
+        (jobs, self.2)
     }
 
     fn alerts(&self) -> Option<junction_config::Alerts> {

@@ -335,6 +335,11 @@ destinations:
     retry: {{ attempts: 2, base: 10ms, max: 20ms }}
 routes:
   orders: {{ from: shop, to: [ billing ] }}
+jobs:
+  crm-probe:
+    every: 1h
+    missed: skip
+    probe: {{ connector: crm, calls: [ {{ operation: get_customer, input: {{ id: cus_000001 }} }} ] }}
 "#,
             d = dir.path().display(),
             m = mock.url()
@@ -497,5 +502,33 @@ routes:
     let schema = text_of(&c, "#schema-DeliveryItem").await;
     assert!(schema.contains("dead_reason"), "{schema}");
     shot(&c, "detail-5-api").await;
+
+    // Jobs: run the probe now (the vendor fails, so the run fails), then pause it.
+    click(&c, "nav a[href='/ui/jobs']").await;
+    let jobs = text_of(&c, "#jobs").await;
+    assert!(
+        jobs.contains("crm-probe") && jobs.contains("every 1h"),
+        "{jobs}"
+    );
+    click(&c, "form[action='/ui/jobs/crm-probe/run'] button").await;
+    assert!(text_of(&c, ".flash").await.contains("Run started"));
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        c.goto(&format!("{}/ui/jobs", hub.base)).await.unwrap();
+        let runs = c.find(Locator::Css("#runs")).await.map(|_| ());
+        if runs.is_ok() && text_of(&c, "#runs").await.contains("failed") {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "the run did not finish");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let runs = text_of(&c, "#runs").await;
+    assert!(
+        runs.contains("manual") && runs.contains("get_customer"),
+        "{runs}"
+    );
+    click(&c, "form[action='/ui/jobs/crm-probe/pause'] button").await;
+    assert!(text_of(&c, "#jobs").await.contains("paused"));
+    shot(&c, "detail-6-jobs").await;
     c.close().await.unwrap();
 }

@@ -108,19 +108,31 @@ async fn probes_run_on_schedule_and_a_broken_contract_is_reported_with_what_uses
     assert!(slots.windows(2).all(|w| w[0] > w[1]), "{slots:?}");
 
     let broken = runs_until(&http, &hub.base, "crm-broken", 1).await;
-    let run = broken.iter().find(|r| r["state"] == "failed").expect("a failed run");
+    let run = broken
+        .iter()
+        .find(|r| r["state"] == "failed")
+        .expect("a failed run");
     let call = &run["result"]["calls"][0];
     assert_eq!(call["status"], 502, "{run}");
     assert_eq!(call["error"]["code"], "upstream_invalid");
-    assert!(call["error"]["errors"].to_string().contains("email"), "{call}");
+    assert!(
+        call["error"]["errors"].to_string().contains("email"),
+        "{call}"
+    );
     assert_eq!(call["used_by"]["mapping"], "customer_from_v1");
     assert_eq!(call["used_by"]["model"], "customer@1");
     assert_eq!(call["used_by"]["destinations"][0], "crm_updates");
     assert_eq!(call["used_by"]["routes"][0], "r");
-    assert!(run["error"].as_str().unwrap().contains("get_customer_v1_shape"));
+    assert!(run["error"]
+        .as_str()
+        .unwrap()
+        .contains("get_customer_v1_shape"));
     // The break is schema drift too.
     let drift = get(&http, &hub.base, "/api/v1/drift").await;
-    assert!(drift.to_string().contains("crm/get_customer_v1_shape"), "{drift}");
+    assert!(
+        drift.to_string().contains("crm/get_customer_v1_shape"),
+        "{drift}"
+    );
 
     // Operators: pause (no scheduled run starts), run now, resume.
     let (code, out, err) = against(&hub.base, Some(ADMIN), &["jobs", "pause", "crm-contract"]);
@@ -146,9 +158,15 @@ async fn probes_run_on_schedule_and_a_broken_contract_is_reported_with_what_uses
     assert!(out.contains("active"), "{out}");
     let (code, out, _) = against(&hub.base, Some(ADMIN), &["jobs", "list"]);
     assert_eq!(code, Some(0));
-    assert!(out.contains("crm-contract") && out.contains("every 1s"), "{out}");
+    assert!(
+        out.contains("crm-contract") && out.contains("every 1s"),
+        "{out}"
+    );
     let (_, _, err) = against(&hub.base, Some(ADMIN), &["jobs", "run", "nope"]);
-    assert!(err.contains("no job `nope`") && err.contains("crm-broken"), "{err}");
+    assert!(
+        err.contains("no job `nope`") && err.contains("crm-broken"),
+        "{err}"
+    );
     // Operators can read runs; only operators start them.
     let viewer = http
         .post(format!("{}/api/v1/jobs/crm-contract/run", hub.base))
@@ -177,7 +195,10 @@ async fn two_hubs_on_postgres_run_each_slot_once() {
         *per_slot.entry(r["slot_ms"].as_i64().unwrap()).or_default() += 1;
     }
     assert!(per_slot.len() >= 3, "{per_slot:?}");
-    assert!(per_slot.values().all(|n| *n == 1), "a slot ran twice: {per_slot:?}");
+    assert!(
+        per_slot.values().all(|n| *n == 1),
+        "a slot ran twice: {per_slot:?}"
+    );
     // The mock saw one probe call per run.
     let calls = mock
         .state
@@ -193,7 +214,10 @@ async fn two_hubs_on_postgres_run_each_slot_once() {
         .iter()
         .filter(|r| r["state"] != "running")
         .count();
-    assert!(calls >= finished && calls <= finished + 2, "{calls} calls, {finished} runs");
+    assert!(
+        calls >= finished && calls <= finished + 2,
+        "{calls} calls, {finished} runs"
+    );
     a.terminate();
     b.terminate();
 }

@@ -1672,17 +1672,36 @@ async fn a_job_slot_is_run_once_however_many_processes_race_for_it(store: Arc<dy
     assert_eq!(store.last_slot("probe").await.unwrap(), Some(19 * 60_000));
     assert_eq!(store.last_slot("other").await.unwrap(), None);
     // Another job's slots are its own.
-    assert!(store.start_run(new_run("other", 0, "n", 1)).await.unwrap().is_some());
+    assert!(store
+        .start_run(new_run("other", 0, "n", 1))
+        .await
+        .unwrap()
+        .is_some());
     // Finished once, with its result.
     let id = runs[0].id;
     assert!(store
-        .finish_run(id, RunState::Succeeded, r#"{"calls":[]}"#.into(), None, 2_000)
+        .finish_run(
+            id,
+            RunState::Succeeded,
+            r#"{"calls":[]}"#.into(),
+            None,
+            2_000
+        )
         .await
         .unwrap());
-    assert!(!store
-        .finish_run(id, RunState::Failed, "{}".into(), Some("late".into()), 3_000)
-        .await
-        .unwrap(), "a finished run stays as it finished");
+    assert!(
+        !store
+            .finish_run(
+                id,
+                RunState::Failed,
+                "{}".into(),
+                Some("late".into()),
+                3_000
+            )
+            .await
+            .unwrap(),
+        "a finished run stays as it finished"
+    );
     let run = store.job_run(id).await.unwrap().unwrap();
     assert_eq!(run.state, RunState::Succeeded);
     assert_eq!(run.finished_at, Some(2_000));
@@ -1691,9 +1710,20 @@ async fn a_job_slot_is_run_once_however_many_processes_race_for_it(store: Arc<dy
 }
 
 async fn a_run_whose_owner_stops_beating_is_failed_and_runs_are_trimmed(store: Arc<dyn Store>) {
-    let alive = store.start_run(new_run("sync", 1, "a", 1_000)).await.unwrap().unwrap();
-    let dead = store.start_run(new_run("sync", 2, "b", 1_000)).await.unwrap().unwrap();
-    assert!(store.beat_run(alive, r#"{"records":10}"#.into(), 40_000).await.unwrap());
+    let alive = store
+        .start_run(new_run("sync", 1, "a", 1_000))
+        .await
+        .unwrap()
+        .unwrap();
+    let dead = store
+        .start_run(new_run("sync", 2, "b", 1_000))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store
+        .beat_run(alive, r#"{"records":10}"#.into(), 40_000)
+        .await
+        .unwrap());
     assert_eq!(store.fail_stale_runs(30_000, 41_000).await.unwrap(), 1);
     let dead = store.job_run(dead).await.unwrap().unwrap();
     assert_eq!(dead.state, RunState::Failed);
@@ -1728,4 +1758,3 @@ async fn jobs_are_paused_and_resumed_once(store: Arc<dyn Store>) {
     assert!(!store.resume_job("probe").await.unwrap());
     assert!(store.paused_jobs().await.unwrap().is_empty());
 }
-

@@ -16,7 +16,7 @@ pub async fn stylesheet() -> Response {
         .into_response()
 }
 
-const NAV: [(&str, &str); 9] = [
+const NAV: [(&str, &str); 10] = [
     ("/ui/", "Overview"),
     ("/ui/events", "Events"),
     ("/ui/deliveries", "Deliveries"),
@@ -25,6 +25,7 @@ const NAV: [(&str, &str); 9] = [
     ("/ui/rejected", "Rejected"),
     ("/ui/drift", "Drift"),
     ("/ui/alerts", "Alerts"),
+    ("/ui/jobs", "Jobs"),
     ("/ui/api", "API"),
 ];
 

@@ -16,6 +16,7 @@ mod dead;
 mod deliveries;
 mod destination;
 mod events;
+mod jobs;
 mod layout;
 mod login;
 mod notices;
@@ -86,6 +87,10 @@ pub fn routes(ui: Arc<Ui>) -> Router<AppState> {
         .route("/ui/drift", get(notices::drift))
         .route("/ui/rejected", get(notices::rejected))
         .route("/ui/alerts", get(notices::alerts))
+        .route("/ui/jobs", get(jobs::list))
+        .route("/ui/jobs/{name}/run", post(jobs::run))
+        .route("/ui/jobs/{name}/pause", post(jobs::pause))
+        .route("/ui/jobs/{name}/resume", post(jobs::resume))
         .layer(axum::middleware::from_fn(note_session))
         .layer(axum::Extension(ui))
         .layer(axum::middleware::map_response(layout::protect))

@@ -33,6 +33,10 @@ pub enum Signal {
     /// 1 while a rollout (API versions, mappings) is rolled back: its candidate did worse than
     /// the stable arm, and every call went back to the stable arm.
     RolloutRolledBack,
+    /// A job's runs that failed in a row, newest first.
+    JobFailing,
+    /// How many of its intervals a job has gone without a run (paused jobs are not judged).
+    JobNotRun,
 }
 
 impl Signal {
@@ -49,6 +53,8 @@ impl Signal {
             Signal::Deprecation => "deprecation",
             Signal::ConfigReloadFailed => "config_reload_failed",
             Signal::RolloutRolledBack => "rollout_rolled_back",
+            Signal::JobFailing => "job_failing",
+            Signal::JobNotRun => "job_not_run",
         }
     }
 }
@@ -209,5 +215,7 @@ pub fn builtin_rules() -> Vec<AlertRule> {
             0,
             Critical,
         ),
+        rule("job_failing", JobFailing, 2.0, 0, 0, Warning),
+        rule("job_not_run", JobNotRun, 2.0, 0, 0, Warning),
     ]
 }

@@ -222,13 +222,7 @@ async fn execute(
         tracing::warn!(job = %job.name, run = id, error = ?ended.error, "job run failed");
     }
     let written = store
-        .finish_run(
-            id,
-            state,
-            ended.result.to_string(),
-            ended.error,
-            now_ms(),
-        )
+        .finish_run(id, state, ended.result.to_string(), ended.error, now_ms())
         .await;
     if let Err(e) = written {
         tracing::warn!(job = %job.name, run = id, error = %e, "the job run's outcome could not be written; it will be failed by the sweep");

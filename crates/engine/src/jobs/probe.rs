@@ -9,7 +9,11 @@ use serde_json::{json, Value};
 use super::Ended;
 use crate::dispatch::Operations;
 
-pub(super) async fn run(ops: &dyn Operations, config: &junction_config::Config, p: &Probe) -> Ended {
+pub(super) async fn run(
+    ops: &dyn Operations,
+    config: &junction_config::Config,
+    p: &Probe,
+) -> Ended {
     let mut calls = Vec::new();
     let mut broken = Vec::new();
     for call in &p.calls {
@@ -81,4 +85,3 @@ fn used_by(config: &junction_config::Config, connector: &str, operation: &str) -
         "routes": routes,
     })
 }
-

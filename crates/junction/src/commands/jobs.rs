@@ -72,7 +72,12 @@ fn time(ms: Option<i64>) -> String {
 fn last(r: &Option<RunItem>) -> String {
     match r {
         None => "never".into(),
-        Some(r) => format!("{} {} ({})", r.state, time(Some(r.started_at_ms)), r.trigger),
+        Some(r) => format!(
+            "{} {} ({})",
+            r.state,
+            time(Some(r.started_at_ms)),
+            r.trigger
+        ),
     }
 }
 
@@ -111,7 +116,11 @@ async fn list(remote: &Remote) -> Result<(), String> {
                     j.kind.clone(),
                     j.schedule.clone(),
                     if j.paused { "paused" } else { "active" }.into(),
-                    if j.paused { "-".into() } else { time(j.next_run_at_ms) },
+                    if j.paused {
+                        "-".into()
+                    } else {
+                        time(j.next_run_at_ms)
+                    },
                     last(&j.last_run),
                 ]);
             }
@@ -130,7 +139,11 @@ async fn show(remote: &Remote, name: &str) -> Result<(), String> {
     }
     let j = &d.job;
     println!("job         {} ({})", j.name, j.kind);
-    println!("schedule    {}{}", j.schedule, if j.paused { " — paused" } else { "" });
+    println!(
+        "schedule    {}{}",
+        j.schedule,
+        if j.paused { " — paused" } else { "" }
+    );
     println!("next run    {}", time(j.next_run_at_ms));
     println!("runs (newest first):");
     for r in &d.runs {

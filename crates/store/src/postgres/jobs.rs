@@ -77,7 +77,12 @@ pub(super) async fn finish(
     Ok(n > 0)
 }
 
-pub(super) async fn beat(pool: &PgPool, id: i64, progress: &str, now: i64) -> Result<bool, StoreError> {
+pub(super) async fn beat(
+    pool: &PgPool,
+    id: i64,
+    progress: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
     Ok(sqlx::query(&jobs::beat(&p))
         .bind(id)
         .bind(progress)
@@ -126,7 +131,12 @@ pub(super) async fn last_slot(pool: &PgPool, job: &str) -> Result<Option<i64>, S
     Ok(r.try_get::<Option<i64>, _>(0)?)
 }
 
-pub(super) async fn pause(pool: &PgPool, job: &str, actor: &str, now: i64) -> Result<bool, StoreError> {
+pub(super) async fn pause(
+    pool: &PgPool,
+    job: &str,
+    actor: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
     Ok(sqlx::query(&jobs::pause(&p))
         .bind(job)
         .bind(now)

@@ -5,10 +5,10 @@
 
 mod connect;
 mod drift;
+mod jobs;
 mod ops;
 mod queue;
 mod rejected;
-mod jobs;
 mod vault;
 mod write;
 
@@ -596,4 +596,3 @@ impl Jobs for PgStore {
         jobs::paused(&self.pool).await
     }
 }
-

@@ -51,9 +51,13 @@ pub(super) fn finish(
         .prepare_cached("SELECT job FROM job_runs WHERE id = ?1")?
         .query_row(params![id], |r| r.get(0))
         .optional()?;
-    let n = tx
-        .prepare_cached(&jobs::finish(&p))?
-        .execute(params![id, state.as_str(), result, error, now])?;
+    let n = tx.prepare_cached(&jobs::finish(&p))?.execute(params![
+        id,
+        state.as_str(),
+        result,
+        error,
+        now
+    ])?;
     if let Some(job) = job {
         tx.prepare_cached(&jobs::trim(&p))?.execute(params![job])?;
     }
@@ -61,7 +65,12 @@ pub(super) fn finish(
     Ok(n > 0)
 }
 
-pub(super) fn beat(c: &mut Connection, id: i64, progress: &str, now: i64) -> Result<bool, StoreError> {
+pub(super) fn beat(
+    c: &mut Connection,
+    id: i64,
+    progress: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
     Ok(c.prepare_cached(&jobs::beat(&p))?
         .execute(params![id, progress, now])?
         > 0)
@@ -72,7 +81,11 @@ pub(super) fn fail_stale(c: &mut Connection, before: i64, now: i64) -> Result<u6
         .execute(params![before, now])? as u64)
 }
 
-pub(super) fn list(c: &Connection, job: Option<&str>, limit: usize) -> Result<Vec<JobRun>, StoreError> {
+pub(super) fn list(
+    c: &Connection,
+    job: Option<&str>,
+    limit: usize,
+) -> Result<Vec<JobRun>, StoreError> {
     let mut stmt = c.prepare_cached(&jobs::list(&p))?;
     let rows = stmt.query_map(params![job, limit as i64], row)?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -89,7 +102,12 @@ pub(super) fn last_slot(c: &Connection, job: &str) -> Result<Option<i64>, StoreE
         .query_row(params![job], |r| r.get(0))?)
 }
 
-pub(super) fn pause(c: &mut Connection, job: &str, actor: &str, now: i64) -> Result<bool, StoreError> {
+pub(super) fn pause(
+    c: &mut Connection,
+    job: &str,
+    actor: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
     Ok(c.prepare_cached(&jobs::pause(&p))?
         .execute(params![job, now, actor])?
         > 0)

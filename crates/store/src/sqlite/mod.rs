@@ -10,11 +10,11 @@
 mod conn;
 mod connect;
 mod drift;
+mod jobs;
 mod ops;
 mod queue;
 mod read;
 mod rejected;
-mod jobs;
 mod vault;
 mod writer;
 
@@ -482,11 +482,13 @@ impl Jobs for SqliteStore {
     }
 
     async fn beat_run(&self, id: i64, progress: String, now: i64) -> Result<bool, StoreError> {
-        self.on_writer(move |c| jobs::beat(c, id, &progress, now)).await
+        self.on_writer(move |c| jobs::beat(c, id, &progress, now))
+            .await
     }
 
     async fn fail_stale_runs(&self, before: i64, now: i64) -> Result<u64, StoreError> {
-        self.on_writer(move |c| jobs::fail_stale(c, before, now)).await
+        self.on_writer(move |c| jobs::fail_stale(c, before, now))
+            .await
     }
 
     async fn job_runs(&self, job: Option<String>, limit: usize) -> Result<Vec<JobRun>, StoreError> {
@@ -506,7 +508,8 @@ impl Jobs for SqliteStore {
 
     async fn pause_job(&self, job: &str, actor: &str, now: i64) -> Result<bool, StoreError> {
         let (job, actor) = (job.to_owned(), actor.to_owned());
-        self.on_writer(move |c| jobs::pause(c, &job, &actor, now)).await
+        self.on_writer(move |c| jobs::pause(c, &job, &actor, now))
+            .await
     }
 
     async fn resume_job(&self, job: &str) -> Result<bool, StoreError> {
@@ -518,4 +521,3 @@ impl Jobs for SqliteStore {
         self.reads.run(jobs::paused).await
     }
 }
-
