@@ -56,6 +56,8 @@ pub struct Hub {
     history: Arc<junction_telemetry::history::Registry>,
     /// Every rollout of the running config (versions here, mappings in the engine).
     pub(crate) rollouts: Arc<junction_server::rollouts::Board>,
+    /// This process's identity, owning the asynchronous calls it runs.
+    pub(crate) node_id: Arc<str>,
 }
 
 /// Puts a connector in use with its rollout: the running one when set up alike.
@@ -102,7 +104,7 @@ impl Hub {
             connectors.insert(name.clone(), adopt(&state.rollouts, rt));
             built_from.insert(name.clone(), section(config, name));
         }
-        Ok(Arc::new(Self {
+        let hub = Arc::new(Self {
             connectors: arc_swap::ArcSwap::from_pointee(connectors),
             built_from: std::sync::Mutex::new(built_from),
             tokens: ApiTokens::new(store.clone()),
@@ -113,7 +115,10 @@ impl Hub {
             drift,
             history,
             rollouts: state.rollouts.clone(),
-        }))
+            node_id: state.node_id.clone(),
+        });
+        ops::deferred::sweep(&hub, state);
+        Ok(hub)
     }
 
     /// Every rollout of the running config, with its state.
@@ -248,13 +253,19 @@ impl Hub {
             .layer(axum::Extension(self.clone()))
     }
 
-    /// `ANY /proxy/{connector}/{*path}` and `GET|POST /ops/{connector}/{operation}`.
+    /// `ANY /proxy/{connector}/{*path}`, `GET|POST /ops/{connector}/{operation}` and the
+    /// asynchronous calls' `GET /ops/calls/{id}[/result]`.
     pub fn routes(self: &Arc<Self>) -> Router<AppState> {
         Router::new()
             .route("/proxy/{connector}/{*path}", any(proxy::proxy))
             .route(
                 "/ops/{connector}/{operation}",
                 axum::routing::get(ops::handle).post(ops::handle),
+            )
+            .route("/ops/calls/{id}", axum::routing::get(ops::deferred::status))
+            .route(
+                "/ops/calls/{id}/result",
+                axum::routing::get(ops::deferred::result),
             )
             .layer(axum::Extension(self.clone()))
     }

@@ -511,7 +511,8 @@ jobs:
         "{jobs}"
     );
     click(&c, "form[action='/ui/jobs/crm-probe/run'] button").await;
-    assert!(text_of(&c, ".flash").await.contains("Run started"));
+    let flash = c.wait().for_element(Locator::Css(".flash")).await.unwrap();
+    assert!(flash.text().await.unwrap().contains("Run started"));
     let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
         c.goto(&format!("{}/ui/jobs", hub.base)).await.unwrap();
@@ -528,6 +529,10 @@ jobs:
         "{runs}"
     );
     click(&c, "form[action='/ui/jobs/crm-probe/pause'] button").await;
+    c.wait()
+        .for_element(Locator::Css("form[action='/ui/jobs/crm-probe/resume']"))
+        .await
+        .unwrap();
     assert!(text_of(&c, "#jobs").await.contains("paused"));
     shot(&c, "detail-6-jobs").await;
     c.close().await.unwrap();

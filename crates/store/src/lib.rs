@@ -14,12 +14,14 @@
 //! - Writes are group-committed: many appends and finishes share one transaction and one fsync.
 #![forbid(unsafe_code)]
 
+pub mod async_calls;
 mod batch;
 mod connect_sql;
 mod drift_sql;
 mod error;
 mod filter;
 pub mod jobs;
+pub use async_calls::{AsyncCall, CallState, NewCall};
 mod migrate;
 mod model;
 pub mod ops;
@@ -75,6 +77,7 @@ pub trait Store:
     + MinuteHistory
     + AlertStates
     + Jobs
+    + AsyncCalls
     + Send
     + Sync
     + 'static
@@ -366,6 +369,42 @@ pub trait Jobs: Send + Sync {
     async fn resume_job(&self, job: &str) -> Result<bool, StoreError>;
 
     async fn paused_jobs(&self) -> Result<Vec<String>, StoreError>;
+}
+
+/// Operation calls answered `202` at once and run as durable jobs.
+#[async_trait]
+pub trait AsyncCalls: Send + Sync {
+    async fn queue_call(&self, call: NewCall) -> Result<(), StoreError>;
+
+    /// Takes call `uid` to run it: a queued one, or a running one whose owner has not beaten
+    /// since `stale_before` (it died). `None` when another process has it, or it is done.
+    async fn take_call(
+        &self,
+        uid: &str,
+        owner: &str,
+        now: i64,
+        stale_before: i64,
+    ) -> Result<Option<AsyncCall>, StoreError>;
+
+    async fn beat_call(&self, uid: &str, owner: &str, now: i64) -> Result<bool, StoreError>;
+
+    /// Records the answer, if `owner` still holds the call; `false` when it does not.
+    async fn finish_call(
+        &self,
+        uid: &str,
+        owner: &str,
+        status: i32,
+        body: String,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    async fn get_call(&self, uid: &str) -> Result<Option<AsyncCall>, StoreError>;
+
+    /// Calls queued or running without a heartbeat since `before` (their process died).
+    async fn abandoned_calls(&self, before: i64, limit: usize) -> Result<Vec<String>, StoreError>;
+
+    /// Deletes answered calls finished before `before`.
+    async fn purge_calls(&self, before: i64) -> Result<u64, StoreError>;
 }
 
 /// Convenience forms of [`Queue::finish`].

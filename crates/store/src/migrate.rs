@@ -73,6 +73,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "job runs and pauses",
         sql: include_str!("../migrations/sqlite/0012_jobs.sql"),
     },
+    Migration {
+        version: 13,
+        name: "asynchronous operation calls",
+        sql: include_str!("../migrations/sqlite/0013_async_calls.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -135,6 +140,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 12,
         name: "job runs and pauses",
         sql: include_str!("../migrations/postgres/0012_jobs.sql"),
+    },
+    Migration {
+        version: 13,
+        name: "asynchronous operation calls",
+        sql: include_str!("../migrations/postgres/0013_async_calls.sql"),
     },
 ];
 

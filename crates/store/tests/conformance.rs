@@ -99,6 +99,7 @@ conformance!(
     a_job_slot_is_run_once_however_many_processes_race_for_it,
     a_run_whose_owner_stops_beating_is_failed_and_runs_are_trimmed,
     jobs_are_paused_and_resumed_once,
+    an_async_call_is_taken_by_one_process_and_its_answer_kept_by_its_owner,
 );
 
 fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -> NewEvent {
@@ -1757,4 +1758,85 @@ async fn jobs_are_paused_and_resumed_once(store: Arc<dyn Store>) {
     assert!(store.resume_job("probe").await.unwrap());
     assert!(!store.resume_job("probe").await.unwrap());
     assert!(store.paused_jobs().await.unwrap().is_empty());
+}
+
+async fn an_async_call_is_taken_by_one_process_and_its_answer_kept_by_its_owner(
+    store: Arc<dyn Store>,
+) {
+    let call = |uid: &str| junction_store::NewCall {
+        uid: uid.into(),
+        connector: "crm".into(),
+        operation: "get_customer".into(),
+        connection: "default".into(),
+        caller: "token:ab".into(),
+        input: r#"{"id":"cus_1"}"#.into(),
+        now: 1_000,
+    };
+    store.queue_call(call("call_1")).await.unwrap();
+    assert!(
+        store.queue_call(call("call_1")).await.is_err(),
+        "ids are unique"
+    );
+    // Of four processes, one takes it.
+    let tries = (0..4).map(|p| {
+        let store = store.clone();
+        async move {
+            store
+                .take_call("call_1", &format!("node-{p}"), 2_000, 0)
+                .await
+                .unwrap()
+        }
+    });
+    let taken: Vec<_> = futures_util::future::join_all(tries)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(taken.len(), 1);
+    let owner = taken[0].owner.clone().unwrap();
+    assert_eq!(taken[0].tries, 1);
+    assert_eq!(taken[0].state, junction_store::CallState::Running);
+    // Alive: not abandoned; silent past the deadline: abandoned, taken over, the old owner fenced.
+    assert!(store.beat_call("call_1", &owner, 10_000).await.unwrap());
+    assert!(store.abandoned_calls(5_000, 10).await.unwrap().is_empty());
+    assert_eq!(
+        store.abandoned_calls(20_000, 10).await.unwrap(),
+        vec!["call_1".to_owned()]
+    );
+    let again = store
+        .take_call("call_1", "node-new", 50_000, 20_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.tries, 2);
+    assert!(
+        !store
+            .finish_call("call_1", &owner, 200, "{}".into(), 51_000)
+            .await
+            .unwrap(),
+        "the old owner's answer is refused"
+    );
+    assert!(store
+        .finish_call(
+            "call_1",
+            "node-new",
+            200,
+            r#"{"id":"cus_1"}"#.into(),
+            52_000
+        )
+        .await
+        .unwrap());
+    let done = store.get_call("call_1").await.unwrap().unwrap();
+    assert_eq!(done.state, junction_store::CallState::Done);
+    assert_eq!(
+        (done.status, done.body.as_deref()),
+        (Some(200), Some(r#"{"id":"cus_1"}"#))
+    );
+    assert!(store
+        .take_call("call_1", "x", 90_000, 80_000)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(store.purge_calls(52_001).await.unwrap(), 1);
+    assert!(store.get_call("call_1").await.unwrap().is_none());
 }

@@ -43,6 +43,10 @@ pub struct RawOperation {
     /// How the vendor splits a list into pages.
     #[serde(default)]
     pub paginate: Option<RawPaginate>,
+    /// Always answer callers `202 Accepted` with a status URL and run the call as a durable
+    /// job (for a slow legacy system); any call can ask for it with `Prefer: respond-async`.
+    #[serde(default)]
+    pub respond_async: bool,
 }
 
 fn default_op_method() -> String {
@@ -155,6 +159,8 @@ pub struct Operation {
     pub request: Message,
     pub response: Message,
     pub paginate: Option<Paginate>,
+    /// Callers are answered `202` at once and read the answer at a status URL.
+    pub respond_async: bool,
 }
 
 impl Operation {
@@ -253,6 +259,7 @@ pub(crate) fn operation(
         request: message(doc, &push(optr, "request"), &o.request, errs),
         response: message(doc, &push(optr, "response"), &o.response, errs),
         paginate,
+        respond_async: o.respond_async,
     };
     duplicate_params(doc, optr, &op, errs);
     op

@@ -37,6 +37,13 @@ fn connector(
     errs: &mut Vec<ConfigError>,
 ) -> Option<Connector> {
     let before = errs.len();
+    if name == "calls" {
+        errs.push(doc.error_at(
+            ptr,
+            "`calls` is reserved: `/ops/calls/{id}` is where asynchronous calls are read",
+            Some("name the connector otherwise".into()),
+        ));
+    }
     let base = confined_base(doc, ptr, &raw, errs);
     let (version_header, version_path) = match &raw.version {
         Some(v) => version(doc, &push(ptr, "version"), v, errs),

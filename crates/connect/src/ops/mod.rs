@@ -10,6 +10,7 @@
 //! one `{"junction": {...}}` line that says whether the list is complete.
 
 mod answer;
+pub mod deferred;
 mod deliver;
 pub mod describe;
 pub(crate) mod message;
@@ -37,7 +38,7 @@ use pages::Position;
 /// The OpenAPI description of `/ops` (each connector's own document, generated from its models,
 /// is at `/api/v1/connectors/{name}/openapi.json`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(ops_post, ops_get))]
+#[openapi(paths(ops_post, ops_get, deferred::status, deferred::result))]
 pub struct OpsDoc;
 
 macro_rules! ops_doc {
@@ -56,6 +57,7 @@ macro_rules! ops_doc {
                 ("X-Junction-Connection" = Option<String>, Header, description = "The connection to use (default `default`)")),
             responses(
                 (status = 200, description = "The operation's answer, mapped and checked; NDJSON with `all=true`"),
+                (status = 202, description = "Accepted (`Prefer: respond-async`, or an operation with `respond_async: true`): the call runs as a durable job; `Location` is its status URL"),
                 (status = 204, description = "The vendor answered without a body (an operation without a response mapping or model)"),
                 (status = 400, description = "A missing or malformed parameter, or a request that breaks its model (`schema_invalid` with `errors`); no vendor call was made", body = junction_server::errors::ErrorBody),
                 (status = 401, description = "No or unknown API token", body = junction_server::errors::ErrorBody),
@@ -185,6 +187,20 @@ async fn call(
         .unwrap_or("default")
         .to_owned();
     let shapes = hub.shapes.load_full();
+    if op.respond_async || deferred::wants_async(&parts.headers) {
+        if control.all {
+            return Err(bad(
+                "an asynchronous call answers one page: drop `all=true`, or walk the pages synchronously".into(),
+            ));
+        }
+        // A bad request is refused now, not accepted and failed later.
+        if rt.cfg.soap.is_none() {
+            if let Err(refused) = request::build(&operation, &op, &shapes, input.clone()).await {
+                return Ok(refused);
+            }
+        }
+        return deferred::accept(hub, connector, &operation, connection, caller, input).await;
+    }
     if let Some(soap) = &rt.cfg.soap {
         let body = Bytes::from(serde_json::to_vec(&Value::Object(input)).unwrap_or_default());
         return crate::soap::call(&rt, &shapes, soap, &operation, connection, body).await;
@@ -249,6 +265,20 @@ pub(crate) async fn call_for_job(
     operation: &str,
     input: Map<String, Value>,
 ) -> (u16, Value) {
+    call_detached(hub, connector, operation, "default", input, None).await
+}
+
+/// An operation called apart from any request (a job, an asynchronous call): on `connection`,
+/// with `key` in the connector's idempotency header when it has one (so a call run again after
+/// its process died is dropped by the vendor as a repeat).
+pub(crate) async fn call_detached(
+    hub: &Hub,
+    connector: &str,
+    operation: &str,
+    connection: &str,
+    input: Map<String, Value>,
+    key: Option<&str>,
+) -> (u16, Value) {
     let Some(rt) = hub.connector(connector) else {
         return (
             404,
@@ -264,10 +294,11 @@ pub(crate) async fn call_for_job(
     let res = if let Some(soap) = rt.cfg.soap.clone() {
         let shapes = hub.shapes.load_full();
         let body = Bytes::from(serde_json::to_vec(&Value::Object(input)).unwrap_or_default());
-        crate::soap::call(&rt, &shapes, &soap, operation, "default".into(), body)
+        crate::soap::call(&rt, &shapes, &soap, operation, connection.to_owned(), body)
             .await
             .unwrap_or_else(IntoResponse::into_response)
     } else {
+        let idempotency = rt.cfg.idempotency_header.clone();
         let call = OpCall::build(
             operation,
             connector,
@@ -275,14 +306,20 @@ pub(crate) async fn call_for_job(
             op,
             hub.shapes.load_full(),
             input,
-            "default".into(),
+            connection.to_owned(),
             None,
         );
         match call.await {
-            Ok(call) => call
-                .run(&Control::default())
-                .await
-                .unwrap_or_else(IntoResponse::into_response),
+            Ok(mut call) => {
+                if let (Some(h), Some(k)) = (idempotency, key) {
+                    if let Ok(v) = HeaderValue::from_str(k) {
+                        call.req.headers.insert(h, v);
+                    }
+                }
+                call.run(&Control::default())
+                    .await
+                    .unwrap_or_else(IntoResponse::into_response)
+            }
             Err(refused) => refused,
         }
     };

@@ -63,6 +63,8 @@ pub async fn run(args: &BenchArgs) -> Result<Value, String> {
         / plain["records_per_s"].as_f64().unwrap_or(1.0).max(1.0);
     let ratio = through["records_per_s"].as_f64().unwrap_or(0.0)
         / plain["records_per_s"].as_f64().unwrap_or(1.0).max(1.0);
+    let accepted = async_accept(&hub, &token, args.calls.min(2000)).await?;
+    eprintln!("  async 202s:         {accepted}");
     mock.state.log.clear();
     let deliveries = deliver(&hub, &mock, args.calls, records).await?;
     eprintln!("  deliveries:         {deliveries}");
@@ -77,7 +79,8 @@ pub async fn run(args: &BenchArgs) -> Result<Value, String> {
         "without_mapping": as_sent,
         "without_mapping_vs_plain": (raw_ratio * 100.0).round() / 100.0,
         "deliveries": deliveries,
-        "target": { "junction_vs_plain": 0.8, "deliveries_per_s": 1000 },
+        "async_accept": accepted,
+        "target": { "junction_vs_plain": 0.8, "deliveries_per_s": 1000, "async_accept_p99_ms": 20 },
         "machine": super::machine(),
     }))
 }
@@ -127,6 +130,9 @@ connectors:
       list_customers_as_sent:
         path: /customers
         paginate: {{ style: cursor, page_size: {PAGE}, max_records: {records}, max_pages: 100000 }}
+      get_customer:
+        path: /customers/{{id}}
+        response: {{ map: customer_from_crm, model: customer@1 }}
       update_customer:
         method: PATCH
         path: /customers/{{id}}
@@ -230,6 +236,45 @@ async fn ops_walk(
     out["hub_rss_mib_before"] = json!((before * 10.0).round() / 10.0);
     out["hub_rss_mib_peak"] = json!((peak * 10.0).round() / 10.0);
     Ok(out)
+}
+
+/// `n` calls with `Prefer: respond-async`, 16 at a time: how fast the `202 Accepted` (the call
+/// stored, its status URL given) comes back while the calls run behind it.
+async fn async_accept(hub: &HubProcess, token: &str, n: usize) -> Result<Value, String> {
+    use futures_util::StreamExt;
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let calls = (0..n).map(|i| {
+        let client = client.clone();
+        let url = format!("{}/ops/crm/get_customer", hub.base);
+        async move {
+            let t = Instant::now();
+            let r = client
+                .post(url)
+                .bearer_auth(token)
+                .header("prefer", "respond-async")
+                .json(&json!({ "id": format!("cus_{:06}", i % 1000 + 1) }))
+                .send()
+                .await;
+            (r.map(|r| r.status().as_u16()).unwrap_or(0), t.elapsed())
+        }
+    });
+    let done: Vec<(u16, Duration)> = futures_util::stream::iter(calls)
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let secs = started.elapsed().as_secs_f64();
+    let accepted = done.iter().filter(|(s, _)| *s == 202).count();
+    if accepted != n {
+        return Err(format!("{accepted} of {n} calls answered 202"));
+    }
+    let mut lat: Vec<u32> = done.iter().map(|(_, d)| d.as_micros() as u32).collect();
+    Ok(json!({
+        "calls": n,
+        "per_s": (n as f64 / secs).round(),
+        "p50_ms": super::stats::percentile_ms(&mut lat, 50.0),
+        "p99_ms": super::stats::percentile_ms(&mut lat, 99.0),
+    }))
 }
 
 /// `n` signed webhooks, each delivered as a PATCH into the vendor through the connector.

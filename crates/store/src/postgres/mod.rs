@@ -3,6 +3,7 @@
 //! delivery itself happens outside any transaction, and finishes are group-committed as one
 //! statement per batch (arrays through `UNNEST`), so a batch costs one round trip, not one per row.
 
+mod async_calls;
 mod connect;
 mod drift;
 mod jobs;
@@ -594,5 +595,49 @@ impl Jobs for PgStore {
 
     async fn paused_jobs(&self) -> Result<Vec<String>, StoreError> {
         jobs::paused(&self.pool).await
+    }
+}
+
+#[async_trait]
+impl AsyncCalls for PgStore {
+    async fn queue_call(&self, call: NewCall) -> Result<(), StoreError> {
+        async_calls::queue(&self.pool, &call).await
+    }
+
+    async fn take_call(
+        &self,
+        uid: &str,
+        owner: &str,
+        now: i64,
+        stale_before: i64,
+    ) -> Result<Option<AsyncCall>, StoreError> {
+        async_calls::take(&self.pool, uid, owner, now, stale_before).await
+    }
+
+    async fn beat_call(&self, uid: &str, owner: &str, now: i64) -> Result<bool, StoreError> {
+        async_calls::beat(&self.pool, uid, owner, now).await
+    }
+
+    async fn finish_call(
+        &self,
+        uid: &str,
+        owner: &str,
+        status: i32,
+        body: String,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        async_calls::finish(&self.pool, uid, owner, status, &body, now).await
+    }
+
+    async fn get_call(&self, uid: &str) -> Result<Option<AsyncCall>, StoreError> {
+        async_calls::get(&self.pool, uid).await
+    }
+
+    async fn abandoned_calls(&self, before: i64, limit: usize) -> Result<Vec<String>, StoreError> {
+        async_calls::abandoned(&self.pool, before, limit).await
+    }
+
+    async fn purge_calls(&self, before: i64) -> Result<u64, StoreError> {
+        async_calls::purge(&self.pool, before).await
     }
 }

@@ -7,6 +7,7 @@
 //! blocking threads and never wait for the writer. A third connection checkpoints the WAL into
 //! the database in the background, off the commit path.
 
+mod async_calls;
 mod conn;
 mod connect;
 mod drift;
@@ -519,5 +520,58 @@ impl Jobs for SqliteStore {
 
     async fn paused_jobs(&self) -> Result<Vec<String>, StoreError> {
         self.reads.run(jobs::paused).await
+    }
+}
+
+#[async_trait]
+impl AsyncCalls for SqliteStore {
+    async fn queue_call(&self, call: NewCall) -> Result<(), StoreError> {
+        self.on_writer(move |c| async_calls::queue(c, &call)).await
+    }
+
+    async fn take_call(
+        &self,
+        uid: &str,
+        owner: &str,
+        now: i64,
+        stale_before: i64,
+    ) -> Result<Option<AsyncCall>, StoreError> {
+        let (uid, owner) = (uid.to_owned(), owner.to_owned());
+        self.on_writer(move |c| async_calls::take(c, &uid, &owner, now, stale_before))
+            .await
+    }
+
+    async fn beat_call(&self, uid: &str, owner: &str, now: i64) -> Result<bool, StoreError> {
+        let (uid, owner) = (uid.to_owned(), owner.to_owned());
+        self.on_writer(move |c| async_calls::beat(c, &uid, &owner, now))
+            .await
+    }
+
+    async fn finish_call(
+        &self,
+        uid: &str,
+        owner: &str,
+        status: i32,
+        body: String,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let (uid, owner) = (uid.to_owned(), owner.to_owned());
+        self.on_writer(move |c| async_calls::finish(c, &uid, &owner, status, &body, now))
+            .await
+    }
+
+    async fn get_call(&self, uid: &str) -> Result<Option<AsyncCall>, StoreError> {
+        let uid = uid.to_owned();
+        self.reads.run(move |c| async_calls::get(c, &uid)).await
+    }
+
+    async fn abandoned_calls(&self, before: i64, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.reads
+            .run(move |c| async_calls::abandoned(c, before, limit))
+            .await
+    }
+
+    async fn purge_calls(&self, before: i64) -> Result<u64, StoreError> {
+        self.on_writer(move |c| async_calls::purge(c, before)).await
     }
 }
