@@ -20,6 +20,18 @@ use crate::auth::tokens::{TokenManager, TokenScheme};
 use crate::auth::{basic_value, bearer_value, Auth, Outgoing};
 use crate::cache::{self, Cached, Flight, Lookup, Outcome as CacheOutcome, ResponseCache};
 
+tokio::task_local! {
+    /// Set around calls made to check a vendor rather than to serve traffic (contract probes):
+    /// their outcomes are not counted by the circuit, so a probe that finds a broken contract
+    /// never stops real traffic (they still queue for the quota like any call).
+    pub(crate) static UNCOUNTED: ();
+}
+
+/// Whether the circuit counts the current call's outcome.
+pub(crate) fn counted() -> bool {
+    UNCOUNTED.try_with(|_| ()).is_err()
+}
+
 /// A call from an internal service.
 pub struct Call {
     pub method: Method,

@@ -232,3 +232,51 @@ async fn a_call_whose_process_died_is_run_again_if_safe_and_otherwise_ends_outco
     let call = env.store.get_call("call_write").await.unwrap().unwrap();
     assert_eq!(call.tries, 2);
 }
+
+#[tokio::test]
+async fn a_jobs_calls_never_open_the_circuit_real_traffic_does() {
+    use junction_engine::dispatch::Operations;
+    let mock = MockConfig {
+        customers: 5,
+        ..Default::default()
+    };
+    let env = start(
+        &CONFIG.replace(
+            "    base_url: \"{MOCK}/v2\"\n",
+            "    base_url: \"{MOCK}/v2\"\n    retry: { attempts: 1 }\n    circuit: { error_rate: 50%, min_calls: 2, open_for: 10m }\n",
+        ),
+        mock,
+        &[],
+    )
+    .await;
+    env.chaos(json!({ "errors": [[500, 1.0]] })).await;
+    for _ in 0..10 {
+        let (status, _) = env
+            .hub
+            .call(
+                "crm",
+                "get_customer",
+                json!({ "id": "cus_000001" }).as_object().unwrap().clone(),
+            )
+            .await;
+        assert_eq!(status, 502);
+    }
+    let rt = env.hub.connector("crm").unwrap();
+    let now = tokio::time::Instant::now();
+    assert_eq!(
+        rt.circuit.state(now).level(),
+        0.0,
+        "probes left the circuit closed"
+    );
+    for _ in 0..3 {
+        env.post("/ops/crm/get_customer")
+            .json(&json!({ "id": "cus_000001" }))
+            .send()
+            .await
+            .unwrap();
+    }
+    assert!(
+        rt.circuit.state(tokio::time::Instant::now()).level() > 0.0,
+        "real calls opened it"
+    );
+}

@@ -126,8 +126,20 @@ async fn shadow_answers_from_the_pinned_version_and_finds_the_renamed_fields() {
     );
     assert!(found.contains_key("/created"), "{found:?}");
     assert!(
-        records.iter().all(|r| !r.detail.contains('@')),
+        records
+            .iter()
+            .filter(|r| r.kind == junction_transform::drift::Kind::Differs)
+            .all(|r| !r.detail.contains('@')),
         "drift details never quote values"
+    );
+    // v1 announces its end (`Deprecation`, `Sunset`): an operation's call records it too.
+    assert!(
+        records
+            .iter()
+            .any(|r| r.kind == junction_transform::drift::Kind::Deprecated
+                && r.subject.starts_with("crm GET /v1/customers")
+                && r.detail.contains("Sunset")),
+        "{records:#?}"
     );
 
     // With v2's own mapping, both versions give the same canonical customer: no difference.

@@ -265,7 +265,13 @@ pub(crate) async fn call_for_job(
     operation: &str,
     input: Map<String, Value>,
 ) -> (u16, Value) {
-    call_detached(hub, connector, operation, "default", input, None).await
+    // A probe checks the vendor; its outcome is not the circuit's to count.
+    crate::runtime::UNCOUNTED
+        .scope(
+            (),
+            call_detached(hub, connector, operation, "default", input, None),
+        )
+        .await
 }
 
 /// An operation called apart from any request (a job, an asynchronous call): on `connection`,
@@ -544,6 +550,7 @@ impl OpCall {
             Err(e) => return ApiError(e).into_response(),
         };
         let attempts = answer.attempts;
+        self.deprecation(&self.op.method, &self.req.path, &answer.headers);
         let (json, _) = match answer::json_of(&self.name, answer).await {
             Ok(j) => j,
             Err(refused) => return refused,
@@ -592,6 +599,11 @@ impl OpCall {
             }
         }
         Ok(out)
+    }
+
+    /// A vendor's `Deprecation` / `Sunset` headers on the endpoint, as for `/proxy` calls.
+    fn deprecation(&self, method: &Method, path: &str, headers: &http::HeaderMap) {
+        crate::drift::deprecation(&self.rt.drift, &self.rt.cfg.name, method, path, headers);
     }
 
     /// Learns the shape of the vendor's records (sampled once a shape is known).
@@ -646,6 +658,7 @@ impl OpCall {
             .await
             .map_err(|e| ApiError(e).into_response())?;
         let attempts = answer.attempts;
+        self.deprecation(&Method::GET, &self.req.path, &answer.headers);
         let (bytes, headers) = answer::bytes_of(&self.name, answer).await?;
         let (style, name) = (p.clone(), self.name.clone());
         let body = junction_transform::pool::run(move || pages::parse(&style, &name, bytes))

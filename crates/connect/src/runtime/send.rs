@@ -86,7 +86,9 @@ impl Runtime {
             let res = match x.result {
                 Ok(res) => res,
                 Err(failure) => {
-                    permit.record(now, false, x.elapsed);
+                    if super::counted() {
+                        permit.record(now, false, x.elapsed);
+                    }
                     match self.judge_failure(&failure, &p, now, deadline) {
                         Some(delay) => {
                             tokio::time::sleep(delay).await;
@@ -234,7 +236,9 @@ impl Runtime {
             self.metrics.quota_remaining.set(r.left as f64);
         }
         self.quota.observe(now, &signal, others);
-        if status == 500 && self.cfg.soap.is_some() {
+        if !super::counted() {
+            drop(permit);
+        } else if status == 500 && self.cfg.soap.is_some() {
             let deferred = Deferred(Arc::new(std::sync::Mutex::new(Some((
                 permit, now, elapsed,
             )))));
