@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use junction_mock::MockConfig;
-use junction_store::{ApiToken, NewCall};
+use junction_store::NewCall;
 use serde_json::{json, Value};
 use support::*;
 
@@ -33,23 +33,6 @@ async fn hub() -> Env {
         ..Default::default()
     };
     start(CONFIG, mock, &[]).await
-}
-
-async fn token(env: &Env) -> String {
-    let (token, id, hash) = junction_connect::api_tokens::generate();
-    env.store
-        .add_api_token(ApiToken {
-            id,
-            name: "other".into(),
-            token_hash: hash,
-            scopes: "op:*:*".into(),
-            created_at: junction_core::time::now_ms(),
-            expires_at: None,
-            revoked_at: None,
-        })
-        .await
-        .unwrap();
-    token
 }
 
 /// Follows a call's status URL until it answers 303; the answer it leads to.
@@ -116,7 +99,7 @@ async fn prefer_respond_async_answers_202_then_the_same_answer_at_the_status_url
         .unwrap();
     assert_eq!(answer, sync);
     // Only the token that made the call reads it.
-    let other = token(&env).await;
+    let other = env.token_with("op:*:*").await;
     let r = env
         .http
         .get(format!("{}{location}", env.url))

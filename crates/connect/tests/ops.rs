@@ -8,7 +8,6 @@ mod support;
 use std::collections::BTreeSet;
 
 use junction_mock::{AuthConfig, MockConfig};
-use junction_store::ApiToken;
 use serde_json::{json, Value};
 use support::*;
 
@@ -92,24 +91,6 @@ async fn crm() -> Env {
     start(CONFIG, mock, &[("crm_key", "mock_key_1")]).await
 }
 
-/// A token with only `scopes`.
-async fn token(env: &Env, scopes: &str) -> String {
-    let (token, id, hash) = junction_connect::api_tokens::generate();
-    env.store
-        .add_api_token(ApiToken {
-            id,
-            name: "narrow".into(),
-            token_hash: hash,
-            scopes: scopes.into(),
-            created_at: junction_core::time::now_ms(),
-            expires_at: None,
-            revoked_at: None,
-        })
-        .await
-        .unwrap();
-    token
-}
-
 async fn op(env: &Env, path: &str, body: Value, token: &str) -> (u16, Value) {
     let r = env
         .http
@@ -164,7 +145,7 @@ fn assert_every_customer_once(records: &[Value]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operation_is_called_by_name_and_answers_the_canonical_model() {
     let env = crm().await;
-    let scoped = token(&env, "op:crm:get_customer").await;
+    let scoped = env.token_with("op:crm:get_customer").await;
     let (status, body) = op(
         &env,
         "/ops/crm/get_customer",
@@ -303,7 +284,7 @@ async fn bad_calls_get_clear_errors() {
     assert_eq!(body["error"]["code"], "upstream_refused");
     assert_eq!(body["error"]["upstream"]["status"], 404);
     // Scopes: a proxy token may not call operations; an operation's scope is that operation.
-    let proxy_only = token(&env, "proxy:crm:GET").await;
+    let proxy_only = env.token_with("proxy:crm:GET").await;
     let (status, _) = op(
         &env,
         "/ops/crm/get_customer",
@@ -312,7 +293,7 @@ async fn bad_calls_get_clear_errors() {
     )
     .await;
     assert_eq!(status, 403);
-    let one = token(&env, "op:crm:get_customer").await;
+    let one = env.token_with("op:crm:get_customer").await;
     let (status, body) = op(&env, "/ops/crm/list_cursor", json!({}), &one).await;
     assert_eq!(status, 403);
     assert!(body["error"]["hint"]

@@ -142,6 +142,24 @@ pub async fn hub_on(
 }
 
 impl Env {
+    /// A new API token with only `scopes`.
+    pub async fn token_with(&self, scopes: &str) -> String {
+        let (token, id, hash) = junction_connect::api_tokens::generate();
+        self.store
+            .add_api_token(ApiToken {
+                id,
+                name: "narrow".into(),
+                token_hash: hash,
+                scopes: scopes.into(),
+                created_at: junction_core::time::now_ms(),
+                expires_at: None,
+                revoked_at: None,
+            })
+            .await
+            .unwrap();
+        token
+    }
+
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
         self.http
             .get(format!("{}{path}", self.url))
