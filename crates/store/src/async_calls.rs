@@ -13,6 +13,8 @@ pub struct NewCall {
     pub caller: String,
     /// The caller's input, as JSON.
     pub input: String,
+    /// The process that runs it at once (stored running, taken): one write instead of two.
+    pub owner: Option<String>,
     pub now: i64,
 }
 
@@ -114,17 +116,21 @@ pub(crate) fn from_parts(
     }
 }
 
+/// A new call: queued, or running under owner `p(8)` when it is not NULL.
 pub(crate) fn insert(p: &dyn Fn(usize) -> String) -> String {
     format!(
-        "INSERT INTO async_calls (uid, connector, operation, connection, caller, input, state, created_at, heartbeat_at)
-         VALUES ({}, {}, {}, {}, {}, {}, 'queued', {n}, {n})",
+        "INSERT INTO async_calls (uid, connector, operation, connection, caller, input, state, owner, tries, created_at, heartbeat_at)
+         VALUES ({}, {}, {}, {}, {}, {},
+                 CASE WHEN {o} IS NULL THEN 'queued' ELSE 'running' END, {o},
+                 CASE WHEN {o} IS NULL THEN 0 ELSE 1 END, {n}, {n})",
         p(1),
         p(2),
         p(3),
         p(4),
         p(5),
         p(6),
-        n = p(7)
+        n = p(7),
+        o = p(8)
     )
 }
 

@@ -1770,6 +1770,7 @@ async fn an_async_call_is_taken_by_one_process_and_its_answer_kept_by_its_owner(
         connection: "default".into(),
         caller: "token:ab".into(),
         input: r#"{"id":"cus_1"}"#.into(),
+        owner: None,
         now: 1_000,
     };
     store.queue_call(call("call_1")).await.unwrap();
@@ -1837,6 +1838,22 @@ async fn an_async_call_is_taken_by_one_process_and_its_answer_kept_by_its_owner(
         .await
         .unwrap()
         .is_none());
+    // Stored as taken by the process that runs it at once.
+    let mut mine = call("call_2");
+    mine.owner = Some("node-a".into());
+    store.queue_call(mine).await.unwrap();
+    let held = store.get_call("call_2").await.unwrap().unwrap();
+    assert_eq!(held.state, junction_store::CallState::Running);
+    assert_eq!((held.owner.as_deref(), held.tries), (Some("node-a"), 1));
+    assert!(store
+        .take_call("call_2", "node-b", 1_500, 500)
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(store.purge_calls(52_001).await.unwrap(), 1);
     assert!(store.get_call("call_1").await.unwrap().is_none());
+    assert!(
+        store.get_call("call_2").await.unwrap().is_some(),
+        "running calls are kept"
+    );
 }

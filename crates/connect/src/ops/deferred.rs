@@ -53,18 +53,34 @@ pub async fn accept(
 ) -> Result<Response, ApiError> {
     let uid = format!("call_{}", uuid::Uuid::now_v7().simple());
     let now = now_ms();
-    hub.store
-        .queue_call(NewCall {
-            uid: uid.clone(),
-            connector: connector.to_owned(),
-            operation: operation.to_owned(),
-            connection,
-            caller: caller.to_owned(),
-            input: Value::Object(input).to_string(),
-            now,
-        })
-        .await?;
-    tokio::spawn(run(hub.clone(), uid.clone()));
+    // Stored as taken by this process, which runs it at once: one write before the 202.
+    let call = NewCall {
+        uid: uid.clone(),
+        connector: connector.to_owned(),
+        operation: operation.to_owned(),
+        connection,
+        caller: caller.to_owned(),
+        input: Value::Object(input).to_string(),
+        owner: Some(hub.node_id.to_string()),
+        now,
+    };
+    hub.store.queue_call(call.clone()).await?;
+    let taken = AsyncCall {
+        uid: call.uid,
+        connector: call.connector,
+        operation: call.operation,
+        connection: call.connection,
+        caller: call.caller,
+        input: call.input,
+        state: CallState::Running,
+        owner: call.owner,
+        tries: 1,
+        created_at: now,
+        finished_at: None,
+        status: None,
+        body: None,
+    };
+    tokio::spawn(execute(hub.clone(), taken));
     let url = format!("/ops/calls/{uid}");
     let mut res = (
         StatusCode::ACCEPTED,
@@ -85,19 +101,22 @@ pub async fn accept(
     Ok(res)
 }
 
-/// Takes the call and runs it to its answer, unless another process has it.
+/// Takes a call left behind and runs it to its answer, unless another process has it.
 async fn run(hub: Arc<Hub>, uid: String) {
-    let owner = hub.node_id.to_string();
     let now = now_ms();
     let stale = now - STALE.as_millis() as i64;
-    let call = match hub.store.take_call(&uid, &owner, now, stale).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return,
+    match hub.store.take_call(&uid, &hub.node_id, now, stale).await {
+        Ok(Some(call)) => execute(hub, call).await,
+        Ok(None) => {}
         Err(e) => {
-            tracing::warn!(call = %uid, error = %e, "an asynchronous call could not be taken; a sweep will run it");
-            return;
+            tracing::warn!(call = %uid, error = %e, "an asynchronous call could not be taken; a later sweep will");
         }
-    };
+    }
+}
+
+/// Runs a call this process holds to its answer.
+async fn execute(hub: Arc<Hub>, call: AsyncCall) {
+    let (uid, owner) = (call.uid.clone(), hub.node_id.to_string());
     let beat = {
         let (hub, uid, owner) = (hub.clone(), uid.clone(), owner.clone());
         tokio::spawn(async move {

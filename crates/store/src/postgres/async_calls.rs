@@ -37,6 +37,7 @@ pub(super) async fn queue(pool: &PgPool, call: &NewCall) -> Result<(), StoreErro
         .bind(&call.caller)
         .bind(&call.input)
         .bind(call.now)
+        .bind(&call.owner)
         .execute(pool)
         .await?;
     Ok(())

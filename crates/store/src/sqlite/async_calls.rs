@@ -35,7 +35,8 @@ pub(super) fn queue(c: &mut Connection, call: &NewCall) -> Result<(), StoreError
         call.connection,
         call.caller,
         call.input,
-        call.now
+        call.now,
+        call.owner
     ])?;
     Ok(())
 }
