@@ -284,3 +284,32 @@ async fn switch_moves_every_call_and_proxy_follows_the_current_version() {
     );
     assert_eq!(env.received("/v1/").await.len(), 0);
 }
+
+#[tokio::test]
+async fn jobs_and_asynchronous_calls_use_the_current_version() {
+    use junction_engine::dispatch::Operations;
+    let env = hub(
+        "{ stable: v1, candidate: v2, mode: pin }",
+        "customer_from_v2",
+    )
+    .await;
+    let input = json!({ "id": "cus_000005" }).as_object().unwrap().clone();
+    let (status, body) = env.hub.call("crm", "get_customer", input).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(env.received("/v1/customers/cus_000005").await.len(), 1);
+    let r = env
+        .post("/ops/crm/get_customer")
+        .header("prefer", "respond-async")
+        .json(&json!({ "id": "cus_000004" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    for _ in 0..100 {
+        if !env.received("/v1/customers/cus_000004").await.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the asynchronous call did not reach v1");
+}

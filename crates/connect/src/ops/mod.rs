@@ -193,9 +193,14 @@ async fn call(
                 "an asynchronous call answers one page: drop `all=true`, or walk the pages synchronously".into(),
             ));
         }
-        // A bad request is refused now, not accepted and failed later.
+        // A bad request is refused now, not accepted and failed later (checked as the version
+        // it will run on has the operation).
         if rt.cfg.soap.is_none() {
-            if let Err(refused) = request::build(&operation, &op, &shapes, input.clone()).await {
+            let op = rt
+                .current_version()
+                .and_then(|v| v.operations.get(&operation))
+                .unwrap_or(&op);
+            if let Err(refused) = request::build(&operation, op, &shapes, input.clone()).await {
                 return Ok(refused);
             }
         }
@@ -305,6 +310,13 @@ pub(crate) async fn call_detached(
             .unwrap_or_else(IntoResponse::into_response)
     } else {
         let idempotency = rt.cfg.idempotency_header.clone();
+        // On a connector with versions: the current one (stable, or the candidate once
+        // switched), as `/proxy` uses; a rollout's canary is for callers' traffic.
+        let version = rt.current_version().cloned();
+        let op = version
+            .as_ref()
+            .and_then(|v| v.operations.get(operation).cloned())
+            .unwrap_or(op);
         let call = OpCall::build(
             operation,
             connector,
@@ -313,7 +325,7 @@ pub(crate) async fn call_detached(
             hub.shapes.load_full(),
             input,
             connection.to_owned(),
-            None,
+            version.as_ref(),
         );
         match call.await {
             Ok(mut call) => {
