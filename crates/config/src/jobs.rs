@@ -324,7 +324,13 @@ fn probe(
     errs: &mut Vec<ConfigError>,
 ) -> Probe {
     let connector = connectors.get(&raw.connector);
-    if connector.is_none() {
+    // A connector that is declared but broken has its own errors: no second one here.
+    let declared = doc
+        .value
+        .get("connectors")
+        .and_then(|c| c.get(&raw.connector))
+        .is_some();
+    if connector.is_none() && !declared {
         let names: Vec<&str> = connectors.keys().map(String::as_str).collect();
         errs.push(doc.error_at(
             &push(ptr, "connector"),

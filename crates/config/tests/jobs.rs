@@ -128,3 +128,22 @@ fn broken_jobs_are_located_with_hints() {
         );
     }
 }
+
+#[test]
+fn a_job_on_a_broken_connector_reports_the_connector_only() {
+    let text = r#"
+connectors:
+  crm:
+    base_url: https://api.example.com
+    auth: { kind: api_key, header: X-Api-Key, key: env:NOT_SET_ANYWHERE }
+    operations:
+      get_customer: { path: "/customers/{id}" }
+jobs:
+  j:
+    every: 1h
+    probe: { connector: crm, calls: [ { operation: get_customer } ] }
+"#;
+    let errs = load(text).err().unwrap();
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert_eq!(errs[0].field, "connectors.crm.auth.key");
+}

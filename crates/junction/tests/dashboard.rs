@@ -528,7 +528,25 @@ jobs:
         runs.contains("manual") && runs.contains("get_customer"),
         "{runs}"
     );
-    click(&c, "form[action='/ui/jobs/crm-probe/pause'] button").await;
+    // The connector's page shows its probe and how the last run went.
+    c.goto(&format!("{}/ui/connectors/crm", hub.base))
+        .await
+        .unwrap();
+    let probes = text_of(&c, "#probes").await;
+    assert!(
+        probes.contains("crm-probe") && probes.contains("failed"),
+        "{probes}"
+    );
+    click(&c, "#probes a[href='/ui/jobs']").await;
+    c.wait()
+        .for_element(Locator::Css(
+            "form[action='/ui/jobs/crm-probe/pause'] button",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     c.wait()
         .for_element(Locator::Css("form[action='/ui/jobs/crm-probe/resume']"))
         .await

@@ -156,6 +156,12 @@ async fn probes_run_on_schedule_and_a_broken_contract_is_reported_with_what_uses
     let (code, out, _) = against(&hub.base, Some(ADMIN), &["jobs", "resume", "crm-contract"]);
     assert_eq!(code, Some(0));
     assert!(out.contains("active"), "{out}");
+    let (code, out, _) = against(&hub.base, Some(ADMIN), &["jobs", "show", "crm-broken"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("get_customer_v1_shape") && out.contains("502"),
+        "{out}"
+    );
     let (code, out, _) = against(&hub.base, Some(ADMIN), &["jobs", "list"]);
     assert_eq!(code, Some(0));
     assert!(

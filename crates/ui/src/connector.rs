@@ -47,6 +47,19 @@ pub async fn show(
         .hub
         .connector(&name)
         .and_then(|rt| rt.rollout.as_ref().map(|r| r.status()));
+    // The jobs probing this connector, with their last run.
+    let mut probes = Vec::new();
+    for job in config.jobs.values() {
+        let junction_config::Work::Probe(p) = &job.work;
+        if p.connector == name {
+            let last = store.job_runs(Some(job.name.clone()), 1).await?;
+            probes.push((
+                job.name.clone(),
+                job.schedule.text(),
+                last.into_iter().next(),
+            ));
+        }
+    }
     let (deprecations, drift): (Vec<_>, Vec<_>) =
         records.iter().partition(|r| r.kind == "deprecated");
     let h = History::load(store, 60).await?;
@@ -142,6 +155,20 @@ pub async fn show(
                     @if let junction_resilience::rollout::Mode::Canary(bp) = r.mode { " " (format!("{:.1}", f64::from(bp) / 100.0)) "% of keys on " code { (r.candidate) } }
                     @if let Some(b) = &r.rolled_back { " " (badge("rolled back")) " at " (when(b.at_ms)) ": " (b.why) " — resume with " code { "POST /api/v1/rollouts/connector:" (name) "/resume" } }
                 }
+            }
+        }
+        @if !probes.is_empty() {
+            h2 { "Contract probes" }
+            table #probes {
+                thead { tr { th { "Job" } th { "Schedule" } th { "Last run" } th { "Error" } } }
+                tbody { @for (job, schedule, last) in &probes {
+                    tr {
+                        td { a href="/ui/jobs" { code { (job) } } }
+                        td { (schedule) }
+                        td { @match last { Some(r) => { (badge(r.state.as_str())) " " (when(r.started_at)) }, None => { "not run yet" } } }
+                        td { (last.as_ref().and_then(|r| r.error.clone()).unwrap_or_default()) }
+                    }
+                } }
             }
         }
         h2 { "Calls and errors, per minute" }

@@ -145,6 +145,19 @@ async fn show(remote: &Remote, name: &str) -> Result<(), String> {
         if j.paused { " — paused" } else { "" }
     );
     println!("next run    {}", time(j.next_run_at_ms));
+    if let Some(last) = d.runs.iter().find(|r| r.state != "running") {
+        if let Some(calls) = last.result["calls"].as_array() {
+            println!("last run    #{} {}:", last.id, last.state);
+            for c in calls {
+                println!(
+                    "  {:<24} {:>4}  {}",
+                    c["operation"].as_str().unwrap_or("-"),
+                    c["status"],
+                    c["error"]["message"].as_str().unwrap_or("ok")
+                );
+            }
+        }
+    }
     println!("runs (newest first):");
     for r in &d.runs {
         println!(
