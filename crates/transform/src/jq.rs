@@ -101,7 +101,7 @@ pub fn parse_json(bytes: &[u8]) -> Result<Val, String> {
 }
 
 /// The deepest array/object nesting in `bytes`, skipping string contents (one pass, no parse).
-fn nesting(bytes: &[u8]) -> usize {
+pub(crate) fn nesting(bytes: &[u8]) -> usize {
     let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
     for &b in bytes {
         if in_string {

@@ -11,6 +11,7 @@ mod meter;
 mod model;
 mod natives;
 pub mod pool;
+mod projection;
 mod recursion;
 mod sandbox;
 pub mod testing;

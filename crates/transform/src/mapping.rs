@@ -52,15 +52,37 @@ pub struct Mapping {
     pub name: Arc<str>,
     pub program: Program,
     pub limits: Limits,
+    /// Set when the program only picks fields: records are then mapped without jq.
+    projection: Option<Arc<crate::projection::Projection>>,
 }
 
 impl Mapping {
     pub fn new(name: &str, program: Program, limits: Limits) -> Self {
         Self {
             name: name.into(),
+            projection: crate::projection::Projection::of(program.code()).map(Arc::new),
             program,
             limits,
         }
+    }
+
+    /// Maps one record of a vendor's list, as [`Mapping::map_json`] does; a mapping that only
+    /// picks fields copies them from the record's bytes instead of running jq (the same answer,
+    /// as JSON; anything jq must decide is left to it).
+    pub fn map_record(&self, record: &[u8], out: &mut Vec<u8>) -> Result<(), MapError> {
+        if let Some(p) = &self.projection {
+            if p.apply(
+                record,
+                crate::jq::MAX_DEPTH.min(self.limits.depth),
+                self.limits.output,
+                out,
+            )
+            .is_some()
+            {
+                return Ok(());
+            }
+        }
+        self.map_json(record, out)
     }
 
     /// Maps one value and writes the output as compact JSON into `out`.

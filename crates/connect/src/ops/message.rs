@@ -250,7 +250,7 @@ fn chunk_lines(
                 b => *b,
             })),
             Some((mapping, _)) => mapping
-                .map_json(record, &mut out)
+                .map_record(record, &mut out)
                 .map_err(|e| LineError::Mapping(format!("mapping `{}`: {e}", mapping.name)))?,
         }
         let to = mapping.as_ref().and_then(|(_, to)| to.as_ref());
