@@ -5,9 +5,42 @@
 //! that is not an object, a key written with escapes, a document nested too deep, an output over
 //! the limit) is left to jq, which answers or fails as it always does.
 
-use std::collections::HashMap;
-
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
+
+/// An object's fields as written, each value unparsed; a key written with escapes fails (jq
+/// decides those). Looked up from the end: of repeated keys, the last counts, as in jq.
+struct Fields<'a>(Vec<(&'a str, &'a RawValue)>);
+
+impl<'a> Fields<'a> {
+    fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Fields<'de>, M::Error> {
+                let mut out = Vec::with_capacity(m.size_hint().unwrap_or(16));
+                while let Some((k, v)) = m.next_entry::<&'de str, &'de RawValue>()? {
+                    out.push((k, v));
+                }
+                Ok(Fields(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
 
 /// A program that is one object of picked fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +130,7 @@ impl Projection {
         if crate::jq::nesting(record) > max_depth {
             return None;
         }
-        let top: HashMap<&str, &RawValue> = serde_json::from_str(text).ok()?;
+        let top: Fields = serde_json::from_str(text).ok()?;
         let start = out.len();
         out.push(b'{');
         for (i, (key, path)) in self.fields.iter().enumerate() {
@@ -124,10 +157,10 @@ impl Projection {
 
 /// The value at `path`: `Some(None)` for jq's `null` (a missing field, or a `null` on the way),
 /// `None` when a step meets a value jq cannot index by name.
-fn pick<'a>(top: &HashMap<&str, &'a RawValue>, path: &[String]) -> Option<Option<&'a RawValue>> {
+fn pick<'a>(top: &Fields<'a>, path: &[String]) -> Option<Option<&'a RawValue>> {
     let (first, rest) = path.split_first()?;
-    let mut at = match top.get(first.as_str()) {
-        Some(v) => *v,
+    let mut at = match top.get(first) {
+        Some(v) => v,
         None => return Some(None),
     };
     for step in rest {
@@ -138,9 +171,9 @@ fn pick<'a>(top: &HashMap<&str, &'a RawValue>, path: &[String]) -> Option<Option
         if !text.starts_with('{') {
             return None;
         }
-        let fields: HashMap<&str, &RawValue> = serde_json::from_str(at.get()).ok()?;
-        at = match fields.get(step.as_str()) {
-            Some(v) => *v,
+        let fields: Fields = serde_json::from_str(at.get()).ok()?;
+        at = match fields.get(step) {
+            Some(v) => v,
             None => return Some(None),
         };
     }
