@@ -24,6 +24,8 @@ const HEARTBEAT: Duration = Duration::from_secs(5);
 const STALE: Duration = Duration::from_secs(30);
 /// How often the scheduler looks at the clock (a slot starts within this of coming due).
 const TICK: Duration = Duration::from_millis(500);
+/// Most one warning this often while the store does not answer.
+const WARN_EVERY: Duration = Duration::from_secs(30);
 
 /// The scheduler of this process.
 pub struct Scheduler {
@@ -56,13 +58,17 @@ impl Scheduler {
     pub fn spawn(self: &Arc<Self>) {
         let me = self.clone();
         let task = tokio::spawn(async move {
-            let mut swept = 0i64;
+            let (mut swept, mut warned) = (0i64, 0i64);
             loop {
                 if me.state.health.shutting_down() {
                     return;
                 }
                 let now = now_ms();
-                if now - swept >= HEARTBEAT.as_millis() as i64 {
+                // Nothing to sweep (and no write every few seconds) in a config without jobs.
+                let sweep = now - swept >= HEARTBEAT.as_millis() as i64
+                    && !me.state.config().jobs.is_empty();
+                let mut failed = None;
+                if sweep {
                     swept = now;
                     if let Err(e) = me
                         .state
@@ -70,11 +76,18 @@ impl Scheduler {
                         .fail_stale_runs(now - STALE.as_millis() as i64, now)
                         .await
                     {
-                        tracing::warn!(error = %e, "job runs could not be swept");
+                        failed = Some(e);
                     }
                 }
                 if let Err(e) = me.tick(now).await {
-                    tracing::warn!(error = %e, "the job schedule could not be read; retrying");
+                    failed = Some(e);
+                }
+                // While the store is away, say so once in a while, not twice a second.
+                if let Some(e) = failed {
+                    if now - warned >= WARN_EVERY.as_millis() as i64 {
+                        warned = now;
+                        tracing::warn!(error = %e, "the job schedule could not be read or swept; retrying");
+                    }
                 }
                 tokio::time::sleep(TICK).await;
             }
