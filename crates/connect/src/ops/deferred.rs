@@ -117,7 +117,9 @@ async fn run(hub: Arc<Hub>, uid: String) {
 /// Runs a call this process holds to its answer.
 async fn execute(hub: Arc<Hub>, call: AsyncCall) {
     let (uid, owner) = (call.uid.clone(), hub.node_id.to_string());
-    let beat = {
+    // Stops beating when this task ends, however it ends: a call whose runner is gone must
+    // go silent, so another process takes it over.
+    let beat = Beating({
         let (hub, uid, owner) = (hub.clone(), uid.clone(), owner.clone());
         tokio::spawn(async move {
             loop {
@@ -125,7 +127,7 @@ async fn execute(hub: Arc<Hub>, call: AsyncCall) {
                 let _ = hub.store.beat_call(&uid, &owner, now_ms()).await;
             }
         })
-    };
+    });
     let (status, body) = if call.tries > 1 && !repeatable(&hub, &call) {
         // Taken before by a process that died: the vendor may have acted on it.
         let e = Error::downstream(
@@ -154,7 +156,7 @@ async fn execute(hub: Arc<Hub>, call: AsyncCall) {
         )
         .await
     };
-    beat.abort();
+    drop(beat);
     let (status, text) = match body.to_string() {
         t if t.len() > MAX_KEPT => (
             502,
@@ -317,4 +319,13 @@ pub async fn result(
         HeaderValue::from_static("application/json"),
     );
     Ok(res)
+}
+
+/// A heartbeat task, stopped when dropped.
+struct Beating(tokio::task::JoinHandle<()>);
+
+impl Drop for Beating {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

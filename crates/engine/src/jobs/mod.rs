@@ -189,7 +189,9 @@ async fn execute(
     id: i64,
     ops: Option<Arc<dyn Operations>>,
 ) {
-    let beat = {
+    // Stops beating when this task ends, however it ends: a run whose runner is gone must go
+    // silent, so the sweep fails it.
+    let beat = Beating({
         let store = store.clone();
         tokio::spawn(async move {
             loop {
@@ -197,7 +199,7 @@ async fn execute(
                 let _ = store.beat_run(id, "{}".into(), now_ms()).await;
             }
         })
-    };
+    });
     let work = async {
         match (&job.work, &ops) {
             (Work::Probe(p), Some(ops)) => probe::run(ops.as_ref(), &config, p).await,
@@ -219,7 +221,7 @@ async fn execute(
             )),
         },
     };
-    beat.abort();
+    drop(beat);
     let state = if ended.ok {
         RunState::Succeeded
     } else {
@@ -239,5 +241,14 @@ async fn execute(
         .await;
     if let Err(e) = written {
         tracing::warn!(job = %job.name, run = id, error = %e, "the job run's outcome could not be written; it will be failed by the sweep");
+    }
+}
+
+/// A heartbeat task, stopped when dropped.
+struct Beating(tokio::task::JoinHandle<()>);
+
+impl Drop for Beating {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
