@@ -58,6 +58,8 @@ pub struct Hub {
     pub(crate) rollouts: Arc<junction_server::rollouts::Board>,
     /// This process's identity, owning the asynchronous calls it runs.
     pub(crate) node_id: Arc<str>,
+    /// Asynchronous calls running in this process (bounded: see `ops::deferred`).
+    pub(crate) async_running: std::sync::atomic::AtomicUsize,
 }
 
 /// Puts a connector in use with its rollout: the running one when set up alike.
@@ -116,6 +118,7 @@ impl Hub {
             history,
             rollouts: state.rollouts.clone(),
             node_id: state.node_id.clone(),
+            async_running: Default::default(),
         });
         ops::deferred::sweep(&hub, state);
         Ok(hub)

@@ -109,7 +109,7 @@ pub struct Runtime {
     pub drift: Arc<junction_transform::drift::Tracker>,
     /// The rollout between the connector's `versions:` (set by the hub, which keeps rollouts
     /// across reloads).
-    pub rollout: Option<Arc<junction_resilience::rollout::Rollout>>,
+    pub rollout: Option<Arc<junction_server::rollouts::Tracked>>,
 }
 
 const HOP_BY_HOP: &[&str] = &[

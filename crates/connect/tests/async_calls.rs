@@ -264,3 +264,43 @@ async fn a_jobs_calls_never_open_the_circuit_real_traffic_does() {
         "real calls opened it"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asynchronous_calls_running_in_a_hub_are_bounded() {
+    use futures_util::StreamExt;
+    let env = hub().await;
+    // The slow system takes every request and does not answer: calls pile up running.
+    env.chaos(json!({ "hang": 1.0 })).await;
+    let accept = |i: usize| {
+        let env = &env;
+        async move {
+            env.post("/ops/crm/get_customer")
+                .header("prefer", "respond-async")
+                .json(&json!({ "id": format!("cus_{i}") }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let statuses: Vec<u16> = futures_util::stream::iter((0..1024).map(accept))
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    assert!(statuses.iter().all(|s| *s == 202));
+    let r = env
+        .post("/ops/crm/get_customer")
+        .header("prefer", "respond-async")
+        .json(&json!({ "id": "cus_000001" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("1024"),
+        "{body}"
+    );
+}

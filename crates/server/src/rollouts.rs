@@ -18,26 +18,113 @@ use crate::errors::ErrorBody;
 use crate::{ApiError, AppState};
 
 /// The rollouts of this process, by name (`connector:crm`, `route:customer-updates`).
-#[derive(Default)]
 pub struct Board {
-    map: Mutex<BTreeMap<String, Arc<Rollout>>>,
+    store: Arc<dyn Store>,
+    map: Mutex<BTreeMap<String, Arc<Tracked>>>,
+}
+
+/// A rollout with its metric handles (registered once, not per call) and the store its
+/// rollback is audited in. Reads as the [`Rollout`] it holds.
+pub struct Tracked {
+    rollout: Rollout,
+    store: Arc<dyn Store>,
+    /// Stable ok, stable failed, candidate ok, candidate failed.
+    calls: [metrics::Counter; 4],
+    rollbacks: metrics::Counter,
+}
+
+impl std::ops::Deref for Tracked {
+    type Target = Rollout;
+
+    fn deref(&self) -> &Rollout {
+        &self.rollout
+    }
+}
+
+impl Tracked {
+    fn new(rollout: Rollout, store: Arc<dyn Store>) -> Self {
+        // Rollout names come from the config: a closed set.
+        let name = rollout.name().to_owned();
+        let calls = [
+            ("stable", "ok"),
+            ("stable", "failed"),
+            ("candidate", "ok"),
+            ("candidate", "failed"),
+        ]
+        .map(|(arm, outcome)| {
+            metrics::counter!("junction_rollout_calls_total", "rollout" => name.clone(), "arm" => arm, "outcome" => outcome)
+        });
+        let rollbacks = metrics::counter!("junction_rollout_rollbacks_total", "rollout" => name);
+        Self {
+            rollout,
+            store,
+            calls,
+            rollbacks,
+        }
+    }
+
+    /// Counts one outcome of `arm`; a rollback it causes is logged and audited (in the
+    /// background: the call that tripped it does not wait for the store).
+    pub fn record(&self, arm: Arm, ok: bool) {
+        let i = match arm {
+            Arm::Stable => 0,
+            Arm::Candidate => 2,
+        } + usize::from(!ok);
+        self.calls[i].increment(1);
+        if let Some(back) = self.rollout.record(arm, ok, tokio::time::Instant::now()) {
+            self.roll_back(back);
+        }
+    }
+
+    fn roll_back(&self, back: RolledBack) {
+        let r = &self.rollout;
+        tracing::error!(rollout = r.name(), why = %back.why, "rollout rolled back: every call returns to the stable arm");
+        self.rollbacks.increment(1);
+        let entry = NewAudit {
+            at: back.at_ms,
+            actor: "hub".into(),
+            action: "rollout.rollback".into(),
+            target: r.name().to_owned(),
+            origin: "local".into(),
+            detail: serde_json::json!({
+                "why": back.why,
+                "stable": r.arm_name(Arm::Stable),
+                "candidate": r.arm_name(Arm::Candidate),
+                "mode": r.mode().as_str(),
+            })
+            .to_string(),
+        };
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.append_audit(entry).await {
+                tracing::warn!(error = %e, "the rollback could not be written to the audit log");
+            }
+        });
+    }
 }
 
 impl Board {
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Rollout>>> {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            map: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Tracked>>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The rollout as the config sets it up now: the running one when it is set up alike (its
     /// counts and a rollback kept), else `fresh`.
-    pub fn adopt(&self, fresh: Rollout) -> Arc<Rollout> {
+    pub fn adopt(&self, fresh: Rollout) -> Arc<Tracked> {
         let mut map = self.lock();
         if let Some(running) = map.get(fresh.name()) {
             if running.same_setup(&fresh) {
                 return running.clone();
             }
         }
-        let fresh = Arc::new(fresh);
+        let fresh = Arc::new(Tracked::new(fresh, self.store.clone()));
         map.insert(fresh.name().to_owned(), fresh.clone());
         fresh
     }
@@ -49,11 +136,11 @@ impl Board {
             .retain(|name, _| !name.starts_with(prefix) || keep(name));
     }
 
-    pub fn all(&self) -> Vec<Arc<Rollout>> {
+    pub fn all(&self) -> Vec<Arc<Tracked>> {
         self.lock().values().cloned().collect()
     }
 
-    pub fn get(&self, name: &str) -> Option<Arc<Rollout>> {
+    pub fn get(&self, name: &str) -> Option<Arc<Tracked>> {
         self.lock().get(name).cloned()
     }
 
@@ -64,48 +151,6 @@ impl Board {
             .filter_map(|r| r.rolled_back().map(|b| (r.name().to_owned(), b.why)))
             .collect()
     }
-}
-
-/// Counts one outcome of `arm`; a rollback it causes is logged and audited (in the background:
-/// the call that tripped it does not wait for the store).
-pub fn record(store: &Arc<dyn Store>, rollout: &Rollout, arm: Arm, ok: bool) {
-    let outcome = if ok { "ok" } else { "failed" };
-    let arm_label = match arm {
-        Arm::Stable => "stable",
-        Arm::Candidate => "candidate",
-    };
-    // Rollout names come from the config: a closed set.
-    metrics::counter!("junction_rollout_calls_total", "rollout" => rollout.name().to_owned(), "arm" => arm_label, "outcome" => outcome)
-        .increment(1);
-    if let Some(back) = rollout.record(arm, ok, tokio::time::Instant::now()) {
-        rolled_back(store, rollout, back);
-    }
-}
-
-fn rolled_back(store: &Arc<dyn Store>, rollout: &Rollout, back: RolledBack) {
-    tracing::error!(rollout = rollout.name(), why = %back.why, "rollout rolled back: every call returns to the stable arm");
-    metrics::counter!("junction_rollout_rollbacks_total", "rollout" => rollout.name().to_owned())
-        .increment(1);
-    let entry = NewAudit {
-        at: back.at_ms,
-        actor: "hub".into(),
-        action: "rollout.rollback".into(),
-        target: rollout.name().to_owned(),
-        origin: "local".into(),
-        detail: serde_json::json!({
-            "why": back.why,
-            "stable": rollout.arm_name(Arm::Stable),
-            "candidate": rollout.arm_name(Arm::Candidate),
-            "mode": rollout.mode().as_str(),
-        })
-        .to_string(),
-    };
-    let store = store.clone();
-    tokio::spawn(async move {
-        if let Err(e) = store.append_audit(entry).await {
-            tracing::warn!(error = %e, "the rollback could not be written to the audit log");
-        }
-    });
 }
 
 /// One rollout, as the admin API shows it.
@@ -175,7 +220,7 @@ async fn list(axum::extract::State(state): axum::extract::State<AppState>) -> Js
             .rollouts
             .all()
             .iter()
-            .map(|r| RolloutItem::from(r.as_ref()))
+            .map(|r| RolloutItem::from(&***r))
             .collect(),
     })
 }
@@ -211,5 +256,5 @@ async fn resume(
             .with_hint("it is in service; change its mode in the config to move it"),
         ));
     }
-    Ok(Json(RolloutItem::from(r.as_ref())))
+    Ok(Json(RolloutItem::from(&**r)))
 }

@@ -71,6 +71,7 @@ impl AppState {
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
+        let rollouts = Arc::new(crate::rollouts::Board::new(store.clone()));
         Self(Arc::new(Shared {
             config: arc_swap::ArcSwap::from_pointee(config),
             reload: Arc::default(),
@@ -81,7 +82,7 @@ impl AppState {
             drift: Arc::default(),
             history: Arc::default(),
             drains: Arc::default(),
-            rollouts: Arc::default(),
+            rollouts,
         }))
     }
 

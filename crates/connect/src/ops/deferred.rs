@@ -31,6 +31,25 @@ const STALE: Duration = Duration::from_secs(30);
 const KEEP: Duration = Duration::from_secs(24 * 3600);
 /// Most bytes of an answer kept.
 const MAX_KEPT: usize = 1 << 20;
+/// Most asynchronous calls running in one process: past it, callers are asked to come back
+/// (each running call holds its input and a task; the connector's own limits then apply).
+const MAX_RUNNING: usize = 1024;
+
+/// One running call, counted while it lives.
+struct Running<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Running<'a> {
+    fn start(n: &'a std::sync::atomic::AtomicUsize) -> Self {
+        n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Running(n)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
 
 /// Whether the caller asked for an asynchronous answer (`Prefer: respond-async`, RFC 7240).
 pub fn wants_async(headers: &http::HeaderMap) -> bool {
@@ -51,6 +70,16 @@ pub async fn accept(
     caller: &str,
     input: Map<String, Value>,
 ) -> Result<Response, ApiError> {
+    if hub.async_running.load(std::sync::atomic::Ordering::Relaxed) >= MAX_RUNNING {
+        return Err(ApiError(
+            Error::downstream(
+                Code::NotReady,
+                format!("{MAX_RUNNING} asynchronous calls are running in this hub already"),
+            )
+            .with_hint("retry after the Retry-After delay, or call synchronously")
+            .with_retry_after(Duration::from_secs(5)),
+        ));
+    }
     let uid = format!("call_{}", uuid::Uuid::now_v7().simple());
     let now = now_ms();
     // Stored as taken by this process, which runs it at once: one write before the 202.
@@ -116,6 +145,7 @@ async fn run(hub: Arc<Hub>, uid: String) {
 
 /// Runs a call this process holds to its answer.
 async fn execute(hub: Arc<Hub>, call: AsyncCall) {
+    let _running = Running::start(&hub.async_running);
     let (uid, owner) = (call.uid.clone(), hub.node_id.to_string());
     // Stops beating when this task ends, however it ends: a call whose runner is gone must
     // go silent, so another process takes it over.

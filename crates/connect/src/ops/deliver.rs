@@ -81,7 +81,7 @@ impl Hub {
                 Sent::Held { .. } => return (sent, excerpt),
                 _ => false,
             };
-            junction_server::rollouts::record(&self.store, rollout, *arm, ok);
+            rollout.record(*arm, ok);
         }
         (sent, excerpt)
     }

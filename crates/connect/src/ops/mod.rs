@@ -68,7 +68,7 @@ macro_rules! ops_doc {
                 (status = 422, description = "The vendor refused the request (`upstream_refused`, with `error.upstream`)", body = junction_server::errors::ErrorBody),
                 (status = 429, description = "The vendor's or the connector's quota is spent (`Retry-After`)", body = junction_server::errors::ErrorBody),
                 (status = 502, description = "The vendor failed, or its answer breaks the operation's model or pagination contract (`upstream_invalid`)", body = junction_server::errors::ErrorBody),
-                (status = 503, description = "The connector's circuit is open", body = junction_server::errors::ErrorBody),
+                (status = 503, description = "The connector's circuit is open, or (asynchronous calls) too many are running in this hub; `Retry-After` says when to try again", body = junction_server::errors::ErrorBody),
                 (status = 504, description = "The vendor did not answer in time", body = junction_server::errors::ErrorBody)),
             security(("bearer" = [])))]
         #[allow(dead_code)]
@@ -240,7 +240,7 @@ async fn call(
         Err(refused) => refused,
     };
     let ok = !res.status().is_server_error();
-    junction_server::rollouts::record(&hub.store, &chosen.rollout, chosen.plan.serve, ok);
+    chosen.rollout.record(chosen.plan.serve, ok);
     versions::mark(&mut res, &chosen.version.name);
     let Some(input) = shadow.filter(|_| res.status().is_success()) else {
         return Ok(res);
@@ -356,7 +356,7 @@ struct Shadowed {
     connector: String,
     operation: String,
     connection: String,
-    rollout: Arc<junction_resilience::rollout::Rollout>,
+    rollout: Arc<junction_server::rollouts::Tracked>,
 }
 
 impl Shadowed {
@@ -387,7 +387,7 @@ impl Shadowed {
             Err(refused) => refused,
         };
         let ok = !res.status().is_server_error();
-        junction_server::rollouts::record(&self.hub.store, &self.rollout, Arm::Candidate, ok);
+        self.rollout.record(Arm::Candidate, ok);
         if !res.status().is_success() {
             return;
         }

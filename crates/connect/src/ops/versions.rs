@@ -9,14 +9,14 @@ use axum::body::Body;
 use axum::response::Response;
 use http::HeaderValue;
 use junction_config::{ApiVersion, Operation, Sticky};
-use junction_resilience::rollout::{Plan, Rollout};
+use junction_resilience::rollout::Plan;
 use serde_json::{Map, Value};
 
 use crate::runtime::Runtime;
 
 /// The version one call goes to.
 pub(super) struct Chosen {
-    pub rollout: Arc<Rollout>,
+    pub rollout: Arc<junction_server::rollouts::Tracked>,
     pub plan: Plan,
     pub version: ApiVersion,
     /// The operation as that version has it.

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use junction_config::Config;
-use junction_store::Store;
 use tokio::sync::{Notify, Semaphore};
 
 pub use classify::{classify, Sent, Verdict};
@@ -82,12 +81,11 @@ impl Wakers {
     }
 }
 
-/// What routes' mapping rollouts need: where rollouts are kept, where their rollbacks are
-/// audited, where shadowing's differences go.
+/// What routes' mapping rollouts need: where rollouts are kept (and their rollbacks audited),
+/// where shadowing's differences go.
 #[derive(Clone)]
 pub struct RolloutCtx {
     pub board: Arc<junction_server::rollouts::Board>,
-    pub store: Arc<dyn Store>,
     pub drift: Arc<junction_transform::drift::Tracker>,
 }
 
@@ -111,7 +109,6 @@ impl RolloutCtx {
             candidate,
             rollout,
             route: route.name.clone(),
-            store: self.store.clone(),
             drift: self.drift.clone(),
         }))
     }
@@ -193,7 +190,6 @@ impl Dispatcher {
         let history = &*state.history;
         let rollouts = RolloutCtx {
             board: state.rollouts.clone(),
-            store: store.clone(),
             drift: state.drift.clone(),
         };
         // One pool for every destination, keeping as many idle connections per host as the

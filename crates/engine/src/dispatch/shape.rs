@@ -24,9 +24,8 @@ pub(crate) struct Shape {
 /// recorded as drift.
 pub(crate) struct MappingRollout {
     pub candidate: Mapping,
-    pub rollout: Arc<junction_resilience::rollout::Rollout>,
+    pub rollout: Arc<junction_server::rollouts::Tracked>,
     pub route: String,
-    pub store: Arc<dyn junction_store::Store>,
     pub drift: Arc<junction_transform::drift::Tracker>,
 }
 
@@ -77,10 +76,10 @@ impl Shape {
             Arm::Stable => stable.apply(payload).await,
             Arm::Candidate => candidate.apply(payload).await,
         };
-        junction_server::rollouts::record(&r.store, &r.rollout, plan.serve, served.is_ok());
+        r.rollout.record(plan.serve, served.is_ok());
         if plan.shadow {
             let shadow = candidate.apply(payload).await;
-            junction_server::rollouts::record(&r.store, &r.rollout, Arm::Candidate, shadow.is_ok());
+            r.rollout.record(Arm::Candidate, shadow.is_ok());
             if let (Ok(a), Ok(b)) = (&served, &shadow) {
                 let json = |o: &Option<Vec<u8>>| {
                     serde_json::from_slice::<serde_json::Value>(o.as_deref().unwrap_or(payload))
