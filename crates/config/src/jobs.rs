@@ -53,6 +53,20 @@ pub struct RawJob {
     /// against the operations' response models and the shapes learned from earlier answers.
     #[serde(default)]
     pub probe: Option<RawProbe>,
+    /// A sync: a pass over a `kind: sync` source's list.
+    #[serde(default)]
+    pub sync: Option<RawSyncJob>,
+}
+
+/// Which sync source a job pulls, and how.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSyncJob {
+    pub source: String,
+    /// A full pass: the whole list, and deletions detected. Default: incremental when the
+    /// source has `since:`, full otherwise.
+    #[serde(default)]
+    pub full: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -160,14 +174,23 @@ pub struct Job {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Work {
     Probe(Probe),
+    Sync(SyncJob),
 }
 
 impl Work {
     pub fn kind(&self) -> &'static str {
         match self {
             Work::Probe(_) => "probe",
+            Work::Sync(_) => "sync",
         }
     }
+}
+
+/// A pass over a sync source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncJob {
+    pub source: String,
+    pub full: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -212,6 +235,7 @@ fn offset(name: &str, jitter: Duration) -> i64 {
 pub(crate) fn resolve_jobs(
     doc: &Document,
     connectors: &BTreeMap<String, crate::connect::resolved::Connector>,
+    flows: &crate::flow::resolved::Flows,
     errs: &mut Vec<ConfigError>,
 ) -> BTreeMap<String, Job> {
     let raw: BTreeMap<String, RawJob> = crate::check::entries(doc, "jobs", errs);
@@ -221,7 +245,7 @@ pub(crate) fn resolve_jobs(
     raw.into_iter()
         .filter_map(|(name, raw)| {
             let ptr = push("/jobs", &name);
-            job(doc, &ptr, &name, raw, connectors, errs).map(|j| (name, j))
+            job(doc, &ptr, &name, raw, connectors, flows, errs).map(|j| (name, j))
         })
         .collect()
 }
@@ -232,6 +256,7 @@ fn job(
     name: &str,
     raw: RawJob,
     connectors: &BTreeMap<String, crate::connect::resolved::Connector>,
+    flows: &crate::flow::resolved::Flows,
     errs: &mut Vec<ConfigError>,
 ) -> Option<Job> {
     let before = errs.len();
@@ -292,13 +317,22 @@ fn job(
             None,
         ));
     }
-    let work = match raw.probe {
-        Some(p) => Work::Probe(probe(doc, &push(ptr, "probe"), p, connectors, errs)),
-        None => {
+    let work = match (raw.probe, raw.sync) {
+        (Some(p), None) => Work::Probe(probe(doc, &push(ptr, "probe"), p, connectors, errs)),
+        (None, Some(s)) => Work::Sync(sync(doc, &push(ptr, "sync"), s, flows, errs)),
+        (Some(_), Some(_)) => {
+            errs.push(doc.error_at(
+                ptr,
+                "a job does one thing: `probe` or `sync`",
+                Some("declare two jobs".into()),
+            ));
+            return None;
+        }
+        (None, None) => {
             errs.push(doc.error_at(
                 ptr,
                 "a job says what it does",
-                Some("add `probe: { connector: …, calls: [ { operation: … } ] }`".into()),
+                Some("add `probe: { connector: …, calls: [ { operation: … } ] }` or `sync: { source: … }`".into()),
             ));
             return None;
         }
@@ -314,6 +348,65 @@ fn job(
         timeout,
         work,
     })
+}
+
+fn sync(
+    doc: &Document,
+    ptr: &str,
+    raw: RawSyncJob,
+    flows: &crate::flow::resolved::Flows,
+    errs: &mut Vec<ConfigError>,
+) -> SyncJob {
+    let declared = doc.value.get("sources").and_then(|s| s.get(&raw.source));
+    match (flows.sources.get(&raw.source), declared) {
+        (Some(s), _) => match &s.pull {
+            None => errs.push(doc.error_at(
+                &push(ptr, "source"),
+                format!(
+                    "`{}` is a webhook source: only a `kind: sync` source is pulled",
+                    raw.source
+                ),
+                None,
+            )),
+            Some(p) if raw.full == Some(false) && p.since.is_none() => errs.push(doc.error_at(
+                &push(ptr, "full"),
+                format!(
+                    "`{}` has no `since:`, so every pass reads the whole list",
+                    raw.source
+                ),
+                Some("give the source `sync.since` to pull only what changed".into()),
+            )),
+            Some(_) => {}
+        },
+        // A source that is declared but broken has its own errors.
+        (None, Some(_)) => {}
+        (None, None) => {
+            let names: Vec<&str> = flows
+                .sources
+                .values()
+                .filter(|s| s.pull.is_some())
+                .map(|s| s.name.as_str())
+                .collect();
+            errs.push(doc.error_at(
+                &push(ptr, "source"),
+                format!("no source `{}`", raw.source),
+                Some(if names.is_empty() {
+                    "declare a `kind: sync` source under `sources:`".into()
+                } else {
+                    format!("sync sources: {}", names.join(", "))
+                }),
+            ));
+        }
+    }
+    let incremental = flows
+        .sources
+        .get(&raw.source)
+        .and_then(|s| s.pull.as_ref())
+        .is_some_and(|p| p.since.is_some());
+    SyncJob {
+        full: raw.full.unwrap_or(!incremental),
+        source: raw.source,
+    }
 }
 
 fn probe(

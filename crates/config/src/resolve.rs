@@ -52,8 +52,14 @@ pub(crate) fn resolve(
     let delivery = crate::flow::resolve::resolve_delivery(doc, &mut errs);
     let connectors = crate::connect::resolve::resolve_connectors(doc, &sources, &mut errs);
     crate::data::resolve::check_links(doc, &flows, &connectors, &shapes, &mut errs);
+    let pulls = flows
+        .sources
+        .values()
+        .filter_map(|s| Some((push(&push("/sources", &s.name), "sync"), s.pull.as_ref()?)))
+        .collect();
+    crate::flow::pull::check_pulls(doc, pulls, &connectors, &mut errs);
     let alerts = crate::alerts::resolve::resolve_alerts(doc, &mut errs);
-    let jobs = crate::jobs::resolve_jobs(doc, &connectors, &mut errs);
+    let jobs = crate::jobs::resolve_jobs(doc, &connectors, &flows, &mut errs);
 
     match (server, store, telemetry, delivery) {
         (Some(server), Some(store), Some(telemetry), Some(delivery)) if errs.is_empty() => {

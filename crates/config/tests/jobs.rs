@@ -42,7 +42,9 @@ jobs:
     assert!((0..300_000).contains(&h.offset_ms));
     assert_eq!(h.missed, Missed::RunOnce);
     assert_eq!(h.timeout, Duration::from_secs(600));
-    let Work::Probe(p) = &h.work;
+    let Work::Probe(p) = &h.work else {
+        panic!("a probe")
+    };
     assert_eq!(p.calls.len(), 2);
     assert_eq!(p.calls[0].input["id"], "cus_1");
     let n = &c.jobs["nightly"];

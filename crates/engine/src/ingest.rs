@@ -46,6 +46,8 @@ pub struct Accepted {
 pub enum IngestError {
     /// No source of that name; the nearest configured name, if one is close.
     UnknownSource(String, Option<String>),
+    /// A `kind: sync` source: Junction pulls it, nothing is posted to it.
+    Pulled(String),
     Rejected(Rejection),
     Malformed(String),
     Store(StoreError),
@@ -64,6 +66,11 @@ impl From<IngestError> for Error {
                     None => e.with_hint("sources are declared under `sources:` in junction.yaml"),
                 }
             }
+            IngestError::Pulled(s) => Error::downstream(
+                Code::NotFound,
+                format!("`{s}` is a sync source: it takes no webhooks"),
+            )
+            .with_hint("Junction pulls a sync source from its connector on the schedule of its jobs; post webhooks to a `kind: webhook` source"),
             IngestError::Rejected(r) => {
                 let hint = match r {
                     Rejection::OutsideWindow { .. } => {
@@ -178,6 +185,19 @@ impl Ingest {
         };
         drop(sources);
         let rt = &*rt;
+        if rt.source.pull.is_some() {
+            let e = IngestError::Pulled(rt.source.name.clone());
+            self.refused(
+                Some(&rt.source.name),
+                "unknown_source",
+                404,
+                &e,
+                headers,
+                body,
+                now,
+            );
+            return Err(e);
+        }
         rt.received.increment(1);
         rt.history.add(history::source::RECEIVED, 1);
         let req = Request {
@@ -269,6 +289,7 @@ impl Ingest {
                     s.chars().take(64).collect::<String>()
                 )
             }
+            IngestError::Pulled(s) => format!("`{s}` is a sync source"),
             IngestError::Rejected(r) => r.to_string(),
             IngestError::Malformed(m) => m.clone(),
             IngestError::Store(e) => e.to_string(),
@@ -344,12 +365,34 @@ fn read_event(
         None => None,
         Some(v) => Some(sequence_of(&v)?),
     };
+    let deliveries = deliveries(&rt.routes, &event_type, json.as_ref(), now);
+    Ok(NewEvent {
+        source: rt.source.name.clone(),
+        external_id: id,
+        event_type,
+        entity_key: key,
+        sequence,
+        received_at: now,
+        payload: body.to_vec(),
+        context: context_of(&rt.source, headers),
+        deliveries,
+    })
+}
+
+/// The deliveries `routes` make of an event of `event_type` (its body as `json`, which a route's
+/// `where` reads), due after each route's reorder window.
+pub(crate) fn deliveries(
+    routes: &[Route],
+    event_type: &str,
+    json: Option<&Val>,
+    now: i64,
+) -> Vec<NewDelivery> {
     let mut deliveries = Vec::new();
-    for route in &rt.routes {
-        if !route.matches_type(&event_type) {
+    for route in routes {
+        if !route.matches_type(event_type) {
             continue;
         }
-        if let (Some(filter), Some(json)) = (&route.filter, &json) {
+        if let (Some(filter), Some(json)) = (&route.filter, json) {
             match filter.test(json.clone()) {
                 Ok(true) => {}
                 Ok(false) => continue,
@@ -363,7 +406,6 @@ fn read_event(
                 }
             }
         }
-
         let ordering = match route.ordering {
             OrderingMode::None => Ordering::None,
             OrderingMode::Fifo => Ordering::Fifo,
@@ -379,22 +421,12 @@ fn read_event(
             });
         }
     }
-    Ok(NewEvent {
-        source: rt.source.name.clone(),
-        external_id: id,
-        event_type,
-        entity_key: key,
-        sequence,
-        received_at: now,
-        payload: body.to_vec(),
-        context: context_of(&rt.source, headers),
-        deliveries,
-    })
+    deliveries
 }
 
 /// The event's trace (a child of the caller's `traceparent`, or of this request's span when
 /// spans are exported, else a new trace) and the provider headers its source forwards.
-fn context_of(source: &Source, headers: &http::HeaderMap) -> EventContext {
+pub(crate) fn context_of(source: &Source, headers: &http::HeaderMap) -> EventContext {
     let incoming = headers.get("traceparent").and_then(|v| v.to_str().ok());
     let mut kept: Vec<(String, String)> = Vec::new();
     for name in &source.forward_headers {
@@ -452,7 +484,7 @@ fn pick_value(
 }
 
 /// A sequence is an integer, or an RFC 3339 timestamp (in ms).
-fn sequence_of(v: &Val) -> Result<i64, String> {
+pub(crate) fn sequence_of(v: &Val) -> Result<i64, String> {
     if let Some(n) = jq::as_i64(v) {
         return Ok(n);
     }

@@ -43,7 +43,7 @@ impl Engine {
         let config = &state.config();
         let wakers = Arc::new(dispatch::Wakers::new(config.flows.destinations.keys()));
         let ingest = ingest::Ingest::new(config, state, wakers.clone());
-        let scheduler = jobs::Scheduler::new(state, operations.clone());
+        let scheduler = jobs::Scheduler::new(state, operations.clone(), wakers.clone());
         let dispatcher = dispatch::Dispatcher::start(config, state, &wakers, operations).await?;
         scheduler.spawn();
         let engine = Arc::new(Self {

@@ -45,6 +45,19 @@ impl Operations for Counting {
         self.0.fetch_add(1, Ordering::SeqCst);
         Box::pin(async { (200, json!({ "id": "cus_1" })) })
     }
+
+    fn page<'a>(
+        &'a self,
+        _: junction_engine::dispatch::PageCall<'a>,
+    ) -> Pin<
+        Box<
+            dyn Future<Output = Result<junction_engine::dispatch::Pulled, (u16, Value)>>
+                + Send
+                + 'a,
+        >,
+    > {
+        Box::pin(async { Err((501, json!({ "error": { "message": "not in this test" } }))) })
+    }
 }
 
 fn config(missed: &str) -> String {
@@ -101,8 +114,8 @@ async fn a_missed_slot_runs_once_then_each_slot_once_across_processes(db: Db) {
         return;
     };
     let ops = Arc::new(Counting::default());
-    let a = Scheduler::new(&state, Some(ops.clone()));
-    let b = Scheduler::new(&state, Some(ops.clone()));
+    let a = Scheduler::new(&state, Some(ops.clone()), Default::default());
+    let b = Scheduler::new(&state, Some(ops.clone()), Default::default());
     let now = junction_core::time::now_ms();
     // The slot due when the processes start came due before them: missed, run once.
     a.tick(now).await.unwrap();
@@ -131,12 +144,12 @@ async fn a_missed_slot_runs_once_then_each_slot_once_across_processes(db: Db) {
     // Paused: nothing starts; a manual run still does, on a slot of its own.
     state.store.pause_job("probe", "test", now).await.unwrap();
     a.tick(now + 20 * MIN).await.unwrap();
-    let id = a.run_now("probe").await.unwrap().unwrap();
+    let id = a.run_now("probe", false).await.unwrap().unwrap();
     let runs = finished(&state, 12).await;
     assert_eq!(runs[0].id, id);
     assert_eq!(runs[0].trigger, "manual");
     assert!(runs[0].slot < 0);
-    assert_eq!(a.run_now("nope").await.unwrap(), None);
+    assert_eq!(a.run_now("nope", false).await.unwrap(), None);
 }
 
 async fn a_missed_slot_is_skipped_when_the_job_says_so(db: Db) {
@@ -144,7 +157,7 @@ async fn a_missed_slot_is_skipped_when_the_job_says_so(db: Db) {
         return;
     };
     let ops = Arc::new(Counting::default());
-    let a = Scheduler::new(&state, Some(ops.clone()));
+    let a = Scheduler::new(&state, Some(ops.clone()), Default::default());
     let now = junction_core::time::now_ms();
     a.tick(now).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;

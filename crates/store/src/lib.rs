@@ -31,6 +31,8 @@ pub use jobs::{JobRun, NewRun, RunState, Trigger};
 mod rows;
 mod sqlite;
 mod states;
+pub mod syncs;
+pub use syncs::{PageOutcome, PulledRecord, SyncPage};
 mod vault_sql;
 mod writes;
 
@@ -78,6 +80,7 @@ pub trait Store:
     + AlertStates
     + Jobs
     + AsyncCalls
+    + Syncs
     + Send
     + Sync
     + 'static
@@ -369,6 +372,33 @@ pub trait Jobs: Send + Sync {
     async fn resume_job(&self, job: &str) -> Result<bool, StoreError>;
 
     async fn paused_jobs(&self) -> Result<Vec<String>, StoreError>;
+}
+
+/// Records pulled from vendors' lists (syncs, reconciliations): what is known of each entity, and
+/// where each walk stands. See [`syncs`].
+#[async_trait]
+pub trait Syncs: Send + Sync {
+    /// The state of `source`'s walk in `lane`, as the last page committed it.
+    async fn sync_checkpoint(&self, source: &str, lane: &str)
+        -> Result<Option<String>, StoreError>;
+
+    /// Judges a page's records against what is known of their entities, appends the events of
+    /// the new, newer and deleted ones with their deliveries, records that every record was
+    /// listed, and writes the checkpoint: all in one transaction.
+    async fn sync_page(&self, page: SyncPage) -> Result<PageOutcome, StoreError>;
+
+    /// How many entities `source` knows, and how many of them no list has shown since `before`.
+    async fn entity_counts(&self, source: &str, before: i64) -> Result<(u64, u64), StoreError>;
+
+    /// Keys of `source`'s entities no list has shown since `before`, in key order after `after`,
+    /// at most `limit`.
+    async fn absent_entities(
+        &self,
+        source: &str,
+        before: i64,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError>;
 }
 
 /// Operation calls answered `202` at once and run as durable jobs.

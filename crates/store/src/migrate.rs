@@ -78,6 +78,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "asynchronous operation calls",
         sql: include_str!("../migrations/sqlite/0013_async_calls.sql"),
     },
+    Migration {
+        version: 14,
+        name: "entities and sync checkpoints",
+        sql: include_str!("../migrations/sqlite/0014_entities.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -145,6 +150,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 13,
         name: "asynchronous operation calls",
         sql: include_str!("../migrations/postgres/0013_async_calls.sql"),
+    },
+    Migration {
+        version: 14,
+        name: "entities and sync checkpoints",
+        sql: include_str!("../migrations/postgres/0014_entities.sql"),
     },
 ];
 

@@ -50,7 +50,9 @@ pub async fn show(
     // The jobs probing this connector, with their last run.
     let mut probes = Vec::new();
     for job in config.jobs.values() {
-        let junction_config::Work::Probe(p) = &job.work;
+        let junction_config::Work::Probe(p) = &job.work else {
+            continue;
+        };
         if p.connector == name {
             let last = store.job_runs(Some(job.name.clone()), 1).await?;
             probes.push((

@@ -102,7 +102,7 @@ pub async fn run(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     known(&state, &name)?;
-    ui.engine.scheduler.run_now(&name).await?;
+    ui.engine.scheduler.run_now(&name, false).await?;
     Ok(Redirect::to("/ui/jobs?done=run").into_response())
 }
 

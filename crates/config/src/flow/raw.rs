@@ -13,10 +13,15 @@ use crate::units::HumanDuration;
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSource {
-    /// `webhook`: providers POST events to `/webhooks/{name}`.
+    /// `webhook`: providers POST events to `/webhooks/{name}`. `sync`: Junction pulls a
+    /// connector's list operation on a schedule (a job with `sync: { source: … }`).
     pub kind: SourceKind,
-    /// How each request proves it comes from the provider.
-    pub verify: RawVerify,
+    /// How each request proves it comes from the provider (webhook sources).
+    #[serde(default)]
+    pub verify: Option<RawVerify>,
+    /// What a sync source pulls, and how its records become events.
+    #[serde(default)]
+    pub sync: Option<crate::flow::pull::RawPull>,
     /// Where the event's id, type, entity key and sequence are found. Each is `header:NAME` or a
     /// jq expression over the JSON body (`.data.object.id`). The preset gives defaults.
     #[serde(default)]
@@ -62,6 +67,7 @@ impl BodyFormat {
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
     Webhook,
+    Sync,
 }
 
 /// Signature verification of inbound webhooks.

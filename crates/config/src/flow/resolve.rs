@@ -124,7 +124,58 @@ fn source(
 ) -> Option<Source> {
     let before = errs.len();
     let vptr = push(ptr, "verify");
-    let v = raw.verify;
+    match (raw.kind, raw.sync) {
+        (SourceKind::Webhook, Some(_)) => {
+            errs.push(
+                doc.error_at(
+                    &push(ptr, "sync"),
+                    "`sync:` is for `kind: sync` sources",
+                    Some(
+                        "a webhook source receives requests; to pull a list, declare `kind: sync`"
+                            .into(),
+                    ),
+                ),
+            );
+        }
+        (SourceKind::Webhook, None) => {}
+        (SourceKind::Sync, None) => {
+            errs.push(doc.error_at(
+                ptr,
+                "a sync source says what it pulls",
+                Some("add `sync: { connector: …, operation: … }`".into()),
+            ));
+            return None;
+        }
+        (SourceKind::Sync, Some(p)) => {
+            if raw.verify.is_some() {
+                errs.push(doc.error_at(
+                    &vptr,
+                    "a sync source takes no requests, so nothing is verified",
+                    Some("remove `verify:`".into()),
+                ));
+            }
+            let pull = crate::flow::pull::resolve(doc, &push(ptr, "sync"), name, p, errs)?;
+            if errs.len() > before {
+                return None;
+            }
+            return Some(Source {
+                name: name.to_owned(),
+                pull: Some(pull),
+                verify: Verify::none(),
+                event: Extract::default(),
+                format: BodyFormat::Json,
+                forward_headers: Vec::new(),
+            });
+        }
+    }
+    let Some(v) = raw.verify else {
+        errs.push(doc.error_at(
+            ptr,
+            "a webhook source says how its requests are verified",
+            Some("add `verify: { preset: … }` (`none` to accept unsigned requests)".into()),
+        ));
+        return None;
+    };
     let public_keys = secrets(doc, &push(&vptr, "public_keys"), &v.public_keys, env, errs);
     let secrets = secrets(doc, &push(&vptr, "secrets"), &v.secrets, env, errs);
     let password = v
@@ -233,6 +284,7 @@ fn source(
     }
     Some(Source {
         name: name.to_owned(),
+        pull: None,
         verify: Verify {
             preset: v.preset,
             secrets,

@@ -51,6 +51,9 @@ impl SigningKeys {
 #[derive(Debug, Clone)]
 pub struct Source {
     pub name: String,
+    /// What a `kind: sync` source pulls (`None` for a webhook source).
+    pub pull: Option<crate::flow::pull::Pull>,
+    /// How a webhook source's requests are verified (a sync source takes no requests).
     pub verify: Verify,
     pub event: Extract,
     /// The body's format; anything but JSON is decoded to JSON after verification.
@@ -105,6 +108,26 @@ pub struct Verify {
     pub timestamp_header: Option<String>,
     pub username: Option<String>,
     pub password: Option<Secret>,
+}
+
+impl Verify {
+    /// Nothing verified (a source that takes no requests).
+    pub fn none() -> Self {
+        Verify {
+            preset: VerifyPreset::None,
+            secrets: Vec::new(),
+            public_keys: Vec::new(),
+            tolerance: Duration::ZERO,
+            header: None,
+            prefix: String::new(),
+            encoding: SignatureEncoding::default(),
+            algorithm: HmacAlgorithm::default(),
+            signed_content: "{body}".into(),
+            timestamp_header: None,
+            username: None,
+            password: None,
+        }
+    }
 }
 
 /// Where one event field comes from.

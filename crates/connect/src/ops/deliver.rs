@@ -42,6 +42,26 @@ impl Operations for Hub {
     ) -> Pin<Box<dyn Future<Output = (u16, Value)> + Send + 'a>> {
         Box::pin(super::call_for_job(self, connector, operation, input))
     }
+
+    fn page<'a>(
+        &'a self,
+        c: junction_engine::dispatch::PageCall<'a>,
+    ) -> Pin<
+        Box<
+            dyn Future<Output = Result<junction_engine::dispatch::Pulled, (u16, Value)>>
+                + Send
+                + 'a,
+        >,
+    > {
+        Box::pin(super::pull::page(
+            self,
+            c.connector,
+            c.operation,
+            c.connection,
+            c.input,
+            c.cursor,
+        ))
+    }
 }
 
 impl Hub {

@@ -15,6 +15,7 @@ mod deliver;
 pub mod describe;
 pub(crate) mod message;
 mod pages;
+mod pull;
 mod request;
 mod versions;
 
@@ -647,12 +648,7 @@ impl OpCall {
     }
 
     /// Fetches the page at `pos`: the vendor's records, the next position, the requests sent.
-    async fn fetch(
-        &self,
-        p: &Paginate,
-        pos: &Position,
-        seen: u64,
-    ) -> Result<(pages::Records, Option<Position>, u32), Response> {
+    async fn fetch(&self, p: &Paginate, pos: &Position, seen: u64) -> Result<Fetched, Response> {
         let (path, query) = pages::request(p, &self.req.path, &self.req.query, pos);
         let url = crate::path::target(&self.rt.cfg, &path, Some(&query))
             .map_err(|e| ApiError(e).into_response())?;
@@ -671,6 +667,13 @@ impl OpCall {
             .map_err(|e| ApiError(e).into_response())?;
         let attempts = answer.attempts;
         self.deprecation(&Method::GET, &self.req.path, &answer.headers);
+        let date = answer
+            .headers
+            .get(http::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64);
         let (bytes, headers) = answer::bytes_of(&self.name, answer).await?;
         let (style, name) = (p.clone(), self.name.clone());
         let body = junction_transform::pool::run(move || pages::parse(&style, &name, bytes))
@@ -687,14 +690,19 @@ impl OpCall {
                 }
             }
         }
-        Ok((page.records, page.next, attempts))
+        Ok(Fetched {
+            records: page.records,
+            next: page.next,
+            attempts,
+            date,
+        })
     }
 
     /// One page: `{ "data": [...], "next_cursor": "…" | null }`.
     async fn one_page(&self, p: &Paginate, pos: Position) -> Response {
         let fetched = self.fetch(p, &pos, 0).await;
         let (records, next, attempts) = match fetched {
-            Ok(f) => f,
+            Ok(f) => (f.records, f.next, f.attempts),
             Err(refused) => return refused,
         };
         let lines = match self.lines(records).await {
@@ -761,8 +769,8 @@ impl OpCall {
         let mut visited = pages::Visited::default();
         let _ = visited.first(&start);
         let first = match self.fetch(&p, &start, 0).await {
-            Ok((records, next, _)) => match self.lines(records).await {
-                Ok(lines) => (lines, next),
+            Ok(f) => match self.lines(f.records).await {
+                Ok(lines) => (lines, f.next),
                 Err(refused) => return refused,
             },
             Err(refused) => return refused,
@@ -806,7 +814,7 @@ impl OpCall {
                     return;
                 }
                 let page = match fetched {
-                    Ok((records, n, _)) => self.lines(records).await.map(|l| (l, n)),
+                    Ok(f) => self.lines(f.records).await.map(|l| (l, f.next)),
                     Err(refused) => Err(refused),
                 };
                 match page {
@@ -836,6 +844,15 @@ impl OpCall {
         );
         res
     }
+}
+
+/// A page fetched: the vendor's records, the next position, the requests sent, and the vendor's
+/// clock (its `Date` header) when it answered.
+struct Fetched {
+    records: pages::Records,
+    next: Option<Position>,
+    attempts: u32,
+    date: Option<i64>,
 }
 
 /// A walk's page and record limits.

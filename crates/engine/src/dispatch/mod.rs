@@ -52,6 +52,35 @@ pub trait Operations: Send + Sync {
         operation: &'a str,
         input: serde_json::Map<String, serde_json::Value>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = (u16, serde_json::Value)> + Send + 'a>>;
+
+    /// One page of a paginated operation (a sync), on `connection`, from `cursor` (the first
+    /// page when `None`): its records mapped and checked, or the status and error body.
+    fn page<'a>(
+        &'a self,
+        call: PageCall<'a>,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Pulled, (u16, serde_json::Value)>> + Send + 'a>,
+    >;
+}
+
+/// Which page of which operation a sync reads.
+pub struct PageCall<'a> {
+    pub connector: &'a str,
+    pub operation: &'a str,
+    pub connection: &'a str,
+    pub input: serde_json::Map<String, serde_json::Value>,
+    pub cursor: Option<&'a str>,
+}
+
+/// A page a sync read.
+#[derive(Debug, Clone, Default)]
+pub struct Pulled {
+    /// The records, as the operation's response mapping and model make them: NDJSON lines.
+    pub lines: Vec<u8>,
+    /// The cursor of the next page; `None` at the end of the list.
+    pub next: Option<String>,
+    /// The vendor's clock when it answered (its `Date` header), in ms.
+    pub vendor_now: Option<i64>,
 }
 
 /// One wake-up signal per destination.

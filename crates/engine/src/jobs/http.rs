@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -15,8 +15,9 @@ use junction_core::{Code, Error};
 use junction_server::errors::ErrorBody;
 use junction_server::{ApiError, AppState};
 use junction_store::JobRun;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::IntoParams;
 
 use super::Scheduler;
 
@@ -171,14 +172,29 @@ async fn show(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/jobs/{name}/run", tag = "jobs", summary = "Run a job now (paused or not)", params(("name" = String, Path, description = "The job's name under `jobs:`")), responses((status = 202, description = "Started: follow it at GET /api/v1/jobs/{name}", body = RunStarted), (status = 404, description = "No such job", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+/// Options of a manual run.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct RunQuery {
+    /// Let a sync's full pass delete more than its source's `max_percent` of the entities known.
+    confirm_deletions: Option<bool>,
+}
+
+#[utoipa::path(post, path = "/api/v1/jobs/{name}/run", tag = "jobs", summary = "Run a job now (paused or not)", params(("name" = String, Path, description = "The job's name under `jobs:`"), RunQuery), responses((status = 202, description = "Started: follow it at GET /api/v1/jobs/{name}", body = RunStarted), (status = 404, description = "No such job", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn run(
     State(state): State<AppState>,
     Extension(scheduler): Extension<Arc<Scheduler>>,
+    actor: Option<Extension<junction_server::admin::Actor>>,
     Path(name): Path<String>,
+    Query(q): Query<RunQuery>,
 ) -> Result<Response, ApiError> {
     job_of(&state, &name)?;
-    let Some(id) = scheduler.run_now(&name).await? else {
+    let confirm = q.confirm_deletions.unwrap_or(false);
+    if confirm {
+        let by = actor.map_or_else(|| "an operator".to_owned(), |a| a.0.id);
+        tracing::warn!(job = %name, by = %by, "a run was started with deletions confirmed");
+    }
+    let Some(id) = scheduler.run_now(&name, confirm).await? else {
         return Err(unknown(&state, &name));
     };
     let body = RunStarted {

@@ -6,6 +6,7 @@
 
 pub mod http;
 mod probe;
+pub mod sync;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,10 +15,10 @@ use std::time::Duration;
 use junction_config::{Job, Missed, Work};
 use junction_core::time::now_ms;
 use junction_server::AppState;
-use junction_store::{NewRun, RunState, Store, StoreError, Trigger};
+use junction_store::{NewRun, RunState, StoreError, Trigger};
 use serde_json::{json, Value};
 
-use crate::dispatch::Operations;
+use crate::dispatch::{Operations, Wakers};
 
 /// How often a running run says it is alive, and how long without it before it is failed.
 const HEARTBEAT: Duration = Duration::from_secs(5);
@@ -31,6 +32,8 @@ const WARN_EVERY: Duration = Duration::from_secs(30);
 pub struct Scheduler {
     state: AppState,
     operations: Option<Arc<dyn Operations>>,
+    /// Woken when a sync's page created deliveries.
+    wakers: Arc<Wakers>,
     /// The last slot this process tried per job (it tries each slot once).
     tried: Mutex<HashMap<String, i64>>,
     /// When this process started: a slot due before it is a missed one.
@@ -45,10 +48,15 @@ pub struct Ended {
 }
 
 impl Scheduler {
-    pub fn new(state: &AppState, operations: Option<Arc<dyn Operations>>) -> Arc<Self> {
+    pub fn new(
+        state: &AppState,
+        operations: Option<Arc<dyn Operations>>,
+        wakers: Arc<Wakers>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             state: state.clone(),
             operations,
+            wakers,
             tried: Mutex::default(),
             started_at: now_ms(),
         })
@@ -127,7 +135,7 @@ impl Scheduler {
             } else {
                 Trigger::Missed
             };
-            self.start(job, due, trigger, now).await?;
+            self.start(job, due, trigger, now, false).await?;
         }
         Ok(())
     }
@@ -139,6 +147,7 @@ impl Scheduler {
         slot: i64,
         trigger: Trigger,
         now: i64,
+        confirm: bool,
     ) -> Result<Option<i64>, StoreError> {
         let run = NewRun {
             job: job.name.clone(),
@@ -152,17 +161,22 @@ impl Scheduler {
         };
         tracing::info!(job = %job.name, run = id, trigger = trigger.as_str(), "job run started");
         metrics::gauge!("junction_job_running", "job" => job.name.clone()).increment(1.0);
-        let (store, job, ops) = (
-            self.state.store.clone(),
-            job.clone(),
-            self.operations.clone(),
-        );
-        tokio::spawn(execute(store, self.state.config(), job, id, ops));
+        let run = Run {
+            state: self.state.clone(),
+            config: self.state.config(),
+            job: job.clone(),
+            id,
+            ops: self.operations.clone(),
+            wakers: self.wakers.clone(),
+            confirm,
+        };
+        tokio::spawn(run.execute());
         Ok(Some(id))
     }
 
-    /// Runs `name` now (an operator's request): the run's id.
-    pub async fn run_now(&self, name: &str) -> Result<Option<i64>, StoreError> {
+    /// Runs `name` now (an operator's request): the run's id. `confirm` lets a sync's full pass
+    /// delete more than its source allows on its own.
+    pub async fn run_now(&self, name: &str, confirm: bool) -> Result<Option<i64>, StoreError> {
         let config = self.state.config();
         let Some(job) = config.jobs.get(name) else {
             return Ok(None);
@@ -171,7 +185,7 @@ impl Scheduler {
         // A manual run's slot is its start, negated: never a scheduled slot.
         let mut slot = -now;
         loop {
-            match self.start(job, slot, Trigger::Manual, now).await? {
+            match self.start(job, slot, Trigger::Manual, now, confirm).await? {
                 Some(id) => return Ok(Some(id)),
                 // Two manual runs in the same millisecond: the next one down.
                 None => slot -= 1,
@@ -180,67 +194,97 @@ impl Scheduler {
     }
 }
 
-/// Runs one run to its end: the work within the job's timeout, a heartbeat meanwhile, the
-/// outcome written.
-async fn execute(
-    store: Arc<dyn Store>,
+/// One run, started by this process.
+struct Run {
+    state: AppState,
     config: Arc<junction_config::Config>,
     job: Job,
     id: i64,
     ops: Option<Arc<dyn Operations>>,
-) {
-    // Stops beating when this task ends, however it ends: a run whose runner is gone must go
-    // silent, so the sweep fails it.
-    let beat = Beating({
-        let store = store.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(HEARTBEAT).await;
-                let _ = store.beat_run(id, "{}".into(), now_ms()).await;
-            }
-        })
-    });
-    let work = async {
-        match (&job.work, &ops) {
-            (Work::Probe(p), Some(ops)) => probe::run(ops.as_ref(), &config, p).await,
-            (Work::Probe(_), None) => Ended {
+    wakers: Arc<Wakers>,
+    confirm: bool,
+}
+
+impl Run {
+    /// Runs to its end: the work within the job's timeout, a heartbeat (with the progress)
+    /// meanwhile, the outcome written.
+    async fn execute(self) {
+        let (store, job, id) = (self.state.store.clone(), self.job.clone(), self.id);
+        let progress = Arc::new(Mutex::new(String::from("{}")));
+        // Stops beating when this task ends, however it ends: a run whose runner is gone must
+        // go silent, so the sweep fails it.
+        let beat = Beating({
+            let (store, progress) = (store.clone(), progress.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(HEARTBEAT).await;
+                    let now = progress.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    let _ = store.beat_run(id, now, now_ms()).await;
+                }
+            })
+        });
+        let ended = match tokio::time::timeout(job.timeout, self.work(&progress)).await {
+            Ok(e) => e,
+            Err(_) => Ended {
+                ok: false,
+                result: json!({}),
+                error: Some(format!(
+                    "ran past the job's timeout ({})",
+                    humantime::format_duration(job.timeout)
+                )),
+            },
+        };
+        drop(beat);
+        let state = if ended.ok {
+            RunState::Succeeded
+        } else {
+            RunState::Failed
+        };
+        metrics::gauge!("junction_job_running", "job" => job.name.clone()).decrement(1.0);
+        metrics::counter!("junction_job_runs_total", "job" => job.name.clone(), "state" => state.as_str())
+            .increment(1);
+        if ended.ok {
+            metrics::gauge!("junction_job_last_success_timestamp_seconds", "job" => job.name.clone())
+                .set(now_ms() as f64 / 1000.0);
+        } else {
+            tracing::warn!(job = %job.name, run = id, error = ?ended.error, "job run failed");
+        }
+        let written = store
+            .finish_run(id, state, ended.result.to_string(), ended.error, now_ms())
+            .await;
+        if let Err(e) = written {
+            tracing::warn!(job = %job.name, run = id, error = %e, "the job run's outcome could not be written; it will be failed by the sweep");
+        }
+    }
+
+    async fn work(&self, progress: &Arc<Mutex<String>>) -> Ended {
+        let Some(ops) = &self.ops else {
+            return Ended {
                 ok: false,
                 result: json!({}),
                 error: Some("connectors are not running in this process".into()),
-            },
+            };
+        };
+        match &self.job.work {
+            Work::Probe(p) => probe::run(ops.as_ref(), &self.config, p).await,
+            Work::Sync(j) => {
+                let Some(source) = self.config.flows.sources.get(&j.source) else {
+                    return Ended {
+                        ok: false,
+                        result: json!({}),
+                        error: Some(format!("no source `{}`", j.source)),
+                    };
+                };
+                let ctx = sync::Context {
+                    store: self.state.store.as_ref(),
+                    config: &self.config,
+                    history: &self.state.history,
+                    wakers: &self.wakers,
+                    ops: ops.clone(),
+                };
+                ctx.run(source, j.full, self.confirm, progress).await
+            }
         }
-    };
-    let ended = match tokio::time::timeout(job.timeout, work).await {
-        Ok(e) => e,
-        Err(_) => Ended {
-            ok: false,
-            result: json!({}),
-            error: Some(format!(
-                "ran past the job's timeout ({})",
-                humantime::format_duration(job.timeout)
-            )),
-        },
-    };
-    drop(beat);
-    let state = if ended.ok {
-        RunState::Succeeded
-    } else {
-        RunState::Failed
-    };
-    metrics::gauge!("junction_job_running", "job" => job.name.clone()).decrement(1.0);
-    metrics::counter!("junction_job_runs_total", "job" => job.name.clone(), "state" => state.as_str())
-        .increment(1);
-    if ended.ok {
-        metrics::gauge!("junction_job_last_success_timestamp_seconds", "job" => job.name.clone())
-            .set(now_ms() as f64 / 1000.0);
-    } else {
-        tracing::warn!(job = %job.name, run = id, error = ?ended.error, "job run failed");
-    }
-    let written = store
-        .finish_run(id, state, ended.result.to_string(), ended.error, now_ms())
-        .await;
-    if let Err(e) = written {
-        tracing::warn!(job = %job.name, run = id, error = %e, "the job run's outcome could not be written; it will be failed by the sweep");
     }
 }
 

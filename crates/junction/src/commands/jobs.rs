@@ -27,6 +27,10 @@ pub enum JobsCommand {
         #[command(flatten)]
         remote: Remote,
         name: String,
+        /// Let a sync's full pass delete more entities than its source's `max_percent` (after
+        /// checking that the vendor really no longer lists them).
+        #[arg(long)]
+        confirm_deletions: bool,
     },
     /// Pause a job: no scheduled run starts until it is resumed, on every hub.
     Pause {
@@ -46,7 +50,11 @@ pub async fn run(cmd: JobsCommand) -> ExitCode {
     let result = match cmd {
         JobsCommand::List { remote } => list(&remote).await,
         JobsCommand::Show { remote, name } => show(&remote, &name).await,
-        JobsCommand::Run { remote, name } => start(&remote, &name).await,
+        JobsCommand::Run {
+            remote,
+            name,
+            confirm_deletions,
+        } => start(&remote, &name, confirm_deletions).await,
         JobsCommand::Pause { remote, name } => switch(&remote, &name, "pause").await,
         JobsCommand::Resume { remote, name } => switch(&remote, &name, "resume").await,
     };
@@ -172,12 +180,17 @@ async fn show(remote: &Remote, name: &str) -> Result<(), String> {
     Ok(())
 }
 
-async fn start(remote: &Remote, name: &str) -> Result<(), String> {
+async fn start(remote: &Remote, name: &str, confirm: bool) -> Result<(), String> {
     let c = Client::new(remote);
+    let query = if confirm {
+        "?confirm_deletions=true"
+    } else {
+        ""
+    };
     let v = c
         .call(
             reqwest::Method::POST,
-            &format!("/api/v1/jobs/{}/run", segment(name)),
+            &format!("/api/v1/jobs/{}/run{query}", segment(name)),
             None,
         )
         .await?;

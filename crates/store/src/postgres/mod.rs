@@ -10,6 +10,7 @@ mod jobs;
 mod ops;
 mod queue;
 mod rejected;
+mod syncs;
 mod vault;
 mod write;
 
@@ -595,6 +596,35 @@ impl Jobs for PgStore {
 
     async fn paused_jobs(&self) -> Result<Vec<String>, StoreError> {
         jobs::paused(&self.pool).await
+    }
+}
+
+#[async_trait]
+impl Syncs for PgStore {
+    async fn sync_checkpoint(
+        &self,
+        source: &str,
+        lane: &str,
+    ) -> Result<Option<String>, StoreError> {
+        syncs::checkpoint(&self.pool, source, lane).await
+    }
+
+    async fn sync_page(&self, page: SyncPage) -> Result<PageOutcome, StoreError> {
+        syncs::page(&self.pool, page).await
+    }
+
+    async fn entity_counts(&self, source: &str, before: i64) -> Result<(u64, u64), StoreError> {
+        syncs::counts(&self.pool, source, before).await
+    }
+
+    async fn absent_entities(
+        &self,
+        source: &str,
+        before: i64,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        syncs::absent(&self.pool, source, before, after, limit).await
     }
 }
 

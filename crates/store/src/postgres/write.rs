@@ -36,7 +36,7 @@ pub(super) async fn commit(
     Ok(collect(out))
 }
 
-async fn append(
+pub(super) async fn append(
     tx: &mut PgConnection,
     batch: &AppendBatch<'_>,
 ) -> Result<HashMap<Key, (i64, bool)>, StoreError> {

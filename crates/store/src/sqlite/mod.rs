@@ -16,6 +16,7 @@ mod ops;
 mod queue;
 mod read;
 mod rejected;
+mod syncs;
 mod vault;
 mod writer;
 
@@ -520,6 +521,44 @@ impl Jobs for SqliteStore {
 
     async fn paused_jobs(&self) -> Result<Vec<String>, StoreError> {
         self.reads.run(jobs::paused).await
+    }
+}
+
+#[async_trait]
+impl Syncs for SqliteStore {
+    async fn sync_checkpoint(
+        &self,
+        source: &str,
+        lane: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let (source, lane) = (source.to_owned(), lane.to_owned());
+        self.reads
+            .run(move |c| syncs::checkpoint(c, &source, &lane))
+            .await
+    }
+
+    async fn sync_page(&self, page: SyncPage) -> Result<PageOutcome, StoreError> {
+        self.on_writer(move |c| syncs::page(c, page)).await
+    }
+
+    async fn entity_counts(&self, source: &str, before: i64) -> Result<(u64, u64), StoreError> {
+        let source = source.to_owned();
+        self.reads
+            .run(move |c| syncs::counts(c, &source, before))
+            .await
+    }
+
+    async fn absent_entities(
+        &self,
+        source: &str,
+        before: i64,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let (source, after) = (source.to_owned(), after.to_owned());
+        self.reads
+            .run(move |c| syncs::absent(c, &source, before, &after, limit))
+            .await
     }
 }
 

@@ -194,7 +194,7 @@ fn commit(conn: &mut Connection, batch: Batch) {
 
 /// One write inside the batch's transaction. `Ok(Err(LeaseLost))` is a per-write outcome;
 /// `Err` fails the whole batch.
-fn apply(tx: &Connection, w: &Write) -> Result<Result<Written, StoreError>, StoreError> {
+pub(super) fn apply(tx: &Connection, w: &Write) -> Result<Result<Written, StoreError>, StoreError> {
     match w {
         Write::Append(e) => {
             let inserted = tx

@@ -1,0 +1,606 @@
+//! Syncs: a pass over a `kind: sync` source's list, page by page, each record an event.
+//!
+//! A pass reads the connector's paginated operation from where the last committed page left
+//! it. Each page's records are judged against what the source knows of their entities (new,
+//! newer, unchanged, older; see `junction_store::syncs`) and written with the pass's checkpoint
+//! in one transaction, so a process killed between pages resumes after the last page it
+//! committed, nothing lost and nothing emitted twice.
+//!
+//! Incremental passes ask only for what changed since the vendor's clock (its `Date` header)
+//! at the start of the last complete pass, less the lookback: a record updated while a pass
+//! pages is asked for again by the next one, whatever its place in the list, and a record
+//! sharing the boundary's second is read twice and emitted once. Full passes read the whole
+//! list and then emit `deleted` events for the entities it no longer shows — unless they are
+//! more than the source's `max_percent` of all it knows, which waits for an operator.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use junction_config::{Pull, Route, Source};
+use junction_store::{PulledRecord, Store, StoreError, SyncPage};
+use junction_transform::jq;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use sha2::Digest;
+
+use crate::dispatch::Pulled;
+
+/// Reads one page of the source's list (the hub in `junction serve`; a simulated vendor in
+/// tests).
+pub trait Pager: Send + Sync {
+    fn page<'a>(
+        &'a self,
+        input: Map<String, Value>,
+        cursor: Option<&'a str>,
+    ) -> Pin<Box<dyn Future<Output = Result<Pulled, (u16, Value)>> + Send + 'a>>;
+}
+
+/// Most deletions written per transaction.
+const DELETE_BATCH: usize = 500;
+/// Longest entity key kept (an event id holds it, with the version and hash).
+const MAX_KEY: usize = 200;
+
+/// Where a source's walk stands: what the checkpoint row holds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct State {
+    /// Incremental: the vendor time (ms) the next pass asks from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    since: Option<i64>,
+    /// The pass under way, if one was cut short.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pass: Option<Pass>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Pass {
+    /// Junction's clock when the pass began: entities not listed since are absent.
+    started_at: i64,
+    /// The vendor's clock at its first page.
+    vendor_start: Option<i64>,
+    /// What the pass asks from (incremental).
+    since: Option<i64>,
+    /// The next page's cursor (`None`: the first).
+    cursor: Option<String>,
+    /// The list is read; deletions (full passes) remain.
+    walked: bool,
+    /// Not kept in the checkpoint: each run reports its own pages.
+    #[serde(skip)]
+    report: Report,
+}
+
+impl Pass {
+    fn new(source: &str, lane: &str, now: i64, since: Option<i64>) -> Self {
+        Pass {
+            started_at: now,
+            vendor_start: None,
+            since,
+            cursor: None,
+            walked: false,
+            report: Report {
+                source: source.to_owned(),
+                lane: lane.to_owned(),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// What a pass did: kept as the run's result and shown as its progress.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub source: String,
+    /// `incremental` or `full`.
+    pub lane: String,
+    pub pages: u64,
+    pub records: u64,
+    pub new: u64,
+    pub changed: u64,
+    pub unchanged: u64,
+    pub older: u64,
+    pub deleted: u64,
+    /// Records without a usable key (or too long a one): not emitted.
+    pub skipped: u64,
+    /// The pass went on from a checkpoint a stopped run left.
+    pub resumed: bool,
+    /// The vendor time asked from (incremental), RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Why the first skipped record was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped_why: Option<String>,
+    /// Full passes: entities known, and how many the list no longer shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub absent: Option<u64>,
+}
+
+/// Why a pass stopped.
+#[derive(Debug)]
+pub enum Failed {
+    /// The vendor (or the connector) answered an error: the status and body.
+    Vendor(u16, Value),
+    Store(StoreError),
+    /// More deletions than the source allows without confirmation.
+    TooManyDeletions {
+        absent: u64,
+        known: u64,
+        max: f64,
+    },
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failed::Vendor(status, body) => {
+                let message = body
+                    .pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("failed");
+                write!(f, "the list answered {status}: {message}")
+            }
+            Failed::Store(e) => write!(f, "the store: {e}"),
+            Failed::TooManyDeletions { absent, known, max } => write!(
+                f,
+                "the list no longer shows {absent} of {known} entities ({:.1} %), more than the {max} % a pass deletes on its own; nothing was deleted: check the vendor, then run the job with --confirm-deletions",
+                *absent as f64 * 100.0 / (*known).max(1) as f64
+            ),
+        }
+    }
+}
+
+impl From<StoreError> for Failed {
+    fn from(e: StoreError) -> Self {
+        Failed::Store(e)
+    }
+}
+
+/// One source's passes.
+pub struct Syncer<'a> {
+    pub store: &'a dyn Store,
+    pub source: &'a Source,
+    pub pull: &'a Pull,
+    /// The routes from this source.
+    pub routes: Vec<Route>,
+    /// Junction's clock (ms).
+    pub clock: &'a (dyn Fn() -> i64 + Send + Sync),
+}
+
+impl<'a> Syncer<'a> {
+    /// `source`'s syncer, with the routes of `config` that take its events.
+    pub fn new(
+        store: &'a dyn Store,
+        config: &junction_config::Config,
+        source: &'a Source,
+        clock: &'a (dyn Fn() -> i64 + Send + Sync),
+    ) -> Option<Self> {
+        let routes = config
+            .flows
+            .routes
+            .values()
+            .filter(|r| r.from == source.name)
+            .cloned()
+            .collect();
+        Some(Self {
+            store,
+            source,
+            pull: source.pull.as_ref()?,
+            routes,
+            clock,
+        })
+    }
+
+    /// Runs one pass (or finishes the one a stopped run left) to its end. `progress` sees the
+    /// report after every page; `woken` each destination that got deliveries.
+    pub async fn pass(
+        &self,
+        pager: &dyn Pager,
+        full: bool,
+        confirm: bool,
+        progress: &mut (dyn FnMut(&Report) + Send),
+        woken: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<Report, Failed> {
+        let lane = if full { "full" } else { "incremental" };
+        let name = &self.source.name;
+        let mut state: State = match self.store.sync_checkpoint(name, lane).await? {
+            Some(text) => serde_json::from_str(&text).unwrap_or_default(),
+            None => State::default(),
+        };
+        let mut pass = match state.pass.take() {
+            // This run's report counts this run's pages (the stopped run's result has its own).
+            Some(mut p) => {
+                p.report = Report {
+                    source: name.clone(),
+                    lane: lane.into(),
+                    resumed: true,
+                    ..Default::default()
+                };
+                p
+            }
+            None => Pass::new(
+                name,
+                lane,
+                (self.clock)(),
+                if full { None } else { state.since },
+            ),
+        };
+        // The first page this run asks for (a resumed pass's refused cursor starts it over).
+        let mut fresh_run = true;
+        pass.report.since = pass
+            .since
+            .map(|s| junction_config::TimeFormat::Rfc3339.write(s));
+        while !pass.walked {
+            let mut input = self.pull.input.clone();
+            if let (Some(s), Some(since)) = (&self.pull.since, pass.since) {
+                input.insert(s.param.clone(), Value::String(s.format.write(since)));
+            }
+            let page = match pager.page(input, pass.cursor.as_deref()).await {
+                Ok(p) => p,
+                // A cursor kept across runs can go stale (the record it names was deleted):
+                // a resumed pass the vendor refuses to continue starts over, once.
+                Err((status, _))
+                    if fresh_run
+                        && pass.cursor.is_some()
+                        && (400..500).contains(&status)
+                        && status != 429 =>
+                {
+                    tracing::warn!(source = %name, status, "the vendor refused the checkpoint's cursor; the pass starts over");
+                    fresh_run = false;
+                    pass = Pass::new(
+                        name,
+                        lane,
+                        (self.clock)(),
+                        if full { None } else { state.since },
+                    );
+                    continue;
+                }
+                Err((status, body)) => return Err(Failed::Vendor(status, body)),
+            };
+            fresh_run = false;
+            if pass.vendor_start.is_none() {
+                pass.vendor_start = Some(page.vendor_now.unwrap_or_else(|| (self.clock)()));
+            }
+            let now = (self.clock)();
+            let records = self.records(&page.lines, now, &mut pass.report);
+            pass.report.pages += 1;
+            pass.cursor = page.next;
+            pass.walked = pass.cursor.is_none();
+            let mut next = state.clone();
+            if pass.walked && !full {
+                // The next pass asks from this one's start, less the lookback.
+                let lookback = self
+                    .pull
+                    .since
+                    .as_ref()
+                    .map_or(0, |s| junction_core::time::ms(s.lookback));
+                next.since = pass.vendor_start.map(|v| v - lookback);
+                next.pass = None;
+            } else {
+                next.pass = Some(pass.clone());
+            }
+            let outcome = self
+                .store
+                .sync_page(SyncPage {
+                    source: name.clone(),
+                    records,
+                    checkpoint: Some((lane.into(), checkpoint(&next))),
+                    now,
+                })
+                .await?;
+            count(&mut pass.report, &outcome);
+            for d in &outcome.destinations {
+                woken(d);
+            }
+            state = next;
+            progress(&pass.report);
+        }
+        if full {
+            self.deletions(&mut pass, confirm, woken).await?;
+            state.pass = None;
+            let done = SyncPage {
+                source: name.clone(),
+                records: Vec::new(),
+                checkpoint: Some((lane.into(), checkpoint(&state))),
+                now: (self.clock)(),
+            };
+            self.store.sync_page(done).await?;
+        }
+        Ok(pass.report)
+    }
+
+    /// Emits `deleted` for what the finished full pass did not list, within the guard.
+    async fn deletions(
+        &self,
+        pass: &mut Pass,
+        confirm: bool,
+        woken: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<(), Failed> {
+        let name = &self.source.name;
+        let (known, absent) = self.store.entity_counts(name, pass.started_at).await?;
+        pass.report.known = Some(known);
+        pass.report.absent = Some(absent);
+        let Some(max) = self.pull.max_delete_percent else {
+            return Ok(());
+        };
+        if absent == 0 {
+            return Ok(());
+        }
+        if absent as f64 * 100.0 > max * known as f64 && !confirm {
+            // The pass is over: the next one reads the list again, and deletes if the vendor
+            // still does not show them and an operator confirmed.
+            let state = State {
+                since: None,
+                pass: None,
+            };
+            let done = SyncPage {
+                source: name.clone(),
+                records: Vec::new(),
+                checkpoint: Some(("full".into(), checkpoint(&state))),
+                now: (self.clock)(),
+            };
+            self.store.sync_page(done).await?;
+            return Err(Failed::TooManyDeletions { absent, known, max });
+        }
+        let mut after = String::new();
+        loop {
+            let keys = self
+                .store
+                .absent_entities(name, pass.started_at, &after, DELETE_BATCH)
+                .await?;
+            let Some(last) = keys.last() else { break };
+            after = last.clone();
+            let now = (self.clock)();
+            let records = keys.into_iter().map(|k| self.deletion(k, now)).collect();
+            let outcome = self
+                .store
+                .sync_page(SyncPage {
+                    source: name.clone(),
+                    records,
+                    checkpoint: None,
+                    now,
+                })
+                .await?;
+            count(&mut pass.report, &outcome);
+            for d in &outcome.destinations {
+                woken(d);
+            }
+        }
+        Ok(())
+    }
+
+    /// A page's lines as records, each with the event it becomes.
+    fn records(&self, lines: &[u8], now: i64, report: &mut Report) -> Vec<PulledRecord> {
+        let mut out = Vec::new();
+        for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            report.records += 1;
+            match self.record(line, now) {
+                Ok(r) => out.push(r),
+                Err(why) => {
+                    report.skipped += 1;
+                    if report.skipped_why.is_none() {
+                        tracing::warn!(source = %self.source.name, why = %why, "a pulled record was skipped");
+                        report.skipped_why = Some(why);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn record(&self, line: &[u8], now: i64) -> Result<PulledRecord, String> {
+        let json = jq::parse_json(line).map_err(|e| format!("a record is not JSON: {e}"))?;
+        let key = match self.pull.key.first(json.clone()) {
+            Ok(Some(v)) => jq::scalar_text(&v).filter(|k| !k.is_empty()),
+            Ok(None) => None,
+            Err(e) => {
+                return Err(format!(
+                    "reading the key with `{}` failed: {e}",
+                    self.pull.key.code()
+                ))
+            }
+        }
+        .ok_or_else(|| format!("a record has no key (`{}`)", self.pull.key.code()))?;
+        if key.len() > MAX_KEY {
+            return Err(format!("a record's key is longer than {MAX_KEY} bytes"));
+        }
+        let seq = match &self.pull.version {
+            None => None,
+            Some(p) => match p.first(json.clone()) {
+                Ok(Some(jq::Val::Null)) | Ok(None) => None,
+                Ok(Some(v)) => Some(
+                    crate::ingest::sequence_of(&v).map_err(|e| format!("{e} (record {key})"))?,
+                ),
+                Err(e) => {
+                    return Err(format!(
+                        "reading the version with `{}` failed: {e}",
+                        p.code()
+                    ))
+                }
+            },
+        };
+        let hash = hex::encode(&sha2::Sha256::digest(line)[..8]);
+        let external_id = match seq {
+            Some(s) => format!("{key}@{s}#{hash}"),
+            None => format!("{key}#{hash}"),
+        };
+        let event_type = format!("{}.upserted", self.pull.entity);
+        let deliveries = crate::ingest::deliveries(&self.routes, &event_type, Some(&json), now);
+        Ok(PulledRecord {
+            seq,
+            hash,
+            deleted: false,
+            event: self.event(
+                external_id,
+                event_type,
+                &key,
+                seq,
+                line.to_vec(),
+                deliveries,
+                now,
+            ),
+            key,
+        })
+    }
+
+    fn deletion(&self, key: String, now: i64) -> PulledRecord {
+        let payload =
+            serde_json::to_vec(&json!({ "key": key, "deleted": true })).unwrap_or_default();
+        let event_type = format!("{}.deleted", self.pull.entity);
+        let json = jq::parse_json(&payload).ok();
+        let deliveries = crate::ingest::deliveries(&self.routes, &event_type, json.as_ref(), now);
+        // After every version of the entity, in the lane its ordered routes keep.
+        let external_id = format!("{key}@deleted:{now}");
+        PulledRecord {
+            seq: Some(now),
+            hash: String::new(),
+            deleted: true,
+            event: self.event(
+                external_id,
+                event_type,
+                &key,
+                Some(now),
+                payload,
+                deliveries,
+                now,
+            ),
+            key,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn event(
+        &self,
+        external_id: String,
+        event_type: String,
+        key: &str,
+        seq: Option<i64>,
+        payload: Vec<u8>,
+        deliveries: Vec<junction_store::NewDelivery>,
+        now: i64,
+    ) -> junction_store::NewEvent {
+        junction_store::NewEvent {
+            source: self.source.name.clone(),
+            external_id,
+            event_type,
+            entity_key: Some(key.to_owned()),
+            sequence: seq,
+            received_at: now,
+            payload,
+            context: crate::ingest::context_of(self.source, &http::HeaderMap::new()),
+            deliveries,
+        }
+    }
+}
+
+fn checkpoint(state: &State) -> String {
+    serde_json::to_string(state).unwrap_or_else(|_| "{}".into())
+}
+
+fn count(r: &mut Report, o: &junction_store::PageOutcome) {
+    r.new += o.new;
+    r.changed += o.changed;
+    r.unchanged += o.unchanged;
+    r.older += o.older;
+    r.deleted += o.deleted;
+}
+
+/// What a sync run in `junction serve` works with.
+pub(super) struct Context<'a> {
+    pub store: &'a dyn Store,
+    pub config: &'a junction_config::Config,
+    pub history: &'a junction_telemetry::history::Registry,
+    pub wakers: &'a crate::dispatch::Wakers,
+    pub ops: std::sync::Arc<dyn crate::dispatch::Operations>,
+}
+
+/// The hub's pages of a pull's operation.
+struct HubPager<'a> {
+    ops: &'a dyn crate::dispatch::Operations,
+    pull: &'a Pull,
+}
+
+impl Pager for HubPager<'_> {
+    fn page<'a>(
+        &'a self,
+        input: Map<String, Value>,
+        cursor: Option<&'a str>,
+    ) -> Pin<Box<dyn Future<Output = Result<Pulled, (u16, Value)>> + Send + 'a>> {
+        self.ops.page(crate::dispatch::PageCall {
+            connector: &self.pull.connector,
+            operation: &self.pull.operation,
+            connection: &self.pull.connection,
+            input,
+            cursor,
+        })
+    }
+}
+
+impl Context<'_> {
+    /// One pass over `source`, as a job run: its report as the result (and, meanwhile, the
+    /// progress), counted in metrics and the source's history.
+    pub(super) async fn run(
+        &self,
+        source: &Source,
+        full: bool,
+        confirm: bool,
+        progress: &std::sync::Mutex<String>,
+    ) -> super::Ended {
+        let clock = junction_core::time::now_ms;
+        let Some(syncer) = Syncer::new(self.store, self.config, source, &clock) else {
+            return super::Ended {
+                ok: false,
+                result: json!({}),
+                error: Some(format!("`{}` is not a sync source", source.name)),
+            };
+        };
+        let pager = HubPager {
+            ops: self.ops.as_ref(),
+            pull: syncer.pull,
+        };
+        let mut seen = |r: &Report| {
+            *progress.lock().unwrap_or_else(|p| p.into_inner()) =
+                serde_json::to_string(r).unwrap_or_default();
+        };
+        let wake = |d: &str| self.wakers.wake(d);
+        let outcome = syncer.pass(&pager, full, confirm, &mut seen, &wake).await;
+        let series = self
+            .history
+            .series(junction_telemetry::history::Kind::Source, &source.name);
+        let report = match &outcome {
+            Ok(r) => r.clone(),
+            Err(_) => serde_json::from_str(&progress.lock().unwrap_or_else(|p| p.into_inner()))
+                .unwrap_or_default(),
+        };
+        let emitted = report.new + report.changed + report.deleted;
+        series.add(
+            junction_telemetry::history::source::RECEIVED,
+            report.records,
+        );
+        series.add(junction_telemetry::history::source::ACCEPTED, emitted);
+        for (outcome, n) in [
+            ("new", report.new),
+            ("changed", report.changed),
+            ("unchanged", report.unchanged),
+            ("older", report.older),
+            ("deleted", report.deleted),
+            ("skipped", report.skipped),
+        ] {
+            if n > 0 {
+                metrics::counter!("junction_sync_records_total", "source" => source.name.clone(), "outcome" => outcome)
+                    .increment(n);
+            }
+        }
+        match outcome {
+            Ok(r) => super::Ended {
+                ok: true,
+                result: serde_json::to_value(&r).unwrap_or_default(),
+                error: None,
+            },
+            Err(e) => super::Ended {
+                ok: false,
+                result: serde_json::to_value(&report).unwrap_or_default(),
+                error: Some(e.to_string()),
+            },
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Pulled records on SQLite: a page judged and written on the writer thread, in one transaction.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::syncs::{judge, one_per_key, Known, PageOutcome, SyncPage};
+use crate::writes::{Write, Written};
+use crate::{Appended, StoreError};
+
+pub(super) fn checkpoint(
+    c: &Connection,
+    source: &str,
+    lane: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(
+        c.prepare_cached("SELECT state FROM sync_checkpoints WHERE source = ?1 AND lane = ?2")?
+            .query_row(params![source, lane], |r| r.get(0))
+            .optional()?,
+    )
+}
+
+pub(super) fn page(c: &mut Connection, page: SyncPage) -> Result<PageOutcome, StoreError> {
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut out = PageOutcome::default();
+    for r in one_per_key(page.records) {
+        let known = tx
+            .prepare_cached("SELECT seq, hash FROM entities WHERE source = ?1 AND key = ?2")?
+            .query_row(params![page.source, r.key], |row| {
+                Ok(Known {
+                    seq: row.get(0)?,
+                    hash: row.get(1)?,
+                })
+            })
+            .optional()?;
+        let verdict = judge(known.as_ref(), &r);
+        verdict.count(&mut out);
+        if verdict.emits() {
+            let written = super::writer::apply(&tx, &Write::Append(r.event.clone()))??;
+            if let Written::Appended(Appended::Created { .. }) = written {
+                for d in &r.event.deliveries {
+                    if !out.destinations.contains(&d.destination) {
+                        out.destinations.push(d.destination.clone());
+                    }
+                }
+            }
+        }
+        if r.deleted {
+            tx.prepare_cached("DELETE FROM entities WHERE source = ?1 AND key = ?2")?
+                .execute(params![page.source, r.key])?;
+        } else if verdict.emits() {
+            tx.prepare_cached(
+                "INSERT INTO entities (source, key, seq, hash, seen_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (source, key) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, seen_at = excluded.seen_at",
+            )?
+            .execute(params![page.source, r.key, r.seq, r.hash, page.now])?;
+        } else {
+            tx.prepare_cached("UPDATE entities SET seen_at = ?3 WHERE source = ?1 AND key = ?2")?
+                .execute(params![page.source, r.key, page.now])?;
+        }
+    }
+    if let Some((lane, state)) = &page.checkpoint {
+        tx.prepare_cached(
+            "INSERT INTO sync_checkpoints (source, lane, state, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (source, lane) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+        )?
+        .execute(params![page.source, lane, state, page.now])?;
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+pub(super) fn counts(c: &Connection, source: &str, before: i64) -> Result<(u64, u64), StoreError> {
+    Ok(c.prepare_cached(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN seen_at < ?2 THEN 1 ELSE 0 END), 0)
+         FROM entities WHERE source = ?1",
+    )?
+    .query_row(params![source, before], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+    })?)
+}
+
+pub(super) fn absent(
+    c: &Connection,
+    source: &str,
+    before: i64,
+    after: &str,
+    limit: usize,
+) -> Result<Vec<String>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT key FROM entities WHERE source = ?1 AND seen_at < ?2 AND key > ?3 ORDER BY key LIMIT ?4",
+    )?;
+    let rows = stmt.query_map(params![source, before, after, limit as i64], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
