@@ -56,6 +56,10 @@ pub struct RawJob {
     /// A sync: a pass over a `kind: sync` source's list.
     #[serde(default)]
     pub sync: Option<RawSyncJob>,
+    /// A reconciliation: a pass over the list a webhook source names in its `reconcile:`,
+    /// emitting what its webhooks missed.
+    #[serde(default)]
+    pub reconcile: Option<RawSyncJob>,
 }
 
 /// Which sync source a job pulls, and how.
@@ -175,6 +179,7 @@ pub struct Job {
 pub enum Work {
     Probe(Probe),
     Sync(SyncJob),
+    Reconcile(SyncJob),
 }
 
 impl Work {
@@ -182,6 +187,7 @@ impl Work {
         match self {
             Work::Probe(_) => "probe",
             Work::Sync(_) => "sync",
+            Work::Reconcile(_) => "reconcile",
         }
     }
 }
@@ -317,22 +323,30 @@ fn job(
             None,
         ));
     }
-    let work = match (raw.probe, raw.sync) {
-        (Some(p), None) => Work::Probe(probe(doc, &push(ptr, "probe"), p, connectors, errs)),
-        (None, Some(s)) => Work::Sync(sync(doc, &push(ptr, "sync"), s, flows, errs)),
-        (Some(_), Some(_)) => {
+    let given = [
+        raw.probe.is_some(),
+        raw.sync.is_some(),
+        raw.reconcile.is_some(),
+    ];
+    let work = match (raw.probe, raw.sync, raw.reconcile) {
+        (Some(p), None, None) => Work::Probe(probe(doc, &push(ptr, "probe"), p, connectors, errs)),
+        (None, Some(s), None) => Work::Sync(sync(doc, &push(ptr, "sync"), s, flows, false, errs)),
+        (None, None, Some(s)) => {
+            Work::Reconcile(sync(doc, &push(ptr, "reconcile"), s, flows, true, errs))
+        }
+        _ if given.iter().any(|g| *g) => {
             errs.push(doc.error_at(
                 ptr,
-                "a job does one thing: `probe` or `sync`",
-                Some("declare two jobs".into()),
+                "a job does one thing: `probe`, `sync` or `reconcile`",
+                Some("declare one job for each".into()),
             ));
             return None;
         }
-        (None, None) => {
+        _ => {
             errs.push(doc.error_at(
                 ptr,
                 "a job says what it does",
-                Some("add `probe: { connector: …, calls: [ { operation: … } ] }` or `sync: { source: … }`".into()),
+                Some("add `probe: { connector: …, calls: [ { operation: … } ] }`, `sync: { source: … }` or `reconcile: { source: … }`".into()),
             ));
             return None;
         }
@@ -350,23 +364,42 @@ fn job(
     })
 }
 
+/// A sync's or a reconciliation's job: its source must pull (or, for `reconcile`, be a webhook
+/// source with `reconcile:`).
 fn sync(
     doc: &Document,
     ptr: &str,
     raw: RawSyncJob,
     flows: &crate::flow::resolved::Flows,
+    reconcile: bool,
     errs: &mut Vec<ConfigError>,
 ) -> SyncJob {
+    let pull = |s: &crate::flow::resolved::Source| {
+        if reconcile {
+            s.reconcile.clone()
+        } else {
+            s.pull.clone()
+        }
+    };
     let declared = doc.value.get("sources").and_then(|s| s.get(&raw.source));
+    let sptr = push(ptr, "source");
     match (flows.sources.get(&raw.source), declared) {
-        (Some(s), _) => match &s.pull {
+        (Some(s), _) => match pull(s) {
+            None if reconcile => errs.push(doc.error_at(
+                &sptr,
+                format!(
+                    "`{}` has no `reconcile:`: nothing says which list to compare its webhooks with",
+                    raw.source
+                ),
+                Some("give the webhook source `reconcile: { connector: …, operation: …, version: … }`".into()),
+            )),
             None => errs.push(doc.error_at(
-                &push(ptr, "source"),
+                &sptr,
                 format!(
                     "`{}` is a webhook source: only a `kind: sync` source is pulled",
                     raw.source
                 ),
-                None,
+                Some("to catch what its webhooks missed, give it `reconcile:` and run a `reconcile:` job".into()),
             )),
             Some(p) if raw.full == Some(false) && p.since.is_none() => errs.push(doc.error_at(
                 &push(ptr, "full"),
@@ -374,7 +407,7 @@ fn sync(
                     "`{}` has no `since:`, so every pass reads the whole list",
                     raw.source
                 ),
-                Some("give the source `sync.since` to pull only what changed".into()),
+                Some("give the source's list `since:` to pull only what changed".into()),
             )),
             Some(_) => {}
         },
@@ -384,16 +417,16 @@ fn sync(
             let names: Vec<&str> = flows
                 .sources
                 .values()
-                .filter(|s| s.pull.is_some())
+                .filter(|s| pull(s).is_some())
                 .map(|s| s.name.as_str())
                 .collect();
             errs.push(doc.error_at(
-                &push(ptr, "source"),
+                &sptr,
                 format!("no source `{}`", raw.source),
                 Some(if names.is_empty() {
-                    "declare a `kind: sync` source under `sources:`".into()
+                    "declare a `kind: sync` source (or a webhook source with `reconcile:`) under `sources:`".into()
                 } else {
-                    format!("sync sources: {}", names.join(", "))
+                    format!("sources: {}", names.join(", "))
                 }),
             ));
         }
@@ -401,7 +434,7 @@ fn sync(
     let incremental = flows
         .sources
         .get(&raw.source)
-        .and_then(|s| s.pull.as_ref())
+        .and_then(pull)
         .is_some_and(|p| p.since.is_some());
     SyncJob {
         full: raw.full.unwrap_or(!incremental),

@@ -55,7 +55,14 @@ pub(crate) fn resolve(
     let pulls = flows
         .sources
         .values()
-        .filter_map(|s| Some((push(&push("/sources", &s.name), "sync"), s.pull.as_ref()?)))
+        .flat_map(|s| {
+            let at = |field| push(&push("/sources", &s.name), field);
+            [
+                s.pull.as_ref().map(|p| (at("sync"), p)),
+                s.reconcile.as_ref().map(|p| (at("reconcile"), p)),
+            ]
+        })
+        .flatten()
         .collect();
     crate::flow::pull::check_pulls(doc, pulls, &connectors, &mut errs);
     let alerts = crate::alerts::resolve::resolve_alerts(doc, &mut errs);

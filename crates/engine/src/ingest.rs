@@ -376,6 +376,7 @@ fn read_event(
         payload: body.to_vec(),
         context: context_of(&rt.source, headers),
         deliveries,
+        tracked: rt.source.reconcile.is_some(),
     })
 }
 

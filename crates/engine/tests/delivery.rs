@@ -363,6 +363,7 @@ async fn a_delivery_that_stopped_the_process_twice_is_quarantined_not_handled_ag
                 due_at: t0,
                 ordering: Ordering::None,
             }],
+            tracked: false,
         })
         .await
         .unwrap();

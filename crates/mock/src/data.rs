@@ -18,6 +18,8 @@ pub struct Customer {
     pub created: i64,
     /// Unix seconds.
     pub updated: i64,
+    /// Raised by every change: the customer's version, for clients that compare them.
+    pub version: u64,
     pub line1: String,
     pub city: String,
     pub postcode: String,
@@ -120,6 +122,7 @@ impl Dataset {
                 status: rng.pick(STATUSES).into(),
                 created,
                 updated,
+                version: 1,
                 line1: format!("{} Main Street", 1 + rng.below(200)),
                 city: city.into(),
                 postcode: format!("{:05}", rng.below(100_000)),

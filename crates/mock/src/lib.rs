@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod changes;
 mod chaos;
 mod data;
 mod emit;
@@ -28,6 +29,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use auth::{pkce_challenge, AuthConfig, OAuthClient, ALL_SCOPES};
+pub use changes::ChangeRequest;
 pub use chaos::Chaos;
 pub use data::{Customer, Dataset, Order};
 pub use emit::{SendRequest, Sent};

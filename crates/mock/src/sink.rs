@@ -52,6 +52,11 @@ impl Received {
         (g.0, g.1.iter().cloned().collect())
     }
 
+    /// How many deliveries arrived (without copying the ones kept).
+    pub fn total(&self) -> u64 {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
+
     pub fn clear(&self) {
         *self.inner.lock().unwrap_or_else(|p| p.into_inner()) = (0, VecDeque::new());
     }

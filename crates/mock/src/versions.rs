@@ -69,6 +69,7 @@ pub enum CustomerView<'a> {
         status: &'a str,
         created: String,
         updated: String,
+        version: u64,
         address: Address<'a>,
     },
 }
@@ -104,6 +105,7 @@ pub fn customer(c: &Customer, v: Version) -> CustomerView<'_> {
             status: &c.status,
             created: iso(c.created),
             updated: iso(c.updated),
+            version: c.version,
             address: Address {
                 line1: &c.line1,
                 city: &c.city,

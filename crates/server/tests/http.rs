@@ -88,6 +88,7 @@ fn event(id: &str, to: &[&str]) -> junction_store::NewEvent {
                 ordering: Default::default(),
             })
             .collect(),
+        tracked: false,
     }
 }
 

@@ -27,6 +27,9 @@ pub struct NewEvent {
     pub context: EventContext,
     /// One delivery per matched route and destination.
     pub deliveries: Vec<NewDelivery>,
+    /// Keep the entity's newest version (`entity_key`, `sequence`) with the event, in the same
+    /// transaction: a webhook source that is reconciled against the vendor's list.
+    pub tracked: bool,
 }
 
 /// One delivery of an event to one destination, due at `due_at`.

@@ -159,6 +159,7 @@ mod tests {
                 payload: vec![],
                 context: Default::default(),
                 deliveries: vec![],
+                tracked: false,
             },
         }
     }

@@ -118,6 +118,7 @@ fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -
             due_at: T0,
             ordering,
         }],
+        tracked: false,
     }
 }
 
@@ -170,6 +171,7 @@ fn event(id: &str, routes: usize, due_at: i64) -> NewEvent {
                 ordering: Ordering::None,
             })
             .collect(),
+        tracked: false,
     }
 }
 

@@ -38,7 +38,7 @@ pub async fn list(
         _ => None,
     };
     let body = html! {
-        @if config.jobs.is_empty() { p.empty { "No jobs: add a " code { "jobs:" } " section to the config (contract probes of connectors' operations)." } } @else {
+        @if config.jobs.is_empty() { p.empty { "No jobs: add a " code { "jobs:" } " section to the config (syncs of " code { "kind: sync" } " sources, contract probes of connectors' operations)." } } @else {
             table #jobs {
                 thead { tr { th { "Job" } th { "Kind" } th { "Schedule" } th { "State" } th { "Next run (UTC)" } th { "Last run" } th { "" } } }
                 tbody { @for job in config.jobs.values() {
@@ -66,7 +66,7 @@ pub async fn list(
         h2 { "Latest runs" }
         @if runs.is_empty() { p.empty { "No run yet." } } @else {
             table #runs {
-                thead { tr { th.num { "Run" } th { "Job" } th { "Trigger" } th { "State" } th { "Started (UTC)" } th.num { "Took" } th { "Process" } th { "Error" } } }
+                thead { tr { th.num { "Run" } th { "Job" } th { "Trigger" } th { "State" } th { "Started (UTC)" } th.num { "Took" } th { "Progress / found" } th { "Process" } th { "Error" } } }
                 tbody { @for r in &runs {
                     tr {
                         td.num { (r.id) }
@@ -75,6 +75,7 @@ pub async fn list(
                         td { (badge(r.state.as_str())) }
                         td { (when(r.started_at)) }
                         td.num { @match r.finished_at { Some(f) => { (format!("{} ms", f - r.started_at)) }, None => { "–" } } }
+                        td.found { (found(r)) }
                         td { span.muted { (r.owner) } }
                         td { (r.error.clone().unwrap_or_default()) }
                     }
@@ -83,6 +84,42 @@ pub async fn list(
         }
     };
     Ok(page("Jobs", "/ui/jobs", flash, Some(10), body))
+}
+
+/// A sync run's progress while it runs (a bar when the list's size is known) and what it found;
+/// a probe's calls.
+pub(crate) fn found(r: &junction_store::JobRun) -> maud::Markup {
+    let running = r.state == junction_store::RunState::Running;
+    let text = if running { &r.progress } else { &r.result };
+    let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    let n = |k: &str| v[k].as_u64().unwrap_or(0);
+    if v.get("lane").is_some() {
+        return html! {
+            @if running {
+                @if let Some(max) = v["expected"].as_u64().filter(|m| *m > 0) {
+                    progress value=(n("records").min(max)) max=(max) {}
+                    " "
+                }
+            }
+            (n("records")) " records, " (n("pages")) " pages"
+            @if v["reconcile"] == true {
+                @if !running {
+                    ": " strong { (n("missing")) " missing, " (n("stale")) " stale" }
+                    @if v.get("extra").is_some() { ", " (n("extra")) " extra" }
+                }
+            } @else if !running || n("new") + n("changed") + n("deleted") > 0 {
+                ": " (n("new")) " new, " (n("changed")) " changed, " (n("deleted")) " deleted"
+            }
+            @if n("skipped") > 0 { ", " strong { (n("skipped")) " skipped" } }
+            @if v["resumed"] == true { " " span.muted { "(resumed)" } }
+        };
+    }
+    match v["calls"].as_array() {
+        Some(calls) => html! {
+            (calls.iter().filter(|c| c["ok"] == true).count()) "/" (calls.len()) " calls answered"
+        },
+        None => html! { "–" },
+    }
 }
 
 fn known(state: &AppState, name: &str) -> Result<(), ApiError> {

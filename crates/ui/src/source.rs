@@ -1,5 +1,5 @@
-//! `/ui/sources/{name}`: one webhook source — how it verifies and reads events (never a
-//! secret), the last hour per minute, its routes, recent events, refused requests grouped by
+//! `/ui/sources/{name}`: one source — how a webhook source verifies and reads events (never a
+//! secret), what a sync source pulls and its sync jobs' runs, the last hour per minute, its routes, recent events, refused requests grouped by
 //! reason, and the schema drift seen in its payloads.
 
 use axum::extract::{Path, State};
@@ -64,7 +64,37 @@ pub async fn show(
         .filter(|r| r.from == name)
         .collect();
     let v = &source.verify;
+    // A sync source: what it pulls and its jobs' latest runs.
+    let mut syncs = Vec::new();
+    for job in config.jobs.values() {
+        if matches!(&job.work, junction_config::Work::Sync(j) | junction_config::Work::Reconcile(j) if j.source == name)
+        {
+            let last = store.job_runs(Some(job.name.clone()), 1).await?;
+            syncs.push((job, last.into_iter().next()));
+        }
+    }
+    let pulled = source.pull.as_ref().map(|p| html! {
+        dl.facts #facts {
+            (fact("Pulls", html! { "connector " a href={"/ui/connectors/" (p.connector)} { (p.connector) } ", operation " code { (p.operation) } }))
+            (fact("Events", html! { code { (p.event_type) } ", " code { (p.entity) ".deleted" } }))
+            (fact("Entity key", html! { code { (p.key.code()) } }))
+            (fact("Version", html! { @match &p.version { Some(v) => { code { (v.code()) } }, None => { span.muted { "none: a record is emitted when its content changes" } } } }))
+            (fact("Incremental", html! { @match &p.since { Some(s) => { "by " code { (s.param) } ", lookback " (duration(s.lookback)) }, None => { "no: every pass reads the whole list" } } }))
+            (fact("Deletions", html! { @match p.max_delete_percent { Some(m) => { "detected by full passes, at most " (m) " % without confirmation" }, None => { "not detected" } } }))
+            (fact("Pulled / emitted (1h)", html! { (t.count(s::RECEIVED)) " / " (t.count(s::ACCEPTED)) }))
+        }
+        h2 { "Sync jobs" }
+        (pass_jobs(&syncs, &name, "sync"))
+    });
+    let reconciled = source.reconcile.as_ref().map(|p| html! {
+        h2 { "Reconciliation" }
+        p { "Compared with " a href={"/ui/connectors/" (p.connector)} { (p.connector) } "'s " code { (p.operation) } " per entity key ("
+            code { (p.key.code()) } ", version " @if let Some(v) = &p.version { code { (v.code()) } } "): what webhooks missed is emitted as "
+            code { (p.event_type) } " with " code { "Junction-Origin: reconciliation" } "." }
+        (pass_jobs(&syncs, &name, "reconcile"))
+    });
     let body = html! {
+        @if let Some(pulled) = pulled { (pulled) } @else {
         dl.facts #facts {
             (fact("Receives at", html! { "POST " code { "/webhooks/" (name) } }))
             (fact("Verification", html! {
@@ -84,6 +114,8 @@ pub async fn show(
             (fact("Received / duplicates / rejected (1h)", html! {
                 (t.count(s::RECEIVED)) " / " (t.count(s::DUPLICATES)) " / " (t.count(s::REJECTED))
             }))
+        }
+        @if let Some(r) = reconciled { (r) }
         }
         h2 { "Received and rejected, per minute" }
         (timeline(&h.per_minute(Kind::Source, &name, s::RECEIVED), &h.per_minute(Kind::Source, &name, s::REJECTED), h.first, "received (line) and rejected (bars) per minute"))
@@ -133,4 +165,29 @@ pub async fn show(
         }
     };
     Ok(page(&format!("Source {name}"), "/ui/", None, None, body))
+}
+
+/// The jobs of `kind` (`sync` or `reconcile`) over source `name`, with their last runs.
+fn pass_jobs(
+    jobs: &[(&junction_config::Job, Option<junction_store::JobRun>)],
+    name: &str,
+    kind: &str,
+) -> maud::Markup {
+    let jobs: Vec<_> = jobs.iter().filter(|(j, _)| j.work.kind() == kind).collect();
+    html! {
+        @if jobs.is_empty() { p.empty { "No job runs it: add one under " code { "jobs:" } " with " code { (kind) ": { source: " (name) " }" } "." } } @else {
+            table #{(kind) "-jobs"} {
+                thead { tr { th { "Job" } th { "Pass" } th { "Schedule" } th { "Last run" } th { "Progress / found" } } }
+                tbody { @for (job, last) in &jobs {
+                    tr {
+                        td { a href="/ui/jobs" { code { (job.name) } } }
+                        td { @if let junction_config::Work::Sync(j) | junction_config::Work::Reconcile(j) = &job.work { @if j.full { "full" } @else { "incremental" } } }
+                        td { (job.schedule.text()) }
+                        td { @match last { Some(r) => { (badge(r.state.as_str())) " " (when(r.started_at)) @if let Some(e) = &r.error { br; span.muted { (e) } } }, None => { span.muted { "not run yet" } } } }
+                        td { @if let Some(r) = last { (crate::jobs::found(r)) } }
+                    }
+                } }
+            }
+        }
+    }
 }

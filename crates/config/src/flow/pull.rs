@@ -53,6 +53,15 @@ pub struct RawPull {
     /// source's name.
     #[serde(default)]
     pub entity: Option<String>,
+    /// The events' type (default `{entity}.upserted`), matched by routes' `types` like a
+    /// webhook's. Deletions are `{entity}.deleted`.
+    #[serde(default, rename = "type")]
+    pub event_type: Option<String>,
+    /// The event's body built from the record (jq), e.g. a webhook's envelope
+    /// `{type: "customer.updated", data: {object: .}}` so routes and mappings see one shape.
+    /// Default: the record as mapped.
+    #[serde(default)]
+    pub shape: Option<String>,
     /// The record's key (jq over the mapped record). Default `.id`.
     #[serde(default)]
     pub key: Option<String>,
@@ -132,6 +141,9 @@ pub struct Pull {
     pub input: Map<String, Value>,
     pub connection: String,
     pub entity: String,
+    /// The type of the records' events.
+    pub event_type: String,
+    pub shape: Option<Program>,
     pub key: Program,
     pub version: Option<Program>,
     pub since: Option<Since>,
@@ -153,6 +165,8 @@ impl PartialEq for Pull {
             && self.input == o.input
             && self.connection == o.connection
             && self.entity == o.entity
+            && self.event_type == o.event_type
+            && self.shape.as_ref().map(Program::code) == o.shape.as_ref().map(Program::code)
             && self.key.code() == o.key.code()
             && self.version.as_ref().map(Program::code) == o.version.as_ref().map(Program::code)
             && self.since == o.since
@@ -192,11 +206,22 @@ pub(crate) fn resolve(
     };
     let key = jq("key", raw.key.as_deref().unwrap_or(".id"), errs);
     let version = raw.version.as_deref().and_then(|v| jq("version", v, errs));
+    let shape = raw.shape.as_deref().and_then(|v| jq("shape", v, errs));
     let entity = raw.entity.unwrap_or_else(|| source.to_owned());
     if !entity_name(&entity) {
         errs.push(doc.error_at(
             &push(ptr, "entity"),
             format!("`{entity}`: an entity's name is 1 to 64 letters, digits, `.`, `-` or `_`"),
+            None,
+        ));
+    }
+    let event_type = raw
+        .event_type
+        .unwrap_or_else(|| format!("{entity}.upserted"));
+    if event_type.is_empty() || event_type.len() > 255 {
+        errs.push(doc.error_at(
+            &push(ptr, "type"),
+            "an event type is 1 to 255 characters",
             None,
         ));
     }
@@ -239,6 +264,8 @@ pub(crate) fn resolve(
         input: raw.input,
         connection: raw.connection.unwrap_or_else(|| "default".into()),
         entity,
+        event_type,
+        shape,
         key: key?,
         version,
         since,

@@ -22,6 +22,11 @@ pub struct RawSource {
     /// What a sync source pulls, and how its records become events.
     #[serde(default)]
     pub sync: Option<crate::flow::pull::RawPull>,
+    /// A webhook source's safety net: the vendor's list operation that a `reconcile:` job reads
+    /// and compares, per entity key, with the newest version webhooks brought (`event.key`,
+    /// `event.sequence`); what webhooks missed is emitted through the same routes.
+    #[serde(default)]
+    pub reconcile: Option<crate::flow::pull::RawPull>,
     /// Where the event's id, type, entity key and sequence are found. Each is `header:NAME` or a
     /// jq expression over the JSON body (`.data.object.id`). The preset gives defaults.
     #[serde(default)]

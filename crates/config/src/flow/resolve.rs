@@ -158,9 +158,18 @@ fn source(
             if errs.len() > before {
                 return None;
             }
+            if raw.reconcile.is_some() {
+                errs.push(doc.error_at(
+                    &push(ptr, "reconcile"),
+                    "a sync source is its list: there is nothing to reconcile",
+                    None,
+                ));
+                return None;
+            }
             return Some(Source {
                 name: name.to_owned(),
                 pull: Some(pull),
+                reconcile: None,
                 verify: Verify::none(),
                 event: Extract::default(),
                 format: BodyFormat::Json,
@@ -279,12 +288,39 @@ fn source(
         sequence: fields.next().flatten(),
     };
     let forward_headers = forward_headers(doc, ptr, &raw.forward_headers, errs);
+    let rptr = push(ptr, "reconcile");
+    let reconcile = raw.reconcile.and_then(|r| {
+        let mut pull = crate::flow::pull::resolve(doc, &rptr, name, r, errs)?;
+        // The list is compared with what webhooks brought: nothing is deleted from it.
+        pull.max_delete_percent = None;
+        if pull.version.is_none() {
+            errs.push(
+                doc.error_at(
+                    &rptr,
+                    "reconciliation compares versions: give the record's `version:`",
+                    Some(
+                        "the field the webhooks' `event.sequence` reads, e.g. version: .updated_at"
+                            .into(),
+                    ),
+                ),
+            );
+        }
+        if event.key.is_none() || event.sequence.is_none() {
+            errs.push(doc.error_at(
+                &push(ptr, "event"),
+                "a reconciled source reads each event's entity `key` and `sequence`",
+                Some("they say which entity a webhook changed and which version it brought".into()),
+            ));
+        }
+        Some(pull)
+    });
     if errs.len() > before {
         return None;
     }
     Some(Source {
         name: name.to_owned(),
         pull: None,
+        reconcile,
         verify: Verify {
             preset: v.preset,
             secrets,

@@ -53,6 +53,8 @@ pub struct Source {
     pub name: String,
     /// What a `kind: sync` source pulls (`None` for a webhook source).
     pub pull: Option<crate::flow::pull::Pull>,
+    /// What a webhook source is reconciled against (its `reconcile:`).
+    pub reconcile: Option<crate::flow::pull::Pull>,
     /// How a webhook source's requests are verified (a sync source takes no requests).
     pub verify: Verify,
     pub event: Extract,

@@ -267,7 +267,7 @@ impl Run {
         };
         match &self.job.work {
             Work::Probe(p) => probe::run(ops.as_ref(), &self.config, p).await,
-            Work::Sync(j) => {
+            Work::Sync(j) | Work::Reconcile(j) => {
                 let Some(source) = self.config.flows.sources.get(&j.source) else {
                     return Ended {
                         ok: false,

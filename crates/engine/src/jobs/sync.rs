@@ -108,6 +108,23 @@ pub struct Report {
     /// Why the first skipped record was skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped_why: Option<String>,
+    /// A reconciliation: `missed` changes webhooks did not bring — `missing` (an entity no
+    /// webhook brought) plus `stale` (webhooks brought an older version) — and, for full passes,
+    /// `extra` (entities webhooks brought that the list does not show; nothing is deleted).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reconcile: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<u64>,
+    /// Full passes: about how many records the list holds (the entities known at the start),
+    /// for a progress bar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<u64>,
     /// Full passes: entities known, and how many the list no longer shows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known: Option<u64>,
@@ -155,15 +172,20 @@ impl From<StoreError> for Failed {
     }
 }
 
-/// One source's passes.
+/// One source's passes: a sync source's, or a webhook source's reconciliation.
 pub struct Syncer<'a> {
     pub store: &'a dyn Store,
     pub source: &'a Source,
     pub pull: &'a Pull,
+    /// A reconciliation: what the list shows is compared with what webhooks brought, and
+    /// nothing is deleted.
+    pub reconcile: bool,
     /// The routes from this source.
     pub routes: Vec<Route>,
     /// Junction's clock (ms).
     pub clock: &'a (dyn Fn() -> i64 + Send + Sync),
+    /// The pull's `shape`, as a bounded mapping.
+    shape: Option<junction_transform::Mapping>,
 }
 
 impl<'a> Syncer<'a> {
@@ -181,12 +203,22 @@ impl<'a> Syncer<'a> {
             .filter(|r| r.from == source.name)
             .cloned()
             .collect();
+        let (pull, reconcile) = match (&source.pull, &source.reconcile) {
+            (Some(p), _) => (p, false),
+            (None, Some(p)) => (p, true),
+            (None, None) => return None,
+        };
+        let shape = pull.shape.clone().map(|p| {
+            junction_transform::Mapping::new("shape", p, junction_transform::Limits::default())
+        });
         Some(Self {
             store,
             source,
-            pull: source.pull.as_ref()?,
+            pull,
+            reconcile,
             routes,
             clock,
+            shape,
         })
     }
 
@@ -229,12 +261,14 @@ impl<'a> Syncer<'a> {
         pass.report.since = pass
             .since
             .map(|s| junction_config::TimeFormat::Rfc3339.write(s));
+        // The next page, fetched while the last one was written.
+        let mut prefetched: Option<Result<Pulled, (u16, Value)>> = None;
         while !pass.walked {
-            let mut input = self.pull.input.clone();
-            if let (Some(s), Some(since)) = (&self.pull.since, pass.since) {
-                input.insert(s.param.clone(), Value::String(s.format.write(since)));
-            }
-            let page = match pager.page(input, pass.cursor.as_deref()).await {
+            let fetched = match prefetched.take() {
+                Some(p) => p,
+                None => pager.page(self.input(&pass), pass.cursor.as_deref()).await,
+            };
+            let page = match fetched {
                 Ok(p) => p,
                 // A cursor kept across runs can go stale (the record it names was deleted):
                 // a resumed pass the vendor refuses to continue starts over, once.
@@ -278,15 +312,23 @@ impl<'a> Syncer<'a> {
             } else {
                 next.pass = Some(pass.clone());
             }
-            let outcome = self
-                .store
-                .sync_page(SyncPage {
-                    source: name.clone(),
-                    records,
-                    checkpoint: Some((lane.into(), checkpoint(&next))),
-                    now,
-                })
-                .await?;
+            let write = self.store.sync_page(SyncPage {
+                source: name.clone(),
+                records,
+                checkpoint: Some((lane.into(), checkpoint(&next))),
+                now,
+            });
+            let outcome = match pass.cursor.as_deref() {
+                // Reading the next page is safe before this one is committed: only the
+                // checkpoint says where a pass stands.
+                Some(cursor) => {
+                    let (written, fetched) =
+                        tokio::join!(write, pager.page(self.input(&pass), Some(cursor)));
+                    prefetched = Some(fetched);
+                    written?
+                }
+                None => write.await?,
+            };
             count(&mut pass.report, &outcome);
             for d in &outcome.destinations {
                 woken(d);
@@ -305,7 +347,23 @@ impl<'a> Syncer<'a> {
             };
             self.store.sync_page(done).await?;
         }
+        if self.reconcile {
+            let r = &mut pass.report;
+            r.reconcile = true;
+            (r.missing, r.stale, r.extra) = (Some(r.new), Some(r.changed), r.absent);
+            r.missed = Some(r.new + r.changed);
+        }
         Ok(pass.report)
+    }
+
+    /// The operation's input for the pass's pages: the fixed input, and where an incremental
+    /// pass asks from.
+    fn input(&self, pass: &Pass) -> Map<String, Value> {
+        let mut input = self.pull.input.clone();
+        if let (Some(s), Some(since)) = (&self.pull.since, pass.since) {
+            input.insert(s.param.clone(), Value::String(s.format.write(since)));
+        }
+        input
     }
 
     /// Emits `deleted` for what the finished full pass did not list, within the guard.
@@ -423,21 +481,23 @@ impl<'a> Syncer<'a> {
             Some(s) => format!("{key}@{s}#{hash}"),
             None => format!("{key}#{hash}"),
         };
-        let event_type = format!("{}.upserted", self.pull.entity);
+        let (payload, json) = match &self.shape {
+            None => (line.to_vec(), json),
+            Some(m) => {
+                let mut out = Vec::new();
+                m.map_value(json, &mut out)
+                    .map_err(|e| format!("the shape failed on record {key}: {e}"))?;
+                let json = jq::parse_json(&out)?;
+                (out, json)
+            }
+        };
+        let event_type = self.pull.event_type.clone();
         let deliveries = crate::ingest::deliveries(&self.routes, &event_type, Some(&json), now);
         Ok(PulledRecord {
             seq,
             hash,
             deleted: false,
-            event: self.event(
-                external_id,
-                event_type,
-                &key,
-                seq,
-                line.to_vec(),
-                deliveries,
-                now,
-            ),
+            event: self.event(external_id, event_type, &key, seq, payload, deliveries, now),
             key,
         })
     }
@@ -486,9 +546,24 @@ impl<'a> Syncer<'a> {
             sequence: seq,
             received_at: now,
             payload,
-            context: crate::ingest::context_of(self.source, &http::HeaderMap::new()),
+            context: self.context(),
             deliveries,
+            tracked: false,
         }
+    }
+}
+
+impl Syncer<'_> {
+    /// A new trace per event; a reconciliation's events say where they come from
+    /// (`Junction-Origin: reconciliation`), so receivers can tell them from webhooks.
+    fn context(&self) -> junction_store::EventContext {
+        let mut c = crate::ingest::context_of(self.source, &http::HeaderMap::new());
+        c.headers.clear();
+        if self.reconcile {
+            c.headers
+                .push(("junction-origin".into(), "reconciliation".into()));
+        }
+        c
     }
 }
 
@@ -550,7 +625,7 @@ impl Context<'_> {
             return super::Ended {
                 ok: false,
                 result: json!({}),
-                error: Some(format!("`{}` is not a sync source", source.name)),
+                error: Some(format!("`{}` neither syncs nor is reconciled", source.name)),
             };
         };
         let pager = HubPager {
@@ -588,6 +663,21 @@ impl Context<'_> {
             if n > 0 {
                 metrics::counter!("junction_sync_records_total", "source" => source.name.clone(), "outcome" => outcome)
                     .increment(n);
+            }
+        }
+        if report.reconcile {
+            for (kind, n) in [
+                ("missing", report.missing),
+                ("stale", report.stale),
+                ("extra", report.extra),
+            ] {
+                if let Some(n) = n.filter(|n| *n > 0) {
+                    metrics::counter!("junction_reconcile_found_total", "source" => source.name.clone(), "kind" => kind)
+                        .increment(n);
+                }
+            }
+            if report.missed.is_some_and(|m| m > 0) {
+                tracing::warn!(source = %source.name, missing = ?report.missing, stale = ?report.stale, "reconciliation found changes the source's webhooks missed; they were emitted");
             }
         }
         match outcome {

@@ -97,6 +97,7 @@ async fn fill(url: &str, args: &BenchArgs) -> Result<Duration, String> {
                             due_at: now,
                             ordering: Default::default(),
                         }],
+                        tracked: false,
                     };
                     store.append(e).await.map_err(|e| e.to_string())?;
                 }

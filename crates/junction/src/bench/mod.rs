@@ -13,6 +13,7 @@ mod proxy;
 mod quota;
 mod stats;
 mod store;
+mod sync;
 
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -87,6 +88,9 @@ pub enum Scenario {
     /// and validated) beside a plain client walking the same pages, and `--calls` deliveries
     /// into an operation with OAuth.
     Operations,
+    /// A sync: a full pass over `--records` records of the mock into events delivered to its
+    /// sink, beside a plain client walking the same pages; then a pass with nothing changed.
+    Sync,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +112,7 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         Scenario::Quota => quota::run(&args).await,
         Scenario::Mapping => mapping::run(&args).await,
         Scenario::Operations => operations::run(&args).await,
+        Scenario::Sync => sync::run(&args).await,
     };
     match result {
         Ok(json) => {

@@ -149,7 +149,7 @@ routes:
 }
 
 /// The peer: a plain client walking every page of the vendor's list, one after another.
-async fn plain_walk(mock: &str, records: usize) -> Result<Value, String> {
+pub(super) async fn plain_walk(mock: &str, records: usize) -> Result<Value, String> {
     let client = reqwest::Client::new();
     let started = Instant::now();
     let (mut seen, mut pages, mut after): (usize, usize, Option<String>) = (0, 0, None);

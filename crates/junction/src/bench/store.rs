@@ -113,6 +113,7 @@ fn event(i: usize, payload: &[u8], now: i64) -> NewEvent {
             due_at: now,
             ordering: Default::default(),
         }],
+        tracked: false,
     }
 }
 

@@ -218,6 +218,34 @@ pub(super) async fn send_webhooks(AxState(state): St, body: axum::body::Bytes) -
     }
 }
 
+/// `POST /_mock/changes`: changes customers and announces each with a webhook, some dropped,
+/// duplicated or reordered (see `changes`). Answers when every webhook was sent:
+/// `{changed, sent, accepted, dropped}`.
+pub(super) async fn changes(AxState(state): St, body: axum::body::Bytes) -> Response {
+    let req: crate::ChangeRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                &format!("invalid change request: {e}"),
+            )
+        }
+    };
+    if let Err(e) = crate::changes::check(&req) {
+        return error(StatusCode::BAD_REQUEST, "invalid_request_error", &e);
+    }
+    let (planned, dropped) = crate::changes::plan(&req, &mut state.write());
+    let sent = planned.len();
+    match crate::changes::send(&req, planned).await {
+        Ok(accepted) => Json(
+            json!({ "changed": req.count, "sent": sent, "accepted": accepted, "dropped": dropped }),
+        )
+        .into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, "invalid_request_error", &e),
+    }
+}
+
 /// `GET /_mock/webhooks-sent`: every attempt the mock made, in order.
 pub(super) async fn webhooks_sent(AxState(state): St) -> Response {
     let (total, sent) = state.sent.snapshot();

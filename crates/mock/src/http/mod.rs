@@ -67,6 +67,15 @@ impl State {
         state
     }
 
+    /// Every customer's id and version: the vendor's truth, for tests to compare with.
+    pub fn customer_versions(&self) -> Vec<(String, u64)> {
+        self.read()
+            .customers
+            .iter()
+            .map(|c| (c.id.clone(), c.version))
+            .collect()
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Dataset> {
         self.data.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -127,6 +136,7 @@ pub fn router(state: Arc<State>) -> Router {
                 .route_layer(axum::middleware::from_fn_with_state(state.clone(), gate)),
         )
         .route("/_mock/webhooks/send", post(send_webhooks))
+        .route("/_mock/changes", post(changes))
         .route("/_mock/webhooks-sent", get(webhooks_sent))
         .route("/_mock/requests", get(requests))
         .route("/_mock/tokens", get(tokens))

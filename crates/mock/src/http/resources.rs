@@ -166,6 +166,7 @@ pub(super) async fn create_customer(
         status: "active".into(),
         created: now,
         updated: now,
+        version: 1,
         line1: String::new(),
         city: String::new(),
         postcode: String::new(),
@@ -219,6 +220,7 @@ pub(super) async fn update_customer(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
+    updated.version += 1;
     *c = updated;
     answer(v, StatusCode::OK, versions::customer(c, v), None)
 }

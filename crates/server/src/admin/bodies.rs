@@ -278,8 +278,13 @@ pub struct ExtractView {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SourceItem {
     pub name: String,
-    /// Where providers send: `/webhooks/NAME`.
-    pub path: String,
+    /// `webhook` or `sync`.
+    pub kind: String,
+    /// Where providers send: `/webhooks/NAME` (a sync source takes no requests: `null`).
+    pub path: Option<String>,
+    /// What a sync source pulls: `connector/operation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pulls: Option<String>,
     pub verify: VerifyView,
     /// `json`, `xml` or `form`.
     pub format: String,

@@ -460,7 +460,12 @@ async fn sources(
         .values()
         .map(|s| SourceItem {
             name: s.name.clone(),
-            path: format!("/webhooks/{}", s.name),
+            kind: if s.pull.is_some() { "sync" } else { "webhook" }.into(),
+            path: s.pull.is_none().then(|| format!("/webhooks/{}", s.name)),
+            pulls: s
+                .pull
+                .as_ref()
+                .map(|p| format!("{}/{}", p.connector, p.operation)),
             verify: VerifyView {
                 preset: word(&s.verify.preset),
                 secrets: s.verify.secrets.len(),

@@ -105,6 +105,7 @@ pub(super) async fn append(
             },
         )
         .collect();
+    track(tx, &created).await?;
     let (mut event_ids, mut routes, mut dests, mut due, mut created_at) =
         (vec![], vec![], vec![], vec![], vec![]);
     let (mut orderings, mut lanes, mut seqs, mut uids) = (vec![], vec![], vec![], vec![]);
@@ -140,6 +141,41 @@ pub(super) async fn append(
         .await?;
     }
     Ok(ids)
+}
+
+/// The newest version webhooks brought of each tracked entity, for reconciliation (one row per
+/// key, in key order: concurrent batches lock them in one order).
+async fn track(
+    tx: &mut PgConnection,
+    created: &[(i64, &crate::NewEvent)],
+) -> Result<(), StoreError> {
+    let mut newest: std::collections::BTreeMap<(&str, &str), (i64, i64)> = Default::default();
+    for (_, e) in created {
+        if let (true, Some(key), Some(seq)) = (e.tracked, &e.entity_key, e.sequence) {
+            let slot = newest
+                .entry((e.source.as_str(), key.as_str()))
+                .or_insert((seq, e.received_at));
+            *slot = (slot.0.max(seq), slot.1.max(e.received_at));
+        }
+    }
+    if newest.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO entities (source, key, seq, hash, seen_at)
+         SELECT s, k, q, NULL, t FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[]) AS u(s, k, q, t)
+         ON CONFLICT (source, key) DO UPDATE SET
+           hash = CASE WHEN entities.seq IS NULL OR EXCLUDED.seq > entities.seq THEN NULL ELSE entities.hash END,
+           seq = GREATEST(entities.seq, EXCLUDED.seq),
+           seen_at = GREATEST(entities.seen_at, EXCLUDED.seen_at)",
+    )
+    .bind(newest.keys().map(|k| k.0).collect::<Vec<_>>())
+    .bind(newest.keys().map(|k| k.1).collect::<Vec<_>>())
+    .bind(newest.values().map(|v| v.0).collect::<Vec<_>>())
+    .bind(newest.values().map(|v| v.1).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 async fn finish(

@@ -210,6 +210,18 @@ pub(super) fn apply(tx: &Connection, w: &Write) -> Result<Result<Written, StoreE
                 return Ok(Ok(Written::Appended(Appended::Duplicate { event_id: id })));
             }
             let id = tx.last_insert_rowid();
+            if let (true, Some(key), Some(seq)) = (e.tracked, &e.entity_key, e.sequence) {
+                // The newest version webhooks brought, for reconciliation: a newer one forgets
+                // the content hash a list read gave the older.
+                tx.prepare_cached(
+                    "INSERT INTO entities (source, key, seq, hash, seen_at) VALUES (?1, ?2, ?3, NULL, ?4)
+                     ON CONFLICT (source, key) DO UPDATE SET
+                       hash = CASE WHEN entities.seq IS NULL OR excluded.seq > entities.seq THEN NULL ELSE entities.hash END,
+                       seq = MAX(COALESCE(entities.seq, excluded.seq), excluded.seq),
+                       seen_at = MAX(entities.seen_at, excluded.seen_at)",
+                )?
+                .execute(params![e.source, key, seq, e.received_at])?;
+            }
             let mut ins = tx.prepare_cached(
                 "INSERT INTO deliveries (event_id, route, destination, next_attempt_at, created_at, ordering, lane, seq, uid)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
