@@ -107,7 +107,9 @@ async fn round(
     if alerts.rules.iter().any(|r| {
         matches!(
             r.signal,
-            junction_config::Signal::JobFailing | junction_config::Signal::JobNotRun
+            junction_config::Signal::JobFailing
+                | junction_config::Signal::JobNotRun
+                | junction_config::Signal::WebhooksMissed
         )
     }) {
         let (jobs, since) = live.jobs();

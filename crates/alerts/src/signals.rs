@@ -48,6 +48,8 @@ pub struct JobHealth {
     /// When the last run started (unix ms), or since when the job has been waiting for its
     /// first (the hub's start).
     pub since_ms: i64,
+    /// Reconciliations among its latest runs: `(finished at, source, changes webhooks missed)`.
+    pub missed: Vec<(i64, String, u64)>,
 }
 
 impl JobHealth {
@@ -66,7 +68,22 @@ impl JobHealth {
             .clone()
             .take_while(|r| r.state == junction_store::RunState::Failed)
             .count();
+        let missed = finished
+            .clone()
+            .filter_map(|r| {
+                let v: serde_json::Value = serde_json::from_str(&r.result).ok()?;
+                if v["reconcile"] != true {
+                    return None;
+                }
+                Some((
+                    r.finished_at?,
+                    v["source"].as_str()?.to_owned(),
+                    v["missed"].as_u64()?,
+                ))
+            })
+            .collect();
         Ok(JobHealth {
+            missed,
             name: name.to_owned(),
             period_ms,
             failed_in_a_row,
@@ -267,6 +284,28 @@ impl Material {
                     }
                 })
                 .collect(),
+            Signal::WebhooksMissed => {
+                let from = self.now_ms - junction_core::time::ms(rule.over);
+                let mut per: std::collections::BTreeMap<&str, u64> = Default::default();
+                for j in &self.jobs {
+                    for (at, source, n) in &j.missed {
+                        let sum = per.entry(source.as_str()).or_default();
+                        if *at >= from {
+                            *sum += n;
+                        }
+                    }
+                }
+                per.into_iter()
+                    .map(|(source, n)| Reading {
+                        subject: source.to_owned(),
+                        value: n as f64,
+                        judged: true,
+                        text: format!(
+                            "webhooks from {source} missed {n} change(s) over {window}, found by reconciliation"
+                        ),
+                    })
+                    .collect()
+            }
             Signal::RolloutRolledBack => self
                 .rolled_back
                 .iter()
@@ -355,6 +394,7 @@ mod tests {
                 failed_in_a_row: 3,
                 last_error: Some("get_customer: 502".into()),
                 since_ms: 9 * 60_000,
+                missed: Vec::new(),
             },
             JobHealth {
                 name: "stuck".into(),
@@ -362,6 +402,7 @@ mod tests {
                 failed_in_a_row: 0,
                 last_error: None,
                 since_ms: 5 * 60_000,
+                missed: Vec::new(),
             },
         ];
         let failing = m.readings(&rule("job_failing"));
@@ -371,6 +412,44 @@ mod tests {
         assert_eq!(idle[0].value, 1.0);
         assert_eq!(idle[1].value, 5.0);
         assert!(idle[1].text.contains("5m"), "{}", idle[1].text);
+    }
+
+    #[test]
+    fn changes_webhooks_missed_are_summed_per_source_within_the_window() {
+        let hour = 60 * 60_000;
+        let mut m = Material {
+            now_ms: 10 * hour,
+            ..Default::default()
+        };
+        let job = |name: &str, missed: Vec<(i64, String, u64)>| JobHealth {
+            name: name.into(),
+            period_ms: hour,
+            failed_in_a_row: 0,
+            last_error: None,
+            since_ms: 0,
+            missed,
+        };
+        m.jobs = vec![
+            job(
+                "crm-reconcile",
+                vec![
+                    (10 * hour - 60_000, "crm".into(), 30),
+                    (10 * hour - 30 * 60_000, "crm".into(), 7),
+                    // Older than the window.
+                    (8 * hour, "crm".into(), 100),
+                ],
+            ),
+            job("shop-reconcile", vec![(10 * hour - 1, "shop".into(), 0)]),
+        ];
+        let r = m.readings(&rule("webhooks_missed"));
+        assert_eq!(r.len(), 2);
+        assert_eq!((r[0].subject.as_str(), r[0].value), ("crm", 37.0));
+        assert!(
+            r[0].text.contains("webhooks from crm missed 37 change(s)"),
+            "{}",
+            r[0].text
+        );
+        assert_eq!((r[1].subject.as_str(), r[1].value), ("shop", 0.0));
     }
 
     #[test]

@@ -68,6 +68,40 @@ jobs:
 }
 
 #[test]
+fn a_reconciled_webhook_source_and_its_job_resolve() {
+    let c = load(&format!(
+        "{CONNECTOR}{}",
+        r#"
+sources:
+  crm:
+    kind: webhook
+    verify: { preset: none }
+    event: { key: .data.object.id, sequence: .data.object.version }
+    reconcile:
+      connector: crm
+      operation: list
+      version: .version
+      type: customer.updated
+      shape: '{type: "customer.updated", data: {object: .}}'
+jobs:
+  check: { every: 15m, reconcile: { source: crm } }
+"#
+    ))
+    .unwrap();
+    let r = c.flows.sources["crm"].reconcile.as_ref().unwrap();
+    assert_eq!(r.event_type, "customer.updated");
+    assert!(r.shape.is_some());
+    assert_eq!(
+        r.max_delete_percent, None,
+        "a reconciliation deletes nothing"
+    );
+    let Work::Reconcile(j) = &c.jobs["check"].work else {
+        panic!("a reconciliation")
+    };
+    assert!(j.full, "no since: the whole list");
+}
+
+#[test]
 fn a_sync_source_without_since_is_read_whole() {
     let c = load(&format!(
         "{CONNECTOR}{}",
@@ -151,6 +185,22 @@ fn sync_mistakes_are_located_with_a_hint() {
         (
             "sources:\n  s: { kind: sync, sync: { connector: crm, operation: list } }\njobs:\n  j: { every: 1h, sync: { source: s, full: false } }\n",
             "has no `since:`",
+        ),
+        (
+            "sources:\n  w: { kind: webhook, verify: { preset: none }, event: { key: .id, sequence: .v }, reconcile: { connector: crm, operation: list } }\n",
+            "compares versions",
+        ),
+        (
+            "sources:\n  w: { kind: webhook, verify: { preset: none }, reconcile: { connector: crm, operation: list, version: .v } }\n",
+            "reads each event's entity `key` and `sequence`",
+        ),
+        (
+            "sources:\n  w: { kind: webhook, verify: { preset: none } }\njobs:\n  j: { every: 1h, reconcile: { source: w } }\n",
+            "has no `reconcile:`",
+        ),
+        (
+            "sources:\n  s: { kind: sync, sync: { connector: crm, operation: list }, reconcile: { connector: crm, operation: list } }\n",
+            "nothing to reconcile",
         ),
     ];
     for (text, says) in cases {

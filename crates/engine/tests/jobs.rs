@@ -49,13 +49,7 @@ impl Operations for Counting {
     fn page<'a>(
         &'a self,
         _: junction_engine::dispatch::PageCall<'a>,
-    ) -> Pin<
-        Box<
-            dyn Future<Output = Result<junction_engine::dispatch::Pulled, (u16, Value)>>
-                + Send
-                + 'a,
-        >,
-    > {
+    ) -> junction_engine::dispatch::PageFuture<'a> {
         Box::pin(async { Err((501, json!({ "error": { "message": "not in this test" } }))) })
     }
 }

@@ -7,12 +7,10 @@
 mod support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use junction_engine::dispatch::Pulled;
+use junction_engine::dispatch::{PageFuture, Pulled};
 use junction_engine::jobs::sync::{Failed, Pager, Syncer};
 use junction_store::{EventFilter, Store};
 use serde_json::{json, Map, Value};
@@ -124,11 +122,7 @@ impl Vendor {
 }
 
 impl Pager for Vendor {
-    fn page<'a>(
-        &'a self,
-        input: Map<String, Value>,
-        cursor: Option<&'a str>,
-    ) -> Pin<Box<dyn Future<Output = Result<Pulled, (u16, Value)>> + Send + 'a>> {
+    fn page<'a>(&'a self, input: Map<String, Value>, cursor: Option<&'a str>) -> PageFuture<'a> {
         Box::pin(async move {
             let mut s = self.state.lock().unwrap();
             s.calls += 1;

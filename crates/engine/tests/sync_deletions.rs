@@ -2,11 +2,9 @@
 //! the guard refuses to delete more than the source's share without an operator's confirmation
 //! (a vendor answering an empty list must not delete your customers).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use junction_engine::dispatch::Pulled;
+use junction_engine::dispatch::{PageFuture, Pulled};
 use junction_engine::jobs::sync::{Failed, Pager, Report, Syncer};
 use junction_store::{EventFilter, Store};
 use serde_json::{json, Map, Value};
@@ -15,11 +13,7 @@ use serde_json::{json, Map, Value};
 struct List(Mutex<Vec<String>>);
 
 impl Pager for List {
-    fn page<'a>(
-        &'a self,
-        _: Map<String, Value>,
-        cursor: Option<&'a str>,
-    ) -> Pin<Box<dyn Future<Output = Result<Pulled, (u16, Value)>> + Send + 'a>> {
+    fn page<'a>(&'a self, _: Map<String, Value>, cursor: Option<&'a str>) -> PageFuture<'a> {
         Box::pin(async move {
             let ids = self.0.lock().unwrap().clone();
             let start: usize = cursor.map_or(0, |c| c.parse().unwrap());
@@ -201,7 +195,7 @@ async fn a_pass_cut_short_resumes_after_its_last_committed_page() {
             &'a self,
             input: Map<String, Value>,
             cursor: Option<&'a str>,
-        ) -> Pin<Box<dyn Future<Output = Result<Pulled, (u16, Value)>> + Send + 'a>> {
+        ) -> PageFuture<'a> {
             let mut n = self.1.lock().unwrap();
             *n += 1;
             if *n == 4 {

@@ -188,6 +188,13 @@ async fn prove(store: &str, hubs: usize) {
     assert_eq!(r["missed"].as_u64().unwrap(), missing + stale);
     assert_eq!(r["extra"], 0, "{r}");
     warehouse_matches_the_vendor(&mock).await;
+    // What reconciliation emitted says so.
+    let (_, got) = mock.state.received.snapshot();
+    let marked = got
+        .iter()
+        .filter(|d| d.headers.get("junction-origin").map(String::as_str) == Some("reconciliation"))
+        .count() as u64;
+    assert_eq!(marked, missing + stale, "{r}");
     // A second pass finds nothing: every change is known.
     let again = reconcile_again(&http, &served[0].base, run["id"].as_i64().unwrap()).await;
     assert_eq!(again["result"]["missed"], 0, "{again}");

@@ -37,6 +37,9 @@ pub enum Signal {
     JobFailing,
     /// How many of its intervals a job has gone without a run (paused jobs are not judged).
     JobNotRun,
+    /// Changes a source's webhooks missed (missing or stale entities) that reconciliation runs
+    /// finished over `over` found, per source.
+    WebhooksMissed,
 }
 
 impl Signal {
@@ -55,6 +58,7 @@ impl Signal {
             Signal::RolloutRolledBack => "rollout_rolled_back",
             Signal::JobFailing => "job_failing",
             Signal::JobNotRun => "job_not_run",
+            Signal::WebhooksMissed => "webhooks_missed",
         }
     }
 }
@@ -217,5 +221,6 @@ pub fn builtin_rules() -> Vec<AlertRule> {
         ),
         rule("job_failing", JobFailing, 2.0, 0, 0, Warning),
         rule("job_not_run", JobNotRun, 2.0, 0, 0, Warning),
+        rule("webhooks_missed", WebhooksMissed, 0.0, 60 * MIN, 0, Warning),
     ]
 }

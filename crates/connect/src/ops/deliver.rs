@@ -46,13 +46,7 @@ impl Operations for Hub {
     fn page<'a>(
         &'a self,
         c: junction_engine::dispatch::PageCall<'a>,
-    ) -> Pin<
-        Box<
-            dyn Future<Output = Result<junction_engine::dispatch::Pulled, (u16, Value)>>
-                + Send
-                + 'a,
-        >,
-    > {
+    ) -> junction_engine::dispatch::PageFuture<'a> {
         Box::pin(super::pull::page(
             self,
             c.connector,

@@ -55,13 +55,13 @@ pub trait Operations: Send + Sync {
 
     /// One page of a paginated operation (a sync), on `connection`, from `cursor` (the first
     /// page when `None`): its records mapped and checked, or the status and error body.
-    fn page<'a>(
-        &'a self,
-        call: PageCall<'a>,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Pulled, (u16, serde_json::Value)>> + Send + 'a>,
-    >;
+    fn page<'a>(&'a self, call: PageCall<'a>) -> PageFuture<'a>;
 }
+
+/// A page being read: the page, or the status and error body.
+pub type PageFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Pulled, (u16, serde_json::Value)>> + Send + 'a>,
+>;
 
 /// Which page of which operation a sync reads.
 pub struct PageCall<'a> {

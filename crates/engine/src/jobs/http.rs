@@ -180,7 +180,7 @@ struct RunQuery {
     confirm_deletions: Option<bool>,
 }
 
-#[utoipa::path(post, path = "/api/v1/jobs/{name}/run", tag = "jobs", summary = "Run a job now (paused or not)", params(("name" = String, Path, description = "The job's name under `jobs:`"), RunQuery), responses((status = 202, description = "Started: follow it at GET /api/v1/jobs/{name}", body = RunStarted), (status = 404, description = "No such job", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/jobs/{name}/run", tag = "jobs", summary = "Run a job now (paused or not)", params(("name" = String, Path, description = "The job's name under `jobs:`"), RunQuery), responses((status = 202, description = "Started: follow it at GET /api/v1/jobs/{name}", body = RunStarted), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 404, description = "No such job", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn run(
     State(state): State<AppState>,
     Extension(scheduler): Extension<Arc<Scheduler>>,

@@ -13,9 +13,6 @@
 //! list and then emit `deleted` events for the entities it no longer shows — unless they are
 //! more than the source's `max_percent` of all it knows, which waits for an operator.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use junction_config::{Pull, Route, Source};
 use junction_store::{PulledRecord, Store, StoreError, SyncPage};
 use junction_transform::jq;
@@ -23,16 +20,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::Digest;
 
-use crate::dispatch::Pulled;
+use crate::dispatch::{PageFuture, Pulled};
 
 /// Reads one page of the source's list (the hub in `junction serve`; a simulated vendor in
 /// tests).
 pub trait Pager: Send + Sync {
-    fn page<'a>(
-        &'a self,
-        input: Map<String, Value>,
-        cursor: Option<&'a str>,
-    ) -> Pin<Box<dyn Future<Output = Result<Pulled, (u16, Value)>> + Send + 'a>>;
+    fn page<'a>(&'a self, input: Map<String, Value>, cursor: Option<&'a str>) -> PageFuture<'a>;
 }
 
 /// Most deletions written per transaction.
@@ -595,11 +588,7 @@ struct HubPager<'a> {
 }
 
 impl Pager for HubPager<'_> {
-    fn page<'a>(
-        &'a self,
-        input: Map<String, Value>,
-        cursor: Option<&'a str>,
-    ) -> Pin<Box<dyn Future<Output = Result<Pulled, (u16, Value)>> + Send + 'a>> {
+    fn page<'a>(&'a self, input: Map<String, Value>, cursor: Option<&'a str>) -> PageFuture<'a> {
         self.ops.page(crate::dispatch::PageCall {
             connector: &self.pull.connector,
             operation: &self.pull.operation,

@@ -11,6 +11,7 @@ mod mapping;
 mod operations;
 mod proxy;
 mod quota;
+mod reconcile;
 mod stats;
 mod store;
 mod sync;
@@ -91,6 +92,9 @@ pub enum Scenario {
     /// A sync: a full pass over `--records` records of the mock into events delivered to its
     /// sink, beside a plain client walking the same pages; then a pass with nothing changed.
     Sync,
+    /// A reconciliation: `--calls` changes at the mock announced by lossy webhooks, then a full
+    /// pass over `--records` customers behind a quota: seconds, what it found, vendor calls.
+    Reconcile,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +117,7 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         Scenario::Mapping => mapping::run(&args).await,
         Scenario::Operations => operations::run(&args).await,
         Scenario::Sync => sync::run(&args).await,
+        Scenario::Reconcile => reconcile::run(&args).await,
     };
     match result {
         Ok(json) => {
