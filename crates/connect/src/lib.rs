@@ -60,6 +60,8 @@ pub struct Hub {
     pub(crate) node_id: Arc<str>,
     /// Asynchronous calls running in this process (bounded: see `ops::deferred`).
     pub(crate) async_running: std::sync::atomic::AtomicUsize,
+    /// The configured destinations: where an asynchronous call's result may be delivered.
+    pub(crate) destinations: arc_swap::ArcSwap<std::collections::BTreeSet<String>>,
 }
 
 /// Puts a connector in use with its rollout: the running one when set up alike.
@@ -119,6 +121,9 @@ impl Hub {
             rollouts: state.rollouts.clone(),
             node_id: state.node_id.clone(),
             async_running: Default::default(),
+            destinations: arc_swap::ArcSwap::from_pointee(
+                config.flows.destinations.keys().cloned().collect(),
+            ),
         });
         ops::deferred::sweep(&hub, state);
         Ok(hub)
@@ -232,9 +237,13 @@ impl Hub {
         *self.built_from.lock().unwrap_or_else(|p| p.into_inner()) = prepared.built_from;
     }
 
-    /// Takes `config`'s models and mappings for every call that starts from now on.
+    /// Takes `config`'s models and mappings (and destinations, for callbacks) for every call that
+    /// starts from now on.
     pub fn reload(&self, config: &Config) {
         self.shapes.store(Arc::new(config.shapes.clone()));
+        self.destinations.store(Arc::new(
+            config.flows.destinations.keys().cloned().collect(),
+        ));
     }
 
     /// `GET /api/v1/connectors`: to be mounted behind the admin API's check.

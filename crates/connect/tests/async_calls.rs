@@ -188,6 +188,7 @@ async fn a_call_whose_process_died_is_run_again_if_safe_and_otherwise_ends_outco
                 caller: caller.clone(),
                 input: input.to_string(),
                 owner: None,
+                callback: None,
                 now: now - 120_000,
             })
             .await

@@ -128,3 +128,100 @@ connectors:
     assert_eq!(calls, 2, "sent once by each hub");
     b.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_calls_answer_is_delivered_signed_to_its_callback_destination() {
+    let mock = Mock::start(
+        MockConfig {
+            customers: 3,
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let m = mock.url();
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            r#"
+store: {{ url: "sqlite://{d}/j.db" }}
+connectors:
+  erp:
+    base_url: "{m}/v2"
+    operations:
+      get_customer: {{ path: "/customers/{{id}}" }}
+destinations:
+  erp-results:
+    url: "{m}/sink/results"
+    signing: {{ secrets: [ env:SINK_WHSEC ] }}
+"#,
+            d = dir.path().display()
+        ),
+    );
+    let (code, token, err) = cli(
+        &config,
+        KEY,
+        &["tokens", "create", "svc", "--scope", "op:erp:*"],
+        "",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let token = token.trim().to_owned();
+    let hub = Served::start(
+        &config,
+        &[("JUNCTION_MASTER_KEY", KEY), ("SINK_WHSEC", SINK_WHSEC)],
+    );
+    let call = |headers: Vec<(&'static str, &'static str)>| {
+        let mut r = http
+            .post(format!("{}/ops/erp/get_customer", hub.base))
+            .bearer_auth(&token)
+            .json(&json!({ "id": "cus_000002" }));
+        for (k, v) in headers {
+            r = r.header(k, v);
+        }
+        r.send()
+    };
+    // A callback names a configured destination, and only for an asynchronous call.
+    let r = call(vec![
+        ("prefer", "respond-async"),
+        ("junction-callback", "http://evil.example"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("erp-results"),
+        "{body}"
+    );
+    let r = call(vec![("junction-callback", "erp-results")])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = call(vec![
+        ("prefer", "respond-async"),
+        ("junction-callback", "erp-results"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 202);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let got = sink_until(&http, &m, "/sink/results", |d| !d.is_empty()).await;
+    let result: Value = serde_json::from_str(got[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(result["id"], id.as_str());
+    assert_eq!(result["status"], 200);
+    assert_eq!(result["answer"]["id"], "cus_000002");
+    // Signed like every delivery of that destination.
+    assert!(got[0]["headers"]["webhook-signature"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("v1,")));
+    hub.terminate();
+}

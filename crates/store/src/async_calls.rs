@@ -15,6 +15,8 @@ pub struct NewCall {
     pub input: String,
     /// The process that runs it at once (stored running, taken): one write instead of two.
     pub owner: Option<String>,
+    /// The configured destination its result is delivered to, if the caller asked.
+    pub callback: Option<String>,
     pub now: i64,
 }
 
@@ -62,9 +64,11 @@ pub struct AsyncCall {
     /// The answer's status and body, once done.
     pub status: Option<i32>,
     pub body: Option<String>,
+    /// The destination its result is delivered to.
+    pub callback: Option<String>,
 }
 
-pub(crate) const COLUMNS: &str = "uid, connector, operation, connection, caller, input, state, owner, tries, created_at, finished_at, status, body";
+pub(crate) const COLUMNS: &str = "uid, connector, operation, connection, caller, input, state, owner, tries, created_at, finished_at, status, body, callback";
 
 #[allow(clippy::type_complexity)]
 pub(crate) fn from_parts(
@@ -82,6 +86,7 @@ pub(crate) fn from_parts(
         Option<i64>,
         Option<i32>,
         Option<String>,
+        Option<String>,
     ),
 ) -> AsyncCall {
     let (
@@ -98,6 +103,7 @@ pub(crate) fn from_parts(
         finished_at,
         status,
         body,
+        callback,
     ) = parts;
     AsyncCall {
         uid,
@@ -113,22 +119,24 @@ pub(crate) fn from_parts(
         finished_at,
         status,
         body,
+        callback,
     }
 }
 
 /// A new call: queued, or running under owner `p(8)` when it is not NULL.
 pub(crate) fn insert(p: &dyn Fn(usize) -> String) -> String {
     format!(
-        "INSERT INTO async_calls (uid, connector, operation, connection, caller, input, state, owner, tries, created_at, heartbeat_at)
+        "INSERT INTO async_calls (uid, connector, operation, connection, caller, input, state, owner, tries, created_at, heartbeat_at, callback)
          VALUES ({}, {}, {}, {}, {}, {},
                  CASE WHEN {o} IS NULL THEN 'queued' ELSE 'running' END, {o},
-                 CASE WHEN {o} IS NULL THEN 0 ELSE 1 END, {n}, {n})",
+                 CASE WHEN {o} IS NULL THEN 0 ELSE 1 END, {n}, {n}, {})",
         p(1),
         p(2),
         p(3),
         p(4),
         p(5),
         p(6),
+        p(9),
         n = p(7),
         o = p(8)
     )

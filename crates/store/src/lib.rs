@@ -419,6 +419,8 @@ pub trait AsyncCalls: Send + Sync {
     async fn beat_call(&self, uid: &str, owner: &str, now: i64) -> Result<bool, StoreError>;
 
     /// Records the answer, if `owner` still holds the call; `false` when it does not.
+    /// Records a call's answer if `owner` still holds it, and in the same transaction appends
+    /// `event` (the answer's delivery to the call's callback). `false`: another process took it.
     async fn finish_call(
         &self,
         uid: &str,
@@ -426,6 +428,7 @@ pub trait AsyncCalls: Send + Sync {
         status: i32,
         body: String,
         now: i64,
+        event: Option<NewEvent>,
     ) -> Result<bool, StoreError>;
 
     async fn get_call(&self, uid: &str) -> Result<Option<AsyncCall>, StoreError>;

@@ -83,6 +83,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "entities and sync checkpoints",
         sql: include_str!("../migrations/sqlite/0014_entities.sql"),
     },
+    Migration {
+        version: 15,
+        name: "asynchronous call callbacks",
+        sql: include_str!("../migrations/sqlite/0015_call_callbacks.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -155,6 +160,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 14,
         name: "entities and sync checkpoints",
         sql: include_str!("../migrations/postgres/0014_entities.sql"),
+    },
+    Migration {
+        version: 15,
+        name: "asynchronous call callbacks",
+        sql: include_str!("../migrations/postgres/0015_call_callbacks.sql"),
     },
 ];
 

@@ -1773,6 +1773,7 @@ async fn an_async_call_is_taken_by_one_process_and_its_answer_kept_by_its_owner(
         caller: "token:ab".into(),
         input: r#"{"id":"cus_1"}"#.into(),
         owner: None,
+        callback: Some("hooks".into()),
         now: 1_000,
     };
     store.queue_call(call("call_1")).await.unwrap();
@@ -1812,9 +1813,28 @@ async fn an_async_call_is_taken_by_one_process_and_its_answer_kept_by_its_owner(
         .unwrap()
         .unwrap();
     assert_eq!(again.tries, 2);
+    // The answer and its callback event are written together, by the owner only.
+    let answer = |id: &str| {
+        let mut e = event(id, 0, 52_000);
+        e.source = "ops.calls".into();
+        e.deliveries = vec![NewDelivery {
+            route: "ops.callback".into(),
+            destination: "hooks".into(),
+            due_at: 52_000,
+            ordering: Ordering::None,
+        }];
+        e
+    };
     assert!(
         !store
-            .finish_call("call_1", &owner, 200, "{}".into(), 51_000)
+            .finish_call(
+                "call_1",
+                &owner,
+                200,
+                "{}".into(),
+                51_000,
+                Some(answer("lost"))
+            )
             .await
             .unwrap(),
         "the old owner's answer is refused"
@@ -1825,10 +1845,33 @@ async fn an_async_call_is_taken_by_one_process_and_its_answer_kept_by_its_owner(
             "node-new",
             200,
             r#"{"id":"cus_1"}"#.into(),
-            52_000
+            52_000,
+            Some(answer("call_1")),
         )
         .await
         .unwrap());
+    let filter = EventFilter {
+        source: Some("ops.calls".into()),
+        ..Default::default()
+    };
+    let events = store.events(&filter, 10).await.unwrap();
+    assert_eq!(
+        events.len(),
+        1,
+        "the fenced owner's callback was not written"
+    );
+    assert_eq!(events[0].external_id, "call_1");
+    assert_eq!(store.deliveries_of(events[0].id).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .get_call("call_1")
+            .await
+            .unwrap()
+            .unwrap()
+            .callback
+            .as_deref(),
+        Some("hooks")
+    );
     let done = store.get_call("call_1").await.unwrap().unwrap();
     assert_eq!(done.state, junction_store::CallState::Done);
     assert_eq!(

@@ -69,7 +69,29 @@ pub async fn accept(
     connection: String,
     caller: &str,
     input: Map<String, Value>,
+    callback: Option<String>,
 ) -> Result<Response, ApiError> {
+    if let Some(dest) = &callback {
+        let known = hub.destinations.load();
+        if !known.contains(dest) {
+            let shown: String = dest.chars().take(64).collect();
+            let names: Vec<&str> = known.iter().take(20).map(String::as_str).collect();
+            return Err(ApiError(
+                Error::downstream(
+                    Code::BadRequest,
+                    format!("no destination `{shown}` for the callback"),
+                )
+                .with_hint(if names.is_empty() {
+                    "a callback names a destination declared under `destinations:`".to_owned()
+                } else {
+                    format!(
+                        "a callback names a configured destination: {}",
+                        names.join(", ")
+                    )
+                }),
+            ));
+        }
+    }
     if hub.async_running.load(std::sync::atomic::Ordering::Relaxed) >= MAX_RUNNING {
         return Err(ApiError(
             Error::downstream(
@@ -91,6 +113,7 @@ pub async fn accept(
         caller: caller.to_owned(),
         input: Value::Object(input).to_string(),
         owner: Some(hub.node_id.to_string()),
+        callback,
         now,
     };
     hub.store.queue_call(call.clone()).await?;
@@ -108,6 +131,7 @@ pub async fn accept(
         finished_at: None,
         status: None,
         body: None,
+        callback: call.callback,
     };
     tokio::spawn(execute(hub.clone(), taken));
     let url = format!("/ops/calls/{uid}");
@@ -198,9 +222,14 @@ async fn execute(hub: Arc<Hub>, call: AsyncCall) {
         _ if body.is_null() => (status, String::new()),
         t => (status, t),
     };
+    let now = now_ms();
+    let event = call
+        .callback
+        .as_deref()
+        .map(|dest| callback_event(&call, dest, status, &text, now));
     match hub
         .store
-        .finish_call(&uid, &owner, i32::from(status), text, now_ms())
+        .finish_call(&uid, &owner, i32::from(status), text, now, event)
         .await
     {
         Ok(true) => {}
@@ -212,6 +241,50 @@ async fn execute(hub: Arc<Hub>, call: AsyncCall) {
         }
     }
 }
+
+/// The event that delivers a call's answer to its callback destination (with the destination's
+/// signing, retries and dead letters): `{id, connector, operation, status, answer}`.
+fn callback_event(
+    call: &AsyncCall,
+    destination: &str,
+    status: u16,
+    text: &str,
+    now: i64,
+) -> junction_store::NewEvent {
+    let answer = serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
+    let payload = json!({
+        "id": call.uid,
+        "connector": call.connector,
+        "operation": call.operation,
+        "status": status,
+        "answer": answer,
+        "finished_at_ms": now,
+    });
+    junction_store::NewEvent {
+        source: CALLBACK_SOURCE.into(),
+        external_id: call.uid.clone(),
+        event_type: "call.done".into(),
+        entity_key: None,
+        sequence: None,
+        received_at: now,
+        payload: serde_json::to_vec(&payload).unwrap_or_default(),
+        context: junction_store::EventContext {
+            traceparent: Some(junction_telemetry::outgoing_traceparent(None)),
+            headers: Vec::new(),
+        },
+        deliveries: vec![junction_store::NewDelivery {
+            route: CALLBACK_ROUTE.into(),
+            destination: destination.to_owned(),
+            due_at: now,
+            ordering: junction_store::Ordering::None,
+        }],
+        tracked: false,
+    }
+}
+
+/// The source and route of callback events: names no config can declare (they hold a dot).
+pub const CALLBACK_SOURCE: &str = "ops.calls";
+const CALLBACK_ROUTE: &str = "ops.callback";
 
 /// Whether running `call` again cannot make the vendor act twice.
 fn repeatable(hub: &Hub, call: &AsyncCall) -> bool {

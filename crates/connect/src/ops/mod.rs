@@ -188,7 +188,18 @@ async fn call(
         .unwrap_or("default")
         .to_owned();
     let shapes = hub.shapes.load_full();
-    if op.respond_async || deferred::wants_async(&parts.headers) {
+    // `Junction-Callback: DESTINATION`: the answer is also delivered there when it comes.
+    let callback = parts
+        .headers
+        .get("junction-callback")
+        .map(|v| v.to_str().unwrap_or_default().trim().to_owned());
+    let asynchronous = op.respond_async || deferred::wants_async(&parts.headers);
+    if callback.is_some() && !asynchronous {
+        return Err(bad(
+            "`Junction-Callback` is for asynchronous calls: add `Prefer: respond-async`".into(),
+        ));
+    }
+    if asynchronous {
         if control.all {
             return Err(bad(
                 "an asynchronous call answers one page: drop `all=true`, or walk the pages synchronously".into(),
@@ -205,7 +216,10 @@ async fn call(
                 return Ok(refused);
             }
         }
-        return deferred::accept(hub, connector, &operation, connection, caller, input).await;
+        return deferred::accept(
+            hub, connector, &operation, connection, caller, input, callback,
+        )
+        .await;
     }
     if let Some(soap) = &rt.cfg.soap {
         let body = Bytes::from(serde_json::to_vec(&Value::Object(input)).unwrap_or_default());

@@ -666,7 +666,7 @@ impl Context<'_> {
                 }
             }
             if report.missed.is_some_and(|m| m > 0) {
-                tracing::warn!(source = %source.name, missing = ?report.missing, stale = ?report.stale, "reconciliation found changes the source's webhooks missed; they were emitted");
+                tracing::warn!(source = %source.name, missing = report.missing.unwrap_or(0), stale = report.stale.unwrap_or(0), "reconciliation found changes the source's webhooks missed; they were emitted");
             }
         }
         match outcome {

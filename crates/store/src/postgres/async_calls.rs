@@ -25,6 +25,7 @@ fn row(r: &PgRow) -> Result<AsyncCall, StoreError> {
         r.try_get(10)?,
         r.try_get(11)?,
         r.try_get(12)?,
+        r.try_get(13)?,
     )))
 }
 
@@ -38,6 +39,7 @@ pub(super) async fn queue(pool: &PgPool, call: &NewCall) -> Result<(), StoreErro
         .bind(&call.input)
         .bind(call.now)
         .bind(&call.owner)
+        .bind(&call.callback)
         .execute(pool)
         .await?;
     Ok(())
@@ -76,6 +78,8 @@ pub(super) async fn beat(
         > 0)
 }
 
+/// Records the answer if `owner` still holds the call and, in the same transaction, appends the
+/// event that delivers it to the call's callback.
 pub(super) async fn finish(
     pool: &PgPool,
     uid: &str,
@@ -83,17 +87,26 @@ pub(super) async fn finish(
     status: i32,
     body: &str,
     now: i64,
+    event: Option<crate::NewEvent>,
 ) -> Result<bool, StoreError> {
-    Ok(sqlx::query(&sql::finish(&p))
+    let mut tx = pool.begin().await?;
+    let held = sqlx::query(&sql::finish(&p))
         .bind(uid)
         .bind(owner)
         .bind(status)
         .bind(body)
         .bind(now)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected()
-        > 0)
+        > 0;
+    if let (true, Some(e)) = (held, event) {
+        let writes = [crate::writes::Write::Append(e)];
+        let batch = crate::writes::AppendBatch::new(&writes);
+        super::write::append(&mut tx, &batch).await?;
+    }
+    tx.commit().await?;
+    Ok(held)
 }
 
 pub(super) async fn get(pool: &PgPool, uid: &str) -> Result<Option<AsyncCall>, StoreError> {

@@ -655,8 +655,9 @@ impl AsyncCalls for PgStore {
         status: i32,
         body: String,
         now: i64,
+        event: Option<NewEvent>,
     ) -> Result<bool, StoreError> {
-        async_calls::finish(&self.pool, uid, owner, status, &body, now).await
+        async_calls::finish(&self.pool, uid, owner, status, &body, now, event).await
     }
 
     async fn get_call(&self, uid: &str) -> Result<Option<AsyncCall>, StoreError> {

@@ -24,6 +24,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AsyncCall> {
         r.get(10)?,
         r.get(11)?,
         r.get(12)?,
+        r.get(13)?,
     )))
 }
 
@@ -36,7 +37,8 @@ pub(super) fn queue(c: &mut Connection, call: &NewCall) -> Result<(), StoreError
         call.caller,
         call.input,
         call.now,
-        call.owner
+        call.owner,
+        call.callback
     ])?;
     Ok(())
 }
@@ -64,6 +66,8 @@ pub(super) fn beat(
         > 0)
 }
 
+/// Records the answer if `owner` still holds the call and, in the same transaction, appends the
+/// event that delivers it to the call's callback.
 pub(super) fn finish(
     c: &mut Connection,
     uid: &str,
@@ -71,10 +75,18 @@ pub(super) fn finish(
     status: i32,
     body: &str,
     now: i64,
+    event: Option<crate::NewEvent>,
 ) -> Result<bool, StoreError> {
-    Ok(c.prepare_cached(&sql::finish(&p))?
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let held = tx
+        .prepare_cached(&sql::finish(&p))?
         .execute(params![uid, owner, status, body, now])?
-        > 0)
+        > 0;
+    if let (true, Some(e)) = (held, event) {
+        super::writer::apply(&tx, &crate::writes::Write::Append(e))??;
+    }
+    tx.commit()?;
+    Ok(held)
 }
 
 pub(super) fn get(c: &Connection, uid: &str) -> Result<Option<AsyncCall>, StoreError> {

@@ -593,9 +593,10 @@ impl AsyncCalls for SqliteStore {
         status: i32,
         body: String,
         now: i64,
+        event: Option<NewEvent>,
     ) -> Result<bool, StoreError> {
         let (uid, owner) = (uid.to_owned(), owner.to_owned());
-        self.on_writer(move |c| async_calls::finish(c, &uid, &owner, status, &body, now))
+        self.on_writer(move |c| async_calls::finish(c, &uid, &owner, status, &body, now, event))
             .await
     }
 
