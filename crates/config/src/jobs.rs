@@ -401,10 +401,10 @@ fn sync(
                 ),
                 Some("to catch what its webhooks missed, give it `reconcile:` and run a `reconcile:` job".into()),
             )),
-            Some(p) if raw.full == Some(false) && p.since.is_none() => errs.push(doc.error_at(
+            Some(p) if raw.full == Some(false) && !p.incremental() => errs.push(doc.error_at(
                 &push(ptr, "full"),
                 format!(
-                    "`{}` has no `since:`, so every pass reads the whole list",
+                    "`{}` has no `since:` (nor `resume_cursor`), so every pass reads the whole list",
                     raw.source
                 ),
                 Some("give the source's list `since:` to pull only what changed".into()),
@@ -435,7 +435,7 @@ fn sync(
         .sources
         .get(&raw.source)
         .and_then(pull)
-        .is_some_and(|p| p.since.is_some());
+        .is_some_and(|p| p.incremental());
     SyncJob {
         full: raw.full.unwrap_or(!incremental),
         source: raw.source,

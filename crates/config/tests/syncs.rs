@@ -202,6 +202,10 @@ fn sync_mistakes_are_located_with_a_hint() {
             "sources:\n  s: { kind: sync, sync: { connector: crm, operation: list }, reconcile: { connector: crm, operation: list } }\n",
             "nothing to reconcile",
         ),
+        (
+            "sources:\n  s: { kind: sync, sync: { connector: crm, operation: list, resume_cursor: true, since: { param: updated_since } } }\n",
+            "not both",
+        ),
     ];
     for (text, says) in cases {
         let e = one(text);

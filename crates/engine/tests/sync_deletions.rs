@@ -46,6 +46,9 @@ sources:
   customers:
     kind: sync
     sync: { connector: crm, operation: list, entity: customer, deletions: { max_percent: 25 } }
+  feed:
+    kind: sync
+    sync: { connector: crm, operation: list, entity: customer, resume_cursor: true }
 routes:
   all: { from: customers, to: [ sink ] }
 "#;
@@ -221,4 +224,35 @@ async fn a_pass_cut_short_resumes_after_its_last_committed_page() {
     assert_eq!((r.pages, r.records, r.new), (2, 4, 4), "{r:?}");
     assert_eq!((r.known, r.absent), (Some(10), Some(0)));
     assert_eq!(types(&f).await.len(), 10);
+}
+
+#[tokio::test]
+async fn an_incremental_pass_by_the_vendors_cursor_goes_on_from_where_the_last_one_ended() {
+    let f = fixture().await;
+    let vendor = List(Mutex::new(ids(0..5)));
+    let clock = junction_core::time::now_ms;
+    let source = &f.config.flows.sources["feed"];
+    let syncer = Syncer::new(f.store.as_ref(), &f.config, source, &clock).unwrap();
+    let r = syncer
+        .pass(&vendor, false, false, &mut |_| {}, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!((r.pages, r.new), (3, 5));
+    // Three more in the feed: the next pass starts at the page the last one ended on.
+    vendor.0.lock().unwrap().extend(ids(5..8));
+    let r = syncer
+        .pass(&vendor, false, false, &mut |_| {}, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.pages, r.records, r.new, r.unchanged),
+        (2, 4, 3, 1),
+        "{r:?}"
+    );
+    // Nothing new: one page read, nothing emitted.
+    let r = syncer
+        .pass(&vendor, false, false, &mut |_| {}, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!((r.pages, r.new), (1, 0), "{r:?}");
 }

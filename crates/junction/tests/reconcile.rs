@@ -89,8 +89,8 @@ async fn change(http: &reqwest::Client, mock: &Mock, hub: &str, count: usize, se
     r.json().await.unwrap()
 }
 
-/// Runs the reconciliation on `hub` and waits for its result.
-async fn reconcile(http: &reqwest::Client, hub: &str) -> Value {
+/// Runs the reconciliation on `hub` and waits for the run after `after` to finish.
+async fn reconcile(http: &reqwest::Client, hub: &str, after: i64) -> Value {
     let r = http
         .post(format!("{hub}/api/v1/jobs/crm-reconcile/run"))
         .bearer_auth(ADMIN)
@@ -98,26 +98,7 @@ async fn reconcile(http: &reqwest::Client, hub: &str) -> Value {
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
-    let until = Instant::now() + Duration::from_secs(120);
-    loop {
-        let d: Value = http
-            .get(format!("{hub}/api/v1/jobs/crm-reconcile"))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if let Some(run) = d["runs"]
-            .as_array()
-            .and_then(|r| r.iter().find(|r| r["state"] != "running"))
-        {
-            return run.clone();
-        }
-        assert!(Instant::now() < until, "{d}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    finished_run(http, hub, ADMIN, "crm-reconcile", after).await
 }
 
 /// Waits until the warehouse holds every customer at the vendor's version; fails on a version
@@ -177,7 +158,7 @@ async fn prove(store: &str, hubs: usize) {
         dropped += sent["dropped"].as_u64().unwrap();
     }
     assert!(dropped > 0);
-    let run = reconcile(&http, &served[0].base).await;
+    let run = reconcile(&http, &served[0].base, 0).await;
     assert_eq!(run["state"], "succeeded", "{run}");
     let r = &run["result"];
     assert!(r["reconcile"] == true && r["records"] == CUSTOMERS, "{r}");
@@ -196,40 +177,10 @@ async fn prove(store: &str, hubs: usize) {
         .count() as u64;
     assert_eq!(marked, missing + stale, "{r}");
     // A second pass finds nothing: every change is known.
-    let again = reconcile_again(&http, &served[0].base, run["id"].as_i64().unwrap()).await;
+    let again = reconcile(&http, &served[0].base, run["id"].as_i64().unwrap()).await;
     assert_eq!(again["result"]["missed"], 0, "{again}");
     for h in served {
         h.terminate();
-    }
-}
-
-async fn reconcile_again(http: &reqwest::Client, hub: &str, after: i64) -> Value {
-    let r = http
-        .post(format!("{hub}/api/v1/jobs/crm-reconcile/run"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    let until = Instant::now() + Duration::from_secs(120);
-    loop {
-        let d: Value = http
-            .get(format!("{hub}/api/v1/jobs/crm-reconcile"))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if let Some(run) = d["runs"].as_array().and_then(|r| {
-            r.iter()
-                .find(|r| r["id"].as_i64() > Some(after) && r["state"] != "running")
-        }) {
-            return run.clone();
-        }
-        assert!(Instant::now() < until, "{d}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use junction_mock::{Mock, MockConfig};
 use serde_json::{json, Value};
@@ -49,34 +49,6 @@ jobs:
   crm-refresh: {{ every: 1d, missed: skip, sync: {{ source: customers, full: true }} }}
 "#
     )
-}
-
-async fn admin(http: &reqwest::Client, base: &str, path: &str) -> Value {
-    http.get(format!("{base}{path}"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-/// The latest finished run of `job` started after `after` (its id).
-async fn finished_after(http: &reqwest::Client, base: &str, job: &str, after: i64) -> Value {
-    let until = Instant::now() + Duration::from_secs(20);
-    loop {
-        let d = admin(http, base, &format!("/api/v1/jobs/{job}")).await;
-        let runs = d["runs"].as_array().cloned().unwrap_or_default();
-        if let Some(r) = runs
-            .iter()
-            .find(|r| r["id"].as_i64() > Some(after) && r["state"] != "running")
-        {
-            return r.clone();
-        }
-        assert!(Instant::now() < until, "{d}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,7 +114,7 @@ async fn a_sync_pulls_changes_into_deliveries_and_a_full_refresh_deletes_within_
     // A full refresh: nothing changed, nothing deleted.
     let (code, out, err) = against(&hub.base, Some(ADMIN), &["jobs", "run", "crm-refresh"]);
     assert_eq!(code, Some(0), "{out}{err}");
-    let run = finished_after(&http, &hub.base, "crm-refresh", 0).await;
+    let run = finished_run(&http, &hub.base, ADMIN, "crm-refresh", 0).await;
     assert_eq!(run["state"], "succeeded", "{run}");
     assert_eq!(run["result"]["unchanged"], 5, "{run}");
     assert_eq!(run["result"]["deleted"], 0);
@@ -159,7 +131,7 @@ async fn a_sync_pulls_changes_into_deliveries_and_a_full_refresh_deletes_within_
     let last = run["id"].as_i64().unwrap();
     let (code, _, _) = against(&hub.base, Some(ADMIN), &["jobs", "run", "crm-refresh"]);
     assert_eq!(code, Some(0));
-    let run = finished_after(&http, &hub.base, "crm-refresh", last).await;
+    let run = finished_run(&http, &hub.base, ADMIN, "crm-refresh", last).await;
     assert_eq!(run["state"], "failed", "{run}");
     let error = run["error"].as_str().unwrap();
     assert!(
@@ -177,7 +149,7 @@ async fn a_sync_pulls_changes_into_deliveries_and_a_full_refresh_deletes_within_
         &["jobs", "run", "crm-refresh", "--confirm-deletions"],
     );
     assert_eq!(code, Some(0), "{out}{err}");
-    let run = finished_after(&http, &hub.base, "crm-refresh", last).await;
+    let run = finished_run(&http, &hub.base, ADMIN, "crm-refresh", last).await;
     assert_eq!(run["state"], "succeeded", "{run}");
     assert_eq!(run["result"]["deleted"], 2, "{run}");
     let got = sink_until(&http, &mock.url(), "/sink/customers", |d| d.len() >= 8).await;

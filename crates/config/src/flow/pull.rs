@@ -73,6 +73,11 @@ pub struct RawPull {
     /// Incremental passes: only the records changed since the last pass are asked for.
     #[serde(default)]
     pub since: Option<RawSince>,
+    /// Incremental by the vendor's own cursor: each incremental pass starts from the cursor of
+    /// the page the previous pass ended on (a change feed, a list in creation order), re-reading
+    /// that page (its records are not emitted twice) and going on to what came after.
+    #[serde(default)]
+    pub resume_cursor: bool,
     /// Full passes: entities the list no longer shows become `deleted` events, within a limit.
     #[serde(default)]
     pub deletions: RawDeletions,
@@ -147,6 +152,8 @@ pub struct Pull {
     pub key: Program,
     pub version: Option<Program>,
     pub since: Option<Since>,
+    /// Incremental passes continue from the last page's cursor.
+    pub resume_cursor: bool,
     /// `None`: deletions are not detected.
     pub max_delete_percent: Option<f64>,
 }
@@ -156,6 +163,13 @@ pub struct Since {
     pub param: String,
     pub format: TimeFormat,
     pub lookback: Duration,
+}
+
+impl Pull {
+    /// Whether passes can ask for only what changed (`since:` or the vendor's cursor).
+    pub fn incremental(&self) -> bool {
+        self.since.is_some() || self.resume_cursor
+    }
 }
 
 impl PartialEq for Pull {
@@ -170,6 +184,7 @@ impl PartialEq for Pull {
             && self.key.code() == o.key.code()
             && self.version.as_ref().map(Program::code) == o.version.as_ref().map(Program::code)
             && self.since == o.since
+            && self.resume_cursor == o.resume_cursor
             && self.max_delete_percent == o.max_delete_percent
     }
 }
@@ -247,6 +262,13 @@ pub(crate) fn resolve(
             lookback,
         }
     });
+    if raw.resume_cursor && since.is_some() {
+        errs.push(doc.error_at(
+            &push(ptr, "resume_cursor"),
+            "an incremental pass asks by `since:` or resumes the vendor's cursor, not both",
+            Some("keep `since:` for a list filtered by update time, `resume_cursor` for a change feed".into()),
+        ));
+    }
     let percent = raw.deletions.max_percent.unwrap_or(10.0);
     if !(0.0..=100.0).contains(&percent) {
         errs.push(doc.error_at(
@@ -269,6 +291,7 @@ pub(crate) fn resolve(
         key: key?,
         version,
         since,
+        resume_cursor: raw.resume_cursor,
         max_delete_percent: raw.deletions.detect.unwrap_or(true).then_some(percent),
     })
 }

@@ -38,6 +38,10 @@ pub struct Scheduler {
     tried: Mutex<HashMap<String, i64>>,
     /// When this process started: a slot due before it is a missed one.
     started_at: i64,
+    /// One pass at a time per pulled source in this process: a second run (a manual one during
+    /// a scheduled one, an incremental during a full) waits for the first instead of walking
+    /// the same pages beside it.
+    passes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// What one run ended with.
@@ -59,6 +63,7 @@ impl Scheduler {
             wakers,
             tried: Mutex::default(),
             started_at: now_ms(),
+            passes: Mutex::default(),
         })
     }
 
@@ -161,7 +166,19 @@ impl Scheduler {
         };
         tracing::info!(job = %job.name, run = id, trigger = trigger.as_str(), "job run started");
         metrics::gauge!("junction_job_running", "job" => job.name.clone()).increment(1.0);
+        let pass = match &job.work {
+            Work::Sync(j) | Work::Reconcile(j) => Some(
+                self.passes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .entry(j.source.clone())
+                    .or_default()
+                    .clone(),
+            ),
+            Work::Probe(_) => None,
+        };
         let run = Run {
+            pass,
             state: self.state.clone(),
             config: self.state.config(),
             job: job.clone(),
@@ -203,6 +220,8 @@ struct Run {
     ops: Option<Arc<dyn Operations>>,
     wakers: Arc<Wakers>,
     confirm: bool,
+    /// Held while a sync or reconciliation passes over its source.
+    pass: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl Run {
@@ -274,6 +293,10 @@ impl Run {
                         result: json!({}),
                         error: Some(format!("no source `{}`", j.source)),
                     };
+                };
+                let _one_at_a_time = match &self.pass {
+                    Some(lock) => Some(lock.lock().await),
+                    None => None,
                 };
                 let ctx = sync::Context {
                     store: self.state.store.as_ref(),

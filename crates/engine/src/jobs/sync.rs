@@ -39,6 +39,9 @@ struct State {
     /// Incremental: the vendor time (ms) the next pass asks from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     since: Option<i64>,
+    /// Incremental by the vendor's cursor: the page the next pass starts from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resume: Option<String>,
     /// The pass under way, if one was cut short.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pass: Option<Pass>,
@@ -242,12 +245,18 @@ impl<'a> Syncer<'a> {
                 };
                 p
             }
-            None => Pass::new(
-                name,
-                lane,
-                (self.clock)(),
-                if full { None } else { state.since },
-            ),
+            None => {
+                let mut p = Pass::new(
+                    name,
+                    lane,
+                    (self.clock)(),
+                    if full { None } else { state.since },
+                );
+                if !full && self.pull.resume_cursor {
+                    p.cursor = state.resume.clone();
+                }
+                p
+            }
         };
         // The first page this run asks for (a resumed pass's refused cursor starts it over).
         let mut fresh_run = true;
@@ -290,7 +299,7 @@ impl<'a> Syncer<'a> {
             let now = (self.clock)();
             let records = self.records(&page.lines, now, &mut pass.report);
             pass.report.pages += 1;
-            pass.cursor = page.next;
+            let read_at = std::mem::replace(&mut pass.cursor, page.next);
             pass.walked = pass.cursor.is_none();
             let mut next = state.clone();
             if pass.walked && !full {
@@ -301,6 +310,10 @@ impl<'a> Syncer<'a> {
                     .as_ref()
                     .map_or(0, |s| junction_core::time::ms(s.lookback));
                 next.since = pass.vendor_start.map(|v| v - lookback);
+                // The page this pass ended on: where the vendor's cursor goes on from.
+                if self.pull.resume_cursor {
+                    next.resume = read_at;
+                }
                 next.pass = None;
             } else {
                 next.pass = Some(pass.clone());
@@ -379,10 +392,7 @@ impl<'a> Syncer<'a> {
         if absent as f64 * 100.0 > max * known as f64 && !confirm {
             // The pass is over: the next one reads the list again, and deletes if the vendor
             // still does not show them and an operator confirmed.
-            let state = State {
-                since: None,
-                pass: None,
-            };
+            let state = State::default();
             let done = SyncPage {
                 source: name.clone(),
                 records: Vec::new(),

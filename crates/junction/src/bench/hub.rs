@@ -191,3 +191,45 @@ pub async fn database(backend: crate::bench::BackendArg, dir: &Path) -> Result<S
         crate::bench::BackendArg::Postgres => super::store::fresh_postgres().await,
     }
 }
+
+/// Runs job `job` now through the admin API (token `admin`) and waits for a run newer than
+/// `after` to finish: the run, or why it failed.
+pub async fn run_job(
+    hub: &HubProcess,
+    admin: &str,
+    job: &str,
+    after: i64,
+) -> Result<serde_json::Value, String> {
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{}/api/v1/jobs/{job}/run", hub.base))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !r.status().is_success() {
+        return Err(format!("running the job answered {}", r.status()));
+    }
+    loop {
+        let d: serde_json::Value = client
+            .get(format!("{}/api/v1/jobs/{job}", hub.base))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        let runs = d["runs"].as_array().cloned().unwrap_or_default();
+        if let Some(run) = runs
+            .iter()
+            .find(|r| r["id"].as_i64() > Some(after) && r["state"] != "running")
+        {
+            if run["state"] != "succeeded" {
+                return Err(format!("the run failed: {run}"));
+            }
+            return Ok(run.clone());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -124,7 +124,7 @@ jobs:
 async fn timed_pass(hub: &HubProcess, mock: &Mock, after: i64) -> Result<Value, String> {
     mock.state.log.clear();
     let started = Instant::now();
-    let run = pass(hub, after).await?;
+    let run = super::hub::run_job(hub, ADMIN, "reconcile", after).await?;
     let seconds = started.elapsed().as_secs_f64();
     let (_, log) = mock.state.log.snapshot();
     let calls: Vec<u64> = log
@@ -152,39 +152,4 @@ async fn timed_pass(hub: &HubProcess, mock: &Mock, after: i64) -> Result<Value, 
         "vendor_calls": calls.len(),
         "most_calls_in_a_second": most,
     }))
-}
-
-async fn pass(hub: &HubProcess, after: i64) -> Result<Value, String> {
-    let client = reqwest::Client::new();
-    let r = client
-        .post(format!("{}/api/v1/jobs/reconcile/run", hub.base))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    if !r.status().is_success() {
-        return Err(format!("running the job answered {}", r.status()));
-    }
-    loop {
-        let d: Value = client
-            .get(format!("{}/api/v1/jobs/reconcile", hub.base))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
-        let runs = d["runs"].as_array().cloned().unwrap_or_default();
-        if let Some(run) = runs
-            .iter()
-            .find(|r| r["id"].as_i64() > Some(after) && r["state"] != "running")
-        {
-            if run["state"] != "succeeded" {
-                return Err(format!("the pass failed: {run}"));
-            }
-            return Ok(run.clone());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

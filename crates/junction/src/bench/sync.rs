@@ -47,7 +47,7 @@ pub async fn run(args: &BenchArgs) -> Result<Value, String> {
     let before = hub.rss_mib();
     let sampler = RssSampler::start(hub.child.id());
     let started = Instant::now();
-    let first = pass(&hub, 0).await?;
+    let first = super::hub::run_job(&hub, ADMIN, "refresh", 0).await?;
     let pulled_s = started.elapsed().as_secs_f64();
     if first["result"]["new"].as_u64() != Some(records as u64) {
         return Err(format!("the pass did not store every record: {first}"));
@@ -67,7 +67,8 @@ pub async fn run(args: &BenchArgs) -> Result<Value, String> {
     });
     eprintln!("  first full pass:     {full}");
     let started = Instant::now();
-    let again = pass(&hub, first["id"].as_i64().unwrap_or(0)).await?;
+    let again =
+        super::hub::run_job(&hub, ADMIN, "refresh", first["id"].as_i64().unwrap_or(0)).await?;
     let again_s = started.elapsed().as_secs_f64();
     if again["result"]["unchanged"].as_u64() != Some(records as u64) {
         return Err(format!(
@@ -146,42 +147,6 @@ jobs:
   refresh: {{ every: 366d, missed: skip, timeout: 1h, sync: {{ source: customers, full: true }} }}
 "#
     )
-}
-
-/// Runs the full pass now and waits for it: the run, once finished.
-async fn pass(hub: &HubProcess, after: i64) -> Result<Value, String> {
-    let client = reqwest::Client::new();
-    let r = client
-        .post(format!("{}/api/v1/jobs/refresh/run", hub.base))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    if !r.status().is_success() {
-        return Err(format!("running the job answered {}", r.status()));
-    }
-    loop {
-        let d: Value = client
-            .get(format!("{}/api/v1/jobs/refresh", hub.base))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
-        let runs = d["runs"].as_array().cloned().unwrap_or_default();
-        if let Some(run) = runs
-            .iter()
-            .find(|r| r["id"].as_i64() > Some(after) && r["state"] != "running")
-        {
-            if run["state"] != "succeeded" {
-                return Err(format!("the pass failed: {run}"));
-            }
-            return Ok(run.clone());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Seconds from `started` until the sink has received `n` deliveries.

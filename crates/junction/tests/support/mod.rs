@@ -321,3 +321,34 @@ pub async fn set_sink(http: &reqwest::Client, mock: &str, chaos: serde_json::Val
         .unwrap();
     assert!(r.status().is_success(), "{}", r.status());
 }
+
+/// The first finished run of `job` newer than run `after`, as `GET /api/v1/jobs/{job}` lists it
+/// with `token` (waits up to 120 s).
+pub async fn finished_run(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    job: &str,
+    after: i64,
+) -> serde_json::Value {
+    let until = Instant::now() + Duration::from_secs(120);
+    loop {
+        let d: serde_json::Value = http
+            .get(format!("{base}/api/v1/jobs/{job}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(run) = d["runs"].as_array().and_then(|r| {
+            r.iter()
+                .find(|r| r["id"].as_i64() > Some(after) && r["state"] != "running")
+        }) {
+            return run.clone();
+        }
+        assert!(Instant::now() < until, "{d}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
