@@ -6,6 +6,7 @@
 
 pub mod http;
 mod probe;
+mod records;
 pub mod sync;
 
 use std::collections::HashMap;

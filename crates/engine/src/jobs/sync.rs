@@ -14,11 +14,9 @@
 //! more than the source's `max_percent` of all it knows, which waits for an operator.
 
 use junction_config::{Pull, Route, Source};
-use junction_store::{PulledRecord, Store, StoreError, SyncPage};
-use junction_transform::jq;
+use junction_store::{Store, StoreError, SyncPage};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use sha2::Digest;
 
 use crate::dispatch::{PageFuture, Pulled};
 
@@ -30,8 +28,6 @@ pub trait Pager: Send + Sync {
 
 /// Most deletions written per transaction.
 const DELETE_BATCH: usize = 500;
-/// Longest entity key kept (an event id holds it, with the version and hash).
-const MAX_KEY: usize = 200;
 
 /// Where a source's walk stands: what the checkpoint row holds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -176,12 +172,10 @@ pub struct Syncer<'a> {
     /// A reconciliation: what the list shows is compared with what webhooks brought, and
     /// nothing is deleted.
     pub reconcile: bool,
-    /// The routes from this source.
-    pub routes: Vec<Route>,
     /// Junction's clock (ms).
     pub clock: &'a (dyn Fn() -> i64 + Send + Sync),
-    /// The pull's `shape`, as a bounded mapping.
-    shape: Option<junction_transform::Mapping>,
+    /// What turns the records into events (shared with the mapping threads).
+    records: std::sync::Arc<super::records::Records>,
 }
 
 impl<'a> Syncer<'a> {
@@ -192,7 +186,7 @@ impl<'a> Syncer<'a> {
         source: &'a Source,
         clock: &'a (dyn Fn() -> i64 + Send + Sync),
     ) -> Option<Self> {
-        let routes = config
+        let routes: Vec<Route> = config
             .flows
             .routes
             .values()
@@ -207,14 +201,20 @@ impl<'a> Syncer<'a> {
         let shape = pull.shape.clone().map(|p| {
             junction_transform::Mapping::new("shape", p, junction_transform::Limits::default())
         });
+        let records = std::sync::Arc::new(super::records::Records {
+            source: source.name.clone(),
+            pull: pull.clone(),
+            routes,
+            shape,
+            reconcile,
+        });
         Some(Self {
             store,
             source,
             pull,
             reconcile,
-            routes,
             clock,
-            shape,
+            records,
         })
     }
 
@@ -297,7 +297,20 @@ impl<'a> Syncer<'a> {
                 pass.vendor_start = Some(page.vendor_now.unwrap_or_else(|| (self.clock)()));
             }
             let now = (self.clock)();
-            let records = self.records(&page.lines, now, &mut pass.report);
+            let (records, report) = {
+                let (made, lines, mut report) = (
+                    self.records.clone(),
+                    page.lines,
+                    std::mem::take(&mut pass.report),
+                );
+                junction_transform::pool::run(move || {
+                    let records = made.records(&lines, now, &mut report);
+                    (records, report)
+                })
+                .await
+                .map_err(|e| Failed::Store(StoreError::Internal(e)))?
+            };
+            pass.report = report;
             pass.report.pages += 1;
             let read_at = std::mem::replace(&mut pass.cursor, page.next);
             pass.walked = pass.cursor.is_none();
@@ -411,7 +424,10 @@ impl<'a> Syncer<'a> {
             let Some(last) = keys.last() else { break };
             after = last.clone();
             let now = (self.clock)();
-            let records = keys.into_iter().map(|k| self.deletion(k, now)).collect();
+            let records = keys
+                .into_iter()
+                .map(|k| self.records.deletion(k, now))
+                .collect();
             let outcome = self
                 .store
                 .sync_page(SyncPage {
@@ -427,146 +443,6 @@ impl<'a> Syncer<'a> {
             }
         }
         Ok(())
-    }
-
-    /// A page's lines as records, each with the event it becomes.
-    fn records(&self, lines: &[u8], now: i64, report: &mut Report) -> Vec<PulledRecord> {
-        let mut out = Vec::new();
-        for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            report.records += 1;
-            match self.record(line, now) {
-                Ok(r) => out.push(r),
-                Err(why) => {
-                    report.skipped += 1;
-                    if report.skipped_why.is_none() {
-                        tracing::warn!(source = %self.source.name, why = %why, "a pulled record was skipped");
-                        report.skipped_why = Some(why);
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    fn record(&self, line: &[u8], now: i64) -> Result<PulledRecord, String> {
-        let json = jq::parse_json(line).map_err(|e| format!("a record is not JSON: {e}"))?;
-        let key = match self.pull.key.first(json.clone()) {
-            Ok(Some(v)) => jq::scalar_text(&v).filter(|k| !k.is_empty()),
-            Ok(None) => None,
-            Err(e) => {
-                return Err(format!(
-                    "reading the key with `{}` failed: {e}",
-                    self.pull.key.code()
-                ))
-            }
-        }
-        .ok_or_else(|| format!("a record has no key (`{}`)", self.pull.key.code()))?;
-        if key.len() > MAX_KEY {
-            return Err(format!("a record's key is longer than {MAX_KEY} bytes"));
-        }
-        let seq = match &self.pull.version {
-            None => None,
-            Some(p) => match p.first(json.clone()) {
-                Ok(Some(jq::Val::Null)) | Ok(None) => None,
-                Ok(Some(v)) => Some(
-                    crate::ingest::sequence_of(&v).map_err(|e| format!("{e} (record {key})"))?,
-                ),
-                Err(e) => {
-                    return Err(format!(
-                        "reading the version with `{}` failed: {e}",
-                        p.code()
-                    ))
-                }
-            },
-        };
-        let hash = hex::encode(&sha2::Sha256::digest(line)[..8]);
-        let external_id = match seq {
-            Some(s) => format!("{key}@{s}#{hash}"),
-            None => format!("{key}#{hash}"),
-        };
-        let (payload, json) = match &self.shape {
-            None => (line.to_vec(), json),
-            Some(m) => {
-                let mut out = Vec::new();
-                m.map_value(json, &mut out)
-                    .map_err(|e| format!("the shape failed on record {key}: {e}"))?;
-                let json = jq::parse_json(&out)?;
-                (out, json)
-            }
-        };
-        let event_type = self.pull.event_type.clone();
-        let deliveries = crate::ingest::deliveries(&self.routes, &event_type, Some(&json), now);
-        Ok(PulledRecord {
-            seq,
-            hash,
-            deleted: false,
-            event: self.event(external_id, event_type, &key, seq, payload, deliveries, now),
-            key,
-        })
-    }
-
-    fn deletion(&self, key: String, now: i64) -> PulledRecord {
-        let payload =
-            serde_json::to_vec(&json!({ "key": key, "deleted": true })).unwrap_or_default();
-        let event_type = format!("{}.deleted", self.pull.entity);
-        let json = jq::parse_json(&payload).ok();
-        let deliveries = crate::ingest::deliveries(&self.routes, &event_type, json.as_ref(), now);
-        // After every version of the entity, in the lane its ordered routes keep.
-        let external_id = format!("{key}@deleted:{now}");
-        PulledRecord {
-            seq: Some(now),
-            hash: String::new(),
-            deleted: true,
-            event: self.event(
-                external_id,
-                event_type,
-                &key,
-                Some(now),
-                payload,
-                deliveries,
-                now,
-            ),
-            key,
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn event(
-        &self,
-        external_id: String,
-        event_type: String,
-        key: &str,
-        seq: Option<i64>,
-        payload: Vec<u8>,
-        deliveries: Vec<junction_store::NewDelivery>,
-        now: i64,
-    ) -> junction_store::NewEvent {
-        junction_store::NewEvent {
-            source: self.source.name.clone(),
-            external_id,
-            event_type,
-            entity_key: Some(key.to_owned()),
-            sequence: seq,
-            received_at: now,
-            payload,
-            context: self.context(),
-            deliveries,
-            tracked: false,
-        }
-    }
-}
-
-impl Syncer<'_> {
-    /// A new trace per event; a reconciliation's events say where they come from
-    /// (`Junction-Origin: reconciliation`), so receivers can tell them from webhooks.
-    fn context(&self) -> junction_store::EventContext {
-        let mut c = crate::ingest::context_of(self.source, &http::HeaderMap::new());
-        c.headers.clear();
-        if self.reconcile {
-            c.headers
-                .push(("junction-origin".into(), "reconciliation".into()));
-        }
-        c
     }
 }
 

@@ -18,43 +18,76 @@ pub(super) fn checkpoint(
     )
 }
 
+/// Most keys looked up by one statement.
+const LOOKUP: usize = 500;
+
+/// What is known of `keys`' entities: a statement per [`LOOKUP`] keys, not one per key.
+fn known(
+    tx: &Connection,
+    source: &str,
+    keys: &[&str],
+) -> Result<std::collections::HashMap<String, Known>, StoreError> {
+    let mut out = std::collections::HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(LOOKUP) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT key, seq, hash FROM entities WHERE source = ? AND key IN ({marks})"
+        ))?;
+        let args = std::iter::once(&source as &dyn rusqlite::ToSql)
+            .chain(chunk.iter().map(|k| k as &dyn rusqlite::ToSql));
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        while let Some(row) = rows.next()? {
+            out.insert(
+                row.get(0)?,
+                Known {
+                    seq: row.get(1)?,
+                    hash: row.get(2)?,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
 pub(super) fn page(c: &mut Connection, page: SyncPage) -> Result<PageOutcome, StoreError> {
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut out = PageOutcome::default();
-    for r in one_per_key(page.records) {
-        let known = tx
-            .prepare_cached("SELECT seq, hash FROM entities WHERE source = ?1 AND key = ?2")?
-            .query_row(params![page.source, r.key], |row| {
-                Ok(Known {
-                    seq: row.get(0)?,
-                    hash: row.get(1)?,
-                })
-            })
-            .optional()?;
-        let verdict = judge(known.as_ref(), &r);
+    let records = one_per_key(page.records);
+    let keys: Vec<&str> = records.iter().map(|r| r.key.as_str()).collect();
+    let known = known(&tx, &page.source, &keys)?;
+    drop(keys);
+    for r in records {
+        let verdict = judge(known.get(&r.key), &r);
         verdict.count(&mut out);
+        let (key, seq, hash, deleted) = (r.key, r.seq, r.hash, r.deleted);
         if verdict.emits() {
-            let written = super::writer::apply(&tx, &Write::Append(r.event.clone()))??;
+            let destinations: Vec<String> = r
+                .event
+                .deliveries
+                .iter()
+                .map(|d| d.destination.clone())
+                .collect();
+            let written = super::writer::apply(&tx, &Write::Append(r.event))??;
             if let Written::Appended(Appended::Created { .. }) = written {
-                for d in &r.event.deliveries {
-                    if !out.destinations.contains(&d.destination) {
-                        out.destinations.push(d.destination.clone());
+                for d in destinations {
+                    if !out.destinations.contains(&d) {
+                        out.destinations.push(d);
                     }
                 }
             }
         }
-        if r.deleted {
+        if deleted {
             tx.prepare_cached("DELETE FROM entities WHERE source = ?1 AND key = ?2")?
-                .execute(params![page.source, r.key])?;
+                .execute(params![page.source, key])?;
         } else if verdict.emits() {
             tx.prepare_cached(
                 "INSERT INTO entities (source, key, seq, hash, seen_at) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (source, key) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, seen_at = excluded.seen_at",
             )?
-            .execute(params![page.source, r.key, r.seq, r.hash, page.now])?;
+            .execute(params![page.source, key, seq, hash, page.now])?;
         } else {
             tx.prepare_cached("UPDATE entities SET seen_at = ?3 WHERE source = ?1 AND key = ?2")?
-                .execute(params![page.source, r.key, page.now])?;
+                .execute(params![page.source, key, page.now])?;
         }
     }
     if let Some((lane, state)) = &page.checkpoint {
