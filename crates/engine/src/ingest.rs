@@ -427,7 +427,7 @@ pub(crate) fn deliveries(
 
 /// The event's trace (a child of the caller's `traceparent`, or of this request's span when
 /// spans are exported, else a new trace) and the provider headers its source forwards.
-pub(crate) fn context_of(source: &Source, headers: &http::HeaderMap) -> EventContext {
+fn context_of(source: &Source, headers: &http::HeaderMap) -> EventContext {
     let incoming = headers.get("traceparent").and_then(|v| v.to_str().ok());
     let mut kept: Vec<(String, String)> = Vec::new();
     for name in &source.forward_headers {

@@ -297,6 +297,38 @@ pub(crate) async fn call_for_job(
 /// An operation called apart from any request (a job, an asynchronous call): on `connection`,
 /// with `key` in the connector's idempotency header when it has one (so a call run again after
 /// its process died is dropped by the vendor as a repeat).
+/// A connector's operation as a call apart from any request makes it (a job, an asynchronous
+/// call, a sync's page): on a connector with versions, the current one (stable, or the
+/// candidate once switched), as `/proxy` uses — a rollout's canary is for callers' traffic.
+/// Or the 404 answer for an unknown connector or operation.
+#[allow(clippy::type_complexity)]
+pub(crate) fn detached(
+    hub: &Hub,
+    connector: &str,
+    operation: &str,
+) -> Result<(Arc<Runtime>, Operation, Option<junction_config::ApiVersion>), (u16, Value)> {
+    let missing = |message: String| {
+        (
+            404,
+            json!({ "error": { "code": "not_found", "message": message } }),
+        )
+    };
+    let rt = hub
+        .connector(connector)
+        .ok_or_else(|| missing(format!("unknown connector `{connector}`")))?;
+    let op = rt.cfg.operations.get(operation).cloned().ok_or_else(|| {
+        missing(format!(
+            "connector `{connector}` has no operation `{operation}`"
+        ))
+    })?;
+    let version = rt.current_version().cloned();
+    let op = version
+        .as_ref()
+        .and_then(|v| v.operations.get(operation).cloned())
+        .unwrap_or(op);
+    Ok((rt, op, version))
+}
+
 pub(crate) async fn call_detached(
     hub: &Hub,
     connector: &str,
@@ -305,17 +337,9 @@ pub(crate) async fn call_detached(
     input: Map<String, Value>,
     key: Option<&str>,
 ) -> (u16, Value) {
-    let Some(rt) = hub.connector(connector) else {
-        return (
-            404,
-            json!({ "error": { "code": "not_found", "message": format!("unknown connector `{connector}`") } }),
-        );
-    };
-    let Some(op) = rt.cfg.operations.get(operation).cloned() else {
-        return (
-            404,
-            json!({ "error": { "code": "not_found", "message": format!("connector `{connector}` has no operation `{operation}`") } }),
-        );
+    let (rt, op, version) = match detached(hub, connector, operation) {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
     let res = if let Some(soap) = rt.cfg.soap.clone() {
         let shapes = hub.shapes.load_full();
@@ -325,13 +349,6 @@ pub(crate) async fn call_detached(
             .unwrap_or_else(IntoResponse::into_response)
     } else {
         let idempotency = rt.cfg.idempotency_header.clone();
-        // On a connector with versions: the current one (stable, or the candidate once
-        // switched), as `/proxy` uses; a rollout's canary is for callers' traffic.
-        let version = rt.current_version().cloned();
-        let op = version
-            .as_ref()
-            .and_then(|v| v.operations.get(operation).cloned())
-            .unwrap_or(op);
         let call = OpCall::build(
             operation,
             connector,

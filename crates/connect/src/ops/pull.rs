@@ -18,25 +18,7 @@ pub(crate) async fn page(
     input: Map<String, Value>,
     cursor: Option<&str>,
 ) -> Result<Pulled, (u16, Value)> {
-    let missing = |message: String| {
-        (
-            404,
-            json!({ "error": { "code": "not_found", "message": message } }),
-        )
-    };
-    let rt = hub
-        .connector(connector)
-        .ok_or_else(|| missing(format!("unknown connector `{connector}`")))?;
-    let op = rt.cfg.operations.get(operation).cloned().ok_or_else(|| {
-        missing(format!(
-            "connector `{connector}` has no operation `{operation}`"
-        ))
-    })?;
-    let version = rt.current_version().cloned();
-    let op = version
-        .as_ref()
-        .and_then(|v| v.operations.get(operation).cloned())
-        .unwrap_or(op);
+    let (rt, op, version) = super::detached(hub, connector, operation)?;
     let Some(p) = op.paginate.clone() else {
         return Err((
             400,

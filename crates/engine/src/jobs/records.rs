@@ -12,6 +12,8 @@ use super::sync::Report;
 
 /// Longest entity key kept (an event id holds it, with the version and hash).
 const MAX_KEY: usize = 200;
+/// Longest reason kept for a skipped record.
+const MAX_WHY: usize = 300;
 
 /// What turns one source's records into events.
 pub(super) struct Records {
@@ -34,6 +36,7 @@ impl Records {
                 Err(why) => {
                     report.skipped += 1;
                     if report.skipped_why.is_none() {
+                        let why = bounded(why);
                         tracing::warn!(source = %self.source, why = %why, "a pulled record was skipped");
                         report.skipped_why = Some(why);
                     }
@@ -162,5 +165,34 @@ impl Records {
                 .push(("junction-origin".into(), "reconciliation".into()));
         }
         c
+    }
+}
+
+/// A jq error can quote the record: what is kept and logged of it is bounded.
+fn bounded(mut why: String) -> String {
+    if why.len() > MAX_WHY {
+        let mut cut = MAX_WHY;
+        while !why.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        why.truncate(cut);
+        why.push('…');
+    }
+    why
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_skipped_records_reason_is_bounded_on_a_character_boundary() {
+        assert_eq!(super::bounded("short".into()), "short");
+        let long = "é".repeat(1000);
+        let cut = super::bounded(long);
+        assert!(
+            cut.len() <= super::MAX_WHY + '…'.len_utf8(),
+            "{}",
+            cut.len()
+        );
+        assert!(cut.ends_with('…'));
     }
 }
