@@ -58,15 +58,27 @@ pub struct Hub {
     pub(crate) rollouts: Arc<junction_server::rollouts::Board>,
     /// This process's identity, owning the asynchronous calls it runs.
     pub(crate) node_id: Arc<str>,
+    /// Quotas and circuits shared with the other processes.
+    shared: Arc<junction_server::shared::SharedLimits>,
     /// Asynchronous calls running in this process (bounded: see `ops::deferred`).
     pub(crate) async_running: std::sync::atomic::AtomicUsize,
     /// The configured destinations: where an asynchronous call's result may be delivered.
     pub(crate) destinations: arc_swap::ArcSwap<std::collections::BTreeSet<String>>,
 }
 
-/// Puts a connector in use with its rollout: the running one when set up alike.
-fn adopt(board: &junction_server::rollouts::Board, mut rt: Runtime) -> Arc<Runtime> {
+/// Puts a connector in use with its rollout (the running one when set up alike), its quota
+/// and circuit shared with the other processes on the database.
+fn adopt(
+    board: &junction_server::rollouts::Board,
+    shared: &Arc<junction_server::shared::SharedLimits>,
+    mut rt: Runtime,
+) -> Arc<Runtime> {
     rt.rollout = Runtime::rollout_of(&rt.cfg).map(|r| board.adopt(r));
+    if shared.enabled() {
+        shared.register_quota(&rt.cfg.name, &rt.quota);
+        shared.register_circuit(&format!("connector:{}", rt.cfg.name), &rt.circuit);
+        rt.shared = Some(shared.clone());
+    }
     Arc::new(rt)
 }
 
@@ -105,7 +117,7 @@ impl Hub {
                 drift.clone(),
                 &history,
             )?;
-            connectors.insert(name.clone(), adopt(&state.rollouts, rt));
+            connectors.insert(name.clone(), adopt(&state.rollouts, &state.shared, rt));
             built_from.insert(name.clone(), section(config, name));
         }
         let hub = Arc::new(Self {
@@ -119,6 +131,7 @@ impl Hub {
             drift,
             history,
             rollouts: state.rollouts.clone(),
+            shared: state.shared.clone(),
             node_id: state.node_id.clone(),
             async_running: Default::default(),
             destinations: arc_swap::ArcSwap::from_pointee(
@@ -126,6 +139,8 @@ impl Hub {
             ),
         });
         ops::deferred::sweep(&hub, state);
+        // The connectors' shares are renewed (and circuits compared) from now on.
+        state.shared.start(state);
         Ok(hub)
     }
 
@@ -207,7 +222,7 @@ impl Hub {
                         self.drift.clone(),
                         &self.history,
                     )?;
-                    adopt(&self.rollouts, rt)
+                    adopt(&self.rollouts, &self.shared, rt)
                 }
             };
             connectors.insert(name.clone(), rt);

@@ -12,6 +12,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use junction_config::{Connector, Grant, OutboundAuth};
 use junction_core::{Code, Error, Origin};
 use junction_resilience::{Circuit, LocalQuota, QuotaState, RetryBudget, Window};
+use junction_store::Backend;
 use tokio::time::Instant;
 
 mod send;
@@ -92,7 +93,10 @@ pub struct Runtime {
     /// The connector's own headers and version pin, parsed once.
     default_headers: HeaderMap,
     auth: Auth,
-    quota: Arc<dyn QuotaState>,
+    pub(crate) quota: Arc<LocalQuota>,
+    /// Set when the quota is split with other processes: wakes the renewal when a call waits
+    /// for want of a share.
+    pub(crate) shared: Option<Arc<junction_server::shared::SharedLimits>>,
     /// The fair queue in front of the quota: callers take their share in arrival order.
     queue: tokio::sync::Mutex<()>,
     slots: tokio::sync::Semaphore,
@@ -179,6 +183,7 @@ impl Runtime {
         drift: Arc<junction_transform::drift::Tracker>,
         history: &junction_telemetry::history::Registry,
     ) -> Result<Self, String> {
+        let store_backend = store.backend();
         let mut default_headers = cfg.headers.clone();
         if let Some((k, v)) = &cfg.version_header {
             default_headers.insert(k.clone(), v.clone());
@@ -254,11 +259,18 @@ impl Runtime {
                 window: r.window,
             })
             .collect();
+        // Several processes on PostgreSQL split the quota into leased shares.
+        let quota = if store_backend == Backend::Postgres {
+            LocalQuota::shared(&windows, cfg.quota_jitter)
+        } else {
+            LocalQuota::with_jitter(&windows, cfg.quota_jitter)
+        };
         Ok(Self {
             upstream,
             default_headers,
             auth,
-            quota: Arc::new(LocalQuota::with_jitter(&windows, cfg.quota_jitter)),
+            quota: Arc::new(quota),
+            shared: None,
             queue: tokio::sync::Mutex::new(()),
             slots: tokio::sync::Semaphore::new(cfg.concurrency as usize),
             in_flight: AtomicU64::new(0),
@@ -533,6 +545,16 @@ impl Runtime {
             let now = Instant::now();
             match self.quota.try_acquire(now) {
                 Ok(()) => break,
+                Err(_) if self.quota.share(now) == Some(0) => {
+                    if let Some(shared) = &self.shared {
+                        shared.wake();
+                    }
+                    let at = now + Duration::from_millis(50);
+                    if at > until {
+                        return Err(self.spent(Duration::from_secs(1)));
+                    }
+                    tokio::time::sleep_until(at).await
+                }
                 Err(at) if at > until => return Err(self.spent(at - now)),
                 Err(at) => tokio::time::sleep_until(at).await,
             }

@@ -18,5 +18,5 @@ mod window;
 pub use backoff::Backoff;
 pub use circuit::{Circuit, CircuitPolicy, CircuitState, Permit, RateTrip, Transition, Trip};
 pub use outcome::{Answer, Class, Classes, Judgement};
-pub use quota::{LocalQuota, QuotaState, Signal, Window};
+pub use quota::{LocalQuota, QuotaState, ShareAsk, ShareGrant, Signal, Window, WHOLE};
 pub use retry::{BudgetPolicy, RetryBudget, RetryPolicy};

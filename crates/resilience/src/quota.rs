@@ -10,8 +10,11 @@
 //! shares the upstream's quota) pauses until the upstream's reset; and with no window known at
 //! all, the remaining count itself is the budget until reset.
 //!
-//! The state sits behind [`QuotaState`], so a quota shared by several processes can replace the
-//! in-process [`LocalQuota`] without touching callers.
+//! Several processes on one database split a quota into leased **shares** ([`LocalQuota::shared`]):
+//! each enforces its share of every window in memory (no round trip per call) and renews it
+//! about every second ([`LocalQuota::ask`] → the store's fair split → [`LocalQuota::grant`]). A
+//! share is a fraction of every window; a process without a live lease sends nothing, so the
+//! shares of live processes never sum above the limit (the store keeps that sum).
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -89,6 +92,57 @@ struct Inner {
     /// With no window known: the upstream's remaining calls until its reset.
     budget: Option<(i64, Instant)>,
     last_remaining: Option<u64>,
+    /// This process's share of a quota split between processes; `None`: the whole quota.
+    share: Option<Share>,
+}
+
+/// The whole of a quota, in shares: a share of `WHOLE / 4` is a quarter of every window.
+pub const WHOLE: u32 = 1_000_000;
+
+/// The least share a process asks for, even idle: its first calls need not wait for a renewal.
+const LEAST_WANT: u32 = WHOLE / 100;
+
+/// How soon a call refused for want of a share asks again (a renewal may have granted one).
+const SHARE_POLL: Duration = Duration::from_millis(50);
+
+/// A leased share and the demand seen since the last renewal.
+struct Share {
+    ppm: u32,
+    /// The share counts until then (this process's clock, measured from before it asked, so
+    /// it lapses here no later than in the store).
+    lease_until: Instant,
+    acquired: u64,
+    refused: u64,
+    since: Instant,
+}
+
+/// What a process holding a share tells the store at renewal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareAsk {
+    /// The share it would use (of [`WHOLE`]): all of it when callers waited for want of one.
+    pub want: u32,
+    /// The share its calls still occupy: the largest part of any window counted now. The store
+    /// keeps at least this for the process until those calls have left every window.
+    pub usage: u32,
+    /// A pause the vendor ordered (`Retry-After`, an exhausted quota) still to run.
+    pub paused_for: Option<Duration>,
+    /// Windows learned from the vendor's headers.
+    pub learned: Vec<Window>,
+    /// How long after this process's last call it may still count in a window: the longest
+    /// window's span.
+    pub hold: Duration,
+}
+
+/// What the store granted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareGrant {
+    pub share: u32,
+    /// When the lease lapses (this process's clock).
+    pub lease_until: Instant,
+    /// A pause another process was ordered.
+    pub paused_for: Option<Duration>,
+    /// Windows any process learned.
+    pub learned: Vec<Window>,
 }
 
 impl LocalQuota {
@@ -117,7 +171,96 @@ impl LocalQuota {
                 paused_until: None,
                 budget: None,
                 last_remaining: None,
+                share: None,
             }),
+        }
+    }
+
+    /// A quota split with other processes: nothing may be sent until a share is granted.
+    pub fn shared(windows: &[Window], jitter: Duration) -> Self {
+        let q = Self::with_jitter(windows, jitter);
+        {
+            let mut inner = q.lock();
+            let origin = inner.origin;
+            inner.share = Some(Share {
+                ppm: 0,
+                lease_until: origin,
+                acquired: 0,
+                refused: 0,
+                since: origin,
+            });
+        }
+        q
+    }
+
+    pub fn is_shared(&self) -> bool {
+        self.lock().share.is_some()
+    }
+
+    /// The share held now (of [`WHOLE`]); `None` for a quota not split.
+    pub fn share(&self, now: Instant) -> Option<u32> {
+        self.lock()
+            .share
+            .as_ref()
+            .map(|s| if now < s.lease_until { s.ppm } else { 0 })
+    }
+
+    /// What to ask the store for at renewal; starts counting demand afresh.
+    pub fn ask(&self, now: Instant) -> ShareAsk {
+        let mut q = self.lock();
+        let usage = q.usage(now);
+        let rate = q.rate_share(now);
+        let paused_for = q
+            .paused_until
+            .filter(|p| *p > now)
+            .map(|p| p.duration_since(now));
+        let learned = q.learned.iter().map(|(w, _)| *w).collect();
+        let hold = q
+            .windows()
+            .map(|(w, _)| w.window + (w.window / 20).max(q.jitter))
+            .max()
+            .unwrap_or(q.jitter);
+        let Some(share) = q.share.as_mut() else {
+            return ShareAsk {
+                want: WHOLE,
+                usage,
+                paused_for,
+                learned,
+                hold,
+            };
+        };
+        let want = if share.refused > 0 {
+            WHOLE
+        } else {
+            (usage.saturating_mul(5) / 4)
+                .max(rate.saturating_mul(3) / 2)
+                .clamp(LEAST_WANT, WHOLE)
+        };
+        share.acquired = 0;
+        share.refused = 0;
+        share.since = now;
+        ShareAsk {
+            want,
+            usage,
+            paused_for,
+            learned,
+            hold,
+        }
+    }
+
+    /// Takes the share the store granted, with the pause and windows other processes learned.
+    pub fn grant(&self, now: Instant, grant: &ShareGrant) {
+        let mut q = self.lock();
+        if let Some(s) = q.share.as_mut() {
+            s.ppm = grant.share.min(WHOLE);
+            s.lease_until = grant.lease_until;
+        }
+        if let Some(d) = grant.paused_for {
+            let until = later(now, d);
+            q.paused_until = Some(q.paused_until.map_or(until, |p| p.max(until)));
+        }
+        for w in &grant.learned {
+            q.learn(now, *w, None, 0);
         }
     }
 
@@ -131,12 +274,51 @@ impl Inner {
         self.configured.iter().chain(self.learned.iter())
     }
 
+    /// This process's part of `limit`: all of it, or its live share.
+    fn part(&self, now: Instant, limit: u64) -> u64 {
+        match &self.share {
+            None => limit,
+            Some(s) if now < s.lease_until => limit * u64::from(s.ppm) / u64::from(WHOLE),
+            Some(_) => 0,
+        }
+    }
+
     /// When every window has room (now if they do).
     fn windows_free_at(&self, now: Instant) -> Instant {
         self.windows()
-            .filter(|(w, c)| c.sum(now) >= u64::from(w.limit))
-            .map(|(w, c)| c.free_at(now, u64::from(w.limit)))
+            .map(|(w, c)| {
+                let limit = self.part(now, u64::from(w.limit));
+                if limit == 0 {
+                    // No share of it: ask again once a renewal may have granted one.
+                    now + SHARE_POLL
+                } else if c.sum(now) >= limit {
+                    c.free_at(now, limit)
+                } else {
+                    now
+                }
+            })
             .fold(now, Instant::max)
+    }
+
+    /// The largest part of any window counted now (of [`WHOLE`]).
+    fn usage(&self, now: Instant) -> u32 {
+        self.windows()
+            .map(|(w, c)| ratio(c.sum(now), u64::from(w.limit)))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The share the calls admitted since the last renewal would need at their rate.
+    fn rate_share(&self, now: Instant) -> u32 {
+        let Some(s) = &self.share else { return 0 };
+        let period = now.duration_since(s.since).max(Duration::from_millis(100));
+        self.windows()
+            .map(|(w, _)| {
+                let calls = s.acquired as f64 * w.window.as_secs_f64() / period.as_secs_f64();
+                ratio(calls as u64, u64::from(w.limit))
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     fn learn(
@@ -162,15 +344,23 @@ impl Inner {
         let mut count = SlidingCount::new(self.origin, span, BUCKETS);
         // Start from what the upstream says is used, plus the calls already on their way (sent
         // before we knew, and not in its count yet), so the first learned window is not overrun.
+        // Split with other processes, this one's part of the vendor's count is its share.
         if let Some(r) = remaining.filter(|r| r.window.is_none_or(|w| w == policy.window)) {
-            count.add(
-                now,
-                u64::from(policy.limit).saturating_sub(r.left) + in_flight,
-            );
+            let used = self.part(now, u64::from(policy.limit).saturating_sub(r.left));
+            count.add(now, used + in_flight);
         }
         self.learned.retain(|(w, _)| w.window != policy.window);
         self.learned.push((policy, count));
     }
+}
+
+/// `part / whole` in shares of [`WHOLE`], at most the whole.
+fn ratio(part: u64, whole: u64) -> u32 {
+    if whole == 0 {
+        return 0;
+    }
+    u32::try_from((u128::from(part) * u128::from(WHOLE) / u128::from(whole)).min(u128::from(WHOLE)))
+        .unwrap_or(WHOLE)
 }
 
 /// `now + d`, or as far as the clock goes (a [`Signal`] built by hand may hold any duration).
@@ -184,6 +374,9 @@ impl QuotaState for LocalQuota {
         let mut q = self.lock();
         if let Some(p) = q.paused_until {
             if p > now {
+                if let Some(s) = q.share.as_mut() {
+                    s.refused += 1;
+                }
                 return Err(p);
             }
             q.paused_until = None;
@@ -197,11 +390,17 @@ impl QuotaState for LocalQuota {
             }
         }
         if at > now {
+            if let Some(s) = q.share.as_mut() {
+                s.refused += 1;
+            }
             return Err(at);
         }
         let q = &mut *q;
         for (_, c) in q.configured.iter_mut().chain(q.learned.iter_mut()) {
             c.add(now, 1);
+        }
+        if let Some(s) = q.share.as_mut() {
+            s.acquired += 1;
         }
         if let Some((left, _)) = &mut q.budget {
             *left -= 1;
@@ -227,7 +426,9 @@ impl QuotaState for LocalQuota {
                 let until = later(now, r.reset);
                 q.paused_until = Some(q.paused_until.map_or(until, |p| p.max(until)));
             } else if !has_windows {
-                let left = i64::try_from(r.left).unwrap_or(i64::MAX);
+                // Split with other processes, this one may spend its share of what is left.
+                let left = q.part(now, r.left);
+                let left = i64::try_from(left).unwrap_or(i64::MAX);
                 q.budget = Some((
                     left.saturating_sub(i64::try_from(in_flight).unwrap_or(0)),
                     later(now, r.reset),

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use junction_resilience::quota::{parse_retry_after, parse_signal, Remaining};
+use junction_resilience::quota::{self, parse_retry_after, parse_signal, Remaining};
 use junction_resilience::*;
 use tokio::time::{advance, Instant};
 
@@ -415,5 +415,71 @@ async fn any_rate_limit_headers_parse_without_panic_and_stay_within_the_longest_
     assert!(
         q.try_acquire(Instant::now()).is_err(),
         "paused, not crashed"
+    );
+}
+
+fn grant(share: u32, lease: Duration) -> ShareGrant {
+    ShareGrant {
+        share,
+        lease_until: Instant::now() + lease,
+        paused_for: None,
+        learned: vec![],
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shared_quota_sends_only_its_share_and_nothing_once_its_lease_lapses() {
+    let q = LocalQuota::shared(&[w(300, 1)], Duration::ZERO);
+    assert!(
+        q.try_acquire(Instant::now()).is_err(),
+        "no share granted yet"
+    );
+    q.grant(
+        Instant::now(),
+        &grant(quota::WHOLE / 3, Duration::from_secs(6)),
+    );
+    let admitted = drain(&q, Duration::from_secs(5)).await;
+    // A third of 300, rounded down: shares never round up past the limit.
+    assert_eq!(max_in_any(&admitted, Duration::from_secs(1)), 99);
+    assert!(admitted.len() >= 490, "{}", admitted.len());
+    // Busy: it asks for the whole, and says how much of the window its calls occupy.
+    let now = Instant::now();
+    let burst = std::iter::from_fn(|| q.try_acquire(now).ok()).count();
+    assert_eq!(burst, 99);
+    let ask = q.ask(Instant::now());
+    assert_eq!(ask.want, quota::WHOLE);
+    assert!(ask.usage >= quota::WHOLE / 3 - 10_000, "{ask:?}");
+    assert_eq!(ask.hold, Duration::from_millis(1_050));
+    // The lease ran out (no renewal): nothing more is sent.
+    advance(Duration::from_secs(2)).await;
+    assert!(q.try_acquire(Instant::now()).is_err());
+    assert_eq!(q.share(Instant::now()), Some(0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_shared_quota_asks_for_little_and_takes_a_pause_another_process_was_ordered() {
+    let q = LocalQuota::shared(&[w(100, 1)], Duration::ZERO);
+    q.grant(Instant::now(), &grant(quota::WHOLE, Duration::from_secs(6)));
+    for _ in 0..5 {
+        q.try_acquire(Instant::now()).unwrap();
+    }
+    advance(Duration::from_secs(1)).await;
+    let ask = q.ask(Instant::now());
+    assert!(ask.want < quota::WHOLE / 10, "{ask:?}");
+    let mut g = grant(quota::WHOLE, Duration::from_secs(6));
+    g.paused_for = Some(Duration::from_secs(3));
+    g.learned = vec![w(10, 1)];
+    q.grant(Instant::now(), &g);
+    let at = q.try_acquire(Instant::now()).unwrap_err();
+    assert_eq!(at - Instant::now(), Duration::from_secs(3));
+    let ask = q.ask(Instant::now());
+    assert_eq!(ask.paused_for, Some(Duration::from_secs(3)));
+    assert_eq!(ask.learned, vec![w(10, 1)]);
+    advance(Duration::from_secs(3)).await;
+    let admitted = drain(&q, Duration::from_secs(3)).await;
+    assert_eq!(
+        max_in_any(&admitted, Duration::from_secs(1)),
+        10,
+        "the learned window holds"
     );
 }

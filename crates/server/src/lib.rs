@@ -19,6 +19,7 @@ mod observe;
 pub mod reload;
 pub mod rollouts;
 mod run;
+pub mod shared;
 mod state;
 
 pub use errors::ApiError;

@@ -41,6 +41,8 @@ pub struct Shared {
     pub drains: Arc<Mutex<Vec<Drain>>>,
     /// Every rollout between API versions or mappings, with its state.
     pub rollouts: Arc<crate::rollouts::Board>,
+    /// Quotas and circuits kept in step with the other processes on the database.
+    pub shared: Arc<crate::shared::SharedLimits>,
 }
 
 /// Waits (at most the given time) for some background work to finish.
@@ -72,17 +74,23 @@ impl AppState {
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
         let rollouts = Arc::new(crate::rollouts::Board::new(store.clone()));
+        let node_id: Arc<str> = node_id.into();
+        let shared = Arc::new(crate::shared::SharedLimits::new(
+            store.clone(),
+            node_id.clone(),
+        ));
         Self(Arc::new(Shared {
             config: arc_swap::ArcSwap::from_pointee(config),
             reload: Arc::default(),
             inspector: Arc::new(crate::inspect::Inspector::new(store.clone())),
             store,
-            node_id: node_id.into(),
+            node_id,
             health: Arc::new(Health::default()),
             drift: Arc::default(),
             history: Arc::default(),
             drains: Arc::default(),
             rollouts,
+            shared,
         }))
     }
 

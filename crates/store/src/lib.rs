@@ -29,8 +29,10 @@ mod postgres;
 mod rejected_sql;
 pub use jobs::{JobRun, NewRun, RunState, Trigger};
 mod rows;
+pub mod shares;
 mod sqlite;
 mod states;
+pub use shares::{OpenCircuit, ShareGrant, ShareRequest};
 pub mod syncs;
 pub use syncs::{PageOutcome, PulledRecord, SyncPage};
 mod vault_sql;
@@ -81,6 +83,7 @@ pub trait Store:
     + Jobs
     + AsyncCalls
     + Syncs
+    + SharedLimits
     + Send
     + Sync
     + 'static
@@ -399,6 +402,27 @@ pub trait Syncs: Send + Sync {
         after: &str,
         limit: usize,
     ) -> Result<Vec<String>, StoreError>;
+}
+
+/// Limits every process on the database shares: leased quota shares and open circuits. See
+/// [`shares`].
+#[async_trait]
+pub trait SharedLimits: Send + Sync {
+    /// Renews the requester's share of a quota: the fair part of what other holders' claims
+    /// leave, with the quota's pause and learned windows, in one transaction.
+    async fn renew_share(&self, req: ShareRequest) -> Result<ShareGrant, StoreError>;
+
+    /// Marks circuit `name` open for `open_for_ms` from now (never shortening a later mark),
+    /// or closed (`None`), by `by`.
+    async fn mark_circuit(
+        &self,
+        name: &str,
+        open_for_ms: Option<i64>,
+        by: &str,
+    ) -> Result<(), StoreError>;
+
+    /// The circuits marked open now.
+    async fn open_circuits(&self) -> Result<Vec<OpenCircuit>, StoreError>;
 }
 
 /// Operation calls answered `202` at once and run as durable jobs.

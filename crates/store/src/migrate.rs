@@ -88,6 +88,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "asynchronous call callbacks",
         sql: include_str!("../migrations/sqlite/0015_call_callbacks.sql"),
     },
+    Migration {
+        version: 16,
+        name: "shared quotas and circuits",
+        sql: include_str!("../migrations/sqlite/0016_shared_limits.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -165,6 +170,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 15,
         name: "asynchronous call callbacks",
         sql: include_str!("../migrations/postgres/0015_call_callbacks.sql"),
+    },
+    Migration {
+        version: 16,
+        name: "shared quotas and circuits",
+        sql: include_str!("../migrations/postgres/0016_shared_limits.sql"),
     },
 ];
 

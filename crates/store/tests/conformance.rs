@@ -100,6 +100,8 @@ conformance!(
     a_run_whose_owner_stops_beating_is_failed_and_runs_are_trimmed,
     jobs_are_paused_and_resumed_once,
     an_async_call_is_taken_by_one_process_and_its_answer_kept_by_its_owner,
+    quota_shares_of_live_processes_never_sum_above_the_limit_and_follow_demand,
+    a_circuit_opened_by_one_process_is_seen_open_by_the_others_until_closed,
 );
 
 fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -> NewEvent {
@@ -1901,4 +1903,136 @@ async fn an_async_call_is_taken_by_one_process_and_its_answer_kept_by_its_owner(
         store.get_call("call_2").await.unwrap().is_some(),
         "running calls are kept"
     );
+}
+
+fn share_req(holder: &str, want: u32, usage: u32) -> junction_store::ShareRequest {
+    junction_store::ShareRequest {
+        quota: "connector:crm".into(),
+        holder: holder.into(),
+        want,
+        usage,
+        ttl_ms: 60_000,
+        hold_ms: 1_050,
+        pause_ms: 0,
+        learned: vec![],
+    }
+}
+
+async fn quota_shares_of_live_processes_never_sum_above_the_limit_and_follow_demand(
+    store: Arc<dyn Store>,
+) {
+    use junction_store::shares::WHOLE;
+    // Alone, a process gets the whole quota.
+    let a = store.renew_share(share_req("a", WHOLE, 0)).await.unwrap();
+    assert_eq!((a.share, a.holders), (WHOLE, 1));
+    // Three busy processes renewing at once, each using all it was granted: every round's
+    // shares sum to at most the whole, and they converge on a third each.
+    let mut used = std::collections::HashMap::from([("a", WHOLE), ("b", 0), ("c", 0)]);
+    let mut last = Vec::new();
+    for _ in 0..8 {
+        let round = ["a", "b", "c"].map(|h| {
+            let store = store.clone();
+            let usage = used[h];
+            async move {
+                (
+                    h,
+                    store.renew_share(share_req(h, WHOLE, usage)).await.unwrap(),
+                )
+            }
+        });
+        let grants = futures_util::future::join_all(round).await;
+        let sum: u64 = grants.iter().map(|(_, g)| u64::from(g.share)).sum();
+        assert!(sum <= u64::from(WHOLE), "shares sum to {sum}: {grants:?}");
+        for (h, g) in &grants {
+            used.insert(*h, g.share);
+        }
+        last = grants.iter().map(|(_, g)| g.share).collect();
+    }
+    assert!(
+        last.iter().all(|s| s.abs_diff(WHOLE / 3) <= 1),
+        "a third each: {last:?}"
+    );
+    // Two go idle: the busy one gets what they leave.
+    for h in ["b", "c"] {
+        store
+            .renew_share(share_req(h, WHOLE / 100, 0))
+            .await
+            .unwrap();
+    }
+    let a = store
+        .renew_share(share_req("a", WHOLE, WHOLE / 3))
+        .await
+        .unwrap();
+    assert_eq!(a.share, WHOLE - 2 * (WHOLE / 100), "{a:?}");
+    // A pause and a learned window one process reports reach the others at their renewal.
+    let mut paused = share_req("b", WHOLE / 100, 0);
+    paused.pause_ms = 30_000;
+    paused.learned = vec![(50, 1_000)];
+    store.renew_share(paused).await.unwrap();
+    let mut stricter = share_req("a", WHOLE, 0);
+    stricter.learned = vec![(80, 1_000), (900, 60_000)];
+    let a = store.renew_share(stricter).await.unwrap();
+    let pause = a.paused_for_ms.expect("the pause is shared");
+    assert!((25_000..=30_000).contains(&pause), "{pause}");
+    assert_eq!(
+        a.learned,
+        vec![(50, 1_000), (900, 60_000)],
+        "the stricter limit per window"
+    );
+    // A holder whose lease lapsed keeps its claim until its calls have left the window, then
+    // gives it up.
+    let mut short = share_req("d", WHOLE, 0);
+    short.quota = "connector:other".into();
+    short.ttl_ms = 200;
+    short.hold_ms = 300;
+    assert_eq!(store.renew_share(short.clone()).await.unwrap().share, WHOLE);
+    let mut e = short.clone();
+    e.holder = "e".into();
+    e.ttl_ms = 60_000;
+    assert_eq!(
+        store.renew_share(e.clone()).await.unwrap().share,
+        0,
+        "d holds it all"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        store.renew_share(e.clone()).await.unwrap().share,
+        0,
+        "lapsed, but its calls may still be in the window"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(store.renew_share(e).await.unwrap().share, WHOLE);
+}
+
+async fn a_circuit_opened_by_one_process_is_seen_open_by_the_others_until_closed(
+    store: Arc<dyn Store>,
+) {
+    assert!(store.open_circuits().await.unwrap().is_empty());
+    store
+        .mark_circuit("connector:crm", Some(5_000), "node-a")
+        .await
+        .unwrap();
+    // A shorter mark never cuts a longer one short.
+    store
+        .mark_circuit("connector:crm", Some(1_000), "node-b")
+        .await
+        .unwrap();
+    let open = store.open_circuits().await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(
+        (open[0].name.as_str(), open[0].by.as_str()),
+        ("connector:crm", "node-a")
+    );
+    assert!((4_000..=5_000).contains(&open[0].open_for_ms), "{open:?}");
+    store
+        .mark_circuit("connector:crm", None, "node-a")
+        .await
+        .unwrap();
+    assert!(store.open_circuits().await.unwrap().is_empty());
+    // Reopened after a close.
+    store
+        .mark_circuit("connector:crm", Some(2_000), "node-b")
+        .await
+        .unwrap();
+    assert_eq!(store.open_circuits().await.unwrap()[0].by, "node-b");
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use http::{HeaderValue, Method};
 use junction_core::{Code, Error, Origin};
 use junction_resilience::quota::parse_signal;
+use junction_resilience::QuotaState;
 use junction_resilience::{Answer, Class};
 use tokio::time::Instant;
 

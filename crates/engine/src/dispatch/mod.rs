@@ -248,6 +248,10 @@ impl Dispatcher {
             metrics::gauge!("junction_destination_disabled", "destination" => dest.name.clone())
                 .set(if is_disabled { 1.0 } else { 0.0 });
             metrics::gauge!("junction_circuit_open", "destination" => dest.name.clone()).set(0.0);
+            let circuit = Arc::new(junction_resilience::Circuit::new(dest.circuit));
+            state
+                .shared
+                .register_circuit(&format!("destination:{}", dest.name), &circuit);
             let w = Arc::new(worker::Worker {
                 dest: dest.clone(),
                 settings: arc_swap::ArcSwap::from_pointee(dest.clone()),
@@ -258,7 +262,7 @@ impl Dispatcher {
                 lease: config.delivery.lease,
                 poll: config.delivery.poll_interval,
                 health: health.clone(),
-                circuit: Arc::new(junction_resilience::Circuit::new(dest.circuit)),
+                circuit,
                 permits: Arc::new(Semaphore::new(dest.concurrency)),
                 disabled: AtomicBool::new(is_disabled),
                 metrics: worker::WorkerMetrics::new(history, &dest.name),

@@ -208,6 +208,41 @@ impl Circuit {
         None
     }
 
+    /// When it reopens to probes, if it is open now.
+    pub fn open_until(&self, now: Instant) -> Option<Instant> {
+        match self.lock().mode {
+            Mode::Open { until } if until > now => Some(until),
+            _ => None,
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        matches!(self.lock().mode, Mode::Closed)
+    }
+
+    /// Holds the circuit open until `until`, as another process found the target failing;
+    /// `false` when it already was open as long. Probes out settle as calls of an open circuit.
+    pub fn hold_open(&self, until: Instant) -> bool {
+        let mut c = self.lock();
+        if matches!(c.mode, Mode::Open { until: u } if u >= until) {
+            return false;
+        }
+        c.mode = Mode::Open { until };
+        true
+    }
+
+    /// Closes the circuit, as another process's probe found the target well again; `false`
+    /// when it was closed.
+    pub fn release(&self) -> bool {
+        let mut c = self.lock();
+        if matches!(c.mode, Mode::Closed) {
+            return false;
+        }
+        c.mode = Mode::Closed;
+        c.counts.clear();
+        true
+    }
+
     fn free_probe(&self) {
         if let Mode::HalfOpen { out, .. } = &mut self.lock().mode {
             *out = out.saturating_sub(1);

@@ -10,6 +10,7 @@ mod jobs;
 mod ops;
 mod queue;
 mod rejected;
+mod shares;
 mod syncs;
 mod vault;
 mod write;
@@ -596,6 +597,26 @@ impl Jobs for PgStore {
 
     async fn paused_jobs(&self) -> Result<Vec<String>, StoreError> {
         jobs::paused(&self.pool).await
+    }
+}
+
+#[async_trait]
+impl SharedLimits for PgStore {
+    async fn renew_share(&self, req: ShareRequest) -> Result<ShareGrant, StoreError> {
+        shares::renew(&self.pool, &req).await
+    }
+
+    async fn mark_circuit(
+        &self,
+        name: &str,
+        open_for_ms: Option<i64>,
+        by: &str,
+    ) -> Result<(), StoreError> {
+        shares::mark(&self.pool, name, open_for_ms, by).await
+    }
+
+    async fn open_circuits(&self) -> Result<Vec<OpenCircuit>, StoreError> {
+        shares::open(&self.pool).await
     }
 }
 

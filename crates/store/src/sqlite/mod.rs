@@ -16,6 +16,7 @@ mod ops;
 mod queue;
 mod read;
 mod rejected;
+mod shares;
 mod syncs;
 mod vault;
 mod writer;
@@ -521,6 +522,28 @@ impl Jobs for SqliteStore {
 
     async fn paused_jobs(&self) -> Result<Vec<String>, StoreError> {
         self.reads.run(jobs::paused).await
+    }
+}
+
+#[async_trait]
+impl SharedLimits for SqliteStore {
+    async fn renew_share(&self, req: ShareRequest) -> Result<ShareGrant, StoreError> {
+        self.on_writer(move |c| shares::renew(c, &req)).await
+    }
+
+    async fn mark_circuit(
+        &self,
+        name: &str,
+        open_for_ms: Option<i64>,
+        by: &str,
+    ) -> Result<(), StoreError> {
+        let (name, by) = (name.to_owned(), by.to_owned());
+        self.on_writer(move |c| shares::mark(c, &name, open_for_ms, &by))
+            .await
+    }
+
+    async fn open_circuits(&self) -> Result<Vec<OpenCircuit>, StoreError> {
+        self.reads.run(shares::open).await
     }
 }
 
