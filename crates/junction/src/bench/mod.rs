@@ -3,6 +3,7 @@
 //! the figures (the scripts in `bench/` read that line).
 
 mod backlog;
+mod cluster;
 mod e2e;
 mod hub;
 mod ingest;
@@ -59,6 +60,9 @@ pub struct BenchArgs {
     /// e2e: how long to offer them; backlog: how long to watch the hub.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub duration: std::time::Duration,
+    /// cluster: processes of `junction serve` on one PostgreSQL database.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
     /// `proxy`: rounds of direct, through Junction and through nginx, back to back; the figures
     /// reported are the medians over the rounds.
     #[arg(long, default_value_t = 3)]
@@ -92,6 +96,11 @@ pub enum Scenario {
     /// A sync: a full pass over `--records` records of the mock into events delivered to its
     /// sink, beside a plain client walking the same pages; then a pass with nothing changed.
     Sync,
+    /// `--nodes` processes on one PostgreSQL database: `--rate` webhooks/s for `--duration`
+    /// spread over all of them to the sink, and `--concurrency` `/proxy` callers per process to
+    /// a vendor limited to `--limit`/s: intake, delivered/s, p50/p99, the vendor's maximum in
+    /// any second, the quota used.
+    Cluster,
     /// A reconciliation: `--calls` changes at the mock announced by lossy webhooks, then a full
     /// pass over `--records` customers behind a quota: seconds, what it found, vendor calls.
     Reconcile,
@@ -118,6 +127,7 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         Scenario::Operations => operations::run(&args).await,
         Scenario::Sync => sync::run(&args).await,
         Scenario::Reconcile => reconcile::run(&args).await,
+        Scenario::Cluster => cluster::run(&args).await,
     };
     match result {
         Ok(json) => {
