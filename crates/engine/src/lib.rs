@@ -41,6 +41,7 @@ impl Engine {
         // Metric handles are registered below: the recorder must exist first.
         junction_telemetry::metrics::handle();
         let config = &state.config();
+        maintain::load_shapes(state.store.as_ref(), &state.drift).await;
         let wakers = Arc::new(dispatch::Wakers::new(config.flows.destinations.keys()));
         let ingest = ingest::Ingest::new(config, state, wakers.clone());
         let scheduler = jobs::Scheduler::new(state, operations.clone(), wakers.clone());

@@ -33,8 +33,24 @@ pub fn spawn(state: AppState) {
 }
 
 /// Persists the drift this process found since the last flush, so every process's drift is
-/// listed together (and survives restarts). What cannot be written now is kept for the next one.
+/// listed together (and survives restarts), and the shapes it learned (so a process that starts
+/// does not learn them again). What cannot be written now is kept for the next one.
 pub async fn flush_drift(store: &dyn junction_store::Store, tracker: &Tracker) {
+    let shapes: Vec<junction_store::LearnedShape> = tracker
+        .unsaved_shapes()
+        .into_iter()
+        .map(|s| junction_store::LearnedShape {
+            scope: s.scope,
+            subject: s.subject,
+            samples: i64::try_from(s.samples).unwrap_or(i64::MAX),
+            shape: s.shape,
+            saved_at: now_ms(),
+        })
+        .collect();
+    if let Err(e) = store.save_shapes(shapes).await {
+        // Saved again once they learn more.
+        tracing::warn!(error = %e, "could not save learned shapes");
+    }
     let drained = tracker.drain();
     if drained.is_empty() {
         return;
@@ -43,6 +59,28 @@ pub async fn flush_drift(store: &dyn junction_store::Store, tracker: &Tracker) {
     if let Err(e) = store.record_drift(rows).await {
         tracing::warn!(error = %e, "could not persist schema drift; will try again");
         tracker.restore(drained);
+    }
+}
+
+/// Takes the shapes processes saved, so this one checks payloads against them from its first.
+pub async fn load_shapes(store: &dyn junction_store::Store, tracker: &Tracker) {
+    match store
+        .learned_shapes(junction_transform::drift::MAX_SUBJECTS)
+        .await
+    {
+        Ok(saved) => {
+            for s in saved {
+                tracker.adopt(&junction_transform::drift::SavedShape {
+                    scope: s.scope,
+                    subject: s.subject,
+                    samples: u64::try_from(s.samples).unwrap_or(0),
+                    shape: s.shape,
+                });
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the learned shapes; learning them again")
+        }
     }
 }
 
@@ -185,5 +223,45 @@ mod tests {
         let ours: Vec<_> = shown.iter().filter(|r| r.subject == subject).collect();
         assert_eq!(ours.len(), 1, "flushed and unflushed are not counted twice");
         assert_eq!(ours[0].count, 1);
+    }
+
+    #[tokio::test]
+    async fn a_starting_process_takes_the_shapes_others_learned_and_sees_drift_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = junction_store::Options {
+            url: junction_core::DatabaseUrl::Sqlite(dir.path().join("s.db")),
+            max_connections: 2,
+            connect_timeout: std::time::Duration::from_secs(5),
+        };
+        let store = junction_store::open(&options).await.unwrap();
+        let first = Tracker::default();
+        let payload = serde_json::json!({"id": "cus_1", "email": "a@example.com"});
+        for i in 0..30 {
+            first.observe("source", "crm/customer.updated", &payload, i);
+        }
+        super::flush_drift(store.as_ref(), &first).await;
+        // A process with fewer samples never overwrites what was learned from more.
+        let newcomer = Tracker::default();
+        newcomer.observe("source", "crm/customer.updated", &payload, 0);
+        super::flush_drift(store.as_ref(), &newcomer).await;
+        let saved = store.learned_shapes(10).await.unwrap();
+        assert_eq!(saved.len(), 1);
+        assert_eq!(saved[0].samples, 30);
+        // A process that starts now checks the first payload against the learned shape.
+        let second = Tracker::default();
+        super::load_shapes(store.as_ref(), &second).await;
+        assert_eq!(second.learned_subjects(), 1);
+        let drifts = second.observe(
+            "source",
+            "crm/customer.updated",
+            &serde_json::json!({"id": "cus_2"}),
+            40,
+        );
+        assert!(
+            drifts
+                .iter()
+                .any(|d| d.kind == Kind::MissingField && d.path == "email"),
+            "{drifts:?}"
+        );
     }
 }

@@ -27,3 +27,26 @@ pub(crate) fn list(p: &dyn Fn(usize) -> String) -> String {
         p(1)
     )
 }
+
+/// Saves a learned shape unless the stored one was learned from more payloads.
+pub(crate) fn save_shape(p: &dyn Fn(usize) -> String) -> String {
+    format!(
+        "INSERT INTO learned_shapes (scope, subject, samples, shape, saved_at) VALUES ({}, {}, {}, {}, {})
+         ON CONFLICT (scope, subject) DO UPDATE SET samples = excluded.samples, shape = excluded.shape,
+             saved_at = excluded.saved_at
+         WHERE learned_shapes.samples <= excluded.samples",
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5)
+    )
+}
+
+/// The most recently saved shapes.
+pub(crate) fn shapes(p: &dyn Fn(usize) -> String) -> String {
+    format!(
+        "SELECT scope, subject, samples, shape, saved_at FROM learned_shapes ORDER BY saved_at DESC LIMIT {}",
+        p(1)
+    )
+}

@@ -284,6 +284,12 @@ pub trait Observations: Send + Sync {
     /// Drift records, most recently seen first.
     async fn drift(&self, limit: usize) -> Result<Vec<DriftRecord>, StoreError>;
 
+    /// Saves learned shapes, each unless the stored one was learned from more payloads.
+    async fn save_shapes(&self, shapes: Vec<LearnedShape>) -> Result<(), StoreError>;
+
+    /// The `limit` most recently saved shapes.
+    async fn learned_shapes(&self, limit: usize) -> Result<Vec<LearnedShape>, StoreError>;
+
     /// Keeps a request refused at intake; only the newest `keep` of its source stay.
     async fn record_rejected(&self, r: RejectedRequest, keep: usize) -> Result<(), StoreError>;
 

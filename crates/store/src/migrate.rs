@@ -90,7 +90,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     },
     Migration {
         version: 16,
-        name: "shared quotas and circuits",
+        name: "shared quotas, circuits and learned shapes",
         sql: include_str!("../migrations/sqlite/0016_shared_limits.sql"),
     },
 ];
@@ -173,7 +173,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     },
     Migration {
         version: 16,
-        name: "shared quotas and circuits",
+        name: "shared quotas, circuits and learned shapes",
         sql: include_str!("../migrations/postgres/0016_shared_limits.sql"),
     },
 ];

@@ -489,6 +489,17 @@ pub struct RejectedRequest {
     pub size: i64,
 }
 
+/// A shape learned from payloads (see `junction_transform::drift`), as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LearnedShape {
+    pub scope: String,
+    pub subject: String,
+    /// Payloads it was learned from.
+    pub samples: i64,
+    pub shape: String,
+    pub saved_at: i64,
+}
+
 /// One schema drift (see `junction_transform::drift`): where, what, since when, how often.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DriftRecord {

@@ -102,6 +102,7 @@ conformance!(
     an_async_call_is_taken_by_one_process_and_its_answer_kept_by_its_owner,
     quota_shares_of_live_processes_never_sum_above_the_limit_and_follow_demand,
     a_circuit_opened_by_one_process_is_seen_open_by_the_others_until_closed,
+    a_learned_shape_is_replaced_only_by_one_learned_from_more_payloads,
 );
 
 fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -> NewEvent {
@@ -2035,4 +2036,28 @@ async fn a_circuit_opened_by_one_process_is_seen_open_by_the_others_until_closed
         .await
         .unwrap();
     assert_eq!(store.open_circuits().await.unwrap()[0].by, "node-b");
+}
+
+async fn a_learned_shape_is_replaced_only_by_one_learned_from_more_payloads(store: Arc<dyn Store>) {
+    let shape = |samples: i64, text: &str, at: i64| LearnedShape {
+        scope: "source".into(),
+        subject: "crm/customer.updated".into(),
+        samples,
+        shape: text.into(),
+        saved_at: at,
+    };
+    store
+        .save_shapes(vec![shape(30, "thirty", 1)])
+        .await
+        .unwrap();
+    store.save_shapes(vec![shape(5, "five", 2)]).await.unwrap();
+    assert_eq!(
+        store.learned_shapes(10).await.unwrap(),
+        vec![shape(30, "thirty", 1)]
+    );
+    store.save_shapes(vec![shape(31, "more", 3)]).await.unwrap();
+    assert_eq!(
+        store.learned_shapes(10).await.unwrap(),
+        vec![shape(31, "more", 3)]
+    );
 }

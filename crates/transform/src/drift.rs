@@ -115,15 +115,16 @@ fn type_names(bits: u8) -> String {
         .join("|")
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 struct Seen {
     types: u8,
     /// Payloads in which the field appeared.
     count: u64,
 }
 
-/// The learned shape of one subject.
-#[derive(Debug, Default, Clone)]
+/// The learned shape of one subject (kept in the store, so a process that starts, or another
+/// process, does not learn it again from nothing).
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Learned {
     samples: u64,
     fields: HashMap<String, Seen>,
@@ -396,6 +397,19 @@ pub struct Tracker {
     /// What changed since the last [`Tracker::drain`]: counts are deltas.
     pending: Mutex<BTreeMap<Key, Record>>,
     records: Mutex<BTreeMap<Key, Record>>,
+    /// Shapes that learned something since they were last saved: (scope, subject).
+    unsaved: Mutex<std::collections::HashSet<(String, String)>>,
+}
+
+/// A learned shape as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedShape {
+    pub scope: String,
+    pub subject: String,
+    /// Payloads it learned from: a stored shape is only replaced by one that saw more.
+    pub samples: u64,
+    /// The shape, as JSON.
+    pub shape: String,
 }
 
 impl Tracker {
@@ -429,6 +443,52 @@ impl Tracker {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The shapes that learned something since the last call, to save.
+    pub fn unsaved_shapes(&self) -> Vec<SavedShape> {
+        let keys = std::mem::take(&mut *self.unsaved.lock().unwrap_or_else(|p| p.into_inner()));
+        let shapes = self.shapes.lock().unwrap_or_else(|p| p.into_inner());
+        keys.into_iter()
+            .filter_map(|key| {
+                let (_, shape) = shapes.get(&key)?;
+                Some(SavedShape {
+                    samples: shape.samples,
+                    shape: serde_json::to_string(shape).ok()?,
+                    scope: key.0,
+                    subject: key.1,
+                })
+            })
+            .collect()
+    }
+
+    /// Takes a saved shape (from the store) where this process knows less of its subject;
+    /// `false` when it was not taken (it knows as much, or the text is not a shape).
+    pub fn adopt(&self, saved: &SavedShape) -> bool {
+        let Ok(learned) = serde_json::from_str::<Learned>(&saved.shape) else {
+            return false;
+        };
+        if learned.fields.len() > MAX_FIELDS {
+            return false;
+        }
+        let now = self.tick();
+        let mut shapes = self.shapes.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (saved.scope.clone(), saved.subject.clone());
+        match shapes.get_mut(&key) {
+            Some((_, mine)) if mine.samples >= learned.samples => false,
+            Some((seen, mine)) => {
+                *seen = now;
+                *mine = learned;
+                true
+            }
+            None => {
+                if shapes.len() >= MAX_SUBJECTS {
+                    return false;
+                }
+                shapes.insert(key, (now, learned));
+                true
+            }
+        }
+    }
+
     /// Subjects with a learned shape now (at most [`MAX_SUBJECTS`]).
     pub fn learned_subjects(&self) -> usize {
         self.shapes.lock().unwrap_or_else(|p| p.into_inner()).len()
@@ -443,9 +503,14 @@ impl Tracker {
             if !shapes.contains_key(&key) && shapes.len() >= MAX_SUBJECTS {
                 evict_oldest(&mut shapes, |(seen, _)| *seen);
             }
-            let (seen, shape) = shapes.entry(key).or_default();
+            let (seen, shape) = shapes.entry(key.clone()).or_default();
             *seen = now;
-            shape.observe(v)
+            let drifts = shape.observe(v);
+            let mut unsaved = self.unsaved.lock().unwrap_or_else(|p| p.into_inner());
+            if unsaved.len() < MAX_SUBJECTS {
+                unsaved.insert(key);
+            }
+            drifts
         };
         self.record(scope, subject, &drifts, now_ms);
         drifts

@@ -21,3 +21,14 @@ CREATE TABLE circuits (
     open_until BIGINT NOT NULL,
     opened_by TEXT NOT NULL
 );
+
+-- Shapes learned from payloads (schema drift), kept so a process that starts does not learn
+-- them again from nothing; a shape is only replaced by one learned from more payloads.
+CREATE TABLE learned_shapes (
+    scope TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    samples BIGINT NOT NULL,
+    shape TEXT NOT NULL,
+    saved_at BIGINT NOT NULL,
+    PRIMARY KEY (scope, subject)
+);

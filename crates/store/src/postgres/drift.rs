@@ -3,7 +3,7 @@
 use sqlx::{PgPool, Row};
 
 use crate::drift_sql;
-use crate::{DriftRecord, StoreError};
+use crate::{DriftRecord, LearnedShape, StoreError};
 
 fn p(n: usize) -> String {
     format!("${n}")
@@ -45,6 +45,41 @@ pub(super) async fn list(pool: &PgPool, limit: usize) -> Result<Vec<DriftRecord>
                 first_seen: r.try_get("first_seen")?,
                 last_seen: r.try_get("last_seen")?,
                 count: r.try_get("count")?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn save_shapes(pool: &PgPool, shapes: &[LearnedShape]) -> Result<(), StoreError> {
+    let sql = drift_sql::save_shape(&p);
+    let mut tx = pool.begin().await?;
+    for s in shapes {
+        sqlx::query(&sql)
+            .bind(&s.scope)
+            .bind(&s.subject)
+            .bind(s.samples)
+            .bind(&s.shape)
+            .bind(s.saved_at)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn shapes(pool: &PgPool, limit: usize) -> Result<Vec<LearnedShape>, StoreError> {
+    sqlx::query(&drift_sql::shapes(&p))
+        .bind(limit as i64)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(LearnedShape {
+                scope: r.try_get(0)?,
+                subject: r.try_get(1)?,
+                samples: r.try_get(2)?,
+                shape: r.try_get(3)?,
+                saved_at: r.try_get(4)?,
             })
         })
         .collect()

@@ -489,6 +489,17 @@ impl Observations for PgStore {
         drift::list(&self.pool, limit).await
     }
 
+    async fn save_shapes(&self, shapes: Vec<LearnedShape>) -> Result<(), StoreError> {
+        if shapes.is_empty() {
+            return Ok(());
+        }
+        drift::save_shapes(&self.pool, &shapes).await
+    }
+
+    async fn learned_shapes(&self, limit: usize) -> Result<Vec<LearnedShape>, StoreError> {
+        drift::shapes(&self.pool, limit).await
+    }
+
     async fn record_rejected(&self, r: RejectedRequest, keep: usize) -> Result<(), StoreError> {
         rejected::record(&self.pool, &r, keep).await
     }

@@ -401,6 +401,18 @@ impl Observations for SqliteStore {
         self.reads.run(move |c| drift::list(c, limit)).await
     }
 
+    async fn save_shapes(&self, shapes: Vec<LearnedShape>) -> Result<(), StoreError> {
+        if shapes.is_empty() {
+            return Ok(());
+        }
+        self.on_writer(move |c| drift::save_shapes(c, &shapes))
+            .await
+    }
+
+    async fn learned_shapes(&self, limit: usize) -> Result<Vec<LearnedShape>, StoreError> {
+        self.reads.run(move |c| drift::shapes(c, limit)).await
+    }
+
     async fn record_rejected(&self, r: RejectedRequest, keep: usize) -> Result<(), StoreError> {
         self.on_writer(move |c| rejected::record(c, &r, keep)).await
     }
