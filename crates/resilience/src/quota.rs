@@ -420,9 +420,11 @@ impl QuotaState for LocalQuota {
         if let Some(r) = signal.remaining {
             q.last_remaining = Some(r.left);
             let has_windows = q.windows().next().is_some();
-            if r.left == 0 && has_windows && q.windows_free_at(now) <= now {
+            if r.left == 0 && has_windows && q.share.is_none() && q.windows_free_at(now) <= now {
                 // Our windows have room but the upstream has none: it is shared, or stricter
-                // than it says. Wait for its reset.
+                // than it says. Wait for its reset. (A quota split between processes expects
+                // this: the others use the rest, and the shares already keep the sum within
+                // the limit; a 429 still pauses them all.)
                 let until = later(now, r.reset);
                 q.paused_until = Some(q.paused_until.map_or(until, |p| p.max(until)));
             } else if !has_windows {

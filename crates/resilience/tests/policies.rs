@@ -483,3 +483,28 @@ async fn an_idle_shared_quota_asks_for_little_and_takes_a_pause_another_process_
         "the learned window holds"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_shared_quota_does_not_pause_when_the_vendor_reports_the_others_used_the_rest() {
+    let q = LocalQuota::shared(&[w(100, 1)], Duration::ZERO);
+    q.grant(
+        Instant::now(),
+        &grant(quota::WHOLE / 2, Duration::from_secs(6)),
+    );
+    q.try_acquire(Instant::now()).unwrap();
+    let signal = Signal {
+        remaining: Some(Remaining {
+            left: 0,
+            reset: Duration::from_secs(1),
+            window: None,
+        }),
+        ..Default::default()
+    };
+    q.observe(Instant::now(), &signal, 0);
+    assert!(q.try_acquire(Instant::now()).is_ok(), "its share has room");
+    // Alone with the whole quota, the same answer means someone else uses it: pause.
+    let alone = LocalQuota::new(&[w(100, 1)]);
+    alone.try_acquire(Instant::now()).unwrap();
+    alone.observe(Instant::now(), &signal, 0);
+    assert!(alone.try_acquire(Instant::now()).is_err());
+}
