@@ -139,8 +139,6 @@ impl Hub {
             ),
         });
         ops::deferred::sweep(&hub, state);
-        // The connectors' shares are renewed (and circuits compared) from now on.
-        state.shared.start(state);
         Ok(hub)
     }
 

@@ -51,6 +51,9 @@ impl App {
             }));
         }
         junction_server::history::start(&state);
+        // Shares are renewed and circuits compared from now on; on shutdown, after the
+        // deliveries in flight drained, the shares are given back.
+        state.shared.start(&state);
         junction_alerts::start(
             &state,
             state.config().alerts.clone(),

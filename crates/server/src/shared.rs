@@ -150,11 +150,50 @@ impl SharedLimits {
                 me.sync_circuits().await;
             }
         });
+        let me = self.clone();
         state.on_shutdown(Box::new(move |_| {
             Box::pin(async move {
                 task.abort();
+                me.release().await;
             })
         }));
+    }
+
+    /// Gives every share back on shutdown: the others may take it once this process's calls
+    /// have left the windows, instead of after its lease lapses.
+    async fn release(&self) {
+        let entries: Vec<(String, String, Arc<LocalQuota>)> = {
+            let quotas = self.quotas.lock().unwrap_or_else(|p| p.into_inner());
+            quotas
+                .iter()
+                .filter_map(|q| Some((q.name.clone(), q.holder.clone(), q.quota.upgrade()?)))
+                .collect()
+        };
+        for (name, holder, quota) in entries {
+            let now = Instant::now();
+            // Nothing more is sent on this share.
+            quota.grant(
+                now,
+                &ShareGrant {
+                    share: 0,
+                    lease_until: now,
+                    paused_for: None,
+                    learned: Vec::new(),
+                },
+            );
+            let ask = quota.ask(now);
+            let req = ShareRequest {
+                quota: name,
+                holder,
+                want: 0,
+                usage: ask.usage,
+                ttl_ms: 0,
+                hold_ms: millis(ask.hold),
+                pause_ms: 0,
+                learned: Vec::new(),
+            };
+            let _ = tokio::time::timeout(RENEW_TIMEOUT, self.store.renew_share(req)).await;
+        }
     }
 
     async fn renew_quotas(&self) {

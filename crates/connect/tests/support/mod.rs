@@ -132,6 +132,7 @@ pub async fn hub_on(
     let vault = Arc::new(vault);
     let state = junction_server::AppState::new(config, store);
     let hub = Hub::new(&state, Some(vault.clone())).unwrap();
+    state.shared.start(&state);
     let app = junction_server::router(state, Some(hub.routes().merge(hub.admin_routes())));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -1,0 +1,270 @@
+//! Chaos on several processes (short and bounded, in CI): three `junction serve` on one
+//! PostgreSQL database take signed webhooks from three provider streams and send `/proxy` calls
+//! to a quota-limited vendor, while one hub after another is SIGKILLed and restarted and one is
+//! SIGSTOPped past its 5 s leases and resumed (it must not finish the work it lost). Afterwards every
+//! acknowledged event is at the sink under one idempotency key (a receiver that dedupes on it
+//! sees each once), and the vendor never saw more than its limit in any second.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use junction_mock::{HeaderStyle, Limit, Mock, MockConfig, QuotaConfig};
+use serde_json::json;
+use support::*;
+
+const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const EVENTS: usize = 400;
+const LIMIT: u32 = 30;
+
+fn config(sink: &str, vendor: &str) -> String {
+    format!(
+        r#"
+server:
+  shutdown_grace: 1s
+delivery:
+  lease: 5s
+  poll_interval: 200ms
+sources:
+  crm:
+    kind: webhook
+    verify: {{ preset: standard_webhooks, secrets: [ env:CHAOS_WHSEC ] }}
+destinations:
+  sink:
+    url: "{sink}/sink/chaos"
+    timeout: 2s
+    retry: {{ attempts: 50, base: 100ms, max: 1s }}
+routes:
+  r:
+    from: crm
+    to: [ sink ]
+connectors:
+  crm:
+    base_url: "{vendor}/v2"
+    quotas: [ {LIMIT}/s ]
+    concurrency: 8
+    max_wait: 5s
+    timeouts: {{ total: 10s }}
+"#
+    )
+}
+
+fn signal(hub: &Served, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &hub.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig}");
+}
+
+/// The most arrivals in any interval of one second.
+fn most_in_any_second(mut at_us: Vec<u64>) -> usize {
+    at_us.sort_unstable();
+    let (mut first, mut most) = (0, 0);
+    for i in 0..at_us.len() {
+        while at_us[i] - at_us[first] >= 1_000_000 {
+            first += 1;
+        }
+        most = most.max(i + 1 - first);
+    }
+    most
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cluster_chaos_three_hubs_killed_and_paused_lose_nothing_and_keep_the_quota() {
+    let Some(db) = junction_testkit::postgres::TestDb::create().await else {
+        return;
+    };
+    let sink = Mock::start(
+        MockConfig {
+            customers: 1,
+            record_limit: 1_000_000,
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let vendor = Mock::start(
+        MockConfig {
+            customers: 5,
+            record_limit: 100_000,
+            quotas: QuotaConfig {
+                limits: vec![Limit::parse(&format!("{LIMIT}/s:global")).unwrap()],
+                headers: HeaderStyle::Draft,
+                sliding: true,
+            },
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), &config(&sink.url(), &vendor.url()));
+    let env = [
+        ("JUNCTION_DATABASE_URL", db.url.as_str()),
+        ("CHAOS_WHSEC", WHSEC),
+        ("JUNCTION_LOG", "warn"),
+    ];
+    let ports = [free_port(), free_port(), free_port()];
+    let mut hubs: Vec<Option<Served>> = ports
+        .iter()
+        .map(|p| Some(Served::start_on(&path, &env, *p)))
+        .collect();
+    let token = proxy_token(&db.url).await;
+    let http = reqwest::Client::new();
+    // Three provider streams, one per hub, with the provider's own retries covering the hubs'
+    // restarts and pauses.
+    for (i, port) in ports.iter().enumerate() {
+        let res = http
+            .post(format!("{}/_mock/webhooks/send", sink.url()))
+            .json(&json!({
+                "target": format!("http://127.0.0.1:{port}/webhooks/crm"),
+                "scheme": { "kind": "standard_webhooks" }, "secret": WHSEC,
+                "count": EVENTS, "rate_per_s": 80.0, "attempts": 40, "background": true,
+                "duplicates": 0.05, "seed": i, "id_offset": i * 1_000_000,
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success());
+    }
+    // `/proxy` callers through every hub, ignoring failures (a hub may be down).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut callers = Vec::new();
+    for (i, port) in ports.iter().cycle().take(12).enumerate() {
+        let (http, token, stop) = (http.clone(), token.clone(), stop.clone());
+        let url = format!(
+            "http://127.0.0.1:{port}/proxy/crm/customers/cus_00000{}",
+            1 + i % 5
+        );
+        callers.push(tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = http
+                    .get(&url)
+                    .bearer_auth(&token)
+                    .timeout(Duration::from_secs(3))
+                    .send()
+                    .await;
+                if r.is_err() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }));
+    }
+    // Chaos: SIGKILL and restart hubs 0 and 1 in turn; SIGSTOP hub 2 for 6 s, past its 5 s
+    // lease: the others take its deliveries over, and what it was sending when it stopped
+    // cannot be recorded by it once it resumes (its lease epoch is gone).
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    signal(hubs[2].as_ref().unwrap(), "-STOP");
+    for round in 0..6 {
+        let n = round % 2;
+        hubs[n].take().unwrap().kill();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        hubs[n] = Some(Served::start_on(&path, &env, ports[n]));
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        if round == 5 {
+            signal(hubs[2].as_ref().unwrap(), "-CONT");
+        }
+    }
+    // Every stream ends (each event acknowledged or its attempts spent).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let acked: BTreeSet<String> = loop {
+        let (_, sent) = sink.state.sent.snapshot();
+        let finished: BTreeSet<&str> = sent
+            .iter()
+            .filter(|s| (200..300).contains(&s.status) || s.attempt == 40)
+            .map(|s| s.id.as_str())
+            .collect();
+        if finished.len() >= 3 * EVENTS || Instant::now() > deadline {
+            break sent
+                .iter()
+                .filter(|s| (200..300).contains(&s.status))
+                .map(|s| s.id.clone())
+                .collect();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for c in callers {
+        let _ = c.await;
+    }
+    assert!(
+        acked.len() >= 3 * EVENTS * 9 / 10,
+        "most events were acknowledged: {}",
+        acked.len()
+    );
+    let arrived = || -> BTreeMap<String, BTreeSet<String>> {
+        let mut by_event: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for d in sink.state.received.snapshot().1 {
+            if let Some(id) = d.headers.get("junction-event-id") {
+                by_event
+                    .entry(id.clone())
+                    .or_default()
+                    .insert(d.idempotency_key.clone().unwrap_or_default());
+            }
+        }
+        by_event
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = arrived();
+        let missing: Vec<_> = acked.iter().filter(|id| !got.contains_key(*id)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} acknowledged events never reached the sink, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(5)]
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    for (event, keys) in &arrived() {
+        assert_eq!(keys.len(), 1, "event {event} arrived under keys {keys:?}");
+    }
+    let (calls, log) = vendor.state.log.snapshot();
+    let most = most_in_any_second(log.iter().map(|r| r.at_us).collect());
+    assert!(calls > 0, "the vendor was called");
+    assert!(
+        most <= LIMIT as usize,
+        "the vendor saw {most} calls in one second (limit {LIMIT})"
+    );
+    println!(
+        "cluster chaos: {} acknowledged, all at the sink under one key each; vendor {calls} calls, at most {most} in a second",
+        acked.len()
+    );
+    for hub in hubs.into_iter().flatten() {
+        let _ = hub.terminate();
+    }
+}
+
+/// An API token with every proxy scope, made in the database the hubs share.
+async fn proxy_token(url: &str) -> String {
+    let store = junction_store::open(&junction_store::Options {
+        url: junction_config::parse_database_url(url).unwrap(),
+        max_connections: 2,
+        connect_timeout: Duration::from_secs(5),
+    })
+    .await
+    .unwrap();
+    let (token, id, hash) = junction_connect::api_tokens::generate();
+    store
+        .add_api_token(junction_store::ApiToken {
+            id,
+            name: "chaos".into(),
+            token_hash: hash,
+            scopes: "proxy:*:*".into(),
+            created_at: junction_core::time::now_ms(),
+            expires_at: None,
+            revoked_at: None,
+        })
+        .await
+        .unwrap();
+    token
+}
