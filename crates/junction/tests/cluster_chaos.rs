@@ -1,7 +1,10 @@
 //! Chaos on several processes (short and bounded, in CI): three `junction serve` on one
 //! PostgreSQL database take signed webhooks from three provider streams and send `/proxy` calls
 //! to a quota-limited vendor, while one hub after another is SIGKILLed and restarted and one is
-//! SIGSTOPped past its 5 s leases and resumed (it must not finish the work it lost). Afterwards every
+//! SIGSTOPped past its 5 s leases and resumed (it must not finish the work it lost), and then the
+//! database goes away for a while (every connection cut, new ones refused, as in a restart):
+//! webhooks are answered 503 with `Retry-After`, never 2xx, and the hubs recover by themselves.
+//! Afterwards every
 //! acknowledged event is at the sink under one idempotency key (a receiver that dedupes on it
 //! sees each once), and the vendor never saw more than its limit in any second.
 
@@ -16,7 +19,7 @@ use serde_json::json;
 use support::*;
 
 const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-const EVENTS: usize = 400;
+const EVENTS: usize = 600;
 const LIMIT: u32 = 30;
 
 fn config(sink: &str, vendor: &str) -> String {
@@ -105,8 +108,12 @@ async fn cluster_chaos_three_hubs_killed_and_paused_lose_nothing_and_keep_the_qu
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(dir.path(), &config(&sink.url(), &vendor.url()));
+    // The hubs reach PostgreSQL through a proxy that can cut them off.
+    let pg = junction_testkit::proxy::Proxy::start("127.0.0.1:5432".into()).await;
+    let via_proxy = db.url.replace(":5432/", &format!(":{}/", pg.port));
+    assert_ne!(via_proxy, db.url, "the test database is on 127.0.0.1:5432");
     let env = [
-        ("JUNCTION_DATABASE_URL", db.url.as_str()),
+        ("JUNCTION_DATABASE_URL", via_proxy.as_str()),
         ("CHAOS_WHSEC", WHSEC),
         ("JUNCTION_LOG", "warn"),
     ];
@@ -171,6 +178,33 @@ async fn cluster_chaos_three_hubs_killed_and_paused_lose_nothing_and_keep_the_qu
             signal(hubs[2].as_ref().unwrap(), "-CONT");
         }
     }
+    // The database goes away: a webhook is refused with 503 and Retry-After, never stored
+    // half-way or acknowledged.
+    pg.cut();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let body = r#"{"id":"evt_outage","type":"customer.updated","sequence":1,"data":{"object":{"id":"cus_000001"}}}"#;
+    let ts = junction_core::time::now_ms() / 1000;
+    let signed = junction_mock::sign(
+        &junction_mock::Scheme::StandardWebhooks,
+        WHSEC,
+        "evt_outage",
+        ts,
+        body.as_bytes(),
+    )
+    .unwrap();
+    let mut req = http
+        .post(format!("http://127.0.0.1:{}/webhooks/crm", ports[0]))
+        .header("content-type", "application/json")
+        .timeout(Duration::from_secs(15))
+        .body(body);
+    for (k, v) in &signed {
+        req = req.header(k, v);
+    }
+    let refused = req.send().await.unwrap();
+    assert_eq!(refused.status(), 503, "the database is down");
+    assert!(refused.headers().contains_key("retry-after"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    pg.restore();
     // Every stream ends (each event acknowledged or its attempts spent).
     let deadline = Instant::now() + Duration::from_secs(60);
     let acked: BTreeSet<String> = loop {
