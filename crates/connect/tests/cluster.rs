@@ -66,8 +66,10 @@ fn most_in_any(seen: &[serde_json::Value], window: Duration) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn global_quota_three_processes_calling_at_once_stay_within_the_vendors_limit() {
+    // Calls may reach the vendor up to 200 ms apart from when they were sent while the rest of
+    // the test suite loads the machine: the quota allows for it (`quota_jitter`).
     let yaml = format!(
-        "{KEYED}    quotas: [ 100/s ]\n    concurrency: 32\n    max_wait: 60s\n    timeouts: {{ total: 60s }}\n"
+        "{KEYED}    quotas: [ 100/s ]\n    quota_jitter: 200ms\n    concurrency: 32\n    max_wait: 60s\n    timeouts: {{ total: 60s }}\n"
     );
     // The vendor counts a sliding second, the strictest way.
     let Some((env, urls)) =
@@ -90,16 +92,17 @@ async fn global_quota_three_processes_calling_at_once_stay_within_the_vendors_li
     let elapsed = started.elapsed();
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     let seen = env.received("/v2/customers").await;
+    let most = most_in_any(&seen, Duration::from_secs(1));
+    assert!(most <= 100, "the vendor saw {most} calls in one second");
     assert_eq!(
         seen.len(),
         900,
         "no call was refused by the vendor and retried"
     );
-    let most = most_in_any(&seen, Duration::from_secs(1));
-    assert!(most <= 100, "the vendor saw {most} calls in one second");
-    // The shares follow demand: 900 calls at 100/s take 9 s; allow the shares time to settle.
+    // The shares follow demand: 900 calls at 100 per 1.2 s take 10.8 s; allow the shares time
+    // to settle (a process left without a share would hold its 300 calls back).
     assert!(
-        elapsed < Duration::from_secs(14),
+        elapsed < Duration::from_secs(20),
         "the quota was used, not wasted: {elapsed:?}"
     );
 }

@@ -197,6 +197,22 @@ fn config_schema_is_printed_as_json_schema() {
 }
 
 #[test]
+fn output_cut_short_by_its_reader_ends_quietly_with_success() {
+    // `junction … | head`: the reader closes the pipe after a few bytes.
+    let mut child = bin()
+        .args(["config", "schema"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
 fn check_refuses_what_serve_would_refuse_at_start_up() {
     let dir = tempfile::tempdir().unwrap();
     let config = sqlite_config(
