@@ -76,6 +76,9 @@ pub struct QuotaView {
     pub paused_for_s: Option<f64>,
     /// What the vendor last reported as remaining.
     pub upstream_remaining: Option<u64>,
+    /// The part of the quota this process holds (0–1), when it is split between the processes
+    /// on one PostgreSQL database; absent when this process has all of it.
+    pub share: Option<f64>,
 }
 
 #[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -98,6 +101,10 @@ pub struct ConnectionView {
     pub refresh_at_ms: Option<i64>,
     pub failures: i64,
     pub last_error: Option<String>,
+}
+
+fn share_of_whole(share: u32) -> f64 {
+    f64::from(share) / f64::from(junction_resilience::WHOLE)
 }
 
 fn item(
@@ -129,6 +136,7 @@ fn item(
                 .collect(),
             paused_for_s: q.paused_for.map(|d| d.as_secs_f64()),
             upstream_remaining: q.upstream_remaining,
+            share: rt.quota.share(now).map(share_of_whole),
         },
         connections: connections
             .iter()
@@ -199,6 +207,8 @@ impl crate::Hub {
             .iter()
             .filter_map(|(name, rt)| {
                 let q = rt.quota().snapshot(now);
+                // Against the whole limit, also when it is split between processes (one
+                // process's part alone would look full on an idle process holding a sliver).
                 let used = q
                     .windows
                     .iter()

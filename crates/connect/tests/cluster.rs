@@ -105,6 +105,22 @@ async fn global_quota_three_processes_calling_at_once_stay_within_the_vendors_li
         elapsed < Duration::from_secs(20),
         "the quota was used, not wasted: {elapsed:?}"
     );
+    // Each process shows its part; the parts never add up to more than the whole.
+    let mut parts = Vec::new();
+    for url in &urls {
+        let view: serde_json::Value = env
+            .http
+            .get(format!("{url}/api/v1/connectors/crm"))
+            .bearer_auth(&env.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        parts.push(view["quota"]["share"].as_f64().expect("a share"));
+    }
+    assert!(parts.iter().sum::<f64>() <= 1.0 + 1e-9, "{parts:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -88,6 +88,9 @@ pub async fn show(
                 }
                 @if let Some(p) = k.quota.paused_for_s.filter(|p| *p > 0.0) { br; (badge("paused")) " for " (seconds(p)) }
                 @if let Some(r) = k.quota.upstream_remaining { br; span.muted { "vendor says " (r) " left" } }
+                @if let Some(s) = k.quota.share.filter(|_| !k.quota.windows.is_empty()) {
+                    br; span.muted { "this process holds " (format!("{:.0} %", s * 100.0)) " of it; the other processes on the database hold the rest" }
+                }
             }))
             (fact("Concurrency", html! { (cfg.concurrency) " calls" }))
             (fact("Retries", html! {
