@@ -10,9 +10,8 @@
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use junction_mock::{HeaderStyle, Limit, Mock, MockConfig, QuotaConfig};
 use serde_json::json;
@@ -206,23 +205,7 @@ async fn cluster_chaos_three_hubs_killed_and_paused_lose_nothing_and_keep_the_qu
     tokio::time::sleep(Duration::from_secs(2)).await;
     pg.restore();
     // Every stream ends (each event acknowledged or its attempts spent).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let acked: BTreeSet<String> = loop {
-        let (_, sent) = sink.state.sent.snapshot();
-        let finished: BTreeSet<&str> = sent
-            .iter()
-            .filter(|s| (200..300).contains(&s.status) || s.attempt == 40)
-            .map(|s| s.id.as_str())
-            .collect();
-        if finished.len() >= 3 * EVENTS || Instant::now() > deadline {
-            break sent
-                .iter()
-                .filter(|s| (200..300).contains(&s.status))
-                .map(|s| s.id.clone())
-                .collect();
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let acked = acknowledged(&sink, 3 * EVENTS, 40).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for c in callers {
         let _ = c.await;
@@ -232,34 +215,8 @@ async fn cluster_chaos_three_hubs_killed_and_paused_lose_nothing_and_keep_the_qu
         "most events were acknowledged: {}",
         acked.len()
     );
-    let arrived = || -> BTreeMap<String, BTreeSet<String>> {
-        let mut by_event: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for d in sink.state.received.snapshot().1 {
-            if let Some(id) = d.headers.get("junction-event-id") {
-                by_event
-                    .entry(id.clone())
-                    .or_default()
-                    .insert(d.idempotency_key.clone().unwrap_or_default());
-            }
-        }
-        by_event
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let got = arrived();
-        let missing: Vec<_> = acked.iter().filter(|id| !got.contains_key(*id)).collect();
-        if missing.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} acknowledged events never reached the sink, e.g. {:?}",
-            missing.len(),
-            &missing[..missing.len().min(5)]
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    for (event, keys) in &arrived() {
+    let got = all_arrived(&sink, &acked).await;
+    for (event, keys) in &got {
         assert_eq!(keys.len(), 1, "event {event} arrived under keys {keys:?}");
     }
     let (calls, log) = vendor.state.log.snapshot();

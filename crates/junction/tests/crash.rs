@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use junction_mock::{Mock, MockConfig};
@@ -82,57 +82,13 @@ async fn crash_and_restart(database_url: &str) {
         hub = Some(Served::start_on(&path, &env, port));
     }
     // Wait for the stream to end, then for every acknowledged event at the sink.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let acked: BTreeSet<String> = loop {
-        let (total, sent) = mock.state.sent.snapshot();
-        let finished: BTreeSet<&str> = sent
-            .iter()
-            .filter(|s| (200..300).contains(&s.status) || s.attempt == 40)
-            .map(|s| s.id.as_str())
-            .collect();
-        if finished.len() >= events || Instant::now() > deadline {
-            assert!(total > 0);
-            break sent
-                .iter()
-                .filter(|s| (200..300).contains(&s.status))
-                .map(|s| s.id.clone())
-                .collect();
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let acked = acknowledged(&mock, events, 40).await;
     assert!(
         acked.len() >= events * 9 / 10,
         "most events were acknowledged: {}",
         acked.len()
     );
-    let arrived = |mock: &Mock| -> BTreeMap<String, BTreeSet<String>> {
-        let mut by_event: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for d in mock.state.received.snapshot().1 {
-            if let Some(id) = d.headers.get("junction-event-id") {
-                by_event
-                    .entry(id.clone())
-                    .or_default()
-                    .insert(d.idempotency_key.clone().unwrap_or_default());
-            }
-        }
-        by_event
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let got = arrived(&mock);
-        let missing: Vec<_> = acked.iter().filter(|id| !got.contains_key(*id)).collect();
-        if missing.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} acknowledged events never reached the sink, e.g. {:?}",
-            missing.len(),
-            &missing[..missing.len().min(5)]
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let got = arrived(&mock);
+    let got = all_arrived(&mock, &acked).await;
     for (event, keys) in &got {
         assert_eq!(keys.len(), 1, "event {event} arrived under keys {keys:?}");
     }

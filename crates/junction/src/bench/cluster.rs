@@ -24,19 +24,7 @@ pub async fn run(args: &BenchArgs) -> Result<Value, String> {
     let sink = sink(total + 1_000).await?;
     let vendor = vendor(args.limit).await?;
     let body = format!(
-        r#"
-sources:
-  bench:
-    kind: webhook
-    verify: {{ preset: standard_webhooks, secrets: [ env:BENCH_WHSEC ] }}
-destinations:
-  sink:
-    url: "{sink}/sink/bench"
-    concurrency: 64
-routes:
-  all:
-    from: bench
-    to: [ sink ]
+        r#"{flows}
 connectors:
   crm:
     base_url: "{vendor}/v2"
@@ -46,7 +34,7 @@ connectors:
     timeouts: {{ total: 30s }}
     retry: {{ attempts: 5, base: 50ms, max: 1s }}
 "#,
-        sink = sink.url(),
+        flows = super::hub::flows(&sink.url()),
         vendor = vendor.url(),
         limit = args.limit,
     );

@@ -9,18 +9,12 @@ use junction_mock::{Mock, MockConfig, Scheme};
 
 pub const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-/// A hub running as a child process.
-pub struct HubProcess {
-    pub child: Child,
-    pub base: String,
-}
-
-impl HubProcess {
-    /// Starts `junction serve` with a config routing source `bench` to the mock's sink.
-    pub async fn start(dir: &Path, database_url: &str, sink: &str) -> Result<Self, String> {
-        let types = std::env::var("JUNCTION_BENCH_TYPES").unwrap_or_else(|_| "*".into());
-        let flows = format!(
-            r#"
+/// Source `bench` (Standard Webhooks, secret `BENCH_WHSEC`) routed to the mock's sink: the
+/// event path every hub benchmark measures. `JUNCTION_BENCH_TYPES` narrows the route's types.
+pub fn flows(sink: &str) -> String {
+    let types = std::env::var("JUNCTION_BENCH_TYPES").unwrap_or_else(|_| "*".into());
+    format!(
+        r#"
 sources:
   bench:
     kind: webhook
@@ -35,8 +29,19 @@ routes:
     types: [ "{types}" ]
     to: [ sink ]
 "#
-        );
-        Self::start_with(dir, database_url, &flows, &[("BENCH_WHSEC", WHSEC)]).await
+    )
+}
+
+/// A hub running as a child process.
+pub struct HubProcess {
+    pub child: Child,
+    pub base: String,
+}
+
+impl HubProcess {
+    /// Starts `junction serve` with a config routing source `bench` to the mock's sink.
+    pub async fn start(dir: &Path, database_url: &str, sink: &str) -> Result<Self, String> {
+        Self::start_with(dir, database_url, &flows(sink), &[("BENCH_WHSEC", WHSEC)]).await
     }
 
     /// Starts `junction serve` with `body` (the config below `server` and `telemetry`) and

@@ -352,3 +352,65 @@ pub async fn finished_run(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Waits (up to a minute) until the provider's streams at `mock` have finished `events` events
+/// (each acknowledged, or its `attempts` spent); the ids of the acknowledged ones.
+pub async fn acknowledged(
+    mock: &junction_mock::Mock,
+    events: usize,
+    attempts: u32,
+) -> std::collections::BTreeSet<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, sent) = mock.state.sent.snapshot();
+        let finished: std::collections::BTreeSet<&str> = sent
+            .iter()
+            .filter(|s| (200..300).contains(&s.status) || s.attempt == attempts)
+            .map(|s| s.id.as_str())
+            .collect();
+        if finished.len() >= events || Instant::now() > deadline {
+            return sent
+                .iter()
+                .filter(|s| (200..300).contains(&s.status))
+                .map(|s| s.id.clone())
+                .collect();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits (up to a minute) until every `acked` event reached the sink at `mock`, failing with the
+/// missing ones; then each event's idempotency keys as they arrived.
+pub async fn all_arrived(
+    mock: &junction_mock::Mock,
+    acked: &std::collections::BTreeSet<String>,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let arrived = || {
+        let mut by_event: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+            Default::default();
+        for d in mock.state.received.snapshot().1 {
+            if let Some(id) = d.headers.get("junction-event-id") {
+                by_event
+                    .entry(id.clone())
+                    .or_default()
+                    .insert(d.idempotency_key.clone().unwrap_or_default());
+            }
+        }
+        by_event
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = arrived();
+        let missing: Vec<_> = acked.iter().filter(|id| !got.contains_key(*id)).collect();
+        if missing.is_empty() {
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} acknowledged events never reached the sink, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(5)]
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
