@@ -193,10 +193,6 @@ impl LocalQuota {
         q
     }
 
-    pub fn is_shared(&self) -> bool {
-        self.lock().share.is_some()
-    }
-
     /// The share held now (of [`WHOLE`]); `None` for a quota not split.
     pub fn share(&self, now: Instant) -> Option<u32> {
         self.lock()
