@@ -121,8 +121,9 @@ struct Share {
 pub struct ShareAsk {
     /// The share it would use (of [`WHOLE`]): all of it when callers waited for want of one.
     pub want: u32,
-    /// The share its calls still occupy: the largest part of any window counted now. The store
-    /// keeps at least this for the process until those calls have left every window.
+    /// The share its calls occupy or may still occupy: the largest part of any window counted
+    /// now, and at least the share held now. The store keeps at least this for the process
+    /// until those calls have left every window.
     pub usage: u32,
     /// A pause the vendor ordered (`Retry-After`, an exhausted quota) still to run.
     pub paused_for: Option<Duration>,
@@ -202,9 +203,18 @@ impl LocalQuota {
     }
 
     /// What to ask the store for at renewal; starts counting demand afresh.
+    ///
+    /// The usage reported is at least the share held now: until the store's answer is applied
+    /// here, calls may still be sent under it, so the store must not give any of it to another
+    /// process yet. A share therefore shrinks in the store one renewal after it shrank here.
     pub fn ask(&self, now: Instant) -> ShareAsk {
         let mut q = self.lock();
-        let usage = q.usage(now);
+        let held = q
+            .share
+            .as_ref()
+            .map_or(0, |s| if now < s.lease_until { s.ppm } else { 0 });
+        let used = q.usage(now);
+        let usage = used.max(held);
         let rate = q.rate_share(now);
         let paused_for = q
             .paused_until
@@ -228,7 +238,7 @@ impl LocalQuota {
         let want = if share.refused > 0 {
             WHOLE
         } else {
-            (usage.saturating_mul(5) / 4)
+            (used.saturating_mul(5) / 4)
                 .max(rate.saturating_mul(3) / 2)
                 .clamp(LEAST_WANT, WHOLE)
         };

@@ -73,8 +73,9 @@ fn process(n: usize, store: &Arc<Store>, sent: &Arc<Mutex<Vec<Instant>>>) -> Pro
                     pause_ms: 0,
                     learned: vec![],
                 });
-                // The database answers a few milliseconds later.
-                tokio::time::sleep(Duration::from_millis(3)).await;
+                // The database answers late, as under load: calls go on under the old share
+                // until the answer is applied.
+                tokio::time::sleep(Duration::from_millis(400)).await;
                 quota.grant(
                     Instant::now(),
                     &ShareGrant {

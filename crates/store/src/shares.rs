@@ -3,7 +3,8 @@
 //!
 //! **Shares.** Every process renews its share of a quota about every second, in a transaction
 //! that locks the quota's row. A holder's row keeps its *claim* — the larger of the share it was
-//! granted and the part of any window its calls still occupy — until its lease has lapsed and
+//! granted and the part of any window its calls occupy or may still occupy (the share it held
+//! when it asked: it sends under that one until the answer arrives) — until its lease has lapsed and
 //! its calls have left every window (`expires_at + hold_ms`). A renewal grants at most what the
 //! other holders' claims leave, so the claims, and with them the calls in any window, never
 //! sum above the limit; within that, shares follow demand by max-min fairness (an idle process
