@@ -221,6 +221,7 @@ impl LocalQuota {
             .filter(|p| *p > now)
             .map(|p| p.duration_since(now));
         let learned = q.learned.iter().map(|(w, _)| *w).collect();
+        let no_windows = q.windows().next().is_none();
         let hold = q
             .windows()
             .map(|(w, _)| w.window + (w.window / 20).max(q.jitter))
@@ -235,7 +236,9 @@ impl LocalQuota {
                 hold,
             };
         };
-        let want = if share.refused > 0 {
+        // Without a window (no quota configured or learned yet) demand cannot be measured
+        // against one: ask for all, so the processes split what the vendor says is left evenly.
+        let want = if share.refused > 0 || no_windows {
             WHOLE
         } else {
             (used.saturating_mul(5) / 4)

@@ -508,3 +508,26 @@ async fn a_shared_quota_does_not_pause_when_the_vendor_reports_the_others_used_t
     alone.observe(Instant::now(), &signal, 0);
     assert!(alone.try_acquire(Instant::now()).is_err());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_shared_quota_without_windows_asks_for_all_so_the_vendors_budget_is_split_evenly() {
+    let q = LocalQuota::shared(&[], Duration::ZERO);
+    assert_eq!(q.ask(Instant::now()).want, quota::WHOLE);
+    // With half of it, half of what the vendor says is left is this process's to spend.
+    q.grant(
+        Instant::now(),
+        &grant(quota::WHOLE / 2, Duration::from_secs(6)),
+    );
+    let signal = Signal {
+        remaining: Some(Remaining {
+            left: 10,
+            reset: Duration::from_secs(60),
+            window: None,
+        }),
+        ..Default::default()
+    };
+    q.observe(Instant::now(), &signal, 0);
+    let now = Instant::now();
+    let sent = std::iter::from_fn(|| q.try_acquire(now).ok()).count();
+    assert_eq!(sent, 5);
+}
