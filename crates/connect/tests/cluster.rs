@@ -49,21 +49,6 @@ async fn cluster(yaml: &str, mock: MockConfig, more: usize) -> Option<(Env, Vec<
     Some((env, urls))
 }
 
-/// The most requests the mock saw in any interval of `window`.
-fn most_in_any(seen: &[serde_json::Value], window: Duration) -> usize {
-    let mut at: Vec<u64> = seen.iter().map(|r| r["at_us"].as_u64().unwrap()).collect();
-    at.sort_unstable();
-    let w = window.as_micros() as u64;
-    let (mut first, mut most) = (0, 0);
-    for i in 0..at.len() {
-        while at[i] - at[first] >= w {
-            first += 1;
-        }
-        most = most.max(i + 1 - first);
-    }
-    most
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn global_quota_three_processes_calling_at_once_stay_within_the_vendors_limit() {
     // Calls may reach the vendor up to 200 ms apart from when they were sent while the rest of
@@ -92,7 +77,7 @@ async fn global_quota_three_processes_calling_at_once_stay_within_the_vendors_li
     let elapsed = started.elapsed();
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     let seen = env.received("/v2/customers").await;
-    let most = most_in_any(&seen, Duration::from_secs(1));
+    let most = env.mock.state.log.most_in_any(Duration::from_secs(1));
     assert!(most <= 100, "the vendor saw {most} calls in one second");
     assert_eq!(
         seen.len(),

@@ -62,19 +62,6 @@ fn signal(hub: &Served, sig: &str) {
     assert!(ok, "kill {sig}");
 }
 
-/// The most arrivals in any interval of one second.
-fn most_in_any_second(mut at_us: Vec<u64>) -> usize {
-    at_us.sort_unstable();
-    let (mut first, mut most) = (0, 0);
-    for i in 0..at_us.len() {
-        while at_us[i] - at_us[first] >= 1_000_000 {
-            first += 1;
-        }
-        most = most.max(i + 1 - first);
-    }
-    most
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cluster_chaos_three_hubs_killed_and_paused_lose_nothing_and_keep_the_quota() {
     let Some(db) = junction_testkit::postgres::TestDb::create().await else {
@@ -219,8 +206,8 @@ async fn cluster_chaos_three_hubs_killed_and_paused_lose_nothing_and_keep_the_qu
     for (event, keys) in &got {
         assert_eq!(keys.len(), 1, "event {event} arrived under keys {keys:?}");
     }
-    let (calls, log) = vendor.state.log.snapshot();
-    let most = most_in_any_second(log.iter().map(|r| r.at_us).collect());
+    let calls = vendor.state.log.snapshot().0;
+    let most = vendor.state.log.most_in_any(Duration::from_secs(1));
     assert!(calls > 0, "the vendor was called");
     assert!(
         most <= LIMIT as usize,

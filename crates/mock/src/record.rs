@@ -47,6 +47,22 @@ impl Log {
         (g.0, g.1.iter().cloned().collect())
     }
 
+    /// The most requests kept that arrived within any interval of `window`: what a vendor
+    /// counting a sliding window saw at its busiest.
+    pub fn most_in_any(&self, window: std::time::Duration) -> usize {
+        let mut at: Vec<u64> = self.snapshot().1.iter().map(|r| r.at_us).collect();
+        at.sort_unstable();
+        let w = u64::try_from(window.as_micros()).unwrap_or(u64::MAX);
+        let (mut first, mut most) = (0, 0);
+        for i in 0..at.len() {
+            while at[i] - at[first] >= w {
+                first += 1;
+            }
+            most = most.max(i + 1 - first);
+        }
+        most
+    }
+
     pub fn clear(&self) {
         *self.inner.lock().unwrap_or_else(|p| p.into_inner()) = (0, VecDeque::new());
     }

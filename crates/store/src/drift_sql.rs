@@ -50,3 +50,14 @@ pub(crate) fn shapes(p: &dyn Fn(usize) -> String) -> String {
         p(1)
     )
 }
+
+/// Learned shapes kept: subjects come from event types and paths callers choose, so the table
+/// keeps the most recently saved ones (a process holds as many in memory).
+pub(crate) const KEEP_SHAPES: usize = 1_000;
+
+/// Deletes the shapes older than the [`KEEP_SHAPES`] most recently saved.
+pub(crate) fn trim_shapes() -> String {
+    format!(
+        "DELETE FROM learned_shapes WHERE saved_at <= (SELECT saved_at FROM learned_shapes ORDER BY saved_at DESC LIMIT 1 OFFSET {KEEP_SHAPES})"
+    )
+}

@@ -82,7 +82,7 @@ connectors:
         (Some(a), Some(b)) if b > a => (b - a) as f64 / 1e6,
         _ => proxied_for.as_secs_f64(),
     };
-    let most = most_in_any_second(arrivals);
+    let most = vendor.state.log.most_in_any(Duration::from_secs(1));
     let utilisation = reached as f64 / (f64::from(args.limit) * span_s);
     eprintln!(
         "  intake {:.0}/s ({failed} refused); delivered {count} at {per_s:.0}/s; e2e p50 {p50:.1} ms, p99 {p99:.1} ms",
@@ -195,17 +195,4 @@ impl ProxyLoad {
             elapsed,
         )
     }
-}
-
-/// The most arrivals (µs) in any interval of one second.
-fn most_in_any_second(mut at: Vec<u64>) -> usize {
-    at.sort_unstable();
-    let (mut first, mut most) = (0, 0);
-    for i in 0..at.len() {
-        while at[i] - at[first] >= 1_000_000 {
-            first += 1;
-        }
-        most = most.max(i + 1 - first);
-    }
-    most
 }

@@ -63,6 +63,9 @@ pub(super) async fn save_shapes(pool: &PgPool, shapes: &[LearnedShape]) -> Resul
             .execute(&mut *tx)
             .await?;
     }
+    sqlx::query(&drift_sql::trim_shapes())
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -55,6 +55,7 @@ pub(super) fn save_shapes(c: &mut Connection, shapes: &[LearnedShape]) -> Result
             stmt.execute(params![s.scope, s.subject, s.samples, s.shape, s.saved_at])?;
         }
     }
+    tx.execute(&drift_sql::trim_shapes(), [])?;
     tx.commit()?;
     Ok(())
 }
