@@ -176,6 +176,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         name: "shared quotas, circuits and learned shapes",
         sql: include_str!("../migrations/postgres/0016_shared_limits.sql"),
     },
+    Migration {
+        version: 17,
+        name: "no foreign keys on the queue tables",
+        sql: include_str!("../migrations/postgres/0017_queue_shape.sql"),
+    },
 ];
 
 /// The table that records applied migrations, in SQL both backends accept.

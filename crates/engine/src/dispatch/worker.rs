@@ -11,7 +11,7 @@ use junction_core::time::now_ms;
 use junction_server::Health;
 use junction_store::{Attempt, Claim, Claimed, Finish, Outcome, Store, StoreError};
 use junction_telemetry::history;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use junction_resilience::{Circuit, CircuitState, Permit, Transition};
@@ -76,7 +76,7 @@ impl Worker {
         self.circuit.state(Instant::now())
     }
 
-    /// Attempts in flight now.
+    /// Requests in flight to the destination now (an attempt whose answer is in no longer counts).
     pub fn in_flight(&self) -> usize {
         self.dest.concurrency - self.permits.available_permits()
     }
@@ -146,8 +146,7 @@ impl Worker {
             let me = self.clone();
             let probe = probe.take();
             tokio::spawn(async move {
-                me.attempt(c, probe).await;
-                drop(permit);
+                me.attempt(c, probe, permit).await;
                 me.wake.notify_one();
             });
         }
@@ -157,11 +156,11 @@ impl Worker {
     /// Runs one attempt while renewing its lease every third of the lease. If the lease is
     /// lost (this process stalled past it and another took the delivery over), the attempt is
     /// abandoned: the new holder sends it, and the store would refuse this one's outcome anyway.
-    async fn attempt(&self, c: Claimed, probe: Option<Permit>) {
+    async fn attempt(&self, c: Claimed, probe: Option<Permit>, slot: OwnedSemaphorePermit) {
         let lease = c.lease;
         tokio::select! {
             biased;
-            () = self.attempt_holding(c, probe) => {}
+            () = self.attempt_holding(c, probe, slot) => {}
             () = self.renew(lease) => {
                 tracing::warn!(destination = %self.dest.name, delivery = lease.delivery_id, "lost the lease during an attempt; another process has the delivery");
             }
@@ -197,7 +196,10 @@ impl Worker {
         }
     }
 
-    async fn attempt_holding(&self, c: Claimed, probe: Option<Permit>) {
+    /// `slot` is one of the destination's concurrency permits: it bounds requests in flight to
+    /// the destination, so it is given back as soon as the answer is in, before the outcome is
+    /// written (a slow store write must not idle the destination's slots).
+    async fn attempt_holding(&self, c: Claimed, probe: Option<Permit>, slot: OwnedSemaphorePermit) {
         let dest = &self.dest.name;
         let started_at = now_ms();
         let t0 = std::time::Instant::now();
@@ -286,6 +288,13 @@ impl Worker {
             Some(permit) => permit.record(Instant::now(), !trips, took),
             None => self.circuit.record(Instant::now(), !trips, took),
         };
+        if verdict == Verdict::Gone {
+            self.disable("HTTP 410 Gone").await;
+        }
+        // The answer is in and the circuit and the destination's state know it: the slot may
+        // carry the next request while the outcome is written.
+        drop(slot);
+        self.wake.notify_one();
         let now = now_ms();
         let (status, error) = match &sent {
             super::classify::Sent::Answered { status, .. } => (Some(*status as i32), None),
@@ -363,9 +372,6 @@ impl Worker {
             // Lease lost: another process took it over. Store down: the lease expires and the
             // delivery is attempted again (same idempotency key).
             tracing::warn!(destination = %dest, delivery = c.lease.delivery_id, error = %e, "could not record the attempt");
-        }
-        if verdict == Verdict::Gone {
-            self.disable("HTTP 410 Gone").await;
         }
         match transition {
             Some(Transition::Opened) => {

@@ -8,8 +8,11 @@ mod connect;
 mod drift;
 mod jobs;
 mod ops;
+#[cfg(test)]
+mod plans;
 mod queue;
 mod rejected;
+mod replan;
 mod shares;
 mod syncs;
 mod vault;
@@ -67,9 +70,11 @@ impl PgStore {
             })?;
         migrate(&pool).await?;
         let commit_pool = pool.clone();
+        let replan = replan::Replan::new();
         let commits = GroupCommit::spawn("postgres", COMMITTERS, MAX_BATCH, move |batch| {
             let pool = commit_pool.clone();
-            async move { write::commit(&pool, batch).await }
+            let replan = replan.clone();
+            async move { write::commit(&pool, &replan, batch).await }
         });
         Ok(Self { pool, commits })
     }
@@ -194,7 +199,7 @@ impl Queue for PgStore {
             // A crash before this runs leaves the lease to expire; the next claim decides again.
             sqlx::query(
                 "UPDATE deliveries SET state = 'stale', lease_owner = NULL, finished_at = $2, last_error = $3
-                 WHERE id = ANY($1) AND state = 'pending'",
+                 WHERE id = ANY($1) AND lease_owner IS NOT NULL",
             )
             .bind(&stale)
             .bind(claim.now)
@@ -209,7 +214,9 @@ impl Queue for PgStore {
     async fn extend_lease(&self, lease: Lease, until: i64) -> Result<(), StoreError> {
         let started = Instant::now();
         let done = sqlx::query(
-            "UPDATE deliveries SET next_attempt_at = $1 WHERE id = $2 AND lease_epoch = $3 AND state = 'pending' AND lease_owner IS NOT NULL",
+            // By primary key only: a leased delivery is a pending one, and a predicate on `state`
+            // would let the planner pick the partial queue index (see `replan`).
+            "UPDATE deliveries SET next_attempt_at = $1 WHERE id = $2 AND lease_epoch = $3 AND lease_owner IS NOT NULL",
         )
         .bind(until)
         .bind(lease.delivery_id)
