@@ -264,6 +264,7 @@ impl Dispatcher {
                 health: health.clone(),
                 circuit,
                 permits: Arc::new(Semaphore::new(dest.concurrency)),
+                running: Default::default(),
                 disabled: AtomicBool::new(is_disabled),
                 metrics: worker::WorkerMetrics::new(history, &dest.name),
                 shapes: arc_swap::ArcSwap::from_pointee(shapes),

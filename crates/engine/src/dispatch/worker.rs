@@ -36,6 +36,9 @@ pub(crate) struct Worker {
     pub health: Arc<Health>,
     pub circuit: Arc<Circuit>,
     pub permits: Arc<Semaphore>,
+    /// Attempts started and not yet recorded (a slot is given back before the outcome is
+    /// written; shutdown waits for the write too).
+    pub running: std::sync::atomic::AtomicUsize,
     pub disabled: AtomicBool,
     pub metrics: WorkerMetrics,
     /// Per route: its mapping and this destination's model.
@@ -76,9 +79,9 @@ impl Worker {
         self.circuit.state(Instant::now())
     }
 
-    /// Requests in flight to the destination now (an attempt whose answer is in no longer counts).
+    /// Attempts in flight now: sent or being sent, and not yet recorded.
     pub fn in_flight(&self) -> usize {
-        self.dest.concurrency - self.permits.available_permits()
+        self.running.load(Ordering::Acquire)
     }
 
     /// Claims and dispatches until the process shuts down.
@@ -145,8 +148,10 @@ impl Worker {
             };
             let me = self.clone();
             let probe = probe.take();
+            let running = Running::start(me.clone());
             tokio::spawn(async move {
                 me.attempt(c, probe, permit).await;
+                drop(running);
                 me.wake.notify_one();
             });
         }
@@ -457,4 +462,21 @@ fn rollout_key(c: &Claimed) -> &str {
         .entity_key
         .as_deref()
         .unwrap_or(c.event.external_id.as_str())
+}
+
+/// Counts one attempt in [`Worker::running`] until dropped (also when the attempt's task ends
+/// by a panic).
+struct Running(Arc<Worker>);
+
+impl Running {
+    fn start(worker: Arc<Worker>) -> Self {
+        worker.running.fetch_add(1, Ordering::AcqRel);
+        Self(worker)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::AcqRel);
+    }
 }
