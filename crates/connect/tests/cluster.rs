@@ -64,9 +64,7 @@ async fn global_quota_three_processes_calling_at_once_stay_within_the_vendors_li
     };
     let started = Instant::now();
     let calls = (0..900).map(|i| {
-        env.http
-            .get(format!("{}/proxy/crm/customers/cus_000001", urls[i % 3]))
-            .bearer_auth(&env.token)
+        env.get_on(&urls[i % 3], "/proxy/crm/customers/cus_000001")
             .send()
     });
     let statuses: Vec<u16> = futures_util::future::join_all(calls)
@@ -94,9 +92,7 @@ async fn global_quota_three_processes_calling_at_once_stay_within_the_vendors_li
     let mut parts = Vec::new();
     for url in &urls {
         let view: serde_json::Value = env
-            .http
-            .get(format!("{url}/api/v1/connectors/crm"))
-            .bearer_auth(&env.token)
+            .get_on(url, "/api/v1/connectors/crm")
             .send()
             .await
             .unwrap()
@@ -118,12 +114,7 @@ async fn a_retry_after_one_process_receives_pauses_the_others() {
     else {
         return;
     };
-    let get = |base: &str| {
-        env.http
-            .get(format!("{base}/proxy/crm/customers/cus_000001"))
-            .bearer_auth(&env.token)
-            .send()
-    };
+    let get = |base: &str| env.get_on(base, "/proxy/crm/customers/cus_000001").send();
     for _ in 0..3 {
         assert_eq!(get(&urls[0]).await.unwrap().status(), 200);
     }
@@ -158,12 +149,7 @@ async fn a_circuit_one_process_opens_is_open_in_the_others_and_closes_with_its_p
     else {
         return;
     };
-    let call = |base: &str| {
-        env.http
-            .get(format!("{base}/proxy/crm/customers/cus_000001"))
-            .bearer_auth(&env.token)
-            .send()
-    };
+    let call = |base: &str| env.get_on(base, "/proxy/crm/customers/cus_000001").send();
     env.chaos(json!({ "errors": [[503, 1.0]] })).await;
     for _ in 0..3 {
         call(&urls[0]).await.unwrap();

@@ -162,8 +162,13 @@ impl Env {
     }
 
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.get_on(&self.url, path)
+    }
+
+    /// `GET path` on the hub at `base` (one of several processes), with the test's API token.
+    pub fn get_on(&self, base: &str, path: &str) -> reqwest::RequestBuilder {
         self.http
-            .get(format!("{}{path}", self.url))
+            .get(format!("{base}{path}"))
             .bearer_auth(&self.token)
     }
 

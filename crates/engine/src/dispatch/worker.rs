@@ -114,7 +114,10 @@ impl Worker {
         if self.disabled.load(Ordering::Relaxed) {
             return Ok(idle);
         }
-        let free = self.permits.available_permits();
+        // Answered attempts still being recorded hold their claimed payloads: at most one
+        // destination's worth of them may wait for the store, so a slow store bounds claiming.
+        let recording_room = (2 * self.dest.concurrency).saturating_sub(self.in_flight());
+        let free = self.permits.available_permits().min(recording_room);
         // Claim in batches: with attempts in flight, wait until a quarter of the permits are
         // free, so the store sees one claim per many completions instead of one per completion.
         let in_flight = self.dest.concurrency - free;

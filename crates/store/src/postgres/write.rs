@@ -31,21 +31,17 @@ pub(super) async fn commit(
     let (mut ids, held) = batch_statement(&mut conn, &appends, &finishes).await?;
     committed_since(&mut conn, &appends, &mut ids).await?;
     drop(conn);
-    let queued: usize = appends
-        .firsts
-        .iter()
-        .filter(|e| {
-            matches!(
-                ids.get(&(e.source.clone(), e.external_id.clone())),
-                Some((_, true))
-            )
-        })
-        .map(|e| e.deliveries.len())
-        .sum();
-    replan.note(pool, queued as u64);
     if !appends.firsts.is_empty() {
         appends.results(&ids, &mut out);
     }
+    let queued: usize = out
+        .iter()
+        .map(|r| match r {
+            Some(Ok(Written::Appended(crate::Appended::Created { deliveries, .. }))) => *deliveries,
+            _ => 0,
+        })
+        .sum();
+    replan.note(pool, queued as u64);
     for (i, f) in &finishes {
         out[*i] = Some(if held.contains(&f.lease.delivery_id) {
             Ok(Written::Finished)
@@ -291,6 +287,10 @@ async fn committed_since(
     appends: &AppendBatch<'_>,
     ids: &mut HashMap<Key, (i64, bool)>,
 ) -> Result<(), StoreError> {
+    // Keys are unique among the firsts: when every one has an id, none is missing.
+    if ids.len() >= appends.firsts.len() {
+        return Ok(());
+    }
     let missing: Vec<&crate::NewEvent> = appends
         .firsts
         .iter()
