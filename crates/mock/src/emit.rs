@@ -78,6 +78,9 @@ pub struct Sent {
     /// The target's status (0: no answer).
     pub status: u16,
     pub at_ms: i64,
+    /// When the answer came (or the attempt failed), Unix milliseconds: a test can tell
+    /// whether an event was acknowledged before another reached the hub.
+    pub answered_ms: i64,
 }
 
 /// Every attempt, newest last (bounded).
@@ -220,6 +223,10 @@ async fn deliver(client: &reqwest::Client, req: &SendRequest, seq: u64, log: &Se
             attempt,
             status,
             at_ms: ts * 1000,
+            answered_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0),
         });
         if (200..300).contains(&status) {
             return attempt as usize;

@@ -84,6 +84,10 @@ fn unreachable(url: &str, why: &str) -> Option<TestDb> {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if std::env::var_os("JUNCTION_TEST_KEEP_DB").is_some() {
+            eprintln!("JUNCTION_TEST_KEEP_DB: keeping database {}", self.name);
+            return;
+        }
         let admin = self.admin.clone();
         let name = self.name.clone();
         // Drop may run inside a runtime (or a panic): drop the database from a thread of its own.

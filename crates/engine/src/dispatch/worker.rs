@@ -21,6 +21,13 @@ use super::send::send;
 use super::shape::{Quarantine, Shape};
 use tracing::Instrument;
 
+/// Claims of one delivery that may end without an outcome before it is set aside as the cause.
+/// Three, not two: with several processes, one killed twice in a few seconds (a deploy gone
+/// wrong, the OOM killer) can take an innocent delivery down with it twice — it was merely in
+/// flight each time, as the cluster chaos test showed — and on a `fifo` route a quarantined
+/// delivery holds its key's later events until it is replayed.
+const CRASHES_BEFORE_QUARANTINE: usize = 3;
+
 pub(crate) struct Worker {
     /// The destination as the dispatcher started: its name, concurrency and circuit policy.
     pub dest: Destination,
@@ -193,9 +200,9 @@ impl Worker {
     }
 
     /// Claims of this delivery that ended with no outcome recorded: the process stopped (or
-    /// stalled past its lease) while holding it. Looked up only from the third claim on.
+    /// stalled past its lease) while holding it. Looked up only once enough claims were made.
     async fn crashed_claims(&self, c: &Claimed) -> usize {
-        if c.attempt < 3 {
+        if (c.attempt as usize) <= CRASHES_BEFORE_QUARANTINE {
             return 0;
         }
         match self.store.attempts(c.lease.delivery_id).await {
@@ -211,10 +218,10 @@ impl Worker {
         let dest = &self.dest.name;
         let started_at = now_ms();
         let t0 = std::time::Instant::now();
-        // A delivery whose handling stopped the process twice (a mapping that exhausts memory,
-        // say) is set aside before it is handled a third time: it cannot crash-loop the hub.
+        // A delivery whose handling stopped the process again and again (a mapping that
+        // exhausts memory, say) is set aside: it cannot crash-loop the hub.
         let crashed = self.crashed_claims(&c).await;
-        if crashed >= 2 {
+        if crashed >= CRASHES_BEFORE_QUARANTINE {
             let q = Quarantine {
                 kind: "crashed",
                 reason: format!(

@@ -97,6 +97,16 @@ impl Served {
         drop(self);
     }
 
+    /// Fails, with everything it printed, if the process has exited by itself.
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!(
+                "junction exited by itself with {status}:\n{}",
+                self.output.lock().unwrap()
+            );
+        }
+    }
+
     /// Sends SIGTERM and waits for the exit; returns the exit code and everything it printed.
     pub fn terminate(mut self) -> (Option<i32>, String) {
         let status = Command::new("kill")
