@@ -6,6 +6,7 @@
 mod async_calls;
 mod connect;
 mod drift;
+mod held;
 mod jobs;
 mod ops;
 #[cfg(test)]
@@ -19,6 +20,7 @@ mod vault;
 mod write;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -38,11 +40,14 @@ use crate::*;
 const MAX_BATCH: usize = 256;
 /// Committers working in parallel: PostgreSQL overlaps their commits (and their fsyncs).
 const COMMITTERS: usize = 4;
+/// Connections held for the hot paths: one per committer and two for claims (see `held`).
+const HELD: usize = COMMITTERS + 2;
 /// Key of the advisory lock that serialises migrations across processes.
 const MIGRATION_LOCK: i64 = 0x6a756e6374_i64;
 
 pub struct PgStore {
     pool: PgPool,
+    held: Arc<held::Held>,
     commits: GroupCommit<Write, Written>,
 }
 
@@ -55,7 +60,7 @@ impl PgStore {
             .map_err(|e| StoreError::Internal(format!("invalid PostgreSQL URL: {e}")))?
             .application_name("junction");
         let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections.max(COMMITTERS as u32 + 2))
+            .max_connections(options.max_connections.max(HELD as u32 + 2))
             .min_connections(0)
             .acquire_timeout(options.connect_timeout)
             .test_before_acquire(true)
@@ -69,14 +74,19 @@ impl PgStore {
                 ))
             })?;
         migrate(&pool).await?;
-        let commit_pool = pool.clone();
+        let held = Arc::new(held::Held::new(pool.clone(), HELD));
+        let (commit_pool, commit_held) = (pool.clone(), held.clone());
         let replan = replan::Replan::new();
         let commits = GroupCommit::spawn("postgres", COMMITTERS, MAX_BATCH, move |batch| {
-            let pool = commit_pool.clone();
+            let (pool, held) = (commit_pool.clone(), commit_held.clone());
             let replan = replan.clone();
-            async move { write::commit(&pool, &replan, batch).await }
+            async move { write::commit(&pool, &held, &replan, batch).await }
         });
-        Ok(Self { pool, commits })
+        Ok(Self {
+            pool,
+            held,
+            commits,
+        })
     }
 }
 
@@ -148,6 +158,7 @@ impl Queue for PgStore {
             "AND $5::text IS NULL"
         };
         let head = lane_head("$3");
+        let mut conn = self.held.get().await?;
         let rows = sqlx::query(&format!(
             "WITH due AS (
                SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND d.next_attempt_at <= $3 {only}
@@ -171,7 +182,7 @@ impl Queue for PgStore {
         .bind(claim.now)
         .bind(claim.limit as i64)
         .bind(claim.destination.as_deref())
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
         let mut claimed = Vec::with_capacity(rows.len());
         let mut stale = Vec::new();
@@ -204,9 +215,10 @@ impl Queue for PgStore {
             .bind(&stale)
             .bind(claim.now)
             .bind(crate::writes::STALE_REASON)
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await?;
         }
+        conn.keep();
         observe(Backend::Postgres, "claim", started);
         Ok(claimed)
     }

@@ -5,12 +5,14 @@ use std::sync::Arc;
 
 use sqlx::{PgConnection, PgPool, Row};
 
+use super::held::Held;
 use super::replan::Replan;
 use crate::writes::{collect, outcome_columns, outcome_name, AppendBatch, Key, Write, Written};
 use crate::{Finish, StoreError};
 
 pub(super) async fn commit(
     pool: &PgPool,
+    held: &Held,
     replan: &Arc<Replan>,
     batch: Vec<Write>,
 ) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
@@ -27,10 +29,10 @@ pub(super) async fn commit(
         .collect();
     // One lock order for every batch: no deadlock between committers.
     finishes.sort_by_key(|(_, f)| f.lease.delivery_id);
-    let mut conn = pool.acquire().await?;
-    let (mut ids, held) = batch_statement(&mut conn, &appends, &finishes).await?;
+    let mut conn = held.get().await?;
+    let (mut ids, still_held) = batch_statement(&mut conn, &appends, &finishes).await?;
     committed_since(&mut conn, &appends, &mut ids).await?;
-    drop(conn);
+    conn.keep();
     if !appends.firsts.is_empty() {
         appends.results(&ids, &mut out);
     }
@@ -43,7 +45,7 @@ pub(super) async fn commit(
         .sum();
     replan.note(pool, queued as u64);
     for (i, f) in &finishes {
-        out[*i] = Some(if held.contains(&f.lease.delivery_id) {
+        out[*i] = Some(if still_held.contains(&f.lease.delivery_id) {
             Ok(Written::Finished)
         } else {
             Err(StoreError::LeaseLost(f.lease.delivery_id))
