@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use junction_config::{Connector, Grant, OutboundAuth};
 use junction_core::{Code, Error, Origin};
-use junction_resilience::{Circuit, LocalQuota, QuotaState, RetryBudget, Window};
+use junction_resilience::{Circuit, LocalQuota, QuotaState, RetryBudget, Window, WHOLE};
 use junction_store::Backend;
 use tokio::time::Instant;
 
@@ -115,6 +115,10 @@ pub struct Runtime {
     /// across reloads).
     pub rollout: Option<Arc<junction_server::rollouts::Tracked>>,
 }
+
+/// How soon a call waiting on a partial share of a split quota looks again (a renewal it asked
+/// for may have granted more).
+const SHARE_POLL: Duration = Duration::from_millis(50);
 
 const HOP_BY_HOP: &[&str] = &[
     "connection",
@@ -545,11 +549,14 @@ impl Runtime {
             let now = Instant::now();
             match self.quota.try_acquire(now) {
                 Ok(()) => break,
-                Err(_) if self.quota.share(now) == Some(0) => {
+                // Split with other processes and holding less than all of it: a renewal may
+                // grant more (an idle start holds 1 %), so ask for one now and look again
+                // soon instead of sleeping until the small share frees up.
+                Err(at) if self.quota.share(now).is_some_and(|s| s < WHOLE) => {
                     if let Some(shared) = &self.shared {
                         shared.wake();
                     }
-                    let at = now + Duration::from_millis(50);
+                    let at = at.min(now + SHARE_POLL);
                     if at > until {
                         return Err(self.spent(Duration::from_secs(1)));
                     }

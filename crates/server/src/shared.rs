@@ -5,7 +5,8 @@
 //!   (`junction_store::shares`). The task renews this process's share of each, telling the
 //!   store what it would use and what its calls still occupy, and passes on the vendor's pause
 //!   (`Retry-After`) and learned windows both ways — so one process's 429 pauses all of them
-//!   within a renewal. A call refused for want of a share wakes the task early.
+//!   within a renewal. A call waiting while this process holds less than the whole quota wakes
+//!   the task early.
 //! - **Circuits**: a circuit this process opens is marked open in the store; the others hold
 //!   theirs open too, a little longer than the opener, so the opener probes first; its probe's
 //!   success closes the mark and, with it, every process's circuit.
@@ -38,8 +39,10 @@ const PROBE_GRACE: Duration = Duration::from_secs(2);
 /// A renewal that takes longer than this is given up (its lease runs on until it lapses).
 const RENEW_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The shortest gap between two renewals woken by refused calls.
-const WAKE_GAP: Duration = Duration::from_millis(100);
+/// The shortest gap between two renewals woken by calls waiting on a partial share: a process
+/// that starts idle (1 %) takes what is free within a quarter of a second of its first busy
+/// call, and a busy process at its fair part renews at most four times a second.
+const WAKE_GAP: Duration = Duration::from_millis(250);
 
 /// Quotas and circuits registered by this process's connectors and destinations.
 pub struct SharedLimits {
