@@ -294,6 +294,8 @@ async fn replay_quarantined_until_delivered(
 /// after a later one was claimed may find it already sent; a repeated delivery after a lapsed
 /// lease is a duplicate the receiver dedupes, so only first arrivals count.)
 async fn fifo_inversions(db: &str, sink: &Mock) -> Vec<(String, String)> {
+    /// (sequence, acknowledged at, received by the hub at, first arrival at the sink, id).
+    type Seen<'a> = (i64, i64, i64, u64, &'a str);
     use sqlx::Connection;
     use std::collections::HashMap;
     let mut acked: HashMap<String, i64> = HashMap::new();
@@ -316,8 +318,7 @@ async fn fifo_inversions(db: &str, sink: &Mock) -> Vec<(String, String)> {
             .fetch_all(&mut c)
             .await
             .unwrap();
-    // (sequence, acknowledged at, received by the hub at, first arrival at the sink, id) per key.
-    let mut by_key: HashMap<&str, Vec<(i64, i64, i64, u64, &str)>> = HashMap::new();
+    let mut by_key: HashMap<&str, Vec<Seen>> = HashMap::new();
     for (id, key, seq, received) in &stored {
         if let (Some(acked), Some(arrived)) = (acked.get(id), first.get(id)) {
             by_key

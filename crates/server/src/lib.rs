@@ -21,6 +21,7 @@ pub mod rollouts;
 mod run;
 pub mod shared;
 mod state;
+pub mod tls;
 
 pub use errors::ApiError;
 pub use run::{router, serve, shutdown_signal};

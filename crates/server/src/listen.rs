@@ -34,8 +34,12 @@ pub async fn run(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<crate::tls::Acceptor>,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    if let Some(tls) = &tls {
+        tls.watch(stop.clone());
+    }
     let max = within_descriptors(limits.max_connections);
     let limits = Limits {
         max_connections: max,
@@ -46,6 +50,7 @@ pub async fn run(
     let refused = metrics::counter!("junction_http_connections_refused_total");
     let evicted = metrics::counter!("junction_http_connections_evicted_total");
     let open = metrics::gauge!("junction_http_connections_open");
+    let handshakes_failed = metrics::counter!("junction_tls_handshake_failures_total");
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -96,23 +101,43 @@ pub async fn run(
         let _ = stream.set_nodelay(true);
         open.increment(1.0);
         let (id, state) = idle.add();
-        let conn = builder.serve_connection(
-            TokioIo::new(stream),
-            service(app.clone(), peer, state.clone()),
-        );
-        let mut stop = stop.clone();
+        let (builder, app, stop) = (builder.clone(), app.clone(), stop.clone());
         let (open, idle) = (open.clone(), idle.clone());
+        let acceptor = tls.as_ref().map(crate::tls::Acceptor::get);
+        let handshakes_failed = handshakes_failed.clone();
         tokio::spawn(async move {
-            tokio::pin!(conn);
-            let done = tokio::select! {
-                r = conn.as_mut() => Some(r),
-                _ = stop.wait_for(|s| *s) => None,
-                // Evicted: dropping the connection closes it (it had no request in flight).
-                _ = state.evict.notified() => Some(Ok(())),
-            };
-            if done.is_none() {
-                conn.as_mut().graceful_shutdown();
-                let _ = conn.as_mut().await;
+            match acceptor {
+                None => {
+                    serve_one(
+                        &builder,
+                        TokioIo::new(stream),
+                        app,
+                        peer,
+                        state,
+                        false,
+                        stop,
+                    )
+                    .await
+                }
+                // The handshake has the header timeout too: a client that connects and sends
+                // nothing holds a slot no longer over TLS than over plain HTTP.
+                Some(acceptor) => {
+                    match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await
+                    {
+                        Ok(Ok(tls)) => {
+                            serve_one(&builder, TokioIo::new(tls), app, peer, state, true, stop)
+                                .await
+                        }
+                        Ok(Err(e)) => {
+                            handshakes_failed.increment(1);
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        }
+                        Err(_) => {
+                            handshakes_failed.increment(1);
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                        }
+                    }
+                }
             }
             idle.remove(id);
             open.decrement(1.0);
@@ -123,6 +148,33 @@ pub async fn run(
     // Every slot back means every connection has closed.
     let _ = slots.acquire_many(limits.max_connections as u32).await;
     Ok(())
+}
+
+/// Serves `app` on one accepted connection until it closes, is evicted (idle at the cap), or the
+/// server stops (then the exchange in progress finishes first).
+async fn serve_one<I>(
+    builder: &hyper::server::conn::http1::Builder,
+    io: I,
+    app: Router,
+    peer: SocketAddr,
+    state: Arc<ConnState>,
+    over_tls: bool,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let conn = builder.serve_connection(io, service(app, peer, state.clone(), over_tls));
+    tokio::pin!(conn);
+    let done = tokio::select! {
+        r = conn.as_mut() => Some(r),
+        _ = stop.wait_for(|s| *s) => None,
+        // Evicted: dropping the connection closes it (it had no request in flight).
+        _ = state.evict.notified() => Some(Ok(())),
+    };
+    if done.is_none() {
+        conn.as_mut().graceful_shutdown();
+        let _ = conn.as_mut().await;
+    }
 }
 
 /// The connection cap, lowered to three quarters of the process's open-file limit when that is
@@ -223,11 +275,13 @@ impl Drop for InFlight {
 type Incoming = http::Request<hyper::body::Incoming>;
 
 /// The router as one connection's service, with the peer's address in each request (what
-/// `ConnectInfo<SocketAddr>` extractors read), counting its requests in flight.
+/// `ConnectInfo<SocketAddr>` extractors read) and [`crate::tls::OverTls`] on a TLS connection,
+/// counting its requests in flight.
 fn service(
     app: Router,
     peer: SocketAddr,
     state: Arc<ConnState>,
+    over_tls: bool,
 ) -> impl hyper::service::Service<
     Incoming,
     Response = axum::response::Response,
@@ -236,6 +290,9 @@ fn service(
 > {
     hyper::service::service_fn(move |mut req: Incoming| {
         req.extensions_mut().insert(ConnectInfo(peer));
+        if over_tls {
+            req.extensions_mut().insert(crate::tls::OverTls);
+        }
         let mut app = app.clone();
         let busy = InFlight::new(state.clone());
         let answer = tower::Service::call(&mut app, req.map(axum::body::Body::new));

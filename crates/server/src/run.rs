@@ -86,7 +86,11 @@ pub async fn serve(
         header_timeout: state.config().server.header_timeout,
         max_connections: state.config().server.max_connections,
     };
-    let server = crate::listen::run(listener, app, limits, stop_rx.clone());
+    let tls = match &state.config().server.tls {
+        Some(files) => Some(crate::tls::Acceptor::load(files).map_err(std::io::Error::other)?),
+        None => None,
+    };
+    let server = crate::listen::run(listener, app, limits, tls, stop_rx.clone());
     let mut server = tokio::spawn(server);
     tokio::select! {
         r = &mut server => {

@@ -50,6 +50,7 @@ fn cross_site() -> Response {
 pub async fn submit(
     Extension(access): Extension<Arc<AdminAccess>>,
     peer: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
+    tls: Option<Extension<junction_server::tls::OverTls>>,
     headers: http::HeaderMap,
     Form(f): Form<Login>,
 ) -> Response {
@@ -61,8 +62,10 @@ pub async fn submit(
     match access.authenticate(token, &origin).await {
         Ok(actor) => {
             tracing::info!(actor = %actor.id, %origin, "dashboard sign-in");
+            // Over HTTPS the browser must never send it over plain HTTP.
+            let secure = if tls.is_some() { "; Secure" } else { "" };
             let cookie = format!(
-                "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200"
+                "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200{secure}"
             );
             ([(http::header::SET_COOKIE, cookie)], Redirect::to("/ui/")).into_response()
         }

@@ -38,6 +38,25 @@ pub struct RawServer {
     /// token: a page on another site cannot reach the admin API by rebinding its DNS name.
     #[serde(default)]
     pub hosts: Vec<String>,
+    /// Serve HTTPS (TLS 1.2 and 1.3 only) instead of plain HTTP.
+    #[serde(default)]
+    pub tls: Option<RawTls>,
+}
+
+/// HTTPS on the listener. The files are read again when they change (a renewed certificate
+/// takes effect without a restart or a dropped connection).
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    /// PEM file with the certificate chain, the server's own certificate first. Paths are
+    /// relative to the config file's folder.
+    pub cert: String,
+    /// PEM file with the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: String,
+    /// PEM file with the certificate authorities whose client certificates are accepted: with
+    /// it, every connection must present a valid client certificate (mutual TLS).
+    #[serde(default)]
+    pub client_ca: Option<String>,
 }
 
 impl Default for RawServer {
@@ -50,6 +69,7 @@ impl Default for RawServer {
             header_timeout: default_header_timeout(),
             max_connections: default_server_max_connections(),
             hosts: Vec::new(),
+            tls: None,
         }
     }
 }

@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use super::raw::{RawOtlp, RawServer, RawStore, RawTelemetry};
-use super::resolved::{DatabaseUrl, Otlp, Server, Store, Telemetry};
+use super::raw::{RawOtlp, RawServer, RawStore, RawTelemetry, RawTls};
+use super::resolved::{DatabaseUrl, Otlp, Server, Store, Telemetry, Tls};
 use crate::error::ConfigError;
 use crate::yaml::{push, Document};
 use crate::Overrides;
@@ -94,6 +94,7 @@ pub(crate) fn resolve_server(
             );
         }
     }
+    let tls = raw.tls.as_ref().and_then(|t| resolve_tls(doc, t, errs));
     Some(Server {
         listen: listen?,
         body_limit: usize::try_from(limit).ok()?,
@@ -102,6 +103,46 @@ pub(crate) fn resolve_server(
         header_timeout: raw.header_timeout.0,
         max_connections: raw.max_connections as usize,
         hosts,
+        tls,
+    })
+}
+
+/// The TLS files, relative to the config file's folder; each must be a readable PEM file (the
+/// server parses them, and says what is wrong with one it cannot use).
+fn resolve_tls(doc: &Document, raw: &RawTls, errs: &mut Vec<ConfigError>) -> Option<Tls> {
+    let base = crate::data::resolve::base_dir(doc);
+    let mut file = |field: &str, name: &str| -> Option<PathBuf> {
+        let path = base.join(name);
+        match std::fs::read(&path) {
+            Ok(bytes) if bytes.windows(11).any(|w| w == b"-----BEGIN ") => Some(path),
+            Ok(_) => {
+                errs.push(doc.error_at(
+                    &format!("/server/tls/{field}"),
+                    format!("{} is not a PEM file", path.display()),
+                    Some("PEM files hold blocks like -----BEGIN CERTIFICATE-----".into()),
+                ));
+                None
+            }
+            Err(e) => {
+                errs.push(doc.error_at(
+                    &format!("/server/tls/{field}"),
+                    format!("cannot read {}: {e}", path.display()),
+                    Some("paths are relative to the config file's folder".into()),
+                ));
+                None
+            }
+        }
+    };
+    let cert = file("cert", &raw.cert);
+    let key = file("key", &raw.key);
+    let client_ca = match &raw.client_ca {
+        Some(ca) => Some(file("client_ca", ca)?),
+        None => None,
+    };
+    Some(Tls {
+        cert: cert?,
+        key: key?,
+        client_ca,
     })
 }
 

@@ -1,6 +1,7 @@
 //! The validated `server`, `store` and `telemetry` sections.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use schemars::JsonSchema;
@@ -19,6 +20,17 @@ pub struct Server {
     pub max_connections: usize,
     /// Lower-case host names honoured for ambient admin access, besides loopback and `localhost`.
     pub hosts: Vec<String>,
+    /// HTTPS instead of HTTP.
+    pub tls: Option<Tls>,
+}
+
+/// The listener's TLS files (absolute, or relative to the working directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Client certificates are required and checked against these authorities.
+    pub client_ca: Option<PathBuf>,
 }
 
 /// The store: what `junction_store::open` takes.
