@@ -34,6 +34,8 @@ pub use chaos::Chaos;
 pub use data::{Customer, Dataset, Order};
 pub use emit::{SendRequest, Sent};
 pub use file::MockFile;
+/// A running mock's state: its records (calls, deliveries, webhooks sent) and settings.
+pub use http::State as MockState;
 pub use quota::{HeaderStyle, Limit, QuotaConfig};
 pub use record::Recorded;
 pub use sign::{sign, Scheme};

@@ -97,7 +97,7 @@ connectors:
         h.stop();
     }
     let _ = sink.stop().await;
-    let _ = vendor.stop().await;
+    vendor.stop().await;
     Ok(json!({
         "scenario": "cluster",
         "nodes": nodes,
@@ -120,23 +120,82 @@ connectors:
     }))
 }
 
-/// The vendor: `limit` per second for everyone over a sliding second, draft headers.
-async fn vendor(limit: u32) -> Result<Mock, String> {
-    Mock::start(
-        MockConfig {
-            customers: 10,
-            record_limit: 2_000_000,
-            quotas: QuotaConfig {
-                limits: vec![Limit::parse(&format!("{limit}/s:global"))?],
-                headers: HeaderStyle::Draft,
-                sliding: true,
-            },
-            ..Default::default()
+/// The vendor: `limit` per second for everyone over a sliding second, draft headers. It runs
+/// on a thread and runtime of its own, as a vendor runs on machines of its own: the times it
+/// counts calls at are when they reach it, not when the load generator's busy runtime gets
+/// round to them.
+struct Vendor {
+    addr: std::net::SocketAddr,
+    state: Arc<junction_mock::MockState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Vendor {
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}
+
+async fn vendor(limit: u32) -> Result<Vendor, String> {
+    let config = MockConfig {
+        customers: 10,
+        record_limit: 2_000_000,
+        quotas: QuotaConfig {
+            limits: vec![Limit::parse(&format!("{limit}/s:global"))?],
+            headers: HeaderStyle::Draft,
+            sliding: true,
         },
-        "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
-    )
-    .await
-    .map_err(|e| format!("cannot start the vendor: {e}"))
+        ..Default::default()
+    };
+    let (started_tx, started) = tokio::sync::oneshot::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("bench-vendor".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = started_tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                match Mock::start(config, "127.0.0.1:0".parse().expect("an address")).await {
+                    Ok(mock) => {
+                        let _ = started_tx.send(Ok((mock.addr, mock.state.clone())));
+                        let _ = stopped.await;
+                        let _ = mock.stop().await;
+                    }
+                    Err(e) => {
+                        let _ = started_tx.send(Err(e.to_string()));
+                    }
+                }
+            });
+        })
+        .map_err(|e| format!("cannot start the vendor's thread: {e}"))?;
+    let (addr, state) = started
+        .await
+        .map_err(|_| "the vendor's thread ended".to_string())?
+        .map_err(|e| format!("cannot start the vendor: {e}"))?;
+    Ok(Vendor {
+        addr,
+        state,
+        stop: Some(stop),
+        thread: Some(thread),
+    })
 }
 
 /// `/proxy` callers looping until stopped.
