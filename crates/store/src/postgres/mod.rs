@@ -8,6 +8,7 @@ mod connect;
 mod drift;
 mod held;
 mod jobs;
+mod lanes;
 mod ops;
 #[cfg(test)]
 mod plans;
@@ -170,7 +171,7 @@ impl Queue for PgStore {
                FROM due WHERE d.id = due.id
                RETURNING d.id, d.event_id, d.route, d.destination, d.attempts, d.lease_epoch, d.ordering, d.lane, d.seq, d.uid
              )
-             SELECT l.id, l.route, l.destination, l.attempts, l.lease_epoch, l.ordering, l.uid,
+             SELECT l.id, l.route, l.destination, l.attempts, l.lease_epoch, l.ordering, l.uid, l.lane IS NOT NULL AS laned,
                     COALESCE(l.ordering = 2 AND l.seq < v.seq, false) AS stale,
                     e.id AS event_id, e.source, e.external_id, e.event_type, e.entity_key, e.sequence, e.received_at, e.payload, e.traceparent, e.headers
              FROM leased l JOIN events e ON e.id = l.event_id
@@ -186,11 +187,15 @@ impl Queue for PgStore {
         .await?;
         let mut claimed = Vec::with_capacity(rows.len());
         let mut stale = Vec::new();
+        let mut laned = Vec::new();
         for r in &rows {
             let id: i64 = r.try_get("id")?;
             if r.try_get::<bool, _>("stale")? {
                 stale.push(id);
                 continue;
+            }
+            if r.try_get::<bool, _>("laned")? {
+                laned.push(id);
             }
             let event_id: i64 = r.try_get("event_id")?;
             claimed.push(Claimed {
@@ -217,6 +222,10 @@ impl Queue for PgStore {
             .bind(crate::writes::STALE_REASON)
             .execute(&mut *conn)
             .await?;
+        }
+        let given = lanes::give_back_contested(&mut conn, &laned, &claim.owner, claim.now).await?;
+        if !given.is_empty() {
+            claimed.retain(|c| !given.contains(&c.lease.delivery_id));
         }
         conn.keep();
         observe(Backend::Postgres, "claim", started);
