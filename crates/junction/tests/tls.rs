@@ -84,7 +84,7 @@ fn client(ca: &Ca) -> reqwest::ClientBuilder {
 }
 
 /// Whether the certificate the server presents now names `cn` (the DER holds the name's bytes;
-/// the test's names are unique).
+/// the test's names are unique); the request over it must be answered.
 async fn presents(port: u16, ca: &Ca, cn: &str) -> bool {
     let res = client(ca)
         .tls_info(true)
@@ -94,6 +94,7 @@ async fn presents(port: u16, ca: &Ca, cn: &str) -> bool {
         .send()
         .await
         .unwrap();
+    assert_eq!(res.status(), 200);
     let info = res.extensions().get::<reqwest::tls::TlsInfo>().unwrap();
     let der = info.peer_certificate().unwrap();
     der.windows(cn.len()).any(|w| w == cn.as_bytes())
@@ -109,14 +110,7 @@ async fn the_hub_serves_https_only_and_takes_a_renewed_certificate_without_a_res
     let port = free_port();
     let hub = Served::start_on(&config(dir.path(), false), &[], port);
 
-    let res = client(&ca)
-        .build()
-        .unwrap()
-        .get(format!("https://localhost:{port}/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    assert!(presents(port, &ca, "hub-first").await);
     // Plain HTTP on the TLS port gets no HTTP answer.
     let plain = reqwest::Client::new()
         .get(format!("http://127.0.0.1:{port}/healthz"))
@@ -136,7 +130,6 @@ async fn the_hub_serves_https_only_and_takes_a_renewed_certificate_without_a_res
         .send()
         .await;
     assert!(untrusted.is_err());
-    assert!(presents(port, &ca, "hub-first").await);
     // The dashboard's session cookie is never to be sent over plain HTTP.
     let cfg = config(dir.path(), false);
     let (code, out) = run_cli(&cfg, &["tokens", "create", "ops", "--role", "admin"]);

@@ -29,6 +29,7 @@ connectors:
   crm:
     base_url: "{vendor}/v2"
     quotas: [ {limit}/s ]
+    quota_jitter: {jitter}ms
     concurrency: 64
     max_wait: 30s
     timeouts: {{ total: 30s }}
@@ -37,6 +38,7 @@ connectors:
         flows = super::hub::flows(&sink.url()),
         vendor = vendor.url(),
         limit = args.limit,
+        jitter = args.quota_jitter.as_millis(),
     );
     let mut dirs = Vec::new();
     let mut hubs = Vec::new();

@@ -63,6 +63,9 @@ pub struct BenchArgs {
     /// cluster: processes of `junction serve` on one PostgreSQL database.
     #[arg(long, default_value_t = 3)]
     pub nodes: usize,
+    /// cluster: the connector's `quota_jitter` (how late an admitted call may reach the vendor).
+    #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration)]
+    pub quota_jitter: std::time::Duration,
     /// `proxy`: rounds of direct, through Junction and through nginx, back to back; the figures
     /// reported are the medians over the rounds.
     #[arg(long, default_value_t = 3)]
