@@ -65,7 +65,8 @@ impl Acceptor {
                     continue;
                 }
                 // A certificate and its key are often replaced one after the other: a pair
-                // that does not match yet is tried again at the next look.
+                // that does not match yet fails here (logged) and is tried again when the
+                // other file changes.
                 match server_config(&me.files) {
                     Ok(config) => {
                         me.current.store(Arc::new(TlsAcceptor::from(config)));

@@ -8,7 +8,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use super::held::Held;
 use super::replan::Replan;
 use crate::writes::{collect, outcome_columns, outcome_name, AppendBatch, Key, Write, Written};
-use crate::{Finish, StoreError};
+use crate::{Finish, NewEvent, StoreError};
 
 pub(super) async fn commit(
     pool: &PgPool,
@@ -92,28 +92,16 @@ async fn batch_statement(
     }
     let cols: Vec<_> = finishes.iter().map(|(_, f)| outcome_columns(f)).collect();
     let rows = sqlx::query(BATCH_SQL)
-        .bind(e.iter().map(|e| e.source.as_str()).collect::<Vec<_>>())
-        .bind(e.iter().map(|e| e.external_id.as_str()).collect::<Vec<_>>())
-        .bind(e.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
-        .bind(
-            e.iter()
-                .map(|e| e.entity_key.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(e.iter().map(|e| e.sequence).collect::<Vec<_>>())
-        .bind(e.iter().map(|e| e.received_at).collect::<Vec<_>>())
-        .bind(e.iter().map(|e| e.payload.as_slice()).collect::<Vec<_>>())
-        .bind(
-            e.iter()
-                .map(|e| e.context.traceparent.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            e.iter()
-                .map(|e| e.context.headers_json())
-                .collect::<Vec<_>>(),
-        )
-        .bind(e.iter().map(|e| e.tracked).collect::<Vec<_>>())
+        .bind(events(e, |e| e.source.as_str()))
+        .bind(events(e, |e| e.external_id.as_str()))
+        .bind(events(e, |e| e.event_type.as_str()))
+        .bind(events(e, |e| e.entity_key.as_deref()))
+        .bind(events(e, |e| e.sequence))
+        .bind(events(e, |e| e.received_at))
+        .bind(events(e, |e| e.payload.as_slice()))
+        .bind(events(e, |e| e.context.traceparent.as_deref()))
+        .bind(events(e, |e| e.context.headers_json()))
+        .bind(events(e, |e| e.tracked))
         .bind(d.source)
         .bind(d.external_id)
         .bind(d.route)
@@ -123,64 +111,23 @@ async fn batch_statement(
         .bind(d.lane)
         .bind(d.seq)
         .bind(d.uid)
-        .bind(
-            finishes
-                .iter()
-                .map(|(_, f)| f.lease.delivery_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            finishes
-                .iter()
-                .map(|(_, f)| f.lease.epoch)
-                .collect::<Vec<_>>(),
-        )
+        .bind(finished(finishes, |f| f.lease.delivery_id))
+        .bind(finished(finishes, |f| f.lease.epoch))
         .bind(cols.iter().map(|c| c.0).collect::<Vec<_>>())
         .bind(cols.iter().map(|c| c.1).collect::<Vec<_>>())
-        .bind(
-            finishes
-                .iter()
-                .map(|(_, f)| f.attempt.status)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            finishes
-                .iter()
-                .map(|(_, f)| f.attempt.error.as_deref())
-                .collect::<Vec<_>>(),
-        )
+        .bind(finished(finishes, |f| f.attempt.status))
+        .bind(finished(finishes, |f| f.attempt.error.as_deref()))
         .bind(cols.iter().map(|c| c.2).collect::<Vec<_>>())
         .bind(cols.iter().map(|c| c.3).collect::<Vec<_>>())
-        .bind(
-            finishes
-                .iter()
-                .map(|(_, f)| outcome_name(f))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            finishes
-                .iter()
-                .map(|(_, f)| f.attempt.started_at)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            finishes
-                .iter()
-                .map(|(_, f)| f.attempt.duration_ms)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            finishes
-                .iter()
-                .map(|(_, f)| f.attempt.response_excerpt.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            finishes
-                .iter()
-                .map(|(_, f)| f.lease.latest && matches!(f.outcome, crate::Outcome::Delivered))
-                .collect::<Vec<_>>(),
-        )
+        .bind(finished(finishes, outcome_name))
+        .bind(finished(finishes, |f| f.attempt.started_at))
+        .bind(finished(finishes, |f| f.attempt.duration_ms))
+        .bind(finished(finishes, |f| {
+            f.attempt.response_excerpt.as_deref()
+        }))
+        .bind(finished(finishes, |f| {
+            f.lease.latest && matches!(f.outcome, crate::Outcome::Delivered)
+        }))
         .fetch_all(&mut *conn)
         .await?;
     let mut ids: HashMap<Key, (i64, bool)> = HashMap::with_capacity(e.len());
@@ -280,6 +227,16 @@ pub(super) const BATCH_SQL: &str = "WITH ev AS (
  SELECT 0::int2 AS kind, id, source, external_id FROM created
  UNION ALL SELECT 1::int2, id, source, external_id FROM stored
  UNION ALL SELECT 2::int2, delivery_id, NULL, NULL FROM recorded";
+
+/// One column of the batch's events, as an array parameter.
+fn events<'a, T>(e: &[&'a NewEvent], col: impl Fn(&'a NewEvent) -> T) -> Vec<T> {
+    e.iter().map(|e| col(e)).collect()
+}
+
+/// One column of the batch's finishes, as an array parameter.
+fn finished<'a, T>(finishes: &[(usize, &'a Finish)], col: impl Fn(&'a Finish) -> T) -> Vec<T> {
+    finishes.iter().map(|(_, f)| col(f)).collect()
+}
 
 /// Adds the ids of appended keys the batch statement neither created nor found: inserted by a
 /// transaction that committed while it ran (the insert saw the conflict, the statement's
