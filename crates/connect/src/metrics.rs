@@ -12,6 +12,8 @@ pub struct Metrics {
     pub call_seconds: Histogram,
     pub upstream_seconds: Histogram,
     pub quota_wait_seconds: Histogram,
+    /// From admission by the quota to the request leaving (credentials, a busy process).
+    pub send_delay_seconds: Histogram,
     pub quota_rejected: Counter,
     pub quota_remaining: Gauge,
     pub attempts: Counter,
@@ -43,6 +45,7 @@ impl Metrics {
             call_seconds: metrics::histogram!("junction_connector_call_seconds", "connector" => c.clone()),
             upstream_seconds: metrics::histogram!("junction_connector_upstream_seconds", "connector" => c.clone()),
             quota_wait_seconds: metrics::histogram!("junction_connector_quota_wait_seconds", "connector" => c.clone()),
+            send_delay_seconds: metrics::histogram!("junction_connector_send_delay_seconds", "connector" => c.clone()),
             quota_rejected: metrics::counter!("junction_connector_quota_rejected_total", "connector" => c.clone()),
             quota_remaining: metrics::gauge!("junction_connector_quota_remaining", "connector" => c.clone()),
             attempts: metrics::counter!("junction_connector_attempts_total", "connector" => c.clone()),

@@ -116,6 +116,40 @@ pub struct Runtime {
     pub rollout: Option<Arc<junction_server::rollouts::Tracked>>,
 }
 
+/// A call's place in the quota, taken when it was admitted: it counts in every window until the
+/// call is answered ([`Reserved::settled`]) and for a window after. Dropped before its request
+/// left, the place is given back; dropped after (the caller went away), the call is settled then.
+pub(crate) struct Reserved<'a> {
+    quota: &'a LocalQuota,
+    admitted: Instant,
+    left: bool,
+    settled: bool,
+}
+
+impl Reserved<'_> {
+    /// The request leaves now; returns how long it waited since admission.
+    pub(crate) fn leaving(&mut self, now: Instant) -> Duration {
+        self.left = true;
+        now.saturating_duration_since(self.admitted)
+    }
+
+    /// The call's answer (or failure) is in.
+    pub(crate) fn settled(mut self, now: Instant) {
+        self.settled = true;
+        self.quota.settled(now);
+    }
+}
+
+impl Drop for Reserved<'_> {
+    fn drop(&mut self) {
+        match (self.settled, self.left) {
+            (true, _) => {}
+            (false, true) => self.quota.settled(Instant::now()),
+            (false, false) => self.quota.unsent(),
+        }
+    }
+}
+
 /// How soon a call waiting on a partial share of a split quota looks again (a renewal it asked
 /// for may have granted more).
 const SHARE_POLL: Duration = Duration::from_millis(50);
@@ -536,7 +570,10 @@ impl Runtime {
     }
 
     /// Waits for a concurrency slot and the quota, in arrival order, until `until`.
-    async fn admit(&self, until: Instant) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
+    async fn admit(
+        &self,
+        until: Instant,
+    ) -> Result<(tokio::sync::SemaphorePermit<'_>, Reserved<'_>), Error> {
         let waited = Instant::now();
         let slot = tokio::time::timeout_at(until, self.slots.acquire())
             .await
@@ -547,7 +584,7 @@ impl Runtime {
             .map_err(|_| self.spent(Duration::from_secs(1)))?;
         loop {
             let now = Instant::now();
-            match self.quota.try_acquire(now) {
+            match self.quota.try_reserve(now) {
                 Ok(()) => break,
                 // Split with other processes and holding less than all of it: a renewal may
                 // grant more (an idle start holds 1 %), so ask for one now and look again
@@ -566,10 +603,16 @@ impl Runtime {
                 Err(at) => tokio::time::sleep_until(at).await,
             }
         }
+        let place = Reserved {
+            quota: &self.quota,
+            admitted: Instant::now(),
+            left: false,
+            settled: false,
+        };
         let waited = waited.elapsed();
         self.metrics.quota_wait_seconds.record(waited.as_secs_f64());
         crate::recent::waited(waited);
-        Ok(slot)
+        Ok((slot, place))
     }
 
     fn circuit_open(&self, retry_in: Duration) -> Error {

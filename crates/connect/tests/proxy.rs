@@ -125,6 +125,48 @@ async fn api_token_scopes_are_enforced() {
     );
 }
 
+/// Junction protects itself: a token over `server.rate_limits.per_token` is answered 429 with
+/// `Retry-After` before its call goes anywhere; other tokens keep their own limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_token_over_its_rate_limit_is_answered_429_and_other_tokens_are_not() {
+    let yaml = format!("server:\n  rate_limits: {{ per_token: [ 3/min ] }}\n{API_KEY}");
+    let env = keyed(&yaml).await;
+    for _ in 0..3 {
+        assert_eq!(env.status("/proxy/crm/customers").await, 200);
+    }
+    let res = env.call("/proxy/crm/customers").await;
+    assert_eq!(res.status(), 429);
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=61).contains(&wait), "{wait}");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    assert!(
+        body["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("server.rate_limits.per_token"),
+        "{body}"
+    );
+    let other = env.token_with("proxy:*:*").await;
+    let res = env
+        .http
+        .get(format!("{}/proxy/crm/customers", env.url))
+        .bearer_auth(other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        env.received("/v2/customers").await.len(),
+        4,
+        "the refused call never reached the vendor"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_path_escape_trick_is_refused_before_reaching_the_vendor() {
     let env = keyed(API_KEY).await;
@@ -439,12 +481,44 @@ async fn quota_2000_calls_against_a_200_per_second_limit_never_exceed_it() {
             .entry(r["at_us"].as_u64().unwrap() / 1_000_000)
             .or_insert(0) += 1;
     }
-    assert_eq!(seen.len(), 2000, "no retries were needed");
     assert!(per_window.values().all(|n| *n <= 200), "{per_window:?}");
+    assert_eq!(seen.len(), 2000, "no retries were needed");
     assert!(
         elapsed < Duration::from_secs(12),
         "quota used, not wasted: {elapsed:?}"
     );
+}
+
+/// Calls admitted while the token is being fetched (1.5 s here, longer than the window) wait
+/// for it after admission: they count in the quota until they leave, so those admitted later
+/// do not reach the vendor together with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_calls_admitted_while_a_token_is_fetched_count_until_they_leave() {
+    let mut mock = mock_with_auth();
+    mock.auth.token_delay = Duration::from_millis(1_500);
+    let yaml =
+        format!("{OAUTH}    quotas: [ 10/s ]\n    max_wait: 30s\n    timeouts: {{ total: 30s }}\n");
+    let env = start(&yaml, mock, &[("crm_client_secret", "mock_secret")]).await;
+    let statuses = concurrent_gets(&env, 40).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let mut at: Vec<u64> = env
+        .received("/v2/customers")
+        .await
+        .iter()
+        .map(|r| r["at_us"].as_u64().unwrap())
+        .collect();
+    at.sort_unstable();
+    assert_eq!(at.len(), 40, "no call was refused and retried");
+    let most = (0..at.len())
+        .map(|i| {
+            at[i..]
+                .iter()
+                .take_while(|t| **t - at[i] < 1_000_000)
+                .count()
+        })
+        .max()
+        .unwrap();
+    assert!(most <= 10, "the vendor saw {most} calls within one second");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,6 +35,8 @@ pub struct AuthConfig {
     pub token_ttl: Duration,
     /// Whether the token response says so (`expires_in`); some providers omit it.
     pub advertise_expires_in: bool,
+    /// How long the token endpoint takes to answer (a slow authorization server).
+    pub token_delay: Duration,
 }
 
 impl Default for AuthConfig {
@@ -50,6 +52,7 @@ impl Default for AuthConfig {
             }],
             token_ttl: Duration::from_secs(3600),
             advertise_expires_in: true,
+            token_delay: Duration::ZERO,
         }
     }
 }

@@ -9,6 +9,7 @@
 //!   required: true
 //!   token_ttl: 15m
 //!   advertise_expires_in: false
+//!   token_delay: 0s
 //!   clients: [ { id: app, secret: ${APP_SECRET}, scopes: [customers:read] } ]
 //! quotas: [ 200/s, 50000/day:global ]
 //! rate_limit_headers: x          # draft | x | none
@@ -51,6 +52,7 @@ pub struct AuthFile {
     pub clients: Option<Vec<ClientFile>>,
     pub token_ttl: Option<String>,
     pub advertise_expires_in: Option<bool>,
+    pub token_delay: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,6 +153,10 @@ fn auth(a: AuthFile) -> Result<AuthConfig, String> {
     }
     if let Some(adv) = a.advertise_expires_in {
         out.advertise_expires_in = adv;
+    }
+    if let Some(d) = a.token_delay {
+        out.token_delay =
+            humantime::parse_duration(&d).map_err(|e| format!("auth.token_delay `{d}`: {e}"))?;
     }
     Ok(out)
 }

@@ -1,8 +1,12 @@
 //! Queue-to-quota: a call takes a share of every window before it is sent, or learns when to
-//! ask again. Windows are sliding and counted over the window plus the arrival jitter allowed
-//! (never more than `limit` calls sent in any interval of `window + jitter`), so a configured
-//! quota is never broken as the vendor counts it: whatever its window's alignment, and however
-//! the network delays each call within the jitter.
+//! ask again. A call counts in every window from when it is admitted until it is answered, and
+//! for a whole window from then ([`QuotaState::try_reserve`]); windows are sliding. A vendor
+//! counts a call at some moment between its arrival and its answer, so however long the call
+//! waited before it left (a token refresh, a busy thread), travelled, or sat in the vendor's own
+//! queue, the calls it counts in any of its windows were all counted together here when the
+//! last of them was admitted: a configured quota is never broken as the vendor counts it,
+//! whatever its window's alignment. Each window is kept over its length plus a small margin
+//! (`jitter`) for vendors whose clocks or windows are coarser.
 //!
 //! The upstream teaches the quota as it answers ([`Signal`]): `Retry-After` pauses every call
 //! until then; `RateLimit-Policy` adds the upstream's real windows when they are stricter than
@@ -26,9 +30,8 @@ use crate::window::SlidingCount;
 /// Sub-buckets per window: a window is counted over at most 1 % more than its length.
 const BUCKETS: u32 = 100;
 
-/// How much later than sent a call may reach the vendor, by default: network delay that varies,
-/// a connection being set up. See [`LocalQuota::with_jitter`].
-pub const DEFAULT_JITTER: Duration = Duration::from_millis(50);
+/// The margin added to every window by default. See [`LocalQuota::with_jitter`].
+pub const DEFAULT_JITTER: Duration = Duration::ZERO;
 
 /// One limit: `limit` calls per `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,8 +73,23 @@ pub struct QuotaSnapshot {
 
 /// A connector's (or connection's) quota state.
 pub trait QuotaState: Send + Sync + 'static {
-    /// Takes one call's share of every window now, or returns when to ask again.
-    fn try_acquire(&self, now: Instant) -> Result<(), Instant>;
+    /// Takes one call's place in every window, counted for a whole window from now, or returns
+    /// when to ask again.
+    fn try_acquire(&self, now: Instant) -> Result<(), Instant> {
+        self.try_reserve(now)?;
+        self.settled(now);
+        Ok(())
+    }
+    /// Takes one call's place until it is settled ([`QuotaState::settled`]): it counts in every
+    /// window however long it waits for credentials, a connection or its answer, then for a
+    /// whole window from then. A window counted from admission alone would let calls that were
+    /// delayed after it reach the vendor together with the calls admitted after them.
+    fn try_reserve(&self, now: Instant) -> Result<(), Instant>;
+    /// A reserved call was answered, failed, or was given up after its request may have left:
+    /// it counts for a whole window from now.
+    fn settled(&self, now: Instant);
+    /// A reserved call was given up before its request left: its place is free again.
+    fn unsent(&self);
     /// Learns from an upstream answer; `in_flight` counts other calls sent and not yet answered.
     fn observe(&self, now: Instant, signal: &Signal, in_flight: u64);
     fn snapshot(&self, now: Instant) -> QuotaSnapshot;
@@ -94,6 +112,8 @@ struct Inner {
     last_remaining: Option<u64>,
     /// This process's share of a quota split between processes; `None`: the whole quota.
     share: Option<Share>,
+    /// Calls admitted and not yet settled: they count in every window until they are.
+    pending: u64,
 }
 
 /// The whole of a quota, in shares: a share of `WHOLE / 4` is a quarter of every window.
@@ -104,6 +124,10 @@ const LEAST_WANT: u32 = WHOLE / 100;
 
 /// How soon a call refused for want of a share asks again (a renewal may have granted one).
 const SHARE_POLL: Duration = Duration::from_millis(50);
+
+/// How soon a call refused because calls admitted and not yet answered fill a window asks again
+/// (each then counts in the sliding windows, whose own times are known).
+const PENDING_POLL: Duration = Duration::from_millis(10);
 
 /// A leased share and the demand seen since the last renewal.
 struct Share {
@@ -147,16 +171,14 @@ pub struct ShareGrant {
 }
 
 impl LocalQuota {
-    /// A quota over `windows`, allowing [`DEFAULT_JITTER`] of arrival delay.
+    /// A quota over `windows`, with the [`DEFAULT_JITTER`] margin (none).
     pub fn new(windows: &[Window]) -> Self {
         Self::with_jitter(windows, DEFAULT_JITTER)
     }
 
-    /// A quota over `windows` that holds at the vendor when calls reach it up to `jitter` later
-    /// than they were sent (by different delays). Calls that reach a vendor in any interval of
-    /// one window were sent within an interval of the window plus the jitter, so each window
-    /// is counted over that span: the limit is never broken as the vendor counts it, whatever
-    /// its window's alignment, at a cost of `jitter / window` of throughput.
+    /// A quota over `windows`, each counted over its length plus `jitter`: a margin for a vendor
+    /// whose clock or windows are coarser than ours, at a cost of `jitter / window` of throughput.
+    /// (Delays between admission and the vendor's count need none: a call counts until settled.)
     pub fn with_jitter(windows: &[Window], jitter: Duration) -> Self {
         let origin = Instant::now();
         let jitter = jitter.min(LONGEST_HINT);
@@ -173,6 +195,7 @@ impl LocalQuota {
                 budget: None,
                 last_remaining: None,
                 share: None,
+                pending: 0,
             }),
         }
     }
@@ -297,11 +320,14 @@ impl Inner {
         self.windows()
             .map(|(w, c)| {
                 let limit = self.part(now, u64::from(w.limit));
+                let room = limit.saturating_sub(self.pending);
                 if limit == 0 {
                     // No share of it: ask again once a renewal may have granted one.
                     now + SHARE_POLL
-                } else if c.sum(now) >= limit {
-                    c.free_at(now, limit)
+                } else if room == 0 {
+                    now + PENDING_POLL
+                } else if c.sum(now) >= room {
+                    c.free_at(now, room)
                 } else {
                     now
                 }
@@ -312,7 +338,7 @@ impl Inner {
     /// The largest part of any window counted now (of [`WHOLE`]).
     fn usage(&self, now: Instant) -> u32 {
         self.windows()
-            .map(|(w, c)| ratio(c.sum(now), u64::from(w.limit)))
+            .map(|(w, c)| ratio(c.sum(now) + self.pending, u64::from(w.limit)))
             .max()
             .unwrap_or(0)
     }
@@ -379,7 +405,7 @@ fn later(now: Instant, d: Duration) -> Instant {
 }
 
 impl QuotaState for LocalQuota {
-    fn try_acquire(&self, now: Instant) -> Result<(), Instant> {
+    fn try_reserve(&self, now: Instant) -> Result<(), Instant> {
         let mut q = self.lock();
         if let Some(p) = q.paused_until {
             if p > now {
@@ -404,10 +430,7 @@ impl QuotaState for LocalQuota {
             }
             return Err(at);
         }
-        let q = &mut *q;
-        for (_, c) in q.configured.iter_mut().chain(q.learned.iter_mut()) {
-            c.add(now, 1);
-        }
+        q.pending += 1;
         if let Some(s) = q.share.as_mut() {
             s.acquired += 1;
         }
@@ -415,6 +438,20 @@ impl QuotaState for LocalQuota {
             *left -= 1;
         }
         Ok(())
+    }
+
+    fn settled(&self, now: Instant) {
+        let mut q = self.lock();
+        let q = &mut *q;
+        q.pending = q.pending.saturating_sub(1);
+        for (_, c) in q.configured.iter_mut().chain(q.learned.iter_mut()) {
+            c.add(now, 1);
+        }
+    }
+
+    fn unsent(&self) {
+        let mut q = self.lock();
+        q.pending = q.pending.saturating_sub(1);
     }
 
     fn observe(&self, now: Instant, signal: &Signal, in_flight: u64) {
@@ -454,8 +491,12 @@ impl QuotaState for LocalQuota {
             windows: q
                 .configured
                 .iter()
-                .map(|(w, c)| (*w, c.sum(now), false))
-                .chain(q.learned.iter().map(|(w, c)| (*w, c.sum(now), true)))
+                .map(|(w, c)| (*w, c.sum(now) + q.pending, false))
+                .chain(
+                    q.learned
+                        .iter()
+                        .map(|(w, c)| (*w, c.sum(now) + q.pending, true)),
+                )
                 .collect(),
             paused_for: q
                 .paused_until

@@ -40,10 +40,11 @@ pub struct RawConnector {
     /// waits (in arrival order) up to `max_wait`, then is answered 429 by Junction.
     #[serde(default)]
     pub quotas: Vec<String>,
-    /// How much later than sent a call may reach the API (network delays that vary, connections
-    /// being set up). Each quota window is kept over its length plus this, so the API's own
-    /// count of any window never exceeds the quota; it costs `quota_jitter / window` of
-    /// throughput (5 % of a per-second quota at the default 50ms).
+    /// A margin added to every quota window's length (none by default). A call counts in the
+    /// windows from its admission until its answer and for a whole window after, which keeps
+    /// any API that counts a call between receiving and answering it within the quota; a
+    /// margin covers one that counts later than it answers. It costs `quota_jitter / window`
+    /// of throughput (5 % of a per-second quota with 50ms).
     #[serde(default = "default_quota_jitter")]
     pub quota_jitter: HumanDuration,
     /// Allow a base URL on a link-local address (169.254.0.0/16, fe80::/10) or a cloud metadata
@@ -304,7 +305,7 @@ fn default_max_wait() -> HumanDuration {
     secs(30)
 }
 fn default_quota_jitter() -> HumanDuration {
-    HumanDuration(std::time::Duration::from_millis(50))
+    HumanDuration(std::time::Duration::ZERO)
 }
 fn default_connect() -> HumanDuration {
     secs(5)

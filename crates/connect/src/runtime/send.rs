@@ -32,6 +32,7 @@ enum Next {
 /// the token it used (to refresh if the vendor refuses it).
 struct Authorized<'a> {
     slot: tokio::sync::SemaphorePermit<'a>,
+    place: super::Reserved<'a>,
     permit: junction_resilience::Permit,
     out: Outgoing,
     used: Option<Arc<str>>,
@@ -82,7 +83,7 @@ impl Runtime {
             p.sent += 1;
             let used = a.used.clone();
             let permit = a.permit;
-            let x = self.exchange(a.slot, a.out, deadline).await;
+            let x = self.exchange(a.slot, a.place, a.out, deadline).await;
             let now = Instant::now();
             let res = match x.result {
                 Ok(res) => res,
@@ -143,7 +144,7 @@ impl Runtime {
         wait_until: Instant,
         deadline: Instant,
     ) -> Result<Authorized<'_>, Error> {
-        let slot = self.admit(wait_until.max(Instant::now())).await?;
+        let (slot, place) = self.admit(wait_until.max(Instant::now())).await?;
         let permit = match self.circuit.allow(Instant::now()) {
             Ok(p) => p,
             Err(retry_in) => return Err(self.circuit_open(retry_in)),
@@ -163,6 +164,7 @@ impl Runtime {
         }
         Ok(Authorized {
             slot,
+            place,
             permit,
             out,
             used,
@@ -170,14 +172,18 @@ impl Runtime {
     }
 
     /// The request, within the attempt timeout and what is left of the deadline; the slot is
-    /// given back as soon as the answer's head is in.
+    /// given back as soon as the answer's head is in, and the call counts in the quota's windows
+    /// from then (the vendor counted it at some moment before it answered).
     async fn exchange(
         &self,
         slot: tokio::sync::SemaphorePermit<'_>,
+        mut place: super::Reserved<'_>,
         out: Outgoing,
         deadline: Instant,
     ) -> Exchanged {
         let t0 = Instant::now();
+        let waited = place.leaving(t0);
+        self.metrics.send_delay_seconds.record(waited.as_secs_f64());
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         self.metrics.attempts.increment(1);
         let result = self
@@ -193,6 +199,7 @@ impl Runtime {
                     .min(deadline.saturating_duration_since(t0)),
             )
             .await;
+        place.settled(Instant::now());
         let others = self
             .in_flight
             .fetch_sub(1, Ordering::Relaxed)

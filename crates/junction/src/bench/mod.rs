@@ -63,8 +63,8 @@ pub struct BenchArgs {
     /// cluster: processes of `junction serve` on one PostgreSQL database.
     #[arg(long, default_value_t = 3)]
     pub nodes: usize,
-    /// cluster: the connector's `quota_jitter` (how late an admitted call may reach the vendor).
-    #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration)]
+    /// cluster: the connector's `quota_jitter` (a margin added to every quota window).
+    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
     pub quota_jitter: std::time::Duration,
     /// `proxy`: rounds of direct, through Junction and through nginx, back to back; the figures
     /// reported are the medians over the rounds.

@@ -120,6 +120,9 @@ pub(super) async fn token(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    if !state.config.auth.token_delay.is_zero() {
+        tokio::time::sleep(state.config.auth.token_delay).await;
+    }
     let form: std::collections::HashMap<String, String> =
         url::form_urlencoded::parse(&body).into_owned().collect();
     let basic = headers
