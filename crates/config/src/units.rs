@@ -251,3 +251,24 @@ pub fn parse_rate(text: &str) -> Result<(u32, Duration), String> {
     }
     Ok((limit, window))
 }
+
+/// A list of rates as written (`[ 100/s, 5000/h ]`), each checked; errors name `ptr/i`.
+pub(crate) fn resolve_rates(
+    doc: &crate::yaml::Document,
+    ptr: &str,
+    raw: &[String],
+    errs: &mut Vec<crate::ConfigError>,
+) -> Vec<crate::Rate> {
+    let mut rates = Vec::with_capacity(raw.len());
+    for (i, q) in raw.iter().enumerate() {
+        match parse_rate(q) {
+            Ok((limit, window)) => rates.push(crate::Rate { limit, window }),
+            Err(e) => errs.push(doc.error_at(
+                &crate::yaml::push(ptr, &i.to_string()),
+                e,
+                Some("write LIMIT/WINDOW: 10/s, 1000/min, 50000/day".into()),
+            )),
+        }
+    }
+    rates
+}

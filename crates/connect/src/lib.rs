@@ -46,7 +46,7 @@ pub struct Hub {
     /// Each connector's section of `junction.yaml` as it was built from: a reload rebuilds only
     /// the connectors whose section changed (the others keep their quota, circuit and cache).
     built_from: std::sync::Mutex<HashMap<String, serde_json::Value>>,
-    pub tokens: ApiTokens,
+    pub tokens: Arc<ApiTokens>,
     store: Arc<dyn Store>,
     vault: Option<Arc<Vault>>,
     body_limit: usize,
@@ -123,7 +123,7 @@ impl Hub {
         let hub = Arc::new(Self {
             connectors: arc_swap::ArcSwap::from_pointee(connectors),
             built_from: std::sync::Mutex::new(built_from),
-            tokens: ApiTokens::new(store.clone()),
+            tokens: state.tokens.clone(),
             store,
             vault,
             body_limit: config.server.body_limit,

@@ -112,6 +112,7 @@ type Eng = axum::Extension<Arc<Engine>>;
         (status = 401, description = "The signature, timestamp or credentials do not verify", body = ErrorBody),
         (status = 404, description = "No source of that name", body = ErrorBody),
         (status = 413, description = "The body is larger than `server.body_limit`", body = ErrorBody),
+        (status = 429, description = "The source is over its `rate_limits`: nothing was checked or stored; retry after `Retry-After`", body = ErrorBody),
         (status = 503, description = "The store is unavailable: nothing was stored; the provider should retry", body = ErrorBody)),
     security(()))]
 async fn webhook(

@@ -26,6 +26,8 @@ struct SourceRt {
     accepted: metrics::Counter,
     duplicate: metrics::Counter,
     history: std::sync::Arc<history::Series>,
+    /// Webhooks it accepts per process, and the windows as configured (for the refusal).
+    limit: Option<(junction_resilience::LocalQuota, Vec<junction_config::Rate>)>,
 }
 
 /// What intake did with an accepted request.
@@ -51,6 +53,8 @@ pub enum IngestError {
     Rejected(Rejection),
     Malformed(String),
     Store(StoreError),
+    /// Over the source's rate limit: (source, its windows, when to retry).
+    RateLimited(String, Vec<junction_config::Rate>, std::time::Duration),
 }
 
 impl From<IngestError> for Error {
@@ -90,6 +94,12 @@ impl From<IngestError> for Error {
             }
             IngestError::Malformed(m) => Error::downstream(Code::BadRequest, m),
             IngestError::Store(e) => e.into(),
+            IngestError::RateLimited(source, rates, retry) => junction_server::limits::refused(
+                &format!("source `{source}`"),
+                &rates,
+                retry,
+                &format!("sources.{source}.rate_limits (or server.rate_limits.per_source)"),
+            ),
         }
     }
 }
@@ -153,7 +163,13 @@ impl Ingest {
                     .any(|p| p.as_ref().is_some_and(Pick::needs_body))
                     || routes.iter().any(|r| r.filter.is_some());
                 let label = s.name.clone();
+                let rates = s
+                    .rate_limits
+                    .clone()
+                    .unwrap_or_else(|| config.server.per_source.clone());
+                let limit = junction_server::limits::limiter(&rates).map(|l| (l, rates));
                 let rt = SourceRt {
+                    limit,
                     verifier: junction_auth::build(&s.verify),
                     source: s.clone(),
                     routes,
@@ -200,6 +216,17 @@ impl Ingest {
         }
         rt.received.increment(1);
         rt.history.add(history::source::RECEIVED, 1);
+        if let Some((limit, rates)) = &rt.limit {
+            if let Err(retry) = junction_server::limits::admit(limit, tokio::time::Instant::now()) {
+                // Refused before any work: no signature checked, nothing kept.
+                self.rejected(rt, "rate_limited");
+                return Err(IngestError::RateLimited(
+                    rt.source.name.clone(),
+                    rates.clone(),
+                    retry,
+                ));
+            }
+        }
         let req = Request {
             headers,
             body,
@@ -293,6 +320,7 @@ impl Ingest {
             IngestError::Rejected(r) => r.to_string(),
             IngestError::Malformed(m) => m.clone(),
             IngestError::Store(e) => e.to_string(),
+            IngestError::RateLimited(s, ..) => format!("`{s}` is over its rate limit"),
         };
         self.inspector.record(
             junction_server::inspect::Refusal {

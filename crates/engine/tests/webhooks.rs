@@ -313,6 +313,79 @@ async fn dead_letters_are_replayed_and_delivered(url: String) {
 
 /// A `where` that cannot run on an event (here: adding 1 to a string) does not match it; the
 /// event is stored and goes where the other routes send it.
+/// Junction protects itself and its database: webhooks over a source's `rate_limits` are
+/// answered 429 with `Retry-After` before their signature is checked or anything is stored; the
+/// other sources keep the default limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_over_its_rate_limit_is_answered_429_before_anything_is_verified_or_stored() {
+    let Some((_g, url)) = DbGuard::new(Db::Sqlite).await else {
+        return;
+    };
+    let mock = mock().await;
+    let yaml = r#"
+server:
+  rate_limits: { per_source: [ 100/s ] }
+sources:
+  crm:
+    kind: webhook
+    verify: { preset: standard_webhooks, secrets: [ env:WHSEC ] }
+    rate_limits: [ 3/min ]
+  erp:
+    kind: webhook
+    verify: { preset: standard_webhooks, secrets: [ env:WHSEC ] }
+destinations:
+  a: { url: "{sink}/a" }
+routes:
+  all: { from: crm, to: [ a ] }
+  erp: { from: erp, to: [ a ] }
+"#;
+    let hub = Hub::start(yaml, &url, &mock).await;
+    let body = |i: usize| format!(r#"{{"id":"evt_{i}","type":"customer.updated"}}"#);
+    for i in 0..3 {
+        let res = post_signed(
+            &hub,
+            "/webhooks/crm",
+            &format!("evt_{i}"),
+            &body(i),
+            WHSEC,
+            0,
+        )
+        .await;
+        assert_eq!(res.status(), 202, "{i}");
+    }
+    let res = post_signed(&hub, "/webhooks/crm", "evt_3", &body(3), WHSEC, 0).await;
+    assert_eq!(res.status(), 429);
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=61).contains(&wait), "{wait}");
+    let err: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "rate_limited", "{err}");
+    // Refused before verification: a forged request is refused the same way, not with 401.
+    let forged = reqwest::Client::new()
+        .post(hub.url("/webhooks/crm"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 429);
+    let res = post_signed(&hub, "/webhooks/erp", "evt_e", &body(9), WHSEC, 0).await;
+    assert_eq!(res.status(), 202, "another source keeps its own limit");
+    all_settled(&hub, Duration::from_secs(10)).await;
+    assert_eq!(
+        received(&mock).len(),
+        4,
+        "only the accepted events were stored"
+    );
+    assert!(hub
+        .metrics()
+        .await
+        .contains(r#"junction_webhooks_rejected_total{source="crm",reason="rate_limited"} 2"#));
+    hub.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_route_filter_skips_the_route_and_keeps_the_event() {
     let Some((_g, url)) = DbGuard::new(Db::Sqlite).await else {

@@ -65,6 +65,7 @@ impl App {
         );
         let access = AdminAccess::new(
             state.store.clone(),
+            state.tokens.clone(),
             admin_token,
             state.config().server.hosts.clone(),
         );

@@ -91,6 +91,8 @@ pub struct ApiTokens {
     store: Arc<dyn Store>,
     snapshot: RwLock<Arc<Snapshot>>,
     reload: tokio::sync::Mutex<()>,
+    /// Requests each token may make (`server.rate_limits.per_token`), by token id.
+    pub limits: crate::limits::PerKey,
 }
 
 impl ApiTokens {
@@ -102,6 +104,7 @@ impl ApiTokens {
                 loaded: None,
             })),
             reload: tokio::sync::Mutex::new(()),
+            limits: crate::limits::PerKey::default(),
         }
     }
 
@@ -144,6 +147,8 @@ impl ApiTokens {
             .map(|t| (t.token_hash.clone(), Arc::new(t)))
             .collect();
         let found = by_hash.get(h).cloned();
+        self.limits
+            .retain(|id| by_hash.values().any(|t| t.id == id));
         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Snapshot {
             by_hash,
             loaded: Some(Instant::now()),
@@ -178,6 +183,15 @@ impl ApiTokens {
         }
         if token.expires_at.is_some_and(|e| e <= wall) {
             return Err(unauthorized("this API token has expired"));
+        }
+        if let Err(retry) = self.limits.admit(&token.id, Instant::now()) {
+            metrics::counter!("junction_api_rate_limited_total").increment(1);
+            return Err(crate::limits::refused(
+                &format!("API token {}", token.id),
+                &self.limits.rates(),
+                retry,
+                "server.rate_limits.per_token",
+            ));
         }
         Ok(token)
     }

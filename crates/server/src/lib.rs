@@ -14,6 +14,7 @@ pub mod errors;
 mod health;
 pub mod history;
 pub mod inspect;
+pub mod limits;
 mod listen;
 mod observe;
 pub mod reload;

@@ -43,6 +43,9 @@ pub struct Shared {
     pub rollouts: Arc<crate::rollouts::Board>,
     /// Quotas and circuits kept in step with the other processes on the database.
     pub shared: Arc<crate::shared::SharedLimits>,
+    /// Hub API tokens, verified (and rate-limited) alike for `/proxy`, operations and the
+    /// admin API.
+    pub tokens: Arc<crate::api_tokens::ApiTokens>,
 }
 
 /// Waits (at most the given time) for some background work to finish.
@@ -61,6 +64,7 @@ impl Shared {
 
     /// Makes `config` the running one (after a reload checked it).
     pub fn set_config(&self, config: Arc<Config>) {
+        self.tokens.limits.set(&config.server.per_token);
         self.config.store(config);
     }
 }
@@ -79,7 +83,10 @@ impl AppState {
             store.clone(),
             node_id.clone(),
         ));
+        let tokens = Arc::new(crate::api_tokens::ApiTokens::new(store.clone()));
+        tokens.limits.set(&config.server.per_token);
         Self(Arc::new(Shared {
+            tokens,
             config: arc_swap::ArcSwap::from_pointee(config),
             reload: Arc::default(),
             inspector: Arc::new(crate::inspect::Inspector::new(store.clone())),

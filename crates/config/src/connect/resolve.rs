@@ -269,18 +269,7 @@ fn limits(doc: &Document, ptr: &str, raw: &RawConnector, errs: &mut Vec<ConfigEr
             None,
         ));
     }
-    let mut quotas = Vec::new();
-    for (i, q) in raw.quotas.iter().enumerate() {
-        match crate::units::parse_rate(q) {
-            Ok((limit, window)) => quotas.push(Rate { limit, window }),
-            Err(e) => errs.push(doc.error_at(
-                &push(&push(ptr, "quotas"), &i.to_string()),
-                e,
-                Some("write LIMIT/WINDOW: 10/s, 1000/min, 50000/day".into()),
-            )),
-        }
-    }
-    quotas
+    crate::units::resolve_rates(doc, &push(ptr, "quotas"), &raw.quotas, errs)
 }
 
 fn cache(doc: &Document, kptr: &str, c: &RawCache, errs: &mut Vec<ConfigError>) -> Option<Cache> {

@@ -43,6 +43,11 @@ pub struct RawSource {
     /// `cookie`) cannot be forwarded.
     #[serde(default)]
     pub forward_headers: Vec<String>,
+    /// Webhooks this source accepts, per process (`[ 500/s ]`; `[]`: no limit); over it a
+    /// request is answered 429 with `Retry-After` before it is verified. Default:
+    /// `server.rate_limits.per_source`.
+    #[serde(default)]
+    pub rate_limits: Option<Vec<String>>,
 }
 
 /// A body format Junction decodes into JSON.

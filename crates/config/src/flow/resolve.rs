@@ -154,6 +154,18 @@ fn source(
                     Some("remove `verify:`".into()),
                 ));
             }
+            if raw.rate_limits.is_some() {
+                errs.push(
+                    doc.error_at(
+                        &push(ptr, "rate_limits"),
+                        "a sync source takes no requests, so none are limited",
+                        Some(
+                            "remove `rate_limits:`; the connector's `quotas:` pace what it pulls"
+                                .into(),
+                        ),
+                    ),
+                );
+            }
             let pull = crate::flow::pull::resolve(doc, &push(ptr, "sync"), name, p, errs)?;
             if errs.len() > before {
                 return None;
@@ -174,6 +186,7 @@ fn source(
                 event: Extract::default(),
                 format: BodyFormat::Json,
                 forward_headers: Vec::new(),
+                rate_limits: None,
             });
         }
     }
@@ -288,6 +301,10 @@ fn source(
         sequence: fields.next().flatten(),
     };
     let forward_headers = forward_headers(doc, ptr, &raw.forward_headers, errs);
+    let rate_limits = raw
+        .rate_limits
+        .as_ref()
+        .map(|r| crate::units::resolve_rates(doc, &push(ptr, "rate_limits"), r, errs));
     let rptr = push(ptr, "reconcile");
     let reconcile = raw.reconcile.and_then(|r| {
         let mut pull = crate::flow::pull::resolve(doc, &rptr, name, r, errs)?;
@@ -338,6 +355,7 @@ fn source(
         event,
         format: raw.format,
         forward_headers,
+        rate_limits,
     })
 }
 

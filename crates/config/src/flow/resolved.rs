@@ -62,6 +62,8 @@ pub struct Source {
     pub format: crate::flow::raw::BodyFormat,
     /// Lower-case names of the provider headers kept with each event and forwarded.
     pub forward_headers: Vec<String>,
+    /// The source's own inbound rate limits; `None`: `server.rate_limits.per_source`.
+    pub rate_limits: Option<Vec<crate::Rate>>,
 }
 
 /// The most headers a source may forward.

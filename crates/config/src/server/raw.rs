@@ -41,6 +41,39 @@ pub struct RawServer {
     /// Serve HTTPS (TLS 1.2 and 1.3 only) instead of plain HTTP.
     #[serde(default)]
     pub tls: Option<RawTls>,
+    /// How many requests each caller may make, per process: over it the request is answered
+    /// 429 with `Retry-After` before any work is done.
+    #[serde(default)]
+    pub rate_limits: RawRateLimits,
+}
+
+/// Inbound rate limits, each a list of windows (`[ 100/s, 10000/h ]`; `[]`: none).
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimits {
+    /// Webhooks each source accepts (a source's own `rate_limits` replaces it).
+    #[serde(default = "default_per_source")]
+    pub per_source: Vec<String>,
+    /// Requests each API token makes (`/proxy`, operations, the admin API).
+    #[serde(default = "default_per_token")]
+    pub per_token: Vec<String>,
+}
+
+impl Default for RawRateLimits {
+    fn default() -> Self {
+        Self {
+            per_source: default_per_source(),
+            per_token: default_per_token(),
+        }
+    }
+}
+
+fn default_per_source() -> Vec<String> {
+    vec!["5000/s".into()]
+}
+
+fn default_per_token() -> Vec<String> {
+    vec!["5000/s".into()]
 }
 
 /// HTTPS on the listener. The files are read again when they change (a renewed certificate
@@ -70,6 +103,7 @@ impl Default for RawServer {
             max_connections: default_server_max_connections(),
             hosts: Vec::new(),
             tls: None,
+            rate_limits: RawRateLimits::default(),
         }
     }
 }

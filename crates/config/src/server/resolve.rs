@@ -95,6 +95,18 @@ pub(crate) fn resolve_server(
         }
     }
     let tls = raw.tls.as_ref().and_then(|t| resolve_tls(doc, t, errs));
+    let per_source = crate::units::resolve_rates(
+        doc,
+        "/server/rate_limits/per_source",
+        &raw.rate_limits.per_source,
+        errs,
+    );
+    let per_token = crate::units::resolve_rates(
+        doc,
+        "/server/rate_limits/per_token",
+        &raw.rate_limits.per_token,
+        errs,
+    );
     Some(Server {
         listen: listen?,
         body_limit: usize::try_from(limit).ok()?,
@@ -104,6 +116,8 @@ pub(crate) fn resolve_server(
         max_connections: raw.max_connections as usize,
         hosts,
         tls,
+        per_source,
+        per_token,
     })
 }
 

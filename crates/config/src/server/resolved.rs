@@ -22,6 +22,10 @@ pub struct Server {
     pub hosts: Vec<String>,
     /// HTTPS instead of HTTP.
     pub tls: Option<Tls>,
+    /// Webhooks each source accepts (unless the source sets its own), per process.
+    pub per_source: Vec<crate::Rate>,
+    /// Requests each API token makes, per process.
+    pub per_token: Vec<crate::Rate>,
 }
 
 /// The listener's TLS files (absolute, or relative to the working directory).

@@ -89,8 +89,12 @@ impl Hub {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let access =
-            junction_server::admin::AdminAccess::new(state.store.clone(), None, Vec::new());
+        let access = junction_server::admin::AdminAccess::new(
+            state.store.clone(),
+            state.tokens.clone(),
+            None,
+            Vec::new(),
+        );
         let extra = junction_engine::http::routes(engine.clone()).merge(
             junction_engine::http::admin_routes(engine.clone()).layer(axum::middleware::from_fn(
                 move |req, next| junction_server::admin::guard(access.clone(), req, next),

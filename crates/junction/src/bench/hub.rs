@@ -45,7 +45,8 @@ impl HubProcess {
     }
 
     /// Starts `junction serve` with `body` (the config below `server` and `telemetry`) and
-    /// extra environment variables.
+    /// extra environment variables. Inbound rate limits are set far above what a benchmark
+    /// sends: it measures the hub, not its protection from one caller (the check still runs).
     pub async fn start_with(
         dir: &Path,
         database_url: &str,
@@ -57,7 +58,7 @@ impl HubProcess {
             .map_err(|e| e.to_string())?
             .port();
         let yaml = format!(
-            "server:\n  listen: 127.0.0.1:{port}\n  body_limit: 64KiB\n  request_timeout: 150s\ntelemetry:\n  log_level: warn\n  log_format: json\n{body}"
+            "server:\n  listen: 127.0.0.1:{port}\n  body_limit: 64KiB\n  request_timeout: 150s\n  rate_limits: {{ per_source: [ 1000000/s ], per_token: [ 1000000/s ] }}\ntelemetry:\n  log_level: warn\n  log_format: json\n{body}"
         );
         let config = dir.join("junction.yaml");
         std::fs::write(&config, yaml).map_err(|e| e.to_string())?;

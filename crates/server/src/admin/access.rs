@@ -87,16 +87,21 @@ fn is_read(method: &Method) -> bool {
 /// The credentials the admin API accepts.
 pub struct AdminAccess {
     store: Arc<dyn Store>,
-    tokens: ApiTokens,
+    tokens: Arc<ApiTokens>,
     env_token: Option<String>,
     /// Host names honoured for ambient authority besides loopback literals and `localhost`.
     hosts: Vec<String>,
 }
 
 impl AdminAccess {
-    /// `hosts`: `server.hosts`, the names besides loopback under which a cookie or a token-less
-    /// loopback client is trusted.
-    pub fn new(store: Arc<dyn Store>, env_token: Option<String>, hosts: Vec<String>) -> Arc<Self> {
+    /// `tokens`: the hub's API tokens (the state's); `hosts`: `server.hosts`, the names besides
+    /// loopback under which a cookie or a token-less loopback client is trusted.
+    pub fn new(
+        store: Arc<dyn Store>,
+        tokens: Arc<ApiTokens>,
+        env_token: Option<String>,
+        hosts: Vec<String>,
+    ) -> Arc<Self> {
         if let Some(t) = &env_token {
             junction_core::mask::register(t);
         } else {
@@ -105,7 +110,7 @@ impl AdminAccess {
             );
         }
         Arc::new(Self {
-            tokens: ApiTokens::new(store.clone()),
+            tokens,
             store,
             env_token,
             hosts,
