@@ -33,6 +33,8 @@ pub struct Material {
     pub rolled_back: Vec<(String, String)>,
     /// Each job of the running config that is not paused, with how its runs went.
     pub jobs: Vec<JobHealth>,
+    /// `(certificate, when it expires in Unix seconds)` of the certificates in use.
+    pub certificates: Vec<(String, i64)>,
 }
 
 /// How a job's runs went, for `job_failing` and `job_not_run`.
@@ -157,6 +159,7 @@ impl Material {
             reload_failed: None,
             rolled_back: Vec::new(),
             jobs: Vec::new(),
+            certificates: Vec::new(),
         })
     }
 
@@ -306,6 +309,25 @@ impl Material {
                     })
                     .collect()
             }
+            Signal::CertificateExpiring => self
+                .certificates
+                .iter()
+                .map(|(which, at)| {
+                    let left_ms = at.saturating_mul(1000) - self.now_ms;
+                    let days = left_ms.div_euclid(86_400_000);
+                    let text = if left_ms <= 0 {
+                        format!("the {which} certificate expired {} day(s) ago: renew it", -days)
+                    } else {
+                        format!("the {which} certificate expires in {days} day(s): renew it before it does")
+                    };
+                    Reading {
+                        subject: which.clone(),
+                        value: if left_ms < junction_core::time::ms(rule.over) { 1.0 } else { 0.0 },
+                        judged: true,
+                        text,
+                    }
+                })
+                .collect(),
             Signal::RolloutRolledBack => self
                 .rolled_back
                 .iter()
@@ -450,6 +472,28 @@ mod tests {
             r[0].text
         );
         assert_eq!((r[1].subject.as_str(), r[1].value), ("shop", 0.0));
+    }
+
+    #[test]
+    fn a_certificate_is_a_reading_from_thirty_days_before_it_expires() {
+        let day = 86_400;
+        let mut m = Material {
+            now_ms: 1_000 * day * 1000,
+            ..Default::default()
+        };
+        let now_s = m.now_ms / 1000;
+        m.certificates = vec![
+            ("server".into(), now_s + 29 * day + 3_600),
+            ("client_ca".into(), now_s + 31 * day),
+        ];
+        let r = m.readings(&rule("certificate_expiring"));
+        assert_eq!((r[0].subject.as_str(), r[0].value), ("server", 1.0));
+        assert!(r[0].text.contains("expires in 29 day(s)"), "{}", r[0].text);
+        assert_eq!((r[1].subject.as_str(), r[1].value), ("client_ca", 0.0));
+        m.certificates = vec![("server".into(), now_s - 2 * day)];
+        let r = m.readings(&rule("certificate_expiring"));
+        assert_eq!(r[0].value, 1.0);
+        assert!(r[0].text.contains("expired 2 day(s) ago"), "{}", r[0].text);
     }
 
     #[test]

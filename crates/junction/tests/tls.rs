@@ -111,6 +111,23 @@ async fn the_hub_serves_https_only_and_takes_a_renewed_certificate_without_a_res
     let hub = Served::start_on(&config(dir.path(), false), &[], port);
 
     assert!(presents(port, &ca, "hub-first").await);
+    // When the certificate in use expires is exported (2099-01-01T00:00:00Z).
+    let metrics = client(&ca)
+        .build()
+        .unwrap()
+        .get(format!("https://localhost:{port}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            r#"junction_tls_certificate_expiry_timestamp_seconds{certificate="server"} 4070908800"#
+        ),
+        "{metrics}"
+    );
     // Plain HTTP on the TLS port gets no HTTP answer.
     let plain = reqwest::Client::new()
         .get(format!("http://127.0.0.1:{port}/healthz"))

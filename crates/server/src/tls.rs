@@ -6,10 +6,11 @@
 //!
 //! A file that cannot be used at start is an error that names it; a renewed file that cannot be
 //! used is logged and counted (`junction_tls_reload_failures_total`) and the working
-//! certificate stays.
+//! certificate stays. When each certificate in use expires is exported
+//! (`junction_tls_certificate_expiry_timestamp_seconds`) and alerted on ([`expiries`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -27,6 +28,48 @@ pub struct OverTls;
 /// How often the files' modification times are compared.
 const WATCH_EVERY: Duration = Duration::from_secs(2);
 
+/// When the certificates in use expire, by what they are (`server`, `client_ca`): Unix seconds.
+static EXPIRIES: Mutex<Vec<(&'static str, i64)>> = Mutex::new(Vec::new());
+
+/// When each certificate in use expires (Unix seconds): the server's chain, and the authorities
+/// client certificates are checked against. Empty without `server.tls`.
+pub fn expiries() -> Vec<(String, i64)> {
+    EXPIRIES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|(k, t)| ((*k).to_owned(), *t))
+        .collect()
+}
+
+/// The earliest `notAfter` among `certs`, in Unix seconds: a chain (or a bundle of authorities)
+/// stops working for someone when its first certificate expires.
+pub fn not_after(certs: &[CertificateDer<'_>]) -> Option<i64> {
+    certs
+        .iter()
+        .filter_map(|c| x509_parser::parse_x509_certificate(c.as_ref()).ok())
+        .map(|(_, x)| x.validity().not_after.timestamp())
+        .min()
+}
+
+/// When the certificates of one working configuration expire.
+struct Expiry(Vec<(&'static str, Option<i64>)>);
+
+impl Expiry {
+    /// Makes these the ones in use: the gauge and [`expiries`].
+    fn record(&self) {
+        let mut all = EXPIRIES.lock().unwrap_or_else(|p| p.into_inner());
+        all.clear();
+        for (which, at) in &self.0 {
+            if let Some(at) = at {
+                metrics::gauge!("junction_tls_certificate_expiry_timestamp_seconds", "certificate" => *which)
+                    .set(*at as f64);
+                all.push((which, *at));
+            }
+        }
+    }
+}
+
 /// The acceptor in use, swapped whole when the files change.
 #[derive(Clone)]
 pub struct Acceptor {
@@ -37,7 +80,8 @@ pub struct Acceptor {
 impl Acceptor {
     /// Reads the files; an error names the file and what is wrong with it.
     pub fn load(files: &Tls) -> Result<Self, String> {
-        let config = server_config(files)?;
+        let (config, expiry) = server_config(files)?;
+        expiry.record();
         Ok(Self {
             files: files.clone(),
             current: Arc::new(ArcSwap::from_pointee(TlsAcceptor::from(config))),
@@ -68,8 +112,9 @@ impl Acceptor {
                 // that does not match yet fails here (logged) and is tried again when the
                 // other file changes.
                 match server_config(&me.files) {
-                    Ok(config) => {
+                    Ok((config, expiry)) => {
                         me.current.store(Arc::new(TlsAcceptor::from(config)));
+                        expiry.record();
                         seen = now;
                         tracing::info!(cert = %me.files.cert.display(), "TLS certificate reloaded");
                     }
@@ -99,8 +144,9 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
-fn server_config(files: &Tls) -> Result<Arc<ServerConfig>, String> {
+fn server_config(files: &Tls) -> Result<(Arc<ServerConfig>, Expiry), String> {
     let certs = certificates(&files.cert)?;
+    let mut expiry = Expiry(vec![("server", not_after(&certs))]);
     let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| {
         format!(
             "{}: no usable private key ({e}); write the key as PEM (PKCS#8, PKCS#1 or SEC1)",
@@ -114,7 +160,9 @@ fn server_config(files: &Tls) -> Result<Arc<ServerConfig>, String> {
         None => builder.with_no_client_auth(),
         Some(ca) => {
             let mut roots = RootCertStore::empty();
-            for cert in certificates(ca)? {
+            let cas = certificates(ca)?;
+            expiry.0.push(("client_ca", not_after(&cas)));
+            for cert in cas {
                 roots
                     .add(cert)
                     .map_err(|e| format!("{}: not a usable CA certificate: {e}", ca.display()))?;
@@ -133,7 +181,7 @@ fn server_config(files: &Tls) -> Result<Arc<ServerConfig>, String> {
         )
     })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok((Arc::new(config), expiry))
 }
 
 fn certificates(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>, String> {

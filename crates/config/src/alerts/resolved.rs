@@ -40,6 +40,9 @@ pub enum Signal {
     /// Changes a source's webhooks missed (missing or stale entities) that reconciliation runs
     /// finished over `over` found, per source.
     WebhooksMissed,
+    /// 1 while a certificate in use (`server`: the one `server.tls` serves; `client_ca`: the
+    /// authorities client certificates are checked against) expires within `over`, or has.
+    CertificateExpiring,
 }
 
 impl Signal {
@@ -59,6 +62,7 @@ impl Signal {
             Signal::JobFailing => "job_failing",
             Signal::JobNotRun => "job_not_run",
             Signal::WebhooksMissed => "webhooks_missed",
+            Signal::CertificateExpiring => "certificate_expiring",
         }
     }
 }
@@ -222,5 +226,13 @@ pub fn builtin_rules() -> Vec<AlertRule> {
         rule("job_failing", JobFailing, 2.0, 0, 0, Warning),
         rule("job_not_run", JobNotRun, 2.0, 0, 0, Warning),
         rule("webhooks_missed", WebhooksMissed, 0.0, 60 * MIN, 0, Warning),
+        rule(
+            "certificate_expiring",
+            CertificateExpiring,
+            0.0,
+            30 * 24 * 60 * MIN,
+            0,
+            Warning,
+        ),
     ]
 }
