@@ -13,7 +13,7 @@ fn load(text: &str) -> Result<junction_config::Config, junction_config::ConfigEr
 #[test]
 fn built_in_rules_run_unless_replaced_or_turned_off() {
     let c = load("").unwrap();
-    assert_eq!(c.alerts.rules.len(), 14);
+    assert_eq!(c.alerts.rules.len(), 15);
     assert_eq!(c.alerts.evaluate_every, Duration::from_secs(15));
 
     let c = load(
@@ -32,7 +32,7 @@ alerts:
     )
     .unwrap();
     let rules = &c.alerts.rules;
-    assert_eq!(rules.len(), 14);
+    assert_eq!(rules.len(), 15);
     let er = rules
         .iter()
         .find(|r| r.name == "connector_error_rate")

@@ -35,19 +35,34 @@ const MAX_KEPT: usize = 1 << 20;
 /// (each running call holds its input and a task; the connector's own limits then apply).
 const MAX_RUNNING: usize = 1024;
 
-/// One running call, counted while it lives.
-struct Running<'a>(&'a std::sync::atomic::AtomicUsize);
+/// One running call's place, counted while it lives (from its acceptance to its answer).
+struct Running(Arc<Hub>);
 
-impl<'a> Running<'a> {
-    fn start(n: &'a std::sync::atomic::AtomicUsize) -> Self {
-        n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Running(n)
+impl Running {
+    /// Takes a place among the [`MAX_RUNNING`], or none when all are taken: the count and the
+    /// check are one step, so callers arriving together (or before the calls accepted just now
+    /// have started) cannot pass the bound.
+    fn take(hub: &Arc<Hub>) -> Option<Self> {
+        let before = hub
+            .async_running
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let place = Running(hub.clone());
+        (before < MAX_RUNNING).then_some(place)
+    }
+
+    /// Counts a call this process runs whatever the count (one left behind by another).
+    fn start(hub: &Arc<Hub>) -> Self {
+        hub.async_running
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Running(hub.clone())
     }
 }
 
-impl Drop for Running<'_> {
+impl Drop for Running {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.0
+            .async_running
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
@@ -92,7 +107,7 @@ pub async fn accept(
             ));
         }
     }
-    if hub.async_running.load(std::sync::atomic::Ordering::Relaxed) >= MAX_RUNNING {
+    let Some(place) = Running::take(hub) else {
         return Err(ApiError(
             Error::downstream(
                 Code::NotReady,
@@ -101,7 +116,7 @@ pub async fn accept(
             .with_hint("retry after the Retry-After delay, or call synchronously")
             .with_retry_after(Duration::from_secs(5)),
         ));
-    }
+    };
     let uid = format!("call_{}", uuid::Uuid::now_v7().simple());
     let now = now_ms();
     // Stored as taken by this process, which runs it at once: one write before the 202.
@@ -133,7 +148,7 @@ pub async fn accept(
         body: None,
         callback: call.callback,
     };
-    tokio::spawn(execute(hub.clone(), taken));
+    tokio::spawn(execute(hub.clone(), taken, place));
     let url = format!("/ops/calls/{uid}");
     let mut res = (
         StatusCode::ACCEPTED,
@@ -159,7 +174,10 @@ async fn run(hub: Arc<Hub>, uid: String) {
     let now = now_ms();
     let stale = now - STALE.as_millis() as i64;
     match hub.store.take_call(&uid, &hub.node_id, now, stale).await {
-        Ok(Some(call)) => execute(hub, call).await,
+        Ok(Some(call)) => {
+            let place = Running::start(&hub);
+            execute(hub, call, place).await
+        }
         Ok(None) => {}
         Err(e) => {
             tracing::warn!(call = %uid, error = %e, "an asynchronous call could not be taken; a later sweep will");
@@ -168,8 +186,7 @@ async fn run(hub: Arc<Hub>, uid: String) {
 }
 
 /// Runs a call this process holds to its answer.
-async fn execute(hub: Arc<Hub>, call: AsyncCall) {
-    let _running = Running::start(&hub.async_running);
+async fn execute(hub: Arc<Hub>, call: AsyncCall, _running: Running) {
     let (uid, owner) = (call.uid.clone(), hub.node_id.to_string());
     // Stops beating when this task ends, however it ends: a call whose runner is gone must
     // go silent, so another process takes it over.
