@@ -147,8 +147,9 @@ impl ApiTokens {
             .map(|t| (t.token_hash.clone(), Arc::new(t)))
             .collect();
         let found = by_hash.get(h).cloned();
-        self.limits
-            .retain(|id| by_hash.values().any(|t| t.id == id));
+        let ids: std::collections::HashSet<&str> =
+            by_hash.values().map(|t| t.id.as_str()).collect();
+        self.limits.retain(|id| ids.contains(id));
         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Snapshot {
             by_hash,
             loaded: Some(Instant::now()),

@@ -94,16 +94,15 @@ impl PerKey {
             return Ok(());
         }
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        if !keys.contains_key(key) {
-            match limiter(&rates) {
-                Some(l) => keys.insert(key.to_owned(), l),
-                None => return Ok(()),
-            };
+        if let Some(l) = keys.get(key) {
+            return admit(l, now);
         }
-        match keys.get(key) {
-            Some(l) => admit(l, now),
-            None => Ok(()),
-        }
+        let Some(l) = limiter(&rates) else {
+            return Ok(());
+        };
+        let admitted = admit(&l, now);
+        keys.insert(key.to_owned(), l);
+        admitted
     }
 
     /// Keeps only the keys `keep` says still exist.
