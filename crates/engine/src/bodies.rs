@@ -143,3 +143,83 @@ pub struct DestinationSwitched {
     pub name: String,
     pub disabled: bool,
 }
+
+/// An erasure request: who the data is about and why it goes.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErasureRequest {
+    /// The identifier the sources' `event.subject` reads (a customer id, an email). Never
+    /// stored or logged: only its SHA-256.
+    pub subject: String,
+    /// Why, for the audit log (a ticket, a request reference).
+    pub reason: String,
+}
+
+/// What an erasure removed.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub struct ErasedItem {
+    pub events: u64,
+    /// Deliveries of those events, dead letters and quarantined ones included.
+    pub deliveries: u64,
+    /// Their attempts, with the response excerpts.
+    pub attempts: u64,
+    /// Tracked entities (sync and reconciliation state) of those events' keys.
+    pub entities: u64,
+    /// Rejected-request samples that contained the identifier.
+    pub rejected: u64,
+    /// Schema drift details that contained it.
+    pub drift: u64,
+    /// Asynchronous calls whose input or answer contained it.
+    pub calls: u64,
+}
+
+impl From<junction_store::ErasedCounts> for ErasedItem {
+    fn from(c: junction_store::ErasedCounts) -> Self {
+        Self {
+            events: c.events,
+            deliveries: c.deliveries,
+            attempts: c.attempts,
+            entities: c.entities,
+            rejected: c.rejected,
+            drift: c.drift,
+            calls: c.calls,
+        }
+    }
+}
+
+/// An erasure done.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErasureDone {
+    /// The subject's SHA-256 (hex), as the erasure and the audit log keep it.
+    pub subject_hash: String,
+    pub erased: ErasedItem,
+}
+
+/// A kept erasure.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErasureItem {
+    pub id: i64,
+    pub subject_hash: String,
+    pub at: i64,
+    pub actor: String,
+    pub reason: String,
+    pub erased: ErasedItem,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErasureList {
+    pub items: Vec<ErasureItem>,
+}
+
+impl From<junction_store::ErasureRecord> for ErasureItem {
+    fn from(r: junction_store::ErasureRecord) -> Self {
+        Self {
+            id: r.id,
+            subject_hash: hex::encode(r.subject),
+            at: r.at,
+            actor: r.actor,
+            reason: r.reason,
+            erased: r.erased.into(),
+        }
+    }
+}

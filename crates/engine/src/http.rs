@@ -42,7 +42,9 @@ use crate::Engine;
         destinations,
         enable,
         disable,
-        rejected
+        rejected,
+        erase,
+        erasures
     ),
     components(schemas(
         RejectedItem,
@@ -62,6 +64,11 @@ use crate::Engine;
         DestinationItem,
         DestinationList,
         DestinationSwitched,
+        ErasureRequest,
+        ErasedItem,
+        ErasureDone,
+        ErasureItem,
+        ErasureList,
         crate::ingest::Accepted
     ))
 )]
@@ -93,6 +100,7 @@ pub fn admin_routes(engine: Arc<Engine>) -> Router<AppState> {
         .route("/api/v1/destinations/{name}/enable", post(enable))
         .route("/api/v1/destinations/{name}/disable", post(disable))
         .route("/api/v1/rejected", get(rejected))
+        .route("/api/v1/erasures", get(erasures).post(erase))
         .layer(axum::Extension(engine))
 }
 
@@ -107,7 +115,7 @@ type Eng = axum::Extension<Arc<Engine>>;
     request_body(content = Vec<u8>, description = "The provider's body, as it signed it (JSON, XML or form, per the source's `format`)", content_type = "application/octet-stream"),
     responses(
         (status = 202, description = "Verified and durably stored with its deliveries", body = crate::ingest::Accepted),
-        (status = 200, description = "A repeat of an event already stored: nothing new was written", body = crate::ingest::Accepted),
+        (status = 200, description = "A repeat of an event already stored, or an event about an erased data subject: nothing new was written", body = crate::ingest::Accepted),
         (status = 400, description = "The body cannot be read (not the source's format, or no event id where one is required)", body = ErrorBody),
         (status = 401, description = "The signature, timestamp or credentials do not verify", body = ErrorBody),
         (status = 404, description = "No source of that name", body = ErrorBody),
@@ -126,12 +134,80 @@ async fn webhook(
         .accept(&source, &headers, &body, now_ms())
         .await
         .map_err(|e| ApiError(e.into()))?;
-    let status = if accepted.duplicate {
+    let status = if accepted.duplicate || accepted.erased {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED
     };
     Ok((status, Json(accepted)).into_response())
+}
+
+/// Erases every trace of one data subject: the events the sources' `event.subject` tied to it
+/// with their deliveries, dead letters, quarantine, attempts and excerpts, tracked entities, and
+/// the rejected-request samples, drift details and asynchronous calls containing the
+/// identifier. Admin only; audited (who, why, the subject's hash — never the identifier). Later
+/// events about the subject are acknowledged and not stored.
+#[utoipa::path(post, path = "/api/v1/erasures", tag = "data", summary = "Erase a data subject", request_body = ErasureRequest, responses((status = 200, description = "Erased", body = ErasureDone), (status = 400, description = "Invalid request", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable: nothing was erased", body = ErrorBody)), security(("bearer" = [])))]
+async fn erase(
+    State(state): State<AppState>,
+    actor: Option<axum::Extension<junction_server::admin::Actor>>,
+    body: Bytes,
+) -> Result<Json<ErasureDone>, ApiError> {
+    let hint = r#"send {"subject": "cus_123", "reason": "GDPR request #42"}"#;
+    let req: ErasureRequest = serde_json::from_slice(&body).map_err(|e| {
+        // serde's message can quote the input: never echo the identifier back.
+        let why = if e.is_data() {
+            "unexpected or missing fields"
+        } else {
+            "not JSON"
+        };
+        ApiError(
+            Error::downstream(Code::BadRequest, format!("invalid erasure request: {why}"))
+                .with_hint(hint),
+        )
+    })?;
+    let (id, origin) = actor.map_or_else(
+        || ("an operator".to_owned(), "unknown".to_owned()),
+        |a| (a.0.id.clone(), a.0.origin.clone()),
+    );
+    let (subject_hash, erased) = crate::erase::erase(
+        state.store.as_ref(),
+        &req.subject,
+        &req.reason,
+        crate::erase::Requester {
+            actor: &id,
+            origin: &origin,
+        },
+    )
+    .await
+    .map_err(ApiError)?;
+    Ok(Json(ErasureDone {
+        subject_hash,
+        erased: erased.into(),
+    }))
+}
+
+/// How many erasures to list.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ErasuresParams {
+    /// At most this many, newest first (default 100, at most 1,000).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// The erasures kept, newest first: the subject's hash, who, why, when and what went.
+#[utoipa::path(get, path = "/api/v1/erasures", tag = "data", summary = "Erasures done", params(ErasuresParams), responses((status = 200, description = "OK", body = ErasureList), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
+async fn erasures(
+    State(state): State<AppState>,
+    Query(p): Query<ErasuresParams>,
+) -> Result<Json<ErasureList>, ApiError> {
+    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    let items = state.store.erasures(limit).await?;
+    Ok(Json(ErasureList {
+        items: items.into_iter().map(Into::into).collect(),
+    }))
 }
 
 /// Which refused requests: of one source (`""` for names no source has), newest first.

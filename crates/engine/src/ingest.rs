@@ -41,6 +41,10 @@ pub struct Accepted {
     pub duplicate: bool,
     /// Deliveries created (0 for a duplicate).
     pub deliveries: usize,
+    /// The event is about a data subject whose data was erased: acknowledged, not stored
+    /// (`event` is 0).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub erased: bool,
 }
 
 /// Why a request was not accepted.
@@ -158,7 +162,7 @@ impl Ingest {
                     .cloned()
                     .collect();
                 let e = &s.event;
-                let needs_json = [&e.id, &e.event_type, &e.key, &e.sequence]
+                let needs_json = [&e.id, &e.event_type, &e.key, &e.sequence, &e.subject]
                     .iter()
                     .any(|p| p.as_ref().is_some_and(Pick::needs_body))
                     || routes.iter().any(|r| r.filter.is_some());
@@ -282,6 +286,7 @@ impl Ingest {
                     event: event_id,
                     duplicate: false,
                     deliveries,
+                    erased: false,
                 }
             }
             Appended::Duplicate { event_id } => {
@@ -292,6 +297,19 @@ impl Ingest {
                     event: event_id,
                     duplicate: true,
                     deliveries: 0,
+                    erased: false,
+                }
+            }
+            Appended::Erased => {
+                metrics::counter!("junction_webhooks_erased_total", "source" => rt.source.name.clone())
+                    .increment(1);
+                tracing::info!(source = %rt.source.name, "a webhook about an erased data subject was acknowledged and not stored");
+                Accepted {
+                    id: external_id,
+                    event: 0,
+                    duplicate: false,
+                    deliveries: 0,
+                    erased: true,
                 }
             }
         })
@@ -394,6 +412,7 @@ fn read_event(
         Some(v) => Some(sequence_of(&v)?),
     };
     let deliveries = deliveries(&rt.routes, &event_type, json.as_ref(), now);
+    let subjects = subjects_of(&e.subject, headers, json.as_ref())?;
     Ok(NewEvent {
         source: rt.source.name.clone(),
         external_id: id,
@@ -405,6 +424,7 @@ fn read_event(
         context: context_of(&rt.source, headers),
         deliveries,
         tracked: rt.source.reconcile.is_some(),
+        subjects,
     })
 }
 
@@ -510,6 +530,49 @@ fn pick_value(
             }
         }
     }
+}
+
+/// The data subjects `pick` reads (a string or number, or an array of them), as the hashes the
+/// store keeps. An event whose subject cannot be read is refused: stored, it could not be
+/// erased.
+pub(crate) fn subjects_of(
+    pick: &Option<Pick>,
+    headers: &http::HeaderMap,
+    json: Option<&Val>,
+) -> Result<Vec<[u8; 32]>, String> {
+    let Some(v) = pick_value(pick, headers, json, "subject")? else {
+        return Ok(Vec::new());
+    };
+    let values: Vec<Val> = match &v {
+        Val::Arr(items) => items.iter().cloned().collect(),
+        _ => vec![v],
+    };
+    let mut out: Vec<[u8; 32]> = Vec::new();
+    for v in values {
+        if matches!(v, Val::Null) {
+            continue;
+        }
+        let text = jq::scalar_text(&v).ok_or_else(|| {
+            "the event's subject is not a string, a number or an array of them".to_owned()
+        })?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        if text.len() > 255 {
+            return Err("the event's subject is longer than 255 characters".into());
+        }
+        let h = junction_store::subject_hash(&text);
+        if !out.contains(&h) {
+            out.push(h);
+        }
+        if out.len() > junction_store::MAX_SUBJECTS {
+            return Err(format!(
+                "the event names more than {} data subjects",
+                junction_store::MAX_SUBJECTS
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// A sequence is an integer, or an RFC 3339 timestamp (in ms).

@@ -9,6 +9,7 @@
 pub mod bodies;
 pub mod browse;
 pub mod dispatch;
+pub mod erase;
 pub mod http;
 pub mod ingest;
 pub mod jobs;

@@ -23,6 +23,7 @@ pub fn spawn(state: AppState) {
                 return;
             }
             stats(&state).await;
+            crate::erase::sweep(state.store.as_ref(), now_ms()).await;
             rounds += 1;
             // Purge once a minute.
             if rounds % 12 == 1 {

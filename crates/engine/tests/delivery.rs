@@ -364,6 +364,7 @@ async fn claimed_by_processes_that_died(url: &str, died: usize) {
                 ordering: Ordering::None,
             }],
             tracked: false,
+            subjects: Vec::new(),
         })
         .await
         .unwrap();

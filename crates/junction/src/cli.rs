@@ -59,6 +59,10 @@ pub enum Command {
     /// Events stored by a running hub: search and show.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Erase every trace of one data subject on a running hub (admin token): the events its
+    /// sources' `event.subject` tied to it, their deliveries, dead letters, attempts and
+    /// samples. Audited with who and why; later events about the subject are not stored.
+    Erase(crate::commands::erase::EraseArgs),
     /// Print a shell completion script: `junction completions bash > /etc/bash_completion.d/junction`.
     Completions {
         #[arg(value_enum)]

@@ -89,6 +89,7 @@ fn event(id: &str, to: &[&str]) -> junction_store::NewEvent {
             })
             .collect(),
         tracked: false,
+        subjects: Vec::new(),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod async_calls;
 mod batch;
 mod connect_sql;
 mod drift_sql;
+mod erase_sql;
 mod error;
 mod filter;
 pub mod jobs;
@@ -84,6 +85,7 @@ pub trait Store:
     + AsyncCalls
     + Syncs
     + SharedLimits
+    + Erasures
     + Send
     + Sync
     + 'static
@@ -191,6 +193,28 @@ pub trait Deliveries: Send + Sync {
     /// delivered or stale, with their deliveries and attempts. Dead letters and pending work are
     /// kept. A deleted event's id is forgotten: a later copy of it is accepted as new.
     async fn purge(&self, before: i64, limit: usize) -> Result<u64, StoreError>;
+}
+
+/// Erasure by data subject: every trace of one person's data, on request.
+#[async_trait]
+pub trait Erasures: Send + Sync {
+    /// Deletes, in one transaction, the events indexed under `erase.subject` with their
+    /// deliveries (dead letters and quarantine included), attempts (and their excerpts) and
+    /// tracked entities; and, when `erase.value` is given, the rejected-request samples, drift
+    /// details and asynchronous calls that contain it. Keeps the erasure when `erase.record`.
+    /// On SQLite the freed pages are zeroed and the WAL truncated before it answers, so the
+    /// bytes are gone from the files too.
+    async fn erase(&self, erase: Erase) -> Result<ErasedCounts, StoreError>;
+
+    /// Kept erasures with an id above `after`, oldest first (at most `limit`).
+    async fn erasures_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<ErasureRecord>, StoreError>;
+
+    /// The newest kept erasures, newest first.
+    async fn erasures(&self, limit: usize) -> Result<Vec<ErasureRecord>, StoreError>;
 }
 
 /// The vault's rows. The store only ever holds sealed values; sealing and opening are the

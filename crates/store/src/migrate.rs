@@ -93,6 +93,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "shared quotas, circuits and learned shapes",
         sql: include_str!("../migrations/sqlite/0016_shared_limits.sql"),
     },
+    Migration {
+        version: 17,
+        name: "erasure by data subject",
+        sql: include_str!("../migrations/sqlite/0017_erasure.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -180,6 +185,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 17,
         name: "no foreign keys on the queue tables",
         sql: include_str!("../migrations/postgres/0017_queue_shape.sql"),
+    },
+    Migration {
+        version: 18,
+        name: "erasure by data subject",
+        sql: include_str!("../migrations/postgres/0018_erasure.sql"),
     },
 ];
 

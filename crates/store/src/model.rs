@@ -30,6 +30,66 @@ pub struct NewEvent {
     /// Keep the entity's newest version (`entity_key`, `sequence`) with the event, in the same
     /// transaction: a webhook source that is reconciled against the vendor's list.
     pub tracked: bool,
+    /// The data subjects it is about, as [`subject_hash`]es (at most [`MAX_SUBJECTS`]), so an
+    /// erasure finds it.
+    pub subjects: Vec<[u8; 32]>,
+}
+
+/// Most data subjects kept per event.
+pub const MAX_SUBJECTS: usize = 8;
+
+/// How a data subject's identifier (a customer id, an email) is kept: SHA-256 of it (trimmed,
+/// domain-separated), never the identifier itself. Anyone who already knows an identifier can
+/// confirm it was seen or erased; nobody can read one back.
+pub fn subject_hash(id: &str) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"junction-subject:v1:");
+    h.update(id.trim().as_bytes());
+    h.finalize().into()
+}
+
+/// One erasure: every trace of a data subject.
+#[derive(Debug, Clone)]
+pub struct Erase {
+    pub subject: [u8; 32],
+    /// The identifier itself, to find it where no index points (rejected-request samples, drift
+    /// details, asynchronous calls' inputs and answers); `None` for a sweep by hash only.
+    pub value: Option<String>,
+    pub actor: String,
+    pub reason: String,
+    pub at: i64,
+    /// Keep the erasure (`false` for a sweep repeating one already kept).
+    pub record: bool,
+}
+
+/// What an erasure removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ErasedCounts {
+    pub events: u64,
+    pub deliveries: u64,
+    pub attempts: u64,
+    pub entities: u64,
+    pub rejected: u64,
+    pub drift: u64,
+    pub calls: u64,
+}
+
+impl ErasedCounts {
+    pub fn total(&self) -> u64 {
+        self.events + self.rejected + self.drift + self.calls + self.entities
+    }
+}
+
+/// A kept erasure: the subject's hash, who asked, why, when and what went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasureRecord {
+    pub id: i64,
+    pub subject: [u8; 32],
+    pub at: i64,
+    pub actor: String,
+    pub reason: String,
+    pub erased: ErasedCounts,
 }
 
 /// One delivery of an event to one destination, due at `due_at`.
@@ -83,12 +143,16 @@ pub enum Appended {
     Created { event_id: i64, deliveries: usize },
     /// The source already sent this id: nothing was written; `event_id` is the first copy's.
     Duplicate { event_id: i64 },
+    /// The event is about a data subject whose data was erased: nothing was written.
+    Erased,
 }
 
 impl Appended {
+    /// The stored event's id (0 for an erased subject's: none was stored).
     pub fn event_id(&self) -> i64 {
         match self {
             Appended::Created { event_id, .. } | Appended::Duplicate { event_id } => *event_id,
+            Appended::Erased => 0,
         }
     }
 

@@ -160,6 +160,7 @@ mod tests {
                 context: Default::default(),
                 deliveries: vec![],
                 tracked: false,
+                subjects: Vec::new(),
             },
         }
     }

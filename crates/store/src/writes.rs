@@ -29,6 +29,9 @@ impl Written {
 
 pub(crate) type Key = (String, String);
 
+/// The id a batch gives an event it did not store because its data subject was erased.
+pub(crate) const ERASED: i64 = -1;
+
 /// The appends of one batch, split into the first occurrence of each `(source, external_id)`
 /// (sorted by key, so concurrent batches take row locks in one order and cannot deadlock) and
 /// the rest.
@@ -79,6 +82,7 @@ impl<'a> AppendBatch<'a> {
                         deliveries,
                     }))
                 }
+                Some((ERASED, _)) => Ok(Written::Appended(Appended::Erased)),
                 Some((id, _)) => Ok(Written::Appended(Appended::Duplicate { event_id: *id })),
                 None => Err(StoreError::Internal(format!(
                     "event {}/{} was neither inserted nor found",

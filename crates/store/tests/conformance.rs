@@ -103,6 +103,7 @@ conformance!(
     quota_shares_of_live_processes_never_sum_above_the_limit_and_follow_demand,
     a_circuit_opened_by_one_process_is_seen_open_by_the_others_until_closed,
     a_learned_shape_is_replaced_only_by_one_learned_from_more_payloads,
+    erasing_a_data_subject_removes_every_trace_and_later_events_about_it_are_not_stored,
 );
 
 fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -> NewEvent {
@@ -122,6 +123,7 @@ fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -
             ordering,
         }],
         tracked: false,
+        subjects: Vec::new(),
     }
 }
 
@@ -175,6 +177,7 @@ fn event(id: &str, routes: usize, due_at: i64) -> NewEvent {
             })
             .collect(),
         tracked: false,
+        subjects: Vec::new(),
     }
 }
 
@@ -2060,4 +2063,231 @@ async fn a_learned_shape_is_replaced_only_by_one_learned_from_more_payloads(stor
         store.learned_shapes(10).await.unwrap(),
         vec![shape(31, "more", 3)]
     );
+}
+
+/// An event about `subjects`, with one delivery to `d0`.
+fn about(id: &str, subjects: &[&str], payload: &str) -> NewEvent {
+    let mut e = event(id, 1, T0);
+    e.entity_key = Some(format!("key-{id}"));
+    e.payload = payload.as_bytes().to_vec();
+    e.subjects = subjects.iter().map(|s| subject_hash(s)).collect();
+    e
+}
+
+async fn erasing_a_data_subject_removes_every_trace_and_later_events_about_it_are_not_stored(
+    store: Arc<dyn Store>,
+) {
+    let alice = r#"{"customer":"cus_alice","email":"alice@example.com"}"#;
+    let bob = r#"{"customer":"cus_bob"}"#;
+    for i in 0..3 {
+        add(&store, about(&format!("a{i}"), &["cus_alice"], alice)).await;
+    }
+    add(&store, about("b0", &["cus_bob"], bob)).await;
+    add(&store, about("b1", &["cus_bob"], bob)).await;
+    // About both: it goes with either.
+    add(&store, about("ab", &["cus_bob", "cus_alice"], alice)).await;
+    // One of Alice's deliveries is a dead letter with the vendor's answer quoting her.
+    let claimed = store.claim(&claim("w", 100, T0)).await.unwrap();
+    let a0 = claimed
+        .iter()
+        .find(|c| c.event.external_id == "a0")
+        .unwrap();
+    let mut a = attempt(422);
+    a.response_excerpt = Some("unknown customer alice@example.com".into());
+    store.dead_letter(a0.lease, a, "422", T0 + 1).await.unwrap();
+    let reject = |body: &str| RejectedRequest {
+        id: 0,
+        source: "stripe".into(),
+        at_ms: T0,
+        reason: "bad_signature".into(),
+        status: 401,
+        detail: "bad signature".into(),
+        headers: vec![],
+        body: body.into(),
+        size: body.len() as i64,
+    };
+    store.record_rejected(reject(alice), 50).await.unwrap();
+    store.record_rejected(reject(bob), 50).await.unwrap();
+    store
+        .record_drift(vec![DriftRecord {
+            scope: "source".into(),
+            subject: "stripe/customer.updated".into(),
+            path: "email".into(),
+            kind: "type_changed".into(),
+            detail: "was a string, got \"cus_alice\"".into(),
+            first_seen: T0,
+            last_seen: T0,
+            count: 1,
+        }])
+        .await
+        .unwrap();
+
+    let erased = store
+        .erase(Erase {
+            subject: subject_hash("cus_alice"),
+            value: Some("cus_alice".into()),
+            actor: "token:admin".into(),
+            reason: "GDPR request 42".into(),
+            at: T0 + 10,
+            record: true,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            erased.events,
+            erased.deliveries,
+            erased.attempts,
+            erased.rejected,
+            erased.drift
+        ),
+        (4, 4, 1, 1, 1),
+        "{erased:?}"
+    );
+    let left = store.events(&EventFilter::default(), 100).await.unwrap();
+    let mut ids: Vec<&str> = left.iter().map(|e| e.external_id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["b0", "b1"], "Bob's events stay");
+    assert_eq!(
+        store.queue_stats(T0).await.unwrap().dead,
+        0,
+        "the dead letter went"
+    );
+    let samples = store.rejected(None, 10).await.unwrap();
+    assert_eq!(samples.len(), 1);
+    assert!(!samples[0].body.contains("alice"));
+    assert!(store.drift(10).await.unwrap().is_empty());
+
+    // Kept: the hash, who, why and what went; never the identifier.
+    let kept = store.erasures(10).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].subject, subject_hash("cus_alice"));
+    assert_eq!(
+        (kept[0].actor.as_str(), kept[0].reason.as_str()),
+        ("token:admin", "GDPR request 42")
+    );
+    assert_eq!(kept[0].erased, erased);
+    assert_eq!(store.erasures_after(kept[0].id, 10).await.unwrap().len(), 0);
+
+    // A provider's retry, a sync or a replay about Alice is not stored again.
+    let back = store
+        .append(about("a9", &["cus_alice"], alice))
+        .await
+        .unwrap();
+    assert_eq!(back, Appended::Erased);
+    let back = store
+        .append(about("ab2", &["cus_bob", "cus_alice"], alice))
+        .await
+        .unwrap();
+    assert_eq!(back, Appended::Erased);
+    assert_eq!(
+        store
+            .events(&EventFilter::default(), 100)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // A sweep repeats the erasure without keeping it twice.
+    let swept = store
+        .erase(Erase {
+            subject: subject_hash("cus_alice"),
+            value: None,
+            actor: "token:admin".into(),
+            reason: "GDPR request 42".into(),
+            at: T0 + 20,
+            record: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(swept, ErasedCounts::default());
+    assert_eq!(store.erasures(10).await.unwrap().len(), 1);
+
+    // Bob's index is intact: erasing him finds both his events.
+    let bob_erased = store
+        .erase(Erase {
+            subject: subject_hash(" cus_bob "),
+            value: None,
+            actor: "a".into(),
+            reason: "r".into(),
+            at: T0 + 30,
+            record: true,
+        })
+        .await
+        .unwrap();
+    assert_eq!(bob_erased.events, 2);
+    assert!(store
+        .events(&EventFilter::default(), 100)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// The bytes are gone from the files, not only the rows: the database, its free pages and the
+/// WAL hold no trace of the subject's values after the erasure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_erasure_leaves_no_byte_of_the_subject_in_the_database_or_its_wal() {
+    let (store, dir) = sqlite().await;
+    let alice = |i: usize| {
+        format!(
+            r#"{{"n":{i},"customer":"cus_alice_7f3a","email":"alice.liddell@example.org","bio":"{}"}}"#,
+            "Wonderland ".repeat(if i == 0 { 800 } else { 3 })
+        )
+    };
+    for i in 0..2_000 {
+        let e = if i % 40 == 0 {
+            about(&format!("a{i}"), &["cus_alice_7f3a"], &alice(i))
+        } else {
+            about(
+                &format!("o{i}"),
+                &[&format!("cus_{i}")],
+                &format!(r#"{{"n":{i},"customer":"cus_{i}","email":"user{i}@example.net"}}"#),
+            )
+        };
+        add(&store, e).await;
+    }
+    let erased = store
+        .erase(Erase {
+            subject: subject_hash("cus_alice_7f3a"),
+            value: Some("cus_alice_7f3a".into()),
+            actor: "t".into(),
+            reason: "r".into(),
+            at: T0,
+            record: true,
+        })
+        .await
+        .unwrap();
+    assert_eq!(erased.events, 50);
+    let scan = |what: &str| -> Vec<String> {
+        let mut found = Vec::new();
+        for name in ["j.db", "j.db-wal"] {
+            let Ok(bytes) = std::fs::read(dir.path().join(name)) else {
+                continue;
+            };
+            for needle in ["cus_alice_7f3a", "alice.liddell@example.org", "Wonderland"] {
+                let n = bytes
+                    .windows(needle.len())
+                    .filter(|w| *w == needle.as_bytes())
+                    .count();
+                if n > 0 {
+                    found.push(format!("{what}: {name} holds `{needle}` {n} times"));
+                }
+            }
+        }
+        found
+    };
+    let found = scan("while open");
+    assert!(found.is_empty(), "{found:?}");
+    // Others' data is still there (the scan can see what is in the files).
+    let db = std::fs::read(dir.path().join("j.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("j.db-wal")).unwrap_or_default();
+    let seen = |needle: &str| {
+        db.windows(needle.len()).any(|w| w == needle.as_bytes())
+            || wal.windows(needle.len()).any(|w| w == needle.as_bytes())
+    };
+    assert!(seen("user1@example.net"));
+    drop(store);
+    let found = scan("after closing");
+    assert!(found.is_empty(), "{found:?}");
 }

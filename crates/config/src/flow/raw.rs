@@ -171,6 +171,11 @@ pub struct RawExtract {
     /// The event's position among its entity's events: an integer, or an RFC 3339 timestamp.
     #[serde(default)]
     pub sequence: Option<String>,
+    /// The data subject the event is about (`.data.object.customer`), so `junction erase
+    /// --subject` finds it: a string or number, or an array of them (`[.customer.id,
+    /// .customer.email]`, at most 8). Only its SHA-256 is kept.
+    #[serde(default)]
+    pub subject: Option<String>,
 }
 
 /// An HTTP endpoint routes deliver to.

@@ -299,6 +299,10 @@ fn source(
         event_type: fields.next().flatten(),
         key: fields.next().flatten(),
         sequence: fields.next().flatten(),
+        subject: raw
+            .event
+            .subject
+            .and_then(|text| pick(doc, &push(&eptr, "subject"), &text, errs)),
     };
     let forward_headers = forward_headers(doc, ptr, &raw.forward_headers, errs);
     let rate_limits = raw

@@ -158,6 +158,8 @@ pub struct Extract {
     pub event_type: Option<Pick>,
     pub key: Option<Pick>,
     pub sequence: Option<Pick>,
+    /// The data subject(s) the event is about, for erasure.
+    pub subject: Option<Pick>,
 }
 
 /// An HTTP destination.

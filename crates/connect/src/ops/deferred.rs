@@ -296,6 +296,7 @@ fn callback_event(
             ordering: junction_store::Ordering::None,
         }],
         tracked: false,
+        subjects: Vec::new(),
     }
 }
 

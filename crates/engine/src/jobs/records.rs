@@ -23,6 +23,8 @@ pub(super) struct Records {
     /// The pull's `shape`, as a bounded mapping.
     pub shape: Option<junction_transform::Mapping>,
     pub reconcile: bool,
+    /// Where each record's data subject is (the source's `event.subject`).
+    pub subject: Option<junction_config::Pick>,
 }
 
 impl Records {
@@ -94,11 +96,16 @@ impl Records {
         };
         let event_type = self.pull.event_type.clone();
         let deliveries = crate::ingest::deliveries(&self.routes, &event_type, Some(&json), now);
+        let subjects =
+            crate::ingest::subjects_of(&self.subject, &http::HeaderMap::new(), Some(&json))
+                .map_err(|e| format!("{e} (record {key})"))?;
+        let mut event = self.event(external_id, event_type, &key, seq, payload, deliveries, now);
+        event.subjects = subjects;
         Ok(PulledRecord {
             seq,
             hash,
             deleted: false,
-            event: self.event(external_id, event_type, &key, seq, payload, deliveries, now),
+            event,
             key,
         })
     }
@@ -150,6 +157,7 @@ impl Records {
             context: self.context(),
             deliveries,
             tracked: false,
+            subjects: Vec::new(),
         }
     }
 

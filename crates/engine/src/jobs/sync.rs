@@ -207,6 +207,7 @@ impl<'a> Syncer<'a> {
             routes,
             shape,
             reconcile,
+            subject: source.event.subject.clone(),
         });
         Some(Self {
             store,

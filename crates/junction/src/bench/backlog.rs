@@ -98,6 +98,7 @@ async fn fill(url: &str, args: &BenchArgs) -> Result<Duration, String> {
                             ordering: Default::default(),
                         }],
                         tracked: false,
+                        subjects: Vec::new(),
                     };
                     store.append(e).await.map_err(|e| e.to_string())?;
                 }

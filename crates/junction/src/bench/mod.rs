@@ -5,6 +5,7 @@
 mod backlog;
 mod cluster;
 mod e2e;
+mod erase;
 mod hub;
 mod ingest;
 mod load;
@@ -107,6 +108,9 @@ pub enum Scenario {
     /// A reconciliation: `--calls` changes at the mock announced by lossy webhooks, then a full
     /// pass over `--records` customers behind a quota: seconds, what it found, vendor calls.
     Reconcile,
+    /// Erasure by data subject: `--events` events (50 per customer), then five customers
+    /// erased one by one: the time of each, and (SQLite) a byte scan of the files for them.
+    Erase,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +135,7 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         Scenario::Sync => sync::run(&args).await,
         Scenario::Reconcile => reconcile::run(&args).await,
         Scenario::Cluster => cluster::run(&args).await,
+        Scenario::Erase => erase::run(&args).await,
     };
     match result {
         Ok(json) => {

@@ -21,32 +21,7 @@ const CLAIM_BATCH: usize = 256;
 pub async fn run(args: &BenchArgs) -> Result<serde_json::Value, String> {
     let mut results = Vec::new();
     for backend in &args.backends {
-        let (url, _guard) = match backend {
-            BackendArg::Sqlite => {
-                let dir = match &args.dir {
-                    Some(d) => {
-                        std::fs::create_dir_all(d).map_err(|e| e.to_string())?;
-                        tempfile::tempdir_in(d)
-                    }
-                    None => tempfile::tempdir(),
-                }
-                .map_err(|e| e.to_string())?;
-                (DatabaseUrl::Sqlite(dir.path().join("bench.db")), Some(dir))
-            }
-            BackendArg::Postgres => (DatabaseUrl::Postgres(fresh_postgres().await?), None),
-        };
-        eprintln!(
-            "store bench on {url}: {} events, concurrency {}, payload {} B",
-            args.events, args.concurrency, args.payload
-        );
-        let opts = Options {
-            url,
-            max_connections: 16,
-            connect_timeout: Duration::from_secs(5),
-        };
-        let store = junction_store::open(&opts)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (store, _guard) = open_empty(*backend, args, "store").await?;
         let append = append_phase(&store, args).await?;
         eprintln!(
             "  append: {:.0} events/s (p50 {:.2} ms, p99 {:.2} ms)",
@@ -69,6 +44,42 @@ pub async fn run(args: &BenchArgs) -> Result<serde_json::Value, String> {
         "machine": super::machine(),
         "results": results,
     }))
+}
+
+/// An empty store on `backend` (SQLite in a temporary folder under `--dir`, removed with the
+/// guard; PostgreSQL dropped and created afresh), announced as `scenario`'s.
+pub(super) async fn open_empty(
+    backend: BackendArg,
+    args: &BenchArgs,
+    scenario: &str,
+) -> Result<(Arc<dyn Store>, Option<tempfile::TempDir>), String> {
+    let (url, guard) = match backend {
+        BackendArg::Sqlite => {
+            let dir = match &args.dir {
+                Some(d) => {
+                    std::fs::create_dir_all(d).map_err(|e| e.to_string())?;
+                    tempfile::tempdir_in(d)
+                }
+                None => tempfile::tempdir(),
+            }
+            .map_err(|e| e.to_string())?;
+            (DatabaseUrl::Sqlite(dir.path().join("bench.db")), Some(dir))
+        }
+        BackendArg::Postgres => (DatabaseUrl::Postgres(fresh_postgres().await?), None),
+    };
+    eprintln!(
+        "{scenario} bench on {url}: {} events, concurrency {}, payload {} B",
+        args.events, args.concurrency, args.payload
+    );
+    let opts = Options {
+        url,
+        max_connections: 16,
+        connect_timeout: Duration::from_secs(5),
+    };
+    let store = junction_store::open(&opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((store, guard))
 }
 
 /// Drops and recreates the bench database so every run starts empty.
@@ -114,6 +125,7 @@ fn event(i: usize, payload: &[u8], now: i64) -> NewEvent {
             ordering: Default::default(),
         }],
         tracked: false,
+        subjects: Vec::new(),
     }
 }
 

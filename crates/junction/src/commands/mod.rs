@@ -6,6 +6,7 @@ pub(crate) mod check;
 pub(crate) mod connections;
 pub(crate) mod demo;
 pub(crate) mod dlq;
+pub(crate) mod erase;
 pub(crate) mod events;
 pub(crate) mod jobs;
 pub(crate) mod mock;
@@ -89,6 +90,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Status(remote) => status::run(remote).await,
         Command::Reload(remote) => reload::cli(remote).await,
         Command::Events(cmd) => events::run(cmd).await,
+        Command::Erase(args) => erase::run(args).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = crate::cli::Cli::command();

@@ -64,7 +64,8 @@ pub struct Actor {
 
 /// The role an admin request needs.
 pub fn required_role(method: &Method, path: &str) -> Role {
-    const ADMIN_ONLY: [&str; 4] = [
+    const ADMIN_ONLY: [&str; 5] = [
+        "/api/v1/erasures",
         "/api/v1/tokens",
         "/api/v1/secrets",
         "/api/v1/audit",

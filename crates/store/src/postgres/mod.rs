@@ -6,6 +6,7 @@
 mod async_calls;
 mod connect;
 mod drift;
+mod erase;
 mod held;
 mod jobs;
 mod lanes;
@@ -501,6 +502,25 @@ impl ApiTokens for PgStore {
 
     async fn revoke_api_token(&self, id: &str, now: i64) -> Result<bool, StoreError> {
         connect::revoke(&self.pool, id, now).await
+    }
+}
+
+#[async_trait]
+impl Erasures for PgStore {
+    async fn erase(&self, e: Erase) -> Result<ErasedCounts, StoreError> {
+        erase::erase(&self.pool, &e).await
+    }
+
+    async fn erasures_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<ErasureRecord>, StoreError> {
+        erase::after(&self.pool, after, limit).await
+    }
+
+    async fn erasures(&self, limit: usize) -> Result<Vec<ErasureRecord>, StoreError> {
+        erase::newest(&self.pool, limit).await
     }
 }
 

@@ -37,6 +37,7 @@ fn event(i: usize) -> NewEvent {
             ordering: Ordering::None,
         }],
         tracked: false,
+        subjects: Vec::new(),
     }
 }
 
@@ -63,7 +64,7 @@ async fn finishing_deliveries_never_scans_the_queue_whatever_the_statistics_say(
     .execute(&mut c)
     .await
     .unwrap();
-    let params = vec!["NULL"; 32].join(", ");
+    let params = vec!["NULL"; 35].join(", ");
     let rows = sqlx::raw_sql(&format!(
         "SET plan_cache_mode = force_generic_plan;
          PREPARE batch AS {};

@@ -266,6 +266,10 @@ pub(super) async fn purge(pool: &PgPool, before: i64, limit: usize) -> Result<u6
         .bind(&ids)
         .execute(&mut *tx)
         .await?;
+    sqlx::query("DELETE FROM event_subjects WHERE event_id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(ids.len() as u64)
 }

@@ -68,6 +68,13 @@ pub(super) async fn page(pool: &PgPool, page: SyncPage) -> Result<PageOutcome, S
     let batch = AppendBatch::new(&emitted);
     if !batch.firsts.is_empty() {
         let ids = super::write::append(&mut tx, &batch).await?;
+        // An erased subject's record is not brought back, nor is its entity remembered.
+        let erased = |r: &crate::PulledRecord| {
+            ids.get(&(r.event.source.clone(), r.event.external_id.clone()))
+                .is_some_and(|(id, _)| *id == crate::writes::ERASED)
+        };
+        gone.extend(upsert.iter().filter(|r| erased(r)).map(|r| r.key.as_str()));
+        upsert.retain(|r| !erased(r));
         for w in &emitted {
             let Write::Append(e) = w else { continue };
             let created = ids

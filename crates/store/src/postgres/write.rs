@@ -90,6 +90,14 @@ async fn batch_statement(
             d.uid.push(crate::new_delivery_uid());
         }
     }
+    let (mut s_source, mut s_external, mut s_subject) = (Vec::new(), Vec::new(), Vec::new());
+    for ev in e {
+        for subject in ev.subjects.iter().take(crate::MAX_SUBJECTS) {
+            s_source.push(ev.source.as_str());
+            s_external.push(ev.external_id.as_str());
+            s_subject.push(&subject[..]);
+        }
+    }
     let cols: Vec<_> = finishes.iter().map(|(_, f)| outcome_columns(f)).collect();
     let rows = sqlx::query(BATCH_SQL)
         .bind(events(e, |e| e.source.as_str()))
@@ -128,6 +136,9 @@ async fn batch_statement(
         .bind(finished(finishes, |f| {
             f.lease.latest && matches!(f.outcome, crate::Outcome::Delivered)
         }))
+        .bind(s_source)
+        .bind(s_external)
+        .bind(s_subject)
         .fetch_all(&mut *conn)
         .await?;
     let mut ids: HashMap<Key, (i64, bool)> = HashMap::with_capacity(e.len());
@@ -139,6 +150,11 @@ async fn batch_statement(
             held.insert(id);
         } else {
             let key = (r.try_get("source")?, r.try_get("external_id")?);
+            let id = if kind == BLOCKED {
+                crate::writes::ERASED
+            } else {
+                id
+            };
             ids.insert(key, (id, kind == CREATED));
         }
     }
@@ -148,6 +164,7 @@ async fn batch_statement(
 /// Kinds of the batch statement's result rows.
 const CREATED: i16 = 0;
 const FINISHED: i16 = 2;
+const BLOCKED: i16 = 3;
 
 /// The deliveries of the batch's new events, as columns, keyed by their event's key.
 #[derive(Default)]
@@ -173,9 +190,15 @@ pub(super) const BATCH_SQL: &str = "WITH ev AS (
    SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::bytea[],
                         $8::text[], $9::text[], $10::bool[])
      AS t(source, external_id, event_type, entity_key, sequence, received_at, payload, traceparent, headers, tracked)
+ ), subjects AS (
+   SELECT * FROM UNNEST($33::text[], $34::text[], $35::bytea[]) AS s(source, external_id, subject)
+ ), blocked AS (
+   -- Events about an erased data subject are not stored again.
+   SELECT DISTINCT s.source, s.external_id FROM subjects s JOIN erasures x ON x.subject = s.subject
  ), created AS (
    INSERT INTO events (source, external_id, event_type, entity_key, sequence, received_at, payload, traceparent, headers)
    SELECT source, external_id, event_type, entity_key, sequence, received_at, payload, traceparent, headers FROM ev
+   WHERE NOT EXISTS (SELECT 1 FROM blocked b WHERE b.source = ev.source AND b.external_id = ev.external_id)
    ON CONFLICT (source, external_id) DO NOTHING
    RETURNING id, source, external_id, entity_key, sequence, received_at
  ), stored AS (
@@ -200,6 +223,12 @@ pub(super) const BATCH_SQL: &str = "WITH ev AS (
      hash = CASE WHEN entities.seq IS NULL OR EXCLUDED.seq > entities.seq THEN NULL ELSE entities.hash END,
      seq = GREATEST(entities.seq, EXCLUDED.seq),
      seen_at = GREATEST(entities.seen_at, EXCLUDED.seen_at)
+ ), about AS (
+   -- The data subjects of each new event, for erasure.
+   INSERT INTO event_subjects (subject, event_id)
+   SELECT s.subject, c.id FROM subjects s
+   JOIN created c ON c.source = s.source AND c.external_id = s.external_id
+   ON CONFLICT DO NOTHING
  ), fin AS (
    SELECT * FROM UNNEST($20::int8[], $21::int8[], $22::text[], $23::int8[], $24::int4[], $25::text[], $26::text[],
                         $27::int8[], $28::text[], $29::int8[], $30::int8[], $31::text[], $32::bool[])
@@ -226,7 +255,8 @@ pub(super) const BATCH_SQL: &str = "WITH ev AS (
  )
  SELECT 0::int2 AS kind, id, source, external_id FROM created
  UNION ALL SELECT 1::int2, id, source, external_id FROM stored
- UNION ALL SELECT 2::int2, delivery_id, NULL, NULL FROM recorded";
+ UNION ALL SELECT 2::int2, delivery_id, NULL, NULL FROM recorded
+ UNION ALL SELECT 3::int2, -1, source, external_id FROM blocked";
 
 /// One column of the batch's events, as an array parameter.
 fn events<'a, T>(e: &[&'a NewEvent], col: impl Fn(&'a NewEvent) -> T) -> Vec<T> {

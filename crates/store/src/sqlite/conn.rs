@@ -83,7 +83,7 @@ impl Target {
         }
         conn.execute_batch(&format!(
             "PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = {};",
+             PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = {}; PRAGMA secure_delete = ON;",
             if self.is_memory() { 1000 } else { 0 }
         ))?;
         Ok(conn)

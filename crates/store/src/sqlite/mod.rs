@@ -11,6 +11,7 @@ mod async_calls;
 mod conn;
 mod connect;
 mod drift;
+mod erase;
 mod jobs;
 mod ops;
 mod queue;
@@ -425,6 +426,25 @@ impl Observations for SqliteStore {
         self.reads
             .run(move |c| rejected::list(c, source.as_deref(), limit))
             .await
+    }
+}
+
+#[async_trait]
+impl Erasures for SqliteStore {
+    async fn erase(&self, e: Erase) -> Result<ErasedCounts, StoreError> {
+        self.on_writer(move |c| erase::erase(c, &e)).await
+    }
+
+    async fn erasures_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<ErasureRecord>, StoreError> {
+        self.reads.run(move |c| erase::after(c, after, limit)).await
+    }
+
+    async fn erasures(&self, limit: usize) -> Result<Vec<ErasureRecord>, StoreError> {
+        self.reads.run(move |c| erase::newest(c, limit)).await
     }
 }
 

@@ -239,6 +239,10 @@ pub(super) fn purge(c: &mut Connection, before: i64, limit: usize) -> Result<u64
         "DELETE FROM events WHERE id IN (SELECT id FROM purge_ids)",
         [],
     )?;
+    tx.execute(
+        "DELETE FROM event_subjects WHERE event_id IN (SELECT id FROM purge_ids)",
+        [],
+    )?;
     tx.execute("DELETE FROM purge_ids", [])?;
     tx.commit()?;
     Ok(n as u64)

@@ -60,6 +60,7 @@ pub(super) fn page(c: &mut Connection, page: SyncPage) -> Result<PageOutcome, St
         let verdict = judge(known.get(&r.key), &r);
         verdict.count(&mut out);
         let (key, seq, hash, deleted) = (r.key, r.seq, r.hash, r.deleted);
+        let mut erased = false;
         if verdict.emits() {
             let destinations: Vec<String> = r
                 .event
@@ -68,6 +69,8 @@ pub(super) fn page(c: &mut Connection, page: SyncPage) -> Result<PageOutcome, St
                 .map(|d| d.destination.clone())
                 .collect();
             let written = super::writer::apply(&tx, &Write::Append(r.event))??;
+            // An erased subject's record is not brought back, nor is its entity remembered.
+            erased = matches!(written, Written::Appended(Appended::Erased));
             if let Written::Appended(Appended::Created { .. }) = written {
                 for d in destinations {
                     if !out.destinations.contains(&d) {
@@ -76,7 +79,7 @@ pub(super) fn page(c: &mut Connection, page: SyncPage) -> Result<PageOutcome, St
                 }
             }
         }
-        if deleted {
+        if deleted || erased {
             tx.prepare_cached("DELETE FROM entities WHERE source = ?1 AND key = ?2")?
                 .execute(params![page.source, key])?;
         } else if verdict.emits() {

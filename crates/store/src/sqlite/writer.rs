@@ -197,6 +197,9 @@ fn commit(conn: &mut Connection, batch: Batch) {
 pub(super) fn apply(tx: &Connection, w: &Write) -> Result<Result<Written, StoreError>, StoreError> {
     match w {
         Write::Append(e) => {
+            if !e.subjects.is_empty() && erased(tx, &e.subjects)? {
+                return Ok(Ok(Written::Appended(Appended::Erased)));
+            }
             let inserted = tx
                 .prepare_cached(
                     "INSERT INTO events (source, external_id, event_type, entity_key, sequence, received_at, payload, traceparent, headers)
@@ -210,6 +213,14 @@ pub(super) fn apply(tx: &Connection, w: &Write) -> Result<Result<Written, StoreE
                 return Ok(Ok(Written::Appended(Appended::Duplicate { event_id: id })));
             }
             let id = tx.last_insert_rowid();
+            if !e.subjects.is_empty() {
+                let mut ins = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO event_subjects (subject, event_id) VALUES (?1, ?2)",
+                )?;
+                for s in e.subjects.iter().take(crate::MAX_SUBJECTS) {
+                    ins.execute(params![&s[..], id])?;
+                }
+            }
             if let (true, Some(key), Some(seq)) = (e.tracked, &e.entity_key, e.sequence) {
                 // The newest version webhooks brought, for reconciliation: a newer one forgets
                 // the content hash a list read gave the older.
@@ -288,6 +299,17 @@ pub(super) fn apply(tx: &Connection, w: &Write) -> Result<Result<Written, StoreE
             Ok(Ok(Written::Finished))
         }
     }
+}
+
+/// Whether any of `subjects` was erased: an event about it is not stored again.
+fn erased(tx: &Connection, subjects: &[[u8; 32]]) -> Result<bool, StoreError> {
+    let mut q = tx.prepare_cached("SELECT 1 FROM erasures WHERE subject = ?1 LIMIT 1")?;
+    for s in subjects.iter().take(crate::MAX_SUBJECTS) {
+        if q.exists([&s[..]])? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Leases up to `claim.limit` due deliveries inside the batch's transaction (their events are
