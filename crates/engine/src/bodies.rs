@@ -223,3 +223,24 @@ impl From<junction_store::ErasureRecord> for ErasureItem {
         }
     }
 }
+
+/// What the hub keeps, for how long, and the setting that says so.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RetentionItem {
+    /// `delivered events`, `dead letters`, `quarantined deliveries`, `rejected requests`, …
+    pub what: String,
+    /// The destination it applies to, for dead letters and quarantined deliveries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    /// How long (`90days`), or a rule (`the newest 50 per source`, `forever`).
+    pub kept: String,
+    /// The seconds when it is a duration (`null`: no time limit).
+    pub seconds: Option<u64>,
+    /// The config setting, or `fixed`.
+    pub setting: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RetentionList {
+    pub items: Vec<RetentionItem>,
+}

@@ -44,7 +44,8 @@ use crate::Engine;
         disable,
         rejected,
         erase,
-        erasures
+        erasures,
+        retention
     ),
     components(schemas(
         RejectedItem,
@@ -69,6 +70,8 @@ use crate::Engine;
         ErasureDone,
         ErasureItem,
         ErasureList,
+        RetentionItem,
+        RetentionList,
         crate::ingest::Accepted
     ))
 )]
@@ -101,6 +104,7 @@ pub fn admin_routes(engine: Arc<Engine>) -> Router<AppState> {
         .route("/api/v1/destinations/{name}/disable", post(disable))
         .route("/api/v1/rejected", get(rejected))
         .route("/api/v1/erasures", get(erasures).post(erase))
+        .route("/api/v1/retention", get(retention))
         .layer(axum::Extension(engine))
 }
 
@@ -185,6 +189,100 @@ async fn erase(
         subject_hash,
         erased: erased.into(),
     }))
+}
+
+/// What the hub keeps and for how long: delivered events, each destination's dead letters and
+/// quarantined deliveries, rejected-request samples, answered asynchronous calls, per-minute
+/// history, erasures and the audit log.
+#[utoipa::path(get, path = "/api/v1/retention", tag = "data", summary = "What is kept, for how long", responses((status = 200, description = "OK", body = RetentionList), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody)), security(("bearer" = [])))]
+async fn retention(State(state): State<AppState>) -> Json<RetentionList> {
+    let config = state.config();
+    let timed = |what: &str,
+                 destination: Option<&str>,
+                 d: std::time::Duration,
+                 zero: &str,
+                 setting: String| {
+        RetentionItem {
+            what: what.into(),
+            destination: destination.map(str::to_owned),
+            kept: if d.is_zero() {
+                zero.into()
+            } else {
+                humantime::format_duration(d).to_string()
+            },
+            seconds: (!d.is_zero()).then(|| d.as_secs()),
+            setting,
+        }
+    };
+    let fixed = |what: &str, kept: String, seconds: Option<u64>| RetentionItem {
+        what: what.into(),
+        destination: None,
+        kept,
+        seconds,
+        setting: "fixed".into(),
+    };
+    let mut items = vec![timed(
+        "delivered events (with their deliveries and attempts)",
+        None,
+        config.delivery.retention,
+        "forever",
+        "delivery.retention".into(),
+    )];
+    for d in config.flows.destinations.values() {
+        for (quarantined, what, own, global) in [
+            (
+                false,
+                "dead letters",
+                d.dead_letter_retention,
+                "dead_letter_retention",
+            ),
+            (
+                true,
+                "quarantined deliveries",
+                d.quarantine_retention,
+                "quarantine_retention",
+            ),
+        ] {
+            let setting = if own.is_some() {
+                format!("destinations.{}.{global}", d.name)
+            } else {
+                format!("delivery.{global}")
+            };
+            items.push(timed(
+                what,
+                Some(&d.name),
+                d.parked_retention(&config.delivery, quarantined),
+                "until replayed or discarded",
+                setting,
+            ));
+        }
+    }
+    let h = junction_server::history::KEEP;
+    let calls = junction_store::async_calls::KEEP_ANSWERED;
+    items.extend([
+        fixed(
+            "rejected requests",
+            format!("the newest {} per source", junction_server::inspect::KEEP),
+            None,
+        ),
+        fixed(
+            "answered asynchronous calls",
+            humantime::format_duration(calls).to_string(),
+            Some(calls.as_secs()),
+        ),
+        fixed(
+            "per-minute history",
+            humantime::format_duration(h).to_string(),
+            Some(h.as_secs()),
+        ),
+        fixed(
+            "erasures (the subject's hash, who, why)",
+            "forever".into(),
+            None,
+        ),
+        fixed("audit log (hash-chained)", "forever".into(), None),
+    ]);
+    Json(RetentionList { items })
 }
 
 /// How many erasures to list.

@@ -156,7 +156,64 @@ async fn stats(state: &AppState) {
     }
 }
 
+/// Discards the dead letters and quarantined deliveries each destination keeps no longer than
+/// its retention (`now` in ms): they stop blocking their `fifo` key and are deleted with their
+/// events by the next purge. Answers how many.
+pub async fn expire_parked(state: &AppState, now: i64) -> u64 {
+    let config = state.config();
+    let mut total = 0;
+    for d in config.flows.destinations.values() {
+        for quarantined in [false, true] {
+            let keep = d.parked_retention(&config.delivery, quarantined);
+            if keep.is_zero() {
+                continue;
+            }
+            let filter = junction_store::DeadFilter {
+                quarantined,
+                destination: Some(d.name.clone()),
+                until: Some(now - ms(keep)),
+                ..Default::default()
+            };
+            let (what, setting) = if quarantined {
+                ("quarantined", "quarantine_retention")
+            } else {
+                ("dead", "dead_letter_retention")
+            };
+            let reason = format!(
+                "expired: kept {} ({setting})",
+                humantime::format_duration(keep)
+            );
+            loop {
+                match state
+                    .store
+                    .discard(&filter, PURGE_BATCH, now, &reason)
+                    .await
+                {
+                    Ok(ids) => {
+                        let n = ids.len() as u64;
+                        total += n;
+                        if n > 0 {
+                            metrics::counter!("junction_deliveries_expired_total", "destination" => d.name.clone(), "state" => what)
+                                .increment(n);
+                            tracing::info!(destination = %d.name, state = what, expired = n, "{reason}");
+                        }
+                        if (n as usize) < PURGE_BATCH || state.health.shutting_down() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "expiring old dead letters failed; trying again later");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    total
+}
+
 async fn purge(state: &AppState) {
+    expire_parked(state, now_ms()).await;
     let retention = state.config().delivery.retention;
     if retention.is_zero() {
         return;

@@ -1,6 +1,9 @@
 //! Asynchronous operation calls: the types of the `AsyncCalls` aggregate and its SQL, the same on
 //! both backends.
 
+/// Answered calls are kept this long for their callers to read, then purged.
+pub const KEEP_ANSWERED: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// A call to queue: answered `202` at once, run as a durable job.
 #[derive(Debug, Clone)]
 pub struct NewCall {

@@ -18,6 +18,18 @@ use crate::data::{fact, grouped, quantiles, History};
 use crate::layout::{badge, circuit_badge, duration, page, when};
 use crate::Ui;
 
+/// A retention as the page says it (`zero` says what no retention means).
+fn kept(d: std::time::Duration, zero: &str) -> String {
+    let secs = d.as_secs();
+    if d.is_zero() {
+        zero.into()
+    } else if secs >= 86_400 && secs % 86_400 == 0 {
+        format!("{}d", secs / 86_400)
+    } else {
+        duration(d)
+    }
+}
+
 /// The most dead letters one click replays.
 const REPLAY_LIMIT: usize = 10_000;
 
@@ -98,6 +110,11 @@ pub async fn show(
                 (crate::policy::circuit(&dest.circuit))
             }))
             (fact("Timeout", html! { (duration(dest.timeout)) }))
+            (fact("Kept", html! {
+                "delivered " (kept(config.delivery.retention, "forever")) "; dead letters "
+                (kept(dest.parked_retention(&config.delivery, false), "until replayed or discarded")) "; quarantined "
+                (kept(dest.parked_retention(&config.delivery, true), "until replayed or discarded"))
+            }))
             (fact("Signing", html! {
                 @if dest.signing.is_empty() { "unsigned" } @else { "Standard Webhooks, " (dest.signing.len()) " key(s)" }
             }))

@@ -224,6 +224,12 @@ pub struct RawDestination {
     /// quarantined instead of sent.
     #[serde(default)]
     pub model: Option<String>,
+    /// How long this destination's dead letters are kept (default `delivery.dead_letter_retention`).
+    #[serde(default)]
+    pub dead_letter_retention: Option<HumanDuration>,
+    /// How long its quarantined deliveries are kept (default `delivery.quarantine_retention`).
+    #[serde(default)]
+    pub quarantine_retention: Option<HumanDuration>,
 }
 
 /// Standard Webhooks signing of deliveries (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
@@ -305,9 +311,18 @@ pub struct RawDelivery {
     #[serde(default = "default_lease")]
     pub lease: HumanDuration,
     /// Delivered events, their deliveries and attempts are deleted after this long (dead letters
-    /// are kept until replayed). `0s` keeps everything.
+    /// and quarantined deliveries are kept for their own retention). `0s` keeps everything.
     #[serde(default = "default_retention")]
     pub retention: HumanDuration,
+    /// A dead letter not replayed or discarded within this long is discarded (reason
+    /// `expired …`), so its `fifo` key flows again, and then deleted with its event like a
+    /// delivered one. A destination's `dead_letter_retention` overrides it. `0s` keeps them until
+    /// an operator acts. Default 90d.
+    #[serde(default = "default_parked_retention")]
+    pub dead_letter_retention: HumanDuration,
+    /// The same for quarantined deliveries (`quarantine_retention` per destination). Default 90d.
+    #[serde(default = "default_parked_retention")]
+    pub quarantine_retention: HumanDuration,
 }
 
 impl Default for RawDelivery {
@@ -316,6 +331,8 @@ impl Default for RawDelivery {
             poll_interval: default_poll(),
             lease: default_lease(),
             retention: default_retention(),
+            dead_letter_retention: default_parked_retention(),
+            quarantine_retention: default_parked_retention(),
         }
     }
 }
@@ -328,4 +345,7 @@ fn default_lease() -> HumanDuration {
 }
 fn default_retention() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(7 * 24 * 3600))
+}
+fn default_parked_retention() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(90 * 24 * 3600))
 }

@@ -631,6 +631,8 @@ fn destination(
         retry: retry?.0,
         circuit: circuit?.0,
         model,
+        dead_letter_retention: raw.dead_letter_retention.map(|d| d.0),
+        quarantine_retention: raw.quarantine_retention.map(|d| d.0),
     })
 }
 
@@ -749,5 +751,7 @@ pub(crate) fn resolve_delivery(doc: &Document, errs: &mut Vec<ConfigError>) -> O
         poll_interval: raw.poll_interval.0,
         lease: raw.lease.0,
         retention: raw.retention.0,
+        dead_letter_retention: raw.dead_letter_retention.0,
+        quarantine_retention: raw.quarantine_retention.0,
     })
 }

@@ -181,6 +181,23 @@ pub struct Destination {
     pub circuit: junction_resilience::CircuitPolicy,
     /// The model every body sent here must satisfy.
     pub model: Option<junction_transform::ModelRef>,
+    /// Overrides of `delivery.dead_letter_retention` and `.quarantine_retention`.
+    pub dead_letter_retention: Option<Duration>,
+    pub quarantine_retention: Option<Duration>,
+}
+
+impl Destination {
+    /// How long its dead letters (or quarantined deliveries) are kept: its own setting, else
+    /// `delivery`'s. Zero keeps them until an operator acts.
+    pub fn parked_retention(&self, delivery: &Delivery, quarantined: bool) -> Duration {
+        if quarantined {
+            self.quarantine_retention
+                .unwrap_or(delivery.quarantine_retention)
+        } else {
+            self.dead_letter_retention
+                .unwrap_or(delivery.dead_letter_retention)
+        }
+    }
 }
 
 /// Where a destination's deliveries go.
@@ -248,6 +265,9 @@ pub struct Delivery {
     pub poll_interval: Duration,
     pub lease: Duration,
     pub retention: Duration,
+    /// Zero: kept until an operator acts.
+    pub dead_letter_retention: Duration,
+    pub quarantine_retention: Duration,
 }
 
 /// Sources, destinations and routes together.

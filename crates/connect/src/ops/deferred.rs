@@ -28,7 +28,7 @@ use crate::Hub;
 const HEARTBEAT: Duration = Duration::from_secs(5);
 const STALE: Duration = Duration::from_secs(30);
 /// Answered calls are kept this long for their callers to read.
-const KEEP: Duration = Duration::from_secs(24 * 3600);
+use junction_store::async_calls::KEEP_ANSWERED as KEEP;
 /// Most bytes of an answer kept.
 const MAX_KEPT: usize = 1 << 20;
 /// Most asynchronous calls running in one process: past it, callers are asked to come back

@@ -1,0 +1,143 @@
+//! Retention of dead letters and quarantined deliveries: past its destination's retention a
+//! dead letter is discarded (its `fifo` key flows again), one kept forever (`0s`) stays.
+
+mod support;
+
+use std::time::Duration;
+
+use junction_store::{DeadFilter, DeliveryState};
+use serde_json::json;
+use support::*;
+
+const CONFIG: &str = r#"
+sources:
+  crm:
+    kind: webhook
+    verify: { preset: none }
+    event: { id: .id, key: .key, sequence: .seq }
+destinations:
+  billing:
+    url: "{sink}/billing"
+    retry: { attempts: 1 }
+    dead_letter_retention: 1d
+  ledger:
+    url: "{sink}/ledger"
+    retry: { attempts: 1 }
+delivery: { poll_interval: 50ms, dead_letter_retention: 0s }
+routes:
+  r: { from: crm, ordering: fifo, to: [ billing, ledger ] }
+"#;
+
+on_both!(a_dead_letter_past_its_retention_is_discarded_and_its_fifo_key_flows_again);
+
+async fn dead(hub: &Hub, destination: &str) -> usize {
+    let filter = DeadFilter {
+        destination: Some(destination.into()),
+        ..Default::default()
+    };
+    hub.store()
+        .dead_letters(&filter, 0, 100)
+        .await
+        .unwrap()
+        .len()
+}
+
+async fn a_dead_letter_past_its_retention_is_discarded_and_its_fifo_key_flows_again(url: String) {
+    let mock = mock().await;
+    set_sink(&mock, json!({ "errors": [[500, 1.0]] })).await;
+    let hub = Hub::start(CONFIG, &url, &mock).await;
+    // The admin API says what is kept, for how long, and which setting says so.
+    let kept = hub.get("/api/v1/retention").await;
+    let item = |what: &str, dest: &str| {
+        kept["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["what"] == what && i["destination"] == dest)
+            .cloned()
+            .unwrap_or_else(|| panic!("{what} of {dest}: {kept}"))
+    };
+    let billing = item("dead letters", "billing");
+    assert_eq!(
+        (&billing["seconds"], &billing["setting"]),
+        (
+            &json!(86_400),
+            &json!("destinations.billing.dead_letter_retention")
+        )
+    );
+    let ledger = item("dead letters", "ledger");
+    assert_eq!(
+        (&ledger["seconds"], &ledger["kept"], &ledger["setting"]),
+        (
+            &json!(null),
+            &json!("until replayed or discarded"),
+            &json!("delivery.dead_letter_retention")
+        )
+    );
+    assert_eq!(
+        item("quarantined deliveries", "billing")["seconds"],
+        90 * 86_400
+    );
+    let (status, _) = hub
+        .post(
+            "/webhooks/crm",
+            json!({ "id": "e1", "key": "cus_1", "seq": 1 }),
+        )
+        .await;
+    assert_eq!(status, 202);
+    wait_for_async(Duration::from_secs(15), "both dead letters", || async {
+        dead(&hub, "billing").await == 1 && dead(&hub, "ledger").await == 1
+    })
+    .await;
+    set_sink(&mock, json!({})).await;
+    let (status, _) = hub
+        .post(
+            "/webhooks/crm",
+            json!({ "id": "e2", "key": "cus_1", "seq": 2 }),
+        )
+        .await;
+    assert_eq!(status, 202);
+    // The dead head blocks its key.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(received(&mock).iter().all(|d| d.answered != 200));
+
+    let now = junction_core::time::now_ms();
+    assert_eq!(
+        junction_engine::maintain::expire_parked(&hub.state, now).await,
+        0,
+        "nothing is a day old yet"
+    );
+    let later = now + 2 * 86_400_000;
+    assert_eq!(
+        junction_engine::maintain::expire_parked(&hub.state, later).await,
+        1,
+        "billing's dead letter expires; ledger keeps its own (0s: until an operator acts)"
+    );
+    assert_eq!(dead(&hub, "billing").await, 0);
+    assert_eq!(dead(&hub, "ledger").await, 1);
+    let expired = hub
+        .store()
+        .deliveries(
+            &junction_store::DeliveryFilter {
+                state: Some(DeliveryState::Discarded),
+                ..Default::default()
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(expired.len(), 1);
+    let reason = expired[0].dead_reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.starts_with("expired: kept 1day (dead_letter_retention)"),
+        "{reason}"
+    );
+    // billing's key flows again: the next event of cus_1 arrives.
+    wait_for(Duration::from_secs(10), "e2 at billing", || {
+        received(&mock)
+            .iter()
+            .any(|d| d.answered == 200 && d.path.ends_with("/billing"))
+    })
+    .await;
+    hub.stop().await;
+}
