@@ -5,6 +5,7 @@
 pub mod database;
 pub mod error;
 pub mod mask;
+pub mod pii;
 pub mod time;
 pub mod units;
 

@@ -91,8 +91,18 @@ pub fn register(value: &str) {
     *guard = Arc::new(Registry { values, matcher });
 }
 
-/// Masks registered secret values and credential-named fields in `text`.
+/// Masks registered secret values and credential-named fields in `text`, then personal data
+/// ([`crate::pii`], unless `server.pii.mask` is off).
 pub fn mask(text: &str) -> Cow<'_, str> {
+    let out = secrets(text);
+    match crate::pii::mask(&out) {
+        Cow::Borrowed(_) => out,
+        Cow::Owned(o) => Cow::Owned(o),
+    }
+}
+
+/// Masks registered secret values and credential-named fields in `text`.
+fn secrets(text: &str) -> Cow<'_, str> {
     let registry = registry().read().unwrap_or_else(|p| p.into_inner()).clone();
     let mut out: Cow<'_, str> = Cow::Borrowed(text);
     if let Some(m) = &registry.matcher {

@@ -65,12 +65,14 @@ impl Shared {
     /// Makes `config` the running one (after a reload checked it).
     pub fn set_config(&self, config: Arc<Config>) {
         self.tokens.limits.set(&config.server.per_token);
+        junction_core::pii::configure(config.server.pii_mask, &config.server.pii_fields);
         self.config.store(config);
     }
 }
 
 impl AppState {
     pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
+        junction_core::pii::configure(config.server.pii_mask, &config.server.pii_fields);
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "junction".into());
         let node_id = format!(
             "{host}-{}-{}",

@@ -47,17 +47,22 @@ pub async fn list(
     Ok(page("Events", "/ui/events", None, None, body))
 }
 
-pub async fn one(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Response, ApiError> {
+pub async fn one(
+    State(state): State<AppState>,
+    actor: Option<axum::Extension<junction_server::admin::Actor>>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
     let e = state
         .store
         .event(id)
         .await?
         .ok_or_else(|| not_found("event", id))?;
     let deliveries = state.store.deliveries_of(id).await?;
-    let payload = serde_json::from_slice::<serde_json::Value>(&e.payload)
-        .ok()
-        .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        .unwrap_or_else(|| String::from_utf8_lossy(&e.payload).into_owned());
+    let payload =
+        match junction_server::admin::payload_view(&e.payload, actor.as_ref().map(|a| &a.0)) {
+            serde_json::Value::String(text) => text,
+            v => serde_json::to_string_pretty(&v).unwrap_or_default(),
+        };
     let body = html! {
         table {
             tr { th { "Source" } td { a href={"/ui/sources/" (e.source)} { (e.source) } } }

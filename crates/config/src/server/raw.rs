@@ -45,6 +45,37 @@ pub struct RawServer {
     /// 429 with `Retry-After` before any work is done.
     #[serde(default)]
     pub rate_limits: RawRateLimits,
+    /// Personal data in logs, attempt excerpts, quarantine reasons, rejected-request samples, and
+    /// events as viewers see them.
+    #[serde(default)]
+    pub pii: RawPii,
+}
+
+/// Masking of personal data (emails, card numbers, phone numbers, national ids, and fields
+/// named like them) wherever the hub shows or logs text it did not write.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPii {
+    /// Mask it (default true).
+    #[serde(default = "default_true")]
+    pub mask: bool,
+    /// More field names whose values are personal data (`loyalty_id`), beside the built-in
+    /// ones (`email`, `phone`, `ssn`, `iban`, `date_of_birth`, …). Matched at any depth.
+    #[serde(default)]
+    pub fields: Vec<String>,
+}
+
+impl Default for RawPii {
+    fn default() -> Self {
+        Self {
+            mask: true,
+            fields: Vec::new(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// Inbound rate limits, each a list of windows (`[ 100/s, 10000/h ]`; `[]`: none).
@@ -104,6 +135,7 @@ impl Default for RawServer {
             hosts: Vec::new(),
             tls: None,
             rate_limits: RawRateLimits::default(),
+            pii: RawPii::default(),
         }
     }
 }

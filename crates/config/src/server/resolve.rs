@@ -107,7 +107,25 @@ pub(crate) fn resolve_server(
         &raw.rate_limits.per_token,
         errs,
     );
+    if raw.pii.fields.len() > 64 {
+        errs.push(doc.error_at("/server/pii/fields", "at most 64 field names", None));
+    }
+    for (i, f) in raw.pii.fields.iter().enumerate() {
+        let ok = !f.is_empty()
+            && f.len() <= 64
+            && f.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !ok {
+            errs.push(doc.error_at(
+                &format!("/server/pii/fields/{i}"),
+                format!("`{f}` is not a field name"),
+                Some("write the field's name alone (letters, digits, `_`, `-`): it is masked at any depth".into()),
+            ));
+        }
+    }
     Some(Server {
+        pii_mask: raw.pii.mask,
+        pii_fields: raw.pii.fields.clone(),
         listen: listen?,
         body_limit: usize::try_from(limit).ok()?,
         request_timeout: raw.request_timeout.0,

@@ -26,6 +26,10 @@ pub struct Server {
     pub per_source: Vec<crate::Rate>,
     /// Requests each API token makes, per process.
     pub per_token: Vec<crate::Rate>,
+    /// Mask personal data (`server.pii.mask`) …
+    pub pii_mask: bool,
+    /// … and these field names beside the built-in ones.
+    pub pii_fields: Vec<String>,
 }
 
 /// The listener's TLS files (absolute, or relative to the working directory).

@@ -417,17 +417,19 @@ impl Worker {
         self.metrics
             .history
             .add(history::destination::QUARANTINED, 1);
-        tracing::warn!(destination = %dest, route = %c.route, delivery = c.lease.delivery_id, event = %c.event.external_id, kind = q.kind, reason = %q.reason, "delivery quarantined");
+        // A reason can quote the payload: personal data in it is masked before it is kept.
+        let reason = junction_core::mask::mask(&q.reason).into_owned();
+        tracing::warn!(destination = %dest, route = %c.route, delivery = c.lease.delivery_id, event = %c.event.external_id, kind = q.kind, reason = %reason, "delivery quarantined");
         let finish = Finish {
             lease: c.lease,
             attempt: Attempt {
                 started_at,
                 duration_ms: t0.elapsed().as_millis() as i64,
                 status: None,
-                error: Some(q.reason.clone()),
+                error: Some(reason.clone()),
                 response_excerpt: None,
             },
-            outcome: Outcome::Quarantined { reason: q.reason },
+            outcome: Outcome::Quarantined { reason },
             now: now_ms(),
         };
         if let Err(e) = self.store.finish(finish).await {

@@ -62,6 +62,19 @@ pub struct Actor {
     pub origin: String,
 }
 
+/// An event's payload as `actor` may see it: JSON (or the text, if it is not JSON), with
+/// personal data masked ([`junction_core::pii`]) for viewers and for callers not known.
+/// Operators and admins, who replay and fix deliveries, see it as received.
+pub fn payload_view(payload: &[u8], actor: Option<&Actor>) -> serde_json::Value {
+    let mut v = serde_json::from_slice(payload).unwrap_or_else(|_| {
+        serde_json::Value::String(String::from_utf8_lossy(payload).into_owned())
+    });
+    if actor.is_none_or(|a| a.role < Role::Operator) {
+        junction_core::pii::mask_json(&mut v);
+    }
+    v
+}
+
 /// The role an admin request needs.
 pub fn required_role(method: &Method, path: &str) -> Role {
     const ADMIN_ONLY: [&str; 5] = [

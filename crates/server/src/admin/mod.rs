@@ -16,7 +16,8 @@ pub mod bodies;
 mod routes;
 
 pub use access::{
-    guard, required_role, same_origin, session_cookie, Actor, AdminAccess, Role, SESSION_COOKIE,
+    guard, payload_view, required_role, same_origin, session_cookie, Actor, AdminAccess, Role,
+    SESSION_COOKIE,
 };
 pub use routes::routes;
 pub use routes::{ApiDoc, EventQuery};

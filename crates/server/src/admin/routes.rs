@@ -13,7 +13,7 @@ use junction_store::ApiToken;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::bodies::*;
 use super::{Actor, AdminAccess};
@@ -392,6 +392,7 @@ async fn events(
 #[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", summary = "One event with its payload and deliveries", params(("id" = i64, Path, description = "The stored event id")), responses((status = 200, description = "OK", body = EventDetail), (status = 404, description = "Not found", body = ErrorBody), (status = 400, description = "Invalid parameters", body = ErrorBody), (status = 401, description = "No or unknown token", body = ErrorBody), (status = 403, description = "The token's role is too low", body = ErrorBody), (status = 503, description = "The store is unavailable", body = ErrorBody)), security(("bearer" = [])))]
 async fn event(
     Extension(access): Access,
+    actor: Option<Extension<super::Actor>>,
     Path(id): Path<i64>,
 ) -> Result<Json<EventDetail>, ApiError> {
     let e = access.store().event(id).await?.ok_or_else(|| {
@@ -405,8 +406,7 @@ async fn event(
         event: EventItem::from(&e),
         traceparent: e.context.traceparent.clone(),
         headers: e.context.headers.iter().cloned().collect(),
-        payload: serde_json::from_slice(&e.payload)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&e.payload).into_owned())),
+        payload: super::payload_view(&e.payload, actor.as_ref().map(|a| &a.0)),
         deliveries: deliveries
             .iter()
             .map(|d| EventDelivery {
