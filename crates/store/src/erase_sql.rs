@@ -4,18 +4,19 @@
 type Ph<'a> = &'a dyn Fn(usize) -> String;
 type Has<'a> = &'a dyn Fn(&str, &str) -> String;
 
-/// The events about subject `p(1)`.
-fn events_of(p: Ph) -> String {
+/// The ids of the events about subject `p(1)`.
+pub(crate) fn events_of(p: Ph) -> String {
     format!(
         "SELECT event_id FROM event_subjects WHERE subject = {}",
         p(1)
     )
 }
 
-/// The statements of one erasure by subject hash `p(1)`, in order (children before the rows
-/// they name; the subject index last). Each answers how many rows it deleted.
-pub(crate) fn by_subject(p: Ph) -> [String; 5] {
-    let of = events_of(p);
+/// The statements of one erasure, in order (children before the rows they name; the subject
+/// index last), for the events whose ids the query `of` yields: [`events_of`] itself (SQLite),
+/// or the elements of an array of ids read first (PostgreSQL, whose planner then looks every
+/// row up by index whatever its statistics say). Each answers how many rows it deleted.
+pub(crate) fn by_subject(of: &str) -> [String; 5] {
     [
         // Tracked entities share the erased events' keys: a sync would otherwise know the
         // subject's record (its id, version and content hash) after the erasure.

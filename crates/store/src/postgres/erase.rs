@@ -17,13 +17,22 @@ fn has(column: &str, param: &str) -> String {
 
 pub(super) async fn erase(pool: &PgPool, e: &Erase) -> Result<ErasedCounts, StoreError> {
     let mut tx = pool.begin().await?;
+    let ids: Vec<i64> = sqlx::query_scalar(&erase_sql::events_of(&p))
+        .bind(&e.subject[..])
+        .fetch_all(&mut *tx)
+        .await?;
     let mut by_subject = [0u64; 5];
-    for (i, sql) in erase_sql::by_subject(&p).iter().enumerate() {
-        by_subject[i] = sqlx::query(sql)
-            .bind(&e.subject[..])
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+    if !ids.is_empty() {
+        for (i, sql) in erase_sql::by_subject("SELECT unnest($1::int8[])")
+            .iter()
+            .enumerate()
+        {
+            by_subject[i] = sqlx::query(sql)
+                .bind(&ids)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
     }
     let mut by_value = [0u64; 3];
     if let Some(v) = e.value.as_deref().filter(|v| !v.is_empty()) {
