@@ -146,7 +146,8 @@ fn might_hold_credentials(text: &str) -> bool {
         .is_match(text)
 }
 
-fn replace<'a>(text: Cow<'a, str>, re: &Regex, with: &str) -> Cow<'a, str> {
+/// `text` with `re`'s matches replaced, still borrowed when nothing matched.
+pub(crate) fn replace<'a>(text: Cow<'a, str>, re: &Regex, with: &str) -> Cow<'a, str> {
     match re.replace_all(&text, with) {
         Cow::Borrowed(_) => text,
         Cow::Owned(s) => Cow::Owned(s),

@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use regex::Regex;
 
-use crate::mask::MASK;
+use crate::mask::{replace, MASK};
 
 /// Field names masked whatever the config says (compared case-insensitively, `-` and `_`
 /// alike, as the whole name).
@@ -216,13 +216,6 @@ fn might_hold(text: &str) -> bool {
             .as_bytes()
             .windows(3)
             .any(|w| w.iter().all(u8::is_ascii_digit))
-}
-
-fn replace<'a>(text: Cow<'a, str>, re: &Regex, with: &str) -> Cow<'a, str> {
-    match re.replace_all(&text, with) {
-        Cow::Borrowed(_) => text,
-        Cow::Owned(s) => Cow::Owned(s),
-    }
 }
 
 #[cfg(test)]

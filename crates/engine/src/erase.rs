@@ -44,20 +44,20 @@ pub async fn erase(
     by: Requester<'_>,
 ) -> Result<(String, ErasedCounts), Error> {
     let subject = subject.trim();
-    if subject.is_empty() || subject.len() > MAX_SUBJECT {
+    if subject.is_empty() || subject.len() > MAX_SUBJECT || subject.chars().any(char::is_control) {
         return Err(Error::downstream(
             Code::BadRequest,
-            format!("`subject` must be 1 to {MAX_SUBJECT} characters"),
+            format!("`subject` must be 1 to {MAX_SUBJECT} characters, none a control character"),
         )
         .with_hint(
             "give the identifier the sources' `event.subject` reads: a customer id, an email",
         ));
     }
     let reason = reason.trim();
-    if reason.is_empty() || reason.len() > MAX_REASON {
+    if reason.is_empty() || reason.len() > MAX_REASON || reason.chars().any(char::is_control) {
         return Err(Error::downstream(
             Code::BadRequest,
-            format!("`reason` must be 1 to {MAX_REASON} characters"),
+            format!("`reason` must be 1 to {MAX_REASON} characters, none a control character"),
         )
         .with_hint("say why, for the audit log: a ticket, a request reference"));
     }

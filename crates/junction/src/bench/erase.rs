@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use junction_store::{subject_hash, Erase, NewDelivery, NewEvent, Store};
+use junction_store::{subject_hash, Erase, NewEvent, Store};
 use serde_json::json;
 
 use super::stats::percentile_ms;
@@ -34,24 +34,10 @@ fn event(i: usize, subjects: usize, now: i64, pad: &str) -> NewEvent {
         "type": "customer.updated",
         "data": { "customer": customer(s), "email": email(s), "note": pad },
     });
-    NewEvent {
-        source: "bench".into(),
-        external_id: format!("evt_{i:09}"),
-        event_type: "customer.updated".into(),
-        entity_key: Some(customer(s)),
-        sequence: Some(i as i64),
-        received_at: now,
-        payload: payload.to_string().into_bytes(),
-        context: Default::default(),
-        deliveries: vec![NewDelivery {
-            route: "customers".into(),
-            destination: "billing".into(),
-            due_at: now,
-            ordering: Default::default(),
-        }],
-        tracked: false,
-        subjects: vec![subject_hash(&customer(s)), subject_hash(&email(s))],
-    }
+    let mut e = super::store::event(i, payload.to_string().as_bytes(), now);
+    e.entity_key = Some(customer(s));
+    e.subjects = vec![subject_hash(&customer(s)), subject_hash(&email(s))];
+    e
 }
 
 pub async fn run(args: &BenchArgs) -> Result<serde_json::Value, String> {

@@ -10,15 +10,21 @@ use junction_mock::{Mock, MockConfig, Scheme};
 pub const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// Source `bench` (Standard Webhooks, secret `BENCH_WHSEC`) routed to the mock's sink: the
-/// event path every hub benchmark measures. `JUNCTION_BENCH_TYPES` narrows the route's types.
+/// event path every hub benchmark measures. `JUNCTION_BENCH_TYPES` narrows the route's types;
+/// `JUNCTION_BENCH_SUBJECT` (a jq expression, e.g. `.data.object.id`) indexes each event by its
+/// data subject, for erasure.
 pub fn flows(sink: &str) -> String {
     let types = std::env::var("JUNCTION_BENCH_TYPES").unwrap_or_else(|_| "*".into());
+    let subject = match std::env::var("JUNCTION_BENCH_SUBJECT") {
+        Ok(s) if !s.is_empty() => format!("\n    event: {{ subject: {} }}", serde_json::json!(s)),
+        _ => String::new(),
+    };
     format!(
         r#"
 sources:
   bench:
     kind: webhook
-    verify: {{ preset: standard_webhooks, secrets: [ env:BENCH_WHSEC ] }}
+    verify: {{ preset: standard_webhooks, secrets: [ env:BENCH_WHSEC ] }}{subject}
 destinations:
   sink:
     url: "{sink}/sink/bench"

@@ -108,7 +108,8 @@ pub(super) async fn fresh_postgres() -> Result<String, String> {
     Ok(url)
 }
 
-fn event(i: usize, payload: &[u8], now: i64) -> NewEvent {
+/// Event `i` of a bench: one delivery to `billing`.
+pub(super) fn event(i: usize, payload: &[u8], now: i64) -> NewEvent {
     NewEvent {
         source: "bench".into(),
         external_id: format!("evt_{i:09}"),
