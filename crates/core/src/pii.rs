@@ -43,23 +43,40 @@ pub const DEFAULT_FIELDS: &[&str] = &[
 
 struct Settings {
     enabled: bool,
+    /// Any of the names, in either spelling: text without one skips the two regexes below.
+    names: aho_corasick::AhoCorasick,
     json_field: Regex,
     key_value: Regex,
 }
 
 fn build(enabled: bool, extra: &[String]) -> Settings {
-    let mut names: Vec<String> = DEFAULT_FIELDS
+    let plain: Vec<String> = DEFAULT_FIELDS
         .iter()
         .map(|s| (*s).to_owned())
-        .chain(extra.iter().map(|s| s.to_ascii_lowercase()))
+        .chain(
+            extra
+                .iter()
+                .map(|s| s.to_ascii_lowercase().replace('-', "_")),
+        )
         .filter(|n| !n.is_empty() && n.len() <= 64)
-        .map(|n| regex::escape(&n.replace('-', "_")).replace('_', "[_-]"))
+        .collect();
+    let spellings: Vec<String> = plain
+        .iter()
+        .flat_map(|n| [n.clone(), n.replace('_', "-")])
+        .collect();
+    let mut names: Vec<String> = plain
+        .iter()
+        .map(|n| regex::escape(n).replace('_', "[_-]"))
         .collect();
     names.sort();
     names.dedup();
     let alt = names.join("|");
     Settings {
         enabled,
+        names: aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&spellings)
+            .expect("valid needles"),
         // "email": "a@b.c", "phone": 5551234 — strings and numbers.
         json_field: Regex::new(&format!(
             r#"(?i)("(?:{alt})"\s*:\s*)(?:"(?:[^"\\]|\\.)*"|-?[0-9][0-9.eE+-]*)"#
@@ -133,18 +150,27 @@ fn luhn(text: &str) -> bool {
     sum % 10 == 0
 }
 
-/// Masks personal data in `text` (see the module's doc). Text without `@`, `+`, `=`, `:` or a
-/// run of digits is returned as it is, untouched.
+/// Masks personal data in `text` (see the module's doc). Each rule runs only when the text holds
+/// what it needs (a field name, an `@`, a `+`, a run of digits), so most log lines pass through
+/// a few byte scans and are returned untouched.
 pub fn mask(text: &str) -> Cow<'_, str> {
     let s = settings().read().unwrap_or_else(|p| p.into_inner()).clone();
-    if !s.enabled || !might_hold(text) {
+    if !s.enabled {
         return Cow::Borrowed(text);
     }
     let p = patterns();
+    let bytes = text.as_bytes();
     let mut out: Cow<'_, str> = Cow::Borrowed(text);
-    out = replace(out, &s.json_field, &format!("${{1}}\"{MASK}\""));
-    out = replace(out, &s.key_value, &format!("${{1}}{MASK}"));
-    out = replace(out, &p.email, &format!("{MASK}@${{1}}"));
+    if s.names.is_match(text) {
+        out = replace(out, &s.json_field, &format!("${{1}}\"{MASK}\""));
+        out = replace(out, &s.key_value, &format!("${{1}}{MASK}"));
+    }
+    if bytes.contains(&b'@') {
+        out = replace(out, &p.email, &format!("{MASK}@${{1}}"));
+    }
+    if !bytes.windows(3).any(|w| w.iter().all(u8::is_ascii_digit)) {
+        return out;
+    }
     out = replace(out, &p.ssn, MASK);
     let cards = p.digits.replace_all(&out, |c: &regex::Captures<'_>| {
         let m = &c[0];
@@ -158,6 +184,9 @@ pub fn mask(text: &str) -> Cow<'_, str> {
     });
     if let Cow::Owned(o) = cards {
         out = Cow::Owned(o);
+    }
+    if !bytes.contains(&b'+') {
+        return out;
     }
     let phones = p.phone.replace_all(&out, |c: &regex::Captures<'_>| {
         let n = c[0].chars().filter(char::is_ascii_digit).count();
@@ -207,15 +236,6 @@ fn walk(v: &mut serde_json::Value, s: &Settings, depth: usize) {
         }
         _ => {}
     }
-}
-
-/// A cheap first look: most log lines hold none of these.
-fn might_hold(text: &str) -> bool {
-    text.bytes().any(|b| matches!(b, b'@' | b'+' | b'=' | b':'))
-        || text
-            .as_bytes()
-            .windows(3)
-            .any(|w| w.iter().all(u8::is_ascii_digit))
 }
 
 #[cfg(test)]

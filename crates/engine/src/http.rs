@@ -210,7 +210,7 @@ async fn retention(State(state): State<AppState>) -> Json<RetentionList> {
             } else {
                 humantime::format_duration(d).to_string()
             },
-            seconds: (!d.is_zero()).then(|| d.as_secs()),
+            seconds: (!d.is_zero()).then_some(d.as_secs()),
             setting,
         }
     };
