@@ -13,23 +13,25 @@ pub(crate) fn events_of(p: Ph) -> String {
 }
 
 /// The statements of one erasure, in order (children before the rows they name; the subject
-/// index last), for the events whose ids the query `of` yields: [`events_of`] itself (SQLite),
-/// or the elements of an array of ids read first (PostgreSQL, whose planner then looks every
-/// row up by index whatever its statistics say). Each answers how many rows it deleted.
-pub(crate) fn by_subject(of: &str) -> [String; 5] {
+/// index last), for the events `among(column)` names: `column IN (`[`events_of`]`)` on SQLite,
+/// `column = ANY($1)` with the ids read first on PostgreSQL (whose planner then looks every row
+/// up by index whatever its statistics say). Each answers how many rows it deleted.
+pub(crate) fn by_subject(among: &dyn Fn(&str) -> String) -> [String; 5] {
     [
         // Tracked entities share the erased events' keys: a sync would otherwise know the
         // subject's record (its id, version and content hash) after the erasure.
         format!(
             "DELETE FROM entities WHERE (source, key) IN (
-               SELECT e.source, e.entity_key FROM events e WHERE e.id IN ({of}) AND e.entity_key IS NOT NULL)"
+               SELECT e.source, e.entity_key FROM events e WHERE {} AND e.entity_key IS NOT NULL)",
+            among("e.id")
         ),
         format!(
-            "DELETE FROM attempts WHERE delivery_id IN (SELECT d.id FROM deliveries d WHERE d.event_id IN ({of}))"
+            "DELETE FROM attempts WHERE delivery_id IN (SELECT d.id FROM deliveries d WHERE {})",
+            among("d.event_id")
         ),
-        format!("DELETE FROM deliveries WHERE event_id IN ({of})"),
-        format!("DELETE FROM events WHERE id IN ({of})"),
-        format!("DELETE FROM event_subjects WHERE event_id IN ({of})"),
+        format!("DELETE FROM deliveries WHERE {}", among("event_id")),
+        format!("DELETE FROM events WHERE {}", among("id")),
+        format!("DELETE FROM event_subjects WHERE {}", among("event_id")),
     ]
 }
 

@@ -23,10 +23,8 @@ pub(super) async fn erase(pool: &PgPool, e: &Erase) -> Result<ErasedCounts, Stor
         .await?;
     let mut by_subject = [0u64; 5];
     if !ids.is_empty() {
-        for (i, sql) in erase_sql::by_subject("SELECT unnest($1::int8[])")
-            .iter()
-            .enumerate()
-        {
+        let among = |column: &str| format!("{column} = ANY($1)");
+        for (i, sql) in erase_sql::by_subject(&among).iter().enumerate() {
             by_subject[i] = sqlx::query(sql)
                 .bind(&ids)
                 .execute(&mut *tx)

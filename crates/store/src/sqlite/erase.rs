@@ -23,10 +23,9 @@ fn has(column: &str, param: &str) -> String {
 pub(super) fn erase(c: &mut Connection, e: &Erase) -> Result<ErasedCounts, StoreError> {
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut by_subject = [0u64; 5];
-    for (i, sql) in erase_sql::by_subject(&erase_sql::events_of(&p))
-        .iter()
-        .enumerate()
-    {
+    let of = erase_sql::events_of(&p);
+    let among = |column: &str| format!("{column} IN ({of})");
+    for (i, sql) in erase_sql::by_subject(&among).iter().enumerate() {
         by_subject[i] = tx.prepare_cached(sql)?.execute([&e.subject[..]])? as u64;
     }
     let mut by_value = [0u64; 3];
