@@ -39,6 +39,8 @@ sources:
       input: { status: active }
       version: .updated_at
       since: { param: updated_since, format: unix, lookback: 30s }
+    event: { subject: .email }
+    retention: 30d
 jobs:
   pull: { every: 5m, sync: { source: customers } }
   refresh: { cron: "0 3 * * *", sync: { source: customers, full: true } }
@@ -57,6 +59,9 @@ jobs:
     assert_eq!(since.format, TimeFormat::Unix);
     assert_eq!(since.lookback, Duration::from_secs(30));
     assert_eq!(p.max_delete_percent, Some(10.0));
+    // Each record's data subject, for erasure, and the source's own retention.
+    assert!(matches!(&s.event.subject, Some(junction_config::Pick::Jq(j)) if j.code() == ".email"));
+    assert_eq!(s.retention, Some(Duration::from_secs(30 * 86_400)));
     let Work::Sync(j) = &c.jobs["pull"].work else {
         panic!("a sync")
     };

@@ -232,6 +232,9 @@ pub struct RetentionItem {
     /// The destination it applies to, for dead letters and quarantined deliveries.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination: Option<String>,
+    /// The source it applies to, for a source's own retention of delivered events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// How long (`90days`), or a rule (`the newest 50 per source`, `forever`).
     pub kept: String,
     /// The seconds when it is a duration (`null`: no time limit).

@@ -205,6 +205,7 @@ async fn retention(State(state): State<AppState>) -> Json<RetentionList> {
         RetentionItem {
             what: what.into(),
             destination: destination.map(str::to_owned),
+            source: None,
             kept: if d.is_zero() {
                 zero.into()
             } else {
@@ -217,6 +218,7 @@ async fn retention(State(state): State<AppState>) -> Json<RetentionList> {
     let fixed = |what: &str, kept: String, seconds: Option<u64>| RetentionItem {
         what: what.into(),
         destination: None,
+        source: None,
         kept,
         seconds,
         setting: "fixed".into(),
@@ -228,6 +230,20 @@ async fn retention(State(state): State<AppState>) -> Json<RetentionList> {
         "forever",
         "delivery.retention".into(),
     )];
+    for s in config.flows.sources.values() {
+        if let Some(own) = s.retention {
+            items.push(timed(
+                "delivered events (with their deliveries and attempts)",
+                None,
+                own,
+                "forever",
+                format!("sources.{}.retention", s.name),
+            ));
+            if let Some(last) = items.last_mut() {
+                last.source = Some(s.name.clone());
+            }
+        }
+    }
     for d in config.flows.destinations.values() {
         for (quarantined, what, own, global) in [
             (

@@ -213,15 +213,46 @@ pub async fn expire_parked(state: &AppState, now: i64) -> u64 {
 }
 
 async fn purge(state: &AppState) {
-    expire_parked(state, now_ms()).await;
-    let retention = state.config().delivery.retention;
-    if retention.is_zero() {
-        return;
+    let now = now_ms();
+    expire_parked(state, now).await;
+    purge_delivered(state, now).await;
+}
+
+/// Deletes the delivered events each source keeps no longer than its retention (its own, else
+/// `delivery.retention`; zero keeps them). Answers how many.
+pub async fn purge_delivered(state: &AppState, now: i64) -> u64 {
+    let config = state.config();
+    let own: Vec<(&String, std::time::Duration)> = config
+        .flows
+        .sources
+        .values()
+        .filter_map(|s| s.retention.map(|r| (&s.name, r)))
+        .collect();
+    let mut passes: Vec<(std::time::Duration, junction_store::Sources)> = own
+        .iter()
+        .map(|(name, r)| (*r, junction_store::Sources::Only((*name).clone())))
+        .collect();
+    passes.push((
+        config.delivery.retention,
+        if own.is_empty() {
+            junction_store::Sources::All
+        } else {
+            junction_store::Sources::Except(own.iter().map(|(n, _)| (*n).clone()).collect())
+        },
+    ));
+    let mut total = 0;
+    for (retention, sources) in passes {
+        if !retention.is_zero() {
+            total += purge_pass(state, now - ms(retention), &sources).await;
+        }
     }
-    let before = now_ms() - ms(retention);
+    total
+}
+
+async fn purge_pass(state: &AppState, before: i64, sources: &junction_store::Sources) -> u64 {
     let mut total = 0;
     loop {
-        match state.store.purge(before, PURGE_BATCH).await {
+        match state.store.purge(before, PURGE_BATCH, sources).await {
             Ok(n) => {
                 total += n;
                 if (n as usize) < PURGE_BATCH || state.health.shutting_down() {
@@ -241,6 +272,7 @@ async fn purge(state: &AppState) {
             "deleted delivered events past their retention"
         );
     }
+    total
 }
 
 #[cfg(test)]

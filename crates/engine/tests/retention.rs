@@ -28,7 +28,64 @@ routes:
   r: { from: crm, ordering: fifo, to: [ billing, ledger ] }
 "#;
 
-on_both!(a_dead_letter_past_its_retention_is_discarded_and_its_fifo_key_flows_again);
+on_both!(
+    a_dead_letter_past_its_retention_is_discarded_and_its_fifo_key_flows_again,
+    delivered_events_are_deleted_after_their_sources_retention,
+);
+
+const PER_SOURCE: &str = r#"
+sources:
+  crm: { kind: webhook, verify: { preset: none }, event: { id: .id } }
+  shop: { kind: webhook, verify: { preset: none }, event: { id: .id }, retention: 0s }
+  erp: { kind: webhook, verify: { preset: none }, event: { id: .id }, retention: 3d }
+destinations:
+  sink: { url: "{sink}/all" }
+delivery: { poll_interval: 50ms, retention: 1d }
+routes:
+  a: { from: crm, to: [ sink ] }
+  b: { from: shop, to: [ sink ] }
+  c: { from: erp, to: [ sink ] }
+"#;
+
+async fn delivered_events_are_deleted_after_their_sources_retention(url: String) {
+    let mock = mock().await;
+    let hub = Hub::start(PER_SOURCE, &url, &mock).await;
+    for source in ["crm", "shop", "erp"] {
+        let (status, _) = hub
+            .post(
+                &format!("/webhooks/{source}"),
+                json!({ "id": format!("{source}-1") }),
+            )
+            .await;
+        assert_eq!(status, 202);
+    }
+    all_settled(&hub, Duration::from_secs(15)).await;
+    let left = || async {
+        let mut ids: Vec<String> = hub
+            .store()
+            .events(&junction_store::EventFilter::default(), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.external_id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let now = junction_core::time::now_ms();
+    let purge =
+        |days: i64| junction_engine::maintain::purge_delivered(&hub.state, now + days * 86_400_000);
+    assert_eq!(purge(0).await, 0);
+    assert_eq!(
+        purge(2).await,
+        1,
+        "crm's events go after delivery.retention"
+    );
+    assert_eq!(left().await, ["erp-1", "shop-1"]);
+    assert_eq!(purge(4).await, 1, "erp's after its own 3d");
+    assert_eq!(left().await, ["shop-1"], "shop keeps them (0s)");
+    hub.stop().await;
+}
 
 async fn dead(hub: &Hub, destination: &str) -> usize {
     let filter = DeadFilter {

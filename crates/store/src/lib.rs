@@ -189,10 +189,11 @@ pub trait Deliveries: Send + Sync {
     /// Destinations currently disabled.
     async fn disabled(&self) -> Result<Vec<DisabledDestination>, StoreError>;
 
-    /// Deletes up to `limit` events received before `before` whose deliveries have all ended
-    /// delivered or stale, with their deliveries and attempts. Dead letters and pending work are
-    /// kept. A deleted event's id is forgotten: a later copy of it is accepted as new.
-    async fn purge(&self, before: i64, limit: usize) -> Result<u64, StoreError>;
+    /// Deletes up to `limit` events of `sources` received before `before` whose deliveries
+    /// have all ended (delivered, stale or discarded), with their deliveries and attempts. Dead
+    /// letters and pending work are kept. A deleted event's id is forgotten: a later copy of it
+    /// is accepted as new.
+    async fn purge(&self, before: i64, limit: usize, sources: &Sources) -> Result<u64, StoreError>;
 }
 
 /// Erasure by data subject: every trace of one person's data, on request.

@@ -35,6 +35,15 @@ pub struct NewEvent {
     pub subjects: Vec<[u8; 32]>,
 }
 
+/// Which sources' events a purge deletes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sources {
+    All,
+    Only(String),
+    /// Every source but these (those with a retention of their own).
+    Except(Vec<String>),
+}
+
 /// Most data subjects kept per event.
 pub const MAX_SUBJECTS: usize = 8;
 

@@ -104,6 +104,7 @@ conformance!(
     a_circuit_opened_by_one_process_is_seen_open_by_the_others_until_closed,
     a_learned_shape_is_replaced_only_by_one_learned_from_more_payloads,
     erasing_a_data_subject_removes_every_trace_and_later_events_about_it_are_not_stored,
+    a_purge_deletes_only_the_sources_it_is_given,
 );
 
 fn keyed(id: &str, key: &str, seq: i64, ordering: Ordering, destination: &str) -> NewEvent {
@@ -933,7 +934,7 @@ async fn purge_deletes_finished_events_and_keeps_dead_and_pending(store: Arc<dyn
         .await
         .unwrap();
     // e3 stays pending.
-    assert_eq!(store.purge(T0 + 1, 100).await.unwrap(), 2);
+    assert_eq!(store.purge(T0 + 1, 100, &Sources::All).await.unwrap(), 2);
     assert!(store.event(got[0].event.id).await.unwrap().is_none());
     assert!(store
         .attempts(got[0].lease.delivery_id)
@@ -945,9 +946,9 @@ async fn purge_deletes_finished_events_and_keeps_dead_and_pending(store: Arc<dyn
         "dead letters are kept"
     );
     assert_eq!(store.queue_stats(T0).await.unwrap().pending, 1);
-    assert_eq!(store.purge(T0 + 1, 100).await.unwrap(), 0);
+    assert_eq!(store.purge(T0 + 1, 100, &Sources::All).await.unwrap(), 0);
     assert_eq!(
-        store.purge(T0 - 1, 100).await.unwrap(),
+        store.purge(T0 - 1, 100, &Sources::All).await.unwrap(),
         0,
         "nothing older than the cutoff"
     );
@@ -2290,4 +2291,30 @@ async fn sqlite_erasure_leaves_no_byte_of_the_subject_in_the_database_or_its_wal
     drop(store);
     let found = scan("after closing");
     assert!(found.is_empty(), "{found:?}");
+}
+
+async fn a_purge_deletes_only_the_sources_it_is_given(store: Arc<dyn Store>) {
+    for (id, source) in [("a1", "crm"), ("a2", "crm"), ("b1", "shop"), ("c1", "erp")] {
+        let mut e = event(id, 0, T0);
+        e.source = source.into();
+        add(&store, e).await;
+    }
+    let left = |store: Arc<dyn Store>| async move {
+        let mut ids: Vec<String> = store
+            .events(&EventFilter::default(), 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.external_id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let only = Sources::Only("crm".into());
+    assert_eq!(store.purge(T0 + 1, 100, &only).await.unwrap(), 2);
+    assert_eq!(left(store.clone()).await, ["b1", "c1"]);
+    let except = Sources::Except(vec!["shop".into(), "crm".into()]);
+    assert_eq!(store.purge(T0 + 1, 100, &except).await.unwrap(), 1);
+    assert_eq!(left(store.clone()).await, ["b1"], "shop keeps its own");
+    assert_eq!(store.purge(T0 + 1, 100, &Sources::All).await.unwrap(), 1);
 }

@@ -48,6 +48,10 @@ pub struct RawSource {
     /// `server.rate_limits.per_source`.
     #[serde(default)]
     pub rate_limits: Option<Vec<String>>,
+    /// How long this source's delivered events are kept (default `delivery.retention`; `0s`
+    /// keeps them).
+    #[serde(default)]
+    pub retention: Option<HumanDuration>,
 }
 
 /// A body format Junction decodes into JSON.

@@ -178,15 +178,25 @@ fn source(
                 ));
                 return None;
             }
+            // A record's data subject, for erasure; the other fields come from `sync:`.
+            let subject = raw
+                .event
+                .subject
+                .as_deref()
+                .and_then(|text| pick(doc, &push(&push(ptr, "event"), "subject"), text, errs));
             return Some(Source {
                 name: name.to_owned(),
                 pull: Some(pull),
                 reconcile: None,
                 verify: Verify::none(),
-                event: Extract::default(),
+                event: Extract {
+                    subject,
+                    ..Extract::default()
+                },
                 format: BodyFormat::Json,
                 forward_headers: Vec::new(),
                 rate_limits: None,
+                retention: raw.retention.map(|d| d.0),
             });
         }
     }
@@ -360,6 +370,7 @@ fn source(
         format: raw.format,
         forward_headers,
         rate_limits,
+        retention: raw.retention.map(|d| d.0),
     })
 }
 

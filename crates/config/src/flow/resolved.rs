@@ -64,6 +64,8 @@ pub struct Source {
     pub forward_headers: Vec<String>,
     /// The source's own inbound rate limits; `None`: `server.rate_limits.per_source`.
     pub rate_limits: Option<Vec<crate::Rate>>,
+    /// Its own retention of delivered events; `None`: `delivery.retention`.
+    pub retention: Option<Duration>,
 }
 
 /// The most headers a source may forward.

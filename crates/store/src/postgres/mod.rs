@@ -406,8 +406,8 @@ impl Deliveries for PgStore {
         queue::disabled(&self.pool).await
     }
 
-    async fn purge(&self, before: i64, limit: usize) -> Result<u64, StoreError> {
-        queue::purge(&self.pool, before, limit).await
+    async fn purge(&self, before: i64, limit: usize, sources: &Sources) -> Result<u64, StoreError> {
+        queue::purge(&self.pool, before, limit, sources).await
     }
 }
 

@@ -238,15 +238,29 @@ pub(super) async fn disabled(pool: &PgPool) -> Result<Vec<DisabledDestination>, 
         .collect()
 }
 
-pub(super) async fn purge(pool: &PgPool, before: i64, limit: usize) -> Result<u64, StoreError> {
+pub(super) async fn purge(
+    pool: &PgPool,
+    before: i64,
+    limit: usize,
+    sources: &crate::Sources,
+) -> Result<u64, StoreError> {
+    let (clause, named): (&str, Vec<&str>) = match sources {
+        crate::Sources::All => ("cardinality($3::text[]) = 0", vec![]),
+        crate::Sources::Only(s) => ("e.source = ANY($3)", vec![s.as_str()]),
+        crate::Sources::Except(list) => (
+            "NOT (e.source = ANY($3))",
+            list.iter().map(String::as_str).collect(),
+        ),
+    };
     let mut tx = pool.begin().await?;
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT e.id FROM events e WHERE e.received_at < $1
+    let ids: Vec<i64> = sqlx::query_scalar(&format!(
+        "SELECT e.id FROM events e WHERE e.received_at < $1 AND {clause}
            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state IN ('pending', 'dead', 'quarantined'))
-         ORDER BY e.id LIMIT $2 FOR UPDATE SKIP LOCKED",
-    )
+         ORDER BY e.id LIMIT $2 FOR UPDATE SKIP LOCKED"
+    ))
     .bind(before)
     .bind(limit as i64)
+    .bind(named)
     .fetch_all(&mut *tx)
     .await?;
     if ids.is_empty() {

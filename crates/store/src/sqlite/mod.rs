@@ -274,8 +274,9 @@ impl Deliveries for SqliteStore {
         self.reads.run(queue::disabled).await
     }
 
-    async fn purge(&self, before: i64, limit: usize) -> Result<u64, StoreError> {
-        self.on_writer(move |c| queue::purge(c, before, limit))
+    async fn purge(&self, before: i64, limit: usize, sources: &Sources) -> Result<u64, StoreError> {
+        let sources = sources.clone();
+        self.on_writer(move |c| queue::purge(c, before, limit, &sources))
             .await
     }
 }

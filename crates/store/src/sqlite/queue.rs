@@ -212,7 +212,20 @@ pub(super) fn disabled(c: &Connection) -> Result<Vec<DisabledDestination>, Store
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub(super) fn purge(c: &mut Connection, before: i64, limit: usize) -> Result<u64, StoreError> {
+pub(super) fn purge(
+    c: &mut Connection,
+    before: i64,
+    limit: usize,
+    sources: &crate::Sources,
+) -> Result<u64, StoreError> {
+    let (clause, named): (&str, Option<String>) = match sources {
+        crate::Sources::All => ("?3 IS NULL", None),
+        crate::Sources::Only(s) => ("e.source = ?3", Some(s.clone())),
+        crate::Sources::Except(list) => (
+            "e.source NOT IN (SELECT value FROM json_each(?3))",
+            Some(serde_json::json!(list).to_string()),
+        ),
+    };
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute(
         "CREATE TEMP TABLE IF NOT EXISTS purge_ids (id INTEGER PRIMARY KEY)",
@@ -220,11 +233,13 @@ pub(super) fn purge(c: &mut Connection, before: i64, limit: usize) -> Result<u64
     )?;
     tx.execute("DELETE FROM purge_ids", [])?;
     let n = tx.execute(
-        "INSERT INTO purge_ids (id)
-         SELECT e.id FROM events e WHERE e.received_at < ?1
-           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state IN ('pending', 'dead', 'quarantined'))
-         ORDER BY e.id LIMIT ?2",
-        params![before, limit as i64],
+        &format!(
+            "INSERT INTO purge_ids (id)
+             SELECT e.id FROM events e WHERE e.received_at < ?1 AND {clause}
+               AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state IN ('pending', 'dead', 'quarantined'))
+             ORDER BY e.id LIMIT ?2"
+        ),
+        params![before, limit as i64, named],
     )?;
     tx.execute(
         "DELETE FROM attempts WHERE delivery_id IN
