@@ -43,6 +43,8 @@ pub const DEFAULT_FIELDS: &[&str] = &[
 
 struct Settings {
     enabled: bool,
+    /// The names, lower case with `_`, for JSON keys.
+    plain: std::collections::HashSet<String>,
     /// Any of the names, in either spelling: text without one skips the two regexes below.
     names: aho_corasick::AhoCorasick,
     json_field: Regex,
@@ -73,6 +75,7 @@ fn build(enabled: bool, extra: &[String]) -> Settings {
     let alt = names.join("|");
     Settings {
         enabled,
+        plain: plain.iter().cloned().collect(),
         names: aho_corasick::AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .build(&spellings)
@@ -98,11 +101,6 @@ pub fn configure(enabled: bool, extra_fields: &[String]) {
     let lock = settings();
     let mut guard = lock.write().unwrap_or_else(|p| p.into_inner());
     *guard = Arc::new(build(enabled, extra_fields));
-}
-
-/// Whether masking is on.
-pub fn enabled() -> bool {
-    settings().read().unwrap_or_else(|p| p.into_inner()).enabled
 }
 
 struct Patterns {
@@ -162,11 +160,11 @@ pub fn mask(text: &str) -> Cow<'_, str> {
     let bytes = text.as_bytes();
     let mut out: Cow<'_, str> = Cow::Borrowed(text);
     if s.names.is_match(text) {
-        out = replace(out, &s.json_field, &format!("${{1}}\"{MASK}\""));
-        out = replace(out, &s.key_value, &format!("${{1}}{MASK}"));
+        out = replace(out, &s.json_field, r#"${1}"***""#);
+        out = replace(out, &s.key_value, "${1}***");
     }
     if bytes.contains(&b'@') {
-        out = replace(out, &p.email, &format!("{MASK}@${{1}}"));
+        out = replace(out, &p.email, "***@${1}");
     }
     if !bytes.windows(3).any(|w| w.iter().all(u8::is_ascii_digit)) {
         return out;
@@ -205,11 +203,10 @@ pub fn mask(text: &str) -> Cow<'_, str> {
 /// Masks personal data in a JSON document: every string value as [`mask`] does, and every
 /// value of a field named like personal data.
 pub fn mask_json(v: &mut serde_json::Value) {
-    if !enabled() {
-        return;
-    }
     let s = settings().read().unwrap_or_else(|p| p.into_inner()).clone();
-    walk(v, &s, 0);
+    if s.enabled {
+        walk(v, &s, 0);
+    }
 }
 
 fn walk(v: &mut serde_json::Value, s: &Settings, depth: usize) {
@@ -225,8 +222,7 @@ fn walk(v: &mut serde_json::Value, s: &Settings, depth: usize) {
         serde_json::Value::Array(items) => items.iter_mut().for_each(|i| walk(i, s, depth + 1)),
         serde_json::Value::Object(map) => {
             for (k, val) in map.iter_mut() {
-                let probe = format!("\"{k}\": \"x\"");
-                let named = s.json_field.is_match(&probe);
+                let named = s.plain.contains(&k.to_ascii_lowercase().replace('-', "_"));
                 if named && !val.is_null() && !val.is_object() && !val.is_array() {
                     *val = serde_json::Value::String(MASK.into());
                 } else {

@@ -232,16 +232,15 @@ async fn retention(State(state): State<AppState>) -> Json<RetentionList> {
     )];
     for s in config.flows.sources.values() {
         if let Some(own) = s.retention {
-            items.push(timed(
+            let mut item = timed(
                 "delivered events (with their deliveries and attempts)",
                 None,
                 own,
                 "forever",
                 format!("sources.{}.retention", s.name),
-            ));
-            if let Some(last) = items.last_mut() {
-                last.source = Some(s.name.clone());
-            }
+            );
+            item.source = Some(s.name.clone());
+            items.push(item);
         }
     }
     for d in config.flows.destinations.values() {

@@ -50,6 +50,17 @@ routes:
 async fn delivered_events_are_deleted_after_their_sources_retention(url: String) {
     let mock = mock().await;
     let hub = Hub::start(PER_SOURCE, &url, &mock).await;
+    let kept = hub.get("/api/v1/retention").await;
+    let erp = kept["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["source"] == "erp")
+        .unwrap_or_else(|| panic!("{kept}"));
+    assert_eq!(
+        (&erp["seconds"], &erp["setting"]),
+        (&json!(3 * 86_400), &json!("sources.erp.retention"))
+    );
     for source in ["crm", "shop", "erp"] {
         let (status, _) = hub
             .post(

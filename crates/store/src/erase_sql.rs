@@ -72,14 +72,6 @@ pub(crate) fn record(p: Ph) -> String {
 
 pub(crate) const COLUMNS: &str = "id, subject, at, actor, reason, erased";
 
-pub(crate) fn after(p: Ph) -> String {
-    format!(
-        "SELECT {COLUMNS} FROM erasures WHERE id > {} ORDER BY id LIMIT {}",
-        p(1),
-        p(2)
-    )
-}
-
 pub(crate) fn newest(p: Ph) -> String {
     format!(
         "SELECT {COLUMNS} FROM erasures ORDER BY id DESC LIMIT {}",

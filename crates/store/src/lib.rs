@@ -207,13 +207,6 @@ pub trait Erasures: Send + Sync {
     /// bytes are gone from the files too.
     async fn erase(&self, erase: Erase) -> Result<ErasedCounts, StoreError>;
 
-    /// Kept erasures with an id above `after`, oldest first (at most `limit`).
-    async fn erasures_after(
-        &self,
-        after: i64,
-        limit: usize,
-    ) -> Result<Vec<ErasureRecord>, StoreError>;
-
     /// The newest kept erasures, newest first.
     async fn erasures(&self, limit: usize) -> Result<Vec<ErasureRecord>, StoreError>;
 }

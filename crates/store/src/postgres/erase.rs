@@ -68,21 +68,6 @@ fn read(r: sqlx::postgres::PgRow) -> Result<ErasureRecord, StoreError> {
     ))
 }
 
-pub(super) async fn after(
-    pool: &PgPool,
-    after: i64,
-    limit: usize,
-) -> Result<Vec<ErasureRecord>, StoreError> {
-    sqlx::query(&erase_sql::after(&p))
-        .bind(after)
-        .bind(limit as i64)
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(read)
-        .collect()
-}
-
 pub(super) async fn newest(pool: &PgPool, limit: usize) -> Result<Vec<ErasureRecord>, StoreError> {
     sqlx::query(&erase_sql::newest(&p))
         .bind(limit as i64)

@@ -511,14 +511,6 @@ impl Erasures for PgStore {
         erase::erase(&self.pool, &e).await
     }
 
-    async fn erasures_after(
-        &self,
-        after: i64,
-        limit: usize,
-    ) -> Result<Vec<ErasureRecord>, StoreError> {
-        erase::after(&self.pool, after, limit).await
-    }
-
     async fn erasures(&self, limit: usize) -> Result<Vec<ErasureRecord>, StoreError> {
         erase::newest(&self.pool, limit).await
     }

@@ -81,16 +81,6 @@ fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<ErasureRecord> {
     ))
 }
 
-pub(super) fn after(
-    c: &Connection,
-    after: i64,
-    limit: usize,
-) -> Result<Vec<ErasureRecord>, StoreError> {
-    let mut stmt = c.prepare_cached(&erase_sql::after(&p))?;
-    let rows = stmt.query_map(params![after, limit as i64], read)?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
 pub(super) fn newest(c: &Connection, limit: usize) -> Result<Vec<ErasureRecord>, StoreError> {
     let mut stmt = c.prepare_cached(&erase_sql::newest(&p))?;
     let rows = stmt.query_map(params![limit as i64], read)?;

@@ -436,14 +436,6 @@ impl Erasures for SqliteStore {
         self.on_writer(move |c| erase::erase(c, &e)).await
     }
 
-    async fn erasures_after(
-        &self,
-        after: i64,
-        limit: usize,
-    ) -> Result<Vec<ErasureRecord>, StoreError> {
-        self.reads.run(move |c| erase::after(c, after, limit)).await
-    }
-
     async fn erasures(&self, limit: usize) -> Result<Vec<ErasureRecord>, StoreError> {
         self.reads.run(move |c| erase::newest(c, limit)).await
     }
