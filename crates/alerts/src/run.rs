@@ -103,7 +103,7 @@ async fn round(
     let at = now_ms();
     let mut material = Material::gather(store, &alerts.rules, live.quota_use(), at).await?;
     material.reload_failed = live.reload_failed();
-    material.certificates = junction_server::tls::expiries();
+    material.certificates = junction_outbound::certificates::expiries();
     material.rolled_back = live.rolled_back();
     if alerts.rules.iter().any(|r| {
         matches!(

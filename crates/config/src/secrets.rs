@@ -79,6 +79,10 @@ pub(crate) enum SecretShape {
     StandardKey,
     /// A Standard Webhooks Ed25519 public key (32 bytes).
     Ed25519Public,
+    /// PEM certificates (a client certificate's chain, a CA bundle).
+    PemCertificates,
+    /// A PEM private key.
+    PemKey,
 }
 
 impl SecretShape {
@@ -91,6 +95,18 @@ impl SecretShape {
                 Ok(_) => Err("an Ed25519 public key is 32 bytes".into()),
                 Err(e) => Err(e),
             },
+            SecretShape::PemCertificates if value.contains("-----BEGIN CERTIFICATE-----") => Ok(()),
+            SecretShape::PemCertificates => {
+                Err("not a PEM certificate (expected -----BEGIN CERTIFICATE----- blocks)".into())
+            }
+            SecretShape::PemKey
+                if value.contains("-----BEGIN ") && value.contains("PRIVATE KEY-----") =>
+            {
+                Ok(())
+            }
+            SecretShape::PemKey => {
+                Err("not a PEM private key (expected -----BEGIN PRIVATE KEY-----)".into())
+            }
         }
     }
 }

@@ -90,6 +90,21 @@ pub struct Prepared {
     pub changed: Vec<String>,
 }
 
+/// When the connectors' CA bundles and client certificates expire, for the gauge and the
+/// `certificate_expiring` alert (`connector/NAME/ca`, `connector/NAME/client`).
+fn record_certificates(connectors: &Connectors) {
+    let in_use = connectors
+        .iter()
+        .flat_map(|(name, rt)| {
+            rt.tls
+                .expiries()
+                .into_iter()
+                .map(move |(which, at)| (format!("connector/{name}/{which}"), at))
+        })
+        .collect();
+    junction_outbound::certificates::record("connectors", in_use);
+}
+
 /// A connector's section of the config as written.
 fn section(config: &Config, name: &str) -> serde_json::Value {
     config.document.section("connectors")[name].clone()
@@ -120,6 +135,7 @@ impl Hub {
             connectors.insert(name.clone(), adopt(&state.rollouts, &state.shared, rt));
             built_from.insert(name.clone(), section(config, name));
         }
+        record_certificates(&connectors);
         let hub = Arc::new(Self {
             connectors: arc_swap::ArcSwap::from_pointee(connectors),
             built_from: std::sync::Mutex::new(built_from),
@@ -205,9 +221,11 @@ impl Hub {
             (HashMap::new(), HashMap::new(), Vec::new());
         for (name, c) in &config.connectors {
             let now = section(config, name);
+            // A renewed client certificate is a vault secret's new value under the same name: the
+            // section reads the same, the resolved TLS does not.
             let kept = running
                 .get(name)
-                .filter(|_| before.get(name) == Some(&now))
+                .filter(|rt| before.get(name) == Some(&now) && rt.cfg.tls == c.tls)
                 .cloned();
             let rt = match kept {
                 Some(rt) => rt,
@@ -246,6 +264,7 @@ impl Hub {
                 .and_then(|c| prepared.connectors.get(c))
                 .is_some_and(|rt| rt.rollout.is_some())
         });
+        record_certificates(&prepared.connectors);
         self.connectors.store(Arc::new(prepared.connectors));
         *self.built_from.lock().unwrap_or_else(|p| p.into_inner()) = prepared.built_from;
     }

@@ -90,6 +90,8 @@ pub enum AnswerBody {
 pub struct Runtime {
     pub cfg: Connector,
     upstream: junction_outbound::Upstream,
+    /// What the connector trusts and presents (for the certificates' expiry).
+    pub tls: junction_outbound::tls::Tls,
     /// The connector's own headers and version pin, parsed once.
     default_headers: HeaderMap,
     auth: Auth,
@@ -226,11 +228,17 @@ impl Runtime {
         if let Some((k, v)) = &cfg.version_header {
             default_headers.insert(k.clone(), v.clone());
         }
+        let tls = junction_outbound::tls::Tls::new(cfg.tls.ca.as_deref(), cfg.tls.identity_pem());
         let upstream =
-            junction_outbound::Upstream::new(cfg.timeouts.connect, cfg.concurrency as usize)
-                .map_err(|e| format!("connector {}: {e}", cfg.name))?;
+            junction_outbound::Upstream::new(cfg.timeouts.connect, cfg.concurrency as usize, &tls)
+                .map_err(|e| format!("connector {}: tls: {e}", cfg.name))?;
+        // The token endpoint is the vendor's too: it sees the same authorities and certificate.
+        let token_tls = tls
+            .client_config()
+            .map_err(|e| format!("connector {}: tls: {e}", cfg.name))?;
         let token_client = || {
             reqwest::Client::builder()
+                .tls_backend_preconfigured(token_tls.clone())
                 .connect_timeout(cfg.timeouts.connect)
                 .redirect(reqwest::redirect::Policy::none())
                 .pool_max_idle_per_host(cfg.concurrency as usize)
@@ -305,6 +313,7 @@ impl Runtime {
         };
         Ok(Self {
             upstream,
+            tls,
             default_headers,
             auth,
             quota: Arc::new(quota),

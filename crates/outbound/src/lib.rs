@@ -1,8 +1,12 @@
 //! The hub's outbound HTTP client, for vendor calls (`/proxy`) and webhook deliveries alike:
-//! hyper's pooled client with rustls (the platform's certificate verifier), without the layers a
+//! hyper's pooled client with rustls (the platform's certificate verifier, or a vendor's own CA
+//! and client certificate: [`tls`]), without the layers a
 //! general-purpose client adds (redirects, its own retries, URL re-parsing): the caller already
 //! decides about each of those, and each request costs less CPU than through such a client.
 #![forbid(unsafe_code)]
+
+pub mod certificates;
+pub mod tls;
 
 use std::time::Duration;
 
@@ -47,14 +51,18 @@ impl std::fmt::Display for NeverSent {
 impl std::error::Error for NeverSent {}
 
 impl Upstream {
-    pub fn new(connect_timeout: Duration, idle_per_host: usize) -> Result<Self, String> {
+    /// A pool that trusts and presents what `tls` says.
+    pub fn new(
+        connect_timeout: Duration,
+        idle_per_host: usize,
+        tls: &tls::Tls,
+    ) -> Result<Self, String> {
         let mut http = HttpConnector::new();
         http.set_connect_timeout(Some(connect_timeout));
         http.set_nodelay(true);
         http.enforce_http(false);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .try_with_platform_verifier()
-            .map_err(|e| format!("cannot set up TLS: {e}"))?
+            .with_tls_config(tls.client_config()?)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);

@@ -7,10 +7,11 @@
 //! A file that cannot be used at start is an error that names it; a renewed file that cannot be
 //! used is logged and counted (`junction_tls_reload_failures_total`) and the working
 //! certificate stays. When each certificate in use expires is exported
-//! (`junction_tls_certificate_expiry_timestamp_seconds`) and alerted on ([`expiries`]).
+//! (`junction_tls_certificate_expiry_timestamp_seconds`) and alerted on
+//! ([`junction_outbound::certificates`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -28,29 +29,7 @@ pub struct OverTls;
 /// How often the files' modification times are compared.
 const WATCH_EVERY: Duration = Duration::from_secs(2);
 
-/// When the certificates in use expire, by what they are (`server`, `client_ca`): Unix seconds.
-static EXPIRIES: Mutex<Vec<(&'static str, i64)>> = Mutex::new(Vec::new());
-
-/// When each certificate in use expires (Unix seconds): the server's chain, and the authorities
-/// client certificates are checked against. Empty without `server.tls`.
-pub fn expiries() -> Vec<(String, i64)> {
-    EXPIRIES
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .map(|(k, t)| ((*k).to_owned(), *t))
-        .collect()
-}
-
-/// The earliest `notAfter` among `certs`, in Unix seconds: a chain (or a bundle of authorities)
-/// stops working for someone when its first certificate expires.
-pub fn not_after(certs: &[CertificateDer<'_>]) -> Option<i64> {
-    certs
-        .iter()
-        .filter_map(|c| x509_parser::parse_x509_certificate(c.as_ref()).ok())
-        .map(|(_, x)| x.validity().not_after.timestamp())
-        .min()
-}
+use junction_outbound::certificates::not_after;
 
 /// When the certificates of one working configuration expire.
 struct Expiry(Vec<(&'static str, Option<i64>)>);
@@ -58,15 +37,12 @@ struct Expiry(Vec<(&'static str, Option<i64>)>);
 impl Expiry {
     /// Makes these the ones in use: the gauge and [`expiries`].
     fn record(&self) {
-        let mut all = EXPIRIES.lock().unwrap_or_else(|p| p.into_inner());
-        all.clear();
-        for (which, at) in &self.0 {
-            if let Some(at) = at {
-                metrics::gauge!("junction_tls_certificate_expiry_timestamp_seconds", "certificate" => *which)
-                    .set(*at as f64);
-                all.push((which, *at));
-            }
-        }
+        let in_use = self
+            .0
+            .iter()
+            .filter_map(|(which, at)| at.map(|at| ((*which).to_owned(), at)))
+            .collect();
+        junction_outbound::certificates::record("server", in_use);
     }
 }
 

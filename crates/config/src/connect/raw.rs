@@ -51,6 +51,10 @@ pub struct RawConnector {
     /// name: those serve instance credentials, so they are refused unless said explicitly.
     #[serde(default)]
     pub allow_link_local: bool,
+    /// TLS towards the API: `ca` (a PEM file of the authorities to trust instead of the
+    /// platform's), `client_cert` and `client_key` (`secret:NAME`) for mutual TLS.
+    #[serde(default)]
+    pub tls: Option<crate::outbound_tls::RawOutboundTls>,
     /// Most calls in flight to this API at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: u32,

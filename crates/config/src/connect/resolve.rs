@@ -90,6 +90,10 @@ fn connector(
         &operations,
         errs,
     );
+    let tls = match &raw.tls {
+        Some(t) => crate::outbound_tls::resolve(doc, &push(ptr, "tls"), t, env, errs),
+        None => Some(Default::default()),
+    };
     let (base_url, base_path) = base?;
     let (retry, circuit) = (retry?, circuit?);
     if errs.len() > before {
@@ -115,6 +119,7 @@ fn connector(
         operations,
         versions,
         soap,
+        tls: tls?,
     })
 }
 

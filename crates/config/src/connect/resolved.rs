@@ -43,6 +43,8 @@ pub struct Connector {
     pub versions: Option<crate::connect::versions::Versions>,
     /// `Some` for a SOAP connector: operations are called by name, JSON in and out.
     pub soap: Option<Soap>,
+    /// The authorities trusted and the client certificate presented (`tls:`).
+    pub tls: crate::OutboundTls,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

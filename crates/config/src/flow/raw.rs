@@ -224,6 +224,10 @@ pub struct RawDestination {
     /// The older place of `retry.statuses` (extra 4xx statuses to retry); still read.
     #[serde(default)]
     pub retry_statuses: Vec<u16>,
+    /// TLS towards a URL destination: `ca` (a PEM file of the authorities to trust instead of
+    /// the platform's), `client_cert` and `client_key` (`secret:NAME`) for mutual TLS.
+    #[serde(default)]
+    pub tls: Option<crate::outbound_tls::RawOutboundTls>,
     /// The model (`customer@2`) every delivery's body must satisfy; a body that does not is
     /// quarantined instead of sent.
     #[serde(default)]

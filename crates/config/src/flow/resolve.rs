@@ -628,6 +628,18 @@ fn destination(
             .map_err(|e| errs.push(doc.error_at(&push(ptr, "model"), e, None)))
             .ok()
     });
+    let tls = match &raw.tls {
+        Some(_) if raw.connector.is_some() => {
+            errs.push(doc.error_at(
+                &push(ptr, "tls"),
+                "a destination that calls a connector's operation uses the connector's TLS",
+                Some("set `tls:` on the connector instead".into()),
+            ));
+            None
+        }
+        Some(t) => crate::outbound_tls::resolve(doc, &push(ptr, "tls"), t, env, errs),
+        None => Some(Default::default()),
+    };
     if errs.len() > before {
         return None;
     }
@@ -644,6 +656,7 @@ fn destination(
         model,
         dead_letter_retention: raw.dead_letter_retention.map(|d| d.0),
         quarantine_retention: raw.quarantine_retention.map(|d| d.0),
+        tls: tls?,
     })
 }
 

@@ -186,6 +186,8 @@ pub struct Destination {
     /// Overrides of `delivery.dead_letter_retention` and `.quarantine_retention`.
     pub dead_letter_retention: Option<Duration>,
     pub quarantine_retention: Option<Duration>,
+    /// The authorities trusted and the client certificate presented (`tls:`, URL targets).
+    pub tls: crate::OutboundTls,
 }
 
 impl Destination {

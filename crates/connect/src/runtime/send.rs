@@ -323,6 +323,7 @@ impl Runtime {
 
     /// The error for a request that got no answer.
     fn failure_error(&self, failure: junction_outbound::Failure) -> Error {
+        let never_sent = matches!(failure, junction_outbound::Failure::Connect(_));
         match failure {
             junction_outbound::Failure::Timeout => Error::new(
                 Code::Timeout,
@@ -332,17 +333,21 @@ impl Runtime {
             .with_hint(
                 "raise the connector's timeouts.attempt / timeouts.total if the vendor is slow",
             ),
-            junction_outbound::Failure::Connect(why) => Error::new(
-                Code::UpstreamFailed,
-                Origin::Upstream,
-                format!("cannot reach connector {}: {why}", self.cfg.name),
-            )
-            .with_cause(junction_outbound::NeverSent(why)),
-            junction_outbound::Failure::Other(why) => Error::new(
-                Code::UpstreamFailed,
-                Origin::Upstream,
-                format!("cannot reach connector {}: {why}", self.cfg.name),
-            ),
+            junction_outbound::Failure::Connect(why) | junction_outbound::Failure::Other(why) => {
+                let hint = junction_outbound::tls::hint(&why);
+                let mut e = Error::new(
+                    Code::UpstreamFailed,
+                    Origin::Upstream,
+                    format!("cannot reach connector {}: {why}", self.cfg.name),
+                );
+                if let Some(h) = hint {
+                    e = e.with_hint(h);
+                }
+                if never_sent {
+                    e = e.with_cause(junction_outbound::NeverSent(why));
+                }
+                e
+            }
         }
     }
 }

@@ -231,9 +231,10 @@ impl Dispatcher {
             .max()
             .unwrap_or(1);
         let client = Arc::new(
-            junction_outbound::Upstream::new(Duration::from_secs(5), idle)
+            junction_outbound::Upstream::new(Duration::from_secs(5), idle, &Default::default())
                 .map_err(|e| format!("cannot build the HTTP client: {e}"))?,
         );
+        record_certificates(config);
         let disabled: Vec<String> = match store.disabled().await {
             Ok(d) => d.into_iter().map(|d| d.name).collect(),
             Err(e) => return Err(format!("cannot read disabled destinations: {e}")),
@@ -256,7 +257,8 @@ impl Dispatcher {
                 dest: dest.clone(),
                 settings: arc_swap::ArcSwap::from_pointee(dest.clone()),
                 store: store.clone(),
-                client: client.clone(),
+                client: arc_swap::ArcSwap::new(client_for(&client, dest)?),
+                shared_client: client.clone(),
                 owner: owner.to_owned(),
                 wake: wakers.get(&dest.name),
                 lease: config.delivery.lease,
@@ -279,14 +281,25 @@ impl Dispatcher {
     /// Takes `config`'s mappings, models and destination settings (URL, method, headers,
     /// timeout, signing, retry policy and statuses) for every attempt that starts from now on.
     /// The set of destinations, their concurrency and circuit policy stay as started.
+    /// A changed `tls:` (or a renewed client certificate in the vault) gets a new connection
+    /// pool; one that cannot be built keeps the previous (logged).
     pub fn reload(&self, config: &Config) {
         for (name, w) in &self.workers {
             if let Some(dest) = config.flows.destinations.get(name) {
                 w.shapes
                     .store(Arc::new(shapes_for(config, dest, &self.rollouts)));
+                if w.settings.load().tls != dest.tls {
+                    match client_for(&w.shared_client, dest) {
+                        Ok(c) => w.client.store(c),
+                        Err(e) => {
+                            tracing::error!(destination = %name, error = %e, "the destination's new TLS settings cannot be used; keeping the previous ones")
+                        }
+                    }
+                }
                 w.settings.store(Arc::new(dest.clone()));
             }
         }
+        record_certificates(config);
         self.rollouts.retain(config);
     }
 
@@ -350,4 +363,37 @@ impl Dispatcher {
             w.wake.notify_one();
         }
     }
+}
+
+/// The shared pool for a destination with the default TLS; its own pool for one that trusts
+/// its own CA or presents a client certificate.
+fn client_for(
+    shared: &Arc<junction_outbound::Upstream>,
+    dest: &junction_config::Destination,
+) -> Result<Arc<junction_outbound::Upstream>, String> {
+    if dest.tls.is_default() {
+        return Ok(shared.clone());
+    }
+    let tls = junction_outbound::tls::Tls::new(dest.tls.ca.as_deref(), dest.tls.identity_pem());
+    junction_outbound::Upstream::new(Duration::from_secs(5), dest.concurrency, &tls)
+        .map(Arc::new)
+        .map_err(|e| format!("destination {}: tls: {e}", dest.name))
+}
+
+/// When the destinations' CA bundles and client certificates expire
+/// (`destination/NAME/ca`, `destination/NAME/client`).
+fn record_certificates(config: &Config) {
+    let in_use = config
+        .flows
+        .destinations
+        .values()
+        .flat_map(|d| {
+            let tls = junction_outbound::tls::Tls::new(d.tls.ca.as_deref(), d.tls.identity_pem());
+            tls.expiries()
+                .into_iter()
+                .map(|(which, at)| (format!("destination/{}/{which}", d.name), at))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    junction_outbound::certificates::record("destinations", in_use);
 }

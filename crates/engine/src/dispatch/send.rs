@@ -79,7 +79,13 @@ pub async fn send(
     {
         Ok(r) => r,
         Err(Failure::Timeout) => return (Sent::Timeout, None),
-        Err(Failure::Connect(e) | Failure::Other(e)) => return (Sent::Transport(e), None),
+        Err(Failure::Connect(e) | Failure::Other(e)) => {
+            let e = match junction_outbound::tls::hint(&e) {
+                Some(hint) => format!("{e} ({hint})"),
+                None => e,
+            };
+            return (Sent::Transport(e), None);
+        }
     };
     let status = res.status().as_u16();
     let header = |name: &str| {

@@ -35,7 +35,10 @@ pub(crate) struct Worker {
     /// retry policy and statuses): swapped whole by a reload, read once per attempt.
     pub settings: arc_swap::ArcSwap<Destination>,
     pub store: Arc<dyn Store>,
-    pub client: Arc<junction_outbound::Upstream>,
+    /// The destination's connection pool: the shared one, or its own for its `tls:`.
+    pub client: arc_swap::ArcSwap<junction_outbound::Upstream>,
+    /// The pool of destinations with the default TLS.
+    pub shared_client: Arc<junction_outbound::Upstream>,
     pub owner: String,
     pub wake: Arc<Notify>,
     pub lease: Duration,
@@ -255,7 +258,7 @@ impl Worker {
         let (sent, excerpt) = match (&settings.target, &self.operations) {
             (Target::Url(url), _) => {
                 send(
-                    &self.client,
+                    &self.client.load(),
                     &settings,
                     url,
                     &c,

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod certs;
+
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
