@@ -196,15 +196,18 @@ impl Hub {
         })
     }
 
-    /// The hub API token a caller presents as a bearer token (401 without a valid one).
+    /// The hub API token a caller presents as a bearer token, or the identity its client
+    /// certificate is given in `server.tls.clients` (401 without either).
     pub(crate) async fn caller(
         &self,
         headers: &http::HeaderMap,
+        extensions: &http::Extensions,
     ) -> Result<Arc<junction_store::ApiToken>, ApiError> {
         let authz = headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        Ok(self.tokens.verify(authz).await?)
+        let certificate = extensions.get::<junction_server::tls::ClientNames>();
+        Ok(self.tokens.verify_caller(authz, certificate).await?)
     }
 
     /// Builds the connectors of `config` whose section changed (or that are new), keeping the

@@ -56,7 +56,7 @@ pub async fn proxy(
     req: Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
-    let token = hub.caller(&parts.headers).await?;
+    let token = hub.caller(&parts.headers, &parts.extensions).await?;
     let rt = hub.connector_or_404(&connector)?;
     // The scope is checked against what goes to the vendor: every SOAP call is a POST,
     // whatever method the caller used.

@@ -6,6 +6,7 @@ pub mod database;
 pub mod error;
 pub mod mask;
 pub mod pii;
+pub mod scope;
 pub mod time;
 pub mod units;
 

@@ -193,6 +193,101 @@ async fn with_a_client_ca_only_clients_with_a_valid_certificate_are_served() {
     drop(hub);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificates_name_is_given_the_scopes_server_tls_clients_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = make_ca("Junction test CA");
+    let clients = make_ca("Internal services CA");
+    let (cert, key) = leaf(&ca, &["localhost"], "hub-ids", 2099);
+    write(dir.path(), "cert.pem", &cert);
+    write(dir.path(), "key.pem", &key);
+    write(dir.path(), "ca.pem", &ca.pem);
+    write(dir.path(), "clients-ca.pem", &clients.pem);
+    let port = free_port();
+    // The connector calls the hub's own /healthz, presenting a certificate of its own.
+    let (own_cert, own_key) = leaf(&clients, &["hub-itself"], "hub-itself", 2099);
+    let config = write_config(
+        dir.path(),
+        &format!(
+            r#"
+store: {{ url: "sqlite://{d}/j.db" }}
+server:
+  tls:
+    cert: cert.pem
+    key: key.pem
+    client_ca: clients-ca.pem
+    clients:
+      billing: {{ scopes: [ "proxy:crm:GET" ] }}
+      "spiffe://corp/ops": {{ scopes: [ "role:viewer" ] }}
+connectors:
+  crm:
+    base_url: https://localhost:{port}
+    tls: {{ ca: ca.pem, client_cert: env:OWN_CERT, client_key: env:OWN_KEY }}
+"#,
+            d = dir.path().display()
+        ),
+    );
+    let hub = Served::start_on(
+        &config,
+        &[
+            ("JUNCTION_ADMIN_TOKEN", "admin-secret"),
+            ("OWN_CERT", &own_cert),
+            ("OWN_KEY", &own_key),
+        ],
+        port,
+    );
+    let with = |(cert, key): (String, String)| {
+        client(&ca)
+            .identity(reqwest::Identity::from_pem(format!("{cert}{key}").as_bytes()).unwrap())
+            .build()
+            .unwrap()
+    };
+    let proxy = format!("https://localhost:{port}/proxy/crm/healthz");
+
+    // Named `billing` (common name and DNS name): its scopes, without a token.
+    let billing = with(leaf(&clients, &["billing"], "billing", 2099));
+    let res = billing.get(&proxy).send().await.unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let res = billing.delete(&proxy).send().await.unwrap();
+    assert_eq!(res.status(), 403, "GET only");
+    // A token presented wins over the certificate.
+    let res = billing
+        .get(&proxy)
+        .bearer_auth("jct_nope_nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+
+    // A valid certificate whose names are not listed: 401, saying which names it carries.
+    let stranger = with(leaf(&clients, &["reports"], "reports", 2099));
+    let res = stranger.get(&proxy).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("server.tls.clients") && body.contains("reports"),
+        "{body}"
+    );
+
+    // Named by a URI (a SPIFFE id) with a role: the admin API reads, and writes stay refused.
+    let ops = with(leaf_uri(&clients, "spiffe://corp/ops", "ops"));
+    let api = format!("https://localhost:{port}/api/v1/alerts");
+    assert_eq!(ops.get(&api).send().await.unwrap().status(), 200);
+    assert_eq!(
+        billing.get(&api).send().await.unwrap().status(),
+        401,
+        "no role"
+    );
+    let res = ops
+        .post(format!("https://localhost:{port}/api/v1/reload"))
+        .header("origin", format!("https://localhost:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "a viewer cannot reload");
+    drop(hub);
+}
+
 #[test]
 fn a_tls_file_that_is_missing_or_not_pem_is_a_config_error_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();

@@ -33,25 +33,7 @@ pub fn hash(token: &str) -> Vec<u8> {
 }
 
 /// Checks a scope as written (`proxy:crm:GET`, `op:crm:get_customer`, `role:operator`).
-pub fn valid_scope(scope: &str) -> bool {
-    if let Some(role) = scope.strip_prefix("role:") {
-        return crate::admin::Role::parse(role).is_some();
-    }
-    let name = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 128
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'*')
-    };
-    let parts: Vec<&str> = scope.split(':').collect();
-    match parts.as_slice() {
-        ["proxy", c, m] => {
-            name(c) && (*m == "*" || (!m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase())))
-        }
-        ["op", c, o] => name(c) && name(o),
-        _ => false,
-    }
-}
+pub use junction_core::scope::valid as valid_scope;
 
 /// Whether `scopes` allow calling `operation` of `connector` (`op:CONNECTOR:OPERATION`, either
 /// part `*`).
@@ -93,6 +75,8 @@ pub struct ApiTokens {
     reload: tokio::sync::Mutex<()>,
     /// Requests each token may make (`server.rate_limits.per_token`), by token id.
     pub limits: crate::limits::PerKey,
+    /// Client-certificate identities (`server.tls.clients`) as tokens, by certificate name.
+    clients: RwLock<HashMap<String, Arc<ApiToken>>>,
 }
 
 impl ApiTokens {
@@ -105,7 +89,75 @@ impl ApiTokens {
             })),
             reload: tokio::sync::Mutex::new(()),
             limits: crate::limits::PerKey::default(),
+            clients: RwLock::default(),
         }
+    }
+
+    /// Takes `server.tls.clients`: space-separated scopes by certificate name. Each acts as a
+    /// token with id `cert:NAME` (audited and rate-limited under it).
+    pub fn set_clients(&self, clients: &std::collections::BTreeMap<String, String>) {
+        let map = clients
+            .iter()
+            .map(|(name, scopes)| {
+                let token = ApiToken {
+                    id: format!("cert:{name}"),
+                    name: name.clone(),
+                    token_hash: Vec::new(),
+                    scopes: scopes.clone(),
+                    created_at: 0,
+                    expires_at: None,
+                    revoked_at: None,
+                };
+                (name.clone(), Arc::new(token))
+            })
+            .collect();
+        *self.clients.write().unwrap_or_else(|p| p.into_inner()) = map;
+    }
+
+    /// The caller of a request: its bearer token when it presents one, otherwise the identity
+    /// of its client certificate when `server.tls.clients` names one of the certificate's names
+    /// (the first that matches, in the certificate's order).
+    pub async fn verify_caller(
+        &self,
+        authorization: Option<&str>,
+        certificate: Option<&crate::tls::ClientNames>,
+    ) -> Result<Arc<ApiToken>, Error> {
+        if let (None, Some(names)) = (authorization, certificate) {
+            let Some(token) = self.client(names) else {
+                return Err(Error::new(
+                    Code::Unauthorized,
+                    Origin::Downstream,
+                    "no API token, and the client certificate's names are not in server.tls.clients",
+                )
+                .with_hint(format!(
+                    "present a hub API token, or give one of the certificate's names ({}) scopes under server.tls.clients",
+                    names.0.join(", ")
+                )));
+            };
+            self.admit(&token)?;
+            return Ok(token);
+        }
+        self.verify(authorization).await
+    }
+
+    /// The identity `server.tls.clients` gives a client certificate with these names: the first
+    /// name that has one, in the certificate's order.
+    pub fn client(&self, names: &crate::tls::ClientNames) -> Option<Arc<ApiToken>> {
+        let clients = self.clients.read().unwrap_or_else(|p| p.into_inner());
+        names.0.iter().find_map(|n| clients.get(n)).cloned()
+    }
+
+    fn admit(&self, token: &ApiToken) -> Result<(), Error> {
+        if let Err(retry) = self.limits.admit(&token.id, Instant::now()) {
+            metrics::counter!("junction_api_rate_limited_total").increment(1);
+            return Err(crate::limits::refused(
+                &format!("API token {}", token.id),
+                &self.limits.rates(),
+                retry,
+                "server.rate_limits.per_token",
+            ));
+        }
+        Ok(())
     }
 
     fn current(&self) -> Arc<Snapshot> {
@@ -185,15 +237,7 @@ impl ApiTokens {
         if token.expires_at.is_some_and(|e| e <= wall) {
             return Err(unauthorized("this API token has expired"));
         }
-        if let Err(retry) = self.limits.admit(&token.id, Instant::now()) {
-            metrics::counter!("junction_api_rate_limited_total").increment(1);
-            return Err(crate::limits::refused(
-                &format!("API token {}", token.id),
-                &self.limits.rates(),
-                retry,
-                "server.rate_limits.per_token",
-            ));
-        }
+        self.admit(&token)?;
         Ok(token)
     }
 }

@@ -108,16 +108,7 @@ pub async fn run(
         tokio::spawn(async move {
             match acceptor {
                 None => {
-                    serve_one(
-                        &builder,
-                        TokioIo::new(stream),
-                        app,
-                        peer,
-                        state,
-                        false,
-                        stop,
-                    )
-                    .await
+                    serve_one(&builder, TokioIo::new(stream), app, peer, state, None, stop).await
                 }
                 // The handshake has the header timeout too: a client that connects and sends
                 // nothing holds a slot no longer over TLS than over plain HTTP.
@@ -125,7 +116,9 @@ pub async fn run(
                     match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await
                     {
                         Ok(Ok(tls)) => {
-                            serve_one(&builder, TokioIo::new(tls), app, peer, state, true, stop)
+                            let names = crate::tls::ClientNames::of(tls.get_ref().1);
+                            let over = Some(names);
+                            serve_one(&builder, TokioIo::new(tls), app, peer, state, over, stop)
                                 .await
                         }
                         Ok(Err(e)) => {
@@ -151,14 +144,15 @@ pub async fn run(
 }
 
 /// Serves `app` on one accepted connection until it closes, is evicted (idle at the cap), or the
-/// server stops (then the exchange in progress finishes first).
+/// server stops (then the exchange in progress finishes first). `over_tls`: `None` for plain
+/// HTTP, `Some` over TLS with the client certificate's names when one was presented.
 async fn serve_one<I>(
     builder: &hyper::server::conn::http1::Builder,
     io: I,
     app: Router,
     peer: SocketAddr,
     state: Arc<ConnState>,
-    over_tls: bool,
+    over_tls: Option<Option<crate::tls::ClientNames>>,
     mut stop: watch::Receiver<bool>,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
@@ -281,7 +275,7 @@ fn service(
     app: Router,
     peer: SocketAddr,
     state: Arc<ConnState>,
-    over_tls: bool,
+    over_tls: Option<Option<crate::tls::ClientNames>>,
 ) -> impl hyper::service::Service<
     Incoming,
     Response = axum::response::Response,
@@ -290,8 +284,11 @@ fn service(
 > {
     hyper::service::service_fn(move |mut req: Incoming| {
         req.extensions_mut().insert(ConnectInfo(peer));
-        if over_tls {
+        if let Some(names) = &over_tls {
             req.extensions_mut().insert(crate::tls::OverTls);
+            if let Some(names) = names {
+                req.extensions_mut().insert(names.clone());
+            }
         }
         let mut app = app.clone();
         let busy = InFlight::new(state.clone());

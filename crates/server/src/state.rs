@@ -65,6 +65,7 @@ impl Shared {
     /// Makes `config` the running one (after a reload checked it).
     pub fn set_config(&self, config: Arc<Config>) {
         self.tokens.limits.set(&config.server.per_token);
+        self.tokens.set_clients(&tls_clients(&config));
         junction_core::pii::configure(config.server.pii_mask, &config.server.pii_fields);
         self.config.store(config);
     }
@@ -87,6 +88,7 @@ impl AppState {
         ));
         let tokens = Arc::new(crate::api_tokens::ApiTokens::new(store.clone()));
         tokens.limits.set(&config.server.per_token);
+        tokens.set_clients(&tls_clients(&config));
         Self(Arc::new(Shared {
             tokens,
             config: arc_swap::ArcSwap::from_pointee(config),
@@ -164,4 +166,14 @@ impl Health {
     pub fn shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
     }
+}
+
+/// `server.tls.clients` (none without TLS).
+fn tls_clients(config: &Config) -> std::collections::BTreeMap<String, String> {
+    config
+        .server
+        .tls
+        .as_ref()
+        .map(|t| t.clients.clone())
+        .unwrap_or_default()
 }

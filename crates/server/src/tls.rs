@@ -26,6 +26,42 @@ use tokio_rustls::TlsAcceptor;
 #[derive(Debug, Clone, Copy)]
 pub struct OverTls;
 
+/// The names the verified client certificate of the connection carries — its subject's common
+/// name, DNS names and URIs (a SPIFFE id) — in a request's extensions; at most
+/// [`MAX_NAMES`], each at most 255 bytes. `server.tls.clients` gives them scopes.
+#[derive(Debug, Clone)]
+pub struct ClientNames(pub Arc<[String]>);
+
+/// Names kept of one client certificate: more are ignored.
+pub const MAX_NAMES: usize = 16;
+
+impl ClientNames {
+    /// The names of the connection's client certificate (verified during the handshake), if it
+    /// presented one that parses.
+    pub fn of(conn: &rustls::ServerConnection) -> Option<Self> {
+        let der = conn.peer_certificates()?.first()?;
+        let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+        let mut names: Vec<String> = cert
+            .subject()
+            .iter_common_name()
+            .filter_map(|a| a.as_str().ok())
+            .map(str::to_owned)
+            .collect();
+        if let Ok(Some(san)) = cert.subject_alternative_name() {
+            for n in &san.value.general_names {
+                match n {
+                    x509_parser::extensions::GeneralName::DNSName(d) => names.push((*d).to_owned()),
+                    x509_parser::extensions::GeneralName::URI(u) => names.push((*u).to_owned()),
+                    _ => {}
+                }
+            }
+        }
+        names.retain(|n| !n.is_empty() && n.len() <= 255);
+        names.truncate(MAX_NAMES);
+        (!names.is_empty()).then(|| Self(names.into()))
+    }
+}
+
 /// How often the files' modification times are compared.
 const WATCH_EVERY: Duration = Duration::from_secs(2);
 

@@ -121,6 +121,20 @@ pub struct RawTls {
     /// it, every connection must present a valid client certificate (mutual TLS).
     #[serde(default)]
     pub client_ca: Option<String>,
+    /// What callers holding a client certificate may do without an API token, by the name the
+    /// certificate carries (its common name, a DNS name or a URI such as a SPIFFE id):
+    /// `billing: { scopes: [ "proxy:crm:GET", "op:crm:*" ] }`. Needs `client_ca`.
+    #[serde(default)]
+    pub clients: std::collections::BTreeMap<String, RawTlsClient>,
+}
+
+/// One client-certificate identity's permissions.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTlsClient {
+    /// Scopes, as for API tokens: `proxy:CONNECTOR:METHOD`, `op:CONNECTOR:OPERATION`,
+    /// `role:viewer|operator|admin`.
+    pub scopes: Vec<String>,
 }
 
 impl Default for RawServer {

@@ -171,10 +171,34 @@ fn resolve_tls(doc: &Document, raw: &RawTls, errs: &mut Vec<ConfigError>) -> Opt
         Some(ca) => Some(file("client_ca", ca)?),
         None => None,
     };
+    let mut clients = std::collections::BTreeMap::new();
+    if !raw.clients.is_empty() && client_ca.is_none() {
+        errs.push(doc.error_at(
+            "/server/tls/clients",
+            "clients are named by their certificates, and certificates are asked for only with client_ca",
+            Some("add `client_ca: FILE` (the authorities that issue the clients' certificates)".into()),
+        ));
+        return None;
+    }
+    for (name, c) in &raw.clients {
+        let ptr = format!("/server/tls/clients/{name}/scopes");
+        if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
+            errs.push(doc.error_at(&ptr, "a client's name is 1-255 printable characters", None));
+        }
+        if let Some(bad) = c.scopes.iter().find(|s| !junction_core::scope::valid(s)) {
+            errs.push(doc.error_at(
+                &ptr,
+                format!("invalid scope `{bad}`"),
+                Some("proxy:CONNECTOR:METHOD, op:CONNECTOR:OPERATION (either part *), role:viewer|operator|admin".into()),
+            ));
+        }
+        clients.insert(name.clone(), c.scopes.join(" "));
+    }
     Some(Tls {
         cert: cert?,
         key: key?,
         client_ca,
+        clients,
     })
 }
 

@@ -39,6 +39,8 @@ pub struct Tls {
     pub key: PathBuf,
     /// Client certificates are required and checked against these authorities.
     pub client_ca: Option<PathBuf>,
+    /// Space-separated scopes by the name a client certificate carries (`server.tls.clients`).
+    pub clients: std::collections::BTreeMap<String, String>,
 }
 
 /// The store: what `junction_store::open` takes.

@@ -386,9 +386,9 @@ async fn mine(hub: &Hub, token: &str, id: &str) -> Result<AsyncCall, ApiError> {
 pub async fn status(
     axum::Extension(hub): axum::Extension<Arc<Hub>>,
     Path(id): Path<String>,
-    headers: http::HeaderMap,
+    parts: http::request::Parts,
 ) -> Result<Response, ApiError> {
-    let token = hub.caller(&headers).await?;
+    let token = hub.caller(&parts.headers, &parts.extensions).await?;
     let call = mine(&hub, &token.id, &id).await?;
     if call.state == CallState::Done {
         let mut res = StatusCode::SEE_OTHER.into_response();
@@ -423,9 +423,9 @@ pub async fn status(
 pub async fn result(
     axum::Extension(hub): axum::Extension<Arc<Hub>>,
     Path(id): Path<String>,
-    headers: http::HeaderMap,
+    parts: http::request::Parts,
 ) -> Result<Response, ApiError> {
-    let token = hub.caller(&headers).await?;
+    let token = hub.caller(&parts.headers, &parts.extensions).await?;
     let call = mine(&hub, &token.id, &id).await?;
     let (Some(status), Some(body)) = (call.status, call.body) else {
         return Err(ApiError(

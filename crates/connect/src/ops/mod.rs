@@ -102,7 +102,7 @@ pub async fn handle(
     req: Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
-    let token = hub.caller(&parts.headers).await?;
+    let token = hub.caller(&parts.headers, &parts.extensions).await?;
     if !crate::api_tokens::allows_operation(&token.scopes, &connector, &operation) {
         return Err(ApiError(
             Error::downstream(

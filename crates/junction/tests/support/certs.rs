@@ -43,6 +43,15 @@ pub fn leaf_for_days(ca: &Ca, names: &[&str], cn: &str, days: u64) -> (String, S
     })
 }
 
+/// A client certificate named by a URI (a SPIFFE id) and `cn`, valid until 2099.
+pub fn leaf_uri(ca: &Ca, uri: &str, cn: &str) -> (String, String) {
+    issue(ca, &[], cn, |p| {
+        p.not_after = date_time_ymd(2099, 1, 1);
+        p.subject_alt_names
+            .push(rcgen::SanType::URI(uri.try_into().unwrap()));
+    })
+}
+
 fn issue(
     ca: &Ca,
     names: &[&str],

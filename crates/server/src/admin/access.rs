@@ -250,17 +250,27 @@ pub async fn guard(access: Arc<AdminAccess>, mut req: Request, next: Next) -> Re
         return ApiError(e).into_response();
     }
     let credential = header.or_else(|| cookie(&req));
-    let actor = match credential {
-        Some(c) => match access.authenticate(&c, &origin).await {
+    // A client certificate is ambient too (a browser presents it on any request): the checks
+    // above applied to it.
+    let by_certificate = req
+        .extensions()
+        .get::<crate::tls::ClientNames>()
+        .and_then(|names| access.tokens.client(names))
+        .and_then(|t| Some((t.id.clone(), Role::of_scopes(&t.scopes)?)));
+    let actor = match (credential, by_certificate) {
+        (Some(c), _) => match access.authenticate(&c, &origin).await {
             Ok(a) => a,
             Err(e) => return unauthenticated(&req, e),
         },
-        None if access.env_token.is_none() && peer.is_some_and(|ip| ip.is_loopback()) => Actor {
-            id: "loopback".into(),
-            role: Role::Admin,
-            origin,
-        },
-        None => {
+        (None, Some((id, role))) => Actor { id, role, origin },
+        (None, None) if access.env_token.is_none() && peer.is_some_and(|ip| ip.is_loopback()) => {
+            Actor {
+                id: "loopback".into(),
+                role: Role::Admin,
+                origin,
+            }
+        }
+        (None, None) => {
             let hint = if access.env_token.is_some() {
                 "send an admin token (`junction tokens create NAME --role …`, or the server's JUNCTION_ADMIN_TOKEN) as a bearer token"
             } else {
