@@ -295,8 +295,20 @@ async fn retention(State(state): State<AppState>) -> Json<RetentionList> {
             "forever".into(),
             None,
         ),
-        fixed("audit log (hash-chained)", "forever".into(), None),
     ]);
+    items.push(match &config.server.audit {
+        Some(a) => RetentionItem {
+            kept: format!(
+                "{} in the database, then in {}",
+                humantime::format_duration(a.retention),
+                a.archive.display()
+            ),
+            seconds: Some(a.retention.as_secs()),
+            setting: "server.audit".into(),
+            ..fixed("audit log (hash-chained)", String::new(), None)
+        },
+        None => fixed("audit log (hash-chained)", "forever".into(), None),
+    });
     Json(RetentionList { items })
 }
 

@@ -216,6 +216,73 @@ async fn purge(state: &AppState) {
     let now = now_ms();
     expire_parked(state, now).await;
     purge_delivered(state, now).await;
+    archive_audit(state, now).await;
+}
+
+/// Entries archived per file.
+const ARCHIVE_BATCH: usize = 10_000;
+
+/// Moves the audit entries older than `server.audit.retention` to files in its `archive`
+/// folder, then deletes them from the store (never before their file is on disk). Answers how
+/// many were archived.
+pub async fn archive_audit(state: &AppState, now: i64) -> u64 {
+    let config = state.config();
+    let Some(audit) = &config.server.audit else {
+        return 0;
+    };
+    let before = now - ms(audit.retention);
+    let mut total = 0;
+    loop {
+        let after = match state.store.audit_start().await {
+            Ok(start) => start.map(|s| s.0).unwrap_or(0),
+            Err(e) => {
+                tracing::warn!(error = %e, "archiving the audit log failed; trying again later");
+                break;
+            }
+        };
+        let old: Vec<_> = match state.store.audit_after(after, ARCHIVE_BATCH).await {
+            Ok(page) => page.into_iter().take_while(|r| r.at < before).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "archiving the audit log failed; trying again later");
+                break;
+            }
+        };
+        let Some(last) = old.last().cloned() else {
+            break;
+        };
+        let dir = audit.archive.clone();
+        let full = old.len() == ARCHIVE_BATCH;
+        let written =
+            tokio::task::spawn_blocking(move || junction_store::audit_archive::write(&dir, &old))
+                .await;
+        let path = match written {
+            Ok(Ok(path)) => path,
+            Ok(Err(e)) => {
+                metrics::counter!("junction_audit_archive_failures_total").increment(1);
+                tracing::error!(archive = %audit.archive.display(), error = %e, "cannot write the audit archive; the entries stay in the database");
+                break;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the audit archive writer stopped");
+                break;
+            }
+        };
+        match state.store.drop_audit_through(last.seq, &last.hash).await {
+            Ok(n) => {
+                total += n;
+                metrics::counter!("junction_audit_archived_total").increment(n);
+                tracing::info!(file = %path.display(), entries = n, through = last.seq, "audit entries past server.audit.retention moved to the archive");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "deleting archived audit entries failed; trying again later");
+                break;
+            }
+        }
+        if !full || state.health.shutting_down() {
+            break;
+        }
+    }
+    total
 }
 
 /// Deletes the delivered events each source keeps no longer than its retention (its own, else

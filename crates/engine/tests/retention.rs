@@ -31,6 +31,7 @@ routes:
 on_both!(
     a_dead_letter_past_its_retention_is_discarded_and_its_fifo_key_flows_again,
     delivered_events_are_deleted_after_their_sources_retention,
+    audit_entries_past_their_retention_move_to_the_archive_and_the_chain_still_verifies,
 );
 
 const PER_SOURCE: &str = r#"
@@ -208,4 +209,146 @@ async fn a_dead_letter_past_its_retention_is_discarded_and_its_fifo_key_flows_ag
     })
     .await;
     hub.stop().await;
+}
+
+async fn audit_entries_past_their_retention_move_to_the_archive_and_the_chain_still_verifies(
+    url: String,
+) {
+    use junction_store::audit_archive;
+    use junction_store::ops::{verify_audit_anchored, verify_audit_from, ChainBreak, Verifier};
+
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("audit-archive");
+    let yaml = format!(
+        "server: {{ audit: {{ retention: 30d, archive: \"{}\" }} }}\n",
+        archive.display()
+    );
+    let hub = Hub::start_raw(&yaml, &url).await;
+    let store = hub.state.store.clone();
+    let now = junction_core::time::now_ms();
+    let day = 86_400_000;
+    let mut hashes = Vec::new();
+    for i in 0..25 {
+        let at = if i < 20 { now - 100 * day + i } else { now };
+        let rec = store
+            .append_audit(junction_store::NewAudit {
+                at,
+                actor: "token:ops".into(),
+                action: "POST /api/v1/replay".into(),
+                target: format!("delivery:{i}"),
+                origin: "127.0.0.1".into(),
+                detail: "{}".into(),
+            })
+            .await
+            .unwrap();
+        hashes.push(rec.hash);
+    }
+    let anchor = |seq: i64| -> junction_store::ops::Anchor {
+        format!("{seq}:{}", hashes[seq as usize - 1])
+            .parse()
+            .unwrap()
+    };
+
+    // The 20 old entries go to files and out of the database; the 5 recent stay. (The hub's
+    // own maintenance may have archived some while they were appended.)
+    junction_engine::maintain::archive_audit(&hub.state, now).await;
+    assert_eq!(
+        junction_engine::maintain::archive_audit(&hub.state, now).await,
+        0,
+        "done once"
+    );
+    let files = audit_archive::files(&archive).unwrap();
+    assert!(!files.is_empty());
+    let last = files
+        .last()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(last.ends_with("-000000000020.jsonl"), "{files:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert!(files.iter().all(|f| mode(f) == 0o600));
+        assert_eq!(mode(&archive), 0o700);
+    }
+    let kept = store.audit_after(0, 100).await.unwrap();
+    assert_eq!(kept.first().map(|r| r.seq), Some(21));
+    assert_eq!(kept.len(), 5);
+    assert_eq!(
+        store.audit_start().await.unwrap(),
+        Some((20, hashes[19].clone()))
+    );
+
+    // The database alone verifies from where it starts; with the archive, from entry 1.
+    assert_eq!(
+        verify_audit_anchored(store.as_ref(), Some(anchor(23)), false)
+            .await
+            .unwrap(),
+        Ok(5)
+    );
+    assert_eq!(
+        verify_audit_anchored(store.as_ref(), Some(anchor(7)), false)
+            .await
+            .unwrap(),
+        Err(ChainBreak::AnchorArchived { seq: 7 })
+    );
+    let walked = audit_archive::walk(&archive, Verifier::anchored(Some(anchor(7))))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        verify_audit_from(store.as_ref(), walked).await.unwrap(),
+        Ok(25)
+    );
+
+    // New entries chain on; a later pass archives nothing recent.
+    let next = store
+        .append_audit(junction_store::NewAudit {
+            at: now,
+            actor: "token:ops".into(),
+            action: "POST /api/v1/replay".into(),
+            target: "delivery:25".into(),
+            origin: "127.0.0.1".into(),
+            detail: "{}".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (next.seq, next.prev_hash.as_str()),
+        (26, hashes[24].as_str())
+    );
+
+    // A changed archived entry, or a missing archive file, is caught.
+    let holding = files
+        .iter()
+        .find(|f| std::fs::read_to_string(f).unwrap().contains("delivery:3\""))
+        .unwrap();
+    let text = std::fs::read_to_string(holding).unwrap();
+    std::fs::write(holding, text.replacen("delivery:3\"", "delivery:9\"", 1)).unwrap();
+    let walked = audit_archive::walk(&archive, Verifier::new()).unwrap();
+    assert_eq!(walked.err(), Some(ChainBreak::Modified { seq: 4 }));
+    for f in &files {
+        std::fs::remove_file(f).unwrap();
+    }
+    let walked = audit_archive::walk(&archive, Verifier::new())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        verify_audit_from(store.as_ref(), walked).await.unwrap(),
+        Err(ChainBreak::ArchiveGap { last: 0, start: 20 })
+    );
+
+    // The retention endpoint says where older entries go.
+    let kept = hub.get("/api/v1/retention").await;
+    let audit = kept["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["what"] == "audit log (hash-chained)")
+        .unwrap_or_else(|| panic!("{kept}"));
+    assert_eq!(audit["setting"], "server.audit");
+    assert_eq!(audit["seconds"], 30 * 86_400);
 }

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod async_calls;
+pub mod audit_archive;
 mod batch;
 mod connect_sql;
 mod drift_sql;
@@ -334,6 +335,15 @@ pub trait AuditLog: Send + Sync {
 
     /// The chain's head as recorded with the newest entry: `(seq, hash)`.
     async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError>;
+
+    /// Where the log starts: the last entry moved to an archive, `(seq, hash)`; the first entry
+    /// kept links to it. `None` while nothing was archived.
+    async fn audit_start(&self) -> Result<Option<(i64, String)>, StoreError>;
+
+    /// Deletes the entries up to `seq` — already written to an archive — and records `(seq,
+    /// hash)` as where the log starts. Nothing is deleted unless entry `seq` has that hash (a
+    /// stale or wrong archive never removes what it does not hold). How many were deleted.
+    async fn drop_audit_through(&self, seq: i64, hash: &str) -> Result<u64, StoreError>;
 }
 
 /// Per-minute history rows of every process.

@@ -98,6 +98,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "erasure by data subject",
         sql: include_str!("../migrations/sqlite/0017_erasure.sql"),
     },
+    Migration {
+        version: 18,
+        name: "audit log archive",
+        sql: include_str!("../migrations/sqlite/0018_audit_start.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -190,6 +195,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 18,
         name: "erasure by data subject",
         sql: include_str!("../migrations/postgres/0018_erasure.sql"),
+    },
+    Migration {
+        version: 19,
+        name: "audit log archive",
+        sql: include_str!("../migrations/postgres/0019_audit_start.sql"),
     },
 ];
 

@@ -20,7 +20,7 @@ pub struct NewAudit {
 }
 
 /// A stored audit entry.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AuditRecord {
     pub seq: i64,
     pub at: i64,
@@ -164,6 +164,10 @@ pub enum ChainBreak {
     Rewritten { seq: i64 },
     #[error("the log has no entry {seq}, whose hash was kept: entries were deleted and the chain rebuilt")]
     AnchorMissing { seq: i64 },
+    #[error("entry {seq}, whose hash was kept, was moved to the archive: check with `--archive DIR` (server.audit.archive)")]
+    AnchorArchived { seq: i64 },
+    #[error("the log starts after entry {start} (older ones were archived), but the archive read ends at entry {last}: archive files are missing")]
+    ArchiveGap { last: i64, start: i64 },
     #[error("entry {seq} is sealed with master key version {version}, which this process does not have: set JUNCTION_MASTER_KEY to check it")]
     NeedsKey { seq: i64, version: i64 },
     #[error("entry {seq} is not sealed with the master key: the log was rebuilt without it from there, or the entry was written before sealing or by a process without the key")]
@@ -219,6 +223,8 @@ pub struct Verifier {
     sealed: bool,
     /// Every entry must be sealed (the verifier has the key, and no plain history is allowed).
     require_sealed: bool,
+    /// The archive was walked first: the store's entries must go on from its last.
+    archive_walked: bool,
 }
 
 impl Default for Verifier {
@@ -235,6 +241,7 @@ impl Verifier {
             anchor: None,
             sealed: false,
             require_sealed: false,
+            archive_walked: false,
         }
     }
 
@@ -253,6 +260,31 @@ impl Verifier {
             anchor,
             ..Self::new()
         }
+    }
+
+    /// Continues a log whose entries up to `start` were archived (and not walked here): the
+    /// next entry must follow it. An anchor inside the archived part cannot be checked.
+    pub fn after(mut self, start: (i64, String)) -> Result<Self, ChainBreak> {
+        if let Some(a) = self.anchor.as_ref().filter(|a| a.seq <= start.0) {
+            return Err(ChainBreak::AnchorArchived { seq: a.seq });
+        }
+        self.sealed |= seal_version(&start.1).is_some();
+        self.prev = Some(start);
+        Ok(self)
+    }
+
+    /// Marks the archive as walked (even if it held nothing): the store's entries must then
+    /// go on from the archive's last, and an archive missing files is a break.
+    pub fn archive_walked(self) -> Self {
+        Self {
+            archive_walked: true,
+            ..self
+        }
+    }
+
+    /// The last entry walked.
+    pub fn last(&self) -> i64 {
+        self.prev.as_ref().map(|p| p.0).unwrap_or(0)
     }
 
     /// Feeds the next entry (by ascending `seq`).
@@ -334,10 +366,36 @@ pub async fn verify_audit_anchored(
     anchor: Option<Anchor>,
     require_sealed: bool,
 ) -> Result<Result<u64, ChainBreak>, crate::StoreError> {
+    verify_audit_from(
+        store,
+        Verifier::anchored(anchor).requiring_seals(require_sealed),
+    )
+    .await
+}
+
+/// Walks the store's audit log with `v`, which may have walked the archive's entries already
+/// (`junction audit verify --archive`): the store's entries continue where they end.
+pub async fn verify_audit_from(
+    store: &dyn crate::Store,
+    mut v: Verifier,
+) -> Result<Result<u64, ChainBreak>, crate::StoreError> {
     // The head first: entries appended during the walk are past it and not checked.
     let head = store.audit_head().await?;
-    let mut v = Verifier::anchored(anchor).requiring_seals(require_sealed);
-    let mut after = 0;
+    let start = store.audit_start().await?;
+    match start {
+        Some(start) if v.prev.is_none() && !v.archive_walked => match v.after(start) {
+            Ok(next) => v = next,
+            Err(b) => return Ok(Err(b)),
+        },
+        Some((start, _)) if v.last() < start => {
+            return Ok(Err(ChainBreak::ArchiveGap {
+                last: v.last(),
+                start,
+            }))
+        }
+        _ => {}
+    }
+    let mut after = v.last();
     loop {
         let page = store.audit_after(after, 1000).await?;
         let Some(last) = page.last() else { break };
@@ -438,6 +496,26 @@ pub(crate) mod sql {
     }
 
     pub const HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
+
+    pub const START: &str = "SELECT seq, hash FROM audit_start WHERE id = 1";
+
+    pub fn hash_of(p: &dyn Fn(usize) -> String) -> String {
+        format!("SELECT hash FROM audit WHERE seq = {}", p(1))
+    }
+
+    pub fn delete_through(p: &dyn Fn(usize) -> String) -> String {
+        format!("DELETE FROM audit WHERE seq <= {}", p(1))
+    }
+
+    pub fn start_upsert(p: &dyn Fn(usize) -> String) -> String {
+        format!(
+            "INSERT INTO audit_start (id, seq, hash) VALUES (1, {}, {})
+             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash
+             WHERE excluded.seq > audit_start.seq",
+            p(1),
+            p(2)
+        )
+    }
 
     pub fn audit_page(p: &dyn Fn(usize) -> String) -> String {
         format!(

@@ -49,6 +49,21 @@ pub struct RawServer {
     /// events as viewers see them.
     #[serde(default)]
     pub pii: RawPii,
+    /// How long the audit log keeps its entries in the database: older ones are moved to files
+    /// in `archive` (the hash chain goes on from them). Kept forever without it.
+    #[serde(default)]
+    pub audit: Option<RawAuditRetention>,
+}
+
+/// `server.audit`: `{ retention: 365d, archive: ./audit-archive }`.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuditRetention {
+    /// How long entries stay in the database (at least 1 day).
+    pub retention: crate::units::HumanDuration,
+    /// The folder the older entries are written to, as JSON lines, before they are deleted
+    /// (relative to the config file's folder; created with mode 0700).
+    pub archive: String,
 }
 
 /// Masking of personal data (emails, card numbers, phone numbers, national ids, and fields
@@ -150,6 +165,7 @@ impl Default for RawServer {
             tls: None,
             rate_limits: RawRateLimits::default(),
             pii: RawPii::default(),
+            audit: None,
         }
     }
 }

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use super::raw::{RawOtlp, RawServer, RawStore, RawTelemetry, RawTls};
-use super::resolved::{DatabaseUrl, Otlp, Server, Store, Telemetry, Tls};
+use super::resolved::{AuditRetention, DatabaseUrl, Otlp, Server, Store, Telemetry, Tls};
 use crate::error::ConfigError;
 use crate::yaml::{push, Document};
 use crate::Overrides;
@@ -123,7 +123,30 @@ pub(crate) fn resolve_server(
             ));
         }
     }
+    let audit = raw.audit.as_ref().and_then(|a| {
+        if a.retention.0 < std::time::Duration::from_secs(86_400) {
+            errs.push(doc.error_at(
+                "/server/audit/retention",
+                "the audit log is kept at least 1 day",
+                Some("e.g. `retention: 365d`; leave server.audit out to keep it forever".into()),
+            ));
+            return None;
+        }
+        if a.archive.trim().is_empty() {
+            errs.push(doc.error_at(
+                "/server/audit/archive",
+                "entries are deleted only once written to the archive: name its folder",
+                Some("e.g. `archive: ./audit-archive`".into()),
+            ));
+            return None;
+        }
+        Some(AuditRetention {
+            retention: a.retention.0,
+            archive: crate::data::resolve::base_dir(doc).join(&a.archive),
+        })
+    });
     Some(Server {
+        audit,
         pii_mask: raw.pii.mask,
         pii_fields: raw.pii.fields.clone(),
         listen: listen?,

@@ -30,6 +30,15 @@ pub struct Server {
     pub pii_mask: bool,
     /// … and these field names beside the built-in ones.
     pub pii_fields: Vec<String>,
+    /// `server.audit`: entries older than `retention` move to files in `archive`.
+    pub audit: Option<AuditRetention>,
+}
+
+/// How long the audit log keeps entries in the database, and where older ones go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRetention {
+    pub retention: Duration,
+    pub archive: PathBuf,
 }
 
 /// The listener's TLS files (absolute, or relative to the working directory).

@@ -39,6 +39,11 @@ pub enum AuditCommand {
         /// written before sealing (or by a process without the key) has.
         #[arg(long)]
         allow_unsealed: bool,
+        /// The folder older entries were archived to (default: `server.audit.archive` of the
+        /// config, when set): its files are checked first, then the database's entries go on
+        /// from them.
+        #[arg(long, value_name = "DIR")]
+        archive: Option<std::path::PathBuf>,
         /// Work against a running hub's admin API (an admin token in JUNCTION_ADMIN_TOKEN)
         /// instead of the config's database.
         #[arg(long)]
@@ -70,7 +75,8 @@ pub async fn run(cmd: AuditCommand) -> ExitCode {
             server: None,
             head,
             allow_unsealed,
-        } => verify(&config, head.as_deref(), allow_unsealed).await,
+            archive,
+        } => verify(&config, head.as_deref(), allow_unsealed, archive).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -127,20 +133,36 @@ async fn verify(
     config: &crate::cli::ConfigArgs,
     head: Option<&str>,
     allow_unsealed: bool,
+    archive: Option<std::path::PathBuf>,
 ) -> Result<(), Failure> {
     let anchor = anchor(head)?;
-    let (_, store) = open_store(config).await?;
+    let (config, store) = open_store(config).await?;
     let sealed = junction_store::ops::sealing();
-    match junction_store::ops::verify_audit_anchored(
-        store.as_ref(),
-        anchor.clone(),
-        sealed && !allow_unsealed,
-    )
-    .await
-    .map_err(failed)?
-    {
+    let v = junction_store::ops::Verifier::anchored(anchor.clone())
+        .requiring_seals(sealed && !allow_unsealed);
+    let archive = archive.or_else(|| config.server.audit.as_ref().map(|a| a.archive.clone()));
+    let (v, archived) = match archive.as_deref().filter(|d| d.exists()) {
+        None => (Ok(v), 0),
+        Some(dir) => match junction_store::audit_archive::walk(dir, v).map_err(failed)? {
+            Ok(v) => {
+                let n = v.last();
+                (Ok(v), n)
+            }
+            Err(b) => (Err(b), 0),
+        },
+    };
+    let verdict = match v {
+        Ok(v) => junction_store::ops::verify_audit_from(store.as_ref(), v)
+            .await
+            .map_err(failed)?,
+        Err(b) => Err(b),
+    };
+    match verdict {
         Ok(n) => {
             println!("the audit log holds: {n} entries, every hash chained to the one before");
+            if let Some(dir) = archive.as_deref().filter(|_| archived > 0) {
+                println!("entries 1 to {archived} were read from the archive {}", dir.display());
+            }
             if !sealed {
                 println!("no master key is set: sealed entries were not checked with it, and none is required (set JUNCTION_MASTER_KEY)");
             }

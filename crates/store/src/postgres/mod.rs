@@ -570,6 +570,14 @@ impl AuditLog for PgStore {
     async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
         ops::head(&self.pool).await
     }
+
+    async fn audit_start(&self) -> Result<Option<(i64, String)>, StoreError> {
+        ops::audit_start(&self.pool).await
+    }
+
+    async fn drop_audit_through(&self, seq: i64, hash: &str) -> Result<u64, StoreError> {
+        ops::drop_audit_through(&self.pool, seq, hash).await
+    }
 }
 
 #[async_trait]

@@ -69,6 +69,44 @@ pub(super) async fn append_audit(pool: &PgPool, e: NewAudit) -> Result<AuditReco
     Ok(rec)
 }
 
+pub(super) async fn audit_start(pool: &PgPool) -> Result<Option<(i64, String)>, StoreError> {
+    let row = sqlx::query(sql::START).fetch_optional(pool).await?;
+    row.map(|r| Ok((r.try_get("seq")?, r.try_get("hash")?)))
+        .transpose()
+}
+
+/// Under the audit lock, so archivers in several processes take turns.
+pub(super) async fn drop_audit_through(
+    pool: &PgPool,
+    seq: i64,
+    hash: &str,
+) -> Result<u64, StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(AUDIT_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let kept: Option<String> = sqlx::query_scalar(&sql::hash_of(&p))
+        .bind(seq)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if kept.as_deref() != Some(hash) {
+        return Ok(0);
+    }
+    let n = sqlx::query(&sql::delete_through(&p))
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    sqlx::query(&sql::start_upsert(&p))
+        .bind(seq)
+        .bind(hash)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
 pub(super) async fn audit_after(
     pool: &PgPool,
     after: i64,

@@ -460,6 +460,16 @@ impl AuditLog for SqliteStore {
     async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
         self.reads.run(ops::head).await
     }
+
+    async fn audit_start(&self) -> Result<Option<(i64, String)>, StoreError> {
+        self.reads.run(ops::audit_start).await
+    }
+
+    async fn drop_audit_through(&self, seq: i64, hash: &str) -> Result<u64, StoreError> {
+        let hash = hash.to_owned();
+        self.on_writer(move |c| ops::drop_audit_through(c, seq, &hash))
+            .await
+    }
 }
 
 #[async_trait]

@@ -50,6 +50,34 @@ pub(super) fn append_audit(c: &mut Connection, e: NewAudit) -> Result<AuditRecor
     Ok(rec)
 }
 
+pub(super) fn audit_start(c: &Connection) -> Result<Option<(i64, String)>, StoreError> {
+    Ok(c.prepare_cached(sql::START)?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+pub(super) fn drop_audit_through(
+    c: &mut Connection,
+    seq: i64,
+    hash: &str,
+) -> Result<u64, StoreError> {
+    let tx = c.transaction()?;
+    let kept: Option<String> = tx
+        .prepare_cached(&sql::hash_of(&p))?
+        .query_row([seq], |r| r.get(0))
+        .optional()?;
+    if kept.as_deref() != Some(hash) {
+        return Ok(0);
+    }
+    let n = tx
+        .prepare_cached(&sql::delete_through(&p))?
+        .execute([seq])?;
+    tx.prepare_cached(&sql::start_upsert(&p))?
+        .execute(params![seq, hash])?;
+    tx.commit()?;
+    Ok(n as u64)
+}
+
 pub(super) fn audit_after(
     c: &Connection,
     after: i64,
