@@ -42,6 +42,7 @@ pub(crate) fn resolve(
 
     let server: RawServer = section(doc, "server", &mut errs).unwrap_or_default();
     let store: RawStore = section(doc, "store", &mut errs).unwrap_or_default();
+    let encrypt_payloads = store.encrypt_payloads;
     let telemetry: RawTelemetry = section(doc, "telemetry", &mut errs).unwrap_or_default();
 
     let server = resolve_server(doc, server, overrides, &mut errs);
@@ -74,6 +75,7 @@ pub(crate) fn resolve(
                 path: None,
                 server,
                 store,
+                encrypt_payloads,
                 telemetry,
                 flows,
                 delivery,

@@ -30,6 +30,8 @@ pub struct Config {
     pub path: Option<PathBuf>,
     pub server: Server,
     pub store: Store,
+    /// `store.encrypt_payloads`: sources seal their payloads at rest unless they say otherwise.
+    pub encrypt_payloads: bool,
     pub telemetry: Telemetry,
     /// Sources, destinations and routes.
     pub flows: crate::flow::resolved::Flows,
@@ -56,6 +58,23 @@ pub struct Config {
 }
 
 impl Config {
+    /// Which sources seal their payloads at rest: the default, and each source's own say.
+    pub fn at_rest(&self) -> (bool, std::collections::HashMap<String, bool>) {
+        let own = self
+            .flows
+            .sources
+            .values()
+            .filter_map(|s| Some((s.name.clone(), s.encrypt_payloads?)))
+            .collect();
+        (self.encrypt_payloads, own)
+    }
+
+    /// Whether anything is sealed at rest (the hub then needs the vault's data key).
+    pub fn encrypts(&self) -> bool {
+        let (default, own) = self.at_rest();
+        default || own.values().any(|v| *v)
+    }
+
     /// The vault secrets the config reads, each once, sorted.
     pub fn vault_names(&self) -> Vec<&str> {
         let names: std::collections::BTreeSet<&str> =

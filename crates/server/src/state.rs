@@ -66,6 +66,8 @@ impl Shared {
     pub fn set_config(&self, config: Arc<Config>) {
         self.tokens.limits.set(&config.server.per_token);
         self.tokens.set_clients(&tls_clients(&config));
+        let (default, own) = config.at_rest();
+        junction_store::at_rest::set_policy(default, own);
         junction_core::pii::configure(config.server.pii_mask, &config.server.pii_fields);
         self.config.store(config);
     }

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod async_calls;
+pub mod at_rest;
 pub mod audit_archive;
 mod batch;
 mod connect_sql;
@@ -225,6 +226,9 @@ pub trait Secrets: Send + Sync {
     /// Stores `secret` as the next version of its name (1 when new); returns that version.
     /// `secret.version` and `created_at` are ignored.
     async fn put_secret(&self, secret: SealedSecret) -> Result<i64, StoreError>;
+
+    /// Stores `secret` as version 1 unless a secret by its name exists; true if stored.
+    async fn put_new_secret(&self, secret: SealedSecret) -> Result<bool, StoreError>;
 
     async fn secret(&self, name: &str) -> Result<Option<SealedSecret>, StoreError>;
 

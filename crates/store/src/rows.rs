@@ -38,10 +38,10 @@ macro_rules! event_from_row {
             entity_key: r.try_get("entity_key")?,
             sequence: r.try_get("sequence")?,
             received_at: r.try_get("received_at")?,
-            payload: r.try_get("payload")?,
+            payload: crate::at_rest::open_payload(r.try_get("payload")?)?,
             context: crate::EventContext::from_columns(
                 r.try_get("traceparent")?,
-                r.try_get("headers")?,
+                crate::at_rest::open_text(crate::at_rest::Kind::Headers, r.try_get("headers")?)?,
             )?,
         }
     }};
@@ -60,7 +60,10 @@ macro_rules! attempt_from_row {
                 duration_ms: r.try_get("duration_ms")?,
                 status: r.try_get("status")?,
                 error: r.try_get("error")?,
-                response_excerpt: r.try_get("response_excerpt")?,
+                response_excerpt: crate::at_rest::open_text(
+                    crate::at_rest::Kind::Excerpt,
+                    r.try_get("response_excerpt")?,
+                )?,
             },
         }
     }};

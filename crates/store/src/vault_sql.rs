@@ -15,6 +15,13 @@ pub(crate) const PUT: &str =
          ciphertext = excluded.ciphertext, updated_at = excluded.updated_at
      RETURNING version";
 
+/// Stores version 1 of a secret unless one by that name exists (several processes creating
+/// the same secret at once keep the first).
+pub(crate) const PUT_NEW: &str =
+    "INSERT INTO secrets (name, version, master_version, wrapped_key, ciphertext, created_at, updated_at)
+     VALUES ($1, 1, $2, $3, $4, $5, $5)
+     ON CONFLICT (name) DO NOTHING";
+
 const COLUMNS: &str =
     "name, version, master_version, wrapped_key, ciphertext, created_at, updated_at";
 

@@ -18,6 +18,8 @@ mod seal;
 
 use std::sync::Arc;
 
+use base64::Engine as _;
+
 use junction_core::time::now_ms;
 use junction_store::{NewAudit, SealedSecret, Store, StoreError, VaultKey};
 pub use keyring::{Keyring, MasterKey};
@@ -40,6 +42,8 @@ pub enum VaultError {
     Corrupt { name: String },
     #[error("`{name}` is not a valid secret name: use 1-128 letters, digits, `_`, `.` or `-`, starting with a letter or digit")]
     BadName { name: String },
+    #[error("`{name}` is the hub's own secret (names starting `junction.` are): it cannot be set or deleted by hand")]
+    Reserved { name: String },
     #[error("crypto failure: {0}")]
     Crypto(String),
     #[error(transparent)]
@@ -77,6 +81,18 @@ fn check_name(name: &str) -> Result<(), VaultError> {
         Err(VaultError::BadName { name: name.into() })
     }
 }
+
+/// The hub's own secrets (the data key of payloads at rest) cannot be replaced or deleted by
+/// hand: losing one loses every value sealed with it.
+fn reserved(name: &str) -> Result<(), VaultError> {
+    if name.starts_with("junction.") {
+        return Err(VaultError::Reserved { name: name.into() });
+    }
+    Ok(())
+}
+
+/// The secret holding the data key of payloads sealed at rest.
+pub const DATA_KEY: &str = "junction.data-key";
 
 /// The vault over a store, with the master keys of this process.
 pub struct Vault {
@@ -170,6 +186,7 @@ impl Vault {
 
     /// Seals `value` under the current master key as the next version of `name`.
     pub async fn set(&self, name: &str, value: &SecretString) -> Result<i64, VaultError> {
+        reserved(name)?;
         let sealed = self.seal(name, value.expose_secret())?;
         self.audit("secret.set", name, serde_json::json!({}))
             .await?;
@@ -232,6 +249,53 @@ impl Vault {
         Ok(SecretString::from(text))
     }
 
+    /// The data key payloads, headers and excerpts are sealed with at rest
+    /// (`store.encrypt_payloads`): 32 random bytes kept sealed as the secret [`DATA_KEY`], so a
+    /// master key rotation rewraps it with the others. Made when `create` and there is none
+    /// (processes starting at once all keep the first one stored); `None` when there is none
+    /// and `create` is false.
+    pub async fn data_key(
+        &self,
+        create: bool,
+    ) -> Result<Option<zeroize::Zeroizing<[u8; 32]>>, VaultError> {
+        if self.store.secret(DATA_KEY).await?.is_none() {
+            if !create {
+                return Ok(None);
+            }
+            let mut key = zeroize::Zeroizing::new([0u8; 32]);
+            seal::random(&mut key[..])?;
+            let text =
+                zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&key[..]));
+            let sealed = self.seal(DATA_KEY, &text)?;
+            self.audit("secret.create", DATA_KEY, serde_json::json!({}))
+                .await?;
+            if self.store.put_new_secret(sealed).await? {
+                tracing::info!("made the data key of payloads encrypted at rest");
+            }
+        }
+        let value = self
+            .get(DATA_KEY)
+            .await?
+            .ok_or_else(|| VaultError::Corrupt {
+                name: DATA_KEY.into(),
+            })?;
+        let bytes = zeroize::Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(value.expose_secret())
+                .map_err(|_| VaultError::Corrupt {
+                    name: DATA_KEY.into(),
+                })?,
+        );
+        let mut key = zeroize::Zeroizing::new([0u8; 32]);
+        if bytes.len() != 32 {
+            return Err(VaultError::Corrupt {
+                name: DATA_KEY.into(),
+            });
+        }
+        key.copy_from_slice(&bytes);
+        Ok(Some(key))
+    }
+
     /// Every secret's name, versions and dates.
     pub async fn list(&self) -> Result<Vec<SecretInfo>, VaultError> {
         Ok(self
@@ -251,6 +315,7 @@ impl Vault {
 
     pub async fn delete(&self, name: &str) -> Result<bool, VaultError> {
         check_name(name)?;
+        reserved(name)?;
         self.audit("secret.delete", name, serde_json::json!({}))
             .await?;
         let deleted = self.store.delete_secret(name).await?;

@@ -52,6 +52,9 @@ pub struct RawSource {
     /// keeps them).
     #[serde(default)]
     pub retention: Option<HumanDuration>,
+    /// Seal this source's payloads and headers at rest (default `store.encrypt_payloads`).
+    #[serde(default)]
+    pub encrypt_payloads: Option<bool>,
 }
 
 /// A body format Junction decodes into JSON.

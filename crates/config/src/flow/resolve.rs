@@ -197,6 +197,7 @@ fn source(
                 forward_headers: Vec::new(),
                 rate_limits: None,
                 retention: raw.retention.map(|d| d.0),
+                encrypt_payloads: raw.encrypt_payloads,
             });
         }
     }
@@ -371,6 +372,7 @@ fn source(
         forward_headers,
         rate_limits,
         retention: raw.retention.map(|d| d.0),
+        encrypt_payloads: raw.encrypt_payloads,
     })
 }
 

@@ -66,6 +66,8 @@ pub struct Source {
     pub rate_limits: Option<Vec<crate::Rate>>,
     /// Its own retention of delivered events; `None`: `delivery.retention`.
     pub retention: Option<Duration>,
+    /// Its payloads and headers sealed at rest; `None`: `store.encrypt_payloads`.
+    pub encrypt_payloads: Option<bool>,
 }
 
 /// The most headers a source may forward.

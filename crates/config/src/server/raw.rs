@@ -184,6 +184,11 @@ pub struct RawStore {
     /// How long to wait for the database when connecting.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout: HumanDuration,
+    /// Seal event payloads, their stored headers and attempts' response excerpts at rest with a
+    /// data key the vault keeps (needs JUNCTION_MASTER_KEY); a source's `encrypt_payloads`
+    /// overrides it. Default false.
+    #[serde(default)]
+    pub encrypt_payloads: bool,
 }
 
 impl Default for RawStore {
@@ -192,6 +197,7 @@ impl Default for RawStore {
             url: default_store_url(),
             max_connections: default_max_connections(),
             connect_timeout: default_connect_timeout(),
+            encrypt_payloads: false,
         }
     }
 }

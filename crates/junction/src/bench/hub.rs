@@ -12,12 +12,18 @@ pub const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// Source `bench` (Standard Webhooks, secret `BENCH_WHSEC`) routed to the mock's sink: the
 /// event path every hub benchmark measures. `JUNCTION_BENCH_TYPES` narrows the route's types;
 /// `JUNCTION_BENCH_SUBJECT` (a jq expression, e.g. `.data.object.id`) indexes each event by its
-/// data subject, for erasure.
+/// data subject, for erasure; `JUNCTION_BENCH_ENCRYPT=1` seals its payloads at rest (set
+/// `JUNCTION_MASTER_KEY` too).
 pub fn flows(sink: &str) -> String {
     let types = std::env::var("JUNCTION_BENCH_TYPES").unwrap_or_else(|_| "*".into());
     let subject = match std::env::var("JUNCTION_BENCH_SUBJECT") {
         Ok(s) if !s.is_empty() => format!("\n    event: {{ subject: {} }}", serde_json::json!(s)),
         _ => String::new(),
+    };
+    let subject = if std::env::var("JUNCTION_BENCH_ENCRYPT").is_ok_and(|v| v == "1") {
+        format!("{subject}\n    encrypt_payloads: true")
+    } else {
+        subject
     };
     format!(
         r#"

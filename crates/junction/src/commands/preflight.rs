@@ -55,6 +55,9 @@ pub fn problems(config: &Config) -> Vec<Refusal> {
             sealed.join(", ")
         ));
     }
+    if config.encrypts() {
+        out.push("error: payloads are encrypted at rest (store.encrypt_payloads, or a source's encrypt_payloads) with a data key the vault keeps, which needs a master key\nhint: set JUNCTION_MASTER_KEY (`junction secrets new-key` prints one)".to_owned());
+    }
     out.into_iter()
         .map(|text| Refusal {
             text,

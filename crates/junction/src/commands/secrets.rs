@@ -58,8 +58,11 @@ pub async fn bind(config: &Config, store: &Arc<dyn Store>) -> Result<Option<Vaul
     let ring = Keyring::from_env().map_err(|e| format!("error: {e}"))?;
     let names = config.vault_names();
     let Some(ring) = ring else {
-        if names.is_empty() {
+        if names.is_empty() && !config.encrypts() {
             return Ok(None);
+        }
+        if names.is_empty() {
+            return Err("error: store.encrypt_payloads (or a source's encrypt_payloads) seals payloads with a data key the vault keeps, but no master key is set\nhint: set JUNCTION_MASTER_KEY (`junction secrets new-key` prints one)".into());
         }
         return Err(format!(
             "error: the config reads {} secret(s) from the vault ({}) but no master key is set\nhint: set JUNCTION_MASTER_KEY (or JUNCTION_MASTER_KEY_FILE) to the key the secrets were stored with",
@@ -83,7 +86,19 @@ pub async fn bind(config: &Config, store: &Arc<dyn Store>) -> Result<Option<Vaul
                 .map(|v| junction_vault::ExposeSecret::expose_secret(v).to_owned())
         })
         .map_err(|e| e.to_string())?;
+    at_rest(config, &vault).await?;
     Ok(Some(vault))
+}
+
+/// Gives the store the data key of payloads sealed at rest (made now if the config seals any
+/// and there is none yet), and which sources seal theirs.
+pub async fn at_rest(config: &Config, vault: &Vault) -> Result<(), String> {
+    let key = vault.data_key(config.encrypts()).await.map_err(|e| {
+        format!("error: cannot open the data key of payloads encrypted at rest: {e}")
+    })?;
+    let (default, own) = config.at_rest();
+    junction_store::at_rest::configure(key.map(|k| *k), default, own);
+    Ok(())
 }
 
 /// A failed command: its exit code and message.
@@ -175,6 +190,13 @@ pub(super) async fn open_store(args: &ConfigArgs) -> Result<(Config, Arc<dyn Sto
             ),
         )
     })?;
+    // Rows sealed at rest are read with the vault's data key, when there is one.
+    if Keyring::from_env().ok().flatten().is_some() {
+        let vault = open_vault(store.clone()).await?;
+        at_rest(&config, &vault)
+            .await
+            .map_err(|e| (EXIT_CONFIG, e))?;
+    }
     Ok((config, store))
 }
 

@@ -425,6 +425,10 @@ impl Secrets for PgStore {
         vault::put(&self.pool, &secret).await
     }
 
+    async fn put_new_secret(&self, secret: SealedSecret) -> Result<bool, StoreError> {
+        vault::put_new(&self.pool, &secret).await
+    }
+
     async fn secret(&self, name: &str) -> Result<Option<SealedSecret>, StoreError> {
         vault::one(&self.pool, name).await
     }

@@ -55,6 +55,18 @@ pub(super) async fn put(pool: &PgPool, s: &SealedSecret) -> Result<i64, StoreErr
     Ok(r.try_get(0)?)
 }
 
+pub(super) async fn put_new(pool: &PgPool, s: &SealedSecret) -> Result<bool, StoreError> {
+    let r = sqlx::query(sql::PUT_NEW)
+        .bind(&s.name)
+        .bind(s.master_version)
+        .bind(&s.wrapped_key)
+        .bind(&s.ciphertext)
+        .bind(s.updated_at)
+        .execute(pool)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 pub(super) async fn one(pool: &PgPool, name: &str) -> Result<Option<SealedSecret>, StoreError> {
     sqlx::query(&sql::one())
         .bind(name)

@@ -99,6 +99,14 @@ async fn batch_statement(
         }
     }
     let cols: Vec<_> = finishes.iter().map(|(_, f)| outcome_columns(f)).collect();
+    let payloads = events(e, |e| crate::at_rest::seal_payload(&e.source, &e.payload));
+    let excerpts = finished(finishes, |f| {
+        crate::at_rest::seal_text(
+            crate::at_rest::Kind::Excerpt,
+            None,
+            f.attempt.response_excerpt.as_deref(),
+        )
+    });
     let rows = sqlx::query(BATCH_SQL)
         .bind(events(e, |e| e.source.as_str()))
         .bind(events(e, |e| e.external_id.as_str()))
@@ -106,9 +114,15 @@ async fn batch_statement(
         .bind(events(e, |e| e.entity_key.as_deref()))
         .bind(events(e, |e| e.sequence))
         .bind(events(e, |e| e.received_at))
-        .bind(events(e, |e| e.payload.as_slice()))
+        .bind(payloads.iter().map(|p| p.as_ref()).collect::<Vec<&[u8]>>())
         .bind(events(e, |e| e.context.traceparent.as_deref()))
-        .bind(events(e, |e| e.context.headers_json()))
+        .bind(events(e, |e| {
+            crate::at_rest::seal_text(
+                crate::at_rest::Kind::Headers,
+                Some(&e.source),
+                e.context.headers_json().as_deref(),
+            )
+        }))
         .bind(events(e, |e| e.tracked))
         .bind(d.source)
         .bind(d.external_id)
@@ -130,9 +144,7 @@ async fn batch_statement(
         .bind(finished(finishes, outcome_name))
         .bind(finished(finishes, |f| f.attempt.started_at))
         .bind(finished(finishes, |f| f.attempt.duration_ms))
-        .bind(finished(finishes, |f| {
-            f.attempt.response_excerpt.as_deref()
-        }))
+        .bind(excerpts)
         .bind(finished(finishes, |f| {
             f.lease.latest && matches!(f.outcome, crate::Outcome::Delivered)
         }))

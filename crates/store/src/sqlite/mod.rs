@@ -295,6 +295,10 @@ impl Secrets for SqliteStore {
         self.on_writer(move |c| vault::put(c, &secret)).await
     }
 
+    async fn put_new_secret(&self, secret: SealedSecret) -> Result<bool, StoreError> {
+        self.on_writer(move |c| vault::put_new(c, &secret)).await
+    }
+
     async fn secret(&self, name: &str) -> Result<Option<SealedSecret>, StoreError> {
         let name = name.to_owned();
         self.reads.run(move |c| vault::one(c, &name)).await

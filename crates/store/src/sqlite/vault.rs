@@ -48,6 +48,17 @@ pub(super) fn put(c: &Connection, s: &SealedSecret) -> Result<i64, StoreError> {
     )?)
 }
 
+pub(super) fn put_new(c: &Connection, s: &SealedSecret) -> Result<bool, StoreError> {
+    let n = c.prepare_cached(sql::PUT_NEW)?.execute(params![
+        s.name,
+        s.master_version,
+        s.wrapped_key,
+        s.ciphertext,
+        s.updated_at
+    ])?;
+    Ok(n == 1)
+}
+
 pub(super) fn one(c: &Connection, name: &str) -> Result<Option<SealedSecret>, StoreError> {
     Ok(c.prepare_cached(&sql::one())?
         .query_row([name], sealed)

@@ -205,7 +205,21 @@ pub(super) fn apply(tx: &Connection, w: &Write) -> Result<Result<Written, StoreE
                     "INSERT INTO events (source, external_id, event_type, entity_key, sequence, received_at, payload, traceparent, headers)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (source, external_id) DO NOTHING",
                 )?
-                .execute(params![e.source, e.external_id, e.event_type, e.entity_key, e.sequence, e.received_at, e.payload, e.context.traceparent, e.context.headers_json()])?;
+                .execute(params![
+                    e.source,
+                    e.external_id,
+                    e.event_type,
+                    e.entity_key,
+                    e.sequence,
+                    e.received_at,
+                    crate::at_rest::seal_payload(&e.source, &e.payload),
+                    e.context.traceparent,
+                    crate::at_rest::seal_text(
+                        crate::at_rest::Kind::Headers,
+                        Some(&e.source),
+                        e.context.headers_json().as_deref()
+                    )
+                ])?;
             if inserted == 0 {
                 let id: i64 = tx
                     .prepare_cached("SELECT id FROM events WHERE source = ?1 AND external_id = ?2")?
@@ -285,7 +299,11 @@ pub(super) fn apply(tx: &Connection, w: &Write) -> Result<Result<Written, StoreE
                 f.attempt.duration_ms,
                 f.attempt.status,
                 f.attempt.error,
-                f.attempt.response_excerpt
+                crate::at_rest::seal_text(
+                    crate::at_rest::Kind::Excerpt,
+                    None,
+                    f.attempt.response_excerpt.as_deref()
+                )
             ])?;
             if f.lease.latest && matches!(f.outcome, Outcome::Delivered) {
                 tx.prepare_cached(
