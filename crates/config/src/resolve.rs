@@ -66,6 +66,22 @@ pub(crate) fn resolve(
         .flatten()
         .collect();
     crate::flow::pull::check_pulls(doc, pulls, &connectors, &mut errs);
+    if server
+        .as_ref()
+        .is_some_and(|s| s.tls.as_ref().is_none_or(|t| t.client_ca.is_none()))
+    {
+        for s in flows
+            .sources
+            .values()
+            .filter(|s| !s.client_certificate.is_empty())
+        {
+            errs.push(doc.error_at(
+                &push(&push("/sources", &s.name), "client_certificate"),
+                "client certificates are asked for only with server.tls.client_ca",
+                Some("add `server.tls.client_ca: FILE` (the authorities that issue the providers' certificates)".into()),
+            ));
+        }
+    }
     let alerts = crate::alerts::resolve::resolve_alerts(doc, &mut errs);
     let jobs = crate::jobs::resolve_jobs(doc, &connectors, &flows, &mut errs);
 

@@ -130,12 +130,14 @@ type Eng = axum::Extension<Arc<Engine>>;
 async fn webhook(
     axum::Extension(engine): Eng,
     Path(source): Path<String>,
+    client: Option<axum::Extension<junction_server::tls::ClientNames>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let client = client.as_ref().map(|c| &c.0);
     let accepted = engine
         .ingest
-        .accept(&source, &headers, &body, now_ms())
+        .accept(&source, &headers, &body, client, now_ms())
         .await
         .map_err(|e| ApiError(e.into()))?;
     let status = if accepted.duplicate || accepted.erased {
@@ -355,7 +357,7 @@ pub struct RejectedItem {
     pub source: String,
     pub at_ms: i64,
     /// `bad_signature`, `timestamp_outside_window`, `missing_signature`, `malformed_signature`,
-    /// `bad_credentials`, `too_large`, `unknown_source`, `bad_body`.
+    /// `bad_credentials`, `client_certificate`, `too_large`, `unknown_source`, `bad_body`.
     pub reason: String,
     pub status: i32,
     /// What it was answered.

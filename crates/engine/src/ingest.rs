@@ -189,11 +189,13 @@ impl Ingest {
     }
 
     /// Takes one webhook request. `now` is in ms.
+    /// `client`: the names of the connection's TLS client certificate, if it presented one.
     pub async fn accept(
         &self,
         source: &str,
         headers: &http::HeaderMap,
         body: &[u8],
+        client: Option<&junction_server::tls::ClientNames>,
         now: i64,
     ) -> Result<Accepted, IngestError> {
         let sources = self.sources.load();
@@ -236,7 +238,23 @@ impl Ingest {
             body,
             now: now.div_euclid(1000),
         };
-        if let Err(r) = rt.verifier.verify(&req) {
+        let allowed = &rt.source.client_certificate;
+        let verified = if allowed.is_empty()
+            || client.is_some_and(|c| c.0.iter().any(|n| allowed.contains(n)))
+        {
+            rt.verifier.verify(&req)
+        } else {
+            Err(junction_auth::verify::Rejection::ClientCertificate(
+                match client {
+                    None => "this source accepts callers with a client certificate only".into(),
+                    Some(c) => format!(
+                        "the client certificate ({}) is not one this source accepts",
+                        c.0.join(", ")
+                    ),
+                },
+            ))
+        };
+        if let Err(r) = verified {
             self.rejected(rt, r.reason());
             let reason = r.reason();
             let e = IngestError::Rejected(r);

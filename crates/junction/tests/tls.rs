@@ -219,6 +219,11 @@ server:
     clients:
       billing: {{ scopes: [ "proxy:crm:GET" ] }}
       "spiffe://corp/ops": {{ scopes: [ "role:viewer" ] }}
+sources:
+  payments:
+    kind: webhook
+    verify: {{ preset: none }}
+    client_certificate: [ "spiffe://psp/webhooks" ]
 connectors:
   crm:
     base_url: https://localhost:{port}
@@ -285,6 +290,24 @@ connectors:
         .await
         .unwrap();
     assert_eq!(res.status(), 403, "a viewer cannot reload");
+
+    // A source that names the certificates it accepts: the provider's is, billing's is not.
+    let hook = format!("https://localhost:{port}/webhooks/payments");
+    let psp = with(leaf_uri(&clients, "spiffe://psp/webhooks", "psp"));
+    let res = psp.post(&hook).body(r#"{"id":"p1"}"#).send().await.unwrap();
+    assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
+    let res = billing
+        .post(&hook)
+        .body(r#"{"id":"p2"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("not one this source accepts") && body.contains("billing"),
+        "{body}"
+    );
     drop(hub);
 }
 
@@ -297,4 +320,24 @@ fn a_tls_file_that_is_missing_or_not_pem_is_a_config_error_naming_the_field() {
     assert!(text.contains("server.tls.cert"), "{text}");
     assert!(text.contains("not a PEM file"), "{text}");
     assert!(text.contains("server.tls.key"), "{text}");
+}
+
+#[test]
+fn client_certificate_names_without_a_client_ca_are_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = leaf(&make_ca("Junction test CA"), &["localhost"], "hub", 2099);
+    write(dir.path(), "cert.pem", &cert);
+    write(dir.path(), "key.pem", &key);
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "store: {{ url: \"sqlite://{}/j.db\" }}\nserver:\n  tls:\n    cert: cert.pem\n    key: key.pem\n    clients:\n      billing: {{ scopes: [ \"proxy:crm:GET\" ] }}\nsources:\n  psp: {{ kind: webhook, verify: {{ preset: none }}, client_certificate: [ psp ] }}\n",
+            dir.path().display()
+        ),
+    );
+    let (code, text) = run_cli(&config, &["check"]);
+    assert_ne!(code, Some(0), "{text}");
+    assert!(text.contains("server.tls.clients"), "{text}");
+    assert!(text.contains("sources.psp.client_certificate"), "{text}");
+    assert!(text.contains("only with server.tls.client_ca"), "{text}");
 }

@@ -548,7 +548,7 @@ pub struct RejectedRequest {
     pub source: String,
     pub at_ms: i64,
     /// `bad_signature`, `timestamp_outside_window`, `missing_signature`, `malformed_signature`,
-    /// `bad_credentials`, `too_large`, `unknown_source`, `bad_body`.
+    /// `bad_credentials`, `client_certificate`, `too_large`, `unknown_source`, `bad_body`.
     pub reason: String,
     /// The status it was answered with.
     pub status: i32,

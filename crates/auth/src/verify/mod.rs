@@ -41,6 +41,9 @@ pub enum Rejection {
     OutsideWindow { timestamp: i64, now: i64 },
     /// Basic auth credentials are wrong.
     BadCredentials,
+    /// The source accepts only callers whose client certificate carries one of its names
+    /// (`client_certificate`); this connection's did not, or had none.
+    ClientCertificate(String),
 }
 
 impl Rejection {
@@ -51,6 +54,7 @@ impl Rejection {
             Rejection::BadSignature => "bad_signature",
             Rejection::OutsideWindow { .. } => "timestamp_outside_window",
             Rejection::BadCredentials => "bad_credentials",
+            Rejection::ClientCertificate(_) => "client_certificate",
         }
     }
 }
@@ -67,6 +71,7 @@ impl std::fmt::Display for Rejection {
                 now.abs_diff(*timestamp)
             ),
             Rejection::BadCredentials => f.write_str("the credentials are wrong"),
+            Rejection::ClientCertificate(why) => write!(f, "{why}"),
         }
     }
 }

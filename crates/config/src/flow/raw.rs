@@ -55,6 +55,10 @@ pub struct RawSource {
     /// Seal this source's payloads and headers at rest (default `store.encrypt_payloads`).
     #[serde(default)]
     pub encrypt_payloads: Option<bool>,
+    /// Accept only requests whose TLS client certificate carries one of these names (common
+    /// name, DNS name or URI), besides `verify`. Needs `server.tls.client_ca`.
+    #[serde(default)]
+    pub client_certificate: Vec<String>,
 }
 
 /// A body format Junction decodes into JSON.

@@ -166,6 +166,13 @@ fn source(
                     ),
                 );
             }
+            if !raw.client_certificate.is_empty() {
+                errs.push(doc.error_at(
+                    &push(ptr, "client_certificate"),
+                    "a sync source takes no requests, so no caller's certificate is checked",
+                    Some("remove `client_certificate:`".into()),
+                ));
+            }
             let pull = crate::flow::pull::resolve(doc, &push(ptr, "sync"), name, p, errs)?;
             if errs.len() > before {
                 return None;
@@ -198,6 +205,7 @@ fn source(
                 rate_limits: None,
                 retention: raw.retention.map(|d| d.0),
                 encrypt_payloads: raw.encrypt_payloads,
+                client_certificate: Vec::new(),
             });
         }
     }
@@ -316,6 +324,7 @@ fn source(
             .and_then(|text| pick(doc, &push(&eptr, "subject"), &text, errs)),
     };
     let forward_headers = forward_headers(doc, ptr, &raw.forward_headers, errs);
+    let client_certificate = client_names(doc, ptr, &raw.client_certificate, errs);
     let rate_limits = raw
         .rate_limits
         .as_ref()
@@ -373,7 +382,31 @@ fn source(
         rate_limits,
         retention: raw.retention.map(|d| d.0),
         encrypt_payloads: raw.encrypt_payloads,
+        client_certificate,
     })
+}
+
+/// Checks a source's `client_certificate` names: at most 16, each 1-255 printable characters.
+fn client_names(
+    doc: &Document,
+    ptr: &str,
+    names: &[String],
+    errs: &mut Vec<ConfigError>,
+) -> Vec<String> {
+    let at = push(ptr, "client_certificate");
+    if names.len() > 16 {
+        errs.push(doc.error_at(&at, "at most 16 names", None));
+    }
+    for (i, n) in names.iter().enumerate() {
+        if n.is_empty() || n.len() > 255 || n.chars().any(char::is_control) {
+            errs.push(doc.error_at(
+                &push(&at, &i.to_string()),
+                "a certificate name is 1-255 printable characters",
+                Some("the common name, a DNS name or a URI the clients' certificates carry".into()),
+            ));
+        }
+    }
+    names.to_vec()
 }
 
 /// Checks a source's `forward_headers`: valid names, not reserved, not repeated, bounded.

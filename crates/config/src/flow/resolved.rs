@@ -68,6 +68,8 @@ pub struct Source {
     pub retention: Option<Duration>,
     /// Its payloads and headers sealed at rest; `None`: `store.encrypt_payloads`.
     pub encrypt_payloads: Option<bool>,
+    /// Names one of which the caller's client certificate must carry (empty: any caller).
+    pub client_certificate: Vec<String>,
 }
 
 /// The most headers a source may forward.
