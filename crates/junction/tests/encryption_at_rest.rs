@@ -136,8 +136,13 @@ routes:
     assert_ne!(code, Some(0));
     assert!(err.contains("hub's own secret"), "{err}");
 
-    // After a restart the sealed event still reads back.
-    let hub = Served::start(&config, &[("JUNCTION_MASTER_KEY", KEY)]);
+    // A new master key: the rotation rewraps the data key with the other secrets, and the hub
+    // then reads the sealed event with the new key alone.
+    let both = format!("v2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=,{KEY}");
+    let (code, out, err) = cli(&config, &both, &["secrets", "rotate-key"], "");
+    assert_eq!(code, Some(0), "{out}{err}");
+    let only_new = "v2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let hub = Served::start(&config, &[("JUNCTION_MASTER_KEY", only_new)]);
     let event = http
         .get(format!("{}/api/v1/events/{id}", hub.base))
         .send()
