@@ -26,6 +26,10 @@ fn occurrences(dir: &Path, needle: &str) -> usize {
         .sum()
 }
 
+async fn text(http: &reqwest::Client, url: &str) -> String {
+    http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_copy_of_the_database_reveals_no_sealed_payload_and_the_hub_still_reads_them() {
     let mock = junction_mock::Mock::start(
@@ -103,14 +107,7 @@ routes:
         .await
         .unwrap();
     let id = events["events"][0]["id"].as_i64().unwrap();
-    let event = http
-        .get(format!("{}/api/v1/events/{id}", hub.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let event = text(&http, &format!("{}/api/v1/events/{id}", hub.base)).await;
     assert!(
         event.contains("sealed-canary-zq81x") && event.contains("sealed-canary-zq81x-account"),
         "{event}"
@@ -143,14 +140,7 @@ routes:
     assert_eq!(code, Some(0), "{out}{err}");
     let only_new = "v2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     let hub = Served::start(&config, &[("JUNCTION_MASTER_KEY", only_new)]);
-    let event = http
-        .get(format!("{}/api/v1/events/{id}", hub.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let event = text(&http, &format!("{}/api/v1/events/{id}", hub.base)).await;
     assert!(event.contains("sealed-canary-zq81x"), "{event}");
     drop(hub);
 }
