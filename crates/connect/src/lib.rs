@@ -13,6 +13,7 @@ pub use admin::{ApiDoc, ConnectorHealth};
 pub mod auth;
 pub mod cache;
 mod drift;
+pub mod mcp;
 mod metrics;
 pub mod ops;
 pub mod path;
@@ -50,6 +51,8 @@ pub struct Hub {
     store: Arc<dyn Store>,
     vault: Option<Arc<Vault>>,
     body_limit: usize,
+    /// `server.hosts`: the names besides loopback `/mcp` answers under.
+    hosts: Vec<String>,
     /// Models and mappings, for operations that declare them; swapped whole by a reload.
     shapes: arc_swap::ArcSwap<junction_config::Shapes>,
     drift: Arc<junction_transform::drift::Tracker>,
@@ -143,6 +146,7 @@ impl Hub {
             store,
             vault,
             body_limit: config.server.body_limit,
+            hosts: config.server.hosts.clone(),
             shapes: arc_swap::ArcSwap::from_pointee(config.shapes.clone()),
             drift,
             history,
@@ -313,6 +317,10 @@ impl Hub {
             .route(
                 "/ops/calls/{id}/result",
                 axum::routing::get(ops::deferred::result),
+            )
+            .route_service(
+                "/mcp",
+                mcp::service(self.clone(), &self.hosts, self.body_limit),
             )
             .layer(axum::Extension(self.clone()))
     }

@@ -1,12 +1,16 @@
 //! Scopes of hub API tokens and client-certificate identities, as written:
 //! `proxy:<connector>:<METHOD>`, `op:<connector>:<operation>` (either part `*`) and
-//! `role:viewer|operator|admin`.
+//! `role:viewer|operator|admin`, and `mcp:destructive` (an agent may see and call operations
+//! that delete at the vendor).
 
 /// The admin API's roles, lowest first.
 pub const ROLES: [&str; 3] = ["viewer", "operator", "admin"];
 
 /// Whether `scope` is one Junction understands.
 pub fn valid(scope: &str) -> bool {
+    if scope == "mcp:destructive" {
+        return true;
+    }
     if let Some(role) = scope.strip_prefix("role:") {
         return ROLES.contains(&role);
     }

@@ -155,15 +155,36 @@ fn component(m: &junction_transform::ModelRef) -> String {
 
 fn schema_of(m: &Message, shapes: &Shapes, used: &mut BTreeMap<String, Value>) -> Option<Value> {
     let id = m.model.as_ref()?;
-    let model = shapes.models.get(id)?;
     let name = component(id);
+    used.insert(name.clone(), inline_schema(m, shapes)?);
+    Some(json!({ "$ref": format!("#/components/schemas/{name}") }))
+}
+
+/// The JSON Schema of a message's model, whole (`None` without a model).
+pub(crate) fn inline_schema(m: &Message, shapes: &Shapes) -> Option<Value> {
+    let model = shapes.models.get(m.model.as_ref()?)?;
     let mut schema = model.schema().clone();
     if let Some(o) = schema.as_object_mut() {
         o.remove("$schema");
         o.remove("$id");
     }
-    used.insert(name.clone(), schema);
-    Some(json!({ "$ref": format!("#/components/schemas/{name}") }))
+    Some(schema)
+}
+
+/// An operation's input as a JSON Schema object: its request model, or its parameters.
+pub(crate) fn input_schema(op: &Operation, shapes: &Shapes) -> Value {
+    inline_schema(&op.request, shapes).unwrap_or_else(|| {
+        let props: serde_json::Map<String, Value> = op
+            .params()
+            .map(|p| {
+                (
+                    p.to_owned(),
+                    json!({ "type": ["string", "number", "boolean"] }),
+                )
+            })
+            .collect();
+        json!({ "type": "object", "properties": props, "required": op.path_params })
+    })
 }
 
 /// The OpenAPI 3.1 document of one connector's operations.
@@ -173,18 +194,8 @@ pub fn document(connector: &str, rt: &Runtime, shapes: &Shapes) -> OperationsDoc
     let soap = rt.cfg.soap.is_some();
     for (name, op) in &rt.cfg.operations {
         let params: Vec<&str> = op.params().collect();
-        let input = schema_of(&op.request, shapes, &mut schemas).unwrap_or_else(|| {
-            let props: serde_json::Map<String, Value> = params
-                .iter()
-                .map(|p| {
-                    (
-                        p.to_string(),
-                        json!({ "type": ["string", "number", "boolean"] }),
-                    )
-                })
-                .collect();
-            json!({ "type": "object", "properties": props, "required": op.path_params })
-        });
+        let input = schema_of(&op.request, shapes, &mut schemas)
+            .unwrap_or_else(|| input_schema(op, shapes));
         let record = schema_of(&op.response, shapes, &mut schemas).unwrap_or(json!({}));
         let ok = match &op.paginate {
             None => json!({ "description": "The vendor's answer, mapped and checked",
