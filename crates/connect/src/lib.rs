@@ -93,17 +93,18 @@ pub struct Prepared {
     pub changed: Vec<String>,
 }
 
+/// A caller this process verified already (and counted against its rate limit): the MCP server
+/// hands each tool call to `/ops` with it. Only Junction's code puts it in a request's
+/// extensions; nothing from the wire can.
+#[derive(Clone)]
+pub(crate) struct Verified(pub(crate) Arc<junction_store::ApiToken>);
+
 /// When the connectors' CA bundles and client certificates expire, for the gauge and the
 /// `certificate_expiring` alert (`connector/NAME/ca`, `connector/NAME/client`).
 fn record_certificates(connectors: &Connectors) {
     let in_use = connectors
         .iter()
-        .flat_map(|(name, rt)| {
-            rt.tls
-                .expiries()
-                .into_iter()
-                .map(move |(which, at)| (format!("connector/{name}/{which}"), at))
-        })
+        .flat_map(|(name, rt)| rt.tls.expiries(&format!("connector/{name}")))
         .collect();
     junction_outbound::certificates::record("connectors", in_use);
 }
@@ -207,6 +208,9 @@ impl Hub {
         headers: &http::HeaderMap,
         extensions: &http::Extensions,
     ) -> Result<Arc<junction_store::ApiToken>, ApiError> {
+        if let Some(v) = extensions.get::<Verified>() {
+            return Ok(v.0.clone());
+        }
         let authz = headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());

@@ -192,6 +192,8 @@ impl ServerHandler for Tools {
             http::HeaderValue::from_static("application/json"),
         );
         *req.extensions_mut() = parts.extensions.clone();
+        // Verified (and counted against its rate limit) once, above.
+        req.extensions_mut().insert(crate::Verified(token.clone()));
         let answer = crate::ops::handle(
             axum::Extension(self.hub.clone()),
             Path((connector.to_owned(), operation.to_owned())),

@@ -229,13 +229,15 @@ impl Runtime {
             default_headers.insert(k.clone(), v.clone());
         }
         let tls = junction_outbound::tls::Tls::new(cfg.tls.ca.as_deref(), cfg.tls.identity_pem());
-        let upstream =
-            junction_outbound::Upstream::new(cfg.timeouts.connect, cfg.concurrency as usize, &tls)
-                .map_err(|e| format!("connector {}: tls: {e}", cfg.name))?;
         // The token endpoint is the vendor's too: it sees the same authorities and certificate.
         let token_tls = tls
             .client_config()
             .map_err(|e| format!("connector {}: tls: {e}", cfg.name))?;
+        let upstream = junction_outbound::Upstream::with_config(
+            cfg.timeouts.connect,
+            cfg.concurrency as usize,
+            token_tls.clone(),
+        );
         let token_client = || {
             reqwest::Client::builder()
                 .tls_backend_preconfigured(token_tls.clone())

@@ -57,12 +57,25 @@ impl Upstream {
         idle_per_host: usize,
         tls: &tls::Tls,
     ) -> Result<Self, String> {
+        Ok(Self::with_config(
+            connect_timeout,
+            idle_per_host,
+            tls.client_config()?,
+        ))
+    }
+
+    /// A pool over a rustls configuration already built (one shared with another client).
+    pub fn with_config(
+        connect_timeout: Duration,
+        idle_per_host: usize,
+        config: rustls::ClientConfig,
+    ) -> Self {
         let mut http = HttpConnector::new();
         http.set_connect_timeout(Some(connect_timeout));
         http.set_nodelay(true);
         http.enforce_http(false);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls.client_config()?)
+            .with_tls_config(config)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
@@ -70,7 +83,7 @@ impl Upstream {
             .pool_max_idle_per_host(idle_per_host)
             .pool_idle_timeout(Duration::from_secs(60))
             .build(https);
-        Ok(Self { client })
+        Self { client }
     }
 
     /// Sends one request and waits (at most `timeout`) for the answer's head.

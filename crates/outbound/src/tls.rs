@@ -67,15 +67,16 @@ impl Tls {
         }
     }
 
-    /// When the configured certificates expire (Unix seconds): `ca` (the bundle's first to
-    /// expire) and `client` (the chain's first to expire).
-    pub fn expiries(&self) -> Vec<(&'static str, i64)> {
+    /// When the configured certificates expire (Unix seconds), named `{owner}/ca` (the
+    /// bundle's first to expire) and `{owner}/client` (the chain's first to expire), for
+    /// [`crate::certificates::record`].
+    pub fn expiries(&self, owner: &str) -> Vec<(String, i64)> {
         let mut out = Vec::new();
         if let Some(at) = self.ca.as_deref().and_then(pem_not_after) {
-            out.push(("ca", at));
+            out.push((format!("{owner}/ca"), at));
         }
         if let Some(at) = self.identity.as_ref().and_then(|(c, _)| pem_not_after(c)) {
-            out.push(("client", at));
+            out.push((format!("{owner}/client"), at));
         }
         out
     }

@@ -184,8 +184,13 @@ impl Kind {
     }
 }
 
-/// The stored form of a text column: `source`'s event headers, or (`None`) an excerpt.
-pub(crate) fn seal_text(kind: Kind, source: Option<&str>, text: Option<&str>) -> Option<String> {
+/// The stored form of a text column: `source`'s event headers, or (`None`) an excerpt. Plain
+/// text is borrowed as it is.
+pub(crate) fn seal_text<'a>(
+    kind: Kind,
+    source: Option<&str>,
+    text: Option<&'a str>,
+) -> Option<Cow<'a, str>> {
     let text = text?;
     let st = state();
     if let Some((st, cipher)) = st.as_ref().and_then(|s| Some((s, s.cipher.as_ref()?))) {
@@ -196,14 +201,14 @@ pub(crate) fn seal_text(kind: Kind, source: Option<&str>, text: Option<&str>) ->
         if wanted {
             if let Some(sealed) = seal(cipher, kind.aad(), text.as_bytes()) {
                 let b64 = base64::engine::general_purpose::STANDARD_NO_PAD.encode(sealed);
-                return Some(format!("{TEXT_MAGIC}1:{b64}"));
+                return Some(Cow::Owned(format!("{TEXT_MAGIC}1:{b64}")));
             }
         }
     }
     if text.starts_with(TEXT_MAGIC) {
-        return Some(format!("{TEXT_MAGIC}0:{text}"));
+        return Some(Cow::Owned(format!("{TEXT_MAGIC}0:{text}")));
     }
-    Some(text.to_owned())
+    Some(Cow::Borrowed(text))
 }
 
 /// A text column as read from the store.
@@ -246,13 +251,17 @@ mod tests {
         let stored = seal_payload("shop", &tricky).into_owned();
         assert_eq!(open_payload(stored).unwrap(), tricky);
 
-        let h = seal_text(Kind::Headers, Some("crm"), Some("{\"x-id\":\"1\"}")).unwrap();
+        let h = seal_text(Kind::Headers, Some("crm"), Some("{\"x-id\":\"1\"}"))
+            .unwrap()
+            .into_owned();
         assert!(h.starts_with(TEXT_MAGIC) && !h.contains("x-id"));
         assert_eq!(
             open_text(Kind::Headers, Some(h)).unwrap().unwrap(),
             "{\"x-id\":\"1\"}"
         );
-        let e = seal_text(Kind::Excerpt, None, Some("card 4111")).unwrap();
+        let e = seal_text(Kind::Excerpt, None, Some("card 4111"))
+            .unwrap()
+            .into_owned();
         assert!(!e.contains("4111"));
         // A value moved to another kind of column does not open.
         assert!(open_text(Kind::Headers, Some(e.clone())).is_err());
@@ -262,7 +271,9 @@ mod tests {
         );
         let odd = format!("{TEXT_MAGIC}1:zz");
         set_policy(false, HashMap::new());
-        let stored = seal_text(Kind::Excerpt, None, Some(&odd)).unwrap();
+        let stored = seal_text(Kind::Excerpt, None, Some(&odd))
+            .unwrap()
+            .into_owned();
         assert_eq!(
             open_text(Kind::Excerpt, Some(stored)).unwrap().unwrap(),
             odd

@@ -388,11 +388,8 @@ fn record_certificates(config: &Config) {
         .destinations
         .values()
         .flat_map(|d| {
-            let tls = junction_outbound::tls::Tls::new(d.tls.ca.as_deref(), d.tls.identity_pem());
-            tls.expiries()
-                .into_iter()
-                .map(|(which, at)| (format!("destination/{}/{which}", d.name), at))
-                .collect::<Vec<_>>()
+            junction_outbound::tls::Tls::new(d.tls.ca.as_deref(), d.tls.identity_pem())
+                .expiries(&format!("destination/{}", d.name))
         })
         .collect();
     junction_outbound::certificates::record("destinations", in_use);

@@ -100,6 +100,14 @@ async fn batch_statement(
     }
     let cols: Vec<_> = finishes.iter().map(|(_, f)| outcome_columns(f)).collect();
     let payloads = events(e, |e| crate::at_rest::seal_payload(&e.source, &e.payload));
+    let headers = events(e, |e| e.context.headers_json());
+    let headers: Vec<_> = e
+        .iter()
+        .zip(&headers)
+        .map(|(e, h)| {
+            crate::at_rest::seal_text(crate::at_rest::Kind::Headers, Some(&e.source), h.as_deref())
+        })
+        .collect();
     let excerpts = finished(finishes, |f| {
         crate::at_rest::seal_text(
             crate::at_rest::Kind::Excerpt,
@@ -116,13 +124,7 @@ async fn batch_statement(
         .bind(events(e, |e| e.received_at))
         .bind(payloads.iter().map(|p| p.as_ref()).collect::<Vec<&[u8]>>())
         .bind(events(e, |e| e.context.traceparent.as_deref()))
-        .bind(events(e, |e| {
-            crate::at_rest::seal_text(
-                crate::at_rest::Kind::Headers,
-                Some(&e.source),
-                e.context.headers_json().as_deref(),
-            )
-        }))
+        .bind(headers.iter().map(|h| h.as_deref()).collect::<Vec<_>>())
         .bind(events(e, |e| e.tracked))
         .bind(d.source)
         .bind(d.external_id)
@@ -144,7 +146,7 @@ async fn batch_statement(
         .bind(finished(finishes, outcome_name))
         .bind(finished(finishes, |f| f.attempt.started_at))
         .bind(finished(finishes, |f| f.attempt.duration_ms))
-        .bind(excerpts)
+        .bind(excerpts.iter().map(|x| x.as_deref()).collect::<Vec<_>>())
         .bind(finished(finishes, |f| {
             f.lease.latest && matches!(f.outcome, crate::Outcome::Delivered)
         }))
