@@ -37,6 +37,7 @@ pub mod resolved;
 pub mod rollout;
 pub mod secrets;
 pub mod server;
+pub mod template;
 pub mod units;
 mod yaml;
 
@@ -96,8 +97,17 @@ pub fn load_str(
     overrides: &Overrides,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
-    let doc = yaml::parse(text, file, env, overrides.allow_unresolved)?;
-    resolve::resolve(&doc, overrides, env)
+    let mut doc = yaml::parse(text, file, env, overrides.allow_unresolved)?;
+    let mut errs = Vec::new();
+    template::expand(&mut doc, &mut errs);
+    match resolve::resolve(&doc, overrides, env) {
+        Ok(config) if errs.is_empty() => Ok(config),
+        Ok(_) => Err(ConfigErrors(errs)),
+        Err(more) => {
+            errs.extend(more.0);
+            Err(ConfigErrors(errs))
+        }
+    }
 }
 
 /// Loads another YAML file (such as the mock provider's `mock.yaml`) into `T`, with the same
@@ -113,6 +123,12 @@ pub fn load_as<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigE
     })?;
     let doc = yaml::parse(&text, &name, &|var| std::env::var(var).ok(), false)?;
     check::whole(&doc)
+}
+
+/// Whether `name` may name a config entry (a connector, source, destination…): 1-64 letters,
+/// digits, `-` and `_`.
+pub fn valid_entry_name(name: &str) -> bool {
+    check::valid_name(name)
 }
 
 /// Parses a database URL as `store.url` does (`sqlite://PATH`, `postgres://…`).

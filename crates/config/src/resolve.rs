@@ -52,6 +52,7 @@ pub(crate) fn resolve(
     let flows = crate::flow::resolve::resolve_flows(doc, &sources, &mut errs);
     let delivery = crate::flow::resolve::resolve_delivery(doc, &mut errs);
     let connectors = crate::connect::resolve::resolve_connectors(doc, &sources, &mut errs);
+    crate::connect::resolve::check_unified(doc, &connectors, &mut errs);
     crate::data::resolve::check_links(doc, &flows, &connectors, &shapes, &mut errs);
     let pulls = flows
         .sources

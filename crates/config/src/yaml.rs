@@ -21,6 +21,8 @@ const MAX_DEPTH: usize = 64;
 pub(crate) struct Loc {
     pub line: usize,
     pub col: usize,
+    /// 0: the document's own file; `n`: its `n`th grafted file (a connector template).
+    pub file: u16,
 }
 
 impl From<Span> for Loc {
@@ -28,6 +30,7 @@ impl From<Span> for Loc {
         Loc {
             line: s.start.line(),
             col: s.start.col() + 1,
+            file: 0,
         }
     }
 }
@@ -40,6 +43,8 @@ pub(crate) struct Document {
     pub warnings: Vec<ConfigError>,
     /// Other files read while resolving (model schemas), for a reload to watch.
     pub files: std::cell::RefCell<Vec<std::path::PathBuf>>,
+    /// Files whose parts were grafted in (templates), by `Loc::file - 1`.
+    grafted: Vec<String>,
     values: HashMap<String, Loc>,
     keys: HashMap<String, Loc>,
 }
@@ -81,6 +86,39 @@ impl Document {
         self.error(self.key_loc(ptr), ptr, message, hint)
     }
 
+    /// Places the parts of `from` under `from_ptr` at `to_ptr` of this document, for those
+    /// pointers `keep` accepts: errors in parts a template supplied name the template's file.
+    pub fn graft(
+        &mut self,
+        from: &Document,
+        from_ptr: &str,
+        to_ptr: &str,
+        keep: &dyn Fn(&str) -> bool,
+    ) {
+        let index = match self.grafted.iter().position(|f| *f == from.file) {
+            Some(i) => i,
+            None => {
+                self.grafted.push(from.file.clone());
+                self.grafted.len() - 1
+            }
+        };
+        let file = u16::try_from(index + 1).unwrap_or(u16::MAX);
+        let rebase = |ptr: &str| -> Option<String> {
+            let rest = ptr.strip_prefix(from_ptr)?;
+            (rest.is_empty() || rest.starts_with('/')).then(|| format!("{to_ptr}{rest}"))
+        };
+        for (source, target) in [
+            (&from.values, &mut self.values),
+            (&from.keys, &mut self.keys),
+        ] {
+            for (ptr, loc) in source {
+                if let Some(at) = rebase(ptr).filter(|at| keep(at)) {
+                    target.insert(at, Loc { file, ..*loc });
+                }
+            }
+        }
+    }
+
     fn error(
         &self,
         loc: Option<Loc>,
@@ -88,8 +126,16 @@ impl Document {
         message: impl Into<String>,
         hint: Option<String>,
     ) -> ConfigError {
+        let file = match loc.map(|l| l.file) {
+            None | Some(0) => self.file.clone(),
+            Some(n) => self
+                .grafted
+                .get(usize::from(n) - 1)
+                .cloned()
+                .unwrap_or_else(|| self.file.clone()),
+        };
         ConfigError {
-            file: self.file.clone(),
+            file,
             line: loc.map(|l| l.line),
             col: loc.map(|l| l.col),
             field: dotted(ptr),
@@ -171,6 +217,7 @@ pub(crate) fn parse(
         value,
         warnings: b.warnings,
         files: Default::default(),
+        grafted: Vec::new(),
         values: b.values,
         keys: b.keys,
     })
@@ -504,11 +551,19 @@ mod tests {
         .unwrap();
         assert_eq!(
             doc.value_loc("/server/listen"),
-            Some(Loc { line: 2, col: 11 })
+            Some(Loc {
+                line: 2,
+                col: 11,
+                file: 0
+            })
         );
         assert_eq!(
             doc.key_loc("/server/body_limit"),
-            Some(Loc { line: 3, col: 3 })
+            Some(Loc {
+                line: 3,
+                col: 3,
+                file: 0
+            })
         );
         assert_eq!(doc.value["server"]["listen"], "1.2.3.4:80");
     }

@@ -21,6 +21,7 @@ mod proxy;
 pub mod recent;
 pub mod runtime;
 mod soap;
+pub mod unified;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -316,6 +317,15 @@ impl Hub {
             .route(
                 "/ops/{connector}/{operation}",
                 axum::routing::get(ops::handle).post(ops::handle),
+            )
+            .route("/unified", axum::routing::get(unified::index))
+            .route(
+                "/unified/{category}/{resource}",
+                axum::routing::get(unified::list),
+            )
+            .route(
+                "/unified/{category}/{resource}/{id}",
+                axum::routing::get(unified::one),
             )
             .route("/ops/calls/{id}", axum::routing::get(ops::deferred::status))
             .route(

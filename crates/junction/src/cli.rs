@@ -84,6 +84,9 @@ pub enum Command {
     /// database; seeding tokens needs JUNCTION_MASTER_KEY.
     #[command(subcommand)]
     Connections(ConnectionsCommand),
+    /// Provider templates: list the built-in ones, show one, scaffold a connector from one.
+    #[command(subcommand)]
+    Connectors(crate::commands::connectors::ConnectorsCommand),
 }
 
 /// How to reach a running hub's admin API.

@@ -52,6 +52,10 @@ pub struct SendRequest {
     /// sends new events instead of repeating the first one's ids.
     #[serde(default)]
     pub id_offset: u64,
+    /// A persona's events: the vendor's bodies and headers about these customers (the keys
+    /// cycle over them), filled in by the mock when it speaks as a vendor.
+    #[serde(skip)]
+    pub persona: Option<(crate::Persona, Vec<crate::Customer>)>,
 }
 
 fn default_type() -> String {
@@ -198,8 +202,18 @@ async fn deliver(client: &reqwest::Client, req: &SendRequest, seq: u64, log: &Se
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let body = json!({ "id": id, "type": req.event_type, "created": now, "sequence": seq, "data": { "object": { "id": key, "sequence": seq } } })
-        .to_string();
+    let (body, extra) = match &req.persona {
+        Some((p, people)) if !people.is_empty() => {
+            let c = &people[(seq as usize - 1) % people.len()];
+            let (body, extra) = crate::persona::event(*p, &id, c, seq, now);
+            (body.to_string(), extra)
+        }
+        _ => (
+            json!({ "id": id, "type": req.event_type, "created": now, "sequence": seq, "data": { "object": { "id": key, "sequence": seq } } })
+                .to_string(),
+            Vec::new(),
+        ),
+    };
     for attempt in 1..=req.attempts {
         let ts = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -209,6 +223,9 @@ async fn deliver(client: &reqwest::Client, req: &SendRequest, seq: u64, log: &Se
             .post(&req.target)
             .header("content-type", "application/json")
             .body(body.clone());
+        for (k, v) in &extra {
+            r = r.header(k, v);
+        }
         if let Ok(headers) = sign(&req.scheme, &req.secret, &id, ts, body.as_bytes()) {
             for (k, v) in headers {
                 r = r.header(k, v);
@@ -256,6 +273,7 @@ mod tests {
             rate_per_s: None,
             background: false,
             id_offset: 0,
+            persona: None,
         }
     }
 

@@ -40,6 +40,8 @@ pub struct MockFile {
     pub quota_window: Option<QuotaWindowFile>,
     pub chaos: Option<Chaos>,
     pub sink: Option<Chaos>,
+    /// Speak as a vendor (`stripe`, `github`, `hubspot`, `shopify`, `slack`, `zendesk`).
+    pub persona: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -120,6 +122,10 @@ impl MockFile {
         c.chaos.validate().map_err(|e| format!("chaos: {e}"))?;
         c.sink = self.sink.unwrap_or_default();
         c.sink.validate().map_err(|e| format!("sink: {e}"))?;
+        c.persona = self
+            .persona
+            .map(|p| p.parse::<crate::Persona>())
+            .transpose()?;
         Ok(c)
     }
 }

@@ -17,6 +17,7 @@ mod emit;
 mod file;
 mod http;
 mod pagination;
+mod persona;
 mod quota;
 mod record;
 mod sign;
@@ -36,6 +37,7 @@ pub use emit::{SendRequest, Sent};
 pub use file::MockFile;
 /// A running mock's state: its records (calls, deliveries, webhooks sent) and settings.
 pub use http::State as MockState;
+pub use persona::Persona;
 pub use quota::{HeaderStyle, Limit, QuotaConfig};
 pub use record::Recorded;
 pub use sign::{sign, Scheme};
@@ -58,6 +60,8 @@ pub struct MockConfig {
     pub chaos: Chaos,
     /// How the sink misbehaves at start (changeable at `/_mock/sink`).
     pub sink: Chaos,
+    /// Speak as this vendor instead of serving the mock's own CRM API.
+    pub persona: Option<Persona>,
 }
 
 impl Default for MockConfig {
@@ -70,6 +74,7 @@ impl Default for MockConfig {
             quotas: QuotaConfig::default(),
             chaos: Chaos::default(),
             sink: Chaos::default(),
+            persona: None,
         }
     }
 }

@@ -43,6 +43,14 @@ pub enum HeaderStyle {
     XRateLimit,
     /// No headers: the client must discover limits from 429s alone.
     None,
+    /// GitHub's: `X-RateLimit-Limit/Remaining/Reset` (Unix) with `-Used` and `-Resource`.
+    Github,
+    /// HubSpot's: `X-HubSpot-RateLimit-Max`, `-Remaining`, `-Interval-Milliseconds`.
+    Hubspot,
+    /// Shopify's: `X-Shopify-Shop-Api-Call-Limit: used/limit`.
+    Shopify,
+    /// Zendesk's: `X-Rate-Limit` and `X-Rate-Limit-Remaining`.
+    Zendesk,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -201,17 +209,44 @@ impl Quotas {
                     ),
                 ]
             }
-            HeaderStyle::XRateLimit => {
+            HeaderStyle::XRateLimit | HeaderStyle::Github => {
                 let epoch = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs())
                     .unwrap_or(0);
-                vec![
+                let mut h = vec![
                     ("x-ratelimit-limit".into(), limit.limit.to_string()),
                     ("x-ratelimit-remaining".into(), remaining.to_string()),
                     ("x-ratelimit-reset".into(), (epoch + reset_s).to_string()),
-                ]
+                ];
+                if cfg.headers == HeaderStyle::Github {
+                    h.push((
+                        "x-ratelimit-used".into(),
+                        (limit.limit - remaining).to_string(),
+                    ));
+                    h.push(("x-ratelimit-resource".into(), "core".into()));
+                }
+                h
             }
+            HeaderStyle::Hubspot => vec![
+                ("x-hubspot-ratelimit-max".into(), limit.limit.to_string()),
+                (
+                    "x-hubspot-ratelimit-remaining".into(),
+                    remaining.to_string(),
+                ),
+                (
+                    "x-hubspot-ratelimit-interval-milliseconds".into(),
+                    limit.window.as_millis().to_string(),
+                ),
+            ],
+            HeaderStyle::Shopify => vec![(
+                "x-shopify-shop-api-call-limit".into(),
+                format!("{}/{}", limit.limit - remaining, limit.limit),
+            )],
+            HeaderStyle::Zendesk => vec![
+                ("x-rate-limit".into(), limit.limit.to_string()),
+                ("x-rate-limit-remaining".into(), remaining.to_string()),
+            ],
             HeaderStyle::None => Vec::new(),
         };
         Decision {

@@ -6,6 +6,8 @@
 //! - GitHub: `X-Hub-Signature-256: sha256=<hex>` over the body;
 //! - Shopify: `X-Shopify-Hmac-Sha256: <base64>` over the body;
 //! - Slack: `X-Slack-Signature: v0=<hex>` over `v0:{ts}:{body}`, with `X-Slack-Request-Timestamp`;
+//! - Zendesk: `X-Zendesk-Webhook-Signature: <base64>` over `{timestamp}{body}`, the timestamp
+//!   (ISO 8601) in `X-Zendesk-Webhook-Signature-Timestamp`;
 //! - generic HMAC: a header, a prefix, hex or base64, and a signed-content template.
 //!
 //! All are HMAC-SHA256.
@@ -24,6 +26,7 @@ pub enum Scheme {
     Github,
     Shopify,
     Slack,
+    Zendesk,
     /// `template` may use `{id}`, `{timestamp}` and `{body}`.
     Generic {
         header: String,
@@ -95,6 +98,18 @@ pub fn sign(
                     "x-slack-signature".into(),
                     format!("v0={}", hex::encode(sig)),
                 ),
+            ]
+        }
+        Scheme::Zendesk => {
+            let at = humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(timestamp.max(0) as u64),
+            )
+            .to_string();
+            let sig = mac(secret.as_bytes(), &[at.as_bytes(), body]);
+            vec![
+                ("x-zendesk-webhook-id".into(), id.into()),
+                ("x-zendesk-webhook-signature-timestamp".into(), at),
+                ("x-zendesk-webhook-signature".into(), b64(&sig)),
             ]
         }
         Scheme::Generic {

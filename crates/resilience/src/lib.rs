@@ -18,5 +18,7 @@ mod window;
 pub use backoff::Backoff;
 pub use circuit::{Circuit, CircuitPolicy, CircuitState, Permit, RateTrip, Transition, Trip};
 pub use outcome::{Answer, Class, Classes, Judgement};
-pub use quota::{LocalQuota, QuotaState, ShareAsk, ShareGrant, Signal, Window, WHOLE};
+pub use quota::{
+    LocalQuota, QuotaState, ResetUnit, ShareAsk, ShareGrant, Signal, VendorHeaders, Window, WHOLE,
+};
 pub use retry::{BudgetPolicy, RetryBudget, RetryPolicy};

@@ -565,6 +565,73 @@ pub fn parse_signal(
     s
 }
 
+/// A vendor's own rate-limit headers (`X-HubSpot-RateLimit-Remaining`,
+/// `X-Shopify-Shop-Api-Call-Limit: 32/40`), read when an answer carries none of the standard
+/// ones. Header names are lowercase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorHeaders {
+    /// The header with the calls left.
+    pub remaining: Option<String>,
+    /// Or the header with `used/limit`.
+    pub used_of_limit: Option<String>,
+    /// The header saying when the count resets, in `reset_unit`.
+    pub reset: Option<String>,
+    pub reset_unit: ResetUnit,
+    /// The window the count refers to; the time to reset when no `reset` header says.
+    pub window: Duration,
+}
+
+/// How a vendor's reset header counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ResetUnit {
+    /// Seconds from now.
+    #[default]
+    Seconds,
+    /// Milliseconds from now.
+    Milliseconds,
+    /// A Unix time in seconds.
+    Unix,
+}
+
+impl VendorHeaders {
+    /// The calls left and when they reset, as the vendor's headers say.
+    pub fn read(
+        &self,
+        header: &dyn Fn(&str) -> Option<String>,
+        unix_now: u64,
+    ) -> Option<Remaining> {
+        let left = match (&self.remaining, &self.used_of_limit) {
+            (Some(h), _) => header(h)?.trim().parse::<u64>().ok()?,
+            (None, Some(h)) => {
+                let v = header(h)?;
+                let (used, limit) = v.trim().split_once('/')?;
+                let (used, limit) = (
+                    used.trim().parse::<u64>().ok()?,
+                    limit.trim().parse::<u64>().ok()?,
+                );
+                limit.saturating_sub(used)
+            }
+            (None, None) => return None,
+        };
+        let reset = self
+            .reset
+            .as_ref()
+            .and_then(|h| header(h))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|n| match self.reset_unit {
+                ResetUnit::Seconds => Duration::from_secs(n),
+                ResetUnit::Milliseconds => Duration::from_millis(n),
+                ResetUnit::Unix => Duration::from_secs(n.saturating_sub(unix_now)),
+            })
+            .unwrap_or(self.window);
+        Some(Remaining {
+            left,
+            reset: reset.min(LONGEST_HINT),
+            window: Some(self.window.min(LONGEST_HINT)),
+        })
+    }
+}
+
 /// `Retry-After`: delta-seconds or an HTTP date.
 pub fn parse_retry_after(v: &str, unix_now: u64) -> Option<Duration> {
     let v = v.trim();

@@ -623,3 +623,86 @@ async fn the_quota_holds_at_the_vendor_whatever_the_delays_before_and_after_it_c
     );
     assert!(counted.len() >= 70, "{} calls in 8 s", counted.len());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_vendors_own_rate_limit_headers_pause_calls_when_nothing_is_left() {
+    let hubspot = VendorHeaders {
+        remaining: Some("x-hubspot-ratelimit-remaining".into()),
+        used_of_limit: None,
+        reset: None,
+        reset_unit: ResetUnit::Seconds,
+        window: Duration::from_secs(10),
+    };
+    let left = |v: &'static str| {
+        move |name: &str| (name == "x-hubspot-ratelimit-remaining").then(|| v.to_owned())
+    };
+    assert_eq!(
+        hubspot.read(&left("97"), 0),
+        Some(Remaining {
+            left: 97,
+            reset: Duration::from_secs(10),
+            window: Some(Duration::from_secs(10))
+        })
+    );
+    assert_eq!(
+        hubspot.read(&left("many"), 0),
+        None,
+        "a value that is not a count is ignored"
+    );
+    assert_eq!(hubspot.read(&|_: &str| None, 0), None);
+
+    let shopify = VendorHeaders {
+        remaining: None,
+        used_of_limit: Some("x-shopify-shop-api-call-limit".into()),
+        reset: None,
+        reset_unit: ResetUnit::Seconds,
+        window: Duration::from_secs(1),
+    };
+    let full = |name: &str| (name == "x-shopify-shop-api-call-limit").then(|| "40/40".to_owned());
+    let said = shopify.read(&full, 0).unwrap();
+    assert_eq!(said.left, 0);
+    let q = LocalQuota::new(&[w(100, 1)]);
+    let now = Instant::now();
+    q.observe(
+        now,
+        &Signal {
+            remaining: Some(said),
+            ..Default::default()
+        },
+        0,
+    );
+    assert_eq!(
+        q.try_acquire(now),
+        Err(now + Duration::from_secs(1)),
+        "the bucket is full: wait"
+    );
+    advance(Duration::from_secs(1)).await;
+    assert!(q.try_acquire(Instant::now()).is_ok());
+
+    let unix = VendorHeaders {
+        remaining: Some("x-left".into()),
+        used_of_limit: None,
+        reset: Some("x-reset".into()),
+        reset_unit: ResetUnit::Unix,
+        window: Duration::from_secs(60),
+    };
+    let h = |name: &str| match name {
+        "x-left" => Some("3".to_owned()),
+        "x-reset" => Some("1700000030".to_owned()),
+        _ => None,
+    };
+    assert_eq!(
+        unix.read(&h, 1_700_000_000).unwrap().reset,
+        Duration::from_secs(30)
+    );
+    let ms = VendorHeaders {
+        reset_unit: ResetUnit::Milliseconds,
+        ..unix
+    };
+    let h = |name: &str| match name {
+        "x-left" => Some("3".to_owned()),
+        "x-reset" => Some("1500".to_owned()),
+        _ => None,
+    };
+    assert_eq!(ms.read(&h, 0).unwrap().reset, Duration::from_millis(1500));
+}

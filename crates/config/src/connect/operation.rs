@@ -110,6 +110,10 @@ pub struct RawPaginate {
     /// page's URL (default `next`).
     #[serde(default)]
     pub next: Option<String>,
+    /// Cursor style: the field of the page's last record that is the next cursor (Stripe's
+    /// `starting_after` takes the last `id`), instead of `next`.
+    #[serde(default)]
+    pub last_record: Option<String>,
     /// A field that says whether more pages follow (`has_more`); without it, a missing or empty
     /// cursor ends the list.
     #[serde(default)]
@@ -199,6 +203,8 @@ pub struct Paginate {
     pub param: String,
     /// Path to the next cursor or URL (cursor, next_url styles).
     pub next: Vec<String>,
+    /// The field of the last record that is the next cursor (cursor style), instead of `next`.
+    pub last_record: Option<Vec<String>>,
     pub has_more: Option<Vec<String>>,
     pub total: Vec<String>,
     /// The page size's query parameter (empty for link and next_url, whose URLs carry it).
@@ -321,13 +327,12 @@ fn placeholders(
 ) -> Vec<String> {
     let mut names = Vec::new();
     for segment in path.split('/') {
-        let inner = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'));
-        match inner {
-            Some(name) if field_name(name) => names.push(name.to_owned()),
+        match placeholder(segment) {
+            Some((name, _)) if field_name(name) => names.push(name.to_owned()),
             _ if segment.contains('{') || segment.contains('}') => {
                 errs.push(doc.error_at(
                     &push(optr, "path"),
-                    format!("`{segment}`: a placeholder is a whole segment named with letters, digits and `_`"),
+                    format!("`{segment}`: a placeholder is a whole segment named with letters, digits and `_` (with an extension after it at most, as in `{{id}}.json`)"),
                     Some("e.g. /customers/{id}".into()),
                 ));
             }
@@ -335,6 +340,17 @@ fn placeholders(
         }
     }
     names
+}
+
+/// A path segment that is a placeholder: its name and the extension after it (`{id}.json` →
+/// `("id", ".json")`; `{id}` → `("id", "")`).
+pub fn placeholder(segment: &str) -> Option<(&str, &str)> {
+    let (name, rest) = segment.strip_prefix('{')?.split_once('}')?;
+    let extension = rest.is_empty()
+        || rest
+            .strip_prefix('.')
+            .is_some_and(|e| !e.is_empty() && e.bytes().all(|b| b.is_ascii_alphanumeric()));
+    extension.then_some((name, rest))
 }
 
 fn field_name(name: &str) -> bool {
@@ -437,6 +453,17 @@ fn paginate(
         .has_more
         .as_deref()
         .map(|h| field("has_more", Some(h), "", errs));
+    let last_record = p
+        .last_record
+        .as_deref()
+        .map(|f| field("last_record", Some(f), "", errs));
+    if last_record.is_some() && (p.style != PageStyle::Cursor || p.next.is_some()) {
+        errs.push(doc.error_at(
+            &push(ptr, "last_record"),
+            "`last_record` names the cursor for the cursor style, instead of `next`",
+            Some("keep one of `next` and `last_record`, with `style: cursor`".into()),
+        ));
+    }
     let total = field("total", p.total.as_deref(), "total", errs);
     let param = p.param.unwrap_or_else(|| {
         match p.style {
@@ -455,7 +482,11 @@ fn paginate(
         .into()
     });
     for (key, value) in [("param", &param), ("size_param", &size_param)] {
-        if !value.is_empty() && !field_name(value) {
+        let plain = value.len() <= 64
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-[].".contains(&b));
+        if !value.is_empty() && !plain {
             errs.push(doc.error_at(
                 &push(ptr, key),
                 format!("`{value}` is not a query parameter name"),
@@ -480,6 +511,7 @@ fn paginate(
         records,
         param,
         next,
+        last_record,
         has_more,
         total,
         size_param,

@@ -14,6 +14,14 @@ use crate::units::{ByteSize, HumanDuration, Ratio};
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawConnector {
+    /// A provider template this connector starts from: a built-in one (`hubspot`, `stripe`, …;
+    /// `junction connectors templates` lists them) or a file (`./templates/acme.yaml`). Fields
+    /// written here override the template's.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// The template's variables (`junction connectors template NAME` lists them).
+    #[serde(default)]
+    pub vars: BTreeMap<String, serde_json::Value>,
     /// `rest` (the default): `/proxy/{connector}/{path}` relays HTTP calls. `soap`:
     /// `POST /proxy/{connector}/{operation}` with JSON becomes a SOAP call and a JSON answer.
     #[serde(default)]
@@ -47,6 +55,12 @@ pub struct RawConnector {
     /// of throughput (5 % of a per-second quota with 50ms).
     #[serde(default = "default_quota_jitter")]
     pub quota_jitter: HumanDuration,
+    /// The vendor's own rate-limit headers, when it does not send the standard `RateLimit` or
+    /// `X-RateLimit-Remaining`/`-Reset`: `{ remaining: X-HubSpot-RateLimit-Remaining, window:
+    /// 10s }` or `{ used_of_limit: X-Shopify-Shop-Api-Call-Limit, window: 1s }`. Junction then
+    /// pauses when the vendor says nothing is left, as with the standard headers.
+    #[serde(default)]
+    pub rate_limit_headers: Option<RawRateLimitHeaders>,
     /// Allow a base URL on a link-local address (169.254.0.0/16, fe80::/10) or a cloud metadata
     /// name: those serve instance credentials, so they are refused unless said explicitly.
     #[serde(default)]
@@ -74,6 +88,12 @@ pub struct RawConnector {
     /// internal services at `POST /ops/{connector}/{operation}` in canonical shapes.
     #[serde(default)]
     pub operations: BTreeMap<String, RawOperation>,
+    /// Resources of unified categories this connector serves, by its operations:
+    /// `"crm/contacts": { list: list_contacts, get: get_contact }`. `GET /unified/crm/contacts?
+    /// connection=NAME` then answers the same canonical records whichever connector it names;
+    /// every connector serving a resource must answer the same model.
+    #[serde(default)]
+    pub unified: BTreeMap<String, RawUnified>,
     /// Several API versions side by side (`v1: { path: /v1 }`, `v2: { header: API-Version,
     /// value: "2024-06-01", operations: {…} }`), each with its own operations' mappings; the
     /// `rollout` says which one calls use. Replaces `version`.
@@ -83,6 +103,49 @@ pub struct RawConnector {
     /// (sticky by entity key or caller), `switch`, with an automatic rollback.
     #[serde(default)]
     pub rollout: Option<crate::rollout::RawRollout>,
+}
+
+/// The operations behind one unified resource.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawUnified {
+    /// The paginated operation that lists the resource.
+    #[serde(default)]
+    pub list: Option<String>,
+    /// The operation that reads one by id (it takes exactly one parameter: the id).
+    #[serde(default)]
+    pub get: Option<String>,
+}
+
+/// A vendor's own rate-limit headers.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimitHeaders {
+    /// The header with the calls left.
+    #[serde(default)]
+    pub remaining: Option<String>,
+    /// Or the header with `used/limit` (`32/40`).
+    #[serde(default)]
+    pub used_of_limit: Option<String>,
+    /// The header saying when the count resets.
+    #[serde(default)]
+    pub reset: Option<String>,
+    /// How `reset` counts: `seconds` (from now, the default), `milliseconds`, `unix`.
+    #[serde(default)]
+    pub reset_unit: ResetUnit,
+    /// The window the count refers to, also the wait when nothing is left and no `reset`
+    /// header says how long.
+    pub window: HumanDuration,
+}
+
+/// How a vendor's reset header counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetUnit {
+    #[default]
+    Seconds,
+    Milliseconds,
+    Unix,
 }
 
 /// How the API version is pinned.

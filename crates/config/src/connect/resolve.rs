@@ -52,6 +52,10 @@ fn connector(
     let headers = headers(doc, &push(ptr, "headers"), &raw.headers, errs);
     let timeouts = timeouts(doc, &push(ptr, "timeouts"), &raw.timeouts, errs);
     let quotas = limits(doc, ptr, &raw, errs);
+    let rate_limit_headers = raw
+        .rate_limit_headers
+        .as_ref()
+        .and_then(|h| vendor_headers(doc, &push(ptr, "rate_limit_headers"), h, errs));
     let auth = raw
         .auth
         .map(|a| auth(doc, &push(ptr, "auth"), a, env, errs))
@@ -94,6 +98,7 @@ fn connector(
         Some(t) => crate::outbound_tls::resolve(doc, &push(ptr, "tls"), t, env, errs),
         None => Some(Default::default()),
     };
+    let unified = unified(doc, &push(ptr, "unified"), &raw.unified, &operations, errs);
     let (base_url, base_path) = base?;
     let (retry, circuit) = (retry?, circuit?);
     if errs.len() > before {
@@ -108,6 +113,7 @@ fn connector(
         timeouts,
         auth,
         quotas,
+        rate_limit_headers,
         quota_jitter: raw.quota_jitter.0,
         concurrency: raw.concurrency,
         max_wait: raw.max_wait.0,
@@ -120,6 +126,7 @@ fn connector(
         versions,
         soap,
         tls: tls?,
+        unified,
     })
 }
 
@@ -275,6 +282,184 @@ fn limits(doc: &Document, ptr: &str, raw: &RawConnector, errs: &mut Vec<ConfigEr
         ));
     }
     crate::units::resolve_rates(doc, &push(ptr, "quotas"), &raw.quotas, errs)
+}
+
+/// The unified resources a connector serves: `category/resource` names, a paginated GET to
+/// list, a GET with one parameter (the id) to read one, both answering one model.
+fn unified(
+    doc: &Document,
+    uptr: &str,
+    raw: &BTreeMap<String, RawUnified>,
+    operations: &BTreeMap<String, Operation>,
+    errs: &mut Vec<ConfigError>,
+) -> BTreeMap<String, Unified> {
+    let mut out = BTreeMap::new();
+    for (key, u) in raw {
+        let rptr = push(uptr, key);
+        let named = key
+            .split_once('/')
+            .is_some_and(|(c, r)| crate::check::valid_name(c) && crate::check::valid_name(r));
+        if !named {
+            errs.push(doc.error_at_key(
+                &rptr,
+                format!("`{key}` is not a unified resource"),
+                Some("name it CATEGORY/RESOURCE, e.g. crm/contacts".into()),
+            ));
+            continue;
+        }
+        let mut op = |field: &str, name: &Option<String>| -> Option<&Operation> {
+            let name = name.as_ref()?;
+            let found = operations.get(name);
+            if found.is_none() {
+                let known: Vec<&str> = operations.keys().map(String::as_str).collect();
+                errs.push(
+                    doc.error_at(
+                        &push(&rptr, field),
+                        format!("no operation `{name}` on this connector"),
+                        Some(
+                            crate::check::suggest(name, &known)
+                                .replace("valid keys here", "its operations"),
+                        ),
+                    ),
+                );
+            }
+            found
+        };
+        let list = op("list", &u.list);
+        let get = op("get", &u.get);
+        if u.list.is_none() && u.get.is_none() {
+            errs.push(doc.error_at(
+                &rptr,
+                "name the operation that lists it (`list`), reads one (`get`), or both",
+                None,
+            ));
+        }
+        if let Some(l) = list {
+            if l.paginate.is_none() || l.method != http::Method::GET {
+                errs.push(doc.error_at(
+                    &push(&rptr, "list"),
+                    "a unified list is a paginated GET operation",
+                    Some("give the operation `paginate:`".into()),
+                ));
+            }
+        }
+        let mut id_param = String::new();
+        if let Some(g) = get {
+            // The id: the one path parameter, or the one parameter of a path without any.
+            let params: Vec<&str> = g.params().collect();
+            let id: Option<&str> = match (g.path_params.as_slice(), params.as_slice()) {
+                ([one], _) => Some(one),
+                ([], [one]) => Some(one),
+                _ => None,
+            };
+            match id {
+                Some(one) if g.method == http::Method::GET => id_param = one.to_owned(),
+                _ => errs.push(doc.error_at(
+                    &push(&rptr, "get"),
+                    format!("a unified read is a GET operation with one path parameter, the id (this one takes {})", if params.is_empty() { "none".to_owned() } else { params.join(", ") }),
+                    None,
+                )),
+            }
+        }
+        let models: Vec<Option<String>> = [list, get]
+            .into_iter()
+            .flatten()
+            .map(|o| o.response.model.as_ref().map(|m| m.to_string()))
+            .collect();
+        if models.windows(2).any(|w| w[0] != w[1]) {
+            errs.push(doc.error_at(
+                &rptr,
+                "the list and the read answer different models",
+                Some("a unified resource has one canonical model".into()),
+            ));
+        }
+        out.insert(
+            key.clone(),
+            Unified {
+                list: u.list.clone(),
+                get: u.get.clone().map(|g| (g, id_param)),
+                model: models.into_iter().next().flatten(),
+            },
+        );
+    }
+    out
+}
+
+/// Every connector serving one unified resource answers the same model.
+pub(crate) fn check_unified(
+    doc: &Document,
+    connectors: &BTreeMap<String, Connector>,
+    errs: &mut Vec<ConfigError>,
+) {
+    let mut first: BTreeMap<&str, (&str, &Option<String>)> = BTreeMap::new();
+    for c in connectors.values() {
+        for (key, u) in &c.unified {
+            match first.get(key.as_str()) {
+                None => {
+                    first.insert(key, (&c.name, &u.model));
+                }
+                Some((other, model)) if *model != &u.model => errs.push(doc.error_at(
+                    &push(&push(&push("/connectors", &c.name), "unified"), key),
+                    format!(
+                        "`{key}` answers {} here but {} on connector `{other}`",
+                        u.model.as_deref().unwrap_or("no model"),
+                        model.as_deref().unwrap_or("no model")
+                    ),
+                    Some("every connector serving a unified resource answers its one canonical model".into()),
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+/// A vendor's rate-limit headers: one of `remaining` and `used_of_limit`, valid names.
+fn vendor_headers(
+    doc: &Document,
+    hptr: &str,
+    h: &RawRateLimitHeaders,
+    errs: &mut Vec<ConfigError>,
+) -> Option<junction_resilience::VendorHeaders> {
+    let before = errs.len();
+    if h.remaining.is_some() == h.used_of_limit.is_some() {
+        errs.push(doc.error_at(
+            hptr,
+            "name one header with the calls left: `remaining` or `used_of_limit`",
+            Some("e.g. { remaining: X-Rate-Limit-Remaining, window: 1m }".into()),
+        ));
+    }
+    let mut name = |field: &str, v: &Option<String>| -> Option<String> {
+        let v = v.as_ref()?;
+        if !header_ok(v) {
+            errs.push(doc.error_at(
+                &push(hptr, field),
+                format!("invalid header name `{v}`"),
+                None,
+            ));
+        }
+        Some(v.to_ascii_lowercase())
+    };
+    let remaining = name("remaining", &h.remaining);
+    let used_of_limit = name("used_of_limit", &h.used_of_limit);
+    let reset = name("reset", &h.reset);
+    if h.window.0.is_zero() || h.window.0 > junction_resilience::quota::LONGEST_HINT {
+        errs.push(doc.error_at(
+            &push(hptr, "window"),
+            "the window must be longer than zero and at most 31 days",
+            None,
+        ));
+    }
+    (errs.len() == before).then_some(junction_resilience::VendorHeaders {
+        remaining,
+        used_of_limit,
+        reset,
+        reset_unit: match h.reset_unit {
+            ResetUnit::Seconds => junction_resilience::ResetUnit::Seconds,
+            ResetUnit::Milliseconds => junction_resilience::ResetUnit::Milliseconds,
+            ResetUnit::Unix => junction_resilience::ResetUnit::Unix,
+        },
+        window: h.window.0,
+    })
 }
 
 fn cache(doc: &Document, kptr: &str, c: &RawCache, errs: &mut Vec<ConfigError>) -> Option<Cache> {

@@ -26,6 +26,8 @@ pub struct Connector {
     pub timeouts: Timeouts,
     pub auth: Option<OutboundAuth>,
     pub quotas: Vec<Rate>,
+    /// The vendor's own rate-limit headers, read beside the standard ones.
+    pub rate_limit_headers: Option<junction_resilience::VendorHeaders>,
     /// Arrival jitter each quota window allows for (see `quota_jitter` in the config).
     pub quota_jitter: Duration,
     pub concurrency: u32,
@@ -45,6 +47,19 @@ pub struct Connector {
     pub soap: Option<Soap>,
     /// The authorities trusted and the client certificate presented (`tls:`).
     pub tls: crate::OutboundTls,
+    /// Unified resources (`crm/contacts`) this connector serves, by its operations.
+    pub unified: BTreeMap<String, Unified>,
+}
+
+/// The operations behind one unified resource of a connector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unified {
+    /// The paginated list operation.
+    pub list: Option<String>,
+    /// The read-one operation and the parameter that takes the id.
+    pub get: Option<(String, String)>,
+    /// The canonical model both answer (`contact@1`), when they name one.
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,6 +13,13 @@ use crate::units::HumanDuration;
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSource {
+    /// A provider template whose `source:` part this source starts from (its verification
+    /// preset and event fields); fields written here override it.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// The template's variables.
+    #[serde(default)]
+    pub vars: std::collections::BTreeMap<String, serde_json::Value>,
     /// `webhook`: providers POST events to `/webhooks/{name}`. `sync`: Junction pulls a
     /// connector's list operation on a schedule (a job with `sync: { source: … }`).
     pub kind: SourceKind,

@@ -252,7 +252,7 @@ pub fn read(
         .map(|h| at(&body, h).and_then(Value::as_bool));
     let total = at(&body, &p.total).and_then(Value::as_u64);
     let next = match p.style {
-        PageStyle::Cursor => match (more, text_at(&body, &p.next)) {
+        PageStyle::Cursor => match (more, cursor(p, &records, &body)) {
             (Some(Some(false)), _) => None,
             (Some(Some(true)), None) => {
                 return Err(broken("says more pages follow but gives no cursor"))
@@ -284,6 +284,17 @@ pub fn read(
             .transpose()?,
     };
     Ok(Page { records, next })
+}
+
+/// The next cursor: the field `next` of the page, or the field `last_record` of its last record.
+fn cursor(p: &Paginate, records: &Records, body: &Value) -> Option<String> {
+    match &p.last_record {
+        None => text_at(body, &p.next),
+        Some(field) => {
+            let last = records.iter().last()?;
+            text_at(&serde_json::from_slice::<Value>(last).ok()?, field)
+        }
+    }
 }
 
 /// A non-empty string (or number) at `path`.
@@ -395,6 +406,7 @@ mod tests {
             records: records.iter().map(|s| s.to_string()).collect(),
             param: "starting_after".into(),
             next: vec!["meta".into(), "next".into()],
+            last_record: None,
             has_more: None,
             total: Vec::new(),
             size_param: "limit".into(),

@@ -84,10 +84,11 @@ fn parameters(
     let mut path = String::with_capacity(op.path.len() + 16);
     for segment in op.path.split('/').skip(1) {
         path.push('/');
-        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(p) => {
+        match junction_config::connect::operation::placeholder(segment) {
+            Some((p, extension)) => {
                 let v = fields.get(p).ok_or_else(|| missing(name, p, op))?;
                 encode_segment(&text(name, p, v)?, &mut path);
+                path.push_str(extension);
             }
             None => path.push_str(segment),
         }

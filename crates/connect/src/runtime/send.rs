@@ -236,7 +236,13 @@ impl Runtime {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned)
             };
-            parse_signal(status, &header, unix_now, Duration::MAX)
+            let mut signal = parse_signal(status, &header, unix_now, Duration::MAX);
+            if signal.remaining.is_none() {
+                if let Some(vendor) = &self.cfg.rate_limit_headers {
+                    signal.remaining = vendor.read(&header, unix_now);
+                }
+            }
+            signal
         };
         let retry_after = signal.retry_after;
         signal.retry_after = retry_after.map(|d| d.min(self.cfg.retry.retry_after_cap));

@@ -206,6 +206,7 @@ pub fn stream(target: String, count: usize) -> SendRequest {
         rate_per_s: None,
         background: false,
         id_offset: 0,
+        persona: None,
     }
 }
 

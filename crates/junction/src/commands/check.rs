@@ -12,9 +12,17 @@ pub struct CheckArgs {
     /// config in CI without its real secrets. Every other problem is still an error.
     #[arg(long)]
     pub allow_unresolved: bool,
+    /// Check a provider template file instead of the config: it is expanded into a config of
+    /// its own (its variables set to their examples) and checked like one, mappings' tests
+    /// included; errors name the template's file and line.
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<std::path::PathBuf>,
 }
 
 pub fn run(check: &CheckArgs) -> ExitCode {
+    if let Some(path) = &check.template {
+        return template(path);
+    }
     let args = &check.config;
     let overrides = junction_config::Overrides {
         allow_unresolved: check.allow_unresolved,
@@ -108,6 +116,39 @@ pub fn run(check: &CheckArgs) -> ExitCode {
         Err(errors) => {
             eprintln!("{errors}");
             eprintln!("{}: {} error(s)", args.config.display(), errors.len());
+            ExitCode::from(super::EXIT_CONFIG)
+        }
+    }
+}
+
+/// `check --template FILE`: the template expanded into a config of its own, checked.
+fn template(path: &std::path::Path) -> ExitCode {
+    match junction_config::template::lint(path) {
+        Ok((info, cfg)) => {
+            let report = super::test::run_all(&cfg);
+            if report.total() > 0 {
+                report.print();
+            }
+            if report.failed > 0 {
+                return ExitCode::from(super::EXIT_FAILURE);
+            }
+            println!(
+                "{}: ok (template `{}`: {} operation(s), {} variable(s){})",
+                path.display(),
+                info.name,
+                info.operations.len(),
+                info.vars.len(),
+                if info.has_source {
+                    ", a webhook source"
+                } else {
+                    ""
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("{}: {} error(s)", path.display(), errors.len());
             ExitCode::from(super::EXIT_CONFIG)
         }
     }

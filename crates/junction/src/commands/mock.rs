@@ -38,6 +38,12 @@ pub struct MockArgs {
     /// Rate-limit headers on answers [default: draft].
     #[arg(long, value_enum)]
     pub rate_limit_headers: Option<RateLimitHeaders>,
+    /// Speak as a vendor — its credentials, paths, record shapes, pagination, rate-limit
+    /// headers, errors and webhook signatures — instead of the mock's own CRM API: `stripe`,
+    /// `github`, `hubspot`, `shopify`, `slack`, `zendesk`. Each provider template is tested
+    /// against its vendor's persona.
+    #[arg(long, value_parser = |s: &str| s.parse::<junction_mock::Persona>())]
+    pub persona: Option<junction_mock::Persona>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy)]
@@ -92,6 +98,9 @@ fn settings(args: &MockArgs) -> Result<(MockConfig, SocketAddr), String> {
             RateLimitHeaders::None => HeaderStyle::None,
         };
     }
+    if let Some(p) = args.persona {
+        config.persona = Some(p);
+    }
     let listen = args
         .listen
         .or(file_listen)
@@ -107,7 +116,7 @@ pub async fn run(args: MockArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_CONFIG);
         }
     };
-    let (customers, seed) = (config.customers, config.seed);
+    let (customers, seed, persona) = (config.customers, config.seed, config.persona);
     let mock = match junction_mock::Mock::start(config, listen).await {
         Ok(m) => m,
         Err(e) => {
@@ -115,8 +124,15 @@ pub async fn run(args: MockArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_FAILURE);
         }
     };
+    let what = match persona {
+        Some(p) => format!(
+            "speaking as {} (credentials: token `mock_key_1`, basic `mock_user:mock_pass`, OAuth client `mock_client`/`mock_secret`)",
+            p.as_str()
+        ),
+        None => "serving a fake CRM".into(),
+    };
     eprintln!(
-        "junction mock: serving a fake CRM at {} ({customers} customers, seed {seed}); inspect {}/_mock/requests",
+        "junction mock: {what} at {} ({customers} customers, seed {seed}); inspect {}/_mock/requests",
         mock.url(),
         mock.url()
     );

@@ -4,6 +4,7 @@
 pub(crate) mod audit;
 pub(crate) mod check;
 pub(crate) mod connections;
+pub(crate) mod connectors;
 pub(crate) mod demo;
 pub(crate) mod dlq;
 pub(crate) mod erase;
@@ -103,5 +104,6 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Tokens(cmd) => tokens::run(cmd).await,
         Command::Audit(cmd) => audit::run(cmd).await,
         Command::Connections(cmd) => connections::run(cmd).await,
+        Command::Connectors(cmd) => connectors::run(&cmd),
     }
 }

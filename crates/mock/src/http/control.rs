@@ -193,7 +193,7 @@ pub(super) async fn reset(AxState(state): St) -> Response {
 /// `POST /_mock/webhooks/send`: send signed events to a target (see `emit::SendRequest`);
 /// answers when every attempt is done, with how many there were.
 pub(super) async fn send_webhooks(AxState(state): St, body: axum::body::Bytes) -> Response {
-    let req: crate::SendRequest = match serde_json::from_slice(&body) {
+    let mut req: crate::SendRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
             return error(
@@ -205,6 +205,16 @@ pub(super) async fn send_webhooks(AxState(state): St, body: axum::body::Bytes) -
     };
     if let Err(e) = crate::emit::check(&req) {
         return error(StatusCode::BAD_REQUEST, "invalid_request_error", &e);
+    }
+    if let Some(p) = state.config.persona {
+        let people = state
+            .read()
+            .customers
+            .iter()
+            .take(req.keys.max(1))
+            .cloned()
+            .collect();
+        req.persona = Some((p, people));
     }
     if req.background {
         let log = state.sent.clone();

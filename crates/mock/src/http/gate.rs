@@ -43,7 +43,7 @@ pub(super) async fn gate(AxState(state): St, req: Request, next: Next) -> Respon
 }
 
 /// The answers chaos gives instead of the real one: an error, a hang, a dropped connection.
-pub(super) async fn chaos_instead(fate: &Fate) -> Option<Response> {
+pub(crate) async fn chaos_instead(fate: &Fate) -> Option<Response> {
     match fate {
         Fate::Error(status) => {
             let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -73,7 +73,7 @@ pub(super) async fn chaos_instead(fate: &Fate) -> Option<Response> {
 }
 
 /// Spoils a 200's body when chaos says so: truncated (malformed) or one field drifted.
-pub(super) async fn chaos_after(fate: &Fate, res: Response) -> Response {
+pub(crate) async fn chaos_after(fate: &Fate, res: Response) -> Response {
     if !matches!(fate, Fate::Malformed | Fate::Drift(_)) || res.status() != StatusCode::OK {
         return res;
     }

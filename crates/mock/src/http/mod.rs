@@ -7,6 +7,7 @@ mod resources;
 
 use control::*;
 use gate::*;
+pub(crate) use gate::{chaos_after, chaos_instead};
 use resources::*;
 
 use std::collections::BTreeMap;
@@ -47,7 +48,20 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(config: MockConfig) -> Self {
+    pub fn new(mut config: MockConfig) -> Self {
+        if let Some(p) = config.persona {
+            // The vendor's edge: credentials always, its rate-limit headers, its default limits.
+            config.auth.required = true;
+            config.quotas.headers = p.header_style();
+            if config.quotas.limits.is_empty() {
+                config.quotas.limits = p.default_limits();
+            }
+            for client in &mut config.auth.clients {
+                client
+                    .scopes
+                    .extend(p.scopes().iter().map(|s| s.to_string()));
+            }
+        }
         let data = Dataset::generate(config.seed, config.customers);
         let state = Self {
             log: Log::new(config.record_limit),
@@ -118,10 +132,23 @@ pub fn router(state: Arc<State>) -> Router {
             .route("/orders", get(list_orders))
             .route_layer(axum::middleware::from_fn_with_state(state.clone(), gate))
     };
+    // A persona serves the vendor's routes instead of the mock's own API.
+    let api = match state.config.persona {
+        Some(p) => {
+            let api = crate::persona::router(p, state.clone());
+            if p == crate::Persona::Hubspot {
+                api.route("/oauth/v1/token", post(token))
+            } else {
+                api
+            }
+        }
+        None => Router::new()
+            .nest("/v1", resources().layer(Extension(Pin::Path(Version::V1))))
+            .nest("/v2", resources().layer(Extension(Pin::Path(Version::V2))))
+            .merge(resources().layer(Extension(Pin::Header))),
+    };
     Router::new()
-        .nest("/v1", resources().layer(Extension(Pin::Path(Version::V1))))
-        .nest("/v2", resources().layer(Extension(Pin::Path(Version::V2))))
-        .merge(resources().layer(Extension(Pin::Header)))
+        .merge(api)
         .route("/oauth/token", post(token))
         .route("/oauth/authorize", get(authorize))
         .route("/sink/{*path}", post(sink).put(sink))

@@ -1,0 +1,571 @@
+//! Each built-in provider template, proved against its vendor's persona of the mock: a real hub
+//! whose connector is `template: NAME` (only the base URL, the credentials and a small page
+//! size overridden) calls the vendor's paths with its credentials, walks its pagination to the
+//! end, reads its rate-limit headers, maps its records to the canonical models, creates through
+//! its request shape, and the template's webhook source verifies the vendor's signed events and
+//! finds their id, type and key. A template without a passing persona test is not shipped:
+//! `every_built_in_template_has_a_persona_test` fails when one is added without its test.
+
+mod support;
+
+use std::path::Path;
+
+use junction_mock::{Mock, MockConfig, Persona};
+use serde_json::{json, Value};
+use support::*;
+
+const KEY: &str = "v1:q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
+const CUSTOMERS: usize = 25;
+const WHSEC: &str = "persona-webhook-secret";
+
+/// What one template's proof calls and expects.
+struct Case {
+    persona: Persona,
+    /// The connector's entry besides `template:` (base URL, vars, overrides), `{m}` the mock.
+    connector: &'static str,
+    /// The source's entry besides `template:`; empty: the template has no webhook source.
+    source: &'static str,
+    list: (&'static str, Value),
+    /// The vendor's request path prefix of the list, and the query parameter of its position.
+    list_path: &'static str,
+    position: &'static str,
+    get: (&'static str, Value),
+    /// The id the `get` answers (canonical `id`).
+    get_id: &'static str,
+    create: Option<(&'static str, Value)>,
+    /// The header the vendor reads credentials from, and its value.
+    credential: (&'static str, &'static str),
+    /// Whether the vendor's answers say how many calls are left (read into the quota).
+    tells_remaining: bool,
+    /// The stored events' expected (type, key of the first).
+    webhook: Option<(&'static str, &'static str)>,
+    env: &'static [(&'static str, &'static str)],
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            persona: Persona::Stripe,
+            connector: r#"base_url: "{m}"
+    vars: { api_key: env:STRIPE_KEY }
+    operations: { list_customers: { paginate: { page_size: 10 } } }"#,
+            source: "vars: { webhook_secret: env:WEBHOOK_SECRET }",
+            list: ("list_customers", json!({})),
+            list_path: "/v1/customers",
+            position: "starting_after=cus_000010",
+            get: ("get_customer", json!({ "id": "cus_000003" })),
+            get_id: "cus_000003",
+            create: None,
+            credential: ("authorization", "Bearer mock_key_1"),
+            tells_remaining: false,
+            webhook: Some(("customer.updated", "cus_000001")),
+            env: &[("STRIPE_KEY", "mock_key_1")],
+        },
+        Case {
+            persona: Persona::Github,
+            connector: r#"base_url: "{m}"
+    vars: { token: env:GITHUB_TOKEN }
+    operations: { list_issues: { paginate: { page_size: 10 } } }"#,
+            source: "vars: { webhook_secret: env:WEBHOOK_SECRET }",
+            list: ("list_issues", json!({ "owner": "acme", "repo": "widgets" })),
+            list_path: "/repos/acme/widgets/issues",
+            position: "page=3",
+            get: (
+                "get_issue",
+                json!({ "owner": "acme", "repo": "widgets", "number": 3 }),
+            ),
+            get_id: "3",
+            create: Some((
+                "create_issue",
+                json!({ "owner": "acme", "repo": "widgets", "title": "Checkout fails" }),
+            )),
+            credential: ("authorization", "Bearer mock_key_1"),
+            tells_remaining: true,
+            webhook: Some(("issues", "1")),
+            env: &[("GITHUB_TOKEN", "mock_key_1")],
+        },
+        Case {
+            persona: Persona::Hubspot,
+            connector: r#"base_url: "{m}"
+    vars: { client_id: mock_client, client_secret: env:HUBSPOT_SECRET }
+    auth: { token_url: "{m}/oauth/v1/token" }
+    operations: { list_contacts: { paginate: { page_size: 10 } } }"#,
+            source: "",
+            list: ("list_contacts", json!({})),
+            list_path: "/crm/v3/objects/contacts",
+            position: "after=20",
+            get: ("get_contact", json!({ "id": "3" })),
+            get_id: "3",
+            create: Some((
+                "create_contact",
+                json!({ "email": "grace@example.com", "name": "Grace Brewster Hopper" }),
+            )),
+            credential: ("authorization", "Bearer at_"),
+            tells_remaining: true,
+            webhook: None,
+            env: &[("HUBSPOT_SECRET", "mock_secret")],
+        },
+        Case {
+            persona: Persona::Shopify,
+            connector: r#"base_url: "{m}/admin/api/2024-07"
+    vars: { shop: acme, access_token: env:SHOPIFY_TOKEN }
+    operations: { list_customers: { paginate: { page_size: 10 } } }"#,
+            source: "vars: { shop: acme, webhook_secret: env:WEBHOOK_SECRET }",
+            list: ("list_customers", json!({})),
+            list_path: "/admin/api/2024-07/customers.json",
+            position: "page_info=",
+            get: ("get_customer", json!({ "id": 7000000003u64 })),
+            get_id: "7000000003",
+            create: Some((
+                "create_customer",
+                json!({ "email": "grace@example.com", "name": "Grace Hopper" }),
+            )),
+            credential: ("x-shopify-access-token", "mock_key_1"),
+            tells_remaining: true,
+            webhook: Some(("customers/update", "7000000001")),
+            env: &[("SHOPIFY_TOKEN", "mock_key_1")],
+        },
+        Case {
+            persona: Persona::Slack,
+            connector: r#"base_url: "{m}/api"
+    vars: { bot_token: env:SLACK_TOKEN }
+    operations: { list_users: { paginate: { page_size: 10 } } }"#,
+            source: "vars: { signing_secret: env:WEBHOOK_SECRET }",
+            list: ("list_users", json!({})),
+            list_path: "/api/users.list",
+            position: "cursor=",
+            get: ("get_user", json!({ "user": "U00000003" })),
+            get_id: "U00000003",
+            create: Some((
+                "post_message",
+                json!({ "channel": "C0001", "text": "Deploy finished" }),
+            )),
+            credential: ("authorization", "Bearer mock_key_1"),
+            tells_remaining: false,
+            webhook: Some(("user_change", "U00000001")),
+            env: &[("SLACK_TOKEN", "mock_key_1")],
+        },
+        Case {
+            persona: Persona::Zendesk,
+            connector: r#"base_url: "{m}/api/v2"
+    vars: { subdomain: acme, email: agent@example.com, api_token: env:ZENDESK_TOKEN }
+    operations: { list_users: { paginate: { page_size: 10 } } }"#,
+            source: "vars: { subdomain: acme, email: agent@example.com, webhook_secret: env:WEBHOOK_SECRET }",
+            list: ("list_users", json!({})),
+            list_path: "/api/v2/users.json",
+            position: "page%5Bafter%5D=",
+            get: ("get_user", json!({ "id": 360000003u64 })),
+            get_id: "360000003",
+            create: Some((
+                "create_user",
+                json!({ "email": "grace@example.com", "name": "Grace Hopper" }),
+            )),
+            credential: ("authorization", "Basic "),
+            tells_remaining: true,
+            webhook: Some(("zen:event-type:user.updated", "360000001")),
+            env: &[("ZENDESK_TOKEN", "zendesk-api-token")],
+        },
+    ]
+}
+
+fn case(p: Persona) -> Case {
+    cases().into_iter().find(|c| c.persona == p).unwrap()
+}
+
+/// A refresh token from the persona's authorization server, as the connect flow gets one.
+async fn refresh_token(http: &reqwest::Client, mock: &str) -> String {
+    let verifier = "a-verifier-of-forty-three-characters-or-more-xyz";
+    let res = http
+        .get(format!("{mock}/oauth/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", "mock_client"),
+            ("redirect_uri", "http://127.0.0.1/callback"),
+            (
+                "scope",
+                "crm.objects.contacts.read crm.objects.contacts.write",
+            ),
+            ("code_challenge", &junction_mock::pkce_challenge(verifier)),
+            ("code_challenge_method", "S256"),
+            ("state", "s"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let code = reqwest::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let tokens: Value = http
+        .post(format!("{mock}/oauth/v1/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1/callback"),
+            ("client_id", "mock_client"),
+            ("client_secret", "mock_secret"),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokens["refresh_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{tokens}"))
+        .to_owned()
+}
+
+async fn call(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    name: &str,
+    op: &str,
+    input: &Value,
+    query: &str,
+) -> (u16, String) {
+    let res = http
+        .post(format!("{base}/ops/{name}/{op}{query}"))
+        .bearer_auth(token)
+        .json(input)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+async fn admin(http: &reqwest::Client, url: &str) -> Value {
+    http.get(url)
+        .bearer_auth("admin")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn prove(p: Persona) {
+    let c = case(p);
+    let name = p.as_str();
+    let mut mock_config = MockConfig {
+        customers: CUSTOMERS,
+        persona: Some(p),
+        ..Default::default()
+    };
+    mock_config.auth.basic = Some(("agent@example.com/token".into(), "zendesk-api-token".into()));
+    let mock = Mock::start(mock_config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let m = mock.url();
+    let dir = tempfile::tempdir().unwrap();
+    let source = if c.source.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "sources:\n  {name}:\n    template: {name}\n    {}\n",
+            c.source
+        )
+    };
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "store: {{ url: \"sqlite://{d}/j.db\" }}\nconnectors:\n  {name}:\n    template: {name}\n    {conn}\n{source}",
+            d = dir.path().display(),
+            conn = c.connector.replace("{m}", &m),
+        ),
+    );
+    let (code, out, err) = cli(&config, KEY, &["check", "--allow-unresolved"], "");
+    assert_eq!(code, Some(0), "{name}: junction check:\n{out}{err}");
+    if p == Persona::Hubspot {
+        let no_redirects = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let token = refresh_token(&no_redirects, &m).await;
+        let (code, _, err) = cli(&config, KEY, &["connections", "set-token", name], &token);
+        assert_eq!(code, Some(0), "{err}");
+    }
+    let op_token = {
+        let scope = format!("op:{name}:*");
+        let (code, out, err) = cli(
+            &config,
+            KEY,
+            &["tokens", "create", "app", "--scope", &scope],
+            "",
+        );
+        assert_eq!(code, Some(0), "{err}");
+        out.trim().to_owned()
+    };
+    let mut env: Vec<(&str, &str)> = vec![
+        ("JUNCTION_MASTER_KEY", KEY),
+        ("JUNCTION_ADMIN_TOKEN", "admin"),
+        ("WEBHOOK_SECRET", WHSEC),
+    ];
+    env.extend(c.env.iter().copied());
+    let hub = Served::start(&config, &env);
+    let http = reqwest::Client::new();
+
+    eprintln!("{name}: hub at {}, mock at {m}", hub.base);
+    // The whole list, page after page in the vendor's pagination, each record canonical.
+    let (status, body) = call(
+        &http,
+        &hub.base,
+        &op_token,
+        name,
+        c.list.0,
+        &c.list.1,
+        "?all=true",
+    )
+    .await;
+    assert_eq!(status, 200, "{name}: {body}");
+    let lines: Vec<Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (records, end) = lines.split_at(lines.len() - 1);
+    assert_eq!(end[0]["junction"]["complete"], true, "{name}: {}", end[0]);
+    assert_eq!(
+        end[0]["junction"]["pages"], 3,
+        "{name}: 25 records in pages of 10"
+    );
+    assert_eq!(records.len(), CUSTOMERS, "{name}");
+    let ids: std::collections::BTreeSet<String> = records
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), CUSTOMERS, "{name}: every record once");
+    assert!(
+        records
+            .iter()
+            .all(|r| r.get("created_at").is_some() || r.get("number").is_some()),
+        "{name}: {records:?}"
+    );
+
+    // One record, the same as listed.
+    let (status, body) = call(&http, &hub.base, &op_token, name, c.get.0, &c.get.1, "").await;
+    assert_eq!(status, 200, "{name}: {body}");
+    let one: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(one["id"], c.get_id, "{name}: {one}");
+    let listed = records.iter().find(|r| r["id"] == c.get_id).unwrap();
+    assert_eq!(
+        &one, listed,
+        "{name}: the read and the listed record are the same canonical record"
+    );
+
+    // Created through the vendor's request shape, answered canonical.
+    if let Some((op, input)) = &c.create {
+        let (status, body) = call(&http, &hub.base, &op_token, name, op, input, "").await;
+        assert!(
+            status == 200 || status == 201,
+            "{name} {op}: {status} {body}"
+        );
+        let made: Value = serde_json::from_str(&body).unwrap();
+        let expected = input
+            .get("title")
+            .or(input.get("email"))
+            .or(input.get("channel"))
+            .unwrap();
+        assert!(
+            made.as_object().unwrap().values().any(|v| v == expected),
+            "{name} {op}: {made}"
+        );
+    }
+
+    // The vendor saw its own credentials, paths and pagination parameters.
+    let seen: Value = http
+        .get(format!("{m}/_mock/requests?path={}", c.list_path))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let requests = seen["requests"].as_array().unwrap();
+    assert!(requests.len() >= 3, "{name}: {seen}");
+    assert!(
+        requests
+            .iter()
+            .any(|r| r["query"].as_str().unwrap_or_default().contains(c.position)),
+        "{name}: a later page asked with `{}`: {seen}",
+        c.position
+    );
+    let (header, value) = c.credential;
+    assert!(
+        requests.iter().all(|r| r["headers"][header]
+            .as_str()
+            .is_some_and(|v| v.starts_with(value))),
+        "{name}: every call carried `{header}: {value}…`: {seen}"
+    );
+
+    // Where the vendor says how many calls are left, the connector's quota knows it.
+    let connectors = admin(&http, &format!("{}/api/v1/connectors", hub.base)).await;
+    let quota = serde_json::to_string(&connectors).unwrap();
+    if c.tells_remaining {
+        let view = connectors
+            .as_array()
+            .or(connectors["connectors"].as_array())
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap()
+            .clone();
+        assert!(
+            view.to_string().contains("\"upstream_remaining\":")
+                && !view.to_string().contains("\"upstream_remaining\":null"),
+            "{name}: {quota}"
+        );
+    }
+
+    // The vendor's signed webhooks, verified by the template's source, with id, type and key.
+    if let Some((event_type, key)) = c.webhook {
+        let scheme = match p {
+            Persona::Zendesk => "zendesk",
+            other => other.as_str(),
+        };
+        let sent: Value = http
+            .post(format!("{m}/_mock/webhooks/send"))
+            .json(&json!({ "target": format!("{}/webhooks/{name}", hub.base), "scheme": { "kind": scheme },
+                           "secret": WHSEC, "count": 3, "keys": 3 }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let log: Value = http
+            .get(format!("{m}/_mock/webhooks-sent"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let statuses: Vec<u64> = log["sent"]
+            .as_array()
+            .or(log.as_array())
+            .unwrap()
+            .iter()
+            .map(|s| s["status"].as_u64().unwrap())
+            .collect();
+        assert!(
+            statuses.iter().all(|s| (200..300).contains(s)),
+            "{name}: {sent} {log}"
+        );
+        let events = admin(&http, &format!("{}/api/v1/events?source={name}", hub.base)).await;
+        let list = events["events"].as_array().unwrap();
+        assert_eq!(list.len(), 3, "{name}: {events}");
+        let text = events.to_string();
+        assert!(
+            text.contains(&format!("\"{event_type}\"")),
+            "{name}: type {event_type}: {events}"
+        );
+        assert!(
+            text.contains(&format!("\"{key}\"")),
+            "{name}: key {key}: {events}"
+        );
+        // A forged one is refused.
+        let forged = http
+            .post(format!("{}/webhooks/{name}", hub.base))
+            .header("content-type", "application/json")
+            .body("{\"id\":\"evt_forged\"}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 401, "{name}");
+    }
+    drop(hub);
+    mock.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stripe_template_works_against_the_stripe_persona() {
+    prove(Persona::Stripe).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_github_template_works_against_the_github_persona() {
+    prove(Persona::Github).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hubspot_template_works_against_the_hubspot_persona() {
+    prove(Persona::Hubspot).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shopify_template_works_against_the_shopify_persona() {
+    prove(Persona::Shopify).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slack_template_works_against_the_slack_persona() {
+    prove(Persona::Slack).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_zendesk_template_works_against_the_zendesk_persona() {
+    prove(Persona::Zendesk).await;
+}
+
+#[test]
+fn every_built_in_template_has_a_persona_test() {
+    let tested: Vec<&str> = cases().iter().map(|c| c.persona.as_str()).collect();
+    let shipped = junction_config::template::builtin_names();
+    let mut tested_sorted = tested.clone();
+    tested_sorted.sort();
+    assert_eq!(
+        tested_sorted, shipped,
+        "a template is shipped only with a persona test"
+    );
+    let this =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/templates.rs"))
+            .unwrap();
+    for t in shipped {
+        assert!(
+            this.contains(&format!(
+                "fn the_{t}_template_works_against_the_{t}_persona"
+            )),
+            "{t} has a case but no test runs it"
+        );
+    }
+}
+
+#[test]
+fn junction_connectors_new_scaffolds_a_config_that_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["connectors", "new", "support", "--template", "zendesk"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let scaffold = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        scaffold.contains("template: zendesk") && scaffold.contains("subdomain: \"acme\""),
+        "{scaffold}"
+    );
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "store: {{ url: \"sqlite://{}/j.db\" }}\n{scaffold}",
+            dir.path().display()
+        ),
+    );
+    let (code, out, err) = cli(&config, KEY, &["check", "--allow-unresolved"], "");
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("connector support: https://acme.zendesk.com/api/v2"),
+        "{out}"
+    );
+}

@@ -1,0 +1,188 @@
+//! Personas: the mock speaking as a given vendor (`junction mock --persona hubspot`), with that
+//! vendor's documented credentials, paths, record shapes, pagination, rate-limit headers, error
+//! bodies and webhook signatures, over the same seeded data set (customers become the vendor's
+//! contacts, users, customers or issues). Each of Junction's provider templates is proved against
+//! the persona of its vendor.
+//!
+//! What a persona reproduces is what a client depends on; what it leaves out (most endpoints,
+//! most fields) is what no template operation uses.
+
+mod events;
+mod routes;
+mod shapes;
+
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use serde::Serialize;
+
+pub use events::event;
+pub(crate) use routes::router;
+
+use crate::quota::{HeaderStyle, Limit};
+
+/// A vendor the mock can speak as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Persona {
+    /// Stripe: secret key as bearer, `starting_after` cursor over `data`, no rate-limit
+    /// headers, `Stripe-Signature` webhooks.
+    Stripe,
+    /// GitHub REST: token as bearer, `page`/`per_page` with `Link`, `X-RateLimit-*` (Unix
+    /// reset), `X-Hub-Signature-256` webhooks with `X-GitHub-Event`.
+    Github,
+    /// HubSpot CRM v3: OAuth2 (authorization code, rotating refresh tokens) at
+    /// `/oauth/v1/token`, `after` cursor in `paging.next`, `X-HubSpot-RateLimit-*`.
+    Hubspot,
+    /// Shopify Admin REST 2024-07: `X-Shopify-Access-Token`, `page_info` in `Link`,
+    /// `X-Shopify-Shop-Api-Call-Limit`, `X-Shopify-Hmac-Sha256` webhooks.
+    Shopify,
+    /// Slack Web API: bot token as bearer, `cursor` in `response_metadata.next_cursor`, errors
+    /// as `200 {ok: false}`, 429 with `Retry-After`, `X-Slack-Signature` v0 events.
+    Slack,
+    /// Zendesk Support: `{email}/token:{api_token}` basic, `page[after]` cursor with
+    /// `meta.has_more`, `X-Rate-Limit-Remaining`, `X-Zendesk-Webhook-Signature` webhooks.
+    Zendesk,
+}
+
+impl Persona {
+    pub const ALL: [Persona; 6] = [
+        Persona::Github,
+        Persona::Hubspot,
+        Persona::Shopify,
+        Persona::Slack,
+        Persona::Stripe,
+        Persona::Zendesk,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Persona::Stripe => "stripe",
+            Persona::Github => "github",
+            Persona::Hubspot => "hubspot",
+            Persona::Shopify => "shopify",
+            Persona::Slack => "slack",
+            Persona::Zendesk => "zendesk",
+        }
+    }
+
+    /// The rate-limit headers the vendor sends.
+    pub fn header_style(self) -> HeaderStyle {
+        match self {
+            Persona::Stripe | Persona::Slack => HeaderStyle::None,
+            Persona::Github => HeaderStyle::Github,
+            Persona::Hubspot => HeaderStyle::Hubspot,
+            Persona::Shopify => HeaderStyle::Shopify,
+            Persona::Zendesk => HeaderStyle::Zendesk,
+        }
+    }
+
+    /// The vendor's documented default limits (per credential), used when none are configured.
+    pub fn default_limits(self) -> Vec<Limit> {
+        let text: &[&str] = match self {
+            Persona::Stripe => &["100/s"],
+            Persona::Github => &["5000/h"],
+            Persona::Hubspot => &["100/10s"],
+            Persona::Shopify => &["40/20s"],
+            Persona::Slack => &["20/min"],
+            Persona::Zendesk => &["700/min"],
+        };
+        text.iter().filter_map(|t| Limit::parse(t).ok()).collect()
+    }
+
+    /// OAuth scopes the vendor's routes need, granted to the mock's clients (HubSpot).
+    pub fn scopes(self) -> &'static [&'static str] {
+        match self {
+            Persona::Hubspot => &["crm.objects.contacts.read", "crm.objects.contacts.write"],
+            _ => &[],
+        }
+    }
+
+    /// The credential a request carries, as the vendor reads it, or why it is refused.
+    pub(crate) fn credential(
+        self,
+        state: &crate::http::State,
+        headers: &HeaderMap,
+        write: bool,
+    ) -> Result<String, &'static str> {
+        let auth = &state.config.auth;
+        let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+        let bearer = header("authorization").and_then(|a| {
+            a.strip_prefix("Bearer ")
+                .or_else(|| a.strip_prefix("bearer "))
+                .or_else(|| a.strip_prefix("token "))
+        });
+        let key_ok = |k: &str| auth.api_keys.iter().any(|known| known == k.trim());
+        match self {
+            Persona::Stripe | Persona::Github | Persona::Slack => match bearer {
+                Some(k) if key_ok(k) => Ok(k.trim().to_owned()),
+                Some(_) => Err("unknown token"),
+                None => Err("no credentials"),
+            },
+            Persona::Shopify => match header("x-shopify-access-token") {
+                Some(k) if key_ok(k) => Ok(k.to_owned()),
+                Some(_) => Err("unknown token"),
+                None => Err("no credentials"),
+            },
+            Persona::Zendesk => {
+                let basic = header("authorization")
+                    .and_then(|a| a.strip_prefix("Basic "))
+                    .and_then(|b| {
+                        use base64::Engine;
+                        base64::engine::general_purpose::STANDARD
+                            .decode(b.trim())
+                            .ok()
+                    })
+                    .and_then(|d| String::from_utf8(d).ok());
+                let Some(pair) = basic else {
+                    return Err("no credentials");
+                };
+                match (pair.split_once(':'), &auth.basic) {
+                    (Some((u, p)), Some((eu, ep))) if u == eu && p == ep => Ok(u.to_owned()),
+                    _ => Err("wrong username or token"),
+                }
+            }
+            Persona::Hubspot => {
+                let scope = if write {
+                    "crm.objects.contacts.write"
+                } else {
+                    "crm.objects.contacts.read"
+                };
+                let mut only_bearer = HeaderMap::new();
+                if let Some(v) = headers.get("authorization") {
+                    only_bearer.insert("authorization", v.clone());
+                }
+                let required = crate::AuthConfig {
+                    required: true,
+                    api_keys: Vec::new(),
+                    basic: None,
+                    ..auth.clone()
+                };
+                state
+                    .tokens
+                    .check(&required, &only_bearer, None, scope)
+                    .map(|()| bearer.unwrap_or_default().to_owned())
+                    .map_err(|d| match d {
+                        crate::auth::Denied::Unauthenticated(why) => why,
+                        crate::auth::Denied::Forbidden(_) => "missing scope",
+                    })
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for Persona {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Persona::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Persona::ALL.iter().map(|p| p.as_str()).collect();
+                format!("no persona `{s}`; the personas: {}", names.join(", "))
+            })
+    }
+}
+
+/// The mock's state as a persona's routes see it.
+pub(crate) type Shared = Arc<crate::http::State>;

@@ -1,0 +1,462 @@
+//! A persona's routes: its edge (chaos, the vendor's quota headers, its credentials), and list,
+//! read and create in the vendor's paths, shapes and pagination.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use base64::Engine;
+use serde_json::{json, Value};
+
+use super::shapes::{customer_id, parse_new, render};
+use super::{Persona, Shared};
+use crate::data::Customer;
+
+type St = State<Shared>;
+
+/// The persona's resource routes, behind its edge.
+pub(crate) fn router(p: Persona, state: Shared) -> Router<Shared> {
+    let r = Router::new();
+    let r = match p {
+        Persona::Stripe => r
+            .route("/v1/customers", get(list))
+            .route("/v1/customers/{id}", get(one).delete(remove)),
+        Persona::Github => r
+            .route("/repos/{owner}/{repo}/issues", get(list).post(create))
+            .route("/repos/{owner}/{repo}/issues/{id}", get(one)),
+        Persona::Hubspot => r
+            .route("/crm/v3/objects/contacts", get(list).post(create))
+            .route("/crm/v3/objects/contacts/{id}", get(one).delete(remove)),
+        Persona::Shopify => r
+            .route("/admin/api/2024-07/customers.json", get(list).post(create))
+            .route("/admin/api/2024-07/customers/{id}", get(one)),
+        Persona::Slack => r
+            .route("/api/users.list", get(list))
+            .route("/api/users.info", get(one))
+            .route("/api/chat.postMessage", post(post_message)),
+        Persona::Zendesk => r
+            .route("/api/v2/users.json", get(list).post(create))
+            .route("/api/v2/users/{id}", get(one)),
+    };
+    r.route_layer(axum::middleware::from_fn_with_state(state, edge))
+        .layer(Extension(p))
+}
+
+/// The vendor's error body.
+pub(super) fn fail(p: Persona, status: StatusCode, message: &str) -> Response {
+    let body = match p {
+        Persona::Stripe => json!({ "error": { "type": stripe_type(status), "message": message } }),
+        Persona::Github => {
+            json!({ "message": message, "documentation_url": "https://docs.github.com/rest", "status": status.as_u16().to_string() })
+        }
+        Persona::Hubspot => {
+            json!({ "status": "error", "message": message, "category": hubspot_category(status), "correlationId": "00000000-0000-0000-0000-000000000000" })
+        }
+        Persona::Shopify => json!({ "errors": message }),
+        // Slack answers its errors with 200 and `ok: false`, except 429.
+        Persona::Slack if status != StatusCode::TOO_MANY_REQUESTS => {
+            return Json(json!({ "ok": false, "error": message })).into_response()
+        }
+        Persona::Slack => json!({ "ok": false, "error": "ratelimited" }),
+        Persona::Zendesk => json!({ "error": zendesk_error(status), "description": message }),
+    };
+    (status, Json(body)).into_response()
+}
+
+fn stripe_type(s: StatusCode) -> &'static str {
+    match s.as_u16() {
+        401 => "invalid_request_error",
+        429 => "rate_limit_error",
+        _ => "invalid_request_error",
+    }
+}
+
+fn hubspot_category(s: StatusCode) -> &'static str {
+    match s.as_u16() {
+        401 => "INVALID_AUTHENTICATION",
+        403 => "MISSING_SCOPES",
+        404 => "OBJECT_NOT_FOUND",
+        429 => "RATE_LIMITS",
+        _ => "VALIDATION_ERROR",
+    }
+}
+
+fn zendesk_error(s: StatusCode) -> &'static str {
+    match s.as_u16() {
+        401 => "Couldn't authenticate you",
+        404 => "RecordNotFound",
+        429 => "APIRateLimitExceeded",
+        _ => "RecordInvalid",
+    }
+}
+
+/// The vendor's edge: chaos, its quota (counted per credential), its credentials.
+async fn edge(
+    State(state): St,
+    Extension(p): Extension<Persona>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (fate, latency) = state.chaos.next();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if let Some(res) = crate::http::chaos_instead(&fate).await {
+        return res;
+    }
+    let write = req.method() != http::Method::GET;
+    let key = match p.credential(&state, req.headers(), write) {
+        Ok(k) => k,
+        Err("missing scope") => {
+            return fail(
+                p,
+                StatusCode::FORBIDDEN,
+                "This app hasn't been granted all required scopes to make this call.",
+            )
+        }
+        Err(why) => {
+            let message = match p {
+                Persona::Stripe => format!("Invalid API Key provided ({why})"),
+                Persona::Github => "Bad credentials".into(),
+                Persona::Slack => "invalid_auth".into(),
+                Persona::Shopify => {
+                    "[API] Invalid API key or access token (unrecognized login or wrong password)"
+                        .into()
+                }
+                _ => format!("Authentication credentials not found ({why})"),
+            };
+            return fail(p, StatusCode::UNAUTHORIZED, &message);
+        }
+    };
+    let decision = state.quotas.admit(&state.config.quotas, &key);
+    let mut res = match decision.retry_after {
+        Some(wait) => {
+            let mut res = fail(p, StatusCode::TOO_MANY_REQUESTS, "rate limit reached");
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let retry_after = match p {
+                // Stripe and HubSpot send no Retry-After; GitHub says when in X-RateLimit-Reset.
+                Persona::Stripe | Persona::Hubspot | Persona::Github => None,
+                // Shopify writes it with a decimal.
+                Persona::Shopify => Some(format!("{secs}.0")),
+                Persona::Slack | Persona::Zendesk => Some(secs.to_string()),
+            };
+            if let Some(v) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                res.headers_mut().insert("retry-after", v);
+            }
+            res
+        }
+        None => crate::http::chaos_after(&fate, next.run(req).await).await,
+    };
+    for (name, value) in decision.headers {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::try_from(name),
+            HeaderValue::from_str(&value),
+        ) {
+            res.headers_mut().insert(n, v);
+        }
+    }
+    res
+}
+
+/// `(size parameter, default, most)` of the vendor's pages.
+fn sizes(p: Persona) -> (&'static str, usize, usize) {
+    match p {
+        Persona::Stripe => ("limit", 10, 100),
+        Persona::Github => ("per_page", 30, 100),
+        Persona::Hubspot => ("limit", 10, 100),
+        Persona::Shopify => ("limit", 50, 250),
+        Persona::Slack => ("limit", 100, 1000),
+        Persona::Zendesk => ("page[size]", 100, 100),
+    }
+}
+
+fn opaque(n: usize) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("offset:{n}"))
+}
+
+fn unopaque(s: &str) -> Option<usize> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()?;
+    String::from_utf8(bytes)
+        .ok()?
+        .strip_prefix("offset:")?
+        .parse()
+        .ok()
+}
+
+/// Where the page starts, from the vendor's position parameter.
+fn start(
+    p: Persona,
+    q: &BTreeMap<String, String>,
+    size: usize,
+    all: &[Customer],
+) -> Result<usize, String> {
+    let bad = |name: &str| format!("invalid `{name}`");
+    Ok(match p {
+        Persona::Stripe => match q.get("starting_after") {
+            None => 0,
+            Some(after) => all
+                .iter()
+                .position(|c| &c.id == after)
+                .map(|i| i + 1)
+                .ok_or(format!("No such customer: '{after}'"))?,
+        },
+        Persona::Github => {
+            let page: usize = q
+                .get("page")
+                .map_or(Ok(1), |v| v.parse())
+                .map_err(|_| bad("page"))?;
+            (page.max(1) - 1).saturating_mul(size)
+        }
+        Persona::Hubspot => q
+            .get("after")
+            .map_or(Ok(0), |v| v.parse())
+            .map_err(|_| bad("after"))?,
+        Persona::Shopify => q
+            .get("page_info")
+            .map_or(Some(0), |v| unopaque(v))
+            .ok_or(bad("page_info"))?,
+        Persona::Slack => match q.get("cursor").filter(|c| !c.is_empty()) {
+            None => 0,
+            Some(c) => unopaque(c).ok_or("invalid_cursor".to_owned())?,
+        },
+        Persona::Zendesk => q
+            .get("page[after]")
+            .map_or(Some(0), |v| unopaque(v))
+            .ok_or(bad("page[after]"))?,
+    })
+}
+
+/// `GET` a list: one page in the vendor's pagination.
+async fn list(
+    State(state): St,
+    Extension(p): Extension<Persona>,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Some(res) = wrong_repo(p, &params) {
+        return res;
+    }
+    let (size_key, default, most) = sizes(p);
+    let size = match q.get(size_key).map(|v| v.parse::<usize>()) {
+        None => default,
+        Some(Ok(n)) if (1..=most).contains(&n) => n,
+        Some(_) => {
+            return fail(
+                p,
+                StatusCode::BAD_REQUEST,
+                &format!("`{size_key}` must be between 1 and {most}"),
+            )
+        }
+    };
+    let data = state.data.read().unwrap_or_else(|e| e.into_inner());
+    let all = &data.customers;
+    let from = match start(p, &q, size, all) {
+        Ok(s) => s.min(all.len()),
+        Err(e) => return fail(p, StatusCode::BAD_REQUEST, &e),
+    };
+    let end = (from + size).min(all.len());
+    let records: Vec<Value> = all[from..end].iter().map(|c| render(p, c)).collect();
+    let more = end < all.len();
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let url = |extra: &str| format!("http://{host}{}?{size_key}={size}&{extra}", uri.path());
+    let (body, link) = match p {
+        Persona::Stripe => (
+            json!({ "object": "list", "url": "/v1/customers", "has_more": more, "data": records }),
+            None,
+        ),
+        Persona::Github => {
+            let page = from / size + 1;
+            (
+                Value::Array(records),
+                more.then(|| {
+                    format!(
+                        "<{}>; rel=\"next\", <{}>; rel=\"last\"",
+                        url(&format!("page={}", page + 1)),
+                        url(&format!("page={}", all.len().div_ceil(size)))
+                    )
+                }),
+            )
+        }
+        Persona::Hubspot => {
+            let mut body = json!({ "results": records });
+            if more {
+                body["paging"] = json!({ "next": { "after": end.to_string(), "link": url(&format!("after={end}")) } });
+            }
+            (body, None)
+        }
+        Persona::Shopify => (
+            json!({ "customers": records }),
+            more.then(|| {
+                format!(
+                    "<{}>; rel=\"next\"",
+                    url(&format!("page_info={}", opaque(end)))
+                )
+            }),
+        ),
+        Persona::Slack => (
+            json!({ "ok": true, "members": records, "cache_ts": 0,
+                    "response_metadata": { "next_cursor": if more { opaque(end) } else { String::new() } } }),
+            None,
+        ),
+        Persona::Zendesk => (
+            json!({ "users": records,
+                    "meta": { "has_more": more, "after_cursor": more.then(|| opaque(end)), "before_cursor": (from > 0).then(|| opaque(from)) },
+                    "links": { "next": more.then(|| url(&format!("page%5Bafter%5D={}", opaque(end)))), "prev": Value::Null } }),
+            None,
+        ),
+    };
+    let mut res = Json(body).into_response();
+    if let Some(v) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        res.headers_mut().insert("link", v);
+    }
+    res
+}
+
+/// GitHub's persona hosts one repository, `acme/widgets`.
+fn wrong_repo(p: Persona, params: &HashMap<String, String>) -> Option<Response> {
+    let wrong = p == Persona::Github
+        && (params.get("owner").map(String::as_str) != Some("acme")
+            || params.get("repo").map(String::as_str) != Some("widgets"));
+    wrong.then(|| fail(p, StatusCode::NOT_FOUND, "Not Found"))
+}
+
+/// The vendor's wrapping of one record.
+fn wrap(p: Persona, record: Value) -> Value {
+    match p {
+        Persona::Shopify => json!({ "customer": record }),
+        Persona::Slack => json!({ "ok": true, "user": record }),
+        Persona::Zendesk => json!({ "user": record }),
+        _ => record,
+    }
+}
+
+/// `GET` one record (Slack: `users.info?user=`).
+async fn one(
+    State(state): St,
+    Extension(p): Extension<Persona>,
+    Path(params): Path<HashMap<String, String>>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Some(res) = wrong_repo(p, &params) {
+        return res;
+    }
+    let vendor = params
+        .get("id")
+        .or_else(|| q.get("user"))
+        .cloned()
+        .unwrap_or_default();
+    let data = state.data.read().unwrap_or_else(|e| e.into_inner());
+    match customer_id(p, &vendor).and_then(|id| data.customer(&id)) {
+        Some(c) => Json(wrap(p, render(p, c))).into_response(),
+        None if p == Persona::Slack => fail(p, StatusCode::NOT_FOUND, "user_not_found"),
+        None => fail(
+            p,
+            StatusCode::NOT_FOUND,
+            &format!("No such object: '{vendor}'"),
+        ),
+    }
+}
+
+/// `POST` a new record in the vendor's request shape.
+async fn create(
+    State(state): St,
+    Extension(p): Extension<Persona>,
+    Path(params): Path<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Some(res) = wrong_repo(p, &params) {
+        return res;
+    }
+    let parsed = serde_json::from_slice::<Value>(&body)
+        .map_err(|e| format!("invalid JSON: {e}"))
+        .and_then(|b| parse_new(p, &b));
+    let (name, email) = match parsed {
+        Ok(x) => x,
+        Err(e) => return fail(p, StatusCode::UNPROCESSABLE_ENTITY, &e),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let mut data = state.data.write().unwrap_or_else(|e| e.into_inner());
+    let created = data.insert(Customer {
+        id: String::new(),
+        name,
+        email,
+        status: "active".into(),
+        created: now,
+        updated: now,
+        version: 1,
+        line1: String::new(),
+        city: String::new(),
+        postcode: String::new(),
+        country: String::new(),
+    });
+    (StatusCode::CREATED, Json(wrap(p, render(p, created)))).into_response()
+}
+
+/// `DELETE` one record.
+async fn remove(
+    State(state): St,
+    Extension(p): Extension<Persona>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let vendor = params.get("id").cloned().unwrap_or_default();
+    let removed = customer_id(p, &vendor).is_some_and(|id| {
+        state
+            .data
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id)
+    });
+    match (removed, p) {
+        (false, _) => fail(
+            p,
+            StatusCode::NOT_FOUND,
+            &format!("No such object: '{vendor}'"),
+        ),
+        (true, Persona::Hubspot) => StatusCode::NO_CONTENT.into_response(),
+        (true, _) => {
+            Json(json!({ "id": vendor, "object": "customer", "deleted": true })).into_response()
+        }
+    }
+}
+
+/// Slack's `chat.postMessage`.
+async fn post_message(Extension(p): Extension<Persona>, body: axum::body::Bytes) -> Response {
+    let Ok(msg) = serde_json::from_slice::<Value>(&body) else {
+        return fail(p, StatusCode::BAD_REQUEST, "invalid_json");
+    };
+    let (Some(channel), Some(text)) = (msg["channel"].as_str(), msg["text"].as_str()) else {
+        return fail(
+            p,
+            StatusCode::BAD_REQUEST,
+            if msg["channel"].is_string() {
+                "no_text"
+            } else {
+                "channel_not_found"
+            },
+        );
+    };
+    let ts = format!(
+        "{}.000100",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    );
+    Json(json!({ "ok": true, "channel": channel, "ts": ts,
+                 "message": { "type": "message", "text": text, "user": "B00000001", "ts": ts } }))
+    .into_response()
+}

@@ -1,0 +1,134 @@
+//! The data set as each vendor shows it: a customer becomes a Stripe customer, a GitHub issue,
+//! a HubSpot contact, a Shopify customer, a Slack user or a Zendesk user, with the vendor's ids
+//! (numbers where the vendor uses numbers) and times (Unix seconds, ISO 8601 or milliseconds).
+
+use serde_json::{json, Value};
+
+use super::Persona;
+use crate::data::Customer;
+
+/// Where a vendor's numeric ids start (so they look like the vendor's, and map back).
+const SHOPIFY_BASE: u64 = 7_000_000_000;
+const ZENDESK_BASE: u64 = 360_000_000;
+
+/// The customer's number: `cus_000042` → 42.
+pub fn number(c: &Customer) -> u64 {
+    c.id.trim_start_matches("cus_").parse().unwrap_or(0)
+}
+
+/// The vendor's id of the customer.
+pub fn vendor_id(p: Persona, c: &Customer) -> Value {
+    let n = number(c);
+    match p {
+        Persona::Stripe => json!(c.id),
+        Persona::Github => json!(n),
+        Persona::Hubspot => json!(n.to_string()),
+        Persona::Shopify => json!(SHOPIFY_BASE + n),
+        Persona::Slack => json!(format!("U{n:08}")),
+        Persona::Zendesk => json!(ZENDESK_BASE + n),
+    }
+}
+
+/// The mock's customer id behind a vendor's id (as text in a path or parameter).
+pub fn customer_id(p: Persona, vendor: &str) -> Option<String> {
+    let vendor = vendor.trim_end_matches(".json");
+    let n: u64 = match p {
+        Persona::Stripe => return Some(vendor.to_owned()),
+        Persona::Github | Persona::Hubspot => vendor.parse().ok()?,
+        Persona::Shopify => vendor.parse::<u64>().ok()?.checked_sub(SHOPIFY_BASE)?,
+        Persona::Slack => vendor.strip_prefix('U')?.parse().ok()?,
+        Persona::Zendesk => vendor.parse::<u64>().ok()?.checked_sub(ZENDESK_BASE)?,
+    };
+    Some(format!("cus_{n:06}"))
+}
+
+fn iso(unix: i64) -> String {
+    humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64),
+    )
+    .to_string()
+}
+
+fn split(name: &str) -> (&str, &str) {
+    name.split_once(' ').unwrap_or((name, ""))
+}
+
+/// The record as the vendor renders it.
+pub fn render(p: Persona, c: &Customer) -> Value {
+    let id = vendor_id(p, c);
+    let (first, last) = split(&c.name);
+    match p {
+        Persona::Stripe => json!({
+            "id": id, "object": "customer", "email": c.email, "name": c.name,
+            "created": c.created, "livemode": false, "metadata": {},
+            "address": { "line1": c.line1, "city": c.city, "postal_code": c.postcode, "country": c.country },
+            "delinquent": c.status == "delinquent",
+        }),
+        Persona::Github => json!({
+            "id": id, "number": id, "title": c.name,
+            "body": format!("Contact: {}", c.email),
+            "state": if c.status == "closed" { "closed" } else { "open" },
+            "user": { "login": c.email.split('@').next().unwrap_or_default() },
+            "labels": [], "comments": 0,
+            "created_at": iso(c.created), "updated_at": iso(c.updated),
+            "url": format!("https://api.github.com/repos/acme/widgets/issues/{id}"),
+        }),
+        Persona::Hubspot => json!({
+            "id": id,
+            "properties": {
+                "email": c.email, "firstname": first, "lastname": last,
+                "createdate": format!("{}.000Z", iso(c.created).trim_end_matches('Z')),
+                "lastmodifieddate": format!("{}.000Z", iso(c.updated).trim_end_matches('Z')),
+                "hs_object_id": id,
+            },
+            "createdAt": format!("{}.000Z", iso(c.created).trim_end_matches('Z')),
+            "updatedAt": format!("{}.000Z", iso(c.updated).trim_end_matches('Z')),
+            "archived": false,
+        }),
+        Persona::Shopify => json!({
+            "id": id, "email": c.email, "first_name": first, "last_name": last,
+            "state": if c.status == "closed" { "disabled" } else { "enabled" },
+            "created_at": iso(c.created), "updated_at": iso(c.updated),
+            "default_address": { "address1": c.line1, "city": c.city, "zip": c.postcode, "country_code": c.country },
+            "admin_graphql_api_id": format!("gid://shopify/Customer/{id}"),
+        }),
+        Persona::Slack => json!({
+            "id": id, "team_id": "T00000001", "name": c.email.split('@').next().unwrap_or_default(),
+            "real_name": c.name, "deleted": c.status == "closed", "is_bot": false,
+            "profile": { "email": c.email, "real_name": c.name, "first_name": first, "last_name": last },
+            "updated": c.updated,
+        }),
+        Persona::Zendesk => json!({
+            "id": id, "url": format!("https://acme.zendesk.com/api/v2/users/{id}.json"),
+            "name": c.name, "email": c.email, "role": "end-user",
+            "active": c.status != "closed", "suspended": c.status == "delinquent",
+            "created_at": iso(c.created), "updated_at": iso(c.updated),
+        }),
+    }
+}
+
+/// A new customer from the body of the vendor's create call, or why it is refused.
+pub fn parse_new(p: Persona, body: &Value) -> Result<(String, String), String> {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let (name, email) = match p {
+        Persona::Github => (text(&body["title"]), String::new()),
+        Persona::Hubspot => {
+            let props = &body["properties"];
+            let name = format!("{} {}", text(&props["firstname"]), text(&props["lastname"]));
+            (name.trim().to_owned(), text(&props["email"]))
+        }
+        Persona::Shopify => {
+            let c = &body["customer"];
+            let name = format!("{} {}", text(&c["first_name"]), text(&c["last_name"]));
+            (name.trim().to_owned(), text(&c["email"]))
+        }
+        Persona::Zendesk => (text(&body["user"]["name"]), text(&body["user"]["email"])),
+        Persona::Stripe | Persona::Slack => return Err("not created through this persona".into()),
+    };
+    let needs_email = p != Persona::Github;
+    match (name.is_empty(), email.is_empty() && needs_email) {
+        (true, _) if p == Persona::Github => Err("`title` is required".into()),
+        (_, true) => Err("`email` is required".into()),
+        _ => Ok((name, email)),
+    }
+}
