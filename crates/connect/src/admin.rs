@@ -23,7 +23,10 @@ use crate::Hub;
         connectors,
         connector,
         crate::ops::describe::list,
-        crate::ops::describe::openapi
+        crate::ops::describe::openapi,
+        crate::guided::create_session,
+        crate::guided::connections,
+        crate::guided::revoke
     ),
     components(schemas(
         crate::ops::describe::OperationList,
@@ -37,7 +40,11 @@ use crate::Hub;
         QuotaView,
         QuotaWindowView,
         ConnectionView,
-        RecentCall
+        RecentCall,
+        crate::guided::NewSession,
+        crate::guided::SessionLink,
+        crate::guided::ConnectionList,
+        crate::guided::ConnectionItem
     ))
 )]
 pub struct ApiDoc;

@@ -13,6 +13,7 @@ pub use admin::{ApiDoc, ConnectorHealth};
 pub mod auth;
 pub mod cache;
 mod drift;
+pub mod guided;
 pub mod mcp;
 mod metrics;
 pub mod ops;
@@ -54,6 +55,8 @@ pub struct Hub {
     body_limit: usize,
     /// `server.hosts`: the names besides loopback `/mcp` answers under.
     hosts: Vec<String>,
+    /// `server.public_url`: the base of connect-session links and the OAuth callback.
+    public_url: Option<url::Url>,
     /// Models and mappings, for operations that declare them; swapped whole by a reload.
     shapes: arc_swap::ArcSwap<junction_config::Shapes>,
     drift: Arc<junction_transform::drift::Tracker>,
@@ -149,6 +152,7 @@ impl Hub {
             vault,
             body_limit: config.server.body_limit,
             hosts: config.server.hosts.clone(),
+            public_url: config.server.public_url.clone(),
             shapes: arc_swap::ArcSwap::from_pointee(config.shapes.clone()),
             drift,
             history,
@@ -306,6 +310,18 @@ impl Hub {
                 "/api/v1/connectors/{name}/openapi.json",
                 axum::routing::get(ops::describe::openapi),
             )
+            .route(
+                "/api/v1/connect-sessions",
+                axum::routing::post(guided::create_session),
+            )
+            .route(
+                "/api/v1/connections",
+                axum::routing::get(guided::connections),
+            )
+            .route(
+                "/api/v1/connections/{connector}/{name}",
+                axum::routing::delete(guided::revoke),
+            )
             .layer(axum::Extension(self.clone()))
     }
 
@@ -317,6 +333,15 @@ impl Hub {
             .route(
                 "/ops/{connector}/{operation}",
                 axum::routing::get(ops::handle).post(ops::handle),
+            )
+            .route("/connect/callback", axum::routing::get(guided::callback))
+            .route(
+                "/connect/{session}",
+                axum::routing::get(guided::session_page),
+            )
+            .route(
+                "/connect/{session}/{connector}",
+                axum::routing::get(guided::start),
             )
             .route("/unified", axum::routing::get(unified::index))
             .route(

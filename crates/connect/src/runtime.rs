@@ -216,6 +216,16 @@ fn valid_connection(name: &str) -> bool {
 }
 
 impl Runtime {
+    /// The token manager of a token scheme (OAuth2, JWT bearer).
+    pub(crate) fn token_manager(&self) -> Option<&Arc<crate::auth::tokens::TokenManager>> {
+        match &self.auth {
+            Auth::Tokens(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+impl Runtime {
     pub fn new(
         cfg: Connector,
         store: Arc<dyn junction_store::Store>,

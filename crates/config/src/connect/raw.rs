@@ -219,6 +219,10 @@ pub enum RawAuth {
 #[serde(deny_unknown_fields)]
 pub struct RawOAuth {
     pub token_url: String,
+    /// The vendor's authorization endpoint (refresh token grant): end users connect their own
+    /// accounts through a connect session (authorization code with PKCE), each as a connection.
+    #[serde(default)]
+    pub authorize_url: Option<String>,
     pub client_id: String,
     /// `secret:NAME` or `env:NAME`. Optional for public clients (refresh token grant).
     #[serde(default)]

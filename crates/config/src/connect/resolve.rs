@@ -737,10 +737,34 @@ fn oauth(
     if o.client_id.is_empty() {
         errs.push(doc.error_at(&push(ptr, "client_id"), "client_id is empty", None));
     }
+    let authorize_url = match (&o.authorize_url, grant) {
+        (None, _) => None,
+        (Some(_), Grant::ClientCredentials) => {
+            errs.push(doc.error_at(
+                &push(ptr, "authorize_url"),
+                "end users authorize only for the refresh token grant",
+                Some("use `kind: oauth2_refresh_token`, or remove authorize_url".into()),
+            ));
+            None
+        }
+        (Some(text), Grant::RefreshToken) => {
+            let mut at = Vec::new();
+            let parsed = token_url(doc, ptr, text, &mut at);
+            if !at.is_empty() {
+                errs.push(doc.error_at(
+                    &push(ptr, "authorize_url"),
+                    format!("invalid authorization URL `{text}`"),
+                    Some("e.g. https://app.example.com/oauth/authorize".into()),
+                ));
+            }
+            parsed
+        }
+    };
     Some(OutboundAuth::OAuth2 {
         grant,
         oauth: OAuth {
             token_url: url?,
+            authorize_url,
             client_id: o.client_id,
             client_secret,
             scopes: o.scopes,

@@ -167,6 +167,8 @@ pub enum Grant {
 #[derive(Debug, Clone)]
 pub struct OAuth {
     pub token_url: url::Url,
+    /// Where end users authorize (guided connect); refresh token grant only.
+    pub authorize_url: Option<url::Url>,
     pub client_id: String,
     pub client_secret: Option<Secret>,
     pub scopes: Vec<String>,

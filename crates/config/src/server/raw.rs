@@ -38,6 +38,11 @@ pub struct RawServer {
     /// token: a page on another site cannot reach the admin API by rebinding its DNS name.
     #[serde(default)]
     pub hosts: Vec<String>,
+    /// The address end users' browsers reach this hub at (`https://junction.example.com`): the
+    /// base of connect-session links and of the OAuth callback (`{public_url}/connect/callback`,
+    /// to register at each vendor). Needed for guided OAuth connect only.
+    #[serde(default)]
+    pub public_url: Option<String>,
     /// Serve HTTPS (TLS 1.2 and 1.3 only) instead of plain HTTP.
     #[serde(default)]
     pub tls: Option<RawTls>,
@@ -162,6 +167,7 @@ impl Default for RawServer {
             header_timeout: default_header_timeout(),
             max_connections: default_server_max_connections(),
             hosts: Vec::new(),
+            public_url: None,
             tls: None,
             rate_limits: RawRateLimits::default(),
             pii: RawPii::default(),

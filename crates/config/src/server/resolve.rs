@@ -94,6 +94,26 @@ pub(crate) fn resolve_server(
             );
         }
     }
+    let public_url = raw
+        .public_url
+        .as_ref()
+        .and_then(|u| match url::Url::parse(u) {
+            Ok(url)
+                if matches!(url.scheme(), "http" | "https")
+                    && url.host_str().is_some()
+                    && url.query().is_none() =>
+            {
+                Some(url)
+            }
+            _ => {
+                errs.push(doc.error_at(
+                    "/server/public_url",
+                    format!("`{u}` is not an http(s) address"),
+                    Some("e.g. https://junction.example.com (no query)".into()),
+                ));
+                None
+            }
+        });
     let tls = raw.tls.as_ref().and_then(|t| resolve_tls(doc, t, errs));
     let per_source = crate::units::resolve_rates(
         doc,
@@ -156,6 +176,7 @@ pub(crate) fn resolve_server(
         header_timeout: raw.header_timeout.0,
         max_connections: raw.max_connections as usize,
         hosts,
+        public_url,
         tls,
         per_source,
         per_token,

@@ -20,6 +20,8 @@ pub struct Server {
     pub max_connections: usize,
     /// Lower-case host names honoured for ambient admin access, besides loopback and `localhost`.
     pub hosts: Vec<String>,
+    /// Where end users' browsers reach the hub (connect sessions and the OAuth callback).
+    pub public_url: Option<url::Url>,
     /// HTTPS instead of HTTP.
     pub tls: Option<Tls>,
     /// Webhooks each source accepts (unless the source sets its own), per process.

@@ -159,6 +159,61 @@ pub async fn client_credentials(
     Ok(issued(&t))
 }
 
+/// The vendor's authorization URL for one end user (authorization code with PKCE, RFC 7636
+/// S256, the challenge from [`pkce`]).
+pub fn authorize(
+    oauth: &OAuth,
+    authorize_url: &url::Url,
+    redirect: &url::Url,
+    state: String,
+    challenge: oauth2::PkceCodeChallenge,
+) -> url::Url {
+    let (url, _) = client(oauth)
+        .set_auth_uri(oauth2::AuthUrl::from_url(authorize_url.clone()))
+        .set_redirect_uri(oauth2::RedirectUrl::from_url(redirect.clone()))
+        .authorize_url(move || oauth2::CsrfToken::new(state))
+        .add_scopes(oauth.scopes.iter().cloned().map(Scope::new))
+        .set_pkce_challenge(challenge)
+        .url();
+    url
+}
+
+/// A new PKCE pair (S256): the challenge for the authorization URL, the verifier to keep.
+pub fn pkce() -> (oauth2::PkceCodeChallenge, String) {
+    let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+    (challenge, verifier.secret().clone())
+}
+
+/// What the code exchange issued, and the scopes the vendor says it granted (`None`: it did
+/// not say, which RFC 6749 reads as those requested).
+pub struct Connected {
+    pub issued: Issued,
+    pub granted: Option<Vec<String>>,
+}
+
+/// The authorization code exchanged for tokens, with the PKCE verifier.
+pub async fn exchange_code(
+    http: &reqwest::Client,
+    oauth: &OAuth,
+    redirect: &url::Url,
+    code: &str,
+    verifier: &str,
+) -> Result<Connected, GrantError> {
+    let t = client(oauth)
+        .set_redirect_uri(oauth2::RedirectUrl::from_url(redirect.clone()))
+        .exchange_code(oauth2::AuthorizationCode::new(code.to_owned()))
+        .set_pkce_verifier(oauth2::PkceCodeVerifier::new(verifier.to_owned()))
+        .request_async(&Client(http))
+        .await
+        .map_err(refused)?;
+    Ok(Connected {
+        granted: t
+            .scopes()
+            .map(|s| s.iter().map(|s| s.as_str().to_owned()).collect()),
+        issued: issued(&t),
+    })
+}
+
 pub async fn refresh(
     http: &reqwest::Client,
     oauth: &OAuth,

@@ -129,6 +129,93 @@ impl TokenManager {
             .clone()
     }
 
+    /// The connect flow's end: the authorization code exchanged (with its PKCE verifier) and
+    /// the tokens saved as `connection`, whatever state it was in (a reconnect keeps its
+    /// name and clears `needs_reauth`). Returns the scopes the vendor says it granted.
+    pub async fn connect(
+        &self,
+        connection: &str,
+        redirect: &url::Url,
+        code: &str,
+        verifier: &str,
+    ) -> Result<Option<Vec<String>>, Error> {
+        let TokenScheme::OAuth { oauth, .. } = &self.scheme else {
+            return Err(Error::new(
+                Code::BadRequest,
+                Origin::Downstream,
+                format!(
+                    "connector `{}` does not take authorized connections",
+                    self.connector
+                ),
+            ));
+        };
+        let connected = super::grant::exchange_code(&self.http, oauth, redirect, code, verifier)
+            .await
+            .map_err(|e| {
+                Error::new(
+                    Code::UpstreamRefused,
+                    Origin::Upstream,
+                    format!("the vendor did not exchange the code: {}", e.message),
+                )
+            })?;
+        let issued = connected.issued;
+        let now = now_ms();
+        let life_ms =
+            junction_core::time::ms(issued.expires_in.unwrap_or(self.lifetime.default_lifetime));
+        junction_core::mask::register(&issued.access);
+        let seal = |name: String, value: &str| {
+            self.vault.seal(&name, value).map_err(|e| {
+                Error::new(Code::Internal, Origin::Internal, "cannot seal a token").with_cause(e)
+            })
+        };
+        let mut secrets = vec![seal(
+            access_secret(&self.connector, connection),
+            &issued.access,
+        )?];
+        match &issued.refresh {
+            Some(rt) => {
+                junction_core::mask::register(rt);
+                secrets.push(seal(refresh_secret(&self.connector, connection), rt)?);
+            }
+            None => {
+                return Err(Error::new(
+                    Code::UpstreamInvalid,
+                    Origin::Upstream,
+                    "the vendor issued no refresh token",
+                )
+                .with_hint(
+                    "ask for offline access in the connector's scopes, as the vendor documents",
+                ))
+            }
+        }
+        self.store
+            .save_tokens(SaveTokens {
+                connector: self.connector.clone(),
+                name: connection.to_owned(),
+                epoch: None,
+                expires_at: Some(now + life_ms),
+                refresh_at: Some(now + (life_ms as f64 * self.lifetime.refresh_at) as i64),
+                secrets,
+                now,
+            })
+            .await
+            .map_err(Error::from)?;
+        // Tokens of an earlier grant kept in this process are not used again.
+        self.cells
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(connection);
+        Ok(connected.granted)
+    }
+
+    /// Forgets the tokens of `connection` kept in this process (it was revoked).
+    pub fn forget(&self, connection: &str) {
+        self.cells
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(connection);
+    }
+
     /// An access token for `connection`, refreshed first if its time has come.
     pub async fn token(&self, connection: &str) -> Result<Arc<str>, Error> {
         self.obtain(connection, None).await
@@ -443,7 +530,7 @@ impl TokenManager {
             ),
         )
         .with_hint(format!(
-            "seed its refresh token: junction connections set-token {} --connection {connection}",
+            "have its user connect it through a connect session (POST /api/v1/connect-sessions), or seed a refresh token: junction connections set-token {} --connection {connection}",
             self.connector
         ))
     }
