@@ -108,6 +108,8 @@ pub struct ConnectionView {
     pub refresh_at_ms: Option<i64>,
     pub failures: i64,
     pub last_error: Option<String>,
+    /// With `connection_quotas`: the calls the vendor last said this connection has left.
+    pub upstream_remaining: Option<u64>,
 }
 
 fn share_of_whole(share: u32) -> f64 {
@@ -155,6 +157,7 @@ fn item(
                 refresh_at_ms: c.refresh_at,
                 failures: c.failures,
                 last_error: c.last_error.clone(),
+                upstream_remaining: rt.connection_remaining(&c.name, now),
             })
             .collect(),
     }

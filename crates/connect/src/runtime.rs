@@ -96,6 +96,8 @@ pub struct Runtime {
     default_headers: HeaderMap,
     auth: Auth,
     pub(crate) quota: Arc<LocalQuota>,
+    /// Each connection's own quota (`connection_quotas`), made on its first call.
+    connection_quotas: Option<ConnectionQuotas>,
     /// Set when the quota is split with other processes: wakes the renewal when a call waits
     /// for want of a share.
     pub(crate) shared: Option<Arc<junction_server::shared::SharedLimits>>,
@@ -118,11 +120,48 @@ pub struct Runtime {
     pub rollout: Option<Arc<junction_server::rollouts::Tracked>>,
 }
 
+/// Most connections whose quota a connector keeps: beyond, the oldest made is forgotten (its
+/// next call starts a fresh count), so tenants cannot grow memory without bound.
+const MAX_CONNECTION_QUOTAS: usize = 100_000;
+
+/// Each connection's quota, and the order they were made in (the oldest forgotten first).
+type Made = (
+    std::collections::HashMap<String, Arc<LocalQuota>>,
+    std::collections::VecDeque<String>,
+);
+
+/// The per-connection quotas of one connector.
+struct ConnectionQuotas {
+    windows: Vec<Window>,
+    jitter: Duration,
+    made: std::sync::Mutex<Made>,
+}
+
+impl ConnectionQuotas {
+    fn of(&self, connection: &str) -> Arc<LocalQuota> {
+        let mut g = self.made.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(q) = g.0.get(connection) {
+            return q.clone();
+        }
+        if g.0.len() >= MAX_CONNECTION_QUOTAS {
+            if let Some(oldest) = g.1.pop_front() {
+                g.0.remove(&oldest);
+            }
+        }
+        let q = Arc::new(LocalQuota::with_jitter(&self.windows, self.jitter));
+        g.0.insert(connection.to_owned(), q.clone());
+        g.1.push_back(connection.to_owned());
+        q
+    }
+}
+
 /// A call's place in the quota, taken when it was admitted: it counts in every window until the
 /// call is answered ([`Reserved::settled`]) and for a window after. Dropped before its request
 /// left, the place is given back; dropped after (the caller went away), the call is settled then.
 pub(crate) struct Reserved<'a> {
     quota: &'a LocalQuota,
+    /// The place in the connection's own quota, when it has one.
+    connection: Option<Arc<LocalQuota>>,
     admitted: Instant,
     left: bool,
     settled: bool,
@@ -139,15 +178,44 @@ impl Reserved<'_> {
     pub(crate) fn settled(mut self, now: Instant) {
         self.settled = true;
         self.quota.settled(now);
+        if let Some(c) = &self.connection {
+            c.settled(now);
+        }
+    }
+
+    /// The connection's own quota, which the vendor's answers teach.
+    pub(crate) fn connection_quota(&self) -> Option<Arc<LocalQuota>> {
+        self.connection.clone()
     }
 }
 
 impl Drop for Reserved<'_> {
     fn drop(&mut self) {
-        match (self.settled, self.left) {
-            (true, _) => {}
-            (false, true) => self.quota.settled(Instant::now()),
-            (false, false) => self.quota.unsent(),
+        let quotas = std::iter::once(self.quota).chain(self.connection.as_deref());
+        for q in quotas {
+            match (self.settled, self.left) {
+                (true, _) => {}
+                (false, true) => q.settled(Instant::now()),
+                (false, false) => q.unsent(),
+            }
+        }
+    }
+}
+
+/// A connection's quota place held while the call waits for the connector's: given back
+/// unless taken into the call's [`Reserved`].
+struct OwnPlace(Option<Arc<LocalQuota>>);
+
+impl OwnPlace {
+    fn take(mut self) -> Option<Arc<LocalQuota>> {
+        self.0.take()
+    }
+}
+
+impl Drop for OwnPlace {
+    fn drop(&mut self) {
+        if let Some(q) = &self.0 {
+            q.unsent();
         }
     }
 }
@@ -216,6 +284,13 @@ fn valid_connection(name: &str) -> bool {
 }
 
 impl Runtime {
+    /// What the vendor last said a connection with its own quota has left.
+    pub(crate) fn connection_remaining(&self, connection: &str, now: Instant) -> Option<u64> {
+        let cq = self.connection_quotas.as_ref()?;
+        let made = cq.made.lock().unwrap_or_else(|p| p.into_inner());
+        made.0.get(connection)?.snapshot(now).upstream_remaining
+    }
+
     /// The token manager of a token scheme (OAuth2, JWT bearer).
     pub(crate) fn token_manager(&self) -> Option<&Arc<crate::auth::tokens::TokenManager>> {
         match &self.auth {
@@ -323,12 +398,25 @@ impl Runtime {
         } else {
             LocalQuota::with_jitter(&windows, cfg.quota_jitter)
         };
+        let connection_quotas = (!cfg.connection_quotas.is_empty()).then(|| ConnectionQuotas {
+            windows: cfg
+                .connection_quotas
+                .iter()
+                .map(|r| Window {
+                    limit: r.limit,
+                    window: r.window,
+                })
+                .collect(),
+            jitter: cfg.quota_jitter,
+            made: Default::default(),
+        });
         Ok(Self {
             upstream,
             tls,
             default_headers,
             auth,
             quota: Arc::new(quota),
+            connection_quotas,
             shared: None,
             queue: tokio::sync::Mutex::new(()),
             slots: tokio::sync::Semaphore::new(cfg.concurrency as usize),
@@ -590,12 +678,34 @@ impl Runtime {
         a
     }
 
-    /// Waits for a concurrency slot and the quota, in arrival order, until `until`.
+    /// Waits for a concurrency slot and the quota, in arrival order, until `until` — first for
+    /// the connection's own quota, outside the connector's queue, so a tenant out of quota
+    /// never holds up the others.
     async fn admit(
         &self,
+        connection: &str,
         until: Instant,
     ) -> Result<(tokio::sync::SemaphorePermit<'_>, Reserved<'_>), Error> {
         let waited = Instant::now();
+        let own = match &self.connection_quotas {
+            None => None,
+            Some(cq) => {
+                let q = cq.of(connection);
+                loop {
+                    let now = Instant::now();
+                    match q.try_reserve(now) {
+                        Ok(()) => break,
+                        Err(at) if at > until => {
+                            return Err(self.connection_spent(connection, at - now))
+                        }
+                        Err(at) => tokio::time::sleep_until(at).await,
+                    }
+                }
+                Some(q)
+            }
+        };
+        // Given back if the connector's quota is not reached in time.
+        let own = OwnPlace(own);
         let slot = tokio::time::timeout_at(until, self.slots.acquire())
             .await
             .map_err(|_| self.spent(Duration::from_secs(1)))?
@@ -626,6 +736,7 @@ impl Runtime {
         }
         let place = Reserved {
             quota: &self.quota,
+            connection: own.take(),
             admitted: Instant::now(),
             left: false,
             settled: false,
@@ -634,6 +745,20 @@ impl Runtime {
         self.metrics.quota_wait_seconds.record(waited.as_secs_f64());
         crate::recent::waited(waited);
         Ok((slot, place))
+    }
+
+    fn connection_spent(&self, connection: &str, retry_in: Duration) -> Error {
+        self.metrics.quota_rejected.increment(1);
+        Error::new(
+            Code::RateLimited,
+            Origin::Internal,
+            format!(
+                "connection {connection} of connector {} has spent its own quota: no call could be sent within max_wait",
+                self.cfg.name
+            ),
+        )
+        .with_hint("retry after the Retry-After delay; the connector's connection_quotas are each tenant's limit at the vendor")
+        .with_retry_after(retry_in)
     }
 
     fn circuit_open(&self, retry_in: Duration) -> Error {
@@ -765,7 +890,7 @@ async fn read_up_to(
 #[allow(dead_code)]
 fn _send_check(rt: &'static Runtime, o: Outgoing, c: Call) {
     fn is_send<T: Send>(_: T) {}
-    is_send(rt.admit(Instant::now()));
+    is_send(rt.admit("default", Instant::now()));
     is_send(rt.send(o, "x", Instant::now(), Instant::now()));
     is_send(rt.call(c));
 }

@@ -835,3 +835,50 @@ connectors:
         "a call without one starts a trace"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_connection_has_its_own_quota_and_one_tenants_burst_never_spends_anothers() {
+    let env = start(
+        &format!("{REFRESH}    quotas: [ 100/s ]\n    connection_quotas: [ 2/10s ]\n    max_wait: 20ms\n"),
+        mock_with_auth(),
+        &[("crm_client_secret", "mock_secret")],
+    )
+    .await;
+    for tenant in ["acme", "globex"] {
+        let grant: serde_json::Value = env
+            .http
+            .post(format!("{}/oauth/token", env.mock.url()))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "mock_client"),
+                ("client_secret", "mock_secret"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        seed(&env, tenant, grant["refresh_token"].as_str().unwrap()).await;
+    }
+    let as_tenant = |t: &'static str| {
+        env.get("/proxy/crm/customers/cus_000001")
+            .header("x-junction-connection", t)
+    };
+    for _ in 0..2 {
+        let res = as_tenant("acme").send().await.unwrap();
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    }
+    let refused = as_tenant("acme").send().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("connection acme"), "{body}");
+    // Another tenant's connection still has its whole quota.
+    for _ in 0..2 {
+        assert_eq!(as_tenant("globex").send().await.unwrap().status(), 200);
+    }
+    assert_eq!(as_tenant("globex").send().await.unwrap().status(), 429);
+    // The refused calls never reached the vendor.
+    assert_eq!(env.received("/v2/customers").await.len(), 4);
+}

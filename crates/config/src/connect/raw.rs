@@ -55,6 +55,13 @@ pub struct RawConnector {
     /// of throughput (5 % of a per-second quota with 50ms).
     #[serde(default = "default_quota_jitter")]
     pub quota_jitter: HumanDuration,
+    /// Rate limits of each connection (each tenant's own account), besides `quotas` for the
+    /// whole connector: a vendor that limits per account (HubSpot: 100 calls per 10 seconds per
+    /// account) is written here, so one tenant's burst never spends another's. The vendor's
+    /// rate-limit headers then teach each connection's quota. A connector without connections
+    /// per tenant has one, `default`.
+    #[serde(default)]
+    pub connection_quotas: Vec<String>,
     /// The vendor's own rate-limit headers, when it does not send the standard `RateLimit` or
     /// `X-RateLimit-Remaining`/`-Reset`: `{ remaining: X-HubSpot-RateLimit-Remaining, window:
     /// 10s }` or `{ used_of_limit: X-Shopify-Shop-Api-Call-Limit, window: 1s }`. Junction then

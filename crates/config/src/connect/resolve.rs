@@ -52,6 +52,12 @@ fn connector(
     let headers = headers(doc, &push(ptr, "headers"), &raw.headers, errs);
     let timeouts = timeouts(doc, &push(ptr, "timeouts"), &raw.timeouts, errs);
     let quotas = limits(doc, ptr, &raw, errs);
+    let connection_quotas = crate::units::resolve_rates(
+        doc,
+        &push(ptr, "connection_quotas"),
+        &raw.connection_quotas,
+        errs,
+    );
     let rate_limit_headers = raw
         .rate_limit_headers
         .as_ref()
@@ -99,6 +105,7 @@ fn connector(
         None => Some(Default::default()),
     };
     let unified = unified(doc, &push(ptr, "unified"), &raw.unified, &operations, errs);
+
     let (base_url, base_path) = base?;
     let (retry, circuit) = (retry?, circuit?);
     if errs.len() > before {
@@ -113,6 +120,7 @@ fn connector(
         timeouts,
         auth,
         quotas,
+        connection_quotas,
         rate_limit_headers,
         quota_jitter: raw.quota_jitter.0,
         concurrency: raw.concurrency,

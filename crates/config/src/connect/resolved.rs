@@ -26,6 +26,8 @@ pub struct Connector {
     pub timeouts: Timeouts,
     pub auth: Option<OutboundAuth>,
     pub quotas: Vec<Rate>,
+    /// Each connection's own limits (per tenant account), besides `quotas`.
+    pub connection_quotas: Vec<Rate>,
     /// The vendor's own rate-limit headers, read beside the standard ones.
     pub rate_limit_headers: Option<junction_resilience::VendorHeaders>,
     /// Arrival jitter each quota window allows for (see `quota_jitter` in the config).

@@ -44,6 +44,8 @@ struct Exchanged {
     elapsed: Duration,
     /// Other calls of this connector in flight when this one ended.
     others: u64,
+    /// The connection's own quota, which the vendor's answer speaks of when it has one.
+    connection_quota: Option<Arc<junction_resilience::LocalQuota>>,
 }
 
 /// Where one call stands across its attempts.
@@ -100,7 +102,9 @@ impl Runtime {
                     }
                 }
             };
-            let (res, class, retry_after) = self.learn(res, permit, now, x.elapsed, x.others);
+            let quota = x.connection_quota.as_deref();
+            let (res, class, retry_after) =
+                self.learn(res, permit, now, x.elapsed, x.others, quota);
             match self.judge(res, class, retry_after, &p, now, deadline) {
                 Next::Done(res) => return Ok((res, p.sent)),
                 Next::RetryAfter(delay) => tokio::time::sleep(delay).await,
@@ -144,7 +148,9 @@ impl Runtime {
         wait_until: Instant,
         deadline: Instant,
     ) -> Result<Authorized<'_>, Error> {
-        let (slot, place) = self.admit(wait_until.max(Instant::now())).await?;
+        let (slot, place) = self
+            .admit(connection, wait_until.max(Instant::now()))
+            .await?;
         let permit = match self.circuit.allow(Instant::now()) {
             Ok(p) => p,
             Err(retry_in) => return Err(self.circuit_open(retry_in)),
@@ -183,6 +189,7 @@ impl Runtime {
     ) -> Exchanged {
         let t0 = Instant::now();
         let waited = place.leaving(t0);
+        let connection_quota = place.connection_quota();
         self.metrics.send_delay_seconds.record(waited.as_secs_f64());
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         self.metrics.attempts.increment(1);
@@ -211,6 +218,7 @@ impl Runtime {
             result,
             elapsed,
             others,
+            connection_quota,
         }
     }
 
@@ -224,6 +232,7 @@ impl Runtime {
         now: Instant,
         elapsed: Duration,
         others: u64,
+        connection_quota: Option<&junction_resilience::LocalQuota>,
     ) -> (junction_outbound::Response, Class, Option<Duration>) {
         let status = res.status().as_u16();
         let judged = self.cfg.retry.classes.judge(Answer::Status(status));
@@ -249,7 +258,12 @@ impl Runtime {
         if let Some(r) = signal.remaining {
             self.metrics.quota_remaining.set(r.left as f64);
         }
-        self.quota.observe(now, &signal, others);
+        // With per-connection quotas the vendor counts per account: its answer teaches that
+        // connection's quota.
+        match connection_quota {
+            Some(q) => q.observe(now, &signal, 0),
+            None => self.quota.observe(now, &signal, others),
+        }
         if !super::counted() {
             drop(permit);
         } else if status == 500 && self.cfg.soap.is_some() {
