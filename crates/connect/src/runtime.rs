@@ -284,6 +284,11 @@ fn valid_connection(name: &str) -> bool {
 }
 
 impl Runtime {
+    /// What the vendor last said a connection with its own quota has left (now).
+    pub fn connection_upstream_remaining(&self, connection: &str) -> Option<u64> {
+        self.connection_remaining(connection, Instant::now())
+    }
+
     /// What the vendor last said a connection with its own quota has left.
     pub(crate) fn connection_remaining(&self, connection: &str, now: Instant) -> Option<u64> {
         let cq = self.connection_quotas.as_ref()?;

@@ -239,6 +239,23 @@ destinations:
     let (status, body) = call(&http, &base, &app, "acme-co").await;
     assert_eq!(status, 502, "{body}");
     assert!(body.contains("needs_reauth"), "{body}");
+    // The dashboard lists the tenant's connection, needing re-authorization, first.
+    sign_in_with(&client, &base, ADMIN).await;
+    client
+        .wait()
+        .for_element(Locator::Css("nav"))
+        .await
+        .unwrap();
+    client
+        .goto(&format!("{base}/ui/connections?name=acme-co"))
+        .await
+        .unwrap();
+    let row = text(&client, "#connections tbody tr").await;
+    assert!(
+        row.contains("hubspot") && row.contains("acme-co") && row.contains("needs_reauth"),
+        "{row}"
+    );
+    shot(&client, "connect-dashboard").await;
     // …the session page says so, and Reconnect repairs the same connection.
     let done = connect_through(&client, &link, "needs to be reconnected", "reconnect").await;
     assert_eq!(done, "Connected");

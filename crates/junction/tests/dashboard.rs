@@ -180,19 +180,7 @@ async fn the_overview_leads_to_a_dead_letter_and_replay_delivers_it() {
 
 /// Signs the browser in with the admin token and waits for the overview.
 async fn sign_in(c: &Client, base: &str) {
-    c.goto(&format!("{base}/ui/login")).await.unwrap();
-    c.find(Locator::Css("#token"))
-        .await
-        .unwrap()
-        .send_keys(ADMIN)
-        .await
-        .unwrap();
-    c.find(Locator::Css("form[action='/ui/login'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    sign_in_with(c, base, ADMIN).await;
     c.wait()
         .for_element(Locator::Css("#destinations"))
         .await

@@ -16,7 +16,7 @@ pub async fn stylesheet() -> Response {
         .into_response()
 }
 
-const NAV: [(&str, &str); 10] = [
+const NAV: [(&str, &str); 11] = [
     ("/ui/", "Overview"),
     ("/ui/events", "Events"),
     ("/ui/deliveries", "Deliveries"),
@@ -26,6 +26,7 @@ const NAV: [(&str, &str); 10] = [
     ("/ui/drift", "Drift"),
     ("/ui/alerts", "Alerts"),
     ("/ui/jobs", "Jobs"),
+    ("/ui/connections", "Connections"),
     ("/ui/api", "API"),
 ];
 

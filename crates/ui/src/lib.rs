@@ -10,6 +10,7 @@
 
 mod api;
 mod chart;
+mod connections;
 mod connector;
 mod data;
 mod dead;
@@ -88,6 +89,7 @@ pub fn routes(ui: Arc<Ui>) -> Router<AppState> {
         .route("/ui/rejected", get(notices::rejected))
         .route("/ui/alerts", get(notices::alerts))
         .route("/ui/jobs", get(jobs::list))
+        .route("/ui/connections", get(connections::list))
         .route("/ui/jobs/{name}/run", post(jobs::run))
         .route("/ui/jobs/{name}/pause", post(jobs::pause))
         .route("/ui/jobs/{name}/resume", post(jobs::resume))

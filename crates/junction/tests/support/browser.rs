@@ -87,3 +87,21 @@ pub async fn browser(chromium: &PathBuf, chromedriver: &PathBuf) -> (Client, Dri
         }
     }
 }
+
+/// Signs the browser in to the dashboard with `token`.
+pub async fn sign_in_with(c: &Client, base: &str, token: &str) {
+    use fantoccini::Locator;
+    c.goto(&format!("{base}/ui/login")).await.unwrap();
+    c.find(Locator::Css("#token"))
+        .await
+        .unwrap()
+        .send_keys(token)
+        .await
+        .unwrap();
+    c.find(Locator::Css("form[action='/ui/login'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
