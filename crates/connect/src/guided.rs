@@ -615,27 +615,16 @@ async fn notify(
         "scopes_granted": granted,
         "connected_at_ms": now,
     });
-    let event = junction_store::NewEvent {
-        source: NOTIFY_SOURCE.into(),
-        external_id: uuid::Uuid::new_v4().to_string(),
-        event_type: "connection.connected".into(),
-        entity_key: Some(format!("{}/{}", flight.connector, flight.tenant)),
-        sequence: None,
-        received_at: now,
-        payload: serde_json::to_vec(&payload).unwrap_or_default(),
-        context: junction_store::EventContext {
-            traceparent: Some(junction_telemetry::outgoing_traceparent(None)),
-            headers: Vec::new(),
-        },
-        deliveries: vec![junction_store::NewDelivery {
-            route: NOTIFY_ROUTE.into(),
-            destination: destination.to_owned(),
-            due_at: now,
-            ordering: junction_store::Ordering::None,
-        }],
-        tracked: false,
-        subjects: Vec::new(),
-    };
+    let event = crate::Raised {
+        source: NOTIFY_SOURCE,
+        route: NOTIFY_ROUTE,
+        id: uuid::Uuid::new_v4().to_string(),
+        event_type: "connection.connected",
+        key: Some(format!("{}/{}", flight.connector, flight.tenant)),
+        payload,
+        destination,
+    }
+    .event(now);
     if let Err(e) = hub.store.append(event).await {
         tracing::error!(error = %e, connector = %flight.connector, "the connect notification could not be stored");
     }

@@ -364,3 +364,42 @@ impl Hub {
             .layer(axum::Extension(self.clone()))
     }
 }
+
+/// An event Junction raises itself (an asynchronous call's answer, a connect), stored with its
+/// one delivery to a configured destination, then delivered like any event (signed, retried,
+/// dead-lettered). Its source and route hold a dot: no config can declare them.
+pub(crate) struct Raised<'a> {
+    pub source: &'static str,
+    pub route: &'static str,
+    pub id: String,
+    pub event_type: &'static str,
+    pub key: Option<String>,
+    pub payload: serde_json::Value,
+    pub destination: &'a str,
+}
+
+impl Raised<'_> {
+    pub(crate) fn event(self, now: i64) -> junction_store::NewEvent {
+        junction_store::NewEvent {
+            source: self.source.into(),
+            external_id: self.id,
+            event_type: self.event_type.into(),
+            entity_key: self.key,
+            sequence: None,
+            received_at: now,
+            payload: serde_json::to_vec(&self.payload).unwrap_or_default(),
+            context: junction_store::EventContext {
+                traceparent: Some(junction_telemetry::outgoing_traceparent(None)),
+                headers: Vec::new(),
+            },
+            deliveries: vec![junction_store::NewDelivery {
+                route: self.route.into(),
+                destination: self.destination.to_owned(),
+                due_at: now,
+                ordering: junction_store::Ordering::None,
+            }],
+            tracked: false,
+            subjects: Vec::new(),
+        }
+    }
+}

@@ -172,56 +172,6 @@ fn case(p: Persona) -> Case {
     cases().into_iter().find(|c| c.persona == p).unwrap()
 }
 
-/// A refresh token from the persona's authorization server, as the connect flow gets one.
-async fn refresh_token(http: &reqwest::Client, mock: &str) -> String {
-    let verifier = "a-verifier-of-forty-three-characters-or-more-xyz";
-    let res = http
-        .get(format!("{mock}/oauth/authorize"))
-        .query(&[
-            ("response_type", "code"),
-            ("client_id", "mock_client"),
-            ("redirect_uri", "http://127.0.0.1/callback"),
-            (
-                "scope",
-                "crm.objects.contacts.read crm.objects.contacts.write",
-            ),
-            ("code_challenge", &junction_mock::pkce_challenge(verifier)),
-            ("code_challenge_method", "S256"),
-            ("state", "s"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
-    let code = reqwest::Url::parse(&location)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
-    let tokens: Value = http
-        .post(format!("{mock}/oauth/v1/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", "http://127.0.0.1/callback"),
-            ("client_id", "mock_client"),
-            ("client_secret", "mock_secret"),
-            ("code_verifier", verifier),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    tokens["refresh_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{tokens}"))
-        .to_owned()
-}
-
 async fn call(
     http: &reqwest::Client,
     base: &str,
@@ -285,11 +235,8 @@ async fn prove(p: Persona) {
     let (code, out, err) = cli(&config, KEY, &["check", "--allow-unresolved"], "");
     assert_eq!(code, Some(0), "{name}: junction check:\n{out}{err}");
     if p == Persona::Hubspot {
-        let no_redirects = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let token = refresh_token(&no_redirects, &m).await;
+        let scope = "crm.objects.contacts.read crm.objects.contacts.write";
+        let token = authorized_refresh_token(&m, "/oauth/v1/token", scope).await;
         let (code, _, err) = cli(&config, KEY, &["connections", "set-token", name], &token);
         assert_eq!(code, Some(0), "{err}");
     }

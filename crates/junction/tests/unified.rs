@@ -27,52 +27,6 @@ async fn persona(p: Persona) -> Mock {
         .unwrap()
 }
 
-/// A refresh token from HubSpot's persona, by authorization code with PKCE.
-async fn hubspot_refresh_token(mock: &str) -> String {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let verifier = "a-verifier-of-forty-three-characters-or-more-xyz";
-    let res = http
-        .get(format!("{mock}/oauth/authorize"))
-        .query(&[
-            ("response_type", "code"),
-            ("client_id", "mock_client"),
-            ("redirect_uri", "http://127.0.0.1/callback"),
-            ("scope", "crm.objects.contacts.read"),
-            ("code_challenge", &junction_mock::pkce_challenge(verifier)),
-            ("code_challenge_method", "S256"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let location = reqwest::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
-    let tokens: Value = http
-        .post(format!("{mock}/oauth/v1/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", "http://127.0.0.1/callback"),
-            ("client_id", "mock_client"),
-            ("client_secret", "mock_secret"),
-            ("code_verifier", verifier),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    tokens["refresh_token"].as_str().unwrap().to_owned()
-}
-
 async fn get(
     http: &reqwest::Client,
     url: &str,
@@ -162,7 +116,12 @@ connectors:
             z = zendesk.url(),
         ),
     );
-    let refresh = hubspot_refresh_token(&hubspot.url()).await;
+    let refresh = authorized_refresh_token(
+        &hubspot.url(),
+        "/oauth/v1/token",
+        "crm.objects.contacts.read",
+    )
+    .await;
     let (code, _, err) = cli(
         &config,
         KEY,

@@ -26,6 +26,25 @@ pub struct Customer {
     pub country: String,
 }
 
+impl Customer {
+    /// A new active customer created at `now` (Unix seconds), its id given when inserted.
+    pub fn fresh(name: String, email: String, now: i64) -> Customer {
+        Customer {
+            id: String::new(),
+            name,
+            email,
+            status: "active".into(),
+            created: now,
+            updated: now,
+            version: 1,
+            line1: String::new(),
+            city: String::new(),
+            postcode: String::new(),
+            country: String::new(),
+        }
+    }
+}
+
 /// An order of a customer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Order {

@@ -159,42 +159,25 @@ impl TokenManager {
                 )
             })?;
         let issued = connected.issued;
-        let now = now_ms();
-        let life_ms =
-            junction_core::time::ms(issued.expires_in.unwrap_or(self.lifetime.default_lifetime));
-        junction_core::mask::register(&issued.access);
-        let seal = |name: String, value: &str| {
-            self.vault.seal(&name, value).map_err(|e| {
-                Error::new(Code::Internal, Origin::Internal, "cannot seal a token").with_cause(e)
-            })
-        };
-        let mut secrets = vec![seal(
-            access_secret(&self.connector, connection),
-            &issued.access,
-        )?];
-        match &issued.refresh {
-            Some(rt) => {
-                junction_core::mask::register(rt);
-                secrets.push(seal(refresh_secret(&self.connector, connection), rt)?);
-            }
-            None => {
-                return Err(Error::new(
-                    Code::UpstreamInvalid,
-                    Origin::Upstream,
-                    "the vendor issued no refresh token",
-                )
-                .with_hint(
-                    "ask for offline access in the connector's scopes, as the vendor documents",
-                ))
-            }
+        if issued.refresh.is_none() {
+            return Err(Error::new(
+                Code::UpstreamInvalid,
+                Origin::Upstream,
+                "the vendor issued no refresh token",
+            )
+            .with_hint(
+                "ask for offline access in the connector's scopes, as the vendor documents",
+            ));
         }
+        let now = now_ms();
+        let (secrets, expires_at, refresh_at) = self.sealed(connection, &issued, now)?;
         self.store
             .save_tokens(SaveTokens {
                 connector: self.connector.clone(),
                 name: connection.to_owned(),
                 epoch: None,
-                expires_at: Some(now + life_ms),
-                refresh_at: Some(now + (life_ms as f64 * self.lifetime.refresh_at) as i64),
+                expires_at: Some(expires_at),
+                refresh_at: Some(refresh_at),
                 secrets,
                 now,
             })
@@ -381,17 +364,16 @@ impl TokenManager {
         }
     }
 
-    async fn save(
+    /// What the provider issued, masked in logs and sealed for the store, with when it expires
+    /// and when to refresh it.
+    fn sealed(
         &self,
         connection: &str,
-        cell: &Cell,
-        epoch: i64,
-        issued: Issued,
-    ) -> Result<Arc<str>, Error> {
-        let now = now_ms();
+        issued: &Issued,
+        now: i64,
+    ) -> Result<(Vec<junction_store::SealedSecret>, i64, i64), Error> {
         let lifetime = issued.expires_in.unwrap_or(self.lifetime.default_lifetime);
         let life_ms = junction_core::time::ms(lifetime);
-        let expires_at = now + life_ms;
         let refresh_at = now + (life_ms as f64 * self.lifetime.refresh_at) as i64;
         junction_core::mask::register(&issued.access);
         let seal = |name: String, value: &str| {
@@ -407,6 +389,19 @@ impl TokenManager {
             junction_core::mask::register(rt);
             secrets.push(seal(refresh_secret(&self.connector, connection), rt)?);
         }
+        Ok((secrets, now + life_ms, refresh_at))
+    }
+
+    async fn save(
+        &self,
+        connection: &str,
+        cell: &Cell,
+        epoch: i64,
+        issued: Issued,
+    ) -> Result<Arc<str>, Error> {
+        let now = now_ms();
+        let lifetime = issued.expires_in.unwrap_or(self.lifetime.default_lifetime);
+        let (secrets, expires_at, refresh_at) = self.sealed(connection, &issued, now)?;
         let names: Vec<&str> = secrets.iter().map(|s| s.name.as_str()).collect();
         self.audit(
             "secret.set",

@@ -277,27 +277,16 @@ fn callback_event(
         "answer": answer,
         "finished_at_ms": now,
     });
-    junction_store::NewEvent {
-        source: CALLBACK_SOURCE.into(),
-        external_id: call.uid.clone(),
-        event_type: "call.done".into(),
-        entity_key: None,
-        sequence: None,
-        received_at: now,
-        payload: serde_json::to_vec(&payload).unwrap_or_default(),
-        context: junction_store::EventContext {
-            traceparent: Some(junction_telemetry::outgoing_traceparent(None)),
-            headers: Vec::new(),
-        },
-        deliveries: vec![junction_store::NewDelivery {
-            route: CALLBACK_ROUTE.into(),
-            destination: destination.to_owned(),
-            due_at: now,
-            ordering: junction_store::Ordering::None,
-        }],
-        tracked: false,
-        subjects: Vec::new(),
+    crate::Raised {
+        source: CALLBACK_SOURCE,
+        route: CALLBACK_ROUTE,
+        id: call.uid.clone(),
+        event_type: "call.done",
+        key: None,
+        payload,
+        destination,
     }
+    .event(now)
 }
 
 /// The source and route of callback events: names no config can declare (they hold a dot).

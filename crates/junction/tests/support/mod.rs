@@ -427,3 +427,53 @@ pub async fn all_arrived(
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// A refresh token from the mock's authorization server (a persona's with `token_path`), the
+/// way the connect flow obtains one: authorization code with PKCE, for client `mock_client`.
+pub async fn authorized_refresh_token(mock: &str, token_path: &str, scope: &str) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let verifier = "a-verifier-of-forty-three-characters-or-more-xyz";
+    let res = http
+        .get(format!("{mock}/oauth/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", "mock_client"),
+            ("redirect_uri", "http://127.0.0.1/callback"),
+            ("scope", scope),
+            ("code_challenge", &junction_mock::pkce_challenge(verifier)),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = reqwest::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let tokens: serde_json::Value = http
+        .post(format!("{mock}{token_path}"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1/callback"),
+            ("client_id", "mock_client"),
+            ("client_secret", "mock_secret"),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokens["refresh_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{tokens}"))
+        .to_owned()
+}

@@ -159,19 +159,7 @@ pub(super) async fn create_customer(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let mut c = Customer {
-        id: String::new(),
-        name: String::new(),
-        email: String::new(),
-        status: "active".into(),
-        created: now,
-        updated: now,
-        version: 1,
-        line1: String::new(),
-        city: String::new(),
-        postcode: String::new(),
-        country: String::new(),
-    };
+    let mut c = Customer::fresh(String::new(), String::new(), now);
     if let Err(e) = versions::apply(&mut c, &body, v) {
         return error(StatusCode::BAD_REQUEST, "invalid_request_error", &e);
     }

@@ -390,19 +390,7 @@ async fn create(
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     let mut data = state.data.write().unwrap_or_else(|e| e.into_inner());
-    let created = data.insert(Customer {
-        id: String::new(),
-        name,
-        email,
-        status: "active".into(),
-        created: now,
-        updated: now,
-        version: 1,
-        line1: String::new(),
-        city: String::new(),
-        postcode: String::new(),
-        country: String::new(),
-    });
+    let created = data.insert(Customer::fresh(name, email, now));
     (StatusCode::CREATED, Json(wrap(p, render(p, created)))).into_response()
 }
 
