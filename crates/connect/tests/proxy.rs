@@ -323,6 +323,23 @@ connectors:
       client_secret: secret:crm_client_secret
 "#;
 
+/// A token response of the mock's client credentials grant (it issues a refresh token too).
+async fn mock_grant(env: &Env) -> serde_json::Value {
+    env.http
+        .post(format!("{}/oauth/token", env.mock.url()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "mock_client"),
+            ("client_secret", "mock_secret"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn seed(env: &Env, connection: &str, refresh_token: &str) {
     let sealed = env
         .vault
@@ -349,20 +366,7 @@ async fn seed(env: &Env, connection: &str, refresh_token: &str) {
 async fn a_rotated_refresh_token_is_persisted_before_it_is_used() {
     let env = refreshing().await;
     // A refresh token from the provider, as the connect flow would have obtained it.
-    let first: serde_json::Value = env
-        .http
-        .post(format!("{}/oauth/token", env.mock.url()))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "mock_client"),
-            ("client_secret", "mock_secret"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let first = mock_grant(&env).await;
     let seeded = first["refresh_token"].as_str().unwrap().to_owned();
     seed(&env, "tenant-a", &seeded).await;
     let res = env
@@ -845,20 +849,7 @@ async fn each_connection_has_its_own_quota_and_one_tenants_burst_never_spends_an
     )
     .await;
     for tenant in ["acme", "globex"] {
-        let grant: serde_json::Value = env
-            .http
-            .post(format!("{}/oauth/token", env.mock.url()))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "mock_client"),
-                ("client_secret", "mock_secret"),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let grant = mock_grant(&env).await;
         seed(&env, tenant, grant["refresh_token"].as_str().unwrap()).await;
     }
     let as_tenant = |t: &'static str| {
