@@ -198,6 +198,34 @@ connectors:
     let text = res.text().await.unwrap();
     assert_eq!(text.lines().count(), CUSTOMERS + 1, "{text}");
 
+    // The vendor's own record rides along when asked for, beside the canonical fields.
+    let (status, page, _) = get(
+        &http,
+        &format!(
+            "{}/unified/crm/contacts?connection=hubspot&passthrough=true",
+            hub.base
+        ),
+        &app,
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let first = &page["data"][0];
+    assert_eq!(first["email"], from_hubspot[0]["email"]);
+    assert_eq!(
+        first["passthrough"]["properties"]["email"], first["email"],
+        "{first}"
+    );
+    let (_, one, _) = get(
+        &http,
+        &format!(
+            "{}/unified/crm/contacts/360000003?connection=zendesk&passthrough=true",
+            hub.base
+        ),
+        &app,
+    )
+    .await;
+    assert_eq!(one["passthrough"]["user"]["id"], 360000003, "{one}");
+
     // One record by the vendor's id: the same canonical record from both.
     let (status, one_h, _) = get(
         &http,

@@ -202,6 +202,7 @@ pub async fn lines(
     m: &Message,
     model: Option<std::sync::Arc<junction_transform::Model>>,
     records: super::pages::Records,
+    passthrough: bool,
 ) -> Result<Vec<u8>, LineError> {
     let def = m.map.as_ref().and_then(|n| shapes.mappings.get(n));
     let mapping = def.map(|d| (d.mapping.clone(), d.to.clone()));
@@ -220,7 +221,7 @@ pub async fn lines(
     let chunks = records.chunks(per);
     let jobs = chunks.into_iter().map(|chunk| {
         let (mapping, model) = (mapping.clone(), model.clone());
-        junction_transform::pool::run(move || chunk_lines(chunk, mapping, model))
+        junction_transform::pool::run(move || chunk_lines(chunk, mapping, model, passthrough))
     });
     let mut out = Vec::new();
     for done in futures_util::future::join_all(jobs).await {
@@ -238,6 +239,7 @@ fn chunk_lines(
     records: super::pages::Records,
     mapping: Option<MappingWithModel>,
     model: Option<std::sync::Arc<junction_transform::Model>>,
+    passthrough: bool,
 ) -> Result<Vec<u8>, LineError> {
     let mut out = Vec::with_capacity(records.len() * 256);
     for record in records.iter() {
@@ -268,6 +270,19 @@ fn chunk_lines(
                     });
                 }
             }
+        }
+        if passthrough && out[start..].starts_with(b"{") && out.ends_with(b"}") {
+            // The checked record, and the vendor's as it came, on the same line.
+            out.pop();
+            if out.len() > start + 1 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\"passthrough\":");
+            out.extend(record.iter().map(|b| match b {
+                b'\n' | b'\r' => b' ',
+                b => *b,
+            }));
+            out.push(b'}');
         }
         out.push(b'\n');
     }

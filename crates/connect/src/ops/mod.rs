@@ -55,6 +55,7 @@ macro_rules! ops_doc {
                 ("cursor" = Option<String>, Query, description = "The `next_cursor` of a previous answer"),
                 ("max_pages" = Option<u32>, Query, description = "Stop a walk after this many pages"),
                 ("max_records" = Option<u64>, Query, description = "Stop a walk at the first page boundary past this many records"),
+                ("passthrough" = Option<bool>, Query, description = "Each record (an object) also carries the vendor's own, as it came, under `passthrough`"),
                 ("X-Junction-Connection" = Option<String>, Header, description = "The connection to use (default `default`)")),
             responses(
                 (status = 200, description = "The operation's answer, mapped and checked; NDJSON with `all=true`"),
@@ -91,6 +92,8 @@ const MAX_QUERY_PAIRS: usize = 64;
 #[derive(Default)]
 struct Control {
     all: bool,
+    /// Each record also carries the vendor's own, under `passthrough`.
+    passthrough: bool,
     cursor: Option<String>,
     max_pages: Option<u32>,
     max_records: Option<u64>,
@@ -456,6 +459,7 @@ async fn input(
         }
         match k.as_ref() {
             "all" => control.all = matches!(v.as_ref(), "true" | "1" | ""),
+            "passthrough" => control.passthrough = matches!(v.as_ref(), "true" | "1" | ""),
             "cursor" => control.cursor = Some(v.into_owned()),
             "max_pages" => control.max_pages = Some(number(&k, &v)?),
             "max_records" => control.max_records = Some(number(&k, &v)?),
@@ -520,6 +524,8 @@ struct OpCall {
     connection: String,
     /// The API version called, on a connector with `versions:`.
     version: Option<String>,
+    /// Each record also carries the vendor's own (`?passthrough=true`).
+    passthrough: bool,
 }
 
 impl OpCall {
@@ -553,11 +559,13 @@ impl OpCall {
             req,
             connection,
             version: version.map(|v| v.name.clone()),
+            passthrough: false,
         })
     }
 
     /// The call as the caller asked: one answer, one page, or every page.
-    async fn run(self, control: &Control) -> Result<Response, ApiError> {
+    async fn run(mut self, control: &Control) -> Result<Response, ApiError> {
+        self.passthrough = control.passthrough;
         match self.op.paginate.clone() {
             None => Ok(self.single().await),
             Some(p) => {
@@ -606,8 +614,15 @@ impl OpCall {
             return res;
         }
         self.observe(&json);
+        let vendor = self.passthrough.then(|| json.clone());
         match self.canonical(vec![json]).await {
-            Ok(mut v) => answer::ok(&v.pop().unwrap_or(Value::Null), attempts),
+            Ok(mut v) => {
+                let mut record = v.pop().unwrap_or(Value::Null);
+                if let (Some(vendor), Value::Object(fields)) = (vendor, &mut record) {
+                    fields.insert("passthrough".into(), vendor);
+                }
+                answer::ok(&record, attempts)
+            }
             Err(refused) => refused,
         }
     }
@@ -769,18 +784,24 @@ impl OpCall {
             .as_ref()
             .and_then(|m| self.shapes.models.get(m))
             .cloned();
-        message::lines(&self.shapes, &self.op.response, model, records)
-            .await
-            .map_err(|e| match e {
-                message::LineError::Mapping(e) => {
-                    message::mapping_error(&self.name, Side::Answer, e).into_response()
-                }
-                message::LineError::Model {
-                    model,
-                    value,
-                    errors,
-                } => message::broken_answer(&self.rt.drift, &self.subject, &model, &value, &errors),
-            })
+        message::lines(
+            &self.shapes,
+            &self.op.response,
+            model,
+            records,
+            self.passthrough,
+        )
+        .await
+        .map_err(|e| match e {
+            message::LineError::Mapping(e) => {
+                message::mapping_error(&self.name, Side::Answer, e).into_response()
+            }
+            message::LineError::Model {
+                model,
+                value,
+                errors,
+            } => message::broken_answer(&self.rt.drift, &self.subject, &model, &value, &errors),
+        })
     }
 
     /// Every page from `start`, streamed as NDJSON; the first page's failure is an ordinary
