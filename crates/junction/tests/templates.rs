@@ -106,6 +106,27 @@ fn cases() -> Vec<Case> {
             env: &[("HUBSPOT_SECRET", "mock_secret")],
         },
         Case {
+            persona: Persona::MicrosoftGraph,
+            connector: r#"base_url: "{m}/v1.0"
+    vars: { tenant: contoso, client_id: mock_client, client_secret: env:GRAPH_SECRET }
+    auth: { token_url: "{m}/contoso/oauth2/v2.0/token" }
+    operations: { list_users: { paginate: { page_size: 10 } } }"#,
+            source: "",
+            list: ("list_users", json!({})),
+            list_path: "/v1.0/users",
+            position: "skiptoken=",
+            get: (
+                "get_user",
+                json!({ "id": "00000003-0000-4000-8000-000000000003" }),
+            ),
+            get_id: "00000003-0000-4000-8000-000000000003",
+            create: None,
+            credential: ("authorization", "Bearer at_"),
+            tells_remaining: false,
+            webhook: None,
+            env: &[("GRAPH_SECRET", "mock_secret")],
+        },
+        Case {
             persona: Persona::Shopify,
             connector: r#"base_url: "{m}/admin/api/2024-07"
     vars: { shop: acme, access_token: env:SHOPIFY_TOKEN }
@@ -450,6 +471,11 @@ async fn the_hubspot_template_works_against_the_hubspot_persona() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_microsoft_graph_template_works_against_the_microsoft_graph_persona() {
+    prove(Persona::MicrosoftGraph).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shopify_template_works_against_the_shopify_persona() {
     prove(Persona::Shopify).await;
 }
@@ -480,7 +506,8 @@ fn every_built_in_template_has_a_persona_test() {
     for t in shipped {
         assert!(
             this.contains(&format!(
-                "fn the_{t}_template_works_against_the_{t}_persona"
+                "fn the_{u}_template_works_against_the_{u}_persona",
+                u = t.replace('-', "_")
             )),
             "{t} has a case but no test runs it"
         );

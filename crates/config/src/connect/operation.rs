@@ -485,7 +485,7 @@ fn paginate(
         let plain = value.len() <= 64
             && value
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-[].".contains(&b));
+                .all(|b| b.is_ascii_alphanumeric() || b"_-[].$".contains(&b));
         if !value.is_empty() && !plain {
             errs.push(doc.error_at(
                 &push(ptr, key),
@@ -522,14 +522,38 @@ fn paginate(
 }
 
 /// `data` → `["data"]`, `meta.next` → `["meta", "next"]`, `.` → `[]` (the value itself).
+/// A dotted field path (`paging.next.after`); a segment in double quotes may hold dots and
+/// other characters (`"@odata.nextLink"`, OData's next link).
 fn dotted(text: &str) -> Option<Vec<String>> {
     if text == "." {
         return Some(Vec::new());
     }
-    let parts: Vec<String> = text.split('.').map(str::to_owned).collect();
-    parts
-        .iter()
-        .all(|p| field_name(p) && p.len() <= 64)
-        .then_some(parts)
-        .filter(|p| p.len() <= 8)
+    let mut parts = Vec::new();
+    let mut rest = text;
+    loop {
+        let (part, after) = match rest.strip_prefix('"') {
+            Some(quoted) => {
+                let end = quoted.find('"')?;
+                let part = &quoted[..end];
+                let ok =
+                    !part.is_empty() && part.len() <= 64 && !part.chars().any(char::is_control);
+                (ok.then_some(part)?, &quoted[end + 1..])
+            }
+            None => {
+                let end = rest.find('.').unwrap_or(rest.len());
+                let part = &rest[..end];
+                (
+                    (field_name(part) && part.len() <= 64).then_some(part)?,
+                    &rest[end..],
+                )
+            }
+        };
+        parts.push(part.to_owned());
+        match after.strip_prefix('.') {
+            Some(next) => rest = next,
+            None if after.is_empty() => break,
+            None => return None,
+        }
+    }
+    (parts.len() <= 8).then_some(parts)
 }

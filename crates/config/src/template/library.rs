@@ -7,6 +7,10 @@ use std::path::Path;
 pub(super) const BUILTIN: &[(&str, &str)] = &[
     ("github", include_str!("../../templates/github.yaml")),
     ("hubspot", include_str!("../../templates/hubspot.yaml")),
+    (
+        "microsoft-graph",
+        include_str!("../../templates/microsoft-graph.yaml"),
+    ),
     ("shopify", include_str!("../../templates/shopify.yaml")),
     ("slack", include_str!("../../templates/slack.yaml")),
     ("stripe", include_str!("../../templates/stripe.yaml")),

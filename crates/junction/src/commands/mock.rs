@@ -40,7 +40,7 @@ pub struct MockArgs {
     pub rate_limit_headers: Option<RateLimitHeaders>,
     /// Speak as a vendor — its credentials, paths, record shapes, pagination, rate-limit
     /// headers, errors and webhook signatures — instead of the mock's own CRM API: `stripe`,
-    /// `github`, `hubspot`, `shopify`, `slack`, `zendesk`. Each provider template is tested
+    /// `github`, `hubspot`, `shopify`, `slack`, `zendesk`, `microsoft-graph`. Each provider template is tested
     /// against its vendor's persona.
     #[arg(long, value_parser = |s: &str| s.parse::<junction_mock::Persona>())]
     pub persona: Option<junction_mock::Persona>,

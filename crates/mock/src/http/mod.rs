@@ -136,10 +136,12 @@ pub fn router(state: Arc<State>) -> Router {
     let api = match state.config.persona {
         Some(p) => {
             let api = crate::persona::router(p, state.clone());
-            if p == crate::Persona::Hubspot {
-                api.route("/oauth/v1/token", post(token))
-            } else {
-                api
+            match p {
+                crate::Persona::Hubspot => api.route("/oauth/v1/token", post(token)),
+                crate::Persona::MicrosoftGraph => {
+                    api.route("/{tenant}/oauth2/v2.0/token", post(token))
+                }
+                _ => api,
             }
         }
         None => Router::new()

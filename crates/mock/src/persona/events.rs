@@ -19,7 +19,8 @@ impl Persona {
             Persona::Zendesk => Some(Scheme::Zendesk),
             // HubSpot batches events in one array per request, signed over the full URL (v3):
             // not a shape a webhook source takes as one event.
-            Persona::Hubspot => None,
+            // Graph's change notifications carry a client state, not a signature.
+            Persona::Hubspot | Persona::MicrosoftGraph => None,
         }
     }
 
@@ -32,6 +33,7 @@ impl Persona {
             Persona::Shopify => "customers/update",
             Persona::Slack => "user_change",
             Persona::Zendesk => "zen:event-type:user.updated",
+            Persona::MicrosoftGraph => "updated",
         }
     }
 }
@@ -47,7 +49,7 @@ pub fn event(
 ) -> (Value, Vec<(String, String)>) {
     let record = render(p, c);
     match p {
-        Persona::Stripe | Persona::Hubspot => (
+        Persona::Stripe | Persona::Hubspot | Persona::MicrosoftGraph => (
             json!({ "id": id, "object": "event", "type": p.event_type(), "created": now, "sequence": seq,
                     "data": { "object": record } }),
             Vec::new(),

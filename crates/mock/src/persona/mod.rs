@@ -40,15 +40,20 @@ pub enum Persona {
     /// Slack Web API: bot token as bearer, `cursor` in `response_metadata.next_cursor`, errors
     /// as `200 {ok: false}`, 429 with `Retry-After`, `X-Slack-Signature` v0 events.
     Slack,
+    /// Microsoft Graph v1.0: OAuth2 client credentials at `/{tenant}/oauth2/v2.0/token`
+    /// (scope `https://graph.microsoft.com/.default`), `@odata.nextLink` with `$top` and
+    /// `$skiptoken`, GUID ids, 429 with `Retry-After` and no other rate-limit headers.
+    MicrosoftGraph,
     /// Zendesk Support: `{email}/token:{api_token}` basic, `page[after]` cursor with
     /// `meta.has_more`, `X-Rate-Limit-Remaining`, `X-Zendesk-Webhook-Signature` webhooks.
     Zendesk,
 }
 
 impl Persona {
-    pub const ALL: [Persona; 6] = [
+    pub const ALL: [Persona; 7] = [
         Persona::Github,
         Persona::Hubspot,
+        Persona::MicrosoftGraph,
         Persona::Shopify,
         Persona::Slack,
         Persona::Stripe,
@@ -63,13 +68,14 @@ impl Persona {
             Persona::Shopify => "shopify",
             Persona::Slack => "slack",
             Persona::Zendesk => "zendesk",
+            Persona::MicrosoftGraph => "microsoft-graph",
         }
     }
 
     /// The rate-limit headers the vendor sends.
     pub fn header_style(self) -> HeaderStyle {
         match self {
-            Persona::Stripe | Persona::Slack => HeaderStyle::None,
+            Persona::Stripe | Persona::Slack | Persona::MicrosoftGraph => HeaderStyle::None,
             Persona::Github => HeaderStyle::Github,
             Persona::Hubspot => HeaderStyle::Hubspot,
             Persona::Shopify => HeaderStyle::Shopify,
@@ -86,6 +92,7 @@ impl Persona {
             Persona::Shopify => &["40/20s"],
             Persona::Slack => &["20/min"],
             Persona::Zendesk => &["700/min"],
+            Persona::MicrosoftGraph => &["10000/10min"],
         };
         text.iter().filter_map(|t| Limit::parse(t).ok()).collect()
     }
@@ -94,6 +101,7 @@ impl Persona {
     pub fn scopes(self) -> &'static [&'static str] {
         match self {
             Persona::Hubspot => &["crm.objects.contacts.read", "crm.objects.contacts.write"],
+            Persona::MicrosoftGraph => &["https://graph.microsoft.com/.default"],
             _ => &[],
         }
     }
@@ -142,11 +150,11 @@ impl Persona {
                     _ => Err("wrong username or token"),
                 }
             }
-            Persona::Hubspot => {
-                let scope = if write {
-                    "crm.objects.contacts.write"
-                } else {
-                    "crm.objects.contacts.read"
+            Persona::Hubspot | Persona::MicrosoftGraph => {
+                let scope = match (self, write) {
+                    (Persona::MicrosoftGraph, _) => "https://graph.microsoft.com/.default",
+                    (_, true) => "crm.objects.contacts.write",
+                    _ => "crm.objects.contacts.read",
                 };
                 let mut only_bearer = HeaderMap::new();
                 if let Some(v) = headers.get("authorization") {

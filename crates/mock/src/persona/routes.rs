@@ -41,6 +41,9 @@ pub(crate) fn router(p: Persona, state: Shared) -> Router<Shared> {
         Persona::Zendesk => r
             .route("/api/v2/users.json", get(list).post(create))
             .route("/api/v2/users/{id}", get(one)),
+        Persona::MicrosoftGraph => r
+            .route("/v1.0/users", get(list))
+            .route("/v1.0/users/{id}", get(one)),
     };
     r.route_layer(axum::middleware::from_fn_with_state(state, edge))
         .layer(Extension(p))
@@ -63,6 +66,10 @@ pub(super) fn fail(p: Persona, status: StatusCode, message: &str) -> Response {
         }
         Persona::Slack => json!({ "ok": false, "error": "ratelimited" }),
         Persona::Zendesk => json!({ "error": zendesk_error(status), "description": message }),
+        Persona::MicrosoftGraph => {
+            json!({ "error": { "code": graph_code(status), "message": message,
+            "innerError": { "request-id": "00000000-0000-0000-0000-000000000000" } } })
+        }
     };
     (status, Json(body)).into_response()
 }
@@ -82,6 +89,16 @@ fn hubspot_category(s: StatusCode) -> &'static str {
         404 => "OBJECT_NOT_FOUND",
         429 => "RATE_LIMITS",
         _ => "VALIDATION_ERROR",
+    }
+}
+
+fn graph_code(s: StatusCode) -> &'static str {
+    match s.as_u16() {
+        401 => "InvalidAuthenticationToken",
+        403 => "Authorization_RequestDenied",
+        404 => "Request_ResourceNotFound",
+        429 => "TooManyRequests",
+        _ => "BadRequest",
     }
 }
 
@@ -142,7 +159,9 @@ async fn edge(
                 Persona::Stripe | Persona::Hubspot | Persona::Github => None,
                 // Shopify writes it with a decimal.
                 Persona::Shopify => Some(format!("{secs}.0")),
-                Persona::Slack | Persona::Zendesk => Some(secs.to_string()),
+                Persona::Slack | Persona::Zendesk | Persona::MicrosoftGraph => {
+                    Some(secs.to_string())
+                }
             };
             if let Some(v) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
                 res.headers_mut().insert("retry-after", v);
@@ -171,6 +190,7 @@ fn sizes(p: Persona) -> (&'static str, usize, usize) {
         Persona::Shopify => ("limit", 50, 250),
         Persona::Slack => ("limit", 100, 1000),
         Persona::Zendesk => ("page[size]", 100, 100),
+        Persona::MicrosoftGraph => ("$top", 100, 999),
     }
 }
 
@@ -229,6 +249,10 @@ fn start(
             .get("page[after]")
             .map_or(Some(0), |v| unopaque(v))
             .ok_or(bad("page[after]"))?,
+        Persona::MicrosoftGraph => q
+            .get("$skiptoken")
+            .map_or(Some(0), |v| unopaque(v))
+            .ok_or(bad("$skiptoken"))?,
     })
 }
 
@@ -309,6 +333,13 @@ async fn list(
                     "response_metadata": { "next_cursor": if more { opaque(end) } else { String::new() } } }),
             None,
         ),
+        Persona::MicrosoftGraph => {
+            let mut body = json!({ "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users", "value": records });
+            if more {
+                body["@odata.nextLink"] = json!(url(&format!("%24skiptoken={}", opaque(end))));
+            }
+            (body, None)
+        }
         Persona::Zendesk => (
             json!({ "users": records,
                     "meta": { "has_more": more, "after_cursor": more.then(|| opaque(end)), "before_cursor": (from > 0).then(|| opaque(from)) },

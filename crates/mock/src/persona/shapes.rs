@@ -26,6 +26,7 @@ pub fn vendor_id(p: Persona, c: &Customer) -> Value {
         Persona::Shopify => json!(SHOPIFY_BASE + n),
         Persona::Slack => json!(format!("U{n:08}")),
         Persona::Zendesk => json!(ZENDESK_BASE + n),
+        Persona::MicrosoftGraph => json!(format!("{n:08x}-0000-4000-8000-{n:012x}")),
     }
 }
 
@@ -38,6 +39,7 @@ pub fn customer_id(p: Persona, vendor: &str) -> Option<String> {
         Persona::Shopify => vendor.parse::<u64>().ok()?.checked_sub(SHOPIFY_BASE)?,
         Persona::Slack => vendor.strip_prefix('U')?.parse().ok()?,
         Persona::Zendesk => vendor.parse::<u64>().ok()?.checked_sub(ZENDESK_BASE)?,
+        Persona::MicrosoftGraph => u64::from_str_radix(vendor.get(..8)?, 16).ok()?,
     };
     Some(format!("cus_{n:06}"))
 }
@@ -98,6 +100,11 @@ pub fn render(p: Persona, c: &Customer) -> Value {
             "profile": { "email": c.email, "real_name": c.name, "first_name": first, "last_name": last },
             "updated": c.updated,
         }),
+        Persona::MicrosoftGraph => json!({
+            "id": id, "displayName": c.name, "givenName": first, "surname": last,
+            "mail": c.email, "userPrincipalName": c.email.replace("@example.com", "@contoso.onmicrosoft.com"),
+            "accountEnabled": c.status != "closed", "createdDateTime": iso(c.created),
+        }),
         Persona::Zendesk => json!({
             "id": id, "url": format!("https://acme.zendesk.com/api/v2/users/{id}.json"),
             "name": c.name, "email": c.email, "role": "end-user",
@@ -123,7 +130,9 @@ pub fn parse_new(p: Persona, body: &Value) -> Result<(String, String), String> {
             (name.trim().to_owned(), text(&c["email"]))
         }
         Persona::Zendesk => (text(&body["user"]["name"]), text(&body["user"]["email"])),
-        Persona::Stripe | Persona::Slack => return Err("not created through this persona".into()),
+        Persona::Stripe | Persona::Slack | Persona::MicrosoftGraph => {
+            return Err("not created through this persona".into())
+        }
     };
     let needs_email = p != Persona::Github;
     match (name.is_empty(), email.is_empty() && needs_email) {
