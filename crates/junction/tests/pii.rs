@@ -112,7 +112,15 @@ routes:
         excerpt.contains("***@example.org") && excerpt.contains("***1111"),
         "the excerpt is kept, masked: {excerpt}"
     );
-    let rejected = get(&http, format!("{}/api/v1/rejected", hub.base), ADMIN).await;
+    // Samples are kept in the background: wait for it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let rejected = loop {
+        let r = get(&http, format!("{}/api/v1/rejected", hub.base), ADMIN).await;
+        if !r["items"].as_array().unwrap().is_empty() || Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(
         rejected["items"].as_array().unwrap().len() == 1,
         "{rejected}"
