@@ -203,3 +203,19 @@ fn a_source_takes_the_templates_webhook_part() {
         errs[0]
     );
 }
+
+#[test]
+fn an_operation_parameter_cannot_take_the_name_of_a_call_option() {
+    let errs = load(
+        "connectors:\n  crm:\n    base_url: https://api.example.com\n    operations:\n      list: { path: /people, query: [ passthrough ] }\n",
+        "junction.yaml",
+    )
+    .unwrap_err();
+    assert!(
+        errs[0]
+            .message
+            .contains("`passthrough` is one of Junction's own options"),
+        "{}",
+        errs[0]
+    );
+}

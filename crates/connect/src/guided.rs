@@ -148,13 +148,6 @@ fn authorize_target(
     }
 }
 
-fn plain(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// `POST /api/v1/connect-sessions`: what the session allows.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -228,7 +221,7 @@ pub async fn create_session(
             "set server.public_url to the address end users' browsers reach this hub at",
         ));
     };
-    if !plain(&new.tenant) {
+    if !junction_config::valid_entry_name(&new.tenant) {
         return Err(refused(
             Code::BadRequest,
             "`tenant` is not a name".into(),

@@ -120,9 +120,12 @@ pub struct Runtime {
     pub rollout: Option<Arc<junction_server::rollouts::Tracked>>,
 }
 
-/// Most connections whose quota a connector keeps: beyond, the oldest made is forgotten (its
-/// next call starts a fresh count), so tenants cannot grow memory without bound.
+/// Most connections whose quota a connector keeps. Beyond, an idle one (nothing counted, no
+/// pause) is forgotten to make room — its next call starts an empty count, as it would have
+/// found — so names a caller makes up cannot grow memory, nor push out a busy tenant's count.
 const MAX_CONNECTION_QUOTAS: usize = 100_000;
+/// Quotas looked at, oldest first, for an idle one to forget when the map is full.
+const EVICTION_PROBES: usize = 16;
 
 /// Each connection's quota, and the order they were made in (the oldest forgotten first).
 type Made = (
@@ -138,21 +141,39 @@ struct ConnectionQuotas {
 }
 
 impl ConnectionQuotas {
-    fn of(&self, connection: &str) -> Arc<LocalQuota> {
+    /// The connection's quota; `None` when the map is full of busy ones.
+    fn of(&self, connection: &str, now: Instant) -> Option<Arc<LocalQuota>> {
         let mut g = self.made.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(q) = g.0.get(connection) {
-            return q.clone();
+            return Some(q.clone());
         }
-        if g.0.len() >= MAX_CONNECTION_QUOTAS {
-            if let Some(oldest) = g.1.pop_front() {
-                g.0.remove(&oldest);
-            }
+        if g.0.len() >= MAX_CONNECTION_QUOTAS && !evict_idle(&mut g, now) {
+            return None;
         }
         let q = Arc::new(LocalQuota::with_jitter(&self.windows, self.jitter));
         g.0.insert(connection.to_owned(), q.clone());
         g.1.push_back(connection.to_owned());
-        q
+        Some(q)
     }
+}
+
+/// Forgets one idle quota among the oldest few; `false` when they are all busy.
+fn evict_idle(made: &mut Made, now: Instant) -> bool {
+    for _ in 0..EVICTION_PROBES.min(made.1.len()) {
+        let Some(name) = made.1.pop_front() else {
+            return false;
+        };
+        let idle = made.0.get(&name).is_none_or(|q| {
+            let s = q.snapshot(now);
+            s.paused_for.is_none() && s.windows.iter().all(|(_, used, _)| *used == 0)
+        });
+        if idle {
+            made.0.remove(&name);
+            return true;
+        }
+        made.1.push_back(name);
+    }
+    false
 }
 
 /// A call's place in the quota, taken when it was admitted: it counts in every window until the
@@ -695,7 +716,9 @@ impl Runtime {
         let own = match &self.connection_quotas {
             None => None,
             Some(cq) => {
-                let q = cq.of(connection);
+                let Some(q) = cq.of(connection, Instant::now()) else {
+                    return Err(self.connection_spent(connection, Duration::from_secs(1)));
+                };
                 loop {
                     let now = Instant::now();
                     match q.try_reserve(now) {
@@ -913,4 +936,39 @@ fn _send_check2(
     is_send(crate::auth::grant::client_credentials(h, oa));
     is_send(crate::auth::grant::refresh(h, oa, "x"));
     is_send(a.apply("x", o));
+}
+
+#[cfg(test)]
+mod connection_quotas {
+    use super::*;
+
+    fn made(names: &[&str]) -> Made {
+        let mut m = Made::default();
+        for n in names {
+            let q = Arc::new(LocalQuota::new(&[Window {
+                limit: 10,
+                window: Duration::from_secs(10),
+            }]));
+            m.0.insert((*n).to_owned(), q);
+            m.1.push_back((*n).to_owned());
+        }
+        m
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_map_forgets_an_idle_connection_never_a_busy_one() {
+        let now = Instant::now();
+        let mut m = made(&["busy", "idle"]);
+        m.0["busy"].try_acquire(now).unwrap();
+        assert!(evict_idle(&mut m, now));
+        assert!(m.0.contains_key("busy") && !m.0.contains_key("idle"));
+        assert_eq!(m.1, ["busy"]);
+        // Only busy ones left: nothing is forgotten, the caller is refused instead.
+        assert!(!evict_idle(&mut m, now));
+        assert!(m.0.contains_key("busy"));
+        // Once its window has passed it is idle again.
+        tokio::time::advance(Duration::from_secs(11)).await;
+        assert!(evict_idle(&mut m, Instant::now()));
+        assert!(m.0.is_empty() && m.1.is_empty());
+    }
 }

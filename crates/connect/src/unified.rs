@@ -59,12 +59,7 @@ fn connection(query: &str) -> Result<(String, String, Rest), String> {
     }
     let named = named.ok_or("`connection` is required: the connector (and connection) to ask")?;
     let (connector, conn) = named.split_once(':').unwrap_or((&named, "default"));
-    let plain = |s: &str| {
-        !s.is_empty()
-            && s.len() < 65
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    };
+    let plain = junction_config::valid_entry_name;
     if named.len() > MAX_CONNECTION || !plain(connector) || !plain(conn) {
         return Err(format!(
             "`{}` is not CONNECTOR or CONNECTOR:CONNECTION",
@@ -106,24 +101,21 @@ async fn forward(
     };
     let (connector, conn, mut query) =
         connection(req.uri().query().unwrap_or_default()).map_err(bad)?;
-    let serving: Vec<String> = hub
-        .connectors()
-        .values()
-        .filter(|rt| rt.cfg.unified.contains_key(&key))
-        .map(|rt| rt.cfg.name.clone())
-        .collect();
-    let serving = {
-        let mut s = serving;
-        s.sort();
-        s
-    };
-    if serving.is_empty() {
-        return Err(not_found(&key, &hub));
-    }
     let Some(unified) = hub
         .connector(&connector)
         .and_then(|rt| rt.cfg.unified.get(&key).cloned())
     else {
+        // Only a refused call lists who serves the resource.
+        let mut serving: Vec<String> = hub
+            .connectors()
+            .values()
+            .filter(|rt| rt.cfg.unified.contains_key(&key))
+            .map(|rt| rt.cfg.name.clone())
+            .collect();
+        if serving.is_empty() {
+            return Err(not_found(&key, &hub));
+        }
+        serving.sort();
         return Err(ApiError(
             Error::downstream(
                 Code::NotFound,

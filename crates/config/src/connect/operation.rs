@@ -385,6 +385,9 @@ pub(crate) fn patched(
 }
 
 /// A field may be one parameter only; names must be plain.
+/// Query names `/ops` reads as its own options (`?all=true`, `?cursor=…`): never parameters.
+const CONTROLS: [&str; 5] = ["all", "cursor", "max_pages", "max_records", "passthrough"];
+
 fn duplicate_params(doc: &Document, optr: &str, op: &Operation, errs: &mut Vec<ConfigError>) {
     let mut seen = std::collections::BTreeSet::new();
     for name in op.params() {
@@ -393,6 +396,15 @@ fn duplicate_params(doc: &Document, optr: &str, op: &Operation, errs: &mut Vec<C
                 optr,
                 format!("`{name}` is not a parameter name"),
                 Some("use letters, digits, `_` and `-`".into()),
+            ));
+        } else if CONTROLS.contains(&name) {
+            errs.push(doc.error_at(
+                optr,
+                format!("`{name}` is one of Junction's own options of a call"),
+                Some(format!(
+                    "{} are read by Junction, not sent to the vendor: name the field otherwise and map it in a request mapping",
+                    CONTROLS.join(", ")
+                )),
             ));
         } else if !seen.insert(name) {
             errs.push(doc.error_at(

@@ -252,6 +252,9 @@ impl TokenManager {
                     }
                 }
             } else if self.seeded() {
+                // No such connection: its cell is not kept (callers name connections, and
+                // unknown names must not grow this map).
+                self.forget(connection);
                 return Err(self.not_seeded(connection));
             }
             let now = now_ms();
