@@ -492,8 +492,7 @@ fn probe(
                     ));
                 }
                 Some(op) => {
-                    let reads = c.soap.is_none()
-                        && matches!(op.method, http::Method::GET | http::Method::HEAD);
+                    let reads = c.soap.is_none() && op.reads();
                     if !reads && !call.safe {
                         errs.push(doc.error_at(
                             &push(&cptr, "operation"),

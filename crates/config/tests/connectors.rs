@@ -187,7 +187,47 @@ fn broken_connectors_are_located_with_hints() {
         (
             "connectors:\n  a:\n    base_url: https://x\n    operations: { up: { method: POST, path: /a, paginate: { style: cursor } } }\n",
             "connectors.a.operations.up.paginate",
-            "only GET operations are paginated",
+            "only operations that read are paginated",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    operations: { up: { method: POST, safe: true, path: /a, paginate: { style: link } } }\n",
+            "connectors.a.operations.up.paginate.style",
+            "follows URLs",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    operations: { up: { path: /a, safe: true } }\n",
+            "connectors.a.operations.up.safe",
+            "is safe already",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    cost: { actual: extensions.cost }\n",
+            "connectors.a.cost",
+            "this connector has none",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    quotas: [ 100/s ]\n    operations: { up: { path: /a, cost: 101 } }\n",
+            "connectors.a.operations.up.cost",
+            "never fits in a quota of 100",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    quotas: [ 100/s ]\n    operations: { up: { path: /a, cost: 0 } }\n",
+            "connectors.a.operations.up.cost",
+            "between 1 and",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    quotas: [ 100/s ]\n    cost: { left: \"a..b\" }\n",
+            "connectors.a.cost.left",
+            "neither a field path nor `header:NAME`",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    quotas: [ 100/s ]\n    cost: { limit: x.max }\n",
+            "connectors.a.cost.limit",
+            "there is no `left`",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    errors_in_answer: { code: \"..\" }\n",
+            "connectors.a.errors_in_answer.code",
+            "not a field path",
         ),
         (
             "connectors:\n  a:\n    base_url: https://x\n    operations: { up: { path: /a, paginate: { style: offset, page_size: 0 } } }\n",
@@ -240,4 +280,54 @@ fn a_base_url_on_a_link_local_or_metadata_address_is_refused_unless_allowed() {
     }
     let private = "connectors:\n  c:\n    base_url: http://10.0.0.5\n";
     assert!(load_str(private, "junction.yaml", &Overrides::default(), &env).is_ok());
+}
+
+#[test]
+fn a_cost_metered_graphql_connector_resolves() {
+    let yaml = r#"
+connectors:
+  shop:
+    base_url: https://acme.myshopify.com/admin/api/2024-07
+    quotas: [ 1000/20s ]
+    cost:
+      default: 2
+      actual: extensions.cost.actualQueryCost
+      left: header:X-Points-Left
+    errors_in_answer: { rate_limited: [ THROTTLED ] }
+    operations:
+      customers:
+        method: POST
+        path: /graphql.json
+        safe: true
+        cost: 252
+        paginate: { style: cursor, records: data.customers.nodes, next: data.customers.pageInfo.endCursor, param: variables.after, size_param: variables.first, page_size: 250 }
+"#;
+    let cfg = load_str(yaml, "junction.yaml", &Overrides::default(), &env)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let c = &cfg.connectors["shop"];
+    assert_eq!(c.cost.default, 2);
+    assert_eq!(
+        c.cost.actual,
+        Some(junction_config::CostField::Body(vec![
+            "extensions".into(),
+            "cost".into(),
+            "actualQueryCost".into()
+        ]))
+    );
+    assert!(matches!(
+        c.cost.left,
+        Some(junction_config::CostField::Header(_))
+    ));
+    let errors = c.errors_in_answer.as_ref().unwrap();
+    assert_eq!(errors.field, vec!["errors".to_owned()]);
+    assert_eq!(
+        errors.code,
+        vec!["extensions".to_owned(), "code".to_owned()]
+    );
+    let op = &c.operations["customers"];
+    assert!(op.reads() && op.repeatable());
+    assert_eq!(op.cost, Some(252));
+    let body = op.paginate.as_ref().unwrap().body.as_ref().unwrap();
+    assert_eq!(body.param, vec!["variables".to_owned(), "after".to_owned()]);
+    assert_eq!(body.size, vec!["variables".to_owned(), "first".to_owned()]);
 }

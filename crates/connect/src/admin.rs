@@ -92,7 +92,7 @@ pub struct QuotaView {
 pub struct QuotaWindowView {
     pub limit: u32,
     pub window_s: f64,
-    /// Calls counted in the window now.
+    /// Calls (or points, at a vendor that meters by cost) counted in the window now.
     pub used: u64,
     /// The limit was learned from the vendor's headers.
     pub learned: bool,

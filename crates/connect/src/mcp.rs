@@ -112,11 +112,11 @@ impl ServerHandler for Tools {
                     tool.output_schema =
                         crate::ops::describe::inline_schema(&op.response, &shapes).and_then(object);
                 }
-                let reads = matches!(op.method, http::Method::GET | http::Method::HEAD);
+                let reads = op.reads();
                 let mut notes = ToolAnnotations::default();
                 notes.read_only_hint = Some(reads);
                 notes.destructive_hint = Some(destructive(op));
-                notes.idempotent_hint = Some(reads || op.method == http::Method::PUT);
+                notes.idempotent_hint = Some(op.repeatable());
                 notes.open_world_hint = Some(true);
                 tool.annotations = Some(notes);
                 tools.push(tool);

@@ -135,6 +135,7 @@ pub async fn proxy(
             body,
             connection,
             version,
+            terms: crate::runtime::Terms::default(),
         })
         .await?;
     crate::drift::deprecation(&rt.drift, &connector, &method, &path, &answer.headers);

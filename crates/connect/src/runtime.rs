@@ -15,7 +15,10 @@ use junction_resilience::{Circuit, LocalQuota, QuotaState, RetryBudget, Window, 
 use junction_store::Backend;
 use tokio::time::Instant;
 
+mod cost;
 mod send;
+
+pub use cost::Terms;
 
 use crate::auth::tokens::{TokenManager, TokenScheme};
 use crate::auth::{basic_value, bearer_value, Auth, Outgoing};
@@ -46,6 +49,8 @@ pub struct Call {
     /// The API version the call is pinned to (its path prefix or header is already in `path`
     /// or `headers`): part of the cache key, so versions never answer for each other.
     pub version: Option<String>,
+    /// Its price in the quota's points, and whether it is safe to repeat.
+    pub terms: Terms,
 }
 
 /// The upstream's answer (or the cache's), on its way back to the caller.
@@ -141,6 +146,12 @@ struct ConnectionQuotas {
 }
 
 impl ConnectionQuotas {
+    /// The connection's quota, if it has one yet.
+    fn existing(&self, connection: &str) -> Option<Arc<LocalQuota>> {
+        let g = self.made.lock().unwrap_or_else(|p| p.into_inner());
+        g.0.get(connection).cloned()
+    }
+
     /// The connection's quota; `None` when the map is full of busy ones.
     fn of(&self, connection: &str, now: Instant) -> Option<Arc<LocalQuota>> {
         let mut g = self.made.lock().unwrap_or_else(|p| p.into_inner());
@@ -181,6 +192,8 @@ fn evict_idle(made: &mut Made, now: Instant) -> bool {
 /// left, the place is given back; dropped after (the caller went away), the call is settled then.
 pub(crate) struct Reserved<'a> {
     quota: &'a LocalQuota,
+    /// Points reserved.
+    cost: u32,
     /// The place in the connection's own quota, when it has one.
     connection: Option<Arc<LocalQuota>>,
     admitted: Instant,
@@ -198,10 +211,15 @@ impl Reserved<'_> {
     /// The call's answer (or failure) is in.
     pub(crate) fn settled(mut self, now: Instant) {
         self.settled = true;
-        self.quota.settled(now);
+        self.quota.settled_cost(now, self.cost);
         if let Some(c) = &self.connection {
-            c.settled(now);
+            c.settled_cost(now, self.cost);
         }
+    }
+
+    /// Points it reserved.
+    pub(crate) fn cost(&self) -> u32 {
+        self.cost
     }
 
     /// The connection's own quota, which the vendor's answers teach.
@@ -216,8 +234,8 @@ impl Drop for Reserved<'_> {
         for q in quotas {
             match (self.settled, self.left) {
                 (true, _) => {}
-                (false, true) => q.settled(Instant::now()),
-                (false, false) => q.unsent(),
+                (false, true) => q.settled_cost(Instant::now(), self.cost),
+                (false, false) => q.unsent_cost(self.cost),
             }
         }
     }
@@ -225,7 +243,7 @@ impl Drop for Reserved<'_> {
 
 /// A connection's quota place held while the call waits for the connector's: given back
 /// unless taken into the call's [`Reserved`].
-struct OwnPlace(Option<Arc<LocalQuota>>);
+struct OwnPlace(Option<Arc<LocalQuota>>, u32);
 
 impl OwnPlace {
     fn take(mut self) -> Option<Arc<LocalQuota>> {
@@ -236,7 +254,7 @@ impl OwnPlace {
 impl Drop for OwnPlace {
     fn drop(&mut self) {
         if let Some(q) = &self.0 {
-            q.unsent();
+            q.unsent_cost(self.1);
         }
     }
 }
@@ -315,6 +333,11 @@ impl Runtime {
         let cq = self.connection_quotas.as_ref()?;
         let made = cq.made.lock().unwrap_or_else(|p| p.into_inner());
         made.0.get(connection)?.snapshot(now).upstream_remaining
+    }
+
+    /// A connection's own quota, when the connector has them and it has been called.
+    pub(crate) fn connection_quota(&self, connection: &str) -> Option<Arc<LocalQuota>> {
+        self.connection_quotas.as_ref()?.existing(connection)
     }
 
     /// The token manager of a token scheme (OAuth2, JWT bearer).
@@ -601,7 +624,9 @@ impl Runtime {
                 headers,
                 body: call.body,
             };
-            let (res, attempts) = self.send(out, &call.connection, started, deadline).await?;
+            let (res, attempts) = self
+                .send(out, &call.connection, call.terms, started, deadline)
+                .await?;
             return whole_or_streamed(res, attempts, CacheOutcome::Bypass).await;
         };
         let key = format!(
@@ -640,7 +665,10 @@ impl Runtime {
         if let Some(h) = &conditional {
             out.headers.extend(h.clone());
         }
-        let (res, attempts) = match self.send(out, &call.connection, started, deadline).await {
+        let sent = self
+            .send(out, &call.connection, call.terms, started, deadline)
+            .await;
+        let (res, attempts) = match sent {
             Ok(r) => r,
             Err(e) if e.code() == Code::CircuitOpen && self.cfg.stale_fallback => {
                 return match cache.last_good(&key) {
@@ -710,6 +738,7 @@ impl Runtime {
     async fn admit(
         &self,
         connection: &str,
+        cost: u32,
         until: Instant,
     ) -> Result<(tokio::sync::SemaphorePermit<'_>, Reserved<'_>), Error> {
         let waited = Instant::now();
@@ -721,7 +750,7 @@ impl Runtime {
                 };
                 loop {
                     let now = Instant::now();
-                    match q.try_reserve(now) {
+                    match q.try_reserve_cost(now, cost) {
                         Ok(()) => break,
                         Err(at) if at > until => {
                             return Err(self.connection_spent(connection, at - now))
@@ -733,7 +762,7 @@ impl Runtime {
             }
         };
         // Given back if the connector's quota is not reached in time.
-        let own = OwnPlace(own);
+        let own = OwnPlace(own, cost);
         let slot = tokio::time::timeout_at(until, self.slots.acquire())
             .await
             .map_err(|_| self.spent(Duration::from_secs(1)))?
@@ -743,7 +772,7 @@ impl Runtime {
             .map_err(|_| self.spent(Duration::from_secs(1)))?;
         loop {
             let now = Instant::now();
-            match self.quota.try_reserve(now) {
+            match self.quota.try_reserve_cost(now, cost) {
                 Ok(()) => break,
                 // Split with other processes and holding less than all of it: a renewal may
                 // grant more (an idle start holds 1 %), so ask for one now and look again
@@ -764,6 +793,7 @@ impl Runtime {
         }
         let place = Reserved {
             quota: &self.quota,
+            cost,
             connection: own.take(),
             admitted: Instant::now(),
             left: false,
@@ -918,8 +948,8 @@ async fn read_up_to(
 #[allow(dead_code)]
 fn _send_check(rt: &'static Runtime, o: Outgoing, c: Call) {
     fn is_send<T: Send>(_: T) {}
-    is_send(rt.admit("default", Instant::now()));
-    is_send(rt.send(o, "x", Instant::now(), Instant::now()));
+    is_send(rt.admit("default", 1, Instant::now()));
+    is_send(rt.send(o, "x", Terms::default(), Instant::now(), Instant::now()));
     is_send(rt.call(c));
 }
 #[cfg(test)]

@@ -66,6 +66,10 @@ pub async fn call(
             body: Bytes::from(envelope),
             connection,
             version: None,
+            terms: crate::runtime::Terms {
+                cost: op.cost,
+                safe: false,
+            },
         })
         .await?;
     let status = answer.status;

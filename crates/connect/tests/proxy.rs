@@ -873,3 +873,62 @@ async fn each_connection_has_its_own_quota_and_one_tenants_burst_never_spends_an
     // The refused calls never reached the vendor.
     assert_eq!(env.received("/v2/customers").await.len(), 4);
 }
+
+/// A vendor that meters by cost charges `/proxy` calls the connector's `cost.default`, and
+/// says in a header how many points are left: points another client of the same account spent
+/// are learned from it, so Junction stops before the vendor would refuse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn points_spent_elsewhere_are_learned_from_a_header_and_the_vendor_never_refuses() {
+    // The vendor: 100 points a minute for the account, left in X-RateLimit-Remaining; each
+    // call costs the vendor 1 (the mock counts calls), Junction prices a /proxy call at 2 —
+    // more than it costs, which only makes Junction stop early.
+    let mut mock = mock_with_auth();
+    mock.quotas = QuotaConfig {
+        limits: vec![Limit::parse("100/min:global").unwrap()],
+        headers: HeaderStyle::XRateLimit,
+        sliding: false,
+    };
+    let yaml = format!(
+        "{API_KEY}    quotas: [ 100/min ]\n    max_wait: 100ms\n    cost: {{ default: 2, left: \"header:X-RateLimit-Remaining\" }}\n"
+    );
+    let env = start(&yaml, mock, &[("crm_key", "mock_key_1")]).await;
+    // Another client of the account spends 80 of the vendor's 100.
+    for _ in 0..80 {
+        let s = env
+            .http
+            .get(format!("{}/v2/customers/cus_000001", env.mock.url()))
+            .header("x-api-key", "mock_key_1")
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(s, 200);
+    }
+    let sent_before = env.received("/v2/customers").await.len();
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        let s = env
+            .get("/proxy/crm/customers/cus_000001")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        statuses.push(s);
+        if s == 429 {
+            break;
+        }
+    }
+    // The first call learns that 19 are left (it counted 2 of our own): Junction's count
+    // becomes 81 of 100, and calls of 2 points fit until it is full.
+    let passed = statuses.iter().filter(|s| **s == 200).count();
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert!((9..=10).contains(&passed), "{passed} passed: {statuses:?}");
+    let sent = env.received("/v2/customers").await.len() - sent_before;
+    assert_eq!(sent, passed, "the refused call never reached the vendor");
+    let snap = junction_resilience::QuotaState::snapshot(
+        env.hub.connector("crm").unwrap().quota(),
+        tokio::time::Instant::now(),
+    );
+    assert!(snap.windows[0].1 >= 99, "{snap:?}");
+}

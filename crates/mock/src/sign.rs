@@ -8,6 +8,8 @@
 //! - Slack: `X-Slack-Signature: v0=<hex>` over `v0:{ts}:{body}`, with `X-Slack-Request-Timestamp`;
 //! - Zendesk: `X-Zendesk-Webhook-Signature: <base64>` over `{timestamp}{body}`, the timestamp
 //!   (ISO 8601) in `X-Zendesk-Webhook-Signature-Timestamp`;
+//! - Jira: `X-Hub-Signature: sha256=<hex>` over the body, the delivery's id in
+//!   `X-Atlassian-Webhook-Identifier`;
 //! - generic HMAC: a header, a prefix, hex or base64, and a signed-content template.
 //!
 //! All are HMAC-SHA256.
@@ -27,6 +29,7 @@ pub enum Scheme {
     Shopify,
     Slack,
     Zendesk,
+    Jira,
     /// `template` may use `{id}`, `{timestamp}` and `{body}`.
     Generic {
         header: String,
@@ -112,6 +115,13 @@ pub fn sign(
                 ("x-zendesk-webhook-signature".into(), b64(&sig)),
             ]
         }
+        Scheme::Jira => vec![
+            ("x-atlassian-webhook-identifier".into(), id.into()),
+            (
+                "x-hub-signature".into(),
+                format!("sha256={}", hex::encode(mac(secret.as_bytes(), &[body]))),
+            ),
+        ],
         Scheme::Generic {
             header,
             prefix,

@@ -72,6 +72,11 @@ pub struct QuotaSnapshot {
 }
 
 /// A connector's (or connection's) quota state.
+///
+/// A window's limit counts **points**: a call costs one unless it says otherwise (a vendor that
+/// meters by cost charges an endpoint several, or a query what it touched). A call reserves
+/// what it may cost ([`QuotaState::try_reserve_cost`]); once the vendor says what it really
+/// cost, [`QuotaState::true_up`] counts that instead.
 pub trait QuotaState: Send + Sync + 'static {
     /// Takes one call's place in every window, counted for a whole window from now, or returns
     /// when to ask again.
@@ -84,12 +89,31 @@ pub trait QuotaState: Send + Sync + 'static {
     /// window however long it waits for credentials, a connection or its answer, then for a
     /// whole window from then. A window counted from admission alone would let calls that were
     /// delayed after it reach the vendor together with the calls admitted after them.
-    fn try_reserve(&self, now: Instant) -> Result<(), Instant>;
+    fn try_reserve(&self, now: Instant) -> Result<(), Instant> {
+        self.try_reserve_cost(now, 1)
+    }
+    /// As [`QuotaState::try_reserve`], for a call that costs `cost` points (at most a window's
+    /// whole limit: a costlier call is counted as the whole window, never refused forever).
+    fn try_reserve_cost(&self, now: Instant, cost: u32) -> Result<(), Instant>;
     /// A reserved call was answered, failed, or was given up after its request may have left:
     /// it counts for a whole window from now.
-    fn settled(&self, now: Instant);
+    fn settled(&self, now: Instant) {
+        self.settled_cost(now, 1)
+    }
+    fn settled_cost(&self, now: Instant, cost: u32);
     /// A reserved call was given up before its request left: its place is free again.
-    fn unsent(&self);
+    fn unsent(&self) {
+        self.unsent_cost(1)
+    }
+    fn unsent_cost(&self, cost: u32);
+    /// A settled call that reserved `reserved` points really cost `actual` (the vendor said so
+    /// in its answer): the difference is counted, or given back, now.
+    fn true_up(&self, now: Instant, reserved: u32, actual: u32);
+    /// The vendor says `left` points remain of its limit (`limit` when it says which): a window
+    /// of that limit (else the first configured) counts at least what the vendor has counted.
+    /// Only ever raises the count: someone else spending the vendor's points is seen, and our
+    /// own calls not yet in the vendor's figure are never forgotten.
+    fn vendor_left(&self, now: Instant, left: u64, limit: Option<u64>);
     /// Learns from an upstream answer; `in_flight` counts other calls sent and not yet answered.
     fn observe(&self, now: Instant, signal: &Signal, in_flight: u64);
     fn snapshot(&self, now: Instant) -> QuotaSnapshot;
@@ -315,19 +339,21 @@ impl Inner {
         }
     }
 
-    /// When every window has room (now if they do).
-    fn windows_free_at(&self, now: Instant) -> Instant {
+    /// When every window has room for a call of `cost` points (now if they do).
+    fn windows_free_at(&self, now: Instant, cost: u64) -> Instant {
         self.windows()
             .map(|(w, c)| {
                 let limit = self.part(now, u64::from(w.limit));
                 let room = limit.saturating_sub(self.pending);
+                // A call dearer than the whole window waits for it to be empty.
+                let cost = cost.clamp(1, limit.max(1));
                 if limit == 0 {
                     // No share of it: ask again once a renewal may have granted one.
                     now + SHARE_POLL
-                } else if room == 0 {
+                } else if room < cost {
                     now + PENDING_POLL
-                } else if c.sum(now) >= room {
-                    c.free_at(now, room)
+                } else if c.sum(now) + cost > room {
+                    c.free_at(now, room + 1 - cost)
                 } else {
                     now
                 }
@@ -405,7 +431,8 @@ fn later(now: Instant, d: Duration) -> Instant {
 }
 
 impl QuotaState for LocalQuota {
-    fn try_reserve(&self, now: Instant) -> Result<(), Instant> {
+    fn try_reserve_cost(&self, now: Instant, cost: u32) -> Result<(), Instant> {
+        let cost = u64::from(cost.max(1));
         let mut q = self.lock();
         if let Some(p) = q.paused_until {
             if p > now {
@@ -416,7 +443,7 @@ impl QuotaState for LocalQuota {
             }
             q.paused_until = None;
         }
-        let mut at = q.windows_free_at(now);
+        let mut at = q.windows_free_at(now, cost);
         if let Some((left, reset)) = q.budget {
             if now >= reset {
                 q.budget = None;
@@ -430,28 +457,76 @@ impl QuotaState for LocalQuota {
             }
             return Err(at);
         }
-        q.pending += 1;
+        q.pending += cost;
         if let Some(s) = q.share.as_mut() {
-            s.acquired += 1;
+            s.acquired += cost;
         }
         if let Some((left, _)) = &mut q.budget {
-            *left -= 1;
+            *left -= i64::try_from(cost).unwrap_or(i64::MAX);
         }
         Ok(())
     }
 
-    fn settled(&self, now: Instant) {
+    fn settled_cost(&self, now: Instant, cost: u32) {
+        let cost = u64::from(cost.max(1));
         let mut q = self.lock();
         let q = &mut *q;
-        q.pending = q.pending.saturating_sub(1);
+        q.pending = q.pending.saturating_sub(cost);
         for (_, c) in q.configured.iter_mut().chain(q.learned.iter_mut()) {
-            c.add(now, 1);
+            c.add(now, cost);
         }
     }
 
-    fn unsent(&self) {
+    fn unsent_cost(&self, cost: u32) {
         let mut q = self.lock();
-        q.pending = q.pending.saturating_sub(1);
+        q.pending = q.pending.saturating_sub(u64::from(cost.max(1)));
+    }
+
+    fn true_up(&self, now: Instant, reserved: u32, actual: u32) {
+        let (reserved, actual) = (u64::from(reserved.max(1)), u64::from(actual));
+        if reserved == actual {
+            return;
+        }
+        let mut q = self.lock();
+        let q = &mut *q;
+        for (_, c) in q.configured.iter_mut().chain(q.learned.iter_mut()) {
+            if actual > reserved {
+                c.add(now, actual - reserved);
+            } else {
+                c.remove(now, reserved - actual);
+            }
+        }
+        if let Some((left, _)) = &mut q.budget {
+            let given_back =
+                i64::try_from(reserved).unwrap_or(0) - i64::try_from(actual).unwrap_or(0);
+            *left = left.saturating_add(given_back);
+        }
+    }
+
+    fn vendor_left(&self, now: Instant, left: u64, limit: Option<u64>) {
+        let mut q = self.lock();
+        q.last_remaining = Some(left);
+        let q = &mut *q;
+        let pending = q.pending;
+        let share = |limit: u64| match &q.share {
+            None => limit,
+            Some(s) if now < s.lease_until => limit * u64::from(s.ppm) / u64::from(WHOLE),
+            Some(_) => 0,
+        };
+        let target = q
+            .configured
+            .iter()
+            .position(|(w, _)| limit == Some(u64::from(w.limit)))
+            .or((!q.configured.is_empty()).then_some(0));
+        let Some(i) = target else { return };
+        let w_limit = u64::from(q.configured[i].0.limit);
+        // Split with other processes, this one's part of what the vendor counted is its share.
+        let used = share(w_limit.saturating_sub(left));
+        let c = &mut q.configured[i].1;
+        let counted = c.sum(now) + pending;
+        if used > counted {
+            c.add(now, used - counted);
+        }
     }
 
     fn observe(&self, now: Instant, signal: &Signal, in_flight: u64) {
@@ -466,7 +541,7 @@ impl QuotaState for LocalQuota {
         if let Some(r) = signal.remaining {
             q.last_remaining = Some(r.left);
             let has_windows = q.windows().next().is_some();
-            if r.left == 0 && has_windows && q.share.is_none() && q.windows_free_at(now) <= now {
+            if r.left == 0 && has_windows && q.share.is_none() && q.windows_free_at(now, 1) <= now {
                 // Our windows have room but the upstream has none: it is shared, or stricter
                 // than it says. Wait for its reset. (A quota split between processes expects
                 // this: the others use the rest, and the shares already keep the sum within

@@ -53,6 +53,23 @@ impl SlidingCount {
         cell.1 += n;
     }
 
+    /// Takes back `n` counted lately (newest first, never below zero): what a call was counted
+    /// for beyond what it cost.
+    pub fn remove(&mut self, now: Instant, mut n: u64) {
+        let mut live: Vec<u64> = self.live(now).map(|(s, _)| s).collect();
+        live.sort_unstable_by(|a, b| b.cmp(a));
+        let len = self.ring.len() as u64;
+        for s in live {
+            if n == 0 {
+                break;
+            }
+            let cell = &mut self.ring[(s % len) as usize];
+            let take = cell.1.min(n);
+            cell.1 -= take;
+            n -= take;
+        }
+    }
+
     /// The earliest time at which `sum` drops below `limit` (now if it already is).
     pub fn free_at(&self, now: Instant, limit: u64) -> Instant {
         let mut live: Vec<(u64, u64)> = self.live(now).collect();

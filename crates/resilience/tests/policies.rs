@@ -706,3 +706,77 @@ async fn a_vendors_own_rate_limit_headers_pause_calls_when_nothing_is_left() {
     };
     assert_eq!(ms.read(&h, 0).unwrap().reset, Duration::from_millis(1500));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_call_reserves_what_it_may_cost_and_counts_what_the_vendor_says_it_cost() {
+    // A vendor metering 100 points a minute; a query may cost up to 40 and really costs 12.
+    let q = LocalQuota::new(&[w(100, 60)]);
+    let now = Instant::now();
+    q.try_reserve_cost(now, 40).unwrap();
+    q.try_reserve_cost(now, 40).unwrap();
+    assert!(
+        q.try_reserve_cost(now, 40).is_err(),
+        "two reservations of 40 leave 20 points: a third may cost more"
+    );
+    assert!(q.try_reserve_cost(now, 20).is_ok(), "20 points still fit");
+    q.unsent_cost(20);
+    // The vendor answers: each cost 12. What was reserved beyond that is free again.
+    for _ in 0..2 {
+        q.settled_cost(now, 40);
+        q.true_up(now, 40, 12);
+    }
+    assert_eq!(q.snapshot(now).windows[0].1, 24);
+    let fit = std::iter::from_fn(|| {
+        q.try_reserve_cost(now, 40).ok()?;
+        q.settled_cost(now, 40);
+        q.true_up(now, 40, 12);
+        Some(())
+    })
+    .count();
+    assert_eq!(
+        fit, 4,
+        "24 + 4 × 12 = 72; a fifth reservation of 40 would pass 100"
+    );
+    // A call that cost more than it reserved is counted in full.
+    q.try_reserve_cost(now, 1).unwrap();
+    q.settled_cost(now, 1);
+    q.true_up(now, 1, 20);
+    assert_eq!(q.snapshot(now).windows[0].1, 92);
+    // A call dearer than the whole window waits for it to empty, and is not refused forever.
+    let at = q.try_reserve_cost(now, 500).unwrap_err();
+    assert!(at > now && at <= now + Duration::from_secs(61));
+    tokio::time::advance(Duration::from_secs(62)).await;
+    assert!(q.try_reserve_cost(Instant::now(), 500).is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn points_the_vendor_says_were_spent_elsewhere_count_in_the_quota() {
+    // Shopify-like: a bucket of 1000 points; another app spent 900 of them.
+    let q = LocalQuota::new(&[w(50_000, 86_400), w(1000, 20)]);
+    let now = Instant::now();
+    q.try_reserve_cost(now, 52).unwrap();
+    q.settled_cost(now, 52);
+    q.true_up(now, 52, 12);
+    q.vendor_left(now, 88, Some(1000));
+    let snap = q.snapshot(now);
+    assert_eq!(
+        snap.windows[1].1, 912,
+        "the bucket counts the vendor's figure"
+    );
+    assert_eq!(
+        snap.windows[0].1, 12,
+        "the daily window is not the one the vendor spoke of"
+    );
+    assert_eq!(snap.upstream_remaining, Some(88));
+    assert!(
+        q.try_reserve_cost(now, 89).unwrap_err() > now,
+        "88 points are left"
+    );
+    assert!(
+        q.try_reserve_cost(now, 80).is_ok(),
+        "what is left still serves"
+    );
+    // A figure lower than ours (the vendor has not counted our calls yet) changes nothing.
+    q.vendor_left(now, 900, Some(1000));
+    assert_eq!(q.snapshot(now).windows[1].1, 912 + 80);
+}

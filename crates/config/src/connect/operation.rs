@@ -47,6 +47,18 @@ pub struct RawOperation {
     /// job (for a slow legacy system); any call can ask for it with `Prefer: respond-async`.
     #[serde(default)]
     pub respond_async: bool,
+    /// The vendor documents this call as safe although its method is not GET: it only reads (a
+    /// GraphQL query, a search posted as JSON). It is then retried like a GET, callable with
+    /// `GET /ops/…`, may list a unified resource, and is paginated with its position in the
+    /// JSON body (`paginate.param: variables.after`).
+    #[serde(default)]
+    pub safe: bool,
+    /// Points the call costs at a vendor that meters by cost (the connector's `quotas` then
+    /// count points): an endpoint's price, or the most a query may cost (Shopify's requested
+    /// query cost). It is reserved before the call; what the vendor says the call really cost
+    /// (the connector's `cost.actual`) is counted once it answers. Default: `cost.default`.
+    #[serde(default)]
+    pub cost: Option<u32>,
 }
 
 fn default_op_method() -> String {
@@ -103,7 +115,8 @@ pub struct RawPaginate {
     #[serde(default)]
     pub records: Option<String>,
     /// The query parameter that carries the position: the cursor (default `starting_after`),
-    /// the offset (`offset`) or the page number (`page`).
+    /// the offset (`offset`) or the page number (`page`). For a `safe` POST, a dotted path in
+    /// the JSON body (`variables.after`).
     #[serde(default)]
     pub param: Option<String>,
     /// The field of the answer that holds the next cursor (default `next_cursor`) or the next
@@ -121,7 +134,8 @@ pub struct RawPaginate {
     /// The field holding the number of records in all (offset style; default `total`).
     #[serde(default)]
     pub total: Option<String>,
-    /// The query parameter of the page size (default `limit`; `per_page` for `page`).
+    /// The query parameter of the page size (default `limit`; `per_page` for `page`); for a
+    /// `safe` POST, a dotted path in the JSON body (`variables.first`).
     #[serde(default)]
     pub size_param: Option<String>,
     /// Records asked for per page (default 100).
@@ -165,6 +179,11 @@ pub struct Operation {
     pub paginate: Option<Paginate>,
     /// Callers are answered `202` at once and read the answer at a status URL.
     pub respond_async: bool,
+    /// Documented as safe though its method is not GET (`safe: true`).
+    pub safe: bool,
+    /// Points reserved for a call at a vendor that meters by cost (`None`: the connector's
+    /// default).
+    pub cost: Option<u32>,
 }
 
 impl Operation {
@@ -174,6 +193,16 @@ impl Operation {
             self.method,
             http::Method::GET | http::Method::HEAD | http::Method::DELETE
         )
+    }
+
+    /// Whether the call only reads: a GET or HEAD, or documented as `safe`.
+    pub fn reads(&self) -> bool {
+        self.safe || matches!(self.method, http::Method::GET | http::Method::HEAD)
+    }
+
+    /// Whether sending the call twice cannot make the vendor act twice (by its method alone).
+    pub fn repeatable(&self) -> bool {
+        self.reads() || matches!(self.method, http::Method::PUT | http::Method::DELETE)
     }
 
     /// Every field name the operation takes as a parameter.
@@ -212,7 +241,19 @@ pub struct Paginate {
     pub page_size: u32,
     pub max_pages: u32,
     pub max_records: u64,
+    /// The position and page size go in the JSON body (a `safe` POST), at these paths.
+    pub body: Option<BodyPosition>,
 }
+
+/// Where a paginated POST puts its position and page size in its JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyPosition {
+    pub param: Vec<String>,
+    pub size: Vec<String>,
+}
+
+/// Most points one call may be said to cost.
+const COST_CEILING: u32 = 1_000_000;
 
 /// Most pages or records a configuration may allow one walk.
 const PAGES_CEILING: u32 = 100_000;
@@ -251,9 +292,25 @@ pub(crate) fn operation(
                 .ok()
         })
         .collect();
+    if o.safe && matches!(method, http::Method::GET | http::Method::HEAD) {
+        errs.push(doc.error_at(
+            &push(optr, "safe"),
+            format!("a {method} is safe already"),
+            Some("`safe: true` is for a POST that only reads (a GraphQL query, a search)".into()),
+        ));
+    }
+    if let Some(c) = o.cost {
+        if c == 0 || c > COST_CEILING {
+            errs.push(doc.error_at(
+                &push(optr, "cost"),
+                format!("`cost` must be between 1 and {COST_CEILING}"),
+                Some("the points the vendor charges for this call, or the most it may".into()),
+            ));
+        }
+    }
     let paginate = o
         .paginate
-        .map(|p| paginate(doc, &push(optr, "paginate"), p, &method, errs));
+        .map(|p| paginate(doc, &push(optr, "paginate"), p, &method, o.safe, errs));
     let op = Operation {
         method,
         path,
@@ -266,6 +323,8 @@ pub(crate) fn operation(
         response: message(doc, &push(optr, "response"), &o.response, errs),
         paginate,
         respond_async: o.respond_async,
+        safe: o.safe,
+        cost: o.cost,
     };
     duplicate_params(doc, optr, &op, errs);
     op
@@ -434,13 +493,25 @@ fn paginate(
     ptr: &str,
     p: RawPaginate,
     method: &http::Method,
+    safe: bool,
     errs: &mut Vec<ConfigError>,
 ) -> Paginate {
-    if method != http::Method::GET {
+    let in_body = method != http::Method::GET;
+    if in_body && !safe {
         errs.push(doc.error_at(
             ptr,
-            format!("only GET operations are paginated (this one is {method})"),
-            None,
+            format!("only operations that read are paginated (this one is a {method})"),
+            Some("a GET; or a POST the vendor documents as only reading (a GraphQL query, a search), marked `safe: true`".into()),
+        ));
+    }
+    if in_body && matches!(p.style, PageStyle::Link | PageStyle::NextUrl) {
+        errs.push(doc.error_at(
+            &push(ptr, "style"),
+            format!(
+                "a {method} carries its position in its body: the `{}` style follows URLs",
+                p.style.as_str()
+            ),
+            Some("use `cursor`, `offset` or `page` with `param` a path in the body".into()),
         ));
     }
     let field = |key: &str, text: Option<&str>, default: &str, errs: &mut Vec<ConfigError>| {
@@ -493,7 +564,14 @@ fn paginate(
         }
         .into()
     });
+    let body = in_body.then(|| BodyPosition {
+        param: field("param", Some(param.as_str()), "", errs),
+        size: field("size_param", Some(size_param.as_str()), "", errs),
+    });
     for (key, value) in [("param", &param), ("size_param", &size_param)] {
+        if in_body {
+            continue;
+        }
         let plain = value.len() <= 64
             && value
                 .bytes()
@@ -530,13 +608,14 @@ fn paginate(
         page_size: p.page_size,
         max_pages: p.max_pages,
         max_records: p.max_records,
+        body,
     }
 }
 
 /// `data` → `["data"]`, `meta.next` → `["meta", "next"]`, `.` → `[]` (the value itself).
 /// A dotted field path (`paging.next.after`); a segment in double quotes may hold dots and
 /// other characters (`"@odata.nextLink"`, OData's next link).
-fn dotted(text: &str) -> Option<Vec<String>> {
+pub(crate) fn dotted(text: &str) -> Option<Vec<String>> {
     if text == "." {
         return Some(Vec::new());
     }

@@ -68,6 +68,18 @@ pub struct RawConnector {
     /// pauses when the vendor says nothing is left, as with the standard headers.
     #[serde(default)]
     pub rate_limit_headers: Option<RawRateLimitHeaders>,
+    /// A vendor that meters by cost (points per call, by endpoint or by what a query touched):
+    /// `quotas` count points, each operation says what it costs (`cost: 50`), and here is what a
+    /// call without one costs and where the vendor's answer says what a call really cost and
+    /// how many points are left (Shopify GraphQL: `actual: extensions.cost.actualQueryCost`,
+    /// `left: extensions.cost.throttleStatus.currentlyAvailable`).
+    #[serde(default)]
+    pub cost: Option<RawCost>,
+    /// A vendor that answers errors with `200` (GraphQL's `errors`): an answer to an
+    /// operation carrying them is an error, not a result — `rate_limited` codes a 429 the
+    /// caller may retry, others a 502 `upstream_refused` quoting the vendor.
+    #[serde(default)]
+    pub errors_in_answer: Option<RawAnswerErrors>,
     /// Allow a base URL on a link-local address (169.254.0.0/16, fe80::/10) or a cloud metadata
     /// name: those serve instance credentials, so they are refused unless said explicitly.
     #[serde(default)]
@@ -122,6 +134,48 @@ pub struct RawUnified {
     /// The operation that reads one by id (it takes exactly one parameter: the id).
     #[serde(default)]
     pub get: Option<String>,
+}
+
+/// Where a vendor writes errors into a successful answer.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnswerErrors {
+    /// The field with the errors (default `errors`): a list of them, or one. Absent, `null`,
+    /// `false` or empty: no error.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// In each error, its code (default `extensions.code`).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// In each error, its message (default `message`).
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Codes that mean the vendor's rate limit or cost budget is spent (Shopify: `THROTTLED`).
+    #[serde(default)]
+    pub rate_limited: Vec<String>,
+}
+
+/// What calls cost and where the vendor says so.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCost {
+    /// Points of a call that names no cost (`/proxy` calls, operations without `cost`).
+    #[serde(default = "default_cost")]
+    pub default: u32,
+    /// Where an answer says what the call really cost: a field of its JSON body
+    /// (`extensions.cost.actualQueryCost`, operations only) or `header:NAME`.
+    #[serde(default)]
+    pub actual: Option<String>,
+    /// Where an answer says how many points are left (`header:NAME` or a body field).
+    #[serde(default)]
+    pub left: Option<String>,
+    /// Where it says the limit those points are left of, when `quotas` has several windows.
+    #[serde(default)]
+    pub limit: Option<String>,
+}
+
+fn default_cost() -> u32 {
+    1
 }
 
 /// A vendor's own rate-limit headers.

@@ -62,6 +62,11 @@ fn connector(
         .rate_limit_headers
         .as_ref()
         .and_then(|h| vendor_headers(doc, &push(ptr, "rate_limit_headers"), h, errs));
+    let cost = cost(doc, ptr, &raw, &quotas, &connection_quotas, errs);
+    let errors_in_answer = raw
+        .errors_in_answer
+        .as_ref()
+        .map(|e| answer_errors(doc, &push(ptr, "errors_in_answer"), e, errs));
     let auth = raw
         .auth
         .map(|a| auth(doc, &push(ptr, "auth"), a, env, errs))
@@ -122,6 +127,8 @@ fn connector(
         quotas,
         connection_quotas,
         rate_limit_headers,
+        cost,
+        errors_in_answer,
         quota_jitter: raw.quota_jitter.0,
         concurrency: raw.concurrency,
         max_wait: raw.max_wait.0,
@@ -292,6 +299,135 @@ fn limits(doc: &Document, ptr: &str, raw: &RawConnector, errs: &mut Vec<ConfigEr
     crate::units::resolve_rates(doc, &push(ptr, "quotas"), &raw.quotas, errs)
 }
 
+/// Where errors are in a successful answer: three field paths and the codes of a spent quota.
+fn answer_errors(
+    doc: &Document,
+    eptr: &str,
+    raw: &RawAnswerErrors,
+    errs: &mut Vec<ConfigError>,
+) -> AnswerErrors {
+    let mut path = |key: &str, text: &Option<String>, default: &str| {
+        let text = text.as_deref().unwrap_or(default);
+        super::operation::dotted(text)
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| {
+                errs.push(doc.error_at(
+                    &push(eptr, key),
+                    format!("`{text}` is not a field path"),
+                    Some("a dotted path such as `errors` or `extensions.code`".into()),
+                ));
+                Vec::new()
+            })
+    };
+    let field = path("field", &raw.field, "errors");
+    let code = path("code", &raw.code, "extensions.code");
+    let message = path("message", &raw.message, "message");
+    if raw.rate_limited.len() > 32
+        || raw
+            .rate_limited
+            .iter()
+            .any(|c| c.is_empty() || c.len() > 128)
+    {
+        errs.push(doc.error_at(
+            &push(eptr, "rate_limited"),
+            "at most 32 codes of 1 to 128 characters",
+            None,
+        ));
+    }
+    AnswerErrors {
+        field,
+        code,
+        message,
+        rate_limited: raw.rate_limited.clone(),
+    }
+}
+
+/// What calls cost: the default, where answers say the real cost and what is left; every
+/// operation's cost fits in each window.
+fn cost(
+    doc: &Document,
+    ptr: &str,
+    raw: &RawConnector,
+    quotas: &[Rate],
+    connection_quotas: &[Rate],
+    errs: &mut Vec<ConfigError>,
+) -> Cost {
+    let cptr = push(ptr, "cost");
+    let mut out = Cost::default();
+    if let Some(c) = &raw.cost {
+        if quotas.is_empty() && connection_quotas.is_empty() {
+            errs.push(doc.error_at(
+                &cptr,
+                "costs are counted in quotas, and this connector has none",
+                Some("add the vendor's limit in points, e.g. `quotas: [ 1000/20s ]`".into()),
+            ));
+        }
+        out.default = c.default;
+        let mut field = |key: &str, text: &Option<String>| -> Option<CostField> {
+            let text = text.as_deref()?;
+            if let Some(h) = text.strip_prefix("header:") {
+                return match http::HeaderName::from_bytes(h.trim().as_bytes()) {
+                    Ok(name) => Some(CostField::Header(name)),
+                    Err(_) => {
+                        errs.push(doc.error_at(
+                            &push(&cptr, key),
+                            format!("`{h}` is not a header name"),
+                            None,
+                        ));
+                        None
+                    }
+                };
+            }
+            match super::operation::dotted(text).filter(|p| !p.is_empty()) {
+                Some(path) => Some(CostField::Body(path)),
+                None => {
+                    errs.push(doc.error_at(
+                        &push(&cptr, key),
+                        format!("`{text}` is neither a field path nor `header:NAME`"),
+                        Some(
+                            "e.g. extensions.cost.actualQueryCost or header:X-Request-Cost".into(),
+                        ),
+                    ));
+                    None
+                }
+            }
+        };
+        out.actual = field("actual", &c.actual);
+        out.left = field("left", &c.left);
+        out.limit = field("limit", &c.limit);
+        if out.limit.is_some() && out.left.is_none() {
+            errs.push(doc.error_at(
+                &push(&cptr, "limit"),
+                "`limit` says which quota the points `left` are of, and there is no `left`",
+                None,
+            ));
+        }
+    }
+    let smallest = quotas
+        .iter()
+        .chain(connection_quotas)
+        .map(|r| r.limit)
+        .min();
+    let priced = std::iter::once((cptr.clone(), "default", Some(out.default))).chain(
+        raw.operations
+            .iter()
+            .map(|(name, o)| (push(&push(ptr, "operations"), name), "cost", o.cost)),
+    );
+    for (at, key, cost) in priced {
+        let Some(cost) = cost else { continue };
+        if cost == 0 {
+            errs.push(doc.error_at(&push(&at, key), "a call costs at least 1 point", None));
+        } else if let Some(limit) = smallest.filter(|l| cost > *l) {
+            errs.push(doc.error_at(
+                &push(&at, key),
+                format!("a call costing {cost} points never fits in a quota of {limit}"),
+                Some("the quotas' limits are in points: raise them to the vendor's, or lower the cost".into()),
+            ));
+        }
+    }
+    out
+}
+
 /// The unified resources a connector serves: `category/resource` names, a paginated GET to
 /// list, a GET with one parameter (the id) to read one, both answering one model.
 fn unified(
@@ -343,12 +479,17 @@ fn unified(
             ));
         }
         if let Some(l) = list {
-            if l.paginate.is_none() || l.method != http::Method::GET {
-                errs.push(doc.error_at(
-                    &push(&rptr, "list"),
-                    "a unified list is a paginated GET operation",
-                    Some("give the operation `paginate:`".into()),
-                ));
+            if l.paginate.is_none() || !l.reads() {
+                errs.push(
+                    doc.error_at(
+                        &push(&rptr, "list"),
+                        "a unified list is a paginated operation that reads",
+                        Some(
+                            "give the operation `paginate:` (a GET, or a POST marked `safe: true`)"
+                                .into(),
+                        ),
+                    ),
+                );
             }
         }
         let mut id_param = String::new();

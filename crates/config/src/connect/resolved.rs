@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub use crate::connect::operation::{Message, Operation, PageStyle, Paginate};
+pub use crate::connect::operation::{BodyPosition, Message, Operation, PageStyle, Paginate};
 pub use crate::connect::raw::{CacheMode, ClientAuth, JwtAlgorithm};
 pub use crate::connect::versions::{ApiVersion, Versions};
 pub use crate::flow::raw::{HmacAlgorithm, SignatureEncoding};
@@ -30,6 +30,10 @@ pub struct Connector {
     pub connection_quotas: Vec<Rate>,
     /// The vendor's own rate-limit headers, read beside the standard ones.
     pub rate_limit_headers: Option<junction_resilience::VendorHeaders>,
+    /// What calls cost at a vendor that meters by cost.
+    pub cost: Cost,
+    /// Where the vendor writes errors into a successful answer (GraphQL).
+    pub errors_in_answer: Option<AnswerErrors>,
     /// Arrival jitter each quota window allows for (see `quota_jitter` in the config).
     pub quota_jitter: Duration,
     pub concurrency: u32,
@@ -51,6 +55,55 @@ pub struct Connector {
     pub tls: crate::OutboundTls,
     /// Unified resources (`crm/contacts`) this connector serves, by its operations.
     pub unified: BTreeMap<String, Unified>,
+}
+
+/// What a call costs in the quotas' points, and where the vendor says what it really cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cost {
+    /// Points of a call that names no cost (every `/proxy` call, operations without `cost`).
+    pub default: u32,
+    /// What the call really cost.
+    pub actual: Option<CostField>,
+    /// Points the vendor says are left.
+    pub left: Option<CostField>,
+    /// The vendor's limit those points are left of (which of `quotas` it speaks of).
+    pub limit: Option<CostField>,
+}
+
+impl Default for Cost {
+    fn default() -> Self {
+        Self {
+            default: 1,
+            actual: None,
+            left: None,
+            limit: None,
+        }
+    }
+}
+
+impl Cost {
+    /// Whether anything is read from answers.
+    pub fn reads_answers(&self) -> bool {
+        self.actual.is_some() || self.left.is_some()
+    }
+}
+
+/// Where a vendor writes errors into a successful answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerErrors {
+    /// The field with the errors, its name as written in JSON (for a quick look before parsing).
+    pub field: Vec<String>,
+    pub code: Vec<String>,
+    pub message: Vec<String>,
+    pub rate_limited: Vec<String>,
+}
+
+/// Where an answer carries a figure: a header, or a field of its JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CostField {
+    Header(http::HeaderName),
+    /// A dotted path (`extensions.cost.actualQueryCost`).
+    Body(Vec<String>),
 }
 
 /// The operations behind one unified resource of a connector.

@@ -7,11 +7,16 @@ use std::path::Path;
 pub(super) const BUILTIN: &[(&str, &str)] = &[
     ("github", include_str!("../../templates/github.yaml")),
     ("hubspot", include_str!("../../templates/hubspot.yaml")),
+    ("jira", include_str!("../../templates/jira.yaml")),
     (
         "microsoft-graph",
         include_str!("../../templates/microsoft-graph.yaml"),
     ),
     ("shopify", include_str!("../../templates/shopify.yaml")),
+    (
+        "shopify-graphql",
+        include_str!("../../templates/shopify-graphql.yaml"),
+    ),
     ("slack", include_str!("../../templates/slack.yaml")),
     ("stripe", include_str!("../../templates/stripe.yaml")),
     ("zendesk", include_str!("../../templates/zendesk.yaml")),

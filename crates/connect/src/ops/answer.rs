@@ -28,27 +28,22 @@ pub async fn bytes_of(name: &str, answer: Answer) -> Result<(Bytes, http::Header
     Ok((bytes, headers))
 }
 
-/// The JSON of a 2xx answer (`Null` for an empty body), or the error that explains why there is
-/// none.
-pub async fn json_of(name: &str, answer: Answer) -> Result<(Value, http::HeaderMap), Response> {
-    let status = answer.status;
-    let (bytes, headers) = bytes_of(name, answer).await?;
+/// The JSON of a 2xx answer's body (`Null` when empty), or the error that explains why there
+/// is none.
+pub fn json_in(name: &str, bytes: &[u8]) -> Result<Value, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok((Value::Null, headers));
+        return Ok(Value::Null);
     }
-    match serde_json::from_slice(&bytes) {
-        Ok(v) => Ok((v, headers)),
+    match serde_json::from_slice(bytes) {
+        Ok(v) => Ok(v),
         Err(e) => Err(ApiError(
             Error::new(
                 Code::UpstreamInvalid,
                 Origin::Upstream,
-                format!(
-                    "{name}: the vendor answered HTTP {status} with a body that is not JSON ({e})"
-                ),
+                format!("{name}: the vendor answered with a body that is not JSON ({e})"),
             )
             .with_hint("check the operation's path and the connector's base_url"),
-        )
-        .into_response()),
+        )),
     }
 }
 
@@ -116,4 +111,85 @@ pub fn ok(value: &Value, attempts: u32) -> Response {
     res.headers_mut()
         .insert("x-junction-attempts", HeaderValue::from(attempts));
     res
+}
+
+/// Errors a vendor wrote into a successful answer (GraphQL's `errors`), as the caller's error:
+/// a rate-limit code is a 429 with `Retry-After`, anything else a 502 `upstream_refused` with
+/// the vendor's errors quoted. `None` when the answer carries none. The body is parsed only when
+/// it names the errors' field at all.
+pub fn errors_in(
+    name: &str,
+    spec: &junction_config::AnswerErrors,
+    bytes: &[u8],
+) -> Option<(Value, Response)> {
+    let first = spec.field.first()?;
+    let quoted = format!("\"{first}\"");
+    if !bytes.windows(quoted.len()).any(|w| w == quoted.as_bytes()) {
+        return None;
+    }
+    let body: Value = serde_json::from_slice(bytes).ok()?;
+    let found = spec.field.iter().try_fold(&body, |v, k| v.get(k))?;
+    let list: Vec<&Value> = match found {
+        Value::Array(a) => a.iter().collect(),
+        Value::Null | Value::Bool(false) => Vec::new(),
+        Value::Object(m) if m.is_empty() => Vec::new(),
+        other => vec![other],
+    };
+    if list.is_empty() {
+        return None;
+    }
+    let text = |e: &Value, path: &[String]| {
+        path.iter().try_fold(e, |v, k| v.get(k)).and_then(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .or_else(|| (!v.is_null()).then(|| v.to_string()))
+        })
+    };
+    let codes: Vec<String> = list.iter().filter_map(|e| text(e, &spec.code)).collect();
+    let message = list
+        .first()
+        .and_then(|e| text(e, &spec.message))
+        .unwrap_or_default();
+    let message: String = message.chars().take(300).collect();
+    let limited = codes.iter().any(|c| spec.rate_limited.contains(c));
+    let (code, said, hint) = if limited {
+        (
+            Code::RateLimited,
+            format!("{name}: the vendor's rate limit or cost budget is spent ({})", codes.join(", ")),
+            "retry after the time in Retry-After; Junction has learned what the vendor says is left",
+        )
+    } else {
+        (
+            Code::UpstreamRefused,
+            format!(
+                "{name}: the vendor answered with errors{}{}",
+                if codes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", codes.join(", "))
+                },
+                if message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {message}")
+                }
+            ),
+            "the vendor's own errors are under error.upstream",
+        )
+    };
+    let e = Error::new(code, Origin::Upstream, said).with_hint(hint);
+    let mut out = e.to_body();
+    let excerpt: Vec<&Value> = list.into_iter().take(5).collect();
+    out["error"]["upstream"] = json!({ "status": 200, "errors": excerpt });
+    let status = if limited {
+        StatusCode::TOO_MANY_REQUESTS
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    let mut res = (status, axum::Json(out)).into_response();
+    if limited {
+        res.headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    Some((body, res))
 }

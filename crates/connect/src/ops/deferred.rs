@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, Method, StatusCode};
+use http::{HeaderValue, StatusCode};
 use junction_core::time::now_ms;
 use junction_core::{Code, Error};
 use junction_server::ApiError;
@@ -301,12 +301,11 @@ fn repeatable(hub: &Hub, call: &AsyncCall) -> bool {
     if rt.cfg.soap.is_some() {
         return false;
     }
-    let by_method = rt.cfg.operations.get(&call.operation).is_some_and(|op| {
-        matches!(
-            op.method,
-            Method::GET | Method::HEAD | Method::PUT | Method::DELETE
-        )
-    });
+    let by_method = rt
+        .cfg
+        .operations
+        .get(&call.operation)
+        .is_some_and(|op| op.repeatable());
     by_method || rt.cfg.idempotency_header.is_some()
 }
 

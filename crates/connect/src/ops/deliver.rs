@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderValue, Method};
+use http::HeaderValue;
 use junction_core::{Code, Error};
 use junction_engine::dispatch::{OperationDelivery, Operations, Sent};
 use serde_json::Value;
@@ -123,10 +123,7 @@ impl Hub {
         if let Some(v) = version {
             super::versions::pin(v, &mut req.headers);
         }
-        let mut safe = matches!(
-            op.method,
-            Method::GET | Method::HEAD | Method::PUT | Method::DELETE
-        );
+        let mut safe = op.repeatable();
         if let Some(h) = &rt.cfg.idempotency_header {
             if let Ok(v) = HeaderValue::from_str(d.idempotency_key) {
                 req.headers.insert(h.clone(), v);
@@ -142,6 +139,10 @@ impl Hub {
             body: req.body,
             connection: d.connection.to_owned(),
             version: version.map(|v| v.name.clone()),
+            terms: crate::runtime::Terms {
+                cost: op.cost,
+                safe: op.safe,
+            },
         };
         let answer = match tokio::time::timeout(d.timeout, rt.call(call)).await {
             Err(_) if safe => return (Sent::Timeout, None),

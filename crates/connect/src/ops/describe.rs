@@ -239,7 +239,7 @@ pub fn document(connector: &str, rt: &Runtime, shapes: &Shapes) -> OperationsDoc
             "operationId": name, "summary": summary, "parameters": post_params,
             "requestBody": { "content": { "application/json": { "schema": input } } },
             "responses": responses, "security": [{ "bearer": [] }] } });
-        if !soap && matches!(op.method, http::Method::GET | http::Method::HEAD) {
+        if !soap && op.reads() {
             let mut get_params: Vec<Value> = params
                 .iter()
                 .map(|p| {

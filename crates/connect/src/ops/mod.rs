@@ -170,7 +170,7 @@ async fn call(
     caller: &str,
 ) -> Result<Response, ApiError> {
     // A SOAP action may write whatever its name: only POST calls it.
-    let reads = rt.cfg.soap.is_none() && matches!(op.method, Method::GET | Method::HEAD);
+    let reads = rt.cfg.soap.is_none() && op.reads();
     if parts.method == Method::GET && !reads {
         return Err(ApiError(
             Error::downstream(
@@ -582,6 +582,26 @@ impl OpCall {
         }
     }
 
+    /// Errors the vendor wrote into a successful answer, as the caller's error; what the
+    /// answer says the call cost is counted first.
+    fn errors_in(&self, bytes: &[u8], attempts: u32) -> Option<Response> {
+        let spec = self.rt.cfg.errors_in_answer.as_ref()?;
+        let (body, refused) = answer::errors_in(&self.name, spec, bytes)?;
+        if attempts > 0 && self.rt.cfg.cost.reads_answers() {
+            self.rt
+                .cost_from_body(&self.connection, self.op.cost, &body);
+        }
+        Some(refused)
+    }
+
+    /// The call's price and whether it may be repeated.
+    fn terms(&self) -> crate::runtime::Terms {
+        crate::runtime::Terms {
+            cost: self.op.cost,
+            safe: self.op.safe,
+        }
+    }
+
     /// A non-paginated operation: one call, its answer mapped and checked.
     async fn single(&self) -> Response {
         let query = encode_query(&self.req.query);
@@ -595,6 +615,7 @@ impl OpCall {
                 body: self.req.body.clone(),
                 connection: self.connection.clone(),
                 version: self.version.clone(),
+                terms: self.terms(),
             })
             .await
         {
@@ -603,10 +624,21 @@ impl OpCall {
         };
         let attempts = answer.attempts;
         self.deprecation(&self.op.method, &self.req.path, &answer.headers);
-        let (json, _) = match answer::json_of(&self.name, answer).await {
-            Ok(j) => j,
+        let (bytes, _) = match answer::bytes_of(&self.name, answer).await {
+            Ok(b) => b,
             Err(refused) => return refused,
         };
+        if let Some(refused) = self.errors_in(&bytes, attempts) {
+            return refused;
+        }
+        let json = match answer::json_in(&self.name, &bytes) {
+            Ok(j) => j,
+            Err(refused) => return refused.into_response(),
+        };
+        if attempts > 0 && self.rt.cfg.cost.reads_answers() {
+            self.rt
+                .cost_from_body(&self.connection, self.op.cost, &json);
+        }
         if json.is_null() && self.op.response.map.is_none() && self.op.response.model.is_none() {
             let mut res = StatusCode::NO_CONTENT.into_response();
             res.headers_mut()
@@ -698,21 +730,31 @@ impl OpCall {
         let (path, query) = pages::request(p, &self.req.path, &self.req.query, pos);
         let url = crate::path::target(&self.rt.cfg, &path, Some(&query))
             .map_err(|e| ApiError(e).into_response())?;
+        // A safe POST carries its position in its body; a GET in its query.
+        let (method, body) = match &p.body {
+            Some(at) => (
+                self.op.method.clone(),
+                pages::body_at(at, p, &self.req.body, pos)
+                    .map_err(|e| ApiError(e).into_response())?,
+            ),
+            None => (Method::GET, Bytes::new()),
+        };
         let answer = self
             .rt
             .call(Call {
-                method: Method::GET,
+                method: method.clone(),
                 path,
                 query: (!query.is_empty()).then_some(query),
                 headers: self.req.headers.clone(),
-                body: Bytes::new(),
+                body,
                 connection: self.connection.clone(),
                 version: self.version.clone(),
+                terms: self.terms(),
             })
             .await
             .map_err(|e| ApiError(e).into_response())?;
         let attempts = answer.attempts;
-        self.deprecation(&Method::GET, &self.req.path, &answer.headers);
+        self.deprecation(&method, &self.req.path, &answer.headers);
         let date = answer
             .headers
             .get(http::header::DATE)
@@ -721,11 +763,18 @@ impl OpCall {
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map(|d| d.as_millis() as i64);
         let (bytes, headers) = answer::bytes_of(&self.name, answer).await?;
+        if let Some(refused) = self.errors_in(&bytes, attempts) {
+            return Err(refused);
+        }
         let (style, name) = (p.clone(), self.name.clone());
         let body = junction_transform::pool::run(move || pages::parse(&style, &name, bytes))
             .await
             .map_err(|e| ApiError(Error::internal(e)).into_response())?
             .map_err(|e| ApiError(e).into_response())?;
+        if attempts > 0 && self.rt.cfg.cost.reads_answers() {
+            self.rt
+                .cost_from_body(&self.connection, self.op.cost, body.rest());
+        }
         let page = pages::read(p, &self.rt.cfg, &url, body, &headers, pos, seen)
             .map_err(|e| ApiError(e).into_response())?;
         if let Some(first) = page.records.iter().next() {

@@ -108,6 +108,70 @@ pub fn request(
     (path.to_owned(), q.finish())
 }
 
+/// The JSON body of the page at `pos` of a paginated POST: the operation's own body with the
+/// position and page size written at their paths (the start of a cursor walk sends none).
+pub fn body_at(
+    at: &junction_config::BodyPosition,
+    p: &Paginate,
+    body: &bytes::Bytes,
+    pos: &Position,
+) -> Result<bytes::Bytes, Error> {
+    let mut v: Value = if body.is_empty() {
+        Value::Object(Default::default())
+    } else {
+        serde_json::from_slice(body).map_err(|e| Error::internal(format!("request body: {e}")))?
+    };
+    let position = match (pos, p.style) {
+        (Position::Cursor(c), _) => Some(Value::from(c.as_str())),
+        (Position::Offset(n), _) | (Position::Page(n), _) => Some(Value::from(*n)),
+        (Position::Start, PageStyle::Offset) => Some(Value::from(0)),
+        (Position::Start, PageStyle::Page) => Some(Value::from(1)),
+        _ => None,
+    };
+    set(&mut v, &at.size, Value::from(p.page_size))?;
+    if let Some(position) = position {
+        set(&mut v, &at.param, position)?;
+    }
+    serde_json::to_vec(&v)
+        .map(bytes::Bytes::from)
+        .map_err(|e| Error::internal(format!("request body: {e}")))
+}
+
+/// Writes `value` at a dotted path, making the objects on the way.
+fn set(v: &mut Value, path: &[String], value: Value) -> Result<(), Error> {
+    let Some((last, parents)) = path.split_last() else {
+        return Ok(());
+    };
+    let mut slot = v;
+    for k in parents {
+        let Value::Object(m) = slot else {
+            return Err(body_shape(path));
+        };
+        slot = m
+            .entry(k.clone())
+            .or_insert_with(|| Value::Object(Default::default()));
+    }
+    match slot {
+        Value::Object(m) => {
+            m.insert(last.clone(), value);
+            Ok(())
+        }
+        _ => Err(body_shape(path)),
+    }
+}
+
+fn body_shape(path: &[String]) -> Error {
+    Error::new(
+        Code::InvalidConfig,
+        Origin::Internal,
+        format!(
+            "the request body has no object where the page position goes (`{}`)",
+            path.join(".")
+        ),
+    )
+    .with_hint("the request mapping must produce a JSON object around the position's path")
+}
+
 /// A page read: its records and the next position (`None`: the list is complete).
 pub struct Page {
     pub records: Records,
@@ -148,6 +212,13 @@ impl Records {
 pub struct Body {
     records: Records,
     rest: Value,
+}
+
+impl Body {
+    /// The body without its records (where the pagination and cost fields are).
+    pub fn rest(&self) -> &Value {
+        &self.rest
+    }
 }
 
 /// Reads a page's body (on the mapping threads): one validating pass that finds each record's
@@ -413,6 +484,7 @@ mod tests {
             page_size: 10,
             max_pages: 10,
             max_records: 100,
+            body: None,
         }
     }
 
@@ -422,6 +494,41 @@ mod tests {
             "list",
             bytes::Bytes::from(text.to_owned()),
         )
+    }
+
+    #[test]
+    fn a_paginated_post_carries_its_position_in_its_body() {
+        let at = junction_config::BodyPosition {
+            param: vec!["variables".into(), "after".into()],
+            size: vec!["variables".into(), "first".into()],
+        };
+        let p = paginate(&["data"]);
+        let body = bytes::Bytes::from_static(br#"{"query":"q","variables":{"query":null}}"#);
+        let first: Value =
+            serde_json::from_slice(&body_at(&at, &p, &body, &Position::Start).unwrap()).unwrap();
+        assert_eq!(
+            first,
+            serde_json::json!({"query":"q","variables":{"query":null,"first":10}})
+        );
+        let next = Position::Cursor("abc".into());
+        let second: Value =
+            serde_json::from_slice(&body_at(&at, &p, &body, &next).unwrap()).unwrap();
+        assert_eq!(
+            second["variables"],
+            serde_json::json!({"query":null,"first":10,"after":"abc"})
+        );
+        // No body of its own: the objects on the way are made.
+        let made: Value =
+            serde_json::from_slice(&body_at(&at, &p, &bytes::Bytes::new(), &next).unwrap())
+                .unwrap();
+        assert_eq!(
+            made,
+            serde_json::json!({"variables":{"first":10,"after":"abc"}})
+        );
+        // A request mapping that made something else where the position goes is refused.
+        let wrong = bytes::Bytes::from_static(br#"{"variables":[1]}"#);
+        let e = body_at(&at, &p, &wrong, &next).unwrap_err();
+        assert!(e.to_string().contains("variables.first"), "{e}");
     }
 
     #[test]

@@ -46,6 +46,8 @@ struct Exchanged {
     others: u64,
     /// The connection's own quota, which the vendor's answer speaks of when it has one.
     connection_quota: Option<Arc<junction_resilience::LocalQuota>>,
+    /// Points the attempt reserved.
+    cost: u32,
 }
 
 /// Where one call stands across its attempts.
@@ -65,11 +67,13 @@ impl Runtime {
         &self,
         mut base: Outgoing,
         connection: &str,
+        terms: super::Terms,
         started: Instant,
         deadline: Instant,
     ) -> Result<(junction_outbound::Response, u32), Error> {
+        let cost = self.price(terms.cost);
         let mut p = Progress {
-            idempotent: self.make_idempotent(&mut base),
+            idempotent: self.make_idempotent(&mut base) || terms.safe,
             attempt: 0,
             sent: 0,
             rejected: None,
@@ -80,8 +84,11 @@ impl Runtime {
         loop {
             p.attempt += 1;
             let a = self
-                .authorize(&base, connection, p.rejected.take(), wait_until, deadline)
+                .authorize(&base, connection, cost, p.rejected.take(), wait_until)
                 .await?;
+            if Instant::now() >= deadline {
+                return Err(self.deadline_error());
+            }
             p.sent += 1;
             let used = a.used.clone();
             let permit = a.permit;
@@ -105,6 +112,9 @@ impl Runtime {
             let quota = x.connection_quota.as_deref();
             let (res, class, retry_after) =
                 self.learn(res, permit, now, x.elapsed, x.others, quota);
+            if self.cfg.cost.reads_answers() {
+                self.cost_from_headers(connection, x.cost, res.headers());
+            }
             match self.judge(res, class, retry_after, &p, now, deadline) {
                 Next::Done(res) => return Ok((res, p.sent)),
                 Next::RetryAfter(delay) => tokio::time::sleep(delay).await,
@@ -144,12 +154,12 @@ impl Runtime {
         &self,
         base: &Outgoing,
         connection: &str,
+        cost: u32,
         rejected: Option<Arc<str>>,
         wait_until: Instant,
-        deadline: Instant,
     ) -> Result<Authorized<'_>, Error> {
         let (slot, place) = self
-            .admit(connection, wait_until.max(Instant::now()))
+            .admit(connection, cost, wait_until.max(Instant::now()))
             .await?;
         let permit = match self.circuit.allow(Instant::now()) {
             Ok(p) => p,
@@ -165,9 +175,6 @@ impl Runtime {
             Some(r) => Some(self.auth.reapply(connection, &r, &mut out).await?),
             None => self.auth.apply(connection, &mut out).await?,
         };
-        if Instant::now() >= deadline {
-            return Err(self.deadline_error());
-        }
         Ok(Authorized {
             slot,
             place,
@@ -190,6 +197,7 @@ impl Runtime {
         let t0 = Instant::now();
         let waited = place.leaving(t0);
         let connection_quota = place.connection_quota();
+        let cost = place.cost();
         self.metrics.send_delay_seconds.record(waited.as_secs_f64());
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         self.metrics.attempts.increment(1);
@@ -219,6 +227,7 @@ impl Runtime {
             elapsed,
             others,
             connection_quota,
+            cost,
         }
     }
 

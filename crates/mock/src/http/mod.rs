@@ -44,11 +44,14 @@ pub struct State {
     pub sink_chaos: ChaosState,
     pub received: Received,
     pub sent: Arc<SentLog>,
+    /// The Shopify persona's GraphQL cost buckets.
+    pub(crate) points: crate::persona::Buckets,
     started: Instant,
 }
 
 impl State {
     pub fn new(mut config: MockConfig) -> Self {
+        let points = crate::persona::Buckets::new(config.quotas.limits.first());
         if let Some(p) = config.persona {
             // The vendor's edge: credentials always, its rate-limit headers, its default limits.
             config.auth.required = true;
@@ -73,6 +76,7 @@ impl State {
             received: Received::new(config.record_limit),
             sent: Arc::new(SentLog::new(config.record_limit)),
             config,
+            points,
             started: Instant::now(),
         };
         // Validated when the config was built; an invalid setting here is simply not applied.

@@ -17,6 +17,7 @@ impl Persona {
             Persona::Shopify => Some(Scheme::Shopify),
             Persona::Slack => Some(Scheme::Slack),
             Persona::Zendesk => Some(Scheme::Zendesk),
+            Persona::Jira => Some(Scheme::Jira),
             // HubSpot batches events in one array per request, signed over the full URL (v3):
             // not a shape a webhook source takes as one event.
             // Graph's change notifications carry a client state, not a signature.
@@ -33,6 +34,7 @@ impl Persona {
             Persona::Shopify => "customers/update",
             Persona::Slack => "user_change",
             Persona::Zendesk => "zen:event-type:user.updated",
+            Persona::Jira => "jira:issue_updated",
             Persona::MicrosoftGraph => "updated",
         }
     }
@@ -75,6 +77,13 @@ pub fn event(
             json!({ "token": "verification-token", "team_id": "T00000001", "api_app_id": "A00000001",
                     "type": "event_callback", "event_id": id, "event_time": now,
                     "event": { "type": p.event_type(), "user": record, "event_ts": format!("{now}.000100") } }),
+            Vec::new(),
+        ),
+        Persona::Jira => (
+            json!({ "timestamp": now * 1000, "webhookEvent": p.event_type(),
+                    "issue_event_type_name": "issue_generic", "issue": record,
+                    "user": { "accountId": "5b10ac8d82e05b22cc7d0000", "displayName": "automation" },
+                    "changelog": { "id": seq.to_string(), "items": [] } }),
             Vec::new(),
         ),
         Persona::Zendesk => (

@@ -8,6 +8,7 @@
 //! most fields) is what no template operation uses.
 
 mod events;
+mod graphql;
 mod routes;
 mod shapes;
 
@@ -17,6 +18,7 @@ use axum::http::HeaderMap;
 use serde::Serialize;
 
 pub use events::event;
+pub(crate) use graphql::Buckets;
 pub(crate) use routes::router;
 
 use crate::quota::{HeaderStyle, Limit};
@@ -44,15 +46,20 @@ pub enum Persona {
     /// (scope `https://graph.microsoft.com/.default`), `@odata.nextLink` with `$top` and
     /// `$skiptoken`, GUID ids, 429 with `Retry-After` and no other rate-limit headers.
     MicrosoftGraph,
+    /// Jira Cloud REST v3: `{email}:{api_token}` basic, issues searched with JQL by `POST
+    /// /search/jql` paged by `nextPageToken` in the body, keys like `ACME-3`, 429 with
+    /// `Retry-After`, `X-Hub-Signature` (sha256) webhooks with `X-Atlassian-Webhook-Identifier`.
+    Jira,
     /// Zendesk Support: `{email}/token:{api_token}` basic, `page[after]` cursor with
     /// `meta.has_more`, `X-Rate-Limit-Remaining`, `X-Zendesk-Webhook-Signature` webhooks.
     Zendesk,
 }
 
 impl Persona {
-    pub const ALL: [Persona; 7] = [
+    pub const ALL: [Persona; 8] = [
         Persona::Github,
         Persona::Hubspot,
+        Persona::Jira,
         Persona::MicrosoftGraph,
         Persona::Shopify,
         Persona::Slack,
@@ -68,6 +75,7 @@ impl Persona {
             Persona::Shopify => "shopify",
             Persona::Slack => "slack",
             Persona::Zendesk => "zendesk",
+            Persona::Jira => "jira",
             Persona::MicrosoftGraph => "microsoft-graph",
         }
     }
@@ -75,7 +83,9 @@ impl Persona {
     /// The rate-limit headers the vendor sends.
     pub fn header_style(self) -> HeaderStyle {
         match self {
-            Persona::Stripe | Persona::Slack | Persona::MicrosoftGraph => HeaderStyle::None,
+            Persona::Stripe | Persona::Slack | Persona::MicrosoftGraph | Persona::Jira => {
+                HeaderStyle::None
+            }
             Persona::Github => HeaderStyle::Github,
             Persona::Hubspot => HeaderStyle::Hubspot,
             Persona::Shopify => HeaderStyle::Shopify,
@@ -90,6 +100,7 @@ impl Persona {
             Persona::Github => &["5000/h"],
             Persona::Hubspot => &["100/10s"],
             Persona::Shopify => &["40/20s"],
+            Persona::Jira => &["100/10s"],
             Persona::Slack => &["20/min"],
             Persona::Zendesk => &["700/min"],
             Persona::MicrosoftGraph => &["10000/10min"],
@@ -132,7 +143,7 @@ impl Persona {
                 Some(_) => Err("unknown token"),
                 None => Err("no credentials"),
             },
-            Persona::Zendesk => {
+            Persona::Zendesk | Persona::Jira => {
                 let basic = header("authorization")
                     .and_then(|a| a.strip_prefix("Basic "))
                     .and_then(|b| {

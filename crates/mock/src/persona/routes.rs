@@ -12,7 +12,7 @@ use axum::{Extension, Json, Router};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::shapes::{customer_id, parse_new, render};
+use super::shapes::{customer_id, parse_new, render, vendor_id};
 use super::{Persona, Shared};
 use crate::data::Customer;
 
@@ -33,7 +33,11 @@ pub(crate) fn router(p: Persona, state: Shared) -> Router<Shared> {
             .route("/crm/v3/objects/contacts/{id}", get(one).delete(remove)),
         Persona::Shopify => r
             .route("/admin/api/2024-07/customers.json", get(list).post(create))
-            .route("/admin/api/2024-07/customers/{id}", get(one)),
+            .route("/admin/api/2024-07/customers/{id}", get(one))
+            .route(
+                "/admin/api/2024-07/graphql.json",
+                post(super::graphql::graphql),
+            ),
         Persona::Slack => r
             .route("/api/users.list", get(list))
             .route("/api/users.info", get(one))
@@ -41,6 +45,10 @@ pub(crate) fn router(p: Persona, state: Shared) -> Router<Shared> {
         Persona::Zendesk => r
             .route("/api/v2/users.json", get(list).post(create))
             .route("/api/v2/users/{id}", get(one)),
+        Persona::Jira => r
+            .route("/rest/api/3/search/jql", post(jira_search))
+            .route("/rest/api/3/issue", post(create))
+            .route("/rest/api/3/issue/{id}", get(one)),
         Persona::MicrosoftGraph => r
             .route("/v1.0/users", get(list))
             .route("/v1.0/users/{id}", get(one)),
@@ -66,6 +74,7 @@ pub(super) fn fail(p: Persona, status: StatusCode, message: &str) -> Response {
         }
         Persona::Slack => json!({ "ok": false, "error": "ratelimited" }),
         Persona::Zendesk => json!({ "error": zendesk_error(status), "description": message }),
+        Persona::Jira => json!({ "errorMessages": [message], "errors": {} }),
         Persona::MicrosoftGraph => {
             json!({ "error": { "code": graph_code(status), "message": message,
             "innerError": { "request-id": "00000000-0000-0000-0000-000000000000" } } })
@@ -149,6 +158,10 @@ async fn edge(
             return fail(p, StatusCode::UNAUTHORIZED, &message);
         }
     };
+    // Shopify meters GraphQL by cost, in its own buckets, not by calls.
+    if req.uri().path().ends_with("/graphql.json") {
+        return crate::http::chaos_after(&fate, next.run(req).await).await;
+    }
     let decision = state.quotas.admit(&state.config.quotas, &key);
     let mut res = match decision.retry_after {
         Some(wait) => {
@@ -159,7 +172,7 @@ async fn edge(
                 Persona::Stripe | Persona::Hubspot | Persona::Github => None,
                 // Shopify writes it with a decimal.
                 Persona::Shopify => Some(format!("{secs}.0")),
-                Persona::Slack | Persona::Zendesk | Persona::MicrosoftGraph => {
+                Persona::Slack | Persona::Zendesk | Persona::MicrosoftGraph | Persona::Jira => {
                     Some(secs.to_string())
                 }
             };
@@ -191,6 +204,7 @@ fn sizes(p: Persona) -> (&'static str, usize, usize) {
         Persona::Slack => ("limit", 100, 1000),
         Persona::Zendesk => ("page[size]", 100, 100),
         Persona::MicrosoftGraph => ("$top", 100, 999),
+        Persona::Jira => ("maxResults", 50, 100),
     }
 }
 
@@ -253,6 +267,10 @@ fn start(
             .get("$skiptoken")
             .map_or(Some(0), |v| unopaque(v))
             .ok_or(bad("$skiptoken"))?,
+        Persona::Jira => q
+            .get("nextPageToken")
+            .map_or(Some(0), |v| unopaque(v))
+            .ok_or(bad("nextPageToken"))?,
     })
 }
 
@@ -340,6 +358,7 @@ async fn list(
             }
             (body, None)
         }
+        Persona::Jira => (jira_page(records, more.then(|| opaque(end))), None),
         Persona::Zendesk => (
             json!({ "users": records,
                     "meta": { "has_more": more, "after_cursor": more.then(|| opaque(end)), "before_cursor": (from > 0).then(|| opaque(from)) },
@@ -352,6 +371,66 @@ async fn list(
         res.headers_mut().insert("link", v);
     }
     res
+}
+
+/// A page of Jira's search: the issues, and the token of the next page (absent on the last).
+fn jira_page(issues: Vec<Value>, next: Option<String>) -> Value {
+    let mut body = json!({ "issues": issues, "isLast": next.is_none() });
+    if let Some(t) = next {
+        body["nextPageToken"] = json!(t);
+    }
+    body
+}
+
+/// Jira's `POST /rest/api/3/search/jql`: `{jql, maxResults, nextPageToken, fields}`. The JQL
+/// must restrict the search (Jira refuses an unbounded one); the mock does not evaluate it.
+async fn jira_search(
+    State(state): St,
+    Extension(p): Extension<Persona>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return fail(
+            p,
+            StatusCode::BAD_REQUEST,
+            "Invalid request payload. Refer to the REST API documentation and try again.",
+        );
+    };
+    if req["jql"].as_str().is_none_or(|j| j.trim().is_empty()) {
+        return fail(p, StatusCode::BAD_REQUEST, "Unbounded JQL queries are not allowed here. Please add a search restriction to your query.");
+    }
+    let (_, default, most) = sizes(p);
+    let size = match req.get("maxResults").map(Value::as_u64) {
+        None => default,
+        Some(Some(n)) if (1..=most as u64).contains(&n) => n as usize,
+        Some(_) => {
+            return fail(
+                p,
+                StatusCode::BAD_REQUEST,
+                &format!("maxResults must be between 1 and {most}"),
+            )
+        }
+    };
+    let from = match req.get("nextPageToken").map(Value::as_str) {
+        None => 0,
+        Some(Some(t)) => match unopaque(t) {
+            Some(n) => n,
+            None => {
+                return fail(
+                    p,
+                    StatusCode::BAD_REQUEST,
+                    "The provided next page token is invalid or expired.",
+                )
+            }
+        },
+        Some(None) => return fail(p, StatusCode::BAD_REQUEST, "nextPageToken must be a string"),
+    };
+    let data = state.data.read().unwrap_or_else(|e| e.into_inner());
+    let all = &data.customers;
+    let from = from.min(all.len());
+    let end = (from + size).min(all.len());
+    let issues: Vec<Value> = all[from..end].iter().map(|c| render(p, c)).collect();
+    Json(jira_page(issues, (end < all.len()).then(|| opaque(end)))).into_response()
 }
 
 /// GitHub's persona hosts one repository, `acme/widgets`.
@@ -422,6 +501,20 @@ async fn create(
         .unwrap_or(0);
     let mut data = state.data.write().unwrap_or_else(|e| e.into_inner());
     let created = data.insert(Customer::fresh(name, email, now));
+    if p == Persona::Jira {
+        // Jira answers a create with the new issue's id, key and URL only.
+        let id = vendor_id(p, created);
+        let key = super::shapes::jira_key(created);
+        let url = format!(
+            "https://acme.atlassian.net/rest/api/3/issue/{}",
+            id.as_str().unwrap_or_default()
+        );
+        return (
+            StatusCode::CREATED,
+            Json(json!({ "id": id, "key": key, "self": url })),
+        )
+            .into_response();
+    }
     (StatusCode::CREATED, Json(wrap(p, render(p, created)))).into_response()
 }
 

@@ -10,6 +10,12 @@ use crate::data::Customer;
 /// Where a vendor's numeric ids start (so they look like the vendor's, and map back).
 const SHOPIFY_BASE: u64 = 7_000_000_000;
 const ZENDESK_BASE: u64 = 360_000_000;
+const JIRA_BASE: u64 = 10_000;
+
+/// The Jira key of the customer's issue: `ACME-42`.
+pub fn jira_key(c: &Customer) -> String {
+    format!("ACME-{}", number(c))
+}
 
 /// The customer's number: `cus_000042` → 42.
 pub fn number(c: &Customer) -> u64 {
@@ -26,6 +32,7 @@ pub fn vendor_id(p: Persona, c: &Customer) -> Value {
         Persona::Shopify => json!(SHOPIFY_BASE + n),
         Persona::Slack => json!(format!("U{n:08}")),
         Persona::Zendesk => json!(ZENDESK_BASE + n),
+        Persona::Jira => json!((JIRA_BASE + n).to_string()),
         Persona::MicrosoftGraph => json!(format!("{n:08x}-0000-4000-8000-{n:012x}")),
     }
 }
@@ -39,6 +46,11 @@ pub fn customer_id(p: Persona, vendor: &str) -> Option<String> {
         Persona::Shopify => vendor.parse::<u64>().ok()?.checked_sub(SHOPIFY_BASE)?,
         Persona::Slack => vendor.strip_prefix('U')?.parse().ok()?,
         Persona::Zendesk => vendor.parse::<u64>().ok()?.checked_sub(ZENDESK_BASE)?,
+        // An issue is named by its key (`ACME-3`) or its id (`10003`).
+        Persona::Jira => match vendor.strip_prefix("ACME-") {
+            Some(n) => n.parse().ok()?,
+            None => vendor.parse::<u64>().ok()?.checked_sub(JIRA_BASE)?,
+        },
         Persona::MicrosoftGraph => u64::from_str_radix(vendor.get(..8)?, 16).ok()?,
     };
     Some(format!("cus_{n:06}"))
@@ -105,6 +117,23 @@ pub fn render(p: Persona, c: &Customer) -> Value {
             "mail": c.email, "userPrincipalName": c.email.replace("@example.com", "@contoso.onmicrosoft.com"),
             "accountEnabled": c.status != "closed", "createdDateTime": iso(c.created),
         }),
+        Persona::Jira => {
+            let time = |t: i64| format!("{}.000+0000", iso(t).trim_end_matches('Z'));
+            let done = c.status == "closed";
+            json!({
+                "id": id, "key": jira_key(c),
+                "self": format!("https://acme.atlassian.net/rest/api/3/issue/{}", id.as_str().unwrap_or_default()),
+                "fields": {
+                    "summary": c.name,
+                    "status": { "name": if done { "Done" } else { "To Do" },
+                                "statusCategory": { "key": if done { "done" } else { "new" } } },
+                    "reporter": { "accountId": format!("5b10ac8d82e05b22cc7d{:04}", number(c)),
+                                  "displayName": c.email.split('@').next().unwrap_or_default() },
+                    "issuetype": { "name": "Task" }, "project": { "key": "ACME" },
+                    "created": time(c.created), "updated": time(c.updated),
+                },
+            })
+        }
         Persona::Zendesk => json!({
             "id": id, "url": format!("https://acme.zendesk.com/api/v2/users/{id}.json"),
             "name": c.name, "email": c.email, "role": "end-user",
@@ -119,6 +148,7 @@ pub fn parse_new(p: Persona, body: &Value) -> Result<(String, String), String> {
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     let (name, email) = match p {
         Persona::Github => (text(&body["title"]), String::new()),
+        Persona::Jira => (text(&body["fields"]["summary"]), String::new()),
         Persona::Hubspot => {
             let props = &body["properties"];
             let name = format!("{} {}", text(&props["firstname"]), text(&props["lastname"]));
@@ -134,9 +164,12 @@ pub fn parse_new(p: Persona, body: &Value) -> Result<(String, String), String> {
             return Err("not created through this persona".into())
         }
     };
-    let needs_email = p != Persona::Github;
+    let needs_email = !matches!(p, Persona::Github | Persona::Jira);
     match (name.is_empty(), email.is_empty() && needs_email) {
         (true, _) if p == Persona::Github => Err("`title` is required".into()),
+        (true, _) if p == Persona::Jira => {
+            Err("summary: You must specify a summary of the issue.".into())
+        }
         (_, true) => Err("`email` is required".into()),
         _ => Ok((name, email)),
     }
