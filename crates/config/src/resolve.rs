@@ -53,6 +53,8 @@ pub(crate) fn resolve(
     let delivery = crate::flow::resolve::resolve_delivery(doc, &mut errs);
     let connectors = crate::connect::resolve::resolve_connectors(doc, &sources, &mut errs);
     crate::connect::resolve::check_unified(doc, &connectors, &mut errs);
+    let destinations: Vec<&str> = flows.destinations.keys().map(String::as_str).collect();
+    crate::connect::resolve::check_connection_events(doc, &connectors, &destinations, &mut errs);
     crate::data::resolve::check_links(doc, &flows, &connectors, &shapes, &mut errs);
     let pulls = flows
         .sources

@@ -225,6 +225,16 @@ fn broken_connectors_are_located_with_hints() {
             "there is no `left`",
         ),
         (
+            "connectors:\n  a:\n    base_url: https://x\n    connection_events: nowhere\n",
+            "connectors.a.connection_events",
+            "no destination named `nowhere`",
+        ),
+        (
+            "connectors:\n  a:\n    base_url: https://x\n    connection_events: nowhere\n",
+            "connectors.a.connection_events",
+            "has no connections that change",
+        ),
+        (
             "connectors:\n  a:\n    base_url: https://x\n    errors_in_answer: { code: \"..\" }\n",
             "connectors.a.errors_in_answer.code",
             "not a field path",

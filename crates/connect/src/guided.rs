@@ -552,8 +552,22 @@ pub async fn callback(
             }
             tracing::info!(connector = %flight.connector, connection = %flight.tenant, "connection authorized by its end user");
             let session = open::<Claims>(&hub, SESSION, &flight.session);
-            if let Some(dest) = session.as_ref().and_then(|c| c.notify.clone()) {
-                notify(&hub, &flight, &dest, &requested, &granted).await;
+            // The session's destination and the connector's, each told once.
+            let mut told: Vec<String> = session
+                .as_ref()
+                .and_then(|c| c.notify.clone())
+                .into_iter()
+                .collect();
+            if let Some(d) = rt
+                .cfg
+                .connection_events
+                .clone()
+                .filter(|d| !told.contains(d))
+            {
+                told.push(d);
+            }
+            for dest in &told {
+                notify(&hub, &flight, dest, &requested, &granted).await;
             }
             let return_to = session.and_then(|c| c.return_to);
             let done = match return_to {
@@ -585,12 +599,7 @@ pub async fn callback(
     }
 }
 
-/// The source and route of connect notifications: names no config can declare (a dot).
-pub const NOTIFY_SOURCE: &str = "connect.sessions";
-const NOTIFY_ROUTE: &str = "connect.notify";
-
-/// Tells the session's destination of the connect: stored with its delivery in one write, then
-/// delivered like any event (signed, retried, dead-lettered).
+/// Tells `destination` of the connect (see [`crate::lifecycle`]).
 async fn notify(
     hub: &Hub,
     flight: &InFlight,
@@ -598,29 +607,23 @@ async fn notify(
     requested: &[String],
     granted: &[String],
 ) {
-    let now = now_ms();
-    let payload = serde_json::json!({
-        "session": flight.session_id,
-        "tenant": flight.tenant,
-        "connector": flight.connector,
-        "connection": flight.tenant,
-        "scopes_requested": requested,
-        "scopes_granted": granted,
-        "connected_at_ms": now,
-    });
-    let event = crate::Raised {
-        source: NOTIFY_SOURCE,
-        route: NOTIFY_ROUTE,
-        id: uuid::Uuid::new_v4().to_string(),
-        event_type: "connection.connected",
-        key: Some(format!("{}/{}", flight.connector, flight.tenant)),
-        payload,
-        destination,
-    }
-    .event(now);
-    if let Err(e) = hub.store.append(event).await {
-        tracing::error!(error = %e, connector = %flight.connector, "the connect notification could not be stored");
-    }
+    let mut detail = serde_json::Map::new();
+    detail.insert("session".into(), flight.session_id.clone().into());
+    detail.insert("scopes_requested".into(), requested.into());
+    detail.insert("scopes_granted".into(), granted.into());
+    detail.insert("connected_at_ms".into(), now_ms().into());
+    crate::lifecycle::tell(
+        &*hub.store,
+        crate::lifecycle::Told {
+            change: crate::lifecycle::Change::Connected,
+            connector: &flight.connector,
+            connection: &flight.tenant,
+            destination,
+            id: format!("{}:{destination}", uuid::Uuid::new_v4()),
+            detail,
+        },
+    )
+    .await;
 }
 
 /// `GET /api/v1/connections`: every connection (optionally of one name: a tenant's), with its
@@ -725,6 +728,23 @@ pub async fn revoke(
             format!("no connection {connector}/{name}"),
             "GET /api/v1/connections lists them",
         ));
+    }
+    let destination = hub
+        .connector(&connector)
+        .and_then(|rt| rt.cfg.connection_events.clone());
+    if let Some(destination) = destination {
+        crate::lifecycle::tell(
+            &*hub.store,
+            crate::lifecycle::Told {
+                change: crate::lifecycle::Change::Revoked,
+                connector: &connector,
+                connection: &name,
+                destination: &destination,
+                id: uuid::Uuid::new_v4().to_string(),
+                detail: Default::default(),
+            },
+        )
+        .await;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

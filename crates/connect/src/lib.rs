@@ -14,6 +14,7 @@ pub mod auth;
 pub mod cache;
 mod drift;
 pub mod guided;
+mod lifecycle;
 pub mod mcp;
 mod metrics;
 pub mod ops;

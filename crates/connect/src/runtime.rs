@@ -413,25 +413,29 @@ impl Runtime {
                     grant: *grant,
                     oauth: oauth.clone(),
                 };
-                Auth::Tokens(Arc::new(TokenManager::new(
-                    &cfg.name,
-                    scheme,
-                    oauth.lifetime,
-                    store,
-                    vault.clone().ok_or_else(|| needs_vault("oauth2"))?,
-                    token_client()?,
-                )))
+                Auth::Tokens(Arc::new(
+                    TokenManager::new(
+                        &cfg.name,
+                        scheme,
+                        oauth.lifetime,
+                        store,
+                        vault.clone().ok_or_else(|| needs_vault("oauth2"))?,
+                        token_client()?,
+                    )
+                    .telling(cfg.connection_events.clone()),
+                ))
             }
-            Some(OutboundAuth::JwtBearer { jwt, lifetime }) => {
-                Auth::Tokens(Arc::new(TokenManager::new(
+            Some(OutboundAuth::JwtBearer { jwt, lifetime }) => Auth::Tokens(Arc::new(
+                TokenManager::new(
                     &cfg.name,
                     TokenScheme::Jwt(jwt.clone()),
                     *lifetime,
                     store,
                     vault.clone().ok_or_else(|| needs_vault("jwt_bearer"))?,
                     token_client()?,
-                )))
-            }
+                )
+                .telling(cfg.connection_events.clone()),
+            )),
         };
         let windows: Vec<Window> = cfg
             .quotas

@@ -98,8 +98,10 @@ connectors:
     base_url: "{m}"
     vars: {{ client_id: mock_client, client_secret: env:HUBSPOT_SECRET }}
     auth: {{ token_url: "{m}/oauth/v1/token", authorize_url: "{m}/oauth/authorize" }}
+    connection_events: lifecycle
 destinations:
   app: {{ url: "{m}/sink/connect" }}
+  lifecycle: {{ url: "{m}/sink/lifecycle" }}
 "#,
             d = dir.path().display()
         ),
@@ -221,6 +223,8 @@ destinations:
             .is_some_and(|s| !s.is_empty()),
         "{body}"
     );
+    // The connector's lifecycle destination is told too.
+    assert_eq!(lifecycle(&http, &m, 1).await, ["connection.connected"]);
     // The tenant's connections, listed with their state.
     let listed: Value = http
         .get(format!("{base}/api/v1/connections?name=acme-co"))
@@ -239,6 +243,11 @@ destinations:
     let (status, body) = call(&http, &base, &app, "acme-co").await;
     assert_eq!(status, 502, "{body}");
     assert!(body.contains("needs_reauth"), "{body}");
+    // The application is told, once, with the vendor's error.
+    let (status, _) = call(&http, &base, &app, "acme-co").await;
+    assert_eq!(status, 502);
+    // (The mock's reset also emptied its sink.)
+    assert_eq!(lifecycle(&http, &m, 1).await, ["connection.needs_reauth"]);
     // The dashboard lists the tenant's connection, needing re-authorization, first.
     sign_in_with(&client, &base, ADMIN).await;
     client
@@ -272,6 +281,14 @@ destinations:
     assert_eq!(res.status(), 204);
     let (status, body) = call(&http, &base, &app, "acme-co").await;
     assert_eq!(status, 404, "{body}");
+    assert_eq!(
+        lifecycle(&http, &m, 3).await,
+        [
+            "connection.needs_reauth",
+            "connection.connected",
+            "connection.revoked"
+        ]
+    );
     let res = http
         .delete(format!("{base}/api/v1/connections/hubspot/acme-co"))
         .bearer_auth(ADMIN)
@@ -327,4 +344,31 @@ destinations:
     }
     client.close().await.unwrap();
     drop(hub);
+}
+
+/// The events the connector's lifecycle destination received, in order, once there are `n`.
+async fn lifecycle(http: &reqwest::Client, m: &str, n: usize) -> Vec<String> {
+    let got = sink_until(http, m, "/sink/lifecycle", |d| d.len() >= n).await;
+    let mut events: Vec<(i64, String)> = got
+        .iter()
+        .map(|d| {
+            let body: Value = serde_json::from_str(d["body"].as_str().unwrap_or_default())
+                .unwrap_or_else(|_| d["body"].clone());
+            assert_eq!(body["connector"], "hubspot", "{body}");
+            assert_eq!(body["connection"], "acme-co", "{body}");
+            if body["event"] == "connection.needs_reauth" {
+                assert!(
+                    body["error"].as_str().is_some_and(|e| !e.is_empty()),
+                    "{body}"
+                );
+            }
+            (
+                body["at_ms"].as_i64().unwrap_or_default(),
+                body["event"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    events.sort();
+    assert_eq!(events.len(), n, "{got:?}");
+    events.into_iter().map(|(_, e)| e).collect()
 }

@@ -62,6 +62,11 @@ pub struct RawConnector {
     /// per tenant has one, `default`.
     #[serde(default)]
     pub connection_quotas: Vec<String>,
+    /// A destination (under `destinations:`) told of each connection's changes: connected
+    /// (an end user connected or reconnected), needs re-authorization (the vendor keeps refusing
+    /// its refresh), revoked. For connectors whose credentials are tokens (OAuth2, JWT bearer).
+    #[serde(default)]
+    pub connection_events: Option<String>,
     /// The vendor's own rate-limit headers, when it does not send the standard `RateLimit` or
     /// `X-RateLimit-Remaining`/`-Reset`: `{ remaining: X-HubSpot-RateLimit-Remaining, window:
     /// 10s }` or `{ used_of_limit: X-Shopify-Shop-Api-Call-Limit, window: 1s }`. Junction then

@@ -126,6 +126,7 @@ fn connector(
         auth,
         quotas,
         connection_quotas,
+        connection_events: raw.connection_events.clone(),
         rate_limit_headers,
         cost,
         errors_in_answer,
@@ -297,6 +298,40 @@ fn limits(doc: &Document, ptr: &str, raw: &RawConnector, errs: &mut Vec<ConfigEr
         ));
     }
     crate::units::resolve_rates(doc, &push(ptr, "quotas"), &raw.quotas, errs)
+}
+
+/// A connector's `connection_events` names a destination, and the connector keeps connections
+/// (its credentials are tokens).
+pub(crate) fn check_connection_events(
+    doc: &Document,
+    connectors: &BTreeMap<String, Connector>,
+    destinations: &[&str],
+    errs: &mut Vec<ConfigError>,
+) {
+    for c in connectors.values() {
+        let Some(d) = &c.connection_events else {
+            continue;
+        };
+        let at = push(&push("/connectors", &c.name), "connection_events");
+        if !destinations.contains(&d.as_str()) {
+            errs.push(doc.error_at(
+                &at,
+                format!("no destination named `{d}`"),
+                Some(format!("destinations: {}", destinations.join(", "))),
+            ));
+        }
+        let tokens = matches!(
+            c.auth,
+            Some(OutboundAuth::OAuth2 { .. } | OutboundAuth::JwtBearer { .. })
+        );
+        if !tokens {
+            errs.push(doc.error_at(
+                &at,
+                "this connector's credentials come from the config: it has no connections that change",
+                Some("connection events are for OAuth2 or JWT bearer connectors".into()),
+            ));
+        }
+    }
 }
 
 /// Where errors are in a successful answer: three field paths and the codes of a spent quota.

@@ -28,6 +28,8 @@ pub struct Connector {
     pub quotas: Vec<Rate>,
     /// Each connection's own limits (per tenant account), besides `quotas`.
     pub connection_quotas: Vec<Rate>,
+    /// The destination told of each connection's changes.
+    pub connection_events: Option<String>,
     /// The vendor's own rate-limit headers, read beside the standard ones.
     pub rate_limit_headers: Option<junction_resilience::VendorHeaders>,
     /// What calls cost at a vendor that meters by cost.

@@ -78,6 +78,8 @@ pub struct TokenManager {
     cells: Mutex<HashMap<String, Arc<Cell>>>,
     /// How long a refresh may hold the connection's lease.
     lease: Duration,
+    /// Where the application is told that a connection needs re-authorization.
+    events: Option<String>,
 }
 
 /// Secret names of a connection's tokens in the vault.
@@ -107,7 +109,14 @@ impl TokenManager {
             http,
             cells: Mutex::default(),
             lease: Duration::from_secs(30),
+            events: None,
         }
+    }
+
+    /// Tells `destination` when a connection comes to need re-authorization.
+    pub fn telling(mut self, destination: Option<String>) -> Self {
+        self.events = destination;
+        self
     }
 
     fn seeded(&self) -> bool {
@@ -483,6 +492,24 @@ impl TokenManager {
                 error = %e.message,
                 "token refresh keeps failing: the connection needs re-authorisation; calls fail until new credentials are seeded"
             );
+            if let (Some(destination), Some(row)) = (&self.events, &row) {
+                let mut detail = serde_json::Map::new();
+                detail.insert("error".into(), e.message.clone().into());
+                detail.insert("failures".into(), row.failures.into());
+                crate::lifecycle::tell(
+                    &*self.store,
+                    crate::lifecycle::Told {
+                        change: crate::lifecycle::Change::NeedsReauth,
+                        connector: &self.connector,
+                        connection,
+                        destination,
+                        // One event however many processes' refreshes failed in this epoch.
+                        id: format!("{}/{connection}/{epoch}", self.connector),
+                        detail,
+                    },
+                )
+                .await;
+            }
             return Err(self.needs_reauth(connection, Some(&e.message)));
         }
         tracing::warn!(connector = %self.connector, connection, error = %e.message, "token refresh failed");
