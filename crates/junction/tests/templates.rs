@@ -26,6 +26,8 @@ struct Case {
     /// The source's entry besides `template:`; empty: the template has no webhook source.
     source: &'static str,
     list: (&'static str, Value),
+    /// Another listing of the same records (a search), walked to the end too.
+    search: Option<(&'static str, Value)>,
     /// The vendor's request path prefix of the list, and the query parameter of its position.
     list_path: &'static str,
     position: &'static str,
@@ -47,12 +49,37 @@ struct Case {
 fn cases() -> Vec<Case> {
     vec![
         Case {
+            persona: Persona::Intercom,
+            connector: r#"base_url: "{m}"
+    vars: { access_token: env:INTERCOM_TOKEN }
+    operations:
+      list_contacts: { paginate: { page_size: 10 } }
+      search_contacts: { paginate: { page_size: 10 } }"#,
+            source: "vars: { webhook_secret: env:WEBHOOK_SECRET }",
+            list: ("list_contacts", json!({})),
+            search: Some(("search_contacts", json!({ "updated_since": 1 }))),
+            list_path: "/contacts",
+            position: "starting_after=",
+            get: ("get_contact", json!({ "id": "651200000000000000000003" })),
+            get_id: "651200000000000000000003",
+            create: Some((
+                "create_contact",
+                json!({ "email": "grace@example.com", "name": "Grace Hopper" }),
+            )),
+            created_field: None,
+            credential: ("authorization", "Bearer mock_key_1"),
+            tells_remaining: true,
+            webhook: Some(("contact.user.updated", "651200000000000000000001")),
+            env: &[("INTERCOM_TOKEN", "mock_key_1")],
+        },
+        Case {
             persona: Persona::Jira,
             connector: r#"base_url: "{m}/rest/api/3"
     vars: { site: acme, email: agent@example.com, api_token: env:JIRA_TOKEN }
     operations: { search_issues: { paginate: { page_size: 10 } } }"#,
             source: "vars: { webhook_secret: env:WEBHOOK_SECRET }",
             list: ("search_issues", json!({ "jql": "project = ACME ORDER BY created" })),
+            search: None,
             list_path: "/rest/api/3/search/jql",
             // The position travels in the body (`nextPageToken`): three distinct pages of
             // distinct records prove it was sent.
@@ -76,6 +103,7 @@ fn cases() -> Vec<Case> {
     operations: { list_customers: { paginate: { page_size: 10 } } }"#,
             source: "vars: { webhook_secret: env:WEBHOOK_SECRET }",
             list: ("list_customers", json!({})),
+            search: None,
             list_path: "/v1/customers",
             position: "starting_after=cus_000010",
             get: ("get_customer", json!({ "id": "cus_000003" })),
@@ -94,6 +122,7 @@ fn cases() -> Vec<Case> {
     operations: { list_issues: { paginate: { page_size: 10 } } }"#,
             source: "vars: { webhook_secret: env:WEBHOOK_SECRET }",
             list: ("list_issues", json!({ "owner": "acme", "repo": "widgets" })),
+            search: None,
             list_path: "/repos/acme/widgets/issues",
             position: "page=3",
             get: (
@@ -119,6 +148,7 @@ fn cases() -> Vec<Case> {
     operations: { list_contacts: { paginate: { page_size: 10 } } }"#,
             source: "",
             list: ("list_contacts", json!({})),
+            search: None,
             list_path: "/crm/v3/objects/contacts",
             position: "after=20",
             get: ("get_contact", json!({ "id": "3" })),
@@ -141,6 +171,7 @@ fn cases() -> Vec<Case> {
     operations: { list_users: { paginate: { page_size: 10 } } }"#,
             source: "",
             list: ("list_users", json!({})),
+            search: None,
             list_path: "/v1.0/users",
             position: "skiptoken=",
             get: (
@@ -162,6 +193,7 @@ fn cases() -> Vec<Case> {
     operations: { list_customers: { paginate: { page_size: 10 } } }"#,
             source: "vars: { shop: acme, webhook_secret: env:WEBHOOK_SECRET }",
             list: ("list_customers", json!({})),
+            search: None,
             list_path: "/admin/api/2024-07/customers.json",
             position: "page_info=",
             get: ("get_customer", json!({ "id": 7000000003u64 })),
@@ -183,6 +215,7 @@ fn cases() -> Vec<Case> {
     operations: { list_users: { paginate: { page_size: 10 } } }"#,
             source: "vars: { signing_secret: env:WEBHOOK_SECRET }",
             list: ("list_users", json!({})),
+            search: None,
             list_path: "/api/users.list",
             position: "cursor=",
             get: ("get_user", json!({ "user": "U00000003" })),
@@ -204,6 +237,7 @@ fn cases() -> Vec<Case> {
     operations: { list_users: { paginate: { page_size: 10 } } }"#,
             source: "vars: { subdomain: acme, email: agent@example.com, webhook_secret: env:WEBHOOK_SECRET }",
             list: ("list_users", json!({})),
+            search: None,
             list_path: "/api/v2/users.json",
             position: "page%5Bafter%5D=",
             get: ("get_user", json!({ "id": 360000003u64 })),
@@ -352,6 +386,27 @@ async fn prove(p: Persona) {
         "{name}: {records:?}"
     );
 
+    // A search over the same records, paged with its position in the body: the same records.
+    if let Some((op, input)) = &c.search {
+        let (status, body) = call(&http, &hub.base, &op_token, name, op, input, "?all=true").await;
+        assert_eq!(status, 200, "{name} {op}: {body}");
+        let found: Vec<Value> = body
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let (found, end) = found.split_at(found.len() - 1);
+        assert_eq!(
+            end[0]["junction"]["complete"], true,
+            "{name} {op}: {}",
+            end[0]
+        );
+        assert_eq!(end[0]["junction"]["pages"], 3, "{name} {op}: {}", end[0]);
+        assert_eq!(
+            found, records,
+            "{name} {op}: the search answers the listed records"
+        );
+    }
+
     // One record, the same as listed.
     let (status, body) = call(&http, &hub.base, &op_token, name, c.get.0, &c.get.1, "").await;
     assert_eq!(status, 200, "{name}: {body}");
@@ -495,6 +550,11 @@ async fn prove(p: Persona) {
     }
     drop(hub);
     mock.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_intercom_template_works_against_the_intercom_persona() {
+    prove(Persona::Intercom).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

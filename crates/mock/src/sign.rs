@@ -10,9 +10,10 @@
 //!   (ISO 8601) in `X-Zendesk-Webhook-Signature-Timestamp`;
 //! - Jira: `X-Hub-Signature: sha256=<hex>` over the body, the delivery's id in
 //!   `X-Atlassian-Webhook-Identifier`;
+//! - Intercom: `X-Hub-Signature: sha1=<hex>` over the body (HMAC-SHA1);
 //! - generic HMAC: a header, a prefix, hex or base64, and a signed-content template.
 //!
-//! All are HMAC-SHA256.
+//! All are HMAC-SHA256 but Intercom's.
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -30,6 +31,7 @@ pub enum Scheme {
     Slack,
     Zendesk,
     Jira,
+    Intercom,
     /// `template` may use `{id}`, `{timestamp}` and `{body}`.
     Generic {
         header: String,
@@ -114,6 +116,15 @@ pub fn sign(
                 ("x-zendesk-webhook-signature-timestamp".into(), at),
                 ("x-zendesk-webhook-signature".into(), b64(&sig)),
             ]
+        }
+        Scheme::Intercom => {
+            let mut m = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
+                .expect("HMAC takes keys of any length");
+            m.update(body);
+            vec![(
+                "x-hub-signature".into(),
+                format!("sha1={}", hex::encode(m.finalize().into_bytes())),
+            )]
         }
         Scheme::Jira => vec![
             ("x-atlassian-webhook-identifier".into(), id.into()),

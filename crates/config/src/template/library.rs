@@ -7,6 +7,7 @@ use std::path::Path;
 pub(super) const BUILTIN: &[(&str, &str)] = &[
     ("github", include_str!("../../templates/github.yaml")),
     ("hubspot", include_str!("../../templates/hubspot.yaml")),
+    ("intercom", include_str!("../../templates/intercom.yaml")),
     ("jira", include_str!("../../templates/jira.yaml")),
     (
         "microsoft-graph",

@@ -18,6 +18,7 @@ impl Persona {
             Persona::Slack => Some(Scheme::Slack),
             Persona::Zendesk => Some(Scheme::Zendesk),
             Persona::Jira => Some(Scheme::Jira),
+            Persona::Intercom => Some(Scheme::Intercom),
             // HubSpot batches events in one array per request, signed over the full URL (v3):
             // not a shape a webhook source takes as one event.
             // Graph's change notifications carry a client state, not a signature.
@@ -35,6 +36,7 @@ impl Persona {
             Persona::Slack => "user_change",
             Persona::Zendesk => "zen:event-type:user.updated",
             Persona::Jira => "jira:issue_updated",
+            Persona::Intercom => "contact.user.updated",
             Persona::MicrosoftGraph => "updated",
         }
     }
@@ -77,6 +79,12 @@ pub fn event(
             json!({ "token": "verification-token", "team_id": "T00000001", "api_app_id": "A00000001",
                     "type": "event_callback", "event_id": id, "event_time": now,
                     "event": { "type": p.event_type(), "user": record, "event_ts": format!("{now}.000100") } }),
+            Vec::new(),
+        ),
+        Persona::Intercom => (
+            json!({ "type": "notification_event", "app_id": "ecahpwf5", "id": id,
+                    "topic": p.event_type(), "delivery_status": "pending", "delivery_attempts": 1,
+                    "created_at": now, "data": { "type": "notification_event_data", "item": record } }),
             Vec::new(),
         ),
         Persona::Jira => (

@@ -46,6 +46,10 @@ pub enum Persona {
     /// (scope `https://graph.microsoft.com/.default`), `@odata.nextLink` with `$top` and
     /// `$skiptoken`, GUID ids, 429 with `Retry-After` and no other rate-limit headers.
     MicrosoftGraph,
+    /// Intercom 2.11: access token as bearer, `Intercom-Version`, contacts listed and searched
+    /// (`POST /contacts/search`, paged in the body) with `pages.next.starting_after`,
+    /// `X-RateLimit-*` (Unix reset), `X-Hub-Signature` (sha1) webhooks.
+    Intercom,
     /// Jira Cloud REST v3: `{email}:{api_token}` basic, issues searched with JQL by `POST
     /// /search/jql` paged by `nextPageToken` in the body, keys like `ACME-3`, 429 with
     /// `Retry-After`, `X-Hub-Signature` (sha256) webhooks with `X-Atlassian-Webhook-Identifier`.
@@ -56,9 +60,10 @@ pub enum Persona {
 }
 
 impl Persona {
-    pub const ALL: [Persona; 8] = [
+    pub const ALL: [Persona; 9] = [
         Persona::Github,
         Persona::Hubspot,
+        Persona::Intercom,
         Persona::Jira,
         Persona::MicrosoftGraph,
         Persona::Shopify,
@@ -76,6 +81,7 @@ impl Persona {
             Persona::Slack => "slack",
             Persona::Zendesk => "zendesk",
             Persona::Jira => "jira",
+            Persona::Intercom => "intercom",
             Persona::MicrosoftGraph => "microsoft-graph",
         }
     }
@@ -87,6 +93,7 @@ impl Persona {
                 HeaderStyle::None
             }
             Persona::Github => HeaderStyle::Github,
+            Persona::Intercom => HeaderStyle::XRateLimit,
             Persona::Hubspot => HeaderStyle::Hubspot,
             Persona::Shopify => HeaderStyle::Shopify,
             Persona::Zendesk => HeaderStyle::Zendesk,
@@ -101,6 +108,7 @@ impl Persona {
             Persona::Hubspot => &["100/10s"],
             Persona::Shopify => &["40/20s"],
             Persona::Jira => &["100/10s"],
+            Persona::Intercom => &["1666/10s"],
             Persona::Slack => &["20/min"],
             Persona::Zendesk => &["700/min"],
             Persona::MicrosoftGraph => &["10000/10min"],
@@ -133,11 +141,13 @@ impl Persona {
         });
         let key_ok = |k: &str| auth.api_keys.iter().any(|known| known == k.trim());
         match self {
-            Persona::Stripe | Persona::Github | Persona::Slack => match bearer {
-                Some(k) if key_ok(k) => Ok(k.trim().to_owned()),
-                Some(_) => Err("unknown token"),
-                None => Err("no credentials"),
-            },
+            Persona::Stripe | Persona::Github | Persona::Slack | Persona::Intercom => {
+                match bearer {
+                    Some(k) if key_ok(k) => Ok(k.trim().to_owned()),
+                    Some(_) => Err("unknown token"),
+                    None => Err("no credentials"),
+                }
+            }
             Persona::Shopify => match header("x-shopify-access-token") {
                 Some(k) if key_ok(k) => Ok(k.to_owned()),
                 Some(_) => Err("unknown token"),

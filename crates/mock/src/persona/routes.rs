@@ -45,6 +45,10 @@ pub(crate) fn router(p: Persona, state: Shared) -> Router<Shared> {
         Persona::Zendesk => r
             .route("/api/v2/users.json", get(list).post(create))
             .route("/api/v2/users/{id}", get(one)),
+        Persona::Intercom => r
+            .route("/contacts", get(list).post(create))
+            .route("/contacts/search", post(intercom_search))
+            .route("/contacts/{id}", get(one)),
         Persona::Jira => r
             .route("/rest/api/3/search/jql", post(jira_search))
             .route("/rest/api/3/issue", post(create))
@@ -75,6 +79,10 @@ pub(super) fn fail(p: Persona, status: StatusCode, message: &str) -> Response {
         Persona::Slack => json!({ "ok": false, "error": "ratelimited" }),
         Persona::Zendesk => json!({ "error": zendesk_error(status), "description": message }),
         Persona::Jira => json!({ "errorMessages": [message], "errors": {} }),
+        Persona::Intercom => {
+            json!({ "type": "error.list", "request_id": "000000000000000000000000",
+            "errors": [{ "code": intercom_code(status), "message": message }] })
+        }
         Persona::MicrosoftGraph => {
             json!({ "error": { "code": graph_code(status), "message": message,
             "innerError": { "request-id": "00000000-0000-0000-0000-000000000000" } } })
@@ -108,6 +116,15 @@ fn graph_code(s: StatusCode) -> &'static str {
         404 => "Request_ResourceNotFound",
         429 => "TooManyRequests",
         _ => "BadRequest",
+    }
+}
+
+fn intercom_code(s: StatusCode) -> &'static str {
+    match s.as_u16() {
+        401 => "unauthorized",
+        404 => "not_found",
+        429 => "rate_limit_exceeded",
+        _ => "parameter_invalid",
     }
 }
 
@@ -169,7 +186,7 @@ async fn edge(
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             let retry_after = match p {
                 // Stripe and HubSpot send no Retry-After; GitHub says when in X-RateLimit-Reset.
-                Persona::Stripe | Persona::Hubspot | Persona::Github => None,
+                Persona::Stripe | Persona::Hubspot | Persona::Github | Persona::Intercom => None,
                 // Shopify writes it with a decimal.
                 Persona::Shopify => Some(format!("{secs}.0")),
                 Persona::Slack | Persona::Zendesk | Persona::MicrosoftGraph | Persona::Jira => {
@@ -205,6 +222,7 @@ fn sizes(p: Persona) -> (&'static str, usize, usize) {
         Persona::Zendesk => ("page[size]", 100, 100),
         Persona::MicrosoftGraph => ("$top", 100, 999),
         Persona::Jira => ("maxResults", 50, 100),
+        Persona::Intercom => ("per_page", 50, 150),
     }
 }
 
@@ -267,6 +285,10 @@ fn start(
             .get("$skiptoken")
             .map_or(Some(0), |v| unopaque(v))
             .ok_or(bad("$skiptoken"))?,
+        Persona::Intercom => q
+            .get("starting_after")
+            .map_or(Some(0), |v| unopaque(v))
+            .ok_or(bad("starting_after"))?,
         Persona::Jira => q
             .get("nextPageToken")
             .map_or(Some(0), |v| unopaque(v))
@@ -359,6 +381,7 @@ async fn list(
             (body, None)
         }
         Persona::Jira => (jira_page(records, more.then(|| opaque(end))), None),
+        Persona::Intercom => (intercom_page(records, from, size, all.len(), end), None),
         Persona::Zendesk => (
             json!({ "users": records,
                     "meta": { "has_more": more, "after_cursor": more.then(|| opaque(end)), "before_cursor": (from > 0).then(|| opaque(from)) },
@@ -371,6 +394,57 @@ async fn list(
         res.headers_mut().insert("link", v);
     }
     res
+}
+
+/// A page of Intercom's contacts: `pages.next.starting_after` while more follow.
+fn intercom_page(data: Vec<Value>, from: usize, size: usize, total: usize, end: usize) -> Value {
+    let mut pages = json!({ "type": "pages", "page": from / size + 1, "per_page": size,
+                            "total_pages": total.div_ceil(size) });
+    if end < total {
+        pages["next"] = json!({ "page": from / size + 2, "starting_after": opaque(end) });
+    }
+    json!({ "type": "list", "data": data, "total_count": total, "pages": pages })
+}
+
+/// Intercom's `POST /contacts/search`: `{query, pagination: {per_page, starting_after}}`.
+/// The mock needs a query but does not evaluate it.
+async fn intercom_search(
+    State(state): St,
+    Extension(p): Extension<Persona>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return fail(p, StatusCode::BAD_REQUEST, "Invalid JSON");
+    };
+    if !req["query"].is_object() {
+        return fail(p, StatusCode::BAD_REQUEST, "query is a required parameter");
+    }
+    let (_, default, most) = sizes(p);
+    let page = &req["pagination"];
+    let size = match page.get("per_page").map(Value::as_u64) {
+        None => default,
+        Some(Some(n)) if (1..=most as u64).contains(&n) => n as usize,
+        Some(_) => {
+            return fail(
+                p,
+                StatusCode::BAD_REQUEST,
+                &format!("per_page must be between 1 and {most}"),
+            )
+        }
+    };
+    let from = match page.get("starting_after").map(Value::as_str) {
+        None | Some(None) => 0,
+        Some(Some(t)) => match unopaque(t) {
+            Some(n) => n,
+            None => return fail(p, StatusCode::BAD_REQUEST, "starting_after is invalid"),
+        },
+    };
+    let data = state.data.read().unwrap_or_else(|e| e.into_inner());
+    let all = &data.customers;
+    let from = from.min(all.len());
+    let end = (from + size).min(all.len());
+    let records: Vec<Value> = all[from..end].iter().map(|c| render(p, c)).collect();
+    Json(intercom_page(records, from, size, all.len(), end)).into_response()
 }
 
 /// A page of Jira's search: the issues, and the token of the next page (absent on the last).

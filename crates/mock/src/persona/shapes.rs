@@ -33,6 +33,7 @@ pub fn vendor_id(p: Persona, c: &Customer) -> Value {
         Persona::Slack => json!(format!("U{n:08}")),
         Persona::Zendesk => json!(ZENDESK_BASE + n),
         Persona::Jira => json!((JIRA_BASE + n).to_string()),
+        Persona::Intercom => json!(format!("6512{n:020x}")),
         Persona::MicrosoftGraph => json!(format!("{n:08x}-0000-4000-8000-{n:012x}")),
     }
 }
@@ -46,6 +47,7 @@ pub fn customer_id(p: Persona, vendor: &str) -> Option<String> {
         Persona::Shopify => vendor.parse::<u64>().ok()?.checked_sub(SHOPIFY_BASE)?,
         Persona::Slack => vendor.strip_prefix('U')?.parse().ok()?,
         Persona::Zendesk => vendor.parse::<u64>().ok()?.checked_sub(ZENDESK_BASE)?,
+        Persona::Intercom => u64::from_str_radix(vendor.strip_prefix("6512")?, 16).ok()?,
         // An issue is named by its key (`ACME-3`) or its id (`10003`).
         Persona::Jira => match vendor.strip_prefix("ACME-") {
             Some(n) => n.parse().ok()?,
@@ -117,6 +119,13 @@ pub fn render(p: Persona, c: &Customer) -> Value {
             "mail": c.email, "userPrincipalName": c.email.replace("@example.com", "@contoso.onmicrosoft.com"),
             "accountEnabled": c.status != "closed", "createdDateTime": iso(c.created),
         }),
+        Persona::Intercom => json!({
+            "type": "contact", "id": id, "workspace_id": "ecahpwf5", "external_id": null,
+            "role": "user", "email": c.email, "name": c.name, "phone": null,
+            "created_at": c.created, "updated_at": c.updated, "signed_up_at": c.created,
+            "last_seen_at": null, "unsubscribed_from_emails": false,
+            "location": { "type": "location", "city": c.city, "country": c.country },
+        }),
         Persona::Jira => {
             let time = |t: i64| format!("{}.000+0000", iso(t).trim_end_matches('Z'));
             let done = c.status == "closed";
@@ -160,6 +169,7 @@ pub fn parse_new(p: Persona, body: &Value) -> Result<(String, String), String> {
             (name.trim().to_owned(), text(&c["email"]))
         }
         Persona::Zendesk => (text(&body["user"]["name"]), text(&body["user"]["email"])),
+        Persona::Intercom => (text(&body["name"]), text(&body["email"])),
         Persona::Stripe | Persona::Slack | Persona::MicrosoftGraph => {
             return Err("not created through this persona".into())
         }
