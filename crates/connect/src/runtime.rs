@@ -102,7 +102,7 @@ pub struct Runtime {
     auth: Auth,
     pub(crate) quota: Arc<LocalQuota>,
     /// Each connection's own quota (`connection_quotas`), made on its first call.
-    connection_quotas: Option<ConnectionQuotas>,
+    connection_quotas: Option<Arc<ConnectionQuotas>>,
     /// Set when the quota is split with other processes: wakes the renewal when a call waits
     /// for want of a share.
     pub(crate) shared: Option<Arc<junction_server::shared::SharedLimits>>,
@@ -142,10 +142,21 @@ type Made = (
 struct ConnectionQuotas {
     windows: Vec<Window>,
     jitter: Duration,
+    /// Split between processes: each connection's quota follows the connector's share.
+    shared: bool,
     made: std::sync::Mutex<Made>,
 }
 
 impl ConnectionQuotas {
+    /// The largest part of a window any connection's quota occupies now (of the whole).
+    fn usage(&self, now: Instant) -> u32 {
+        let quotas: Vec<Arc<LocalQuota>> = {
+            let g = self.made.lock().unwrap_or_else(|p| p.into_inner());
+            g.0.values().cloned().collect()
+        };
+        quotas.iter().map(|q| q.usage(now)).max().unwrap_or(0)
+    }
+
     /// The connection's quota, if it has one yet.
     fn existing(&self, connection: &str) -> Option<Arc<LocalQuota>> {
         let g = self.made.lock().unwrap_or_else(|p| p.into_inner());
@@ -161,7 +172,11 @@ impl ConnectionQuotas {
         if g.0.len() >= MAX_CONNECTION_QUOTAS && !evict_idle(&mut g, now) {
             return None;
         }
-        let q = Arc::new(LocalQuota::with_jitter(&self.windows, self.jitter));
+        let q = Arc::new(if self.shared {
+            LocalQuota::shared(&self.windows, self.jitter)
+        } else {
+            LocalQuota::with_jitter(&self.windows, self.jitter)
+        });
         g.0.insert(connection.to_owned(), q.clone());
         g.1.push_back(connection.to_owned());
         Some(q)
@@ -452,6 +467,7 @@ impl Runtime {
             LocalQuota::with_jitter(&windows, cfg.quota_jitter)
         };
         let connection_quotas = (!cfg.connection_quotas.is_empty()).then(|| ConnectionQuotas {
+            shared: store_backend == Backend::Postgres,
             windows: cfg
                 .connection_quotas
                 .iter()
@@ -463,6 +479,15 @@ impl Runtime {
             jitter: cfg.quota_jitter,
             made: Default::default(),
         });
+        let connection_quotas = connection_quotas.map(Arc::new);
+        if let Some(cq) = connection_quotas.as_ref().filter(|c| c.shared) {
+            // The connector's share is what each connection's quota may use of its own limit
+            // in this process: the connections' usage keeps it from shrinking under them.
+            let cq = Arc::downgrade(cq);
+            quota.set_dependents(Arc::new(move |now| {
+                cq.upgrade().map_or(0, |cq| cq.usage(now))
+            }));
+        }
         Ok(Self {
             upstream,
             tls,
@@ -754,8 +779,24 @@ impl Runtime {
                 };
                 loop {
                     let now = Instant::now();
+                    // Split between processes as the connector's quota is.
+                    if let Some(lease) = self.quota.lease() {
+                        q.follow(lease);
+                    }
                     match q.try_reserve_cost(now, cost) {
                         Ok(()) => break,
+                        // Holding less than all of it: a renewal may grant more.
+                        Err(at) if self.quota.share(now).is_some_and(|s| s < WHOLE) => {
+                            self.quota.wanted();
+                            if let Some(shared) = &self.shared {
+                                shared.wake();
+                            }
+                            let at = at.min(now + SHARE_POLL);
+                            if at > until {
+                                return Err(self.connection_spent(connection, at - now));
+                            }
+                            tokio::time::sleep_until(at).await
+                        }
                         Err(at) if at > until => {
                             return Err(self.connection_spent(connection, at - now))
                         }

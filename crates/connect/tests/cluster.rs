@@ -35,13 +35,21 @@ connectors:
 
 /// The first process (with the mock) and `more` processes beside it; `None` without PostgreSQL.
 async fn cluster(yaml: &str, mock: MockConfig, more: usize) -> Option<(Env, Vec<String>)> {
+    cluster_with(yaml, mock, more, &[("crm_key", "mock_key_1")]).await
+}
+
+async fn cluster_with(
+    yaml: &str,
+    mock: MockConfig,
+    more: usize,
+    secrets: &[(&str, &str)],
+) -> Option<(Env, Vec<String>)> {
     let (store, guards) = store(Backend::Postgres).await?;
-    let secrets = [("crm_key", "mock_key_1")];
-    let env = start_on(store.clone(), guards, yaml, mock, &secrets).await;
+    let env = start_on(store.clone(), guards, yaml, mock, secrets).await;
     let mut urls = vec![env.url.clone()];
     for _ in 0..more {
         urls.push(
-            hub_on(store.clone(), yaml, &env.mock.url(), &secrets)
+            hub_on(store.clone(), yaml, &env.mock.url(), secrets)
                 .await
                 .2,
         );
@@ -181,5 +189,52 @@ async fn a_circuit_one_process_opens_is_open_in_the_others_and_closes_with_its_p
         after.status(),
         200,
         "closed by the other's probe, before its own hold ended"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connections_own_quota_holds_across_processes() {
+    // The vendor allows one account 10 calls in any 2 seconds; the connector says so per
+    // connection. Three processes call for the same tenant at once: their parts of its quota
+    // follow the connector's shares, so together they never send more than 10 in 2 s.
+    let yaml = format!(
+        "{REFRESH}    connection_quotas: [ 10/2s ]\n    quota_jitter: 200ms\n    max_wait: 60s\n    timeouts: {{ total: 60s }}\n"
+    );
+    let Some((env, urls)) = cluster_with(
+        &yaml,
+        limited("10/2s:global", HeaderStyle::None, true),
+        2,
+        &[("crm_client_secret", "mock_secret")],
+    )
+    .await
+    else {
+        return;
+    };
+    let grant = mock_grant(&env).await;
+    seed(&env, "acme", grant["refresh_token"].as_str().unwrap()).await;
+    let calls = (0..30).map(|i| {
+        env.get_on(&urls[i % 3], "/proxy/crm/customers/cus_000001")
+            .header("x-junction-connection", "acme")
+            .send()
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let most = env
+        .mock
+        .state
+        .log
+        .most_in_any_path(Duration::from_secs(2), "/v2/customers");
+    assert!(
+        most <= 10,
+        "the vendor saw {most} of the tenant's calls in 2 seconds"
+    );
+    assert_eq!(
+        env.received("/v2/customers").await.len(),
+        30,
+        "none refused by the vendor"
     );
 }

@@ -312,56 +312,6 @@ async fn a_401_triggers_one_refresh_and_one_retry() {
     );
 }
 
-const REFRESH: &str = r#"
-connectors:
-  crm:
-    base_url: "{MOCK}/v2"
-    auth:
-      kind: oauth2_refresh_token
-      token_url: "{MOCK}/oauth/token"
-      client_id: mock_client
-      client_secret: secret:crm_client_secret
-"#;
-
-/// A token response of the mock's client credentials grant (it issues a refresh token too).
-async fn mock_grant(env: &Env) -> serde_json::Value {
-    env.http
-        .post(format!("{}/oauth/token", env.mock.url()))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "mock_client"),
-            ("client_secret", "mock_secret"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn seed(env: &Env, connection: &str, refresh_token: &str) {
-    let sealed = env
-        .vault
-        .seal(
-            &junction_connect::auth::tokens::refresh_secret("crm", connection),
-            refresh_token,
-        )
-        .unwrap();
-    env.store
-        .save_tokens(junction_store::SaveTokens {
-            connector: "crm".into(),
-            name: connection.into(),
-            epoch: None,
-            expires_at: None,
-            refresh_at: None,
-            secrets: vec![sealed],
-            now: junction_core::time::now_ms(),
-        })
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_refresh_token_is_persisted_before_it_is_used() {
     let env = refreshing().await;

@@ -50,7 +50,18 @@ impl Log {
     /// The most requests kept that arrived within any interval of `window`: what a vendor
     /// counting a sliding window saw at its busiest.
     pub fn most_in_any(&self, window: std::time::Duration) -> usize {
-        let mut at: Vec<u64> = self.snapshot().1.iter().map(|r| r.at_us).collect();
+        self.most_in_any_path(window, "")
+    }
+
+    /// The most requests under `prefix` that arrived within any `window`.
+    pub fn most_in_any_path(&self, window: std::time::Duration, prefix: &str) -> usize {
+        let mut at: Vec<u64> = self
+            .snapshot()
+            .1
+            .iter()
+            .filter(|r| r.path.starts_with(prefix))
+            .map(|r| r.at_us)
+            .collect();
         at.sort_unstable();
         let w = u64::try_from(window.as_micros()).unwrap_or(u64::MAX);
         let (mut first, mut most) = (0, 0);

@@ -122,7 +122,13 @@ pub trait QuotaState: Send + Sync + 'static {
 /// The quota of one process.
 pub struct LocalQuota {
     inner: Mutex<Inner>,
+    /// Quotas that follow this one's share (each connection's own, [`LocalQuota::follow`]):
+    /// the largest part of a window they occupy, reported with this quota's usage at renewal.
+    dependents: Mutex<Option<Dependents>>,
 }
+
+/// The largest part of any window (of [`WHOLE`]) the quotas following a share occupy now.
+pub type Dependents = std::sync::Arc<dyn Fn(Instant) -> u32 + Send + Sync>;
 
 struct Inner {
     origin: Instant,
@@ -207,6 +213,7 @@ impl LocalQuota {
         let origin = Instant::now();
         let jitter = jitter.min(LONGEST_HINT);
         Self {
+            dependents: Mutex::new(None),
             inner: Mutex::new(Inner {
                 origin,
                 jitter,
@@ -249,18 +256,59 @@ impl LocalQuota {
             .map(|s| if now < s.lease_until { s.ppm } else { 0 })
     }
 
+    /// The share held and until when, for a quota split between processes.
+    pub fn lease(&self) -> Option<(u32, Instant)> {
+        self.lock().share.as_ref().map(|s| (s.ppm, s.lease_until))
+    }
+
+    /// Takes another quota's share as this one's (a quota made [`LocalQuota::shared`]): each
+    /// connection's own quota is split between processes as its connector's is, so the
+    /// processes' parts of it never add up to more than its limit.
+    pub fn follow(&self, (ppm, lease_until): (u32, Instant)) {
+        if let Some(s) = self.lock().share.as_mut() {
+            s.ppm = ppm.min(WHOLE);
+            s.lease_until = lease_until;
+        }
+    }
+
+    /// A call of a quota following this share waited for want of it: at renewal, ask for all
+    /// of it (as for a call of this quota refused).
+    pub fn wanted(&self) {
+        if let Some(s) = self.lock().share.as_mut() {
+            s.refused += 1;
+        }
+    }
+
+    /// Quotas that follow this one's share: what they occupy keeps this share from shrinking
+    /// under their calls, and asks for more when they need it.
+    pub fn set_dependents(&self, dependents: Dependents) {
+        *self.dependents.lock().unwrap_or_else(|p| p.into_inner()) = Some(dependents);
+    }
+
+    /// The largest part of any window counted now (of [`WHOLE`]).
+    pub fn usage(&self, now: Instant) -> u32 {
+        self.lock().usage(now)
+    }
+
     /// What to ask the store for at renewal; starts counting demand afresh.
     ///
     /// The usage reported is at least the share held now: until the store's answer is applied
     /// here, calls may still be sent under it, so the store must not give any of it to another
     /// process yet. A share therefore shrinks in the store one renewal after it shrank here.
     pub fn ask(&self, now: Instant) -> ShareAsk {
+        // Read before this quota's lock: the dependents' own locks are never taken under it.
+        let dependents = self
+            .dependents
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .map_or(0, |d| d(now));
         let mut q = self.lock();
         let held = q
             .share
             .as_ref()
             .map_or(0, |s| if now < s.lease_until { s.ppm } else { 0 });
-        let used = q.usage(now);
+        let used = q.usage(now).max(dependents);
         let usage = used.max(held);
         let rate = q.rate_share(now);
         let paused_for = q

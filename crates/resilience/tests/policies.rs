@@ -780,3 +780,32 @@ async fn points_the_vendor_says_were_spent_elsewhere_count_in_the_quota() {
     q.vendor_left(now, 900, Some(1000));
     assert_eq!(q.snapshot(now).windows[1].1, 912 + 80);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_quota_following_a_share_allows_its_part_and_holds_the_share_while_it_is_used() {
+    // The connector's quota, split between processes: this one holds half of it.
+    let connector = std::sync::Arc::new(LocalQuota::shared(&[w(1000, 1)], Duration::ZERO));
+    let now = Instant::now();
+    connector.grant(now, &grant(WHOLE / 2, Duration::from_secs(6)));
+    // A connection's own quota of 10 per 2 s follows it: half is 5 here.
+    let connection = std::sync::Arc::new(LocalQuota::shared(&[w(10, 2)], Duration::ZERO));
+    connection.follow(connector.lease().unwrap());
+    let sent = std::iter::from_fn(|| connection.try_acquire(now).ok()).count();
+    assert_eq!(sent, 5);
+    // At renewal the connector's share is held at least at what the connection occupies
+    // (the connector's own windows are nearly empty).
+    let c = std::sync::Arc::downgrade(&connection);
+    connector.set_dependents(std::sync::Arc::new(move |now| {
+        c.upgrade().map_or(0, |c| c.usage(now))
+    }));
+    connector.grant(now, &grant(WHOLE / 10, Duration::from_secs(6)));
+    let ask = connector.ask(now);
+    assert!(ask.usage >= WHOLE / 2, "{ask:?}");
+    // Calls of the connection refused for want of a share ask for all of it.
+    connector.wanted();
+    assert_eq!(connector.ask(now).want, WHOLE);
+    // Without a lease, nothing is sent.
+    tokio::time::advance(Duration::from_secs(7)).await;
+    connection.follow(connector.lease().unwrap());
+    assert!(connection.try_acquire(Instant::now()).is_err());
+}
