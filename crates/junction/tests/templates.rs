@@ -17,6 +17,10 @@ use support::*;
 const KEY: &str = "v1:q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
 const CUSTOMERS: usize = 25;
 const WHSEC: &str = "persona-webhook-secret";
+/// A service account's key pair made for these tests (Google's JSON key holds the private one;
+/// Google keeps the public one).
+const GOOGLE_KEY: &str = include_str!("fixtures/google-service-account.key.pem");
+const GOOGLE_PUBLIC_KEY: &str = include_str!("fixtures/google-service-account.pub.pem");
 
 /// What one template's proof calls and expects.
 struct Case {
@@ -48,6 +52,26 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     vec![
+        Case {
+            persona: Persona::GoogleDirectory,
+            connector: r#"base_url: "{m}/admin/directory/v1"
+    vars: { client_email: junction@acme-project.iam.gserviceaccount.com, private_key: env:GOOGLE_KEY, admin_email: admin@acme.com }
+    auth: { token_url: "{m}/token" }
+    operations: { list_users: { paginate: { page_size: 10 } } }"#,
+            source: "",
+            list: ("list_users", json!({ "customer": "my_customer" })),
+            search: None,
+            list_path: "/admin/directory/v1/users",
+            position: "pageToken=",
+            get: ("get_user", json!({ "user": "100000000000000000003" })),
+            get_id: "100000000000000000003",
+            create: None,
+            created_field: None,
+            credential: ("authorization", "Bearer "),
+            tells_remaining: false,
+            webhook: None,
+            env: &[("GOOGLE_KEY", GOOGLE_KEY)],
+        },
         Case {
             persona: Persona::Intercom,
             connector: r#"base_url: "{m}"
@@ -301,6 +325,11 @@ async fn prove(p: Persona) {
         Persona::Jira => ("agent@example.com".into(), "jira-api-token".into()),
         _ => ("agent@example.com/token".into(), "zendesk-api-token".into()),
     });
+    mock_config.auth.clients.push(junction_mock::OAuthClient {
+        id: "junction@acme-project.iam.gserviceaccount.com".into(),
+        secret: GOOGLE_PUBLIC_KEY.into(),
+        scopes: Vec::new(),
+    });
     let mock = Mock::start(mock_config, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -550,6 +579,11 @@ async fn prove(p: Persona) {
     }
     drop(hub);
     mock.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_google_directory_template_works_against_the_google_directory_persona() {
+    prove(Persona::GoogleDirectory).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

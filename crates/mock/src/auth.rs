@@ -354,8 +354,10 @@ impl Tokens {
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 impl Tokens {
-    /// The JWT bearer grant (RFC 7523): an HS256 assertion whose `iss` is a client id, signed with
-    /// that client's secret, for this token endpoint (`aud` ending in `/oauth/token`), unexpired.
+    /// The JWT bearer grant (RFC 7523): an assertion whose `iss` is a client id, unexpired, for
+    /// this token endpoint (`aud` ending in `/oauth/token`, or Google's token URL). It is HS256
+    /// signed with the client's secret, or — when the client's secret is a PEM public key, as a
+    /// Google service account's — RS256 signed with its private key.
     fn jwt_bearer(
         &self,
         cfg: &AuthConfig,
@@ -377,19 +379,24 @@ impl Tokens {
             .iter()
             .find(|c| c.id == iss)
             .ok_or("the assertion's issuer is not a known client")?;
-        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        let (algorithm, key) = if client.secret.starts_with("-----BEGIN PUBLIC KEY-----") {
+            let key = jsonwebtoken::DecodingKey::from_rsa_pem(client.secret.as_bytes())
+                .map_err(|e| format!("the client's public key is not usable: {e}"))?;
+            (jsonwebtoken::Algorithm::RS256, key)
+        } else {
+            (
+                jsonwebtoken::Algorithm::HS256,
+                jsonwebtoken::DecodingKey::from_secret(client.secret.as_bytes()),
+            )
+        };
+        let mut v = jsonwebtoken::Validation::new(algorithm);
         v.validate_aud = false;
         v.set_required_spec_claims(&["exp", "iss", "aud"]);
-        let data = jsonwebtoken::decode::<Value>(
-            assertion,
-            &jsonwebtoken::DecodingKey::from_secret(client.secret.as_bytes()),
-            &v,
-        )
-        .map_err(|e| format!("the assertion does not verify: {e}"))?;
-        if !data.claims["aud"]
-            .as_str()
-            .is_some_and(|a| a.ends_with("/oauth/token"))
-        {
+        let data = jsonwebtoken::decode::<Value>(assertion, &key, &v)
+            .map_err(|e| format!("the assertion does not verify: {e}"))?;
+        if !data.claims["aud"].as_str().is_some_and(|a| {
+            a.ends_with("/oauth/token") || a == "https://oauth2.googleapis.com/token"
+        }) {
             return Err("the assertion is for another audience".into());
         }
         let scopes = granted(client, form.get("scope"))?;

@@ -6,6 +6,10 @@ use std::path::Path;
 /// The built-in templates, sorted by name.
 pub(super) const BUILTIN: &[(&str, &str)] = &[
     ("github", include_str!("../../templates/github.yaml")),
+    (
+        "google-directory",
+        include_str!("../../templates/google-directory.yaml"),
+    ),
     ("hubspot", include_str!("../../templates/hubspot.yaml")),
     ("intercom", include_str!("../../templates/intercom.yaml")),
     ("jira", include_str!("../../templates/jira.yaml")),

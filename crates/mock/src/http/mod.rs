@@ -145,6 +145,7 @@ pub fn router(state: Arc<State>) -> Router {
                 crate::Persona::MicrosoftGraph => {
                     api.route("/{tenant}/oauth2/v2.0/token", post(token))
                 }
+                crate::Persona::GoogleDirectory => api.route("/token", post(token)),
                 _ => api,
             }
         }

@@ -22,7 +22,8 @@ impl Persona {
             // HubSpot batches events in one array per request, signed over the full URL (v3):
             // not a shape a webhook source takes as one event.
             // Graph's change notifications carry a client state, not a signature.
-            Persona::Hubspot | Persona::MicrosoftGraph => None,
+            // Google's push notifications carry a channel token, not a signature.
+            Persona::Hubspot | Persona::MicrosoftGraph | Persona::GoogleDirectory => None,
         }
     }
 
@@ -37,6 +38,7 @@ impl Persona {
             Persona::Zendesk => "zen:event-type:user.updated",
             Persona::Jira => "jira:issue_updated",
             Persona::Intercom => "contact.user.updated",
+            Persona::GoogleDirectory => "update",
             Persona::MicrosoftGraph => "updated",
         }
     }
@@ -53,11 +55,13 @@ pub fn event(
 ) -> (Value, Vec<(String, String)>) {
     let record = render(p, c);
     match p {
-        Persona::Stripe | Persona::Hubspot | Persona::MicrosoftGraph => (
-            json!({ "id": id, "object": "event", "type": p.event_type(), "created": now, "sequence": seq,
+        Persona::Stripe | Persona::Hubspot | Persona::MicrosoftGraph | Persona::GoogleDirectory => {
+            (
+                json!({ "id": id, "object": "event", "type": p.event_type(), "created": now, "sequence": seq,
                     "data": { "object": record } }),
-            Vec::new(),
-        ),
+                Vec::new(),
+            )
+        }
         Persona::Github => (
             json!({ "action": "edited", "issue": record,
                     "repository": { "id": 1296269, "full_name": "acme/widgets" },

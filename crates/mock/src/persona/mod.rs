@@ -46,6 +46,10 @@ pub enum Persona {
     /// (scope `https://graph.microsoft.com/.default`), `@odata.nextLink` with `$top` and
     /// `$skiptoken`, GUID ids, 429 with `Retry-After` and no other rate-limit headers.
     MicrosoftGraph,
+    /// Google Workspace Admin SDK Directory v1: a service account's RS256 JWT assertion (with
+    /// the administrator it acts as in `sub`) exchanged at `/token`, users paged by
+    /// `pageToken`/`nextPageToken` with `maxResults`, numeric ids, Google's error bodies.
+    GoogleDirectory,
     /// Intercom 2.11: access token as bearer, `Intercom-Version`, contacts listed and searched
     /// (`POST /contacts/search`, paged in the body) with `pages.next.starting_after`,
     /// `X-RateLimit-*` (Unix reset), `X-Hub-Signature` (sha1) webhooks.
@@ -60,8 +64,9 @@ pub enum Persona {
 }
 
 impl Persona {
-    pub const ALL: [Persona; 9] = [
+    pub const ALL: [Persona; 10] = [
         Persona::Github,
+        Persona::GoogleDirectory,
         Persona::Hubspot,
         Persona::Intercom,
         Persona::Jira,
@@ -82,6 +87,7 @@ impl Persona {
             Persona::Zendesk => "zendesk",
             Persona::Jira => "jira",
             Persona::Intercom => "intercom",
+            Persona::GoogleDirectory => "google-directory",
             Persona::MicrosoftGraph => "microsoft-graph",
         }
     }
@@ -89,9 +95,11 @@ impl Persona {
     /// The rate-limit headers the vendor sends.
     pub fn header_style(self) -> HeaderStyle {
         match self {
-            Persona::Stripe | Persona::Slack | Persona::MicrosoftGraph | Persona::Jira => {
-                HeaderStyle::None
-            }
+            Persona::Stripe
+            | Persona::Slack
+            | Persona::MicrosoftGraph
+            | Persona::Jira
+            | Persona::GoogleDirectory => HeaderStyle::None,
             Persona::Github => HeaderStyle::Github,
             Persona::Intercom => HeaderStyle::XRateLimit,
             Persona::Hubspot => HeaderStyle::Hubspot,
@@ -109,6 +117,7 @@ impl Persona {
             Persona::Shopify => &["40/20s"],
             Persona::Jira => &["100/10s"],
             Persona::Intercom => &["1666/10s"],
+            Persona::GoogleDirectory => &["2400/min"],
             Persona::Slack => &["20/min"],
             Persona::Zendesk => &["700/min"],
             Persona::MicrosoftGraph => &["10000/10min"],
@@ -121,6 +130,9 @@ impl Persona {
         match self {
             Persona::Hubspot => &["crm.objects.contacts.read", "crm.objects.contacts.write"],
             Persona::MicrosoftGraph => &["https://graph.microsoft.com/.default"],
+            Persona::GoogleDirectory => {
+                &["https://www.googleapis.com/auth/admin.directory.user.readonly"]
+            }
             _ => &[],
         }
     }
@@ -171,9 +183,12 @@ impl Persona {
                     _ => Err("wrong username or token"),
                 }
             }
-            Persona::Hubspot | Persona::MicrosoftGraph => {
+            Persona::Hubspot | Persona::MicrosoftGraph | Persona::GoogleDirectory => {
                 let scope = match (self, write) {
                     (Persona::MicrosoftGraph, _) => "https://graph.microsoft.com/.default",
+                    (Persona::GoogleDirectory, _) => {
+                        "https://www.googleapis.com/auth/admin.directory.user.readonly"
+                    }
                     (_, true) => "crm.objects.contacts.write",
                     _ => "crm.objects.contacts.read",
                 };

@@ -45,6 +45,9 @@ pub(crate) fn router(p: Persona, state: Shared) -> Router<Shared> {
         Persona::Zendesk => r
             .route("/api/v2/users.json", get(list).post(create))
             .route("/api/v2/users/{id}", get(one)),
+        Persona::GoogleDirectory => r
+            .route("/admin/directory/v1/users", get(list))
+            .route("/admin/directory/v1/users/{id}", get(one)),
         Persona::Intercom => r
             .route("/contacts", get(list).post(create))
             .route("/contacts/search", post(intercom_search))
@@ -79,6 +82,12 @@ pub(super) fn fail(p: Persona, status: StatusCode, message: &str) -> Response {
         Persona::Slack => json!({ "ok": false, "error": "ratelimited" }),
         Persona::Zendesk => json!({ "error": zendesk_error(status), "description": message }),
         Persona::Jira => json!({ "errorMessages": [message], "errors": {} }),
+        Persona::GoogleDirectory => {
+            let (reason, status_text) = google_reason(status);
+            json!({ "error": { "code": status.as_u16(), "message": message,
+                "errors": [{ "message": message, "domain": "global", "reason": reason }],
+                "status": status_text } })
+        }
         Persona::Intercom => {
             json!({ "type": "error.list", "request_id": "000000000000000000000000",
             "errors": [{ "code": intercom_code(status), "message": message }] })
@@ -116,6 +125,16 @@ fn graph_code(s: StatusCode) -> &'static str {
         404 => "Request_ResourceNotFound",
         429 => "TooManyRequests",
         _ => "BadRequest",
+    }
+}
+
+fn google_reason(s: StatusCode) -> (&'static str, &'static str) {
+    match s.as_u16() {
+        401 => ("authError", "UNAUTHENTICATED"),
+        403 => ("forbidden", "PERMISSION_DENIED"),
+        404 => ("notFound", "NOT_FOUND"),
+        429 => ("rateLimitExceeded", "RESOURCE_EXHAUSTED"),
+        _ => ("invalid", "INVALID_ARGUMENT"),
     }
 }
 
@@ -186,7 +205,11 @@ async fn edge(
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             let retry_after = match p {
                 // Stripe and HubSpot send no Retry-After; GitHub says when in X-RateLimit-Reset.
-                Persona::Stripe | Persona::Hubspot | Persona::Github | Persona::Intercom => None,
+                Persona::Stripe
+                | Persona::Hubspot
+                | Persona::Github
+                | Persona::Intercom
+                | Persona::GoogleDirectory => None,
                 // Shopify writes it with a decimal.
                 Persona::Shopify => Some(format!("{secs}.0")),
                 Persona::Slack | Persona::Zendesk | Persona::MicrosoftGraph | Persona::Jira => {
@@ -223,6 +246,7 @@ fn sizes(p: Persona) -> (&'static str, usize, usize) {
         Persona::MicrosoftGraph => ("$top", 100, 999),
         Persona::Jira => ("maxResults", 50, 100),
         Persona::Intercom => ("per_page", 50, 150),
+        Persona::GoogleDirectory => ("maxResults", 100, 500),
     }
 }
 
@@ -285,6 +309,14 @@ fn start(
             .get("$skiptoken")
             .map_or(Some(0), |v| unopaque(v))
             .ok_or(bad("$skiptoken"))?,
+        Persona::GoogleDirectory => {
+            if q.get("customer").is_none() && q.get("domain").is_none() {
+                return Err("Bad Request: a customer or a domain is required".into());
+            }
+            q.get("pageToken")
+                .map_or(Some(0), |v| unopaque(v))
+                .ok_or(bad("pageToken"))?
+        }
         Persona::Intercom => q
             .get("starting_after")
             .map_or(Some(0), |v| unopaque(v))
@@ -382,6 +414,14 @@ async fn list(
         }
         Persona::Jira => (jira_page(records, more.then(|| opaque(end))), None),
         Persona::Intercom => (intercom_page(records, from, size, all.len(), end), None),
+        Persona::GoogleDirectory => {
+            let mut body =
+                json!({ "kind": "admin#directory#users", "etag": "\"mock\"", "users": records });
+            if more {
+                body["nextPageToken"] = json!(opaque(end));
+            }
+            (body, None)
+        }
         Persona::Zendesk => (
             json!({ "users": records,
                     "meta": { "has_more": more, "after_cursor": more.then(|| opaque(end)), "before_cursor": (from > 0).then(|| opaque(from)) },

@@ -34,6 +34,7 @@ pub fn vendor_id(p: Persona, c: &Customer) -> Value {
         Persona::Zendesk => json!(ZENDESK_BASE + n),
         Persona::Jira => json!((JIRA_BASE + n).to_string()),
         Persona::Intercom => json!(format!("6512{n:020x}")),
+        Persona::GoogleDirectory => json!(format!("1{n:020}")),
         Persona::MicrosoftGraph => json!(format!("{n:08x}-0000-4000-8000-{n:012x}")),
     }
 }
@@ -48,6 +49,7 @@ pub fn customer_id(p: Persona, vendor: &str) -> Option<String> {
         Persona::Slack => vendor.strip_prefix('U')?.parse().ok()?,
         Persona::Zendesk => vendor.parse::<u64>().ok()?.checked_sub(ZENDESK_BASE)?,
         Persona::Intercom => u64::from_str_radix(vendor.strip_prefix("6512")?, 16).ok()?,
+        Persona::GoogleDirectory => vendor.strip_prefix('1')?.parse().ok()?,
         // An issue is named by its key (`ACME-3`) or its id (`10003`).
         Persona::Jira => match vendor.strip_prefix("ACME-") {
             Some(n) => n.parse().ok()?,
@@ -119,6 +121,15 @@ pub fn render(p: Persona, c: &Customer) -> Value {
             "mail": c.email, "userPrincipalName": c.email.replace("@example.com", "@contoso.onmicrosoft.com"),
             "accountEnabled": c.status != "closed", "createdDateTime": iso(c.created),
         }),
+        Persona::GoogleDirectory => json!({
+            "kind": "admin#directory#user", "id": id, "etag": "\"mock\"",
+            "primaryEmail": c.email.replace("@example.com", "@acme.com"),
+            "name": { "givenName": first, "familyName": last, "fullName": c.name },
+            "isAdmin": false, "isDelegatedAdmin": false, "suspended": c.status == "closed",
+            "archived": false, "orgUnitPath": "/", "customerId": "C01abcd23",
+            "creationTime": format!("{}.000Z", iso(c.created).trim_end_matches('Z')),
+            "lastLoginTime": format!("{}.000Z", iso(c.updated).trim_end_matches('Z')),
+        }),
         Persona::Intercom => json!({
             "type": "contact", "id": id, "workspace_id": "ecahpwf5", "external_id": null,
             "role": "user", "email": c.email, "name": c.name, "phone": null,
@@ -170,7 +181,7 @@ pub fn parse_new(p: Persona, body: &Value) -> Result<(String, String), String> {
         }
         Persona::Zendesk => (text(&body["user"]["name"]), text(&body["user"]["email"])),
         Persona::Intercom => (text(&body["name"]), text(&body["email"])),
-        Persona::Stripe | Persona::Slack | Persona::MicrosoftGraph => {
+        Persona::Stripe | Persona::Slack | Persona::MicrosoftGraph | Persona::GoogleDirectory => {
             return Err("not created through this persona".into())
         }
     };
