@@ -225,6 +225,11 @@ fn broken_connectors_are_located_with_hints() {
             "there is no `left`",
         ),
         (
+            "connectors:\n  a:\n    base_url: https://x\n    operations: { up: { path: /a, query_values: { \"a b\": x } } }\n",
+            "connectors.a.operations.up.query_values.a b",
+            "not a query parameter name",
+        ),
+        (
             "connectors:\n  a:\n    base_url: https://x\n    connection_events: nowhere\n",
             "connectors.a.connection_events",
             "no destination named `nowhere`",

@@ -53,6 +53,31 @@ struct Case {
 fn cases() -> Vec<Case> {
     vec![
         Case {
+            persona: Persona::Salesforce,
+            connector: r#"base_url: "{m}/services/data/v61.0"
+    vars: { my_domain: acme, client_id: mock_client, client_secret: env:SF_SECRET }
+    auth: { token_url: "{m}/services/oauth2/token" }
+    headers: { Sforce-Query-Options: batchSize=10 }"#,
+            source: "",
+            list: ("list_contacts", json!({})),
+            search: None,
+            list_path: "/services/data/v61.0/query",
+            // The first batch carries the SOQL of `query_values`; the next ones follow the
+            // `nextRecordsUrl` each batch names.
+            position: "q=SELECT",
+            get: ("get_contact", json!({ "id": "003000000000003AAA" })),
+            get_id: "003000000000003AAA",
+            create: Some((
+                "create_contact",
+                json!({ "email": "grace@example.com", "name": "Grace Hopper" }),
+            )),
+            created_field: Some("id"),
+            credential: ("authorization", "Bearer "),
+            tells_remaining: true,
+            webhook: None,
+            env: &[("SF_SECRET", "mock_secret")],
+        },
+        Case {
             persona: Persona::GoogleDirectory,
             connector: r#"base_url: "{m}/admin/directory/v1"
     vars: { client_email: junction@acme-project.iam.gserviceaccount.com, private_key: env:GOOGLE_KEY, admin_email: admin@acme.com }
@@ -353,9 +378,17 @@ async fn prove(p: Persona) {
     );
     let (code, out, err) = cli(&config, KEY, &["check", "--allow-unresolved"], "");
     assert_eq!(code, Some(0), "{name}: junction check:\n{out}{err}");
-    if p == Persona::Hubspot {
-        let scope = "crm.objects.contacts.read crm.objects.contacts.write";
-        let token = authorized_refresh_token(&m, "/oauth/v1/token", scope).await;
+    // The OAuth vendors: the operator's (or an end user's) authorization, seeded.
+    let authorized = match p {
+        Persona::Hubspot => Some((
+            "/oauth/v1/token",
+            "crm.objects.contacts.read crm.objects.contacts.write",
+        )),
+        Persona::Salesforce => Some(("/services/oauth2/token", "api refresh_token")),
+        _ => None,
+    };
+    if let Some((token_path, scope)) = authorized {
+        let token = authorized_refresh_token(&m, token_path, scope).await;
         let (code, _, err) = cli(&config, KEY, &["connections", "set-token", name], &token);
         assert_eq!(code, Some(0), "{err}");
     }
@@ -584,6 +617,11 @@ async fn prove(p: Persona) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_google_directory_template_works_against_the_google_directory_persona() {
     prove(Persona::GoogleDirectory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_salesforce_template_works_against_the_salesforce_persona() {
+    prove(Persona::Salesforce).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

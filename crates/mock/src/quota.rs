@@ -51,6 +51,8 @@ pub enum HeaderStyle {
     Shopify,
     /// Zendesk's: `X-Rate-Limit` and `X-Rate-Limit-Remaining`.
     Zendesk,
+    /// Salesforce's: `Sforce-Limit-Info: api-usage=used/limit`.
+    Salesforce,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -242,6 +244,10 @@ impl Quotas {
             HeaderStyle::Shopify => vec![(
                 "x-shopify-shop-api-call-limit".into(),
                 format!("{}/{}", limit.limit - remaining, limit.limit),
+            )],
+            HeaderStyle::Salesforce => vec![(
+                "sforce-limit-info".into(),
+                format!("api-usage={}/{}", limit.limit - remaining, limit.limit),
             )],
             HeaderStyle::Zendesk => vec![
                 ("x-rate-limit".into(), limit.limit.to_string()),

@@ -695,7 +695,7 @@ pub fn parse_signal(
 pub struct VendorHeaders {
     /// The header with the calls left.
     pub remaining: Option<String>,
-    /// Or the header with `used/limit`.
+    /// Or the header with `used/limit` (`32/40`, or named: `api-usage=18/5000`).
     pub used_of_limit: Option<String>,
     /// The header saying when the count resets, in `reset_unit`.
     pub reset: Option<String>,
@@ -727,6 +727,7 @@ impl VendorHeaders {
             (Some(h), _) => header(h)?.trim().parse::<u64>().ok()?,
             (None, Some(h)) => {
                 let v = header(h)?;
+                let v = v.rsplit_once('=').map_or(v.as_str(), |(_, n)| n);
                 let (used, limit) = v.trim().split_once('/')?;
                 let (used, limit) = (
                     used.trim().parse::<u64>().ok()?,

@@ -661,6 +661,9 @@ async fn a_vendors_own_rate_limit_headers_pause_calls_when_nothing_is_left() {
     let full = |name: &str| (name == "x-shopify-shop-api-call-limit").then(|| "40/40".to_owned());
     let said = shopify.read(&full, 0).unwrap();
     assert_eq!(said.left, 0);
+    // Salesforce names its count: `Sforce-Limit-Info: api-usage=18/5000`.
+    let named = |_: &str| Some("api-usage=18/5000".to_owned());
+    assert_eq!(shopify.read(&named, 0).unwrap().left, 4982);
     let q = LocalQuota::new(&[w(100, 1)]);
     let now = Instant::now();
     q.observe(

@@ -24,6 +24,10 @@ pub struct RawOperation {
     /// Fields of the caller's JSON sent as query parameters (when present), by name.
     #[serde(default)]
     pub query: Vec<String>,
+    /// Query parameters sent with every call, whatever the caller sends: `{ customer:
+    /// my_customer }`, a SOQL query `{ q: "SELECT Id FROM Contact" }`.
+    #[serde(default)]
+    pub query_values: BTreeMap<String, String>,
     /// Fields of the caller's JSON sent as headers: `field: Header-Name`.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -168,6 +172,8 @@ pub struct Operation {
     /// The `{placeholders}` of the path, in order.
     pub path_params: Vec<String>,
     pub query: Vec<String>,
+    /// Query parameters every call sends (`query_values`).
+    pub query_values: Vec<(String, String)>,
     /// Caller field → header.
     pub headers: Vec<(String, http::HeaderName)>,
     /// SOAP: the SOAPAction.
@@ -316,6 +322,7 @@ pub(crate) fn operation(
         path,
         path_params,
         query: o.query,
+        query_values: query_values(doc, optr, o.query_values, errs),
         headers,
         action: o.action.unwrap_or_default(),
         summary: o.summary,
@@ -328,6 +335,29 @@ pub(crate) fn operation(
     };
     duplicate_params(doc, optr, &op, errs);
     op
+}
+
+/// Fixed query parameters: plain names, values of at most 2 KiB.
+fn query_values(
+    doc: &Document,
+    optr: &str,
+    raw: BTreeMap<String, String>,
+    errs: &mut Vec<ConfigError>,
+) -> Vec<(String, String)> {
+    for (k, v) in &raw {
+        let plain = !k.is_empty()
+            && k.len() <= 64
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-[].$".contains(&b));
+        if !plain || v.len() > 2048 {
+            errs.push(doc.error_at(
+                &push(&push(optr, "query_values"), k),
+                format!("`{k}` is not a query parameter name with a value of at most 2 KiB"),
+                None,
+            ));
+        }
+    }
+    raw.into_iter().collect()
 }
 
 fn method(doc: &Document, optr: &str, text: &str, errs: &mut Vec<ConfigError>) -> http::Method {

@@ -17,6 +17,10 @@ pub(super) const BUILTIN: &[(&str, &str)] = &[
         "microsoft-graph",
         include_str!("../../templates/microsoft-graph.yaml"),
     ),
+    (
+        "salesforce",
+        include_str!("../../templates/salesforce.yaml"),
+    ),
     ("shopify", include_str!("../../templates/shopify.yaml")),
     (
         "shopify-graphql",

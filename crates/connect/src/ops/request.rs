@@ -93,7 +93,7 @@ fn parameters(
             None => path.push_str(segment),
         }
     }
-    let mut query = Vec::new();
+    let mut query = op.query_values.clone();
     for q in &op.query {
         match fields.get(q) {
             None | Some(Value::Null) => {}

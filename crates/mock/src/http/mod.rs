@@ -146,6 +146,7 @@ pub fn router(state: Arc<State>) -> Router {
                     api.route("/{tenant}/oauth2/v2.0/token", post(token))
                 }
                 crate::Persona::GoogleDirectory => api.route("/token", post(token)),
+                crate::Persona::Salesforce => api.route("/services/oauth2/token", post(token)),
                 _ => api,
             }
         }

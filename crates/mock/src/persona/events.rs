@@ -23,7 +23,11 @@ impl Persona {
             // not a shape a webhook source takes as one event.
             // Graph's change notifications carry a client state, not a signature.
             // Google's push notifications carry a channel token, not a signature.
-            Persona::Hubspot | Persona::MicrosoftGraph | Persona::GoogleDirectory => None,
+            // Salesforce's outbound messages are SOAP, and its change events come over gRPC.
+            Persona::Hubspot
+            | Persona::MicrosoftGraph
+            | Persona::GoogleDirectory
+            | Persona::Salesforce => None,
         }
     }
 
@@ -39,6 +43,7 @@ impl Persona {
             Persona::Jira => "jira:issue_updated",
             Persona::Intercom => "contact.user.updated",
             Persona::GoogleDirectory => "update",
+            Persona::Salesforce => "ContactChangeEvent",
             Persona::MicrosoftGraph => "updated",
         }
     }
@@ -55,13 +60,15 @@ pub fn event(
 ) -> (Value, Vec<(String, String)>) {
     let record = render(p, c);
     match p {
-        Persona::Stripe | Persona::Hubspot | Persona::MicrosoftGraph | Persona::GoogleDirectory => {
-            (
-                json!({ "id": id, "object": "event", "type": p.event_type(), "created": now, "sequence": seq,
+        Persona::Stripe
+        | Persona::Hubspot
+        | Persona::MicrosoftGraph
+        | Persona::GoogleDirectory
+        | Persona::Salesforce => (
+            json!({ "id": id, "object": "event", "type": p.event_type(), "created": now, "sequence": seq,
                     "data": { "object": record } }),
-                Vec::new(),
-            )
-        }
+            Vec::new(),
+        ),
         Persona::Github => (
             json!({ "action": "edited", "issue": record,
                     "repository": { "id": 1296269, "full_name": "acme/widgets" },

@@ -36,6 +36,11 @@ pub enum Persona {
     /// HubSpot CRM v3: OAuth2 (authorization code, rotating refresh tokens) at
     /// `/oauth/v1/token`, `after` cursor in `paging.next`, `X-HubSpot-RateLimit-*`.
     Hubspot,
+    /// Salesforce REST v61.0: OAuth2 (authorization code, refresh tokens) at
+    /// `/services/oauth2/token`, SOQL `query` answered in batches (`Sforce-Query-Options:
+    /// batchSize=N`) followed by `nextRecordsUrl`, 18-character ids, `Sforce-Limit-Info`, errors as
+    /// a JSON array.
+    Salesforce,
     /// Shopify Admin REST 2024-07: `X-Shopify-Access-Token`, `page_info` in `Link`,
     /// `X-Shopify-Shop-Api-Call-Limit`, `X-Shopify-Hmac-Sha256` webhooks.
     Shopify,
@@ -64,13 +69,14 @@ pub enum Persona {
 }
 
 impl Persona {
-    pub const ALL: [Persona; 10] = [
+    pub const ALL: [Persona; 11] = [
         Persona::Github,
         Persona::GoogleDirectory,
         Persona::Hubspot,
         Persona::Intercom,
         Persona::Jira,
         Persona::MicrosoftGraph,
+        Persona::Salesforce,
         Persona::Shopify,
         Persona::Slack,
         Persona::Stripe,
@@ -88,6 +94,7 @@ impl Persona {
             Persona::Jira => "jira",
             Persona::Intercom => "intercom",
             Persona::GoogleDirectory => "google-directory",
+            Persona::Salesforce => "salesforce",
             Persona::MicrosoftGraph => "microsoft-graph",
         }
     }
@@ -102,6 +109,7 @@ impl Persona {
             | Persona::GoogleDirectory => HeaderStyle::None,
             Persona::Github => HeaderStyle::Github,
             Persona::Intercom => HeaderStyle::XRateLimit,
+            Persona::Salesforce => HeaderStyle::Salesforce,
             Persona::Hubspot => HeaderStyle::Hubspot,
             Persona::Shopify => HeaderStyle::Shopify,
             Persona::Zendesk => HeaderStyle::Zendesk,
@@ -118,6 +126,7 @@ impl Persona {
             Persona::Jira => &["100/10s"],
             Persona::Intercom => &["1666/10s"],
             Persona::GoogleDirectory => &["2400/min"],
+            Persona::Salesforce => &["15000/day"],
             Persona::Slack => &["20/min"],
             Persona::Zendesk => &["700/min"],
             Persona::MicrosoftGraph => &["10000/10min"],
@@ -133,6 +142,7 @@ impl Persona {
             Persona::GoogleDirectory => {
                 &["https://www.googleapis.com/auth/admin.directory.user.readonly"]
             }
+            Persona::Salesforce => &["api", "refresh_token"],
             _ => &[],
         }
     }
@@ -183,8 +193,12 @@ impl Persona {
                     _ => Err("wrong username or token"),
                 }
             }
-            Persona::Hubspot | Persona::MicrosoftGraph | Persona::GoogleDirectory => {
+            Persona::Hubspot
+            | Persona::MicrosoftGraph
+            | Persona::GoogleDirectory
+            | Persona::Salesforce => {
                 let scope = match (self, write) {
+                    (Persona::Salesforce, _) => "api",
                     (Persona::MicrosoftGraph, _) => "https://graph.microsoft.com/.default",
                     (Persona::GoogleDirectory, _) => {
                         "https://www.googleapis.com/auth/admin.directory.user.readonly"

@@ -45,6 +45,11 @@ pub(crate) fn router(p: Persona, state: Shared) -> Router<Shared> {
         Persona::Zendesk => r
             .route("/api/v2/users.json", get(list).post(create))
             .route("/api/v2/users/{id}", get(one)),
+        Persona::Salesforce => r
+            .route("/services/data/v61.0/query", get(sf_query))
+            .route("/services/data/v61.0/query/{locator}", get(sf_more))
+            .route("/services/data/v61.0/sobjects/Contact", post(create))
+            .route("/services/data/v61.0/sobjects/Contact/{id}", get(one)),
         Persona::GoogleDirectory => r
             .route("/admin/directory/v1/users", get(list))
             .route("/admin/directory/v1/users/{id}", get(one)),
@@ -82,6 +87,9 @@ pub(super) fn fail(p: Persona, status: StatusCode, message: &str) -> Response {
         Persona::Slack => json!({ "ok": false, "error": "ratelimited" }),
         Persona::Zendesk => json!({ "error": zendesk_error(status), "description": message }),
         Persona::Jira => json!({ "errorMessages": [message], "errors": {} }),
+        Persona::Salesforce => json!([{ "message": message, "errorCode": match status.as_u16() {
+            401 => "INVALID_SESSION_ID", 403 => "INSUFFICIENT_ACCESS", 404 => "NOT_FOUND",
+            429 | 503 => "REQUEST_LIMIT_EXCEEDED", _ => "MALFORMED_QUERY" } }]),
         Persona::GoogleDirectory => {
             let (reason, status_text) = google_reason(status);
             json!({ "error": { "code": status.as_u16(), "message": message,
@@ -209,7 +217,8 @@ async fn edge(
                 | Persona::Hubspot
                 | Persona::Github
                 | Persona::Intercom
-                | Persona::GoogleDirectory => None,
+                | Persona::GoogleDirectory
+                | Persona::Salesforce => None,
                 // Shopify writes it with a decimal.
                 Persona::Shopify => Some(format!("{secs}.0")),
                 Persona::Slack | Persona::Zendesk | Persona::MicrosoftGraph | Persona::Jira => {
@@ -247,6 +256,7 @@ fn sizes(p: Persona) -> (&'static str, usize, usize) {
         Persona::Jira => ("maxResults", 50, 100),
         Persona::Intercom => ("per_page", 50, 150),
         Persona::GoogleDirectory => ("maxResults", 100, 500),
+        Persona::Salesforce => ("batchSize", 2000, 2000),
     }
 }
 
@@ -309,6 +319,7 @@ fn start(
             .get("$skiptoken")
             .map_or(Some(0), |v| unopaque(v))
             .ok_or(bad("$skiptoken"))?,
+        Persona::Salesforce => 0,
         Persona::GoogleDirectory => {
             if q.get("customer").is_none() && q.get("domain").is_none() {
                 return Err("Bad Request: a customer or a domain is required".into());
@@ -414,6 +425,7 @@ async fn list(
         }
         Persona::Jira => (jira_page(records, more.then(|| opaque(end))), None),
         Persona::Intercom => (intercom_page(records, from, size, all.len(), end), None),
+        Persona::Salesforce => (sf_page(records, all.len(), end, size), None),
         Persona::GoogleDirectory => {
             let mut body =
                 json!({ "kind": "admin#directory#users", "etag": "\"mock\"", "users": records });
@@ -434,6 +446,78 @@ async fn list(
         res.headers_mut().insert("link", v);
     }
     res
+}
+
+/// A batch of a Salesforce query: `done` and, while more follow, `nextRecordsUrl`.
+fn sf_page(records: Vec<Value>, total: usize, end: usize, size: usize) -> Value {
+    let mut body = json!({ "totalSize": total, "done": end >= total, "records": records });
+    if end < total {
+        body["nextRecordsUrl"] = json!(format!(
+            "/services/data/v61.0/query/01gD0000002HU6KIAW-{end}-{size}"
+        ));
+    }
+    body
+}
+
+/// The batch size a query asks for in `Sforce-Query-Options: batchSize=N`.
+fn sf_batch(headers: &HeaderMap) -> usize {
+    headers
+        .get("sforce-query-options")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split(',')
+                .find_map(|o| o.trim().strip_prefix("batchSize="))
+        })
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .filter(|n| (1..=2000).contains(n))
+        .unwrap_or(2000)
+}
+
+/// `GET /query?q=SOQL`: the first batch of the contacts (the mock reads only `FROM Contact`).
+async fn sf_query(
+    State(state): St,
+    Extension(p): Extension<Persona>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let soql = q.get("q").map(String::as_str).unwrap_or_default();
+    if !soql.to_ascii_uppercase().contains("FROM CONTACT") {
+        return fail(
+            p,
+            StatusCode::BAD_REQUEST,
+            "unexpected token: the mock answers SELECT … FROM Contact",
+        );
+    }
+    sf_batch_from(&state, p, 0, sf_batch(&headers))
+}
+
+/// `GET /query/{locator}`: the next batch of a query.
+async fn sf_more(
+    State(state): St,
+    Extension(p): Extension<Persona>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let locator = params
+        .get("locator")
+        .map(String::as_str)
+        .unwrap_or_default();
+    let mut parts = locator.rsplitn(3, '-');
+    let (Some(size), Some(from)) = (
+        parts.next().and_then(|s| s.parse::<usize>().ok()),
+        parts.next().and_then(|s| s.parse::<usize>().ok()),
+    ) else {
+        return fail(p, StatusCode::BAD_REQUEST, "invalid query locator");
+    };
+    sf_batch_from(&state, p, from, size.clamp(1, 2000))
+}
+
+fn sf_batch_from(state: &Shared, p: Persona, from: usize, size: usize) -> Response {
+    let data = state.data.read().unwrap_or_else(|e| e.into_inner());
+    let all = &data.customers;
+    let from = from.min(all.len());
+    let end = (from + size).min(all.len());
+    let records: Vec<Value> = all[from..end].iter().map(|c| render(p, c)).collect();
+    Json(sf_page(records, all.len(), end, size)).into_response()
 }
 
 /// A page of Intercom's contacts: `pages.next.starting_after` while more follow.
@@ -615,6 +699,15 @@ async fn create(
         .unwrap_or(0);
     let mut data = state.data.write().unwrap_or_else(|e| e.into_inner());
     let created = data.insert(Customer::fresh(name, email, now));
+    if p == Persona::Salesforce {
+        // Salesforce answers a create with the new record's id only.
+        let id = vendor_id(p, created);
+        return (
+            StatusCode::CREATED,
+            Json(json!({ "id": id, "success": true, "errors": [] })),
+        )
+            .into_response();
+    }
     if p == Persona::Jira {
         // Jira answers a create with the new issue's id, key and URL only.
         let id = vendor_id(p, created);

@@ -35,6 +35,7 @@ pub fn vendor_id(p: Persona, c: &Customer) -> Value {
         Persona::Jira => json!((JIRA_BASE + n).to_string()),
         Persona::Intercom => json!(format!("6512{n:020x}")),
         Persona::GoogleDirectory => json!(format!("1{n:020}")),
+        Persona::Salesforce => json!(format!("003{n:012}AAA")),
         Persona::MicrosoftGraph => json!(format!("{n:08x}-0000-4000-8000-{n:012x}")),
     }
 }
@@ -50,6 +51,7 @@ pub fn customer_id(p: Persona, vendor: &str) -> Option<String> {
         Persona::Zendesk => vendor.parse::<u64>().ok()?.checked_sub(ZENDESK_BASE)?,
         Persona::Intercom => u64::from_str_radix(vendor.strip_prefix("6512")?, 16).ok()?,
         Persona::GoogleDirectory => vendor.strip_prefix('1')?.parse().ok()?,
+        Persona::Salesforce => vendor.strip_prefix("003")?.get(..12)?.parse().ok()?,
         // An issue is named by its key (`ACME-3`) or its id (`10003`).
         Persona::Jira => match vendor.strip_prefix("ACME-") {
             Some(n) => n.parse().ok()?,
@@ -121,6 +123,15 @@ pub fn render(p: Persona, c: &Customer) -> Value {
             "mail": c.email, "userPrincipalName": c.email.replace("@example.com", "@contoso.onmicrosoft.com"),
             "accountEnabled": c.status != "closed", "createdDateTime": iso(c.created),
         }),
+        Persona::Salesforce => {
+            let time = |t: i64| format!("{}.000+0000", iso(t).trim_end_matches('Z'));
+            json!({
+                "attributes": { "type": "Contact",
+                    "url": format!("/services/data/v61.0/sobjects/Contact/{}", id.as_str().unwrap_or_default()) },
+                "Id": id, "Email": c.email, "FirstName": first, "LastName": last, "Name": c.name,
+                "CreatedDate": time(c.created), "LastModifiedDate": time(c.updated),
+            })
+        }
         Persona::GoogleDirectory => json!({
             "kind": "admin#directory#user", "id": id, "etag": "\"mock\"",
             "primaryEmail": c.email.replace("@example.com", "@acme.com"),
@@ -181,6 +192,10 @@ pub fn parse_new(p: Persona, body: &Value) -> Result<(String, String), String> {
         }
         Persona::Zendesk => (text(&body["user"]["name"]), text(&body["user"]["email"])),
         Persona::Intercom => (text(&body["name"]), text(&body["email"])),
+        Persona::Salesforce => {
+            let name = format!("{} {}", text(&body["FirstName"]), text(&body["LastName"]));
+            (name.trim().to_owned(), text(&body["Email"]))
+        }
         Persona::Stripe | Persona::Slack | Persona::MicrosoftGraph | Persona::GoogleDirectory => {
             return Err("not created through this persona".into())
         }
