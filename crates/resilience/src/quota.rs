@@ -531,12 +531,14 @@ impl QuotaState for LocalQuota {
     }
 
     fn true_up(&self, now: Instant, reserved: u32, actual: u32) {
-        let (reserved, actual) = (u64::from(reserved.max(1)), u64::from(actual));
+        let mut q = self.lock();
+        let q = &mut *q;
+        // A figure beyond every window's limit says nothing more than "the whole window".
+        let most = q.windows().map(|(w, _)| w.limit).max().unwrap_or(u32::MAX);
+        let (reserved, actual) = (u64::from(reserved.max(1)), u64::from(actual.min(most)));
         if reserved == actual {
             return;
         }
-        let mut q = self.lock();
-        let q = &mut *q;
         for (_, c) in q.configured.iter_mut().chain(q.learned.iter_mut()) {
             if actual > reserved {
                 c.add(now, actual - reserved);
