@@ -53,6 +53,32 @@ struct Case {
 fn cases() -> Vec<Case> {
     vec![
         Case {
+            persona: Persona::Xero,
+            connector: r#"base_url: "{m}/api.xro/2.0"
+    vars: { tenant_id: 4e8e4b6a-8c57-4d5b-9f1e-2a3b4c5d6e7f, client_id: mock_client, client_secret: env:XERO_SECRET }
+    auth: { token_url: "{m}/connect/token" }
+    operations: { list_contacts: { paginate: { page_size: 10 } } }"#,
+            source: "",
+            list: ("list_contacts", json!({})),
+            search: None,
+            list_path: "/api.xro/2.0/Contacts",
+            position: "page=3",
+            get: (
+                "get_contact",
+                json!({ "id": "00000003-5e1f-4d2c-9a3b-000000000003" }),
+            ),
+            get_id: "00000003-5e1f-4d2c-9a3b-000000000003",
+            create: Some((
+                "create_contact",
+                json!({ "email": "grace@example.com", "name": "Grace Hopper" }),
+            )),
+            created_field: None,
+            credential: ("xero-tenant-id", "4e8e4b6a-8c57-4d5b-9f1e-2a3b4c5d6e7f"),
+            tells_remaining: true,
+            webhook: None,
+            env: &[("XERO_SECRET", "mock_secret")],
+        },
+        Case {
             persona: Persona::Salesforce,
             connector: r#"base_url: "{m}/services/data/v61.0"
     vars: { my_domain: acme, client_id: mock_client, client_secret: env:SF_SECRET }
@@ -385,6 +411,7 @@ async fn prove(p: Persona) {
             "crm.objects.contacts.read crm.objects.contacts.write",
         )),
         Persona::Salesforce => Some(("/services/oauth2/token", "api refresh_token")),
+        Persona::Xero => Some(("/connect/token", "accounting.contacts offline_access")),
         _ => None,
     };
     if let Some((token_path, scope)) = authorized {
@@ -622,6 +649,11 @@ async fn the_google_directory_template_works_against_the_google_directory_person
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_salesforce_template_works_against_the_salesforce_persona() {
     prove(Persona::Salesforce).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_xero_template_works_against_the_xero_persona() {
+    prove(Persona::Xero).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

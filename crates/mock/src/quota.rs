@@ -53,6 +53,8 @@ pub enum HeaderStyle {
     Zendesk,
     /// Salesforce's: `Sforce-Limit-Info: api-usage=used/limit`.
     Salesforce,
+    /// Xero's: `X-MinLimit-Remaining` (and `X-DayLimit-Remaining`, `X-AppMinLimit-Remaining`).
+    Xero,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -245,6 +247,17 @@ impl Quotas {
                 "x-shopify-shop-api-call-limit".into(),
                 format!("{}/{}", limit.limit - remaining, limit.limit),
             )],
+            HeaderStyle::Xero => vec![
+                ("x-minlimit-remaining".into(), remaining.to_string()),
+                (
+                    "x-daylimit-remaining".into(),
+                    (5000 - (limit.limit - remaining).min(5000)).to_string(),
+                ),
+                (
+                    "x-appminlimit-remaining".into(),
+                    (10000 - (limit.limit - remaining).min(10000)).to_string(),
+                ),
+            ],
             HeaderStyle::Salesforce => vec![(
                 "sforce-limit-info".into(),
                 format!("api-usage={}/{}", limit.limit - remaining, limit.limit),

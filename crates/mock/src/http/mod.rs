@@ -147,6 +147,7 @@ pub fn router(state: Arc<State>) -> Router {
                 }
                 crate::Persona::GoogleDirectory => api.route("/token", post(token)),
                 crate::Persona::Salesforce => api.route("/services/oauth2/token", post(token)),
+                crate::Persona::Xero => api.route("/connect/token", post(token)),
                 _ => api,
             }
         }

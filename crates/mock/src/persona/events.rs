@@ -27,7 +27,9 @@ impl Persona {
             Persona::Hubspot
             | Persona::MicrosoftGraph
             | Persona::GoogleDirectory
-            | Persona::Salesforce => None,
+            | Persona::Salesforce
+            // Xero batches events in one body (`events`, `entropy`): not one event per request.
+            | Persona::Xero => None,
         }
     }
 
@@ -44,6 +46,7 @@ impl Persona {
             Persona::Intercom => "contact.user.updated",
             Persona::GoogleDirectory => "update",
             Persona::Salesforce => "ContactChangeEvent",
+            Persona::Xero => "UPDATE",
             Persona::MicrosoftGraph => "updated",
         }
     }
@@ -64,7 +67,8 @@ pub fn event(
         | Persona::Hubspot
         | Persona::MicrosoftGraph
         | Persona::GoogleDirectory
-        | Persona::Salesforce => (
+        | Persona::Salesforce
+        | Persona::Xero => (
             json!({ "id": id, "object": "event", "type": p.event_type(), "created": now, "sequence": seq,
                     "data": { "object": record } }),
             Vec::new(),

@@ -63,13 +63,18 @@ pub enum Persona {
     /// /search/jql` paged by `nextPageToken` in the body, keys like `ACME-3`, 429 with
     /// `Retry-After`, `X-Hub-Signature` (sha256) webhooks with `X-Atlassian-Webhook-Identifier`.
     Jira,
+    /// Xero Accounting 2.0: OAuth2 (authorization code, refresh tokens, client auth by HTTP
+    /// basic) at `/connect/token`, every call naming its organisation in `xero-tenant-id`,
+    /// contacts paged by `page`/`pageSize` with `pagination.itemCount`, `/Date(ms+0000)/` times,
+    /// `X-MinLimit-Remaining`, 429 with `Retry-After`.
+    Xero,
     /// Zendesk Support: `{email}/token:{api_token}` basic, `page[after]` cursor with
     /// `meta.has_more`, `X-Rate-Limit-Remaining`, `X-Zendesk-Webhook-Signature` webhooks.
     Zendesk,
 }
 
 impl Persona {
-    pub const ALL: [Persona; 11] = [
+    pub const ALL: [Persona; 12] = [
         Persona::Github,
         Persona::GoogleDirectory,
         Persona::Hubspot,
@@ -80,6 +85,7 @@ impl Persona {
         Persona::Shopify,
         Persona::Slack,
         Persona::Stripe,
+        Persona::Xero,
         Persona::Zendesk,
     ];
 
@@ -95,6 +101,7 @@ impl Persona {
             Persona::Intercom => "intercom",
             Persona::GoogleDirectory => "google-directory",
             Persona::Salesforce => "salesforce",
+            Persona::Xero => "xero",
             Persona::MicrosoftGraph => "microsoft-graph",
         }
     }
@@ -110,6 +117,7 @@ impl Persona {
             Persona::Github => HeaderStyle::Github,
             Persona::Intercom => HeaderStyle::XRateLimit,
             Persona::Salesforce => HeaderStyle::Salesforce,
+            Persona::Xero => HeaderStyle::Xero,
             Persona::Hubspot => HeaderStyle::Hubspot,
             Persona::Shopify => HeaderStyle::Shopify,
             Persona::Zendesk => HeaderStyle::Zendesk,
@@ -127,6 +135,7 @@ impl Persona {
             Persona::Intercom => &["1666/10s"],
             Persona::GoogleDirectory => &["2400/min"],
             Persona::Salesforce => &["15000/day"],
+            Persona::Xero => &["60/min"],
             Persona::Slack => &["20/min"],
             Persona::Zendesk => &["700/min"],
             Persona::MicrosoftGraph => &["10000/10min"],
@@ -143,6 +152,7 @@ impl Persona {
                 &["https://www.googleapis.com/auth/admin.directory.user.readonly"]
             }
             Persona::Salesforce => &["api", "refresh_token"],
+            Persona::Xero => &["accounting.contacts", "offline_access"],
             _ => &[],
         }
     }
@@ -196,9 +206,14 @@ impl Persona {
             Persona::Hubspot
             | Persona::MicrosoftGraph
             | Persona::GoogleDirectory
-            | Persona::Salesforce => {
+            | Persona::Salesforce
+            | Persona::Xero => {
+                if self == Persona::Xero && header("xero-tenant-id").is_none_or(str::is_empty) {
+                    return Err("missing scope");
+                }
                 let scope = match (self, write) {
                     (Persona::Salesforce, _) => "api",
+                    (Persona::Xero, _) => "accounting.contacts",
                     (Persona::MicrosoftGraph, _) => "https://graph.microsoft.com/.default",
                     (Persona::GoogleDirectory, _) => {
                         "https://www.googleapis.com/auth/admin.directory.user.readonly"

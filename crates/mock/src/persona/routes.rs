@@ -45,6 +45,9 @@ pub(crate) fn router(p: Persona, state: Shared) -> Router<Shared> {
         Persona::Zendesk => r
             .route("/api/v2/users.json", get(list).post(create))
             .route("/api/v2/users/{id}", get(one)),
+        Persona::Xero => r
+            .route("/api.xro/2.0/Contacts", get(list).post(create))
+            .route("/api.xro/2.0/Contacts/{id}", get(one)),
         Persona::Salesforce => r
             .route("/services/data/v61.0/query", get(sf_query))
             .route("/services/data/v61.0/query/{locator}", get(sf_more))
@@ -87,6 +90,10 @@ pub(super) fn fail(p: Persona, status: StatusCode, message: &str) -> Response {
         Persona::Slack => json!({ "ok": false, "error": "ratelimited" }),
         Persona::Zendesk => json!({ "error": zendesk_error(status), "description": message }),
         Persona::Jira => json!({ "errorMessages": [message], "errors": {} }),
+        Persona::Xero => {
+            json!({ "Type": null, "Title": status.canonical_reason().unwrap_or("Error"),
+            "Status": status.as_u16(), "Detail": message, "Instance": "00000000-0000-0000-0000-000000000000" })
+        }
         Persona::Salesforce => json!([{ "message": message, "errorCode": match status.as_u16() {
             401 => "INVALID_SESSION_ID", 403 => "INSUFFICIENT_ACCESS", 404 => "NOT_FOUND",
             429 | 503 => "REQUEST_LIMIT_EXCEEDED", _ => "MALFORMED_QUERY" } }]),
@@ -221,9 +228,11 @@ async fn edge(
                 | Persona::Salesforce => None,
                 // Shopify writes it with a decimal.
                 Persona::Shopify => Some(format!("{secs}.0")),
-                Persona::Slack | Persona::Zendesk | Persona::MicrosoftGraph | Persona::Jira => {
-                    Some(secs.to_string())
-                }
+                Persona::Slack
+                | Persona::Zendesk
+                | Persona::MicrosoftGraph
+                | Persona::Jira
+                | Persona::Xero => Some(secs.to_string()),
             };
             if let Some(v) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
                 res.headers_mut().insert("retry-after", v);
@@ -257,6 +266,7 @@ fn sizes(p: Persona) -> (&'static str, usize, usize) {
         Persona::Intercom => ("per_page", 50, 150),
         Persona::GoogleDirectory => ("maxResults", 100, 500),
         Persona::Salesforce => ("batchSize", 2000, 2000),
+        Persona::Xero => ("pageSize", 100, 1000),
     }
 }
 
@@ -320,6 +330,13 @@ fn start(
             .map_or(Some(0), |v| unopaque(v))
             .ok_or(bad("$skiptoken"))?,
         Persona::Salesforce => 0,
+        Persona::Xero => {
+            let page: usize = q
+                .get("page")
+                .map_or(Ok(1), |v| v.parse())
+                .map_err(|_| bad("page"))?;
+            (page.max(1) - 1).saturating_mul(size)
+        }
         Persona::GoogleDirectory => {
             if q.get("customer").is_none() && q.get("domain").is_none() {
                 return Err("Bad Request: a customer or a domain is required".into());
@@ -426,6 +443,13 @@ async fn list(
         Persona::Jira => (jira_page(records, more.then(|| opaque(end))), None),
         Persona::Intercom => (intercom_page(records, from, size, all.len(), end), None),
         Persona::Salesforce => (sf_page(records, all.len(), end, size), None),
+        Persona::Xero => (
+            json!({ "Id": "00000000-0000-0000-0000-000000000000", "Status": "OK", "ProviderName": "junction",
+                    "pagination": { "page": from / size + 1, "pageSize": size,
+                                    "pageCount": all.len().div_ceil(size), "itemCount": all.len() },
+                    "Contacts": records }),
+            None,
+        ),
         Persona::GoogleDirectory => {
             let mut body =
                 json!({ "kind": "admin#directory#users", "etag": "\"mock\"", "users": records });
@@ -642,6 +666,7 @@ fn wrong_repo(p: Persona, params: &HashMap<String, String>) -> Option<Response> 
 /// The vendor's wrapping of one record.
 fn wrap(p: Persona, record: Value) -> Value {
     match p {
+        Persona::Xero => json!({ "Status": "OK", "Contacts": [record] }),
         Persona::Shopify => json!({ "customer": record }),
         Persona::Slack => json!({ "ok": true, "user": record }),
         Persona::Zendesk => json!({ "user": record }),

@@ -36,6 +36,7 @@ pub fn vendor_id(p: Persona, c: &Customer) -> Value {
         Persona::Intercom => json!(format!("6512{n:020x}")),
         Persona::GoogleDirectory => json!(format!("1{n:020}")),
         Persona::Salesforce => json!(format!("003{n:012}AAA")),
+        Persona::Xero => json!(format!("{n:08x}-5e1f-4d2c-9a3b-{n:012x}")),
         Persona::MicrosoftGraph => json!(format!("{n:08x}-0000-4000-8000-{n:012x}")),
     }
 }
@@ -52,6 +53,7 @@ pub fn customer_id(p: Persona, vendor: &str) -> Option<String> {
         Persona::Intercom => u64::from_str_radix(vendor.strip_prefix("6512")?, 16).ok()?,
         Persona::GoogleDirectory => vendor.strip_prefix('1')?.parse().ok()?,
         Persona::Salesforce => vendor.strip_prefix("003")?.get(..12)?.parse().ok()?,
+        Persona::Xero => u64::from_str_radix(vendor.get(..8)?, 16).ok()?,
         // An issue is named by its key (`ACME-3`) or its id (`10003`).
         Persona::Jira => match vendor.strip_prefix("ACME-") {
             Some(n) => n.parse().ok()?,
@@ -123,6 +125,13 @@ pub fn render(p: Persona, c: &Customer) -> Value {
             "mail": c.email, "userPrincipalName": c.email.replace("@example.com", "@contoso.onmicrosoft.com"),
             "accountEnabled": c.status != "closed", "createdDateTime": iso(c.created),
         }),
+        Persona::Xero => json!({
+            "ContactID": id, "ContactStatus": if c.status == "closed" { "ARCHIVED" } else { "ACTIVE" },
+            "Name": c.name, "FirstName": first, "LastName": last, "EmailAddress": c.email,
+            "UpdatedDateUTC": format!("/Date({}+0000)/", c.updated.max(0) * 1000),
+            "IsSupplier": false, "IsCustomer": true, "HasAttachments": false,
+            "Addresses": [{ "AddressType": "STREET", "City": c.city, "PostalCode": c.postcode, "Country": c.country }],
+        }),
         Persona::Salesforce => {
             let time = |t: i64| format!("{}.000+0000", iso(t).trim_end_matches('Z'));
             json!({
@@ -192,6 +201,10 @@ pub fn parse_new(p: Persona, body: &Value) -> Result<(String, String), String> {
         }
         Persona::Zendesk => (text(&body["user"]["name"]), text(&body["user"]["email"])),
         Persona::Intercom => (text(&body["name"]), text(&body["email"])),
+        Persona::Xero => {
+            let c = &body["Contacts"][0];
+            (text(&c["Name"]), text(&c["EmailAddress"]))
+        }
         Persona::Salesforce => {
             let name = format!("{} {}", text(&body["FirstName"]), text(&body["LastName"]));
             (name.trim().to_owned(), text(&body["Email"]))
