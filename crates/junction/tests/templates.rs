@@ -53,6 +53,31 @@ struct Case {
 fn cases() -> Vec<Case> {
     vec![
         Case {
+            persona: Persona::Twilio,
+            connector: r#"base_url: "{m}/2010-04-01/Accounts/AC00000000000000000000000000000001"
+    vars: { account_sid: AC00000000000000000000000000000001, auth_token: env:TWILIO_TOKEN }
+    operations: { list_messages: { paginate: { page_size: 10 } } }"#,
+            source: "",
+            list: ("list_messages", json!({})),
+            search: None,
+            list_path: "/2010-04-01/Accounts/AC00000000000000000000000000000001/Messages.json",
+            position: "PageToken=PA",
+            get: (
+                "get_message",
+                json!({ "sid": "SM00000000000000000000000000000003" }),
+            ),
+            get_id: "SM00000000000000000000000000000003",
+            create: Some((
+                "send_message",
+                json!({ "to": "+15550000099", "from": "+15005550006", "text": "Deploy finished" }),
+            )),
+            created_field: None,
+            credential: ("authorization", "Basic "),
+            tells_remaining: false,
+            webhook: None,
+            env: &[("TWILIO_TOKEN", "twilio-auth-token")],
+        },
+        Case {
             persona: Persona::Xero,
             connector: r#"base_url: "{m}/api.xro/2.0"
     vars: { tenant_id: 4e8e4b6a-8c57-4d5b-9f1e-2a3b4c5d6e7f, client_id: mock_client, client_secret: env:XERO_SECRET }
@@ -374,6 +399,10 @@ async fn prove(p: Persona) {
     };
     mock_config.auth.basic = Some(match p {
         Persona::Jira => ("agent@example.com".into(), "jira-api-token".into()),
+        Persona::Twilio => (
+            "AC00000000000000000000000000000001".into(),
+            "twilio-auth-token".into(),
+        ),
         _ => ("agent@example.com/token".into(), "zendesk-api-token".into()),
     });
     mock_config.auth.clients.push(junction_mock::OAuthClient {
@@ -525,6 +554,7 @@ async fn prove(p: Persona) {
                 .get("title")
                 .or(input.get("email"))
                 .or(input.get("channel"))
+                .or(input.get("text"))
                 .unwrap();
             assert!(
                 made.as_object().unwrap().values().any(|v| v == expected),
@@ -649,6 +679,11 @@ async fn the_google_directory_template_works_against_the_google_directory_person
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_salesforce_template_works_against_the_salesforce_persona() {
     prove(Persona::Salesforce).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_twilio_template_works_against_the_twilio_persona() {
+    prove(Persona::Twilio).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -63,6 +63,20 @@ pub struct RawOperation {
     /// (the connector's `cost.actual`) is counted once it answers. Default: `cost.default`.
     #[serde(default)]
     pub cost: Option<u32>,
+    /// How the request body is written: `json` (the default) or `form`
+    /// (`application/x-www-form-urlencoded`, as Twilio takes it: each field of the mapped
+    /// object a form field, a list a repeated field).
+    #[serde(default)]
+    pub body: BodyEncoding,
+}
+
+/// How an operation's request body is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyEncoding {
+    #[default]
+    Json,
+    Form,
 }
 
 fn default_op_method() -> String {
@@ -190,6 +204,8 @@ pub struct Operation {
     /// Points reserved for a call at a vendor that meters by cost (`None`: the connector's
     /// default).
     pub cost: Option<u32>,
+    /// JSON or a form.
+    pub body: BodyEncoding,
 }
 
 impl Operation {
@@ -332,6 +348,7 @@ pub(crate) fn operation(
         respond_async: o.respond_async,
         safe: o.safe,
         cost: o.cost,
+        body: o.body,
     };
     duplicate_params(doc, optr, &op, errs);
     op

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub use crate::connect::operation::{BodyPosition, Message, Operation, PageStyle, Paginate};
+pub use crate::connect::operation::{
+    BodyEncoding, BodyPosition, Message, Operation, PageStyle, Paginate,
+};
 pub use crate::connect::raw::{CacheMode, ClientAuth, JwtAlgorithm};
 pub use crate::connect::versions::{ApiVersion, Versions};
 pub use crate::flow::raw::{HmacAlgorithm, SignatureEncoding};

@@ -28,6 +28,7 @@ pub(super) const BUILTIN: &[(&str, &str)] = &[
     ),
     ("slack", include_str!("../../templates/slack.yaml")),
     ("stripe", include_str!("../../templates/stripe.yaml")),
+    ("twilio", include_str!("../../templates/twilio.yaml")),
     ("xero", include_str!("../../templates/xero.yaml")),
     ("zendesk", include_str!("../../templates/zendesk.yaml")),
 ];

@@ -5,7 +5,7 @@
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
-use junction_config::{Operation, Shapes};
+use junction_config::{BodyEncoding, Operation, Shapes};
 use junction_core::{Code, Error};
 use junction_server::ApiError;
 use serde_json::{Map, Value};
@@ -63,16 +63,64 @@ pub async fn build(
         }
     };
     req.body = match body {
-        Some(v) if op.sends_body() => {
-            req.headers.insert(
-                http::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
-        }
+        Some(v) if op.sends_body() => match op.body {
+            BodyEncoding::Json => {
+                req.headers.insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
+            }
+            BodyEncoding::Form => {
+                req.headers.insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                );
+                Bytes::from(form(name, &v).map_err(IntoResponse::into_response)?)
+            }
+        },
         _ => Bytes::new(),
     };
     Ok(req)
+}
+
+/// A mapped body as a form: each field of the object one form field (a list a repeated field;
+/// `null` left out); nested objects cannot be written as a form.
+fn form(name: &str, v: &Value) -> Result<String, ApiError> {
+    let Value::Object(fields) = v else {
+        return Err(form_error(name, "the body is not an object"));
+    };
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in fields {
+        let values: Vec<&Value> = match v {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        for item in values {
+            match item {
+                Value::Null => {}
+                Value::String(s) => {
+                    out.append_pair(k, s);
+                }
+                Value::Number(_) | Value::Bool(_) => {
+                    out.append_pair(k, &item.to_string());
+                }
+                _ => return Err(form_error(name, &format!("`{k}` is an object"))),
+            }
+        }
+    }
+    Ok(out.finish())
+}
+
+fn form_error(name: &str, why: &str) -> ApiError {
+    ApiError(
+        Error::new(
+            Code::InvalidConfig,
+            junction_core::Origin::Internal,
+            format!("{name}: the request cannot be written as a form: {why}"),
+        )
+        .with_hint("the request mapping of a `body: form` operation makes an object of strings, numbers, booleans and lists of them"),
+    )
 }
 
 /// The path, query and headers the input's parameter fields fill.

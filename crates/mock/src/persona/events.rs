@@ -29,7 +29,9 @@ impl Persona {
             | Persona::GoogleDirectory
             | Persona::Salesforce
             // Xero batches events in one body (`events`, `entropy`): not one event per request.
-            | Persona::Xero => None,
+            | Persona::Xero
+            // Twilio's callbacks are forms signed over the URL they were sent to.
+            | Persona::Twilio => None,
         }
     }
 
@@ -47,6 +49,7 @@ impl Persona {
             Persona::GoogleDirectory => "update",
             Persona::Salesforce => "ContactChangeEvent",
             Persona::Xero => "UPDATE",
+            Persona::Twilio => "delivered",
             Persona::MicrosoftGraph => "updated",
         }
     }
@@ -68,7 +71,8 @@ pub fn event(
         | Persona::MicrosoftGraph
         | Persona::GoogleDirectory
         | Persona::Salesforce
-        | Persona::Xero => (
+        | Persona::Xero
+        | Persona::Twilio => (
             json!({ "id": id, "object": "event", "type": p.event_type(), "created": now, "sequence": seq,
                     "data": { "object": record } }),
             Vec::new(),

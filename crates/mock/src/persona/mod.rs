@@ -63,6 +63,10 @@ pub enum Persona {
     /// /search/jql` paged by `nextPageToken` in the body, keys like `ACME-3`, 429 with
     /// `Retry-After`, `X-Hub-Signature` (sha256) webhooks with `X-Atlassian-Webhook-Identifier`.
     Jira,
+    /// Twilio Programmable Messaging 2010-04-01: `{AccountSid}:{AuthToken}` basic, messages
+    /// sent as a form (`To`, `From`, `Body`), pages followed by `next_page_uri`, RFC 2822
+    /// times, errors with Twilio's codes.
+    Twilio,
     /// Xero Accounting 2.0: OAuth2 (authorization code, refresh tokens, client auth by HTTP
     /// basic) at `/connect/token`, every call naming its organisation in `xero-tenant-id`,
     /// contacts paged by `page`/`pageSize` with `pagination.itemCount`, `/Date(ms+0000)/` times,
@@ -74,7 +78,7 @@ pub enum Persona {
 }
 
 impl Persona {
-    pub const ALL: [Persona; 12] = [
+    pub const ALL: [Persona; 13] = [
         Persona::Github,
         Persona::GoogleDirectory,
         Persona::Hubspot,
@@ -85,6 +89,7 @@ impl Persona {
         Persona::Shopify,
         Persona::Slack,
         Persona::Stripe,
+        Persona::Twilio,
         Persona::Xero,
         Persona::Zendesk,
     ];
@@ -102,6 +107,7 @@ impl Persona {
             Persona::GoogleDirectory => "google-directory",
             Persona::Salesforce => "salesforce",
             Persona::Xero => "xero",
+            Persona::Twilio => "twilio",
             Persona::MicrosoftGraph => "microsoft-graph",
         }
     }
@@ -113,7 +119,8 @@ impl Persona {
             | Persona::Slack
             | Persona::MicrosoftGraph
             | Persona::Jira
-            | Persona::GoogleDirectory => HeaderStyle::None,
+            | Persona::GoogleDirectory
+            | Persona::Twilio => HeaderStyle::None,
             Persona::Github => HeaderStyle::Github,
             Persona::Intercom => HeaderStyle::XRateLimit,
             Persona::Salesforce => HeaderStyle::Salesforce,
@@ -136,6 +143,7 @@ impl Persona {
             Persona::GoogleDirectory => &["2400/min"],
             Persona::Salesforce => &["15000/day"],
             Persona::Xero => &["60/min"],
+            Persona::Twilio => &["100/s"],
             Persona::Slack => &["20/min"],
             Persona::Zendesk => &["700/min"],
             Persona::MicrosoftGraph => &["10000/10min"],
@@ -185,7 +193,7 @@ impl Persona {
                 Some(_) => Err("unknown token"),
                 None => Err("no credentials"),
             },
-            Persona::Zendesk | Persona::Jira => {
+            Persona::Zendesk | Persona::Jira | Persona::Twilio => {
                 let basic = header("authorization")
                     .and_then(|a| a.strip_prefix("Basic "))
                     .and_then(|b| {

@@ -45,6 +45,12 @@ pub(crate) fn router(p: Persona, state: Shared) -> Router<Shared> {
         Persona::Zendesk => r
             .route("/api/v2/users.json", get(list).post(create))
             .route("/api/v2/users/{id}", get(one)),
+        Persona::Twilio => r
+            .route(
+                "/2010-04-01/Accounts/{account}/Messages.json",
+                get(list).post(create),
+            )
+            .route("/2010-04-01/Accounts/{account}/Messages/{id}", get(one)),
         Persona::Xero => r
             .route("/api.xro/2.0/Contacts", get(list).post(create))
             .route("/api.xro/2.0/Contacts/{id}", get(one)),
@@ -90,6 +96,15 @@ pub(super) fn fail(p: Persona, status: StatusCode, message: &str) -> Response {
         Persona::Slack => json!({ "ok": false, "error": "ratelimited" }),
         Persona::Zendesk => json!({ "error": zendesk_error(status), "description": message }),
         Persona::Jira => json!({ "errorMessages": [message], "errors": {} }),
+        Persona::Twilio => {
+            let code = match status.as_u16() {
+                401 => 20003,
+                404 => 20404,
+                429 => 20429,
+                _ => 21602,
+            };
+            json!({ "code": code, "message": message, "more_info": format!("https://www.twilio.com/docs/errors/{code}"), "status": status.as_u16() })
+        }
         Persona::Xero => {
             json!({ "Type": null, "Title": status.canonical_reason().unwrap_or("Error"),
             "Status": status.as_u16(), "Detail": message, "Instance": "00000000-0000-0000-0000-000000000000" })
@@ -225,7 +240,8 @@ async fn edge(
                 | Persona::Github
                 | Persona::Intercom
                 | Persona::GoogleDirectory
-                | Persona::Salesforce => None,
+                | Persona::Salesforce
+                | Persona::Twilio => None,
                 // Shopify writes it with a decimal.
                 Persona::Shopify => Some(format!("{secs}.0")),
                 Persona::Slack
@@ -267,6 +283,7 @@ fn sizes(p: Persona) -> (&'static str, usize, usize) {
         Persona::GoogleDirectory => ("maxResults", 100, 500),
         Persona::Salesforce => ("batchSize", 2000, 2000),
         Persona::Xero => ("pageSize", 100, 1000),
+        Persona::Twilio => ("PageSize", 50, 1000),
     }
 }
 
@@ -330,6 +347,10 @@ fn start(
             .map_or(Some(0), |v| unopaque(v))
             .ok_or(bad("$skiptoken"))?,
         Persona::Salesforce => 0,
+        Persona::Twilio => q
+            .get("PageToken")
+            .map_or(Some(0), |v| v.strip_prefix("PA").and_then(unopaque))
+            .ok_or(bad("PageToken"))?,
         Persona::Xero => {
             let page: usize = q
                 .get("page")
@@ -443,6 +464,23 @@ async fn list(
         Persona::Jira => (jira_page(records, more.then(|| opaque(end))), None),
         Persona::Intercom => (intercom_page(records, from, size, all.len(), end), None),
         Persona::Salesforce => (sf_page(records, all.len(), end, size), None),
+        Persona::Twilio => {
+            let base = uri.path();
+            let next = more.then(|| {
+                format!(
+                    "{base}?PageSize={size}&Page={}&PageToken=PA{}",
+                    from / size + 1,
+                    opaque(end)
+                )
+            });
+            (
+                json!({ "messages": records, "page": from / size, "page_size": size,
+                        "start": from, "end": end.saturating_sub(1), "uri": format!("{base}?PageSize={size}"),
+                        "first_page_uri": format!("{base}?PageSize={size}&Page=0"),
+                        "next_page_uri": next, "previous_page_uri": Value::Null }),
+                None,
+            )
+        }
         Persona::Xero => (
             json!({ "Id": "00000000-0000-0000-0000-000000000000", "Status": "OK", "ProviderName": "junction",
                     "pagination": { "page": from / size + 1, "pageSize": size,
@@ -711,9 +749,16 @@ async fn create(
     if let Some(res) = wrong_repo(p, &params) {
         return res;
     }
-    let parsed = serde_json::from_slice::<Value>(&body)
-        .map_err(|e| format!("invalid JSON: {e}"))
-        .and_then(|b| parse_new(p, &b));
+    // Twilio takes a form; the others JSON.
+    let parsed = if p == Persona::Twilio {
+        let fields: serde_json::Map<String, Value> = url::form_urlencoded::parse(&body)
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+        Ok(Value::Object(fields))
+    } else {
+        serde_json::from_slice::<Value>(&body).map_err(|e| format!("invalid JSON: {e}"))
+    };
+    let parsed = parsed.and_then(|b| parse_new(p, &b));
     let (name, email) = match parsed {
         Ok(x) => x,
         Err(e) => return fail(p, StatusCode::UNPROCESSABLE_ENTITY, &e),

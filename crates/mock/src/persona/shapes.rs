@@ -37,6 +37,7 @@ pub fn vendor_id(p: Persona, c: &Customer) -> Value {
         Persona::GoogleDirectory => json!(format!("1{n:020}")),
         Persona::Salesforce => json!(format!("003{n:012}AAA")),
         Persona::Xero => json!(format!("{n:08x}-5e1f-4d2c-9a3b-{n:012x}")),
+        Persona::Twilio => json!(format!("SM{n:032x}")),
         Persona::MicrosoftGraph => json!(format!("{n:08x}-0000-4000-8000-{n:012x}")),
     }
 }
@@ -54,6 +55,7 @@ pub fn customer_id(p: Persona, vendor: &str) -> Option<String> {
         Persona::GoogleDirectory => vendor.strip_prefix('1')?.parse().ok()?,
         Persona::Salesforce => vendor.strip_prefix("003")?.get(..12)?.parse().ok()?,
         Persona::Xero => u64::from_str_radix(vendor.get(..8)?, 16).ok()?,
+        Persona::Twilio => u64::from_str_radix(vendor.strip_prefix("SM")?, 16).ok()?,
         // An issue is named by its key (`ACME-3`) or its id (`10003`).
         Persona::Jira => match vendor.strip_prefix("ACME-") {
             Some(n) => n.parse().ok()?,
@@ -69,6 +71,32 @@ fn iso(unix: i64) -> String {
         std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64),
     )
     .to_string()
+}
+
+/// `Mon, 01 Jan 2024 00:00:00 +0000`, as Twilio writes times.
+fn rfc2822(unix: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let unix = unix.max(0);
+    let iso = iso(unix);
+    let (date, time) = iso
+        .trim_end_matches('Z')
+        .split_once('T')
+        .unwrap_or(("1970-01-01", "00:00:00"));
+    let mut parts = date.split('-');
+    let (y, m, d) = (
+        parts.next().unwrap_or("1970"),
+        parts.next().unwrap_or("01"),
+        parts.next().unwrap_or("01"),
+    );
+    let month = m.parse::<usize>().unwrap_or(1).clamp(1, 12);
+    format!(
+        "{}, {d} {} {y} {time} +0000",
+        DAYS[(unix / 86_400 % 7) as usize],
+        MONTHS[month - 1]
+    )
 }
 
 fn split(name: &str) -> (&str, &str) {
@@ -125,6 +153,25 @@ pub fn render(p: Persona, c: &Customer) -> Value {
             "mail": c.email, "userPrincipalName": c.email.replace("@example.com", "@contoso.onmicrosoft.com"),
             "accountEnabled": c.status != "closed", "createdDateTime": iso(c.created),
         }),
+        Persona::Twilio => {
+            let sid = id.as_str().unwrap_or_default();
+            let account = "AC00000000000000000000000000000001";
+            // A created message keeps its recipient in the record's email field.
+            let to = if c.email.starts_with('+') {
+                c.email.clone()
+            } else {
+                format!("+1555{:07}", number(c))
+            };
+            json!({
+                "sid": sid, "account_sid": account, "from": "+15005550006", "to": to,
+                "body": c.name, "status": if c.status == "closed" { "failed" } else { "delivered" },
+                "direction": "outbound-api", "num_segments": "1", "num_media": "0",
+                "price": "-0.00790", "price_unit": "USD", "api_version": "2010-04-01",
+                "date_created": rfc2822(c.created), "date_updated": rfc2822(c.updated),
+                "date_sent": rfc2822(c.created), "error_code": null, "error_message": null,
+                "uri": format!("/2010-04-01/Accounts/{account}/Messages/{sid}.json"),
+            })
+        }
         Persona::Xero => json!({
             "ContactID": id, "ContactStatus": if c.status == "closed" { "ARCHIVED" } else { "ACTIVE" },
             "Name": c.name, "FirstName": first, "LastName": last, "EmailAddress": c.email,
@@ -201,6 +248,12 @@ pub fn parse_new(p: Persona, body: &Value) -> Result<(String, String), String> {
         }
         Persona::Zendesk => (text(&body["user"]["name"]), text(&body["user"]["email"])),
         Persona::Intercom => (text(&body["name"]), text(&body["email"])),
+        Persona::Twilio => {
+            if text(&body["From"]).is_empty() {
+                return Err("A 'From' phone number is required.".into());
+            }
+            (text(&body["Body"]), text(&body["To"]))
+        }
         Persona::Xero => {
             let c = &body["Contacts"][0];
             (text(&c["Name"]), text(&c["EmailAddress"]))
