@@ -76,40 +76,14 @@ pub async fn build(
                     http::header::CONTENT_TYPE,
                     HeaderValue::from_static("application/x-www-form-urlencoded"),
                 );
-                Bytes::from(form(name, &v).map_err(IntoResponse::into_response)?)
+                let form = junction_transform::codec::form::encode(&v)
+                    .map_err(|why| form_error(name, &why).into_response())?;
+                Bytes::from(form)
             }
         },
         _ => Bytes::new(),
     };
     Ok(req)
-}
-
-/// A mapped body as a form: each field of the object one form field (a list a repeated field;
-/// `null` left out); nested objects cannot be written as a form.
-fn form(name: &str, v: &Value) -> Result<String, ApiError> {
-    let Value::Object(fields) = v else {
-        return Err(form_error(name, "the body is not an object"));
-    };
-    let mut out = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in fields {
-        let values: Vec<&Value> = match v {
-            Value::Array(items) => items.iter().collect(),
-            other => vec![other],
-        };
-        for item in values {
-            match item {
-                Value::Null => {}
-                Value::String(s) => {
-                    out.append_pair(k, s);
-                }
-                Value::Number(_) | Value::Bool(_) => {
-                    out.append_pair(k, &item.to_string());
-                }
-                _ => return Err(form_error(name, &format!("`{k}` is an object"))),
-            }
-        }
-    }
-    Ok(out.finish())
 }
 
 fn form_error(name: &str, why: &str) -> ApiError {

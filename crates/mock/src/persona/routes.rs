@@ -574,12 +574,59 @@ async fn sf_more(
 }
 
 fn sf_batch_from(state: &Shared, p: Persona, from: usize, size: usize) -> Response {
+    let (records, end, total) = slice(state, p, from, size);
+    Json(sf_page(records, total, end, size)).into_response()
+}
+
+/// The vendor's records of `size` customers from `from`: the records, where they end, how many
+/// there are in all.
+fn slice(state: &Shared, p: Persona, from: usize, size: usize) -> (Vec<Value>, usize, usize) {
     let data = state.data.read().unwrap_or_else(|e| e.into_inner());
     let all = &data.customers;
     let from = from.min(all.len());
     let end = (from + size).min(all.len());
-    let records: Vec<Value> = all[from..end].iter().map(|c| render(p, c)).collect();
-    Json(sf_page(records, all.len(), end, size)).into_response()
+    (
+        all[from..end].iter().map(|c| render(p, c)).collect(),
+        end,
+        all.len(),
+    )
+}
+
+/// Where a page asked for in a JSON body starts and how big it is: `size_key` (1 to the
+/// vendor's most) and `token_key` (a position this persona gave) in `v`.
+fn posted_position(
+    p: Persona,
+    v: &Value,
+    size_key: &str,
+    token_key: &str,
+) -> Result<(usize, usize), Response> {
+    let (_, default, most) = sizes(p);
+    let size = match v.get(size_key).map(Value::as_u64) {
+        None => default,
+        Some(Some(n)) if (1..=most as u64).contains(&n) => n as usize,
+        Some(_) => {
+            let why = format!("{size_key} must be between 1 and {most}");
+            return Err(fail(p, StatusCode::BAD_REQUEST, &why));
+        }
+    };
+    let from = match v.get(token_key).map(Value::as_str) {
+        None | Some(None) if v.get(token_key).is_none_or(Value::is_null) => 0,
+        Some(Some(t)) => unopaque(t).ok_or_else(|| {
+            fail(
+                p,
+                StatusCode::BAD_REQUEST,
+                &format!("{token_key} is invalid or expired"),
+            )
+        })?,
+        _ => {
+            return Err(fail(
+                p,
+                StatusCode::BAD_REQUEST,
+                &format!("{token_key} must be a string"),
+            ))
+        }
+    };
+    Ok((from, size))
 }
 
 /// A page of Intercom's contacts: `pages.next.starting_after` while more follow.
@@ -605,32 +652,12 @@ async fn intercom_search(
     if !req["query"].is_object() {
         return fail(p, StatusCode::BAD_REQUEST, "query is a required parameter");
     }
-    let (_, default, most) = sizes(p);
-    let page = &req["pagination"];
-    let size = match page.get("per_page").map(Value::as_u64) {
-        None => default,
-        Some(Some(n)) if (1..=most as u64).contains(&n) => n as usize,
-        Some(_) => {
-            return fail(
-                p,
-                StatusCode::BAD_REQUEST,
-                &format!("per_page must be between 1 and {most}"),
-            )
-        }
+    let (from, size) = match posted_position(p, &req["pagination"], "per_page", "starting_after") {
+        Ok(x) => x,
+        Err(refused) => return refused,
     };
-    let from = match page.get("starting_after").map(Value::as_str) {
-        None | Some(None) => 0,
-        Some(Some(t)) => match unopaque(t) {
-            Some(n) => n,
-            None => return fail(p, StatusCode::BAD_REQUEST, "starting_after is invalid"),
-        },
-    };
-    let data = state.data.read().unwrap_or_else(|e| e.into_inner());
-    let all = &data.customers;
-    let from = from.min(all.len());
-    let end = (from + size).min(all.len());
-    let records: Vec<Value> = all[from..end].iter().map(|c| render(p, c)).collect();
-    Json(intercom_page(records, from, size, all.len(), end)).into_response()
+    let (records, end, total) = slice(&state, p, from, size);
+    Json(intercom_page(records, from, size, total, end)).into_response()
 }
 
 /// A page of Jira's search: the issues, and the token of the next page (absent on the last).
@@ -659,38 +686,12 @@ async fn jira_search(
     if req["jql"].as_str().is_none_or(|j| j.trim().is_empty()) {
         return fail(p, StatusCode::BAD_REQUEST, "Unbounded JQL queries are not allowed here. Please add a search restriction to your query.");
     }
-    let (_, default, most) = sizes(p);
-    let size = match req.get("maxResults").map(Value::as_u64) {
-        None => default,
-        Some(Some(n)) if (1..=most as u64).contains(&n) => n as usize,
-        Some(_) => {
-            return fail(
-                p,
-                StatusCode::BAD_REQUEST,
-                &format!("maxResults must be between 1 and {most}"),
-            )
-        }
+    let (from, size) = match posted_position(p, &req, "maxResults", "nextPageToken") {
+        Ok(x) => x,
+        Err(refused) => return refused,
     };
-    let from = match req.get("nextPageToken").map(Value::as_str) {
-        None => 0,
-        Some(Some(t)) => match unopaque(t) {
-            Some(n) => n,
-            None => {
-                return fail(
-                    p,
-                    StatusCode::BAD_REQUEST,
-                    "The provided next page token is invalid or expired.",
-                )
-            }
-        },
-        Some(None) => return fail(p, StatusCode::BAD_REQUEST, "nextPageToken must be a string"),
-    };
-    let data = state.data.read().unwrap_or_else(|e| e.into_inner());
-    let all = &data.customers;
-    let from = from.min(all.len());
-    let end = (from + size).min(all.len());
-    let issues: Vec<Value> = all[from..end].iter().map(|c| render(p, c)).collect();
-    Json(jira_page(issues, (end < all.len()).then(|| opaque(end)))).into_response()
+    let (issues, end, total) = slice(&state, p, from, size);
+    Json(jira_page(issues, (end < total).then(|| opaque(end)))).into_response()
 }
 
 /// GitHub's persona hosts one repository, `acme/widgets`.
