@@ -599,32 +599,19 @@ fn posted_position(
     v: &Value,
     size_key: &str,
     token_key: &str,
-) -> Result<(usize, usize), Response> {
+) -> Result<(usize, usize), String> {
     let (_, default, most) = sizes(p);
     let size = match v.get(size_key).map(Value::as_u64) {
         None => default,
         Some(Some(n)) if (1..=most as u64).contains(&n) => n as usize,
         Some(_) => {
-            let why = format!("{size_key} must be between 1 and {most}");
-            return Err(fail(p, StatusCode::BAD_REQUEST, &why));
+            return Err(format!("{size_key} must be between 1 and {most}"));
         }
     };
     let from = match v.get(token_key).map(Value::as_str) {
         None | Some(None) if v.get(token_key).is_none_or(Value::is_null) => 0,
-        Some(Some(t)) => unopaque(t).ok_or_else(|| {
-            fail(
-                p,
-                StatusCode::BAD_REQUEST,
-                &format!("{token_key} is invalid or expired"),
-            )
-        })?,
-        _ => {
-            return Err(fail(
-                p,
-                StatusCode::BAD_REQUEST,
-                &format!("{token_key} must be a string"),
-            ))
-        }
+        Some(Some(t)) => unopaque(t).ok_or_else(|| format!("{token_key} is invalid or expired"))?,
+        _ => return Err(format!("{token_key} must be a string")),
     };
     Ok((from, size))
 }
@@ -654,7 +641,7 @@ async fn intercom_search(
     }
     let (from, size) = match posted_position(p, &req["pagination"], "per_page", "starting_after") {
         Ok(x) => x,
-        Err(refused) => return refused,
+        Err(why) => return fail(p, StatusCode::BAD_REQUEST, &why),
     };
     let (records, end, total) = slice(&state, p, from, size);
     Json(intercom_page(records, from, size, total, end)).into_response()
@@ -688,7 +675,7 @@ async fn jira_search(
     }
     let (from, size) = match posted_position(p, &req, "maxResults", "nextPageToken") {
         Ok(x) => x,
-        Err(refused) => return refused,
+        Err(why) => return fail(p, StatusCode::BAD_REQUEST, &why),
     };
     let (issues, end, total) = slice(&state, p, from, size);
     Json(jira_page(issues, (end < total).then(|| opaque(end)))).into_response()
