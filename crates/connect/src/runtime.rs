@@ -149,12 +149,10 @@ struct ConnectionQuotas {
 
 impl ConnectionQuotas {
     /// The largest part of a window any connection's quota occupies now (of the whole).
+    /// (Each quota's lock is taken under the map's, as when the map forgets an idle one.)
     fn usage(&self, now: Instant) -> u32 {
-        let quotas: Vec<Arc<LocalQuota>> = {
-            let g = self.made.lock().unwrap_or_else(|p| p.into_inner());
-            g.0.values().cloned().collect()
-        };
-        quotas.iter().map(|q| q.usage(now)).max().unwrap_or(0)
+        let g = self.made.lock().unwrap_or_else(|p| p.into_inner());
+        g.0.values().map(|q| q.usage(now)).max().unwrap_or(0)
     }
 
     /// The connection's quota, if it has one yet.
@@ -777,32 +775,9 @@ impl Runtime {
                 let Some(q) = cq.of(connection, Instant::now()) else {
                     return Err(self.connection_spent(connection, Duration::from_secs(1)));
                 };
-                loop {
-                    let now = Instant::now();
-                    // Split between processes as the connector's quota is.
-                    if let Some(lease) = self.quota.lease() {
-                        q.follow(lease);
-                    }
-                    match q.try_reserve_cost(now, cost) {
-                        Ok(()) => break,
-                        // Holding less than all of it: a renewal may grant more.
-                        Err(at) if self.quota.share(now).is_some_and(|s| s < WHOLE) => {
-                            self.quota.wanted();
-                            if let Some(shared) = &self.shared {
-                                shared.wake();
-                            }
-                            let at = at.min(now + SHARE_POLL);
-                            if at > until {
-                                return Err(self.connection_spent(connection, at - now));
-                            }
-                            tokio::time::sleep_until(at).await
-                        }
-                        Err(at) if at > until => {
-                            return Err(self.connection_spent(connection, at - now))
-                        }
-                        Err(at) => tokio::time::sleep_until(at).await,
-                    }
-                }
+                self.wait_for(&q, cost, until, true)
+                    .await
+                    .map_err(|retry_in| self.connection_spent(connection, retry_in))?;
                 Some(q)
             }
         };
@@ -815,27 +790,9 @@ impl Runtime {
         let _queue = tokio::time::timeout_at(until, self.queue.lock())
             .await
             .map_err(|_| self.spent(Duration::from_secs(1)))?;
-        loop {
-            let now = Instant::now();
-            match self.quota.try_reserve_cost(now, cost) {
-                Ok(()) => break,
-                // Split with other processes and holding less than all of it: a renewal may
-                // grant more (an idle start holds 1 %), so ask for one now and look again
-                // soon instead of sleeping until the small share frees up.
-                Err(at) if self.quota.share(now).is_some_and(|s| s < WHOLE) => {
-                    if let Some(shared) = &self.shared {
-                        shared.wake();
-                    }
-                    let at = at.min(now + SHARE_POLL);
-                    if at > until {
-                        return Err(self.spent(Duration::from_secs(1)));
-                    }
-                    tokio::time::sleep_until(at).await
-                }
-                Err(at) if at > until => return Err(self.spent(at - now)),
-                Err(at) => tokio::time::sleep_until(at).await,
-            }
-        }
+        self.wait_for(&self.quota, cost, until, false)
+            .await
+            .map_err(|retry_in| self.spent(retry_in))?;
         let place = Reserved {
             quota: &self.quota,
             cost,
@@ -848,6 +805,46 @@ impl Runtime {
         self.metrics.quota_wait_seconds.record(waited.as_secs_f64());
         crate::recent::waited(waited);
         Ok((slot, place))
+    }
+
+    /// Waits until `q` takes a call of `cost` points, or says how long a caller should wait
+    /// when that would be past `until`. Split with other processes and holding less than all of
+    /// it, a renewal may grant more (an idle start holds 1 %): it asks for one now and looks
+    /// again soon instead of sleeping until the small share frees up. A connection's quota
+    /// (`follows`) takes the connector's share first, and asks for more through it.
+    async fn wait_for(
+        &self,
+        q: &LocalQuota,
+        cost: u32,
+        until: Instant,
+        follows: bool,
+    ) -> Result<(), Duration> {
+        loop {
+            let now = Instant::now();
+            if follows {
+                if let Some(lease) = self.quota.lease() {
+                    q.follow(lease);
+                }
+            }
+            match q.try_reserve_cost(now, cost) {
+                Ok(()) => return Ok(()),
+                Err(at) if self.quota.share(now).is_some_and(|s| s < WHOLE) => {
+                    if follows {
+                        self.quota.wanted();
+                    }
+                    if let Some(shared) = &self.shared {
+                        shared.wake();
+                    }
+                    let at = at.min(now + SHARE_POLL);
+                    if at > until {
+                        return Err(Duration::from_secs(1));
+                    }
+                    tokio::time::sleep_until(at).await
+                }
+                Err(at) if at > until => return Err(at - now),
+                Err(at) => tokio::time::sleep_until(at).await,
+            }
+        }
     }
 
     fn connection_spent(&self, connection: &str, retry_in: Duration) -> Error {

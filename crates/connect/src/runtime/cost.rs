@@ -31,6 +31,15 @@ struct Figures {
 }
 
 impl Figures {
+    /// The figures where the connector's `cost` says they are, by `read`.
+    fn read(c: &junction_config::Cost, read: impl Fn(&Option<CostField>) -> Option<u64>) -> Self {
+        Figures {
+            actual: read(&c.actual),
+            left: read(&c.left),
+            limit: read(&c.limit),
+        }
+    }
+
     fn any(&self) -> bool {
         self.actual.is_some() || self.left.is_some()
     }
@@ -60,12 +69,7 @@ impl Runtime {
                 .map(|f| f.ceil() as u64),
             _ => None,
         };
-        let figures = Figures {
-            actual: read(&c.actual),
-            left: read(&c.left),
-            limit: read(&c.limit),
-        };
-        self.count_cost(connection, reserved, figures);
+        self.count_cost(connection, reserved, Figures::read(c, read));
     }
 
     /// Counts what the JSON body of a call's final answer says it cost and what is left.
@@ -77,12 +81,7 @@ impl Runtime {
             }
             _ => None,
         };
-        let figures = Figures {
-            actual: read(&c.actual),
-            left: read(&c.left),
-            limit: read(&c.limit),
-        };
-        self.count_cost(connection, self.price(cost), figures);
+        self.count_cost(connection, self.price(cost), Figures::read(c, read));
     }
 
     fn count_cost(&self, connection: &str, reserved: u32, f: Figures) {
